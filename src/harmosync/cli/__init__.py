@@ -1,0 +1,73 @@
+"""The ``harmosync`` command: a thin layer over the package. Exit status: 0 success,
+2 usage or input error (one line on stderr), 1 internal error."""
+
+from __future__ import annotations
+
+import functools
+import sys
+
+import click
+
+from .. import __version__
+from ..errors import HarmosyncError
+
+EPILOG_BUG = "this is a bug in harmosync; please report it with the command and config you ran"
+
+
+def handle_errors(fn):
+    """Turn HarmosyncError into a one-line message and exit 2; anything unexpected into exit 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except HarmosyncError as e:
+            click.echo(f"harmosync: error: {e}", err=True)
+            sys.exit(2)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.echo("harmosync: interrupted; no partial output was written", err=True)
+            sys.exit(130)
+        except Exception as e:  # noqa: BLE001
+            click.echo(f"harmosync: internal error: {type(e).__name__}: {e} ({EPILOG_BUG})", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+# name -> module (in harmosync.cli) defining a click command of the same name. Loaded lazily so
+# that `harmosync --help` stays fast and each command's imports stay its own.
+COMMANDS = {
+    "simulate": "simulate",
+    "analyze": "analyze",
+    "kernels": "analyze",
+    "figure": "figure",
+    "sweep": "sweep",
+    "plot": "plot",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        import importlib.util
+
+        return [n for n, m in COMMANDS.items() if importlib.util.find_spec(f"{__name__}.{m}") is not None]
+
+    def get_command(self, ctx, name):
+        if name not in self.list_commands(ctx):
+            return None
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{COMMANDS[name]}"), name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="harmosync")
+def main():
+    """Exact Gaussian dynamics and synchronization of quantum harmonic networks.
+
+    \b
+    Example:
+      harmosync simulate examples/fig1.toml -o fig1.nc --plot fig1.png
+    """

@@ -1,0 +1,293 @@
+"""TOML run descriptions ↔ validated parameter objects.
+
+The config uses the paper's names (see README, "Config file"). Every table is strict: an
+unknown key is an error that suggests the closest valid one. Errors are one line and name the
+key: ``config error: probes.sites: ...``.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from . import network as nw
+from . import states as st
+from .errors import HarmosyncError, suggest
+
+Number = Union[int, float]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+def _finite(v, name="value"):
+    if isinstance(v, bool):
+        raise ValueError(f"must be a number, got {v!r}")
+    if isinstance(v, (int, float)) and not math.isfinite(v):
+        raise ValueError(f"must be finite, got {v!r}")
+    return v
+
+
+class ChainConfig(_Strict):
+    sites: int = Field(gt=0, description="M, number of chain sites")
+    omega0: float = Field(gt=0, description="Ω0, on-site frequency [ω unit]")
+    g: float = Field(ge=0, description="nearest-neighbour coupling [ω unit²]")
+    boundary: Literal["fixed", "free", "periodic"] = "fixed"
+    temperature: float = Field(0.0, ge=0, description="environment temperature [ω unit]")
+    onsite_frequencies: list[float] | None = Field(None, description="Ω_j per site (defects)")
+    disorder: float = Field(0.0, ge=0, description="Ω_j = Ω0 (1 + disorder·u), u uniform in [−1, 1]")
+    seed: int = Field(0, description="random seed of the disorder")
+
+    @field_validator("omega0", "g", "temperature", "disorder", mode="before")
+    @classmethod
+    def _fin(cls, v):
+        return _finite(v)
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.onsite_frequencies is not None and len(self.onsite_frequencies) != self.sites:
+            raise ValueError(f"onsite_frequencies has {len(self.onsite_frequencies)} entries, expected sites = {self.sites}")
+        if self.onsite_frequencies is not None and self.disorder:
+            raise ValueError("give onsite_frequencies or disorder, not both")
+        if self.disorder >= 1:
+            raise ValueError(f"disorder = {self.disorder} must be < 1 so that every Ω_j stays positive")
+        return self
+
+    def build(self) -> nw.Environment:
+        onsite = self.onsite_frequencies
+        if self.disorder:
+            rng = np.random.default_rng(self.seed)
+            onsite = self.omega0 * (1 + self.disorder * rng.uniform(-1, 1, self.sites))
+        return nw.chain(self.sites, self.omega0, self.g, self.boundary, onsite_frequencies=onsite)
+
+
+class GraphConfig(_Strict):
+    sites: int = Field(gt=0)
+    edges: list[tuple[int, int, float]] = Field(description="[j, k, A_jk] bonds, sites 1..M")
+    onsite_frequencies: Union[float, list[float]]
+    temperature: float = Field(0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _check(self):
+        for j, k, a in self.edges:
+            if not (1 <= j <= self.sites and 1 <= k <= self.sites) or j == k:
+                raise ValueError(f"edge [{j}, {k}, {a}] must join two different sites in 1..{self.sites}")
+            if not math.isfinite(a):
+                raise ValueError(f"edge [{j}, {k}, {a}] has a non-finite coupling")
+        if isinstance(self.onsite_frequencies, list) and len(self.onsite_frequencies) != self.sites:
+            raise ValueError(f"onsite_frequencies has {len(self.onsite_frequencies)} entries, expected sites = {self.sites}")
+        return self
+
+    def build(self) -> nw.Environment:
+        a = np.zeros((self.sites, self.sites))
+        for j, k, v in self.edges:
+            a[j - 1, k - 1] += v
+            a[k - 1, j - 1] += v
+        return nw.graph(a, self.onsite_frequencies)
+
+
+class ProbesConfig(_Strict):
+    frequencies: list[float] = Field(min_length=1, description="ω_i [ω unit]")
+    coupling: Union[float, list[list[float]]] = Field(0.0, description="λ [ω unit²], or a P×P matrix")
+    sites: list[Union[int, list[int]]] = Field(description="plugging site(s) per probe, 1..M")
+    strengths: list[Union[float, list[float]]] = Field(description="K per probe [ω unit²]; negative flips the sign")
+
+    @model_validator(mode="after")
+    def _check(self):
+        p = len(self.frequencies)
+        for name in ("sites", "strengths"):
+            n = len(getattr(self, name))
+            if n != p:
+                raise ValueError(f"{name} has {n} entries but frequencies has {p}; give one per probe")
+        for f in self.frequencies:
+            if not math.isfinite(f) or f <= 0:
+                raise ValueError(f"frequencies must be positive and finite, got {f}")
+        return self
+
+
+class InitialConfig(_Strict):
+    x: list[float] | None = Field(None, description="⟨x_i(0)⟩ [ω unit^(-1/2)]")
+    p: list[float] | None = Field(None, description="⟨p_i(0)⟩ [ω unit^(1/2)]")
+    squeezing: list[float] | None = Field(None, description="r_i ≥ 0")
+    squeezing_angle: list[float] | None = Field(None, description="φ_i; 0 squeezes x")
+    temperature: list[float] | None = Field(None, description="T_i of each probe [ω unit]")
+    mean: list[float] | None = Field(None, description="full probe mean (2P), interleaved")
+    covariance: list[list[float]] | None = Field(None, description="full probe covariance (2P×2P)")
+
+    def build(self, frequencies: list[float]) -> st.GaussianState:
+        p = len(frequencies)
+        per = {k: getattr(self, k) for k in ("x", "p", "squeezing", "squeezing_angle", "temperature")}
+        if self.covariance is not None:
+            if any(v is not None for v in per.values()):
+                raise HarmosyncError("config error: initial: give either covariance (and mean) or per-probe x, p, squeezing, ..., not both")
+            mean = np.zeros(2 * p) if self.mean is None else np.asarray(self.mean, float)
+            cov = np.asarray(self.covariance, float)
+            if cov.shape != (2 * p, 2 * p):
+                raise HarmosyncError(f"config error: initial.covariance must be {2 * p}×{2 * p} for {p} probes, got shape {cov.shape}")
+            if mean.shape != (2 * p,):
+                raise HarmosyncError(f"config error: initial.mean must have {2 * p} entries, got {mean.size}")
+            return _wrap("initial.covariance", lambda: st.GaussianState(mean, cov))
+        if self.mean is not None:
+            raise HarmosyncError("config error: initial.mean goes with initial.covariance; for coherent states use x and p")
+        for k, v in per.items():
+            if v is not None and len(v) != p:
+                raise HarmosyncError(f"config error: initial.{k} has {len(v)} entries but there are {p} probes; give one per probe")
+            if v is not None and not all(math.isfinite(a) for a in v):
+                raise HarmosyncError(f"config error: initial.{k} must be finite, got {v}")
+        get = lambda k, i: 0.0 if per[k] is None else float(per[k][i])  # noqa: E731
+        states = []
+        for i, w in enumerate(frequencies):
+            s = _wrap(f"initial (probe {i + 1})", lambda: st.squeezed(w, get("squeezing", i), get("squeezing_angle", i),
+                                                                        x=get("x", i), p=get("p", i)))
+            t = get("temperature", i)
+            if t < 0:
+                raise HarmosyncError(f"config error: initial.temperature of probe {i + 1} must be ≥ 0, got {t}")
+            if t > 0:  # squeezed thermal state: (2n̄ + 1) × squeezed-vacuum covariance
+                s = st.GaussianState(s.mean, s.cov * 2 * float(st.thermal_factor(w, t)))
+            states.append(s)
+        return st.product(*states)
+
+
+def _wrap(where, fn):
+    try:
+        return fn()
+    except HarmosyncError as e:
+        raise HarmosyncError(f"config error: {where}: {e}") from None
+
+
+class TimeConfig(_Strict):
+    start: float = 0.0
+    stop: float = Field(description="last time [1/ω unit]")
+    step: float = Field(gt=0, description="output step [1/ω unit]")
+
+    @field_validator("start", "stop", "step", mode="before")
+    @classmethod
+    def _fin(cls, v):
+        return _finite(v)
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.stop <= self.start:
+            raise ValueError(f"stop = {self.stop} must be after start = {self.start}")
+        n = (self.stop - self.start) / self.step
+        if n < 1:
+            raise ValueError(f"step = {self.step} is longer than the run ({self.stop - self.start}); use a smaller step")
+        if n > 5e7:
+            raise ValueError(f"{n:.3g} time points is too many; use a larger step or a shorter run")
+        return self
+
+    def grid(self) -> np.ndarray:
+        n = int(math.floor((self.stop - self.start) / self.step + 1e-9))
+        return self.start + self.step * np.arange(n + 1)
+
+
+class SyncConfig(_Strict):
+    window: float = Field(20.0, gt=0, description="Δt of Eq. (3) [1/ω unit]")
+    delay: float = Field(0.0, description="τ: C between f(t) and g(t + τ) [1/ω unit]")
+    probes: tuple[int, int] = Field((1, 2), description="the pair of probes compared")
+
+    @field_validator("window", "delay", mode="before")
+    @classmethod
+    def _fin(cls, v):
+        return _finite(v)
+
+
+class RunConfig(_Strict):
+    chain: ChainConfig | None = None
+    graph: GraphConfig | None = None
+    probes: ProbesConfig
+    initial: InitialConfig = InitialConfig()
+    time: TimeConfig
+    sync: SyncConfig = SyncConfig()
+
+    @model_validator(mode="after")
+    def _one_env(self):
+        if (self.chain is None) == (self.graph is None):
+            raise ValueError("give exactly one environment table, [chain] or [graph]")
+        return self
+
+    # -- builders ---------------------------------------------------------------------------
+    @property
+    def environment_config(self):
+        return self.chain if self.chain is not None else self.graph
+
+    def build_network(self) -> nw.Network:
+        env = self.environment_config.build()
+        pc = self.probes
+        try:
+            pr = nw.probes(pc.frequencies, pc.coupling, pc.sites, pc.strengths)
+            return nw.couple(env, pr)
+        except HarmosyncError as e:
+            raise type(e)(f"config error: probes: {e}") from None
+
+    def build_state(self) -> st.InitialState:
+        return st.InitialState(self.initial.build(self.probes.frequencies), self.environment_config.temperature)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+def _format_error(err: ValidationError, model: type[BaseModel]) -> str:
+    e = err.errors()[0]
+    loc = ".".join(str(x) for x in e["loc"] if not (isinstance(x, str) and x in ("function-after", "function-before")))
+    typ, msg = e["type"], e["msg"]
+    if typ == "extra_forbidden":
+        *parent, key = [x for x in e["loc"] if isinstance(x, str)]
+        fields = _fields_at(model, parent)
+        where = ".".join(parent) or "the top level"
+        return f"config error: unknown key '{key}' in {('[' + where + ']') if parent else where}" + suggest(key, fields) \
+            + f"; valid keys: {', '.join(fields)}"
+    if typ == "missing":
+        return f"config error: {loc}: required key is missing"
+    msg = msg.removeprefix("Value error, ")
+    got = e.get("input")
+    tail = "" if isinstance(got, dict) or typ.startswith("value_error") else f" (got {got!r})"
+    return f"config error: {loc or 'config'}: {msg}{tail}"
+
+
+def _fields_at(model: type[BaseModel], path: list[str]) -> list[str]:
+    m = model
+    for key in path:
+        f = m.model_fields.get(key)
+        if f is None:
+            return []
+        ann = f.annotation
+        sub = [a for a in getattr(ann, "__args__", (ann,)) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not sub:
+            return []
+        m = sub[0]
+    return list(m.model_fields)
+
+
+def parse(data: dict) -> RunConfig:
+    """Validate a config dict; raises :class:`HarmosyncError` with a one-line message."""
+    if not isinstance(data, dict):
+        raise HarmosyncError("config error: the config must be a TOML table")
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as err:
+        raise HarmosyncError(_format_error(err, RunConfig)) from None
+
+
+def load(path) -> RunConfig:
+    """Read and validate a TOML config file."""
+    path = Path(path)
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        raise HarmosyncError(f"config file {str(path)!r} does not exist") from None
+    except OSError as e:
+        raise HarmosyncError(f"cannot read config file {str(path)!r}: {e.strerror}") from None
+    try:
+        data = tomllib.loads(text.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise HarmosyncError(f"config file {str(path)!r} is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as e:
+        raise HarmosyncError(f"config file {str(path)!r} is not valid TOML: {e}") from None
+    return parse(data)

@@ -1,0 +1,176 @@
+"""The public file format (xarray → NetCDF) and safe, atomic writes.
+
+Layout (see README, "Output files"): coordinates ``time``, ``probe`` (1..P), ``row``/``col``
+(``x1, p1, x2, p2, ...``); variables ``x``, ``p`` (time, probe), ``cov`` (time, row, col),
+``sync``, ``sync_variance``, ``mutual_information``, ``log_negativity`` (time) and more; global
+attributes: every input parameter (``config_json`` and flattened ``<table>.<key>``), the
+conventions (``convention.*``), the harmosync version.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from .conventions import CONVENTIONS, phase_space_labels
+from .errors import HarmosyncError
+
+UNITS = {
+    "time": "1/[w]",
+    "x": "[w]^(-1/2)",
+    "p": "[w]^(1/2)",
+    "cov": "products of x and p units (hbar = 1)",
+    "sync": "1",
+    "sync_variance": "1",
+    "mutual_information": "nat",
+    "log_negativity": "nat",
+    "complete_sync": "1/([w]^-1 + [w]) (x and p mixed in the user's unit)",
+    "complete_sync_quantum": "1/([w]^-1 + [w]) (x and p mixed in the user's unit)",
+    "q1": "[w]^(-1/2)",
+    "q2": "[w]^(-1/2)",
+    "energy_probes": "[w] (hbar = 1)",
+}
+LONG_NAMES = {
+    "x": "first moment <x_i>",
+    "p": "first moment <p_i>",
+    "cov": "covariance of the probes, sigma_ab = 1/2 <{dR_a, dR_b}>",
+    "sync": "synchronization factor C(t, window) of <x_a>, <x_b>, Eq. (3)",
+    "sync_variance": "synchronization factor C(t, window) of <x_a^2>, <x_b^2>",
+    "mutual_information": "mutual information I(a:b) = S_a + S_b - S_ab",
+    "log_negativity": "logarithmic negativity E_N between probes a and b",
+    "complete_sync": "Mari et al. complete synchronization S_c on the means",
+    "complete_sync_quantum": "Mari et al. quantum complete synchronization S_q <= 1",
+    "q1": "system normal mode q1 = cos(theta) x1 + sin(theta) x2 (Eq. A4), lower frequency",
+    "q2": "system normal mode q2 = -sin(theta) x1 + cos(theta) x2 (Eq. A5)",
+    "energy_probes": "<H_S>(t), energy of the probes without the interaction",
+}
+
+
+def version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def flatten(d: dict, prefix: str = "") -> dict:
+    """Nested dict → {"table.key": scalar-or-list} with values netCDF can store."""
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, key + "."))
+        elif isinstance(v, bool):
+            out[key] = int(v)
+        elif isinstance(v, (int, float, str)):
+            out[key] = v
+        elif isinstance(v, (list, tuple)):
+            arr = np.asarray(v, dtype=object)
+            try:
+                arr = np.asarray(v, dtype=float)
+                out[key] = arr.ravel() if arr.ndim <= 1 else json.dumps(v)
+            except (TypeError, ValueError):
+                out[key] = json.dumps(v)
+    return out
+
+
+def provenance(config_dict: dict) -> dict:
+    attrs = {"harmosync_version": version(), "config_json": json.dumps(config_dict, sort_keys=True)}
+    attrs.update(flatten(config_dict))
+    attrs.update({f"convention.{k}": v for k, v in CONVENTIONS.items()})
+    return attrs
+
+
+def to_dataset(result):
+    """RunResult → xarray.Dataset with the public layout."""
+    import xarray as xr
+
+    p = result.mean.shape[1] // 2
+    labels = phase_space_labels(n=p)
+    coords = {"time": result.times, "probe": np.arange(1, p + 1), "row": labels, "col": labels}
+    data = {
+        "x": (("time", "probe"), result.mean[:, 0::2]),
+        "p": (("time", "probe"), result.mean[:, 1::2]),
+        "cov": (("time", "row", "col"), result.cov),
+    }
+    for name, arr in result.series.items():
+        data[name] = (("time",), arr)
+    ds = xr.Dataset(data, coords=coords)
+    for name in ds.variables:
+        if name in UNITS:
+            ds[name].attrs["units"] = UNITS[name]
+        if name in LONG_NAMES:
+            ds[name].attrs["long_name"] = LONG_NAMES[name]
+    ds["time"].attrs["long_name"] = "time"
+    cfg = result.config
+    if "sync" in ds:
+        a, b = cfg.sync.probes
+        for v in ("sync", "sync_variance", "mutual_information", "log_negativity"):
+            ds[v].attrs["probes"] = np.array([a, b])
+        ds["sync"].attrs["window"] = cfg.sync.window
+        ds["sync"].attrs["delay"] = cfg.sync.delay
+        ds["sync_variance"].attrs["window"] = cfg.sync.window
+    ds.attrs.update(provenance(cfg.to_dict()))
+    ds.attrs.update({f"result.{k}": v for k, v in result.info.items()})
+    ds.attrs["title"] = "harmosync simulate"
+    return ds
+
+
+def check_output_path(path, *, overwrite: bool = False) -> Path:
+    """Refuse an existing file (unless ``overwrite``) or a directory we cannot write, before
+    any computation starts."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise HarmosyncError(f"output {str(path)!r} already exists; choose another name or pass --overwrite")
+    if path.is_dir():
+        raise HarmosyncError(f"output {str(path)!r} is a directory; give a file name")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise HarmosyncError(f"cannot write {str(path)!r}: directory {str(parent)!r} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise HarmosyncError(f"cannot write {str(path)!r}: directory {str(parent)!r} is not writable")
+    return path
+
+
+@contextmanager
+def atomic_path(path, *, overwrite: bool = False):
+    """Yield a temporary path beside ``path``; rename it into place only if the block succeeds.
+    A crash leaves at most a hidden ``.<name>.*.tmp`` file, never a finished-looking one."""
+    path = check_output_path(path, overwrite=overwrite)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        if path.exists() and not overwrite:
+            raise HarmosyncError(f"output {str(path)!r} appeared while computing; not overwritten")
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_netcdf(ds, path, *, overwrite: bool = False) -> Path:
+    """Write ``ds`` to NetCDF-4 (h5netcdf) atomically."""
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        ds.to_netcdf(tmp, engine="h5netcdf")
+    return Path(path)
+
+
+def read(path):
+    """Open a harmosync NetCDF file as an xarray Dataset (loaded into memory)."""
+    import xarray as xr
+
+    path = Path(path)
+    if not path.exists():
+        raise HarmosyncError(f"file {str(path)!r} does not exist")
+    with xr.open_dataset(path, engine="h5netcdf") as ds:
+        return ds.load()

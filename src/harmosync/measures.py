@@ -1,0 +1,212 @@
+"""Measures on signals and Gaussian covariances (interleaved ordering, σ_ab = ½⟨{ΔR_a, ΔR_b}⟩).
+
+Every function takes plain arrays; covariance functions accept a stack (..., 2n, 2n).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .conventions import symplectic_form
+from .errors import HarmosyncError
+
+
+# ----------------------------------------------------------------------------------------------
+# Synchronization, Eq. (3)
+# ----------------------------------------------------------------------------------------------
+def window_samples(step: float, window: float) -> int:
+    """Number of steps n spanned by the window Δt (Δt = n·step, to 1e-6); refuses a window
+    shorter than two steps."""
+    n = int(round(window / step))
+    if n < 2:
+        raise HarmosyncError(
+            f"sync window {window:g} must span at least 2 time steps (step {step:g}); use window ≥ {2 * step:g}"
+        )
+    if abs(n * step - window) > 1e-6 * window:
+        raise HarmosyncError(
+            f"sync window {window:g} is not a whole number of time steps ({step:g}); use {n * step:g}"
+        )
+    return n
+
+
+def sync_factor(f, g, step: float, window: float, *, delay: float = 0.0, chunk: int = 4096) -> np.ndarray:
+    """Pearson synchronization factor C_fg(t, Δt) of Eq. (3) on a uniform grid of ``step``.
+
+    ⟨h⟩ = (1/Δt) ∫_t^{t+Δt} h dt′ over the forward window (trapezoid rule on the samples),
+    C = ⟨δf δg⟩ / √(⟨δf²⟩⟨δg²⟩), δh = h − ⟨h⟩. With a ``delay`` τ, g is read at t′ + τ (Sec. IV B;
+    τ a whole number of steps, either sign). NaN where the window (or the delayed signal) runs
+    past the data, or where a signal is constant over the window. Returns shape of ``f``.
+    """
+    f = np.asarray(f, dtype=float)
+    g = np.asarray(g, dtype=float)
+    if f.shape != g.shape or f.ndim != 1:
+        raise HarmosyncError(f"signals must be 1-D arrays of one length, got {f.shape} and {g.shape}")
+    n = window_samples(step, window)
+    k = int(round(delay / step))
+    if abs(k * step - delay) > 1e-6 * max(step, abs(delay)):
+        raise HarmosyncError(f"delay {delay:g} is not a whole number of time steps ({step:g})")
+    size = f.size
+    gs = np.full(size, np.nan)
+    if k >= 0:
+        gs[: size - k] = g[k:] if k else g
+    else:
+        gs[-k:] = g[: size + k]
+    out = np.full(size, np.nan)
+    last = size - n  # windows [i, i+n] need i + n ≤ size − 1
+    if last <= 0:
+        return out
+    wts = np.ones(n + 1)
+    wts[0] = wts[-1] = 0.5
+    wts /= n
+    fw = np.lib.stride_tricks.sliding_window_view(f, n + 1)
+    gw = np.lib.stride_tricks.sliding_window_view(gs, n + 1)
+    for a in range(0, last, chunk):
+        b = min(a + chunk, last)
+        fa, ga = fw[a:b], gw[a:b]
+        df = fa - (fa @ wts)[:, None]
+        dg = ga - (ga @ wts)[:, None]
+        cfg = (df * dg) @ wts
+        vf = (df * df) @ wts
+        vg = (dg * dg) @ wts
+        with np.errstate(invalid="ignore", divide="ignore"):
+            c = cfg / np.sqrt(vf * vg)
+        # a constant signal has no defined correlation; roundoff-level variance is constant
+        flat = (vf <= 1e-28 * np.maximum(1.0, (fa * fa) @ wts)) | (vg <= 1e-28 * np.maximum(1.0, (ga * ga) @ wts))
+        c[flat] = np.nan
+        out[a:b] = np.clip(c, -1.0, 1.0)
+    return out
+
+
+def best_delay(f, g, step: float, window: float, delays, *, t_range=None, times=None):
+    """The delay τ among ``delays`` that maximises the time average of C_fg(t, Δt; τ) over
+    ``t_range`` (a (start, stop) pair on ``times``; default all defined points). Returns
+    (best τ, mean C per delay)."""
+    delays = np.asarray(delays, dtype=float)
+    if delays.ndim != 1 or delays.size == 0:
+        raise HarmosyncError("delays must be a non-empty list of numbers")
+    f = np.asarray(f, dtype=float)
+    if times is None:
+        times = step * np.arange(f.size)
+    mask = np.ones(f.size, bool)
+    if t_range is not None:
+        mask = (times >= t_range[0]) & (times <= t_range[1])
+    scores = np.empty(delays.size)
+    for i, d in enumerate(delays):
+        c = sync_factor(f, g, step, window, delay=d)[mask]
+        scores[i] = np.nanmean(c) if np.any(np.isfinite(c)) else np.nan
+    if not np.any(np.isfinite(scores)):
+        raise HarmosyncError("no delay leaves a complete sync window inside t_range; shorten the delays or widen t_range")
+    return float(delays[np.nanargmax(scores)]), scores
+
+
+# ----------------------------------------------------------------------------------------------
+# Gaussian states
+# ----------------------------------------------------------------------------------------------
+def symplectic_eigenvalues(cov) -> np.ndarray:
+    """Symplectic eigenvalues ν_k ≥ ½ (ascending), shape (..., n), of physical covariances.
+
+    Stable route: with σ = L Lᵀ (Cholesky), A = Lᵀ Ω L is real antisymmetric with eigenvalues
+    ±iν_k, so the eigenvalues of AᵀA = −A² are ν_k², each twice.
+    """
+    cov = np.asarray(cov, dtype=float)
+    n = cov.shape[-1] // 2
+    try:
+        lower = np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        raise HarmosyncError("covariance is not positive definite; it cannot be a physical state") from None
+    om = symplectic_form(n)
+    a = np.swapaxes(lower, -1, -2) @ om @ lower
+    sq = np.linalg.eigvalsh(np.swapaxes(a, -1, -2) @ a)
+    return np.sqrt(np.clip(sq[..., 0::2], 0.0, None))
+
+
+def _entropy_terms(nu) -> np.ndarray:
+    nu = np.maximum(np.asarray(nu, dtype=float), 0.5)
+    a, b = nu + 0.5, nu - 0.5
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tb = np.where(b > 0, b * np.log(np.where(b > 0, b, 1.0)), 0.0)
+    return a * np.log(a) - tb
+
+
+def von_neumann_entropy(cov) -> np.ndarray:
+    """S = Σ_k (ν_k + ½) ln(ν_k + ½) − (ν_k − ½) ln(ν_k − ½)  [nats]."""
+    return _entropy_terms(symplectic_eigenvalues(cov)).sum(axis=-1)
+
+
+def purity(cov) -> np.ndarray:
+    """Tr ρ² = Π_k 1/(2ν_k) = 1/(2ⁿ √det σ)."""
+    return np.prod(0.5 / symplectic_eigenvalues(cov), axis=-1)
+
+
+def _indices(modes) -> np.ndarray:
+    m = np.atleast_1d(np.asarray(modes, dtype=int))
+    return np.ravel(np.column_stack([2 * m, 2 * m + 1]))
+
+
+def reduced(cov, modes) -> np.ndarray:
+    """Covariance of the listed modes (0-based)."""
+    idx = _indices(modes)
+    cov = np.asarray(cov)
+    return cov[..., idx[:, None], idx[None, :]]
+
+
+def _check_parts(n, a, b):
+    a, b = list(np.atleast_1d(a)), list(np.atleast_1d(b))
+    if not a or not b or set(a) & set(b) or not set(a) | set(b) <= set(range(n)):
+        raise HarmosyncError(f"parts must be disjoint, non-empty lists of modes in 0..{n - 1}, got {a} and {b}")
+    return a, b
+
+
+def mutual_information(cov, part_a=(0,), part_b=(1,)) -> np.ndarray:
+    """I(A:B) = S_A + S_B − S_AB  [nats] for modes ``part_a`` and ``part_b`` (0-based)."""
+    cov = np.asarray(cov, dtype=float)
+    a, b = _check_parts(cov.shape[-1] // 2, part_a, part_b)
+    return (von_neumann_entropy(reduced(cov, a)) + von_neumann_entropy(reduced(cov, b))
+            - von_neumann_entropy(reduced(cov, a + b)))
+
+
+def partial_transpose(cov, modes) -> np.ndarray:
+    """σ with p → −p on ``modes`` (positions within ``cov``)."""
+    cov = np.array(cov, dtype=float)
+    sign = np.ones(cov.shape[-1])
+    sign[2 * np.atleast_1d(modes) + 1] = -1.0
+    return cov * sign[:, None] * sign[None, :]
+
+
+def log_negativity(cov, part_a=(0,), part_b=(1,)) -> np.ndarray:
+    """E_N = Σ_k max(0, −ln 2ν̃_k) over the symplectic eigenvalues of the partial transpose
+    (p → −p on B) of the reduced state of A ∪ B  [nats]."""
+    cov = np.asarray(cov, dtype=float)
+    a, b = _check_parts(cov.shape[-1] // 2, part_a, part_b)
+    sub = reduced(cov, a + b)
+    pt = partial_transpose(sub, np.arange(len(a), len(a) + len(b)))
+    nu = symplectic_eigenvalues(pt)
+    return np.maximum(0.0, -np.log(2 * nu)).sum(axis=-1)
+
+
+def complete_sync(mean, cov=None, i: int = 0, j: int = 1) -> np.ndarray:
+    """Mari et al.'s complete synchronization (PRL 111, 103605 (2013)), with
+    x₋ = (x_i − x_j)/√2 and p₋ = (p_i − p_j)/√2 in the user's units (ħ = 1, unit masses).
+
+    Without ``cov``: the classical S_c = 1/(⟨x₋⟩² + ⟨p₋⟩²) on the means. With ``cov``: the quantum
+    S_q = 1/(Var x₋ + Var p₋), which the uncertainty principle bounds by S_q ≤ 1.
+    """
+    if cov is None:
+        mean = np.asarray(mean, dtype=float)
+        xm = (mean[..., 2 * i] - mean[..., 2 * j]) / np.sqrt(2)
+        pm = (mean[..., 2 * i + 1] - mean[..., 2 * j + 1]) / np.sqrt(2)
+        with np.errstate(divide="ignore"):
+            return 1.0 / (xm**2 + pm**2)
+    cov = np.asarray(cov, dtype=float)
+    vx = 0.5 * (cov[..., 2 * i, 2 * i] + cov[..., 2 * j, 2 * j] - 2 * cov[..., 2 * i, 2 * j])
+    vp = 0.5 * (cov[..., 2 * i + 1, 2 * i + 1] + cov[..., 2 * j + 1, 2 * j + 1] - 2 * cov[..., 2 * i + 1, 2 * j + 1])
+    return 1.0 / (vx + vp)
+
+
+def is_physical(cov, tol: float = 1e-9) -> np.ndarray:
+    """σ + iΩ/2 ≥ 0 within ``tol`` (relative to max(1, |σ|)), for a stack of covariances."""
+    cov = np.asarray(cov, dtype=float)
+    n = cov.shape[-1] // 2
+    lam = np.linalg.eigvalsh(cov + 0.5j * symplectic_form(n))[..., 0]
+    scale = np.maximum(1.0, np.abs(cov).max(axis=(-1, -2)))
+    return lam >= -tol * scale
