@@ -136,12 +136,45 @@ def check_output_path(path, *, overwrite: bool = False) -> Path:
     return path
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale_partials(path) -> list[Path]:
+    """Remove ``.<name>.<pid>.*.partial`` files left beside ``path`` by killed runs."""
+    path = Path(path)
+    removed = []
+    for f in path.parent.glob(f".{path.name}.*.partial"):
+        try:
+            pid = int(f.name[len(path.name) + 2:].split(".", 1)[0])
+        except ValueError:
+            continue
+        if not _alive(pid):
+            try:
+                f.unlink() if f.is_file() else __import__("shutil").rmtree(f)
+                removed.append(f)
+            except OSError:
+                pass
+    return removed
+
+
 @contextmanager
 def atomic_path(path, *, overwrite: bool = False):
     """Yield a temporary path beside ``path``; rename it into place only if the block succeeds.
-    A crash leaves at most a hidden ``.<name>.*.tmp`` file, never a finished-looking one."""
+
+    The temporary name is ``.<name>.<pid>.<random>.partial``: hidden, and marked incomplete. A
+    Python error removes it; a SIGKILL cannot, so the next write to the same path removes stale
+    partials of dead processes. A finished-looking file only ever appears complete.
+    """
     path = check_output_path(path, overwrite=overwrite)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    clean_stale_partials(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".partial", dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)

@@ -173,15 +173,21 @@ def partial_transpose(cov, modes) -> np.ndarray:
     return cov * sign[:, None] * sign[None, :]
 
 
+#: 2ν̃ within this of 1 counts as 1: roundoff in ν̃ of a pure product state (≈ 1e-14 times the
+#: covariance's condition number) is not entanglement.
+NEGATIVITY_TOL = 1e-10
+
+
 def log_negativity(cov, part_a=(0,), part_b=(1,)) -> np.ndarray:
     """E_N = Σ_k max(0, −ln 2ν̃_k) over the symplectic eigenvalues of the partial transpose
-    (p → −p on B) of the reduced state of A ∪ B  [nats]."""
+    (p → −p on B) of the reduced state of A ∪ B  [nats]. Values below ``NEGATIVITY_TOL``
+    (roundoff) are reported as exactly 0."""
     cov = np.asarray(cov, dtype=float)
     a, b = _check_parts(cov.shape[-1] // 2, part_a, part_b)
     sub = reduced(cov, a + b)
     pt = partial_transpose(sub, np.arange(len(a), len(a) + len(b)))
-    nu = symplectic_eigenvalues(pt)
-    return np.maximum(0.0, -np.log(2 * nu)).sum(axis=-1)
+    two_nu = 2 * symplectic_eigenvalues(pt)
+    return np.where(two_nu < 1 - NEGATIVITY_TOL, -np.log(two_nu), 0.0).sum(axis=-1)
 
 
 def complete_sync(mean, cov=None, i: int = 0, j: int = 1) -> np.ndarray:

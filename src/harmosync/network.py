@@ -194,7 +194,7 @@ def chain(sites: int, omega0: float, g: float, boundary: str = "fixed", *,
         onsite = om**2
     rows = np.arange(m - 1)
     a = sp.coo_matrix((np.full(m - 1, g), (rows, rows + 1)), shape=(m, m))
-    if boundary == "periodic" and m > 2:
+    if boundary == "periodic" and m >= 2:  # M = 2: X_3 = X_1 makes a double bond
         a = a + sp.coo_matrix(([g], ([0], [m - 1])), shape=(m, m))
     a = (a + a.T).tocsr()
     wall = None

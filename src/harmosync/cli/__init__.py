@@ -49,6 +49,24 @@ COMMANDS = {
 
 
 class LazyGroup(click.Group):
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        """Click's main, with every usage error reduced to one line on stderr (exit 2)."""
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as e:
+            where = e.ctx.command_path if e.ctx is not None else "harmosync"
+            click.echo(f"harmosync: usage error: {e.format_message()} (see '{where} --help')", err=True)
+            sys.exit(2)
+        except click.ClickException as e:
+            click.echo(f"harmosync: error: {e.format_message()}", err=True)
+            sys.exit(e.exit_code)
+        except click.Abort:
+            click.echo("harmosync: aborted", err=True)
+            sys.exit(130)
+        if standalone_mode:
+            sys.exit(rv if isinstance(rv, int) else 0)
+        return rv
+
     def list_commands(self, ctx):
         import importlib.util
 

@@ -1,0 +1,220 @@
+"""Issue 4: a catalogue of bad inputs to `harmosync simulate`. Each must exit with status 2, print
+one line on stderr that names the problem, print no traceback, and leave no output file."""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from harmosync.cli import main
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+BASE = tomllib.loads((EXAMPLES / "fig1.toml").read_text())
+BASE["chain"]["sites"] = 20
+BASE["time"]["stop"] = 60.0
+
+
+def toml_dumps(d: dict) -> str:
+    def val(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, str):
+            return f'"{v}"'
+        if isinstance(v, float):
+            return {float("inf"): "inf", float("-inf"): "-inf"}.get(v, "nan" if v != v else repr(v))
+        if isinstance(v, list):
+            return "[" + ", ".join(val(x) for x in v) + "]"
+        return str(v)
+
+    out = []
+    for table, body in d.items():
+        if isinstance(body, dict):
+            out.append(f"[{table}]")
+            out += [f"{k} = {val(v)}" for k, v in body.items()]
+        else:
+            out.insert(0, f"{table} = {val(body)}")
+    return "\n".join(out) + "\n"
+
+
+def edit(**changes):
+    """BASE with changes {"table.key": value}; value None deletes the key, "table": None the table."""
+    d = copy.deepcopy(BASE)
+    for path, v in changes.items():
+        parts = path.split(".")
+        node = d
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        if v is None:
+            node.pop(parts[-1], None)
+        else:
+            node[parts[-1]] = v
+    return d
+
+
+CASES = {
+    # misspelt or unknown keys
+    "unknown_table": (edit(**{"chian": {"sites": 3}}), ["unknown key 'chian'", 'did you mean "chain"']),
+    "unknown_chain_key": (edit(**{"chain.omega": 0.4}), ["unknown key 'omega'", 'did you mean "omega0"']),
+    "unknown_probes_key": (edit(**{"probes.strength": [0.2, 0.2]}), ["'strength'", '"strengths"']),
+    "unknown_initial_key": (edit(**{"initial.squeeze": [0.0, 0.0]}), ["'squeeze'", '"squeezing"']),
+    "missing_time": (edit(time=None), ["time", "missing"]),
+    "two_environments": (edit(graph={"sites": 2, "edges": [[1, 2, 0.5]], "onsite_frequencies": 0.4}), ["exactly one environment"]),
+    # wrong types and shapes
+    "sites_string": (edit(**{"chain.sites": "many"}), ["chain.sites", "integer"]),
+    "sites_fraction": (edit(**{"chain.sites": 2.5}), ["chain.sites", "integer"]),
+    "frequencies_not_list": (edit(**{"probes.frequencies": 1.0}), ["probes.frequencies", "list"]),
+    "mismatched_strengths": (edit(**{"probes.strengths": [0.2]}), ["strengths has 1 entries", "2"]),
+    "mismatched_initial": (edit(**{"initial.x": [0.1]}), ["initial.x has 1 entries", "2 probes"]),
+    "covariance_shape": (edit(**{"initial.x": None, "initial.p": None, "initial.squeezing": None,
+                                 "initial.squeezing_angle": None, "initial.covariance": [[1.0, 0.0], [0.0, 1.0]]}),
+                         ["initial.covariance must be 4×4"]),
+    # non-finite and impossible values
+    "omega0_negative": (edit(**{"chain.omega0": -0.4}), ["chain.omega0", "greater than 0"]),
+    "omega0_nan": (edit(**{"chain.omega0": float("nan")}), ["chain.omega0", "finite"]),
+    "g_inf": (edit(**{"chain.g": float("inf")}), ["chain.g", "finite"]),
+    "sites_zero": (edit(**{"chain.sites": 0}), ["chain.sites", "greater than 0"]),
+    "boundary_typo": (edit(**{"chain.boundary": "fixd"}), ["chain.boundary", "fixed"]),
+    "negative_frequency": (edit(**{"probes.frequencies": [1.0, -1.1]}), ["frequencies must be positive"]),
+    "zero_frequency": (edit(**{"probes.frequencies": [1.0, 0.0]}), ["frequencies must be positive"]),
+    "env_temperature_negative": (edit(**{"chain.temperature": -1.0}), ["chain.temperature", "greater than or equal to 0"]),
+    "probe_temperature_negative": (edit(**{"initial.temperature": [0.1, -1.0]}), ["temperature", "≥ 0"]),
+    # sites outside 1..M
+    "site_too_large": (edit(**{"probes.sites": [1, 21]}), ["site 21", "1..20"]),
+    "site_zero": (edit(**{"probes.sites": [0, 1]}), ["site 0", "1..20"]),
+    "graph_edge_outside": (edit(chain=None, graph={"sites": 3, "edges": [[1, 4, 0.5]], "onsite_frequencies": 0.4}),
+                           ["edge [1, 4, 0.5]", "1..3"]),
+    # stability and states
+    "unstable_coupling": (edit(**{"probes.strengths": [3.0, 3.0]}), ["unstable", "smallest eigenvalue", "|K| <"]),
+    "uncertainty_violated": (edit(**{"initial.x": None, "initial.p": None, "initial.squeezing": None, "initial.squeezing_angle": None,
+                                     "initial.covariance": [[0.1, 0, 0, 0], [0, 0.1, 0, 0], [0, 0, 0.5, 0], [0, 0, 0, 0.5]]}),
+                             ["uncertainty principle"]),
+    "covariance_asymmetric": (edit(**{"initial.x": None, "initial.p": None, "initial.squeezing": None, "initial.squeezing_angle": None,
+                                      "initial.covariance": [[1, 0.3, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]}),
+                              ["symmetric"]),
+    "squeezing_overflow": (edit(**{"initial.squeezing": [400.0, 0.0]}), ["squeezing r = 400", "too large"]),
+    "squeezing_negative": (edit(**{"initial.squeezing": [-1.0, 0.0]}), ["squeezing r", "≥ 0"]),
+    # time grid
+    "step_zero": (edit(**{"time.step": 0.0}), ["time.step", "greater than 0"]),
+    "stop_before_start": (edit(**{"time.start": 10.0, "time.stop": 5.0}), ["stop = 5", "after start"]),
+    "empty_grid": (edit(**{"time.stop": 0.0}), ["stop = 0", "after start"]),
+    "step_aliases": (edit(**{"time.step": 2.0}), ["too coarse", "use step <"]),
+    "step_longer_than_run": (edit(**{"time.step": 100.0}), ["longer than the run"]),
+    # sync window
+    "window_below_step": (edit(**{"sync.window": 0.01}), ["window", "use window ≥ 0.1"]),
+    "window_longer_than_run": (edit(**{"sync.window": 200.0}), ["longer than the run"]),
+    "window_not_multiple": (edit(**{"sync.window": 20.03}), ["not a whole number of time steps"]),
+    "delay_not_multiple": (edit(**{"sync.delay": 0.013}), ["delay", "whole number"]),
+    "sync_probe_missing": (edit(**{"sync.probes": [1, 3]}), ["sync.probes", "1..2"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_bad_config_is_refused_cleanly(name, tmp_path):
+    data, fragments = CASES[name]
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(toml_dumps(data))
+    out = tmp_path / "out.nc"
+    res = CliRunner().invoke(main, ["simulate", str(cfg), "-o", str(out)])
+    assert res.exit_code == 2, res.output
+    msg = res.stderr.strip()
+    assert msg.startswith("harmosync: error:") and "\n" not in msg, msg
+    assert "Traceback" not in res.output
+    for frag in fragments:
+        assert frag in msg, f"{frag!r} not in {msg!r}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]
+
+
+def test_catalogue_is_large_enough():
+    assert len(CASES) + len(FILE_CASES) >= 30
+
+
+def _ok_config(tmp_path) -> Path:
+    cfg = tmp_path / "ok.toml"
+    cfg.write_text(toml_dumps(BASE))
+    return cfg
+
+
+FILE_CASES = ["missing_config", "not_toml", "not_utf8", "output_exists", "output_dir_missing", "output_is_dir", "plot_exists"]
+
+
+@pytest.mark.parametrize("name", FILE_CASES)
+def test_bad_files_are_refused_cleanly(name, tmp_path):
+    cfg = _ok_config(tmp_path)
+    out = tmp_path / "out.nc"
+    args = ["simulate", str(cfg), "-o", str(out)]
+    before = None
+    if name == "missing_config":
+        args[1], frag = str(tmp_path / "nope.toml"), "does not exist"
+    elif name == "not_toml":
+        cfg.write_text("[chain\nsites = 3")
+        frag = "not valid TOML"
+    elif name == "not_utf8":
+        cfg.write_bytes(b"\xff\xfe\x00garbage")
+        frag = "not UTF-8"
+    elif name == "output_exists":
+        out.write_text("precious")
+        before, frag = "precious", "already exists"
+    elif name == "output_dir_missing":
+        args[3], frag = str(tmp_path / "no" / "out.nc"), "does not exist"
+    elif name == "output_is_dir":
+        (tmp_path / "d.nc").mkdir()
+        args[3], frag = str(tmp_path / "d.nc"), "is a directory"
+    else:
+        (tmp_path / "q.png").write_text("precious")
+        args += ["--plot", str(tmp_path / "q.png")]
+        frag = "already exists"
+    names_before = sorted(p.name for p in tmp_path.iterdir())
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2, res.output
+    assert frag in res.stderr and res.stderr.count("\n") == 1
+    if before is not None:
+        assert out.read_text() == before  # never overwritten
+    assert sorted(p.name for p in tmp_path.iterdir()) == names_before
+
+
+def test_overwrite_flag_replaces(tmp_path):
+    cfg = _ok_config(tmp_path)
+    out = tmp_path / "out.nc"
+    out.write_text("old")
+    res = CliRunner().invoke(main, ["simulate", str(cfg), "-o", str(out), "--overwrite", "-q"])
+    assert res.exit_code == 0, res.output
+    assert out.read_bytes()[:4] == b"\x89HDF"
+
+
+def test_real_process_exit_status_and_single_line(tmp_path):
+    """Through a real process: status 2, exactly one stderr line, no traceback."""
+    data, _ = CASES["unknown_chain_key"]
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(toml_dumps(data))
+    r = subprocess.run([sys.executable, "-m", "harmosync", "simulate", str(cfg), "-o", str(tmp_path / "o.nc")],
+                       capture_output=True, text=True, env=os.environ | {"PYTHONWARNINGS": "ignore"})
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    assert not (tmp_path / "o.nc").exists()
+
+
+def test_usage_error_exit_2_and_help_has_example():
+    r = CliRunner().invoke(main, ["simulate"])
+    assert r.exit_code == 2
+    h = CliRunner().invoke(main, ["simulate", "--help"])
+    assert h.exit_code == 0 and "Example" in h.output
+
+
+def test_internal_error_exit_1_with_hint(tmp_path, monkeypatch):
+    import harmosync.simulation as sim
+
+    def boom(cfg):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(sim, "simulate", boom)
+    cfg = _ok_config(tmp_path)
+    r = CliRunner().invoke(main, ["simulate", str(cfg), "-o", str(tmp_path / "o.nc")])
+    assert r.exit_code == 1 and "internal error" in r.stderr and "report" in r.stderr
+    assert not (tmp_path / "o.nc").exists()

@@ -1,0 +1,46 @@
+"""Conventions (CONVENTIONS.md): ordering converters, symplectic form, vacuum, thermal factors."""
+
+import numpy as np
+
+from harmosync import conventions as cv
+from harmosync import states as st
+
+
+def test_ordering_roundtrip_and_layout():
+    """to_block maps (x1,p1,x2,p2) -> (x1,x2,p1,p2) and to_interleaved inverts it."""
+    v = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])  # x1 p1 x2 p2 x3 p3
+    np.testing.assert_array_equal(cv.to_block(v), [1, 3, 5, 2, 4, 6])
+    np.testing.assert_array_equal(cv.to_interleaved(cv.to_block(v)), v)
+    m = np.random.default_rng(0).normal(size=(6, 6))
+    np.testing.assert_array_equal(cv.to_interleaved(cv.to_block(m)), m)
+    assert cv.to_block(m)[0, 3] == m[0, 1]  # (x1, p1)
+
+
+def test_symplectic_form_orderings_agree():
+    """Ω_block = P Ω_interleaved Pᵀ; Ω² = −1; [x_k, p_k] = i."""
+    for n in (1, 2, 5):
+        oi = cv.symplectic_form(n)
+        np.testing.assert_array_equal(cv.to_block(oi), cv.symplectic_form(n, ordering="block"))
+        np.testing.assert_array_equal(oi @ oi, -np.eye(2 * n))
+        assert oi[0, 1] == 1.0
+
+
+def test_vacuum_covariance_normalisation():
+    """Vacuum of frequency ω: ⟨x²⟩ = 1/(2ω), ⟨p²⟩ = ω/2 (σ = ½⟨{ΔR, ΔR}⟩)."""
+    for w in (0.3, 1.0, 2.5):
+        c = st.vacuum(w).cov
+        np.testing.assert_allclose(np.diag(c), [1 / (2 * w), w / 2])
+        assert c[0, 1] == 0
+
+
+def test_thermal_occupation_bose():
+    """n̄ = 1/(e^{ω/T} − 1) and ν = ½ coth(ω/2T)."""
+    w, t = 1.3, 0.7
+    assert np.isclose(cv.thermal_occupation(w, t), 1 / (np.exp(w / t) - 1))
+    assert np.isclose(cv.thermal_factor(w, t), 0.5 / np.tanh(w / (2 * t)))
+    assert cv.thermal_occupation(w, 0.0) == 0.0
+
+
+def test_conventions_recorded_in_package():
+    for key in ("units", "ordering", "covariance", "chain_boundary_default", "site_numbering"):
+        assert key in cv.CONVENTIONS

@@ -1,0 +1,126 @@
+"""Measures: Eq. (3) synchronization factor, symplectic spectra, entropies, mutual information,
+log negativity, Mari et al.'s complete synchronization — against closed forms."""
+
+import numpy as np
+import pytest
+
+from harmosync import measures as ms
+from harmosync import states as st
+from harmosync.conventions import symplectic_form
+from harmosync.errors import HarmosyncError
+
+
+def random_symplectic(n, rng):
+    """exp(Ω H) with H symmetric is symplectic."""
+    from scipy.linalg import expm
+
+    h = rng.normal(size=(2 * n, 2 * n))
+    return expm(symplectic_form(n) @ (h + h.T) * 0.3)
+
+
+# --- Eq. (3) ---------------------------------------------------------------------------------
+def test_sync_factor_of_phase_shifted_cosines():
+    """Over a window of whole periods, C(cos ωt, cos(ωt + φ)) = cos φ (exact for the integral)."""
+    step, w = 0.01, 2 * np.pi
+    t = np.arange(0, 10, step)
+    for phi in (0.0, 0.7, np.pi / 2, np.pi):
+        c = ms.sync_factor(np.cos(w * t), np.cos(w * t + phi), step, 2.0)
+        valid = c[np.isfinite(c)]
+        np.testing.assert_allclose(valid, np.cos(phi), atol=1e-4)
+
+
+def test_sync_factor_forward_window_and_nan_tail():
+    """C(t) uses [t, t + Δt]; undefined (NaN) where the window runs past the data."""
+    step = 0.1
+    t = np.arange(0, 20 + step / 2, step)
+    f = np.where(t < 10, np.sin(3 * t), np.sin(5 * t))
+    g = np.where(t < 10, np.sin(3 * t), -np.sin(5 * t))
+    c = ms.sync_factor(f, g, step, 4.0)
+    assert np.all(np.isnan(c[t > 16 + 1e-9])) and np.all(np.isfinite(c[t <= 16 + 1e-9]))
+    assert np.all(c[t < 5.95] > 0.999)  # window [t, t+4] inside the synchronized part
+    assert np.all(c[(t >= 10) & (t <= 16)] < -0.999)
+
+
+def test_sync_factor_delay():
+    """g(t) = f(t − τ): C(f, g; delay τ) = 1."""
+    step, tau = 0.05, 1.5
+    t = np.arange(0, 40, step)
+    f = np.sin(1.3 * t) * np.exp(-t / 30)
+    g = np.sin(1.3 * (t - tau)) * np.exp(-(t - tau) / 30)
+    c = ms.sync_factor(f, g, step, 5.0, delay=tau)
+    assert np.nanmin(c) > 0.9999
+    best, _ = ms.best_delay(f, g, step, 5.0, np.arange(0, 3.01, 0.25))
+    assert best == pytest.approx(tau)
+
+
+def test_sync_window_must_span_steps():
+    with pytest.raises(HarmosyncError, match="at least 2 time steps"):
+        ms.sync_factor(np.ones(10), np.ones(10), 1.0, 1.0)
+
+
+# --- Gaussian measures ------------------------------------------------------------------------
+def test_symplectic_eigenvalues_invariant_and_thermal():
+    """ν_k of ⊕ thermal(ν) stay ν under any symplectic S (Williamson)."""
+    rng = np.random.default_rng(1)
+    nu = np.array([0.5, 0.9, 2.3])
+    d = np.diag(np.repeat(nu, 2))
+    s = random_symplectic(3, rng)
+    np.testing.assert_allclose(ms.symplectic_eigenvalues(s @ d @ s.T), np.sort(nu), rtol=1e-10)
+
+
+def test_thermal_entropy_and_purity():
+    """S = (n̄+1) ln(n̄+1) − n̄ ln n̄ and Tr ρ² = 1/(2n̄+1) for a thermal mode."""
+    w, t = 1.0, 1.5
+    nbar = 1 / np.expm1(w / t)
+    cov = st.thermal(w, t).cov
+    assert np.isclose(ms.von_neumann_entropy(cov), (nbar + 1) * np.log(nbar + 1) - nbar * np.log(nbar))
+    assert np.isclose(ms.purity(cov), 1 / (2 * nbar + 1))
+    assert abs(ms.von_neumann_entropy(st.squeezed(1.3, 1.1, 0.4).cov)) < 1e-12
+
+
+@pytest.mark.parametrize("r", [0.0, 0.3, 1.0, 2.0])
+def test_two_mode_squeezed_vacuum(r):
+    """E_N = 2r; I = 2 S(local) = 2[cosh²r ln cosh²r − sinh²r ln sinh²r]; total state pure."""
+    cov = st.two_mode_squeezed(r, (1.0, 1.3)).cov
+    assert np.isclose(ms.log_negativity(cov, [0], [1]), 2 * r, atol=1e-10)
+    c2, s2 = np.cosh(r) ** 2, np.sinh(r) ** 2
+    s_loc = c2 * np.log(c2) - (s2 * np.log(s2) if s2 > 0 else 0.0)
+    assert np.isclose(ms.mutual_information(cov, [0], [1]), 2 * s_loc, atol=1e-10)
+    assert abs(ms.von_neumann_entropy(cov)) < 1e-9
+
+
+def test_product_states_have_no_correlations():
+    cov = st.product(st.squeezed(1.0, 2.0), st.thermal(1.2, 0.5)).cov
+    assert abs(ms.mutual_information(cov)) < 1e-10
+    assert ms.log_negativity(cov) == 0.0
+
+
+def test_stacked_covariances_and_parts():
+    rng = np.random.default_rng(2)
+    covs = np.array([random_symplectic(3, rng) @ (0.5 * np.eye(6)) @ random_symplectic(3, rng).T for _ in range(4)])
+    covs = np.array([c @ c.T for c in [random_symplectic(3, rng) for _ in range(4)]]) * 0.5
+    mi = ms.mutual_information(covs, [0], [1, 2])
+    assert mi.shape == (4,)
+    for k in range(4):
+        assert np.isclose(mi[k], ms.mutual_information(covs[k], [0], [1, 2]))
+    # for a pure global state I(A:B) = 2 S(A)
+    assert np.allclose(mi, 2 * ms.von_neumann_entropy(ms.reduced(covs, [0])), atol=1e-8)
+    with pytest.raises(HarmosyncError, match="disjoint"):
+        ms.mutual_information(covs[0], [0], [0, 1])
+
+
+def test_complete_sync_heisenberg_bound():
+    """S_q = 1/(Var x₋ + Var p₋) ≤ 1 for physical states, = 1 for the ω = 1 vacuum pair."""
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        s = random_symplectic(2, rng)
+        cov = 0.5 * s @ s.T * (1 + rng.uniform())
+        assert ms.complete_sync(np.zeros(4), cov) <= 1 + 1e-12
+    assert np.isclose(ms.complete_sync(np.zeros(4), 0.5 * np.eye(4)), 1.0)
+    m = np.array([1.0, 0.2, 0.0, 0.2])
+    assert np.isclose(ms.complete_sync(m), 1 / 0.5)
+
+
+def test_is_physical():
+    assert ms.is_physical(0.5 * np.eye(2))
+    assert not ms.is_physical(0.3 * np.eye(2))
