@@ -87,7 +87,9 @@ def thermal_occupation(omega, temperature):
     omega = np.asarray(omega, dtype=float)
     if temperature <= 0:
         return np.zeros_like(omega)
-    return 1.0 / np.expm1(omega / temperature)
+    x = omega / temperature
+    # e^{-x}/(1 − e^{-x}) cannot overflow; it underflows to 0 at very low T, which is exact enough
+    return np.exp(-x) / -np.expm1(-x)
 
 
 def thermal_factor(omega, temperature):

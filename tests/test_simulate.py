@@ -1,0 +1,103 @@
+"""`harmosync simulate`: the public NetCDF layout (README, "Output files"), its consistency with
+the core functions, atomic writes under SIGKILL, and the light core import."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harmosync import config, io, measures as ms
+from harmosync.simulation import simulate
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.fixture(scope="module")
+def fig1_small(tmp_path_factory):
+    """Fig. 1 parameters, to t = 200."""
+    data = tomllib.loads((EXAMPLES / "fig1.toml").read_text())
+    data["time"]["stop"] = 200.0
+    cfg = config.parse(data)
+    path = tmp_path_factory.mktemp("sim") / "fig1.nc"
+    io.write_netcdf(io.to_dataset(simulate(cfg)), path)
+    return cfg, io.read(path)
+
+
+def test_layout(fig1_small):
+    cfg, ds = fig1_small
+    assert list(ds.probe.values) == [1, 2]
+    assert list(ds.row.values) == ["x1", "p1", "x2", "p2"] == list(ds.col.values)
+    assert ds.x.dims == ("time", "probe") and ds.cov.dims == ("time", "row", "col")
+    for v in ("sync", "sync_variance", "mutual_information", "log_negativity", "q1", "q2"):
+        assert ds[v].dims == ("time",)
+        assert "units" in ds[v].attrs
+    assert ds.time.values[-1] == 200.0 and np.isclose(ds.time.values[1], 0.05)
+    assert ds.attrs["harmosync_version"]
+    assert ds.attrs["chain.sites"] == 300 and ds.attrs["sync.window"] == 20.0
+    assert json.loads(ds.attrs["config_json"])["probes"]["coupling"] == 0.5
+    assert "fixed" in ds.attrs["convention.chain_boundary_default"]
+    assert ds.sync.attrs["window"] == 20.0
+
+
+def test_values_consistent_with_core(fig1_small):
+    """x(0) is the initial state; sync, MI and E_N recompute from x and cov."""
+    cfg, ds = fig1_small
+    np.testing.assert_allclose(ds.x.isel(time=0), [0.14, 1.4])
+    np.testing.assert_allclose(ds.cov.isel(time=0).sel(row="x1", col="x1"), 0.5)
+    c = ms.sync_factor(ds.x.sel(probe=1).values, ds.x.sel(probe=2).values, 0.05, 20.0)
+    np.testing.assert_allclose(ds.sync.values, c, equal_nan=True)
+    assert np.all(np.isnan(ds.sync.values[ds.time.values > 180 + 1e-9]))
+    np.testing.assert_allclose(ds.mutual_information, ms.mutual_information(ds.cov.values), atol=1e-12)
+    # Fig. 1's claim, already by t = 150: anti-synchronization
+    late = ds.sync.sel(time=slice(150, 180)).values
+    assert np.mean(late) < -0.99
+
+
+def test_core_import_is_light():
+    """`import harmosync` pulls in neither matplotlib, dask nor xarray."""
+    code = "import sys, harmosync; print(sorted({m.split('.')[0] for m in sys.modules} & {'matplotlib', 'dask', 'distributed', 'xarray', 'zarr'}))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_sigkill_during_write_leaves_no_output(tmp_path):
+    """Kill `simulate` with SIGKILL while it writes: no file named like the output appears; the
+    next run cleans the marked partial and writes a complete file."""
+    data = tomllib.loads((EXAMPLES / "fig1.toml").read_text())
+    data["chain"]["sites"] = 30
+    data["time"]["stop"] = 20000.0
+    data["time"]["step"] = 0.05  # 400001 times: a ~40 MB file, slow enough to catch mid-write
+    cfg = tmp_path / "big.toml"
+    from test_cli_errors import toml_dumps
+
+    cfg.write_text(toml_dumps(data))
+    out = tmp_path / "out.nc"
+    proc = subprocess.Popen([sys.executable, "-m", "harmosync", "simulate", str(cfg), "-o", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    partial = []
+    while time.time() < deadline and proc.poll() is None:
+        partial = list(tmp_path.glob(".out.nc.*.partial"))
+        if partial and partial[0].stat().st_size > 0:
+            break
+        time.sleep(0.002)
+    assert partial, "the run finished before it could be killed mid-write"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not out.exists()
+    assert all(p.name.endswith(".partial") and p.name.startswith(".") for p in tmp_path.iterdir() if p.name != "big.toml")
+    data["time"]["stop"] = 100.0
+    cfg.write_text(toml_dumps(data))
+    r = subprocess.run([sys.executable, "-m", "harmosync", "simulate", str(cfg), "-o", str(out), "-q"])
+    assert r.returncode == 0 and out.exists()
+    assert not list(tmp_path.glob(".out.nc.*.partial"))
+    assert io.read(out).sizes["time"] == 2001
