@@ -218,3 +218,16 @@ def test_internal_error_exit_1_with_hint(tmp_path, monkeypatch):
     r = CliRunner().invoke(main, ["simulate", str(cfg), "-o", str(tmp_path / "o.nc")])
     assert r.exit_code == 1 and "internal error" in r.stderr and "report" in r.stderr
     assert not (tmp_path / "o.nc").exists()
+
+
+def test_every_command_has_help_with_example():
+    """`harmosync CMD --help` exits 0 and shows an example, for every registered command."""
+    from click.testing import CliRunner
+
+    runner = CliRunner()
+    names = main.list_commands(None)
+    assert "simulate" in names
+    for name in names:
+        r = runner.invoke(main, [name, "--help"])
+        assert r.exit_code == 0, (name, r.output)
+        assert "Example" in r.output, name
