@@ -67,3 +67,13 @@ def fig4_network():
 @pytest.fixture
 def fig4_state():
     return st.InitialState(st.product(st.squeezed(1.0, 2.0), st.squeezed(1.2, 2.0)))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_blas_thread():
+    """One BLAS thread per test process: tests run under xdist on 2 cores, where oversubscribed
+    OpenBLAS threads make small linear algebra several times slower."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        yield

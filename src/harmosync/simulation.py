@@ -91,8 +91,21 @@ def simulate(cfg: RunConfig) -> RunResult:
         q1, q2 = dy.normal_mode_coordinates(mean[:, 0], mean[:, 2], theta)
         series["q1"], series["q2"] = q1, q2
         info.update(theta=theta, Omega1=float(om[0]), Omega2=float(om[1]))
+    info.update(_times(net))
     check_result(mean, cov, series)
     return RunResult(cfg, net, sol, times, mean, cov, series, info)
+
+
+def _times(net: Network) -> dict:
+    """Characteristic times (τ_CT, τ_R, group velocities) for chain environments, else {}."""
+    if net.environment.kind != "chain" or not net.environment.g:
+        return {}
+    from .analysis.times import characteristic_times
+
+    try:
+        return {f"times.{k}": v for k, v in characteristic_times(net).as_dict().items()}
+    except HarmosyncError:
+        return {}
 
 
 def check_result(mean, cov, series) -> None:

@@ -1,0 +1,119 @@
+"""`harmosync analyze` and `harmosync kernels`: report contents and units, saved files that agree
+with the library, refusal to overwrite, one-line errors with exit status 2."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from threadpoolctl import threadpool_limits
+
+from harmosync import config, io
+from harmosync.analysis import langevin as lg
+from harmosync.analysis import rayleigh as ry
+from harmosync.cli import main
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_blas_thread():
+    """Small dense problems: one BLAS thread is faster, and far faster on a loaded machine."""
+    with threadpool_limits(1):
+        yield
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.fixture
+def small_cfg(tmp_path):
+    """Fig. 1 parameters on a 60-site chain, t ≤ 40."""
+    text = (EXAMPLES / "fig1.toml").read_text().replace("sites = 300", "sites = 60").replace("stop = 1500.0", "stop = 40.0")
+    path = tmp_path / "small.toml"
+    path.write_text(text)
+    assert tomllib.loads(text)["chain"]["sites"] == 60
+    return path
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_analyze_fig1_report_and_json(tmp_path):
+    """The paper's Fig. 1: the report names anti-sync, gives τ_R with units, and the JSON holds
+    the same numbers as rayleigh.analyze."""
+    out = tmp_path / "fig1.json"
+    res = run("analyze", EXAMPLES / "fig1.toml", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert "anti-sync" in res.output and "EXPECTED" in res.output
+    assert "τ_R" in res.output and "[1/ω]" in res.output and "[sites·ω]" in res.output
+    rep = json.loads(out.read_text())
+    a = ry.analyze(config.load(EXAMPLES / "fig1.toml").build_network())
+    assert rep["rayleigh"]["damping_matrix"][0][0] == pytest.approx(a.damping_matrix[0][0])
+    assert rep["rayleigh"]["kind"] == "anti-sync"
+    assert rep["characteristic_times"]["tau_revival_front"] == pytest.approx(a.times.tau_revival_front)
+    assert rep["characteristic_times"]["tau_crosstalk"] is None  # NaN → null: strict JSON
+    assert rep["config"]["chain"]["sites"] == 300 and "units" in rep and "conventions" in rep
+
+
+def test_analyze_refuses_overwrite_and_netcdf(tmp_path, small_cfg):
+    out = tmp_path / "a.json"
+    assert run("analyze", small_cfg, "-o", out, "-q").exit_code == 0
+    res = run("analyze", small_cfg, "-o", out, "-q")
+    assert res.exit_code == 2 and "--overwrite" in res.output and len(res.output.strip().splitlines()) == 1
+    assert run("analyze", small_cfg, "-o", out, "-q", "--overwrite").exit_code == 0
+    nc = tmp_path / "a.nc"
+    assert run("analyze", small_cfg, "-o", nc, "-q", "--check").exit_code == 0
+    ds = io.read(nc)
+    assert ds.damping_matrix.attrs["units"] == "[w]" and "report_json" in ds.attrs
+    assert json.loads(ds.attrs["report_json"])["measured_rates"] is not None
+    assert "convention.units" in ds.attrs
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["analyze", "missing.toml"], "does not exist"),
+    (["analyze", "{cfg}", "-o", "x.txt"], ".json or .nc"),
+    (["analyze", "{cfg}", "--horizon", "-3"], "horizon"),
+    (["kernels", "{cfg}"], "nothing to do"),
+    (["kernels", "{cfg}", "--plot", "k.png", "--stop", "-1"], "--stop"),
+    (["kernels", "{cfg}", "--plot", "k.png", "--step", "5", "--stop", "40"], "aliases"),
+])
+def test_bad_input_one_line_exit_2(tmp_path, small_cfg, args, msg, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    res = run(*[a.replace("{cfg}", str(small_cfg)) for a in args])
+    assert res.exit_code == 2
+    assert msg in res.output and len(res.output.strip().splitlines()) == 1
+
+
+def test_bad_config_exit_2(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[chain]\nsites = 10\nomega0 = 0.4\ng = 1.2\n[probes]\nfrequencies = [1.0]\n")
+    res = run("analyze", bad)
+    assert res.exit_code == 2 and res.output.startswith("harmosync: error: config error")
+
+
+def test_kernels_files_match_library(tmp_path, small_cfg):
+    """The NetCDF written by `kernels` holds γ1, γ2, η of langevin.kernels on the chosen grid,
+    with units; the plot is written."""
+    nc, png = tmp_path / "k.nc", tmp_path / "k.png"
+    res = run("kernels", small_cfg, "--plot", png, "-o", nc, "--stop", 20, "--step", 0.1)
+    assert res.exit_code == 0, res.output
+    assert png.stat().st_size > 10_000
+    ds = io.read(nc)
+    net = config.load(small_cfg).build_network()
+    kern = lg.kernels(net, np.arange(0, 20.0001, 0.1))
+    np.testing.assert_allclose(ds.gamma1.values, kern.gamma1, atol=1e-15)
+    np.testing.assert_allclose(ds.eta.values, kern.eta, atol=1e-15)
+    np.testing.assert_allclose(ds.coefficient.values, kern.coefficients)
+    assert ds.gamma2.attrs["units"] == "[w]^2" and ds.time.attrs["units"] == "1/[w]"
+    assert "continuum_spectral_density" in ds and ds.attrs["title"] == "harmosync kernels"
+    assert run("kernels", small_cfg, "--plot", png).exit_code == 2  # exists, no --overwrite
+
+
+def test_help_has_examples():
+    for cmd in ("analyze", "kernels"):
+        res = run(cmd, "--help")
+        assert res.exit_code == 0 and "Example" in res.output and f"harmosync {cmd}" in res.output
