@@ -136,6 +136,12 @@ def check_output_path(path, *, overwrite: bool = False) -> Path:
     return path
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -180,6 +186,7 @@ def atomic_path(path, *, overwrite: bool = False):
         yield Path(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
         if path.exists() and not overwrite:
             raise HarmosyncError(f"output {str(path)!r} appeared while computing; not overwritten")
         os.replace(tmp, path)

@@ -1,0 +1,106 @@
+"""``harmosync figure N|all --out DIR [--pdf] [--overwrite]``: the paper's figures."""
+
+from __future__ import annotations
+
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import click
+
+from . import handle_errors
+
+
+def _numbers(which: str) -> list[int]:
+    from ..errors import HarmosyncError
+    from ..figures import FIGURES
+
+    text = str(which).strip().lower()
+    if text == "all":
+        return sorted(FIGURES)
+    if text.isdigit() and int(text) in FIGURES:
+        return [int(text)]
+    raise HarmosyncError(f"figure must be one of {', '.join(map(str, FIGURES))} or 'all', got {which!r}")
+
+
+def _out_dir(out: str) -> Path:
+    from ..errors import HarmosyncError
+
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise HarmosyncError(f"--out {out!r} is a file; give a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise HarmosyncError(f"cannot create output directory {out!r}: {e.strerror}") from None
+    return path
+
+
+def _write(ds, fig, paths: dict, *, overwrite: bool) -> None:
+    """Write the NetCDF and the images; each file appears (renamed into place) only if every
+    file was written successfully."""
+    from .. import __version__
+    from ..io import atomic_path
+
+    title = ds.attrs.get("title", "harmosync figure")
+    with ExitStack() as stack:
+        tmp = {kind: stack.enter_context(atomic_path(p, overwrite=overwrite)) for kind, p in paths.items()}
+        ds.to_netcdf(tmp["nc"], engine="h5netcdf")
+        fig.savefig(tmp["png"], format="png", dpi=150,
+                    metadata={"Title": title, "Software": f"harmosync {__version__}",
+                              "Description": ds.attrs.get("config_json", "")})
+        if "pdf" in tmp:
+            fig.savefig(tmp["pdf"], format="pdf", metadata={"Title": title, "Creator": f"harmosync {__version__}"})
+
+
+@click.command()
+@click.argument("which", metavar="N|all")
+@click.option("--out", "out", required=True, type=click.Path(), help="Directory for figN.png, figN.nc (created if missing).")
+@click.option("--pdf", is_flag=True, help="Also write figN.pdf.")
+@click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar; print only errors.")
+@handle_errors
+def figure(which, out, pdf, overwrite, quiet):
+    """Reproduce figure N (1-6) of Benedetti et al., PRA 94, 052118 (2016), or all of them.
+
+    Writes figN.png (and figN.pdf with --pdf) and the plotted data figN.nc, with every
+    parameter and each choice the paper leaves open (initial state, window, time range,
+    squeezing quadrature) in the file's attributes. See docs/paper.md.
+
+    \b
+    Examples:
+      harmosync figure 1 --out figs
+      harmosync figure all --out figs --pdf
+    """
+    from .. import figures, io
+
+    t_start = time.perf_counter()
+    numbers = _numbers(which)
+    folder = _out_dir(out)
+    plan = {}
+    for n in numbers:
+        paths = {"nc": folder / f"fig{n}.nc", "png": folder / f"fig{n}.png"}
+        if pdf:
+            paths["pdf"] = folder / f"fig{n}.pdf"
+        for p in paths.values():  # refuse before computing anything
+            io.check_output_path(p, overwrite=overwrite)
+        plan[n] = paths
+
+    import matplotlib.pyplot as plt
+    from tqdm import tqdm
+
+    bar = tqdm(numbers, desc="figures", unit="fig", disable=quiet or len(numbers) == 1)
+    for n in bar:
+        bar.set_postfix_str(f"fig{n}")
+        t0 = time.perf_counter()
+        ds = figures.compute(n, progress=not quiet)
+        fig = figures.draw(n, ds)
+        try:
+            _write(ds, fig, plan[n], overwrite=overwrite)
+        finally:
+            plt.close(fig)
+        if not quiet:
+            names = ", ".join(str(p) for p in plan[n].values())
+            tqdm.write(f"fig{n}: wrote {names} ({time.perf_counter() - t0:.1f} s)")
+    if not quiet:
+        click.echo(f"harmosync figure {which}: {len(numbers)} figure(s) in {time.perf_counter() - t_start:.1f} s wall time")
