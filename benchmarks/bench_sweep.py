@@ -1,0 +1,125 @@
+"""Sweep benchmarks: wall time, throughput and peak memory.
+
+    python benchmarks/bench_sweep.py            # everything (~5–10 min on 2 cores)
+    python benchmarks/bench_sweep.py --quick    # smaller versions (~1 min)
+
+Cases (each in a fresh subprocess, so peak RSS is that run's own):
+
+* ``fig6``: the paper's Fig. 6 as a sweep (examples/fig6_sweep.toml: 300 sites, t ≤ 1500 at
+  step 0.05, C(t) kept at every time) with 1 and with 2 worker processes.
+* ``blas``: the first 30 sites of Fig. 6 serially, on a 2-process pool with BLAS capped to one
+  thread per worker (the default), and on a 2-process pool left uncapped (oversubscribed).
+* ``summary``: a 10,000-point summary-only sweep (100 K × 100 ω2, M = 20, t ≤ 100; mean/min/max
+  of C over a window and the onset time), into a Zarr store: points per second and the peak
+  RSS of the driver and of the largest worker, next to a 1,000-point run of the same kind to
+  show that memory does not grow with the number of points.
+
+Wall-clock numbers depend on the machine and on what else runs on it; say so when quoting them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _peak_mb(who) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024  # Linux: KiB
+
+
+def case_fig6(workers: int, sites: int, blas: str) -> dict:
+    from harmosync import sweep as sw
+
+    base, axes, keep = sw.load_toml(ROOT / "examples" / "fig6_sweep.toml")
+    axes = {"probes.sites[2]": {"start": 1, "stop": sites, "name": "m"}}
+    tmp = Path(tempfile.mkdtemp())
+    try:
+        t0 = time.perf_counter()
+        executor = "serial" if workers == 0 else "processes"
+        ds = sw.run_sweep(base, axes, keep=keep, store=tmp / "f.zarr", executor=executor, workers=max(workers, 1),
+                          progress=False, log=lambda s: None, blas_threads=None if blas == "uncapped" else 1)
+        wall = time.perf_counter() - t0
+        assert int((ds["status"] == 1).sum()) == sites
+        size = sum(f.stat().st_size for f in (tmp / "f.zarr").rglob("*") if f.is_file())
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {"points": sites, "wall_s": wall, "points_per_s": sites / wall, "store_mb": size / 2**20}
+
+
+def case_summary(n_side: int) -> dict:
+    from harmosync import sweep as sw
+
+    base = {
+        "chain": {"sites": 20, "omega0": 0.4, "g": 1.2},
+        "probes": {"frequencies": [1.0, 1.1], "coupling": 0.0, "sites": [1, 1], "strengths": [0.1, 0.1]},
+        "initial": {"x": [1.4, 1.4]},
+        "time": {"stop": 100.0, "step": 0.05},
+        "sync": {"window": 10.0},
+    }
+    axes = {"probes.strengths[*]": {"start": 0.05, "stop": 0.9, "num": n_side, "name": "K"},
+            "probes.frequencies[2]": {"start": 1.0, "stop": 1.5, "num": n_side, "name": "w2"}}
+    keep = {"summaries": ["sync"], "windows": [[10, 90]], "onset": ["sync"], "onset_hold": 20.0}
+    tmp = Path(tempfile.mkdtemp())
+    try:
+        t0 = time.perf_counter()
+        ds = sw.run_sweep(base, axes, keep=keep, store=tmp / "s.zarr", progress=False, log=lambda s: None)
+        wall = time.perf_counter() - t0
+        n = n_side * n_side
+        assert int((ds["status"] > 0).sum()) == n
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {"points": n, "wall_s": wall, "points_per_s": n / wall}
+
+
+def run_case(args: list[str]) -> dict:
+    r = subprocess.run([sys.executable, __file__, "--case", *args], capture_output=True, text=True, check=False)
+    if r.returncode:
+        raise SystemExit(f"case {args} failed:\n{r.stderr}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--case", nargs="+", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.case:
+        kind, *rest = a.case
+        out = case_fig6(int(rest[0]), int(rest[1]), rest[2]) if kind == "fig6" else case_summary(int(rest[0]))
+        out["driver_peak_rss_mb"] = _peak_mb(resource.RUSAGE_SELF)
+        out["worker_peak_rss_mb"] = _peak_mb(resource.RUSAGE_CHILDREN)
+        print(json.dumps(out))
+        return
+    print(f"# harmosync sweep benchmarks — {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} "
+          "(shared machine: wall times are noisy)")
+    sites = 60 if a.quick else 300
+    rows = []
+    for w in (1, 2):
+        r = run_case(["fig6", str(w), str(sites), "capped"])
+        rows.append((f"Fig. 6 sweep, {sites} sites, t ≤ 1500, {w} worker{'s' if w > 1 else ''}", r))
+    for label, w, blas in (("serial, BLAS default", 0, "uncapped"), ("2 workers, BLAS capped to 1", 2, "capped"),
+                           ("2 workers, BLAS uncapped", 2, "uncapped")):
+        r = run_case(["fig6", str(w), str(16 if a.quick else 30), blas])
+        rows.append((f"Fig. 6, first {r['points']} sites, {label}", r))
+    for side in ((10, 30) if a.quick else (32, 100)):  # ~1,000 and 10,000 points
+        r = run_case(["summary", str(side)])
+        rows.append((f"summary-only sweep, {r['points']} points (M = 20, t ≤ 100)", r))
+    w = max(len(k) for k, _ in rows)
+    print(f"{'case':<{w}}  {'wall [s]':>9}  {'points/s':>9}  {'driver RSS':>10}  {'worker RSS':>10}")
+    for k, r in rows:
+        print(f"{k:<{w}}  {r['wall_s']:9.1f}  {r['points_per_s']:9.2f}  {r['driver_peak_rss_mb']:8.0f}MB"
+              f"  {r['worker_peak_rss_mb']:8.0f}MB")
+
+
+if __name__ == "__main__":
+    main()
