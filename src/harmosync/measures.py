@@ -58,22 +58,39 @@ def sync_factor(f, g, step: float, window: float, *, delay: float = 0.0, chunk: 
     wts = np.ones(n + 1)
     wts[0] = wts[-1] = 0.5
     wts /= n
-    fw = np.lib.stride_tricks.sliding_window_view(f, n + 1)
-    gw = np.lib.stride_tricks.sliding_window_view(gs, n + 1)
-    for a in range(0, last, chunk):
-        b = min(a + chunk, last)
-        fa, ga = fw[a:b], gw[a:b]
-        df = fa - (fa @ wts)[:, None]
-        dg = ga - (ga @ wts)[:, None]
-        cfg = (df * dg) @ wts
-        vf = (df * df) @ wts
-        vg = (dg * dg) @ wts
-        with np.errstate(invalid="ignore", divide="ignore"):
-            c = cfg / np.sqrt(vf * vg)
+    # Window sums by direct convolution (each window summed on its own: no prefix-sum
+    # cancellation); raw moments on globally centred signals.
+    f0 = f - np.mean(f)
+    g0 = gs - np.nanmean(gs) if np.any(np.isfinite(gs)) else gs
+
+    def wsum(h):
+        return np.convolve(h, wts, "valid")[:last]
+
+    mf, mg = wsum(f0), wsum(g0)
+    s2f, s2g = wsum(f0 * f0), wsum(g0 * g0)
+    vf, vg = s2f - mf * mf, s2g - mg * mg
+    cfg = wsum(f0 * g0) - mf * mg
+    # Where the window mean dominates its fluctuations, ⟨h²⟩ − ⟨h⟩² loses digits: redo those
+    # windows exactly (centred per window).
+    with np.errstate(invalid="ignore"):
+        redo = np.flatnonzero((s2f > 1e6 * np.abs(vf)) | (s2g > 1e6 * np.abs(vg)))
+    if redo.size:
+        fw = np.lib.stride_tricks.sliding_window_view(f0, n + 1)
+        gw = np.lib.stride_tricks.sliding_window_view(g0, n + 1)
+        for a in range(0, redo.size, chunk):
+            idx = redo[a:a + chunk]
+            df = fw[idx] - mf[idx, None]
+            dg = gw[idx] - mg[idx, None]
+            # second pass removes the residual of the mean (exact centring)
+            df -= (df @ wts)[:, None]
+            dg -= (dg @ wts)[:, None]
+            vf[idx], vg[idx], cfg[idx] = (df * df) @ wts, (dg * dg) @ wts, (df * dg) @ wts
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c = cfg / np.sqrt(vf * vg)
         # a constant signal has no defined correlation; roundoff-level variance is constant
-        flat = (vf <= 1e-28 * np.maximum(1.0, (fa * fa) @ wts)) | (vg <= 1e-28 * np.maximum(1.0, (ga * ga) @ wts))
-        c[flat] = np.nan
-        out[a:b] = np.clip(c, -1.0, 1.0)
+        flat = (vf <= 1e-24 * np.maximum(1.0, s2f)) | (vg <= 1e-24 * np.maximum(1.0, s2g))
+    c[flat] = np.nan
+    out[:last] = np.clip(c, -1.0, 1.0)
     return out
 
 
