@@ -350,7 +350,6 @@ class Network:
 
     def potential(self, *, sparse: bool = False):
         """The total potential matrix V (N × N), probes first [frequency²]."""
-        p = self.n_probes
         vs = sp.csr_matrix(self.probes.potential())
         b = sp.csr_matrix(self.coupling_block())
         v = sp.bmat([[vs, b], [b.T, self.environment.potential(sparse=True)]], format="csr")
