@@ -101,3 +101,23 @@ def test_sigkill_during_write_leaves_no_output(tmp_path):
     assert r.returncode == 0 and out.exists()
     assert not list(tmp_path.glob(".out.nc.*.partial"))
     assert io.read(out).sizes["time"] == 2001
+
+
+def test_numerical_guard_refuses_bad_results(tmp_path):
+    """A result with NaN (outside the NaN-by-definition sync tails) or C outside [−1, 1] is not
+    written."""
+    import xarray as xr
+
+    from harmosync.errors import NumericalError
+
+    t = np.arange(5.0)
+    good = xr.Dataset({"x": (("time",), np.ones(5)), "sync": (("time",), [0.5, 1.0, -1.0, np.nan, np.nan])}, coords={"time": t})
+    io.write_netcdf(good, tmp_path / "good.nc")
+    for bad, frag in [
+        (good.assign(x=("time", [1.0, np.nan, 1.0, 1.0, 1.0])), "x contains NaN"),
+        (good.assign(sync=("time", [0.5, 1.5, 0.0, np.nan, np.nan])), "sync leaves"),
+        (good.assign(log_negativity=("time", [0.0, -0.1, 0.0, 0.0, 0.0])), "log_negativity is negative"),
+    ]:
+        with pytest.raises(NumericalError, match=frag):
+            io.write_netcdf(bad, tmp_path / "bad.nc")
+        assert not (tmp_path / "bad.nc").exists()

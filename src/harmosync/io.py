@@ -120,6 +120,31 @@ def to_dataset(result):
     return ds
 
 
+#: Variables that are NaN by definition somewhere (sync window past the data, no crosstalk for
+#: probes on one site); every other variable must be finite before it is written.
+NAN_ALLOWED_PREFIXES = ("sync", "tau", "best_delay", "onset", "complete_sync")
+
+
+def check_dataset(ds) -> None:
+    """Numerical guard for any result Dataset before it is written: finite values (but for the
+    variables in NAN_ALLOWED_PREFIXES), synchronization factors within [−1, 1], non-negative
+    mutual information and log negativity. Raises NumericalError naming the variable."""
+    from .errors import NumericalError
+
+    for name, var in ds.data_vars.items():
+        vals = np.asarray(var.values)
+        if vals.dtype.kind not in "fc":
+            continue
+        if not str(name).startswith(NAN_ALLOWED_PREFIXES) and not np.all(np.isfinite(vals)):
+            raise NumericalError(f"{name} contains NaN or inf; nothing was written (report this with your config)")
+        if np.any(np.isinf(vals)):
+            raise NumericalError(f"{name} contains inf; nothing was written (report this with your config)")
+        if str(name).startswith("sync") and np.nanmax(np.abs(vals), initial=0.0) > 1 + 1e-12:
+            raise NumericalError(f"{name} leaves [-1, 1]; nothing was written (report this with your config)")
+        if str(name) in ("mutual_information", "log_negativity") and np.nanmin(vals, initial=0.0) < -1e-9:
+            raise NumericalError(f"{name} is negative; nothing was written (report this with your config)")
+
+
 def check_output_path(path, *, overwrite: bool = False) -> Path:
     """Refuse an existing file (unless ``overwrite``) or a directory we cannot write, before
     any computation starts."""
@@ -199,7 +224,8 @@ def atomic_path(path, *, overwrite: bool = False):
 
 
 def write_netcdf(ds, path, *, overwrite: bool = False) -> Path:
-    """Write ``ds`` to NetCDF-4 (h5netcdf) atomically."""
+    """Write ``ds`` to NetCDF-4 (h5netcdf) atomically, after :func:`check_dataset`."""
+    check_dataset(ds)
     with atomic_path(path, overwrite=overwrite) as tmp:
         ds.to_netcdf(tmp, engine="h5netcdf")
     return Path(path)

@@ -40,8 +40,9 @@ def _write(ds, fig, paths: dict, *, overwrite: bool) -> None:
     """Write the NetCDF and the images; each file appears (renamed into place) only if every
     file was written successfully."""
     from .. import __version__
-    from ..io import atomic_path
+    from ..io import atomic_path, check_dataset
 
+    check_dataset(ds)  # finite, in-range numbers before anything is written
     title = ds.attrs.get("title", "harmosync figure")
     with ExitStack() as stack:
         tmp = {kind: stack.enter_context(atomic_path(p, overwrite=overwrite)) for kind, p in paths.items()}
