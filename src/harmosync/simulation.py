@@ -61,7 +61,7 @@ def simulate(cfg: RunConfig) -> RunResult:
     if not (1 <= a <= p and 1 <= b <= p and a != b):
         if p >= 2:
             raise HarmosyncError(f"config error: sync.probes = [{a}, {b}] must name two different probes in 1..{p}")
-    sol = dy.solve(net, state)
+    sol = dy.solve(net, state, t_max=float(np.max(np.abs(times))))
     check_time_grid(times, float(sol.frequencies[-1]))
     if p >= 2:
         check_window(times, cfg.sync.window, cfg.sync.delay)

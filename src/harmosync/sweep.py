@@ -562,24 +562,26 @@ def _prepare(cfg: cfgmod.RunConfig, keep: Keep) -> _Prepared:
 def _check_point(cfg: cfgmod.RunConfig, keep: Keep) -> None:
     """All input checks of one point, without the dynamics (for :func:`validate`)."""
     pre = _prepare(cfg, keep)
-    check_time_grid(pre.times, float(dy.normal_modes(pre.network)[0][-1]))
+    sol = dy.solve(pre.network, pre.state, t_max=float(np.max(np.abs(pre.times))), covariance=False)
+    check_time_grid(pre.times, float(sol.frequencies[-1]))
 
 
 def compute_series(cfg: cfgmod.RunConfig, names, *, keep: Keep | None = None) -> tuple[np.ndarray, dict]:
     """The time series ``names`` of one run, as :func:`harmosync.simulation.simulate` defines
     them, computing only what they need. When none needs a covariance, the low-rank part of the
-    solution is dropped (``dataclasses.replace(sol, values=[], vectors=[])``): the means are then
+    solution is never built (``dynamics.solve(..., covariance=False)``): the means are then
     exact and the covariance of the result is not used. Returns (times, {name: array})."""
     keep = keep or Keep(series=tuple(names))
     names = tuple(names)
     need_cov = any(SERIES[q] == "cov" for q in names)
     pre = _prepare(cfg, keep)
-    sol = dy.solve(pre.network, pre.state)
+    sol = dy.solve(pre.network, pre.state, t_max=float(np.max(np.abs(pre.times))), covariance=need_cov)
     check_time_grid(pre.times, float(sol.frequencies[-1]))
-    if not need_cov:
-        sol = dataclasses.replace(sol, values=sol.values[:0], vectors=sol.vectors[:, :, :0])
-    mom = dy.moments(sol, pre.times)
-    mean, cov = mom.mean, (mom.cov if need_cov else None)
+    if need_cov:
+        mom = dy.moments(sol, pre.times)
+        mean, cov = mom.mean, mom.cov
+    else:  # first moments only: the covariance's low-rank part was never built
+        mean, cov = dy.means(sol, pre.times), None
     times, net = pre.times, pre.network
     i, j = pre.pair
     step = times[1] - times[0] if times.size > 1 else 0.0

@@ -1,0 +1,36 @@
+"""Numerical machinery behind harmosync's fast exact paths (no physics conventions live here).
+
+* :mod:`.stieltjes` — rational (pole) representations of the stationary position variance
+  g(x) = ν(√x)/√x, used to write the initial-state correction Δ in low-rank form;
+* :mod:`.lowrank` — the low-rank factor of Δ from the probe rows of the normal modes alone;
+* :mod:`.arrowhead` — normal modes of probes plugged into a chain with known modes, from
+  secular equations (no O(N³) dense eigendecomposition);
+* :mod:`.trigsum` — trig sums Σ_k α_k cos(w_k t) + β_k sin(w_k t) on uniform time grids, by a
+  non-uniform FFT (type 1, exponential-of-semicircle kernel) or blockwise BLAS products.
+
+The physics-facing entry points are :func:`harmosync.dynamics.solve`,
+:mod:`harmosync.lightcone` and :mod:`harmosync.fastpaths`.
+"""
+
+from contextlib import contextmanager
+
+_CONTROLLER = None
+
+
+@contextmanager
+def blas_threads(count: int | None):
+    """Limit BLAS/LAPACK to ``count`` threads inside the block (None: leave as is).
+
+    Small dense factorizations (N ≲ 10³) run faster on one thread, and far faster when the
+    machine is shared: idle-spinning BLAS threads compete with the other processes.
+    """
+    global _CONTROLLER
+    if count is None:
+        yield
+        return
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER = ThreadpoolController()
+    with _CONTROLLER.limit(limits=int(count), user_api="blas"):
+        yield

@@ -1,0 +1,144 @@
+"""Trig sums f_c(t_j) = Σ_k α_kc cos(w_k t_j) + β_kc sin(w_k t_j) on a uniform grid t_j = t0 + j h.
+
+Two evaluators, same result:
+
+* :func:`direct` — blockwise BLAS: t = t_b + τ_i with one table cos/sin(w τ_i) (block × N) and
+  the rotated coefficients at each block start; cost ≈ 4·T·N·C flops.
+* :func:`nufft` — a type-1 non-uniform FFT: with x_k = w_k h, f(j) = Re Σ_k c_k e^{i j x_k},
+  c_k = (α_k − iβ_k) e^{i w_k t_0}. The points x_k are spread onto a grid of G ≥ 2L points
+  (L outputs per chunk) with the "exponential of semicircle" kernel
+  φ(z) = exp(β(√(1 − z²) − 1)), |z| ≤ 1, of width 16 grid points and β = 2.3·16 (Barnett,
+  Magland & af Klinteberg, SIAM J. Sci. Comput. 41, C479 (2019)); one FFT per pair of real
+  columns; each output divided by the kernel's Fourier transform (Gauss–Legendre quadrature).
+  Cost ≈ chunks·(C/2·5 G log₂G + 32·N·C) flops; relative error ≈ 1e-14 of Σ_k |c_k|
+  (measured in the tests against :func:`direct`).
+
+Memory: O(N·C + G·C) per chunk, independent of the total number of times.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import scipy.fft as sfft
+import scipy.sparse as sp
+
+WIDTH = 16  # kernel width in grid points (finufft's maximum; error ≈ 1e-14–1e-15)
+BETA = 2.30 * WIDTH
+UPSAMPLE = 2.0
+#: threads for the FFTs (-1: all cores); set to 1 in each worker of a process pool
+FFT_WORKERS = -1
+
+
+def direct(w, alpha, beta, t0: float, h: float, count: int, *, block: int = 512):
+    """Yield (start, values (B, C)) blocks of the trig sums, by BLAS products (module doc)."""
+    w = np.asarray(w, float)
+    tau = h * np.arange(min(block, count))
+    table = np.hstack([np.cos(np.outer(tau, w)), np.sin(np.outer(tau, w))])
+    for start in range(0, count, block):
+        stop = min(start + block, count)
+        tb = t0 + h * start
+        cb, sb = np.cos(w * tb)[:, None], np.sin(w * tb)[:, None]
+        coef = np.vstack([alpha * cb + beta * sb, beta * cb - alpha * sb])
+        yield start, table[: stop - start] @ coef
+
+
+def _kernel(z):
+    return np.exp(BETA * (np.sqrt(np.maximum(0.0, 1.0 - z * z)) - 1.0)) * (np.abs(z) <= 1.0)
+
+
+@lru_cache(maxsize=16)
+def _deconvolution(length: int, grid: int):
+    """Output indices on the grid and 1/φ̂(m) for m = −L/2 … L − L/2 − 1, with
+    φ̂(m) = (W/2) ∫_{-1}^{1} φ(z) cos(m z πW/G) dz (even in m; |m| ≤ L/2 + 1 ≤ G/4)."""
+    half_len = length // 2
+    m = np.arange(-half_len, length - half_len)
+    zq, wq = np.polynomial.legendre.leggauss(2 * WIDTH + 16)
+    ang = np.pi * WIDTH / grid
+    mabs = np.arange(max(half_len, length - half_len) + 1)
+    ft = (WIDTH / 2) * (np.cos(np.outer(mabs * ang, zq)) @ (wq * _kernel(zq)))
+    index, deconv = np.mod(m, grid), 1.0 / ft[np.abs(m)]
+    index.setflags(write=False)
+    deconv.setflags(write=False)
+    return index, deconv
+
+
+class NufftPlan:
+    """Spreading matrix and deconvolution factors for fixed frequencies w, step h and
+    chunk length L (outputs j = 0..L−1 of each chunk)."""
+
+    def __init__(self, w, h: float, length: int):
+        w = np.asarray(w, float)
+        self.length = int(length)
+        self.half = self.length // 2  # outputs are m = j − half ∈ [−half, L − half)
+        self.grid = sfft.next_fast_len(int(np.ceil(UPSAMPLE * self.length)) + WIDTH)
+        g = self.grid
+        # positions x_k = w_k h mod 2π and their distances to the grid in extended precision: a
+        # rounded x_k would turn into a phase error m·ε·x_k growing along the chunk
+        two_pi = 2 * np.pi * np.longdouble(1)
+        dx = two_pi / g
+        x = np.mod(w.astype(np.longdouble) * np.longdouble(h), two_pi)
+        pts = np.concatenate([x, np.mod(-x, two_pi)])  # +x for c, −x for conj(c)
+        first = np.ceil((pts / dx).astype(float) - WIDTH / 2).astype(np.int64)
+        offs = first[:, None] + np.arange(WIDTH)[None, :]
+        z = ((offs * dx - pts[:, None]) / (WIDTH * dx / 2)).astype(float)
+        vals = _kernel(z)
+        rows = np.mod(offs, g).ravel()
+        cols = np.repeat(np.arange(pts.size), WIDTH)
+        self.spread = sp.csr_matrix((vals.ravel(), (rows, cols)), shape=(g, pts.size))
+        self.index, self.deconv = _deconvolution(self.length, g)
+        self.w = w
+        self.h = float(h)
+
+    def evaluate(self, coef: np.ndarray, t_start) -> np.ndarray:
+        """Σ_k Re[coef_kc e^{i w_k (t_start + j h)}], j < L, for complex coef (N, C) → (L, C)."""
+        n, ncols = coef.shape
+        # phase w·(t_start + half·h) in extended precision: a rounded time or product would shift
+        # every mode coherently by ~ε·w·t
+        arg = self.w.astype(np.longdouble) * (np.longdouble(t_start) + np.longdouble(self.half) * np.longdouble(self.h))
+        arg = np.mod(arg, 2 * np.pi * np.longdouble(1)).astype(float)
+        phase = np.exp(1j * arg)[:, None]
+        c = coef * phase
+        if ncols % 2:
+            c = np.hstack([c, np.zeros((n, 1), complex)])
+        ca, cb = c[:, 0::2], c[:, 1::2]
+        # pair columns: (c_A + i c_B) at +x and (conj c_A + i conj c_B) at −x gives 2 Re F_A + 2i Re F_B
+        vals = np.vstack([ca + 1j * cb, np.conj(ca) + 1j * np.conj(cb)])
+        b = self.spread @ vals
+        fb = sfft.ifft(b, axis=0, overwrite_x=True, workers=FFT_WORKERS)
+        # outputs m = −half … L − half − 1 sit at grid indices G − half … G − 1, then 0 … L − half − 1
+        g, half, length = self.grid, self.half, self.length
+        out = np.empty((length, fb.shape[1] * 2))
+        scale = (0.5 * g) * self.deconv[:, None]
+        for dst, src in ((slice(0, half), slice(g - half, g)), (slice(half, length), slice(0, length - half))):
+            part = fb[src]
+            out[dst, 0::2] = part.real * scale[dst]
+            out[dst, 1::2] = part.imag * scale[dst]
+        return out[:, :ncols]
+
+
+def nufft(w, alpha, beta, t0: float, h: float, count: int, *, chunk: int = 1 << 16):
+    """Yield (start, values (L, C)) chunks of the trig sums by the non-uniform FFT."""
+    length = min(int(chunk), int(count))
+    plan = NufftPlan(w, h, length)
+    coef = np.asarray(alpha, float) - 1j * np.asarray(beta, float)
+    for start in range(0, count, length):
+        vals = plan.evaluate(coef, np.longdouble(t0) + np.longdouble(h) * start)
+        yield start, vals[: min(length, count - start)]
+
+
+def nufft_cost(n: int, ncols: int, count: int, chunk: int = 1 << 16) -> float:
+    """Estimated time of :func:`nufft` in GEMM-flop equivalents (for choosing an evaluator):
+    FFT, spreading and the per-output work run ~7× slower per flop than a BLAS GEMM (measured
+    on the benchmark machine: N = 302, C = 124, T = 30 001: 0.107 s vs 0.086 s direct)."""
+    length = min(chunk, count)
+    g = UPSAMPLE * length + WIDTH
+    chunks = -(-count // length)
+    flops = chunks * (0.5 * ncols * 5 * g * np.log2(max(g, 2)) + 16 * WIDTH * n * ncols + 8 * length * ncols)
+    return 7.0 * flops + 2e6
+
+
+def direct_cost(n: int, ncols: int, count: int) -> float:
+    """Flops of :func:`direct` (two GEMMs of T × N × C), plus its table of cos/sin."""
+    return 4.0 * count * n * ncols + 20.0 * 512 * n
