@@ -123,3 +123,27 @@ def test_complete_sync_heisenberg_bound():
 def test_is_physical():
     assert ms.is_physical(0.5 * np.eye(2))
     assert not ms.is_physical(0.3 * np.eye(2))
+
+
+def _nu_general(cov):
+    """Reference: moduli of the eigenvalues of iΩσ (non-Hermitian eig, no closed form)."""
+    n = cov.shape[-1] // 2
+    ev = np.abs(np.linalg.eigvals(1j * symplectic_form(n) @ cov).real)
+    return np.sort(ev)[0::2]
+
+
+def test_symplectic_eigenvalues_match_general_and_pure_states_exact():
+    """ν_k equal the moduli of the eigenvalues of iΩσ, keep full precision for degenerate
+    spectra (ν1 = ν2, e.g. pure states: ν = ½ to ~1e-12), and ν = √det σ for one mode."""
+    rng = np.random.default_rng(7)
+    for k in range(30):
+        nu = np.sort(rng.uniform(0.5, 3.0, 2))
+        if k % 3 == 0:
+            nu[:] = 0.5 if k % 2 else nu[0]  # degenerate: pure, or equal thermal
+        s = random_symplectic(2, rng)
+        cov = s @ np.diag(np.repeat(nu, 2)) @ s.T
+        got = ms.symplectic_eigenvalues(cov)
+        np.testing.assert_allclose(got, nu, rtol=1e-10)
+        np.testing.assert_allclose(got, _nu_general(cov), rtol=1e-8)
+    c1 = st.squeezed(1.3, 0.9, 0.2).cov * 3.0
+    assert np.isclose(ms.symplectic_eigenvalues(c1)[0], np.sqrt(np.linalg.det(c1)))

@@ -128,3 +128,15 @@ def test_system_normal_modes_eq_A7():
         np.testing.assert_allclose(rot @ a @ rot.T, np.diag(om**2), atol=1e-12)
         root = np.sqrt(4 * lam**2 + (w1**2 - w2**2) ** 2)
         np.testing.assert_allclose(om**2, lam + (w1**2 + w2**2) / 2 + np.array([-1, 1]) * root / 2)
+
+
+@pytest.mark.parametrize("om0, g", [(0.4, 1.2), (0.05, 2.0), (1.0, 0.0), (2.0, 0.01)])
+def test_chain_green_function_closed_form(om0, g):
+    """V_E⁻¹ of the fixed chain: sinh(lo κ) sinh((M+1−hi) κ) / (g sinh κ sinh((M+1) κ)),
+    cosh κ = 1 + Ω0²/2g, against a dense inverse (and stable for M = 10⁵)."""
+    env = nw.chain(40, om0, g)
+    cols = nw._env_inverse_columns(env, [1, 7, 40])
+    inv = np.linalg.inv(env.potential())
+    np.testing.assert_allclose(cols, inv[:, [0, 6, 39]], rtol=1e-10, atol=1e-14)
+    big = nw._env_inverse_columns(nw.chain(100_000, om0, g), [1, 50_000])
+    assert np.all(np.isfinite(big)) and np.all(big >= 0)

@@ -123,7 +123,9 @@ def symplectic_eigenvalues(cov) -> np.ndarray:
     """Symplectic eigenvalues ν_k ≥ ½ (ascending), shape (..., n), of physical covariances.
 
     Stable route: with σ = L Lᵀ (Cholesky), A = Lᵀ Ω L is real antisymmetric with eigenvalues
-    ±iν_k, so the eigenvalues of AᵀA = −A² are ν_k², each twice.
+    ±iν_k, so the eigenvalues of AᵀA = −A² are ν_k², each twice. One mode: ν = √det σ =
+    L_11 L_22 directly. (No closed two-mode formula: ν_{±}² = (s ± √(s² − 4 det σ))/2 loses half
+    the digits when ν1 ≈ ν2, e.g. for pure states, which would spoil entropies near ν = ½.)
     """
     cov = np.asarray(cov, dtype=float)
     n = cov.shape[-1] // 2
@@ -132,6 +134,8 @@ def symplectic_eigenvalues(cov) -> np.ndarray:
     except np.linalg.LinAlgError:
         raise HarmosyncError("covariance is not positive definite; it cannot be a physical state") from None
     om = symplectic_form(n)
+    if n == 1:
+        return (lower[..., 0, 0] * lower[..., 1, 1])[..., None]
     a = np.swapaxes(lower, -1, -2) @ om @ lower
     sq = np.linalg.eigvalsh(np.swapaxes(a, -1, -2) @ a)
     return np.sqrt(np.clip(sq[..., 0::2], 0.0, None))

@@ -363,11 +363,28 @@ class Network:
 
 
 def _env_inverse_columns(env: Environment, sites: list[int]) -> np.ndarray:
-    """Columns of V_E^{-1} at the given 1-based sites, shape (M, len(sites))."""
-    rhs = np.zeros((env.sites, len(sites)))
+    """Columns of V_E^{-1} at the given 1-based sites, shape (M, len(sites)).
+
+    Homogeneous fixed chain: the closed-form Green's function of Ω0² + g·tridiag(−1, 2, −1),
+    G_js = sinh(lo κ) sinh((M+1−hi) κ) / (g sinh κ sinh((M+1) κ)), cosh κ = 1 + Ω0²/2g,
+    lo = min(j, s), hi = max(j, s), written with decaying exponentials so it cannot overflow.
+    Otherwise a dense or sparse LU solve.
+    """
+    m = env.sites
+    if env.homogeneous_chain and env.boundary == "fixed":
+        om0, g = float(env.omega0), float(env.g)
+        j = np.arange(1, m + 1)[:, None]
+        s = np.asarray(sites)[None, :]
+        if g == 0:
+            return (j == s) / om0**2
+        kap = np.arccosh(1 + om0**2 / (2 * g))
+        lo, hi = np.minimum(j, s), np.maximum(j, s)
+        num = np.exp((lo - hi - 1) * kap) * -np.expm1(-2 * lo * kap) * -np.expm1(-2 * (m + 1 - hi) * kap)
+        return num / (g * -np.expm1(-2 * kap) * -np.expm1(-2 * (m + 1) * kap))
+    rhs = np.zeros((m, len(sites)))
     for c, s in enumerate(sites):
         rhs[s - 1, c] = 1.0
-    if env.sites <= DENSE_LIMIT:
+    if m <= DENSE_LIMIT:
         return sla.solve(env.potential(), rhs, assume_a="pos")
     from scipy.sparse.linalg import splu
 
@@ -392,14 +409,14 @@ def stability_report(network: Network, *, dense: bool | None = None) -> tuple[fl
 
     Uses the Schur complement: with V_E > 0, V > 0 ⇔ V_S − s² B V_E⁻¹ Bᵀ > 0, so
     s* = 1/√λ_max(V_S⁻¹ B V_E⁻¹ Bᵀ) [dimensionless; ∞ for uncoupled probes]. The smallest
-    eigenvalue is that of the dense V when ``dense`` (default: N ≤ DENSE_LIMIT), otherwise that of
+    eigenvalue is that of the dense V when ``dense`` (default: N ≤ 1000), otherwise that of
     the Schur complement V_S − B V_E⁻¹ Bᵀ (same sign, exact criterion).
     """
     vs, g = _schur(network)
     mu = sla.eigh(g, vs, eigvals_only=True) if np.all(np.linalg.eigvalsh(vs) > 0) else np.array([np.inf])
     s_star = 1.0 / np.sqrt(mu.max()) if mu.max() > 0 else np.inf
     if dense is None:
-        dense = network.size <= DENSE_LIMIT
+        dense = network.size <= 1000
     if dense:
         lam_min = float(np.linalg.eigvalsh(network.potential())[0])
     else:
