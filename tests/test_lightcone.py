@@ -176,3 +176,17 @@ def test_huge_chain_without_t_max_is_refused_with_the_fix():
         dy.solve(net, COHERENT)
     sol = dy.solve(net, COHERENT, t_max=50.0)
     assert sol.window is not None and sol.window[1] < 300
+
+
+def test_propagation_degree_exceeds_light_cone_distance():
+    """The cheap exit of ``window`` relies on n_prop ≥ v_max·t_max (the Chebyshev degree of the
+    propagator is at least the light-cone distance in sites)."""
+    import harmosync.network as nw_
+    from harmosync import lightcone as lc_
+
+    for om0, g in [(0.4, 1.2), (0.05, 2.0), (1.0, 0.1), (2.0, 5.0)]:
+        net = nw_.couple(nw_.chain(3000, om0, g), nw_.probes((1.0, 1.1), 0.5, (1, 1), (0.2, 0.2)))
+        a, b = lc_.spectrum_bounds(net)
+        for t in (1.0, 10.0, 100.0, 1000.0):
+            n, _ = lc_.propagation_degree(t, a, b, 1e-15)
+            assert n >= lc_.max_group_velocity(om0, g) * t

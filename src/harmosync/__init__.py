@@ -13,6 +13,7 @@ from .conventions import to_interleaved as to_interleaved
 from .dynamics import Moments as Moments
 from .dynamics import Solution as Solution
 from .dynamics import evolve as evolve
+from .dynamics import means as means
 from .dynamics import moments as moments
 from .dynamics import solve as solve
 from .errors import HarmosyncError as HarmosyncError

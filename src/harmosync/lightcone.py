@@ -193,6 +193,13 @@ def window(network: Network, t_max: float, *, sites=(), tol: float = CUT_TOL,
     t_max = float(t_max)
     if not np.isfinite(t_max) or t_max < 0:
         raise HarmosyncError(f"t_max must be a finite time ≥ 0, got {t_max}")
+    # Cheap exit: the window reaches at least v_max·t_max sites beyond the plugged ones (the
+    # Chebyshev degree below always exceeds the light-cone distance), so if that alone keeps
+    # most of the chain there is nothing to cut and no reason to compute the degrees.
+    keep = sorted(set(network.plugged_sites()) | {int(s) for s in sites})
+    reach = int(max_group_velocity(env.omega0, env.g) * t_max)
+    if min(env.sites, keep[-1] + reach) - max(1, keep[0] - reach) + 1 > USEFUL_FRACTION * env.sites:
+        return None
     a, b = spectrum_bounds(network)
     a_e, b_e = env.omega0**2, env.omega0**2 + 4 * env.g
     f_norm = max(1.0, 1.0 / np.sqrt(a), np.sqrt(b))
@@ -209,7 +216,6 @@ def window(network: Network, t_max: float, *, sites=(), tol: float = CUT_TOL,
     f_norm += e_prop
     bound = max(8 * (2 * e_prop * s_norm * f_norm + e_corr * f_norm**2), 4 * e_prop * r0)
     hops = n_prop + (n_corr + 1) // 2 + 1
-    keep = sorted(set(network.plugged_sites()) | {int(s) for s in sites})
     m = env.sites
     lo, hi = max(1, keep[0] - hops), min(m, keep[-1] + hops)
     if hi - lo + 1 > USEFUL_FRACTION * m:
