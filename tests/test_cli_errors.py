@@ -67,7 +67,15 @@ CASES = {
     "missing_time": (edit(time=None), ["time", "missing"]),
     "two_environments": (edit(graph={"sites": 2, "edges": [[1, 2, 0.5]], "onsite_frequencies": 0.4}), ["exactly one environment"]),
     # wrong types and shapes
-    "sites_string": (edit(**{"chain.sites": "many"}), ["chain.sites", "integer"]),
+    "sites_string": (edit(**{"chain.sites": "many"}), ["chain.sites", "must be a number", "'many'"]),
+    "sites_boolean": (edit(**{"chain.sites": True}), ["chain.sites", "must be a number", "True"]),
+    "coupling_text": (edit(**{"probes.coupling": "0.5"}), ["probes.coupling", "must be a number"]),
+    "ragged_coupling_matrix": (edit(**{"probes.coupling": [[0.0, 0.5], [0.5]]}), ["coupling", "2×2 matrix"]),
+    "g_huge": (edit(**{"chain.g": 1e300}), ["chain.g", "beyond the supported magnitude"]),
+    "x_huge": (edit(**{"initial.x": [1e300, 1.4]}), ["initial.x", "beyond the supported magnitude"]),
+    "seed_negative": (edit(**{"chain.disorder": 0.1, "chain.seed": -3}), ["chain.seed", "greater than or equal to 0"]),
+    "sites_absurd": (edit(**{"chain.sites": 10**12}), ["chain.sites", "less than or equal to"]),
+    "probe_without_site": (edit(**{"probes.sites": [[], 1]}), ["probe 1 has an empty list of sites"]),
     "sites_fraction": (edit(**{"chain.sites": 2.5}), ["chain.sites", "integer"]),
     "frequencies_not_list": (edit(**{"probes.frequencies": 1.0}), ["probes.frequencies", "list"]),
     "mismatched_strengths": (edit(**{"probes.strengths": [0.2]}), ["strengths has 1 entries", "2"]),
@@ -141,7 +149,8 @@ def _ok_config(tmp_path) -> Path:
     return cfg
 
 
-FILE_CASES = ["missing_config", "not_toml", "not_utf8", "output_exists", "output_dir_missing", "output_is_dir", "plot_exists"]
+FILE_CASES = ["missing_config", "not_toml", "not_utf8", "output_exists", "output_dir_missing", "output_is_dir", "plot_exists",
+              "plot_same_as_output", "output_unwritable", "plot_unwritable", "plot_bad_extension"]
 
 
 @pytest.mark.parametrize("name", FILE_CASES)
@@ -166,10 +175,21 @@ def test_bad_files_are_refused_cleanly(name, tmp_path):
     elif name == "output_is_dir":
         (tmp_path / "d.nc").mkdir()
         args[3], frag = str(tmp_path / "d.nc"), "is a directory"
-    else:
+    elif name == "plot_exists":
         (tmp_path / "q.png").write_text("precious")
         args += ["--plot", str(tmp_path / "q.png")]
         frag = "already exists"
+    elif name == "plot_same_as_output":
+        args += ["--plot", str(out)]
+        frag = "same file"
+    elif name == "output_unwritable":  # /proc accepts no new files, even for root
+        args[3], frag = "/proc/harmosync-test.nc", "cannot write"
+    elif name == "plot_unwritable":
+        args += ["--plot", "/proc/harmosync-test.png"]
+        frag = "cannot write"
+    else:
+        args += ["--plot", str(tmp_path / "q.xyz")]
+        frag = ".png, .pdf or .svg"
     names_before = sorted(p.name for p in tmp_path.iterdir())
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 2, res.output

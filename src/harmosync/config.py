@@ -22,8 +22,36 @@ from .errors import HarmosyncError, suggest
 Number = Union[int, float]
 
 
+#: Largest magnitude accepted for any frequency, coupling, temperature or displacement [user
+#: units]: beyond it squares overflow or lose every digit against the other scales.
+MAX_MAGNITUDE = 1e6
+TEXT_FIELDS = {"boundary"}
+
+
+def _bad_scalar(x) -> bool:
+    return isinstance(x, (bool, str)) or (isinstance(x, (int, float)) and abs(x) > MAX_MAGNITUDE and math.isfinite(x))
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _numbers_only(cls, v, info):
+        """No true/false or text where numbers go (TOML would otherwise coerce them), and no
+        magnitudes beyond MAX_MAGNITUDE."""
+        if info.field_name in TEXT_FIELDS or isinstance(v, dict):
+            return v
+        flat = [v]
+        while any(isinstance(x, (list, tuple)) for x in flat):
+            flat = [y for x in flat for y in (x if isinstance(x, (list, tuple)) else [x])]
+        for x in flat:
+            if isinstance(x, (bool, str)):
+                raise ValueError(f"must be a number (or list of numbers), got {x!r}")
+            if isinstance(x, (int, float)) and math.isfinite(x) and abs(x) > MAX_MAGNITUDE \
+                    and info.field_name not in ("sites", "seed"):
+                raise ValueError(f"{x!r} is beyond the supported magnitude {MAX_MAGNITUDE:g}; rescale your units")
+        return v
 
 
 def _finite(v, name="value"):
@@ -35,14 +63,14 @@ def _finite(v, name="value"):
 
 
 class ChainConfig(_Strict):
-    sites: int = Field(gt=0, description="M, number of chain sites")
+    sites: int = Field(gt=0, le=10_000_000, description="M, number of chain sites")
     omega0: float = Field(gt=0, description="Ω0, on-site frequency [ω unit]")
     g: float = Field(ge=0, description="nearest-neighbour coupling [ω unit²]")
     boundary: Literal["fixed", "free", "periodic"] = "fixed"
     temperature: float = Field(0.0, ge=0, description="environment temperature [ω unit]")
     onsite_frequencies: list[float] | None = Field(None, description="Ω_j per site (defects)")
     disorder: float = Field(0.0, ge=0, description="Ω_j = Ω0 (1 + disorder·u), u uniform in [−1, 1]")
-    seed: int = Field(0, description="random seed of the disorder")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="random seed of the disorder")
 
     @field_validator("omega0", "g", "temperature", "disorder", mode="before")
     @classmethod
@@ -68,7 +96,7 @@ class ChainConfig(_Strict):
 
 
 class GraphConfig(_Strict):
-    sites: int = Field(gt=0)
+    sites: int = Field(gt=0, le=20_000)
     edges: list[tuple[int, int, float]] = Field(description="[j, k, A_jk] bonds, sites 1..M")
     onsite_frequencies: Union[float, list[float]]
     temperature: float = Field(0.0, ge=0)
@@ -108,6 +136,12 @@ class ProbesConfig(_Strict):
         for f in self.frequencies:
             if not math.isfinite(f) or f <= 0:
                 raise ValueError(f"frequencies must be positive and finite, got {f}")
+        if isinstance(self.coupling, list):
+            if len(self.coupling) != p or any(len(row) != p for row in self.coupling):
+                raise ValueError(f"coupling must be a number or a {p}×{p} matrix (one row per probe)")
+        for i, s in enumerate(self.sites):
+            if isinstance(s, list) and not s:
+                raise ValueError(f"probe {i + 1} has an empty list of sites; give at least one site")
         return self
 
 

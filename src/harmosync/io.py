@@ -161,7 +161,20 @@ def check_output_path(path, *, overwrite: bool = False) -> Path:
         raise HarmosyncError(f"cannot write {str(path)!r}: directory {str(parent)!r} does not exist")
     if not os.access(parent, os.W_OK):
         raise HarmosyncError(f"cannot write {str(path)!r}: directory {str(parent)!r} is not writable")
+    try:  # os.access says yes to root even where nothing can be created (/proc, read-only mounts)
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise HarmosyncError(f"cannot write {str(path)!r}: {e.strerror} in directory {str(parent)!r}") from None
     return path
+
+
+def check_distinct(*paths) -> None:
+    """Refuse two outputs of one command that name the same file."""
+    real = [os.path.realpath(p) for p in paths if p]
+    if len(set(real)) != len(real):
+        raise HarmosyncError(f"two outputs name the same file ({', '.join(str(p) for p in paths if p)}); give each its own name")
 
 
 def _umask() -> int:

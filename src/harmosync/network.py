@@ -188,9 +188,10 @@ def chain(sites: int, omega0: float, g: float, boundary: str = "fixed", *,
     if onsite_frequencies is None:
         onsite = np.full(m, omega0**2)
     else:
-        om = _as_array("onsite_frequencies", onsite_frequencies, (m,))
+        om = _as_array("chain onsite_frequencies", onsite_frequencies, (m,))
         if np.any(om <= 0):
-            raise HarmosyncError("onsite_frequencies must all be positive")
+            raise HarmosyncError(f"chain onsite_frequencies must all be positive, got {om.min():g} at site "
+                                 f"{int(np.argmin(om)) + 1}")
         onsite = om**2
     rows = np.arange(m - 1)
     a = sp.coo_matrix((np.full(m - 1, g), (rows, rows + 1)), shape=(m, m))
@@ -227,7 +228,8 @@ def graph(couplings, onsite_frequencies) -> Environment:
     om = np.broadcast_to(_as_array("onsite_frequencies", onsite_frequencies), (m,)) \
         if np.ndim(onsite_frequencies) == 0 else _as_array("onsite_frequencies", onsite_frequencies, (m,))
     if np.any(om <= 0):
-        raise HarmosyncError("onsite_frequencies must all be positive")
+        raise HarmosyncError(f"graph onsite_frequencies must all be positive, got {np.min(om):g} at site "
+                             f"{int(np.argmin(om)) + 1}")
     return Environment("graph", m, np.asarray(om, float) ** 2, a)
 
 
@@ -239,7 +241,8 @@ def _as_array(name, value, shape=None) -> np.ndarray:
     if shape is not None and arr.shape != shape:
         raise HarmosyncError(f"{name} must have shape {shape}, got {arr.shape}")
     if not np.all(np.isfinite(arr)):
-        raise HarmosyncError(f"{name} must be finite, got {value!r}")
+        shown = repr(value) if arr.size <= 4 else f"{int(np.sum(~np.isfinite(arr)))} non-finite values"
+        raise HarmosyncError(f"{name} must be finite, got {shown}")
     return arr
 
 
@@ -302,6 +305,8 @@ def probes(frequencies, coupling=0.0, sites=(1, 1), strengths=(0.1, 0.1)) -> Pro
     att = []
     for i, (s, k) in enumerate(zip(sites_l, str_l)):
         s_list = list(s) if isinstance(s, (list, tuple, np.ndarray)) else [s]
+        if not s_list:
+            raise HarmosyncError(f"probe {i + 1} has an empty list of sites; give at least one site 1..M")
         k_list = list(k) if isinstance(k, (list, tuple, np.ndarray)) else [k] * len(s_list)
         if len(k_list) != len(s_list):
             raise HarmosyncError(f"probe {i + 1} has {len(s_list)} sites but {len(k_list)} strengths")

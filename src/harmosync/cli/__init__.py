@@ -54,6 +54,9 @@ class LazyGroup(click.Group):
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.UsageError as e:
+            if type(e).__name__ == "NoArgsIsHelpError" and e.ctx is not None:  # bare `harmosync`
+                click.echo(e.ctx.get_help())
+                sys.exit(0)
             where = e.ctx.command_path if e.ctx is not None else "harmosync"
             click.echo(f"harmosync: usage error: {e.format_message()} (see '{where} --help')", err=True)
             sys.exit(2)

@@ -27,6 +27,24 @@ UNITS = {
 # ----------------------------------------------------------------------------------------------
 # analyze
 # ----------------------------------------------------------------------------------------------
+def _check_horizon(cfg, horizon: float) -> None:
+    """Echo paths are counted up to ``horizon``; past the revival they are not damping, and their
+    number grows without bound, so refuse a horizon beyond the revival time."""
+    import math
+
+    from ..errors import HarmosyncError
+
+    net = cfg.build_network()
+    limit = 1e4
+    if net.environment.kind == "chain" and net.environment.g:
+        from ..analysis.times import characteristic_times
+
+        limit = characteristic_times(net).tau_revival_front
+    if not math.isfinite(horizon) or horizon > limit:
+        raise HarmosyncError(f"--horizon {horizon:g} is beyond the revival time {limit:.4g} [1/ω]; "
+                             f"give a horizon ≤ {limit:.4g} or leave it automatic")
+
+
 def build_report(cfg, *, horizon=None, check=False) -> dict:
     """Everything ``harmosync analyze`` prints and saves, as a JSON-ready dict."""
     from .. import io
@@ -227,6 +245,8 @@ def analyze(config, output, horizon, check, overwrite, quiet):
             raise HarmosyncError(f"output {output!r} must end in .json or .nc")
         io.check_output_path(output, overwrite=overwrite)
     cfg = cfgmod.load(config)
+    if horizon is not None:
+        _check_horizon(cfg, horizon)
     report = build_report(cfg, horizon=horizon, check=check)
     if not quiet:
         click.echo(format_report(report, config))
@@ -322,6 +342,7 @@ def kernels(config, plot_path, output, stop, step, overwrite, quiet):
     for path in (plot_path, output):
         if path:
             io.check_output_path(path, overwrite=overwrite)
+    io.check_distinct(plot_path, output)
     cfg = cfgmod.load(config)
     stop = cfg.time.stop if stop is None else stop
     step = cfg.time.step if step is None else step

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import click
 
+from ..errors import HarmosyncError
 from . import handle_errors
 
 
@@ -31,14 +33,22 @@ def simulate(config, output, plot_path, overwrite, quiet):
     io.check_output_path(output, overwrite=overwrite)
     if plot_path:
         io.check_output_path(plot_path, overwrite=overwrite)
+        io.check_distinct(output, plot_path)
+        if plot_path.rsplit(".", 1)[-1].lower() not in ("png", "pdf", "svg"):
+            raise HarmosyncError(f"--plot {plot_path!r}: the image must end in .png, .pdf or .svg")
     cfg = cfgmod.load(config)
     result = run(cfg)
     ds = io.to_dataset(result)
-    io.write_netcdf(ds, output, overwrite=overwrite)
-    if plot_path:
-        from ..plot.quicklook import quicklook
+    io.check_dataset(ds)
+    # both files appear together or not at all
+    with contextlib.ExitStack() as stack:
+        nc_tmp = stack.enter_context(io.atomic_path(output, overwrite=overwrite))
+        ds.to_netcdf(nc_tmp, engine="h5netcdf")
+        if plot_path:
+            from ..plot.quicklook import quicklook
 
-        quicklook(ds, plot_path, overwrite=overwrite)
+            png_tmp = stack.enter_context(io.atomic_path(plot_path, overwrite=overwrite))
+            quicklook(ds, png_tmp, overwrite=True, fmt=plot_path.rsplit(".", 1)[-1].lower())
     if not quiet:
         n = ds.sizes["time"]
         click.echo(

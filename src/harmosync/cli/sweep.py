@@ -72,6 +72,9 @@ def sweep(config, output, workers, scheduler, local_cluster, shard, batch, expor
         export = str(Path(output).with_suffix(".nc"))
     if export:
         io.check_output_path(export, overwrite=overwrite)
+        io.check_distinct(output, export)
+    if not Path(output).exists():
+        io.check_output_path(output)  # a new store: its directory must be writable
 
     client = cluster = None
     try:

@@ -39,8 +39,9 @@ def correlations(ds, *, ax=None):
     return ax
 
 
-def quicklook(ds, path, *, overwrite: bool = False):
-    """Moments, C of the means and of ⟨x²⟩, correlations; written atomically."""
+def quicklook(ds, path, *, overwrite: bool = False, fmt: str | None = None):
+    """Moments, C of the means and of ⟨x²⟩, correlations; written atomically (``fmt``: png,
+    pdf or svg; default from the file name)."""
     from ..io import atomic_path
 
     has_pair = "sync" in ds
@@ -56,7 +57,13 @@ def quicklook(ds, path, *, overwrite: bool = False):
     axes[-1].set_xlabel("t  [1/ω]")
     fig.suptitle("harmosync simulate (ħ = 1, unit masses)", fontsize="small")
     fig.tight_layout()
-    suffix = str(path).rsplit(".", 1)[-1].lower()
-    with atomic_path(path, overwrite=overwrite) as tmp:
-        fig.savefig(tmp, format=suffix if suffix in ("png", "pdf", "svg") else "png", dpi=120)
-    plt.close(fig)
+    suffix = fmt or str(path).rsplit(".", 1)[-1].lower()
+    suffix = suffix if suffix in ("png", "pdf", "svg") else "png"
+    try:
+        if str(path).endswith(".partial"):  # already a temporary file of the caller's
+            fig.savefig(path, format=suffix, dpi=120)
+        else:
+            with atomic_path(path, overwrite=overwrite) as tmp:
+                fig.savefig(tmp, format=suffix, dpi=120)
+    finally:
+        plt.close(fig)
