@@ -109,20 +109,6 @@ def test_metadata_records_choices_units_and_times(number):
 # ----------------------------------------------------------------------------------------------
 # The fast paths against the core
 # ----------------------------------------------------------------------------------------------
-def test_strided_sync_equals_measures_sync_factor():
-    """common.sync_factor_strided(f, g, h, Δt, s) = measures.sync_factor(f, g, h, Δt)[::s]
-    (Eq. 3), NaN where the window runs past the data, for strides that do and don't divide."""
-    rng = np.random.default_rng(3)
-    t = 0.1 * np.arange(1003)
-    f = np.cos(t) + 0.3 * rng.normal(size=t.size)
-    g = np.cos(1.1 * t + 0.4) + 0.3 * rng.normal(size=t.size)
-    ref = ms.sync_factor(f, g, 0.1, W)
-    for stride in (1, 7, 10):
-        got = common.sync_factor_strided(f, g, 0.1, W, stride)
-        np.testing.assert_allclose(got, ref[::stride], rtol=0, atol=1e-13, equal_nan=True)
-        assert np.isnan(got[-1]) and np.isfinite(got[0])
-
-
 def test_fig6_fast_path_matches_full_solution():
     """One row of the Fig. 6 map (means-only solution + strided C) equals the full exact
     solution (dynamics.solve, covariance included) followed by measures.sync_factor."""
@@ -134,8 +120,8 @@ def test_fig6_fast_path_matches_full_solution():
     m = dy.moments(dy.solve(net, state), t)
     ref = ms.sync_factor(m.mean[:, 0], m.mean[:, 2], p.step, p.window)[:: round(p.every / p.step)]
     np.testing.assert_allclose(row.values, ref, rtol=0, atol=1e-10, equal_nan=True)
-    sol = common.mean_solution(net, [p.x0[0], p.p0[0], p.x0[1], p.p0[1]])
-    np.testing.assert_allclose(dy.moments(sol, t).mean, m.mean, rtol=0, atol=1e-12)
+    means = common.probe_means(net, [p.x0[0], p.p0[0], p.x0[1], p.p0[1]], t)
+    np.testing.assert_allclose(means, m.mean, rtol=0, atol=1e-12)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -103,55 +103,23 @@ def squeezed_pair(frequencies, r: float, angle: float) -> st.InitialState:
     return st.InitialState(st.product(*(st.squeezed(w, r, angle) for w in frequencies)))
 
 
-def mean_solution(network: Network, mean) -> dy.Solution:
-    """A :class:`~harmosync.dynamics.Solution` that carries only the first moments.
+def probe_means(network: Network, mean, times) -> np.ndarray:
+    """⟨x_i(t)⟩, ⟨p_i(t)⟩ of the probes, (T, 2P) interleaved, from their initial means alone.
 
     The means of a quadratic network obey the classical equations of motion, independent of the
-    covariance, so they need only the normal modes: the low-rank covariance part is left empty
-    and the stationary part zero (the covariance that :func:`~harmosync.dynamics.moments`
-    returns from it is zero and must not be used). ``mean``: the probes' (x1, p1, x2, p2, …)
-    at t = 0 [ω^(-1/2), ω^(1/2)]; the environment's mean is zero (ground state).
+    covariance: :func:`harmosync.dynamics.solve` with ``covariance=False`` and
+    :func:`harmosync.dynamics.means`. ``mean``: the probes' (x1, p1, x2, p2, …) at t = 0
+    [ω^(-1/2), ω^(1/2)]; the environment's mean is zero (ground state).
     """
-    w, u = dy.normal_modes(network)
     p = network.n_probes
     mean = np.asarray(mean, dtype=float)
     if mean.shape != (2 * p,):
         raise HarmosyncError(f"mean must have {2 * p} entries (x, p per probe), got shape {mean.shape}")
-    up = u[:p]
-    mean0 = np.array([np.sqrt(w) * (up.T @ mean[0::2]), (up.T @ mean[1::2]) / np.sqrt(w)])
-    n = w.size
-    energy = 0.5 * float(np.sum(w * (mean0[0] ** 2 + mean0[1] ** 2)))
-    return dy.Solution(frequencies=w, rows=tuple(range(p)), readout=up, mean0=mean0,
-                       nu=np.zeros(n), values=np.zeros(0), vectors=np.zeros((2, n, 0)),
-                       energy=energy, error_bound=0.0)
-
-
-def sync_factor_strided(f, g, step: float, window: float, stride: int) -> np.ndarray:
-    """C_fg(t, Δt) of Eq. (3) at every ``stride``-th sample only: the same arithmetic as
-    :func:`harmosync.measures.sync_factor` (forward window, trapezoid rule), equal to its
-    ``[::stride]`` entries, at 1/stride of the cost. NaN where the window runs past the data.
-    """
-    f = np.asarray(f, dtype=float)
-    g = np.asarray(g, dtype=float)
-    n = ms.window_samples(step, window)
-    out = np.full(-(-f.size // stride), np.nan)
-    if f.size <= n:
-        return out
-    wts = np.ones(n + 1)
-    wts[0] = wts[-1] = 0.5
-    wts /= n
-    # the windows [i, i + n] that fit in the data, every stride-th one
-    fw = np.lib.stride_tricks.sliding_window_view(f, n + 1)[::stride]
-    gw = np.lib.stride_tricks.sliding_window_view(g, n + 1)[::stride]
-    df = fw - (fw @ wts)[:, None]
-    dg = gw - (gw @ wts)[:, None]
-    vf, vg = (df * df) @ wts, (dg * dg) @ wts
-    with np.errstate(invalid="ignore", divide="ignore"):
-        c = ((df * dg) @ wts) / np.sqrt(vf * vg)
-    flat = (vf <= 1e-28 * np.maximum(1.0, (fw * fw) @ wts)) | (vg <= 1e-28 * np.maximum(1.0, (gw * gw) @ wts))
-    c[flat] = np.nan
-    out[: c.size] = np.clip(c, -1.0, 1.0)
-    return out
+    # any valid covariance: it is not used when covariance=False
+    state = st.InitialState(st.GaussianState(mean, 0.5 * np.eye(2 * p)))
+    times = np.asarray(times, dtype=float)
+    sol = dy.solve(network, state, covariance=False, t_max=float(np.max(np.abs(times))))
+    return dy.means(sol, times)
 
 
 def window_mean(values, times, start: float, stop: float) -> float:

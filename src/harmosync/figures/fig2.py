@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import dynamics as dy
 from .. import measures as ms
 from ..network import Network, chain, couple, probes
 from . import common
@@ -82,9 +81,9 @@ def compute(params: Params = Params()):
     c = np.empty((len(starts), len(nets), t.size))
     for j, net in enumerate(nets):
         for i, (x0, p0) in enumerate(starts):
-            m = dy.moments(common.mean_solution(net, np.ravel(np.column_stack([x0, p0]))), t)
-            x[i, j] = m.mean[:, 0::2]
-            c[i, j] = ms.sync_factor(m.mean[:, 0], m.mean[:, 2], params.step, params.window)
+            m = common.probe_means(net, np.ravel(np.column_stack([x0, p0])), t)
+            x[i, j] = m[:, 0::2]
+            c[i, j] = ms.sync_factor(m[:, 0], m[:, 2], params.step, params.window)
     ds = xr.Dataset(
         {"x": (("initial", "K", "time", "probe"), x), "sync": (("initial", "K", "time"), c)},
         coords={"initial": list(INITIAL), "K": list(params.strengths), "time": t, "probe": [1, 2],

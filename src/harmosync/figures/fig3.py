@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import dynamics as dy
 from .. import measures as ms
 from ..analysis.times import characteristic_times
 from ..errors import HarmosyncError
@@ -124,9 +123,9 @@ def compute(params: Params = Params()):
     cd = np.empty((2, t.size))
     best = np.empty(2)
     for i, (x0, p0) in enumerate(starts):
-        m = dy.moments(common.mean_solution(net, np.ravel(np.column_stack([x0, p0]))), t)
-        x1, x2 = m.mean[:, 0], m.mean[:, 2]
-        x[i] = m.mean[:, 0::2]
+        m = common.probe_means(net, np.ravel(np.column_stack([x0, p0])), t)
+        x1, x2 = m[:, 0], m[:, 2]
+        x[i] = m[:, 0::2]
         c[i] = ms.sync_factor(x1, x2, params.step, params.window)
         # the symmetric state is drawn without delay (the paper's solid line); only the
         # asymmetric one is searched

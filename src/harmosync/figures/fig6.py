@@ -7,9 +7,9 @@ and do not synchronize, whatever m is; afterwards crosstalk and reflections make
 strongly and non-monotonically on m, often with synchronization at later times.
 
 Only the first moments are needed, so each m costs one eigendecomposition of the 302 × 302
-potential matrix and a trig sum (:func:`common.mean_solution`), with one BLAS thread
+potential matrix and a trig sum (:func:`common.probe_means`), with one BLAS thread
 (:func:`common.one_thread`). C is evaluated at every ``every`` in time from samples at
-``step`` (:func:`common.sync_factor_strided`, the same numbers as measures.sync_factor).
+``step`` (:func:`harmosync.measures.sync_factor` sampled every ``every``).
 Open choices: :data:`CHOICES`.
 """
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import dynamics as dy
+from .. import measures as ms
 from ..analysis.times import characteristic_times
 from ..errors import HarmosyncError
 from ..network import Network, chain, couple, probes
@@ -110,8 +110,8 @@ def compute(params: Params = Params(), *, progress: bool = False):
         bar = tqdm(sites, desc="Fig. 6 sites", unit="site", leave=False)
     for i, m in enumerate(bar):
         net = network(params, m)
-        mom = dy.moments(common.mean_solution(net, mean), t)
-        out[i] = common.sync_factor_strided(mom.mean[:, 0], mom.mean[:, 2], params.step, params.window, stride)
+        mom = common.probe_means(net, mean, t)
+        out[i] = ms.sync_factor(mom[:, 0], mom[:, 2], params.step, params.window)[::stride]
         ct = characteristic_times(net)
         tau_ct[i] = np.nan if ct.tau_crosstalk is None else ct.tau_crosstalk
         tau_echo[i] = 2 * min(m, params.sites + 1 - m) / ct.group_velocity[1]
