@@ -364,3 +364,21 @@ def test_sweep_map_has_the_mirror_symmetry_of_the_chain():
                       log=quiet)
     x = ds["x"].values
     assert np.allclose(x, x[:1], rtol=1e-12, atol=1e-14)
+
+
+def test_review_guards_float_range_needs_step_and_onset_hold_fits():
+    """A non-integer range without step/num is refused (it would silently give one value), and an
+    onset hold longer than the run is refused (every onset would be NaN)."""
+    with pytest.raises(HarmosyncError, match="give step or num"):
+        sw._axis_values("a.b", {"start": 0.1, "stop": 0.2})
+    assert sw._axis_values("a.b", {"start": 1, "stop": 3})[0] == (1, 2, 3)
+
+
+def test_onset_hold_longer_than_run_refused():
+    base = {"chain": {"sites": 10, "omega0": 0.4, "g": 1.2},
+            "probes": {"frequencies": [1.0, 1.1], "coupling": 0.5, "sites": [1, 1], "strengths": [0.2, 0.2]},
+            "initial": {"x": [0.14, 1.4]}, "time": {"stop": 60.0, "step": 0.05}, "sync": {"window": 10.0}}
+    spec = sw.build_spec(base, {"probes.sites[2]": {"values": [1, 2]}},
+                         {"summaries": ["sync"], "windows": [[10, 40]], "onset": ["sync"], "onset_hold": 1000.0})
+    with pytest.raises(HarmosyncError, match="onset_hold = 1000 is longer than the run"):
+        sw.validate(spec)

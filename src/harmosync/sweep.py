@@ -226,6 +226,9 @@ def _axis_values(path: str, spec) -> tuple[tuple, str | None]:
         if isinstance(start, int) and isinstance(stop, int) and np.all(vals == np.round(vals)):
             return tuple(int(v) for v in np.round(vals)), name
         return tuple(float(f"{v:.12g}") for v in vals), name
+    if "step" not in spec and not all(isinstance(v, int) for v in (start, stop)):
+        raise HarmosyncError(f"sweep error: '{path}': the range {start}..{stop} is not whole numbers; "
+                             "give step or num (step 1 is the default only for whole-number ranges)")
     step = spec.get("step", 1)  # { start, stop } alone: every whole step, e.g. sites 1..300
     if isinstance(step, bool) or not isinstance(step, (int, float)) or not step > 0 or not math.isfinite(step):
         raise HarmosyncError(f"sweep error: '{path}': step = {step!r} must be a positive number")
@@ -556,6 +559,11 @@ def _prepare(cfg: cfgmod.RunConfig, keep: Keep) -> _Prepared:
             if not np.any((times >= w0 - eps) & (times <= w1 + eps)):
                 raise HarmosyncError(f"keep.windows: [{w0:g}, {w1:g}] contains no time of the run "
                                      f"[{times[0]:g}, {times[-1]:g}]")
+    if keep.onset:
+        hold = keep.onset_hold if keep.onset_hold is not None else 5.0 * cfg.sync.window
+        if hold > times[-1] - times[0]:
+            raise HarmosyncError(f"sweep error: keep.onset_hold = {hold:g} is longer than the run "
+                                 f"({times[-1] - times[0]:g}); every onset would be NaN — shorten it")
     return _Prepared(cfg, net, state, times, (a - 1, b - 1))
 
 
