@@ -164,6 +164,10 @@ class Kernels:
         om = np.atleast_1d(np.asarray(omega, dtype=float))
         wd = self.default_width() if width is None else float(width)
         if not np.isfinite(wd) or wd <= 0:
+            if width is None:  # all bath modes at one frequency: g = 0, or a graph without bonds
+                raise HarmosyncError(
+                    "the environment has no band (all its modes share one frequency: chain g = 0 or a graph "
+                    "without edges), so there is no spectral density to analyse; give the environment couplings")
             raise HarmosyncError(f"spectral density width must be positive, got {width!r}")
         x = om[:, None] - self.bath_frequencies[None, :]
         if shape == "gaussian":
