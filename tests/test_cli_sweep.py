@@ -201,3 +201,18 @@ def test_local_cluster_option_and_dry_run(cfg, tmp_path):
     got = sw.open_sweep(tmp_path / "c.zarr")
     for v in ref.data_vars:
         assert np.array_equal(got[v].values, ref[v].values, equal_nan=True), v
+
+
+def test_plot_sel_outside_the_axis_is_refused():
+    """--sel with a value outside a sweep axis (or non-finite) is an input error, not a silent
+    nearest pick."""
+    import xarray as xr
+
+    from harmosync.errors import HarmosyncError
+    from harmosync.plot import maps
+
+    ds = xr.Dataset({"c": (("K", "time"), np.zeros((3, 4)))}, coords={"K": [0.1, 0.2, 0.3], "time": np.arange(4.0)})
+    assert float(maps.select(ds, "c", {"K": "0.21"}).K) == 0.2
+    for bad in ("99", "nan", "inf", "-1"):
+        with pytest.raises(HarmosyncError, match="outside the values of K"):
+            maps.select(ds, "c", {"K": bad})

@@ -14,7 +14,7 @@ from . import handle_errors
 @click.option("--x", "x", metavar="AXIS", help="Horizontal axis: a sweep axis (name or config path) or time.")
 @click.option("--y", "y", metavar="AXIS", help="Vertical axis of a map: a sweep axis or time.")
 @click.option("--sel", "sel", multiple=True, metavar="DIM=VALUE",
-              help="Fix a dimension (nearest value), e.g. --sel window=1 --sel chain_g=1.2. Repeatable.")
+              help="Fix a dimension (nearest value within its range), e.g. --sel window=1 --sel chain_g=1.2. Repeatable.")
 @click.option("--title", help="Figure title.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing image.")
 @handle_errors

@@ -122,7 +122,8 @@ def _resolve(ds, name: str, what: str) -> str:
 
 
 def select(ds, var: str, sel: dict | None = None):
-    """``ds[var]`` with the selections applied (nearest value for numeric coordinates)."""
+    """``ds[var]`` with the selections applied (nearest value for numeric coordinates, refused
+    outside the coordinate's range)."""
     if var not in ds.data_vars:
         from ..errors import suggest
 
@@ -139,6 +140,11 @@ def select(ds, var: str, sel: dict | None = None):
                 v = float(v)
             except ValueError:
                 raise HarmosyncError(f"--sel {k}={v}: give a number") from None
+            c = np.sort(coord.astype(float))
+            half = 0.5 * float(np.min(np.diff(c))) if c.size > 1 else 1e-9 * max(1.0, abs(c[0]))
+            if not np.isfinite(v) or v < c[0] - half or v > c[-1] + half:
+                raise HarmosyncError(f"--sel {k}={v:g}: outside the values of {dim}, {c[0]:g} … {c[-1]:g}; "
+                                     "give a value in that range")
             i = int(np.argmin(np.abs(coord.astype(float) - v)))
         else:
             hits = np.flatnonzero(coord.astype(str) == str(v))
