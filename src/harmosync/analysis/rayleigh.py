@@ -385,7 +385,8 @@ def _t2(a) -> tuple[tuple[float, float], tuple[float, float]]:
 def _steady_state(loc) -> str:
     strong = sorted((m for m in loc if m.probe_weight > 0.01), key=lambda m: -m.probe_weight)
     if not strong:
-        return "no localized mode on the probes: everything radiates into the chain"
+        return ("no localized mode carries more than 1% of its weight on the probes: their motion radiates "
+                "into the environment")
     m = strong[0]
     kind = {"in phase": "sync", "anti-phase": "anti-sync"}.get(m.pattern, "")
     more = f" (and {len(strong) - 1} more)" if len(strong) > 1 else ""
