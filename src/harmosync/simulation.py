@@ -41,9 +41,11 @@ def check_time_grid(times: np.ndarray, w_max: float) -> None:
 
 
 def check_window(times: np.ndarray, window: float, delay: float = 0.0) -> None:
-    step = times[1] - times[0] if times.size > 1 else np.inf
-    if window < 2 * step:
-        raise HarmosyncError(f"sync window {window:g} is shorter than two time steps ({step:g}); use window ≥ {2 * step:g}")
+    """The sync window must be a whole number (≥ 2) of steps (measures.window_samples, the rule
+    sync_factor applies) and, with the delay, fit inside the run."""
+    if times.size < 2:
+        raise HarmosyncError("the sync window needs a time grid of at least two points")
+    ms.window_samples(times[1] - times[0], window)
     if window + abs(delay) > times[-1] - times[0]:
         raise HarmosyncError(
             f"sync window {window:g} (plus delay {abs(delay):g}) is longer than the run ({times[-1] - times[0]:g}); "
