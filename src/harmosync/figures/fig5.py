@@ -13,37 +13,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 
-from ..errors import HarmosyncError
 from . import common
 from .fig4 import CHOICES as FIG4_CHOICES
+from .fig4 import Params as Fig4Params
 from .fig4 import compute_squeezed, draw_squeezed
 
 TITLE = "squeezed probes at opposite edges: variances synchronize by crosstalk, no entanglement"
 
 
 @dataclass(frozen=True)
-class Params:
-    """Fig. 5 caption values (ω1 = 1 units) and the recipe's open choices."""
+class Params(Fig4Params):
+    """Fig. 5 caption values (ω1 = 1 units): Fig. 4's squeezed pair, but at the opposite edges and
+    with K = 0.2; the recipe's open choices are Fig. 4's."""
 
-    frequencies: tuple[float, float] = (1.0, 1.2)
-    coupling: float = 0.0
     strengths: tuple[float, float] = (0.2, 0.2)
     plug: tuple[int, int] = (1, 300)
-    sites: int = 300
-    omega0: float = 0.4
-    g: float = 1.2
-    squeezing: float = 2.0
-    angles: tuple[float, ...] = (0.0, np.pi)
-    stop: float = 1500.0
-    step: float = 0.05
-    window: float = 20.0
-
-    def __post_init__(self):
-        common.check_run(self.stop, self.step, self.window)
-        if not self.angles:
-            raise HarmosyncError("figure parameter angles must list at least one squeezing angle")
 
 
 CHOICES = dict(FIG4_CHOICES)
