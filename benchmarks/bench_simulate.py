@@ -5,6 +5,7 @@ t ≤ 1500 at step 0.05, i.e. 30001 times) it prints
 
   (a) the wall time of the whole `harmosync simulate` process (python -m harmosync: interpreter
       start-up, imports, config, solve, every measure, the NetCDF file), median of --repeat;
+      the file is written with h5netcdf directly, so xarray/pandas/dask are not imported;
   (b) the in-process time of simulation.simulate (network, exact solve, moments, measures),
       median of --repeat, with the solve / moments split;
   (c) the same outputs (means and the probes' covariance on the full grid, then the same
@@ -21,6 +22,9 @@ The machine is shared: wall times are noisy; rerun on a quiet machine for number
 BLAS threads: on a loaded machine a multi-threaded OpenBLAS can slow the dense eigh of `solve`
 by 10× or more (threads spin-waiting for cores other jobs hold); --blas-threads N limits numpy's
 BLAS to N threads in this process and in the timed subprocesses (OPENBLAS/OMP/MKL_NUM_THREADS).
+
+By default solve_ivp runs at rtol 1e-13, atol 1e-15, which matches harmosync's accuracy (the
+printed max |Δ| show it); the last line states the issue's two targets for Fig. 4.
 
 Usage:  python benchmarks/bench_simulate.py [--repeat 3] [--figs fig1 fig4] [--blas-threads 1]
 """
@@ -223,8 +227,10 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=3, help="runs for the medians of (a), (b)")
     ap.add_argument("--figs", nargs="+", default=["fig1", "fig4"], choices=["fig1", "fig4"])
-    ap.add_argument("--rtol", type=float, default=5e-11, help="solve_ivp rtol for (c)")
-    ap.add_argument("--atol", type=float, default=5e-13, help="solve_ivp atol for (c)")
+    # 1e-13 / 1e-15 give solve_ivp harmosync's accuracy (they agree to ~1e-11; harmosync's bound
+    # is ~3e-11): the ratio of the issue's target is measured at equal accuracy by default
+    ap.add_argument("--rtol", type=float, default=1e-13, help="solve_ivp rtol for (c)")
+    ap.add_argument("--atol", type=float, default=1e-15, help="solve_ivp atol for (c)")
     ap.add_argument("--blas-threads", type=int, default=None,
                     help="limit BLAS threads (default: the library's own)")
     args = ap.parse_args(argv)
@@ -275,6 +281,11 @@ def main(argv=None) -> int:
     row("    ratio (c)/(a), CPU [×]", [r["c_ivp"] / r["c_proc"] for r in rows], ".1f")
     row("    ratio (c)/(b), wall [×]", [r["t_ivp"] / r["t_inproc"] for r in rows], ".1f")
     row("    ratio (c)/(b), CPU [×]", [r["c_ivp"] / r["c_inproc"] for r in rows], ".1f")
+    for r in rows:
+        if r["name"] == "fig4":  # the issue's targets: the whole process < 2 s and >= 10x solve_ivp
+            ratio = r["t_ivp"] / r["t_proc"]
+            print(f"\ntarget, Fig. 4: process {r['t_proc']:.2f} s (< 2 s: {'met' if r['t_proc'] < 2 else 'NOT met'}), "
+                  f"{ratio:.1f}x solve_ivp (>= 10x: {'met' if ratio >= 10 else 'NOT met'})")
     worst = max(max(r["err_mean"], r["err_cov"]) for r in rows)
     if worst > 1e-8:
         print(f"\nnote: solve_ivp's error {worst:.1e} exceeds 1e-8; lower --rtol for equal accuracy")

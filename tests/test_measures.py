@@ -125,6 +125,25 @@ def test_is_physical():
     assert not ms.is_physical(0.3 * np.eye(2))
 
 
+def test_is_physical_batch_matches_uncertainty_principle_definition():
+    """σ + iΩ/2 ≥ 0 ⟺ ν_min ≥ ½: a batch of thermal-like states scaled across ν = ½ (pure) gives
+    exactly the per-state verdict of the symplectic eigenvalues, whether or not the whole batch
+    is physical (the all-physical batch takes the Cholesky shortcut, a mixed one the eigvalsh
+    route), and NaN covariances are never physical."""
+    rng = np.random.default_rng(3)
+    s = np.stack([random_symplectic(2, rng) for _ in range(40)])
+    factor = np.linspace(0.8, 1.2, 40)
+    factor[np.argmin(np.abs(factor - 1))] = 1.0  # one exactly pure state
+    cov = 0.5 * factor[:, None, None] * s @ np.swapaxes(s, 1, 2)
+    expect = factor >= 1.0
+    assert np.array_equal(ms.is_physical(cov, tol=1e-9), expect)
+    assert np.all(ms.is_physical(cov[expect], tol=1e-9))
+    assert not np.any(ms.is_physical(cov[~expect], tol=1e-9))
+    bad = cov[expect].copy()
+    bad[0, 0, 0] = np.nan
+    assert np.array_equal(ms.is_physical(bad), np.arange(len(bad)) > 0)
+
+
 def _nu_general(cov):
     """Reference: moduli of the eigenvalues of iΩσ (non-Hermitian eig, no closed form)."""
     n = cov.shape[-1] // 2

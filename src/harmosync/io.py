@@ -1,4 +1,4 @@
-"""The public file format (xarray → NetCDF) and safe, atomic writes.
+"""The public file format (NetCDF-4, read with xarray) and safe, atomic writes.
 
 Layout (see README, "Output files"): coordinates ``time``, ``probe`` (1..P), ``row``/``col``
 (``x1, p1, x2, p2, ...``); variables ``x``, ``p`` (time, probe), ``cov`` (time, row, col),
@@ -13,6 +13,7 @@ import json
 import os
 import tempfile
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -85,39 +86,91 @@ def provenance(config_dict: dict) -> dict:
     return attrs
 
 
+@dataclass(frozen=True, eq=False)
+class Layout:
+    """The public layout as plain arrays: ``name -> (dims, values, attrs)`` for coordinates and
+    data variables, plus global attributes. :func:`to_dataset` wraps it in xarray; :func:`write`
+    writes it with h5netcdf directly, so that ``harmosync simulate`` imports neither xarray nor
+    pandas nor dask (half of its run time was their import)."""
+
+    coords: dict
+    data_vars: dict
+    attrs: dict
+
+
+def layout(result) -> Layout:
+    """RunResult → :class:`Layout` (README, "Output files")."""
+    p = result.mean.shape[1] // 2
+    labels = np.array(phase_space_labels(n=p))
+
+    def var(name, dims, values, **extra):
+        attrs = {k: v for k, v in (("units", UNITS.get(name)), ("long_name", LONG_NAMES.get(name))) if v is not None}
+        return (dims, np.asarray(values), {**attrs, **extra})
+
+    coords = {
+        "time": var("time", ("time",), result.times, long_name="time"),
+        "probe": var("probe", ("probe",), np.arange(1, p + 1)),
+        "row": var("row", ("row",), labels),
+        "col": var("col", ("col",), labels),
+    }
+    data = {
+        "x": var("x", ("time", "probe"), result.mean[:, 0::2]),
+        "p": var("p", ("time", "probe"), result.mean[:, 1::2]),
+        "cov": var("cov", ("time", "row", "col"), result.cov),
+    }
+    cfg = result.config
+    pair = {"probes": np.array(cfg.sync.probes)}
+    extra = {
+        "sync": {**pair, "window": cfg.sync.window, "delay": cfg.sync.delay},
+        "sync_variance": {**pair, "window": cfg.sync.window},
+        "mutual_information": pair,
+        "log_negativity": pair,
+    }
+    for name, arr in result.series.items():
+        data[name] = var(name, ("time",), arr, **extra.get(name, {}))
+    attrs = provenance(cfg.to_dict())
+    attrs.update({f"result.{k}": v for k, v in result.info.items()})
+    attrs["title"] = "harmosync simulate"
+    return Layout(coords, data, attrs)
+
+
 def to_dataset(result):
     """RunResult → xarray.Dataset with the public layout."""
     import xarray as xr
 
-    p = result.mean.shape[1] // 2
-    labels = phase_space_labels(n=p)
-    coords = {"time": result.times, "probe": np.arange(1, p + 1), "row": labels, "col": labels}
-    data = {
-        "x": (("time", "probe"), result.mean[:, 0::2]),
-        "p": (("time", "probe"), result.mean[:, 1::2]),
-        "cov": (("time", "row", "col"), result.cov),
-    }
-    for name, arr in result.series.items():
-        data[name] = (("time",), arr)
-    ds = xr.Dataset(data, coords=coords)
-    for name in ds.variables:
-        if name in UNITS:
-            ds[name].attrs["units"] = UNITS[name]
-        if name in LONG_NAMES:
-            ds[name].attrs["long_name"] = LONG_NAMES[name]
-    ds["time"].attrs["long_name"] = "time"
-    cfg = result.config
-    if "sync" in ds:
-        a, b = cfg.sync.probes
-        for v in ("sync", "sync_variance", "mutual_information", "log_negativity"):
-            ds[v].attrs["probes"] = np.array([a, b])
-        ds["sync"].attrs["window"] = cfg.sync.window
-        ds["sync"].attrs["delay"] = cfg.sync.delay
-        ds["sync_variance"].attrs["window"] = cfg.sync.window
-    ds.attrs.update(provenance(cfg.to_dict()))
-    ds.attrs.update({f"result.{k}": v for k, v in result.info.items()})
-    ds.attrs["title"] = "harmosync simulate"
-    return ds
+    lay = layout(result)
+    variables = lambda d: {k: xr.Variable(dims, v, attrs) for k, (dims, v, attrs) in d.items()}  # noqa: E731
+    return xr.Dataset(variables(lay.data_vars), coords=variables(lay.coords), attrs=lay.attrs)
+
+
+def write(result, path, *, overwrite: bool = False) -> Path:
+    """Write a RunResult to NetCDF-4 atomically, after the numerical guard (:func:`check_values`)."""
+    lay = layout(result)
+    check_values(lay.data_vars)
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        write_layout(lay, tmp)
+    return Path(path)
+
+
+def write_layout(lay: Layout, path) -> None:
+    """The layout as NetCDF-4 through h5netcdf, variable for variable what xarray's own
+    ``to_netcdf(engine="h5netcdf")`` writes (floats carry ``_FillValue = NaN``, labels are
+    variable-length strings); tests check that xarray reads it back identical to
+    :func:`to_dataset`. Not atomic by itself: callers pass a path from :func:`atomic_path`."""
+    import h5netcdf
+    import h5py
+
+    with h5netcdf.File(path, "w") as f:
+        f.dimensions = {name: len(values) for name, (_, values, _) in lay.coords.items()}
+        for name, (dims, values, attrs) in {**lay.coords, **lay.data_vars}.items():
+            if values.dtype.kind == "U":
+                v = f.create_variable(name, dims, dtype=h5py.string_dtype(), data=values.astype(object))
+            elif values.dtype.kind == "f":
+                v = f.create_variable(name, dims, data=values, fillvalue=np.nan)
+            else:
+                v = f.create_variable(name, dims, data=values)
+            v.attrs.update(attrs)
+        f.attrs.update(lay.attrs)
 
 
 #: Variables that are NaN by definition somewhere (sync window past the data, no crosstalk for
@@ -129,22 +182,29 @@ INF_ALLOWED = ("complete_sync",)
 
 
 def check_dataset(ds) -> None:
-    """Numerical guard for any result Dataset before it is written: finite values (but for the
-    variables in NAN_ALLOWED_PREFIXES), synchronization factors within [−1, 1], non-negative
-    mutual information and log negativity. Raises NumericalError naming the variable."""
+    """:func:`check_values` on the data variables of an xarray Dataset."""
+    check_values({name: (None, var.values, None) for name, var in ds.data_vars.items()})
+
+
+def check_values(data_vars: dict) -> None:
+    """Numerical guard for any result before it is written (``name -> (dims, values, attrs)``):
+    finite values (but for the variables in NAN_ALLOWED_PREFIXES), synchronization factors
+    within [−1, 1], non-negative mutual information and log negativity. Raises NumericalError
+    naming the variable."""
     from .errors import NumericalError
 
-    for name, var in ds.data_vars.items():
-        vals = np.asarray(var.values)
+    for name, (_, vals, _) in data_vars.items():
+        vals = np.asarray(vals)
+        name = str(name)
         if vals.dtype.kind not in "fc":
             continue
-        if not str(name).startswith(NAN_ALLOWED_PREFIXES) and not np.all(np.isfinite(vals)):
+        if not name.startswith(NAN_ALLOWED_PREFIXES) and not np.all(np.isfinite(vals)):
             raise NumericalError(f"{name} contains NaN or inf; nothing was written (report this with your config)")
-        if str(name) not in INF_ALLOWED and np.any(np.isinf(vals)):
+        if name not in INF_ALLOWED and np.any(np.isinf(vals)):
             raise NumericalError(f"{name} contains inf; nothing was written (report this with your config)")
-        if str(name).startswith("sync") and "onset" not in str(name) and np.nanmax(np.abs(vals), initial=0.0) > 1 + 1e-12:
+        if name.startswith("sync") and "onset" not in name and np.nanmax(np.abs(vals), initial=0.0) > 1 + 1e-12:
             raise NumericalError(f"{name} leaves [-1, 1]; nothing was written (report this with your config)")
-        if str(name) in ("mutual_information", "log_negativity") and np.nanmin(vals, initial=0.0) < -1e-9:
+        if name in ("mutual_information", "log_negativity") and np.nanmin(vals, initial=0.0) < -1e-9:
             raise NumericalError(f"{name} is negative; nothing was written (report this with your config)")
 
 
