@@ -88,6 +88,21 @@ def test_bad_input_one_line_exit_2(tmp_path, small_cfg, args, msg, monkeypatch):
     assert msg in res.output and len(res.output.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("n", [1, 3])
+def test_analyze_says_why_rayleigh_needs_two_probes(tmp_path, n):
+    """With one or three probes the report still gives the times and localized modes, and says
+    that the Rayleigh analysis (two-probe theory) was not done, instead of leaving it out."""
+    cfg = tmp_path / "c.toml"
+    w = ", ".join(str(1.0 + 0.1 * i) for i in range(n))
+    cfg.write_text(f"[chain]\nsites = 40\nomega0 = 0.4\ng = 1.2\n[probes]\nfrequencies = [{w}]\n"
+                   f"coupling = 0.0\nsites = [{', '.join(['1'] * n)}]\nstrengths = [{', '.join(['0.1'] * n)}]\n"
+                   "[time]\nstop = 10.0\nstep = 0.05\n[sync]\nwindow = 2.0\n")
+    res = run("analyze", cfg)
+    assert res.exit_code == 0, res.output
+    assert "τ_R" in res.output and "Localized normal modes" in res.output
+    assert f"Rayleigh analysis: not done; it is the two-probe theory of Sec. III and this network has {n} probe" in res.output
+
+
 def test_bad_config_exit_2(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[chain]\nsites = 10\nomega0 = 0.4\ng = 1.2\n[probes]\nfrequencies = [1.0]\n")

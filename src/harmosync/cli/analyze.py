@@ -170,6 +170,9 @@ def format_report(report: dict, name: str = "") -> str:
             m = report["measured_rates"]
             lines.append(f"  fitted from exact dynamics  {_f(m[0])}, {_f(m[1])} [ω]")
         lines.append(f"  steady state                {r['steady_state']}")
+    else:
+        lines += ["", f"Rayleigh analysis: not done; it is the two-probe theory of Sec. III and this network has "
+                      f"{len(pr['frequencies'])} probe{'s' if len(pr['frequencies']) != 1 else ''}"]
     loc = report["localized_modes"]
     lines += ["", "Localized normal modes (outside the environment's band):"]
     if not loc:
