@@ -14,6 +14,7 @@ from threadpoolctl import threadpool_limits
 from harmosync import measures as ms
 from harmosync import network as nw
 from harmosync.analysis import langevin as lg
+from harmosync import dynamics as dy
 from harmosync.analysis import rayleigh as ry
 from harmosync.errors import HarmosyncError
 
@@ -81,7 +82,7 @@ def test_ohmic_limit_eq9():
 
 def _sync(net, t_range=(150.0, 600.0)):
     t = np.arange(0, t_range[1] + 40, 0.05)
-    x = ry.probe_means(net, [0.14, 1.4], t)
+    x = dy.probe_means(net, [0.14, 0.0, 1.4, 0.0], t)[:, 0::2]
     c = ms.sync_factor(x[:, 0], x[:, 1], 0.05, 20.0)
     return c[(t > t_range[0]) & (t < t_range[1])]
 
@@ -123,7 +124,7 @@ def test_fig2_strong_coupling_localized_mode():
     assert mode.side == "below" and mode.frequency < 0.4 and mode.pattern == "in phase"
     assert "sync" in a.steady_state
     t = np.arange(0, 640, 0.05)
-    x = ry.probe_means(net, x0, t)
+    x = dy.probe_means(net, np.ravel(np.column_stack([x0, np.zeros(2)])), t)[:, 0::2]
     amp = np.array(mode.probe_amplitudes)
     loc = np.outer(np.cos(mode.frequency * t), amp * (amp @ x0))
     res = np.abs(x - loc)

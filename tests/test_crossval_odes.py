@@ -259,3 +259,19 @@ def test_full_covariance_matches_expm(seed, temperature):
             tol = 1e-10 * max(1.0, np.abs(cov_ref).max())
             np.testing.assert_allclose(to_block(got.mean[k]), s @ mu0, rtol=0, atol=tol)
             np.testing.assert_allclose(to_block(got.cov[k]), cov_ref, rtol=0, atol=tol)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_probe_means_match_expm(seed):
+    """dynamics.probe_means (means alone, no covariance work) = the probe rows of
+    exp(A t) (⟨x⟩, ⟨p⟩ of the probes; environment at rest), on a uniform grid."""
+    net, v = random_small_network(seed)
+    start = np.random.default_rng(seed).normal(size=4)
+    mu0 = np.zeros(2 * v.shape[0])
+    mu0[:4] = start  # interleaved: the probes are oscillators 0 and 1
+    times = 0.21 * np.arange(1500)
+    got = dy.probe_means(net, start, times)
+    a = generator(v)
+    for k in range(0, 1500, 149):
+        ref = (sla.expm(a * times[k]) @ mu0)[:4]
+        np.testing.assert_allclose(got[k], ref, rtol=0, atol=1e-10 * max(1.0, np.abs(ref).max()))

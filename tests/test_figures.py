@@ -120,7 +120,7 @@ def test_fig6_fast_path_matches_full_solution():
     m = dy.moments(dy.solve(net, state), t)
     ref = ms.sync_factor(m.mean[:, 0], m.mean[:, 2], p.step, p.window)[:: round(p.every / p.step)]
     np.testing.assert_allclose(row.values, ref, rtol=0, atol=1e-10, equal_nan=True)
-    means = common.probe_means(net, [p.x0[0], p.p0[0], p.x0[1], p.p0[1]], t)
+    means = dy.probe_means(net, [p.x0[0], p.p0[0], p.x0[1], p.p0[1]], t)
     np.testing.assert_allclose(means, m.mean, rtol=0, atol=1e-12)
 
 

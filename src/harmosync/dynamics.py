@@ -472,6 +472,27 @@ def means(sol: Solution, times, *, engine: str = "auto") -> np.ndarray:
     return to_interleaved(out)
 
 
+def probe_means(network: Network, mean, times) -> np.ndarray:
+    """⟨x_i(t)⟩, ⟨p_i(t)⟩ of the probes (T, 2P), interleaved, from their initial means alone, the
+    environment at rest (its mean zero, as in its ground or thermal state).
+
+    The means of a quadratic network obey the classical equations of motion, independent of the
+    covariance: :func:`solve` with ``covariance=False``, then :func:`means`. ``mean``: the
+    probes' (x1, p1, x2, p2, …) at t = 0 [ω^(-1/2), ω^(1/2)].
+    """
+    from .states import GaussianState
+
+    p = network.n_probes
+    mean = np.asarray(mean, dtype=float)
+    if mean.shape != (2 * p,):
+        raise HarmosyncError(f"mean must have {2 * p} entries (x, p per probe), got shape {mean.shape}")
+    # any valid covariance: it is not used when covariance=False
+    state = InitialState(GaussianState(mean, 0.5 * np.eye(2 * p)))
+    times = check_times(times)
+    sol = solve(network, state, covariance=False, t_max=float(np.max(np.abs(times))))
+    return means(sol, times)
+
+
 @dataclass(frozen=True, eq=False)
 class Moments:
     """First and second moments of the observed oscillators on a time grid (interleaved)."""

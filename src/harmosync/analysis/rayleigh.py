@@ -412,32 +412,13 @@ def _validity(err: float, loc, cross_ok: bool) -> str:
 # ----------------------------------------------------------------------------------------------
 # Check against the exact dynamics
 # ----------------------------------------------------------------------------------------------
-def probe_means(network: Network, x0, times, p0=None, *, modes=None) -> np.ndarray:
-    """Exact ⟨x_i(t)⟩ of the probes (T, P) from initial probe means x0 (p0) with the environment
-    at rest, from the normal modes of the whole network (``dynamics.normal_modes``; pass
-    ``modes=(w, U)`` to reuse them)."""
-    from ..dynamics import normal_modes
-
-    w, u = normal_modes(network) if modes is None else modes
-    p = network.n_probes
-    up = u[:p]
-    a = up.T @ np.asarray(x0, float)
-    b = up.T @ (np.zeros(p) if p0 is None else np.asarray(p0, float)) / w
-    t = np.asarray(times, float)
-    out = np.empty((t.size, p))
-    for start in range(0, t.size, 2048):
-        arg = np.outer(t[start:start + 2048], w)
-        out[start:start + 2048] = (np.cos(arg) * a + np.sin(arg) * b) @ up.T
-    return out
-
-
 def measure_decay_rates(network: Network, *, window=(20.0, 600.0), method: str = "pencil",
                         horizon: float | None = None, step: float | None = None) -> np.ndarray:
     """Decay rates G_s [ω] of the two probe normal modes, fitted from the exact dynamics
     (amplitude ∝ e^{−G t/2}, the convention of G′).
 
     For s = 1, 2 the probes start in the pure normal mode q_s = 1 (x = R_s, p = 0), the
-    environment at rest, and ⟨q_s(t)⟩ is computed exactly (``probe_means``) on ``window``
+    environment at rest, and ⟨q_s(t)⟩ is computed exactly (``dynamics.probe_means``) on ``window``
     [1/ω], cut (for a chain) at 95% of the arrival time of the first echo the continuum model
     leaves out (revival, crosstalk: see :func:`first_excluded_path`).
 
@@ -455,9 +436,12 @@ def measure_decay_rates(network: Network, *, window=(20.0, 600.0), method: str =
         t1 = min(t1, 0.95 * first_excluded_path(network, max_len) / vmax)
     if method not in ("pencil", "envelope"):
         raise HarmosyncError(f"method must be 'pencil' or 'envelope', got {method!r}")
-    from ..dynamics import normal_modes
+    from ..dynamics import probe_means
 
-    modes = normal_modes(network)
+    def q_mode(s, t):  # ⟨q_s(t)⟩ from q_s = 1: x = R_s, p = 0
+        start = np.ravel(np.column_stack([r[s], np.zeros(2)]))
+        return probe_means(network, start, t)[:, 0::2] @ r[s]
+
     out = np.full(2, np.nan)
     for s in range(2):
         if t1 - t0 < 5 * 2 * np.pi / om[s]:
@@ -465,7 +449,7 @@ def measure_decay_rates(network: Network, *, window=(20.0, 600.0), method: str =
         if method == "pencil":
             dt = step or min(0.5, np.pi / (4 * om[-1]))
             t = np.arange(t0, t1, dt)
-            q = probe_means(network, r[s], t, modes=modes) @ r[s]
+            q = q_mode(s, t)
             rates, amps = _pencil(q, dt, 8)
             keep = rates.imag > 0
             if np.any(keep):
@@ -475,7 +459,7 @@ def measure_decay_rates(network: Network, *, window=(20.0, 600.0), method: str =
 
             dt = step or 0.05
             t = np.arange(0.0, t1 + 50.0, dt)  # padding keeps Hilbert edge effects out of the fit
-            q = probe_means(network, r[s], t, modes=modes) @ r[s]
+            q = q_mode(s, t)
             envl = np.abs(hilbert(q))
             idx = np.flatnonzero((t >= t0) & (t <= t1))
             low = np.flatnonzero(envl[idx] < 1e-3 * envl[idx[0]])

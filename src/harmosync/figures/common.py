@@ -13,7 +13,6 @@ import json
 
 import numpy as np
 
-from .. import dynamics as dy
 from .. import measures as ms
 from .. import states as st
 from ..errors import HarmosyncError
@@ -101,25 +100,6 @@ def coherent_pair(frequencies, x0, p0) -> st.InitialState:
 def squeezed_pair(frequencies, r: float, angle: float) -> st.InitialState:
     """Both probes in squeezed vacua S(r e^{iφ})|0⟩ of their bare oscillators (φ = 0 squeezes x)."""
     return st.InitialState(st.product(*(st.squeezed(w, r, angle) for w in frequencies)))
-
-
-def probe_means(network: Network, mean, times) -> np.ndarray:
-    """⟨x_i(t)⟩, ⟨p_i(t)⟩ of the probes, (T, 2P) interleaved, from their initial means alone.
-
-    The means of a quadratic network obey the classical equations of motion, independent of the
-    covariance: :func:`harmosync.dynamics.solve` with ``covariance=False`` and
-    :func:`harmosync.dynamics.means`. ``mean``: the probes' (x1, p1, x2, p2, …) at t = 0
-    [ω^(-1/2), ω^(1/2)]; the environment's mean is zero (ground state).
-    """
-    p = network.n_probes
-    mean = np.asarray(mean, dtype=float)
-    if mean.shape != (2 * p,):
-        raise HarmosyncError(f"mean must have {2 * p} entries (x, p per probe), got shape {mean.shape}")
-    # any valid covariance: it is not used when covariance=False
-    state = st.InitialState(st.GaussianState(mean, 0.5 * np.eye(2 * p)))
-    times = np.asarray(times, dtype=float)
-    sol = dy.solve(network, state, covariance=False, t_max=float(np.max(np.abs(times))))
-    return dy.means(sol, times)
 
 
 def window_mean(values, times, start: float, stop: float) -> float:

@@ -69,7 +69,7 @@ def network(params: Params, k2: float | None = None) -> Network:
 def compute(params: Params = Params()):
     """⟨x_i⟩, ⟨q_s⟩ and C(t) of ⟨x1⟩, ⟨x2⟩ for K2 = +K (``case = attractive``) and the flipped
     K2 (``case = repulsive``). Exact normal-mode evolution of the means
-    (:func:`common.probe_means`)."""
+    (:func:`harmosync.dynamics.probe_means`)."""
     import xarray as xr
 
     t = common.time_grid(params.stop, params.step)
@@ -79,7 +79,7 @@ def compute(params: Params = Params()):
     nets = [network(params), network(params, params.flipped_strength)]
     for net in nets:
         # only the first moments are plotted; they follow the classical equations of motion
-        m = common.probe_means(net, mean, t)
+        m = dy.probe_means(net, mean, t)
         x1, x2 = m[:, 0], m[:, 2]
         xs.append(np.column_stack([x1, x2]))
         qs.append(np.column_stack(dy.normal_mode_coordinates(x1, x2, theta)))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import dynamics as dy
 from .. import measures as ms
 from ..network import Network, chain, couple, probes
 from . import common
@@ -81,7 +82,7 @@ def compute(params: Params = Params()):
     c = np.empty((len(starts), len(nets), t.size))
     for j, net in enumerate(nets):
         for i, (x0, p0) in enumerate(starts):
-            m = common.probe_means(net, np.ravel(np.column_stack([x0, p0])), t)
+            m = dy.probe_means(net, np.ravel(np.column_stack([x0, p0])), t)
             x[i, j] = m[:, 0::2]
             c[i, j] = ms.sync_factor(m[:, 0], m[:, 2], params.step, params.window)
     ds = xr.Dataset(

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import dynamics as dy
 from .. import measures as ms
 from ..analysis.times import characteristic_times
 from ..errors import HarmosyncError
@@ -123,7 +124,7 @@ def compute(params: Params = Params()):
     cd = np.empty((2, t.size))
     best = np.empty(2)
     for i, (x0, p0) in enumerate(starts):
-        m = common.probe_means(net, np.ravel(np.column_stack([x0, p0])), t)
+        m = dy.probe_means(net, np.ravel(np.column_stack([x0, p0])), t)
         x1, x2 = m[:, 0], m[:, 2]
         x[i] = m[:, 0::2]
         c[i] = ms.sync_factor(x1, x2, params.step, params.window)

@@ -7,7 +7,7 @@ and do not synchronize, whatever m is; afterwards crosstalk and reflections make
 strongly and non-monotonically on m, often with synchronization at later times.
 
 Only the first moments are needed, so each m costs one eigendecomposition of the 302 × 302
-potential matrix and a trig sum (:func:`common.probe_means`), with one BLAS thread
+potential matrix and a trig sum (:func:`harmosync.dynamics.probe_means`), with one BLAS thread
 (:func:`common.one_thread`). C is evaluated at every ``every`` in time from samples at
 ``step`` (:func:`harmosync.measures.sync_factor` sampled every ``every``).
 Open choices: :data:`CHOICES`.
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import dynamics as dy
 from .. import measures as ms
 from ..analysis.times import characteristic_times
 from ..errors import HarmosyncError
@@ -110,7 +111,7 @@ def compute(params: Params = Params(), *, progress: bool = False):
         bar = tqdm(sites, desc="Fig. 6 sites", unit="site", leave=False)
     for i, m in enumerate(bar):
         net = network(params, m)
-        mom = common.probe_means(net, mean, t)
+        mom = dy.probe_means(net, mean, t)
         out[i] = ms.sync_factor(mom[:, 0], mom[:, 2], params.step, params.window)[::stride]
         ct = characteristic_times(net)
         tau_ct[i] = np.nan if ct.tau_crosstalk is None else ct.tau_crosstalk
