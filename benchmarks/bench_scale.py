@@ -260,20 +260,15 @@ def errors(ref_mean, ref_cov, mean, cov) -> float:
 # ----------------------------------------------------------------------------------------------
 # Measures as simulation.simulate computes them
 # ----------------------------------------------------------------------------------------------
-def all_measures(mean, cov, step, window, *, fast_sync=False):
+def all_measures(mean, cov, step, window):
     """The measures simulate() computes for probes 1, 2 (interleaved mean/cov)."""
-    from harmosync import fastpaths as fp
     from harmosync import measures as ms
 
     out = {}
     x2a = cov[:, 0, 0] + mean[:, 0] ** 2
     x2b = cov[:, 2, 2] + mean[:, 2] ** 2
-    if fast_sync:
-        c = fp.sync_factor_many(np.vstack([mean[:, 0], x2a]), np.vstack([mean[:, 2], x2b]), step, window)
-        out["sync"], out["sync_variance"] = c[0], c[1]
-    else:
-        out["sync"] = ms.sync_factor(mean[:, 0], mean[:, 2], step, window)
-        out["sync_variance"] = ms.sync_factor(x2a, x2b, step, window)
+    out["sync"] = ms.sync_factor(mean[:, 0], mean[:, 2], step, window)
+    out["sync_variance"] = ms.sync_factor(x2a, x2b, step, window)
     out["mutual_information"] = ms.mutual_information(cov, [0], [1])
     out["log_negativity"] = ms.log_negativity(cov, [0], [1])
     out["complete_sync"] = ms.complete_sync(mean, None, 0, 1)
@@ -421,6 +416,7 @@ def run_w2(q: bool, rates: dict) -> dict:
     import scipy.linalg as sla
 
     from harmosync import fastpaths as fp
+    from harmosync import measures as ms
     from harmosync import network as nw
 
     pr = params("W2", q)
@@ -449,7 +445,7 @@ def run_w2(q: bool, rates: dict) -> dict:
 
         t0 = time.perf_counter()
         sol = solve_ivp(rhs, (0, grid[-1]), y0, method="DOP853", t_eval=grid, rtol=1e-10, atol=1e-12)
-        c_ivp = fp.sync_factor_many(sol.y[0][None], sol.y[1][None], pr["step"], 20.0)
+        c_ivp = ms.sync_factor(sol.y[0][None], sol.y[1][None], pr["step"], 20.0)
         t_ivp += time.perf_counter() - t0
         i = sites.index(m)
         err = max(err, float(np.nanmax(np.abs(c_ivp[0] - cmap[i]))))
@@ -461,7 +457,7 @@ def run_w2(q: bool, rates: dict) -> dict:
         for k in range(grid.size):
             xs[k] = y[:2]
             y = s_h @ y
-        fp.sync_factor_many(xs[:, 0][None], xs[:, 1][None], pr["step"], 20.0)
+        ms.sync_factor(xs[:, 0][None], xs[:, 1][None], pr["step"], 20.0)
         t_exp += time.perf_counter() - t0
     scale = len(sites) / len(sample)
     rows.append({"method": "solve_ivp DOP853, mean ODE (2N), per network", "time": t_ivp * scale, "err": err,
@@ -570,7 +566,7 @@ def _w5_part(task):
             mom = dy.moments(sol, grid)
             x2a = mom.cov[:, 0, 0] + mom.mean[:, 0] ** 2
             x2b = mom.cov[:, 2, 2] + mom.mean[:, 2] ** 2
-            c = fp.sync_factor_many(np.vstack([mom.mean[:, 0], x2a]), np.vstack([mom.mean[:, 2], x2b]), pr["step"], 20.0)
+            c = ms.sync_factor(np.vstack([mom.mean[:, 0], x2a]), np.vstack([mom.mean[:, 2], x2b]), pr["step"], 20.0)
             if closed_forms:
                 mi, ln = two_mode_measures(mom.cov)
             else:

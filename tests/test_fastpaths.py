@@ -308,22 +308,6 @@ def test_solve_many_refuses_unstable_configuration():
         fp.solve_many(env, [stable, too_strong], COHERENT)
 
 
-def test_sync_factor_many_matches_measures():
-    """Running-sum C_fg(t, Δt) (Eq. 3) = measures.sync_factor, incl. delays of either sign;
-    a constant signal gives NaN (no defined correlation)."""
-    t = 0.05 * np.arange(6001)
-    f = np.vstack([np.cos(1.0 * t) * np.exp(-t / 500), np.sin(1.1 * t + 0.3) * np.exp(-t / 300) + 0.2])
-    g = np.vstack([np.cos(1.05 * t + 0.2) * np.exp(-t / 400), np.sin(1.1 * t) * np.exp(-t / 300)])
-    for delay in (0.0, 0.5, -1.0):
-        c = fp.sync_factor_many(f, g, 0.05, 20.0, delay=delay)
-        for i in range(2):
-            r = ms.sync_factor(f[i], g[i], 0.05, 20.0, delay=delay)
-            np.testing.assert_array_equal(np.isnan(c[i]), np.isnan(r))
-            np.testing.assert_allclose(c[i], r, atol=1e-12, equal_nan=True)
-    flat = fp.sync_factor_many(np.ones((1, t.size)), np.cos(t)[None], 0.05, 20.0)
-    assert np.all(np.isnan(flat))
-
-
 def test_sync_map_is_fig6_sweep():
     """sync_map = per-site solve → means → measures.sync_factor (Fig. 6 recipe, small chain)."""
     env = nw.chain(40, 0.4, 1.2)

@@ -9,9 +9,8 @@ is added per network (one secular equation, :mod:`harmosync.solvers.arrowhead`).
 
 * :func:`solve_many` — one :class:`~harmosync.dynamics.Solution` per probe configuration;
 * :func:`plugging_sweep` — the probe configurations of a plugging-site sweep;
-* :func:`sync_factor_many` — Eq. (3) for many signal pairs at once, by centred running sums
-  (O(T) per pair instead of O(T·window));
-* :func:`sync_map` — means and C(t) for a whole sweep (Fig. 6), as an (S, T) array.
+* :func:`sync_map` — means and C(t) for a whole sweep (Fig. 6), as an (S, T) array
+  (:func:`harmosync.measures.sync_factor` takes all pairs at once).
 
 Stability: each configuration is checked from its exact lowest normal-mode frequency (the
 structured path) instead of :class:`~harmosync.network.Network`'s own check.
@@ -116,61 +115,6 @@ def solve_many(environment: Environment, probe_sets: Sequence[Probes], initial, 
     return out
 
 
-def sync_factor_many(f, g, step: float, window: float, *, delay: float = 0.0) -> np.ndarray:
-    """C_fg(t, Δt) of Eq. (3) for S signal pairs at once: f, g of shape (S, T) → (S, T).
-
-    Same definition as :func:`harmosync.measures.sync_factor` (forward window [t, t + Δt],
-    trapezoid rule, NaN where the window runs past the data or a signal is constant), computed
-    with running sums over segments of three windows, each centred on its own mean first, so
-    that the sums' roundoff stays ~1e-13 of the local signal range² (relative to the window's
-    variance: accurate as long as a signal does not shrink by more than ~10⁶ within two windows).
-    """
-    f = np.atleast_2d(np.asarray(f, dtype=float))
-    g = np.atleast_2d(np.asarray(g, dtype=float))
-    if f.shape != g.shape or f.ndim != 2:
-        raise HarmosyncError(f"signals must have one shape (S, T), got {f.shape} and {g.shape}")
-    n = ms.window_samples(step, window)
-    k = round(delay / step)
-    if abs(k * step - delay) > 1e-6 * max(step, abs(delay)):
-        raise HarmosyncError(f"delay {delay:g} is not a whole number of time steps ({step:g})")
-    s_count, size = f.shape
-    gs = np.full_like(g, np.nan)
-    if k >= 0:
-        gs[:, : size - k] = g[:, k:] if k else g
-    else:
-        gs[:, -k:] = g[:, : size + k]
-    out = np.full((s_count, size), np.nan)
-    last = size - n
-    seg = 2 * n  # window starts per segment; a segment spans 3n samples
-    for b in range(0, max(last, 0), seg):
-        e = min(b + seg, last)  # window starts b..e−1 use samples b..e−1+n
-        cols = e - b
-        fs, gg = f[:, b:e + n], gs[:, b:e + n]
-        bad = np.isnan(fs) | np.isnan(gg)
-        fs = np.where(bad, 0.0, fs)
-        gg = np.where(bad, 0.0, gg)
-        good = np.maximum((~bad).sum(axis=1, keepdims=True), 1)
-        cf = np.where(bad, 0.0, fs - fs.sum(axis=1, keepdims=True) / good)
-        cg = np.where(bad, 0.0, gg - gg.sum(axis=1, keepdims=True) / good)
-        # trapezoid sums over [i, i + n], i < cols, of seven series at once, from running sums
-        h = np.stack([cf, cg, cf * cg, cf * cf, cg * cg, fs * fs, gg * gg, bad.astype(float)])
-        c = np.zeros(h.shape[:2] + (h.shape[2] + 1,))
-        np.cumsum(h, axis=2, out=c[:, :, 1:])
-        ws = (c[:, :, n + 1:n + 1 + cols] - c[:, :, :cols] - 0.5 * (h[:, :, :cols] + h[:, :, n:n + cols])) / n
-        mf, mg, mfg, mff, mgg, f2, g2 = ws[:7]
-        nbad = c[7, :, n + 1:n + 1 + cols] - c[7, :, :cols]
-        cfg = mfg - mf * mg
-        vf = mff - mf * mf
-        vg = mgg - mg * mg
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cc = cfg / np.sqrt(vf * vg)
-        # constant signals (as in measures.sync_factor): variance at the roundoff level of ⟨h²⟩
-        flat = (vf <= 1e-28 * np.maximum(1.0, f2)) | (vg <= 1e-28 * np.maximum(1.0, g2)) | (nbad > 0.5)
-        cc[flat] = np.nan
-        out[:, b:e] = np.clip(cc, -1.0, 1.0)
-    return out
-
-
 def sync_map(environment: Environment, probes_: Probes, initial: InitialState, sites, times, *,
              window: float = 20.0, probe: int = -1, pair=(0, 1), delay: float = 0.0):
     """The synchronization map of Fig. 6: C_{x_a x_b}(t, Δt) (Eq. 3) of the probes' mean
@@ -188,4 +132,4 @@ def sync_map(environment: Environment, probes_: Probes, initial: InitialState, s
     for i, sol in enumerate(sols):
         mean = dy.means(sol, t)
         xa[i], xb[i] = mean[:, 2 * a], mean[:, 2 * b]
-    return sync_factor_many(xa, xb, step, window, delay=delay)
+    return ms.sync_factor(xa, xb, step, window, delay=delay)

@@ -29,68 +29,95 @@ def window_samples(step: float, window: float) -> int:
     return n
 
 
-def sync_factor(f, g, step: float, window: float, *, delay: float = 0.0, chunk: int = 4096) -> np.ndarray:
+def sync_factor(f, g, step: float, window: float, *, delay: float = 0.0) -> np.ndarray:
     """Pearson synchronization factor C_fg(t, Δt) of Eq. (3) on a uniform grid of ``step``.
 
     ⟨h⟩ = (1/Δt) ∫_t^{t+Δt} h dt′ over the forward window (trapezoid rule on the samples),
     C = ⟨δf δg⟩ / √(⟨δf²⟩⟨δg²⟩), δh = h − ⟨h⟩. With a ``delay`` τ, g is read at t′ + τ (Sec. IV B;
     τ a whole number of steps, either sign). NaN where the window (or the delayed signal) runs
-    past the data, or where a signal is constant over the window. Returns shape of ``f``.
+    past the data, where a signal is NaN, or where a signal is constant over the window.
+    ``f``, ``g``: shape (T,) or a stack (..., T) of signal pairs; returns their shape.
+
+    Cost O(T), whatever the window: window sums are differences of running sums over segments
+    of three windows, each segment centred on its own mean first. Roundoff in a window's
+    moments is then ~1e-16 of the segment's mean square; where that could matter (a window's
+    variance below 1e-6 of it: a signal that shrinks fast, or a large offset within the
+    window), the window is recomputed exactly, centred on its own mean.
     """
     f = np.asarray(f, dtype=float)
     g = np.asarray(g, dtype=float)
-    if f.shape != g.shape or f.ndim != 1:
-        raise HarmosyncError(f"signals must be 1-D arrays of one length, got {f.shape} and {g.shape}")
+    if f.shape != g.shape or f.ndim < 1:
+        raise HarmosyncError(f"signals must be arrays of one shape (..., T), got {f.shape} and {g.shape}")
     n = window_samples(step, window)
     k = int(round(delay / step))
     if abs(k * step - delay) > 1e-6 * max(step, abs(delay)):
         raise HarmosyncError(f"delay {delay:g} is not a whole number of time steps ({step:g})")
-    size = f.size
-    gs = np.full(size, np.nan)
+    shape, size = f.shape, f.shape[-1]
+    f, g = f.reshape(-1, size), g.reshape(-1, size)
+    gs = np.full_like(g, np.nan)
     if k >= 0:
-        gs[: size - k] = g[k:] if k else g
+        gs[:, : size - k] = g[:, k:] if k else g
     else:
-        gs[-k:] = g[: size + k]
-    out = np.full(size, np.nan)
-    last = size - n  # windows [i, i+n] need i + n ≤ size − 1
-    if last <= 0:
-        return out
+        gs[:, -k:] = g[:, : size + k]
+    out = np.full(f.shape, np.nan)
+    rows = max(1, 2**20 // (3 * n))  # signals per block: the 8 running sums stay ≤ 64 MB
+    for r in range(0, f.shape[0], rows):
+        out[r:r + rows] = _sync_rows(f[r:r + rows], gs[r:r + rows], n)
+    return out.reshape(shape)
+
+
+def _sync_rows(f, gs, n: int) -> np.ndarray:
+    """sync_factor on signal pairs (S, T), window n steps, g already delayed (NaN-padded)."""
+    size = f.shape[1]
+    out = np.full(f.shape, np.nan)
+    last = size - n  # windows [i, i + n] need i + n ≤ size − 1
     wts = np.ones(n + 1)
     wts[0] = wts[-1] = 0.5
     wts /= n
-    # Window sums by direct convolution (each window summed on its own: no prefix-sum
-    # cancellation); raw moments on globally centred signals.
-    f0 = f - np.mean(f)
-    g0 = gs - np.nanmean(gs) if np.any(np.isfinite(gs)) else gs
-
-    def wsum(h):
-        return np.convolve(h, wts, "valid")[:last]
-
-    mf, mg = wsum(f0), wsum(g0)
-    s2f, s2g = wsum(f0 * f0), wsum(g0 * g0)
-    vf, vg = s2f - mf * mf, s2g - mg * mg
-    cfg = wsum(f0 * g0) - mf * mg
-    # Where the window mean dominates its fluctuations, ⟨h²⟩ − ⟨h⟩² loses digits: redo those
-    # windows exactly (centred per window).
-    with np.errstate(invalid="ignore"):
-        redo = np.flatnonzero((s2f > 1e6 * np.abs(vf)) | (s2g > 1e6 * np.abs(vg)))
-    if redo.size:
-        fw = np.lib.stride_tricks.sliding_window_view(f0, n + 1)
-        gw = np.lib.stride_tricks.sliding_window_view(g0, n + 1)
-        for a in range(0, redo.size, chunk):
-            idx = redo[a:a + chunk]
-            df = fw[idx] - mf[idx, None]
-            dg = gw[idx] - mg[idx, None]
-            # second pass removes the residual of the mean (exact centring)
-            df -= (df @ wts)[:, None]
-            dg -= (dg @ wts)[:, None]
-            vf[idx], vg[idx], cfg[idx] = (df * df) @ wts, (dg * dg) @ wts, (df * dg) @ wts
-    with np.errstate(invalid="ignore", divide="ignore"):
-        c = cfg / np.sqrt(vf * vg)
-        # a constant signal has no defined correlation; roundoff-level variance is constant
-        flat = (vf <= 1e-24 * np.maximum(1.0, s2f)) | (vg <= 1e-24 * np.maximum(1.0, s2g))
-    c[flat] = np.nan
-    out[:last] = np.clip(c, -1.0, 1.0)
+    seg = 2 * n  # window starts per segment; a segment spans 3n samples
+    for b in range(0, max(last, 0), seg):
+        e = min(b + seg, last)
+        cols = e - b
+        fs, gg = f[:, b:e + n], gs[:, b:e + n]
+        bad = np.isnan(fs) | np.isnan(gg)
+        fs, gg = np.where(bad, 0.0, fs), np.where(bad, 0.0, gg)
+        good = np.maximum((~bad).sum(axis=1, keepdims=True), 1)
+        cf = np.where(bad, 0.0, fs - fs.sum(axis=1, keepdims=True) / good)
+        cg = np.where(bad, 0.0, gg - gg.sum(axis=1, keepdims=True) / good)
+        # trapezoid sums over [i, i + n], i < cols, of eight series at once, from running sums
+        h = np.stack([cf, cg, cf * cg, cf * cf, cg * cg, fs * fs, gg * gg, bad.astype(float)])
+        c = np.zeros(h.shape[:2] + (h.shape[2] + 1,))
+        np.cumsum(h, axis=2, out=c[:, :, 1:])
+        ws = (c[:, :, n + 1:n + 1 + cols] - c[:, :, :cols] - 0.5 * (h[:, :, :cols] + h[:, :, n:n + cols])) / n
+        mf, mg, mfg, mff, mgg, f2, g2, nbad = ws
+        vf, vg = mff - mf * mf, mgg - mg * mg
+        cfg = mfg - mf * mg
+        # the running sums carry ~1e-16 of the segment's sum of squares: redo windows whose
+        # variance is within 1e6 of that, exactly, centred per window
+        scale_f = c[3, :, -1:] / n
+        scale_g = c[4, :, -1:] / n
+        with np.errstate(invalid="ignore"):
+            redo = ((scale_f > 1e6 * np.abs(vf)) | (scale_g > 1e6 * np.abs(vg))) & (nbad < 0.25 / n)
+        rows, starts = np.nonzero(redo)
+        if rows.size:
+            fw = np.lib.stride_tricks.sliding_window_view(cf, n + 1, axis=1)
+            gw = np.lib.stride_tricks.sliding_window_view(cg, n + 1, axis=1)
+            chunk = max(1, 2**21 // (n + 1))  # ≤ 16 MB per block of windows
+            for a in range(0, rows.size, chunk):
+                r, s0 = rows[a:a + chunk], starts[a:a + chunk]
+                df, dg = fw[r, s0], gw[r, s0]
+                df = df - (df @ wts)[:, None]
+                dg = dg - (dg @ wts)[:, None]
+                df -= (df @ wts)[:, None]  # second pass removes the residual of the mean
+                dg -= (dg @ wts)[:, None]
+                vf[r, s0], vg[r, s0], cfg[r, s0] = (df * df) @ wts, (dg * dg) @ wts, (df * dg) @ wts
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cc = cfg / np.sqrt(vf * vg)
+            # a constant signal has no defined correlation: variance at the roundoff level of
+            # the signal itself, (1e-14 |h|)², counts as constant
+            flat = (vf <= 1e-28 * np.maximum(1.0, f2)) | (vg <= 1e-28 * np.maximum(1.0, g2)) | (nbad > 0.25 / n)
+        cc[flat] = np.nan
+        out[:, b:e] = np.clip(cc, -1.0, 1.0)
     return out
 
 
