@@ -127,6 +127,20 @@ def test_nearly_gapless_chain_cut():
     np.testing.assert_allclose(a.cov, b.cov, atol=max(1e-11, 10 * (cut.error_bound + full.error_bound)))
 
 
+def test_gapless_limit_keeps_the_whole_chain_quietly():
+    """Ω0 = 1e-6: the lowest eigenvalue (~1e-12) is inside the spectrum bound's safety margin,
+    so no positive lower bound exists and no cut is made (the exact uncut solution, no
+    RuntimeWarning from a square root of a negative bound)."""
+    import warnings
+
+    net = nw.couple(nw.chain(400, 1e-6, 1.2), nw.probes((1.0, 1.1), 0.5, (1, 1), (0.2, 0.2)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert lc.window(net, 30.0) is None
+        sol = dy.solve(net, COHERENT, t_max=30.0)
+    assert sol.window is None
+
+
 def test_cut_scaled_down_w4_against_solve_ivp():
     """Scaled-down W4: M = 2000, probes at sites 1 and 2, cut at t_max = 40, against DOP853 on
     the probe rows of the *full* chain's propagator: ⟨R_P⟩ and σ_PP to 1e-8."""

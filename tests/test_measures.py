@@ -230,3 +230,32 @@ def test_symplectic_eigenvalues_match_general_and_pure_states_exact():
         np.testing.assert_allclose(got, _nu_general(cov), rtol=1e-8)
     c1 = st.squeezed(1.3, 0.9, 0.2).cov * 3.0
     assert np.isclose(ms.symplectic_eigenvalues(c1)[0], np.sqrt(np.linalg.det(c1)))
+
+
+def test_correlations_within_the_covariance_error_are_zero():
+    """A product of vacua perturbed by errors of size δ in σ (as a computed covariance carries):
+    I and E_N may come out slightly negative or positive; with accuracy=δ both are exactly 0,
+    while a real two-mode squeezed vacuum keeps E_N = 2r and its closed-form I untouched, and
+    an error far beyond δ is not hidden (I stays negative)."""
+    rng = np.random.default_rng(11)
+    delta = 1e-8
+    base = 0.5 * np.eye(4)
+    noise = rng.uniform(-delta, delta, (200, 4, 4))
+    cov = base + 0.5 * (noise + np.swapaxes(noise, 1, 2))
+    cov[:, 0, 0] += 2 * delta  # keep σ + iΩ/2 ≥ 0 for most samples
+    cov[:, 2, 2] += 2 * delta
+    raw_mi, raw_ln = ms.mutual_information(cov), ms.log_negativity(cov)
+    assert np.abs(raw_mi).max() > 1e-9 or raw_ln.max() > 0  # the errors do show without accuracy
+    assert np.all(ms.mutual_information(cov, accuracy=delta) >= 0)
+    assert np.all(ms.log_negativity(cov, accuracy=delta) == 0)
+    r = 0.4
+    c, s = np.cosh(2 * r) / 2, np.sinh(2 * r) / 2
+    tmsv = np.array([[c, 0, s, 0], [0, c, 0, -s], [s, 0, c, 0], [0, -s, 0, c]])
+    assert ms.log_negativity(tmsv, accuracy=delta) == pytest.approx(2 * r, rel=1e-12)
+    mi_exact = 2 * ((np.cosh(r) ** 2) * np.log(np.cosh(r) ** 2) - (np.sinh(r) ** 2) * np.log(np.sinh(r) ** 2))
+    assert ms.mutual_information(tmsv, accuracy=delta) == pytest.approx(mi_exact, rel=1e-10)
+    # pure parts with a correlation they cannot have (unphysical: ν = ½ ± c): I ≈ −S(½ + c) is
+    # far beyond what δ can do and stays negative, for the caller's checks to catch
+    c = 0.1
+    fake = np.block([[0.5 * np.eye(2), c * np.eye(2)], [c * np.eye(2), 0.5 * np.eye(2)]])
+    assert ms.mutual_information(fake, accuracy=delta) < -0.1

@@ -130,7 +130,7 @@ def test_system_normal_modes_eq_A7():
         np.testing.assert_allclose(om**2, lam + (w1**2 + w2**2) / 2 + np.array([-1, 1]) * root / 2)
 
 
-@pytest.mark.parametrize("om0, g", [(0.4, 1.2), (0.05, 2.0), (1.0, 0.0), (2.0, 0.01)])
+@pytest.mark.parametrize("om0, g", [(0.4, 1.2), (0.05, 2.0), (1.0, 0.0), (2.0, 0.01), (1e-6, 1.2), (1e-9, 1.0)])
 def test_chain_green_function_closed_form(om0, g):
     """V_E⁻¹ of the fixed chain: sinh(lo κ) sinh((M+1−hi) κ) / (g sinh κ sinh((M+1) κ)),
     cosh κ = 1 + Ω0²/2g, against a dense inverse (and stable for M = 10⁵)."""
@@ -140,3 +140,13 @@ def test_chain_green_function_closed_form(om0, g):
     np.testing.assert_allclose(cols, inv[:, [0, 6, 39]], rtol=1e-10, atol=1e-14)
     big = nw._env_inverse_columns(nw.chain(100_000, om0, g), [1, 50_000])
     assert np.all(np.isfinite(big)) and np.all(big >= 0)
+
+
+def test_arccosh1p_keeps_small_arguments():
+    """κ = arccosh(1 + x) with x = Ω0²/2g → 0: the series √(2x)(1 − x/12) for tiny x (where
+    np.arccosh(1 + x) returns 0, or loses half its digits), np.arccosh where 1 + x is exact."""
+    for x in (1e-30, 1e-17, 4e-13, 1e-6):
+        assert float(nw.arccosh1p(x)) == pytest.approx(np.sqrt(2 * x) * (1 - x / 12), rel=1e-14)
+    for x in (0.5, 1.0, 3.0, 1e6):
+        assert float(nw.arccosh1p(x)) == pytest.approx(np.arccosh(1 + x), rel=1e-14)
+    assert float(nw.arccosh1p(0.0)) == 0.0

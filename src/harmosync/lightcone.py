@@ -36,7 +36,7 @@ import numpy as np
 
 from .conventions import thermal_factor
 from .errors import HarmosyncError
-from .network import Network
+from .network import Network, arccosh1p
 
 #: default bound on the error the cut may add to any moment (absolute, the units of the moment)
 CUT_TOL = 1e-13
@@ -132,7 +132,7 @@ def spectrum_bounds(network: Network) -> tuple[float, float]:
 
     def green(mu):
         # (V_E − μ)⁻¹ at the plugged sites, μ < Ω0², fixed ends, sites 1..M
-        kappa = np.arccosh(1.0 + (om2 - mu) / (2 * g)) if g > 0 else np.inf
+        kappa = float(arccosh1p((om2 - mu) / (2 * g))) if g > 0 else np.inf
         out = np.zeros((len(sites), len(sites)))
         for i, si in enumerate(sites):
             for j, sj in enumerate(sites):
@@ -201,6 +201,8 @@ def window(network: Network, t_max: float, *, sites=(), tol: float = CUT_TOL,
     if min(env.sites, keep[-1] + reach) - max(1, keep[0] - reach) + 1 > USEFUL_FRACTION * env.sites:
         return None
     a, b = spectrum_bounds(network)
+    if a <= 0:  # λ_min within the bisection's margin of 0 (Ω0 → 0): no bound, keep the chain
+        return None
     a_e, b_e = env.omega0**2, env.omega0**2 + 4 * env.g
     f_norm = max(1.0, 1.0 / np.sqrt(a), np.sqrt(b))
     pc = np.zeros((2, 2)) if probe_cov is None else np.asarray(probe_cov, float)

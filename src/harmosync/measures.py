@@ -215,12 +215,27 @@ def _check_parts(n, a, b):
     return a, b
 
 
-def mutual_information(cov, part_a=(0,), part_b=(1,)) -> np.ndarray:
-    """I(A:B) = S_A + S_B − S_AB  [nats] for modes ``part_a`` and ``part_b`` (0-based)."""
+def entropy_error(accuracy: float, modes: int) -> float:
+    """Bound on the error of a ``modes``-mode entropy when each symplectic eigenvalue is off by
+    at most 4·``accuracy`` (σ's entries off by ``accuracy``, vacuum σ = ½): one mode's term
+    changes most at ν = ½, where S(½ + x) = (1 + x) ln(1 + x) − x ln x ≤ x (2 + ln(1/x))."""
+    x = 4.0 * float(accuracy)
+    return 0.0 if x <= 0 else modes * x * (2.0 + np.log(1.0 / min(x, 0.5)))
+
+
+def mutual_information(cov, part_a=(0,), part_b=(1,), *, accuracy: float = 0.0) -> np.ndarray:
+    """I(A:B) = S_A + S_B − S_AB  [nats] for modes ``part_a`` and ``part_b`` (0-based).
+
+    ``accuracy``: an absolute bound on the error of σ's entries (``Solution.error_bound``). I ≥ 0
+    (subadditivity), so a negative value within what that error can do to the three entropies
+    (:func:`entropy_error`) is reported as 0; anything more negative is left for the caller's
+    checks to catch."""
     cov = np.asarray(cov, dtype=float)
     a, b = _check_parts(cov.shape[-1] // 2, part_a, part_b)
-    return (von_neumann_entropy(reduced(cov, a)) + von_neumann_entropy(reduced(cov, b))
-            - von_neumann_entropy(reduced(cov, a + b)))
+    mi = (von_neumann_entropy(reduced(cov, a)) + von_neumann_entropy(reduced(cov, b))
+          - von_neumann_entropy(reduced(cov, a + b)))
+    tol = entropy_error(accuracy, 2 * (len(a) + len(b)))
+    return np.where((mi < 0) & (mi >= -tol), 0.0, mi)
 
 
 def partial_transpose(cov, modes) -> np.ndarray:
@@ -236,16 +251,18 @@ def partial_transpose(cov, modes) -> np.ndarray:
 NEGATIVITY_TOL = 1e-10
 
 
-def log_negativity(cov, part_a=(0,), part_b=(1,)) -> np.ndarray:
+def log_negativity(cov, part_a=(0,), part_b=(1,), *, accuracy: float = 0.0) -> np.ndarray:
     """E_N = Σ_k max(0, −ln 2ν̃_k) over the symplectic eigenvalues of the partial transpose
-    (p → −p on B) of the reduced state of A ∪ B  [nats]. Values below ``NEGATIVITY_TOL``
-    (roundoff) are reported as exactly 0."""
+    (p → −p on B) of the reduced state of A ∪ B  [nats]. 2ν̃ within ``NEGATIVITY_TOL``
+    (roundoff) of 1, or within 8·``accuracy`` (an absolute bound on the error of σ's entries,
+    ``Solution.error_bound``), is not entanglement: E_N is reported as exactly 0 there."""
     cov = np.asarray(cov, dtype=float)
     a, b = _check_parts(cov.shape[-1] // 2, part_a, part_b)
     sub = reduced(cov, a + b)
     pt = partial_transpose(sub, np.arange(len(a), len(a) + len(b)))
     two_nu = 2 * symplectic_eigenvalues(pt)
-    return np.where(two_nu < 1 - NEGATIVITY_TOL, -np.log(two_nu), 0.0).sum(axis=-1)
+    tol = max(NEGATIVITY_TOL, 8.0 * float(accuracy))
+    return np.where(two_nu < 1 - tol, -np.log(two_nu), 0.0).sum(axis=-1)
 
 
 def complete_sync(mean, cov=None, i: int = 0, j: int = 1) -> np.ndarray:

@@ -367,6 +367,13 @@ class Network:
         return {"environment": self.environment.describe(), "probes": self.probes.describe()}
 
 
+def arccosh1p(x):
+    """arccosh(1 + x) for x ≥ 0 without forming 1 + x (which loses x below ~1e-16 and digits of
+    it below ~1e-8: Ω0 → 0): log1p(x + √(x (x + 2)))."""
+    x = np.asarray(x, dtype=float)
+    return np.log1p(x + np.sqrt(x * (x + 2.0)))
+
+
 def _env_inverse_columns(env: Environment, sites: list[int]) -> np.ndarray:
     """Columns of V_E^{-1} at the given 1-based sites, shape (M, len(sites)).
 
@@ -382,7 +389,7 @@ def _env_inverse_columns(env: Environment, sites: list[int]) -> np.ndarray:
         s = np.asarray(sites)[None, :]
         if g == 0:
             return (j == s) / om0**2
-        kap = np.arccosh(1 + om0**2 / (2 * g))
+        kap = arccosh1p(om0**2 / (2 * g))
         lo, hi = np.minimum(j, s), np.maximum(j, s)
         num = np.exp((lo - hi - 1) * kap) * -np.expm1(-2 * lo * kap) * -np.expm1(-2 * (m + 1 - hi) * kap)
         return num / (g * -np.expm1(-2 * kap) * -np.expm1(-2 * (m + 1) * kap))

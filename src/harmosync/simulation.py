@@ -81,8 +81,8 @@ def simulate(cfg: RunConfig) -> RunResult:
         x2i = cov[:, 2 * i, 2 * i] + mean[:, 2 * i] ** 2
         x2j = cov[:, 2 * j, 2 * j] + mean[:, 2 * j] ** 2
         series["sync_variance"] = ms.sync_factor(x2i, x2j, step, cfg.sync.window, delay=cfg.sync.delay)
-        series["mutual_information"] = ms.mutual_information(cov, [i], [j])
-        series["log_negativity"] = ms.log_negativity(cov, [i], [j])
+        series["mutual_information"] = ms.mutual_information(cov, [i], [j], accuracy=sol.error_bound)
+        series["log_negativity"] = ms.log_negativity(cov, [i], [j], accuracy=sol.error_bound)
         series["complete_sync"] = ms.complete_sync(mean, None, i, j)
         series["complete_sync_quantum"] = ms.complete_sync(mean, cov, i, j)
     info = {"rank": sol.rank, "error_bound": sol.error_bound, "energy_total": sol.energy,

@@ -609,9 +609,9 @@ def compute_series(cfg: cfgmod.RunConfig, names, *, keep: Keep | None = None) ->
             x2j = cov[:, 2 * j, 2 * j] + mean[:, 2 * j] ** 2
             out[q] = ms.sync_factor(x2i, x2j, step, win, delay=delay)
         elif q == "mutual_information":
-            out[q] = ms.mutual_information(cov, [i], [j])
+            out[q] = ms.mutual_information(cov, [i], [j], accuracy=sol.error_bound)
         elif q == "log_negativity":
-            out[q] = ms.log_negativity(cov, [i], [j])
+            out[q] = ms.log_negativity(cov, [i], [j], accuracy=sol.error_bound)
         elif q == "complete_sync":
             out[q] = ms.complete_sync(mean, None, i, j)
         elif q == "complete_sync_quantum":

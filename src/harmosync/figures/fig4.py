@@ -80,10 +80,11 @@ def compute_squeezed(params, *, figure: int, title: str, choices: dict):
     x2 = np.empty((n, t.size, 2))
     mi, ln, c = (np.empty((n, t.size)) for _ in range(3))
     for i, angle in enumerate(params.angles):
-        m = dy.moments(dy.solve(net, common.squeezed_pair(params.frequencies, params.squeezing, angle)), t)
+        sol = dy.solve(net, common.squeezed_pair(params.frequencies, params.squeezing, angle))
+        m = dy.moments(sol, t)
         x2[i] = np.diagonal(m.cov, axis1=1, axis2=2)[:, 0::2] + m.mean[:, 0::2] ** 2
-        mi[i] = ms.mutual_information(m.cov, [0], [1])
-        ln[i] = ms.log_negativity(m.cov, [0], [1])
+        mi[i] = ms.mutual_information(m.cov, [0], [1], accuracy=sol.error_bound)
+        ln[i] = ms.log_negativity(m.cov, [0], [1], accuracy=sol.error_bound)
         c[i] = ms.sync_factor(x2[i, :, 0], x2[i, :, 1], params.step, params.window)
     ds = xr.Dataset(
         {"x2": (("squeezing_angle", "time", "probe"), x2),
