@@ -29,7 +29,7 @@ def _one_blas_thread():
         yield
 
 
-@pytest.mark.parametrize("omega0, g", [(0.4, 1.2), (0.05, 3.0), (1.5, 0.2)])
+@pytest.mark.parametrize("omega0, g", [(0.4, 1.2), (0.05, 3.0), (1.5, 0.2), (1e-9, 1.2)])
 def test_max_group_velocity_is_the_maximum_of_domega_dk(omega0, g):
     """v_max = max_k dω/dk: the closed form (c* root of g c² − a c + g = 0) against a brute-force
     maximum of a numerical derivative of ω(k) on a fine k grid."""

@@ -42,6 +42,9 @@ from .network import Network, arccosh1p
 CUT_TOL = 1e-13
 #: a cut is used only if it keeps at most this fraction of the chain
 USEFUL_FRACTION = 0.8
+#: spectra with λ_min / λ_max below this are treated as gapless: no cut (the tails' degree
+#: grows like √(λ_max / λ_min), beyond any useful window long before this)
+GAPLESS = 1e-10
 
 
 def max_group_velocity(omega0: float, g: float) -> float:
@@ -49,10 +52,15 @@ def max_group_velocity(omega0: float, g: float) -> float:
     omega0, g = float(omega0), float(g)
     if g <= 0:
         return 0.0
-    a = omega0**2 + 2 * g
-    c = (a - np.sqrt(max(a * a - 4 * g * g, 0.0))) / (2 * g)
-    c = min(max(c, -1.0), 1.0)
-    return float(g * np.sqrt(1 - c * c) / np.sqrt(a - 2 * g * c))
+    # maximum at cos k = c = (a − r)/2g, a = Ω0² + 2g, r = √(a² − 4g²) = √(ε(4g + ε)), ε = Ω0²;
+    # 1 ∓ c and a − 2gc = r written without cancellation (Ω0 → 0: v_max → √g)
+    eps = omega0**2
+    if eps == 0:
+        return float(np.sqrt(g))
+    r = np.sqrt(eps * (4 * g + eps))
+    one_minus_c = 2 * eps / (r + eps)
+    one_plus_c = 2 * (4 * g + eps) / (4 * g + eps + r)
+    return float(g * np.sqrt(one_minus_c * one_plus_c / r))
 
 
 def _ellipse(a: float, b: float, rho: float, npts: int = 2048) -> np.ndarray:
@@ -201,9 +209,11 @@ def window(network: Network, t_max: float, *, sites=(), tol: float = CUT_TOL,
     if min(env.sites, keep[-1] + reach) - max(1, keep[0] - reach) + 1 > USEFUL_FRACTION * env.sites:
         return None
     a, b = spectrum_bounds(network)
-    if a <= 0:  # λ_min within the bisection's margin of 0 (Ω0 → 0): no bound, keep the chain
-        return None
     a_e, b_e = env.omega0**2, env.omega0**2 + 4 * env.g
+    # Ω0 → 0: λ_min within the bisection's margin of 0, or a ground state whose correlations
+    # (x^(-1/2) on [a, b]) no Chebyshev degree can capture; keep the chain (exact, just slower)
+    if a <= GAPLESS * b or a_e <= GAPLESS * b_e:
+        return None
     f_norm = max(1.0, 1.0 / np.sqrt(a), np.sqrt(b))
     pc = np.zeros((2, 2)) if probe_cov is None else np.asarray(probe_cov, float)
     gx = float(thermal_factor(np.sqrt(a_e), temperature) / np.sqrt(a_e))

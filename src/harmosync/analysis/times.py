@@ -41,6 +41,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .. import lightcone as lc
 from ..errors import HarmosyncError
 from ..network import Network
 
@@ -82,16 +83,17 @@ def max_group_velocity(omega0: float, g: float) -> tuple[float, float, float]:
     """(v_max, k*, ω*): the largest group velocity [sites·frequency], where it is reached.
 
     From d/dc [(1 − c²)/(a − 2gc)] = 0 with c = cos k, a = Ω0² + 2g:
-    g c² − a c + g = 0, so c* = (a − √(a² − 4g²)) / 2g, ω*² = √(a² − 4g²).
+    g c² − a c + g = 0, so c* = (a − √(a² − 4g²)) / 2g, ω*² = √(a² − 4g²). v_max from
+    :func:`harmosync.lightcone.max_group_velocity`; k* = 2 asin √((1 − c*)/2) with
+    1 − c* = 2Ω0² / (ω*² + Ω0²), both free of cancellation as Ω0 → 0.
     """
     if g <= 0:
         return 0.0, float("nan"), float(omega0)
-    a = omega0**2 + 2 * g
-    root = math.sqrt(a * a - 4 * g * g)
-    c = (a - root) / (2 * g)
-    k = math.acos(min(1.0, max(-1.0, c)))
-    w = math.sqrt(root)
-    return g * math.sin(k) / w, k, w
+    eps = float(omega0) ** 2
+    root = math.sqrt(eps * (4 * g + eps))  # = √(a² − 4g²)
+    one_minus_c = 2 * eps / (root + eps) if eps > 0 else 0.0
+    k = 2 * math.asin(math.sqrt(min(1.0, one_minus_c / 2)))
+    return lc.max_group_velocity(omega0, g), k, math.sqrt(root)
 
 
 # ----------------------------------------------------------------------------------------------
