@@ -4,6 +4,9 @@ dynamics (the arrival of an echo or of the other probe's signal)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import math
 
 import numpy as np
@@ -150,3 +153,15 @@ def test_memory_kernel_revives_at_tau_R(fig1_network):
     g = np.abs(kernels(fig1_network, t).gamma1)
     assert g[(t > 200) & (t < 0.9 * ct.tau_revival_front)].max() < 3e-3 * g[0]
     assert g[(t > 0.98 * ct.tau_revival_front) & (t < 1.02 * ct.tau_revival)].max() > 0.1 * g[0]
+
+
+def test_analysis_exports_load_lazily():
+    """harmosync.analysis re-exports the tools of its three modules, but importing ``times``
+    (what `simulate` needs) does not load the kernel and Rayleigh modules."""
+    code = ("import sys, harmosync.analysis.times; "
+            "print(sorted(m for m in sys.modules if m.startswith('harmosync.analysis.')))\n"
+            "from harmosync.analysis import kernels, analyze, characteristic_times, Kernels, RayleighAnalysis\n"
+            "from harmosync.analysis import langevin, rayleigh\n"
+            "assert kernels is langevin.kernels and analyze is rayleigh.analyze")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['harmosync.analysis.times']"

@@ -5,9 +5,19 @@
 * ``rayleigh``: damping matrix G′, Rayleigh's condition, exact continuum poles, localized modes.
 """
 
-from .langevin import Kernels as Kernels
-from .langevin import kernels as kernels
-from .rayleigh import RayleighAnalysis as RayleighAnalysis
-from .rayleigh import analyze as analyze
-from .times import CharacteristicTimes as CharacteristicTimes
-from .times import characteristic_times as characteristic_times
+import importlib
+
+# name -> submodule; loaded on first use, so that `simulate` (which needs only ``times``) does
+# not import the kernel and Rayleigh machinery
+_EXPORTS = {
+    "Kernels": "langevin", "kernels": "langevin",
+    "RayleighAnalysis": "rayleigh", "analyze": "rayleigh",
+    "CharacteristicTimes": "times", "characteristic_times": "times",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
