@@ -106,6 +106,11 @@ CASES = {
     "covariance_asymmetric": (edit(**{"initial.x": None, "initial.p": None, "initial.squeezing": None, "initial.squeezing_angle": None,
                                       "initial.covariance": [[1, 0.3, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]}),
                               ["symmetric"]),
+    "covariance_ragged": (edit(**{"initial.x": None, "initial.p": None, "initial.squeezing": None, "initial.squeezing_angle": None,
+                                  "initial.covariance": [[0.5, 0, 0], [0, 0.5, 0, 0], [0, 0, 0.5, 0], [0, 0, 0, 0.5]]}),
+                          ["initial.covariance rows have different lengths", "give 4 rows of 4"]),
+    "probe_frequency_unresolvable": (edit(**{"probes.frequencies": [1e-8, 1.1], "probes.coupling": 0.0, "probes.strengths": [0.0, 0.2]}),
+                                     ["normal mode of frequency ≈ 1e-08", "too close to 0"]),
     "squeezing_overflow": (edit(**{"initial.squeezing": [400.0, 0.0]}), ["squeezing r = 400", "too large"]),
     "squeezing_negative": (edit(**{"initial.squeezing": [-1.0, 0.0]}), ["squeezing r", "≥ 0"]),
     # time grid
@@ -150,7 +155,8 @@ def _ok_config(tmp_path) -> Path:
 
 
 FILE_CASES = ["missing_config", "not_toml", "not_utf8", "output_exists", "output_dir_missing", "output_is_dir", "plot_exists",
-              "plot_same_as_output", "output_unwritable", "plot_unwritable", "plot_bad_extension"]
+              "plot_same_as_output", "output_unwritable", "plot_unwritable", "plot_bad_extension", "output_bad_extension",
+              "output_is_the_config", "output_is_a_fifo", "output_is_a_symlink", "output_name_too_long"]
 
 
 @pytest.mark.parametrize("name", FILE_CASES)
@@ -181,7 +187,25 @@ def test_bad_files_are_refused_cleanly(name, tmp_path):
         frag = "already exists"
     elif name == "plot_same_as_output":
         args += ["--plot", str(out)]
-        frag = "same file"
+        frag = "--plot"
+    elif name == "output_bad_extension":  # a NetCDF file named like something else
+        args[3], frag = str(tmp_path / "out.toml"), "must end in .nc"
+    elif name == "output_is_the_config":
+        cfg = cfg.rename(tmp_path / "run.nc")  # TOML content, NetCDF name: -o would replace it
+        args[1:4] = [str(cfg), "-o", str(cfg)]
+        args += ["--overwrite"]
+        before, out, frag = cfg.read_text(), cfg, "is the input"
+    elif name == "output_is_a_fifo":  # --overwrite must not replace a pipe or device (/dev/null)
+        os.mkfifo(out)
+        args += ["--overwrite"]
+        frag = "special file"
+    elif name == "output_is_a_symlink":
+        (tmp_path / "real.nc").write_text("precious")
+        out.symlink_to(tmp_path / "real.nc")
+        args += ["--overwrite"]
+        before, frag = "precious", "symbolic link"
+    elif name == "output_name_too_long":
+        args[3], frag = str(tmp_path / ("a" * 230 + ".nc")), "bytes long"
     elif name == "output_unwritable":  # /proc accepts no new files, even for root
         args[3], frag = "/proc/harmosync-test.nc", "cannot write"
     elif name == "plot_unwritable":
@@ -189,7 +213,7 @@ def test_bad_files_are_refused_cleanly(name, tmp_path):
         frag = "cannot write"
     else:
         args += ["--plot", str(tmp_path / "q.xyz")]
-        frag = ".png, .pdf or .svg"
+        frag = "must end in .png, .pdf, .svg"
     names_before = sorted(p.name for p in tmp_path.iterdir())
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 2, res.output

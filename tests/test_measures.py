@@ -254,6 +254,14 @@ def test_correlations_within_the_covariance_error_are_zero():
     assert ms.log_negativity(tmsv, accuracy=delta) == pytest.approx(2 * r, rel=1e-12)
     mi_exact = 2 * ((np.cosh(r) ** 2) * np.log(np.cosh(r) ** 2) - (np.sinh(r) ** 2) * np.log(np.sinh(r) ** 2))
     assert ms.mutual_information(tmsv, accuracy=delta) == pytest.approx(mi_exact, rel=1e-10)
+    # a loose (or NaN) error bound, as near zero-frequency modes give, is capped: weak but real
+    # entanglement and correlations survive it
+    weak = 0.01
+    cw, sw = np.cosh(2 * weak) / 2, np.sinh(2 * weak) / 2
+    tmsv_weak = np.array([[cw, 0, sw, 0], [0, cw, 0, -sw], [sw, 0, cw, 0], [0, -sw, 0, cw]])
+    for loose in (0.187, 4.8e8, np.nan):
+        assert ms.log_negativity(tmsv_weak, accuracy=loose) == pytest.approx(2 * weak, rel=1e-9)
+        assert ms.mutual_information(tmsv_weak, accuracy=loose) > 1e-4
     # pure parts with a correlation they cannot have (unphysical: ν = ½ ± c): I ≈ −S(½ + c) is
     # far beyond what δ can do and stays negative, for the caller's checks to catch
     c = 0.1

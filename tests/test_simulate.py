@@ -167,10 +167,13 @@ def test_numerical_guard_refuses_bad_results(tmp_path):
         (good.assign(x=("time", [1.0, np.nan, 1.0, 1.0, 1.0])), "x contains NaN"),
         (good.assign(sync=("time", [0.5, 1.5, 0.0, np.nan, np.nan])), "sync leaves"),
         (good.assign(log_negativity=("time", [0.0, -0.1, 0.0, 0.0, 0.0])), "log_negativity is negative"),
+        (good.assign(complete_sync_quantum=("time", [0.5, np.inf, 0.5, 0.5, 0.5])), "complete_sync_quantum contains inf"),
     ]:
         with pytest.raises(NumericalError, match=frag):
             io.write_netcdf(bad, tmp_path / "bad.nc")
         assert not (tmp_path / "bad.nc").exists()
+    # S_c = +inf where the means coincide, and so are its sweep summaries (squeezed vacua)
+    io.write_netcdf(good.assign(complete_sync=("time", [np.inf] * 5), complete_sync_min=((), np.inf)), tmp_path / "inf.nc")
 
 
 @pytest.mark.parametrize("name", ["fig1", "fig2", "fig3", "fig4", "fig5"])

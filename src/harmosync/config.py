@@ -161,6 +161,9 @@ class InitialConfig(_Strict):
             if any(v is not None for v in per.values()):
                 raise HarmosyncError("config error: initial: give either covariance (and mean) or per-probe x, p, squeezing, ..., not both")
             mean = np.zeros(2 * p) if self.mean is None else np.asarray(self.mean, float)
+            if len({len(row) for row in self.covariance}) > 1:
+                raise HarmosyncError(f"config error: initial.covariance rows have different lengths "
+                                     f"({', '.join(str(len(r)) for r in self.covariance)}); give {2 * p} rows of {2 * p} numbers")
             cov = np.asarray(self.covariance, float)
             if cov.shape != (2 * p, 2 * p):
                 raise HarmosyncError(f"config error: initial.covariance must be {2 * p}×{2 * p} for {p} probes, got shape {cov.shape}")

@@ -173,11 +173,16 @@ def write_layout(lay: Layout, path) -> None:
         f.attrs.update(lay.attrs)
 
 
+#: Longest output file name [bytes]: the hidden temporary beside it, ``.<name>.<pid>.<random>.partial``,
+#: must still fit the usual 255-byte limit.
+MAX_NAME = 200
+
 #: Variables that are NaN by definition somewhere (sync window past the data, no crosstalk for
 #: probes on one site); every other variable must be finite before it is written.
 NAN_ALLOWED_PREFIXES = ("sync", "tau", "best_delay", "onset", "complete_sync")
-#: Variables that are +inf by definition somewhere: Mari's S_c = 1/(⟨x₋⟩² + ⟨p₋⟩²) is infinite
-#: when the two probes' means coincide (e.g. both zero, as for squeezed vacua).
+#: Variables (and their sweep summaries, ``complete_sync_min`` ...) that are +inf by definition
+#: somewhere: Mari's S_c = 1/(⟨x₋⟩² + ⟨p₋⟩²) is infinite when the two probes' means coincide
+#: (e.g. both zero, as for squeezed vacua). The quantum S_q ≤ 1 is always finite.
 INF_ALLOWED = ("complete_sync",)
 
 
@@ -200,7 +205,7 @@ def check_values(data_vars: dict) -> None:
             continue
         if not name.startswith(NAN_ALLOWED_PREFIXES) and not np.all(np.isfinite(vals)):
             raise NumericalError(f"{name} contains NaN or inf; nothing was written (report this with your config)")
-        if name not in INF_ALLOWED and np.any(np.isinf(vals)):
+        if not (name.startswith(INF_ALLOWED) and "quantum" not in name) and np.any(np.isinf(vals)):
             raise NumericalError(f"{name} contains inf; nothing was written (report this with your config)")
         if name.startswith("sync") and "onset" not in name and np.nanmax(np.abs(vals), initial=0.0) > 1 + 1e-12:
             raise NumericalError(f"{name} leaves [-1, 1]; nothing was written (report this with your config)")
@@ -212,10 +217,20 @@ def check_output_path(path, *, overwrite: bool = False) -> Path:
     """Refuse an existing file (unless ``overwrite``) or a directory we cannot write, before
     any computation starts."""
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise HarmosyncError(f"output {str(path)!r} already exists; choose another name or pass --overwrite")
-    if path.is_dir():
+    if len(path.name.encode()) > MAX_NAME:
+        raise HarmosyncError(f"output name {path.name[:40]!r}... is {len(path.name.encode())} bytes long; "
+                             f"use at most {MAX_NAME} (the temporary file beside it needs the rest)")
+    try:
+        exists, is_dir, special = path.exists(), path.is_dir(), path.is_symlink() or (path.exists() and not path.is_file())
+    except OSError as e:
+        raise HarmosyncError(f"cannot write {str(path)!r}: {e.strerror}") from None
+    if is_dir:
         raise HarmosyncError(f"output {str(path)!r} is a directory; give a file name")
+    if special:  # --overwrite would replace the link, device or pipe itself (e.g. /dev/null)
+        raise HarmosyncError(f"output {str(path)!r} is a symbolic link or a special file, not a regular file; "
+                             "give the path of a regular file")
+    if exists and not overwrite:
+        raise HarmosyncError(f"output {str(path)!r} already exists; choose another name or pass --overwrite")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise HarmosyncError(f"cannot write {str(path)!r}: directory {str(parent)!r} does not exist")
@@ -228,6 +243,25 @@ def check_output_path(path, *, overwrite: bool = False) -> Path:
     except OSError as e:
         raise HarmosyncError(f"cannot write {str(path)!r}: {e.strerror} in directory {str(parent)!r}") from None
     return path
+
+
+NETCDF_SUFFIXES = (".nc", ".nc4", ".h5")
+IMAGE_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+def check_suffix(path, allowed: tuple[str, ...], what: str) -> None:
+    """Refuse an output whose name says another format than the one written (a PNG named .jpg,
+    a NetCDF file named .toml)."""
+    if path and Path(path).suffix.lower() not in allowed:
+        raise HarmosyncError(f"{what} {str(path)!r} must end in {', '.join(allowed)}")
+
+
+def check_not_input(source, *outputs) -> None:
+    """Refuse an output that would replace the command's own input (e.g. -o CONFIG.toml)."""
+    src = os.path.realpath(source)
+    for out in outputs:
+        if out and os.path.realpath(out) == src:
+            raise HarmosyncError(f"output {str(out)!r} is the input {str(source)!r}; give the output its own name")
 
 
 def check_distinct(*paths) -> None:

@@ -215,11 +215,23 @@ def _check_parts(n, a, b):
     return a, b
 
 
+#: Largest covariance error bound trusted to zero a correlation: a looser (or NaN) bound, as
+#: the stationary-state bound gives near zero-frequency modes far from the probes, must not
+#: hide real entanglement or correlations.
+ACCURACY_CAP = 1e-7
+
+
+def _trusted(accuracy: float) -> float:
+    a = float(accuracy)
+    return min(a, ACCURACY_CAP) if np.isfinite(a) and a > 0 else (ACCURACY_CAP if a > 0 else 0.0)
+
+
 def entropy_error(accuracy: float, modes: int) -> float:
     """Bound on the error of a ``modes``-mode entropy when each symplectic eigenvalue is off by
-    at most 4·``accuracy`` (σ's entries off by ``accuracy``, vacuum σ = ½): one mode's term
-    changes most at ν = ½, where S(½ + x) = (1 + x) ln(1 + x) − x ln x ≤ x (2 + ln(1/x))."""
-    x = 4.0 * float(accuracy)
+    at most 4·``accuracy`` (σ's entries off by ``accuracy``, vacuum σ = ½; capped at
+    ``ACCURACY_CAP``): one mode's term changes most at ν = ½, where
+    S(½ + x) = (1 + x) ln(1 + x) − x ln x ≤ x (2 + ln(1/x))."""
+    x = 4.0 * _trusted(accuracy)
     return 0.0 if x <= 0 else modes * x * (2.0 + np.log(1.0 / min(x, 0.5)))
 
 
@@ -255,13 +267,14 @@ def log_negativity(cov, part_a=(0,), part_b=(1,), *, accuracy: float = 0.0) -> n
     """E_N = Σ_k max(0, −ln 2ν̃_k) over the symplectic eigenvalues of the partial transpose
     (p → −p on B) of the reduced state of A ∪ B  [nats]. 2ν̃ within ``NEGATIVITY_TOL``
     (roundoff) of 1, or within 8·``accuracy`` (an absolute bound on the error of σ's entries,
-    ``Solution.error_bound``), is not entanglement: E_N is reported as exactly 0 there."""
+    ``Solution.error_bound``, capped at ``ACCURACY_CAP``), is not entanglement: E_N is reported
+    as exactly 0 there."""
     cov = np.asarray(cov, dtype=float)
     a, b = _check_parts(cov.shape[-1] // 2, part_a, part_b)
     sub = reduced(cov, a + b)
     pt = partial_transpose(sub, np.arange(len(a), len(a) + len(b)))
     two_nu = 2 * symplectic_eigenvalues(pt)
-    tol = max(NEGATIVITY_TOL, 8.0 * float(accuracy))
+    tol = max(NEGATIVITY_TOL, 8.0 * _trusted(accuracy))
     return np.where(two_nu < 1 - tol, -np.log(two_nu), 0.0).sum(axis=-1)
 
 

@@ -436,13 +436,26 @@ def stability_report(network: Network, *, dense: bool | None = None) -> tuple[fl
     return lam_min, float(s_star)
 
 
+#: A smallest eigenvalue of a potential matrix below this fraction of its scale is zero within
+#: roundoff: no stable ground state can be computed from it.
+RESOLVABLE = 1e-14
+
+
 def check_stability(network: Network) -> None:
     """Refuse a network without a ground state (paper has no counterterm; see CONVENTIONS).
 
     The test itself is the P × P Schur complement (cheap at any N); the dense smallest eigenvalue
     is computed only to word the error."""
-    env_min = network.environment.smallest_eigenvalue()
-    if env_min <= 0:
+    env = network.environment
+    env_min = env.smallest_eigenvalue()
+    env_scale = float(abs(env.potential(sparse=True)).sum(axis=1).max()) if env.sites else 1.0
+    if env_min <= RESOLVABLE * env_scale:
+        if env_min > -RESOLVABLE * env_scale:  # zero within roundoff: a (nearly) free particle
+            raise UnstableNetworkError(
+                f"the environment has a normal mode of frequency ≈ 0 (smallest eigenvalue {env_min:.3g} of its "
+                f"potential matrix, below {RESOLVABLE:g} of its largest ≈ {env_scale:.3g}): double precision cannot "
+                "resolve it; raise the lowest on-site frequencies"
+            )
         raise UnstableNetworkError(
             f"the environment alone is unstable (smallest eigenvalue {env_min:.4g}); raise its on-site frequencies"
         )
@@ -454,8 +467,15 @@ def check_stability(network: Network) -> None:
         )
     vs, g = _schur(network)
     scale = max(1.0, float(np.abs(vs).max()))
-    if float(np.linalg.eigvalsh(vs - g)[0]) > 1e-12 * scale:
+    schur_min = float(np.linalg.eigvalsh(vs - g)[0])
+    if schur_min > RESOLVABLE * scale:
         return
+    if schur_min > 0:  # positive, but at the roundoff level of the potential matrix
+        raise UnstableNetworkError(
+            f"the network has a normal mode of frequency ≈ {np.sqrt(schur_min):.3g} [ω], too close to 0 for double "
+            f"precision beside the largest entries of the potential (≈ {scale:.3g}); raise the lowest probe "
+            "frequencies or weaken the couplings that lower them"
+        )
     lam_min, s_star = stability_report(network)
     ks = [abs(k) for _, _, k in network.probes.attachments]
     kmax = max(ks) if ks else 0.0

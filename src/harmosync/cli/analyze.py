@@ -246,6 +246,7 @@ def analyze(config, output, horizon, check, overwrite, quiet):
     if output:
         if not output.endswith((".json", ".nc")):
             raise HarmosyncError(f"output {output!r} must end in .json or .nc")
+        io.check_not_input(config, output)
         io.check_output_path(output, overwrite=overwrite)
     cfg = cfgmod.load(config)
     if horizon is not None:
@@ -342,6 +343,9 @@ def kernels(config, plot_path, output, stop, step, overwrite, quiet):
 
     if not plot_path and not output:
         raise HarmosyncError("nothing to do: give --plot OUT.png and/or -o OUT.nc")
+    io.check_suffix(output, io.NETCDF_SUFFIXES, "output")
+    io.check_suffix(plot_path, io.IMAGE_SUFFIXES, "--plot")
+    io.check_not_input(config, plot_path, output)
     for path in (plot_path, output):
         if path:
             io.check_output_path(path, overwrite=overwrite)

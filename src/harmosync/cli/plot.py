@@ -32,6 +32,8 @@ def plot(store, var, output, x, y, sel, title, overwrite):
     from ..errors import HarmosyncError
     from ..sweep import open_sweep
 
+    io.check_suffix(output, io.IMAGE_SUFFIXES, "output")
+    io.check_not_input(store, output)
     io.check_output_path(output, overwrite=overwrite)
     selection = {}
     for s in sel:

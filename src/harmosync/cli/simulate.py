@@ -7,7 +7,6 @@ import time
 
 import click
 
-from ..errors import HarmosyncError
 from . import handle_errors
 
 
@@ -30,12 +29,13 @@ def simulate(config, output, plot_path, overwrite, quiet):
     from ..simulation import simulate as run
 
     t0 = time.perf_counter()
+    io.check_suffix(output, io.NETCDF_SUFFIXES, "output")
+    io.check_suffix(plot_path, io.IMAGE_SUFFIXES, "--plot")
+    io.check_not_input(config, output, plot_path)
     io.check_output_path(output, overwrite=overwrite)
     if plot_path:
         io.check_output_path(plot_path, overwrite=overwrite)
         io.check_distinct(output, plot_path)
-        if plot_path.rsplit(".", 1)[-1].lower() not in ("png", "pdf", "svg"):
-            raise HarmosyncError(f"--plot {plot_path!r}: the image must end in .png, .pdf or .svg")
     cfg = cfgmod.load(config)
     result = run(cfg)
     lay = io.layout(result)  # plain arrays: the file is written without importing xarray

@@ -70,6 +70,7 @@ def sweep(config, output, workers, scheduler, local_cluster, shard, batch, expor
                              "use --export OUT.nc for NetCDF")
     if netcdf and not export:
         export = str(Path(output).with_suffix(".nc"))
+    io.check_not_input(config, output, export)
     if export:
         io.check_output_path(export, overwrite=overwrite)
         io.check_distinct(output, export)
