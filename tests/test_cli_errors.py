@@ -264,6 +264,22 @@ def test_internal_error_exit_1_with_hint(tmp_path, monkeypatch):
     assert not (tmp_path / "o.nc").exists()
 
 
+def test_out_of_memory_is_one_line_with_the_fix(tmp_path, monkeypatch):
+    """A MemoryError anywhere (e.g. a huge environment in `kernels`) is exit 2 with one line that
+    says what to shrink, not an 'internal error'; nothing is written."""
+    import harmosync.simulation as sim
+
+    def oom(cfg):
+        raise MemoryError("Unable to allocate 7.28 TiB for an array")
+
+    monkeypatch.setattr(sim, "simulate", oom)
+    cfg = _ok_config(tmp_path)
+    r = CliRunner().invoke(main, ["simulate", str(cfg), "-o", str(tmp_path / "o.nc")])
+    assert r.exit_code == 2 and r.stderr.count("\n") == 1
+    assert r.stderr.startswith("harmosync: error: out of memory (Unable to allocate 7.28 TiB") and "coarser" in r.stderr
+    assert not (tmp_path / "o.nc").exists()
+
+
 def test_every_command_has_help_with_example():
     """`harmosync CMD --help` exits 0 and shows an example, for every registered command."""
     from click.testing import CliRunner

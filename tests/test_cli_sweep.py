@@ -216,3 +216,35 @@ def test_plot_sel_outside_the_axis_is_refused():
     for bad in ("99", "nan", "inf", "-1"):
         with pytest.raises(HarmosyncError, match="outside the values of K"):
             maps.select(ds, "c", {"K": bad})
+
+
+def test_plot_of_a_variable_without_finite_values_is_refused():
+    """A map of C for zero means (all NaN) is an error naming the reason, not a blank image."""
+    import xarray as xr
+
+    from harmosync.errors import HarmosyncError
+    from harmosync.plot import maps
+
+    ds = xr.Dataset({"sync_mean": (("m",), np.full(3, np.nan)), "ok": (("m",), [0.1, np.nan, 0.3])},
+                    coords={"m": [1, 2, 3]}, attrs={"sweep_axes": "m"})
+    with pytest.raises(HarmosyncError, match="sync_mean has no finite value"):
+        maps.plot_variable(ds, "sync_mean")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    maps.plot_variable(ds, "ok", ax=ax)  # partly NaN is fine
+    plt.close(fig)
+
+
+def test_sweep_warnings_go_to_stderr_and_no_bar_in_logs(cfg, tmp_path):
+    """A sweep with failing points warns on stderr (also with --quiet); with stderr not a
+    terminal there is no progress bar to fill the log."""
+    bad = cfg.read_text().replace('"probes.sites[2]" = { start = 1, stop = 16, name = "m" }',
+                                  '"probes.strengths[2]" = { values = [0.2, 50.0], name = "K" }')
+    bad = bad.replace("stop = 300.0", "stop = 40.0").replace("[[0, 150], [150, 300]]", "[[0, 40]]")
+    p = tmp_path / "bad.toml"
+    p.write_text(bad)
+    r = harmosync("sweep", p, "-o", tmp_path / "b.zarr", "-q")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ""
+    assert "warning: 1 points failed" in r.stderr and "\r" not in r.stderr and "pt/s" not in r.stderr

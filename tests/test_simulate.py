@@ -193,3 +193,18 @@ def test_every_example_config_runs_through_the_cli(name, tmp_path):
     assert r.exit_code == 0, r.output
     ds = io.read(tmp_path / "o.nc")
     assert ds.sizes["time"] == 1201 and np.all(np.isfinite(ds.cov.values))
+
+
+def test_a_run_too_big_for_memory_is_refused_before_computing(monkeypatch):
+    """With (pretend) 1 GB available, 2e6 times of 5 probes (≈ 12 GB by the measured 5.9 kB per
+    time) are refused up front with the numbers and the fix; the estimate follows the measured
+    peaks within 10%."""
+    from harmosync import simulation
+    from harmosync.errors import HarmosyncError
+
+    assert simulation.memory_estimate(1, 2) == pytest.approx(1.1e3, rel=0.1)
+    assert simulation.memory_estimate(1, 5) == pytest.approx(5.9e3, rel=0.1)
+    monkeypatch.setattr(simulation, "available_memory", lambda: 1e9)
+    with pytest.raises(HarmosyncError, match=r"needs ≈ 12.5 GB .* more than the 1 GB available; use a coarser time step"):
+        simulation.check_memory(2_000_000, 5)
+    simulation.check_memory(1000, 5)  # small runs pass

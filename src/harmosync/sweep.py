@@ -1326,7 +1326,9 @@ def run_sweep(base_config, axes: dict, *, keep, store=None, executor=None, worke
                              "Executor or a dask.distributed Client")
 
     failed: list = []
-    bar = tqdm(total=todo, unit="pt", desc="sweep", disable=not progress or todo == 0, dynamic_ncols=True,
+    # no bar in logs: a redirected stderr would collect every refresh as a line
+    bar = tqdm(total=todo, unit="pt", desc="sweep", disable=not progress or todo == 0 or not sys.stderr.isatty(),
+               dynamic_ncols=True,
                smoothing=0.1)
     t0 = time.perf_counter()
 

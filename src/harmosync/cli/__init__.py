@@ -26,6 +26,10 @@ def handle_errors(fn):
             sys.exit(2)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
+        except MemoryError as e:
+            click.echo(f"harmosync: error: out of memory ({e}); nothing was written; shorten the run, use a coarser "
+                       "time step or fewer probes (sweeps: keep summaries instead of series)", err=True)
+            sys.exit(2)
         except KeyboardInterrupt:
             click.echo("harmosync: interrupted; no partial output was written", err=True)
             sys.exit(130)

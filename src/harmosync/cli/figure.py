@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -90,11 +91,11 @@ def figure(which, out, pdf, overwrite, quiet):
     import matplotlib.pyplot as plt
     from tqdm import tqdm
 
-    bar = tqdm(numbers, desc="figures", unit="fig", disable=quiet or len(numbers) == 1)
+    bar = tqdm(numbers, desc="figures", unit="fig", disable=quiet or len(numbers) == 1 or not sys.stderr.isatty())
     for n in bar:
         bar.set_postfix_str(f"fig{n}")
         t0 = time.perf_counter()
-        ds = figures.compute(n, progress=not quiet)
+        ds = figures.compute(n, progress=not quiet and sys.stderr.isatty())
         fig = figures.draw(n, ds)
         try:
             _write(ds, fig, plan[n], overwrite=overwrite)

@@ -51,7 +51,11 @@ def sweep(config, output, workers, scheduler, local_cluster, shard, batch, expor
     from .. import sweep as sw
     from ..errors import HarmosyncError
 
-    echo = (lambda s: None) if quiet else click.echo
+    def echo(line: str) -> None:  # warnings and interruptions go to stderr, even with --quiet
+        if line.startswith(("warning:", "interrupted:")):
+            click.echo(line, err=True)
+        elif not quiet:
+            click.echo(line)
     if scheduler and local_cluster:
         raise HarmosyncError("give --scheduler or --local-cluster, not both")
     if (scheduler or local_cluster) and workers:
@@ -61,7 +65,8 @@ def sweep(config, output, workers, scheduler, local_cluster, shard, batch, expor
         spec = sw.build_spec(base, axes, keep)
         sw.validate(spec)
         echo(f"{config}: {spec.size} points = " + " × ".join(f"{a.size} {a.name} ({a.path})" for a in spec.axes)
-             + f"; keeps {', '.join(sw._data_names(spec.keep))}; every point is valid")
+             + f"; keeps {', '.join(sw._data_names(spec.keep))}; the points checked are valid"
+             + " (every axis value at the corners of the grid; a point can still fail when it runs)")
         return
     if not output:
         raise HarmosyncError("give the output store with -o OUT.zarr")

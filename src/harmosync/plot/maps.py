@@ -161,6 +161,9 @@ def plot_variable(ds, var: str, *, x: str | None = None, y: str | None = None, s
     axis, y = time if ``var`` has it, else the second sweep axis."""
     da = select(ds, var, sel)
     da = da.squeeze(drop=False)
+    if np.issubdtype(da.dtype, np.number) and not np.any(np.isfinite(da.values)):
+        raise HarmosyncError(f"{var} has no finite value{' at this selection' if sel else ''} (all NaN or inf, e.g. "
+                             "C of zero means, or S_c of coinciding means): nothing to plot")
     axes = ds.attrs.get("sweep_axes", "").split()
     free = list(da.dims)
     x = _resolve(ds, x, "--x") if x else None
