@@ -63,6 +63,8 @@ CASES = {
     "unknown_table": (edit(**{"chian": {"sites": 3}}), ["unknown key 'chian'", 'did you mean "chain"']),
     "unknown_chain_key": (edit(**{"chain.omega": 0.4}), ["unknown key 'omega'", 'did you mean "omega0"']),
     "unknown_probes_key": (edit(**{"probes.strength": [0.2, 0.2]}), ["'strength'", '"strengths"']),
+    "typo_for_required_key": (edit(**{"probes.strengths": None, "probes.strength": [0.2, 0.2]}),
+                              ["unknown key 'strength'", '"strengths"']),
     "unknown_initial_key": (edit(**{"initial.squeeze": [0.0, 0.0]}), ["'squeeze'", '"squeezing"']),
     "missing_time": (edit(time=None), ["time", "missing"]),
     "two_environments": (edit(graph={"sites": 2, "edges": [[1, 2, 0.5]], "onsite_frequencies": 0.4}), ["exactly one environment"]),
@@ -291,3 +293,11 @@ def test_every_command_has_help_with_example():
         r = runner.invoke(main, [name, "--help"])
         assert r.exit_code == 0, (name, r.output)
         assert "Example" in r.output, name
+
+
+def test_config_with_byte_order_mark_is_read(tmp_path):
+    """A UTF-8 byte-order mark (Windows editors) is not a TOML error."""
+    cfg = _ok_config(tmp_path)
+    cfg.write_bytes(b"\xef\xbb\xbf" + cfg.read_bytes())
+    r = CliRunner().invoke(main, ["simulate", str(cfg), "-o", str(tmp_path / "o.nc"), "-q"])
+    assert r.exit_code == 0, r.output

@@ -271,7 +271,9 @@ class RunConfig(_Strict):
 
 
 def _format_error(err: ValidationError, model: type[BaseModel]) -> str:
-    e = err.errors()[0]
+    errors = err.errors()
+    # an unknown key explains a "missing" one (a typo: strength for strengths): report it first
+    e = next((x for x in errors if x["type"] == "extra_forbidden"), errors[0])
     loc = ".".join(str(x) for x in e["loc"] if not (isinstance(x, str) and x in ("function-after", "function-before")))
     typ, msg = e["type"], e["msg"]
     if typ == "extra_forbidden":
@@ -322,7 +324,7 @@ def load(path) -> RunConfig:
     except OSError as e:
         raise HarmosyncError(f"cannot read config file {str(path)!r}: {e.strerror}") from None
     try:
-        data = tomllib.loads(text.decode("utf-8"))
+        data = tomllib.loads(text.decode("utf-8-sig"))  # a byte-order mark from Windows editors is fine
     except UnicodeDecodeError:
         raise HarmosyncError(f"config file {str(path)!r} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as e:
