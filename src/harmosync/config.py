@@ -48,6 +48,8 @@ class _Strict(BaseModel):
         for x in flat:
             if isinstance(x, (bool, str)):
                 raise ValueError(f"must be a number (or list of numbers), got {x!r}")
+            if isinstance(x, float) and not math.isfinite(x):
+                raise ValueError(f"must be finite, got {x!r}")
             if isinstance(x, (int, float)) and math.isfinite(x) and abs(x) > MAX_MAGNITUDE \
                     and info.field_name not in ("sites", "seed"):
                 raise ValueError(f"{x!r} is beyond the supported magnitude {MAX_MAGNITUDE:g}; rescale your units")
@@ -117,7 +119,10 @@ class GraphConfig(_Strict):
         for j, k, v in self.edges:
             a[j - 1, k - 1] += v
             a[k - 1, j - 1] += v
-        return nw.graph(a, self.onsite_frequencies)
+        try:
+            return nw.graph(a, self.onsite_frequencies)
+        except HarmosyncError as e:
+            raise type(e)(f"config error: graph: {e}") from None
 
 
 class ProbesConfig(_Strict):

@@ -40,7 +40,9 @@ def _check_horizon(cfg, horizon: float) -> None:
         from ..analysis.times import characteristic_times
 
         limit = characteristic_times(net).tau_revival_front
-    if not math.isfinite(horizon) or horizon > limit:
+    if not (math.isfinite(horizon) and horizon > 0):
+        raise HarmosyncError(f"--horizon {horizon:g} must be a positive time [1/ω]; give one ≤ {limit:.4g} or leave it automatic")
+    if horizon > limit:
         raise HarmosyncError(f"--horizon {horizon:g} is beyond the revival time {limit:.4g} [1/ω]; "
                              f"give a horizon ≤ {limit:.4g} or leave it automatic")
 
