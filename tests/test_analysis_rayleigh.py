@@ -172,6 +172,25 @@ def test_graph_environment_uses_smoothed_density():
     assert res.damping_matrix[0][0] >= 0 and res.damping_matrix[1][1] >= 0
 
 
+def test_small_graph_does_not_predict_sync_beyond_its_heisenberg_time():
+    """A 6-site ring is a closed system: its discrete levels (mean spacing Δ) are resolved after
+    t_H = 2π/Δ, and the exact dynamics never settles (C keeps swinging by more than 0.5 in late
+    windows). The gap's sync time is beyond t_H, so synchronization is not predicted."""
+    a = np.zeros((6, 6))
+    for j in range(6):
+        a[j, (j + 1) % 6] = a[(j + 1) % 6, j] = 1.0
+    net = nw.couple(nw.graph(a, 0.4), nw.probes([1.0, 1.1], 0.5, [1, 1], [0.2, 0.2]))
+    res = ry.analyze(net)
+    w = net.environment.modes()[0]
+    t_h = 2 * np.pi * (w.size - 1) / (w[-1] - w[0])  # mean spacing of the ring's 6 levels
+    assert res.time_to_sync > t_h and not res.expected and "Heisenberg time" in res.reason
+    t = np.arange(0, 400, 0.05)
+    x = dy.probe_means(net, [0.14, 0.0, 1.4, 0.0], t)
+    c = ms.sync_factor(x[:, 0], x[:, 2], 0.05, 20.0)
+    late = c[(t > 200) & (t < 380)]
+    assert np.nanmax(late) - np.nanmin(late) > 0.5 and np.nanmean(late) > -0.9  # nothing settles
+
+
 def test_as_dict_and_bad_input():
     a = ry.analyze(nw.paper_network(coupling=0.0, strengths=(0.8, 0.8)), initial_mean=[0.14, 0, 1.4, 0])
     d = a.as_dict()

@@ -334,14 +334,20 @@ def analyze(network: Network, *, horizon: float | None = None, initial_mean=None
         exact_g = tuple(float(-2 * w.imag) + 0.0 for w in pw)
         errs = [abs(gm - ge) / ge for gm, ge in zip((g11, g22), exact_g) if np.isfinite(ge) and ge > 0]
         err = max(errs) if errs else float("nan")
-    t_end = times.tau_revival_front if times is not None else float("inf")
+    if times is not None:
+        t_end, after = times.tau_revival_front, "the revival τ_R"
+    else:  # a discrete environment damps only until its levels are resolved: the Heisenberg time
+        w_env = env.modes()[0]
+        spacing = (w_env[-1] - w_env[0]) / (w_env.size - 1) if w_env.size > 1 else float("inf")
+        t_end = 2 * math.pi / spacing if spacing > 0 else float("inf")
+        after = f"the Heisenberg time 2π/Δ of the environment's {w_env.size} discrete modes (mean spacing Δ)"
     if gap == 0 or gmax == 0:
         expected, reason = False, "no damping gap (G′_11 = G′_22)"
     elif kind == "none":
         expected, reason = False, f"the surviving mode q{surv} lives on one probe (|sin 2θ| small)"
     elif t_sync >= t_end:
         expected, reason = False, (f"the gap is too small: the damped mode needs {t_sync:.4g} [1/ω] to fall "
-                                   f"{SYNC_RATIO:g}× below q{surv}, after the revival τ_R = {t_end:.4g}")
+                                   f"{SYNC_RATIO:g}× below q{surv}, after {after} = {t_end:.4g} [1/ω]")
     elif poles and model == "continuum" and not all(np.isfinite(exact_g)):
         expected, reason = False, ("strong coupling: a probe resonance has merged with the band edge (no exact "
                                    "pole found); Rayleigh's approximation does not apply, see the localized modes")
@@ -354,7 +360,8 @@ def analyze(network: Network, *, horizon: float | None = None, initial_mean=None
     else:
         expected, reason = True, (f"gap: q{3 - surv} decays, q{surv} survives; amplitude ratio falls "
                                   f"{SYNC_RATIO:g}× by t = {t_sync:.4g} [1/ω]" +
-                                  (f" < τ_R = {t_end:.4g}" if np.isfinite(t_end) else ""))
+                                  (f" < τ_R = {t_end:.4g}" if times is not None else
+                                   f" < the Heisenberg time {t_end:.4g} of the environment" if np.isfinite(t_end) else ""))
     s2 = math.sin(2 * theta)
     ohmic = (1 + s2) / (1 - s2) if s2 < 1 else float("inf")
     att = network.probes.attachments
