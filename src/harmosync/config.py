@@ -266,7 +266,8 @@ class RunConfig(_Strict):
             pr = nw.probes(pc.frequencies, pc.coupling, pc.sites, pc.strengths)
             return nw.couple(env, pr)
         except HarmosyncError as e:
-            raise type(e)(f"config error: probes: {e}") from None
+            table = ("chain" if self.chain is not None else "graph") if str(e).startswith("the environment") else "probes"
+            raise type(e)(f"config error: {table}: {e}") from None
 
     def build_state(self) -> st.InitialState:
         return st.InitialState(self.initial.build(self.probes.frequencies), self.environment_config.temperature)
