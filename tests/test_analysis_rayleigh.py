@@ -172,6 +172,27 @@ def test_graph_environment_uses_smoothed_density():
     assert res.damping_matrix[0][0] >= 0 and res.damping_matrix[1][1] >= 0
 
 
+@pytest.mark.parametrize("boundary", ["fixed", "free"])
+def test_localized_modes_of_long_chains_from_the_structured_spectrum(monkeypatch, boundary):
+    """Above the dense limit a chain's localized modes come from the structured solver's exact
+    spectrum (no N × N eigensolver, so M = 10⁴ takes seconds, not minutes): frequencies,
+    probe amplitudes (up to sign), decay lengths and steady amplitudes equal dense eigh's,
+    here with the limit lowered below a 400-site chain; a probe below the band and one above it
+    give localized modes on both sides."""
+    net = nw.couple(nw.chain(400, 0.4, 1.2, boundary=boundary), nw.probes([0.2, 2.6], 0.05, [1, 3], [0.05, 0.9]))
+    m0 = [0.14, 0.0, 1.4, 0.2]
+    dense = ry.localized_modes(net, m0)
+    monkeypatch.setattr(ry, "DENSE_LIMIT", 50)
+    fast = ry.localized_modes(net, m0)
+    assert len(dense) == len(fast) >= 2 and {m.side for m in dense} == {"below", "above"}
+    for a, b in zip(dense, fast):
+        assert a.side == b.side and a.pattern == b.pattern
+        assert b.frequency == pytest.approx(a.frequency, rel=1e-12)
+        np.testing.assert_allclose(np.abs(b.probe_amplitudes), np.abs(a.probe_amplitudes), atol=1e-10)
+        assert b.decay_length == pytest.approx(a.decay_length, rel=1e-9)
+        np.testing.assert_allclose(b.steady_amplitude, a.steady_amplitude, atol=1e-10)
+
+
 def test_small_graph_does_not_predict_sync_beyond_its_heisenberg_time():
     """A 6-site ring is a closed system: its discrete levels (mean spacing Δ) are resolved after
     t_H = 2π/Δ, and the exact dynamics never settles (C keeps swinging by more than 0.5 in late
