@@ -173,9 +173,10 @@ def test_graph_environment_uses_smoothed_density():
 
 
 @pytest.mark.parametrize("boundary", ["fixed", "free"])
-def test_localized_modes_of_long_chains_from_the_structured_spectrum(monkeypatch, boundary):
-    """Above the dense limit a chain's localized modes come from the structured solver's exact
-    spectrum (no N × N eigensolver, so M = 10⁴ takes seconds, not minutes): frequencies,
+def test_localized_modes_of_long_chains_from_the_schur_complement(monkeypatch, boundary):
+    """Above the dense limit a chain's localized modes are its bound states, found from the P × P
+    Schur complement S(μ) by inertia counts and bisection (closed-form resolvent for fixed ends,
+    sparse LU otherwise; no N × N eigensolver, so M = 10⁶ takes under a second): frequencies,
     probe amplitudes (up to sign), decay lengths and steady amplitudes equal dense eigh's,
     here with the limit lowered below a 400-site chain; a probe below the band and one above it
     give localized modes on both sides."""

@@ -230,6 +230,83 @@ def _newton(f, z0: complex, tol: float = 1e-13, maxiter: int = 60) -> tuple[comp
 # ----------------------------------------------------------------------------------------------
 # Localized modes
 # ----------------------------------------------------------------------------------------------
+def _resolvent_columns(env, mu: float, sites: list[int]) -> np.ndarray:
+    """(V_E − μ)⁻¹ at the 1-based ``sites``, (M, len(sites)), for μ outside V_E's spectrum. A
+    fixed chain in closed form: below the band it is the Green's function of a chain with
+    Ω0'² = Ω0² − μ; above it, with D = diag((−1)^j), V_E − μ = −D (V_E' − μ') D for the chain
+    with Ω0'² = μ − Ω0² − 4g. Otherwise a sparse LU (tridiagonal: O(M))."""
+    from ..network import _env_inverse_columns, chain
+
+    m = env.sites
+    if env.boundary == "fixed" and env.g:
+        if mu < env.omega0**2:
+            return _env_inverse_columns(chain(m, math.sqrt(env.omega0**2 - mu), env.g), sites)
+        cols = _env_inverse_columns(chain(m, math.sqrt(mu - env.omega0**2 - 4 * env.g), env.g), sites)
+        parity = (np.arange(1, m + 1)[:, None] + np.asarray(sites)[None, :]) % 2
+        return np.where(parity == 1, cols, -cols)
+    import scipy.sparse as sp
+    from scipy.sparse.linalg import splu
+
+    rhs = np.zeros((m, len(sites)))
+    rhs[np.asarray(sites) - 1, np.arange(len(sites))] = 1.0
+    return splu((env.potential(sparse=True) - mu * sp.identity(m)).tocsc()).solve(rhs)
+
+
+def _bound_states(network: Network, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues of V outside [lo, hi] ⊇ spectrum of V_E, and the probe rows of their unit
+    eigenvectors, for a long chain without any N × N eigensolver. With S(μ) = V_S − μ −
+    B (V_E − μ)⁻¹ Bᵀ (P × P), Haynsworth's inertia gives the number of eigenvalues of V below
+    μ < lo as the number of negative eigenvalues of S(μ), and above μ > hi as P minus that; each
+    bound state is bracketed by bisection on these counts. Its eigenvector is (v, −G Bᵀ v) with
+    S(μ) v = 0 and G = (V_E − μ)⁻¹, normalised over all N components."""
+    env = network.environment
+    p = network.n_probes
+    sites = network.plugged_sites()
+    vs = network.probes.potential()
+    bs = network.coupling_block()[:, [s - 1 for s in sites]]
+
+    def schur(mu):
+        cols = _resolvent_columns(env, mu, sites)
+        return vs - mu * np.eye(p) - bs @ cols[[s - 1 for s in sites]] @ bs.T, cols
+
+    def below(mu):  # eigenvalues of V below μ (μ outside the band)
+        n = int(np.sum(np.linalg.eigvalsh(schur(mu)[0]) < 0))
+        return n if mu < lo else env.sites + n
+
+    radius = float(np.abs(vs).sum(axis=1).max() + np.abs(bs).sum(axis=1).max(initial=0.0))
+    floor = min(float(np.linalg.eigvalsh(vs)[0]), lo) - radius - 1.0
+    ceil = max(float(np.linalg.eigvalsh(vs)[-1]), hi) + radius + 1.0
+    edge_lo, edge_hi = lo - 1e-12 * max(1.0, abs(lo)), hi + 1e-12 * max(1.0, abs(hi))
+    roots = []
+    n_low = below(edge_lo)
+    for k in range(n_low):  # the k-th eigenvalue lies where the count passes k
+        a, b = floor, edge_lo
+        for _ in range(200):
+            mid = 0.5 * (a + b)
+            if mid in (a, b):
+                break
+            a, b = (mid, b) if below(mid) <= k else (a, mid)
+        roots.append(0.5 * (a + b))
+    n_high = network.size - below(edge_hi)
+    for k in range(n_high):
+        a, b = edge_hi, ceil
+        target = network.size - n_high + k
+        for _ in range(200):
+            mid = 0.5 * (a + b)
+            if mid in (a, b):
+                break
+            a, b = (mid, b) if below(mid) <= target else (a, mid)
+        roots.append(0.5 * (a + b))
+    amps = []
+    for mu in roots:
+        s_mu, cols = schur(mu)
+        ev, vec = np.linalg.eigh(s_mu)
+        v = vec[:, np.argmin(np.abs(ev))]  # S(μ) v = 0 at the bound state
+        env_part = cols @ (bs.T @ v)
+        amps.append(v / math.sqrt(v @ v + env_part @ env_part))
+    return np.array(roots), (np.array(amps).T if amps else np.zeros((p, 0)))
+
+
 def localized_modes(network: Network, initial_mean=None) -> tuple[LocalizedMode, ...]:
     """Normal modes of the whole network (eigenvalues of network.potential()) outside the band
     of the environment: [Ω0², Ω0² + 4g] for a homogeneous chain, the range of V_E's spectrum
@@ -249,15 +326,8 @@ def localized_modes(network: Network, initial_mean=None) -> tuple[LocalizedMode,
         lo, hi = lam_e[0], lam_e[-1]
     if network.size <= DENSE_LIMIT:
         lam, u = np.linalg.eigh(network.potential())
-    elif env.homogeneous_chain and env.boundary in ("fixed", "free"):
-        # the structured solver's exact spectrum: every mode the probes see (a localized mode
-        # always carries probe weight) and its probe rows, without an N × N eigensolver
-        from .. import dynamics as dy
-        from .. import states as st
-
-        vacuum = st.InitialState(st.GaussianState(np.zeros(2 * p), 0.5 * np.eye(2 * p)))
-        sol = dy.solve(network, vacuum, covariance=False, method="chain")
-        lam, u = sol.frequencies**2, sol.readout[:p]
+    elif env.homogeneous_chain:
+        lam, u = _bound_states(network, lo, hi)
     else:
         from scipy.sparse.linalg import eigsh
 
