@@ -46,10 +46,12 @@ def test_coefficients_are_eqs_A9_A10(m, n):
     assert np.tan(2 * theta) == pytest.approx(2 * 0.5 / (1.1**2 - 1.0))
 
 
-def test_kernel_is_B_VEinv_cos_VE_half_t_BT():
+@pytest.mark.parametrize("boundary", ["fixed", "free", "periodic"])
+def test_kernel_is_B_VEinv_cos_VE_half_t_BT(boundary):
     """Γ′(t) = R B V_E⁻¹ cos(V_E^½ t) Bᵀ Rᵀ with matrix functions from scipy (sqrtm, cosm),
-    for unequal and sign-flipped strengths (the generalisation of A9, A10)."""
-    net = nw.paper_network(sites=12, plug=(2, 9), strengths=(0.3, -0.17))
+    for unequal and sign-flipped strengths (the generalisation of A9, A10); fixed and free
+    chains use closed-form mode rows at the plugged sites, periodic ones the dense modes."""
+    net = nw.paper_network(sites=12, plug=(2, 9), strengths=(0.3, -0.17), boundary=boundary)
     ve = net.environment.potential()
     b = net.coupling_block()
     r, _, _ = lg.system_rotation(net)

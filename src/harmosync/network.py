@@ -92,6 +92,13 @@ class Environment:
             )
         return np.sqrt(lam), w
 
+    def frequencies(self) -> np.ndarray:
+        """Normal-mode frequencies Ω_k of H_E alone, ascending (no mode vectors: closed form for
+        the homogeneous chain at any M)."""
+        if self.homogeneous_chain:
+            return chain_modes(self.sites, self.omega0, self.g, self.boundary, vectors=False)[0]
+        return self.modes()[0]
+
     def smallest_eigenvalue(self) -> float:
         if self.homogeneous_chain:
             return float(chain_modes(self.sites, self.omega0, self.g, self.boundary, vectors=False)[0][0] ** 2)

@@ -82,7 +82,17 @@ def coefficients(network: Network) -> tuple[np.ndarray, np.ndarray]:
     H_I = Σ_s q_s Σ_j c_s(j) Q_j (A3).
     """
     r, _, _ = system_rotation(network)
-    om_j, w = network.environment.modes()
+    env = network.environment
+    if env.homogeneous_chain and env.boundary in ("fixed", "free"):
+        # closed-form rows of W at the plugged sites only: O(P·M), never the M × M mode matrix
+        from ..dynamics import chain_mode_rows
+        from ..network import chain_modes
+
+        sites = network.plugged_sites()
+        om_j = chain_modes(env.sites, env.omega0, env.g, env.boundary, vectors=False)[0]
+        b = network.coupling_block()[:, [s - 1 for s in sites]]
+        return r @ b @ chain_mode_rows(env.sites, env.boundary, sites), om_j
+    om_j, w = env.modes()
     return r @ network.coupling_block() @ w, om_j
 
 
@@ -91,6 +101,7 @@ def kernel_matrix(coeff: np.ndarray, bath_frequencies: np.ndarray, times, *, chu
     t = np.asarray(times, dtype=float)
     a = coeff / bath_frequencies**2  # (P, M)
     out = np.empty((t.size, coeff.shape[0], coeff.shape[0]))
+    chunk = max(1, min(chunk, 2**22 // max(1, bath_frequencies.size)))  # cos table ≤ 32 MB
     for start in range(0, t.size, chunk):
         cos = np.cos(np.outer(t[start:start + chunk], bath_frequencies))  # (B, M)
         out[start:start + chunk] = np.einsum("sj,bj,rj->bsr", a, cos, coeff, optimize=True)
@@ -169,14 +180,19 @@ class Kernels:
                     "the environment has no band (all its modes share one frequency: chain g = 0 or a graph "
                     "without edges), so there is no spectral density to analyse; give the environment couplings")
             raise HarmosyncError(f"spectral density width must be positive, got {width!r}")
-        x = om[:, None] - self.bath_frequencies[None, :]
-        if shape == "gaussian":
-            prof = np.exp(-0.5 * (x / wd) ** 2) / (wd * math.sqrt(2 * math.pi))
-        elif shape == "lorentzian":
-            prof = (wd / math.pi) / (x**2 + wd**2)
-        else:
+        if shape not in ("gaussian", "lorentzian"):
             raise HarmosyncError(f"spectral density shape must be 'gaussian' or 'lorentzian', got {shape!r}")
-        return np.einsum("srj,wj->wsr", self.spectral_weights(), prof)
+        weights = self.spectral_weights()
+        out = np.empty((om.size,) + weights.shape[:2])
+        rows = max(1, 2**22 // max(1, self.bath_frequencies.size))  # profile blocks ≤ 32 MB
+        for a in range(0, om.size, rows):
+            x = om[a:a + rows, None] - self.bath_frequencies[None, :]
+            if shape == "gaussian":
+                prof = np.exp(-0.5 * (x / wd) ** 2) / (wd * math.sqrt(2 * math.pi))
+            else:
+                prof = (wd / math.pi) / (x**2 + wd**2)
+            out[a:a + rows] = np.einsum("srj,wj->wsr", weights, prof)
+        return out
 
 
 def kernels(network: Network, times) -> Kernels:

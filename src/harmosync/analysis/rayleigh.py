@@ -416,7 +416,7 @@ def analyze(network: Network, *, horizon: float | None = None, initial_mean=None
     if times is not None:
         t_end, after = times.tau_revival_front, "the revival τ_R"
     else:  # a discrete environment damps only until its levels are resolved: the Heisenberg time
-        w_env = env.modes()[0]
+        w_env = env.frequencies()
         spacing = (w_env[-1] - w_env[0]) / (w_env.size - 1) if w_env.size > 1 else float("inf")
         t_end = 2 * math.pi / spacing if spacing > 0 else float("inf")
         after = f"the Heisenberg time 2π/Δ of the environment's {w_env.size} discrete modes (mean spacing Δ)"

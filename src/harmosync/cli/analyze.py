@@ -362,7 +362,7 @@ def kernels(config, plot_path, output, stop, step, overwrite, quiet):
     n = math.floor(stop / step + 1e-9)
     if n > 2_000_000:
         raise HarmosyncError(f"{n} time points is too many; use a larger --step or a shorter --stop")
-    wmax = float(cfg.build_network().environment.modes()[0][-1])
+    wmax = float(cfg.build_network().environment.frequencies()[-1])
     if step >= np.pi / wmax:
         raise HarmosyncError(f"--step {step:g} aliases the fastest bath mode (frequency {wmax:.4g}); use step < {np.pi / wmax:.4g}")
     ds = kernels_dataset(cfg, step * np.arange(n + 1))
