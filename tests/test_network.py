@@ -150,3 +150,12 @@ def test_arccosh1p_keeps_small_arguments():
     for x in (0.5, 1.0, 3.0, 1e6):
         assert float(nw.arccosh1p(x)) == pytest.approx(np.arccosh(1 + x), rel=1e-14)
     assert float(nw.arccosh1p(0.0)) == 0.0
+
+
+@pytest.mark.parametrize("boundary", ["fixed", "free", "periodic"])
+def test_environment_frequencies_without_vectors(boundary):
+    """Environment.frequencies() (closed form for chains, no mode matrix) = √eig(V_E)."""
+    env = nw.chain(37, 0.4, 1.2, boundary=boundary)
+    np.testing.assert_allclose(env.frequencies(), np.sqrt(np.linalg.eigvalsh(env.potential())), rtol=1e-12)
+    g = nw.graph(np.array([[0, 1.0, 0], [1.0, 0, 0.5], [0, 0.5, 0]]), [0.4, 0.5, 0.6])
+    np.testing.assert_allclose(g.frequencies(), np.sqrt(np.linalg.eigvalsh(g.potential())), rtol=1e-12)
