@@ -184,6 +184,14 @@ NAN_ALLOWED_PREFIXES = ("sync", "tau", "best_delay", "onset", "complete_sync")
 #: somewhere: Mari's S_c = 1/(⟨x₋⟩² + ⟨p₋⟩²) is infinite when the two probes' means coincide
 #: (e.g. both zero, as for squeezed vacua). The quantum S_q ≤ 1 is always finite.
 INF_ALLOWED = ("complete_sync",)
+#: The statistics a sweep summarises a series by, stored as ``<series>_<stat>``.
+SUMMARY_STATS = ("mean", "min", "max")
+
+
+def _series_of(name: str) -> str:
+    """The series a variable holds: ``complete_sync_min`` → ``complete_sync``."""
+    base, _, stat = name.rpartition("_")
+    return base if stat in SUMMARY_STATS else name
 
 
 def check_dataset(ds) -> None:
@@ -205,7 +213,7 @@ def check_values(data_vars: dict) -> None:
             continue
         if not name.startswith(NAN_ALLOWED_PREFIXES) and not np.all(np.isfinite(vals)):
             raise NumericalError(f"{name} contains NaN or inf; nothing was written (report this with your config)")
-        if not (name.startswith(INF_ALLOWED) and "quantum" not in name) and np.any(np.isinf(vals)):
+        if _series_of(name) not in INF_ALLOWED and np.any(np.isinf(vals)):
             raise NumericalError(f"{name} contains inf; nothing was written (report this with your config)")
         if name.startswith("sync") and "onset" not in name and np.nanmax(np.abs(vals), initial=0.0) > 1 + 1e-12:
             raise NumericalError(f"{name} leaves [-1, 1]; nothing was written (report this with your config)")
@@ -221,7 +229,8 @@ def check_output_path(path, *, overwrite: bool = False) -> Path:
         raise HarmosyncError(f"output name {path.name[:40]!r}... is {len(path.name.encode())} bytes long; "
                              f"use at most {MAX_NAME} (the temporary file beside it needs the rest)")
     try:
-        exists, is_dir, special = path.exists(), path.is_dir(), path.is_symlink() or (path.exists() and not path.is_file())
+        exists, is_dir = path.exists(), path.is_dir()
+        special = path.is_symlink() or (exists and not is_dir and not path.is_file())
     except OSError as e:
         raise HarmosyncError(f"cannot write {str(path)!r}: {e.strerror}") from None
     if is_dir:

@@ -223,7 +223,7 @@ ACCURACY_CAP = 1e-7
 
 def _trusted(accuracy: float) -> float:
     a = float(accuracy)
-    return min(a, ACCURACY_CAP) if np.isfinite(a) and a > 0 else (ACCURACY_CAP if a > 0 else 0.0)
+    return min(a, ACCURACY_CAP) if a > 0 else 0.0  # NaN (not > 0) trusts nothing
 
 
 def entropy_error(accuracy: float, modes: int) -> float:

@@ -47,6 +47,7 @@ from . import config as cfgmod
 from . import dynamics as dy
 from . import measures as ms
 from .errors import HarmosyncError, UnstableNetworkError, suggest
+from .io import SUMMARY_STATS
 from .simulation import check_result, check_time_grid, check_window
 
 SWEEP_FORMAT = 1
@@ -62,7 +63,7 @@ SCALAR_SERIES = [s for s in SERIES if s not in ("x", "p", "cov")]
 PAIR_SERIES = {"sync", "sync_variance", "mutual_information", "log_negativity", "complete_sync",
                "complete_sync_quantum", "q1", "q2"}
 C_VALUED = ("sync", "sync_variance")  # Eq. (3): values in [−1, 1]
-STATS = ("mean", "min", "max")
+STATS = SUMMARY_STATS  # <series>_<stat> summaries (io's numerical guard reads the names)
 KEEP_KEYS = ("series", "stride", "summaries", "stats", "windows", "onset", "onset_threshold", "onset_hold")
 AXIS_KEYS = ("start", "stop", "step", "num", "values", "name")
 AXIS_UNITS = {  # by config key; shown on plots and stored as the coordinate's units
