@@ -277,26 +277,14 @@ def _bound_states(network: Network, lo: float, hi: float) -> tuple[np.ndarray, n
     floor = min(float(np.linalg.eigvalsh(vs)[0]), lo) - radius - 1.0
     ceil = max(float(np.linalg.eigvalsh(vs)[-1]), hi) + radius + 1.0
     edge_lo, edge_hi = lo - 1e-12 * max(1.0, abs(lo)), hi + 1e-12 * max(1.0, abs(hi))
-    roots = []
-    n_low = below(edge_lo)
-    for k in range(n_low):  # the k-th eigenvalue lies where the count passes k
-        a, b = floor, edge_lo
-        for _ in range(200):
-            mid = 0.5 * (a + b)
-            if mid in (a, b):
-                break
+    def eigenvalue(k, a, b):  # the k-th (0-based) eigenvalue of V, in (a, b): where the count passes k
+        while (mid := 0.5 * (a + b)) not in (a, b):
             a, b = (mid, b) if below(mid) <= k else (a, mid)
-        roots.append(0.5 * (a + b))
-    n_high = network.size - below(edge_hi)
-    for k in range(n_high):
-        a, b = edge_hi, ceil
-        target = network.size - n_high + k
-        for _ in range(200):
-            mid = 0.5 * (a + b)
-            if mid in (a, b):
-                break
-            a, b = (mid, b) if below(mid) <= target else (a, mid)
-        roots.append(0.5 * (a + b))
+        return 0.5 * (a + b)
+
+    n_low, n_not_high = below(edge_lo), below(edge_hi)
+    roots = [eigenvalue(k, floor, edge_lo) for k in range(n_low)]
+    roots += [eigenvalue(k, edge_hi, ceil) for k in range(n_not_high, network.size)]
     amps = []
     for mu in roots:
         s_mu, cols = schur(mu)
