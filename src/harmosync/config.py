@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from . import network as nw
 from . import states as st
-from .errors import HarmosyncError, suggest
+from .errors import HarmosyncError, UnstableEnvironmentError, suggest
 
 Number = Union[int, float]
 
@@ -266,7 +266,8 @@ class RunConfig(_Strict):
             pr = nw.probes(pc.frequencies, pc.coupling, pc.sites, pc.strengths)
             return nw.couple(env, pr)
         except HarmosyncError as e:
-            table = ("chain" if self.chain is not None else "graph") if str(e).startswith("the environment") else "probes"
+            env_table = "chain" if self.chain is not None else "graph"
+            table = env_table if isinstance(e, UnstableEnvironmentError) else "probes"
             raise type(e)(f"config error: {table}: {e}") from None
 
     def build_state(self) -> st.InitialState:

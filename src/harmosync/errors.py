@@ -13,6 +13,10 @@ class UnstableNetworkError(HarmosyncError):
     """The total potential matrix is not positive definite: no ground state, unbounded motion."""
 
 
+class UnstableEnvironmentError(UnstableNetworkError):
+    """The environment alone has no ground state (or one too close to zero frequency to compute)."""
+
+
 class UnphysicalStateError(HarmosyncError):
     """A covariance matrix that is not symmetric, not finite, or violates σ + iΩ/2 ≥ 0."""
 

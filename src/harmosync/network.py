@@ -23,7 +23,7 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 
-from .errors import HarmosyncError, UnstableNetworkError
+from .errors import HarmosyncError, UnstableEnvironmentError, UnstableNetworkError
 
 BOUNDARIES = ("fixed", "free", "periodic")
 # Dense linear algebra below this many oscillators; sparse/structured above.
@@ -86,7 +86,7 @@ class Environment:
             return chain_modes(self.sites, self.omega0, self.g, self.boundary)
         lam, w = np.linalg.eigh(self.potential())
         if lam[0] <= 0:
-            raise UnstableNetworkError(
+            raise UnstableEnvironmentError(
                 f"the environment alone is unstable: its potential matrix has smallest eigenvalue "
                 f"{lam[0]:.4g}; raise the on-site frequencies"
             )
@@ -163,7 +163,7 @@ def chain_modes(sites: int, omega0: float, g: float, boundary: str = "fixed", *,
     order = np.argsort(om2, kind="stable")
     om2 = om2[order]
     if om2[0] <= 0:
-        raise UnstableNetworkError(
+        raise UnstableEnvironmentError(
             f"the chain alone is unstable: its lowest mode has Ω² = {om2[0]:.4g}; "
             "use omega0 > 0 (and g ≥ 0)"
         )
@@ -458,12 +458,12 @@ def check_stability(network: Network) -> None:
     env_scale = float(abs(env.potential(sparse=True)).sum(axis=1).max()) if env.sites else 1.0
     if env_min <= RESOLVABLE * env_scale:
         if env_min > -RESOLVABLE * env_scale:  # zero within roundoff: a (nearly) free particle
-            raise UnstableNetworkError(
+            raise UnstableEnvironmentError(
                 f"the environment has a normal mode of frequency ≈ 0 (smallest eigenvalue {env_min:.3g} of its "
                 f"potential matrix, below {RESOLVABLE:g} of its largest ≈ {env_scale:.3g}): double precision cannot "
                 "resolve it; raise the lowest on-site frequencies"
             )
-        raise UnstableNetworkError(
+        raise UnstableEnvironmentError(
             f"the environment alone is unstable (smallest eigenvalue {env_min:.4g}); raise its on-site frequencies"
         )
     vs_min = float(np.linalg.eigvalsh(network.probes.potential())[0])
