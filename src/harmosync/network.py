@@ -381,7 +381,7 @@ def arccosh1p(x):
     return np.log1p(x + np.sqrt(x * (x + 2.0)))
 
 
-def _env_inverse_columns(env: Environment, sites: list[int]) -> np.ndarray:
+def environment_inverse_columns(env: Environment, sites: list[int]) -> np.ndarray:
     """Columns of V_E^{-1} at the given 1-based sites, shape (M, len(sites)).
 
     Homogeneous fixed chain: the closed-form Green's function of Ω0² + g·tridiag(−1, 2, −1),
@@ -417,7 +417,7 @@ def _schur(network: Network):
     sites = network.plugged_sites()
     if not sites:
         return vs, np.zeros_like(vs)
-    cols = _env_inverse_columns(env, sites)
+    cols = environment_inverse_columns(env, sites)
     idx = [s - 1 for s in sites]
     bs = network.coupling_block()[:, idx]
     return vs, bs @ cols[idx, :] @ bs.T

@@ -235,13 +235,13 @@ def _resolvent_columns(env, mu: float, sites: list[int]) -> np.ndarray:
     fixed chain in closed form: below the band it is the Green's function of a chain with
     Ω0'² = Ω0² − μ; above it, with D = diag((−1)^j), V_E − μ = −D (V_E' − μ') D for the chain
     with Ω0'² = μ − Ω0² − 4g. Otherwise a sparse LU (tridiagonal: O(M))."""
-    from ..network import _env_inverse_columns, chain
+    from ..network import environment_inverse_columns, chain
 
     m = env.sites
     if env.boundary == "fixed" and env.g:
         if mu < env.omega0**2:
-            return _env_inverse_columns(chain(m, math.sqrt(env.omega0**2 - mu), env.g), sites)
-        cols = _env_inverse_columns(chain(m, math.sqrt(mu - env.omega0**2 - 4 * env.g), env.g), sites)
+            return environment_inverse_columns(chain(m, math.sqrt(env.omega0**2 - mu), env.g), sites)
+        cols = environment_inverse_columns(chain(m, math.sqrt(mu - env.omega0**2 - 4 * env.g), env.g), sites)
         parity = (np.arange(1, m + 1)[:, None] + np.asarray(sites)[None, :]) % 2
         return np.where(parity == 1, cols, -cols)
     import scipy.sparse as sp
