@@ -11,6 +11,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 import harmosync.network as nw  # noqa: E402
 import harmosync.states as st  # noqa: E402
+from harmosync import dynamics as dy  # noqa: E402
 
 
 def random_network(seed: int, *, probes: int = 2, sites: int = 6, kind: str = "graph") -> nw.Network:
@@ -77,3 +78,14 @@ def _one_blas_thread():
 
     with threadpool_limits(1):
         yield
+
+
+def probe_means(net, mean, times):
+    """⟨x_i(t)⟩, ⟨p_i(t)⟩ of the probes (T, 2P) from their initial means (x1, p1, x2, p2, …),
+    the environment at rest: coherent probes, first moments only (the covariance plays no part
+    in the means of a quadratic network)."""
+    mean = np.asarray(mean, float)
+    state = st.InitialState(st.product(*(st.coherent(w, x, p) for w, x, p in
+                                         zip(net.probes.frequencies, mean[0::2], mean[1::2]))))
+    times = np.asarray(times, float)
+    return dy.solve(net, state, covariance=False, t_max=float(np.max(np.abs(times)))).means(times)

@@ -14,6 +14,8 @@ from threadpoolctl import threadpool_limits
 from harmosync import measures as ms
 from harmosync import network as nw
 from harmosync.analysis import langevin as lg
+from conftest import probe_means
+
 from harmosync import dynamics as dy
 from harmosync.analysis import rayleigh as ry
 from harmosync.errors import HarmosyncError
@@ -82,7 +84,7 @@ def test_ohmic_limit_eq9():
 
 def _sync(net, t_range=(150.0, 600.0)):
     t = np.arange(0, t_range[1] + 40, 0.05)
-    x = dy.probe_means(net, [0.14, 0.0, 1.4, 0.0], t)[:, 0::2]
+    x = probe_means(net, [0.14, 0.0, 1.4, 0.0], t)[:, 0::2]
     c = ms.sync_factor(x[:, 0], x[:, 1], 0.05, 20.0)
     return c[(t > t_range[0]) & (t < t_range[1])]
 
@@ -124,7 +126,7 @@ def test_fig2_strong_coupling_localized_mode():
     assert mode.side == "below" and mode.frequency < 0.4 and mode.pattern == "in phase"
     assert "sync" in a.steady_state
     t = np.arange(0, 640, 0.05)
-    x = dy.probe_means(net, np.ravel(np.column_stack([x0, np.zeros(2)])), t)[:, 0::2]
+    x = probe_means(net, np.ravel(np.column_stack([x0, np.zeros(2)])), t)[:, 0::2]
     amp = np.array(mode.probe_amplitudes)
     loc = np.outer(np.cos(mode.frequency * t), amp * (amp @ x0))
     res = np.abs(x - loc)
@@ -207,7 +209,7 @@ def test_small_graph_does_not_predict_sync_beyond_its_heisenberg_time():
     t_h = 2 * np.pi * (w.size - 1) / (w[-1] - w[0])  # mean spacing of the ring's 6 levels
     assert res.time_to_sync > t_h and not res.expected and "Heisenberg time" in res.reason
     t = np.arange(0, 400, 0.05)
-    x = dy.probe_means(net, [0.14, 0.0, 1.4, 0.0], t)
+    x = probe_means(net, [0.14, 0.0, 1.4, 0.0], t)
     c = ms.sync_factor(x[:, 0], x[:, 2], 0.05, 20.0)
     late = c[(t > 200) & (t < 380)]
     assert np.nanmax(late) - np.nanmin(late) > 0.5 and np.nanmean(late) > -0.9  # nothing settles

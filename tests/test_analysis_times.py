@@ -16,7 +16,7 @@ from threadpoolctl import threadpool_limits
 from harmosync import measures as ms
 from harmosync import network as nw
 from harmosync.analysis import times as tm
-from harmosync.dynamics import probe_means
+from conftest import probe_means
 from harmosync.errors import HarmosyncError
 
 

@@ -139,7 +139,7 @@ def fock_run(name: str, excitations: int):
 def exact(name: str):
     net = tiny_network()
     gauss, _ = probe_states(CASES[name])
-    return dy.moments(dy.solve(net, st.InitialState(st.product(*gauss)), observe=range(4)), TIMES)
+    return (dy.solve(net, st.InitialState(st.product(*gauss)), observe=range(4))).moments(TIMES)
 
 
 def test_environment_ground_state_is_qutips():

@@ -23,7 +23,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from conftest import probe_means
+
 from harmosync import dynamics as dy
+from harmosync.dynamics import reference as dyref
 from harmosync import figures, io
 from harmosync import measures as ms
 from harmosync.errors import HarmosyncError
@@ -117,10 +120,10 @@ def test_fig6_fast_path_matches_full_solution():
     net = figures.recipe(6).network(p, 151)
     t = common.time_grid(p.stop, p.step)
     state = common.coherent_pair(p.frequencies, p.x0, p.p0)
-    m = dy.moments(dy.solve(net, state), t)
+    m = (dy.solve(net, state)).moments(t)
     ref = ms.sync_factor(m.mean[:, 0], m.mean[:, 2], p.step, p.window)[:: round(p.every / p.step)]
     np.testing.assert_allclose(row.values, ref, rtol=0, atol=1e-10, equal_nan=True)
-    means = dy.probe_means(net, [p.x0[0], p.p0[0], p.x0[1], p.p0[1]], t)
+    means = probe_means(net, [p.x0[0], p.p0[0], p.x0[1], p.p0[1]], t)
     np.testing.assert_allclose(means, m.mean, rtol=0, atol=1e-12)
 
 
@@ -160,7 +163,7 @@ def test_fig2_plateau_oscillates_at_the_localized_mode():
     (frequency < Ω0 = 0.4, found independently by diagonalising V), not a band mode."""
     ds = figure_data(2).sel(initial="primary", K=0.8)
     net = figures.recipe(2).network(figures.recipe(2).Params(), 0.8)
-    w, _ = dy.normal_modes(net)
+    w, _ = dyref.normal_modes(net)
     below = w[w < 0.4]
     assert below.size == 1
     x1 = ds.x.sel(probe=1, time=slice(300, 600)).values

@@ -135,10 +135,10 @@ def test_chain_green_function_closed_form(om0, g):
     """V_E⁻¹ of the fixed chain: sinh(lo κ) sinh((M+1−hi) κ) / (g sinh κ sinh((M+1) κ)),
     cosh κ = 1 + Ω0²/2g, against a dense inverse (and stable for M = 10⁵)."""
     env = nw.chain(40, om0, g)
-    cols = nw._env_inverse_columns(env, [1, 7, 40])
+    cols = nw.environment_inverse_columns(env, [1, 7, 40])
     inv = np.linalg.inv(env.potential())
     np.testing.assert_allclose(cols, inv[:, [0, 6, 39]], rtol=1e-10, atol=1e-14)
-    big = nw._env_inverse_columns(nw.chain(100_000, om0, g), [1, 50_000])
+    big = nw.environment_inverse_columns(nw.chain(100_000, om0, g), [1, 50_000])
     assert np.all(np.isfinite(big)) and np.all(big >= 0)
 
 

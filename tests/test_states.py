@@ -5,6 +5,7 @@ import pytest
 import scipy.linalg as sla
 
 from harmosync import dynamics as dy
+from harmosync.dynamics import reference as dyref
 from harmosync import network as nw
 from harmosync import states as st
 from harmosync.errors import HarmosyncError, UnphysicalStateError
@@ -58,7 +59,7 @@ def test_environment_ground_state_is_not_local_vacua():
     """⟨XXᵀ⟩ = ½ V_E^{−1/2}, ⟨PPᵀ⟩ = ½ V_E^{1/2} (entangled across sites), pure."""
     env = nw.chain(8, 0.4, 1.2)
     net = nw.couple(env, nw.probes([1.0], 0.0, [1], [0.0]))
-    cov = dy.initial_covariance(net, st.InitialState(st.vacuum(1.0)))
+    cov = dyref.initial_covariance(net, st.InitialState(st.vacuum(1.0)))
     v = env.potential()
     xx = cov[2::2, 2::2]
     pp = cov[3::2, 3::2]

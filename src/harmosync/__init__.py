@@ -10,11 +10,8 @@ from .conventions import CONVENTIONS as CONVENTIONS
 from .conventions import symplectic_form as symplectic_form
 from .conventions import to_block as to_block
 from .conventions import to_interleaved as to_interleaved
+from .dynamics import Evolution as Evolution
 from .dynamics import Moments as Moments
-from .dynamics import Solution as Solution
-from .dynamics import evolve as evolve
-from .dynamics import means as means
-from .dynamics import moments as moments
 from .dynamics import solve as solve
 from .errors import HarmosyncError as HarmosyncError
 from .errors import UnphysicalStateError as UnphysicalStateError
@@ -32,6 +29,7 @@ from .network import couple as couple
 from .network import graph as graph
 from .network import paper_network as paper_network
 from .network import probes as probes
+from .network import system_mode_coordinates as system_mode_coordinates
 from .network import system_normal_modes as system_normal_modes
 from .states import InitialState as InitialState
 from .states import coherent as coherent

@@ -18,39 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from . import observables as obs
 from .conventions import CONVENTIONS, phase_space_labels
 from .errors import HarmosyncError
-
-UNITS = {
-    "time": "1/[w]",
-    "x": "[w]^(-1/2)",
-    "p": "[w]^(1/2)",
-    "cov": "products of x and p units (hbar = 1)",
-    "sync": "1",
-    "sync_variance": "1",
-    "mutual_information": "nat",
-    "log_negativity": "nat",
-    "complete_sync": "1/([w]^-1 + [w]) (x and p mixed in the user's unit)",
-    "complete_sync_quantum": "1/([w]^-1 + [w]) (x and p mixed in the user's unit)",
-    "q1": "[w]^(-1/2)",
-    "q2": "[w]^(-1/2)",
-    "energy_probes": "[w] (hbar = 1)",
-}
-LONG_NAMES = {
-    "x": "first moment <x_i>",
-    "p": "first moment <p_i>",
-    "cov": "covariance of the probes, sigma_ab = 1/2 <{dR_a, dR_b}>",
-    "sync": "synchronization factor C(t, window) of <x_a>, <x_b>, Eq. (3)",
-    "sync_variance": "synchronization factor C(t, window) of <x_a^2>, <x_b^2>",
-    "mutual_information": "mutual information I(a:b) = S_a + S_b - S_ab",
-    "log_negativity": "logarithmic negativity E_N between probes a and b",
-    "complete_sync": "Mari et al. complete synchronization S_c on the means",
-    "complete_sync_quantum": "Mari et al. quantum complete synchronization S_q <= 1",
-    "q1": "system normal mode q1 = cos(theta) x1 + sin(theta) x2 (Eq. A4), lower frequency",
-    "q2": "system normal mode q2 = -sin(theta) x1 + cos(theta) x2 (Eq. A5)",
-    "energy_probes": "<H_S>(t), energy of the probes without the interaction",
-}
-
 
 def version() -> str:
     from . import __version__
@@ -103,31 +73,24 @@ def layout(result) -> Layout:
     p = result.mean.shape[1] // 2
     labels = np.array(phase_space_labels(n=p))
 
-    def var(name, dims, values, **extra):
-        attrs = {k: v for k, v in (("units", UNITS.get(name)), ("long_name", LONG_NAMES.get(name))) if v is not None}
-        return (dims, np.asarray(values), {**attrs, **extra})
+    cfg = result.config
+
+    def var(name, values):
+        o = obs.get(name)
+        attrs = {"units": o.units, "long_name": o.long_name,
+                 **o.attrs(cfg.sync.probes, cfg.sync.window, cfg.sync.delay)}
+        return (("time", *o.dims), np.asarray(values), attrs)
 
     coords = {
-        "time": var("time", ("time",), result.times, long_name="time"),
-        "probe": var("probe", ("probe",), np.arange(1, p + 1)),
-        "row": var("row", ("row",), labels),
-        "col": var("col", ("col",), labels),
+        "time": (("time",), np.asarray(result.times), {"units": obs.TIME_UNITS, "long_name": "time"}),
+        "probe": (("probe",), np.arange(1, p + 1), {}),
+        "row": (("row",), labels, {}),
+        "col": (("col",), labels, {}),
     }
-    data = {
-        "x": var("x", ("time", "probe"), result.mean[:, 0::2]),
-        "p": var("p", ("time", "probe"), result.mean[:, 1::2]),
-        "cov": var("cov", ("time", "row", "col"), result.cov),
-    }
-    cfg = result.config
-    pair = {"probes": np.array(cfg.sync.probes)}
-    extra = {
-        "sync": {**pair, "window": cfg.sync.window, "delay": cfg.sync.delay},
-        "sync_variance": {**pair, "window": cfg.sync.window},
-        "mutual_information": pair,
-        "log_negativity": pair,
-    }
+    data = {"x": var("x", result.mean[:, 0::2]), "p": var("p", result.mean[:, 1::2]),
+            "cov": var("cov", result.cov)}
     for name, arr in result.series.items():
-        data[name] = var(name, ("time",), arr, **extra.get(name, {}))
+        data[name] = var(name, arr)
     attrs = provenance(cfg.to_dict())
     attrs.update({f"result.{k}": v for k, v in result.info.items()})
     attrs["title"] = "harmosync simulate"
@@ -177,21 +140,9 @@ def write_layout(lay: Layout, path) -> None:
 #: must still fit the usual 255-byte limit.
 MAX_NAME = 200
 
-#: Variables that are NaN by definition somewhere (sync window past the data, no crosstalk for
-#: probes on one site); every other variable must be finite before it is written.
-NAN_ALLOWED_PREFIXES = ("sync", "tau", "best_delay", "onset", "complete_sync")
-#: Variables (and their sweep summaries, ``complete_sync_min`` ...) that are +inf by definition
-#: somewhere: Mari's S_c = 1/(⟨x₋⟩² + ⟨p₋⟩²) is infinite when the two probes' means coincide
-#: (e.g. both zero, as for squeezed vacua). The quantum S_q ≤ 1 is always finite.
-INF_ALLOWED = ("complete_sync",)
-#: The statistics a sweep summarises a series by, stored as ``<series>_<stat>``.
-SUMMARY_STATS = ("mean", "min", "max")
-
-
-def _series_of(name: str) -> str:
-    """The series a variable holds: ``complete_sync_min`` → ``complete_sync``."""
-    base, _, stat = name.rpartition("_")
-    return base if stat in SUMMARY_STATS else name
+#: Variables that are no observable's but NaN by definition somewhere (the figures' crosstalk
+#: times, best delays and delayed C); observables say it themselves (``Observable.nan_allowed``).
+NAN_ALLOWED_PREFIXES = ("sync", "tau", "best_delay")
 
 
 def check_dataset(ds) -> None:
@@ -199,11 +150,23 @@ def check_dataset(ds) -> None:
     check_values({name: (None, var.values, None) for name, var in ds.data_vars.items()})
 
 
+def _rules(name: str) -> tuple[bool, bool, bool, bool]:
+    """(NaN allowed, +inf allowed, within [−1, 1], non-negative) for a stored variable: an
+    observable's own flags, inherited by its sweep summaries; onset times may be NaN."""
+    base, how = obs.series_of(name)
+    o = obs.REGISTRY.get(base)
+    if o is None:
+        return name.startswith(NAN_ALLOWED_PREFIXES), False, name.startswith("sync"), False
+    if how == obs.ONSET:
+        return True, False, False, False
+    return o.nan_allowed, o.inf_allowed, o.bounded, o.nonnegative and how is None
+
+
 def check_values(data_vars: dict) -> None:
     """Numerical guard for any result before it is written (``name -> (dims, values, attrs)``):
-    finite values (but for the variables in NAN_ALLOWED_PREFIXES), synchronization factors
-    within [−1, 1], non-negative mutual information and log negativity. Raises NumericalError
-    naming the variable."""
+    finite values (but where the observable is NaN or +inf by definition), synchronization
+    factors within [−1, 1], non-negative mutual information and log negativity (the registry's
+    flags, :mod:`harmosync.observables`). Raises NumericalError naming the variable."""
     from .errors import NumericalError
 
     for name, (_, vals, _) in data_vars.items():
@@ -211,13 +174,14 @@ def check_values(data_vars: dict) -> None:
         name = str(name)
         if vals.dtype.kind not in "fc":
             continue
-        if not name.startswith(NAN_ALLOWED_PREFIXES) and not np.all(np.isfinite(vals)):
+        nan_ok, inf_ok, bounded, nonneg = _rules(name)
+        if not nan_ok and not np.all(np.isfinite(vals)):
             raise NumericalError(f"{name} contains NaN or inf; nothing was written (report this with your config)")
-        if _series_of(name) not in INF_ALLOWED and np.any(np.isinf(vals)):
+        if not inf_ok and np.any(np.isinf(vals)):
             raise NumericalError(f"{name} contains inf; nothing was written (report this with your config)")
-        if name.startswith("sync") and "onset" not in name and np.nanmax(np.abs(vals), initial=0.0) > 1 + 1e-12:
+        if bounded and np.nanmax(np.abs(vals), initial=0.0) > 1 + 1e-12:
             raise NumericalError(f"{name} leaves [-1, 1]; nothing was written (report this with your config)")
-        if name in ("mutual_information", "log_negativity") and np.nanmin(vals, initial=0.0) < -1e-9:
+        if nonneg and np.nanmin(vals, initial=0.0) < -1e-9:
             raise NumericalError(f"{name} is negative; nothing was written (report this with your config)")
 
 

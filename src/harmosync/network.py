@@ -77,6 +77,12 @@ class Environment:
         """True when the closed-form sine/cosine modes (A6, A8) apply."""
         return self.kind == "chain" and np.all(self.onsite == self.onsite[0])
 
+    @property
+    def structured(self) -> bool:
+        """True for a homogeneous chain with fixed or free ends: its mode rows are known in
+        closed form (:func:`chain_mode_rows`), so the structured solvers apply."""
+        return bool(self.homogeneous_chain) and self.boundary in ("fixed", "free")
+
     def modes(self) -> tuple[np.ndarray, np.ndarray]:
         """Normal modes of H_E alone: frequencies Ω_k (ascending) and orthonormal columns W.
 
@@ -168,6 +174,26 @@ def chain_modes(sites: int, omega0: float, g: float, boundary: str = "fixed", *,
             "use omega0 > 0 (and g ≥ 0)"
         )
     return np.sqrt(om2), (w[:, order] if vectors else None)
+
+
+def chain_mode_rows(sites: int, boundary: str, which) -> np.ndarray:
+    """Rows W[s, :] (1-based sites ``which``) of the homogeneous chain's orthonormal modes, in
+    the ascending-frequency order of :func:`chain_modes` (fixed: Eq. A6,
+    √(2/(M+1)) sin(πsk/(M+1)); free: √(2/M) cos(πk(s − ½)/M), 1/√M for k = 0)."""
+    m = int(sites)
+    s = np.atleast_1d(np.asarray(which, dtype=np.int64))
+    if boundary == "fixed":
+        k = np.arange(1, m + 1, dtype=np.int64)
+        # reduce s·k modulo 2(M+1) in integers: exact arguments even for M ~ 10⁶
+        arg = np.mod(np.outer(s, k), 2 * (m + 1))
+        return np.sqrt(2.0 / (m + 1)) * np.sin(np.pi * arg / (m + 1))
+    if boundary == "free":
+        k = np.arange(m, dtype=np.int64)
+        arg = np.mod(np.outer(2 * s - 1, k), 4 * m)  # πk(s − ½)/M = π(2s − 1)k/(2M)
+        rows = np.sqrt(2.0 / m) * np.cos(np.pi * arg / (2 * m))
+        rows[:, 0] = 1.0 / np.sqrt(m)
+        return rows
+    raise HarmosyncError(f"closed-form mode rows need a fixed or free chain, got {boundary!r}")
 
 
 def chain(sites: int, omega0: float, g: float, boundary: str = "fixed", *,
@@ -517,3 +543,10 @@ def system_normal_modes(frequencies, coupling) -> tuple[float, np.ndarray]:
     root = np.sqrt(4 * lam**2 + (w1**2 - w2**2) ** 2)
     mid = lam + 0.5 * (w1**2 + w2**2)
     return float(theta), np.sqrt(np.array([mid - 0.5 * root, mid + 0.5 * root]))
+
+
+def system_mode_coordinates(x1, x2, theta: float):
+    """(q1, q2) = (cos θ x1 + sin θ x2, −sin θ x1 + cos θ x2), Eqs. (A4), (A5), with θ from
+    :func:`system_normal_modes` [same unit as x]."""
+    c, s = np.cos(theta), np.sin(theta)
+    return c * np.asarray(x1) + s * np.asarray(x2), -s * np.asarray(x1) + c * np.asarray(x2)

@@ -1,6 +1,10 @@
-"""One run: config → exact moments → the paper's measures, as plain arrays (no xarray here).
+"""One run: config → exact moments → the observables, as plain arrays (no xarray here).
 
-``io.to_dataset`` turns a :class:`RunResult` into the public NetCDF layout.
+The single path of a run, shared by ``simulate`` and every sweep point: :func:`prepare` builds
+and checks the inputs, :func:`observe` evolves them (``dynamics.solve``, or an evolution a
+caller solved in a batch) and computes the requested observables from the registry
+(:mod:`harmosync.observables`). ``io.to_dataset`` turns a :class:`RunResult` into the public
+NetCDF layout.
 """
 
 from __future__ import annotations
@@ -11,16 +15,18 @@ import numpy as np
 
 from . import dynamics as dy
 from . import measures as ms
+from . import observables as obs
 from .config import RunConfig
 from .errors import HarmosyncError, NumericalError
 from .network import Network, system_normal_modes
+from .states import InitialState
 
 
 @dataclass(frozen=True, eq=False)
 class RunResult:
     config: RunConfig
     network: Network
-    solution: dy.Solution
+    evolution: dy.Evolution
     times: np.ndarray
     mean: np.ndarray  # (T, 2P) interleaved
     cov: np.ndarray  # (T, 2P, 2P)
@@ -84,50 +90,90 @@ def check_memory(n_times: int, n_probes: int) -> None:
         )
 
 
-def simulate(cfg: RunConfig) -> RunResult:
-    """Build the network and state of ``cfg``, evolve exactly, compute every measure."""
+@dataclass(frozen=True, eq=False)
+class Point:
+    """A run's inputs, built and checked (everything but the dynamics): the config, its network,
+    initial state, time grid [1/w] and the pair of probes (0-based) of ``sync.probes``."""
+
+    config: RunConfig
+    network: Network
+    state: InitialState
+    times: np.ndarray
+    pair: tuple[int, int]
+
+    @property
+    def t_max(self) -> float:
+        return float(np.max(np.abs(self.times)))
+
+
+def prepare(cfg: RunConfig) -> Point:
+    """Build the network and state of ``cfg`` and run the input checks that need no dynamics:
+    ``sync.probes`` names two probes, and Eq. (3)'s window and delay are whole numbers of steps
+    that fit the run. (The step is checked against the fastest mode by :func:`observe`.)"""
     net = cfg.build_network()
     state = cfg.build_state()
     times = cfg.time.grid()
     p = net.n_probes
     a, b = cfg.sync.probes
-    if not (1 <= a <= p and 1 <= b <= p and a != b):
-        if p >= 2:
-            raise HarmosyncError(f"config error: sync.probes = [{a}, {b}] must name two different probes in 1..{p}")
-    check_memory(times.size, p)
-    sol = dy.solve(net, state, t_max=float(np.max(np.abs(times))))
-    check_time_grid(times, float(sol.frequencies[-1]))
+    if p >= 2 and not (1 <= a <= p and 1 <= b <= p and a != b):
+        raise HarmosyncError(f"config error: sync.probes = [{a}, {b}] must name two different probes in 1..{p}")
     if p >= 2:
         check_window(times, cfg.sync.window, cfg.sync.delay)
-    mom = dy.moments(sol, times)
-    mean, cov = mom.mean, mom.cov
-    series: dict[str, np.ndarray] = {}
-    vs = net.probes.potential()
-    sx = cov[:, 0::2, 0::2] + mean[:, 0::2, None] * mean[:, None, 0::2]
-    sp2 = np.einsum("tii->t", cov[:, 1::2, 1::2]) + np.sum(mean[:, 1::2] ** 2, axis=1)
-    series["energy_probes"] = 0.5 * (np.einsum("ij,tji->t", vs, sx) + sp2)
-    if p >= 2:
-        i, j = a - 1, b - 1
-        step = times[1] - times[0]
-        series["sync"] = ms.sync_factor(mean[:, 2 * i], mean[:, 2 * j], step, cfg.sync.window, delay=cfg.sync.delay)
-        x2i = cov[:, 2 * i, 2 * i] + mean[:, 2 * i] ** 2
-        x2j = cov[:, 2 * j, 2 * j] + mean[:, 2 * j] ** 2
-        series["sync_variance"] = ms.sync_factor(x2i, x2j, step, cfg.sync.window, delay=cfg.sync.delay)
-        series["mutual_information"] = ms.mutual_information(cov, [i], [j], accuracy=sol.error_bound)
-        series["log_negativity"] = ms.log_negativity(cov, [i], [j], accuracy=sol.error_bound)
-        series["complete_sync"] = ms.complete_sync(mean, None, i, j)
-        series["complete_sync_quantum"] = ms.complete_sync(mean, cov, i, j)
-    info = {"rank": sol.rank, "error_bound": sol.error_bound, "energy_total": sol.energy,
-            "highest_mode_frequency": float(sol.frequencies[-1]),
-            "lowest_mode_frequency": float(sol.frequencies[0])}
+        step = float(times[1] - times[0])
+        k = round(cfg.sync.delay / step)  # Eq. (3) with a delay: a whole number of steps
+        if abs(k * step - cfg.sync.delay) > 1e-6 * max(step, abs(cfg.sync.delay)):
+            raise HarmosyncError(f"sync.delay = {cfg.sync.delay:g} is not a whole number of time steps ({step:g})")
+    return Point(cfg, net, state, times, (a - 1, b - 1))
+
+
+def solve(point: Point, *, covariance: bool = True) -> dy.Evolution:
+    """The point's evolution up to its last time (long chains cut to the light cone)."""
+    return dy.solve(point.network, point.state, t_max=point.t_max, covariance=covariance)
+
+
+def observe(point: Point, names, *, evolution: dy.Evolution | None = None):
+    """Evolve ``point`` and compute the observables ``names`` (registry order is the caller's).
+    Covariances are computed only if one of ``names`` needs them; then the result passes the
+    numerical guard (:func:`check_result`). ``evolution``: one solved already (in a batch,
+    :func:`harmosync.dynamics.solve_many`), with covariances if they are needed.
+    Returns (evolution, mean (T, 2P), cov (T, 2P, 2P) or None, {name: values})."""
+    names = list(names)
+    need_cov = obs.needs_covariance(names)
+    evo = evolution if evolution is not None else solve(point, covariance=need_cov)
+    check_time_grid(point.times, evo.max_frequency)
+    if need_cov:
+        mom = evo.moments(point.times)
+        mean, cov = mom.mean, mom.cov
+    else:  # first moments only: the covariance's low-rank part was never built
+        mean, cov = evo.means(point.times), None
+    cfg = point.config
+    ctx = obs.Context(point.times, mean, cov, point.network, point.pair, cfg.sync.window,
+                      cfg.sync.delay, evo.error_bound)
+    values = obs.compute(names, ctx)
+    if need_cov:
+        check_result(mean, cov, values)
+    return evo, mean, cov, values
+
+
+def simulate(cfg: RunConfig) -> RunResult:
+    """Build the network and state of ``cfg``, evolve exactly, compute every observable that
+    applies to its number of probes (:func:`harmosync.observables.available`)."""
+    point = prepare(cfg)
+    net, p = point.network, point.network.n_probes
+    check_memory(point.times.size, p)
+    names = obs.available(p)
+    evo, mean, cov, values = observe(point, names)
+    series = {q: v for q, v in values.items() if q not in ("x", "p", "cov")}
+    diag = evo.diagnostics()
+    info = {"rank": diag.pop("rank"), "error_bound": evo.error_bound}
+    if evo.energy is not None:
+        info["energy_total"] = evo.energy
+    info.update(diag)
     if p == 2:
         theta, om = system_normal_modes(net.probes.frequencies, net.probes.coupling[0, 1])
-        q1, q2 = dy.normal_mode_coordinates(mean[:, 0], mean[:, 2], theta)
-        series["q1"], series["q2"] = q1, q2
         info.update(theta=theta, Omega1=float(om[0]), Omega2=float(om[1]))
     info.update(_times(net))
-    check_result(mean, cov, series)
-    return RunResult(cfg, net, sol, times, mean, cov, series, info)
+    return RunResult(cfg, point.network, evo, point.times, mean, cov, series, info)
 
 
 def _times(net: Network) -> dict:
@@ -153,6 +199,6 @@ def check_result(mean, cov, series) -> None:
             f"the probes' covariance violates σ + iΩ/2 ≥ 0 at time index {k} beyond roundoff; nothing was written "
             "(report this with your config)"
         )
-    for name in ("energy_probes", "mutual_information", "log_negativity"):
-        if name in series and not np.all(np.isfinite(series[name])):
+    for name, values in series.items():
+        if not obs.get(name).nan_allowed and not np.all(np.isfinite(values)):
             raise NumericalError(f"{name} contains NaN or inf; nothing was written")

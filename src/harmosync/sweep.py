@@ -47,7 +47,7 @@ from . import config as cfgmod
 from . import dynamics as dy
 from . import measures as ms
 from .errors import HarmosyncError, UnstableNetworkError, suggest
-from .io import SUMMARY_STATS
+from .observables import SUMMARY_STATS
 from .simulation import check_result, check_time_grid, check_window
 
 SWEEP_FORMAT = 1
@@ -572,7 +572,7 @@ def _check_point(cfg: cfgmod.RunConfig, keep: Keep) -> None:
     """All input checks of one point, without the dynamics (for :func:`validate`)."""
     pre = _prepare(cfg, keep)
     sol = dy.solve(pre.network, pre.state, t_max=float(np.max(np.abs(pre.times))), covariance=False)
-    check_time_grid(pre.times, float(sol.frequencies[-1]))
+    check_time_grid(pre.times, sol.max_frequency)
 
 
 def compute_series(cfg: cfgmod.RunConfig, names, *, keep: Keep | None = None) -> tuple[np.ndarray, dict]:
@@ -585,12 +585,12 @@ def compute_series(cfg: cfgmod.RunConfig, names, *, keep: Keep | None = None) ->
     need_cov = any(SERIES[q] == "cov" for q in names)
     pre = _prepare(cfg, keep)
     sol = dy.solve(pre.network, pre.state, t_max=float(np.max(np.abs(pre.times))), covariance=need_cov)
-    check_time_grid(pre.times, float(sol.frequencies[-1]))
+    check_time_grid(pre.times, sol.max_frequency)
     if need_cov:
-        mom = dy.moments(sol, pre.times)
+        mom = sol.moments(pre.times)
         mean, cov = mom.mean, mom.cov
     else:  # first moments only: the covariance's low-rank part was never built
-        mean, cov = dy.means(sol, pre.times), None
+        mean, cov = sol.means(pre.times), None
     times, net = pre.times, pre.network
     i, j = pre.pair
     step = times[1] - times[0] if times.size > 1 else 0.0
@@ -623,10 +623,10 @@ def compute_series(cfg: cfgmod.RunConfig, names, *, keep: Keep | None = None) ->
             sp2 = np.einsum("tii->t", cov[:, 1::2, 1::2]) + np.sum(mean[:, 1::2] ** 2, axis=1)
             out[q] = 0.5 * (np.einsum("ij,tji->t", vs, sx) + sp2)
         elif q in ("q1", "q2"):
-            from .network import system_normal_modes
+            from .network import system_mode_coordinates, system_normal_modes
 
             theta, _ = system_normal_modes(net.probes.frequencies, net.probes.coupling[0, 1])
-            out["q1"], out["q2"] = dy.normal_mode_coordinates(mean[:, 0], mean[:, 2], theta)
+            out["q1"], out["q2"] = system_mode_coordinates(mean[:, 0], mean[:, 2], theta)
     if need_cov:
         check_result(mean, cov, out)  # simulate's guard: finite, physical covariances
     return times, {q: out[q] for q in names}
@@ -776,7 +776,10 @@ def _data_names(keep: Keep) -> list[str]:
 
 def layout(spec: SweepSpec) -> tuple[list[VarSpec], dict[str, np.ndarray]]:
     """The per-point variables (besides ``status``) and the non-point coordinates."""
-    from .io import LONG_NAMES, UNITS
+    from .observables import REGISTRY
+
+    UNITS = {q: o.units for q, o in REGISTRY.items()}
+    LONG_NAMES = {q: o.long_name for q, o in REGISTRY.items()}
 
     cfg = cfgmod.parse(spec.base)
     keep = spec.keep

@@ -83,9 +83,9 @@ def coefficients(network: Network) -> tuple[np.ndarray, np.ndarray]:
     """
     r, _, _ = system_rotation(network)
     env = network.environment
-    if env.homogeneous_chain and env.boundary in ("fixed", "free"):
+    if env.structured:
         # closed-form rows of W at the plugged sites only: O(P·M), never the M × M mode matrix
-        from ..dynamics import chain_mode_rows
+        from ..network import chain_mode_rows
         from ..network import chain_modes
 
         sites = network.plugged_sites()

@@ -492,7 +492,7 @@ def measure_decay_rates(network: Network, *, window=(20.0, 600.0), method: str =
     (amplitude ∝ e^{−G t/2}, the convention of G′).
 
     For s = 1, 2 the probes start in the pure normal mode q_s = 1 (x = R_s, p = 0), the
-    environment at rest, and ⟨q_s(t)⟩ is computed exactly (``dynamics.probe_means``) on ``window``
+    environment at rest, and ⟨q_s(t)⟩ is computed exactly (``dynamics.solve``, first moments) on ``window``
     [1/ω], cut (for a chain) at 95% of the arrival time of the first echo the continuum model
     leaves out (revival, crosstalk: see :func:`first_excluded_path`).
 
@@ -510,11 +510,13 @@ def measure_decay_rates(network: Network, *, window=(20.0, 600.0), method: str =
         t1 = min(t1, 0.95 * first_excluded_path(network, max_len) / vmax)
     if method not in ("pencil", "envelope"):
         raise HarmosyncError(f"method must be 'pencil' or 'envelope', got {method!r}")
-    from ..dynamics import probe_means
+    from .. import states as st
+    from ..dynamics import solve
 
-    def q_mode(s, t):  # ⟨q_s(t)⟩ from q_s = 1: x = R_s, p = 0
-        start = np.ravel(np.column_stack([r[s], np.zeros(2)]))
-        return probe_means(network, start, t)[:, 0::2] @ r[s]
+    def q_mode(s, t):  # ⟨q_s(t)⟩ from q_s = 1: x = R_s, p = 0 (the covariance plays no part)
+        pr = network.probes.frequencies
+        state = st.InitialState(st.product(*(st.coherent(w, x) for w, x in zip(pr, r[s]))))
+        return solve(network, state, covariance=False, t_max=float(t[-1])).means(t)[:, 0::2] @ r[s]
 
     out = np.full(2, np.nan)
     for s in range(2):

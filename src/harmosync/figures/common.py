@@ -16,7 +16,8 @@ import numpy as np
 from .. import measures as ms
 from .. import states as st
 from ..errors import HarmosyncError
-from ..io import UNITS, provenance
+from .. import observables as obs
+from ..io import provenance
 from ..network import Network
 
 #: Recorded with every figure: the synchronization window (CONVENTIONS.md, "Measures").
@@ -124,8 +125,9 @@ def finish(ds, *, figure: int, title: str, params, choices: dict, network: Netwo
     """Attach units, provenance (the recipe's parameters), the open choices and why, and the
     characteristic times of ``network`` to ``ds``; returns ``ds``."""
     for name in ds.variables:
-        if name in UNITS and "units" not in ds[name].attrs:
-            ds[name].attrs["units"] = UNITS[name]
+        units = obs.TIME_UNITS if name == "time" else getattr(obs.REGISTRY.get(name), "units", None)
+        if units is not None and "units" not in ds[name].attrs:
+            ds[name].attrs["units"] = units
     ds["time"].attrs.setdefault("long_name", "time")
     ds.attrs.update(provenance({"figure": figure, "parameters": params_dict(params)}))
     ds.attrs.update({f"choice.{k}": v for k, v in choices.items()})

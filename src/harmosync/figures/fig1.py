@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import dynamics as dy
 from .. import measures as ms
-from ..network import Network, chain, couple, probes, system_normal_modes
+from ..network import Network, chain, couple, probes, system_mode_coordinates, system_normal_modes
 from . import common
 
 TITLE = "anti-synchronization via weak dissipation, and synchronization with the flipped coupling"
@@ -69,20 +69,20 @@ def network(params: Params, k2: float | None = None) -> Network:
 def compute(params: Params = Params()):
     """⟨x_i⟩, ⟨q_s⟩ and C(t) of ⟨x1⟩, ⟨x2⟩ for K2 = +K (``case = attractive``) and the flipped
     K2 (``case = repulsive``). Exact normal-mode evolution of the means
-    (:func:`harmosync.dynamics.probe_means`)."""
+    (:func:`harmosync.dynamics.solve`, first moments only)."""
     import xarray as xr
 
     t = common.time_grid(params.stop, params.step)
     theta, omegas = system_normal_modes(params.frequencies, params.coupling)
-    mean = np.ravel(np.column_stack([params.x0, params.p0]))
+    state = common.coherent_pair(params.frequencies, params.x0, params.p0)
     xs, cs, qs = [], [], []
     nets = [network(params), network(params, params.flipped_strength)]
     for net in nets:
         # only the first moments are plotted; they follow the classical equations of motion
-        m = dy.probe_means(net, mean, t)
+        m = dy.solve(net, state, covariance=False, t_max=t[-1]).means(t)
         x1, x2 = m[:, 0], m[:, 2]
         xs.append(np.column_stack([x1, x2]))
-        qs.append(np.column_stack(dy.normal_mode_coordinates(x1, x2, theta)))
+        qs.append(np.column_stack(system_mode_coordinates(x1, x2, theta)))
         cs.append(ms.sync_factor(x1, x2, params.step, params.window))
     ds = xr.Dataset(
         {

@@ -82,7 +82,8 @@ def compute(params: Params = Params()):
     c = np.empty((len(starts), len(nets), t.size))
     for j, net in enumerate(nets):
         for i, (x0, p0) in enumerate(starts):
-            m = dy.probe_means(net, np.ravel(np.column_stack([x0, p0])), t)
+            state = common.coherent_pair(params.frequencies, x0, p0)
+            m = dy.solve(net, state, covariance=False, t_max=t[-1]).means(t)
             x[i, j] = m[:, 0::2]
             c[i, j] = ms.sync_factor(m[:, 0], m[:, 2], params.step, params.window)
     ds = xr.Dataset(

@@ -124,7 +124,8 @@ def compute(params: Params = Params()):
     cd = np.empty((2, t.size))
     best = np.empty(2)
     for i, (x0, p0) in enumerate(starts):
-        m = dy.probe_means(net, np.ravel(np.column_stack([x0, p0])), t)
+        state = common.coherent_pair(params.frequencies, x0, p0)
+        m = dy.solve(net, state, covariance=False, t_max=t[-1]).means(t)
         x1, x2 = m[:, 0], m[:, 2]
         x[i] = m[:, 0::2]
         c[i] = ms.sync_factor(x1, x2, params.step, params.window)

@@ -71,7 +71,7 @@ def network(params) -> Network:
 @common.one_thread
 def compute_squeezed(params, *, figure: int, title: str, choices: dict):
     """⟨x_i²⟩, mutual information, log negativity and C of ⟨x1²⟩, ⟨x2²⟩ for every squeezing
-    angle (exact covariance, dynamics.solve/moments). Shared by Figs. 4 and 5."""
+    angle (exact covariance, dynamics.solve). Shared by Figs. 4 and 5."""
     import xarray as xr
 
     t = common.time_grid(params.stop, params.step)
@@ -81,7 +81,7 @@ def compute_squeezed(params, *, figure: int, title: str, choices: dict):
     mi, ln, c = (np.empty((n, t.size)) for _ in range(3))
     for i, angle in enumerate(params.angles):
         sol = dy.solve(net, common.squeezed_pair(params.frequencies, params.squeezing, angle))
-        m = dy.moments(sol, t)
+        m = sol.moments(t)
         x2[i] = np.diagonal(m.cov, axis1=1, axis2=2)[:, 0::2] + m.mean[:, 0::2] ** 2
         mi[i] = ms.mutual_information(m.cov, [0], [1], accuracy=sol.error_bound)
         ln[i] = ms.log_negativity(m.cov, [0], [1], accuracy=sol.error_bound)

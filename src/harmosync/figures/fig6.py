@@ -6,9 +6,10 @@ crosstalk and before the echo of probe 2 from the nearer end — the probes diss
 and do not synchronize, whatever m is; afterwards crosstalk and reflections make C depend
 strongly and non-monotonically on m, often with synchronization at later times.
 
-Only the first moments are needed, so each m costs one eigendecomposition of the 302 × 302
-potential matrix and a trig sum (:func:`harmosync.dynamics.probe_means`), with one BLAS thread
-(:func:`common.one_thread`). C is evaluated at every ``every`` in time from samples at
+Only the first moments are needed: the networks share the chain, so
+:func:`harmosync.dynamics.solve_many` computes the chain with probe 1 once and adds probe 2 per m
+(one secular equation), then a trig sum per m, with one BLAS thread (:func:`common.one_thread`);
+the same path a sweep over a plugging site takes. C is evaluated at every ``every`` in time from samples at
 ``step`` (:func:`harmosync.measures.sync_factor` sampled every ``every``).
 Open choices: :data:`CHOICES`.
 """
@@ -101,7 +102,9 @@ def compute(params: Params = Params(), *, progress: bool = False):
     t = common.time_grid(params.stop, params.step)
     stride = round(params.every / params.step)
     sites = params.plugging_sites
-    mean = np.ravel(np.column_stack([params.x0, params.p0]))
+    state = common.coherent_pair(params.frequencies, params.x0, params.p0)
+    nets = [network(params, m) for m in sites]
+    evolutions = dy.solve_many(nets, state, covariance=False, t_max=t[-1])
     out = np.empty((len(sites), t[::stride].size))
     tau_ct, tau_echo, tau_r = (np.empty(len(sites)) for _ in range(3))
     bar = sites
@@ -110,8 +113,8 @@ def compute(params: Params = Params(), *, progress: bool = False):
 
         bar = tqdm(sites, desc="Fig. 6 sites", unit="site", leave=False)
     for i, m in enumerate(bar):
-        net = network(params, m)
-        mom = dy.probe_means(net, mean, t)
+        net = nets[i]
+        mom = evolutions[i].means(t)
         out[i] = ms.sync_factor(mom[:, 0], mom[:, 2], params.step, params.window)[::stride]
         ct = characteristic_times(net)
         tau_ct[i] = np.nan if ct.tau_crosstalk is None else ct.tau_crosstalk

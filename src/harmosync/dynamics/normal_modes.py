@@ -1,4 +1,4 @@
-"""Exact Gaussian dynamics of a quadratic network, from its normal modes.
+"""The closed solver: exact Gaussian dynamics of a quadratic network from its normal modes.
 
 With V = U diag(w²) Uᵀ, the scaled normal coordinates y = (√w Uᵀx, Uᵀp/√w) rotate rigidly,
 mode by mode, by the angle w_k t. So
@@ -11,7 +11,7 @@ mode by mode, by the angle w_k t. So
   const + Σ_r λ_r z_r(t) z_r(t)ᵀ, where z_r(t) are again trig sums.
 
 No time stepping is involved. The work splits in three steps, each with a fast path chosen
-automatically by :func:`solve` / :func:`iter_moments`:
+automatically by :func:`solve_closed` and the evolution's methods:
 
 1. **Normal modes.** Dense ``eigh`` of V (N ≤ ``DENSE_MAX`` oscillators, or a general graph
    environment); above that, for a homogeneous chain with fixed or free ends, the modes follow
@@ -25,7 +25,7 @@ automatically by :func:`solve` / :func:`iter_moments`:
 3. **Trig sums** on uniform time grids by a non-uniform FFT when that is cheaper, blockwise BLAS
    products otherwise (:mod:`harmosync.solvers.trigsum`); arbitrary grids by direct products.
 
-Error bound (``Solution.error_bound``, absolute, on any covariance entry σ_ab): ε_Δ·|r_a|·|r_b|,
+Error bound (``NormalModeEvolution.error_bound``, absolute, on any covariance entry σ_ab): ε_Δ·|r_a|·|r_b|,
 with ε_Δ the spectral-norm bound on the neglected part of Δ (dropped eigenvalues, pole rule,
 skeleton compression; see :mod:`harmosync.solvers.lowrank`), |r_{x_i}|² = (V^{-1/2})_ii and
 |r_{p_i}|² = (V^{1/2})_ii; plus, with a light-cone cut, the cut's bound on every moment. Not
@@ -35,7 +35,7 @@ the phase error ε·w·t that any double-precision frequency carries (~1e-12 at 
 Memory (besides the result, T × (2n)² numbers): O(N·C) for the mode coefficients, C = 2n(R+1)
 columns, plus one time chunk: L ≤ 2¹⁷ NUFFT points (48·L·C ≤ 96 MB), or for BLAS blocks a
 cos/sin table of ≤ 2²¹ numbers; about 8·N·(6C + 8) + 48·L·C bytes (+ 32 MB). Never T × N.
-:func:`iter_moments` streams chunks.
+``iter_moments`` streams chunks.
 """
 
 from __future__ import annotations
@@ -44,15 +44,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import lightcone as lc
-from .conventions import thermal_factor, to_interleaved
-from .errors import HarmosyncError, NumericalError
-from .network import Network, chain_modes
-from .solvers import blas_threads
-from .solvers import trigsum as ts
-from .solvers.arrowhead import arrowhead_modes
-from .solvers.lowrank import low_rank_delta
-from .states import InitialState, environment_covariance
+from .. import lightcone as lc
+from ..conventions import thermal_factor, to_interleaved
+from ..errors import HarmosyncError, NumericalError
+from ..network import Network, chain_mode_rows, chain_modes
+from ..solvers import blas_threads
+from ..solvers import trigsum as ts
+from ..solvers.arrowhead import arrowhead_modes
+from ..solvers.lowrank import low_rank_delta
+from ..states import InitialState
+from .contract import Moments, check_times
 
 BLOCK = 512
 #: networks with at most this many oscillators use the dense eigendecomposition
@@ -67,15 +68,17 @@ METHODS = ("auto", "dense", "chain")
 
 
 @dataclass(frozen=True, eq=False)
-class Solution:
-    """The exact solution for a set of observed oscillators (0-based, probes first).
+class NormalModeEvolution:
+    """The closed solver's :class:`~harmosync.dynamics.Evolution`, for a set of observed
+    oscillators (0-based, probes first).
 
-    Attributes: ``frequencies`` w_k (N,); ``readout`` U[rows] (n, N); ``mean0`` (2, N) the
-    initial mean in scaled normal coordinates; ``nu`` (N,) the stationary part; ``values`` (R,)
-    and ``vectors`` (2, N, R) the low-rank part Δ; ``energy`` the conserved ⟨H⟩;
-    ``error_bound`` (see module docstring); ``method`` "dense" or "chain" (+ "+lightcone");
-    ``t_max`` the largest |t| the solution is valid for (∞ unless a light-cone cut was made);
-    ``window`` the (first, last) chain sites kept by the cut, or None. Modes that no observed
+    Solver data (read only inside :mod:`harmosync.dynamics`): ``frequencies`` w_k (N,);
+    ``readout`` U[rows] (n, N); ``mean0`` (2, N) the initial mean in scaled normal coordinates;
+    ``nu`` (N,) the stationary part; ``values`` (R,) and ``vectors`` (2, N, R) the low-rank part
+    Δ; ``method`` "dense" or "chain" (+ "+lightcone"); ``window`` the (first, last) chain sites
+    kept by a light-cone cut, or None. Contract: ``rows``, ``error_bound`` (module docstring),
+    ``t_max`` (∞ unless cut), ``energy`` (the conserved ⟨H⟩), ``has_covariance``, ``means``,
+    ``moments``, ``iter_moments``, ``max_frequency``, ``diagnostics``. Modes that no observed
     oscillator sees are left out of the structured path's N.
     """
 
@@ -91,10 +94,45 @@ class Solution:
     method: str = "dense"
     t_max: float = np.inf
     window: tuple[int, int] | None = None
+    has_covariance: bool = True
 
     @property
     def rank(self) -> int:
         return int(self.values.size)
+
+    @property
+    def max_frequency(self) -> float:
+        return float(self.frequencies[-1])
+
+    def diagnostics(self) -> dict:
+        """``rank`` of Δ, highest and lowest normal-mode frequency [ω]."""
+        return {"rank": self.rank, "highest_mode_frequency": float(self.frequencies[-1]),
+                "lowest_mode_frequency": float(self.frequencies[0])}
+
+    def means(self, times, *, engine: str = "auto") -> np.ndarray:
+        """⟨x_i⟩, ⟨p_i⟩ of the observed oscillators (T, 2n), interleaved: 2n trig sums, no
+        covariance work [x in ω^(-1/2), p in ω^(1/2)]."""
+        return _means(self, times, engine=engine)
+
+    def iter_moments(self, times, *, block: int = None, engine: str = "auto"):
+        """Yield (slice, mean (B, 2n), cov (B, 2n, 2n)) chunks, interleaved ordering.
+        ``engine``: "auto" (non-uniform FFT or BLAS blocks on uniform grids, whichever is
+        cheaper), "nufft", "direct". Chunks hold at most ``block`` times."""
+        return _iter_moments(self, times, block=BLOCK if block is None else block, engine=engine)
+
+    def moments(self, times, *, block: int = 4096, engine: str = "auto") -> Moments:
+        """Means and covariance of the observed oscillators at every time, exactly. Memory:
+        T·(2n)² for the result plus the work space of ``iter_moments``."""
+        t = check_times(times)
+        n = len(self.rows)
+        mean = np.empty((t.size, 2 * n))
+        cov = np.empty((t.size, 2 * n, 2 * n))
+        for sl, m, c in _iter_moments(self, t, block=block, engine=engine):
+            mean[sl] = m
+            cov[sl] = c
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(cov))):
+            raise NumericalError("the evolution produced NaN or inf; check the network and the state")
+        return Moments(t, mean, cov, self.rows)
 
 
 def normal_modes(network: Network) -> tuple[np.ndarray, np.ndarray]:
@@ -105,31 +143,10 @@ def normal_modes(network: Network) -> tuple[np.ndarray, np.ndarray]:
     return np.sqrt(lam), u
 
 
-# ----------------------------------------------------------------------------------------------
-# The chain's closed-form modes (Eqs. A6, A8)
-# ----------------------------------------------------------------------------------------------
-def chain_mode_rows(sites: int, boundary: str, which) -> np.ndarray:
-    """Rows W[s, :] (1-based sites ``which``) of the homogeneous chain's orthonormal modes, in
-    the ascending-frequency order of :func:`harmosync.network.chain_modes` (fixed: Eq. A6,
-    √(2/(M+1)) sin(πsk/(M+1)); free: √(2/M) cos(πk(s − ½)/M), 1/√M for k = 0)."""
-    m = int(sites)
-    s = np.atleast_1d(np.asarray(which, dtype=np.int64))
-    if boundary == "fixed":
-        k = np.arange(1, m + 1, dtype=np.int64)
-        # reduce s·k modulo 2(M+1) in integers: exact arguments even for M ~ 10⁶
-        arg = np.mod(np.outer(s, k), 2 * (m + 1))
-        return np.sqrt(2.0 / (m + 1)) * np.sin(np.pi * arg / (m + 1))
-    if boundary == "free":
-        k = np.arange(m, dtype=np.int64)
-        arg = np.mod(np.outer(2 * s - 1, k), 4 * m)  # πk(s − ½)/M = π(2s − 1)k/(2M)
-        rows = np.sqrt(2.0 / m) * np.cos(np.pi * arg / (2 * m))
-        rows[:, 0] = 1.0 / np.sqrt(m)
-        return rows
-    raise HarmosyncError(f"closed-form mode rows need a fixed or free chain, got {boundary!r}")
-
-
 @dataclass
-class _Spectrum:
+class Spectrum:
+    """The normal modes a solution is assembled from."""
+
     mu: np.ndarray  # (N,) squared frequencies of the network actually solved
     a: np.ndarray  # (P, N) probe rows of U
     readout: np.ndarray  # (n, N) observed rows
@@ -149,7 +166,7 @@ def _coupling_rows(p: int, m: int, attachments) -> tuple[np.ndarray, list[int]]:
     return b, sites
 
 
-def _chain_spectrum(network: Network, rows, window) -> _Spectrum:
+def _chain_spectrum(network: Network, rows, window) -> Spectrum:
     env = network.environment
     p = network.n_probes
     offset = 0 if window is None else window.lo - 1
@@ -175,22 +192,22 @@ def _chain_spectrum(network: Network, rows, window) -> _Spectrum:
             j += 1
     # modes no observed oscillator (and no probe) sees carry nothing: leave them out
     keep = np.any(a != 0, axis=0) | np.any(readout != 0, axis=0)
-    return _Spectrum(modes.values[keep], a[:, keep], readout[:, keep], env_d, env_c)
+    return Spectrum(modes.values[keep], a[:, keep], readout[:, keep], env_d, env_c)
 
 
-def _dense_spectrum(network: Network, rows, window) -> _Spectrum:
+def _dense_spectrum(network: Network, rows, window) -> Spectrum:
     env = network.environment
     p = network.n_probes
     if window is None:
         w, u = normal_modes(network)
-        if env.homogeneous_chain and env.boundary in ("fixed", "free"):
+        if env.structured:
             env_d = chain_modes(env.sites, env.omega0, env.g, env.boundary, vectors=False)[0] ** 2
             b, sites = _coupling_rows(p, env.sites, _attachments(network, 0))
             env_c = b @ chain_mode_rows(env.sites, env.boundary, sites) if sites else np.zeros((p, env.sites))
         else:
             ew, eu = env.modes()
             env_d, env_c = ew**2, network.coupling_block() @ eu
-        return _Spectrum(w**2, u[:p], u[list(rows)], env_d, env_c)
+        return Spectrum(w**2, u[:p], u[list(rows)], env_d, env_c)
     # the cut chain: a fixed-end chain of window.sites sites (the compression of V)
     m, offset = window.sites, window.lo - 1
     att = _attachments(network, offset)
@@ -206,7 +223,7 @@ def _dense_spectrum(network: Network, rows, window) -> _Spectrum:
     b, sites = _coupling_rows(p, m, att)
     env_c = b @ chain_mode_rows(m, "fixed", sites)
     local = [r if r < p else r - offset for r in rows]
-    return _Spectrum(lam, u[:p], u[local], env_d, env_c)
+    return Spectrum(lam, u[:p], u[local], env_d, env_c)
 
 
 def _environment_energy(network: Network, temperature: float) -> float:
@@ -219,9 +236,10 @@ def _environment_energy(network: Network, temperature: float) -> float:
     return float(np.sum(thermal_factor(om, temperature) * om))
 
 
-def solve(network: Network, initial: InitialState, *, observe=None, tol: float = 1e-12,
-          t_max: float | None = None, method: str = "auto", covariance: bool = True) -> Solution:
-    """Exact normal-mode solution of ``network`` from ``initial``.
+def solve_closed(network: Network, initial: InitialState, *, observe=None, tol: float = 1e-12,
+                 t_max: float | None = None, method: str = "auto",
+                 covariance: bool = True) -> NormalModeEvolution:
+    """Exact normal-mode evolution of the closed ``network`` from ``initial``.
 
     ``observe``: 0-based oscillator indices (probes first, then sites) whose moments will be
     evaluated; default the probes. ``tol``: eigenvalues of Δ below tol·max(1, ‖Δ‖) are dropped
@@ -229,8 +247,8 @@ def solve(network: Network, initial: InitialState, *, observe=None, tol: float =
     ``t_max`` [1/frequency]: the largest |t| that will be evaluated; lets a long fixed-end chain
     be cut to the sites within reach (light cone), and then the solution refuses later times.
     ``method``: "auto" (dense for N ≤ DENSE_MAX or a graph environment, structured chain
-    solver otherwise), "dense" or "chain". ``covariance=False`` skips Δ: only :func:`means`
-    can be evaluated (cheaper, for sweeps of first moments).
+    solver otherwise), "dense" or "chain". ``covariance=False`` skips Δ: only ``means`` can be
+    evaluated (cheaper, for sweeps of first moments).
     """
     p, n = network.n_probes, network.size
     if initial.probes.modes != p:
@@ -242,7 +260,7 @@ def solve(network: Network, initial: InitialState, *, observe=None, tol: float =
         raise HarmosyncError(f"observed oscillators must be in 0..{n - 1}")
     temp = float(initial.environment_temperature)
     env = network.environment
-    structured = env.homogeneous_chain and env.boundary in ("fixed", "free")
+    structured = env.structured
     if method == "chain" and not structured:
         raise HarmosyncError(
             f"method 'chain' needs a homogeneous chain with fixed or free ends, got a {env.kind} "
@@ -269,21 +287,20 @@ def solve(network: Network, initial: InitialState, *, observe=None, tol: float =
             f"~{est / 3600:.0f} h on 2 cores); {hint}")
     with blas_threads(1 if size <= SMALL else None):
         spec = (_chain_spectrum if use == "chain" else _dense_spectrum)(network, rows, window)
-        return assemble_solution(
-            spec.mu, spec.a, spec.readout, rows, network.probes.potential(), spec.env_d, spec.env_c,
-            initial, environment_energy=_environment_energy(network, temp), tol=tol,
-            covariance=covariance, method=use, window=window)
+        return assemble(spec, rows, network.probes.potential(), initial,
+                        environment_energy=_environment_energy(network, temp), tol=tol,
+                        covariance=covariance, method=use, window=window)
 
 
-def assemble_solution(mu, a, readout, rows, vs, env_d, env_c, initial: InitialState, *,
-                      environment_energy: float, tol: float = 1e-12, covariance: bool = True,
-                      method: str = "dense", window=None) -> Solution:
-    """A :class:`Solution` from the normal modes of a network: squared frequencies ``mu`` (N,)
-    [frequency²], probe rows ``a`` (P, N) and observed rows ``readout`` (n, N) of U, the probes'
-    V_S, the environment's squared mode frequencies ``env_d`` (M,) and coupling ``env_c`` = B·W_E
-    (P, M), and ⟨H_E⟩ of its initial state (module docstring; used by :mod:`harmosync.fastpaths`
-    to share the environment between networks)."""
-    mu = np.asarray(mu, float)
+def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_energy: float,
+             tol: float = 1e-12, covariance: bool = True, method: str = "dense",
+             window=None) -> NormalModeEvolution:
+    """The evolution from a network's normal modes ``spec`` (squared frequencies ``mu`` (N,)
+    [frequency²], probe rows ``a`` (P, N) and observed rows ``readout`` (n, N) of U, the
+    environment's squared mode frequencies ``env_d`` (M,) and coupling ``env_c`` = B·W_E
+    (P, M)), the observed ``rows``, the probes' V_S ``vs`` and ⟨H_E⟩ of the environment's
+    initial state (module docstring; :mod:`.many` shares the environment between networks)."""
+    mu, a, readout, env_d, env_c = np.asarray(spec.mu, float), spec.a, spec.readout, spec.env_d, spec.env_c
     if mu.size == 0 or mu[0] <= 0:
         raise NumericalError("the potential matrix has a non-positive eigenvalue")
     w = np.sqrt(mu)
@@ -300,12 +317,12 @@ def assemble_solution(mu, a, readout, rows, vs, env_d, env_c, initial: InitialSt
         nu = thermal_factor(w, temp)
     else:
         values, vectors, bound = np.zeros(0), np.zeros((2, w.size, 0)), 0.0
-        nu = np.full(w.size, np.nan)  # no covariance: moments() refuses, means() works
+        nu = np.zeros(w.size)  # has_covariance=False: moments refuse, means work
     label = method
     if window is not None:
         bound += window.bound
         label += "+lightcone"
-    return Solution(
+    return NormalModeEvolution(
         frequencies=w,
         rows=tuple(rows),
         readout=np.asarray(readout, float),
@@ -318,6 +335,7 @@ def assemble_solution(mu, a, readout, rows, vs, env_d, env_c, initial: InitialSt
         method=label,
         t_max=window.t_max if window is not None else np.inf,
         window=(window.lo, window.hi) if window is not None else None,
+        has_covariance=covariance,
     )
 
 
@@ -326,21 +344,6 @@ def _row_norms(readout, w) -> float:
     if readout.size == 0:
         return 0.0
     return float(max(np.max((readout**2) @ (1 / w)), np.max((readout**2) @ w)))
-
-
-def check_times(times) -> np.ndarray:
-    """A 1-D, finite, strictly increasing, non-empty time grid [1/frequency unit]."""
-    try:
-        t = np.asarray(times, dtype=float)
-    except (TypeError, ValueError):
-        raise HarmosyncError("times must be numbers") from None
-    if t.ndim != 1 or t.size == 0:
-        raise HarmosyncError(f"times must be a non-empty 1-D array, got shape {t.shape}")
-    if not np.all(np.isfinite(t)):
-        raise HarmosyncError("times must be finite")
-    if t.size > 1 and np.any(np.diff(t) <= 0):
-        raise HarmosyncError("times must be strictly increasing")
-    return t
 
 
 def _uniform_step(t: np.ndarray) -> float | None:
@@ -353,7 +356,7 @@ def _uniform_step(t: np.ndarray) -> float | None:
     return None
 
 
-def _check_horizon(sol: Solution, t: np.ndarray) -> None:
+def _check_horizon(sol: NormalModeEvolution, t: np.ndarray) -> None:
     if np.isfinite(sol.t_max) and max(abs(t[0]), abs(t[-1])) > sol.t_max * (1 + 1e-12):
         raise HarmosyncError(
             f"this solution was cut to the light cone of t_max = {sol.t_max:g} (chain sites "
@@ -361,7 +364,7 @@ def _check_horizon(sol: Solution, t: np.ndarray) -> None:
         )
 
 
-def _columns(sol: Solution):
+def _columns(sol: NormalModeEvolution):
     """Mode coefficients (α, β) of every output column: shapes (N, 2n, R+1) each."""
     w = sol.frequencies
     vq = np.concatenate([sol.mean0[0][:, None], sol.vectors[0]], axis=1)  # (N, R+1)
@@ -373,7 +376,7 @@ def _columns(sol: Solution):
     return alpha, beta
 
 
-def stationary_covariance(sol: Solution) -> np.ndarray:
+def stationary_covariance(sol: NormalModeEvolution) -> np.ndarray:
     """The constant part of the observed covariance, block ordering (2n, 2n)."""
     w, r = sol.frequencies, sol.readout
     n = r.shape[0]
@@ -388,24 +391,19 @@ def _table_block(block: int, n: int) -> int:
     return int(max(16, min(block, (1 << 21) // max(n, 1))))
 
 
-def _nufft_chunk(ncols: int) -> int:
+def nufft_chunk(ncols: int) -> int:
     # one chunk's FFT grid (2L complex × C/2) plus its output (L × C) ≈ 48·L·C bytes ≤ 96 MB
     length = int(96e6 / (48 * max(ncols, 1)))
     return int(min(1 << 17, max(1 << 12, 1 << int(np.log2(max(length, 1))))))
 
 
-def iter_moments(sol: Solution, times, *, block: int = BLOCK, engine: str = "auto"):
-    """Yield (slice, mean (B, 2n), cov (B, 2n, 2n)) chunks, interleaved ordering.
-
-    ``engine``: "auto" (non-uniform FFT or BLAS blocks on uniform grids, whichever is cheaper),
-    "nufft", "direct". Chunks hold at most ``block`` times.
-    """
+def _iter_moments(sol: NormalModeEvolution, times, *, block: int, engine: str):
     t = check_times(times)
     _check_horizon(sol, t)
     if engine not in ("auto", "nufft", "direct"):
         raise HarmosyncError(f"engine must be auto, nufft or direct, got {engine!r}")
-    if np.any(np.isnan(sol.nu)):
-        raise HarmosyncError("this solution was built with covariance=False; use means(), or solve again")
+    if not sol.has_covariance:
+        raise HarmosyncError("this evolution was solved with covariance=False; use means(), or solve again")
     w = sol.frequencies
     n = len(sol.rows)
     alpha, beta = _columns(sol)
@@ -436,7 +434,7 @@ def iter_moments(sol: Solution, times, *, block: int = BLOCK, engine: str = "aut
             arg = np.outer(t[start:start + tb], w)
             yield assemble(start, np.cos(arg) @ alpha + np.sin(arg) @ beta)
         return
-    chunk = _nufft_chunk(ncols)
+    chunk = nufft_chunk(ncols)
     use_nufft = engine == "nufft" or (
         engine == "auto" and ts.nufft_cost(w.size, ncols, t.size, chunk) < ts.direct_cost(w.size, ncols, t.size))
     gen = (ts.nufft(w, alpha, beta, t[0], h, t.size, chunk=chunk) if use_nufft
@@ -446,9 +444,7 @@ def iter_moments(sol: Solution, times, *, block: int = BLOCK, engine: str = "aut
             yield assemble(start + sub, vals[sub:sub + block])
 
 
-def means(sol: Solution, times, *, engine: str = "auto") -> np.ndarray:
-    """The means ⟨x_i⟩, ⟨p_i⟩ of the observed oscillators (T, 2n), interleaved: the first
-    moments alone (2n trig sums, no covariance work) [x in ω^(-1/2), p in ω^(1/2)]."""
+def _means(sol: NormalModeEvolution, times, *, engine: str) -> np.ndarray:
     t = check_times(times)
     _check_horizon(sol, t)
     w = sol.frequencies
@@ -462,7 +458,7 @@ def means(sol: Solution, times, *, engine: str = "auto") -> np.ndarray:
             arg = np.outer(t[start:start + tb], w)
             out[start:start + tb] = np.cos(arg) @ alpha + np.sin(arg) @ beta
     else:
-        chunk = _nufft_chunk(alpha.shape[1])
+        chunk = nufft_chunk(alpha.shape[1])
         use_nufft = engine == "nufft" or (engine == "auto" and ts.nufft_cost(
             w.size, alpha.shape[1], t.size, chunk) < ts.direct_cost(w.size, alpha.shape[1], t.size))
         gen = (ts.nufft(w, alpha, beta, t[0], h, t.size, chunk=chunk) if use_nufft
@@ -470,96 +466,3 @@ def means(sol: Solution, times, *, engine: str = "auto") -> np.ndarray:
         for start, vals in gen:
             out[start:start + vals.shape[0]] = vals
     return to_interleaved(out)
-
-
-def probe_means(network: Network, mean, times) -> np.ndarray:
-    """⟨x_i(t)⟩, ⟨p_i(t)⟩ of the probes (T, 2P), interleaved, from their initial means alone, the
-    environment at rest (its mean zero, as in its ground or thermal state).
-
-    The means of a quadratic network obey the classical equations of motion, independent of the
-    covariance: :func:`solve` with ``covariance=False``, then :func:`means`. ``mean``: the
-    probes' (x1, p1, x2, p2, …) at t = 0 [ω^(-1/2), ω^(1/2)].
-    """
-    from .states import GaussianState
-
-    p = network.n_probes
-    mean = np.asarray(mean, dtype=float)
-    if mean.shape != (2 * p,):
-        raise HarmosyncError(f"mean must have {2 * p} entries (x, p per probe), got shape {mean.shape}")
-    # any valid covariance: it is not used when covariance=False
-    state = InitialState(GaussianState(mean, 0.5 * np.eye(2 * p)))
-    times = check_times(times)
-    sol = solve(network, state, covariance=False, t_max=float(np.max(np.abs(times))))
-    return means(sol, times)
-
-
-@dataclass(frozen=True, eq=False)
-class Moments:
-    """First and second moments of the observed oscillators on a time grid (interleaved)."""
-
-    times: np.ndarray
-    mean: np.ndarray  # (T, 2n)
-    cov: np.ndarray  # (T, 2n, 2n)
-    rows: tuple[int, ...]
-
-
-def moments(sol: Solution, times, *, block: int = 4096, engine: str = "auto") -> Moments:
-    """Means and covariance of the observed oscillators at every time, exactly (see module doc).
-    Memory: T·(2n)² for the result plus the work space of :func:`iter_moments`."""
-    t = check_times(times)
-    n = len(sol.rows)
-    mean = np.empty((t.size, 2 * n))
-    cov = np.empty((t.size, 2 * n, 2 * n))
-    for sl, m, c in iter_moments(sol, t, block=block, engine=engine):
-        mean[sl] = m
-        cov[sl] = c
-    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(cov))):
-        raise NumericalError("the evolution produced NaN or inf; check the network and the state")
-    return Moments(t, mean, cov, sol.rows)
-
-
-def evolve(network: Network, initial: InitialState, times, *, observe=None) -> Moments:
-    """Convenience: :func:`solve` (with t_max = the latest |time|, so long chains are cut to
-    the light cone) then :func:`moments`."""
-    t = check_times(times)
-    return moments(solve(network, initial, observe=observe, t_max=float(np.max(np.abs(t)))), t)
-
-
-def propagator(network: Network, t: float) -> np.ndarray:
-    """The symplectic matrix S(t) (2N × 2N, interleaved) with R(t) = S(t) R(0)."""
-    w, u = normal_modes(network)
-    c, s = np.cos(w * t), np.sin(w * t)
-    xx = (u * c) @ u.T
-    xp = (u * (s / w)) @ u.T
-    px = -(u * (w * s)) @ u.T
-    pp = xx
-    return to_interleaved(np.block([[xx, xp], [px, pp]]))
-
-
-def initial_covariance(network: Network, initial: InitialState) -> np.ndarray:
-    """The full initial covariance σ(0) (2N × 2N, interleaved): probes ⊗ environment state."""
-    p, m = network.n_probes, network.environment.sites
-    env_w, env_u = network.environment.modes()
-    exx, epp = environment_covariance(env_w, env_u, initial.environment_temperature)
-    n = p + m
-    blk = np.zeros((2 * n, 2 * n))
-    pc = initial.probes.cov
-    blk[:p, :p] = pc[0::2, 0::2]
-    blk[:p, n:n + p] = pc[0::2, 1::2]
-    blk[n:n + p, :p] = pc[1::2, 0::2]
-    blk[n:n + p, n:n + p] = pc[1::2, 1::2]
-    blk[p:n, p:n] = exx
-    blk[n + p:, n + p:] = epp
-    return to_interleaved(blk)
-
-
-def initial_mean(network: Network, initial: InitialState) -> np.ndarray:
-    out = np.zeros(2 * network.size)
-    out[: 2 * network.n_probes] = initial.probes.mean
-    return out
-
-
-def normal_mode_coordinates(x1, x2, theta: float):
-    """(q1, q2) = (cos θ x1 + sin θ x2, −sin θ x1 + cos θ x2), Eqs. (A4), (A5)."""
-    c, s = np.cos(theta), np.sin(theta)
-    return c * np.asarray(x1) + s * np.asarray(x2), -s * np.asarray(x1) + c * np.asarray(x2)

@@ -13,8 +13,7 @@ Each fast path is checked against something that shares none of its numerics:
 * non-uniform FFT trig sums against an extended-precision direct sum;
 * solve(method="chain") against solve(method="dense"), and against scipy's DOP853 on the probe
   rows of the propagator, d/dt S_P = S_P A (a scaled-down W3);
-* the many-network path (Fig. 6) against single solves, and the running-sum C(t) against
-  ``measures.sync_factor`` (Eq. 3);
+* the many-network path (Fig. 6, sweeps over a plugging site) against single solves;
 * the documented memory bound of the streamed evaluation (tracemalloc).
 """
 
@@ -29,7 +28,8 @@ from conftest import random_network, random_probe_state
 from scipy.integrate import solve_ivp
 
 from harmosync import dynamics as dy
-from harmosync import fastpaths as fp
+from harmosync.dynamics import normal_modes as nm
+from harmosync.dynamics import reference as dyref
 from harmosync import measures as ms
 from harmosync import network as nw
 from harmosync import states as st
@@ -68,7 +68,7 @@ def dense_delta(net, init):
     full initial covariance (block ordering)."""
     w, u = np.linalg.eigh(net.potential())
     w = np.sqrt(w)
-    s0 = to_block(dy.initial_covariance(net, init))
+    s0 = to_block(dyref.initial_covariance(net, init))
     n = w.size
     t = np.block([[np.sqrt(w)[:, None] * u.T, np.zeros((n, n))], [np.zeros((n, n)), u.T / np.sqrt(w)[:, None]]])
     nu = thermal_factor(w, init.environment_temperature)
@@ -160,7 +160,7 @@ def test_solve_chain_matches_dense_solve(boundary):
     assert a.method == "dense" and b.method == "chain"
     assert np.isclose(a.energy, b.energy, rtol=1e-12)
     for times in (np.linspace(0, 400, 4001), np.sort(np.random.default_rng(1).uniform(0, 400, 300))):
-        ma, mb = dy.moments(a, times), dy.moments(b, times)
+        ma, mb = a.moments(times), b.moments(times)
         tol = max(1e-11, 10 * (a.error_bound + b.error_bound))
         np.testing.assert_allclose(mb.mean, ma.mean, atol=1e-11)
         np.testing.assert_allclose(mb.cov, ma.cov, atol=tol)
@@ -170,8 +170,8 @@ def test_energy_is_the_initial_expectation_of_H():
     """Solution.energy = ½ Tr(V⟨xxᵀ⟩) + ½ Tr⟨ppᵀ⟩ at t = 0 from the full initial state."""
     net = nw.paper_network(sites=30, plug=(4, 9))
     init = st.InitialState(st.product(st.squeezed(1.0, 0.8, 1.0, x=0.2, p=0.1), st.thermal(1.1, 0.4)), 0.5)
-    s0 = to_block(dy.initial_covariance(net, init))
-    m0 = to_block(dy.initial_mean(net, init))
+    s0 = to_block(dyref.initial_covariance(net, init))
+    m0 = to_block(dyref.initial_mean(net, init))
     n = net.size
     xx = s0[:n, :n] + np.outer(m0[:n], m0[:n])
     pp = s0[n:, n:] + np.outer(m0[n:], m0[n:])
@@ -206,10 +206,10 @@ def test_structured_path_matches_solve_ivp():
     sol = dy.solve(net, init)
     assert sol.method == "chain"
     times = np.linspace(0, 60, 7)
-    m = dy.moments(sol, times)
+    m = sol.moments(times)
     s_p = probe_rows_ivp(net.potential(), 2, times)
-    s0 = to_block(dy.initial_covariance(net, init))
-    mu0 = to_block(dy.initial_mean(net, init))
+    s0 = to_block(dyref.initial_covariance(net, init))
+    mu0 = to_block(dyref.initial_mean(net, init))
     cov_ref = s_p @ s0 @ np.swapaxes(s_p, 1, 2)
     np.testing.assert_allclose(to_block(m.cov), cov_ref, atol=1e-8)
     np.testing.assert_allclose(to_block(m.mean), s_p @ mu0, atol=1e-8)
@@ -241,21 +241,21 @@ def test_moment_engines_agree(fig1_network, fig1_state):
     means of moments(); a zero initial mean stays exactly zero."""
     sol = dy.solve(fig1_network, fig1_state)
     t = 0.05 * np.arange(6001)
-    a = dy.moments(sol, t, engine="nufft")
-    b = dy.moments(sol, t, engine="direct")
+    a = sol.moments(t, engine="nufft")
+    b = sol.moments(t, engine="direct")
     np.testing.assert_allclose(a.mean, b.mean, atol=1e-12)
     np.testing.assert_allclose(a.cov, b.cov, atol=1e-12)
-    np.testing.assert_allclose(dy.means(sol, t), a.mean, atol=1e-12)
+    np.testing.assert_allclose(sol.means(t), a.mean, atol=1e-12)
     zero = dy.solve(fig1_network, squeezed_pair(1.0, 1.1, 0.5))
-    assert np.all(dy.moments(zero, t, engine="nufft").mean == 0.0)
+    assert np.all(zero.moments(t, engine="nufft").mean == 0.0)
 
 
 def test_means_only_solution_refuses_moments(fig1_network, fig1_state):
     sol = dy.solve(fig1_network, fig1_state, covariance=False)
     t = np.linspace(0, 100, 1001)
-    np.testing.assert_allclose(dy.means(sol, t), dy.moments(dy.solve(fig1_network, fig1_state), t).mean, atol=1e-12)
+    np.testing.assert_allclose(sol.means(t), (dy.solve(fig1_network, fig1_state)).moments(t).mean, atol=1e-12)
     with pytest.raises(HarmosyncError, match="covariance=False"):
-        dy.moments(sol, t)
+        sol.moments(t)
 
 
 def test_streamed_memory_is_bounded_by_n_and_chunk():
@@ -264,13 +264,13 @@ def test_streamed_memory_is_bounded_by_n_and_chunk():
     net = nw.paper_network(sites=600)
     sol = dy.solve(net, squeezed_pair(r=1.0))
     n, c = sol.frequencies.size, 4 * (sol.rank + 1)
-    chunk = dy._nufft_chunk(c)
+    chunk = nm.nufft_chunk(c)
     bound = 8 * n * (6 * c + 8) + 48 * chunk * c
     times = 0.05 * np.arange(200_001)
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
     total = 0.0
-    for _, mean, cov in dy.iter_moments(sol, times):
+    for _, mean, cov in sol.iter_moments(times):
         total += float(cov[:, 0, 0].sum())
     peak = tracemalloc.get_traced_memory()[1] - base
     tracemalloc.stop()
@@ -289,35 +289,39 @@ def test_solve_many_matches_single_solves():
     pr = nw.probes((1.0, 1.1), 0.5, (1, 1), (0.2, 0.2))
     sites = [1, 2, 31, 60]
     init = squeezed_pair(1.0, 1.1, 0.8)
-    sols = fp.solve_many(env, fp.plugging_sweep(pr, sites), init)
+    nets = [nw.couple(env, q) for q in dy.plugging_sweep(pr, sites)]
     t = np.linspace(0, 150, 1501)
+    sols = dy.solve_many(nets, init, t_max=t[-1])
+    assert all(s.method == "chain" for s in sols)  # the shared path, not per-network solves
     for s, sol in zip(sites, sols):
         ref = dy.solve(nw.couple(env, nw.probes((1.0, 1.1), 0.5, (1, s), (0.2, 0.2))), init)
-        a, b = dy.moments(sol, t), dy.moments(ref, t)
+        a, b = sol.moments(t), ref.moments(t)
         np.testing.assert_allclose(a.mean, b.mean, atol=1e-11)
         np.testing.assert_allclose(a.cov, b.cov, atol=max(1e-11, 10 * (sol.error_bound + ref.error_bound)))
         assert np.isclose(sol.energy, ref.energy, rtol=1e-13)
 
 
-def test_solve_many_refuses_unstable_configuration():
-    env = nw.chain(40, 0.4, 1.2)
-    stable = nw.probes((1.0, 1.2), 0.0, (1, 1), (0.8, 0.8))
-    _, s_star = nw.stability_report(nw.couple(env, stable))
-    too_strong = nw.Probes((1.0, 1.2), np.zeros((2, 2)), ((0, 1, 0.8 * s_star * 1.01), (1, 1, 0.8 * s_star * 1.01)))
-    with pytest.raises(UnstableNetworkError, match="unstable"):
-        fp.solve_many(env, [stable, too_strong], COHERENT)
+def test_solve_many_mixes_environments_and_cuts():
+    """Networks on different chains, a graph and a chain the light cone cuts each get the
+    evolution dy.solve gives them, in the order given."""
+    a = nw.couple(nw.chain(30, 0.4, 1.2), nw.probes((1.0, 1.1), 0.5, (1, 5), (0.2, 0.2)))
+    b = nw.couple(nw.chain(31, 0.4, 1.2), nw.probes((1.0, 1.1), 0.5, (1, 5), (0.2, 0.2)))
+    ring = np.array([[0, 1.0, 1.0], [1.0, 0, 1.0], [1.0, 1.0, 0]])
+    g = nw.couple(nw.graph(ring, 0.5), nw.probes((1.0, 1.1), 0.5, (1, 3), (0.2, 0.2)))
+    long = nw.couple(nw.chain(3000, 0.4, 1.2), nw.probes((1.0, 1.1), 0.5, (1, 2), (0.2, 0.2)))
+    t = np.linspace(0, 20, 201)
+    sols = dy.solve_many([a, g, b, long], COHERENT, t_max=t[-1])
+    assert "lightcone" in sols[3].method
+    for net, sol in zip([a, g, b, long], sols):
+        ref = dy.solve(net, COHERENT, t_max=t[-1])
+        np.testing.assert_allclose(sol.moments(t).mean, ref.moments(t).mean, atol=1e-11)
 
 
-def test_sync_map_is_fig6_sweep():
-    """sync_map = per-site solve → means → measures.sync_factor (Fig. 6 recipe, small chain)."""
+def test_solve_many_refuses_mismatched_states():
     env = nw.chain(40, 0.4, 1.2)
-    pr = nw.probes((1.0, 1.1), 0.5, (1, 1), (0.06, 0.06))
-    t = 0.05 * np.arange(4001)
-    sites = [1, 7, 40]
-    c = fp.sync_map(env, pr, COHERENT, sites, t, window=20.0)
-    assert c.shape == (3, t.size)
-    for row, s in zip(c, sites):
-        net = nw.couple(env, nw.probes((1.0, 1.1), 0.5, (1, s), (0.06, 0.06)))
-        mean = dy.moments(dy.solve(net, COHERENT), t).mean
-        ref = ms.sync_factor(mean[:, 0], mean[:, 2], 0.05, 20.0)
-        np.testing.assert_allclose(row, ref, atol=1e-10, equal_nan=True)
+    net = nw.couple(env, nw.probes((1.0, 1.2), 0.0, (1, 1), (0.2, 0.2)))
+    with pytest.raises(HarmosyncError, match="initial states for 2 networks"):
+        dy.solve_many([net, net], [COHERENT])
+    three = st.InitialState(st.product(st.coherent(1.0), st.coherent(1.0), st.coherent(1.0)))
+    with pytest.raises(HarmosyncError, match="probe modes"):
+        dy.solve_many([net], three)

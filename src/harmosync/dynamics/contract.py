@@ -1,0 +1,82 @@
+"""The one contract every solver satisfies: an :class:`Evolution`.
+
+:func:`harmosync.dynamics.solve` returns an object with these members, whatever solver made it;
+everything above the dynamics (simulation, sweeps, figures, analysis) reads only these. A
+second solver (open systems: damped, complex eigenvalues, no conserved energy) plugs in by
+returning the same members.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from ..errors import HarmosyncError
+
+
+@dataclass(frozen=True, eq=False)
+class Moments:
+    """First and second moments of the observed oscillators on a time grid, interleaved
+    ordering (x1, p1, x2, p2, …) [x in ω^(-1/2), p in ω^(1/2)]."""
+
+    times: np.ndarray  # (T,)
+    mean: np.ndarray  # (T, 2n)
+    cov: np.ndarray  # (T, 2n, 2n), σ_ab = ½⟨{ΔR_a, ΔR_b}⟩
+    rows: tuple[int, ...]  # the observed oscillators, 0-based, probes first
+
+
+@runtime_checkable
+class Evolution(Protocol):
+    """The exact evolution of a network from an initial Gaussian state, for a set of observed
+    oscillators.
+
+    * ``rows``: observed oscillators (0-based: probes first, then environment sites);
+    * ``error_bound``: absolute bound on the error of any returned moment;
+    * ``t_max``: the largest |t| the evolution may be evaluated at (∞ unless it was cut);
+    * ``max_frequency``: the fastest oscillation in the moments [ω] (the Nyquist check of a
+      time grid); for a damped solver, the largest |Im| of the drift's eigenvalues;
+    * ``energy``: the conserved ⟨H⟩ [ω], or None when the dynamics conserves none (baths);
+    * ``has_covariance``: False when solved for the first moments only;
+    * ``means(times)`` (T, 2n), ``moments(times)`` → :class:`Moments`, ``iter_moments(times)``
+      → chunks (slice, mean, cov), all interleaved;
+    * ``diagnostics()``: solver facts for a file's metadata (``{name: number}``).
+    """
+
+    rows: tuple[int, ...]
+    error_bound: float
+    t_max: float
+
+    @property
+    def max_frequency(self) -> float: ...
+
+    @property
+    def energy(self) -> float | None: ...
+
+    @property
+    def has_covariance(self) -> bool: ...
+
+    def means(self, times) -> np.ndarray: ...
+
+    def moments(self, times) -> Moments: ...
+
+    def iter_moments(self, times) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]: ...
+
+    def diagnostics(self) -> dict: ...
+
+
+def check_times(times) -> np.ndarray:
+    """A 1-D, finite, strictly increasing, non-empty time grid [1/frequency unit]."""
+    try:
+        t = np.asarray(times, dtype=float)
+    except (TypeError, ValueError):
+        raise HarmosyncError("times must be numbers") from None
+    if t.ndim != 1 or t.size == 0:
+        raise HarmosyncError(f"times must be a non-empty 1-D array, got shape {t.shape}")
+    if not np.all(np.isfinite(t)):
+        raise HarmosyncError("times must be finite")
+    if t.size > 1 and np.any(np.diff(t) <= 0):
+        raise HarmosyncError("times must be strictly increasing")
+    return t

@@ -1,0 +1,134 @@
+"""Many networks on one chain: share the work (paper Fig. 6, sweeps over K or a plugging site).
+
+Networks that differ only in their probes share the chain: its closed-form modes (Eqs. A6,
+A8), its mode rows at every plugging site and ⟨H_E⟩ of its initial state. When they also share
+all but the last probe (Fig. 6 moves probe 2 along the chain while probe 1 stays at site 1),
+the normal modes of the chain with the fixed probes are computed once and only the last probe
+is added per network (one secular equation, :mod:`harmosync.solvers.arrowhead`).
+
+Stability: each configuration is checked from its exact lowest normal-mode frequency (the
+structured path) instead of :class:`~harmosync.network.Network`'s own check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .. import lightcone as lc
+from ..conventions import thermal_factor
+from ..errors import HarmosyncError, UnstableNetworkError
+from ..network import Network, Probes, chain_mode_rows, chain_modes, probes
+from ..solvers import blas_threads
+from ..solvers.arrowhead import arrowhead_modes
+from ..states import InitialState
+from .contract import Evolution
+from .normal_modes import Spectrum, assemble, solve_closed
+
+
+def plugging_sweep(probes_: Probes, sites: Sequence[int], *, probe: int = -1) -> list[Probes]:
+    """Copies of ``probes_`` with probe ``probe`` (0-based, default the last) plugged at each of
+    ``sites`` (1-based) with its first strength K — the configurations of Fig. 6."""
+    p = probes_.count
+    i = probe % p
+    ks = [k for j, _, k in probes_.attachments if j == i]
+    if not ks:
+        raise HarmosyncError(f"probe {i + 1} is not plugged anywhere; give it a site and a strength first")
+    site_lists = [[s for j, s, _ in probes_.attachments if j == q] for q in range(p)]
+    k_lists = [[k for j, _, k in probes_.attachments if j == q] for q in range(p)]
+    out = []
+    for s in sites:
+        sl, kl = list(site_lists), list(k_lists)
+        sl[i], kl[i] = [int(s)], [ks[0]]
+        out.append(probes(probes_.frequencies, probes_.coupling, sl, kl))
+    return out
+
+
+def _chain_key(network: Network):
+    """Networks with equal keys share their environment's work; None: solve on their own."""
+    env = network.environment
+    if not env.structured:
+        return None
+    return (env.sites, env.omega0, env.g, env.boundary)
+
+
+def solve_many(networks: Sequence[Network], initials, *, covariance: bool = True,
+               t_max: float | None = None, tol: float = 1e-12) -> list[Evolution]:
+    """One :class:`~harmosync.dynamics.Evolution` per network (probes observed), sharing the
+    chain's work between networks on the same homogeneous fixed- or free-end chain (module
+    docstring). ``initials``: one :class:`InitialState` for all, or one per network.
+    ``t_max``: as in :func:`harmosync.dynamics.solve`; a network whose chain the light cone
+    cuts is solved on its own (the cut is per network). Other environments (graphs, periodic
+    chains): :func:`harmosync.dynamics.solve` per network.
+    """
+    nets = list(networks)
+    inits = [initials] * len(nets) if isinstance(initials, InitialState) else list(initials)
+    if len(inits) != len(nets):
+        raise HarmosyncError(f"got {len(inits)} initial states for {len(nets)} networks")
+    out: list[Evolution | None] = [None] * len(nets)
+    shared: dict[tuple, list[int]] = {}
+    for idx, (net, init) in enumerate(zip(nets, inits)):
+        key = _chain_key(net)
+        cut = None
+        if key is not None and t_max is not None:
+            cut = lc.window(net, float(t_max), probe_cov=init.probes.cov,
+                            temperature=float(init.environment_temperature), mean=init.probes.mean)
+        if key is None or cut is not None:
+            out[idx] = solve_closed(net, init, tol=tol, covariance=covariance, t_max=t_max)
+        else:
+            shared.setdefault(key, []).append(idx)
+    for idxs in shared.values():
+        env = nets[idxs[0]].environment
+        sols = _solve_on_chain(env, [nets[i].probes for i in idxs], [inits[i] for i in idxs],
+                               tol=tol, covariance=covariance, labels=idxs)
+        for i, sol in zip(idxs, sols):
+            out[i] = sol
+    return out
+
+
+def _solve_on_chain(env, probe_sets, inits, *, tol, covariance, labels) -> list[Evolution]:
+    """The shared path: one homogeneous fixed/free chain, many probe configurations."""
+    m = env.sites
+    om = chain_modes(m, env.omega0, env.g, env.boundary, vectors=False)[0]
+    env_d = om**2
+    rows: dict[int, np.ndarray] = {}
+    bases: dict[bytes, object] = {}
+    energies: dict[float, float] = {}
+    out = []
+    with blas_threads(1):
+        for idx, pr, init in zip(labels, probe_sets, inits):
+            p = pr.count
+            if init.probes.modes != p:
+                raise HarmosyncError(f"network {idx}: the initial state has {init.probes.modes} probe modes "
+                                     f"but there are {p} probes")
+            for i, s, _ in pr.attachments:
+                if not 1 <= s <= m:
+                    raise HarmosyncError(f"network {idx}: probe {i + 1} is plugged at site {s}, "
+                                         f"outside the chain's sites 1..{m}")
+            vs = pr.potential()
+            env_c = np.zeros((p, m))
+            for i, s, k in pr.attachments:
+                if s not in rows:
+                    rows[s] = chain_mode_rows(m, env.boundary, [s])[0]
+                env_c[i] += k * rows[s]
+            key = vs[: p - 1, : p - 1].tobytes() + env_c[: p - 1].tobytes()
+            base = bases.get(key)
+            if base is None and p > 1:
+                base = arrowhead_modes(vs[: p - 1, : p - 1], env_d, env_c[: p - 1])
+                bases[key] = base
+            modes = arrowhead_modes(vs, env_d, env_c, base=base)
+            if modes.values[0] <= 0:
+                raise UnstableNetworkError(
+                    f"network {idx} is unstable: the potential matrix has smallest eigenvalue "
+                    f"{modes.values[0]:.4g} (it must be positive; there is no counterterm); reduce the strengths K"
+                )
+            a = modes.rows(probe_rows=np.eye(p))
+            keep = np.any(a != 0, axis=0)
+            temp = float(init.environment_temperature)
+            if temp not in energies:
+                energies[temp] = float(np.sum(thermal_factor(om, temp) * om))
+            spec = Spectrum(modes.values[keep], a[:, keep], a[:, keep], env_d, env_c)
+            out.append(assemble(spec, tuple(range(p)), vs, init, environment_energy=energies[temp],
+                                tol=tol, covariance=covariance, method="chain"))
+    return out
