@@ -51,7 +51,7 @@ from .network import Network, chain_modes
 from .solvers import blas_threads
 from .solvers import trigsum as ts
 from .solvers.arrowhead import arrowhead_modes
-from .solvers.lowrank import low_rank_delta
+from .solvers.lowrank import eigen_roundoff, evaluation_roundoff, low_rank_delta  # accuracy (issue 11)
 from .states import InitialState, environment_covariance
 
 BLOCK = 512
@@ -272,12 +272,12 @@ def solve(network: Network, initial: InitialState, *, observe=None, tol: float =
         return assemble_solution(
             spec.mu, spec.a, spec.readout, rows, network.probes.potential(), spec.env_d, spec.env_c,
             initial, environment_energy=_environment_energy(network, temp), tol=tol,
-            covariance=covariance, method=use, window=window)
+            covariance=covariance, method=use, window=window, t_max=t_max)  # accuracy (issue 11): t_max
 
 
 def assemble_solution(mu, a, readout, rows, vs, env_d, env_c, initial: InitialState, *,
                       environment_energy: float, tol: float = 1e-12, covariance: bool = True,
-                      method: str = "dense", window=None) -> Solution:
+                      method: str = "dense", window=None, t_max: float | None = None) -> Solution:
     """A :class:`Solution` from the normal modes of a network: squared frequencies ``mu`` (N,)
     [frequency²], probe rows ``a`` (P, N) and observed rows ``readout`` (n, N) of U, the probes'
     V_S, the environment's squared mode frequencies ``env_d`` (M,) and coupling ``env_c`` = B·W_E
@@ -297,10 +297,18 @@ def assemble_solution(mu, a, readout, rows, vs, env_d, env_c, initial: InitialSt
     if covariance:
         lr = low_rank_delta(mu, a, vs, env_d, env_c, pc, temp, tol=tol)
         values, vectors, bound = lr.values, lr.vectors, lr.bound * _row_norms(readout, w)
+        # --- accuracy (issue 11): the eigensolver's roundoff, which dominates for soft modes
+        bound += eigen_roundoff(mu, readout, temp)
+        # --- end accuracy
         nu = thermal_factor(w, temp)
     else:
         values, vectors, bound = np.zeros(0), np.zeros((2, w.size, 0)), 0.0
         nu = np.full(w.size, np.nan)  # no covariance: moments() refuses, means() works
+    # --- accuracy (issue 11): roundoff of the trig sums up to t_max (∞: phase error not bounded)
+    if covariance:
+        horizon = window.t_max if window is not None else (t_max if t_max is not None else np.inf)
+        bound += evaluation_roundoff(w, readout, nu, values, vectors, horizon)
+    # --- end accuracy
     label = method
     if window is not None:
         bound += window.bound
