@@ -100,7 +100,8 @@ CUT_CASES = {
 @pytest.mark.parametrize("case", sorted(CUT_CASES))
 def test_cut_chain_matches_uncut_within_bound(case):
     """The light-cone cut reproduces the uncut chain's moments for |t| ≤ t_max within the
-    stated bound (which itself is ≤ 1e-12)."""
+    stated bound (≤ 1e-10: the cut's own part is ≤ 1e-12, the rest is the trig sums' roundoff up
+    to t_max, which the bound counts since issue 11)."""
     kw, init, rows, t_max = CUT_CASES[case]
     net = nw.paper_network(**kw)
     cut = dy.solve(net, init, observe=rows, t_max=t_max)
@@ -113,7 +114,7 @@ def test_cut_chain_matches_uncut_within_bound(case):
     tol = max(1e-11, 10 * (cut.error_bound + full.error_bound))
     np.testing.assert_allclose(a.mean, b.mean, atol=tol)
     np.testing.assert_allclose(a.cov, b.cov, atol=tol)
-    assert cut.error_bound < 1e-11
+    assert cut.error_bound < 1e-10
 
 
 def test_nearly_gapless_chain_cut():

@@ -81,13 +81,13 @@ def solve_many(networks: Sequence[Network], initials, *, covariance: bool = True
     for idxs in shared.values():
         env = nets[idxs[0]].environment
         sols = _solve_on_chain(env, [nets[i].probes for i in idxs], [inits[i] for i in idxs],
-                               tol=tol, covariance=covariance, labels=idxs)
+                               tol=tol, covariance=covariance, labels=idxs, t_max=t_max)
         for i, sol in zip(idxs, sols):
             out[i] = sol
     return out
 
 
-def _solve_on_chain(env, probe_sets, inits, *, tol, covariance, labels) -> list[Evolution]:
+def _solve_on_chain(env, probe_sets, inits, *, tol, covariance, labels, t_max) -> list[Evolution]:
     """The shared path: one homogeneous fixed/free chain, many probe configurations."""
     m = env.sites
     om = chain_modes(m, env.omega0, env.g, env.boundary, vectors=False)[0]
@@ -130,5 +130,5 @@ def _solve_on_chain(env, probe_sets, inits, *, tol, covariance, labels) -> list[
                 energies[temp] = float(np.sum(thermal_factor(om, temp) * om))
             spec = Spectrum(modes.values[keep], a[:, keep], a[:, keep], env_d, env_c)
             out.append(assemble(spec, tuple(range(p)), vs, init, environment_energy=energies[temp],
-                                tol=tol, covariance=covariance, method="chain"))
+                                tol=tol, covariance=covariance, method="chain", t_max=t_max))
     return out

@@ -51,7 +51,7 @@ from ..network import Network, chain_mode_rows, chain_modes
 from ..solvers import blas_threads
 from ..solvers import trigsum as ts
 from ..solvers.arrowhead import arrowhead_modes
-from ..solvers.lowrank import low_rank_delta
+from ..solvers.lowrank import eigen_roundoff, evaluation_roundoff, low_rank_delta
 from ..states import InitialState
 from .contract import Moments, check_times
 
@@ -289,17 +289,18 @@ def solve_closed(network: Network, initial: InitialState, *, observe=None, tol: 
         spec = (_chain_spectrum if use == "chain" else _dense_spectrum)(network, rows, window)
         return assemble(spec, rows, network.probes.potential(), initial,
                         environment_energy=_environment_energy(network, temp), tol=tol,
-                        covariance=covariance, method=use, window=window)
+                        covariance=covariance, method=use, window=window, t_max=t_max)
 
 
 def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_energy: float,
              tol: float = 1e-12, covariance: bool = True, method: str = "dense",
-             window=None) -> NormalModeEvolution:
+             window=None, t_max: float | None = None) -> NormalModeEvolution:
     """The evolution from a network's normal modes ``spec`` (squared frequencies ``mu`` (N,)
     [frequency²], probe rows ``a`` (P, N) and observed rows ``readout`` (n, N) of U, the
     environment's squared mode frequencies ``env_d`` (M,) and coupling ``env_c`` = B·W_E
     (P, M)), the observed ``rows``, the probes' V_S ``vs`` and ⟨H_E⟩ of the environment's
-    initial state (module docstring; :mod:`.many` shares the environment between networks)."""
+    initial state (module docstring; :mod:`.many` shares the environment between networks).
+    ``t_max``: the latest |t| to be evaluated, for the trig sums' roundoff in the bound."""
     mu, a, readout, env_d, env_c = np.asarray(spec.mu, float), spec.a, spec.readout, spec.env_d, spec.env_c
     if mu.size == 0 or mu[0] <= 0:
         raise NumericalError("the potential matrix has a non-positive eigenvalue")
@@ -314,7 +315,11 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
     if covariance:
         lr = low_rank_delta(mu, a, vs, env_d, env_c, pc, temp, tol=tol)
         values, vectors, bound = lr.values, lr.vectors, lr.bound * _row_norms(readout, w)
+        bound += eigen_roundoff(mu, readout, temp)  # the eigensolver's: dominates for soft modes
         nu = thermal_factor(w, temp)
+        # roundoff of the trig sums up to t_max (∞: the phase error is not bounded)
+        horizon = window.t_max if window is not None else (t_max if t_max is not None else np.inf)
+        bound += evaluation_roundoff(w, readout, nu, values, vectors, horizon)
     else:
         values, vectors, bound = np.zeros(0), np.zeros((2, w.size, 0)), 0.0
         nu = np.zeros(w.size)  # has_covariance=False: moments refuse, means work

@@ -65,21 +65,30 @@ def _snap(lo: float, hi: float) -> tuple[float, float]:
 def kernel_basis(lo: float, hi: float, temperature: float, *, tol: float = ID_TOL, grid: int = 400):
     """Pole rule for g on [lo, hi] and an interpolative decomposition of its kernels
     k_q(μ) = 1/(μ + ζ_q): skeleton indices ``skel`` and coefficients ``coef`` (1 + r, n_q) with
-    k_q ≈ coef[0, q] + Σ_s coef[1 + s, q] k_{skel[s]} (picked on a Chebyshev grid of [lo, hi];
+    k_q ≈ coef[0, q] + Σ_s coef[1 + s, q] k_{skel[s]} (picked on Chebyshev grids of [lo, hi] in
+    μ and in log μ;
     the error at the actual spectrum is measured by :func:`kernel_errors`)."""
     rule = variance_rule(lo, hi, temperature)
     poles = rule.poles
-    k = np.arange(grid)
-    x = 0.5 * (lo + hi) + 0.5 * (hi - lo) * np.cos(np.pi * (k + 0.5) / grid)
+    # Chebyshev points in μ and in log μ: the kernels of the smallest poles vary on the scale
+    # of μ itself near lo, which a grid in μ alone does not resolve when hi/lo ≫ grid²
+    c = np.cos(np.pi * (np.arange(grid) + 0.5) / grid)
+    x = np.concatenate([0.5 * (lo + hi) + 0.5 * (hi - lo) * c, np.sqrt(lo * hi) * (hi / lo) ** (0.5 * c)])
     scale = lo + poles  # max of each kernel over [lo, hi] is 1/(lo + ζ)
     g = scale / (x[:, None] + poles)  # normalised kernels
-    g0 = g - g.mean(axis=0)  # the constant function is always part of the basis
+    mean = g.mean(axis=0)
+    g0 = g - mean  # the constant function is always part of the basis
     _, r, piv = sla.qr(g0, mode="economic", pivoting=True)
     d = np.abs(np.diag(r))
     rank = int(np.count_nonzero(d > tol * d[0])) if d.size and d[0] > 0 else 0
-    skel = np.sort(piv[:rank])
-    basis = np.hstack([np.ones((x.size, 1)), g[:, skel]])
-    coef = np.linalg.lstsq(basis, g, rcond=None)[0]
+    # the interpolative decomposition proper, g0[:, piv] ≈ g0[:, piv[:rank]] [1, R11⁻¹R12]: its
+    # coefficients stay O(1) (a least-squares fit on [1, g_skel] does not: the kernels of the
+    # largest poles are nearly constant, and coefficients ~1e30 then cancel in the core)
+    t = np.zeros((rank, poles.size))
+    t[:, piv] = np.hstack([np.eye(rank), sla.solve_triangular(r[:rank, :rank], r[:rank, rank:])])
+    order = np.argsort(piv[:rank])
+    skel, t = piv[:rank][order], t[order]
+    coef = np.vstack([mean - mean[skel] @ t, t])
     # undo the normalisation: k_q = g_q/scale_q, skeleton kernels k_s = g_s/scale_s
     coef = coef / scale[None, :]
     coef[1:] *= scale[skel][:, None]
@@ -197,3 +206,36 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     e_id = float(np.sum(np.abs(omega) * (w.max() + zeta / w.min()) * per_pole))
     dropped = float(np.abs(lam[small]).sum())
     return LowRank(lam[keep], np.array([vq, vp]), e_rule + e_id + dropped, rule, int(skel.size))
+
+
+def eigen_roundoff(mu, readout, temperature: float = 0.0) -> float:
+    """Bound on what the eigensolver's roundoff does to the stationary covariance of the
+    observed rows [same units as σ, scaled-free]: a backward-stable eigensolver returns the
+    exact modes of V + E, ‖E‖ ≲ 8ε‖V‖, which moves each μ_k by up to ‖E‖. With
+    g(μ) = ν(√μ)/√μ and |g′(μ)| ≤ g(μ)/μ (g falls like μ^{-1/2} at T = 0, μ^{-1} when hot),
+    ⟨x_a²⟩ = Σ_k r_ak² g(μ_k) moves by ≤ ‖E‖ Σ_k r_ak² g(μ_k)/μ_k, and ⟨p_a²⟩ by ≤ ‖E‖ Σ r_ak² g.
+    Negligible (~1e-15) unless the spectrum is soft: it is what bounds a thermal soft mode."""
+    mu = np.asarray(mu, float)
+    r2 = np.asarray(readout, float) ** 2
+    if r2.size == 0:
+        return 0.0
+    e = 8 * np.finfo(float).eps * float(mu.max())
+    g = variance_function(mu, temperature)
+    return float(e * max(np.max(r2 @ (g / mu)), np.max(r2 @ g)))
+
+
+def evaluation_roundoff(w, readout, nu, values, vectors, t_max: float) -> float:
+    """Bound on the roundoff of evaluating σ(t) = const + Σ_r λ_r z_r z_rᵀ for |t| ≤ t_max:
+    every trig sum carries ~ε·(√N + w_max·t) of the magnitude of its terms (the phase w·t is
+    rounded to ε·w·t). S bounds Σ of the absolute terms of any covariance entry."""
+    w = np.asarray(w, float)
+    r = np.abs(np.asarray(readout, float))
+    if r.size == 0:
+        return 0.0
+    big = np.maximum(1 / np.sqrt(w), np.sqrt(w))
+    s = float(np.max((r**2) @ (nu * (1 / w + w))))
+    if np.size(values):
+        z = r @ ((np.abs(vectors[0]) + np.abs(vectors[1])) * big[:, None])  # (n, R)
+        s += float(np.max((z**2) @ np.abs(values)))
+    t = float(t_max) if np.isfinite(t_max) else 0.0
+    return float(4 * np.finfo(float).eps * (np.sqrt(w.size) + float(w.max()) * t) * s)
