@@ -186,12 +186,12 @@ def ivp_rows(net, init, grid, *, rtol, atol, segment=100.0, keep_every=1, stop=N
 def lyapunov_rate(net, init, t_short, rtol, atol, budget=25.0) -> tuple[float, float]:
     """Wall time of DOP853 on dσ/dt = Aσ + σAᵀ (full 2N × 2N) over [0, t_short]; returns
     (seconds per time unit, simulated span)."""
-    from harmosync import dynamics as dy
     from harmosync.conventions import to_block
+    from harmosync.dynamics import reference as dyref
 
     n = net.size
     v = net.potential(sparse=True)
-    s0 = to_block(dy.initial_covariance(net, init))
+    s0 = to_block(dyref.initial_covariance(net, init))
 
     def rhs(_, y):
         s = y.reshape(2 * n, 2 * n)
@@ -361,7 +361,7 @@ def run_w1(q: bool, rates: dict) -> dict:
     t0 = time.perf_counter()
     sol = dy.solve(net, init)
     t1 = time.perf_counter()
-    dy.moments(sol, res.times)
+    sol.moments(res.times)
     t2 = time.perf_counter()
     rss = peak_rss_gb()
     grid = res.times
@@ -412,21 +412,38 @@ def fig6_setup(pr):
     return env, probes_, init, grid, sites
 
 
+def map_evolutions(env, probes_, init, sites, **kw):
+    """The Fig. 6 networks (probe 2 at each of ``sites``) solved together: dynamics.solve_many."""
+    from harmosync import dynamics as dy
+    from harmosync import network as nw
+
+    return dy.solve_many([nw.couple(env, q) for q in dy.plugging_sweep(probes_, sites)], init, **kw)
+
+
+def sync_map(env, probes_, init, sites, grid):
+    """C(t) of ⟨x1⟩, ⟨x2⟩ for every plugging site (S, T): the map path of figure 6 and sweeps."""
+    from harmosync import measures as ms
+
+    evos = map_evolutions(env, probes_, init, sites, covariance=False, t_max=grid[-1])
+    means = [e.means(grid) for e in evos]
+    xa, xb = np.array([m[:, 0] for m in means]), np.array([m[:, 2] for m in means])
+    return ms.sync_factor(xa, xb, grid[1] - grid[0], 20.0)
+
+
 def run_w2(q: bool, rates: dict) -> dict:
     import scipy.linalg as sla
 
-    from harmosync import fastpaths as fp
     from harmosync import measures as ms
     from harmosync import network as nw
 
     pr = params("W2", q)
     env, probes_, init, grid, sites = fig6_setup(pr)
-    fp.sync_map(env, probes_, init, sites[:3], grid)  # warm-up
+    sync_map(env, probes_, init, sites[:3], grid)  # warm-up
     t0 = time.perf_counter()
-    cmap = fp.sync_map(env, probes_, init, sites, grid)
+    cmap = sync_map(env, probes_, init, sites, grid)
     wall = time.perf_counter() - t0
     rss = peak_rss_gb()
-    rows = [{"method": "harmosync fastpaths.sync_map", "time": wall, "err": None,
+    rows = [{"method": "harmosync dynamics.solve_many + means + sync_factor", "time": wall, "err": None,
              "note": f"{len(sites)} networks × {grid.size} times; peak RSS {rss:.2f} GB"}]
     # references on 2 networks, extrapolated to all
     sample = [sites[len(sites) // 3], sites[-1]]
@@ -487,7 +504,7 @@ def run_big(name: str, q: bool, rates: dict) -> dict:
     t0 = time.perf_counter()
     sol = dy.solve(net, init, t_max=grid[-1])
     t1 = time.perf_counter()
-    mom = dy.moments(sol, grid)
+    mom = sol.moments(grid)
     t2 = time.perf_counter()
     all_measures(mom.mean, mom.cov, pr["step"], 20.0)
     t3 = time.perf_counter()
@@ -549,8 +566,6 @@ def _w5_part(task):
 
     from threadpoolctl import threadpool_limits
 
-    from harmosync import dynamics as dy
-    from harmosync import fastpaths as fp
     from harmosync import measures as ms
     from harmosync.solvers import trigsum
 
@@ -561,9 +576,9 @@ def _w5_part(task):
     shm = shared_memory.SharedMemory(name=shm_name)
     out = np.ndarray(shape, dtype=float, buffer=shm.buf)
     with threadpool_limits(1 if parts > 1 else None):
-        sols = fp.solve_many(env, fp.plugging_sweep(probes_, [sites[i] for i in mine]), init)
+        sols = map_evolutions(env, probes_, init, [sites[i] for i in mine], t_max=grid[-1])
         for i, sol in zip(mine, sols):
-            mom = dy.moments(sol, grid)
+            mom = sol.moments(grid)
             x2a = mom.cov[:, 0, 0] + mom.mean[:, 0] ** 2
             x2b = mom.cov[:, 2, 2] + mom.mean[:, 2] ** 2
             c = ms.sync_factor(np.vstack([mom.mean[:, 0], x2a]), np.vstack([mom.mean[:, 2], x2b]), pr["step"], 20.0)
@@ -604,8 +619,6 @@ def w5_map(q: bool, workers: int, closed_forms: bool, sites_limit=None):
 
 
 def run_w5(q: bool, rates: dict) -> dict:
-    from harmosync import dynamics as dy
-    from harmosync import fastpaths as fp
     from harmosync import network as nw
 
     pr = params("W5", q)
@@ -616,10 +629,10 @@ def run_w5(q: bool, rates: dict) -> dict:
     wall1, res1 = w5_map(q, 1, False)
     # the naive closed two-mode formulas (unstable near ν1 = ν2) on a subset, against measures.py
     sub = list(range(0, len(sites), max(1, len(sites) // 10)))
-    sols = fp.solve_many(env, fp.plugging_sweep(probes_, [sites[i] for i in sub]), init)
+    sols = map_evolutions(env, probes_, init, [sites[i] for i in sub], t_max=grid[-1])
     d_meas = 0.0
     for i, sol in zip(sub, sols):
-        mom = dy.moments(sol, grid)
+        mom = sol.moments(grid)
         mi, ln = two_mode_measures(mom.cov)
         d_meas = max(d_meas, float(np.abs(mi - res2[2, i]).max()), float(np.abs(ln - res2[3, i]).max()))
     d_workers = float(np.nanmax(np.abs(res1 - res2)))

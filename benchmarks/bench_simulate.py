@@ -50,6 +50,7 @@ from scipy.integrate import solve_ivp
 from harmosync import __version__
 from harmosync import config as cfgmod
 from harmosync import dynamics as dy
+from harmosync.dynamics import reference as dyref
 from harmosync import measures as ms
 from harmosync.conventions import to_block
 from harmosync.network import system_normal_modes
@@ -136,7 +137,7 @@ def paper_measures(mean, cov, step, cfg, network) -> dict[str, np.ndarray]:
     out["complete_sync"] = ms.complete_sync(mean, None, i, j)
     out["complete_sync_quantum"] = ms.complete_sync(mean, cov, i, j)
     theta, _ = system_normal_modes(network.probes.frequencies, network.probes.coupling[0, 1])
-    out["q1"], out["q2"] = dy.normal_mode_coordinates(mean[:, 0], mean[:, 2], theta)
+    out["q1"], out["q2"] = nw.system_mode_coordinates(mean[:, 0], mean[:, 2], theta)
     return out
 
 
@@ -145,8 +146,8 @@ def ivp_outputs(cfg, rtol: float, atol: float):
     net, init, times = cfg.build_network(), cfg.build_state(), cfg.time.grid()
     n, p = net.size, net.n_probes
     v = sp.csr_matrix(net.potential())
-    sig0 = to_block(dy.initial_covariance(net, init))
-    mu0 = to_block(dy.initial_mean(net, init))
+    sig0 = to_block(dyref.initial_covariance(net, init))
+    mu0 = to_block(dyref.initial_mean(net, init))
     probe_block = sig0[np.ix_(np.r_[0:p, n:n + p], np.r_[0:p, n:n + p])]
     exx, epp = sig0[p:n, p:n], sig0[n + p:, n + p:]
 
@@ -205,7 +206,7 @@ def bench(name: str, repeat: int, rtol: float, atol: float, env: dict | None) ->
     sol = dy.solve(net, init)
     t_solve = time.perf_counter() - t0
     t0 = time.perf_counter()
-    dy.moments(sol, times)
+    sol.moments(times)
     t_moments = time.perf_counter() - t0
 
     t0, c0 = time.perf_counter(), cpu_seconds()

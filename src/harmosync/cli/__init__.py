@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+
 import functools
 import sys
 
@@ -96,3 +98,5 @@ def main():
     Example:
       harmosync simulate examples/fig1.toml -o fig1.nc --plot fig1.png
     """
+    # the commands only write image files: a non-interactive backend unless the user set one
+    os.environ.setdefault("MPLBACKEND", "Agg")

@@ -6,10 +6,7 @@ Each function takes the Dataset written by ``harmosync kernels`` (or built by
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 
 def kernels(data, *, ax=None):

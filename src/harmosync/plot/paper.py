@@ -6,9 +6,6 @@ object or plain numbers) and an optional ``ax`` and returns the Axes; the figure
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
