@@ -1,6 +1,6 @@
 """Rayleigh analysis (analysis/rayleigh.py, paper Sec. III, Eqs. 6, 7, 9): Markov damping rates
 G′_ss = J′_ss(Ω_s)/Ω_s against decay rates fitted from the exact dynamics, their degradation
-with K, the Ohmic limit (Eq. 9), the sync/anti-sync prediction, and the localized modes."""
+with K, the Ohmic limit (Eq. 9), and the structured sync/anti-sync prediction."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from conftest import probe_means
 
 from harmosync import dynamics as dy
 from harmosync.analysis import rayleigh as ry
+from harmosync.analysis.rayleigh import Reason, Verdict
+from harmosync.analysis.times import characteristic_times
 from harmosync.errors import HarmosyncError
 
 
@@ -58,7 +60,7 @@ def test_markov_error_grows_like_K_squared_and_poles_match_dynamics():
     errs = []
     for k in (0.05, 0.1, 0.2, 0.4):
         net = nw.paper_network(strengths=(k, k))
-        a = ry.analyze(net, localized=False)
+        a = ry.analyze(net)
         fit = ry.measure_decay_rates(net, method="pencil")
         np.testing.assert_allclose(fit, a.exact_rates, rtol=1e-2)
         errs.append(a.markov_error)
@@ -74,7 +76,7 @@ def test_ohmic_limit_eq9():
     G′_11/G′_22 = (1 + sin 2θ)/(1 − sin 2θ)."""
     g, k = 400.0, 0.05
     net = nw.paper_network(omega0=1e-3, g=g, sites=300, coupling=0.5, strengths=(k, k))
-    a = ry.analyze(net, localized=False, poles=False)
+    a = ry.analyze(net, poles=False)
     s2 = math.sin(2 * a.theta)
     assert a.ohmic_applicable
     assert a.damping_matrix[0][0] == pytest.approx(k**2 * (1 + s2) / g**1.5, rel=1e-3)
@@ -92,14 +94,17 @@ def _sync(net, t_range=(150.0, 600.0)):
 def test_fig1_anti_sync_and_flipped_sync_predicted_and_observed():
     """Fig. 1 (K = 0.2): q1 (x1, x2 in phase) is damped 100× faster than q2 → anti-sync, and the
     exact C < −0.99 on average for 150 < t < 600. Flipping K2 (Sec. III A) swaps the damping:
-    q1 survives → sync, exact C > 0.99."""
+    q1 survives → sync, exact C > 0.99. The deadline is the revival τ_R,front."""
     a = ry.analyze(nw.paper_network())
-    assert (a.kind, a.surviving_mode, a.expected) == ("anti-sync", 2, True)
-    assert a.time_to_sync < a.times.tau_revival_front
+    p = a.prediction
+    assert (p.verdict, p.reason, p.pattern, p.surviving_mode, p.expected) == (Verdict.ANTI_SYNC, Reason.GAP, "anti-sync", 2, True)
+    assert p.deadline_source == "revival"
+    assert p.deadline == characteristic_times(nw.paper_network()).tau_revival_front
+    assert p.time_to_sync == pytest.approx(2 * math.log(ry.SYNC_RATIO) / a.gap) and p.time_to_sync < p.deadline
     assert np.nanmean(_sync(nw.paper_network())) < -0.99
     flipped = nw.paper_network(strengths=(0.2, -0.2))
     b = ry.analyze(flipped)
-    assert (b.kind, b.surviving_mode, b.expected) == ("sync", 1, True)
+    assert (b.prediction.verdict, b.prediction.surviving_mode, b.prediction.expected) == (Verdict.SYNC, 1, True)
     assert np.nanmean(_sync(flipped)) > 0.99
     assert b.tau_sync_eq7 == pytest.approx(1 / max(b.damping_matrix[0][0], b.damping_matrix[1][1]))
 
@@ -109,32 +114,9 @@ def test_fig2_weak_coupling_no_sync():
     probe, so no sync is predicted; the exact C indeed wanders (mean |C| < 0.7)."""
     net = nw.paper_network(coupling=0.0, strengths=(0.1, 0.1))
     a = ry.analyze(net)
-    assert not a.expected and a.relative_gap < 0.05
-    assert not a.localized_modes
+    assert (a.prediction.verdict, a.prediction.reason) == (Verdict.NONE, Reason.ONE_PROBE_MODE)
+    assert not a.prediction.expected and a.relative_gap < 0.05
     assert np.nanmean(np.abs(_sync(net))) < 0.7
-
-
-def test_fig2_strong_coupling_localized_mode():
-    """Fig. 2, K = 0.8: one normal mode of the whole network lies below the band (ω < Ω0 = 0.4),
-    in phase on both probes. It is the late oscillation: the exact ⟨x(t)⟩ minus this mode's
-    contribution decays at the rate of the other exact continuum pole (within 10%), and the
-    remaining oscillation has the mode's frequency."""
-    net = nw.paper_network(coupling=0.0, strengths=(0.8, 0.8))
-    x0 = np.array([1.0, 1.0])
-    a = ry.analyze(net, initial_mean=[1.0, 0.0, 1.0, 0.0])
-    (mode,) = a.localized_modes
-    assert mode.side == "below" and mode.frequency < 0.4 and mode.pattern == "in phase"
-    assert "sync" in a.steady_state
-    t = np.arange(0, 640, 0.05)
-    x = probe_means(net, np.ravel(np.column_stack([x0, np.zeros(2)])), t)[:, 0::2]
-    amp = np.array(mode.probe_amplitudes)
-    loc = np.outer(np.cos(mode.frequency * t), amp * (amp @ x0))
-    res = np.abs(x - loc)
-    early, late = (t > 200) & (t < 250), (t > 500) & (t < 550)
-    rate = -2 * np.log(res[late].max() / res[early].max()) / 300.0
-    slow = max(r for r in a.exact_rates if r > 1e-9)
-    assert rate == pytest.approx(slow, rel=0.1)
-    np.testing.assert_allclose(np.abs(x[late]).max(axis=0), mode.steady_amplitude, rtol=0.1)
 
 
 def test_default_horizon_geometries():
@@ -155,7 +137,7 @@ def test_damping_matrix_bases():
     """G′ is the x-basis damping rotated to the normal modes: G′ = R G Rᵀ (paper: M⁻¹GM), and
     the Markov rate is J/Ω with J from the langevin module."""
     net = nw.paper_network(plug=(1, 3))
-    a = ry.analyze(net, localized=False, poles=False)
+    a = ry.analyze(net, poles=False)
     r, om, _ = lg.system_rotation(net)
     gp, gx = np.array(a.damping_matrix), np.array(a.damping_matrix_x)
     np.testing.assert_allclose(r @ gx @ r.T, gp, atol=1e-15)
@@ -170,30 +152,9 @@ def test_graph_environment_uses_smoothed_density():
     a = np.triu(rng.uniform(0, 1, (30, 30)) * (rng.uniform(size=(30, 30)) < 0.2), 1)
     net = nw.couple(nw.graph(a + a.T, 0.8), nw.probes([1.0, 1.1], 0.3, [1, 2], [0.1, 0.1]))
     res = ry.analyze(net)
-    assert res.spectral_model.startswith("smoothed") and math.isnan(res.markov_error) and res.times is None
+    assert res.spectral_model.startswith("smoothed") and math.isnan(res.markov_error)
+    assert res.markov_grade == "unchecked" and res.prediction.deadline_source == "heisenberg"
     assert res.damping_matrix[0][0] >= 0 and res.damping_matrix[1][1] >= 0
-
-
-@pytest.mark.parametrize("boundary", ["fixed", "free"])
-def test_localized_modes_of_long_chains_from_the_schur_complement(monkeypatch, boundary):
-    """Above the dense limit a chain's localized modes are its bound states, found from the P × P
-    Schur complement S(μ) by inertia counts and bisection (closed-form resolvent for fixed ends,
-    sparse LU otherwise; no N × N eigensolver, so M = 10⁶ takes under a second): frequencies,
-    probe amplitudes (up to sign), decay lengths and steady amplitudes equal dense eigh's,
-    here with the limit lowered below a 400-site chain; a probe below the band and one above it
-    give localized modes on both sides."""
-    net = nw.couple(nw.chain(400, 0.4, 1.2, boundary=boundary), nw.probes([0.2, 2.6], 0.05, [1, 3], [0.05, 0.9]))
-    m0 = [0.14, 0.0, 1.4, 0.2]
-    dense = ry.localized_modes(net, m0)
-    monkeypatch.setattr(ry, "DENSE_LIMIT", 50)
-    fast = ry.localized_modes(net, m0)
-    assert len(dense) == len(fast) >= 2 and {m.side for m in dense} == {"below", "above"}
-    for a, b in zip(dense, fast):
-        assert a.side == b.side and a.pattern == b.pattern
-        assert b.frequency == pytest.approx(a.frequency, rel=1e-12)
-        np.testing.assert_allclose(np.abs(b.probe_amplitudes), np.abs(a.probe_amplitudes), atol=1e-10)
-        assert b.decay_length == pytest.approx(a.decay_length, rel=1e-9)
-        np.testing.assert_allclose(b.steady_amplitude, a.steady_amplitude, atol=1e-10)
 
 
 def test_small_graph_does_not_predict_sync_beyond_its_heisenberg_time():
@@ -207,7 +168,9 @@ def test_small_graph_does_not_predict_sync_beyond_its_heisenberg_time():
     res = ry.analyze(net)
     w = net.environment.modes()[0]
     t_h = 2 * np.pi * (w.size - 1) / (w[-1] - w[0])  # mean spacing of the ring's 6 levels
-    assert res.time_to_sync > t_h and not res.expected and "Heisenberg time" in res.reason
+    p = res.prediction
+    assert p.deadline == pytest.approx(t_h, rel=1e-12) and p.deadline_source == "heisenberg"
+    assert p.time_to_sync > t_h and (p.verdict, p.reason) == (Verdict.NONE, Reason.GAP_TOO_SMALL)
     t = np.arange(0, 400, 0.05)
     x = probe_means(net, [0.14, 0.0, 1.4, 0.0], t)
     c = ms.sync_factor(x[:, 0], x[:, 2], 0.05, 20.0)
@@ -216,10 +179,10 @@ def test_small_graph_does_not_predict_sync_beyond_its_heisenberg_time():
 
 
 def test_as_dict_and_bad_input():
-    a = ry.analyze(nw.paper_network(coupling=0.0, strengths=(0.8, 0.8)), initial_mean=[0.14, 0, 1.4, 0])
+    a = ry.analyze(nw.paper_network(coupling=0.0, strengths=(0.8, 0.8)))
     d = a.as_dict()
-    json.dumps(d)
-    assert d["localized_modes"][0]["side"] == "below" and "tau_revival" in d["times"]
+    assert json.loads(json.dumps(d))["prediction"]["verdict"] == "none"
+    assert d["prediction"]["reason"] == "one-probe-mode" and d["markov_grade"] == "poor"
     three = nw.couple(nw.chain(20, 0.4, 1.2), nw.probes([1.0, 1.1, 1.2], 0.1, [1, 2, 3], [0.1, 0.1, 0.1]))
     with pytest.raises(HarmosyncError, match="two probes"):
         ry.analyze(three)

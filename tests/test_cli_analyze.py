@@ -3,6 +3,7 @@ with the library, refusal to overwrite, one-line errors with exit status 2."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tomllib
 from pathlib import Path
@@ -13,9 +14,12 @@ from click.testing import CliRunner
 from threadpoolctl import threadpool_limits
 
 from harmosync import config, io
+from harmosync import network as nw
 from harmosync.analysis import langevin as lg
-from harmosync.analysis import rayleigh as ry
+from harmosync.analysis import summary
+from harmosync.analysis.rayleigh import Reason, Verdict
 from harmosync.cli import main
+from harmosync.cli.analyze import format_report, report_dict
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -44,17 +48,20 @@ def run(*args):
 
 def test_analyze_fig1_report_and_json(tmp_path):
     """The paper's Fig. 1: the report names anti-sync, gives τ_R with units, and the JSON holds
-    the same numbers as rayleigh.analyze."""
+    the same numbers as the analysis report, its prediction both in words and as data."""
     out = tmp_path / "fig1.json"
     res = run("analyze", EXAMPLES / "fig1.toml", "-o", out)
     assert res.exit_code == 0, res.output
     assert "anti-sync" in res.output and "EXPECTED" in res.output
     assert "τ_R" in res.output and "[1/ω]" in res.output and "[sites·ω]" in res.output
     rep = json.loads(out.read_text())
-    a = ry.analyze(config.load(EXAMPLES / "fig1.toml").build_network())
-    assert rep["rayleigh"]["damping_matrix"][0][0] == pytest.approx(a.damping_matrix[0][0])
-    assert rep["rayleigh"]["kind"] == "anti-sync"
-    assert rep["characteristic_times"]["tau_revival_front"] == pytest.approx(a.times.tau_revival_front)
+    a = summary.report(config.load(EXAMPLES / "fig1.toml").build_network())
+    assert rep["rayleigh"]["damping_matrix"][0][0] == a.rayleigh.damping_matrix[0][0]
+    assert rep["rayleigh"]["kind"] == "anti-sync" and rep["rayleigh"]["expected"] is True
+    assert (rep["rayleigh"]["verdict"], rep["rayleigh"]["reason_code"]) == ("anti-sync", "gap")
+    assert rep["prediction"] == {"verdict": "anti-sync", "reason_code": "gap"}
+    assert rep["rayleigh"]["reason"].startswith("gap: q1 decays, q2 survives")
+    assert rep["characteristic_times"]["tau_revival_front"] == a.times.tau_revival_front
     assert rep["characteristic_times"]["tau_crosstalk"] is None  # NaN → null: strict JSON
     assert rep["config"]["chain"]["sites"] == 300 and "units" in rep and "conventions" in rep
 
@@ -101,6 +108,38 @@ def test_analyze_says_why_rayleigh_needs_two_probes(tmp_path, n):
     assert res.exit_code == 0, res.output
     assert "τ_R" in res.output and "Localized normal modes" in res.output
     assert f"Rayleigh analysis: not done; it is the two-probe theory of Sec. III and this network has {n} probe" in res.output
+    out = tmp_path / "c.json"
+    assert run("analyze", cfg, "-q", "-o", out).exit_code == 0
+    rep = json.loads(out.read_text())
+    assert rep["rayleigh"] is None and rep["prediction"] == {"verdict": "not-applicable", "reason_code": "not-two-probes"}
+
+
+def test_every_reason_is_put_into_words(small_cfg):
+    """The text report states each Reason of Rayleigh's prediction in words with its numbers
+    (the prediction swapped into a real Fig. 1 report)."""
+    cfg = config.load(small_cfg)
+    rep = summary.report(cfg.build_network())
+    words = {
+        Reason.GAP: "gap: q1 decays, q2 survives; amplitude ratio falls 10× by t = 93.14 [1/ω] < τ_R",
+        Reason.NO_GAP: "no damping gap",
+        Reason.ONE_PROBE_MODE: "the surviving mode q2 lives on one probe",
+        Reason.GAP_TOO_SMALL: "the damped mode needs 93.14 [1/ω] to fall 10× below q2, after the revival τ_R",
+        Reason.POLE_MERGED: "a probe resonance has merged with the band edge",
+        Reason.MARKOV_INACCURATE: f"its rates are off by {100 * rep.rayleigh.markov_error:.3g}%",
+        Reason.CROSS_DAMPING: f"cross damping |G′_12| = {max(map(abs, rep.rayleigh.cross_damping)):.3g} is not small",
+    }
+    assert set(words) == set(Reason) - {Reason.NOT_TWO_PROBES}
+    for reason, text in words.items():
+        p = dataclasses.replace(rep.prediction, reason=reason)
+        r = dataclasses.replace(rep, prediction=p, rayleigh=dataclasses.replace(rep.rayleigh, prediction=p))
+        d = report_dict(r, cfg)
+        assert text in d["rayleigh"]["reason"] and d["rayleigh"]["reason_code"] == reason.value
+        assert f"prediction                  anti-sync (q2 survives); EXPECTED: {d['rayleigh']['reason']}\n" in format_report(d)
+    graph = summary.report(nw.couple(nw.graph(np.ones((6, 6)) - np.eye(6), 1.0), nw.probes([1.0, 1.1], 0.5, [1, 1], [0.2, 0.2])))
+    assert graph.prediction.deadline_source == "heisenberg"
+    p = dataclasses.replace(graph.prediction, reason=Reason.GAP_TOO_SMALL, verdict=Verdict.NONE)
+    d = report_dict(dataclasses.replace(graph, prediction=p, rayleigh=dataclasses.replace(graph.rayleigh, prediction=p)), cfg)
+    assert "after the Heisenberg time 2π/Δ of the environment's 6 discrete modes" in d["rayleigh"]["reason"]
 
 
 def test_bad_config_exit_2(tmp_path):

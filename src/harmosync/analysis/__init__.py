@@ -2,16 +2,21 @@
 
 * ``times``: group velocity, crosstalk time τ_CT and revival time τ_R of a chain;
 * ``langevin``: kernels γ_s(t), η(t), coefficients c_s(j), spectral densities, Eq. (A11);
-* ``rayleigh``: damping matrix G′, Rayleigh's condition, exact continuum poles, localized modes.
+* ``rayleigh``: damping matrix G′, Rayleigh's condition as a structured prediction, exact poles;
+* ``localized``: normal modes outside the environment's band (steady oscillations);
+* ``summary``: ``report(network)`` → ``AnalysisReport``, everything ``harmosync analyze`` prints.
 """
 
 import importlib
 
 # name -> submodule; loaded on first use, so that `simulate` (which needs only ``times``) does
-# not import the kernel and Rayleigh machinery
+# not import the kernel and Rayleigh machinery (no submodule shares a name with an export)
 _EXPORTS = {
     "Kernels": "langevin", "kernels": "langevin",
     "RayleighAnalysis": "rayleigh", "analyze": "rayleigh",
+    "Prediction": "rayleigh", "Verdict": "rayleigh", "Reason": "rayleigh",
+    "LocalizedMode": "localized", "localized_modes": "localized",
+    "AnalysisReport": "summary", "report": "summary", "KernelsReport": "summary", "kernels_report": "summary",
     "CharacteristicTimes": "times", "characteristic_times": "times",
 }
 __all__ = list(_EXPORTS)

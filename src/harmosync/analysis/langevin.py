@@ -63,16 +63,27 @@ SMOOTHING_SPACINGS = 2.0
 def system_rotation(network: Network) -> tuple[np.ndarray, np.ndarray, float]:
     """(R, Ω_s, θ): q = R x diagonalises H_S, Ω_s ascending [frequency].
 
-    Two probes: R = [[cos θ, sin θ], [−sin θ, cos θ]] with θ from (A7) (``system_normal_modes``,
-    q1 the lower mode). Otherwise the eigenvectors of V_S (θ = NaN).
+    Two probes: R = [[cos θ, sin θ], [−sin θ, cos θ]] with θ and Ω_s from (A7), taken from
+    ``network.system_normal_modes`` (the one definition of the pair's normal modes; every
+    θ and Ω_s in ``analysis`` comes from here). Otherwise the eigenvectors of V_S (θ = NaN).
     """
-    vs = network.probes.potential()
     if network.n_probes == 2:
         theta, om = system_normal_modes(network.probes.frequencies, network.probes.coupling[0, 1])
         c, s = math.cos(theta), math.sin(theta)
         return np.array([[c, s], [-s, c]]), np.asarray(om, float), theta
-    lam, vec = np.linalg.eigh(vs)
+    lam, vec = np.linalg.eigh(network.probes.potential())
     return vec.T.copy(), np.sqrt(lam), float("nan")
+
+
+def to_modes(matrix, rotation: np.ndarray) -> np.ndarray:
+    """R M Rᵀ on the last two axes: a site-basis matrix (Γ, J, G; shape (..., P, P)) in the
+    probes' normal modes q = R x (Γ′ = R Γ Rᵀ, Eqs. A12, A13; G′ = M⁻¹ G M of Sec. III)."""
+    return np.einsum("sa,...ab,tb->...st", rotation, matrix, rotation)
+
+
+def to_sites(matrix, rotation: np.ndarray) -> np.ndarray:
+    """Rᵀ M′ R on the last two axes: the inverse of :func:`to_modes` (G = Rᵀ G′ R, Eq. 6)."""
+    return np.einsum("sa,...st,tb->...ab", rotation, matrix, rotation)
 
 
 def coefficients(network: Network) -> tuple[np.ndarray, np.ndarray]:

@@ -37,22 +37,25 @@ probes solve det[V_S − z + Σ(z)] = 0 (Lamb shift and damping to all orders in
 continuation from K = 0). The relative difference between G′_ss and the exact rate is the
 ``markov_error`` that says how the approximation degrades as K grows.
 
-Localized modes. Normal modes of the whole network with frequencies outside the chain band
-[Ω0, √(Ω0² + 4g)] cannot radiate: they are exact normal modes of the finite network too, and
-keep oscillating undamped while everything else disperses. Their weight on the probes explains the steady oscillations at strong coupling (Figs. 2 and 4).
+Localized modes (normal modes outside the band, which keep the probes oscillating at strong
+coupling) are in ``analysis/localized.py``; ``analysis/summary.py`` puts everything together.
+
+The prediction is data: a :class:`Verdict` from a fixed set and the :class:`Reason` that decided
+it, with the numbers behind it; ``harmosync analyze`` turns them into sentences.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+from enum import StrEnum
 
 import numpy as np
 
 from ..errors import HarmosyncError
-from ..network import DENSE_LIMIT, Network
+from ..network import Network
 from . import langevin as lg
-from .times import CharacteristicTimes, characteristic_times, max_group_velocity
+from .times import CharacteristicTimes, characteristic_times, group_velocity_peak
 
 #: Default horizon: an echo counts as damping if it returns within this fraction of the
 #: amplitude decay time 2/G of the most damped probe mode (≈ 10% amplitude loss).
@@ -64,29 +67,60 @@ SYNC_RATIO = 10.0
 CROSS_DAMPING_LIMIT = 0.5
 #: Above this relative error of the Markov rates (against the exact poles) no prediction is made.
 MARKOV_LIMIT = 0.3
+#: Below this relative error the Markov rates are graded "good" (up to MARKOV_LIMIT "fair").
+MARKOV_GOOD = 0.1
 #: A normal mode is "on one probe" (no sync pattern) when |R_s1 R_s2| is below this.
 ONE_PROBE_LIMIT = 0.05
 
 
-@dataclass(frozen=True)
-class LocalizedMode:
-    """A normal mode of the whole network outside the chain band: it cannot radiate.
+class Verdict(StrEnum):
+    """What Rayleigh's condition predicts for two probes (a fixed set; compares equal to its value)."""
 
-    ``frequency`` [ω]; ``side`` "below" or "above" the band; ``probe_amplitudes`` U_ik, the
-    mode's (normalised) amplitude on each probe; ``probe_weight`` Σ_i U_ik²; ``decay_length``
-    the exponential localisation length along a homogeneous chain [sites] (NaN otherwise);
-    ``pattern`` "in phase" or "anti-phase" on the two probes; ``steady_amplitude`` the
-    amplitude of ⟨x_i(t)⟩ this mode keeps forever, from the initial probe means (if given)
-    [ω^(-1/2)].
+    SYNC = "sync"  # the surviving mode moves the probes in phase: C → +1
+    ANTI_SYNC = "anti-sync"  # in anti-phase: C → −1
+    NONE = "none"  # the analysis applies and predicts neither (before the deadline)
+    NOT_APPLICABLE = "not-applicable"  # Rayleigh's two-probe Markov analysis does not apply
+
+
+class Reason(StrEnum):
+    """The condition that decided a :class:`Prediction`, checked in this order (after
+    NOT_TWO_PROBES); the verdict each gives is in brackets."""
+
+    NOT_TWO_PROBES = "not-two-probes"  # [not-applicable] Sec. III is a two-probe theory
+    NO_GAP = "no-gap"  # [none] G′_11 = G′_22, or no damping at all
+    ONE_PROBE_MODE = "one-probe-mode"  # [none] the surviving mode lives on one probe: |R_s1 R_s2| < ONE_PROBE_LIMIT
+    GAP_TOO_SMALL = "gap-too-small"  # [none] time_to_sync ≥ deadline
+    POLE_MERGED = "pole-merged"  # [not-applicable] no exact pole: a resonance merged with the band edge
+    MARKOV_INACCURATE = "markov-inaccurate"  # [not-applicable] markov_error > MARKOV_LIMIT
+    CROSS_DAMPING = "cross-damping"  # [not-applicable] max |G′_12| > CROSS_DAMPING_LIMIT · |Ω2 − Ω1|
+    GAP = "gap"  # [sync or anti-sync] the gap damps one mode SYNC_RATIO× below the other in time
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Rayleigh's prediction (Sec. III) as data.
+
+    ``verdict`` and ``reason``: see :class:`Verdict`, :class:`Reason`. ``pattern``: what the
+    surviving mode would impose (SYNC if its components on x1, x2 have the same sign, ANTI_SYNC
+    if opposite, NONE if it lives on one probe or there is no gap). ``surviving_mode``: 1 or 2,
+    the smaller G′_ss. ``time_to_sync`` [1/ω] = 2 ln(SYNC_RATIO)/gap, when the damped mode's
+    amplitude has fallen SYNC_RATIO× below the survivor's. ``deadline`` [1/ω]: the time it must
+    happen by, τ_R,front for a chain (``deadline_source`` "revival") or the Heisenberg time 2π/Δ
+    of a discrete environment ("heisenberg"; inf if its modes are degenerate).
     """
 
-    frequency: float
-    side: str
-    probe_amplitudes: tuple[float, ...]
-    probe_weight: float
-    decay_length: float
-    pattern: str
-    steady_amplitude: tuple[float, ...] | None = None
+    verdict: Verdict
+    reason: Reason
+    pattern: Verdict = Verdict.NONE
+    surviving_mode: int | None = None
+    time_to_sync: float = math.nan
+    deadline: float = math.nan
+    deadline_source: str = ""
+
+    @property
+    def expected(self) -> bool:
+        """True when (anti-)synchronization is predicted."""
+        return self.verdict in (Verdict.SYNC, Verdict.ANTI_SYNC)
 
 
 @dataclass(frozen=True)
@@ -103,31 +137,24 @@ class RayleighAnalysis:
     gap: float  # |G′_11 − G′_22|
     relative_gap: float  # gap / max(G′_11, G′_22)
     tau_sync_eq7: float  # 1 / max |G′_ss|, Eq. (7)
-    time_to_sync: float  # 2 ln(SYNC_RATIO) / gap
-    surviving_mode: int  # 1 or 2 (smaller G′_ss)
-    kind: str  # "anti-sync", "sync" or "none"
-    expected: bool
-    reason: str
+    prediction: Prediction
     ohmic_ratio_eq9: float  # (1 + sin 2θ)/(1 − sin 2θ)
     ohmic_applicable: bool  # both probes at one site with equal strengths
     damping_ratio: float  # G′_11 / G′_22 from the spectral density
     horizon: float  # [1/ω] echoes with delay ≤ horizon count as damping
     paths_max_length: float  # [sites]
-    spectral_model: str
+    spectral_model: str  # "continuum" or "smoothed discrete (Lorentzian)"
     exact_frequencies: tuple[float, float]  # Re ω of the exact M → ∞ poles (Lamb-shifted) [ω]
     exact_rates: tuple[float, float]  # −2 Im ω of the poles [ω] (same convention as G′)
     markov_error: float  # max_s |G′_ss − exact_s| / exact_s
-    validity: str
+    markov_grade: str  # "good" (< MARKOV_GOOD), "fair" (< MARKOV_LIMIT), "poor", or "unchecked"
+    cross_damping_small: bool  # max |G′_12| ≤ CROSS_DAMPING_LIMIT · |Ω2 − Ω1|
     weak_coupling_parameter: float  # max_s G′_ss / Ω_s: the Markov error is of this order
-    steady_state: str  # what the localized modes leave oscillating (two probes)
-    localized_modes: tuple[LocalizedMode, ...] = field(default_factory=tuple)
-    times: CharacteristicTimes | None = None
 
     def as_dict(self) -> dict:
-        """JSON-serialisable nested dict (NaN kept as float NaN)."""
+        """JSON-serialisable nested dict (NaN kept as float NaN, enums as their string values)."""
         d = asdict(self)
-        d["localized_modes"] = [asdict(m) for m in self.localized_modes]
-        d["times"] = self.times.as_dict() if self.times is not None else None
+        d["prediction"] = {k: (v.value if isinstance(v, StrEnum) else v) for k, v in d["prediction"].items()}
         return d
 
 
@@ -140,8 +167,7 @@ def _site_damping(network: Network, omega: np.ndarray, model: str, max_length: f
         j = lg.continuum_spectral_density(network, omega, max_length=max_length)
     else:
         kern = lg.kernels(network, [0.0])
-        r = kern.rotation
-        j = np.einsum("as,wst,tb->wab", r.T, kern.spectral_density(omega, width=width, shape="lorentzian"), r)
+        j = lg.to_sites(kern.spectral_density(omega, width=width, shape="lorentzian"), kern.rotation)
     return j / np.asarray(omega)[:, None, None]
 
 
@@ -191,7 +217,7 @@ def continuum_poles(network: Network, *, max_length: float, steps: int = 24) -> 
     (then see ``localized_modes``)."""
     vs = network.probes.potential()
     eye = np.eye(vs.shape[0])
-    om = np.sqrt(np.linalg.eigvalsh(vs))
+    _, om, _ = lg.system_rotation(network)  # the bare Ω_s
     out = np.full(om.size, complex(np.nan, np.nan))
     for i, w0 in enumerate(om):
         z, scale, ds = complex(w0 * w0) - 1e-12j, 0.0, 1.0 / steps
@@ -227,261 +253,123 @@ def _newton(f, z0: complex, tol: float = 1e-13, maxiter: int = 60) -> tuple[comp
     return z, False
 
 
-# ----------------------------------------------------------------------------------------------
-# Localized modes
-# ----------------------------------------------------------------------------------------------
-def _resolvent_columns(env, mu: float, sites: list[int]) -> np.ndarray:
-    """(V_E − μ)⁻¹ at the 1-based ``sites``, (M, len(sites)), for μ outside V_E's spectrum. A
-    fixed chain in closed form: below the band it is the Green's function of a chain with
-    Ω0'² = Ω0² − μ; above it, with D = diag((−1)^j), V_E − μ = −D (V_E' − μ') D for the chain
-    with Ω0'² = μ − Ω0² − 4g. Otherwise a sparse LU (tridiagonal: O(M))."""
-    from ..network import environment_inverse_columns, chain
-
-    m = env.sites
-    if env.boundary == "fixed" and env.g:
-        if mu < env.omega0**2:
-            return environment_inverse_columns(chain(m, math.sqrt(env.omega0**2 - mu), env.g), sites)
-        cols = environment_inverse_columns(chain(m, math.sqrt(mu - env.omega0**2 - 4 * env.g), env.g), sites)
-        parity = (np.arange(1, m + 1)[:, None] + np.asarray(sites)[None, :]) % 2
-        return np.where(parity == 1, cols, -cols)
-    import scipy.sparse as sp
-    from scipy.sparse.linalg import splu
-
-    rhs = np.zeros((m, len(sites)))
-    rhs[np.asarray(sites) - 1, np.arange(len(sites))] = 1.0
-    return splu((env.potential(sparse=True) - mu * sp.identity(m)).tocsc()).solve(rhs)
-
-
-def _bound_states(network: Network, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
-    """Eigenvalues of V outside [lo, hi] ⊇ spectrum of V_E, and the probe rows of their unit
-    eigenvectors, for a long chain without any N × N eigensolver. With S(μ) = V_S − μ −
-    B (V_E − μ)⁻¹ Bᵀ (P × P), Haynsworth's inertia gives the number of eigenvalues of V below
-    μ < lo as the number of negative eigenvalues of S(μ), and above μ > hi as P minus that; each
-    bound state is bracketed by bisection on these counts. Its eigenvector is (v, −G Bᵀ v) with
-    S(μ) v = 0 and G = (V_E − μ)⁻¹, normalised over all N components."""
-    env = network.environment
-    p = network.n_probes
-    sites = network.plugged_sites()
-    vs = network.probes.potential()
-    bs = network.coupling_block()[:, [s - 1 for s in sites]]
-
-    def schur(mu):
-        cols = _resolvent_columns(env, mu, sites)
-        return vs - mu * np.eye(p) - bs @ cols[[s - 1 for s in sites]] @ bs.T, cols
-
-    def below(mu):  # eigenvalues of V below μ (μ outside the band)
-        n = int(np.sum(np.linalg.eigvalsh(schur(mu)[0]) < 0))
-        return n if mu < lo else env.sites + n
-
-    radius = float(np.abs(vs).sum(axis=1).max() + np.abs(bs).sum(axis=1).max(initial=0.0))
-    floor = min(float(np.linalg.eigvalsh(vs)[0]), lo) - radius - 1.0
-    ceil = max(float(np.linalg.eigvalsh(vs)[-1]), hi) + radius + 1.0
-    edge_lo, edge_hi = lo - 1e-12 * max(1.0, abs(lo)), hi + 1e-12 * max(1.0, abs(hi))
-    def eigenvalue(k, a, b):  # the k-th (0-based) eigenvalue of V, in (a, b): where the count passes k
-        while (mid := 0.5 * (a + b)) not in (a, b):
-            a, b = (mid, b) if below(mid) <= k else (a, mid)
-        return 0.5 * (a + b)
-
-    n_low, n_not_high = below(edge_lo), below(edge_hi)
-    roots = [eigenvalue(k, floor, edge_lo) for k in range(n_low)]
-    roots += [eigenvalue(k, edge_hi, ceil) for k in range(n_not_high, network.size)]
-    amps = []
-    for mu in roots:
-        s_mu, cols = schur(mu)
-        ev, vec = np.linalg.eigh(s_mu)
-        v = vec[:, np.argmin(np.abs(ev))]  # S(μ) v = 0 at the bound state
-        env_part = cols @ (bs.T @ v)
-        amps.append(v / math.sqrt(v @ v + env_part @ env_part))
-    return np.array(roots), (np.array(amps).T if amps else np.zeros((p, 0)))
-
-
-def localized_modes(network: Network, initial_mean=None) -> tuple[LocalizedMode, ...]:
-    """Normal modes of the whole network (eigenvalues of network.potential()) outside the band
-    of the environment: [Ω0², Ω0² + 4g] for a homogeneous chain, the range of V_E's spectrum
-    otherwise. ``initial_mean``: the probes' initial (⟨x_i⟩, ⟨p_i⟩) interleaved, for the
-    steady amplitude a mode keeps: |U_ik| √(a_k² + (b_k/w_k)²), a_k = Σ_i U_ik x_i(0),
-    b_k = Σ_i U_ik p_i(0)."""
-    env = network.environment
-    p = network.n_probes
-    if env.homogeneous_chain and env.g is not None:
-        lo, hi = env.omega0**2, env.omega0**2 + 4 * env.g
-        if env.boundary != "fixed":  # free/periodic chains reach the band edge Ω0 exactly
-            lo = lo * (1 - 1e-12)
-    else:
-        lam_e = np.linalg.eigvalsh(env.potential()) if env.sites <= DENSE_LIMIT else None
-        if lam_e is None:
-            raise HarmosyncError("localized modes of a large non-chain network are not supported (> 4000 sites)")
-        lo, hi = lam_e[0], lam_e[-1]
-    if network.size <= DENSE_LIMIT:
-        lam, u = np.linalg.eigh(network.potential())
-    elif env.homogeneous_chain:
-        lam, u = _bound_states(network, lo, hi)
-    else:
-        from scipy.sparse.linalg import eigsh
-
-        v = network.potential(sparse=True)
-        l1, u1 = eigsh(v, k=min(8, network.size - 2), which="SA")
-        l2, u2 = eigsh(v, k=min(8, network.size - 2), which="LA")
-        lam, u = np.concatenate([l1, l2]), np.hstack([u1, u2])
-    tol = 1e-12 * max(1.0, abs(hi))
-    sel = np.flatnonzero((lam < lo - tol) | (lam > hi + tol))
-    out = []
-    for k in sel:
-        amp = u[:p, k]
-        w = math.sqrt(lam[k])
-        side = "below" if lam[k] < lo else "above"
-        xi = float("nan")
-        if env.homogeneous_chain and env.g:
-            c = abs((env.omega0**2 + 2 * env.g - lam[k]) / (2 * env.g))
-            xi = 1.0 / math.acosh(c) if c > 1 else float("inf")
-        pattern = ""
-        if p == 2:
-            pattern = "in phase" if amp[0] * amp[1] > 0 else "anti-phase"
-        steady = None
-        if initial_mean is not None:
-            m0 = np.asarray(initial_mean, float)
-            a, b = float(amp @ m0[0::2]), float(amp @ m0[1::2])
-            steady = tuple(float(abs(x) * math.hypot(a, b / w)) for x in amp)
-        out.append(LocalizedMode(w, side, tuple(float(x) for x in amp), float(amp @ amp), xi, pattern, steady))
-    return tuple(out)
-
 
 # ----------------------------------------------------------------------------------------------
 # The analysis
 # ----------------------------------------------------------------------------------------------
-def analyze(network: Network, *, horizon: float | None = None, initial_mean=None,
-            localized: bool = True, poles: bool = True) -> RayleighAnalysis:
+def analyze(network: Network, *, horizon: float | None = None, poles: bool = True) -> RayleighAnalysis:
     """Rayleigh analysis of two probes (Sec. III): normal modes, damping matrix G′ (Markov,
     from the spectral density at the normal-mode frequencies), gap, τ_S (Eq. 7), the predicted
-    sync / anti-sync, the Ohmic ratio (Eq. 9), exact continuum poles and localized modes.
+    sync / anti-sync (:class:`Prediction`), the Ohmic ratio (Eq. 9) and the exact continuum poles.
 
     ``horizon`` [1/ω]: echoes returning within it count as damping (module docstring); a
     homogeneous chain uses the closed-form continuum density, any other environment the
     discrete spectral density smoothed by a Lorentzian of width 1/horizon (default: two mean
-    level spacings). ``initial_mean``: probes' initial means (x1, p1, x2, p2), for the steady
-    amplitudes of the localized modes.
+    level spacings). ``poles=False`` skips the exact poles (then the Markov rates are unchecked).
     """
     if network.n_probes != 2:
         raise HarmosyncError(f"the Rayleigh analysis is for two probes; this network has {network.n_probes}")
     r, om, theta = lg.system_rotation(network)
-    env = network.environment
-    times = None
-    width = None
-    if env.homogeneous_chain and env.g:
-        model = "continuum"
-        times = characteristic_times(network)
-        h, max_len = model_horizon(network, horizon)
-    else:
-        model = "smoothed discrete (Lorentzian)"
-        h = float("nan") if horizon is None else float(horizon)
-        width = None if horizon is None else 1.0 / float(horizon)
-        max_len = float("nan")
-    g_site = _site_damping(network, om, model if model == "continuum" else "smoothed", max_len, width)
-    g_modes = np.einsum("sa,wab,tb->wst", r, g_site, r)  # G′(Ω_w)
+    model, h, max_len, width, times = _spectral_model(network, horizon)
+    g_site = _site_damping(network, om, "continuum" if model == "continuum" else "smoothed", max_len, width)
+    g_modes = lg.to_modes(g_site, r)  # G′(Ω_w)
     g11, g22 = float(g_modes[0, 0, 0]), float(g_modes[1, 1, 1])
     cross = (float(g_modes[0, 0, 1]), float(g_modes[1, 0, 1]))
     gp = np.array([[g11, 0.5 * sum(cross)], [0.5 * sum(cross), g22]])
-    gx = r.T @ gp @ r
     gap = abs(g11 - g22)
     gmax = max(abs(g11), abs(g22))
-    rel = gap / gmax if gmax > 0 else 0.0
-    tau7 = 1.0 / gmax if gmax > 0 else float("inf")
-    t_sync = 2.0 * math.log(SYNC_RATIO) / gap if gap > 0 else float("inf")
-    surv = 1 if g11 < g22 else 2
-    prod = r[surv - 1, 0] * r[surv - 1, 1]
-    kind = "none" if abs(prod) < ONE_PROBE_LIMIT or gap == 0 else ("sync" if prod > 0 else "anti-sync")
     split = abs(om[1] - om[0])
     cross_ok = max(abs(c) for c in cross) <= CROSS_DAMPING_LIMIT * split if split > 0 else False
-    exact_w = (float("nan"), float("nan"))
-    exact_g = (float("nan"), float("nan"))
+    exact_w = exact_g = (float("nan"), float("nan"))
     err = float("nan")
-    if poles and model == "continuum":
+    checked = poles and model == "continuum"
+    if checked:
         pw = continuum_poles(network, max_length=max_len)
         exact_w = tuple(float(w.real) for w in pw)
         exact_g = tuple(float(-2 * w.imag) + 0.0 for w in pw)
         errs = [abs(gm - ge) / ge for gm, ge in zip((g11, g22), exact_g) if np.isfinite(ge) and ge > 0]
         err = max(errs) if errs else float("nan")
-    if times is not None:
-        t_end, after = times.tau_revival_front, "the revival τ_R"
-    else:  # a discrete environment damps only until its levels are resolved: the Heisenberg time
-        w_env = env.frequencies()
-        spacing = (w_env[-1] - w_env[0]) / (w_env.size - 1) if w_env.size > 1 else float("inf")
-        t_end = 2 * math.pi / spacing if spacing > 0 else float("inf")
-        after = f"the Heisenberg time 2π/Δ of the environment's {w_env.size} discrete modes (mean spacing Δ)"
-    if gap == 0 or gmax == 0:
-        expected, reason = False, "no damping gap (G′_11 = G′_22)"
-    elif kind == "none":
-        expected, reason = False, f"the surviving mode q{surv} lives on one probe (|sin 2θ| small)"
-    elif t_sync >= t_end:
-        expected, reason = False, (f"the gap is too small: the damped mode needs {t_sync:.4g} [1/ω] to fall "
-                                   f"{SYNC_RATIO:g}× below q{surv}, after {after} = {t_end:.4g} [1/ω]")
-    elif poles and model == "continuum" and not all(np.isfinite(exact_g)):
-        expected, reason = False, ("strong coupling: a probe resonance has merged with the band edge (no exact "
-                                   "pole found); Rayleigh's approximation does not apply, see the localized modes")
-    elif poles and np.isfinite(err) and err > MARKOV_LIMIT:
-        expected, reason = False, (f"Rayleigh's (Markov) approximation does not apply: its rates are off by "
-                                   f"{100 * err:.3g}% (strong coupling); see the exact rates and localized modes")
-    elif not cross_ok:
-        expected, reason = False, (f"Rayleigh's approximation fails: cross damping |G′_12| = "
-                                   f"{max(abs(c) for c in cross):.3g} is not small against |Ω2 − Ω1| = {split:.3g}")
-    else:
-        expected, reason = True, (f"gap: q{3 - surv} decays, q{surv} survives; amplitude ratio falls "
-                                  f"{SYNC_RATIO:g}× by t = {t_sync:.4g} [1/ω]" +
-                                  (f" < τ_R = {t_end:.4g}" if times is not None else
-                                   f" < the Heisenberg time {t_end:.4g} of the environment" if np.isfinite(t_end) else ""))
+    deadline, source = _deadline(network, times)
+    merged = checked and not all(np.isfinite(exact_g))
+    prediction = predict(r, (g11, g22), deadline, source, pole_merged=merged, markov_error=err, cross_ok=cross_ok)
     s2 = math.sin(2 * theta)
-    ohmic = (1 + s2) / (1 - s2) if s2 < 1 else float("inf")
     att = network.probes.attachments
-    ohmic_ok = (len(att) == 2 and att[0][1] == att[1][1] and att[0][2] == att[1][2])
-    ratio = g11 / g22 if g22 != 0 else float("inf")
-
-    loc = localized_modes(network, initial_mean) if localized else ()
-    validity = _validity(err, loc, cross_ok)
-    eps = max(abs(g11) / om[0], abs(g22) / om[1])
-    steady = _steady_state(loc)
     return RayleighAnalysis(
         theta=float(theta), frequencies=(float(om[0]), float(om[1])),
-        damping_matrix=_t2(gp), damping_matrix_x=_t2(gx), cross_damping=cross,
+        damping_matrix=_t2(gp), damping_matrix_x=_t2(lg.to_sites(gp, r)), cross_damping=cross,
         damping_at_modes=(_t2(g_modes[0]), _t2(g_modes[1])),
-        gap=gap, relative_gap=rel, tau_sync_eq7=tau7, time_to_sync=t_sync, surviving_mode=surv,
-        kind=kind, expected=expected, reason=reason, ohmic_ratio_eq9=ohmic, ohmic_applicable=ohmic_ok,
-        damping_ratio=ratio, horizon=h, paths_max_length=max_len, spectral_model=model,
-        exact_frequencies=exact_w, exact_rates=exact_g, markov_error=err, validity=validity,
-        weak_coupling_parameter=float(eps), steady_state=steady,
-        localized_modes=loc, times=times,
+        gap=gap, relative_gap=gap / gmax if gmax > 0 else 0.0, tau_sync_eq7=1.0 / gmax if gmax > 0 else float("inf"),
+        prediction=prediction, ohmic_ratio_eq9=(1 + s2) / (1 - s2) if s2 < 1 else float("inf"),
+        ohmic_applicable=(len(att) == 2 and att[0][1] == att[1][1] and att[0][2] == att[1][2]),
+        damping_ratio=g11 / g22 if g22 != 0 else float("inf"), horizon=h, paths_max_length=max_len,
+        spectral_model=model, exact_frequencies=exact_w, exact_rates=exact_g, markov_error=err,
+        markov_grade=markov_grade(err), cross_damping_small=bool(cross_ok),
+        weak_coupling_parameter=float(max(abs(g11) / om[0], abs(g22) / om[1])),
     )
+
+
+def _spectral_model(network: Network, horizon: float | None):
+    """(model, horizon [1/ω], longest path [sites], Lorentzian width [ω] or None, times or None)."""
+    env = network.environment
+    if env.homogeneous_chain and env.g:
+        h, max_len = model_horizon(network, horizon)
+        return "continuum", h, max_len, None, characteristic_times(network)
+    h = float("nan") if horizon is None else float(horizon)
+    width = None if horizon is None else 1.0 / float(horizon)
+    return "smoothed discrete (Lorentzian)", h, float("nan"), width, None
+
+
+def _deadline(network: Network, times: CharacteristicTimes | None) -> tuple[float, str]:
+    """When a predicted synchronization must have happened [1/ω]: a chain's revival τ_R,front;
+    a discrete environment damps only until its levels are resolved, the Heisenberg time
+    2π/Δ (Δ the mean spacing of its normal-mode frequencies)."""
+    if times is not None:
+        return times.tau_revival_front, "revival"
+    w_env = network.environment.frequencies()
+    spacing = (w_env[-1] - w_env[0]) / (w_env.size - 1) if w_env.size > 1 else float("inf")
+    return (2 * math.pi / spacing if spacing > 0 else float("inf")), "heisenberg"
+
+
+def predict(rotation: np.ndarray, damping: tuple[float, float], deadline: float, deadline_source: str = "", *,
+            pole_merged: bool = False, markov_error: float = float("nan"), cross_ok: bool = True) -> Prediction:
+    """Rayleigh's condition (Sec. III) from the diagonal damping (G′_11, G′_22) [ω] of the normal
+    modes q = R x (``rotation`` R): the less damped mode survives, and its components on x1, x2
+    decide sync (same sign) or anti-sync; it counts if the damped mode falls SYNC_RATIO× below it
+    before ``deadline`` [1/ω] and the approximation holds (no merged pole, Markov error ≤
+    MARKOV_LIMIT, cross damping small). The checks run in the order of :class:`Reason`."""
+    g11, g22 = damping
+    gap = abs(g11 - g22)
+    surv = 1 if g11 < g22 else 2
+    prod = rotation[surv - 1, 0] * rotation[surv - 1, 1]
+    pattern = Verdict.NONE if abs(prod) < ONE_PROBE_LIMIT or gap == 0 else (Verdict.SYNC if prod > 0 else Verdict.ANTI_SYNC)
+    t_sync = 2.0 * math.log(SYNC_RATIO) / gap if gap > 0 else float("inf")
+    if gap == 0 or max(abs(g11), abs(g22)) == 0:
+        verdict, reason = Verdict.NONE, Reason.NO_GAP
+    elif pattern is Verdict.NONE:
+        verdict, reason = Verdict.NONE, Reason.ONE_PROBE_MODE
+    elif t_sync >= deadline:
+        verdict, reason = Verdict.NONE, Reason.GAP_TOO_SMALL
+    elif pole_merged:
+        verdict, reason = Verdict.NOT_APPLICABLE, Reason.POLE_MERGED
+    elif np.isfinite(markov_error) and markov_error > MARKOV_LIMIT:
+        verdict, reason = Verdict.NOT_APPLICABLE, Reason.MARKOV_INACCURATE
+    elif not cross_ok:
+        verdict, reason = Verdict.NOT_APPLICABLE, Reason.CROSS_DAMPING
+    else:
+        verdict, reason = pattern, Reason.GAP
+    return Prediction(verdict, reason, pattern, surv, t_sync, float(deadline), deadline_source)
+
+
+def markov_grade(error: float) -> str:
+    """"good" (< MARKOV_GOOD), "fair" (< MARKOV_LIMIT), "poor", or "unchecked" (NaN): how far the
+    Markov rates G′_ss are from the exact continuum poles (relative error)."""
+    if not np.isfinite(error):
+        return "unchecked"
+    return "good" if error < MARKOV_GOOD else ("fair" if error < MARKOV_LIMIT else "poor")
 
 
 def _t2(a) -> tuple[tuple[float, float], tuple[float, float]]:
     return ((float(a[0, 0]), float(a[0, 1])), (float(a[1, 0]), float(a[1, 1])))
-
-
-def _steady_state(loc) -> str:
-    strong = sorted((m for m in loc if m.probe_weight > 0.01), key=lambda m: -m.probe_weight)
-    if not strong:
-        return ("no localized mode carries more than 1% of its weight on the probes: their motion radiates "
-                "into the environment")
-    m = strong[0]
-    kind = {"in phase": "sync", "anti-phase": "anti-sync"}.get(m.pattern, "")
-    more = f" (and {len(strong) - 1} more)" if len(strong) > 1 else ""
-    return (f"localized mode at ω = {m.frequency:.4g} ({m.side} the band, probe weight {m.probe_weight:.2g}, "
-            f"{m.pattern}) keeps oscillating{more}" + (f": {kind} once the rest has decayed" if kind and not more else ""))
-
-
-def _validity(err: float, loc, cross_ok: bool) -> str:
-    strong = [m for m in loc if m.probe_weight > 0.01]
-    parts = []
-    if np.isfinite(err):
-        grade = "good" if err < 0.1 else ("fair" if err < 0.3 else "poor")
-        parts.append(f"{grade}: Markov rates differ by {100 * err:.2g}% from the exact continuum poles")
-    else:
-        parts.append("Markov rates not checked against exact poles")
-    if not cross_ok:
-        parts.append("cross damping not small (Rayleigh's approximation questionable)")
-    if strong:
-        parts.append(f"{len(strong)} localized mode(s) with probe weight > 1% (undamped steady oscillations)")
-    return "; ".join(parts)
-
 
 # ----------------------------------------------------------------------------------------------
 # Check against the exact dynamics
@@ -506,7 +394,7 @@ def measure_decay_rates(network: Network, *, window=(20.0, 600.0), method: str =
     env = network.environment
     if env.homogeneous_chain and env.g:
         _, max_len = model_horizon(network, horizon)
-        vmax = max_group_velocity(env.omega0, env.g)[0]
+        vmax = group_velocity_peak(env.omega0, env.g)[0]
         t1 = min(t1, 0.95 * first_excluded_path(network, max_len) / vmax)
     if method not in ("pencil", "envelope"):
         raise HarmosyncError(f"method must be 'pencil' or 'envelope', got {method!r}")

@@ -79,8 +79,9 @@ def group_velocity(omega, omega0: float, g: float):
     return v if v.ndim else float(v)
 
 
-def max_group_velocity(omega0: float, g: float) -> tuple[float, float, float]:
-    """(v_max, k*, ω*): the largest group velocity [sites·frequency], where it is reached.
+def group_velocity_peak(omega0: float, g: float) -> tuple[float, float, float]:
+    """(v_max, k*, ω*): the largest group velocity [sites·frequency] and where it is reached,
+    k* [rad/site] and ω* [frequency] (``lightcone.max_group_velocity`` gives v_max alone).
 
     From d/dc [(1 − c²)/(a − 2gc)] = 0 with c = cos k, a = Ω0² + 2g:
     g c² − a c + g = 0, so c* = (a − √(a² − 4g²)) / 2g, ω*² = √(a² − 4g²). v_max from
@@ -197,7 +198,7 @@ def characteristic_times(network: Network) -> CharacteristicTimes:
     m, om0, g, bnd = env.sites, float(env.omega0), float(env.g), env.boundary
     if g <= 0:
         raise HarmosyncError(f"characteristic times need a chain coupling g > 0, got g = {g:g} (nothing propagates)")
-    vmax, _, wstar = max_group_velocity(om0, g)
+    vmax, _, wstar = group_velocity_peak(om0, g)
     freqs = tuple(float(f) for f in network.probes.frequencies)
     sites: list[int] = []
     for i in range(network.n_probes):

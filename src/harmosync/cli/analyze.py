@@ -27,66 +27,115 @@ UNITS = {
 # ----------------------------------------------------------------------------------------------
 # analyze
 # ----------------------------------------------------------------------------------------------
-def _check_horizon(cfg, horizon: float) -> None:
-    """Echo paths are counted up to ``horizon``; past the revival they are not damping, and their
-    number grows without bound, so refuse a horizon beyond the revival time."""
-    import math
-
-    from ..errors import HarmosyncError
+def build_report(cfg, *, horizon=None, check=False):
+    """The analysis of ``cfg``'s network (``analysis.report``), checking ``--horizon`` first."""
+    from ..analysis.summary import check_horizon, report
 
     net = cfg.build_network()
-    limit = 1e4
-    if net.environment.kind == "chain" and net.environment.g:
-        from ..analysis.times import characteristic_times
-
-        limit = characteristic_times(net).tau_revival_front
-    if not (math.isfinite(horizon) and horizon > 0):
-        raise HarmosyncError(f"--horizon {horizon:g} must be a positive time [1/ω]; give one ≤ {limit:.4g} or leave it automatic")
-    if horizon > limit:
-        raise HarmosyncError(f"--horizon {horizon:g} is beyond the revival time {limit:.4g} [1/ω]; "
-                             f"give a horizon ≤ {limit:.4g} or leave it automatic")
+    if horizon is not None:
+        check_horizon(net, horizon, "--horizon")
+    return report(net, initial_mean=cfg.build_state().probes.mean, horizon=horizon, check=check)
 
 
-def build_report(cfg, *, horizon=None, check=False) -> dict:
+def report_dict(rep, cfg) -> dict:
     """Everything ``harmosync analyze`` prints and saves, as a JSON-ready dict."""
+    from dataclasses import asdict
+
     from .. import io
-    from ..analysis import rayleigh as ry
-    from ..analysis.times import characteristic_times
     from ..conventions import CONVENTIONS
 
-    net = cfg.build_network()
-    mean0 = cfg.build_state().probes.mean
-    env = net.environment
-    report: dict = {
+    out: dict = {
         "title": "harmosync analyze",
         "harmosync_version": io.version(),
         "config": cfg.to_dict(),
         "conventions": CONVENTIONS,
         "units": UNITS,
-        "characteristic_times": None,
-        "rayleigh": None,
-        "localized_modes": [],
-        "measured_rates": None,
+        "characteristic_times": rep.times.as_dict() if rep.times is not None else None,
+        "rayleigh": _rayleigh_dict(rep) if rep.rayleigh is not None else None,
+        "localized_modes": [asdict(m) for m in rep.localized_modes],
+        "measured_rates": list(rep.measured_rates) if rep.measured_rates is not None else None,
+        "prediction": {"verdict": rep.prediction.verdict.value, "reason_code": rep.prediction.reason.value},
     }
-    if env.kind == "chain" and env.g:
-        report["characteristic_times"] = characteristic_times(net).as_dict()
-    if net.n_probes == 2:
-        res = ry.analyze(net, horizon=horizon, initial_mean=mean0)
-        d = res.as_dict()
-        report["localized_modes"] = d.pop("localized_modes")
-        d.pop("times")
-        report["rayleigh"] = d
-        if check:
-            report["measured_rates"] = [float(x) for x in ry.measure_decay_rates(net, horizon=horizon)]
+    return _clean(out)
+
+
+def _rayleigh_dict(rep) -> dict:
+    """The RayleighAnalysis with its prediction flattened and put into words (key order of the
+    report before the prediction became data; the structured fields follow)."""
+    ray = rep.rayleigh
+    d = ray.as_dict()
+    p = d.pop("prediction")
+    head = {k: d.pop(k) for k in list(d)[:9]}  # theta … tau_sync_eq7
+    wcp, grade, small = d.pop("weak_coupling_parameter"), d.pop("markov_grade"), d.pop("cross_damping_small")
+    return {
+        **head, "time_to_sync": p["time_to_sync"], "surviving_mode": p["surviving_mode"], "kind": p["pattern"],
+        "expected": ray.prediction.expected, "reason": _reason_text(rep), **d,
+        "validity": _validity_text(rep), "weak_coupling_parameter": wcp, "steady_state": _steady_text(rep),
+        "verdict": p["verdict"], "reason_code": p["reason"], "deadline": p["deadline"],
+        "deadline_source": p["deadline_source"], "markov_grade": grade, "cross_damping_small": small,
+    }
+
+
+def _reason_text(rep) -> str:
+    """Rayleigh's prediction in words (its :class:`~harmosync.analysis.rayleigh.Reason`)."""
+    from ..analysis.rayleigh import SYNC_RATIO, Reason
+
+    ray, p = rep.rayleigh, rep.prediction
+    surv, t_sync, t_end = p.surviving_mode, p.time_to_sync, p.deadline
+    revival = p.deadline_source == "revival"
+    after = "the revival τ_R" if revival else (
+        f"the Heisenberg time 2π/Δ of the environment's {rep.network.environment.sites} discrete modes (mean spacing Δ)")
+    om = ray.frequencies
+    text = {
+        Reason.NO_GAP: lambda: "no damping gap (G′_11 = G′_22)",
+        Reason.ONE_PROBE_MODE: lambda: f"the surviving mode q{surv} lives on one probe (|sin 2θ| small)",
+        Reason.GAP_TOO_SMALL: lambda: (f"the gap is too small: the damped mode needs {t_sync:.4g} [1/ω] to fall "
+                                       f"{SYNC_RATIO:g}× below q{surv}, after {after} = {t_end:.4g} [1/ω]"),
+        Reason.POLE_MERGED: lambda: ("strong coupling: a probe resonance has merged with the band edge (no exact "
+                                     "pole found); Rayleigh's approximation does not apply, see the localized modes"),
+        Reason.MARKOV_INACCURATE: lambda: (f"Rayleigh's (Markov) approximation does not apply: its rates are off by "
+                                           f"{100 * ray.markov_error:.3g}% (strong coupling); see the exact rates and localized modes"),
+        Reason.CROSS_DAMPING: lambda: (f"Rayleigh's approximation fails: cross damping |G′_12| = "
+                                       f"{max(abs(c) for c in ray.cross_damping):.3g} is not small against "
+                                       f"|Ω2 − Ω1| = {abs(om[1] - om[0]):.3g}"),
+        Reason.GAP: lambda: (f"gap: q{3 - surv} decays, q{surv} survives; amplitude ratio falls "
+                             f"{SYNC_RATIO:g}× by t = {t_sync:.4g} [1/ω]" +
+                             (f" < τ_R = {t_end:.4g}" if revival else
+                              f" < the Heisenberg time {t_end:.4g} of the environment" if math.isfinite(t_end) else "")),
+    }
+    return text[p.reason]()
+
+
+def _validity_text(rep) -> str:
+    """How far to trust Rayleigh's rates, in words."""
+    from ..analysis.localized import STEADY_WEIGHT
+
+    ray = rep.rayleigh
+    if ray.markov_grade == "unchecked":
+        parts = ["Markov rates not checked against exact poles"]
     else:
-        report["localized_modes"] = [_asdict(m) for m in ry.localized_modes(net, mean0)]
-    return _clean(report)
+        parts = [f"{ray.markov_grade}: Markov rates differ by {100 * ray.markov_error:.2g}% from the exact continuum poles"]
+    if not ray.cross_damping_small:
+        parts.append("cross damping not small (Rayleigh's approximation questionable)")
+    if rep.steady_modes:
+        parts.append(f"{len(rep.steady_modes)} localized mode(s) with probe weight > {100 * STEADY_WEIGHT:g}% "
+                     "(undamped steady oscillations)")
+    return "; ".join(parts)
 
 
-def _asdict(m):
-    from dataclasses import asdict
+def _steady_text(rep) -> str:
+    """What the localized modes leave oscillating, in words."""
+    from ..analysis.localized import STEADY_WEIGHT
 
-    return asdict(m)
+    strong = rep.steady_modes
+    if not strong:
+        return (f"no localized mode carries more than {100 * STEADY_WEIGHT:g}% of its weight on the probes: their "
+                "motion radiates into the environment")
+    m = strong[0]
+    more = f" (and {len(strong) - 1} more)" if len(strong) > 1 else ""
+    kind = rep.steady_pattern
+    return (f"localized mode at ω = {m.frequency:.4g} ({m.side} the band, probe weight {m.probe_weight:.2g}, "
+            f"{m.pattern}) keeps oscillating{more}" + (f": {kind.value} once the rest has decayed" if kind else ""))
 
 
 def _clean(obj):
@@ -251,9 +300,7 @@ def analyze(config, output, horizon, check, overwrite, quiet):
         io.check_not_input(config, output)
         io.check_output_path(output, overwrite=overwrite)
     cfg = cfgmod.load(config)
-    if horizon is not None:
-        _check_horizon(cfg, horizon)
-    report = build_report(cfg, horizon=horizon, check=check)
+    report = report_dict(build_report(cfg, horizon=horizon, check=check), cfg)
     if not quiet:
         click.echo(format_report(report, config))
     if output:
@@ -274,16 +321,12 @@ def kernels_dataset(cfg, times, *, points: int = 2000):
     import xarray as xr
 
     from .. import io
-    from ..analysis import langevin as lg
-    from ..analysis import rayleigh as ry
+    from ..analysis.summary import kernels_report
 
-    net = cfg.build_network()
-    kern = lg.kernels(net, times)
-    p = net.n_probes
+    rep = kernels_report(cfg.build_network(), times, points=points)
+    kern = rep.kernels
+    p = kern.coefficients.shape[0]
     modes = np.arange(1, p + 1)
-    top = 1.1 * max(float(kern.bath_frequencies[-1]), float(kern.system_frequencies[-1]))
-    om = np.linspace(0.0, top, points)
-    width = kern.default_width()
     data = {
         "kernel": (("time", "mode", "mode2"), kern.matrix,
                    {"units": "[w]^2", "long_name": "Gamma'_ss'(t) = sum_j c_s(j) c_s'(j)/Omega_j^2 cos(Omega_j t), Eqs. A12, A13"}),
@@ -292,23 +335,20 @@ def kernels_dataset(cfg, times, *, points: int = 2000):
         "bath_frequency": (("bath_mode",), kern.bath_frequencies, {"units": "[w]", "long_name": "Omega_j, Eq. A8"}),
         "spectral_weight": (("mode", "mode2", "bath_mode"), kern.spectral_weights(),
                             {"units": "[w]^3", "long_name": "(pi/2) c_s c_s'/Omega_j: J = sum_j weight delta(w - Omega_j)"}),
-        "spectral_density": (("omega", "mode", "mode2"), kern.spectral_density(om, width=width),
-                             {"units": "[w]^2", "long_name": "J_ss'(w), discrete weights smoothed by a Gaussian", "width": width}),
+        "spectral_density": (("omega", "mode", "mode2"), rep.spectral_density,
+                             {"units": "[w]^2", "long_name": "J_ss'(w), discrete weights smoothed by a Gaussian", "width": rep.width}),
         "system_frequency": (("mode",), kern.system_frequencies, {"units": "[w]", "long_name": "Omega_s, Eq. A7"}),
         "rotation": (("mode", "probe"), kern.rotation, {"long_name": "q = R x, Eqs. A4, A5"}),
     }
     if p >= 2:
         data["gamma2"] = (("time",), kern.gamma2, {"units": "[w]^2", "long_name": "gamma_2(t), Eq. 4"})
         data["eta"] = (("time",), kern.eta, {"units": "[w]^2", "long_name": "eta(t), Eq. 5"})
-    env = net.environment
     attrs = {"theta": kern.theta}
-    if env.homogeneous_chain and env.g:
-        h, max_len = ry.model_horizon(net)
-        j_site = lg.continuum_spectral_density(net, om, max_length=max_len)
-        cont = np.einsum("sa,wab,tb->wst", kern.rotation, j_site, kern.rotation)
-        data["continuum_spectral_density"] = (("omega", "mode", "mode2"), cont, {
+    if rep.continuum_spectral_density is not None:
+        data["continuum_spectral_density"] = (("omega", "mode", "mode2"), rep.continuum_spectral_density, {
             "units": "[w]^2", "long_name": "J_ss'(w), closed-form continuum limit (images) used by the Rayleigh analysis",
-            "horizon": h, "paths_max_length": max_len})
+            "horizon": rep.horizon, "paths_max_length": rep.paths_max_length})
+    om = rep.omega
     coords = {"time": kern.times, "mode": modes, "mode2": modes, "probe": modes,
               "bath_mode": np.arange(1, kern.bath_frequencies.size + 1), "omega": om}
     ds = xr.Dataset(data, coords=coords)
