@@ -186,6 +186,14 @@ def test_bad_sweep_tables_exit_2_with_one_line(cfg, tmp_path, sweep_table, needl
     assert not (tmp_path / "x.zarr").exists()  # nothing ran, nothing written
 
 
+def test_a_sweep_file_with_a_byte_order_mark_is_read_as_simulate_reads_it(cfg, tmp_path):
+    """A UTF-8 BOM (Windows editors) is fine for simulate (config.load), so for sweep too."""
+    p = tmp_path / "bom.toml"
+    p.write_bytes(b"\xef\xbb\xbf" + cfg.read_bytes())
+    r = invoke("sweep", p, "--dry-run")
+    assert r.returncode == 0 and "16 points = 16 m (probes.sites[2])" in r.stdout, r.stdout + r.stderr
+
+
 def test_local_cluster_option_and_dry_run(cfg, tmp_path):
     r = invoke("sweep", cfg, "--dry-run")
     assert r.returncode == 0 and "16 points = 16 m (probes.sites[2])" in r.stdout

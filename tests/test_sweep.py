@@ -19,6 +19,8 @@ import xarray as xr
 
 from harmosync import config, simulation
 from harmosync import sweep as sw
+from harmosync.sweep import spec as spec_mod
+from harmosync.sweep import store as store_mod
 from harmosync.errors import HarmosyncError
 
 BASE = {
@@ -80,7 +82,7 @@ def test_bad_paths_are_refused_naming_the_key(path, needle):
 
 
 def test_axis_ranges_are_inclusive():
-    vals = lambda spec: sw._axis_values("a.b", spec)[0]  # noqa: E731
+    vals = lambda spec: sw.axis_values("a.b", spec)[0]  # noqa: E731
     assert vals({"start": 1, "stop": 300}) == tuple(range(1, 301))
     assert vals({"start": 1, "stop": 300, "step": 1}) == tuple(range(1, 301))
     k = vals({"start": 0.05, "stop": 0.9, "step": 0.05})  # 18 values; 0.9 despite roundoff
@@ -93,7 +95,7 @@ def test_axis_ranges_are_inclusive():
                         ({"start": 0, "stop": 1, "num": 0}, "num"), ({"start": 0, "stop": 1, "stpe": 1}, "did you mean"),
                         ({"values": [1, 1]}, "repeat"), ({"start": 0, "stop": 1, "step": -1}, "positive")]:
         with pytest.raises(HarmosyncError, match=needle):
-            sw._axis_values("a.b", bad)
+            sw.axis_values("a.b", bad)
 
 
 def test_grid_is_cartesian_in_c_order():
@@ -158,22 +160,24 @@ def test_bad_values_are_caught_before_anything_runs():
 # ----------------------------------------------------------------------------------------------
 # One point = the run its config describes
 # ----------------------------------------------------------------------------------------------
-def test_point_series_equal_simulate():
-    """Every storable series equals simulate()'s: C of Eq. (3) on ⟨x1⟩, ⟨x2⟩ and on ⟨x1²⟩, ⟨x2²⟩,
-    I = S1 + S2 − S12, E_N, q1/q2 of Eqs. (A4)–(A5), H_S. The means-only route (no covariance,
-    used when nothing kept needs one) gives the same C."""
+def test_point_means_only_route_and_batch_equal_simulate():
+    """A point runs simulate's own path (prepare → observe, the registry), so what can differ is
+    the route: means only (no covariance built, when nothing kept needs one) and the batch route
+    (dynamics.solve_many sharing the chain, as a sweep over plugging sites takes). Both give
+    simulate's C of Eq. (3) and q1 of Eq. (A4) within roundoff."""
     cfg = config.parse(BASE)
     ref = simulation.simulate(cfg)
-    names = [n for n in sw.SERIES if n not in ("x", "p", "cov")]
-    times, got = sw.compute_series(cfg, names + ["x", "p", "cov"])
-    assert np.array_equal(times, ref.times)
-    for n in names:
-        assert np.allclose(got[n], ref.series[n], rtol=1e-12, atol=1e-13, equal_nan=True), n
-    assert np.allclose(got["x"], ref.mean[:, 0::2], rtol=1e-12, atol=1e-14)
-    assert np.allclose(got["cov"], ref.cov, rtol=1e-12, atol=1e-14)
-    _, fast = sw.compute_series(cfg, ["sync", "q1"])  # means only
+    point = sw.prepare(cfg, sw.Keep(series=("sync", "q1")))
+    fast = sw.compute_series(point, ["sync", "q1"])  # means only
     assert np.allclose(fast["sync"], ref.series["sync"], rtol=1e-12, atol=1e-13, equal_nan=True)
     assert np.allclose(fast["q1"], ref.series["q1"], rtol=1e-12, atol=1e-14)
+    other = config.parse({**BASE, "probes": {**BASE["probes"], "sites": [1, 3]}})
+    keep = sw.Keep(series=("sync", "mutual_information"))
+    batch = sw.evaluate_many([sw.prepare(cfg, keep), sw.prepare(other, keep)], keep)
+    for got, c in zip(batch, (cfg, other)):
+        one = simulation.simulate(c)
+        assert np.allclose(got["sync"], one.series["sync"], rtol=0, atol=1e-10, equal_nan=True)
+        assert np.allclose(got["mutual_information"], one.series["mutual_information"], rtol=0, atol=1e-10)
 
 
 def test_summaries_follow_their_definition():
@@ -234,8 +238,10 @@ def test_serial_sweep_matches_simulate_point_by_point(serial):
             d["probes"]["strengths"] = [k, k]
             ref = simulation.simulate(config.parse(d))
             pt = ds.sel(m=m, probes_strengths_all=k)
-            assert np.allclose(pt["sync"], ref.series["sync"], rtol=1e-12, atol=1e-13, equal_nan=True)
-            assert np.allclose(pt["x"], ref.mean[:, 0::2], rtol=1e-12, atol=1e-14)
+            # the sweep solves its points together (dynamics.solve_many, secular equations),
+            # simulate alone (dense eigh): equal within the roundoff the error bound allows
+            assert np.allclose(pt["sync"], ref.series["sync"], rtol=0, atol=1e-10, equal_nan=True)
+            assert np.allclose(pt["x"], ref.mean[:, 0::2], rtol=0, atol=1e-12)
             for w, (a, b) in enumerate(KEEP["windows"]):
                 sel = (ref.times >= a) & (ref.times <= b)
                 for q in ("sync", "log_negativity"):
@@ -333,11 +339,11 @@ def test_plot_maps_and_lines(serial, tmp_path):
     plt.close(fig)
     fig, ax = plt.subplots()
     maps.plot_variable(serial, "sync_mean", x="m", sel={"probes_strengths_all": "0.1"}, ax=ax)
-    assert len(ax.lines) >= 2  # one line per window
+    assert len(ax.lines) >= 2  # one line per summary interval
     plt.close(fig)
-    with pytest.raises(HarmosyncError, match="--sel window"):
+    with pytest.raises(HarmosyncError, match="--sel interval"):
         maps.plot_variable(serial, "sync_mean", x="m", y="probes.strengths[*]")
-    maps.save(serial, "sync_onset", tmp_path / "o.png", x="m", y="probes_strengths_all", sel={"window": "1"})
+    maps.save(serial, "sync_onset", tmp_path / "o.png", x="m", y="probes_strengths_all", sel={"interval": "1"})
     assert (tmp_path / "o.png").stat().st_size > 1000
 
 
@@ -370,8 +376,8 @@ def test_review_guards_float_range_needs_step_and_onset_hold_fits():
     """A non-integer range without step/num is refused (it would silently give one value), and an
     onset hold longer than the run is refused (every onset would be NaN)."""
     with pytest.raises(HarmosyncError, match="give step or num"):
-        sw._axis_values("a.b", {"start": 0.1, "stop": 0.2})
-    assert sw._axis_values("a.b", {"start": 1, "stop": 3})[0] == (1, 2, 3)
+        sw.axis_values("a.b", {"start": 0.1, "stop": 0.2})
+    assert sw.axis_values("a.b", {"start": 1, "stop": 3})[0] == (1, 2, 3)
 
 
 def test_onset_hold_longer_than_run_refused():
@@ -382,3 +388,138 @@ def test_onset_hold_longer_than_run_refused():
                          {"summaries": ["sync"], "windows": [[10, 40]], "onset": ["sync"], "onset_hold": 1000.0})
     with pytest.raises(HarmosyncError, match="onset_hold = 1000 is longer than the run"):
         sw.validate(spec)
+
+
+# ----------------------------------------------------------------------------------------------
+# Issue 10: units of every axis, BOM, the interval dimension (store format 2), arrays of tables
+# ----------------------------------------------------------------------------------------------
+def test_paths_grow_to_arrays_of_tables():
+    """``table[i].key[j]`` addresses entry i (from 1) of an array of tables ``[[table]]``. No
+    config table is one yet: such a path is refused in one line naming the unknown table."""
+    assert sw.path_segments("baths[1].rate") == ("baths", 0, "rate")
+    assert sw.path_segments("baths[2].rates[3]") == ("baths", 1, "rates", 2)
+    assert sw.path_segments("baths[*].rate") == ("baths", "*", "rate")
+    assert sw.path_segments("probes.sites[2]") == ("probes", "sites", 1)
+    assert sw.safe_name("baths[1].rate") == "baths_1_rate"
+    assert sw.set_path({"baths": [{"rate": 1}, {"rate": 2}]}, ("baths", 1, "rate"), 5) == \
+        {"baths": [{"rate": 1}, {"rate": 5}]}
+    for path, needle in [("baths[1].rate", "unknown table 'baths'"), ("baths[0].rate", "numbered from 1"),
+                         ("probes[1].sites", "[probes] is one table, not an array of tables"),
+                         ("baths[1]", "not a config path")]:
+        with pytest.raises(HarmosyncError) as e:
+            sw.build_spec(BASE, {path: [1, 2]}, KEEP)
+        assert needle in str(e.value) and "\n" not in str(e.value), str(e.value)
+
+
+def test_every_config_key_that_has_units_gives_them_to_its_axis():
+    """The axis coordinate carries the units of the config entry it sets: K and λ in [ω]², ω in
+    [ω], times in 1/[ω]; a comment must not swallow entries of the units table."""
+    assert sw.axis_units(sw.parse_path("probes.strengths[*]")) == "[w]^2"
+    assert sw.axis_units(sw.parse_path("probes.frequencies[2]")) == "[w]"
+    assert sw.axis_units(sw.parse_path("probes.coupling")) == "[w]^2"
+    assert sw.axis_units(sw.parse_path("chain.sites")) == "1"  # M is a count, probe sites are site numbers
+    assert sw.axis_units(sw.parse_path("probes.sites[2]")) == "site number (1..M)"
+    for table in config.RunConfig.model_fields:
+        for key in spec_mod._table_fields(table):
+            if key not in spec_mod.NO_UNITS:
+                assert sw.axis_units((table, key)), f"{table}.{key} has no units"
+
+
+def test_a_sweep_over_strengths_carries_units_in_the_store_and_the_dataset(tmp_path):
+    store = tmp_path / "u.zarr"
+    ds = sw.run_sweep(BASE, {"probes.strengths[*]": [0.1, 0.2], "probes.frequencies[2]": [1.1]},
+                      keep={"summaries": ["sync"]}, store=store, executor="serial", progress=False, log=quiet)
+    raw = xr.open_zarr(store, consolidated=False)
+    for d in (raw, ds, sw.open_sweep(store)):
+        assert d["probes_strengths_all"].attrs["units"] == "[w]^2"
+        assert d["probes_frequencies_2"].attrs["units"] == "[w]"
+
+
+def test_a_sweep_file_with_a_byte_order_mark_runs(tmp_path):
+    """Windows editors write a UTF-8 BOM; simulate accepts it (config.load), so must sweep."""
+    text = """[chain]
+sites = 10
+omega0 = 0.4
+g = 1.2
+[probes]
+frequencies = [1.0, 1.1]
+sites = [1, 1]
+strengths = [0.2, 0.2]
+[initial]
+x = [0.14, 1.4]
+[time]
+stop = 30.0
+step = 0.05
+[sync]
+window = 10.0
+[sweep]
+"probes.sites[2]" = [1, 2]
+[keep]
+summaries = ["sync"]
+"""
+    p = tmp_path / "bom.toml"
+    p.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    ds = sw.run_toml(p, executor="serial", progress=False, log=quiet)
+    assert (ds["status"] == 1).all() and np.isfinite(ds["sync_mean"]).all()
+    (tmp_path / "plain.toml").write_text(text)
+    ref = sw.run_toml(tmp_path / "plain.toml", executor="serial", progress=False, log=quiet)
+    assert_same(ds, ref)
+
+
+SMALL_AXES = {"probes.sites[2]": [2, 5, 8, 11]}
+SMALL_KEEP = {"summaries": ["sync"], "windows": [[0, 30], [20, 60]], "onset": ["sync"], "onset_threshold": 0.5,
+              "onset_hold": 2.0}
+OLD_NAMES = {"interval": "window", "interval_start": "window_start", "interval_stop": "window_stop"}
+
+
+def write_format1_store(path, chunk: int):
+    """An empty store as harmosync wrote it in sweep format 1 (before issue 10): the summary
+    intervals' dimension was ``window`` (coordinates ``window_start``, ``window_stop``) and the
+    probe strengths/frequencies axes had no units. Arrays, chunks and attributes otherwise as
+    format 2 (checked against a store written by the old code when the format changed)."""
+    import dask.array as da
+
+    spec = sw.build_spec(BASE, SMALL_AXES, SMALL_KEEP)
+    ds = store_mod.raw_dataset(spec, chunk, lambda shape, fill, dtype, chunks: da.full(shape, fill, dtype=dtype,
+                                                                                       chunks=chunks))
+    ds = ds.rename(OLD_NAMES)
+    ds.attrs["sweep_format"] = 1
+    enc = {v: {"chunks": ds[v].data.chunksize, "fill_value": ds[v].data.dtype.type(0 if v == "status" else np.nan)}
+           for v in ds.data_vars}
+    ds.to_zarr(str(path), mode="w-", compute=False, consolidated=False, encoding=enc)
+
+
+def test_a_format_1_store_is_resumed_and_read_with_the_interval_dimension(tmp_path):
+    store = tmp_path / "old.zarr"
+    write_format1_store(store, chunk=1)
+    kw = {"keep": SMALL_KEEP, "executor": "serial", "progress": False, "log": quiet}
+    sw.run_sweep(BASE, SMALL_AXES, store=store, shard="1/2", **kw)  # half the points, as an interrupted run
+    old = sw.open_sweep(store)
+    assert old["sync_mean"].dims == ("probes_sites_2", "interval") and list(old["status"].values) == [1, 0, 1, 0]
+    logs = []
+    ds = sw.run_sweep(BASE, SMALL_AXES, store=store, **{**kw, "log": logs.append}).load()
+    assert any("2 of 4 points already done" in s for s in logs)
+    assert xr.open_zarr(store, consolidated=False)["sync_mean"].dims == ("point", "window")  # resumed in place
+    ref = sw.run_sweep(BASE, SMALL_AXES, **kw)
+    assert_same(ds, ref)
+    assert list(ds["interval_start"].values) == [0.0, 20.0] and ds.attrs["sweep_format"] == sw.SWEEP_FORMAT
+    assert ds["probes_sites_2"].attrs["units"] == "site number (1..M)"
+    out = sw.export_netcdf(store, tmp_path / "old.nc")  # the export is format 2
+    assert_same(sw.open_sweep(out), ref)
+    # A NetCDF export of format 1 is read as format 2 too.
+    old_nc = tmp_path / "old1.nc"
+    ref.rename(OLD_NAMES).assign_attrs(sweep_format=1).to_netcdf(old_nc, engine="h5netcdf")
+    assert_same(sw.open_sweep(old_nc), ref)
+
+
+def test_a_store_of_an_unknown_format_is_refused_in_one_line(tmp_path):
+    import zarr
+
+    store = tmp_path / "new.zarr"
+    kw = {"keep": SMALL_KEEP, "executor": "serial", "progress": False, "log": quiet, "store": store}
+    sw.run_sweep(BASE, {"probes.sites[2]": [2]}, **kw)
+    zarr.open_group(str(store), mode="r+").attrs["sweep_format"] = 99
+    for call in (lambda: sw.run_sweep(BASE, {"probes.sites[2]": [2]}, **kw), lambda: sw.open_sweep(store)):
+        with pytest.raises(HarmosyncError, match="sweep format 99") as e:
+            call()
+        assert "\n" not in str(e.value)

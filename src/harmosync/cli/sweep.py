@@ -38,7 +38,7 @@ def sweep(config, output, workers, scheduler, local_cluster, shard, batch, expor
       [sweep]   "probes.sites[2]" = { start = 1, stop = 300 }     # probe numbers from 1
                 "chain.g" = { start = 1.0, stop = 1.4, num = 5 }  # or { values = [...] }
       [keep]    series = ["sync"]                                # and/or
-                summaries = ["sync", "log_negativity"]           # mean/min/max per window
+                summaries = ["sync", "log_negativity"]           # mean/min/max per interval
                 windows = [[0, 600], [600, 1500]]
                 onset = ["sync"]                                 # onset time of |C| ≥ 0.9
     Examples:
@@ -65,7 +65,7 @@ def sweep(config, output, workers, scheduler, local_cluster, shard, batch, expor
         spec = sw.build_spec(base, axes, keep)
         sw.validate(spec)
         echo(f"{config}: {spec.size} points = " + " × ".join(f"{a.size} {a.name} ({a.path})" for a in spec.axes)
-             + f"; keeps {', '.join(sw._data_names(spec.keep))}; the points checked are valid"
+             + f"; keeps {', '.join(spec.keep.variable_names())}; the points checked are valid"
              + " (every axis value at the corners of the grid; a point can still fail when it runs)")
         return
     if not output:

@@ -9,11 +9,8 @@ Points not computed or failed are NaN and drawn grey.
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.colors as mcolors  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.colors as mcolors
+import matplotlib.pyplot as plt
 import numpy as np  # noqa: E402
 
 from ..errors import HarmosyncError  # noqa: E402
@@ -194,9 +191,9 @@ def plot_variable(ds, var: str, *, x: str | None = None, y: str | None = None, s
 def _titled(ax, da, sel):
     fixed = [f"{k} = {da.coords[k].values.item():g}" for k in da.coords
              if da.coords[k].ndim == 0 and np.issubdtype(da.coords[k].dtype, np.number)
-             and not k.startswith("window")]
-    if "window_start" in da.coords and da.coords["window_start"].ndim == 0:
-        fixed.append(f"t in [{float(da.window_start):g}, {float(da.window_stop):g}]")
+             and not k.startswith("interval")]
+    if "interval_start" in da.coords and da.coords["interval_start"].ndim == 0:
+        fixed.append(f"t in [{float(da.interval_start):g}, {float(da.interval_stop):g}]")
     ax.set_title(", ".join([str(da.name)] + fixed), fontsize="small")
     return ax
 

@@ -1,0 +1,171 @@
+"""Where a sweep's tasks run: one loop over the ``concurrent.futures`` Executor interface.
+
+The executor is a local process pool (:class:`LocalPool`, rebuilt if a worker dies), a serial
+in-process executor, any ``concurrent.futures.Executor``, or dask.distributed through
+``Client.get_executor()``. :func:`drive` keeps a few tasks per worker in flight and hands each
+finished one to a sink.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import signal
+import sys
+from collections import deque
+from collections.abc import Callable
+
+from ..errors import HarmosyncError
+
+
+class WorkersLost(RuntimeError):
+    pass
+
+
+class SerialExecutor(cf.Executor):
+    """Runs each task in the calling process when it is submitted (no pool, no pickling)."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        fut: cf.Future = cf.Future()
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except Exception as e:  # noqa: BLE001 — delivered through the future, like a pool would
+            fut.set_exception(e)
+        return fut
+
+
+def default_workers() -> int:
+    """CPUs this process may use (sched_getaffinity, else os.cpu_count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+def _worker_init(parent: int) -> None:
+    """Process-pool workers: leave Ctrl-C to the driver, and die with it (Linux) so that a
+    SIGKILLed driver leaves no orphans computing points nobody will write."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except OSError:
+            pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def process_pool(workers: int) -> cf.ProcessPoolExecutor:
+    """A local pool of ``workers`` processes, started with "spawn" (safe whatever threads the
+    driver runs: tqdm, dask, Jupyter)."""
+    import multiprocessing as mp
+    import threading
+
+    pool = cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"),
+                                  initializer=_worker_init, initargs=(os.getpid(),))
+    # Start the workers now, with SIGINT ignored: they inherit that through exec, so a Ctrl-C
+    # (sent to the whole process group) is the driver's alone, even while workers start up.
+    main = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        for _ in range(workers):
+            pool.submit(int)
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, old)
+    return pool
+
+
+def terminate(pool: cf.ProcessPoolExecutor) -> None:
+    """Stop computing at once (Ctrl-C) instead of waiting for running tasks (reads the pool's
+    private ``_processes``, present in CPython 3.8+; best effort)."""
+    for p in list(getattr(pool, "_processes", {}).values() or []):
+        try:
+            p.terminate()
+        except Exception:  # noqa: BLE001
+            pass
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+class LocalPool:
+    """A process pool the sweep owns: rebuilt when broken, terminated on Ctrl-C, shut down at
+    the end (``executor`` is the current pool, None once closed)."""
+
+    def __init__(self, workers: int):
+        self.workers = workers
+        self.executor: cf.ProcessPoolExecutor | None = process_pool(workers)
+
+    def rebuild(self, old: cf.ProcessPoolExecutor) -> cf.ProcessPoolExecutor:
+        terminate(old)
+        self.executor = process_pool(self.workers)
+        return self.executor
+
+    def terminate(self) -> None:
+        if self.executor is not None:
+            terminate(self.executor)
+            self.executor = None
+
+    def shutdown(self) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+def choose_executor(executor, workers: int | None, n_tasks: int, say: Callable[[str], None]):
+    """(executor, tasks to keep in flight, LocalPool or None) for run_sweep's ``executor``
+    argument: None (a local process pool of ``workers`` processes, default all CPUs; serial
+    when one would do), ``"processes"``, ``"serial"``, a concurrent.futures Executor or a
+    dask.distributed Client."""
+    if executor is None or executor == "processes":
+        nw = max(1, min(workers or default_workers(), n_tasks))
+        if nw == 1 and executor is None:
+            return SerialExecutor(), 1, None
+        pool = LocalPool(nw)
+        return pool.executor, 2 * nw, pool
+    if executor == "serial":
+        return SerialExecutor(), 1, None
+    if hasattr(executor, "get_executor"):  # a dask.distributed Client
+        nthreads = sum(executor.nthreads().values()) or 1
+        say(f"dask: {len(executor.nthreads())} workers, {nthreads} threads; dashboard: {executor.dashboard_link}")
+        return executor.get_executor(pure=False), 2 * nthreads, None
+    if isinstance(executor, cf.Executor):
+        return executor, 2 * (getattr(executor, "_max_workers", None) or 8), None
+    raise HarmosyncError(f"executor = {executor!r}: give None, 'serial', 'processes', a concurrent.futures "
+                         "Executor or a dask.distributed Client")
+
+
+def drive(executor, fn, tasks, payload, sink, on_done, *, max_inflight: int, rebuild=None, max_restarts: int = 3):
+    """The one runner loop: keep up to ``max_inflight`` tasks ``fn(payload, start, stop)``
+    submitted, ``sink.write`` each result as it finishes, then ``on_done(result)``. A broken
+    local pool (a worker killed) is rebuilt and its tasks resubmitted; dask.distributed
+    reschedules lost tasks itself. Returns the (possibly rebuilt) executor."""
+    queue = deque(tasks)
+    inflight: dict = {}
+    restarts = 0
+    try:
+        while queue or inflight:
+            while queue and len(inflight) < max_inflight:
+                t = queue.popleft()
+                inflight[executor.submit(fn, payload, t[0], t[1])] = t
+            done, _ = cf.wait(list(inflight), return_when=cf.FIRST_COMPLETED)
+            for fut in done:
+                task = inflight.pop(fut)
+                try:
+                    res = fut.result()
+                except cf.BrokenExecutor:
+                    if rebuild is None or restarts >= max_restarts:
+                        raise WorkersLost("worker processes died repeatedly (out of memory?); the finished points "
+                                          "are saved, run the same command again to resume") from None
+                    restarts += 1
+                    queue.extendleft(reversed([task] + list(inflight.values())))
+                    inflight.clear()
+                    executor = rebuild(executor)
+                    break
+                sink.write(res)
+                on_done(res)
+    except BaseException:
+        for f in inflight:
+            f.cancel()
+        raise
+    return executor

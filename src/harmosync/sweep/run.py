@@ -1,0 +1,263 @@
+"""The runner: split the grid into tasks, run them on an executor, write them as they finish.
+
+A task is a run of consecutive points (flat C-order indices), one Zarr chunk; it is sized to
+about two seconds of work. :func:`run_sweep` validates everything first, opens (or resumes) the
+store, skips the tasks already done, and returns the gridded Dataset.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import config as cfgmod
+from ..errors import HarmosyncError, UnstableNetworkError
+from .executors import choose_executor, drive
+from .keep import Keep
+from .point import evaluate, evaluate_many, prepare
+from .spec import Axis, SweepSpec, build_spec, load_toml, validate
+from .store import MemorySink, ZarrSink, open_store, open_sweep, raw_dataset, read_status, to_grid
+
+TARGET_TASK_SECONDS = 2.0
+MAX_CHUNK_BYTES = 64 * 2**20
+MIN_TASKS = 64
+MIN_TASK_SECONDS = 0.25
+
+
+# ----------------------------------------------------------------------------------------------
+# Tasks (run in worker processes)
+# ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class Payload:
+    """What every task needs; small and picklable (sent with each task)."""
+
+    base: dict
+    axes: tuple[Axis, ...]
+    keep: Keep
+    blas_threads: int | None = 1
+
+
+@dataclass(frozen=True, eq=False)
+class TaskResult:
+    start: int
+    stop: int
+    status: np.ndarray  # (n,) int8: 1 done, 2 failed
+    data: dict  # name -> (n, ...) arrays
+    errors: list  # [(flat index, message)]
+    seconds: float
+
+
+def run_task(payload: Payload, start: int, stop: int) -> TaskResult:
+    """Compute points start..stop−1 (flat C-order indices). A point whose config or network is
+    refused (HarmosyncError) is recorded as failed with NaN values; anything else propagates."""
+    t0 = time.perf_counter()
+    if payload.blas_threads:
+        from threadpoolctl import threadpool_limits
+
+        # One BLAS thread per worker: faster on a full machine, and bitwise-reproducible results
+        # whatever the executor.
+        with threadpool_limits(limits=payload.blas_threads):
+            return _run_points(payload, start, stop, t0)
+    return _run_points(payload, start, stop, t0)
+
+
+def _run_points(payload: Payload, start: int, stop: int, t0: float) -> TaskResult:
+    spec = SweepSpec(payload.base, payload.axes, payload.keep)
+    n = stop - start
+    status = np.ones(n, np.int8)
+    data: dict[str, np.ndarray] = {}
+    errors = []
+    points = []
+    for i in range(start, stop):
+        try:
+            points.append(prepare(spec.point_config(i), spec.keep))
+        except HarmosyncError as e:
+            points.append(e)
+    for k, (i, out) in enumerate(zip(range(start, stop), evaluate_many(points, spec.keep))):
+        if isinstance(out, HarmosyncError):
+            status[k] = 2
+            errors.append((i, str(out)))
+            continue
+        for name, v in out.items():
+            if name not in data:
+                data[name] = np.full((n,) + v.shape, np.nan)
+            data[name][k] = v
+    return TaskResult(start, stop, status, data, errors, time.perf_counter() - t0)
+
+
+# ----------------------------------------------------------------------------------------------
+# Chunks and shards
+# ----------------------------------------------------------------------------------------------
+def chunk_hint(spec: SweepSpec, first: cfgmod.RunConfig) -> Callable[[], int]:
+    """Points per task (= Zarr chunk): about TARGET_TASK_SECONDS of work, timed on the first
+    point with one BLAS thread; smaller if that leaves fewer than MIN_TASKS tasks, but never
+    tasks under MIN_TASK_SECONDS (per-task overhead); at most MAX_CHUNK_BYTES of kept data."""
+
+    def hint() -> int:
+        from threadpoolctl import threadpool_limits
+
+        t0 = time.perf_counter()
+        try:
+            with threadpool_limits(limits=1):
+                out = evaluate(prepare(first, spec.keep), spec.keep)
+            per = max(time.perf_counter() - t0, 1e-6)
+            nbytes = sum(np.asarray(v).nbytes for v in out.values())
+        except UnstableNetworkError:
+            return max(1, min(math.ceil(spec.size / MIN_TASKS), 100))
+        except HarmosyncError as e:
+            raise HarmosyncError(f"sweep error: at {spec.describe(0)}: {e}") from None
+        by_time = max(1, int(TARGET_TASK_SECONDS / per))
+        by_count = max(1, math.ceil(spec.size / MIN_TASKS))
+        floor = max(1, math.ceil(MIN_TASK_SECONDS / per))
+        by_bytes = max(1, MAX_CHUNK_BYTES // max(nbytes, 1))
+        return min(max(min(by_time, by_count), floor), by_bytes)
+
+    return hint
+
+
+def parse_shard(shard) -> tuple[int, int] | None:
+    """``"i/n"`` or ``(i, n)`` → (i, n), 1 ≤ i ≤ n; None stays None."""
+    if shard is None:
+        return None
+    if isinstance(shard, str):
+        m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", shard)
+        if not m:
+            raise HarmosyncError(f"--shard {shard!r} must look like i/n, e.g. 3/10 (i from 1 to n)")
+        shard = (int(m.group(1)), int(m.group(2)))
+    i, n = shard
+    if not (n >= 1 and 1 <= i <= n):
+        raise HarmosyncError(f"--shard {i}/{n}: need 1 ≤ i ≤ n")
+    return i, n
+
+
+def plan_tasks(n: int, chunk: int, shard, status: np.ndarray) -> tuple[list[tuple[int, int]], int]:
+    """(tasks still to compute, points in this shard): task k covers points k·chunk ... ; a
+    shard (i, n) takes the tasks with k mod n = i − 1; a task is done when none of its points
+    has status 0."""
+    tasks, mine = [], 0
+    for k, a in enumerate(range(0, n, chunk)):
+        b = min(a + chunk, n)
+        if shard and k % shard[1] != shard[0] - 1:
+            continue
+        mine += b - a
+        if np.any(status[a:b] == 0):
+            tasks.append((a, b))
+    return tasks, mine
+
+
+# ----------------------------------------------------------------------------------------------
+# The runner
+# ----------------------------------------------------------------------------------------------
+def run_sweep(base_config, axes: dict, *, keep, store=None, executor=None, workers: int | None = None,
+              batch: int | None = None, shard=None, progress: bool = True, overwrite: bool = False,
+              blas_threads: int | None = 1, log: Callable[[str], None] | None = None):
+    """Run a Cartesian parameter sweep and return its gridded :class:`xarray.Dataset`.
+
+    ``base_config``: a ``simulate`` config (dict as in the TOML, or a RunConfig). ``axes``:
+    {path: spec}, path like ``"chain.g"``, ``"probes.sites[2]"`` (probe numbers from 1) or
+    ``"probes.strengths[*]"`` (every probe), spec ``{"start", "stop", "step" | "num"}``
+    (inclusive), ``{"values": [...]}`` or a list; optional ``"name"``. ``keep``: the [keep]
+    table (see :class:`~harmosync.sweep.keep.Keep`).
+
+    ``store``: a Zarr directory, written as points finish; rerunning with the same arguments
+    resumes (only missing points are computed); a store of a different sweep is refused.
+    ``None`` keeps everything in memory. ``executor``: None (a local process pool of
+    ``workers`` processes, default all CPUs), ``"serial"``, any concurrent.futures Executor, or a
+    dask.distributed Client. ``batch``: points per task (= Zarr chunk; default ~2 s of work).
+    ``shard``: ``(i, n)`` or ``"i/n"``: compute only tasks k with k mod n = i − 1 (job arrays).
+    ``blas_threads``: BLAS threads per task (None: leave as is).
+    Returns the Dataset (lazy, Zarr-backed, for a store; in memory otherwise).
+    """
+    say = log if log is not None else (lambda s: print(s, file=sys.stderr))
+    spec = build_spec(base_config, axes, keep)
+    shard = parse_shard(shard)
+    if shard and store is None:
+        raise HarmosyncError("--shard needs a store (-o OUT.zarr) that all shards write into")
+    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
+        raise HarmosyncError(f"batch = {batch!r} must be a whole number of points ≥ 1")
+    hint = chunk_hint(spec, validate(spec))
+    ds_mem = None
+    if store is not None:
+        info = open_store(store, spec, chunk=batch, overwrite=overwrite, chunk_hint=hint)
+        chunk, status = info.chunk, info.status
+        if batch is not None and batch != chunk and not info.created:
+            say(f"note: {store} was created with {chunk} points per task; keeping that")
+        sink: Any = ZarrSink(info.path)
+    else:
+        chunk = batch or hint()
+        ds_mem = raw_dataset(spec, chunk, lambda shape, fill, dtype, chunks: np.full(shape, fill, dtype))
+        status = ds_mem["status"].values
+        sink = MemorySink(ds_mem)
+    tasks, mine = plan_tasks(spec.size, chunk, shard, status)
+    todo = sum(b - a for a, b in tasks)
+    where = f"shard {shard[0]}/{shard[1]} of " if shard else ""
+    if store is not None and todo < mine:
+        earlier = int(np.count_nonzero(status == 2))
+        say(f"{where}{store}: {mine - todo} of {mine} points already done; computing the remaining {todo}"
+            + (f" ({earlier} points failed earlier: status 2)" if earlier else ""))
+    else:
+        say(f"{where}{store if store is not None else 'sweep'}: computing {todo} points "
+            f"({' × '.join(f'{a.size} {a.name}' for a in spec.axes)}) in {len(tasks)} tasks of up to {chunk}")
+    ex, inflight, pool = choose_executor(executor, workers, len(tasks), say)
+    payload = Payload(spec.base, spec.axes, spec.keep, blas_threads)
+    _execute(spec, ex, inflight, pool, tasks, payload, sink, store, progress, say)
+    if store is not None:
+        return open_sweep(store, load=False)
+    return to_grid(ds_mem)
+
+
+def _execute(spec, ex, inflight, pool, tasks, payload, sink, store, progress, say) -> None:
+    """Run the tasks with a progress bar; on Ctrl-C say how many points are saved."""
+    from tqdm.auto import tqdm
+
+    todo = sum(b - a for a, b in tasks)
+    failed: list = []
+    # no bar in logs: a redirected stderr would collect every refresh as a line
+    bar = tqdm(total=todo, unit="pt", desc="sweep", disable=not progress or todo == 0 or not sys.stderr.isatty(),
+               dynamic_ncols=True, smoothing=0.1)
+    t0 = time.perf_counter()
+
+    def on_done(res: TaskResult):
+        failed.extend(res.errors)
+        bar.update(res.stop - res.start)
+        if failed:
+            bar.set_postfix(failed=len(failed), refresh=False)
+
+    try:
+        if tasks:
+            drive(ex, run_task, tasks, payload, sink, on_done, max_inflight=inflight,
+                  rebuild=pool.rebuild if pool is not None else None)
+    except KeyboardInterrupt:
+        bar.close()
+        if pool is not None:
+            pool.terminate()
+        if store is not None:
+            import zarr
+
+            st = read_status(zarr.open_group(str(store), mode="r")["status"])
+            say(f"interrupted: {int(np.count_nonzero(st))} of {spec.size} points are saved in {store}; "
+                "run the same command again to resume")
+        raise
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.shutdown()
+    dt = time.perf_counter() - t0
+    if todo:
+        say(f"done: {todo} points in {dt:.1f} s ({todo / dt:.3g} points/s)" + (f"; wrote {store}" if store else ""))
+    if failed:
+        i, msg = failed[0]
+        say(f"warning: {len(failed)} points failed (status 2, values NaN); first at {spec.describe(i)}: {msg}")
+
+
+def run_toml(path, **kwargs):
+    """:func:`run_sweep` on a sweep TOML file (base config + [sweep] + [keep])."""
+    base, axes, keep = load_toml(path)
+    return run_sweep(base, axes, keep=keep, **kwargs)
