@@ -316,3 +316,227 @@ def is_physical(cov, tol: float = 1e-9) -> np.ndarray:
     ok = np.zeros(cov.shape[:-2], dtype=bool)  # NaN or inf is never physical
     ok[finite] = np.linalg.eigvalsh(m[finite])[..., 0] >= -tol * scale[finite]
     return ok
+
+
+# ----------------------------------------------------------------------------------------------
+# Gaussian quantum discord (CONVENTIONS.md "Gaussian quantum discord"; beyond the paper)
+# ----------------------------------------------------------------------------------------------
+#: Physicality test behind discord: σ + iΩ/2 ≥ −tol·max(1, |σ|), the tolerance of simulate's
+#: output guard, so that every state simulate writes has a finite discord.
+PHYSICAL_TOL = 1e-8
+
+
+def _e_min(sub, big_a, big_b, big_c, big_d):
+    """E_min = min over pure Gaussian measurements Σ on B (2σ units, det Σ = 1) of the
+    conditional det(α − γ(β + Σ)⁻¹γᵀ) = N(Σ)/Q(Σ), with N = 𝒜 + 𝒟 + tr(adj(Y) Σ),
+    Q = 1 + ℬ + tr(adj(β) Σ), Y = 𝒜β − γᵀ adj(α) γ (𝒜 times the Schur complement, so adj Y = 𝒟 W,
+    W = ((2σ)⁻¹)_BB): Adesso & Datta's E_min, evaluated stably (docs/conventions.md).
+
+    Homodyne (Σ infinitely squeezed: the second branch) gives E_hom = 𝒜/λ_max(LᵀWL)
+    = 𝒜𝒟/λ_max(Lᵀ adj(Y) L), β = LLᵀ. For E < E_hom the minimum over Σ of N − E·Q is finite, and at
+    E_hom it is n0 − E_hom·q0 (n0 = 𝒜 + 𝒟, q0 = 1 + ℬ); if that is negative (the first branch),
+    a finite Σ does better and Newton's method on E ↦ min_Σ (N − E·Q) (Dinkelbach's iteration),
+    started at the closed form ((|𝒞| + √u)/(ℬ − 1))², finds it. Every iterate is the ratio at an
+    explicit measurement, of sums of positive terms, so no digits are lost where the closed
+    forms lose them (ℬ → 1, pure states).
+    """
+    s = 2.0 * sub
+    a00, a01, a11 = s[:, 0, 0], s[:, 0, 1], s[:, 1, 1]
+    b00, b01, b11 = s[:, 2, 2], s[:, 2, 3], s[:, 3, 3]
+    g00, g01, g10, g11 = s[:, 0, 2], s[:, 0, 3], s[:, 1, 2], s[:, 1, 3]
+    # adj(α) γ, then Y = 𝒜β − γᵀ adj(α) γ
+    h00, h01 = a11 * g00 - a01 * g10, a11 * g01 - a01 * g11
+    h10, h11 = a00 * g10 - a01 * g00, a00 * g11 - a01 * g01
+    y00 = big_a * b00 - (g00 * h00 + g10 * h10)
+    y01 = big_a * b01 - (g00 * h01 + g10 * h11)
+    y11 = big_a * b11 - (g01 * h01 + g11 * h11)
+    w00, w01, w11 = y11, -y01, y00  # adj(Y) = 𝒟 W
+    l00 = np.sqrt(b00)
+    l10 = b01 / l00
+    l11 = np.sqrt(np.maximum(b11 - l10 * l10, 0.0))
+    s00 = l00 * (w00 * l00 + 2.0 * w01 * l10) + l10 * w11 * l10
+    s01 = (l00 * w01 + l10 * w11) * l11
+    s11 = l11 * w11 * l11
+    e_hom = big_a * big_d / (0.5 * (s00 + s11 + np.hypot(s00 - s11, 2.0 * s01)))
+    e_hom = np.minimum(e_hom, big_a)  # λ_max(LᵀWL) ≥ 1; only roundoff can break it
+    # a pure Σ = [[t + x, y], [y, t − x]], t² − x² − y² = 1, is v = (t, x, y): tr(KΣ) = k·v
+    n0, q0 = big_a + big_d, 1.0 + big_b
+    inner = np.flatnonzero(n0 < e_hom * q0)
+    e = e_hom.copy()
+    if inner.size:
+        k = inner
+        e[k] = _dinkelbach(n0[k], q0[k], (w00[k] + w11[k], w00[k] - w11[k], 2.0 * w01[k]),
+                           (b00[k] + b11[k], b11[k] - b00[k], -2.0 * b01[k]), e_hom[k],
+                           big_a[k], big_b[k], big_c[k], big_d[k])
+    return np.maximum(e, 1.0)  # E_min ≥ 1: the conditional state is physical (roundoff only)
+
+
+def _dinkelbach(n0, q0, nv, qv, e_hom, big_a, big_b, big_c, big_d, iterations: int = 40):
+    """min over pure Σ = v of (n0 + nv·v)/(q0 + qv·v) below the homodyne value e_hom (_e_min).
+    For E < e_hom, a = nv − E qv is future timelike and min_v (N − E Q) is attained at
+    v = (a_t, −a_x, −a_y)/|a|; the ratio there is the next E (Newton's method on a concave
+    function: from the first step on, the iterates fall monotonically, quadratically near E_min)."""
+    bm1 = big_b - 1.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = np.maximum(big_c**2 + bm1 * (big_d - big_a), 0.0)
+        e = ((np.abs(big_c) + np.sqrt(u)) / bm1) ** 2  # the closed form: a start only
+    e = np.where(np.isfinite(e) & (e >= 1.0) & (e < e_hom), e, 1.0)
+    (nt, nx, ny), (qt, qx, qy) = nv, qv
+    for _ in range(iterations):
+        at, ax, ay = nt - e * qt, nx - e * qx, ny - e * qy
+        h = np.hypot(ax, ay)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            norm = np.sqrt((at - h) * (at + h))
+            new = (n0 + (nt * at - nx * ax - ny * ay) / norm) / (q0 + (qt * at - qx * ax - qy * ay) / norm)
+        # keep a timelike (E < e_hom): an overshoot past e_hom goes halfway there
+        new = np.where(np.isfinite(new), np.where(new < e_hom, new, 0.5 * (e + e_hom)), e)
+        done = np.all(np.abs(new - e) <= 4e-16 * e)
+        e = new
+        if done:
+            break
+    return e
+
+
+def _single(x):
+    """f(x) of CONVENTIONS.md: the entropy of a mode whose 2σ has determinant x² [nats]."""
+    return _entropy_terms(0.5 * x)
+
+
+def _pair_states(cov, a, b, accuracy):
+    """Two-mode reduced states (K, 4, 4) of modes a, b, their symplectic eigenvalues ν (K, 2)
+    (NaN where unphysical), the mask (K,) of physical ones and the output shape. Physical:
+    σ + iΩ/2 ≥ −tol·max(1, |σ|) (:func:`is_physical`), tol = max(PHYSICAL_TOL, 4·accuracy): 4·accuracy
+    bounds the eigenvalue shift of a 4×4 whose entries are off by it. ν₋ ≥ ½ settles most states
+    without that test (σ + iΩ/2 ≥ 0 ⟺ σ > 0 and every ν ≥ ½)."""
+    cov = np.asarray(cov, dtype=float)
+    if cov.ndim < 2 or cov.shape[-1] != cov.shape[-2] or cov.shape[-1] % 2:
+        raise HarmosyncError(f"covariance must have shape (..., 2n, 2n), got {cov.shape}")
+    (a,), (b,) = _check_parts(cov.shape[-1] // 2, [a], [b])
+    sub = reduced(cov, [a, b])
+    shape = sub.shape[:-2]
+    sub = sub.reshape(-1, 4, 4)
+    tol = max(PHYSICAL_TOL, 4.0 * _trusted(accuracy))
+    nu = np.full((sub.shape[0], 2), np.nan)
+    try:
+        nu = symplectic_eigenvalues(sub)
+        ok = nu[:, 0] >= 0.5
+    except HarmosyncError:  # some σ not positive definite: none of those is physical
+        ok = np.zeros(sub.shape[0], dtype=bool)
+    check = np.flatnonzero(~ok)
+    if check.size:
+        ok[check] = is_physical(sub[check], tol=tol)
+        if not np.all(np.isfinite(nu[ok])):
+            nu[ok] = symplectic_eigenvalues(sub[ok])
+    return sub, nu, ok, shape
+
+
+def _discord_terms(cov, a, b, accuracy):
+    """(D(a|b), J(a|b), output shape), NaN where unphysical; see :func:`discord`."""
+    sub, nu, ok, shape = _pair_states(cov, a, b, accuracy)
+    d = np.full(ok.shape, np.nan)
+    j = np.full(ok.shape, np.nan)
+    if np.any(ok):
+        s = sub if np.all(ok) else sub[ok]
+        nu = nu if np.all(ok) else nu[ok]
+        big_a = 4.0 * (s[:, 0, 0] * s[:, 1, 1] - s[:, 0, 1] * s[:, 0, 1])
+        big_b = 4.0 * (s[:, 2, 2] * s[:, 3, 3] - s[:, 2, 3] * s[:, 2, 3])
+        big_c = 4.0 * (s[:, 0, 2] * s[:, 1, 3] - s[:, 0, 3] * s[:, 1, 2])
+        big_d = (4.0 * nu[:, 0] * nu[:, 1]) ** 2  # det 2σ to full relative precision
+        e = _e_min(s, big_a, big_b, big_c, big_d)
+        s_a, s_b, s_cond = _single(np.sqrt(big_a)), _single(np.sqrt(big_b)), _single(np.sqrt(e))
+        dd = s_b - _entropy_terms(nu[:, 0]) - _entropy_terms(nu[:, 1]) + s_cond
+        jj = s_a - s_cond  # = I − D: S_b and S_ab cancel exactly
+        tol = 1e-12 * (1.0 + s_a + s_b) + entropy_error(accuracy, 4)
+        d[ok] = np.where((dd < 0) & (dd >= -tol), 0.0, dd)
+        j[ok] = np.where((jj < 0) & (jj >= -tol), 0.0, jj)
+    return d, j, shape
+
+
+def discord(cov, a: int = 0, b: int = 1, *, accuracy: float = 0.0) -> np.ndarray:
+    """Gaussian quantum discord D(a|b), Gaussian measurements on mode b (Adesso & Datta, PRL 105,
+    030501 (2010), Eq. 7; CONVENTIONS.md)  [nats]:
+
+        D(a|b) = f(√ℬ) − f(ν₋) − f(ν₊) + f(√E_min),
+
+    f(x) = ((x+1)/2) ln((x+1)/2) − ((x−1)/2) ln((x−1)/2), ℬ = det β and ν± the symplectic
+    eigenvalues of 2σ of the two-mode reduced state of modes ``a``, ``b`` (0-based), E_min the
+    smallest determinant of a's state conditioned on a Gaussian measurement of b (``_e_min``).
+    Invariant under local symplectic maps (so under the frequency scaling of x and p).
+
+    ``cov``: (..., 2n, 2n); returns shape (...). NaN where the two-mode state is unphysical
+    (σ + iΩ/2 ≥ 0 violated beyond ``PHYSICAL_TOL``·max(1, |σ|)), never clamped. D ≥ 0: a negative
+    value within roundoff (1e-12 of the entropies) or within what ``accuracy`` (an absolute bound
+    on σ's entries, ``Solution.error_bound``) can do to four one-mode entropies
+    (:func:`entropy_error`) is reported as 0.
+    """
+    d, _, shape = _discord_terms(cov, a, b, accuracy)
+    return d.reshape(shape)
+
+
+def classical_correlation(cov, a: int = 0, b: int = 1, *, accuracy: float = 0.0) -> np.ndarray:
+    """Classical correlation J(a|b) = I(a:b) − D(a|b)  [nats] (Henderson & Vedral; Gaussian
+    measurements on b), evaluated in its cancelled form S(a) − f(√E_min), where S(b) and S(ab)
+    drop out exactly (equal to ``mutual_information − discord`` to roundoff; tested). NaN where
+    :func:`discord` is; J ≥ 0, with the same roundoff/``accuracy`` rule as :func:`discord`."""
+    _, j, shape = _discord_terms(cov, a, b, accuracy)
+    return j.reshape(shape)
+
+
+def renyi2_entropy(cov) -> np.ndarray:
+    """Rényi-2 entropy S₂ = −ln Tr ρ² = ½ ln det 2σ  [nats] of (..., 2n, 2n) covariances
+    (Adesso, Girolami & Serafini, PRL 109, 190502 (2012)); from the Cholesky factor,
+    ½ ln det 2σ = n ln 2 + Σ ln L_ii, so it keeps full relative precision near pure states."""
+    cov = np.asarray(cov, dtype=float)
+    try:
+        lower = np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        raise HarmosyncError("covariance is not positive definite; it cannot be a physical state") from None
+    diag = np.diagonal(lower, axis1=-2, axis2=-1)
+    return 0.5 * cov.shape[-1] * np.log(2.0) + np.log(diag).sum(axis=-1)
+
+
+def renyi2_mutual_information(cov, part_a=(0,), part_b=(1,)) -> np.ndarray:
+    """Rényi-2 mutual information I₂(A:B) = S₂(A) + S₂(B) − S₂(AB)  [nats], S₂ = ½ ln det 2σ of
+    the reduced states of the mode lists ``part_a``, ``part_b`` (0-based); ≥ 0 for Gaussian
+    states. Like :func:`mutual_information`, it does not test physicality."""
+    cov = np.asarray(cov, dtype=float)
+    a, b = _check_parts(cov.shape[-1] // 2, part_a, part_b)
+    return (renyi2_entropy(reduced(cov, a)) + renyi2_entropy(reduced(cov, b))
+            - renyi2_entropy(reduced(cov, a + b)))
+
+
+# ----------------------------------------------------------------------------------------------
+# Many probes: every pair at once
+# ----------------------------------------------------------------------------------------------
+def sync_matrix(x, step: float, window: float, delay: float = 0.0) -> np.ndarray:
+    """C_ij(t, Δt) of Eq. (3) for every ordered pair of the signals ``x`` (T, P): entry [t, i, j]
+    is ``sync_factor(x[:, i], x[:, j], step, window, delay=delay)[t]`` (g = x_j read at t′ + τ).
+    Shape (T, P, P); symmetric for delay 0, with diagonal 1 (NaN where C is undefined)."""
+    x = np.asarray(x, dtype=float)
+    if x.ndim != 2:
+        raise HarmosyncError(f"signals must have shape (time, probe), got {x.shape}")
+    p = x.shape[1]
+    if delay == 0.0:
+        i, j = np.triu_indices(p)
+    else:
+        i, j = (k.ravel() for k in np.indices((p, p)))
+    c = sync_factor(x.T[i], x.T[j], step, window, delay=delay)  # (pairs, T)
+    out = np.empty((x.shape[0], p, p))
+    out[:, i, j] = c.T
+    if delay == 0.0:
+        out[:, j, i] = c.T
+    return out
+
+
+def mutual_information_matrix(cov, modes=None, *, accuracy: float = 0.0) -> np.ndarray:
+    """I(i:j) of :func:`mutual_information` for every pair of ``modes`` (default all modes of
+    ``cov``): shape (..., P, P), symmetric, diagonal NaN (I(i:i) is not a correlation between two
+    oscillators; NaN leaves it blank in a heat map)."""
+    cov = np.asarray(cov, dtype=float)
+    modes = list(range(cov.shape[-1] // 2)) if modes is None else [int(m) for m in modes]
+    p = len(modes)
+    out = np.full(cov.shape[:-2] + (p, p), np.nan)
+    for i in range(p):
+        for j in range(i + 1, p):
+            out[..., i, j] = out[..., j, i] = mutual_information(cov, [modes[i]], [modes[j]], accuracy=accuracy)
+    return out
