@@ -44,3 +44,14 @@ def test_thermal_occupation_bose():
 def test_conventions_recorded_in_package():
     for key in ("units", "ordering", "covariance", "chain_boundary_default", "site_numbering"):
         assert key in cv.CONVENTIONS
+
+
+def test_thermal_factor_at_subnormal_temperature_is_the_ground_state():
+    """ω/T overflows at T = 5e-324: treated as T = 0 (ν = ½ exactly), with no warning."""
+    import warnings
+
+    from harmosync.conventions import thermal_factor
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.all(thermal_factor(np.array([1e-3, 1.25, 1e3]), 5e-324) == 0.5)

@@ -87,7 +87,9 @@ def thermal_occupation(omega, temperature):
     omega = np.asarray(omega, dtype=float)
     if temperature <= 0:
         return np.zeros_like(omega)
-    x = omega / temperature
+    # ω/T beyond the float range (T ~ 1e-324) is T = 0: n̄ = e^{-x} underflows to 0 long before
+    with np.errstate(over="ignore"):
+        x = omega / temperature
     # e^{-x}/(1 − e^{-x}) cannot overflow; it underflows to 0 at very low T, which is exact enough
     return np.exp(-x) / -np.expm1(-x)
 

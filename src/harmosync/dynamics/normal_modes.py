@@ -313,13 +313,20 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
     energy = 0.5 * float(np.trace(vs @ pc[0::2, 0::2]) + np.trace(pc[1::2, 1::2]) + x0 @ vs @ x0 + p0 @ p0)
     energy += float(environment_energy)
     if covariance:
-        lr = low_rank_delta(mu, a, vs, env_d, env_c, pc, temp, tol=tol)
-        values, vectors, bound = lr.values, lr.vectors, lr.bound * _row_norms(readout, w)
-        bound += eigen_roundoff(mu, readout, temp)  # the eigensolver's: dominates for soft modes
+        lr = low_rank_delta(mu, a, vs, env_d, env_c, pc, temp, tol=tol, readout=readout)
+        values, vectors, bound = lr.values, lr.vectors, lr.readout_bound
+        # --- accuracy (issue 11): the eigensolvers' error on each μ_k. Dense eigh: 8ε‖V‖ on
+        # every mode. Chain (secular equations, closed-form chain modes): the backward error is
+        # a perturbation of the coupling rows of size ≤ 8ε‖V‖, which moves μ_k by ≤ 2|a_k|·that,
+        # plus the roots' relative accuracy 8ε μ_k.
+        e_v = 8 * np.finfo(float).eps * float(mu[-1])
+        mu_err = (e_v * (mu / mu[-1] + 2 * np.linalg.norm(a, axis=0)) if method == "chain" else e_v)
+        bound += eigen_roundoff(mu, readout, temp, mu_err)  # dominates for soft thermal modes
         nu = thermal_factor(w, temp)
-        # roundoff of the trig sums up to t_max (∞: the phase error is not bounded)
+        # roundoff and frequency error of the trig sums up to t_max (∞: phases not bounded)
         horizon = window.t_max if window is not None else (t_max if t_max is not None else np.inf)
-        bound += evaluation_roundoff(w, readout, nu, values, vectors, horizon)
+        bound += evaluation_roundoff(w, readout, nu, values, vectors, horizon, mu_err)
+        # --- end accuracy
     else:
         values, vectors, bound = np.zeros(0), np.zeros((2, w.size, 0)), 0.0
         nu = np.zeros(w.size)  # has_covariance=False: moments refuse, means work
@@ -342,13 +349,6 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
         window=(window.lo, window.hi) if window is not None else None,
         has_covariance=covariance,
     )
-
-
-def _row_norms(readout, w) -> float:
-    # max over observed rows of |r_x|², |r_p|² (see module docstring)
-    if readout.size == 0:
-        return 0.0
-    return float(max(np.max((readout**2) @ (1 / w)), np.max((readout**2) @ w)))
 
 
 def _uniform_step(t: np.ndarray) -> float | None:

@@ -21,10 +21,21 @@ through μ, A, V_S and the P × P matrices H_ζ: no N × N matrix is ever formed
 1/(μ + ζ_q) are compressed to a few skeleton poles by an interpolative decomposition, the
 factor is orthogonalised (QR, N × 4P(r+1)) and its small core diagonalised.
 
-Error bound (spectral norm of the neglected part of Δ), returned as ``bound``:
+Error bounds. ``bound``: spectral norm of the neglected part of Δ (scaled coordinates):
     ε_rule·(2 + κ_x + κ_p)   (pole rule, κ_x = √(λmax(V)/λmin(V_0)), κ_p = √(λmax(V_0)/λmin(V)))
   + Σ_q |ω_q|(w_max + ζ_q/w_min)·η_q·(…)   (skeleton compression, η_q measured at every μ_k)
   + Σ |dropped eigenvalues|.
+``readout_bound`` (given the observed rows r_a of U): a bound on every entry of the observed
+covariance at every time, derived mode by mode in the unscaled brackets B_x, B_p (Δ_qq =
+W½B_xW½, Δ_pp = W-½B_pW-½), where the W^½ scaling cancels against the readout: an error e_x in
+B_x reaches σ(t) through |u| ≤ ρ_x = max_a |r_a|·max(1, w), an error e_p in B_p through
+ρ_p = max_a |r_a|·max(1, 1/w), and |uᵀev| ≤ ρᵀ|e|ρ. Then
+  * skeleton: per pole, d̃⊗d̃ − d⊗d = e⊗d + d⊗e + e⊗e with e_k = d̃_k − d_k measured at every
+    μ_k; the sums over modes collapse to P-vectors |A|(ρ∘e), |A|(ρ∘d), |Ψ|(ρ∘e), |Ψ|(ρ∘d);
+  * pole rule: |g − r| ≤ ε_r·g at the eigenvalues of V and V_0 (ε_r measured there), so
+    −ε_r g(V_0) ≼ δ(V_0) ≼ ε_r g(V_0) and |uᵀUᵀδ(V_0)Uv| ≤ ε_r(Σ_k ρ_k √G_kk)², G = Uᵀg(V_0)U
+    (its diagonal from Δ itself), plus Σ_k ρ_k² ε_r g(μ_k) for δ(V); the same with g_p = x·g;
+  * dropped eigenvalues: Σ|λ|·max_a max(Σ_k r_ak²/w_k, Σ_k r_ak² w_k).
 """
 
 from __future__ import annotations
@@ -48,6 +59,7 @@ class LowRank:
     bound: float  # spectral-norm bound on the neglected part of Δ (see module docstring)
     rule: PoleRule
     skeleton: int  # number of skeleton poles kept
+    readout_bound: float | None = None  # bound on any observed covariance entry (docstring)
 
 
 def _matrix_function(vs: np.ndarray, f) -> np.ndarray:
@@ -118,13 +130,14 @@ def environment_resolvents(env_d: np.ndarray, env_c: np.ndarray, poles: np.ndarr
 
 
 def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0, *,
-                   tol: float = 1e-12, h_poles=None) -> LowRank:
+                   tol: float = 1e-12, h_poles=None, readout=None) -> LowRank:
     """Low-rank Δ = Σ_r λ_r v_r v_rᵀ in scaled normal coordinates (module docstring).
 
     mu (N,) eigenvalues of V [frequency²]; a (P, N) probe rows of its eigenvectors; vs (P, P)
     V_S; env_d (M,) eigenvalues of V_E; env_c (P, M) = B·W_E (coupling in the environment's
     mode basis); probe_cov (2P, 2P) interleaved probe covariance; ``tol``: eigenvalues below
     tol·max(1, ‖Δ‖) are dropped. ``h_poles``: precomputed H_ζ for the rule's poles (sweeps).
+    ``readout`` (n, N): the observed rows of U; gives ``readout_bound`` (module docstring).
     """
     mu = np.asarray(mu, float)
     a = np.atleast_2d(np.asarray(a, float))
@@ -205,37 +218,110 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     per_pole = eta * (2 * nd * (nb + nh) + eta * (nb + nh) + nb * nr)
     e_id = float(np.sum(np.abs(omega) * (w.max() + zeta / w.min()) * per_pole))
     dropped = float(np.abs(lam[small]).sum())
-    return LowRank(lam[keep], np.array([vq, vp]), e_rule + e_id + dropped, rule, int(skel.size))
+    out = LowRank(lam[keep], np.array([vq, vp]), e_rule + e_id + dropped, rule, int(skel.size))
+    if readout is None:
+        return out
+    r = np.abs(np.atleast_2d(np.asarray(readout, float))).max(axis=0) if np.size(readout) else np.zeros(n)
+    rho_x, rho_p = r * np.maximum(1.0, w), r * np.maximum(1.0, 1.0 / w)
+    kern = (zeta, skel, coef, h_poles, rz)
+    e_skel = (skeleton_error(mu, a, psi, kern, np.abs(omega), rho_x)
+              + skeleton_error(mu, a, psi, kern, np.abs(omega * zeta), rho_p))
+    # diagonals of G = Uᵀg(V_0)U and G_p = Uᵀg_p(V_0)U from Δ (kept part) and the probe block
+    gx, gp = variance_function(mu, temperature), mu * variance_function(mu, temperature)
+    gx0 = gx + (vq**2) @ lam[keep] / w - np.einsum("ik,ij,jk->k", a, pxx - gx_s, a)
+    gp0 = gp + (vp**2) @ lam[keep] * w - np.einsum("ik,ij,jk->k", a, ppp - gp_s, a)
+    eps_r = rule_relative_error(rule, np.concatenate([mu, env_d, vs_eig]), temperature)
+    e_rule_r = eps_r * (float(rho_x @ np.sqrt(np.maximum(gx0, 0))) ** 2 + float(rho_x**2 @ gx)
+                        + float(rho_p @ np.sqrt(np.maximum(gp0, 0))) ** 2 + float(rho_p**2 @ gp))
+    return LowRank(out.values, out.vectors, out.bound, rule, out.skeleton,
+                   float(e_skel + e_rule_r + _dropped_error(readout, w, lam[small], qx, qp, vec[:split, small],
+                                                            vec[split:, small])))
 
 
-def eigen_roundoff(mu, readout, temperature: float = 0.0) -> float:
+def _dropped_error(readout, w, lam, qx, qp, cx, cp) -> float:
+    # a dropped λ v vᵀ (scaled coordinates) moves an observed entry by ≤ |λ|·(ρ_s·(|v_q| + |v_p|))²,
+    # ρ_s = max_a |r_a|·max(w^-½, w^½), and by ≤ |λ|·max_a max(Σ r²/w, Σ r²w) (Cauchy–Schwarz);
+    # the first needs the dropped vectors (N × #dropped): formed only when that is cheap
+    rows = np.atleast_2d(np.asarray(readout, float))
+    if rows.size == 0 or lam.size == 0:
+        return 0.0
+    norms = max(float(np.max((rows**2) @ (1 / w))), float(np.max((rows**2) @ w)))
+    if w.size * cx.shape[0] * lam.size > 2e7:
+        return float(np.abs(lam).sum() * norms)
+    rho = np.abs(rows).max(axis=0) * np.maximum(1 / np.sqrt(w), np.sqrt(w))
+    proj = rho @ (np.abs(qx @ cx) + np.abs(qp @ cp))
+    return float(np.abs(lam) @ np.minimum(proj**2, norms))
+
+
+def skeleton_error(mu, a, psi, kern, weights, rho) -> float:
+    """Σ_q weights_q·b_q: b_q bounds ρᵀ|X̃(ζ_q) − X(ζ_q)|ρ, the skeleton compression's error in
+    the bracket (module docstring; X = D Aᵀ(Ψ + H A) D + D Ψᵀ R A, d̃ = d + e)."""
+    zeta, skel, coef, h_poles, rz = kern
+    abs_a, abs_psi = np.abs(a), np.abs(psi)
+    a1 = abs_a @ rho
+    kk = 1.0 / (mu[:, None] + zeta[skel])
+    total = 0.0
+    for start in range(0, zeta.size, 128):
+        sl = slice(start, start + 128)
+        d = 1.0 / (mu[:, None] + zeta[sl])
+        e = np.abs(d - (coef[0, sl][None, :] + kk @ coef[1:, sl]))
+        ae, ad = abs_a @ (rho[:, None] * e), abs_a @ (rho[:, None] * d)  # (P, q)
+        pe, pd = abs_psi @ (rho[:, None] * e), abs_psi @ (rho[:, None] * d)
+        h, rr = np.abs(h_poles[sl]), np.abs(rz[sl])
+        b = (np.einsum("iq,qij,jq->q", ae, h, 2 * ad + ae) + np.sum(ae * pd + pe * ad + ae * pe, axis=0)
+             + np.einsum("iq,qij,j->q", pe, rr, a1))
+        total += float(weights[sl] @ b)
+    return total
+
+
+def rule_relative_error(rule: PoleRule, x, temperature: float) -> float:
+    """ε_r = max |g(x) − r(x)|/g(x) over the points ``x`` (the eigenvalues of V and V_0), plus
+    4ε for the roundoff of evaluating the difference."""
+    x = np.asarray(x, float)
+    g = variance_function(x, temperature)
+    err = 0.0
+    for start in range(0, x.size, 4096):
+        sl = slice(start, start + 4096)
+        err = max(err, float(np.max(np.abs(g[sl] - rule(x[sl])) / g[sl])))
+    return err + 4 * np.finfo(float).eps
+
+
+def eigen_roundoff(mu, readout, temperature: float = 0.0, mu_error=None) -> float:
     """Bound on what the eigensolver's roundoff does to the stationary covariance of the
     observed rows [same units as σ, scaled-free]: a backward-stable eigensolver returns the
-    exact modes of V + E, ‖E‖ ≲ 8ε‖V‖, which moves each μ_k by up to ‖E‖. With
-    g(μ) = ν(√μ)/√μ and |g′(μ)| ≤ g(μ)/μ (g falls like μ^{-1/2} at T = 0, μ^{-1} when hot),
-    ⟨x_a²⟩ = Σ_k r_ak² g(μ_k) moves by ≤ ‖E‖ Σ_k r_ak² g(μ_k)/μ_k, and ⟨p_a²⟩ by ≤ ‖E‖ Σ r_ak² g.
-    Negligible (~1e-15) unless the spectrum is soft: it is what bounds a thermal soft mode."""
+    exact modes of V + E, which moves μ_k by up to e_k (``mu_error``: scalar or (N,); default
+    8ε‖V‖, a dense eigh). With g(μ) = ν(√μ)/√μ and |g′(μ)| ≤ g(μ)/μ (g falls like μ^{-1/2}
+    at T = 0, μ^{-1} when hot), ⟨x_a²⟩ = Σ_k r_ak² g(μ_k) moves by ≤ Σ_k r_ak² e_k g(μ_k)/μ_k,
+    and ⟨p_a²⟩ by ≤ Σ_k r_ak² e_k g(μ_k). Negligible (~1e-15) unless the spectrum is soft: it
+    is what bounds a thermal soft mode."""
     mu = np.asarray(mu, float)
     r2 = np.asarray(readout, float) ** 2
     if r2.size == 0:
         return 0.0
-    e = 8 * np.finfo(float).eps * float(mu.max())
-    g = variance_function(mu, temperature)
-    return float(e * max(np.max(r2 @ (g / mu)), np.max(r2 @ g)))
+    e = 8 * np.finfo(float).eps * float(mu.max()) if mu_error is None else np.asarray(mu_error, float)
+    g = variance_function(mu, temperature) * e
+    return float(max(np.max(r2 @ (g / mu)), np.max(r2 @ g)))
 
 
-def evaluation_roundoff(w, readout, nu, values, vectors, t_max: float) -> float:
-    """Bound on the roundoff of evaluating σ(t) = const + Σ_r λ_r z_r z_rᵀ for |t| ≤ t_max:
-    every trig sum carries ~ε·(√N + w_max·t) of the magnitude of its terms (the phase w·t is
-    rounded to ε·w·t). S bounds Σ of the absolute terms of any covariance entry."""
+def evaluation_roundoff(w, readout, nu, values, vectors, t_max: float, mu_error=None) -> float:
+    """Bound on the roundoff of evaluating σ(t) = const + Σ_r λ_r z_r z_rᵀ for |t| ≤ t_max. The
+    constant part is a dot product (≲ 4ε√N of its absolute terms). Each term of a trig sum z_r
+    carries an error φ_k = max(4ε√N, 1e-14) (summation; the non-uniform FFT's 1e-14) + 2ε w_k t
+    (w_k and the product w_k·t each rounded to ε/2) + t·δw_k, where δw_k = e_k/(2w_k) is the
+    frequency error that the eigensolver's e_k (``mu_error``, as in :func:`eigen_roundoff`)
+    makes; then |δ(z z')| ≤ 2Z·δZ + δZ², Z = Σ_k |terms|, δZ = Σ_k |terms|·φ_k."""
     w = np.asarray(w, float)
     r = np.abs(np.asarray(readout, float))
     if r.size == 0:
         return 0.0
-    big = np.maximum(1 / np.sqrt(w), np.sqrt(w))
-    s = float(np.max((r**2) @ (nu * (1 / w + w))))
+    eps = np.finfo(float).eps
+    out = 4 * eps * np.sqrt(w.size) * float(np.max((r**2) @ (nu * (1 / w + w))))
     if np.size(values):
-        z = r @ ((np.abs(vectors[0]) + np.abs(vectors[1])) * big[:, None])  # (n, R)
-        s += float(np.max((z**2) @ np.abs(values)))
-    t = float(t_max) if np.isfinite(t_max) else 0.0
-    return float(4 * np.finfo(float).eps * (np.sqrt(w.size) + float(w.max()) * t) * s)
+        t = float(t_max) if np.isfinite(t_max) else 0.0
+        e = 8 * eps * float(w.max()) ** 2 if mu_error is None else np.asarray(mu_error, float)
+        phi = max(4 * eps * np.sqrt(w.size), 1e-14) + 2 * eps * w * t + t * e / (2 * w)
+        big = np.maximum(1 / np.sqrt(w), np.sqrt(w))
+        m = (np.abs(vectors[0]) + np.abs(vectors[1])) * big[:, None]  # (N, R)
+        z, dz = r @ m, r @ (m * phi[:, None])  # (n, R)
+        out += float(np.max((2 * z * dz + dz**2) @ np.abs(values)))
+    return float(out)

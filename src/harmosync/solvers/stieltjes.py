@@ -49,7 +49,8 @@ def variance_function(x, temperature: float) -> np.ndarray:
     w = np.sqrt(x)
     if temperature <= 0:
         return 0.5 / w
-    y = w / temperature
+    with np.errstate(over="ignore"):  # w/T beyond the float range is T = 0 (the term → 0)
+        y = w / temperature
     # ½ coth(y/2) = ½ + 1/(e^y − 1), written to avoid overflow at small T
     return (0.5 + np.exp(-y) / -np.expm1(-y)) / w
 
