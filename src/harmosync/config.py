@@ -323,6 +323,12 @@ def parse(data: dict) -> RunConfig:
 
 def load(path) -> RunConfig:
     """Read and validate a TOML config file."""
+    return parse(read_toml(path))
+
+
+def read_toml(path) -> dict:
+    """The TOML file at ``path`` as a dict (UTF-8, a byte-order mark allowed), with one-line
+    errors; ``load`` and the sweep configs read through it."""
     path = Path(path)
     try:
         text = path.read_bytes()
@@ -336,4 +342,4 @@ def load(path) -> RunConfig:
         raise HarmosyncError(f"config file {str(path)!r} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as e:
         raise HarmosyncError(f"config file {str(path)!r} is not valid TOML: {e}") from None
-    return parse(data)
+    return data

@@ -18,7 +18,6 @@ import itertools
 import json
 import math
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -378,18 +377,7 @@ def _flatten_axes(axes: dict, prefix: str = "") -> dict:
 def load_toml(path) -> tuple[dict, dict, dict]:
     """Read a sweep config: (base config dict, [sweep] table, [keep] table). UTF-8, a
     byte-order mark allowed, as for ``simulate``."""
-    path = Path(path)
-    try:
-        # The decoding of config.load (utf-8-sig: a BOM from Windows editors is fine).
-        data = tomllib.loads(path.read_bytes().decode("utf-8-sig"))
-    except FileNotFoundError:
-        raise HarmosyncError(f"config file {str(path)!r} does not exist") from None
-    except OSError as e:
-        raise HarmosyncError(f"cannot read config file {str(path)!r}: {e.strerror}") from None
-    except UnicodeDecodeError:
-        raise HarmosyncError(f"config file {str(path)!r} is not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as e:
-        raise HarmosyncError(f"config file {str(path)!r} is not valid TOML: {e}") from None
+    data = cfgmod.read_toml(path)
     axes = data.pop("sweep", None)
     keep = data.pop("keep", None)
     if axes is None:
