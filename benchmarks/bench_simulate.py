@@ -53,7 +53,7 @@ from harmosync import dynamics as dy
 from harmosync.dynamics import reference as dyref
 from harmosync import measures as ms
 from harmosync.conventions import to_block
-from harmosync.network import system_normal_modes
+from harmosync.network import system_mode_coordinates, system_normal_modes
 from harmosync.simulation import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,7 +137,7 @@ def paper_measures(mean, cov, step, cfg, network) -> dict[str, np.ndarray]:
     out["complete_sync"] = ms.complete_sync(mean, None, i, j)
     out["complete_sync_quantum"] = ms.complete_sync(mean, cov, i, j)
     theta, _ = system_normal_modes(network.probes.frequencies, network.probes.coupling[0, 1])
-    out["q1"], out["q2"] = nw.system_mode_coordinates(mean[:, 0], mean[:, 2], theta)
+    out["q1"], out["q2"] = system_mode_coordinates(mean[:, 0], mean[:, 2], theta)
     return out
 
 
