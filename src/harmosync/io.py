@@ -84,6 +84,8 @@ def layout(result) -> Layout:
     coords = {
         "time": (("time",), np.asarray(result.times), {"units": obs.TIME_UNITS, "long_name": "time"}),
         "probe": (("probe",), np.arange(1, p + 1), {}),
+        **{d: ((d,), np.arange(1, p + 1), {"long_name": f"probe number ({d[-1]} of the pair)"})
+           for d in ("probe_a", "probe_b") if any(d in obs.get(q).dims for q in result.series)},
         "row": (("row",), labels, {}),
         "col": (("col",), labels, {}),
     }

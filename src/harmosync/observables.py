@@ -49,7 +49,8 @@ class Context:
 class Observable:
     """One output quantity. ``dims``: its dimensions besides ``time``; ``needs``: "mean" (first
     moments) or "cov" (also covariances); ``probes``: "any" (every run), "pair" (refers to the
-    pair ``sync.probes``; needs ≥ 2 probes) or "two" (defined for exactly two probes);
+    pair ``sync.probes``; needs ≥ 2 probes), "two" (defined for exactly two probes) or "many"
+    (every pair of probes, in runs with more than two; dimensions probe_a, probe_b);
     ``nan_allowed`` / ``inf_allowed``: NaN / +inf by definition somewhere (else the writers
     refuse them); ``bounded``: values in [−1, 1]; ``nonnegative``: ≥ 0 up to roundoff."""
 
@@ -67,7 +68,7 @@ class Observable:
     uses_window: bool = False  # computed with Δt and τ of Eq. (3): stored as attributes
 
     def applies_to(self, n_probes: int) -> bool:
-        return {"any": True, "pair": n_probes >= 2, "two": n_probes == 2}[self.probes]
+        return {"any": True, "pair": n_probes >= 2, "two": n_probes == 2, "many": n_probes > 2}[self.probes]
 
     def attrs(self, pair_1based, window: float, delay: float) -> dict:
         """Attributes beside units and long name: the pair and Eq. (3)'s Δt, τ where used."""
@@ -143,6 +144,12 @@ REGISTRY: dict[str, Observable] = {o.name: o for o in (
     Observable("complete_sync_quantum", _MIXED, "Mari et al. quantum complete synchronization S_q <= 1",
                lambda c: ms.complete_sync(c.mean, c.cov, *c.pair), needs="cov", probes="pair",
                nan_allowed=True),
+    Observable("sync_matrix", "1", "synchronization factor C(t, window) of <x_a>, <x_b>, Eq. (3), every pair",
+               lambda c: ms.sync_matrix(c.mean[:, 0::2], c.step, c.window, delay=c.delay),
+               dims=("probe_a", "probe_b"), probes="many", nan_allowed=True, bounded=True, uses_window=True),
+    Observable("mutual_information_matrix", "nat", "mutual information I(a:b) of every pair of probes (diagonal NaN)",
+               lambda c: ms.mutual_information_matrix(c.cov, accuracy=c.error_bound), needs="cov",
+               dims=("probe_a", "probe_b"), probes="many", nan_allowed=True),
     Observable("q1", "[w]^(-1/2)", "system normal mode q1 = cos(theta) x1 + sin(theta) x2 (Eq. A4), lower frequency",
                lambda c: _system_modes(c)[0], probes="two"),
     Observable("q2", "[w]^(-1/2)", "system normal mode q2 = -sin(theta) x1 + cos(theta) x2 (Eq. A5)",

@@ -110,12 +110,10 @@ def parse_keep(keep: dict | Keep | None, base: cfgmod.RunConfig) -> Keep:
 
 
 def _check_probes(quantities, p: int) -> None:
+    need = {"pair": "two probes", "two": "exactly two probes", "many": "more than two probes"}
     for q in quantities:
-        o = REGISTRY[q]
-        if o.probes != "any" and p < 2:
-            raise HarmosyncError(f"sweep error: keep: {q} needs two probes; the config has {p}")
-        if o.probes == "two" and p != 2:
-            raise HarmosyncError(f"sweep error: keep: {q} (system normal modes, Eq. A4–A5) needs exactly two probes")
+        if not REGISTRY[q].applies_to(p):
+            raise HarmosyncError(f"sweep error: keep: {q} needs {need[REGISTRY[q].probes]}; the config has {p}")
 
 
 def _intervals(wins) -> tuple[tuple[float, float], ...]:

@@ -54,6 +54,8 @@ def store_layout(spec: SweepSpec) -> tuple[list[VarSpec], dict[str, np.ndarray]]
         coords["time"] = cfg.time.grid()[:: keep.stride]
         if {"x", "p"} & set(keep.series):
             coords["probe"] = np.arange(1, p + 1)
+        if any("probe_a" in REGISTRY[q].dims for q in keep.series):
+            coords["probe_a"] = coords["probe_b"] = np.arange(1, p + 1)
         if "cov" in keep.series:
             coords["row"] = coords["col"] = np.arange(2 * p)
     if keep.summaries or keep.onset:
@@ -127,7 +129,7 @@ def raw_dataset(spec: SweepSpec, chunk: int, full: Callable):
     import xarray as xr
 
     vars_, coords = store_layout(spec)
-    sizes = {k: len(v) for k, v in coords.items() if k in ("time", "probe", "row", "col", "interval")}
+    sizes = {k: len(v) for k, v in coords.items() if k in ("time", "probe", "probe_a", "probe_b", "row", "col", "interval")}
     n = spec.size
     data = {}
     for v in vars_:
