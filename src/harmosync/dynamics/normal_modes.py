@@ -315,7 +315,7 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
     if covariance:
         lr = low_rank_delta(mu, a, vs, env_d, env_c, pc, temp, tol=tol, readout=readout)
         values, vectors, bound = lr.values, lr.vectors, lr.readout_bound
-        # --- accuracy (issue 11): the eigensolvers' error on each μ_k. Dense eigh: 8ε‖V‖ on
+        # The eigensolvers' error on each μ_k. Dense eigh: 8ε‖V‖ on
         # every mode. Chain (secular equations, closed-form chain modes): the backward error is
         # a perturbation of the coupling rows of size ≤ 8ε‖V‖, which moves μ_k by ≤ 2|a_k|·that,
         # plus the roots' relative accuracy 8ε μ_k.
@@ -326,7 +326,6 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
         # roundoff and frequency error of the trig sums up to t_max (∞: phases not bounded)
         horizon = window.t_max if window is not None else (t_max if t_max is not None else np.inf)
         bound += evaluation_roundoff(w, readout, nu, values, vectors, horizon, mu_err)
-        # --- end accuracy
     else:
         values, vectors, bound = np.zeros(0), np.zeros((2, w.size, 0)), 0.0
         nu = np.zeros(w.size)  # has_covariance=False: moments refuse, means work
