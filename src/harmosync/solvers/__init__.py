@@ -8,8 +8,8 @@
 * :mod:`.trigsum` — trig sums Σ_k α_k cos(w_k t) + β_k sin(w_k t) on uniform time grids, by a
   non-uniform FFT (type 1, exponential-of-semicircle kernel) or blockwise BLAS products.
 
-The physics-facing entry points are :func:`harmosync.dynamics.solve`,
-:mod:`harmosync.lightcone` and :mod:`harmosync.fastpaths`.
+The physics-facing entry point is :func:`harmosync.dynamics.solve` (and
+:func:`harmosync.dynamics.solve_many` for many networks on one chain).
 """
 
 from contextlib import contextmanager
