@@ -136,23 +136,27 @@ def undefined_band(ax, times, values, *, label: str | None = None):
                       zorder=0.5, label=label)  # above shaded regions (zorder 0), below curves
 
 
-def dense_line(ax, t, y, *, color, label: str, bins: int = 700, lw: float = 0.8, zorder: float = 2, **kw):
-    """A curve that stays readable when it oscillates faster than the pixels resolve: then its
-    min–max envelope per bin is drawn translucent with the bin mean as a line (instead of a
-    solid block that hides every other curve). An identically zero curve is drawn dashed and
-    labelled "≡ 0"."""
+def dense_line(ax, t, y, *, color, label: str, pixels: int = 400, lw: float = 0.8, zorder: float = 2, **kw):
+    """A curve that stays readable when it oscillates faster than the figure resolves (more than
+    one extremum per ``pixels``-th of the time range): then its min–max envelope over bins of a
+    few oscillations is drawn translucent, with the bin mean as a line (or, for an oscillation
+    about zero, the envelope outlined), instead of a solid block that hides every other curve. An identically zero curve is drawn dashed, "≡ 0"."""
     t, y = np.asarray(t, float), np.asarray(y, float)
-    if y.size and np.all(y[np.isfinite(y)] == 0):
+    finite = np.isfinite(y)
+    if y.size and np.all(y[finite] == 0):
         return ax.plot(t, y, color=color, lw=1.2, ls="--", label=f"{label} ≡ 0", zorder=zorder + 1, **kw)
-    n = y.size // bins
-    if n >= 4:
-        m = n * bins
-        yb = y[:m].reshape(bins, n)
-        flips = np.count_nonzero(np.diff(np.sign(np.diff(yb, axis=1)), axis=1), axis=1)
-        if np.nanmedian(flips) >= 4:  # several extrema per bin: a line would fill the band
-            tb = t[:m].reshape(bins, n).mean(axis=1)
-            ax.fill_between(tb, np.nanmin(yb, axis=1), np.nanmax(yb, axis=1), color=color, alpha=0.25, lw=0,
-                            zorder=zorder)
-            return ax.plot(tb, np.nanmean(yb, axis=1), color=color, lw=lw * 1.4, zorder=zorder + 0.5,
-                           label=f"{label} (band: range, line: mean)", **kw)
+    extrema = np.count_nonzero(np.diff(np.sign(np.diff(y[finite])))) if finite.sum() > 2 else 0
+    if extrema > pixels:
+        nb = int(np.clip(extrema // 4, 50, pixels))
+        n = y.size // nb
+        yb, tb = y[:nb * n].reshape(nb, n), t[:nb * n].reshape(nb, n).mean(axis=1)
+        ok = np.isfinite(yb).any(axis=1)
+        yb, tb = yb[ok], tb[ok]
+        lo, hi = np.nanmin(yb, axis=1), np.nanmax(yb, axis=1)
+        ax.fill_between(tb, lo, hi, color=color, alpha=0.2, lw=0, zorder=zorder)
+        if np.nanmin(y) < 0 < np.nanmax(y):  # an oscillation about zero: its envelope, outlined
+            ax.plot(tb, lo, color=color, lw=lw, zorder=zorder + 0.5, **kw)
+            return ax.plot(tb, hi, color=color, lw=lw, zorder=zorder + 0.5, label=f"{label} (envelope)", **kw)
+        return ax.plot(tb, np.nanmean(yb, axis=1), color=color, lw=lw * 1.4, zorder=zorder + 0.5,
+                       label=f"{label} (band: range, line: mean)", **kw)
     return ax.plot(t, y, color=color, lw=lw, label=label, zorder=zorder, **kw)

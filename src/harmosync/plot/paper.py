@@ -118,7 +118,7 @@ def correlations(ds, *, ax=None, legend: str | None = "right"):
     ax = _ax(ax)
     for name, text, color in CORRELATIONS:
         if name in ds:
-            lb.dense_line(ax, ds["time"], ds[name], color=color, label=text, bins=10**9, lw=0.7)
+            lb.dense_line(ax, ds["time"], ds[name], color=color, label=text, pixels=10**9, lw=0.7)
     ax.set_ylabel(lb.label("correlations", "nat"))
     lo, hi = ax.get_ylim()
     ax.set_ylim(-0.03 * hi, hi)  # a zero curve stays off the spine

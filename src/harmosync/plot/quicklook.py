@@ -1,39 +1,85 @@
-"""Quick-look figure of a ``simulate`` result."""
+"""Quick-look figure of a ``simulate`` result: the probes' first moments, C of the means and of
+⟨x²⟩, and the correlation measures, titled with the run's parameters. Labels are "quantity
+[unit]" with the registry's units (:mod:`.labels`); curves that oscillate faster than the
+pixels are drawn as translucent envelopes with their mean, so that none hides another."""
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-import numpy as np  # noqa: E402
+import numpy as np
+
+from . import labels as lb
+
+COLORS = ("k", "tab:red", "tab:blue", "tab:green", "tab:purple", "tab:brown")
+#: Correlation measures drawn in the last panel: variable, legend text, colour.
+CORRELATIONS = (("mutual_information", "mutual information $I$", "tab:blue"),
+                ("discord", "discord $D(a|b)$", "tab:orange"),
+                ("log_negativity", "log negativity $E_N$", "k"))
 
 
 def moments(ds, *, ax=None):
-    """⟨x_i(t)⟩ of every probe."""
+    """⟨x_i(t)⟩ of every probe [ω^(−1/2)]."""
     ax = ax or plt.gca()
-    for i in ds.probe.values:
-        ax.plot(ds.time, ds.x.sel(probe=i), lw=0.7, label=f"⟨x{i}⟩")
-    ax.set_ylabel("⟨x⟩  [ω⁻¹ᐟ²]")
-    ax.legend(loc="upper right", fontsize="small")
+    for k, i in enumerate(ds.probe.values):
+        lb.dense_line(ax, ds.time, ds.x.sel(probe=i), color=COLORS[k % len(COLORS)],
+                      label=rf"$\langle x_{{{i}}}\rangle$", lw=0.7, zorder=2 + k)
+    ax.set_ylabel(lb.observable_label("x"))
+    lb.legend_outside(ax)
     return ax
 
 
 def sync(ds, *, ax=None, name="sync"):
-    """C(t, Δt) in [−1, 1]."""
+    """C(t, Δt) in [−1, 1] of the pair ``sync.probes``; trailing undefined times hatched."""
     ax = ax or plt.gca()
-    ax.plot(ds.time, ds[name], lw=0.8, color="k")
+    da = ds[name]
+    ax.plot(ds.time, da, lw=0.8, color="k")
     ax.set_ylim(-1.05, 1.05)
     ax.axhline(0, color="0.7", lw=0.5)
-    ax.set_ylabel(f"C (Δt = {ds[name].attrs.get('window', np.nan):g})")
+    lb.undefined_band(ax, ds.time, da)
+    w = da.attrs.get("window", np.nan)
+    of = r"$\langle x_a\rangle$, $\langle x_b\rangle$" if name == "sync" else r"$\langle x_a^2\rangle$, $\langle x_b^2\rangle$"
+    ax.set_ylabel(lb.observable_label(name, symbol=rf"$C(t, \Delta t = {float(w):g})$"))
+    ax.set_title(f"synchronization factor of {of}", fontsize="medium", loc="left")
+    if ax.get_legend_handles_labels()[0]:  # the undefined band
+        lb.legend_outside(ax)
     return ax
 
 
 def correlations(ds, *, ax=None):
-    """Mutual information and log negativity [nats]."""
+    """Mutual information, discord D(a|b) and log negativity [nat]."""
     ax = ax or plt.gca()
-    ax.plot(ds.time, ds.mutual_information, lw=0.8, label="mutual information")
-    ax.plot(ds.time, ds.log_negativity, lw=0.8, label="log negativity")
-    ax.set_ylabel("[nats]")
-    ax.legend(loc="upper right", fontsize="small")
+    for k, (name, text, color) in enumerate(CORRELATIONS):
+        if name in ds:
+            lb.dense_line(ax, ds.time, ds[name], color=color, label=text, lw=0.8, zorder=4 - k)
+    ax.set_ylabel(lb.label("correlations", "nat"))
+    lo, hi = ax.get_ylim()
+    ax.set_ylim(-0.03 * hi, hi)
+    lb.legend_outside(ax)
     return ax
+
+
+def title(ds) -> str:
+    """The run's parameters in two lines (from the file's flattened config attributes)."""
+    a = ds.attrs
+
+    def fmt(key):
+        v = a.get(key)
+        if v is None:
+            return "?"
+        v = np.atleast_1d(np.asarray(v))
+        if np.issubdtype(v.dtype, np.number):
+            v = [int(x) if float(x).is_integer() and key.endswith("sites") else float(x) for x in v]
+            text = ", ".join(f"{x:g}" if isinstance(x, float) else str(x) for x in v)
+        else:
+            text = ", ".join(map(str, v))
+        return text if len(v) == 1 else f"({text})"
+
+    chain = (f"chain M = {fmt('chain.sites')}, Ω₀ = {fmt('chain.omega0')}, g = {fmt('chain.g')}, "
+             f"T = {fmt('chain.temperature')}")
+    probes = (f"probes ω = {fmt('probes.frequencies')}, λ = {fmt('probes.coupling')}, sites {fmt('probes.sites')}, "
+              f"K = {fmt('probes.strengths')}")
+    start = f"x(0) = {fmt('initial.x')}, p(0) = {fmt('initial.p')}, r = {fmt('initial.squeezing')}"
+    return f"harmosync simulate: {chain}\n{probes}; {start}  (ħ = 1, unit masses)"
 
 
 def quicklook(ds, path, *, overwrite: bool = False, fmt: str | None = None):
@@ -42,18 +88,20 @@ def quicklook(ds, path, *, overwrite: bool = False, fmt: str | None = None):
     from ..io import atomic_path
 
     has_pair = "sync" in ds
-    rows = 4 if has_pair else 1
-    fig, axes = plt.subplots(rows, 1, figsize=(8, 2.2 * rows), sharex=True, squeeze=False)
-    axes = axes[:, 0]
-    moments(ds, ax=axes[0])
+    rows = 1 + has_pair + ("sync_variance" in ds) + any(n in ds for n, _, _ in CORRELATIONS)
+    fig, axes = plt.subplots(rows, 1, figsize=(9.5, 2.3 * rows + 0.6), sharex=True, squeeze=False,
+                             layout="constrained")
+    axes = list(axes[:, 0])
+    moments(ds, ax=axes.pop(0))
     if has_pair:
-        sync(ds, ax=axes[1])
-        sync(ds, ax=axes[2], name="sync_variance")
-        axes[2].set_ylabel("C of ⟨x²⟩")
-        correlations(ds, ax=axes[3])
-    axes[-1].set_xlabel("t  [1/ω]")
-    fig.suptitle("harmosync simulate (ħ = 1, unit masses)", fontsize="small")
-    fig.tight_layout()
+        sync(ds, ax=axes.pop(0))
+    if "sync_variance" in ds:
+        sync(ds, ax=axes.pop(0), name="sync_variance")
+    if axes:
+        correlations(ds, ax=axes.pop(0))
+    fig.axes[-1].set_xlabel(lb.time_label())
+    fig.axes[0].set_xlim(float(ds.time[0]), float(ds.time[-1]))
+    fig.suptitle(title(ds), fontsize="medium")
     suffix = fmt or str(path).rsplit(".", 1)[-1].lower()
     suffix = suffix if suffix in ("png", "pdf", "svg") else "png"
     try:
