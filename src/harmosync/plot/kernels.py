@@ -51,16 +51,22 @@ def spectral_density(data, *, ax=None):
     return ax
 
 
-def kernels_figure(data, path, *, overwrite: bool = False):
-    """Two panels (kernels, spectral densities), written atomically to ``path`` (PNG/PDF/SVG)."""
-    from ..io import atomic_path
-
+def kernels_plot(data):
+    """The Figure of two panels: kernels and spectral densities."""
     fig, axes = plt.subplots(2, 1, figsize=(9.5, 6.5), layout="constrained")
     kernels(data, ax=axes[0])
     spectral_density(data, ax=axes[1])
     axes[0].set_title("Langevin kernels of the probes' normal modes, Eqs. (4), (5)", fontsize="medium", loc="left")
     axes[1].set_title("spectral densities of the chain seen by the probes' normal modes (dotted: $\\Omega_s$)",
                       fontsize="medium", loc="left")
+    return fig
+
+
+def kernels_figure(data, path, *, overwrite: bool = False):
+    """:func:`kernels_plot` written atomically to ``path`` (PNG/PDF/SVG)."""
+    from ..io import atomic_path
+
+    fig = kernels_plot(data)
     suffix = str(path).rsplit(".", 1)[-1].lower()
     with atomic_path(path, overwrite=overwrite) as tmp:
         fig.savefig(tmp, format=suffix if suffix in ("png", "pdf", "svg") else "png", dpi=120)

@@ -204,15 +204,24 @@ def _titled(ax, da, sel):
     return ax
 
 
-def save(ds, var: str, path, *, x=None, y=None, sel=None, overwrite: bool = False, title: str | None = None):
-    """Draw :func:`plot_variable` and write it atomically (PNG, PDF or SVG by suffix)."""
-    from ..io import atomic_path
-
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+def figure(ds, var: str, *, x=None, y=None, sel=None, title: str | None = None):
+    """A Figure of :func:`plot_variable` with a title."""
+    fig, ax = plt.subplots(figsize=(8.5, 4.8), layout="constrained")
     try:
         plot_variable(ds, var, x=x, y=y, sel=sel, ax=ax)
-        fig.suptitle(title or "harmosync sweep (ħ = 1, unit masses)", fontsize="medium")
-        fig.tight_layout()
+    except BaseException:
+        plt.close(fig)
+        raise
+    fig.suptitle(title or "harmosync sweep (ħ = 1, unit masses)", fontsize="medium")
+    return fig
+
+
+def save(ds, var: str, path, *, x=None, y=None, sel=None, overwrite: bool = False, title: str | None = None):
+    """Draw :func:`figure` and write it atomically (PNG, PDF or SVG by suffix)."""
+    from ..io import atomic_path
+
+    fig = figure(ds, var, x=x, y=y, sel=sel, title=title)
+    try:
         suffix = str(path).rsplit(".", 1)[-1].lower()
         with atomic_path(path, overwrite=overwrite) as tmp:
             fig.savefig(tmp, format=suffix if suffix in ("png", "pdf", "svg") else "png", dpi=130)

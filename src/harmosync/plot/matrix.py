@@ -79,7 +79,7 @@ def matrix(da, index: int, *, ax=None, norm=None, cmap=None, annotate: bool = Tr
     return mesh
 
 
-def matrices(ds, var: str, times) -> "plt.Figure":
+def matrices(ds, var: str, times, *, title: str | None = None) -> "plt.Figure":
     """One panel per time in ``times`` [1/ω] of ``ds[var]``, with one shared colour bar."""
     import matplotlib.colors as mcolors
 
@@ -103,6 +103,9 @@ def matrices(ds, var: str, times) -> "plt.Figure":
     for ax, i in zip(axes[0], idx):
         mesh = matrix(da, i, ax=ax, norm=norm, cmap=cmap)
     fig.colorbar(mesh, ax=list(axes[0]), label=value_label(da), shrink=0.9)
+    w = da.attrs.get("window")
+    default = f"{lb.SYMBOLS.get(var, var)} of every probe pair" + (f", $\\Delta t = {float(w):g}$" if w else "")
+    fig.suptitle(title or default, fontsize="medium")
     return fig
 
 
@@ -110,11 +113,8 @@ def save(ds, var: str, times, path, *, overwrite: bool = False, title: str | Non
     """Draw :func:`matrices` and write it atomically (PNG, PDF or SVG by suffix)."""
     from ..io import atomic_path
 
-    fig = matrices(ds, var, times)
+    fig = matrices(ds, var, times, title=title)
     try:
-        w = ds[var].attrs.get("window")
-        default = f"{lb.SYMBOLS.get(var, var)} of every probe pair" + (f", $\\Delta t = {float(w):g}$" if w else "")
-        fig.suptitle(title or default, fontsize="medium")
         suffix = str(path).rsplit(".", 1)[-1].lower()
         with atomic_path(path, overwrite=overwrite) as tmp:
             fig.savefig(tmp, format=suffix if suffix in ("png", "pdf", "svg") else "png", dpi=130)

@@ -82,11 +82,8 @@ def title(ds) -> str:
     return f"harmosync simulate: {chain}\n{probes}; {start}  (ħ = 1, unit masses)"
 
 
-def quicklook(ds, path, *, overwrite: bool = False, fmt: str | None = None):
-    """Moments, C of the means and of ⟨x²⟩, correlations; written atomically (``fmt``: png,
-    pdf or svg; default from the file name)."""
-    from ..io import atomic_path
-
+def quicklook_figure(ds):
+    """The quick-look Figure: moments, C of the means and of ⟨x²⟩, correlations."""
     has_pair = "sync" in ds
     rows = 1 + has_pair + ("sync_variance" in ds) + any(n in ds for n, _, _ in CORRELATIONS)
     fig, axes = plt.subplots(rows, 1, figsize=(9.5, 2.3 * rows + 0.6), sharex=True, squeeze=False,
@@ -102,6 +99,15 @@ def quicklook(ds, path, *, overwrite: bool = False, fmt: str | None = None):
     fig.axes[-1].set_xlabel(lb.time_label())
     fig.axes[0].set_xlim(float(ds.time[0]), float(ds.time[-1]))
     fig.suptitle(title(ds), fontsize="medium")
+    return fig
+
+
+def quicklook(ds, path, *, overwrite: bool = False, fmt: str | None = None):
+    """:func:`quicklook_figure` written atomically (``fmt``: png, pdf or svg; default from the
+    file name)."""
+    from ..io import atomic_path
+
+    fig = quicklook_figure(ds)
     suffix = fmt or str(path).rsplit(".", 1)[-1].lower()
     suffix = suffix if suffix in ("png", "pdf", "svg") else "png"
     try:
