@@ -250,3 +250,32 @@ def test_checker_catches_what_issue_15_reported(flaw):
         b.set_xlim(0, 50)
     with pytest.raises(AssertionError):
         check_figure(fig)
+
+
+def test_cli_plot_at_draws_matrices_of_a_run(tmp_path):
+    """`harmosync plot RUN.nc sync_matrix --at 10,40 -o M.png` writes the image; a run's
+    variable without --at, a time outside the run, a non-matrix variable and a bad --at are
+    refused in one line (exit 2)."""
+    from click.testing import CliRunner
+
+    from harmosync.cli import main
+
+    t = np.linspace(0.0, 50.0, 51)
+    c = np.tile(np.eye(3), (t.size, 1, 1)) * 0.5 + 0.5 * np.cos(t)[:, None, None]
+    ds = xr.Dataset({"sync_matrix": (("time", "probe_a", "probe_b"), c, {"units": "1", "window": 20.0}),
+                     "sync": (("time",), c[:, 0, 1], {"units": "1"})},
+                    coords={"time": t, "probe_a": [1, 2, 3], "probe_b": [1, 2, 3]},
+                    attrs={"title": "harmosync simulate"})
+    run = tmp_path / "run.nc"
+    ds.to_netcdf(run, engine="h5netcdf")
+    runner = CliRunner()
+    out = tmp_path / "m.png"
+    res = runner.invoke(main, ["plot", str(run), "sync_matrix", "--at", "10,40", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for args, fragment in ((["sync_matrix"], "--at"), (["sync_matrix", "--at", "99"], "outside"),
+                           (["sync", "--at", "10"], "not a (time, probe, probe) matrix"),
+                           (["sync_matrix", "--at", "ten"], "commas")):
+        bad = runner.invoke(main, ["plot", str(run), *args, "-o", str(tmp_path / "b.png")])
+        msg = bad.stderr.strip()
+        assert bad.exit_code == 2 and fragment in msg and "\n" not in msg, (args, bad.output)

@@ -127,27 +127,44 @@ def correlations(ds, *, ax=None, legend: str | None = "right"):
     return ax
 
 
-def sync_map(da, *, ax=None, colorbar: bool = True):
+def block_mean(z: np.ndarray, k: int) -> np.ndarray:
+    """Means of ``z`` over blocks of ``k`` consecutive rows, NaN ignored (NaN where a block has
+    no finite value); the last block may be shorter."""
+    n = -(-z.shape[0] // k)
+    pad = np.full((n * k - z.shape[0], z.shape[1]), np.nan)
+    blocks = np.concatenate([z, pad]).reshape(n, k, z.shape[1])
+    ok = np.isfinite(blocks)
+    count = ok.sum(axis=1)
+    total = np.where(ok, blocks, 0.0).sum(axis=1)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def sync_map(da, *, ax=None, colorbar: bool = True, max_rows: int = 400):
     """C(t) against the plugging site m (x axis) and time t (y axis): diverging map centred on 0,
-    one image pixel per (site, time) sample drawn with nearest-neighbour resampling (no moiré);
-    where C is undefined (NaN: the forward window passes the end of the run) hatched grey."""
+    one cell per plugging site, nearest-neighbour (no moiré between sites). Time has more stored
+    samples than a figure has pixel rows, and C ripples at twice the probe frequency: picking
+    one sample per pixel would alias that ripple into stripes, so rows are averaged over blocks
+    of consecutive stored times down to at most ``max_rows`` (display only; the file keeps
+    every time). Where C is undefined (the forward window passes the end of the run) hatched."""
     ax = _ax(ax)
-    z = da.transpose("time", "site")
-    sites, times = np.asarray(z["site"], float), np.asarray(z["time"], float)
+    z = np.asarray(da.transpose("time", "site").values, float)
+    sites, times = np.asarray(da["site"], float), np.asarray(da["time"], float)
     ds_, dt = (sites[1] - sites[0]) if sites.size > 1 else 1.0, (times[1] - times[0]) if times.size > 1 else 1.0
+    k = max(1, -(-times.size // max_rows))
+    z = block_mean(z, k)
     cmap = plt.get_cmap("RdBu_r").with_extremes(bad=(0, 0, 0, 0))
-    uniform = sites.size < 2 or np.allclose(np.diff(sites), ds_)
-    if uniform:
-        im = ax.imshow(np.asarray(z.values, float), origin="lower", aspect="auto", cmap=cmap, vmin=-1.0, vmax=1.0,
-                       interpolation="nearest", zorder=1,
-                       extent=(sites[0] - ds_ / 2, sites[-1] + ds_ / 2, times[0] - dt / 2, times[-1] + dt / 2))
+    y0, y1 = times[0] - dt / 2, times[0] - dt / 2 + z.shape[0] * k * dt
+    if sites.size < 2 or np.allclose(np.diff(sites), ds_):
+        im = ax.imshow(z, origin="lower", aspect="auto", cmap=cmap, vmin=-1.0, vmax=1.0, interpolation="nearest",
+                       zorder=1, extent=(sites[0] - ds_ / 2, sites[-1] + ds_ / 2, y0, y1))
     else:
-        im = ax.pcolormesh(sites, times, np.asarray(z.values, float), cmap=cmap, vmin=-1.0, vmax=1.0,
-                           shading="nearest", zorder=1, antialiased=False, linewidth=0)
-    bad = ~np.isfinite(np.asarray(z.values, float)).any(axis=1)
-    if bad.any():  # rows of times with no C at any site: the end of the run
-        first = times[np.flatnonzero(bad)[0]] - dt / 2
-        ax.axhspan(first, times[-1] + dt / 2, facecolor="0.92", edgecolor="0.55", hatch="///", lw=0, zorder=0.5,
+        edges = np.concatenate([[sites[0] - 0.5], (sites[1:] + sites[:-1]) / 2, [sites[-1] + 0.5]])
+        im = ax.pcolormesh(edges, np.linspace(y0, y1, z.shape[0] + 1), z, cmap=cmap, vmin=-1.0, vmax=1.0,
+                           shading="flat", zorder=1, antialiased=False, linewidth=0)
+    undefined = ~np.isfinite(np.asarray(da.values, float)).any(axis=da.dims.index("site"))
+    if undefined.any():  # times with no C at any site: the end of the run
+        first = times[np.flatnonzero(undefined)[0]] - dt / 2
+        ax.axhspan(first, times[-1] + dt / 2, facecolor="0.92", edgecolor="0.55", hatch="///", lw=0, zorder=1.5,
                    label=lb.UNDEFINED_LABEL)
     if colorbar:
         ax.figure.colorbar(im, ax=ax, label=lb.observable_label("sync", omega=lb.OMEGA1), pad=0.02)
