@@ -136,7 +136,8 @@ def undefined_band(ax, times, values, *, label: str | None = None):
                       zorder=0.5, label=label)  # above shaded regions (zorder 0), below curves
 
 
-def dense_line(ax, t, y, *, color, label: str, pixels: int = 400, lw: float = 0.8, zorder: float = 2, **kw):
+def dense_line(ax, t, y, *, color, label: str, pixels: int = 400, lw: float = 0.8, zorder: float = 2,
+               phase: int = 0, **kw):
     """A curve that stays readable when it oscillates faster than the figure resolves (more than
     one extremum per ``pixels``-th of the time range): then its min–max envelope over bins of a
     few oscillations is drawn translucent, with the bin mean as a line (or, for an oscillation
@@ -144,7 +145,8 @@ def dense_line(ax, t, y, *, color, label: str, pixels: int = 400, lw: float = 0.
     t, y = np.asarray(t, float), np.asarray(y, float)
     finite = np.isfinite(y)
     if y.size and np.all(y[finite] == 0):
-        return ax.plot(t, y, color=color, lw=1.2, ls="--", label=f"{label} ≡ 0", zorder=zorder + 1, **kw)
+        return ax.plot(t, y, color=color, lw=1.4, ls=(4 * phase, (4, 4)), label=f"{label} ≡ 0", zorder=zorder + 1,
+                       **kw)
     extrema = np.count_nonzero(np.diff(np.sign(np.diff(y[finite])))) if finite.sum() > 2 else 0
     if extrema > pixels:
         nb = int(np.clip(extrema // 4, 50, pixels))

@@ -22,7 +22,7 @@ def moments(ds, *, ax=None):
     ax = ax or plt.gca()
     for k, i in enumerate(ds.probe.values):
         lb.dense_line(ax, ds.time, ds.x.sel(probe=i), color=COLORS[k % len(COLORS)],
-                      label=rf"$\langle x_{{{i}}}\rangle$", lw=0.7, zorder=2 + k)
+                      label=rf"$\langle x_{{{i}}}\rangle$", lw=0.7, zorder=2 + k, phase=k)
     ax.set_ylabel(lb.observable_label("x"))
     lb.legend_outside(ax)
     return ax
@@ -35,9 +35,15 @@ def sync(ds, *, ax=None, name="sync"):
     ax.plot(ds.time, da, lw=0.8, color="k")
     ax.set_ylim(-1.05, 1.05)
     ax.axhline(0, color="0.7", lw=0.5)
-    lb.undefined_band(ax, ds.time, da)
+    if not np.isfinite(da.values).any():  # e.g. C of means that stay zero (squeezed vacua)
+        ax.text(0.5, 0.75, "$C$ undefined at every time: the signals stay zero", transform=ax.transAxes,
+                ha="center", va="center", color="0.3")
+    else:
+        lb.undefined_band(ax, ds.time, da)
     w = da.attrs.get("window", np.nan)
-    of = r"$\langle x_a\rangle$, $\langle x_b\rangle$" if name == "sync" else r"$\langle x_a^2\rangle$, $\langle x_b^2\rangle$"
+    a, b = pair(ds)
+    power = "" if name == "sync" else "^2"
+    of = rf"$\langle x_{{{a}}}{power}\rangle$, $\langle x_{{{b}}}{power}\rangle$"
     ax.set_ylabel(lb.observable_label(name, symbol=rf"$C(t, \Delta t = {float(w):g})$"))
     ax.set_title(f"synchronization factor of {of}", fontsize="medium", loc="left")
     if ax.get_legend_handles_labels()[0]:  # the undefined band
@@ -45,12 +51,21 @@ def sync(ds, *, ax=None, name="sync"):
     return ax
 
 
+def pair(ds) -> tuple[str, str]:
+    """The probe numbers (1-based) of the pair the pairwise outputs refer to (``sync.probes``)."""
+    p = ds["sync"].attrs.get("probes") if "sync" in ds else None
+    p = ds.attrs.get("sync.probes", (1, 2)) if p is None else p
+    return tuple(str(int(v)) for v in np.asarray(p).ravel()[:2])
+
+
 def correlations(ds, *, ax=None):
-    """Mutual information, discord D(a|b) and log negativity [nat]."""
+    """Mutual information, discord D(a|b) and log negativity of the pair ``sync.probes`` [nat]."""
     ax = ax or plt.gca()
+    a, b = pair(ds)
     for k, (name, text, color) in enumerate(CORRELATIONS):
+        text = text.replace("a|b", f"{a}|{b}")
         if name in ds:
-            lb.dense_line(ax, ds.time, ds[name], color=color, label=text, lw=0.8, zorder=4 - k)
+            lb.dense_line(ax, ds.time, ds[name], color=color, label=text, lw=0.8, zorder=4 - k, phase=k)
     ax.set_ylabel(lb.label("correlations", "nat"))
     lo, hi = ax.get_ylim()
     ax.set_ylim(-0.03 * hi, hi)
@@ -78,7 +93,9 @@ def title(ds) -> str:
              f"T = {fmt('chain.temperature')}")
     probes = (f"probes ω = {fmt('probes.frequencies')}, λ = {fmt('probes.coupling')}, sites {fmt('probes.sites')}, "
               f"K = {fmt('probes.strengths')}")
-    start = f"x(0) = {fmt('initial.x')}, p(0) = {fmt('initial.p')}, r = {fmt('initial.squeezing')}"
+    given = [(name, key) for name, key in (("x(0)", "initial.x"), ("p(0)", "initial.p"), ("r", "initial.squeezing"),
+                                           ("φ", "initial.squeezing_angle")) if key in a]
+    start = ", ".join(f"{name} = {fmt(key)}" for name, key in given) or "probes in their vacua"
     return f"harmosync simulate: {chain}\n{probes}; {start}  (ħ = 1, unit masses)"
 
 
