@@ -16,19 +16,14 @@ from __future__ import annotations
 
 import re
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import xarray as xr
+from matplotlib.collections import QuadMesh
+from matplotlib.text import Text
 
-matplotlib.use("Agg")  # the test's own choice; the package never sets a backend
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import xarray as xr  # noqa: E402
-from matplotlib.collections import QuadMesh  # noqa: E402
-from matplotlib.image import AxesImage  # noqa: E402
-from matplotlib.text import Text  # noqa: E402
-
-from harmosync import figures  # noqa: E402
+from harmosync import figures
 
 #: The one unit notation of harmosync.plot.labels.unit_text.
 UNIT = re.compile(r"^(1|nat|rad|site|probe|\$\\omega(_1)?(\^\{-?\d+(/\d+)?\})?\$)$")

@@ -158,7 +158,7 @@ def draw(ds):
     fig, ax = plt.subplots(figsize=(9.5, 6.4), layout="constrained")
     paper.sync_map(ds["sync"], ax=ax)
     paper.site_lines(ds, ax=ax, names={"tau_crosstalk": "crosstalk $\\tau_{CT}(m)$",
-                                       "tau_echo": "echo of probe 2\nfrom the nearer end",
+                                       "tau_echo": "echo of probe 2 (nearer end)",
                                        "tau_revival": "revival $\\tau_R(m)$"})
     ax.set_ylim(float(ds.time[0]), float(ds.time[-1]))
     labels.legend_outside(ax, where="above", ncol=4)

@@ -165,7 +165,7 @@ def sync_map(da, *, ax=None, colorbar: bool = True, max_rows: int = 400):
     if undefined.any():  # times with no C at any site: the end of the run
         first = times[np.flatnonzero(undefined)[0]] - dt / 2
         ax.axhspan(first, times[-1] + dt / 2, facecolor="0.92", edgecolor="0.55", hatch="///", lw=0, zorder=1.5,
-                   label=lb.UNDEFINED_LABEL)
+                   label=lb.UNDEFINED_LABEL.replace("\n", " "))
     if colorbar:
         ax.figure.colorbar(im, ax=ax, label=lb.observable_label("sync", omega=lb.OMEGA1), pad=0.02)
     ax.set_xlabel(lb.label("plugging site $m$ of probe 2", "site number (1..M)"))
