@@ -106,7 +106,7 @@ def check_figure(fig) -> None:
         assert "τ_" not in t.get_text(), f"{t.get_text()!r}: write τ_R as math text"
     # one time range for the panels plotted against time
     ranges = {tuple(np.round(ax.get_xlim(), 6)) for ax in data_axes
-              if ax.get_gid() != "zoom" and ax.get_xlabel().startswith("$t$")}
+              if ax.get_gid() != "zoom" and ax.get_xlabel().startswith("time $t$")}
     assert len(ranges) <= 1, f"time ranges differ: {ranges}"
 
 
@@ -231,7 +231,7 @@ def test_checker_catches_what_issue_15_reported(flaw):
     t = np.linspace(0, 100, 200)
     for ax in (a, b):
         ax.plot(t, np.sin(t), label="C")
-        ax.set_xlabel(r"$t$ [$\omega^{-1}$]")
+        ax.set_xlabel(r"time $t$ [$\omega^{-1}$]")
         ax.set_ylabel("C [1]")
     if flaw == "legend":
         a.legend(loc="center")

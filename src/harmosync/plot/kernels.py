@@ -25,7 +25,7 @@ def kernels(data, *, ax=None):
                 zorder=3 + sorted(size.values(), reverse=True).index(size[name]))
     ax.set_xlim(float(data["time"][0]), float(data["time"][-1]))
     ax.axhline(0, color="0.7", lw=0.5)
-    ax.set_xlabel(lb.label("$t$", data["time"].attrs.get("units", "1/[w]")))
+    ax.set_xlabel(lb.label("time $t$", data["time"].attrs.get("units", "1/[w]")))
     ax.set_ylabel(lb.label("kernel", data["gamma1"].attrs.get("units", "[w]^2")))
     lb.legend_outside(ax)
     return ax

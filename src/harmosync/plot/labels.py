@@ -62,7 +62,7 @@ def label(quantity: str, units: str, *, omega: str = OMEGA) -> str:
 def time_label(*, omega: str = OMEGA) -> str:
     from ..observables import TIME_UNITS
 
-    return label("$t$", TIME_UNITS, omega=omega)
+    return label("time $t$", TIME_UNITS, omega=omega)
 
 
 def observable_label(name: str, *, omega: str = OMEGA, symbol: str | None = None) -> str:
