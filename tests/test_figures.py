@@ -9,7 +9,9 @@ physics, not hand-picked numbers: for the paper's chain τ_CT = 327.9 and τ_R =
 Golden files: ``tests/golden/figN.nc`` hold every GOLDEN_EVERY-th time of each figure's data
 (Fig. 6: the plugging sites FIG6_SITES only) and, in their attributes, the parameters that made
 them. Regenerate them only after a deliberate change of a recipe or of the physics — never to
-make a failing test pass — with ``python tests/test_figures.py --regenerate``.
+make a failing test pass — with ``python tests/test_figures.py --regenerate``; a recipe that
+gains a variable adds only that variable to its golden file, the stored ones kept as they are
+after checking that they still agree, with ``python tests/test_figures.py --add-new N``.
 """
 
 from __future__ import annotations
@@ -64,6 +66,22 @@ def regenerate() -> None:
     for n in figures.FIGURES:
         path = io.write_netcdf(golden_subset(figure_data(n)), GOLDEN_DIR / f"fig{n}.nc", overwrite=True)
         print(f"wrote {path}")
+
+
+def add_new_variables(number: int) -> None:
+    """Add to tests/golden/figN.nc only the variables the recipe computes and the file lacks;
+    the stored variables must still agree with the recipe (as in test_golden_data) and are
+    written back unchanged."""
+    golden = io.read(GOLDEN_DIR / f"fig{number}.nc")
+    ds = golden_subset(figure_data(number))
+    for name in golden.data_vars:
+        np.testing.assert_allclose(ds[name].values, golden[name].values, rtol=1e-8, atol=1e-8,
+                                   equal_nan=True, err_msg=f"fig{number}: {name}")
+    new = [name for name in ds.data_vars if name not in golden.data_vars]
+    for name in new:
+        golden[name] = ds[name]
+    path = io.write_netcdf(golden, GOLDEN_DIR / f"fig{number}.nc", overwrite=True)
+    print(f"wrote {path}: added {', '.join(new) or 'nothing'}")
 
 
 def mean_over(da, start, stop):
@@ -215,6 +233,19 @@ def test_fig4_entanglement_and_variance_sync(angle):
 
 
 @pytest.mark.parametrize("angle", [0.0, np.pi])
+def test_fig4_discord_beside_mutual_information(angle):
+    """Fig. 4's discord D(1|2) (Gaussian measurements on probe 2): 0 for the product state at
+    t = 0, 0 ≤ D ≤ I at every time (J = I − D ≥ 0 is the classical part), and a non-zero
+    plateau before τ_R like I's (Giorgi et al. 2012: discord survives on the plateau)."""
+    ds = figure_data(4).sel(squeezing_angle=angle)
+    _, tau_r = taus(ds)
+    d, mi = ds.discord.values, ds.mutual_information.values
+    assert abs(d[0]) < 1e-12
+    assert np.all(d >= 0) and np.all(d <= mi + 1e-10)
+    assert mean_over(ds.discord, 300, tau_r - W) > 0.01
+
+
+@pytest.mark.parametrize("angle", [0.0, np.pi])
 def test_fig5_variances_sync_without_entanglement(angle):
     """Fig. 5 / Sec. V B, both quadratures: in the crosstalk window the variances synchronize
     (C > 0.99) while E_N stays exactly 0; the mutual information rises from zero (< 1e-12
@@ -322,5 +353,9 @@ def test_figures_package_import_is_light():
 if __name__ == "__main__":
     if sys.argv[1:] == ["--regenerate"]:
         regenerate()
+    elif sys.argv[1:2] == ["--add-new"] and all(a.isdigit() for a in sys.argv[2:]):
+        for n in sys.argv[2:]:
+            add_new_variables(int(n))
     else:
-        print("usage: python tests/test_figures.py --regenerate   (rewrites tests/golden/figN.nc)")
+        print("usage: python tests/test_figures.py --regenerate   (rewrites tests/golden/figN.nc)\n"
+              "       python tests/test_figures.py --add-new N ... (adds figN's new variables only)")

@@ -109,26 +109,31 @@ def draw(ds):
     (c) the same for the flipped K2; τ_R and 2τ_R marked. Returns the matplotlib Figure."""
     import matplotlib.pyplot as plt
 
-    from ..plot import paper
+    from ..plot import labels, paper
 
     tau_r = ds.attrs["times.tau_revival"]
-    fig, axes = plt.subplots(3, 1, figsize=(7.5, 7.2), sharex=True, height_ratios=(1.0, 1.2, 1.2))
+    fig, axes = plt.subplots(3, 1, figsize=(9.0, 7.6), sharex=True, height_ratios=(1.0, 1.2, 1.2),
+                             layout="constrained")
     a = ds.sel(case="attractive")
     r = ds.sel(case="repulsive")
-    paper.sync(a["sync"], ax=axes[0], label=f"K₂ = {float(a.K2):+g}")
-    paper.sync(r["sync"], ax=axes[0], color="tab:red", ls="--", label=f"K₂ = {float(r.K2):+g} (Sec. III A)")
-    axes[0].legend(loc="lower right", fontsize="x-small", ncol=2)
+    paper.sync(a["sync"], ax=axes[0], label=f"$K_2 = {float(a.K2):+g}$")
+    paper.sync(r["sync"], ax=axes[0], color="tab:red", ls="--", undefined=False,
+               label=f"$K_2 = {float(r.K2):+g}$\n(Sec. III A)")
+    labels.legend_outside(axes[0])
     paper.normal_modes(a, ax=axes[1])
     paper.normal_modes(r, ax=axes[2])
-    axes[1].set_title(f"K₁ = K₂ = {float(a.K2):g}: ⟨q₁⟩ (≈ x₊) is damped, ⟨q₂⟩ survives: anti-sync", fontsize="small", loc="left")
-    axes[2].set_title(f"K₂ = {float(r.K2):+g}: ⟨q₂⟩ (≈ x₋) is damped, ⟨q₁⟩ survives: sync", fontsize="small", loc="left")
-    for ax in axes:
-        paper.tau_markers({"τ_R": tau_r, "2τ_R": 2 * tau_r}, ax=ax)
+    axes[0].set_title("synchronization factor of $\\langle x_1\\rangle$, $\\langle x_2\\rangle$",
+                      fontsize=paper.TITLE_SIZE, loc="left")
+    axes[1].set_title(f"$K_1 = K_2 = {float(a.K2):g}$: $q_1$ ($\\approx x_+$) damped, $q_2$ survives: "
+                      "anti-synchronization", fontsize=paper.TITLE_SIZE, loc="left")
+    axes[2].set_title(f"$K_2 = {float(r.K2):+g}$: $q_2$ ($\\approx x_-$) damped, $q_1$ survives: "
+                      "synchronization", fontsize=paper.TITLE_SIZE, loc="left")
+    for i, ax in enumerate(axes):
+        paper.tau_markers({"τ_R": tau_r, "2τ_R": 2 * tau_r}, ax=ax, labels=i == 0)
     axes[-1].set_xlabel(paper.TIME_LABEL)
     axes[-1].set_xlim(float(ds.time[0]), float(ds.time[-1]))
     p = common.read_params(Params, ds)
     fig.suptitle(f"Fig. 1  ω₂/ω₁ = {p.frequencies[1] / p.frequencies[0]:g}, λ = {p.coupling:g}, "
                  f"K = {p.strengths[0]:g}, M = {p.sites}, Ω₀ = {p.omega0:g}, g = {p.g:g}, "
-                 f"x(0) = {p.x0}", fontsize="small")
-    fig.tight_layout()
+                 f"x(0) = {p.x0}", fontsize=paper.TITLE_SIZE)
     return fig

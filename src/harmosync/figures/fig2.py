@@ -106,34 +106,35 @@ def draw(ds):
     grey). Bottom: ⟨x1⟩, ⟨x2⟩ for the weakest (left) and strongest (right) K."""
     import matplotlib.pyplot as plt
 
-    from ..plot import paper
+    from ..plot import labels, paper
 
     tau_r = ds.attrs["times.tau_revival"]
-    fig = plt.figure(figsize=(8.5, 6.4))
+    p = common.read_params(Params, ds)
+    fig = plt.figure(figsize=(10.0, 6.8), layout="constrained")
     grid = fig.add_gridspec(2, 2, height_ratios=(1.0, 1.1))
     top = fig.add_subplot(grid[0, :])
     bottom = [fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1])]
     prim = ds.sel(initial="primary")
     ks = [float(k) for k in ds.K.values]
     styles = [{"color": "k", "ls": "-"}, {"color": "tab:red", "ls": ":", "lw": 1.3}]
-    for k, style in zip(ks, styles * len(ks)):
-        paper.sync(prim["sync"].sel(K=k), ax=top, label=f"K = {k:g}", **style)
+    for i, (k, style) in enumerate(zip(ks, styles * len(ks))):
+        paper.sync(prim["sync"].sel(K=k), ax=top, label=f"$K = {k:g}$", undefined=i == 0, **style)
     alt = ds.sel(initial="alternative", K=ks[-1])
     x0 = tuple(float(v) for v in alt.x0.values)
-    paper.sync(alt["sync"], ax=top, color="0.55", lw=0.7, label=f"K = {ks[-1]:g}, x(0) = {x0} (alternative)")
-    top.legend(loc="lower left", fontsize="x-small", ncol=3)
+    paper.sync(alt["sync"], ax=top, color="0.55", lw=0.7, undefined=False,
+               label=f"$K = {ks[-1]:g}$, Fig. 1's\n$x(0) = {x0}$")
+    labels.legend_outside(top)
+    top.set_title(f"synchronization factor of $\\langle x_1\\rangle$, $\\langle x_2\\rangle$, "
+                  f"$x(0) = {tuple(p.x0)}$", fontsize=paper.TITLE_SIZE, loc="left")
     paper.tau_markers({"τ_R": tau_r}, ax=top)
     top.set_xlabel(paper.TIME_LABEL)
-    for ax, k in zip(bottom, (ks[0], ks[-1])):
-        paper.positions(prim["x"].sel(K=k), ax=ax)
-        paper.tau_markers({"τ_R": tau_r}, ax=ax)
-        ax.set_title(f"K = {k:g}", fontsize="small", loc="left")
+    for ax, k, words in zip(bottom, (ks[0], ks[-1]), ("weak coupling", "strong coupling")):
+        paper.positions(prim["x"].sel(K=k), ax=ax, legend="above")
+        paper.tau_markers({"τ_R": tau_r}, ax=ax, labels=False)
+        ax.set_title(f"{words}, $K = {k:g}$", fontsize=paper.TITLE_SIZE, loc="left")
         ax.set_xlabel(paper.TIME_LABEL)
     for ax in (top, *bottom):
         ax.set_xlim(float(ds.time[0]), float(ds.time[-1]))
-    p = common.read_params(Params, ds)
     fig.suptitle(f"Fig. 2  λ = {p.coupling:g}, ω₂/ω₁ = {p.frequencies[1] / p.frequencies[0]:g}, both probes at "
-                 f"site {p.plug[0]}, M = {p.sites}, Ω₀ = {p.omega0:g}, g = {p.g:g}, x(0) = {p.x0}",
-                 fontsize="small")
-    fig.tight_layout()
+                 f"site {p.plug[0]}, M = {p.sites}, Ω₀ = {p.omega0:g}, g = {p.g:g}", fontsize=paper.TITLE_SIZE)
     return fig

@@ -157,35 +157,38 @@ def draw(ds):
     delay), (c) the symmetric dynamics in [τ_CT, τ_CT + zoom]; regions shaded in (a), (b)."""
     import matplotlib.pyplot as plt
 
-    from ..plot import paper
+    from ..plot import labels, paper
 
     p = common.read_params(Params, ds)
     taus = (ds.attrs["times.tau_crosstalk"], ds.attrs["times.tau_revival"])
-    fig, axes = plt.subplots(3, 1, figsize=(7.5, 7.6), height_ratios=(1.1, 1.0, 1.0))
+    fig, axes = plt.subplots(3, 1, figsize=(9.5, 8.4), height_ratios=(1.1, 1.0, 1.0), layout="constrained")
     sym, asym = ds.sel(case="symmetric"), ds.sel(case="asymmetric")
     end = float(ds.time[-1])
     paper.positions(sym["x"], ax=axes[0], lw=0.5)
     paper.time_regions(taus, ax=axes[0], t_end=end)
-    paper.sync(sym["sync"], ax=axes[1], label=f"symmetric x(0) = {p.symmetric_x0}, p(0) = {p.symmetric_p0}")
-    paper.sync(asym["sync_delayed"], ax=axes[1], color="tab:red", ls="--",
-               label=f"asymmetric p(0) = {p.asymmetric_p0}, delay τ = {float(asym.best_delay):.2f}")
-    paper.sync(asym["sync"], ax=axes[1], color="0.6", lw=0.5, label="asymmetric, no delay")
+    labels.legend_outside(axes[0])
+    paper.sync(sym["sync"], ax=axes[1], label="symmetric")
+    paper.sync(asym["sync_delayed"], ax=axes[1], color="tab:red", ls="--", undefined=False,
+               label=f"asymmetric, delay\n$\\tau = {float(asym.best_delay):.2f}$")
+    paper.sync(asym["sync"], ax=axes[1], color="0.6", lw=0.5, undefined=False, label="asymmetric,\nno delay")
     paper.time_regions(taus, ax=axes[1], t_end=end, labels=False)
-    axes[1].legend(loc="lower center", fontsize="xx-small", ncol=3, framealpha=0.9)
-    h, lab = axes[0].get_legend_handles_labels()
-    axes[0].legend(h, lab, loc="upper right", fontsize="xx-small", ncol=5)
+    labels.legend_outside(axes[1])
     for ax in axes[:2]:
         ax.set_xlim(float(ds.time[0]), end)
         ax.set_xlabel(paper.TIME_LABEL)
+        paper.tau_markers({"τ_CT": taus[0], "τ_R": taus[1]}, ax=ax, labels=ax is axes[0])
     a, b = taus[0], taus[0] + p.zoom_width
     paper.positions(sym["x"].sel(time=slice(a, b)), ax=axes[2], lw=0.9)
     axes[2].set_xlim(a, b)
+    axes[2].set_gid("zoom")  # a zoom: the one panel whose time range differs on purpose
     axes[2].set_xlabel(paper.TIME_LABEL)
-    axes[2].set_title("(c) symmetric case, start of the crosstalk window", fontsize="small", loc="left")
-    axes[0].set_title("(a)", fontsize="small", loc="left")
-    axes[1].set_title("(b)", fontsize="small", loc="left")
+    axes[2].set_title("(c) symmetric state: the oscillations rise again when the other probe's signal arrives",
+                      fontsize=paper.TITLE_SIZE, loc="left")
+    axes[0].set_title(f"(a) symmetric state $x(0) = {tuple(p.symmetric_x0)}$, $p(0) = {tuple(p.symmetric_p0)}$",
+                      fontsize=paper.TITLE_SIZE, loc="left")
+    axes[1].set_title(f"(b) synchronization factor; asymmetric state $x(0) = {tuple(p.asymmetric_x0)}$, "
+                      f"$p(0) = {tuple(p.asymmetric_p0)}$", fontsize=paper.TITLE_SIZE, loc="left")
     fig.suptitle(f"Fig. 3  λ = {p.coupling:g}, ω₂/ω₁ = {p.frequencies[1] / p.frequencies[0]:g}, probes at sites "
                  f"{p.plug[0]} and {p.plug[1]}, K = {p.strengths[0]:g}, M = {p.sites}, Ω₀ = {p.omega0:g}, "
-                 f"g = {p.g:g};  τ_CT = {taus[0]:.0f}, τ_R = {taus[1]:.0f}", fontsize="small")
-    fig.tight_layout()
+                 f"g = {p.g:g};  $\\tau_{{CT}}$ = {taus[0]:.0f}, $\\tau_R$ = {taus[1]:.0f}", fontsize=paper.TITLE_SIZE)
     return fig

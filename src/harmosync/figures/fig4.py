@@ -62,6 +62,9 @@ CHOICES = {
     "step": common.STEP_REASON,
 }
 
+DISCORD_REASON = ("Fig. 4 adds the Gaussian discord D(1|2) (Adesso & Datta 2010; not in the paper) beside the "
+                  "mutual information, as Giorgi et al., PRA 85, 052101 (2012) tie synchronization to discord")
+
 
 def network(params) -> Network:
     return couple(chain(params.sites, params.omega0, params.g),
@@ -69,22 +72,25 @@ def network(params) -> Network:
 
 
 @common.one_thread
-def compute_squeezed(params, *, figure: int, title: str, choices: dict):
+def compute_squeezed(params, *, figure: int, title: str, choices: dict, discord: bool = False):
     """⟨x_i²⟩, mutual information, log negativity and C of ⟨x1²⟩, ⟨x2²⟩ for every squeezing
-    angle (exact covariance, dynamics.solve). Shared by Figs. 4 and 5."""
+    angle (exact covariance, dynamics.solve); with ``discord``, also the Gaussian discord D(1|2)
+    (measures.discord, to the evolution's error bound). Shared by Figs. 4 and 5."""
     import xarray as xr
 
     t = common.time_grid(params.stop, params.step)
     net = network(params)
     n = len(params.angles)
     x2 = np.empty((n, t.size, 2))
-    mi, ln, c = (np.empty((n, t.size)) for _ in range(3))
+    mi, ln, c, dis = (np.empty((n, t.size)) for _ in range(4))
     for i, angle in enumerate(params.angles):
         sol = dy.solve(net, common.squeezed_pair(params.frequencies, params.squeezing, angle))
         m = sol.moments(t)
         x2[i] = np.diagonal(m.cov, axis1=1, axis2=2)[:, 0::2] + m.mean[:, 0::2] ** 2
         mi[i] = ms.mutual_information(m.cov, [0], [1], accuracy=sol.error_bound)
         ln[i] = ms.log_negativity(m.cov, [0], [1], accuracy=sol.error_bound)
+        if discord:
+            dis[i] = ms.discord(m.cov, 0, 1, accuracy=sol.error_bound)
         c[i] = ms.sync_factor(x2[i, :, 0], x2[i, :, 1], params.step, params.window)
     ds = xr.Dataset(
         {"x2": (("squeezing_angle", "time", "probe"), x2),
@@ -98,52 +104,60 @@ def compute_squeezed(params, *, figure: int, title: str, choices: dict):
                                      window=params.window)
     ds["mutual_information"].attrs["long_name"] = "mutual information I(1:2) = S_1 + S_2 - S_12"
     ds["log_negativity"].attrs["long_name"] = "logarithmic negativity E_N between the probes"
+    if discord:
+        ds["discord"] = (("squeezing_angle", "time"), dis)
+        ds["discord"].attrs["long_name"] = "Gaussian quantum discord D(1|2), Gaussian measurements on probe 2"
     ds["squeezing_angle"].attrs.update(units="rad", long_name="squeezing angle phi (0: squeezed in x, pi: in p)")
     return common.finish(ds, figure=figure, title=title, params=params, choices=choices, network=net)
 
 
 def compute(params: Params = Params()):
     """Fig. 4 data: see :func:`compute_squeezed`."""
-    return compute_squeezed(params, figure=4, title=TITLE, choices=CHOICES)
+    return compute_squeezed(params, figure=4, title=TITLE, choices={**CHOICES, "discord": DISCORD_REASON},
+                            discord=True)
 
 
 def _angle_name(phi: float) -> str:
     if np.isclose(phi, 0.0):
-        return "φ = 0 (squeezed in x)"
+        return "squeezed in $x$ ($\\varphi = 0$)"
     if np.isclose(phi, np.pi):
-        return "φ = π (squeezed in p)"
-    return f"φ = {phi:.3g}"
+        return "squeezed in $p$ ($\\varphi = \\pi$)"
+    return f"squeezing angle $\\varphi = {phi:.3g}$"
 
 
 def draw_squeezed(ds, *, caption: str, regions: bool):
-    """One column per squeezing angle: ⟨x_i²⟩, (I, E_N), C of ⟨x_i²⟩; τ_R marked, or the three
-    time regions shaded (``regions``, Fig. 5)."""
+    """One column per squeezing angle: ⟨x_i²⟩, (I, D where computed, E_N), C of ⟨x_i²⟩; τ_R
+    marked, or the three time regions shaded (``regions``, Fig. 5). The legends (the same in
+    every column) sit right of the last column."""
     import matplotlib.pyplot as plt
 
-    from ..plot import paper
+    from ..plot import labels, paper
 
     angles = [float(a) for a in ds.squeezing_angle.values]
-    fig, axes = plt.subplots(3, len(angles), figsize=(5.2 * len(angles), 7.4), sharex=True, squeeze=False)
+    fig, axes = plt.subplots(3, len(angles), figsize=(4.6 * len(angles) + 2.2, 7.8), sharex=True, squeeze=False,
+                             layout="constrained")
     tau_ct, tau_r = ds.attrs["times.tau_crosstalk"], ds.attrs["times.tau_revival"]
     end = float(ds.time[-1])
     for j, phi in enumerate(angles):
         d = ds.sel(squeezing_angle=phi)
         col = axes[:, j]
-        paper.second_moments(d["x2"], ax=col[0])
-        paper.correlations(d, ax=col[1])
-        paper.sync(d["sync_variance"], ax=col[2])
-        col[2].set_ylabel("C of ⟨x²⟩" if j == 0 else "")
-        col[0].set_title(_angle_name(phi) + (" — primary" if j == 0 else " — alternative"),
-                         fontsize="small", loc="left")
-        for ax in col:
+        last = j == len(angles) - 1
+        paper.second_moments(d["x2"], ax=col[0], legend=None)
+        paper.correlations(d, ax=col[1], legend=None)
+        paper.sync(d["sync_variance"], ax=col[2], label="$C$ of $\\langle x_1^2\\rangle$, $\\langle x_2^2\\rangle$")
+        col[2].set_ylabel(col[2].get_ylabel().replace("$ [", "$ of $\\langle x_i^2\\rangle$ ["))
+        col[0].set_title(_angle_name(phi), fontsize=paper.TITLE_SIZE, loc="left")
+        for i, ax in enumerate(col):
             ax.set_xlim(float(ds.time[0]), end)
             if regions:
-                paper.time_regions((tau_ct, tau_r), ax=ax, t_end=end, labels=False)
+                paper.time_regions((tau_ct, tau_r), ax=ax, t_end=end, labels=i == 0)
+                paper.tau_markers({"τ_CT": tau_ct, "τ_R": tau_r}, ax=ax, labels=i == 0)
             else:
-                paper.tau_markers({"τ_R": tau_r}, ax=ax)
+                paper.tau_markers({"τ_R": tau_r}, ax=ax, labels=i == 0)
+            if last:
+                labels.legend_outside(ax)
         col[2].set_xlabel(paper.TIME_LABEL)
-    fig.suptitle(caption, fontsize="small")
-    fig.tight_layout()
+    fig.suptitle(caption, fontsize=paper.TITLE_SIZE)
     return fig
 
 

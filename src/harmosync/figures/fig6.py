@@ -147,21 +147,26 @@ def triangle(ds, *, margin: float | None = None):
 
 
 def draw(ds):
-    """The map (x: m, y: t), diverging colours centred on C = 0, with the τ curves."""
+    """The map (x: m, y: t) at its own resolution (one cell per site and stored time), diverging
+    colours centred on C = 0, with the τ curves; the band at the end where C is undefined (the
+    forward window [t, t + Δt] passes the end of the run) hatched. Returns the Figure."""
     import matplotlib.pyplot as plt
 
-    from ..plot import paper
+    from ..plot import labels, paper
 
     p = common.read_params(Params, ds)
-    fig, ax = plt.subplots(figsize=(7.5, 6.0))
+    fig, ax = plt.subplots(figsize=(9.5, 6.4), layout="constrained")
     paper.sync_map(ds["sync"], ax=ax)
-    paper.site_lines(ds, ax=ax, names={"tau_crosstalk": "crosstalk τ_CT(m)",
-                                       "tau_echo": "echo of probe 2 from the nearer end",
-                                       "tau_revival": "revival τ_R(m)"})
+    paper.site_lines(ds, ax=ax, names={"tau_crosstalk": "crosstalk $\\tau_{CT}(m)$",
+                                       "tau_echo": "echo of probe 2 (nearer end)",
+                                       "tau_revival": "revival $\\tau_R(m)$"})
+    ax.set_ylim(float(ds.time[0]), float(ds.time[-1]))
+    labels.legend_outside(ax, where="above", ncol=4)
     ax.text(0.7 * p.sites, 0.25 * float(np.nanmax(ds["tau_crosstalk"])), "triangle: independent\ndissipation, no sync",
-            ha="center", va="center", fontsize="x-small")
+            ha="center", va="center", fontsize="small")
+    ax.set_title(f"synchronization factor $C(t, \\Delta t = {p.window:g})$ of $\\langle x_1\\rangle$, "
+                 "$\\langle x_2\\rangle$", fontsize=paper.TITLE_SIZE, loc="left", pad=22)
     fig.suptitle(f"Fig. 6  ω₂/ω₁ = {p.frequencies[1] / p.frequencies[0]:g}, λ = {p.coupling:g}, "
                  f"K = {p.strengths[0]:g}, Ω₀ = {p.omega0:g}, g = {p.g:g}, M = {p.sites}, probe 1 at site "
-                 f"{p.first_site}, x(0) = {p.x0}, Δt = {p.window:g}", fontsize="small")
-    fig.tight_layout()
+                 f"{p.first_site}, x(0) = {p.x0}", fontsize=paper.TITLE_SIZE)
     return fig

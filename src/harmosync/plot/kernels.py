@@ -7,19 +7,27 @@ Each function takes the Dataset written by ``harmosync kernels`` (or built by
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
+
+from . import labels as lb
 
 
 def kernels(data, *, ax=None):
-    """γ1(t), γ2(t) and η(t) [ω²] against t [1/ω]."""
+    """γ1(t), γ2(t) and η(t) [ω²] against t [ω⁻¹]."""
     ax = ax or plt.gca()
-    styles = {"gamma1": ("γ1(t)", "k"), "gamma2": ("γ2(t)", "tab:red"), "eta": ("η(t)", "tab:blue")}
-    for name, (label, color) in styles.items():
-        if name in data:
-            ax.plot(data["time"], data[name], lw=0.8, color=color, label=label)
+    styles = {"gamma1": (r"$\gamma_1(t)$", "k"), "gamma2": (r"$\gamma_2(t)$", "tab:red"),
+              "eta": (r"$\eta(t)$", "tab:blue")}
+    present = [n for n in styles if n in data]
+    size = {n: float(np.nanmax(np.abs(data[n].values))) for n in present}
+    for name in present:  # the smaller kernels on top, so that none hides another
+        label, color = styles[name]
+        ax.plot(data["time"], data[name], lw=0.8, color=color, label=label,
+                zorder=3 + sorted(size.values(), reverse=True).index(size[name]))
+    ax.set_xlim(float(data["time"][0]), float(data["time"][-1]))
     ax.axhline(0, color="0.7", lw=0.5)
-    ax.set_xlabel("t  [1/ω]")
-    ax.set_ylabel("kernel  [ω²]")
-    ax.legend(loc="upper right", fontsize="small")
+    ax.set_xlabel(lb.label("time $t$", data["time"].attrs.get("units", "1/[w]")))
+    ax.set_ylabel(lb.label("kernel", data["gamma1"].attrs.get("units", "[w]^2")))
+    lb.legend_outside(ax)
     return ax
 
 
@@ -32,26 +40,33 @@ def spectral_density(data, *, ax=None):
     om = data["omega"]
     for i, s in enumerate(data["mode"].values):
         c = colors[i % len(colors)]
-        ax.plot(om, data["spectral_density"].sel(mode=s, mode2=s), lw=0.8, color=c, label=f"J{s}{s} (smoothed)")
+        ax.plot(om, data["spectral_density"].sel(mode=s, mode2=s), lw=0.8, color=c, label=f"$J_{{{s}{s}}}$ (smoothed)")
         if "continuum_spectral_density" in data:
             ax.plot(om, data["continuum_spectral_density"].sel(mode=s, mode2=s), lw=0.8, ls="--", color=c,
-                    label=f"J{s}{s} (continuum)")
+                    label=f"$J_{{{s}{s}}}$ (continuum)")
         ax.axvline(float(data["system_frequency"].sel(mode=s)), color=c, lw=0.5, ls=":")
-    ax.set_xlabel("ω  [ω]")
-    ax.set_ylabel("J(ω)  [ω²]")
-    ax.legend(loc="upper right", fontsize="small")
+    ax.set_xlabel(lb.label(r"frequency $\omega$", om.attrs.get("units", "[w]")))
+    ax.set_ylabel(lb.label(r"$J(\omega)$", data["spectral_density"].attrs.get("units", "[w]^2")))
+    lb.legend_outside(ax)
     return ax
 
 
-def kernels_figure(data, path, *, overwrite: bool = False):
-    """Two panels (kernels, spectral densities), written atomically to ``path`` (PNG/PDF/SVG)."""
-    from ..io import atomic_path
-
-    fig, axes = plt.subplots(2, 1, figsize=(8, 6.5))
+def kernels_plot(data):
+    """The Figure of two panels: kernels and spectral densities."""
+    fig, axes = plt.subplots(2, 1, figsize=(9.5, 6.5), layout="constrained")
     kernels(data, ax=axes[0])
     spectral_density(data, ax=axes[1])
-    axes[0].set_title("Langevin kernels of the probes' normal modes, Eqs. (4), (5)", fontsize="small")
-    fig.tight_layout()
+    axes[0].set_title("Langevin kernels of the probes' normal modes, Eqs. (4), (5)", fontsize="medium", loc="left")
+    axes[1].set_title("spectral densities of the chain seen by the probes' normal modes (dotted: $\\Omega_s$)",
+                      fontsize="medium", loc="left")
+    return fig
+
+
+def kernels_figure(data, path, *, overwrite: bool = False):
+    """:func:`kernels_plot` written atomically to ``path`` (PNG/PDF/SVG)."""
+    from ..io import atomic_path
+
+    fig = kernels_plot(data)
     suffix = str(path).rsplit(".", 1)[-1].lower()
     with atomic_path(path, overwrite=overwrite) as tmp:
         fig.savefig(tmp, format=suffix if suffix in ("png", "pdf", "svg") else "png", dpi=120)

@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np  # noqa: E402
 
 from ..errors import HarmosyncError  # noqa: E402
+from . import labels as lb
 
 DIVERGING = "RdBu_r"
 SEQUENTIAL = "viridis"
@@ -25,22 +26,27 @@ def _is_c(da) -> bool:
 
 
 def axis_label(da, dim: str) -> str:
-    """``path [units]`` for a sweep axis, ``t [1/ω]`` for time."""
+    """"name [unit]" for a sweep axis (its config path beside a user's name, e.g. "K
+    (probes.strengths[*]) [ω²]"), "t [ω⁻¹]" for time (:func:`.labels.label`)."""
     if dim == "time":
-        return "t  [1/ω]"
+        return lb.time_label()
     c = da.coords[dim] if dim in da.coords else None
     attrs = c.attrs if c is not None else {}
     path = attrs.get("path", dim)
     name = path if dim == path.replace("[*]", "_all").replace(".", "_").replace("[", "_").rstrip("]") \
         else f"{dim}  ({path})"  # an axis named in the config, e.g. "K  (probes.strengths[*])"
-    units = attrs.get("units", "")
-    return f"{name}  [{units}]" if units and units != "1" else name
+    return lb.label(name, attrs.get("units", ""))
 
 
 def value_label(da) -> str:
-    units = da.attrs.get("units", "")
-    name = da.name or ""
-    return f"{name}  [{units}]" if units and units != "1" else name
+    """The quantity of a variable with its unit: a registry observable (or a sweep summary of
+    one) by its symbol and registry units, anything else by its long name and ``units``."""
+    from ..observables import REGISTRY, series_of
+
+    name = str(da.name or "")
+    if name in REGISTRY or series_of(name)[0] in REGISTRY:
+        return lb.observable_label(name)
+    return lb.label(da.attrs.get("long_name", name), da.attrs.get("units", ""))
 
 
 def _norm(da):
@@ -96,7 +102,7 @@ def sweep_line(da, x: str, *, ax=None, hue: str | None = None):
         for v in da[hue].values:
             ax.plot(da[x].values, da.sel({hue: v}).values, marker="." if da.sizes[x] <= 60 else None, lw=1,
                     label=f"{hue} = {v}")
-        ax.legend(fontsize="small")
+        lb.legend_outside(ax)
     if _is_c(da):
         ax.set_ylim(-1.05, 1.05)
         ax.axhline(0, color="0.7", lw=0.5)
@@ -194,19 +200,28 @@ def _titled(ax, da, sel):
              and not k.startswith("interval")]
     if "interval_start" in da.coords and da.coords["interval_start"].ndim == 0:
         fixed.append(f"t in [{float(da.interval_start):g}, {float(da.interval_stop):g}]")
-    ax.set_title(", ".join([str(da.name)] + fixed), fontsize="small")
+    ax.set_title(", ".join([value_label(da).rsplit(" [", 1)[0]] + fixed), fontsize="medium")
     return ax
 
 
-def save(ds, var: str, path, *, x=None, y=None, sel=None, overwrite: bool = False, title: str | None = None):
-    """Draw :func:`plot_variable` and write it atomically (PNG, PDF or SVG by suffix)."""
-    from ..io import atomic_path
-
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+def figure(ds, var: str, *, x=None, y=None, sel=None, title: str | None = None):
+    """A Figure of :func:`plot_variable` with a title."""
+    fig, ax = plt.subplots(figsize=(8.5, 4.8), layout="constrained")
     try:
         plot_variable(ds, var, x=x, y=y, sel=sel, ax=ax)
-        fig.suptitle(title or "harmosync sweep (ħ = 1, unit masses)", fontsize="small")
-        fig.tight_layout()
+    except BaseException:
+        plt.close(fig)
+        raise
+    fig.suptitle(title or "harmosync sweep (ħ = 1, unit masses)", fontsize="medium")
+    return fig
+
+
+def save(ds, var: str, path, *, x=None, y=None, sel=None, overwrite: bool = False, title: str | None = None):
+    """Draw :func:`figure` and write it atomically (PNG, PDF or SVG by suffix)."""
+    from ..io import atomic_path
+
+    fig = figure(ds, var, x=x, y=y, sel=sel, title=title)
+    try:
         suffix = str(path).rsplit(".", 1)[-1].lower()
         with atomic_path(path, overwrite=overwrite) as tmp:
             fig.savefig(tmp, format=suffix if suffix in ("png", "pdf", "svg") else "png", dpi=130)
