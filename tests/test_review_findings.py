@@ -86,3 +86,14 @@ def test_matrix_attrs_in_sweep_store_as_in_simulate(name):
     var = {v.name: v for v in sw.store_layout(spec)[0]}[name]
     expected = obs.get(name).attrs(base.sync.probes, base.sync.window, base.sync.delay)
     assert ("probes" in var.attrs) == ("probes" in expected)
+
+
+def test_export_of_a_sweep_with_a_failed_point(tmp_path):
+    # a failed point (here an unstable K, status 2) is NaN by design; the export must not call
+    # that a numerical failure ("log_negativity_mean contains NaN or inf"). Also in the baseline.
+    store = tmp_path / "k.zarr"
+    sw.run_sweep(BASE, {"probes.strengths[*]": {"values": [0.1, 5.0]}},
+                 keep={"summaries": ["log_negativity"], "windows": [[0, 30]]}, store=store,
+                 executor="serial", progress=False, log=lambda msg: None)
+    sw.export_netcdf(store, tmp_path / "k.nc")
+    assert (tmp_path / "k.nc").exists()
