@@ -140,6 +140,9 @@ def observe(point: Point, names, *, evolution: dy.Evolution | None = None):
     names = list(names)
     need_cov = obs.needs_covariance(names)
     evo = evolution if evolution is not None else solve(point, covariance=need_cov)
+    if tuple(evo.rows) != tuple(range(point.network.n_probes)):
+        raise HarmosyncError(f"observe needs an evolution of the probes (rows 0..{point.network.n_probes - 1}), "
+                             f"got rows {list(evo.rows)}")
     check_time_grid(point.times, evo.max_frequency)
     if need_cov:
         mom = evo.moments(point.times)

@@ -35,7 +35,8 @@ class Evolution(Protocol):
 
     * ``rows``: observed oscillators (0-based: probes first, then environment sites);
     * ``error_bound``: absolute bound on the error of any returned moment;
-    * ``t_max``: the largest |t| the evolution may be evaluated at (∞ unless it was cut);
+    * ``t_max``: the largest |t| the evolution may be evaluated at (the ``t_max`` it was solved
+      for, which its error bound covers; ∞ when none was given);
     * ``max_frequency``: the fastest oscillation in the moments [ω] (the Nyquist check of a
       time grid); for a damped solver, the largest |Im| of the drift's eigenvalues;
     * ``energy``: the conserved ⟨H⟩ [ω], or None when the dynamics conserves none (baths);

@@ -77,7 +77,7 @@ class NormalModeEvolution:
     ``nu`` (N,) the stationary part; ``values`` (R,) and ``vectors`` (2, N, R) the low-rank part
     Δ; ``method`` "dense" or "chain" (+ "+lightcone"); ``window`` the (first, last) chain sites
     kept by a light-cone cut, or None. Contract: ``rows``, ``error_bound`` (module docstring),
-    ``t_max`` (∞ unless cut), ``energy`` (the conserved ⟨H⟩), ``has_covariance``, ``means``,
+    ``t_max`` (the ``t_max`` solved for, ∞ if none), ``energy`` (the conserved ⟨H⟩), ``has_covariance``, ``means``,
     ``moments``, ``iter_moments``, ``max_frequency``, ``diagnostics``. Modes that no observed
     oscillator sees are left out of the structured path's N.
     """
@@ -255,9 +255,11 @@ def solve_closed(network: Network, initial: InitialState, *, observe=None, tol: 
         raise HarmosyncError(f"the initial state has {initial.probes.modes} probe modes but the network has {p} probes")
     if method not in METHODS:
         raise HarmosyncError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    rows = tuple(range(p)) if observe is None else tuple(int(r) for r in observe)
-    if any(not 0 <= r < n for r in rows):
-        raise HarmosyncError(f"observed oscillators must be in 0..{n - 1}")
+    rows = tuple(range(p)) if observe is None else tuple(observe)
+    if not rows or any(isinstance(r, bool) or not float(r).is_integer() or not 0 <= r < n for r in rows):
+        raise HarmosyncError(f"observe must list oscillator indices, whole numbers in 0..{n - 1} "
+                             f"(probes first, then sites), got {list(rows)}")
+    rows = tuple(int(r) for r in rows)
     temp = float(initial.environment_temperature)
     env = network.environment
     structured = env.structured
@@ -344,7 +346,7 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
         energy=energy,
         error_bound=float(bound),
         method=label,
-        t_max=window.t_max if window is not None else np.inf,
+        t_max=window.t_max if window is not None else (float(t_max) if t_max is not None else np.inf),
         window=(window.lo, window.hi) if window is not None else None,
         has_covariance=covariance,
     )
@@ -362,10 +364,10 @@ def _uniform_step(t: np.ndarray) -> float | None:
 
 def _check_horizon(sol: NormalModeEvolution, t: np.ndarray) -> None:
     if np.isfinite(sol.t_max) and max(abs(t[0]), abs(t[-1])) > sol.t_max * (1 + 1e-12):
-        raise HarmosyncError(
-            f"this solution was cut to the light cone of t_max = {sol.t_max:g} (chain sites "
-            f"{sol.window[0]}..{sol.window[1]}); solve again with t_max ≥ {max(abs(t[0]), abs(t[-1])):g}"
-        )
+        why = (f"cut to the light cone of t_max = {sol.t_max:g} (chain sites {sol.window[0]}..{sol.window[1]})"
+               if sol.window is not None else
+               f"solved for |t| ≤ t_max = {sol.t_max:g} (its error bound covers no later time)")
+        raise HarmosyncError(f"this evolution was {why}; solve again with t_max ≥ {max(abs(t[0]), abs(t[-1])):g}")
 
 
 def _columns(sol: NormalModeEvolution):

@@ -20,7 +20,7 @@ SERIES = tuple(REGISTRY)
 #: Series that can be summarised over intervals: one number per time.
 SCALAR_SERIES = tuple(q for q, o in REGISTRY.items() if not o.dims)
 #: Series whose onset of synchronization is defined: the C(t, Δt) of Eq. (3), in [−1, 1].
-C_VALUED = tuple(q for q, o in REGISTRY.items() if o.bounded)
+C_VALUED = tuple(q for q, o in REGISTRY.items() if o.bounded and not o.dims)
 STATS = SUMMARY_STATS  # <series>_<stat> summaries (io's numerical guard reads the names)
 KEEP_KEYS = ("series", "stride", "summaries", "stats", "windows", "onset", "onset_threshold", "onset_hold")
 

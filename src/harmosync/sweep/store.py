@@ -85,7 +85,7 @@ def store_layout(spec: SweepSpec) -> tuple[list[VarSpec], dict[str, np.ndarray]]
             "threshold": keep.onset_threshold, "hold": str(hold)}))
     for v in out:
         base_q, how = series_of(v.name)
-        if REGISTRY[base_q].probes != "any":
+        if REGISTRY[base_q].probes == "pair":  # as in simulate's file (Observable.attrs)
             v.attrs["probes"] = pair
         if REGISTRY[base_q].bounded and how != "onset":
             v.attrs["value_range"] = np.array([-1.0, 1.0])
