@@ -27,6 +27,7 @@
 # K = 0.06, Ω0 = 0.4, g = 1.2). Units: ħ = 1, k_B = 1, unit masses, times in 1/[ω].
 
 # %%
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -107,3 +108,6 @@ fig.tight_layout()
 # %%
 cfg = point_config(ds, m=2)
 print(cfg.probes.sites)
+
+# %%
+shutil.rmtree(workdir)   # the store was only for this tutorial
