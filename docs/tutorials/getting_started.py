@@ -24,6 +24,7 @@
 # route through `harmosync.solve`.
 
 # %%
+# %matplotlib inline
 import tomllib
 
 import matplotlib.pyplot as plt
@@ -66,7 +67,8 @@ window = 20.0              # Δt of Eq. (3)
 cfg = config.parse(tomllib.loads(FIG1))
 result = simulation.simulate(cfg)          # exact moments and every observable, as arrays
 ds = io.to_dataset(result)                 # the public NetCDF layout, as an xarray.Dataset
-ds
+print(dict(ds.sizes))
+print(list(ds.data_vars))
 
 # %% [markdown]
 # Every variable carries its units and long name, and the file's attributes carry the whole
@@ -93,24 +95,27 @@ assert float(early.mean()) < -0.99   # anti-synchronized, as in the paper
 
 # %% [markdown]
 # ## Its plot
+#
+# C over the whole run, with τ_R marked; then a close-up of 40 time units inside the
+# anti-synchronized stretch: the two means in anti-phase, and the mutual information and
+# logarithmic negativity, which oscillate at the probes' frequencies.
 
 # %%
-fig, axes = plt.subplots(3, 1, figsize=(8, 6.5), sharex=True)
+zoom = dict(time=slice(400, 440))
+fig, axes = plt.subplots(3, 1, figsize=(8, 7.5), constrained_layout=True)
+axes[0].plot(ds.time, ds.sync, color="k", lw=0.8)
+axes[0].axvline(tau_r, color="tab:red", ls=":", lw=1)
+axes[0].annotate(r"$\tau_R$", (tau_r, 0.6), xytext=(6, 0), textcoords="offset points", color="tab:red")
+axes[0].set(ylim=(-1.05, 1.05), xlabel="t  [1/ω]", ylabel=r"$C(t, \Delta t = 20)$",
+            title="Fig. 1: synchronization factor of ⟨x1⟩ and ⟨x2⟩")
 for i in ds.probe.values:
-    axes[0].plot(ds.time, ds.x.sel(probe=i), lw=0.6, label=f"⟨x{i}⟩")
-axes[0].set_ylabel("⟨x⟩  [ω^(-1/2)]")
-axes[0].legend(loc="upper right", ncols=2)
-axes[1].plot(ds.time, ds.sync, color="k", lw=0.8)
-axes[1].set_ylim(-1.05, 1.05)
-axes[1].set_ylabel("C(t, Δt = 20)")
-axes[2].plot(ds.time, ds.mutual_information, lw=0.8, label="mutual information")
-axes[2].plot(ds.time, ds.log_negativity, lw=0.8, ls="--", label="log negativity")
-axes[2].set_ylabel("[nats]")
-axes[2].legend(loc="upper right")
-axes[2].set_xlabel("t  [1/ω]")
-for ax in axes:
-    ax.axvline(tau_r, color="0.5", ls=":", lw=0.8)
-fig.tight_layout()
+    axes[1].plot(ds.time.sel(**zoom), ds.x.sel(probe=i, **zoom), lw=1, label=f"⟨x{i}⟩")
+axes[1].set(xlabel="t  [1/ω]", ylabel="⟨x⟩  [ω^(-1/2)]", title="the means, in anti-phase")
+axes[2].plot(ds.time.sel(**zoom), ds.log_negativity.sel(**zoom), lw=1, label="log negativity $E_N$")
+axes[2].plot(ds.time.sel(**zoom), ds.mutual_information.sel(**zoom), lw=1.5, label="mutual information $I$")
+axes[2].set(xlabel="t  [1/ω]", ylabel="[nats]", title="quantum correlations of the two probes")
+for ax in axes[1:]:
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
 
 # %% [markdown]
 # ## The same run by hand: `harmosync.solve`

@@ -24,6 +24,7 @@
 # paper's double sum).
 
 # %%
+# %matplotlib inline
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -106,21 +107,19 @@ I = measures.mutual_information_matrix(mom.cov)                  # (T, 3, 3), na
 var_x = mom.cov[:, 0::2, 0::2].diagonal(axis1=1, axis2=2)        # ⟨Δx_i²⟩(t)
 print("final ⟨Δx_i²⟩:", var_x[-1].round(3), " vacuum 1/(2ω):", (0.5 / np.array([1.0, 1.05, 1.1])).round(3))
 
-fig, axes = plt.subplots(3, 1, figsize=(8, 7), sharex=True)
+fig, axes = plt.subplots(3, 1, figsize=(9, 7), sharex=True, constrained_layout=True)
 for i in range(3):
     axes[0].plot(times, x[:, i], lw=0.6, label=f"⟨x{i + 1}⟩")
 axes[0].set_ylabel("⟨x⟩  [ω^(-1/2)]")
-axes[0].legend(loc="upper right", ncols=3)
 for i, j in [(0, 1), (0, 2), (1, 2)]:
     axes[1].plot(times, C[:, i, j], lw=0.8, label=f"C{i + 1}{j + 1}")
     axes[2].plot(times, I[:, i, j], lw=0.8, label=f"I({i + 1}:{j + 1})")
 axes[1].set_ylim(-1.05, 1.05)
 axes[1].set_ylabel("C(t, Δt = 20)")
-axes[1].legend(loc="lower left", ncols=3)
 axes[2].set_ylabel("mutual information  [nats]")
-axes[2].legend(loc="upper left", ncols=3)
 axes[2].set_xlabel("t  [1/ω]")
-fig.tight_layout()
+for ax in axes:
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
 
 # %% [markdown]
 # ## What the analysis says
