@@ -1,4 +1,8 @@
-"""MkDocs hook: the docstrings' Sphinx roles (:func:`solve`, :class:`~harmosync.x.Y`) as links.
+"""MkDocs hooks: the docstrings' Sphinx roles as links, and the observables' table.
+
+`<!-- observables-registry -->` on a page becomes a table of ``harmosync.observables.REGISTRY``
+(name, units, long name, probes, needs), read from the registry itself, so the reference never
+keeps a second list of names.
 
 The docstrings cite other objects the Sphinx way; mkdocstrings renders those as ":func:" plus
 code. This hook, run on each rendered page, resolves the name the way Sphinx would (relative to
@@ -53,6 +57,25 @@ def _resolve(name: str, context: str) -> str | None:
         if found:
             return found
     return None
+
+
+def _registry_table() -> str:
+    import sys
+
+    if str(SRC) not in sys.path:
+        sys.path.insert(0, str(SRC))
+    from harmosync.observables import REGISTRY
+
+    rows = ["| name | units | long name | probes | needs |", "|---|---|---|---|---|"]
+    for o in REGISTRY.values():
+        cells = [f"`{o.name}`", o.units, o.long_name, o.probes, o.needs]
+        rows.append("| " + " | ".join(html.escape(str(c)).replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(rows)
+
+
+def on_page_markdown(markdown: str, page, config, files) -> str:
+    marker = "<!-- observables-registry -->"
+    return markdown.replace(marker, _registry_table()) if marker in markdown else markdown
 
 
 def on_page_content(content: str, page, config, files) -> str:
