@@ -24,6 +24,14 @@ from .states import InitialState
 
 @dataclass(frozen=True, eq=False)
 class RunResult:
+    """One run, as plain arrays (what :func:`simulate` returns; ``io.to_dataset`` lays it out).
+
+    ``config``, ``network`` and ``evolution`` made it; ``times`` [1/ω]; ``mean`` (T, 2P) and
+    ``cov`` (T, 2P, 2P) of the probes, interleaved (x1, p1, x2, p2, ...); ``series``: the
+    other observables of :mod:`harmosync.observables`, by name; ``info``: scalars for the file's
+    ``result.*`` attributes (rank, error bound, energy, characteristic times).
+    """
+
     config: RunConfig
     network: Network
     evolution: dy.Evolution

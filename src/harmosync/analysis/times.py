@@ -1,7 +1,7 @@
 """Characteristic times of a chain environment: group velocity, crosstalk τ_CT and revival τ_R.
 
 The chain (paper Sec. III A, Eq. A8) has the dispersion ω(k)² = Ω0² + 4g sin²(k/2), k ∈ [0, π]
-[k in rad/site, ω in the user's frequency unit], band ω ∈ [Ω0, √(Ω0² + 4g)]. A signal at
+(k in rad/site, ω in the user's frequency unit), band ω ∈ [Ω0, √(Ω0² + 4g)]. A signal at
 frequency ω travels at the group velocity
 
     v(ω) = dω/dk = g sin k / ω        [sites per unit time, i.e. sites·ω]
