@@ -329,7 +329,7 @@ class RunConfig(_Strict):
     @model_validator(mode="after")
     def _one_env(self):
         if self.chain is not None and self.graph is not None:
-            raise ValueError("give one environment table, [chain] or [graph], not both")
+            raise ValueError("give exactly one environment table, [chain] or [graph], not both (or neither, for probes alone)")
         if self.chain is None and self.graph is None and self.probes.sites is not None:
             raise ValueError("probes.sites and probes.strengths plug the probes into an environment, but there is "
                              "no [chain] or [graph]; add one, or drop them for probes alone")

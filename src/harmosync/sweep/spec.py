@@ -41,8 +41,8 @@ AXIS_UNITS = {  # by config key; shown on plots and stored as the coordinate's u
 }
 #: Tables that are arrays of tables in the config ([[baths]]): paths number them, table[k].key.
 ARRAY_TABLES = ("baths",)
-#: Config keys with no one unit: a word (boundary), or entries of mixed units ([j, k, A_jk], means, covariances).
-NO_UNITS = ("boundary", "edges", "mean", "covariance")
+#: Config keys with no one unit: a word (boundary, a bath's kind), a switch (common), or entries of mixed units ([j, k, A_jk], means, covariances).
+NO_UNITS = ("boundary", "edges", "mean", "covariance", "kind", "common")
 #: Names an axis may not take: the output's dimensions and coordinates (besides the keep's variables).
 RESERVED = ("point", "time", "probe", "row", "col", "interval", "interval_start", "interval_stop", "status")
 MAX_FULL_VALIDATION = 20_000  # grids up to this size have every point validated up front
