@@ -178,13 +178,15 @@ def drift_diffusion(network: Network, baths) -> tuple[np.ndarray, np.ndarray]:
             raise type(e)(f"baths[{k}]: {e}") from None
         for members, c, freqs, wb, nbar in groups:
             if bath.kind == "lindblad":
-                l = np.zeros(2 * n, complex)  # L = lᵀR = Σ c_j (w_j x_j + i p_j)/√(2 w_j)
-                l[[2 * j for j in members]] = c * np.sqrt(freqs / 2)
-                l[[2 * j + 1 for j in members]] = 1j * c / np.sqrt(2 * freqs)
+                # L = lᵀR = Σ c_j (w_j x_j + i p_j)/√(2 w_j), on the members' (x_j, p_j) only;
+                # Ω is block diagonal, so Ω·(l l†) lives on the same block
+                sub = np.ravel([[2 * j, 2 * j + 1] for j in members])
+                l = np.ravel(np.column_stack([c * np.sqrt(freqs / 2), 1j * c / np.sqrt(2 * freqs)]))
                 ll = np.outer(l, l.conj())
+                om = omega[np.ix_(sub, sub)]
                 # L at γ(n̄+1), L† at γn̄: the drift terms differ in sign, the diffusions add
-                a -= bath.rate * (omega @ ll.imag)
-                d += bath.rate * (2 * nbar + 1) * (omega @ ll.real @ omega.T)
+                a[np.ix_(sub, sub)] -= bath.rate * (om @ ll.imag)
+                d[np.ix_(sub, sub)] += bath.rate * (2 * nbar + 1) * (om @ ll.real @ om.T)
             else:
                 pj = [2 * j + 1 for j in members]
                 cc = np.outer(c, c)
