@@ -399,3 +399,20 @@ def test_sweep_path_addresses_a_bath_table():
     s = sp.build_spec(base, {"baths[1].rate": {"values": [0.01, 0.02]}}, {"series": ["sync"]})
     assert s.point_config(1).baths[0].rate == 0.02
     assert sp.axis_units(("baths", 0, "rate")) == "[w]"
+
+
+def test_open_modes_rates_gap_and_noiseless_modes():
+    """Common Lindblad bath, c = (1, 1), on two identical uncoupled oscillators: the
+    antisymmetric mode is noiseless (rate 0), the symmetric one decays at γ (L = √2 a_sym at γ:
+    amplitude rate 2γ/2); the rate gap is γ. A single local bath: rate γ/2."""
+    from harmosync.dynamics.open import open_modes
+
+    g = 0.1
+    modes = open_modes(alone([1.0, 1.0]), [Bath("lindblad", g, probes=(1, 2), common=True, temperature=0.0)])
+    np.testing.assert_allclose(modes.rates, [0.0, g], atol=1e-12)
+    np.testing.assert_allclose(modes.frequencies, [1.0, 1.0], atol=1e-12)
+    assert modes.noiseless == (0,) and modes.rate_gap == pytest.approx(g)
+    np.testing.assert_allclose(modes.probe_weights, 0.5, atol=1e-12)
+    single = open_modes(alone([1.3]), [Bath("lindblad", g, probes=(1,), temperature=0.0)])
+    np.testing.assert_allclose(single.rates, [g / 2])
+    assert np.isnan(single.rate_gap)

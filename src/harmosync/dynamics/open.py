@@ -438,3 +438,46 @@ def _discrepancy(evo: OpenEvolution, tl: float, mean, cov) -> float:
     else:
         ref = ref + van_loan(evo.drift, evo.diffusion, tl)[1][np.ix_(idx, idx)]
     return max(gap, float(np.max(np.abs(ref - cov))))
+
+
+@dataclass(frozen=True)
+class OpenModes:
+    """The damped normal modes of a network with baths: the eigenvalues λ = −rate + i·frequency
+    of the drift A, one per conjugate pair (frequency ≥ 0), slowest decay first.
+
+    ``rates`` [w] (amplitude decay: a mode's mean decays as e^{−rate·t}), ``frequencies`` [w],
+    ``probe_weights`` (K, P): each mode's share on each probe (scaled quadratures x√w, p/√w with
+    the own frequencies; a mode's weights over all oscillators sum to 1), ``noiseless``: indices of
+    the modes with rate ≤ NOISELESS_TOL·max|λ| (no unique steady state if any), ``rate_gap``:
+    the difference between the two slowest rates among modes that carry probe weight > 1e-3
+    (the open-system analogue of the paper's Rayleigh condition; synchronization sets in on
+    the time scale 1/rate_gap), NaN if fewer than two such modes."""
+
+    rates: np.ndarray
+    frequencies: np.ndarray
+    probe_weights: np.ndarray
+    noiseless: tuple[int, ...]
+    rate_gap: float
+
+
+def open_modes(network: Network, baths) -> OpenModes:
+    """:class:`OpenModes` of ``network`` with ``baths`` (dense eigendecomposition of A)."""
+    from ..baths import own_frequencies
+
+    a, _ = drift_diffusion(network, tuple(baths))
+    lam, x = np.linalg.eig(a)
+    keep = lam.imag >= 0
+    lam, x = lam[keep], x[:, keep]
+    w = own_frequencies(network)
+    scale = np.ravel(np.column_stack([np.sqrt(w), 1 / np.sqrt(w)]))
+    y = np.abs(x * scale[:, None]) ** 2
+    per_osc = y[0::2] + y[1::2]
+    per_osc /= per_osc.sum(axis=0, keepdims=True)
+    order = np.lexsort((lam.imag, -lam.real))
+    rates, freqs = -lam.real[order], lam.imag[order]
+    weights = per_osc[: network.n_probes, order].T
+    tol = NOISELESS_TOL * float(np.max(np.abs(lam)))
+    noiseless = tuple(int(k) for k in np.flatnonzero(rates <= tol))
+    seen = np.flatnonzero(weights.sum(axis=1) > 1e-3)
+    gap = float(rates[seen[1]] - rates[seen[0]]) if seen.size >= 2 else float("nan")
+    return OpenModes(rates, freqs, weights, noiseless, gap)
