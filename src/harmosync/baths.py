@@ -57,7 +57,8 @@ class Bath:
         if self.kind not in KINDS:
             from .errors import suggest
 
-            raise HarmosyncError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}" + suggest(str(self.kind), KINDS))
+            raise HarmosyncError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}"
+                                 + suggest(str(self.kind), KINDS))
         _number("rate", self.rate, minimum=0.0)
         object.__setattr__(self, "probes", _indices("probes", self.probes))
         if self.sites != "all":

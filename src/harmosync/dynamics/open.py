@@ -176,7 +176,8 @@ def _low_rank(m: np.ndarray, tol: float = RANK_TOL):
 def van_loan(a: np.ndarray, s: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
     """(e^{Ah}, ∫₀ʰ e^{As} S e^{Aᵀs} ds) exactly (Van Loan 1978: the exponential of
     [[−A, S], [0, Aᵀ]]·τ has blocks F12 = e^{−Aτ}Q, F22 = e^{Aᵀτ}), at τ = h/2^j small enough
-    that e^{−Aτ} stays O(1) (‖A‖₁τ ≤ ½), then j doublings Φ(2τ) = Φ(τ)², Q(2τ) = Q(τ) + Φ(τ)Q(τ)Φ(τ)ᵀ."""
+    that e^{−Aτ} stays O(1) (‖A‖₁τ ≤ ½), then j doublings Φ(2τ) = Φ(τ)²,
+    Q(2τ) = Q(τ) + Φ(τ)Q(τ)Φ(τ)ᵀ."""
     k = a.shape[0]
     norm = float(np.abs(a).sum(axis=0).max()) * abs(h)
     j = int(np.ceil(np.log2(norm / 0.5))) if norm > 0.5 else 0

@@ -156,7 +156,9 @@ def check_target(base: dict, path: str, segments: tuple) -> None:
             raise HarmosyncError(f"sweep error: '{path}': {where} is not a list in the config; give the full "
                                  f"list in [{segments[0]}] first, then sweep one entry")
         if s != "*" and s >= len(node):
-            what = "probe" if segments[0] == "probes" and first else ("table" if segments[0] in ARRAY_TABLES and first else "entry")
+            what = "entry"
+            if first:
+                what = "probe" if segments[0] == "probes" else "table" if segments[0] in ARRAY_TABLES else what
             raise HarmosyncError(f"sweep error: '{path}': {where} has {len(node)} entries; {what} {s + 1} "
                                  "does not exist")
         node = node[0] if s == "*" else node[s]
