@@ -214,7 +214,7 @@ def solve_open(network: Network, initial: InitialState, baths, *, observe=None, 
         sigma_s = _closed_thermal(network, temp)
         mean0, cov0 = _initial(network, initial)
         lam, x = np.linalg.eig(a)
-        kappa = float(np.linalg.cond(x)) if lam.size else 1.0
+        xinv, kappa = _inverse(x)
         scale = float(np.max(np.abs(lam))) if lam.size else 1.0
         rates = -lam.real
         if np.any(rates < -NOISELESS_TOL * scale):
@@ -234,9 +234,17 @@ def solve_open(network: Network, initial: InitialState, baths, *, observe=None, 
                             steady=None if steady is None else steady[np.ix_(idx, idx)],
                             noiseless=noiseless, n_probes=p, has_covariance=covariance)
         dv, dvec, dropped = _low_rank(cov0 - sigma_s, tol)
-        evo._cache.update(idx=idx, x=x, xinv=np.linalg.inv(x) if kappa < KAPPA_MAX else None,
+        evo._cache.update(idx=idx, x=x, xinv=xinv if kappa < KAPPA_MAX else None,
                           delta=(dv, dvec), dropped=dropped, tol=tol, full_steady=steady)
     return evo
+
+
+def _inverse(x: np.ndarray) -> tuple[np.ndarray | None, float]:
+    """(X⁻¹, κ₂(X) = σ_max/σ_min); (None, ∞) when X is singular (a defective drift)."""
+    kappa = float(np.linalg.cond(x))
+    if not np.isfinite(kappa) or kappa >= KAPPA_MAX:
+        return None, kappa
+    return np.linalg.inv(x), kappa
 
 
 def _noise(evo: OpenEvolution, h: float):
