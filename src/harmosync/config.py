@@ -15,6 +15,7 @@ from typing import Any, Literal, Union
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from . import baths as baths_mod
 from . import network as nw
 from . import states as st
 from .errors import HarmosyncError, UnstableEnvironmentError, suggest
@@ -128,13 +129,17 @@ class GraphConfig(_Strict):
 class ProbesConfig(_Strict):
     frequencies: list[float] = Field(min_length=1, description="ω_i [ω unit]")
     coupling: Union[float, list[list[float]]] = Field(0.0, description="λ [ω unit²], or a P×P matrix")
-    sites: list[Union[int, list[int]]] = Field(description="plugging site(s) per probe, 1..M")
-    strengths: list[Union[float, list[float]]] = Field(description="K per probe [ω unit²]; negative flips the sign")
+    sites: list[Union[int, list[int]]] | None = Field(None, description="plugging site(s) per probe, 1..M")
+    strengths: list[Union[float, list[float]]] | None = Field(None, description="K per probe [ω unit²]; negative flips the sign")
 
     @model_validator(mode="after")
     def _check(self):
         p = len(self.frequencies)
+        if (self.sites is None) != (self.strengths is None):
+            raise ValueError("give sites and strengths together (or neither, for probes without an environment)")
         for name in ("sites", "strengths"):
+            if getattr(self, name) is None:
+                continue
             n = len(getattr(self, name))
             if n != p:
                 raise ValueError(f"{name} has {n} entries but frequencies has {p}; give one per probe")
@@ -144,7 +149,7 @@ class ProbesConfig(_Strict):
         if isinstance(self.coupling, list):
             if len(self.coupling) != p or any(len(row) != p for row in self.coupling):
                 raise ValueError(f"coupling must be a number or a {p}×{p} matrix (one row per probe)")
-        for i, s in enumerate(self.sites):
+        for i, s in enumerate(self.sites or ()):
             if isinstance(s, list) and not s:
                 raise ValueError(f"probe {i + 1} has an empty list of sites; give at least one site")
         return self
@@ -240,6 +245,78 @@ class SyncConfig(_Strict):
         return _finite(v)
 
 
+class SiteRange(BaseModel):
+    """An inclusive range of environment sites, as in [sweep]: {start, stop}."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    start: int = Field(ge=1)
+    stop: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _order(self):
+        if self.stop < self.start:
+            raise ValueError(f"stop = {self.stop} is before start = {self.start}")
+        return self
+
+
+class BathConfig(BaseModel):
+    """One [[baths]] table (CONVENTIONS, "Open systems"; :class:`harmosync.baths.Bath`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    kind: Literal["lindblad", "brownian"]
+    probes: list[int] = Field(default_factory=list, description="member probes, 1..P")
+    sites: Union[list[int], SiteRange, Literal["all"]] = Field(default_factory=list,
+                                                               description="member sites, 1..M")
+    rate: float = Field(ge=0, description="γ [ω unit]")
+    temperature: float | None = Field(None, ge=0, description="T [ω unit]")
+    occupation: float | None = Field(None, ge=0, description="n̄ (Lindblad only)")
+    common: bool = False
+    weights: list[float] | None = Field(None, description="c_j of a common bath, probes first then sites")
+    frequency: float | None = Field(None, gt=0, description="bath frequency w_b [ω unit]")
+
+    @field_validator("rate", "temperature", "occupation", "frequency", mode="before")
+    @classmethod
+    def _num(cls, v):
+        if v is None:
+            return v
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ValueError(f"must be a number, got {v!r}")
+        if not math.isfinite(v) or abs(v) > MAX_MAGNITUDE:
+            raise ValueError(f"must be finite and at most {MAX_MAGNITUDE:g}, got {v!r}")
+        return float(v)
+
+    @field_validator("weights", mode="before")
+    @classmethod
+    def _nums(cls, v):
+        if v is not None:
+            for x in v:
+                cls._num(x)
+            return [float(x) for x in v]
+        return v
+
+    @model_validator(mode="after")
+    def _check(self):
+        if not self.probes and not self.sites:
+            raise ValueError("a bath needs members: give probes and/or sites")
+        if self.occupation is not None and self.kind != "lindblad":
+            raise ValueError("occupation is for Lindblad baths only; give a Brownian bath a temperature")
+        if self.occupation is not None and self.temperature is not None:
+            raise ValueError("give temperature or occupation, not both")
+        if self.weights is not None and not self.common:
+            raise ValueError("weights belong to common baths only; set common = true or drop weights")
+        return self
+
+    def build(self) -> baths_mod.Bath:
+        sites = self.sites
+        if isinstance(sites, SiteRange):
+            sites = tuple(range(sites.start, sites.stop + 1))
+        elif sites != "all":
+            sites = tuple(sites)
+        return baths_mod.Bath(self.kind, self.rate, tuple(self.probes), sites, self.temperature,
+                              self.occupation, self.common,
+                              None if self.weights is None else tuple(self.weights), self.frequency)
+
+
 class RunConfig(_Strict):
     chain: ChainConfig | None = None
     graph: GraphConfig | None = None
@@ -247,11 +324,17 @@ class RunConfig(_Strict):
     initial: InitialConfig = InitialConfig()
     time: TimeConfig
     sync: SyncConfig = SyncConfig()
+    baths: list[BathConfig] = Field(default_factory=list, description="[[baths]] tables (open systems)")
 
     @model_validator(mode="after")
     def _one_env(self):
-        if (self.chain is None) == (self.graph is None):
-            raise ValueError("give exactly one environment table, [chain] or [graph]")
+        if self.chain is not None and self.graph is not None:
+            raise ValueError("give exactly one environment table, [chain] or [graph], not both (or neither, for probes alone)")
+        if self.chain is None and self.graph is None and self.probes.sites is not None:
+            raise ValueError("probes.sites and probes.strengths plug the probes into an environment, but there is "
+                             "no [chain] or [graph]; add one, or drop them for probes alone")
+        if (self.chain is not None or self.graph is not None) and self.probes.sites is None:
+            raise ValueError("probes.sites and probes.strengths are required with an environment")
         return self
 
     # -- builders ---------------------------------------------------------------------------
@@ -260,7 +343,7 @@ class RunConfig(_Strict):
         return self.chain if self.chain is not None else self.graph
 
     def build_network(self) -> nw.Network:
-        env = self.environment_config.build()
+        env = self.environment_config.build() if self.environment_config is not None else nw.no_environment()
         pc = self.probes
         try:
             pr = nw.probes(pc.frequencies, pc.coupling, pc.sites, pc.strengths)
@@ -271,7 +354,21 @@ class RunConfig(_Strict):
             raise type(e)(f"config error: {table}: {e}") from None
 
     def build_state(self) -> st.InitialState:
-        return st.InitialState(self.initial.build(self.probes.frequencies), self.environment_config.temperature)
+        env = self.environment_config
+        return st.InitialState(self.initial.build(self.probes.frequencies), env.temperature if env is not None else 0.0)
+
+    def build_baths(self, network: nw.Network) -> tuple[baths_mod.Bath, ...]:
+        """The [[baths]] tables as :class:`harmosync.baths.Bath`, checked against ``network``
+        (members exist, weights match); errors name the table as baths[k], k from 1."""
+        out = []
+        for k, b in enumerate(self.baths, start=1):
+            try:
+                bath = b.build()
+                bath.members(network)
+            except HarmosyncError as e:
+                raise HarmosyncError(f"config error: baths[{k}]: {e}") from None
+            out.append(bath)
+        return tuple(out)
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)
@@ -281,12 +378,15 @@ def _format_error(err: ValidationError, model: type[BaseModel]) -> str:
     errors = err.errors()
     # an unknown key explains a "missing" one (a typo: strength for strengths): report it first
     e = next((x for x in errors if x["type"] == "extra_forbidden"), errors[0])
-    loc = ".".join(str(x) for x in e["loc"] if not (isinstance(x, str) and x in ("function-after", "function-before")))
+    loc = _location(e["loc"])
     typ, msg = e["type"], e["msg"]
     if typ == "extra_forbidden":
         *parent, key = [x for x in e["loc"] if isinstance(x, str)]
         fields = _fields_at(model, parent)
         where = ".".join(parent) or "the top level"
+        if parent[:1] == ["baths"] and len(e["loc"]) > 1 and isinstance(e["loc"][1], int):
+            return f"config error: baths[{e['loc'][1] + 1}]: unknown key '{key}'" + suggest(key, fields) \
+                + f"; valid keys: {', '.join(fields)}"
         return f"config error: unknown key '{key}' in {('[' + where + ']') if parent else where}" + suggest(key, fields) \
             + f"; valid keys: {', '.join(fields)}"
     if typ == "missing":
@@ -295,6 +395,20 @@ def _format_error(err: ValidationError, model: type[BaseModel]) -> str:
     got = e.get("input")
     tail = "" if isinstance(got, dict) or typ.startswith("value_error") else f" (got {got!r})"
     return f"config error: {loc or 'config'}: {msg}{tail}"
+
+
+def _location(loc) -> str:
+    """A pydantic error location as the user writes it: ``baths.0.rate`` → ``baths[1].rate``
+    (tables numbered from 1); validator-internal parts dropped."""
+    parts = [x for x in loc if not (isinstance(x, str) and (x in ("function-after", "function-before")
+                                                            or x.startswith(("list[", "literal[", "SiteRange"))))]
+    out = ""
+    for i, x in enumerate(parts):
+        if isinstance(x, int) and i == 1 and parts[0] == "baths":
+            out += f"[{x + 1}]"
+        else:
+            out += ("." if out else "") + str(x)
+    return out
 
 
 def _fields_at(model: type[BaseModel], path: list[str]) -> list[str]:

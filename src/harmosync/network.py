@@ -88,6 +88,8 @@ class Environment:
 
         Closed form for the homogeneous chain (Eqs. A6, A8), dense eigh otherwise.
         """
+        if self.sites == 0:
+            return np.zeros(0), np.zeros((0, 0))
         if self.homogeneous_chain:
             return chain_modes(self.sites, self.omega0, self.g, self.boundary)
         lam, w = np.linalg.eigh(self.potential())
@@ -106,6 +108,8 @@ class Environment:
         return self.modes()[0]
 
     def smallest_eigenvalue(self) -> float:
+        if self.sites == 0:  # no environment: nothing can be unstable
+            return np.inf
         if self.homogeneous_chain:
             return float(chain_modes(self.sites, self.omega0, self.g, self.boundary, vectors=False)[0][0] ** 2)
         if self.sites <= DENSE_LIMIT:
@@ -116,6 +120,8 @@ class Environment:
 
     def describe(self) -> dict:
         """Parameters for file metadata (JSON-serialisable scalars)."""
+        if self.kind == "none":
+            return {"kind": "none", "sites": 0}
         if self.kind == "chain":
             return {"kind": "chain", "sites": self.sites, "omega0": self.omega0, "g": self.g,
                     "boundary": self.boundary}
@@ -239,6 +245,11 @@ def chain(sites: int, omega0: float, g: float, boundary: str = "fixed", *,
     return Environment("chain", m, onsite, a, omega0=omega0, g=g, boundary=boundary, wall=wall)
 
 
+def no_environment() -> Environment:
+    """An empty environment (0 sites, kind "none"): the probes alone, e.g. with their baths."""
+    return Environment("none", 0, np.zeros(0), sp.csr_matrix((0, 0)))
+
+
 def graph(couplings, onsite_frequencies) -> Environment:
     """A general harmonic network: couplings A (M×M, symmetric, ≥ 0, zero diagonal), and the
     on-site frequencies Ω_j (scalar or M values). H_E = Σ_j (P_j² + Ω_j² X_j²)/2 +
@@ -310,7 +321,8 @@ class Probes:
 
 
 def probes(frequencies, coupling=0.0, sites=(1, 1), strengths=(0.1, 0.1)) -> Probes:
-    """Build and validate :class:`Probes` (see its docstring). Sites are numbered from 1."""
+    """Build and validate :class:`Probes` (see its docstring). Sites are numbered from 1;
+    ``sites=None, strengths=None``: probes attached to nothing (the probes alone)."""
     freqs = np.atleast_1d(_as_array("probes frequencies", frequencies))
     if freqs.ndim != 1 or freqs.size < 1:
         raise HarmosyncError("probes frequencies must be a list of at least one frequency")
@@ -329,6 +341,8 @@ def probes(frequencies, coupling=0.0, sites=(1, 1), strengths=(0.1, 0.1)) -> Pro
             raise HarmosyncError("probes coupling matrix must be symmetric")
         lam = lam.copy()
         np.fill_diagonal(lam, 0.0)
+    if sites is None and strengths is None:  # the probes alone: nothing to plug into
+        return Probes(tuple(float(f) for f in freqs), lam, ())
     sites_l = list(sites) if isinstance(sites, (list, tuple, np.ndarray)) else [sites]
     str_l = list(strengths) if isinstance(strengths, (list, tuple, np.ndarray)) else [strengths]
     if len(sites_l) != p:

@@ -35,6 +35,7 @@ class Context:
     window: float
     delay: float
     error_bound: float
+    steady: np.ndarray | None = None  # open systems: the probes' σ_∞ (2P, 2P), if unique
 
     @property
     def step(self) -> float:
@@ -66,6 +67,11 @@ class Observable:
     bounded: bool = False
     nonnegative: bool = False
     uses_window: bool = False  # computed with Δt and τ of Eq. (3): stored as attributes
+    #: needs a physical state (entropies, E_N, discord): NaN at the times an open system with
+    #: Brownian baths violates σ + iΩ/2 ≥ 0 (``simulation.check_result`` allows exactly those)
+    state_based: bool = False
+    #: a property of the steady state (no time dimension; open systems with a unique σ_∞ only)
+    steady: bool = False
 
     def applies_to(self, n_probes: int) -> bool:
         return {"any": True, "pair": n_probes >= 2, "two": n_probes == 2, "many": n_probes > 2}[self.probes]
@@ -121,23 +127,23 @@ REGISTRY: dict[str, Observable] = {o.name: o for o in (
                _sync_variance, needs="cov", probes="pair", nan_allowed=True, bounded=True, uses_window=True),
     Observable("mutual_information", "nat", "mutual information I(a:b) = S_a + S_b - S_ab",
                lambda c: ms.mutual_information(c.cov, [c.pair[0]], [c.pair[1]], accuracy=c.error_bound),
-               needs="cov", probes="pair", nonnegative=True),
+               needs="cov", probes="pair", nonnegative=True, state_based=True),
     Observable("log_negativity", "nat", "logarithmic negativity E_N between probes a and b",
                lambda c: ms.log_negativity(c.cov, [c.pair[0]], [c.pair[1]], accuracy=c.error_bound),
-               needs="cov", probes="pair", nonnegative=True),
+               needs="cov", probes="pair", nonnegative=True, state_based=True),
     Observable("discord", "nat", "Gaussian quantum discord D(a|b), Gaussian measurements on probe b",
                lambda c: ms.discord(c.cov, *c.pair, accuracy=c.error_bound), needs="cov", probes="pair",
-               nonnegative=True),
+               nonnegative=True, state_based=True),
     Observable("discord_reverse", "nat", "Gaussian quantum discord D(b|a), Gaussian measurements on probe a",
                lambda c: ms.discord(c.cov, c.pair[1], c.pair[0], accuracy=c.error_bound), needs="cov",
-               probes="pair", nonnegative=True),
+               probes="pair", nonnegative=True, state_based=True),
     Observable("classical_correlation", "nat", "classical correlation J(a|b) = I(a:b) - D(a|b)",
                lambda c: ms.classical_correlation(c.cov, *c.pair, accuracy=c.error_bound), needs="cov",
-               probes="pair", nonnegative=True),
+               probes="pair", nonnegative=True, state_based=True),
     Observable("renyi2_mutual_information", "nat",
                "Renyi-2 mutual information I2(a:b), S2 = 1/2 ln det 2 sigma",
                lambda c: ms.renyi2_mutual_information(c.cov, [c.pair[0]], [c.pair[1]]), needs="cov",
-               probes="pair", nonnegative=True),
+               probes="pair", nonnegative=True, state_based=True),
     Observable("complete_sync", _MIXED, "Mari et al. complete synchronization S_c on the means",
                lambda c: ms.complete_sync(c.mean, None, *c.pair), probes="pair",
                nan_allowed=True, inf_allowed=True),
@@ -154,6 +160,9 @@ REGISTRY: dict[str, Observable] = {o.name: o for o in (
                lambda c: _system_modes(c)[0], probes="two"),
     Observable("q2", "[w]^(-1/2)", "system normal mode q2 = -sin(theta) x1 + cos(theta) x2 (Eq. A5)",
                lambda c: _system_modes(c)[1], probes="two"),
+    Observable("cov_steady", "products of x and p units (hbar = 1)",
+               "steady-state covariance of the probes, A sigma + sigma A^T + D = 0 (open systems)",
+               lambda c: c.steady, needs="cov", dims=("row", "col"), steady=True),
 )}
 
 #: Units of the coordinates every output shares.
@@ -166,7 +175,7 @@ ONSET = "onset"
 
 def available(n_probes: int) -> list[str]:
     """The observables defined for a run with ``n_probes`` probes, in output order."""
-    return [name for name, o in REGISTRY.items() if o.applies_to(n_probes)]
+    return [name for name, o in REGISTRY.items() if o.applies_to(n_probes) and not o.steady]
 
 
 def get(name: str) -> Observable:

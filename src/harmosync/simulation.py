@@ -9,6 +9,7 @@ NetCDF layout.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -108,6 +109,7 @@ class Point:
     state: InitialState
     times: np.ndarray
     pair: tuple[int, int]
+    baths: tuple = ()  # harmosync.baths.Bath, from [[baths]]: an open system
 
     @property
     def t_max(self) -> float:
@@ -119,6 +121,7 @@ def prepare(cfg: RunConfig) -> Point:
     ``sync.probes`` names two probes, and Eq. (3)'s window and delay are whole numbers of steps
     that fit the run. (The step is checked against the fastest mode by :func:`observe`.)"""
     net = cfg.build_network()
+    baths = cfg.build_baths(net)
     state = cfg.build_state()
     times = cfg.time.grid()
     p = net.n_probes
@@ -131,12 +134,12 @@ def prepare(cfg: RunConfig) -> Point:
         k = round(cfg.sync.delay / step)  # Eq. (3) with a delay: a whole number of steps
         if abs(k * step - cfg.sync.delay) > 1e-6 * max(step, abs(cfg.sync.delay)):
             raise HarmosyncError(f"sync.delay = {cfg.sync.delay:g} is not a whole number of time steps ({step:g})")
-    return Point(cfg, net, state, times, (a - 1, b - 1))
+    return Point(cfg, net, state, times, (a - 1, b - 1), baths)
 
 
 def solve(point: Point, *, covariance: bool = True) -> dy.Evolution:
     """The point's evolution up to its last time (long chains cut to the light cone)."""
-    return dy.solve(point.network, point.state, t_max=point.t_max, covariance=covariance)
+    return dy.solve(point.network, point.state, t_max=point.t_max, covariance=covariance, baths=point.baths)
 
 
 def observe(point: Point, names, *, evolution: dy.Evolution | None = None):
@@ -147,6 +150,8 @@ def observe(point: Point, names, *, evolution: dy.Evolution | None = None):
     Returns (evolution, mean (T, 2P), cov (T, 2P, 2P) or None, {name: values})."""
     names = list(names)
     need_cov = obs.needs_covariance(names)
+    if evolution is not None and point.baths and evolution.energy is not None:
+        evolution = None  # a closed evolution (a batch solved without the baths): solve again, open
     evo = evolution if evolution is not None else solve(point, covariance=need_cov)
     if tuple(evo.rows) != tuple(range(point.network.n_probes)):
         raise HarmosyncError(f"observe needs an evolution of the probes (rows 0..{point.network.n_probes - 1}), "
@@ -160,10 +165,55 @@ def observe(point: Point, names, *, evolution: dy.Evolution | None = None):
     cfg = point.config
     ctx = obs.Context(point.times, mean, cov, point.network, point.pair, cfg.sync.window,
                       cfg.sync.delay, evo.error_bound)
-    values = obs.compute(names, ctx)
+    bad = None
+    if need_cov and has_brownian(point.baths):
+        bad, _ = uncertainty_violation(cov)
+    if bad is not None and np.any(bad):
+        values = _with_unphysical(names, ctx, bad)
+    else:
+        values = obs.compute(names, ctx)
     if need_cov:
-        check_result(mean, cov, values)
+        check_result(mean, cov, values, unphysical=bad)
     return evo, mean, cov, values
+
+
+#: σ + iΩ/2 ≥ 0 is violated "for real" below −UNPHYSICAL_TOL × max(1, |σ|) (the guard's tolerance)
+UNPHYSICAL_TOL = 1e-8
+
+
+def uncertainty_violation(cov) -> tuple[np.ndarray, np.ndarray]:
+    """(times where σ + iΩ/2 ≥ 0 fails beyond roundoff (T,) bool, smallest eigenvalue of
+    σ + iΩ/2 at each time (T,)) for covariances (T, 2n, 2n) [units of σ]."""
+    from .conventions import symplectic_form
+
+    n = cov.shape[-1] // 2
+    lam = np.linalg.eigvalsh(cov + 0.5j * symplectic_form(n))[..., 0]
+    scale = np.maximum(1.0, np.abs(cov).max(axis=(-1, -2)))
+    return lam < -UNPHYSICAL_TOL * scale, lam
+
+
+def _with_unphysical(names, ctx: obs.Context, bad: np.ndarray) -> dict:
+    """Observables where the state is unphysical at the times ``bad`` (Brownian baths): the
+    state-based ones (entropies, E_N, discord) are NaN there, computed elsewhere on the real
+    covariance; the others see the covariance as it is."""
+    from dataclasses import replace
+
+    plain = [q for q in names if not obs.get(q).state_based]
+    values = obs.compute(plain, ctx)
+    based = [q for q in names if obs.get(q).state_based]
+    if based:
+        cov = ctx.cov.copy()
+        cov[bad] = ctx.cov[~bad][0] if np.any(~bad) else np.eye(cov.shape[-1]) * 0.5  # placeholder
+        sub = obs.compute(based, replace(ctx, cov=cov))
+        for q, v in sub.items():
+            v = np.array(v, dtype=float)
+            v[bad] = np.nan
+            values[q] = v
+    return {q: values[q] for q in names}
+
+
+def has_brownian(baths) -> bool:
+    return any(b.kind == "brownian" for b in baths)
 
 
 def simulate(cfg: RunConfig) -> RunResult:
@@ -180,11 +230,38 @@ def simulate(cfg: RunConfig) -> RunResult:
     if evo.energy is not None:
         info["energy_total"] = evo.energy
     info.update(diag)
+    if point.baths:
+        series.update(_open_outputs(point, evo, cov, info))
     if p == 2:
         theta, om = system_normal_modes(net.probes.frequencies, net.probes.coupling[0, 1])
         info.update(theta=theta, Omega1=float(om[0]), Omega2=float(om[1]))
     info.update(_times(net))
     return RunResult(cfg, point.network, evo, point.times, mean, cov, series, info)
+
+
+def _open_outputs(point: Point, evo, cov, info: dict) -> dict:
+    """Open systems: ``cov_steady`` when a unique steady state exists (and
+    ``result.slowest_rate`` from the diagnostics), and the warning when a Brownian bath drives
+    the probes' state out of σ + iΩ/2 ≥ 0 (when, and by how much). Updates ``info``."""
+    out = {}
+    steady = getattr(evo, "steady", None)  # the open solver's σ_∞ of the probes, or None
+    if steady is not None:
+        out["cov_steady"] = steady
+    else:
+        info.pop("slowest_rate", None)  # no unique steady state: no slowest rate to report
+    if has_brownian(point.baths):
+        bad, lam = uncertainty_violation(cov)
+        if np.any(bad):
+            t = point.times
+            k = int(np.argmin(lam))
+            msg = (f"the Brownian bath drives the probes' state out of sigma + i Omega/2 >= 0 at "
+                   f"{int(bad.sum())} of {t.size} times, from t = {t[bad][0]:g} to t = {t[bad][-1]:g}; smallest "
+                   f"eigenvalue {lam[k]:.3g} at t = {t[k]:g}; entropies, E_N and discord are NaN there")
+            info.update(unphysical_times=int(bad.sum()), unphysical_first=float(t[bad][0]),
+                        unphysical_last=float(t[bad][-1]), unphysical_min_eigenvalue=float(lam[k]),
+                        warning=msg)
+            warnings.warn(msg, RuntimeWarning, stacklevel=3)
+    return out
 
 
 def _times(net: Network) -> dict:
@@ -199,11 +276,16 @@ def _times(net: Network) -> dict:
         return {}
 
 
-def check_result(mean, cov, series) -> None:
-    """Numerical guard before anything is written: finite numbers, physical covariances."""
+def check_result(mean, cov, series, *, unphysical=None) -> None:
+    """Numerical guard before anything is written: finite numbers, physical covariances.
+    ``unphysical``: times (T,) bool where an open system with Brownian baths is known to leave
+    σ + iΩ/2 ≥ 0 (the physics, not a numerical failure): allowed there, and NaN there in the
+    state-based observables; everywhere else the guard is unchanged."""
     if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(cov))):
         raise NumericalError("the result contains NaN or inf; nothing was written")
     bad = ~ms.is_physical(cov, tol=1e-8)
+    if unphysical is not None:
+        bad &= ~unphysical
     if np.any(bad):
         k = int(np.flatnonzero(bad)[0])
         raise NumericalError(
@@ -211,5 +293,8 @@ def check_result(mean, cov, series) -> None:
             "(report this with your config)"
         )
     for name, values in series.items():
-        if not obs.get(name).nan_allowed and not np.all(np.isfinite(values)):
+        o = obs.get(name)
+        if unphysical is not None and o.state_based and np.any(unphysical):
+            values = np.asarray(values)[~unphysical]
+        if not o.nan_allowed and not np.all(np.isfinite(values)):
             raise NumericalError(f"{name} contains NaN or inf; nothing was written")

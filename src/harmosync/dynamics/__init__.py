@@ -4,8 +4,9 @@
 ``moments(t)``, ``iter_moments(t)``, ``max_frequency``, ``error_bound``, ``t_max``, ``energy``);
 nothing outside this package reads more of it. Today's solver is the closed one
 (:mod:`.normal_modes`: normal modes, structured chain paths, light cone); :func:`solve_many`
-(:mod:`.many`) solves many networks on one chain, sharing the chain's work. Open systems will
-enter through the same ``solve`` (a ``baths=`` argument) with a second solver behind it.
+(:mod:`.many`) solves many networks on one chain, sharing the chain's work. Open systems enter
+through the same ``solve`` (``baths=``, :mod:`harmosync.baths`) with a second solver behind it
+(:mod:`.open`).
 :mod:`.reference` holds slow, obviously correct references for the tests.
 """
 
@@ -20,10 +21,11 @@ from .many import plugging_sweep as plugging_sweep
 from .many import solve_many as solve_many
 from .normal_modes import METHODS
 from .normal_modes import solve_closed
+from .open import solve_open
 
 
 def solve(network: Network, initial: InitialState, *, observe=None, t_max: float | None = None,
-          covariance: bool = True, tol: float = 1e-12, method: str = "auto") -> Evolution:
+          covariance: bool = True, tol: float = 1e-12, method: str = "auto", baths=()) -> Evolution:
     """The exact evolution of ``network`` from ``initial``, as an :class:`Evolution`.
 
     ``observe``: 0-based oscillators (probes first, then sites) whose moments will be
@@ -32,7 +34,12 @@ def solve(network: Network, initial: InitialState, *, observe=None, t_max: float
     ``covariance=False``: first moments only (cheaper; ``moments`` then refuses). ``tol``:
     eigenvalues of the initial state's low-rank deviation below tol·max(1, ‖Δ‖) are dropped, and
     counted in ``error_bound``. ``method``: one of ``METHODS`` ("auto", "dense", "chain").
+    ``baths``: :class:`harmosync.baths.Bath` objects; any bath selects the open solver
+    (:func:`.open.solve_open`: dense, exact, no energy), which ignores ``method``.
     """
+    if baths:
+        return solve_open(network, initial, tuple(baths), observe=observe, t_max=t_max,
+                          covariance=covariance)
     return solve_closed(network, initial, observe=observe, t_max=t_max, covariance=covariance,
                         tol=tol, method=method)
 

@@ -4,7 +4,7 @@ A path names one config entry: ``table.key`` followed, for list entries, by entr
 from 1 (for ``[probes]`` lists the probe number) or ``[*]`` for every entry:
 ``"chain.g"``, ``"probes.sites[2]"``, ``"probes.strengths[*]"``, ``"graph.edges[3][2]"``. The
 grammar also has the form ``table[i].key[j]`` for arrays of tables (``[[baths]]`` tables,
-numbered from 1, e.g. ``"baths[1].rate"``), which no config table is yet.
+numbered from 1, e.g. ``"baths[1].rate"``).
 
 :func:`build_spec` turns a base config, the ``[sweep]`` axes and the ``[keep]`` table into a
 :class:`SweepSpec` (cheap: no dynamics); :func:`validate` checks the grid's points before
@@ -37,9 +37,12 @@ AXIS_UNITS = {  # by config key; shown on plots and stored as the coordinate's u
     "p": "[w]^(1/2)", "squeezing": "1", "squeezing_angle": "rad", "start": "1/[w]", "stop": "1/[w]",
     "step": "1/[w]", "window": "1/[w]", "delay": "1/[w]", "onsite_frequencies": "[w]",
     "probes": "probe number (1..P)",  # sync.probes
+    "rate": "[w]", "occupation": "1", "frequency": "[w]", "weights": "1",  # [[baths]]
 }
-#: Config keys with no one unit: a word (boundary), or entries of mixed units ([j, k, A_jk], means, covariances).
-NO_UNITS = ("boundary", "edges", "mean", "covariance")
+#: Tables that are arrays of tables in the config ([[baths]]): paths number them, table[k].key.
+ARRAY_TABLES = ("baths",)
+#: Config keys with no one unit: a word (boundary, a bath's kind), a switch (common), or entries of mixed units ([j, k, A_jk], means, covariances).
+NO_UNITS = ("boundary", "edges", "mean", "covariance", "kind", "common")
 #: Names an axis may not take: the output's dimensions and coordinates (besides the keep's variables).
 RESERVED = ("point", "time", "probe", "row", "col", "interval", "interval_start", "interval_stop", "status")
 MAX_FULL_VALIDATION = 20_000  # grids up to this size have every point validated up front
@@ -80,10 +83,16 @@ def parse_path(path: str) -> tuple:
     if table not in tables:
         raise HarmosyncError(f"sweep error: '{path}': unknown table '{table}'{suggest(table, tables)}; "
                              f"tables are {', '.join(tables)}")
-    if not isinstance(segs[1], str) or segs[1] == "*":
+    if table in ARRAY_TABLES:  # [[baths]]: baths[k].key, tables numbered from 1
+        if _is_key(segs[1]):
+            raise HarmosyncError(f"sweep error: '{path}': [[{table}]] is an array of tables; number the "
+                                 f"table, e.g. '{table}[1].{segs[1]}' (tables count from 1)")
+        key = segs[2]
+    elif not isinstance(segs[1], str) or segs[1] == "*":
         raise HarmosyncError(f"sweep error: '{path}': [{table}] is one table, not an array of tables "
                              f"[[{table}]]; drop the number after '{table}'")
-    key = segs[1]
+    else:
+        key = segs[1]
     fields = _table_fields(table)
     if key not in fields:
         raise HarmosyncError(f"sweep error: '{path}': unknown key '{key}' in [{table}]{suggest(key, fields)}; "
@@ -104,7 +113,7 @@ def _is_key(segment) -> bool:
 def axis_units(segments: tuple) -> str:
     """Units of the config entry at ``segments`` (AXIS_UNITS by key; ``chain.sites`` is a count)."""
     key = [s for s in segments if _is_key(s)][-1]
-    if key == "sites" and segments[0] != "probes":
+    if key == "sites" and segments[0] not in ("probes", "baths"):
         return "1"
     return AXIS_UNITS.get(key, "")
 
@@ -147,7 +156,9 @@ def check_target(base: dict, path: str, segments: tuple) -> None:
             raise HarmosyncError(f"sweep error: '{path}': {where} is not a list in the config; give the full "
                                  f"list in [{segments[0]}] first, then sweep one entry")
         if s != "*" and s >= len(node):
-            what = "probe" if segments[0] == "probes" and first else "entry"
+            what = "entry"
+            if first:
+                what = "probe" if segments[0] == "probes" else "table" if segments[0] in ARRAY_TABLES else what
             raise HarmosyncError(f"sweep error: '{path}': {where} has {len(node)} entries; {what} {s + 1} "
                                  "does not exist")
         node = node[0] if s == "*" else node[s]

@@ -1,0 +1,492 @@
+"""The open-system solver: exact Gaussian dynamics with Markovian baths (CONVENTIONS, "Open systems").
+
+dm/dt = A m and dσ/dt = Aσ + σAᵀ + D, with A, D from :func:`harmosync.baths.drift_diffusion`.
+No time stepping: the moments on a time grid are exact up to roundoff.
+
+Split around σ_s, the closed network's own thermal state at the environment's temperature
+(stationary under the Hamiltonian drift A_H: A_Hσ_s + σ_sA_Hᵀ = 0). With A = A_H + A_d,
+
+    σ(t) = σ_s + e^{At} Δ e^{Aᵀt} + ∫₀ᵗ e^{As} S e^{Aᵀs} ds,   Δ = σ(0) − σ_s,
+    S = D + A_dσ_s + σ_sA_dᵀ,
+
+valid whether or not a steady state exists (γ = 0 included: S = 0, the closed model). Δ is
+numerically low rank (the initial state differs from σ_s through the probes and the coupling),
+and so is S (supported on the damped oscillators). On a uniform grid t_k = t_0 + kh the integral
+grows by e^{At_k} Q_h e^{Aᵀt_k} per step, Q_h = ∫₀ʰ e^{As} S e^{Aᵀs} ds, computed exactly by Van
+Loan's block exponential and truncated to its numerical rank (‖Ah‖ small: a handful of Krylov
+directions per column of S). So every output is a readout R e^{At} W of a few columns W
+(the mean, Δ's and Q_h's factors):
+
+* **eigen path** (A diagonalizable with eigenvector condition number κ < ``KAPPA_MAX``):
+  R e^{At} W = (RX) e^{Λt} (X⁻¹W), a sum of damped complex exponentials, on all times at once;
+* **rows path** (defective or ill-conditioned A, e.g. a Brownian bath at critical damping, or a
+  non-uniform grid): the rows G_k = R e^{At_k} propagated exactly by e^{Ah} step by step.
+
+Steady state: σ_∞ solves Aσ_∞ + σ_∞Aᵀ + D = 0 (``solve_continuous_lyapunov``) when every
+eigenvalue has Re λ < −``NOISELESS_TOL``·max|λ|; otherwise the modes within that tolerance are
+noiseless (decoherence-free) and no σ_∞ is returned.
+
+Q_h comes from the Taylor series of e^{As}U_S (S = U_S s U_Sᵀ) when ‖A‖h ≤ 1 and few columns
+suffice, else from Van Loan's block exponential.
+
+Error bound (``error_bound``, absolute, any moment; :func:`_record_bound`): a priori roundoff
+(the eigenvalues' error κε‖A‖ as a phase error up to the last time; or the rows path's products)
+plus the truncated eigenvalues of Δ and Q_h, and for small networks ten times the discrepancy
+at the last time against an independent dense route.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.linalg as sla
+
+from ..baths import drift_diffusion, hamiltonian_drift
+from ..conventions import thermal_factor
+from ..errors import HarmosyncError, NumericalError
+from ..network import Network
+from ..solvers import blas_threads
+from ..states import InitialState, environment_covariance
+from .contract import Moments, check_times
+
+#: a mode whose decay rate is below this fraction of max|λ(A)| is noiseless (no steady state)
+NOISELESS_TOL = 1e-10
+#: eigenvector condition number above which the rows path replaces the eigen path
+KAPPA_MAX = 1e6
+#: relative truncation of the low-rank factors of Δ and Q_h
+RANK_TOL = 1e-13
+#: times per chunk of the eigen path's exponential table
+CHUNK = 2048
+#: phase-space dimension up to which the bound includes an independent check at the last time
+CHECK_MAX = 64
+#: largest network (oscillators) the dense open solver accepts
+OPEN_MAX = 2000
+
+
+@dataclass(frozen=True, eq=False)
+class OpenEvolution:
+    """The open solver's :class:`~harmosync.dynamics.Evolution` (module docstring).
+
+    Solver data: ``drift`` A and ``diffusion`` D (2N × 2N, interleaved), ``sigma_s`` and the
+    low-rank factors ``delta`` = (values, vectors) and ``noise`` = (values, vectors) of Q_h
+    (for the step ``step``), ``mean0``, ``cov0`` (full initial state), ``eigenvalues`` λ(A),
+    ``steady`` (the observed σ_∞, interleaved) or None, ``noiseless`` (the noiseless modes'
+    frequencies |Im λ| and their weight on the probes)."""
+
+    rows: tuple[int, ...]
+    drift: np.ndarray
+    diffusion: np.ndarray
+    damping: np.ndarray  # A_d = A − A_H
+    sigma_s: np.ndarray
+    mean0: np.ndarray
+    cov0: np.ndarray
+    eigenvalues: np.ndarray
+    kappa: float
+    steady: np.ndarray | None
+    noiseless: tuple[tuple[float, float], ...]
+    n_probes: int
+    has_covariance: bool = True
+    t_max: float = np.inf
+    energy: None = None
+    error_bound: float = 0.0
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def max_frequency(self) -> float:
+        """The largest |Im λ(A)| [w]."""
+        return float(np.max(np.abs(self.eigenvalues.imag))) if self.eigenvalues.size else 0.0
+
+    @property
+    def slowest_rate(self) -> float:
+        """The smallest decay rate −Re λ(A) [w] (0 when a mode is noiseless)."""
+        return float(max(0.0, -np.max(self.eigenvalues.real)))
+
+    def diagnostics(self) -> dict:
+        """``rank`` (columns propagated), slowest decay rate [w], noiseless modes, κ, path."""
+        d = {"rank": int(self._cache["delta"][0].size), "slowest_rate": self.slowest_rate,
+             "noiseless_modes": len(self.noiseless), "eigenvector_condition": self.kappa,
+             "highest_mode_frequency": self.max_frequency}
+        if self.slowest_rate > 0:
+            d["relaxation_time"] = 1.0 / self.slowest_rate
+        return d
+
+    def steady_state(self) -> np.ndarray:
+        """σ_∞ of the observed oscillators (2n × 2n, interleaved), or an error naming the
+        noiseless modes."""
+        if self.steady is None:
+            freqs = ", ".join(f"{w:.4g} (probe weight {p:.2g})" for w, p in self.noiseless[:6])
+            raise HarmosyncError(f"no unique steady state: {len(self.noiseless)} noiseless mode(s) of "
+                                 f"frequency {freqs}{' ...' if len(self.noiseless) > 6 else ''}")
+        return self.steady
+
+    def means(self, times) -> np.ndarray:
+        t = check_times(times)
+        return _evaluate(self, t, means_only=True)[0]
+
+    def moments(self, times) -> Moments:
+        t = check_times(times)
+        mean, cov = _evaluate(self, t, means_only=False)
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(cov))):
+            raise NumericalError("the open evolution produced NaN or inf; check the baths and the state")
+        return Moments(t, mean, cov, self.rows)
+
+    def iter_moments(self, times):
+        m = self.moments(times)
+        yield slice(0, m.times.size), m.mean, m.cov
+
+
+def _interleave(xx, pp) -> np.ndarray:
+    n = xx.shape[0]
+    out = np.zeros((2 * n, 2 * n))
+    out[0::2, 0::2], out[1::2, 1::2] = xx, pp
+    return out
+
+
+def _closed_thermal(network: Network, temperature: float) -> np.ndarray:
+    """σ_s: the thermal state of the whole closed network at ``temperature`` (interleaved)."""
+    lam, u = np.linalg.eigh(network.potential())
+    w = np.sqrt(lam)
+    nu = thermal_factor(w, temperature)
+    return _interleave((u * (nu / w)) @ u.T, (u * (nu * w)) @ u.T)
+
+
+def _initial(network: Network, initial: InitialState):
+    """The full initial mean and covariance (probes ⊕ environment's own thermal state)."""
+    p, n = network.n_probes, network.size
+    mean = np.zeros(2 * n)
+    mean[: 2 * p] = initial.probes.mean
+    cov = np.zeros((2 * n, 2 * n))
+    cov[: 2 * p, : 2 * p] = initial.probes.cov
+    if network.environment.sites:
+        om, w = network.environment.modes()
+        xx, pp = environment_covariance(om, w, float(initial.environment_temperature))
+        cov[2 * p:, 2 * p:] = _interleave(xx, pp)
+    return mean, cov
+
+
+def _low_rank(m: np.ndarray, tol: float = RANK_TOL):
+    """Eigenpairs of the symmetric ``m`` above tol·max(1, ‖m‖); returns (values, vectors, dropped)."""
+    lam, v = np.linalg.eigh(0.5 * (m + m.T))
+    scale = max(1.0, float(np.max(np.abs(lam), initial=0.0)))
+    keep = np.abs(lam) > tol * scale
+    return lam[keep], v[:, keep], float(np.sum(np.abs(lam[~keep])))
+
+
+def van_loan(a: np.ndarray, s: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
+    """(e^{Ah}, ∫₀ʰ e^{As} S e^{Aᵀs} ds) exactly (Van Loan 1978: the exponential of
+    [[−A, S], [0, Aᵀ]]·τ has blocks F12 = e^{−Aτ}Q, F22 = e^{Aᵀτ}), at τ = h/2^j small enough
+    that e^{−Aτ} stays O(1) (‖A‖₁τ ≤ ½), then j doublings Φ(2τ) = Φ(τ)²,
+    Q(2τ) = Q(τ) + Φ(τ)Q(τ)Φ(τ)ᵀ."""
+    k = a.shape[0]
+    norm = float(np.abs(a).sum(axis=0).max()) * abs(h)
+    j = int(np.ceil(np.log2(norm / 0.5))) if norm > 0.5 else 0
+    tau = h / 2.0**j
+    big = np.zeros((2 * k, 2 * k))
+    big[:k, :k], big[:k, k:], big[k:, k:] = -a, s, a.T
+    f = sla.expm(big * tau)
+    phi = f[k:, k:].T
+    q = phi @ f[:k, k:]
+    for _ in range(j):
+        q = q + phi @ q @ phi.T
+        phi = phi @ phi
+    return phi, 0.5 * (q + q.T)
+
+
+def solve_open(network: Network, initial: InitialState, baths, *, observe=None, t_max=None,
+               covariance: bool = True, tol: float = RANK_TOL) -> OpenEvolution:
+    """Exact evolution of ``network`` from ``initial`` with ``baths`` (module docstring).
+    ``observe``: 0-based oscillators (default the probes); ``t_max``: unused (no cut; kept
+    for the contract); ``covariance=False``: the covariance machinery is skipped."""
+    p, n = network.n_probes, network.size
+    if initial.probes.modes != p:
+        raise HarmosyncError(f"the initial state has {initial.probes.modes} probe modes but the network has {p} probes")
+    if n > OPEN_MAX:
+        raise HarmosyncError(f"the open solver is dense: {n} oscillators is beyond its {OPEN_MAX}; "
+                             "use a shorter chain")
+    rows = tuple(range(p)) if observe is None else tuple(int(r) for r in observe)
+    if any(not 0 <= r < n for r in rows):
+        raise HarmosyncError(f"observed oscillators must be in 0..{n - 1}")
+    with blas_threads(1 if n <= 600 else None):
+        a, d = drift_diffusion(network, baths)
+        a_d = a - hamiltonian_drift(network)
+        temp = float(initial.environment_temperature)
+        sigma_s = _closed_thermal(network, temp)
+        mean0, cov0 = _initial(network, initial)
+        lam, x = np.linalg.eig(a)
+        xinv, kappa = _inverse(x)
+        scale = float(np.max(np.abs(lam))) if lam.size else 1.0
+        rates = -lam.real
+        if np.any(rates < -NOISELESS_TOL * scale):
+            raise NumericalError(f"the drift has a growing mode (rate {rates.min():.3g}); report this with your config")
+        quiet = rates <= NOISELESS_TOL * scale
+        idx = np.ravel([[2 * r, 2 * r + 1] for r in rows]).astype(int)
+        steady, noiseless = None, ()
+        if not np.any(quiet):
+            sig = sla.solve_continuous_lyapunov(a, -d)
+            steady = 0.5 * (sig + sig.T)
+        else:
+            probe_w = np.sum(np.abs(x[: 2 * p, quiet]) ** 2, axis=0)
+            keep = lam[quiet].imag >= 0  # one of each conjugate pair
+            noiseless = tuple((float(w), float(q)) for w, q in zip(lam[quiet].imag[keep], probe_w[keep]))
+        evo = OpenEvolution(rows=rows, drift=a, diffusion=d, damping=a_d, sigma_s=sigma_s, mean0=mean0,
+                            cov0=cov0, eigenvalues=lam, kappa=kappa,
+                            steady=None if steady is None else steady[np.ix_(idx, idx)],
+                            noiseless=noiseless, n_probes=p, has_covariance=covariance)
+        dv, dvec, dropped = _low_rank(cov0 - sigma_s, tol)
+        evo._cache.update(idx=idx, x=x, xinv=xinv if kappa < KAPPA_MAX else None,
+                          delta=(dv, dvec), dropped=dropped, tol=tol, full_steady=steady)
+    return evo
+
+
+def _inverse(x: np.ndarray) -> tuple[np.ndarray | None, float]:
+    """(X⁻¹, κ₂(X) = σ_max/σ_min); (None, ∞) when X is singular (a defective drift)."""
+    kappa = float(np.linalg.cond(x))
+    if not np.isfinite(kappa) or kappa >= KAPPA_MAX:
+        return None, kappa
+    return np.linalg.inv(x), kappa
+
+
+def _noise(evo: OpenEvolution, h: float):
+    """Low-rank factor (values, vectors, dropped) of Q_h for S = D + A_dσ_s + σ_sA_dᵀ, and e^{Ah}
+    (computed by the rows path only)."""
+    key = ("noise", float(h))
+    if key not in evo._cache:
+        a_d, sig, a = evo.damping, evo.sigma_s, evo.drift
+        s = evo.diffusion + a_d @ sig + sig @ a_d.T
+        phi = sla.expm(a * h) if evo._cache["xinv"] is None else None
+        sv, su, sdrop = _low_rank(s, 1e-15)
+        if sv.size == 0:
+            q = (np.zeros(0), np.zeros((a.shape[0], 0)), sdrop)
+        else:
+            q = _krylov_noise(a, sv, su, h)
+            if q is None:
+                q = _low_rank(van_loan(a, s, h)[1], evo._cache["tol"] * 1e-3)
+            q = (q[0], q[1], q[2] + sdrop * h)
+        evo._cache[key] = (*q, phi)
+    return evo._cache[key]
+
+
+def _krylov_noise(a, sv, su, h):
+    """Q_h = ∫₀ʰ e^{As} U s Uᵀ e^{Aᵀs} ds from the Taylor series of e^{As}U: with
+    K_j = (hA)^j U / j!, Q_h = h Σ_{j,l} K_j s K_lᵀ / (j + l + 1), exact once (‖A‖h)^m/m! < 1e-17
+    (m ≤ 30, ‖A‖₁h ≤ 1). None when that needs more columns than A has (then Van Loan)."""
+    x = float(np.abs(a).sum(axis=0).max()) * h
+    if x > 1.0:
+        return None
+    m, term = 0, 1.0
+    while term > 1e-17 and m < 30:
+        m += 1
+        term *= x / m
+    if (m + 1) * sv.size >= a.shape[0]:
+        return None
+    ks = [su]
+    for j in range(1, m + 1):
+        ks.append((h / j) * (a @ ks[-1]))
+    k = np.hstack(ks)
+    j = np.arange(m + 1)
+    c = np.kron(h / (j[:, None] + j[None, :] + 1), np.diag(sv))  # columns ordered (j, r)
+    qk, rk = np.linalg.qr(k)
+    small = rk @ c @ rk.T
+    lam, v = np.linalg.eigh(0.5 * (small + small.T))
+    scale = max(float(np.max(np.abs(lam), initial=0.0)), 1e-300)
+    keep = np.abs(lam) > 1e-16 * scale
+    return lam[keep], qk @ v[:, keep], float(np.sum(np.abs(lam[~keep])))
+
+
+def _uniform_step(t: np.ndarray) -> float | None:
+    if t.size < 2:
+        return None
+    h = (t[-1] - t[0]) / (t.size - 1)
+    if np.max(np.abs(t - (t[0] + h * np.arange(t.size)))) <= 1e-11 * max(1.0, abs(t[-1])):
+        return float(h)
+    return None
+
+
+def _evaluate(evo: OpenEvolution, t: np.ndarray, *, means_only: bool):
+    """(mean (T, 2n), cov (T, 2n, 2n) or None) on the grid ``t`` (module docstring)."""
+    if t[0] < 0:
+        raise HarmosyncError("an open system evolves forward only: times must be ≥ 0")
+    if not means_only and not evo.has_covariance:
+        raise HarmosyncError("this evolution was solved with covariance=False; use means(), or solve again")
+    c = evo._cache
+    idx = c["idx"]
+    h = _uniform_step(t)
+    # grid from 0: prepend 0 and the whole steps before t[0] when t[0] is a multiple of h
+    lead = 0
+    if h is not None and t[0] > 0:
+        k0 = round(t[0] / h)
+        if abs(k0 * h - t[0]) <= 1e-9 * max(1.0, t[0]):
+            lead = int(k0)
+        else:
+            h = None
+    dv, dvec = c["delta"]
+    cols = [evo.mean0[:, None]]
+    if not means_only:
+        cols.append(dvec)
+    with blas_threads(1 if evo.drift.shape[0] <= 1200 else None):
+        if h is not None:
+            qv, qvec, qdrop, phi = _noise(evo, h) if not means_only else (np.zeros(0), None, 0.0, None)
+            if not means_only:
+                cols.append(qvec)
+            w = np.hstack(cols)
+            grid = h * np.arange(lead + t.size)
+            y = _readout(evo, w, grid, h, phi)
+        else:
+            qv, qdrop = np.zeros(0), 0.0
+            grid = np.concatenate([[0.0], t]) if t[0] > 0 else t
+            y, q_acc = _readout_steps(evo, np.hstack(cols), grid, means_only)
+        mean = y[:, :, 0]
+        if means_only:
+            return mean[lead:][-t.size:], None
+        r = dv.size
+        z = y[:, :, 1:1 + r]
+        cov = np.matmul(z * dv, np.swapaxes(z, 1, 2)) + evo.sigma_s[np.ix_(idx, idx)]
+        if h is not None:
+            zq = y[:, :, 1 + r:]
+            inc = np.matmul(zq * qv, np.swapaxes(zq, 1, 2))
+            acc = np.cumsum(inc, axis=0) - inc  # Σ_{j<k}: the noise accumulated up to t_k
+            cov += acc
+        else:
+            cov += q_acc
+        cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))
+        mean, cov = mean[-t.size:], cov[-t.size:]
+    _record_bound(evo, t, mean, cov, dropped=c["dropped"] + qdrop * max(1, lead + t.size))
+    return mean, cov
+
+
+def _readout(evo: OpenEvolution, w: np.ndarray, grid: np.ndarray, h: float, phi) -> np.ndarray:
+    """R e^{A t} W on a uniform grid from 0, shape (T, 2n, C): eigen path or rows path."""
+    c = evo._cache
+    idx = c["idx"]
+    if c["xinv"] is not None:
+        lam, x = evo.eigenvalues, c["x"]
+        # A is real: eigenvalues come in conjugate pairs; sum over Im λ ≥ 0, doubling the pairs
+        up = lam.imag > 0
+        keep = up | (lam.imag == 0)
+        weight = np.where(up, 2.0, 1.0)[keep]
+        lam = lam[keep]
+        b = (c["xinv"] @ w)[keep]  # (K, C)
+        # one matrix product for every readout: B'[k, (i, c)] = (RX)[i, k] b[k, c]
+        bb = (x[idx][:, keep].T * weight[:, None])[:, :, None] * b[:, None, :]
+        bb = bb.reshape(lam.size, -1)
+        out = np.empty((grid.size, idx.size, w.shape[1]))
+        steps = np.exp(np.outer(h * np.arange(min(CHUNK, grid.size)), lam))  # e^{λ j h}, j < CHUNK
+        for s in range(0, grid.size, CHUNK):
+            e = steps[: grid.size - s] * np.exp(lam * grid[s])  # e^{λ(t_s + jh)}, ≤ 2ε relative
+            out[s:s + CHUNK] = (e @ bb).real.reshape(e.shape[0], idx.size, -1)
+        return out
+    if phi is None:
+        phi = sla.expm(evo.drift * h)
+    g = np.zeros((idx.size, evo.drift.shape[0]))
+    g[np.arange(idx.size), idx] = 1.0
+    out = np.empty((grid.size, idx.size, w.shape[1]))
+    for k in range(grid.size):
+        out[k] = g @ w
+        g = g @ phi
+    return out
+
+
+def _readout_steps(evo: OpenEvolution, w: np.ndarray, grid: np.ndarray, means_only: bool):
+    """Any grid from 0 (or starting at 0): rows propagated interval by interval, with the noise
+    of each interval from Van Loan. Returns (R e^{At}W (T, 2n, C), accumulated noise (T, 2n, 2n))."""
+    idx = np.asarray(evo._cache["idx"])
+    a, sig = evo.drift, evo.sigma_s
+    s = evo.diffusion + evo.damping @ sig + sig @ evo.damping.T
+    n2 = a.shape[0]
+    g = np.zeros((idx.size, n2))
+    g[np.arange(idx.size), idx] = 1.0
+    out = np.empty((grid.size, idx.size, w.shape[1]))
+    acc = np.zeros((grid.size, idx.size, idx.size))
+    for k in range(grid.size):
+        if k:
+            dt = grid[k] - grid[k - 1]
+            phi, q = (sla.expm(a * dt), None) if means_only else van_loan(a, s, dt)
+            if q is not None:
+                acc[k] = acc[k - 1] + g @ q @ g.T
+            g = g @ phi
+        out[k] = g @ w
+    return out, acc
+
+
+def _record_bound(evo: OpenEvolution, t: np.ndarray, mean, cov, *, dropped: float) -> None:
+    """error_bound ← a priori roundoff + truncation, and, for small networks (2N ≤ ``CHECK_MAX``),
+    10 × the discrepancy at the last time against an independent dense route (expm(A t) on the
+    full initial state, with σ_∞ − Φσ_∞Φᵀ or Van Loan at t for the noise).
+
+    A priori: eigen path, the eigenvalues' error κ ε ‖A‖ turns into a phase error κ ε ‖A‖ t on
+    every exponential; rows path, T products each adding 2N ε relative error; both times the
+    scale of the moments, ×10. Truncation: the dropped eigenvalues of Δ and of Q_h (× steps),
+    times κ² (the growth of ‖R e^{At}‖² allowed by the eigenvector basis)."""
+    eps = np.finfo(float).eps
+    tl = float(t[-1])
+    scale = max(1.0, float(np.max(np.abs(mean), initial=0.0)) ** 2,
+                float(np.max(np.abs(cov), initial=0.0)) if cov is not None else 0.0)
+    norm_a = float(np.abs(evo.drift).sum(axis=0).max())
+    if evo._cache["xinv"] is not None:
+        kappa = evo.kappa
+        bound = 10 * kappa * eps * (1 + norm_a * tl) * scale + dropped * kappa**2
+    else:
+        steps = max(1, t.size)
+        bound = 10 * steps * evo.drift.shape[0] * eps * scale + dropped * (1 + norm_a * tl) ** 2
+    if evo.drift.shape[0] <= CHECK_MAX:
+        bound = max(bound, 10 * _discrepancy(evo, tl, mean[-1], None if cov is None else cov[-1]))
+    object.__setattr__(evo, "error_bound", max(evo.error_bound, float(bound)))
+
+
+def _discrepancy(evo: OpenEvolution, tl: float, mean, cov) -> float:
+    idx = evo._cache["idx"]
+    g = sla.expm(evo.drift * tl)[idx]
+    gap = float(np.max(np.abs(g @ evo.mean0 - mean)))
+    if cov is None:
+        return gap
+    ref = g @ evo.cov0 @ g.T
+    steady = evo._cache["full_steady"]
+    if steady is not None:
+        ref = ref + steady[np.ix_(idx, idx)] - g @ steady @ g.T
+    else:
+        ref = ref + van_loan(evo.drift, evo.diffusion, tl)[1][np.ix_(idx, idx)]
+    return max(gap, float(np.max(np.abs(ref - cov))))
+
+
+@dataclass(frozen=True)
+class OpenModes:
+    """The damped normal modes of a network with baths: the eigenvalues λ = −rate + i·frequency
+    of the drift A, one per conjugate pair (frequency ≥ 0), slowest decay first.
+
+    ``rates`` [w] (amplitude decay: a mode's mean decays as e^{−rate·t}), ``frequencies`` [w],
+    ``probe_weights`` (K, P): each mode's share on each probe (scaled quadratures x√w, p/√w with
+    the own frequencies; a mode's weights over all oscillators sum to 1), ``noiseless``: indices of
+    the modes with rate ≤ NOISELESS_TOL·max|λ| (no unique steady state if any), ``rate_gap``:
+    the difference between the two slowest rates among modes that carry probe weight > 1e-3
+    (the open-system analogue of the paper's Rayleigh condition; synchronization sets in on
+    the time scale 1/rate_gap), NaN if fewer than two such modes."""
+
+    rates: np.ndarray
+    frequencies: np.ndarray
+    probe_weights: np.ndarray
+    noiseless: tuple[int, ...]
+    rate_gap: float
+
+
+def open_modes(network: Network, baths) -> OpenModes:
+    """:class:`OpenModes` of ``network`` with ``baths`` (dense eigendecomposition of A)."""
+    from ..baths import own_frequencies
+
+    a, _ = drift_diffusion(network, tuple(baths))
+    lam, x = np.linalg.eig(a)
+    keep = lam.imag >= 0
+    lam, x = lam[keep], x[:, keep]
+    w = own_frequencies(network)
+    scale = np.ravel(np.column_stack([np.sqrt(w), 1 / np.sqrt(w)]))
+    y = np.abs(x * scale[:, None]) ** 2
+    per_osc = y[0::2] + y[1::2]
+    per_osc /= per_osc.sum(axis=0, keepdims=True)
+    order = np.lexsort((lam.imag, -lam.real))
+    rates, freqs = -lam.real[order], lam.imag[order]
+    weights = per_osc[: network.n_probes, order].T
+    tol = NOISELESS_TOL * float(np.max(np.abs(lam)))
+    noiseless = tuple(int(k) for k in np.flatnonzero(rates <= tol))
+    seen = np.flatnonzero(weights.sum(axis=1) > 1e-3)
+    gap = float(rates[seen[1]] - rates[seen[0]]) if seen.size >= 2 else float("nan")
+    return OpenModes(rates, freqs, weights, noiseless, gap)
