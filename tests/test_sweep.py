@@ -403,7 +403,7 @@ def test_paths_grow_to_arrays_of_tables():
     assert sw.safe_name("baths[1].rate") == "baths_1_rate"
     assert sw.set_path({"baths": [{"rate": 1}, {"rate": 2}]}, ("baths", 1, "rate"), 5) == \
         {"baths": [{"rate": 1}, {"rate": 5}]}
-    for path, needle in [("baths[1].rate", "unknown table 'baths'"), ("baths[0].rate", "numbered from 1"),
+    for path, needle in [("baths[1].rate", "baths has 0 entries; table 1 does not exist"), ("baths[0].rate", "numbered from 1"),
                          ("probes[1].sites", "[probes] is one table, not an array of tables"),
                          ("baths[1]", "not a config path")]:
         with pytest.raises(HarmosyncError) as e:

@@ -79,7 +79,7 @@ def layout(result) -> Layout:
         o = obs.get(name)
         attrs = {"units": o.units, "long_name": o.long_name,
                  **o.attrs(cfg.sync.probes, cfg.sync.window, cfg.sync.delay)}
-        return (("time", *o.dims), np.asarray(values), attrs)
+        return (o.dims if o.steady else ("time", *o.dims), np.asarray(values), attrs)
 
     coords = {
         "time": (("time",), np.asarray(result.times), {"units": obs.TIME_UNITS, "long_name": "time"}),
@@ -161,7 +161,8 @@ def _rules(name: str) -> tuple[bool, bool, bool, bool]:
         return name.startswith(NAN_ALLOWED_PREFIXES), False, name.startswith("sync"), False
     if how == obs.ONSET:
         return True, False, False, False
-    return o.nan_allowed, o.inf_allowed, o.bounded, o.nonnegative and how is None
+    # state-based measures are NaN where a Brownian bath makes the state unphysical (open systems)
+    return o.nan_allowed or o.state_based, o.inf_allowed, o.bounded, o.nonnegative and how is None
 
 
 def check_values(data_vars: dict) -> None:

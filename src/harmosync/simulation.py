@@ -244,7 +244,7 @@ def _open_outputs(point: Point, evo, cov, info: dict) -> dict:
     ``result.slowest_rate`` from the diagnostics), and the warning when a Brownian bath drives
     the probes' state out of σ + iΩ/2 ≥ 0 (when, and by how much). Updates ``info``."""
     out = {}
-    steady = getattr(evo, "steady", None)  # the open solver's σ_∞ of the probes, or None
+    steady = evo.steady  # the open solver's σ_∞ of the probes, or None
     if steady is not None:
         out["cov_steady"] = steady
     else:

@@ -86,6 +86,12 @@ def check_horizon(network: Network, horizon: float, name: str = "horizon") -> No
                              f"give a horizon ≤ {limit:.4g} or leave it automatic")
 
 
+def _check_environment(network: Network, what: str) -> None:
+    if network.environment.sites == 0:
+        raise HarmosyncError(f"{what} needs an environment ([chain] or [graph]): it analyses how the environment "
+                             "damps the probes; the probes alone with baths have no such analysis yet")
+
+
 def report(network: Network, *, initial_mean=None, horizon: float | None = None, check: bool = False) -> AnalysisReport:
     """The analysis of ``network`` as an :class:`AnalysisReport`.
 
@@ -94,6 +100,7 @@ def report(network: Network, *, initial_mean=None, horizon: float | None = None,
     (default: automatic, see ``rayleigh.model_horizon``). ``check``: also fit the two decay
     rates from the exact dynamics (``rayleigh.measure_decay_rates``; a few seconds).
     """
+    _check_environment(network, "analyze")
     if horizon is not None:
         check_horizon(network, horizon)
     env = network.environment
@@ -131,6 +138,7 @@ class KernelsReport:
 def kernels_report(network: Network, times, *, points: int = 2000) -> KernelsReport:
     """Kernels γ_s(t), η(t) on ``times`` [1/ω] (``langevin.kernels``) and the spectral densities
     on ``points`` frequencies."""
+    _check_environment(network, "kernels")
     kern = lg.kernels(network, times)
     top = 1.1 * max(float(kern.bath_frequencies[-1]), float(kern.system_frequencies[-1]))
     om = np.linspace(0.0, top, points)

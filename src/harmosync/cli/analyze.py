@@ -303,6 +303,9 @@ def analyze(config, output, horizon, check, overwrite, quiet):
     report = report_dict(build_report(cfg, horizon=horizon, check=check), cfg)
     if not quiet:
         click.echo(format_report(report, config))
+        if cfg.baths:  # say it: the analysis above is of the closed network
+            click.echo(f"\nnote: the {len(cfg.baths)} [[baths]] table(s) are not part of this analysis "
+                       "(closed network only; the open system's rates are not analysed yet)", err=True)
     if output:
         if output.endswith(".json"):
             with io.atomic_path(output, overwrite=overwrite) as tmp:

@@ -41,6 +41,8 @@ class Evolution(Protocol):
       time grid); for a damped solver, the largest |Im| of the drift's eigenvalues;
     * ``energy``: the conserved ⟨H⟩ [ω], or None when the dynamics conserves none (baths);
     * ``has_covariance``: False when solved for the first moments only;
+    * ``steady``: the observed oscillators' unique steady covariance σ_∞ (interleaved), or None
+      (the closed solver: no relaxation; an open system with noiseless modes);
     * ``means(times)`` (T, 2n), ``moments(times)`` → :class:`Moments`, ``iter_moments(times)``
       → chunks (slice, mean, cov), all interleaved;
     * ``diagnostics()``: solver facts for a file's metadata (``{name: number}``).
@@ -58,6 +60,9 @@ class Evolution(Protocol):
 
     @property
     def has_covariance(self) -> bool: ...
+
+    @property
+    def steady(self) -> np.ndarray | None: ...
 
     def means(self, times) -> np.ndarray: ...
 

@@ -104,6 +104,11 @@ class NormalModeEvolution:
     def max_frequency(self) -> float:
         return float(self.frequencies[-1])
 
+    @property
+    def steady(self) -> None:
+        """A closed network does not relax: no steady covariance."""
+        return None
+
     def diagnostics(self) -> dict:
         """``rank`` of Δ, highest and lowest normal-mode frequency [ω]."""
         return {"rank": self.rank, "highest_mode_frequency": float(self.frequencies[-1]),

@@ -16,7 +16,7 @@ from ..errors import HarmosyncError, suggest
 from ..observables import REGISTRY, SUMMARY_STATS
 
 #: Series a point can keep: every observable of the registry (harmosync.observables).
-SERIES = tuple(REGISTRY)
+SERIES = tuple(q for q, o in REGISTRY.items() if not o.steady)
 #: Series that can be summarised over intervals: one number per time.
 SCALAR_SERIES = tuple(q for q, o in REGISTRY.items() if not o.dims)
 #: Series whose onset of synchronization is defined: the C(t, Δt) of Eq. (3), in [−1, 1].
