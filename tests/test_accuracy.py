@@ -147,3 +147,17 @@ def test_paper_runs_bound_is_tight(figure):
     err, _, sol, scale = errors(net, init, "dense", times=times, scale=True)
     assert err < 1e-12 * scale
     assert_tight(err, sol, scale, limit=100 if figure == "fig1" else 1000)
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.3])
+@pytest.mark.parametrize("method", ["dense", "chain"])
+def test_acoustic_fixed_chain(method, temperature):
+    """Ω0 = 0 with fixed ends (issue 11, item 5): V_E = g·tridiag(−1, 2, −1), lowest mode
+    2√g sin(π/2(M+1)) = 0.15 for M = 20. A squeezed probe and a coherent one, T = 0 and T > 0:
+    moments at roundoff against the reference, and the bound honest."""
+    net = nw.couple(nw.chain(20, 0.0, 1.0, "fixed"), nw.probes((1.0, 1.1), 0.3, (1, 10), (0.1, 0.1)))
+    init = st.InitialState(st.product(st.coherent(1.0, 1.0), st.squeezed(1.1, 0.5, x=0.5)), temperature)
+    assert net.environment.frequencies()[0] == pytest.approx(2 * np.sin(np.pi / 42), rel=1e-14)
+    err, err_mean, sol, scale = errors(net, init, method, scale=True)
+    assert err < 1e-12 * scale and err_mean < 1e-12
+    assert_tight(err, sol, scale, limit=1000)

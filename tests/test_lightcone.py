@@ -142,6 +142,21 @@ def test_gapless_limit_keeps_the_whole_chain_quietly():
     assert sol.window is None
 
 
+def test_acoustic_chain_is_not_cut():
+    """Ω0 = 0 (fixed ends): the ground state's correlations ½x^(-1/2) are singular at the band's
+    edge 0, so no Chebyshev degree bounds the cut: no window, no warning, and the uncut exact
+    solution (the long chain still needs t_max only to pick the method)."""
+    import warnings
+
+    net = nw.couple(nw.chain(3000, 0.0, 1.0), nw.probes((1.0, 1.1), 0.5, (1, 1), (0.2, 0.2)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert lc.window(net, 50.0) is None
+        sol = dy.solve(net, COHERENT, t_max=50.0)
+        m = sol.moments(np.linspace(0, 50, 6))
+    assert sol.window is None and np.all(np.isfinite(m.cov))
+
+
 def test_cut_scaled_down_w4_against_solve_ivp():
     """Scaled-down W4: M = 2000, probes at sites 1 and 2, cut at t_max = 40, against DOP853 on
     the probe rows of the *full* chain's propagator: ⟨R_P⟩ and σ_PP to 1e-8."""

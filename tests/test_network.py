@@ -130,10 +130,11 @@ def test_system_normal_modes_eq_A7():
         np.testing.assert_allclose(om**2, lam + (w1**2 + w2**2) / 2 + np.array([-1, 1]) * root / 2)
 
 
-@pytest.mark.parametrize("om0, g", [(0.4, 1.2), (0.05, 2.0), (1.0, 0.0), (2.0, 0.01), (1e-6, 1.2), (1e-9, 1.0)])
+@pytest.mark.parametrize("om0, g", [(0.4, 1.2), (0.05, 2.0), (1.0, 0.0), (2.0, 0.01), (1e-6, 1.2), (1e-9, 1.0), (0.0, 1.2)])
 def test_chain_green_function_closed_form(om0, g):
     """V_E⁻¹ of the fixed chain: sinh(lo κ) sinh((M+1−hi) κ) / (g sinh κ sinh((M+1) κ)),
-    cosh κ = 1 + Ω0²/2g, against a dense inverse (and stable for M = 10⁵)."""
+    cosh κ = 1 + Ω0²/2g (Ω0 = 0: the limit lo (M+1−hi)/(g (M+1))), against a dense inverse (and
+    stable for M = 10⁵)."""
     env = nw.chain(40, om0, g)
     cols = nw.environment_inverse_columns(env, [1, 7, 40])
     inv = np.linalg.inv(env.potential())

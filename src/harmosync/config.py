@@ -66,7 +66,7 @@ def _finite(v, name="value"):
 
 class ChainConfig(_Strict):
     sites: int = Field(gt=0, le=10_000_000, description="M, number of chain sites")
-    omega0: float = Field(gt=0, description="Ω0, on-site frequency [ω unit]")
+    omega0: float = Field(ge=0, description="Ω0, on-site frequency [ω unit]; 0 (acoustic) needs fixed ends")
     g: float = Field(ge=0, description="nearest-neighbour coupling [ω unit²]")
     boundary: Literal["fixed", "free", "periodic"] = "fixed"
     temperature: float = Field(0.0, ge=0, description="environment temperature [ω unit]")
@@ -94,7 +94,10 @@ class ChainConfig(_Strict):
         if self.disorder:
             rng = np.random.default_rng(self.seed)
             onsite = self.omega0 * (1 + self.disorder * rng.uniform(-1, 1, self.sites))
-        return nw.chain(self.sites, self.omega0, self.g, self.boundary, onsite_frequencies=onsite)
+        try:
+            return nw.chain(self.sites, self.omega0, self.g, self.boundary, onsite_frequencies=onsite)
+        except HarmosyncError as e:
+            raise type(e)(f"config error: chain: {e}") from None
 
 
 class GraphConfig(_Strict):
@@ -110,6 +113,13 @@ class GraphConfig(_Strict):
                 raise ValueError(f"edge [{j}, {k}, {a}] must join two different sites in 1..{self.sites}")
             if not math.isfinite(a):
                 raise ValueError(f"edge [{j}, {k}, {a}] has a non-finite coupling")
+        seen = {}
+        for j, k, a in self.edges:  # one bond per pair: a repeat (either order) would be summed silently
+            pair = (min(j, k), max(j, k))
+            if pair in seen:
+                raise ValueError(f"edge [{j}, {k}, {a}] repeats the bond {list(seen[pair])} (bonds are undirected); "
+                                 "give each pair of sites once, with the total coupling")
+            seen[pair] = (j, k, a)
         if isinstance(self.onsite_frequencies, list) and len(self.onsite_frequencies) != self.sites:
             raise ValueError(f"onsite_frequencies has {len(self.onsite_frequencies)} entries, expected sites = {self.sites}")
         return self
