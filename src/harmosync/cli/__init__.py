@@ -7,6 +7,7 @@ import os
 
 import functools
 import sys
+import warnings
 
 import click
 
@@ -24,7 +25,9 @@ def handle_errors(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            with warnings.catch_warnings():
+                warnings.showwarning = show_warning
+                return fn(*args, **kwargs)
         except NumericalError as e:
             hint = "" if "report this" in str(e) else f" ({EPILOG_BUG})"
             click.echo(f"harmosync: internal error: {e}{hint}", err=True)
@@ -46,6 +49,11 @@ def handle_errors(fn):
             sys.exit(1)
 
     return wrapper
+
+
+def show_warning(message, category, filename, lineno, file=None, line=None):
+    """A Python warning (e.g. simulation.PrecisionWarning) as one line on stderr."""
+    click.echo(f"harmosync: warning: {message}", err=True)
 
 
 # name -> module (in harmosync.cli) defining a click command of the same name. Loaded lazily so
