@@ -26,6 +26,10 @@ Number = Union[int, float]
 #: units]: beyond it squares overflow or lose every digit against the other scales.
 MAX_MAGNITUDE = 1e6
 TEXT_FIELDS = {"boundary"}
+#: Largest squeezing r a config accepts: the covariance's condition number grows like e^{4r},
+#: and at r = 5 the entropies, I and E_N of double-precision covariances keep ~1e-7 nats
+#: (r = 6: 1e-5); docs/conventions.md, "Measures of strongly squeezed states".
+MAX_SQUEEZING = 5.0
 
 
 def _bad_scalar(x) -> bool:
@@ -168,6 +172,15 @@ class InitialConfig(_Strict):
     temperature: list[float] | None = Field(None, description="T_i of each probe [ω unit]")
     mean: list[float] | None = Field(None, description="full probe mean (2P), interleaved")
     covariance: list[list[float]] | None = Field(None, description="full probe covariance (2P×2P)")
+
+    @field_validator("squeezing")
+    @classmethod
+    def _squeezing_range(cls, v):
+        for r in v or ():
+            if r > MAX_SQUEEZING:
+                raise ValueError(f"squeezing r = {r:g} is too large: the measures of such a state keep fewer than "
+                                 f"six digits in double precision; use r ≤ {MAX_SQUEEZING:g}")
+        return v
 
     def build(self, frequencies: list[float]) -> st.GaussianState:
         p = len(frequencies)
