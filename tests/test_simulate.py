@@ -255,3 +255,41 @@ def test_precision_warning_on_stderr_and_in_the_file(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("harmosync: warning: double precision cannot reach"), r.stderr
     ds = io.read(tmp_path / "o.nc")
     assert "known only to" in ds.attrs["result.precision_warning"]
+
+
+def _tmsv_config(r, strengths, coupling=0.0, stop=30.0):
+    """Probes ω = (1, 1.3) starting in a two-mode squeezed vacuum (interleaved σ, ω-scaled)."""
+    from harmosync import states as st
+
+    cov = st.two_mode_squeezed(r, (1.0, 1.3)).cov
+    return config.parse({
+        "chain": {"sites": 12, "omega0": 0.4, "g": 1.2},
+        "probes": {"frequencies": [1.0, 1.3], "coupling": coupling, "sites": [1, 6], "strengths": strengths},
+        "initial": {"covariance": cov.tolist()},
+        "time": {"stop": stop, "step": 0.05}, "sync": {"window": 5.0},
+    })
+
+
+def test_log_negativity_of_a_two_mode_squeezed_vacuum_is_2r():
+    """Independent check of the written E_N (and I): uncoupled probes (K = λ = 0) keep their
+    two-mode squeezed vacuum up to local rotations, which change no entanglement, so
+    E_N(t) = 2r and I(t) = 2[(ν+½)ln(ν+½) − (ν−½)ln(ν−½)], ν = cosh(2r)/2, at every time."""
+    r = 0.8
+    res = simulate(_tmsv_config(r, [0.0, 0.0]))
+    np.testing.assert_allclose(res.series["log_negativity"], 2 * r, rtol=0, atol=1e-13)
+    nu = np.cosh(2 * r) / 2
+    mi = 2 * ((nu + 0.5) * np.log(nu + 0.5) - (nu - 0.5) * np.log(nu - 0.5))
+    np.testing.assert_allclose(res.series["mutual_information"], mi, rtol=0, atol=1e-12)
+
+
+def test_log_negativity_matches_thewalrus_on_a_coupled_run():
+    """Coupled to the chain (K = 0.3, −0.2; λ = 0.1), the written E_N against thewalrus's
+    log_negativity (its own symplectic eigenvalues, xxpp ordering, ħ = 2 on 2σ) at every time."""
+    from thewalrus.quantum import log_negativity as walrus_en
+
+    from harmosync.conventions import to_block
+
+    res = simulate(_tmsv_config(0.8, [0.3, -0.2], coupling=0.1))
+    ref = np.array([walrus_en(to_block(2 * c), modes_A=[0], hbar=2) for c in res.cov[::10]])
+    assert ref.min() < 1.5 and ref.max() > 1.55  # E_N changes: the bath takes entanglement
+    np.testing.assert_allclose(res.series["log_negativity"][::10], ref, rtol=0, atol=1e-12)
