@@ -1,11 +1,20 @@
 """Error against the mpmath reference, the recorded bound and their ratio (issue 11).
 
-    PYTHONPATH=src python benchmarks/bench_accuracy.py [--paper]
+    PYTHONPATH=src python benchmarks/bench_accuracy.py [--paper] [--measures] [--long]
 
-Cases: the audit's soft chains (tests/test_accuracy.py) with the dense and chain methods, and
-the paper's Fig. 1 / Fig. 4 parameters on a 40-site chain; ``--paper`` adds the 300-site runs
-(the mpmath reference then takes ~20 min each; set HARMOSYNC_REF_CACHE to a directory to keep
-it). Times 0, 1, 10, 100, 1000 (1500 for the paper's runs); err = max |σ − σ_ref| over them.
+Cases: the audit's soft chains (tests/test_accuracy.py) with the dense and chain methods, the
+acoustic fixed chain (Ω0 = 0), a soft hot chain read at t = 1e6 (simulate's precision warning),
+K at 99.9% of the stability limit, and the paper's Fig. 1 / Fig. 4 parameters on a 40-site
+chain; ``--paper`` adds the 300-site runs (the mpmath reference then takes ~20 min each; set
+HARMOSYNC_REF_CACHE to a directory to keep it). Times 0, 1, 10, 100, 1000 (1500 for the paper's
+runs); err = max |σ − σ_ref| over them. A case the code refuses prints its error instead (run
+with an older tree on PYTHONPATH for the "before" column).
+
+``--measures``: digits of ν_min, S, I and E_N of strongly squeezed two-mode states (r = 1..8,
+tests/test_accuracy.py FAMILIES) against mpmath, and what the covariance's conditioning allows.
+``--long``: the Fig. 1 probes on a fixed chain with Ω0 = 0.001 (issue 11: M = 1500 was off by
+3e-8): the error against mpmath for M = 20..160 (the trend), and at M = 1500 the error at t = 0
+(exact: the initial state) and the dense and chain methods against each other, with their bounds.
 """
 
 import os
@@ -35,6 +44,22 @@ def paper(figure, sites):
             st.InitialState(st.product(st.squeezed(1.0, 2.0), st.squeezed(1.2, 2.0))))
 
 
+def acoustic(temperature):
+    from harmosync import network as nw_, states as st_
+
+    try:
+        net = nw_.couple(nw_.chain(20, 0.0, 1.0, "fixed"), nw_.probes((1.0, 1.1), 0.3, (1, 10), (0.1, 0.1)))
+    except Exception as e:  # noqa: BLE001  (refused before issue 11)
+        return e, None
+    return net, st_.InitialState(st_.product(st_.coherent(1.0, 1.0), st_.squeezed(1.1, 0.5, x=0.5)), temperature)
+
+
+def near_critical():
+    env = nw.chain(12, 0.5, 1.0, "fixed")
+    k = 0.999 * np.sqrt(1.0 / np.linalg.inv(env.potential())[0, 0])
+    return nw.couple(env, nw.probes([1.0], 0.0, [1], [k])), st.InitialState(st.coherent(1.0, 0.7))
+
+
 def reference(name, net, init, times, observe):
     cache = os.environ.get("HARMOSYNC_REF_CACHE")
     path = Path(cache) / f"{name}.npz" if cache else None
@@ -52,6 +77,11 @@ def cases(with_paper):
     yield "soft free, Ω0=1e-3, T=0.5", *soft_chain(temperature=0.5), SOFT, None
     yield "soft fixed M=30, Ω0=1e-4, K=0.1, T=0.2, site 15", *soft_chain(
         m=30, omega0=1e-4, k=0.1, boundary="fixed", temperature=0.2), SOFT, [0, 1, 16]
+    for temp in (0.0, 0.3):
+        yield f"acoustic fixed M=20, Ω0=0, K=0.1, T={temp:g}", *acoustic(temp), SOFT, None
+    yield "soft hot free, Ω0=1e-6, K=1e-7, T=1, t≤1e6", *soft_chain(omega0=1e-6, k=1e-7, temperature=1.0), \
+        np.array([0.0, 1e3, 1e5, 999900.0, 1e6]), None
+    yield "near-critical K (99.9%), fixed M=12, Ω0=0.5", *near_critical(), np.array([0.0, 50.0, 500.0]), None
     for fig in ("fig1", "fig4"):
         yield f"{fig} parameters, M=40", *paper(fig, 40), PAPER, None
     if with_paper:
@@ -60,15 +90,71 @@ def cases(with_paper):
 
 
 def main():
+    if "--measures" in sys.argv:
+        return measures_table()
+    if "--long" in sys.argv:
+        return long_chain()
     print(f"{'case':52s} {'method':6s} {'scale':>8s} {'error':>9s} {'bound':>9s} {'ratio':>8s}")
     for name, net, init, times, observe in cases("--paper" in sys.argv):
-        ref = reference(name.split(",")[0].replace(" ", "_") + str(net.size), net, init, times, observe)
-        for method in ("dense", "chain"):
+        if init is None:
+            print(f"{name:52s} refused: {net}")
+            continue
+        key = "".join(c if c.isalnum() else "_" for c in name) + str(net.size)
+        ref = reference(key, net, init, times, observe)
+        methods = ("dense", "chain") if net.environment.kind == "chain" and net.environment.homogeneous_chain \
+            and net.environment.boundary in ("fixed", "free") else ("dense",)
+        for method in methods:
             t0 = time.perf_counter()
             sol = dy.solve(net, init, method=method, observe=observe, t_max=float(times[-1]))
             err = float(np.abs(sol.moments(times).cov - ref).max())
             print(f"{name:52s} {method:6s} {np.abs(ref).max():8.2g} {err:9.2e} {sol.error_bound:9.2e} "
                   f"{sol.error_bound / err:8.1f}  ({time.perf_counter() - t0:.2f} s)", flush=True)
+
+
+def measures_table():
+    """Worst |float − exact| over the FAMILIES, and the conditioning's share, per r."""
+    from test_accuracy import FAMILIES, MEASURES, measure_errors
+
+    print("r    " + " ".join(f"{k + ' err':>10s} {'(cond)':>9s}" for k in MEASURES))
+    for r in (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0):
+        res = [measure_errors(kind, r, nu) for kind, nu in FAMILIES]
+        err = {k: max(e[k] for e, _ in res) for k in MEASURES}
+        cond = {k: max(c[k] for _, c in res) for k in MEASURES}
+        print(f"{r:<4g} " + " ".join(f"{err[k]:10.1e} {cond[k]:9.1e}" for k in MEASURES), flush=True)
+
+
+def long_chain():
+    """The paper's Fig. 1 probes (ω = 1, 1.1, λ = 0.5, K = 0.2 at site 1, coherent 0.14, 1.4) on a
+    fixed chain with Ω0 = 0.001, g = 1.2, T = 0, t ≤ 1000: the error against mpmath for growing M
+    (the trend), then M = 1500 (issue 11: 3e-8) against the exact t = 0 value (the initial product
+    state), and the two eigensolvers (LAPACK on V; the arrowhead merge on the closed-form chain
+    modes) against each other (independent eigensolvers, but the rest of the evaluation is shared:
+    before issue 11 both were off by the same 1e-8 at t = 0)."""
+    def case(m):
+        return (nw.paper_network(sites=m, omega0=0.001),
+                st.InitialState(st.product(st.coherent(1.0, 0.14), st.coherent(1.1, 1.4))))
+
+    print(f"{'M':>6s} {'method':6s} {'scale':>8s} {'error':>9s} {'bound':>9s} {'ratio':>8s}")
+    for m in (20, 40, 80, 160):
+        net, init = case(m)
+        ref = reference(f"long_fig1_fixed_{m}", net, init, SOFT, None)
+        for method in ("dense", "chain"):
+            sol = dy.solve(net, init, method=method, t_max=float(SOFT[-1]))
+            err = float(np.abs(sol.moments(SOFT).cov - ref).max())
+            print(f"{m:6d} {method:6s} {np.abs(ref).max():8.2g} {err:9.2e} {sol.error_bound:9.2e} "
+                  f"{sol.error_bound / err:8.1f}", flush=True)
+    net, init = case(1500)
+    covs, bounds = [], []
+    for method in ("dense", "chain"):
+        t0 = time.perf_counter()
+        sol = dy.solve(net, init, method=method, t_max=float(SOFT[-1]))
+        covs.append(sol.moments(SOFT).cov)
+        bounds.append(sol.error_bound)
+        err0 = float(np.abs(covs[-1][0] - init.probes.cov).max())
+        print(f"{1500:6d} {method:6s} {np.abs(covs[-1]).max():8.2g} {err0:9.2e} {sol.error_bound:9.2e} "
+              f"{sol.error_bound / err0:8.1f}  (error at t = 0 only; {time.perf_counter() - t0:.1f} s)", flush=True)
+    print(f"M = 1500: max |σ_dense − σ_chain| over t = {SOFT.tolist()}: {np.abs(covs[0] - covs[1]).max():.2e} "
+          f"(sum of bounds {sum(bounds):.2e})")
 
 
 if __name__ == "__main__":

@@ -86,7 +86,16 @@ CASES = {
                                  "initial.squeezing_angle": None, "initial.covariance": [[1.0, 0.0], [0.0, 1.0]]}),
                          ["initial.covariance must be 4×4"]),
     # non-finite and impossible values
-    "omega0_negative": (edit(**{"chain.omega0": -0.4}), ["chain.omega0", "greater than 0"]),
+    "omega0_negative": (edit(**{"chain.omega0": -0.4}), ["chain.omega0", "greater than or equal to 0"]),
+    "omega0_zero_free_ends": (edit(**{"chain.omega0": 0.0, "chain.boundary": "free"}),
+                              ["config error: chain:", "omega0 = 0 is stable only with fixed ends"]),
+    "onsite_negative": (edit(**{"chain.onsite_frequencies": [0.4] * 19 + [-0.4]}),
+                        ["config error: chain: chain onsite_frequencies must all be ≥ 0", "site 20"]),
+    "coupling_matrix_diagonal": (edit(**{"probes.coupling": [[0.0, 0.5], [0.5, 0.1]]}),
+                                 ["config error: probes:", "nonzero diagonal"]),
+    "graph_duplicate_edge": (edit(chain=None, **{"probes.sites": [1, 2]},
+                                  graph={"sites": 3, "edges": [[1, 2, 0.5], [2, 1, 0.5]], "onsite_frequencies": 0.4}),
+                             ["config error: graph", "repeats the bond [1, 2, 0.5]"]),
     "omega0_nan": (edit(**{"chain.omega0": float("nan")}), ["chain.omega0", "finite"]),
     "g_inf": (edit(**{"chain.g": float("inf")}), ["chain.g", "finite"]),
     "sites_zero": (edit(**{"chain.sites": 0}), ["chain.sites", "greater than 0"]),
@@ -264,6 +273,34 @@ def test_internal_error_exit_1_with_hint(tmp_path, monkeypatch):
     r = CliRunner().invoke(main, ["simulate", str(cfg), "-o", str(tmp_path / "o.nc")])
     assert r.exit_code == 1 and "internal error" in r.stderr and "report" in r.stderr
     assert not (tmp_path / "o.nc").exists()
+
+
+def test_numerical_failure_is_an_internal_error_exit_1(tmp_path, monkeypatch):
+    """A NumericalError (a computed result failed its check: harmosync's fault, not the input's)
+    exits 1 like any internal error, as the README says, on one line asking for a report."""
+    import harmosync.simulation as sim
+    from harmosync.errors import NumericalError
+
+    def unphysical(cfg):
+        raise NumericalError("the probes' covariance violates σ + iΩ/2 ≥ 0 at time index 0 beyond roundoff; "
+                             "nothing was written (report this with your config)")
+
+    monkeypatch.setattr(sim, "simulate", unphysical)
+    cfg = _ok_config(tmp_path)
+    r = CliRunner().invoke(main, ["simulate", str(cfg), "-o", str(tmp_path / "o.nc")])
+    msg = r.stderr.strip()
+    assert r.exit_code == 1 and msg.startswith("harmosync: internal error:") and "\n" not in msg, msg
+    assert "report this" in msg and "Traceback" not in r.output
+    assert not (tmp_path / "o.nc").exists()
+
+
+def test_acoustic_fixed_chain_simulates(tmp_path):
+    """chain.omega0 = 0 with fixed ends (the Ohmic-like chain of Eq. 9) runs and writes."""
+    cfg = tmp_path / "ok.toml"
+    cfg.write_text(toml_dumps(edit(**{"chain.omega0": 0.0})))
+    r = CliRunner().invoke(main, ["simulate", str(cfg), "-o", str(tmp_path / "o.nc")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "o.nc").exists()
 
 
 def test_out_of_memory_is_one_line_with_the_fix(tmp_path, monkeypatch):

@@ -55,3 +55,35 @@ def test_thermal_factor_at_subnormal_temperature_is_the_ground_state():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert np.all(thermal_factor(np.array([1e-3, 1.25, 1e3]), 5e-324) == 0.5)
+
+
+def _docs_section(title: str) -> str:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "conventions.md").read_text()
+    start = text.index(f"## {title}")
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end > 0 else None]
+
+
+def test_log_negativity_zero_threshold_is_the_documented_one():
+    """docs/conventions.md states the E_N zero threshold the code uses (issue 11, item 6):
+    2ν̃ ≥ 1 − τ counts as 1, τ = max(NEGATIVITY_TOL, 8·min(accuracy, ACCURACY_CAP)); checked on
+    a two-mode squeezed vacuum, whose 2ν̃ = e^{−2r}, on both sides of τ."""
+    from harmosync import measures as ms
+
+    doc = _docs_section("The log-negativity zero threshold")
+    import re
+
+    stated = {k: float(re.search(rf"{k} = ([0-9.e+-]+\d)", doc).group(1)) for k in ("NEGATIVITY_TOL", "ACCURACY_CAP")}
+    assert stated == {"NEGATIVITY_TOL": ms.NEGATIVITY_TOL, "ACCURACY_CAP": ms.ACCURACY_CAP}
+    assert "max(NEGATIVITY_TOL, 8 · min(accuracy, ACCURACY_CAP))" in doc
+    for accuracy in (0.0, 1e-12, 1e-9, 1e-3):
+        tau = max(ms.NEGATIVITY_TOL, 8 * min(accuracy, ms.ACCURACY_CAP))
+        for factor, zero in ((0.5, True), (2.0, False)):
+            r = -0.5 * np.log1p(-factor * tau)  # 2ν̃ = e^{−2r} = 1 − factor·τ
+            en = float(ms.log_negativity(st.two_mode_squeezed(r).cov, accuracy=accuracy))
+            if zero:
+                assert en == 0.0, (accuracy, en)
+            else:
+                assert abs(en - 2 * r) <= 1e-5 * 2 * r, (accuracy, en, 2 * r)

@@ -20,13 +20,15 @@ def random_symplectic(n, rng):
 
 # --- Eq. (3) ---------------------------------------------------------------------------------
 def test_sync_factor_of_phase_shifted_cosines():
-    """Over a window of whole periods, C(cos ωt, cos(ωt + φ)) = cos φ (exact for the integral)."""
+    """Over a window of whole periods, C(cos ωt, cos(ωt + φ)) = cos φ: exact for the integral,
+    and the trapezoid rule on whole periods of a trigonometric polynomial of degree 2 < samples
+    per period is exact too, so only roundoff remains (measured 3.4e-15)."""
     step, w = 0.01, 2 * np.pi
     t = np.arange(0, 10, step)
     for phi in (0.0, 0.7, np.pi / 2, np.pi):
         c = ms.sync_factor(np.cos(w * t), np.cos(w * t + phi), step, 2.0)
         valid = c[np.isfinite(c)]
-        np.testing.assert_allclose(valid, np.cos(phi), atol=1e-4)
+        np.testing.assert_allclose(valid, np.cos(phi), atol=2e-14)
 
 
 def test_sync_factor_forward_window_and_nan_tail():

@@ -130,10 +130,11 @@ def test_system_normal_modes_eq_A7():
         np.testing.assert_allclose(om**2, lam + (w1**2 + w2**2) / 2 + np.array([-1, 1]) * root / 2)
 
 
-@pytest.mark.parametrize("om0, g", [(0.4, 1.2), (0.05, 2.0), (1.0, 0.0), (2.0, 0.01), (1e-6, 1.2), (1e-9, 1.0)])
+@pytest.mark.parametrize("om0, g", [(0.4, 1.2), (0.05, 2.0), (1.0, 0.0), (2.0, 0.01), (1e-6, 1.2), (1e-9, 1.0), (0.0, 1.2)])
 def test_chain_green_function_closed_form(om0, g):
     """V_E⁻¹ of the fixed chain: sinh(lo κ) sinh((M+1−hi) κ) / (g sinh κ sinh((M+1) κ)),
-    cosh κ = 1 + Ω0²/2g, against a dense inverse (and stable for M = 10⁵)."""
+    cosh κ = 1 + Ω0²/2g (Ω0 = 0: the limit lo (M+1−hi)/(g (M+1))), against a dense inverse (and
+    stable for M = 10⁵)."""
     env = nw.chain(40, om0, g)
     cols = nw.environment_inverse_columns(env, [1, 7, 40])
     inv = np.linalg.inv(env.potential())
@@ -159,3 +160,66 @@ def test_environment_frequencies_without_vectors(boundary):
     np.testing.assert_allclose(env.frequencies(), np.sqrt(np.linalg.eigvalsh(env.potential())), rtol=1e-12)
     g = nw.graph(np.array([[0, 1.0, 0], [1.0, 0, 0.5], [0, 0.5, 0]]), [0.4, 0.5, 0.6])
     np.testing.assert_allclose(g.frequencies(), np.sqrt(np.linalg.eigvalsh(g.potential())), rtol=1e-12)
+
+
+@pytest.mark.parametrize("boundary", ["fixed", "free"])
+@pytest.mark.parametrize("m, om0", [(1, 0.4), (2, 0.4), (7, 0.4), (50, 0.4), (50, 1e-3), (50, 0.0)])
+def test_chain_mode_rows_are_the_eigenvectors_of_the_potential(boundary, m, om0):
+    """chain_mode_rows (Eq. A6 and the free-end cosines, in chain_modes' ascending order) against
+    numpy.linalg.eigh of V_E, column by column up to sign (the spectra are simple), and the
+    spectrum of chain_modes against eigh's eigenvalues."""
+    if om0 == 0 and boundary == "free":  # a zero mode (the uniform translation): refused
+        with pytest.raises(HarmosyncError, match="fixed ends"):
+            nw.chain_modes(m, om0, 1.2, boundary, vectors=False)
+        return
+    v = nw.chain(m, om0, 1.2, boundary).potential()
+    lam, u = np.linalg.eigh(v)
+    om = nw.chain_modes(m, om0, 1.2, boundary, vectors=False)[0]
+    np.testing.assert_allclose(om**2, lam, rtol=1e-12, atol=1e-14)
+    rows = nw.chain_mode_rows(m, boundary, np.arange(1, m + 1))
+    sign = np.sign(np.sum(rows * u, axis=0))
+    np.testing.assert_allclose(rows * sign, u, atol=1e-13)
+    # a few rows alone are the same rows
+    np.testing.assert_array_equal(nw.chain_mode_rows(m, boundary, [m, 1]), rows[[m - 1, 0]])
+
+
+def test_chain_mode_rows_keep_their_digits_at_a_million_sites():
+    """The phase πsk/(M+1) is reduced modulo 2π in integers: at M = 10⁶ + 3 the rows agree with
+    a 30-digit evaluation of √(2/(M+1)) sin(πsk/(M+1)) to 1e-15 of their scale."""
+    import mpmath as mp
+
+    m = 1_000_003
+    sites = [1, 499_999, m]
+    rows = nw.chain_mode_rows(m, "fixed", sites)
+    ks = [1, 2, 777_777, m - 1, m]
+    with mp.workdps(30):
+        for i, s in enumerate(sites):
+            for k in ks:
+                ref = mp.sqrt(mp.mpf(2) / (m + 1)) * mp.sin(mp.pi * s * k / (m + 1))
+                assert abs(rows[i, k - 1] - float(ref)) < 1e-15 * np.sqrt(2 / (m + 1))
+    free = nw.chain_mode_rows(m, "free", sites)
+    with mp.workdps(30):
+        for i, s in enumerate(sites):
+            for k in ks[:-1]:
+                ref = mp.sqrt(mp.mpf(2) / m) * mp.cos(mp.pi * k * (s - mp.mpf(1) / 2) / m)
+                assert abs(free[i, k] - float(ref)) < 1e-15 * np.sqrt(2 / m)
+
+
+@pytest.mark.parametrize("boundary, om0", [("fixed", 0.4), ("free", 0.4), ("fixed", 1e-3), ("free", 1e-3), ("fixed", 0.0)])
+def test_arrowhead_on_closed_form_rows_matches_eigh(boundary, om0):
+    """The structured path's spectrum: solvers.arrowhead on (chain_modes, B·chain_mode_rows) gives
+    the eigenvalues of the full V (probes + chain) and its probe rows (sign-free products
+    a_ik a_jk) as numpy.linalg.eigh does, soft and acoustic chains included."""
+    from harmosync.solvers.arrowhead import arrowhead_modes
+
+    k = (0.05, -0.04) if boundary == "fixed" or om0 > 0.1 else (1e-3, -8e-4)  # a soft free chain: K ≲ ω Ω0 √M
+    net = nw.couple(nw.chain(60, om0, 1.0, boundary), nw.probes((1.0, 1.1), 0.3, (1, 10), k))
+    lam, u = np.linalg.eigh(net.potential())
+    sites = net.plugged_sites()
+    env_d = nw.chain_modes(60, om0, 1.0, boundary, vectors=False)[0] ** 2
+    env_c = net.coupling_block()[:, [s - 1 for s in sites]] @ nw.chain_mode_rows(60, boundary, sites)
+    modes = arrowhead_modes(net.probes.potential(), env_d, env_c)
+    scale = np.abs(lam).max()
+    np.testing.assert_allclose(modes.values, lam, rtol=0, atol=1e-14 * scale)
+    a = modes.rows(probe_rows=np.eye(2))
+    np.testing.assert_allclose(np.einsum("ik,jk->ijk", a, a), np.einsum("ik,jk->ijk", u[:2], u[:2]), atol=1e-12)

@@ -1,10 +1,14 @@
 """Property-based tests (hypothesis): random, partly invalid configs either parse or give a clean
-HarmosyncError; random stable networks and states keep the engine's invariants."""
+HarmosyncError; random stable networks and states keep the engine's invariants.
+
+Every property test is derandomized (a fixed sequence of examples, no example database), so
+CI runs the same examples every time (issue 11: an unseeded run drew T = 5e-324 once and then
+kept failing); awkward values found once are pinned with @example."""
 
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as hs
 
 from harmosync import config, dynamics as dy, measures as ms, network as nw, states as st
@@ -53,7 +57,11 @@ def mutated_configs(draw):
     return d
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+#: reproducible runs: the same examples each time, nothing read from or saved to a database
+REPRODUCIBLE = dict(derandomize=True, database=None, deadline=None)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], **REPRODUCIBLE)
 @given(mutated_configs())
 def test_parser_accepts_or_refuses_cleanly(data):
     """Never an unexpected exception: either a valid RunConfig that builds, or HarmosyncError
@@ -69,7 +77,9 @@ def test_parser_accepts_or_refuses_cleanly(data):
     assert np.all(np.isfinite(res.mean))
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25, **REPRODUCIBLE)
+@example(seed=0, n_probes=2, sites=3, scale=0.9, temp=5e-324)  # ω/T beyond the float range: T = 0
+@example(seed=1, n_probes=1, sites=1, scale=0.95, temp=2.0)
 @given(
     seed=hs.integers(0, 2**31 - 1),
     n_probes=hs.integers(1, 3),
@@ -106,3 +116,12 @@ def test_engine_invariants_on_random_stable_networks(seed, n_probes, sites, scal
         s = dyref.propagator(net, t)
         np.testing.assert_allclose(m.cov[5 * k_], s @ s0 @ s.T, atol=1e-9 * scale_cov)
         np.testing.assert_allclose(m.mean[5 * k_], s @ mu0, atol=1e-9 * max(1.0, np.abs(mu0).max()))
+
+
+def test_property_tests_are_reproducible():
+    """Each @given test here runs derandomized, without an example database."""
+    tests = [v for v in globals().values() if callable(v) and hasattr(v, "hypothesis")]
+    assert len(tests) >= 2
+    for t in tests:
+        conf = t._hypothesis_internal_use_settings
+        assert conf.derandomize and conf.database is None, t.__name__

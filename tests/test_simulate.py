@@ -208,3 +208,88 @@ def test_a_run_too_big_for_memory_is_refused_before_computing(monkeypatch):
     with pytest.raises(HarmosyncError, match=r"needs ≈ 12.5 GB .* more than the 1 GB available; use a coarser time step"):
         simulation.check_memory(2_000_000, 5)
     simulation.check_memory(1000, 5)  # small runs pass
+
+
+SOFT_HOT = {  # a soft (Ω0 = 1e-6), hot (T = 1) free chain read at t ≈ 1e6: ⟨X²⟩ ~ T/Ω0² = 1e12
+    "chain": {"sites": 20, "omega0": 1e-6, "g": 1.0, "boundary": "free", "temperature": 1.0},
+    "probes": {"frequencies": [1.0, 1.1], "coupling": 0.3, "sites": [1, 10], "strengths": [1e-7, 1e-7]},
+    "time": {"start": 999900.0, "stop": 1e6, "step": 0.5},
+}
+
+
+def test_precision_warning_when_the_bound_exceeds_a_millionth_of_the_covariance():
+    """Issue 11, item 2: where the bound on σ's entries exceeds 1e-6 × max|σ| (here 7e-6 against
+    0.74: the soft mode's phase error ε·t·‖V‖/Ω0 over 1e6 time units), simulate warns with the
+    reason before anything is written, and records it for the file (result.precision_warning).
+    A paper run (Fig. 1, bound ~1e-12 of σ) does not warn."""
+    from harmosync.simulation import PRECISION_LIMIT, PrecisionWarning
+
+    with pytest.warns(PrecisionWarning, match=r"known only to ±7.4e-06 .*limit 1e-06") as rec:
+        res = simulate(config.parse(SOFT_HOT))
+    assert len(rec) == 1 and "\n" not in str(rec[0].message)
+    assert res.info["error_bound"] > PRECISION_LIMIT * np.abs(res.cov).max()
+    assert res.info["precision_warning"] == str(rec[0].message)
+    data = tomllib.loads((EXAMPLES / "fig1.toml").read_text())
+    data["chain"]["sites"], data["time"]["stop"] = 40, 100.0
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ok = simulate(config.parse(data))
+    assert "precision_warning" not in ok.info and ok.info["error_bound"] < 1e-10
+
+
+def test_precision_warning_on_stderr_and_in_the_file(tmp_path):
+    """The CLI shows the warning as one line on stderr, exits 0 and writes the reason into the
+    file's attributes."""
+    from click.testing import CliRunner
+
+    from harmosync.cli import main
+    from test_cli_errors import toml_dumps
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(toml_dumps(SOFT_HOT))
+    r = CliRunner().invoke(main, ["simulate", str(cfg), "-o", str(tmp_path / "o.nc"), "-q"])
+    assert r.exit_code == 0, r.output
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("harmosync: warning: double precision cannot reach"), r.stderr
+    ds = io.read(tmp_path / "o.nc")
+    assert "known only to" in ds.attrs["result.precision_warning"]
+
+
+def _tmsv_config(r, strengths, coupling=0.0, stop=30.0):
+    """Probes ω = (1, 1.3) starting in a two-mode squeezed vacuum (interleaved σ, ω-scaled)."""
+    from harmosync import states as st
+
+    cov = st.two_mode_squeezed(r, (1.0, 1.3)).cov
+    return config.parse({
+        "chain": {"sites": 12, "omega0": 0.4, "g": 1.2},
+        "probes": {"frequencies": [1.0, 1.3], "coupling": coupling, "sites": [1, 6], "strengths": strengths},
+        "initial": {"covariance": cov.tolist()},
+        "time": {"stop": stop, "step": 0.05}, "sync": {"window": 5.0},
+    })
+
+
+def test_log_negativity_of_a_two_mode_squeezed_vacuum_is_2r():
+    """Independent check of the written E_N (and I): uncoupled probes (K = λ = 0) keep their
+    two-mode squeezed vacuum up to local rotations, which change no entanglement, so
+    E_N(t) = 2r and I(t) = 2[(ν+½)ln(ν+½) − (ν−½)ln(ν−½)], ν = cosh(2r)/2, at every time."""
+    r = 0.8
+    res = simulate(_tmsv_config(r, [0.0, 0.0]))
+    np.testing.assert_allclose(res.series["log_negativity"], 2 * r, rtol=0, atol=1e-13)
+    nu = np.cosh(2 * r) / 2
+    mi = 2 * ((nu + 0.5) * np.log(nu + 0.5) - (nu - 0.5) * np.log(nu - 0.5))
+    np.testing.assert_allclose(res.series["mutual_information"], mi, rtol=0, atol=1e-12)
+
+
+def test_log_negativity_matches_thewalrus_on_a_coupled_run():
+    """Coupled to the chain (K = 0.3, −0.2; λ = 0.1), the written E_N against thewalrus's
+    log_negativity (its own symplectic eigenvalues, xxpp ordering, ħ = 2 on 2σ) at every time."""
+    from thewalrus.quantum import log_negativity as walrus_en
+
+    from harmosync.conventions import to_block
+
+    res = simulate(_tmsv_config(0.8, [0.3, -0.2], coupling=0.1))
+    ref = np.array([walrus_en(to_block(2 * c), modes_A=[0], hbar=2) for c in res.cov[::10]])
+    assert ref.min() < 1.5 and ref.max() > 1.55  # E_N changes: the bath takes entanglement
+    np.testing.assert_allclose(res.series["log_negativity"][::10], ref, rtol=0, atol=1e-12)

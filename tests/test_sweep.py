@@ -284,6 +284,34 @@ def test_resume_and_shards_compute_only_missing_points(serial, tmp_path):
     assert any("computing the remaining 0" in s for s in logs)
 
 
+@pytest.mark.parametrize("damage", ["garbage", "empty", "bad codes"])
+def test_a_corrupted_status_chunk_is_recomputed(serial, tmp_path, damage):
+    """The status chunk is the commit marker of its points. A chunk that does not decode (garbage
+    bytes, or emptied by a power cut) or decodes to codes other than 0/1/2 must not count as done:
+    its points are computed again, the chunk is rewritten, and the store opens and reads like an
+    undamaged one."""
+    import zarr
+
+    store = tmp_path / "c.zarr"
+    kw = dict(keep=KEEP, store=store, executor="serial", batch=2, progress=False)
+    sw.run_sweep(BASE, AXES, log=quiet, **kw)
+    chunk = store / "status" / "c" / "1"  # points 2, 3 (zarr format 3 layout)
+    assert chunk.exists()
+    if damage == "garbage":
+        chunk.write_bytes(b"\x00not zstd\xff" * 3)
+    elif damage == "empty":
+        chunk.write_bytes(b"")
+    else:
+        zarr.open_group(str(store), mode="r+")["status"][2:4] = [7, -3]
+    st = store_mod.read_status(zarr.open_group(str(store), mode="r")["status"])
+    assert list(st) == [1, 1, 0, 0, 1, 1]
+    logs = []
+    ds = sw.run_sweep(BASE, AXES, log=logs.append, **kw)
+    assert any("4 of 6 points already done; computing the remaining 2" in s for s in logs), logs
+    assert_same(ds.load(), serial)
+    assert_same(sw.open_sweep(store).load(), serial)
+
+
 def test_a_different_sweep_is_refused_from_an_existing_store(tmp_path):
     store = tmp_path / "d.zarr"
     kw = {"store": store, "executor": "serial", "progress": False, "log": quiet}

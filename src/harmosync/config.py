@@ -27,6 +27,10 @@ Number = Union[int, float]
 #: units]: beyond it squares overflow or lose every digit against the other scales.
 MAX_MAGNITUDE = 1e6
 TEXT_FIELDS = {"boundary"}
+#: Largest squeezing r a config accepts: the covariance's condition number grows like e^{4r},
+#: and at r = 5 the entropies, I and E_N of double-precision covariances keep ~1e-7 nats
+#: (r = 6: 1e-5); docs/conventions.md, "Measures of strongly squeezed states".
+MAX_SQUEEZING = 5.0
 
 
 def _bad_scalar(x) -> bool:
@@ -67,7 +71,7 @@ def _finite(v, name="value"):
 
 class ChainConfig(_Strict):
     sites: int = Field(gt=0, le=10_000_000, description="M, number of chain sites")
-    omega0: float = Field(gt=0, description="Ω0, on-site frequency [ω unit]")
+    omega0: float = Field(ge=0, description="Ω0, on-site frequency [ω unit]; 0 (acoustic) needs fixed ends")
     g: float = Field(ge=0, description="nearest-neighbour coupling [ω unit²]")
     boundary: Literal["fixed", "free", "periodic"] = "fixed"
     temperature: float = Field(0.0, ge=0, description="environment temperature [ω unit]")
@@ -95,7 +99,10 @@ class ChainConfig(_Strict):
         if self.disorder:
             rng = np.random.default_rng(self.seed)
             onsite = self.omega0 * (1 + self.disorder * rng.uniform(-1, 1, self.sites))
-        return nw.chain(self.sites, self.omega0, self.g, self.boundary, onsite_frequencies=onsite)
+        try:
+            return nw.chain(self.sites, self.omega0, self.g, self.boundary, onsite_frequencies=onsite)
+        except HarmosyncError as e:
+            raise type(e)(f"config error: chain: {e}") from None
 
 
 class GraphConfig(_Strict):
@@ -111,6 +118,13 @@ class GraphConfig(_Strict):
                 raise ValueError(f"edge [{j}, {k}, {a}] must join two different sites in 1..{self.sites}")
             if not math.isfinite(a):
                 raise ValueError(f"edge [{j}, {k}, {a}] has a non-finite coupling")
+        seen = {}
+        for j, k, a in self.edges:  # one bond per pair: a repeat (either order) would be summed silently
+            pair = (min(j, k), max(j, k))
+            if pair in seen:
+                raise ValueError(f"edge [{j}, {k}, {a}] repeats the bond {list(seen[pair])} (bonds are undirected); "
+                                 "give each pair of sites once, with the total coupling")
+            seen[pair] = (j, k, a)
         if isinstance(self.onsite_frequencies, list) and len(self.onsite_frequencies) != self.sites:
             raise ValueError(f"onsite_frequencies has {len(self.onsite_frequencies)} entries, expected sites = {self.sites}")
         return self
@@ -163,6 +177,15 @@ class InitialConfig(_Strict):
     temperature: list[float] | None = Field(None, description="T_i of each probe [ω unit]")
     mean: list[float] | None = Field(None, description="full probe mean (2P), interleaved")
     covariance: list[list[float]] | None = Field(None, description="full probe covariance (2P×2P)")
+
+    @field_validator("squeezing")
+    @classmethod
+    def _squeezing_range(cls, v):
+        for r in v or ():
+            if r > MAX_SQUEEZING:
+                raise ValueError(f"squeezing r = {r:g} is too large: the measures of such a state keep fewer than "
+                                 f"six digits in double precision; use r ≤ {MAX_SQUEEZING:g}")
+        return v
 
     def build(self, frequencies: list[float]) -> st.GaussianState:
         p = len(frequencies)

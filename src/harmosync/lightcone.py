@@ -208,11 +208,14 @@ def window(network: Network, t_max: float, *, sites=(), tol: float = CUT_TOL,
     reach = int(max_group_velocity(env.omega0, env.g) * t_max)
     if min(env.sites, keep[-1] + reach) - max(1, keep[0] - reach) + 1 > USEFUL_FRACTION * env.sites:
         return None
-    a, b = spectrum_bounds(network)
     a_e, b_e = env.omega0**2, env.omega0**2 + 4 * env.g
-    # Ω0 → 0: λ_min within the bisection's margin of 0, or a ground state whose correlations
-    # (x^(-1/2) on [a, b]) no Chebyshev degree can capture; keep the chain (exact, just slower)
-    if a <= GAPLESS * b or a_e <= GAPLESS * b_e:
+    # Ω0 → 0 (Ω0 = 0: an acoustic chain): a ground state whose correlations (x^(-1/2) on
+    # [a, b]) no Chebyshev degree can capture, or λ_min within the bisection's margin of 0;
+    # keep the chain (exact, just slower)
+    if a_e <= GAPLESS * b_e:
+        return None
+    a, b = spectrum_bounds(network)
+    if a <= GAPLESS * b:
         return None
     f_norm = max(1.0, 1.0 / np.sqrt(a), np.sqrt(b))
     pc = np.zeros((2, 2)) if probe_cov is None else np.asarray(probe_cov, float)

@@ -177,7 +177,7 @@ def chain_modes(sites: int, omega0: float, g: float, boundary: str = "fixed", *,
     if om2[0] <= 0:
         raise UnstableEnvironmentError(
             f"the chain alone is unstable: its lowest mode has Ω² = {om2[0]:.4g}; "
-            "use omega0 > 0 (and g ≥ 0)"
+            "use omega0 > 0 (and g ≥ 0); omega0 = 0 is stable only with fixed ends and g > 0"
         )
     return np.sqrt(om2), (w[:, order] if vectors else None)
 
@@ -214,7 +214,7 @@ def chain(sites: int, omega0: float, g: float, boundary: str = "fixed", *,
         raise HarmosyncError(f"chain sites must be an integer, got {sites!r}")
     if sites < 1:
         raise HarmosyncError(f"chain sites must be at least 1, got {sites}")
-    omega0 = _finite("chain omega0", omega0, positive=True)
+    omega0 = _finite("chain omega0", omega0, nonnegative=True)  # 0: acoustic chain, stable with fixed ends
     g = _finite("chain g", g, nonnegative=True)
     if boundary not in BOUNDARIES:
         from .errors import suggest
@@ -228,8 +228,8 @@ def chain(sites: int, omega0: float, g: float, boundary: str = "fixed", *,
         onsite = np.full(m, omega0**2)
     else:
         om = _as_array("chain onsite_frequencies", onsite_frequencies, (m,))
-        if np.any(om <= 0):
-            raise HarmosyncError(f"chain onsite_frequencies must all be positive, got {om.min():g} at site "
+        if np.any(om < 0):  # 0 is fine where V_E stays positive definite (check_stability)
+            raise HarmosyncError(f"chain onsite_frequencies must all be ≥ 0, got {om.min():g} at site "
                                  f"{int(np.argmin(om)) + 1}")
         onsite = om**2
     rows = np.arange(m - 1)
@@ -271,8 +271,8 @@ def graph(couplings, onsite_frequencies) -> Environment:
         raise HarmosyncError("couplings must have a zero diagonal (on-site terms go in onsite_frequencies)")
     om = np.broadcast_to(_as_array("onsite_frequencies", onsite_frequencies), (m,)) \
         if np.ndim(onsite_frequencies) == 0 else _as_array("onsite_frequencies", onsite_frequencies, (m,))
-    if np.any(om <= 0):
-        raise HarmosyncError(f"graph onsite_frequencies must all be positive, got {np.min(om):g} at site "
+    if np.any(om < 0):  # 0 is fine where V_E stays positive definite (check_stability)
+        raise HarmosyncError(f"graph onsite_frequencies must all be ≥ 0, got {np.min(om):g} at site "
                              f"{int(np.argmin(om)) + 1}")
     return Environment("graph", m, np.asarray(om, float) ** 2, a)
 
@@ -339,6 +339,9 @@ def probes(frequencies, coupling=0.0, sites=(1, 1), strengths=(0.1, 0.1)) -> Pro
             raise HarmosyncError(f"probes coupling must be a number or a {p}×{p} matrix, got shape {lam.shape}")
         if not np.allclose(lam, lam.T):
             raise HarmosyncError("probes coupling matrix must be symmetric")
+        if np.any(np.diag(lam) != 0):
+            raise HarmosyncError(f"probes coupling matrix has a nonzero diagonal {np.diag(lam).tolist()}: λ_ii is "
+                                 "not a coupling; set it to 0 (a probe's own stiffness goes in its frequency)")
         lam = lam.copy()
         np.fill_diagonal(lam, 0.0)
     if sites is None and strengths is None:  # the probes alone: nothing to plug into
@@ -437,6 +440,8 @@ def environment_inverse_columns(env: Environment, sites: list[int]) -> np.ndarra
         if g == 0:
             return (j == s) / om0**2
         kap = arccosh1p(om0**2 / (2 * g))
+        if kap == 0:  # Ω0 = 0 (acoustic): the κ → 0 limit, lo (M + 1 − hi) / (g (M + 1))
+            return np.minimum(j, s) * (m + 1 - np.maximum(j, s)) / (g * (m + 1))
         lo, hi = np.minimum(j, s), np.maximum(j, s)
         num = np.exp((lo - hi - 1) * kap) * -np.expm1(-2 * lo * kap) * -np.expm1(-2 * (m + 1 - hi) * kap)
         return num / (g * -np.expm1(-2 * kap) * -np.expm1(-2 * (m + 1) * kap))

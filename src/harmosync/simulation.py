@@ -236,6 +236,10 @@ def simulate(cfg: RunConfig) -> RunResult:
         theta, om = system_normal_modes(net.probes.frequencies, net.probes.coupling[0, 1])
         info.update(theta=theta, Omega1=float(om[0]), Omega2=float(om[1]))
     info.update(_times(net))
+    reason = precision_warning(evo.error_bound, cov)
+    if reason is not None:
+        warnings.warn(reason, PrecisionWarning, stacklevel=2)
+        info["precision_warning"] = reason
     return RunResult(cfg, point.network, evo, point.times, mean, cov, series, info)
 
 
@@ -262,6 +266,28 @@ def _open_outputs(point: Point, evo, cov, info: dict) -> dict:
                         warning=msg)
             warnings.warn(msg, RuntimeWarning, stacklevel=3)
     return out
+
+
+# -- precision warning (issue 11, item 2) -------------------------------------------------------
+#: relative accuracy of the covariance below which :func:`simulate` warns (docs/conventions.md,
+#: "Precision warning"): fewer than six digits of its largest entry
+PRECISION_LIMIT = 1e-6
+
+
+class PrecisionWarning(UserWarning):
+    """The run's error bound is too large for the digits its results need (written anyway)."""
+
+
+def precision_warning(error_bound: float, cov: np.ndarray) -> str | None:
+    """One-line reason when the bound on every covariance entry, ``error_bound``, exceeds
+    PRECISION_LIMIT × max |σ_ab(t)| over the run (or is not finite), else None."""
+    scale = float(np.max(np.abs(cov))) if cov is not None and cov.size else 0.0
+    if np.isfinite(error_bound) and error_bound <= PRECISION_LIMIT * scale:
+        return None
+    return (f"double precision cannot reach the accuracy this run needs: the covariance is known only to "
+            f"±{error_bound:.2g} (result.error_bound), {error_bound / scale if scale else np.inf:.2g} of its "
+            f"largest entry {scale:.3g} (limit {PRECISION_LIMIT:g}); the results are written with that bound; "
+            "a shorter run, a lower temperature or a higher lowest frequency (Ω0) brings it down")
 
 
 def _times(net: Network) -> dict:

@@ -7,22 +7,31 @@ import os
 
 import functools
 import sys
+import warnings
 
 import click
 
 from .. import __version__
-from ..errors import HarmosyncError
+from ..errors import HarmosyncError, NumericalError
 
 EPILOG_BUG = "this is a bug in harmosync; please report it with the command and config you ran"
 
 
 def handle_errors(fn):
-    """Turn HarmosyncError into a one-line message and exit 2; anything unexpected into exit 1."""
+    """Turn HarmosyncError into a one-line message and exit 2; anything unexpected, and a
+    NumericalError (a computed result failed its check: harmosync's fault, not the input's),
+    into exit 1."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            with warnings.catch_warnings():
+                warnings.showwarning = show_warning
+                return fn(*args, **kwargs)
+        except NumericalError as e:
+            hint = "" if "report this" in str(e) else f" ({EPILOG_BUG})"
+            click.echo(f"harmosync: internal error: {e}{hint}", err=True)
+            sys.exit(1)
         except HarmosyncError as e:
             click.echo(f"harmosync: error: {e}", err=True)
             sys.exit(2)
@@ -40,6 +49,11 @@ def handle_errors(fn):
             sys.exit(1)
 
     return wrapper
+
+
+def show_warning(message, category, filename, lineno, file=None, line=None):
+    """A Python warning (e.g. simulation.PrecisionWarning) as one line on stderr."""
+    click.echo(f"harmosync: warning: {message}", err=True)
 
 
 # name -> module (in harmosync.cli) defining a click command of the same name. Loaded lazily so

@@ -266,20 +266,28 @@ def _check_resumable(path: Path, attrs: dict, spec: SweepSpec) -> None:
                              "differ); its points cannot be mixed with these — use another output or --overwrite")
 
 
+#: the status codes a point can have (module docstring)
+STATUS_CODES = (0, 1, 2)
+
+
 def read_status(arr) -> np.ndarray:
-    """The status array; a chunk that cannot be decoded (e.g. left empty by a power cut) counts as
-    not computed, so its points are computed again."""
+    """The status array; a chunk that cannot be decoded (e.g. left empty by a power cut), or that
+    decodes to codes other than 0, 1, 2 (corrupted), counts as not computed, so its points are
+    computed again (and the chunk rewritten)."""
+    n, c = arr.shape[0], arr.chunks[0]
     try:
-        return np.asarray(arr[:], dtype=np.int8)
+        out = np.asarray(arr[:], dtype=np.int8)
     except Exception:  # noqa: BLE001
-        n, c = arr.shape[0], arr.chunks[0]
         out = np.zeros(n, np.int8)
         for a in range(0, n, c):
             try:
                 out[a:a + c] = arr[a:a + c]
             except Exception:  # noqa: BLE001
                 pass
-        return out
+    for a in range(0, n, c):
+        if not np.isin(out[a:a + c], STATUS_CODES).all():
+            out[a:a + c] = 0
+    return out
 
 
 class ZarrSink:
