@@ -105,14 +105,16 @@ class NufftPlan:
         ca, cb = c[:, 0::2], c[:, 1::2]
         # pair columns: (c_A + i c_B) at +x and (conj c_A + i conj c_B) at −x gives 2 Re F_A + 2i Re F_B
         vals = np.vstack([ca + 1j * cb, np.conj(ca) + 1j * np.conj(cb)])
-        b = self.spread @ vals
-        fb = sfft.ifft(b, axis=0, overwrite_x=True, workers=FFT_WORKERS)
+        # one transform per row of a C-contiguous (C/2, G) array: pocketfft runs ~2× faster along
+        # contiguous rows than down columns, with bitwise the same result
+        b = np.ascontiguousarray((self.spread @ vals).T)
+        fb = sfft.ifft(b, axis=1, overwrite_x=True, workers=FFT_WORKERS)
         # outputs m = −half … L − half − 1 sit at grid indices G − half … G − 1, then 0 … L − half − 1
         g, half, length = self.grid, self.half, self.length
-        out = np.empty((length, fb.shape[1] * 2))
+        out = np.empty((length, fb.shape[0] * 2))
         scale = (0.5 * g) * self.deconv[:, None]
         for dst, src in ((slice(0, half), slice(g - half, g)), (slice(half, length), slice(0, length - half))):
-            part = fb[src]
+            part = fb[:, src].T
             out[dst, 0::2] = part.real * scale[dst]
             out[dst, 1::2] = part.imag * scale[dst]
         return out[:, :ncols]
