@@ -119,6 +119,7 @@ def main():
     for k, r in rows:
         print(f"{k:<{w}}  {r['wall_s']:9.1f}  {r['points_per_s']:9.2f}  {r['driver_peak_rss_mb']:8.0f}MB"
               f"  {r['worker_peak_rss_mb']:8.0f}MB")
+    print("target (issue 14): the 10,000-point summary-only sweep at ≥ 2,000 points/s on 2 cores, memory bounded")
 
 
 if __name__ == "__main__":

@@ -551,3 +551,22 @@ def test_a_store_of_an_unknown_format_is_refused_in_one_line(tmp_path):
         with pytest.raises(HarmosyncError, match="sweep format 99") as e:
             call()
         assert "\n" not in str(e.value)
+
+
+def test_a_sweep_of_small_networks_is_simulate_bit_for_bit():
+    """Points of ≤ dynamics.many.DENSE_BATCH oscillators are solved together by one stacked
+    eigh, which is simulate's own dense path: a sweep over K and ω2 keeps exactly simulate's
+    numbers (C of Eq. (3), ⟨x⟩, E_N), in tasks of any size."""
+    axes = {"probes.strengths[*]": {"values": [0.1, 0.3]}, "probes.frequencies[2]": {"values": [1.0, 1.25]}}
+    keep = {"series": ["sync", "x", "log_negativity"]}
+    ds = sw.run_sweep(BASE, axes, keep=keep, executor="serial", progress=False, log=quiet, batch=3)
+    for k in (0.1, 0.3):
+        for w2 in (1.0, 1.25):
+            d = json.loads(ds.attrs["config_json"])
+            d["probes"]["strengths"] = [k, k]
+            d["probes"]["frequencies"][1] = w2
+            ref = simulation.simulate(config.parse(d))
+            pt = ds.sel(probes_strengths_all=k, probes_frequencies_2=w2)
+            assert np.array_equal(pt["sync"], ref.series["sync"], equal_nan=True)
+            assert np.array_equal(pt["x"], ref.mean[:, 0::2])
+            assert np.array_equal(pt["log_negativity"], ref.series["log_negativity"])

@@ -54,23 +54,28 @@ def sync_factor(f, g, step: float, window: float, *, delay: float = 0.0) -> np.n
         raise HarmosyncError(f"delay {delay:g} is not a whole number of time steps ({step:g})")
     shape, size = f.shape, f.shape[-1]
     f, g = f.reshape(-1, size), g.reshape(-1, size)
-    gs = np.full_like(g, np.nan)
-    if k >= 0:
-        gs[:, : size - k] = g[:, k:] if k else g
+    if k:
+        gs = np.full_like(g, np.nan)
+        if k > 0:
+            gs[:, : size - k] = g[:, k:]
+        else:
+            gs[:, -k:] = g[:, : size + k]
     else:
-        gs[:, -k:] = g[:, : size + k]
-    out = np.full(f.shape, np.nan)
-    rows = max(1, 2**20 // (3 * n))  # signals per block: the 8 running sums stay ≤ 64 MB
+        gs = g
+    out = np.empty(f.shape)
+    # signals per block: a segment's running sums (8 × rows × 3n numbers) stay ≲ 1 MB, in cache
+    rows = max(1, 2**14 // (3 * n))
     for r in range(0, f.shape[0], rows):
-        out[r:r + rows] = _sync_rows(f[r:r + rows], gs[r:r + rows], n)
+        _sync_rows(f[r:r + rows], gs[r:r + rows], n, out[r:r + rows])
     return out.reshape(shape)
 
 
-def _sync_rows(f, gs, n: int) -> np.ndarray:
-    """sync_factor on signal pairs (S, T), window n steps, g already delayed (NaN-padded)."""
+def _sync_rows(f, gs, n: int, out: np.ndarray) -> None:
+    """sync_factor on signal pairs (S, T) into ``out`` (S, T), window n steps, g already
+    delayed (NaN-padded)."""
     size = f.shape[1]
-    out = np.full(f.shape, np.nan)
     last = size - n  # windows [i, i + n] need i + n ≤ size − 1
+    out[:, max(last, 0):] = np.nan
     wts = np.ones(n + 1)
     wts[0] = wts[-1] = 0.5
     wts /= n
@@ -80,16 +85,32 @@ def _sync_rows(f, gs, n: int) -> np.ndarray:
         cols = e - b
         fs, gg = f[:, b:e + n], gs[:, b:e + n]
         bad = np.isnan(fs) | np.isnan(gg)
-        fs, gg = np.where(bad, 0.0, fs), np.where(bad, 0.0, gg)
-        good = np.maximum((~bad).sum(axis=1, keepdims=True), 1)
-        cf = np.where(bad, 0.0, fs - fs.sum(axis=1, keepdims=True) / good)
-        cg = np.where(bad, 0.0, gg - gg.sum(axis=1, keepdims=True) / good)
+        nan_free = not bad.any()
+        if nan_free:  # the usual case: the same numbers without the masking
+            good = fs.shape[1]
+            cf, cg = fs - fs.sum(axis=1, keepdims=True) / good, gg - gg.sum(axis=1, keepdims=True) / good
+        else:
+            fs, gg = np.where(bad, 0.0, fs), np.where(bad, 0.0, gg)
+            good = np.maximum((~bad).sum(axis=1, keepdims=True), 1)
+            cf = np.where(bad, 0.0, fs - fs.sum(axis=1, keepdims=True) / good)
+            cg = np.where(bad, 0.0, gg - gg.sum(axis=1, keepdims=True) / good)
         # trapezoid sums over [i, i + n], i < cols, of eight series at once, from running sums
-        h = np.stack([cf, cg, cf * cg, cf * cf, cg * cg, fs * fs, gg * gg, bad.astype(float)])
-        c = np.zeros(h.shape[:2] + (h.shape[2] + 1,))
+        m = 7 if nan_free else 8
+        h = np.empty((m,) + fs.shape)
+        h[0], h[1] = cf, cg
+        np.multiply(cf, cg, out=h[2])
+        np.multiply(cf, cf, out=h[3])
+        np.multiply(cg, cg, out=h[4])
+        np.multiply(fs, fs, out=h[5])
+        np.multiply(gg, gg, out=h[6])
+        if not nan_free:
+            h[7] = bad
+        c = np.empty(h.shape[:2] + (h.shape[2] + 1,))
+        c[:, :, 0] = 0.0
         np.cumsum(h, axis=2, out=c[:, :, 1:])
         ws = (c[:, :, n + 1:n + 1 + cols] - c[:, :, :cols] - 0.5 * (h[:, :, :cols] + h[:, :, n:n + cols])) / n
-        mf, mg, mfg, mff, mgg, f2, g2, nbad = ws
+        mf, mg, mfg, mff, mgg, f2, g2 = ws[:7]
+        nbad = 0.0 if nan_free else ws[7]
         vf, vg = mff - mf * mf, mgg - mg * mg
         cfg = mfg - mf * mg
         # the running sums carry ~1e-16 of the segment's sum of squares: redo windows whose
@@ -117,8 +138,7 @@ def _sync_rows(f, gs, n: int) -> np.ndarray:
             # the signal itself, (1e-14 |h|)², counts as constant
             flat = (vf <= 1e-28 * np.maximum(1.0, f2)) | (vg <= 1e-28 * np.maximum(1.0, g2)) | (nbad > 0.25 / n)
         cc[flat] = np.nan
-        out[:, b:e] = np.clip(cc, -1.0, 1.0)
-    return out
+        np.clip(cc, -1.0, 1.0, out=out[:, b:e])
 
 
 def best_delay(f, g, step: float, window: float, delays, *, t_range=None, times=None):

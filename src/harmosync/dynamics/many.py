@@ -6,6 +6,12 @@ all but the last probe (Fig. 6 moves probe 2 along the chain while probe 1 stays
 the normal modes of the chain with the fixed probes are computed once and only the last probe
 is added per network (one secular equation, :mod:`harmosync.solvers.arrowhead`).
 
+Small networks (at most :data:`DENSE_BATCH` oscillators) take the dense path of
+:func:`harmosync.dynamics.solve` instead, with all their potential matrices diagonalised in one
+stacked ``eigh`` (LAPACK per matrix: each network's result is bitwise that of ``solve``,
+whatever the batch): for them one dense eigendecomposition is cheaper than the secular
+equations' Python-level iterations.
+
 Stability: each configuration is checked from its exact lowest normal-mode frequency (the
 structured path) instead of :class:`~harmosync.network.Network`'s own check.
 """
@@ -25,6 +31,9 @@ from ..solvers.arrowhead import arrowhead_modes
 from ..states import InitialState
 from .contract import Evolution
 from .normal_modes import Spectrum, assemble, solve_closed
+
+#: networks with at most this many oscillators are solved by one stacked dense eigh
+DENSE_BATCH = 48
 
 
 def plugging_sweep(probes_: Probes, sites: Sequence[int], *, probe: int = -1) -> list[Probes]:
@@ -80,6 +89,12 @@ def solve_many(networks: Sequence[Network], initials, *, covariance: bool = True
             shared.setdefault(key, []).append(idx)
     for idxs in shared.values():
         env = nets[idxs[0]].environment
+        if env.sites + max(nets[i].n_probes for i in idxs) <= DENSE_BATCH:
+            sols = _solve_dense_batch([nets[i] for i in idxs], [inits[i] for i in idxs], tol=tol,
+                                      covariance=covariance, t_max=t_max)
+            for i, sol in zip(idxs, sols):
+                out[i] = sol
+            continue
         sols = _solve_on_chain(env, [nets[i].probes for i in idxs], [inits[i] for i in idxs],
                                tol=tol, covariance=covariance, labels=idxs, t_max=t_max)
         for i, sol in zip(idxs, sols):
@@ -131,4 +146,55 @@ def _solve_on_chain(env, probe_sets, inits, *, tol, covariance, labels, t_max) -
             spec = Spectrum(modes.values[keep], a[:, keep], a[:, keep], env_d, env_c)
             out.append(assemble(spec, tuple(range(p)), vs, init, environment_energy=energies[temp],
                                 tol=tol, covariance=covariance, method="chain", t_max=t_max))
+    return out
+
+
+def _solve_dense_batch(nets, inits, *, tol, covariance, t_max) -> list[Evolution]:
+    """Small networks on one chain: the dense path of ``solve`` (observed rows: the probes),
+    with one stacked eigh for all networks of the same size."""
+    env = nets[0].environment
+    om = chain_modes(env.sites, env.omega0, env.g, env.boundary, vectors=False)[0]
+    env_d = om**2
+    env_rows: dict[tuple, np.ndarray] = {}
+    energies: dict[float, float] = {}
+    out: list[Evolution | None] = [None] * len(nets)
+    by_size: dict[int, list[int]] = {}
+    for k, net in enumerate(nets):
+        if inits[k].probes.modes != net.n_probes:
+            raise HarmosyncError(f"network {k}: the initial state has {inits[k].probes.modes} probe modes "
+                                 f"but there are {net.n_probes} probes")
+        by_size.setdefault(net.n_probes, []).append(k)
+    v_env = env.potential()  # shared; V = [[V_S, B], [Bᵀ, V_E]] as Network.potential lays it out
+    with blas_threads(1):
+        for p, idx in by_size.items():
+            v = np.empty((len(idx), p + env.sites, p + env.sites))
+            v[:, p:, p:] = v_env
+            for j, k in enumerate(idx):
+                b = nets[k].coupling_block()
+                v[j, :p, :p] = nets[k].probes.potential()
+                v[j, :p, p:] = b
+                v[j, p:, :p] = b.T
+            lam, u = np.linalg.eigh(v)
+            for j, k in enumerate(idx):
+                net, init = nets[k], inits[k]
+                if lam[j, 0] <= 0:  # Network's own check refuses this; guard against roundoff
+                    raise UnstableNetworkError(f"network {k}: the potential matrix has a non-positive eigenvalue "
+                                               f"{lam[j, 0]:.3g}; reduce the strengths K")
+                w = np.sqrt(lam[j])
+                # B·W_E as solve's dense path forms it (the same product: bitwise the same)
+                sites = sorted({s for _, s, _ in net.probes.attachments})
+                b = np.zeros((p, len(sites)))
+                for i, s, kk in net.probes.attachments:
+                    b[i, sites.index(s)] += kk
+                key = tuple(sites)
+                if key not in env_rows:
+                    env_rows[key] = chain_mode_rows(env.sites, env.boundary, sites)
+                env_c = b @ env_rows[key]
+                temp = float(init.environment_temperature)
+                if temp not in energies:
+                    energies[temp] = float(np.sum(thermal_factor(om, temp) * om))
+                spec = Spectrum(w**2, u[j, :p], u[j, :p], env_d, env_c)
+                out[k] = assemble(spec, tuple(range(p)), net.probes.potential(), init,
+                                  environment_energy=energies[temp], tol=tol, covariance=covariance,
+                                  method="dense", t_max=t_max)
     return out

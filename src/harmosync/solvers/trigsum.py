@@ -29,6 +29,8 @@ BETA = 2.30 * WIDTH
 UPSAMPLE = 2.0
 #: threads for the FFTs (-1: all cores); set to 1 in each worker of a process pool
 FFT_WORKERS = -1
+#: grid points per block of the transposes around the FFT (a block of C/2 rows stays in cache)
+TRANSPOSE_BLOCK = 512
 
 
 def direct(w, alpha, beta, t0: float, h: float, count: int, *, block: int = 512):
@@ -105,16 +107,25 @@ class NufftPlan:
         ca, cb = c[:, 0::2], c[:, 1::2]
         # pair columns: (c_A + i c_B) at +x and (conj c_A + i conj c_B) at −x gives 2 Re F_A + 2i Re F_B
         vals = np.vstack([ca + 1j * cb, np.conj(ca) + 1j * np.conj(cb)])
-        b = self.spread @ vals
-        fb = sfft.ifft(b, axis=0, overwrite_x=True, workers=FFT_WORKERS)
-        # outputs m = −half … L − half − 1 sit at grid indices G − half … G − 1, then 0 … L − half − 1
+        # one transform per row of a C-contiguous (C/2, G) array: pocketfft runs ~2× faster along
+        # contiguous rows than down columns, with bitwise the same result; the transposes go in
+        # cache-sized blocks of grid points (~2.5× faster than one strided copy)
+        spread = self.spread @ vals
         g, half, length = self.grid, self.half, self.length
-        out = np.empty((length, fb.shape[1] * 2))
+        b = np.empty((spread.shape[1], g), complex)
+        for i in range(0, g, TRANSPOSE_BLOCK):
+            b[:, i:i + TRANSPOSE_BLOCK] = spread[i:i + TRANSPOSE_BLOCK].T
+        del spread
+        fb = sfft.ifft(b, axis=1, overwrite_x=True, workers=FFT_WORKERS)
+        # outputs m = −half … L − half − 1 sit at grid indices G − half … G − 1, then 0 … L − half − 1
+        out = np.empty((length, fb.shape[0] * 2))
         scale = (0.5 * g) * self.deconv[:, None]
         for dst, src in ((slice(0, half), slice(g - half, g)), (slice(half, length), slice(0, length - half))):
-            part = fb[src]
-            out[dst, 0::2] = part.real * scale[dst]
-            out[dst, 1::2] = part.imag * scale[dst]
+            for i in range(dst.start, dst.stop, TRANSPOSE_BLOCK):
+                j = min(i + TRANSPOSE_BLOCK, dst.stop)
+                part = fb[:, src.start + i - dst.start:src.start + j - dst.start].T
+                out[i:j, 0::2] = part.real * scale[i:j]
+                out[i:j, 1::2] = part.imag * scale[i:j]
         return out[:, :ncols]
 
 
