@@ -30,7 +30,7 @@ from ..solvers import blas_threads
 from ..solvers.arrowhead import arrowhead_modes
 from ..states import InitialState
 from .contract import Evolution
-from .normal_modes import Spectrum, assemble, solve_closed
+from .normal_modes import Spectrum, assemble, check_size, solve_closed
 
 #: networks with at most this many oscillators are solved by one stacked dense eigh
 DENSE_BATCH = 48
@@ -85,7 +85,8 @@ def solve_many(networks: Sequence[Network], initials, *, covariance: bool = True
                             temperature=float(init.environment_temperature), mean=init.probes.mean)
         if key is None or cut is not None:
             out[idx] = solve_closed(net, init, tol=tol, covariance=covariance, t_max=t_max)
-        else:
+        else:  # the shared path has solve's limits too
+            check_size(net.size, "chain", cuttable=t_max is None and net.environment.boundary == "fixed")
             shared.setdefault(key, []).append(idx)
     for idxs in shared.values():
         env = nets[idxs[0]].environment

@@ -284,19 +284,25 @@ def solve_closed(network: Network, initial: InitialState, *, observe=None, tol: 
     use = method
     if method == "auto":
         use = "chain" if structured and size > DENSE_MAX else "dense"
-    if (use == "chain" and size > CHAIN_MAX) or (use == "dense" and size > DENSE_LIMIT_SOLVE):
-        hint = ("pass t_max (the latest time you need) so that the chain can be cut to the light cone"
-                if t_max is None and structured and env.boundary == "fixed" else
-                "use a shorter chain or a shorter run")
-        est = 5.0 * (size / 1e4) ** 2 if use == "chain" else 100.0 * (size / 1e4) ** 3
-        raise HarmosyncError(
-            f"the network has {size} oscillators to solve exactly (the {use} method would take "
-            f"~{est / 3600:.0f} h on 2 cores); {hint}")
+    check_size(size, use, cuttable=t_max is None and structured and env.boundary == "fixed")
     with blas_threads(1 if size <= SMALL else None):
         spec = (_chain_spectrum if use == "chain" else _dense_spectrum)(network, rows, window)
         return assemble(spec, rows, network.probes.potential(), initial,
                         environment_energy=_environment_energy(network, temp), tol=tol,
                         covariance=covariance, method=use, window=window, t_max=t_max)
+
+
+def check_size(size: int, method: str, *, cuttable: bool = False) -> None:
+    """Refuse a network too large for ``method`` ("chain": O(N²) secular sweeps; "dense": O(N³)
+    eigh) before any work, with the time it would take. ``cuttable``: a fixed-end chain that a
+    t_max would cut to the light cone."""
+    if (method == "chain" and size > CHAIN_MAX) or (method == "dense" and size > DENSE_LIMIT_SOLVE):
+        hint = ("pass t_max (the latest time you need) so that the chain can be cut to the light cone"
+                if cuttable else "use a shorter chain or a shorter run")
+        est = 5.0 * (size / 1e4) ** 2 if method == "chain" else 100.0 * (size / 1e4) ** 3
+        raise HarmosyncError(
+            f"the network has {size} oscillators to solve exactly (the {method} method would take "
+            f"~{est / 3600:.0f} h on 2 cores); {hint}")
 
 
 def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_energy: float,

@@ -116,8 +116,10 @@ def evaluate_many(points: list, keep: Keep) -> list:
     (:func:`harmosync.dynamics.solve_many`: a sweep over plugging sites or strengths is the
     Fig. 6 map path). Returns, per point, its {name: array} or the HarmosyncError it raised."""
     need_cov = obs.needs_covariance(keep.quantities)
-    ok = [k for k, pt in enumerate(points) if not isinstance(pt, HarmosyncError)]
+    # open systems (baths) are solved one by one by observe: solve_many is the closed solver
+    ok = [k for k, pt in enumerate(points) if not isinstance(pt, HarmosyncError) and not pt.baths]
     evolutions: dict[int, dy.Evolution] = {}
+    failed: dict[int, HarmosyncError] = {}
     groups: dict[tuple, list[int]] = {}
     for k in ok:  # one batch per time grid (solve_many cuts with one t_max)
         groups.setdefault((points[k].t_max,), []).append(k)
@@ -125,15 +127,21 @@ def evaluate_many(points: list, keep: Keep) -> list:
         # every point through solve_many, even alone in its task: a point's numbers must not
         # depend on how the sweep was cut into tasks (bitwise the same on any executor)
         try:
-            sols = dy.solve_many([points[k].network for k in idx], [points[k].state for k in idx],
-                                 covariance=need_cov, t_max=t_max)
+            evolutions.update(zip(idx, dy.solve_many([points[k].network for k in idx],
+                                                     [points[k].state for k in idx], covariance=need_cov, t_max=t_max)))
         except HarmosyncError:
-            continue  # solve them one by one below, so that each point gets its own error
-        evolutions.update(zip(idx, sols))
+            # one point is refused: solve_many each point alone, so that it gets its own error
+            # and the others the same numbers as in any other batch
+            for k in idx:
+                try:
+                    evolutions[k] = dy.solve_many([points[k].network], [points[k].state],
+                                                  covariance=need_cov, t_max=t_max)[0]
+                except HarmosyncError as e:
+                    failed[k] = e
     out = []
     for k, pt in enumerate(points):
-        if isinstance(pt, HarmosyncError):
-            out.append(pt)
+        if isinstance(pt, HarmosyncError) or k in failed:
+            out.append(failed.get(k, pt))
             continue
         try:
             out.append(evaluate(pt, keep, evolution=evolutions.get(k)))
