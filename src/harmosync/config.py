@@ -16,6 +16,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import baths as baths_mod
+from . import config_paths as cpaths
 from . import network as nw
 from . import states as st
 from .errors import HarmosyncError, UnstableEnvironmentError, suggest
@@ -87,7 +88,7 @@ class ChainConfig(_Strict):
     @model_validator(mode="after")
     def _check(self):
         if self.onsite_frequencies is not None and len(self.onsite_frequencies) != self.sites:
-            raise ValueError(f"onsite_frequencies has {len(self.onsite_frequencies)} entries, expected sites = {self.sites}")
+            raise ValueError(f"onsite_frequencies has length {len(self.onsite_frequencies)}, expected sites = {self.sites}")
         if self.onsite_frequencies is not None and self.disorder:
             raise ValueError("give onsite_frequencies or disorder, not both")
         if self.disorder >= 1:
@@ -126,7 +127,7 @@ class GraphConfig(_Strict):
                                  "give each pair of sites once, with the total coupling")
             seen[pair] = (j, k, a)
         if isinstance(self.onsite_frequencies, list) and len(self.onsite_frequencies) != self.sites:
-            raise ValueError(f"onsite_frequencies has {len(self.onsite_frequencies)} entries, expected sites = {self.sites}")
+            raise ValueError(f"onsite_frequencies has length {len(self.onsite_frequencies)}, expected sites = {self.sites}")
         return self
 
     def build(self) -> nw.Environment:
@@ -156,7 +157,7 @@ class ProbesConfig(_Strict):
                 continue
             n = len(getattr(self, name))
             if n != p:
-                raise ValueError(f"{name} has {n} entries but frequencies has {p}; give one per probe")
+                raise ValueError(f"{name} has length {n} but frequencies has length {p}; give one per probe")
         for f in self.frequencies:
             if not math.isfinite(f) or f <= 0:
                 raise ValueError(f"frequencies must be positive and finite, got {f}")
@@ -199,15 +200,15 @@ class InitialConfig(_Strict):
                                      f"({', '.join(str(len(r)) for r in self.covariance)}); give {2 * p} rows of {2 * p} numbers")
             cov = np.asarray(self.covariance, float)
             if cov.shape != (2 * p, 2 * p):
-                raise HarmosyncError(f"config error: initial.covariance must be {2 * p}×{2 * p} for {p} probes, got shape {cov.shape}")
+                raise HarmosyncError(f"config error: initial.covariance must be {2 * p}×{2 * p} (2P × 2P, P = {p}), got shape {cov.shape}")
             if mean.shape != (2 * p,):
-                raise HarmosyncError(f"config error: initial.mean must have {2 * p} entries, got {mean.size}")
+                raise HarmosyncError(f"config error: initial.mean must have length {2 * p} (2P, P = {p}), got {mean.size}")
             return _wrap("initial.covariance", lambda: st.GaussianState(mean, cov))
         if self.mean is not None:
             raise HarmosyncError("config error: initial.mean goes with initial.covariance; for coherent states use x and p")
         for k, v in per.items():
             if v is not None and len(v) != p:
-                raise HarmosyncError(f"config error: initial.{k} has {len(v)} entries but there are {p} probes; give one per probe")
+                raise HarmosyncError(f"config error: initial.{k} has length {len(v)} but P = {p}; give one per probe")
             if v is not None and not all(math.isfinite(a) for a in v):
                 raise HarmosyncError(f"config error: initial.{k} must be finite, got {v}")
         get = lambda k, i: 0.0 if per[k] is None else float(per[k][i])  # noqa: E731
@@ -448,19 +449,73 @@ def _fields_at(model: type[BaseModel], path: list[str]) -> list[str]:
     return list(m.model_fields)
 
 
+#: Deepest nesting of tables and lists a config may have (real ones have at most five levels):
+#: deeper input is refused before anything recurses into it.
+MAX_DEPTH = 32
+
+
+def check_depth(data, where: str) -> None:
+    """Refuse tables and lists nested more than MAX_DEPTH levels deep (``where`` names the input)."""
+    stack = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise HarmosyncError(f"{where} nests tables or lists more than {MAX_DEPTH} levels deep; a harmosync "
+                                 "config has a few levels (see README, \"Config file\")")
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list, tuple)))
+
+
 def parse(data: dict) -> RunConfig:
     """Validate a config dict; raises :class:`HarmosyncError` with a one-line message."""
     if not isinstance(data, dict):
         raise HarmosyncError("config error: the config must be a TOML table")
+    check_depth(data, "config error: the config")
     try:
         return RunConfig.model_validate(data)
     except ValidationError as err:
         raise HarmosyncError(_format_error(err, RunConfig)) from None
 
 
-def load(path) -> RunConfig:
-    """Read and validate a TOML config file."""
-    return parse(read_toml(path))
+def load(path_or_dict) -> RunConfig:
+    """Read and validate a config: a TOML file (path), or a dict laid out as the TOML (tables as
+    dicts, ``[[baths]]`` as a list of dicts), validated exactly as a file is. One-line
+    :class:`HarmosyncError` on bad input. To change a value afterwards, see :func:`replace`."""
+    if isinstance(path_or_dict, dict):
+        return parse(path_or_dict)
+    if not isinstance(path_or_dict, (str, Path)) and not hasattr(path_or_dict, "__fspath__"):
+        raise HarmosyncError(f"config error: load takes a TOML file's path or a dict, got {type(path_or_dict).__name__}")
+    return parse(read_toml(path_or_dict))
+
+
+def replace(cfg: RunConfig, *changes) -> RunConfig:
+    """A new config: ``cfg`` with values changed at dotted paths, validated as a file is.
+
+    ``changes``: path, value pairs, ``replace(cfg, "probes.strengths[2]", 0.3, "chain.g", 1.1)``,
+    or one dict ``{path: value}``. Paths are those of ``[sweep]`` axes
+    (:mod:`harmosync.config_paths`): entry numbers from 1 (probe numbers for ``[probes]``
+    lists), ``[*]`` for every entry, ``baths[1].rate`` for a ``[[baths]]`` table; a list entry
+    must exist (lists do not grow). The network is built at once, so an unstable one is refused
+    here (:class:`~harmosync.errors.UnstableNetworkError`), not when it runs.
+    """
+    if not isinstance(cfg, RunConfig):
+        raise HarmosyncError(f"config error: replace takes a RunConfig (from config.load), got {type(cfg).__name__}")
+    if len(changes) == 1 and isinstance(changes[0], dict):
+        pairs = list(changes[0].items())
+    elif changes and len(changes) % 2 == 0:
+        pairs = list(zip(changes[::2], changes[1::2]))
+    else:
+        raise HarmosyncError("config error: replace takes path, value pairs, e.g. "
+                             "replace(cfg, \"probes.strengths[2]\", 0.3), or one dict {path: value}")
+    data = cfg.to_dict()
+    for path, value in pairs:
+        segs = cpaths.parse_path(path, RunConfig, what="config error")
+        cpaths.check_target(data, path, segs, what="config error")
+        value = value.tolist() if isinstance(value, (np.ndarray, np.generic)) else value
+        data = cpaths.set_path(data, segs, value)
+    new = parse(data)
+    new.build_baths(new.build_network())
+    return new
 
 
 def read_toml(path) -> dict:
@@ -479,4 +534,8 @@ def read_toml(path) -> dict:
         raise HarmosyncError(f"config file {str(path)!r} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as e:
         raise HarmosyncError(f"config file {str(path)!r} is not valid TOML: {e}") from None
+    except RecursionError:  # the parser recurses into nested arrays and inline tables
+        raise HarmosyncError(f"config file {str(path)!r} nests tables or lists thousands of levels deep; a "
+                             "harmosync config has a few levels (see README, \"Config file\")") from None
+    check_depth(data, f"config file {str(path)!r}")
     return data

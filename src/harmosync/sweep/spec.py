@@ -1,10 +1,10 @@
 """What a sweep is: paths into the config, axes and their values, the validated grid.
 
-A path names one config entry: ``table.key`` followed, for list entries, by entry numbers
-from 1 (for ``[probes]`` lists the probe number) or ``[*]`` for every entry:
-``"chain.g"``, ``"probes.sites[2]"``, ``"probes.strengths[*]"``, ``"graph.edges[3][2]"``. The
-grammar also has the form ``table[i].key[j]`` for arrays of tables (``[[baths]]`` tables,
-numbered from 1, e.g. ``"baths[1].rate"``).
+An axis is a path into the config (:mod:`harmosync.config_paths`, the grammar
+:func:`harmosync.config.replace` also reads): ``table.key`` followed, for list entries, by entry
+numbers from 1 (for ``[probes]`` lists the probe number) or ``[*]`` for every entry:
+``"chain.g"``, ``"probes.sites[2]"``, ``"probes.strengths[*]"``, ``"graph.edges[3][2]"``,
+``"baths[1].rate"`` (arrays of tables are numbered from 1 too).
 
 :func:`build_spec` turns a base config, the ``[sweep]`` axes and the ``[keep]`` table into a
 :class:`SweepSpec` (cheap: no dynamics); :func:`validate` checks the grid's points before
@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 
 from .. import config as cfgmod
+from .. import config_paths as cpaths
+from ..config_paths import NAME, is_key, set_path
 from ..errors import HarmosyncError, UnstableNetworkError, suggest
 from .keep import Keep, parse_keep
 from .point import check_point
@@ -39,8 +41,6 @@ AXIS_UNITS = {  # by config key; shown on plots and stored as the coordinate's u
     "probes": "probe number (1..P)",  # sync.probes
     "rate": "[w]", "occupation": "1", "frequency": "[w]", "weights": "1",  # [[baths]]
 }
-#: Tables that are arrays of tables in the config ([[baths]]): paths number them, table[k].key.
-ARRAY_TABLES = ("baths",)
 #: Config keys with no one unit: a word (boundary, a bath's kind), a switch (common), or entries of mixed units ([j, k, A_jk], means, covariances).
 NO_UNITS = ("boundary", "edges", "mean", "covariance", "kind", "common")
 #: Names an axis may not take: the output's dimensions and coordinates (besides the keep's variables).
@@ -49,70 +49,29 @@ MAX_FULL_VALIDATION = 20_000  # grids up to this size have every point validated
 MAX_CORNERS = 64
 SWEPT = "<swept>"
 
-_NAME = r"[A-Za-z_]\w*"
-_PATH = re.compile(rf"^({_NAME})(\[(?:\d+|\*)\])?\.({_NAME})((?:\[(?:\d+|\*)\])*)$")
-_PATH_HELP = ("write a dotted path like \"chain.g\" or \"probes.sites[2]\" (probe numbers start at 1, "
-              "[*] sets every entry)")
-
 
 # ----------------------------------------------------------------------------------------------
 # Paths into the config
 # ----------------------------------------------------------------------------------------------
 def path_segments(path: str) -> tuple:
-    """The grammar alone: ``"probes.sites[2]"`` → ``("probes", "sites", 1)``,
-    ``"baths[1].rate"`` → ``("baths", 0, "rate")``. Entry numbers are 1-based in the path,
-    0-based in the segments; ``[*]`` stays ``"*"``. Does not look at the config."""
-    m = _PATH.match(path.replace(" ", ""))
-    if not m:
-        raise HarmosyncError(f"sweep error: '{path}' is not a config path; {_PATH_HELP}")
-    table, table_idx, key, idx = m.groups()
-    numbers = re.findall(r"\[(\d+|\*)\]", (table_idx or "") + idx)
-    if any(t != "*" and int(t) < 1 for t in numbers):
-        raise HarmosyncError(f"sweep error: '{path}': entries are numbered from 1 (probe 1, probe 2, ...)")
-    segs = [("*" if t == "*" else int(t) - 1) for t in numbers]
-    head = [table] + (segs[:1] if table_idx else []) + [key]
-    return tuple(head + segs[1 if table_idx else 0:])
+    """The grammar alone (:func:`harmosync.config_paths.path_segments`), errors as sweep errors:
+    ``"probes.sites[2]"`` → ``("probes", "sites", 1)``."""
+    return cpaths.path_segments(path, what="sweep error")
 
 
 def parse_path(path: str) -> tuple:
-    """``"probes.sites[2]"`` → ``("probes", "sites", 1)`` (see :func:`path_segments`), checking
-    the table and key names against the config schema."""
-    segs = path_segments(path)
-    table = segs[0]
-    tables = list(cfgmod.RunConfig.model_fields)
-    if table not in tables:
-        raise HarmosyncError(f"sweep error: '{path}': unknown table '{table}'{suggest(table, tables)}; "
-                             f"tables are {', '.join(tables)}")
-    if table in ARRAY_TABLES:  # [[baths]]: baths[k].key, tables numbered from 1
-        if _is_key(segs[1]):
-            raise HarmosyncError(f"sweep error: '{path}': [[{table}]] is an array of tables; number the "
-                                 f"table, e.g. '{table}[1].{segs[1]}' (tables count from 1)")
-        key = segs[2]
-    elif not isinstance(segs[1], str) or segs[1] == "*":
-        raise HarmosyncError(f"sweep error: '{path}': [{table}] is one table, not an array of tables "
-                             f"[[{table}]]; drop the number after '{table}'")
-    else:
-        key = segs[1]
-    fields = _table_fields(table)
-    if key not in fields:
-        raise HarmosyncError(f"sweep error: '{path}': unknown key '{key}' in [{table}]{suggest(key, fields)}; "
-                             f"valid keys: {', '.join(fields)}")
-    return segs
+    """``"probes.sites[2]"`` → ``("probes", "sites", 1)``, checking the table and key names
+    against the config schema (:func:`harmosync.config_paths.parse_path`)."""
+    return cpaths.parse_path(path, cfgmod.RunConfig, what="sweep error")
 
 
 def _table_fields(table: str) -> list[str]:
-    ann = cfgmod.RunConfig.model_fields[table].annotation
-    models = [a for a in getattr(ann, "__args__", (ann,)) if isinstance(a, type) and hasattr(a, "model_fields")]
-    return list(models[0].model_fields) if models else []
-
-
-def _is_key(segment) -> bool:
-    return isinstance(segment, str) and segment != "*"
+    return cpaths.table_fields(cfgmod.RunConfig, table)
 
 
 def axis_units(segments: tuple) -> str:
     """Units of the config entry at ``segments`` (AXIS_UNITS by key; ``chain.sites`` is a count)."""
-    key = [s for s in segments if _is_key(s)][-1]
+    key = [s for s in segments if is_key(s)][-1]
     if key == "sites" and segments[0] not in ("probes", "baths"):
         return "1"
     return AXIS_UNITS.get(key, "")
@@ -123,47 +82,6 @@ def safe_name(path: str) -> str:
     ``probes.strengths[*]`` → ``probes_strengths_all``."""
     s = path.replace("[*]", "_all")
     return re.sub(r"_+", "_", re.sub(r"[^0-9A-Za-z_]", "_", s)).strip("_")
-
-
-def set_path(data: dict, segments: tuple, value) -> dict:
-    """A copy of ``data`` with ``value`` at ``segments``; containers along the path are copied,
-    everything else shared. A missing table or key is created (the schema checks it later)."""
-    head, rest = segments[0], segments[1:]
-    if _is_key(head):
-        out = dict(data)
-        out[head] = value if not rest else set_path(out.get(head, {}), rest, value)
-        return out
-    out = list(data)
-    idx = range(len(out)) if head == "*" else [head]
-    for i in idx:
-        out[i] = value if not rest else set_path(out[i], rest, value)
-    return out
-
-
-def check_target(base: dict, path: str, segments: tuple) -> None:
-    """The entry at ``segments`` must exist in the base config (lists cannot grow), except for a
-    plain ``table.key`` whose key has a default."""
-    if all(_is_key(s) for s in segments):
-        return
-    node: Any = base
-    where, first = "", True
-    for s in segments:
-        if _is_key(s):
-            node = node.get(s) if isinstance(node, dict) else None
-            where = f"{where}.{s}" if where else s
-            continue
-        if not isinstance(node, list):
-            raise HarmosyncError(f"sweep error: '{path}': {where} is not a list in the config; give the full "
-                                 f"list in [{segments[0]}] first, then sweep one entry")
-        if s != "*" and s >= len(node):
-            what = "entry"
-            if first:
-                what = "probe" if segments[0] == "probes" else "table" if segments[0] in ARRAY_TABLES else what
-            raise HarmosyncError(f"sweep error: '{path}': {where} has {len(node)} entries; {what} {s + 1} "
-                                 "does not exist")
-        node = node[0] if s == "*" else node[s]
-        where += "[*]" if s == "*" else f"[{s + 1}]"
-        first = False
 
 
 # ----------------------------------------------------------------------------------------------
@@ -201,7 +119,7 @@ def axis_values(path: str, spec) -> tuple[tuple, str | None]:
             raise HarmosyncError(f"sweep error: '{path}': unknown option '{k}'{suggest(k, AXIS_KEYS)}; "
                                  f"options are {', '.join(AXIS_KEYS)}")
     name = spec.get("name")
-    if name is not None and (not isinstance(name, str) or not re.fullmatch(_NAME, name)):
+    if name is not None and (not isinstance(name, str) or not re.fullmatch(NAME, name)):
         raise HarmosyncError(f"sweep error: '{path}': name = {name!r} must be an identifier like \"m\" or \"K\"")
     if "values" in spec:
         return _listed_values(path, spec), name
@@ -343,7 +261,7 @@ def build_spec(base_config, axes: dict, keep) -> SweepSpec:
     out, seen = [], {}
     for path, spec in _flatten_axes(axes).items():
         segs = parse_path(path)
-        check_target(base, path, segs)
+        cpaths.check_target(base, path, segs, what="sweep error")
         values, name = axis_values(path, spec)
         name = name or safe_name(path)
         if name in seen:
