@@ -92,19 +92,22 @@ def _check_environment(network: Network, what: str) -> None:
                              "damps the probes; the probes alone with baths have no such analysis yet")
 
 
-def report(network: Network, *, initial_mean=None, horizon: float | None = None, check: bool = False) -> AnalysisReport:
+def report(network: Network, *, initial_mean=None, horizon: float | None = None, check: bool = False,
+           pair: tuple[int, int] = (1, 2)) -> AnalysisReport:
     """The analysis of ``network`` as an :class:`AnalysisReport`.
 
     ``initial_mean``: the probes' initial means (x1, p1, x2, p2, ...), for the amplitudes the
     localized modes keep. ``horizon`` [1/ω]: echoes returning within it count as damping
     (default: automatic, see ``rayleigh.model_horizon``). ``check``: also fit the two decay
-    rates from the exact dynamics (``rayleigh.measure_decay_rates``; a few seconds).
+    rates from the exact dynamics (``rayleigh.measure_decay_rates``; about 0.5 s for Fig. 1's
+    300-site chain, 2 s for 3000 sites). ``pair``: the probes (numbers from 1, as ``sync.probes``) whose crosstalk
+    time τ_CT is reported.
     """
     _check_environment(network, "analyze")
     if horizon is not None:
         check_horizon(network, horizon)
     env = network.environment
-    times = characteristic_times(network) if env.kind == "chain" and env.g else None
+    times = characteristic_times(network, pair) if env.kind == "chain" and env.g else None
     loc = localized_modes(network, initial_mean)
     if network.n_probes != 2:
         prediction = ry.Prediction(ry.Verdict.NOT_APPLICABLE, ry.Reason.NOT_TWO_PROBES)

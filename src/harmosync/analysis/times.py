@@ -137,7 +137,8 @@ class CharacteristicTimes:
     Times in [1/ω] (the inverse of the user's frequency unit), velocities in sites·ω, distances
     in sites. ``tau_crosstalk`` and ``tau_revival`` use the carrier velocity of each probe (the group
     velocity at its frequency ω_i; v_max if ω_i is outside the band): τ_CT = |m − n| / (the
-    faster of the two carriers), the first arrival of either probe's signal at the other;
+    faster of the two carriers), the first arrival of either probe's signal at the other, for
+    the pair given to :func:`characteristic_times` (None if they share a site or one is unplugged);
     τ_R = min over probes of (far-end round trip) / (its carrier). The ``*_front`` versions
     use v_max (the light-cone front: before it only a precursor arrives, ~1e-4 some 20 time units
     early for the paper's chain, falling off faster than exponentially). See the module docstring for the distances.
@@ -181,8 +182,9 @@ class CharacteristicTimes:
         return out
 
 
-def characteristic_times(network: Network) -> CharacteristicTimes:
-    """Group velocities, τ_CT and τ_R of ``network`` (its environment must be a chain).
+def characteristic_times(network: Network, pair: tuple[int, int] = (1, 2)) -> CharacteristicTimes:
+    """Group velocities, τ_CT and τ_R of ``network`` (its environment must be a chain); τ_CT
+    between the probes ``pair`` (numbers from 1, as ``sync.probes``; ignored for one probe).
 
     An inhomogeneous chain (defects, disorder) is treated with its nominal Ω0 and g.
     Probe frequencies outside the band [Ω0, √(Ω0² + 4g)] have no propagating carrier (NaN
@@ -215,10 +217,12 @@ def characteristic_times(network: Network) -> CharacteristicTimes:
     if not any(s > 0 for s in sites):
         raise HarmosyncError("characteristic times need at least one probe plugged into the chain")
     d_ct = tau_ct = tau_ct_front = None
-    if len(sites) >= 2 and sites[0] > 0 and sites[1] > 0 and sites[0] != sites[1]:
-        d_ct = float(crosstalk_distance(sites[0], sites[1], m, bnd))
-        # crosstalk starts when the first of the two signals arrives
-        tau_ct, tau_ct_front = d_ct / max(carrier[0], carrier[1]), d_ct / vmax
+    if len(sites) >= 2:
+        a, b = (i - 1 for i in check_pair(pair, len(sites)))
+        if sites[a] > 0 and sites[b] > 0 and sites[a] != sites[b]:
+            d_ct = float(crosstalk_distance(sites[a], sites[b], m, bnd))
+            # crosstalk starts when the first of the two signals arrives
+            tau_ct, tau_ct_front = d_ct / max(carrier[a], carrier[b]), d_ct / vmax
     plugged = [i for i, s in enumerate(sites) if s > 0]
     d_rev = {i: revival_distance(sites[i], m, bnd) for i in plugged}
     tau_rev = min(d_rev[i] / carrier[i] for i in plugged)
@@ -234,3 +238,14 @@ def characteristic_times(network: Network) -> CharacteristicTimes:
         echo_distance=echo, tau_echo_front=tuple(e / vmax for e in echo),
         paper_tau_revival=2.0 * m / freqs[0], note=note,
     )
+
+
+def check_pair(pair, n_probes: int) -> tuple[int, int]:
+    """``pair`` as two different probe numbers in 1..P, or a one-line error."""
+    try:
+        a, b = (int(x) for x in pair)
+    except (TypeError, ValueError):
+        raise HarmosyncError(f"the probe pair must be two probe numbers, got {pair!r}") from None
+    if a == b or not (1 <= a <= n_probes and 1 <= b <= n_probes):
+        raise HarmosyncError(f"the probe pair {[a, b]} (sync.probes) must be two different probes in 1..{n_probes}")
+    return a, b
