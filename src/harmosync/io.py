@@ -40,11 +40,12 @@ def flatten(d: dict, prefix: str = "") -> dict:
         elif isinstance(v, (int, float, str)):
             out[key] = v
         elif isinstance(v, (list, tuple)):
-            arr = np.asarray(v, dtype=object)
+            # whole numbers stay whole (site numbers, probe pairs); a list with a float is float
+            whole = all(isinstance(x, int) and not isinstance(x, bool) for x in v)
             try:
-                arr = np.asarray(v, dtype=float)
+                arr = np.asarray(v, dtype=np.int64 if whole else float)
                 out[key] = arr.ravel() if arr.ndim <= 1 else json.dumps(v)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 out[key] = json.dumps(v)
     return out
 

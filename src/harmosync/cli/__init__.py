@@ -51,6 +51,11 @@ def handle_errors(fn):
     return wrapper
 
 
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """A count with its noun in the right number: ``1 probe``, ``3 probes``, ``0 sites``."""
+    return f"{n} {noun if n == 1 else nouns or noun + 's'}"
+
+
 def show_warning(message, category, filename, lineno, file=None, line=None):
     """A Python warning (e.g. simulation.PrecisionWarning) as one line on stderr."""
     click.echo(f"harmosync: warning: {message}", err=True)

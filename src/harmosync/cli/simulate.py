@@ -7,7 +7,7 @@ import time
 
 import click
 
-from . import handle_errors
+from . import handle_errors, plural
 
 
 @click.command()
@@ -51,7 +51,7 @@ def simulate(config, output, plot_path, overwrite, quiet):
             quicklook(io.to_dataset(result), png_tmp, overwrite=True, fmt=plot_path.rsplit(".", 1)[-1].lower())
     if not quiet:
         click.echo(
-            f"wrote {output}: {result.times.size} times to t = {result.times[-1]:g} [1/ω unit], "
-            f"{result.network.n_probes} probes, {result.network.environment.sites} sites "
+            f"wrote {output}: {plural(result.times.size, 'time')} to t = {result.times[-1]:g} [1/ω unit], "
+            f"{plural(result.network.n_probes, 'probe')}, {plural(result.network.environment.sites, 'site')} "
             f"({time.perf_counter() - t0:.2f} s)"
         )

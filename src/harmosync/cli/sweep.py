@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from . import handle_errors
+from . import handle_errors, plural
 
 
 @click.command()
@@ -21,8 +21,10 @@ from . import handle_errors
               help="Start a local dask.distributed cluster of N worker processes (dashboard printed).")
 @click.option("--shard", metavar="I/N", help="Compute only the I-th of N disjoint parts (1 ≤ I ≤ N), for job arrays.")
 @click.option("--batch", type=click.IntRange(min=1), help="Points per task (= Zarr chunk) for a new store; default ≈ 2 s of work.")
-@click.option("--export", "export", type=click.Path(dir_okay=False), help="Also write the gridded result to this NetCDF file.")
-@click.option("--netcdf", is_flag=True, help="Also write OUT.nc beside OUT.zarr.")
+@click.option("--export", "export", type=click.Path(dir_okay=False), metavar="OUT.nc",
+              help="Also write the gridded result to this NetCDF file (once every point is computed).")
+@click.option("--netcdf", is_flag=True, hidden=True,  # kept for old scripts: --export is the documented way
+              help="Old spelling of --export with OUT.zarr's name ending in .nc.")
 @click.option("--dry-run", is_flag=True, help="Validate the sweep, print its size, compute nothing.")
 @click.option("--overwrite", is_flag=True, help="Start the store (and export) afresh instead of resuming.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
@@ -43,6 +45,7 @@ def sweep(config, output, workers, scheduler, local_cluster, shard, batch, expor
                 onset = ["sync"]                                 # onset time of |C| ≥ 0.9
     Examples:
       harmosync sweep examples/fig6_sweep.toml -o fig6.zarr
+      harmosync sweep examples/fig6_sweep.toml -o fig6.zarr --export fig6.nc   # and a NetCDF copy
       harmosync plot fig6.zarr sync -o fig6.png
       harmosync sweep grid.toml -o grid.zarr --local-cluster 4
       harmosync sweep grid.toml -o grid.zarr --shard 3/10     # in job 3 of an array of 10
@@ -64,7 +67,7 @@ def sweep(config, output, workers, scheduler, local_cluster, shard, batch, expor
     if dry_run:
         spec = sw.build_spec(base, axes, keep)
         sw.validate(spec)
-        echo(f"{config}: {spec.size} points = " + " × ".join(f"{a.size} {a.name} ({a.path})" for a in spec.axes)
+        echo(f"{config}: {plural(spec.size, 'point')} = " + " × ".join(f"{a.size} {a.name} ({a.path})" for a in spec.axes)
              + f"; keeps {', '.join(spec.keep.variable_names())}; the points checked are valid"
              + " (every axis value at the corners of the grid; a point can still fail when it runs)")
         return
@@ -73,7 +76,10 @@ def sweep(config, output, workers, scheduler, local_cluster, shard, batch, expor
     if Path(output).suffix.lower() in (".nc", ".nc4", ".h5"):
         raise HarmosyncError(f"-o {output}: the sweep writes a Zarr store (a directory, e.g. OUT.zarr); "
                              "use --export OUT.nc for NetCDF")
-    if netcdf and not export:
+    if netcdf and export:
+        raise HarmosyncError("give --export OUT.nc or --netcdf, not both (--netcdf is the old spelling of "
+                             "--export with the store's name ending in .nc)")
+    if netcdf:
         export = str(Path(output).with_suffix(".nc"))
     io.check_not_input(config, output, export)
     if export:
@@ -109,8 +115,8 @@ def sweep(config, output, workers, scheduler, local_cluster, shard, batch, expor
     if export:
         missing = int((ds["status"] == 0).sum())
         if missing:
-            echo(f"not exported: {missing} points are not computed yet (other shards?); run again with --export "
-                 "when all are done")
+            echo(f"not exported: {plural(missing, 'point')} {'is' if missing == 1 else 'are'} not computed yet "
+                 "(other shards?); run again with --export when all are done")
         else:
             sw.export_netcdf(output, export, overwrite=overwrite)
             echo(f"wrote {export}")
