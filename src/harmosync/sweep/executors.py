@@ -127,12 +127,26 @@ def choose_executor(executor, workers: int | None, n_tasks: int, say: Callable[[
         return SerialExecutor(), 1, None
     if hasattr(executor, "get_executor"):  # a dask.distributed Client
         nthreads = sum(executor.nthreads().values()) or 1
-        say(f"dask: {len(executor.nthreads())} workers, {nthreads} threads; dashboard: {executor.dashboard_link}")
+        link = dashboard_link(executor)
+        say(f"dask: {len(executor.nthreads())} workers, {nthreads} threads; "
+            + (f"dashboard: {link}" if link else "no dashboard (the scheduler runs without one)"))
         return executor.get_executor(pure=False), 2 * nthreads, None
     if isinstance(executor, cf.Executor):
         return executor, 2 * (getattr(executor, "_max_workers", None) or 8), None
     raise HarmosyncError(f"executor = {executor!r}: give None, 'serial', 'processes', a concurrent.futures "
                          "Executor or a dask.distributed Client")
+
+
+def dashboard_link(client) -> str | None:
+    """The dask scheduler's dashboard URL, or None if it was started without one
+    (``dask scheduler --no-dashboard``): then ``client.dashboard_link`` names a page that
+    does not exist."""
+    try:
+        if "dashboard" not in client.scheduler_info().get("services", {}):
+            return None
+        return client.dashboard_link
+    except Exception:  # noqa: BLE001 — a link is a courtesy, never a reason to fail
+        return None
 
 
 def drive(executor, fn, tasks, payload, sink, on_done, *, max_inflight: int, rebuild=None, max_restarts: int = 3):

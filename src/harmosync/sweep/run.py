@@ -23,7 +23,8 @@ from .executors import choose_executor, drive
 from .keep import Keep
 from .point import evaluate, evaluate_many, prepare
 from .spec import Axis, SweepSpec, build_spec, load_toml, validate
-from .store import MemorySink, ZarrSink, open_store, open_sweep, raw_dataset, read_status, to_grid
+from .store import (MemorySink, ZarrSink, consolidate_if_complete, open_store, open_sweep, raw_dataset, read_status,
+                    to_grid)
 
 TARGET_TASK_SECONDS = 2.0
 MAX_CHUNK_BYTES = 64 * 2**20
@@ -209,6 +210,7 @@ def run_sweep(base_config, axes: dict, *, keep, store=None, executor=None, worke
     payload = Payload(spec.base, spec.axes, spec.keep, blas_threads)
     _execute(spec, ex, inflight, pool, tasks, payload, sink, store, progress, say)
     if store is not None:
+        consolidate_if_complete(store)
         return open_sweep(store, load=False)
     return to_grid(ds_mem)
 

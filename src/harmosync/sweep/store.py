@@ -2,7 +2,9 @@
 
 The raw store has one ``point`` dimension (the grid in C order), chunked by task, so two
 writers (tasks, shards) never touch the same chunk; ``status`` (0 missing, 1 done, 2 failed) is
-written after a chunk's data and is the commit marker. :func:`open_sweep` returns the gridded
+written after a chunk's data and is the commit marker. A complete store (no point missing) has
+its metadata consolidated (:func:`consolidate_if_complete`), so ``xarray.open_zarr`` opens it
+without a warning. :func:`open_sweep` returns the gridded
 Dataset: one dimension per axis, then ``time``, ``probe``, ``row``/``col``, ``interval``.
 
 Store format 2 names the summary intervals' dimension ``interval`` (coordinates
@@ -16,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -288,6 +291,21 @@ def read_status(arr) -> np.ndarray:
         if not np.isin(out[a:a + c], STATUS_CODES).all():
             out[a:a + c] = 0
     return out
+
+
+def consolidate_if_complete(path) -> bool:
+    """Consolidate the store's metadata once no point is missing (status 0 nowhere), so that
+    ``xarray.open_zarr`` reads it in one request and without a warning. The data chunks are
+    not touched: a consolidated store still opens and resumes as before. True if consolidated."""
+    import zarr
+
+    group = zarr.open_group(str(path), mode="r")
+    if np.any(read_status(group["status"]) == 0):
+        return False
+    with warnings.catch_warnings():  # zarr notes that format 3 has no standard for it yet; xarray reads it
+        warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
+        zarr.consolidate_metadata(str(path))
+    return True
 
 
 class ZarrSink:
