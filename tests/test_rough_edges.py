@@ -215,28 +215,50 @@ def test_a_complete_store_opens_without_warning_and_an_interrupted_one_resumes(t
 
 
 class _Client:
-    """What choose_executor reads of a dask Client whose scheduler has no dashboard."""
+    """What choose_executor reads of a dask Client."""
 
-    dashboard_link = "http://127.0.0.1:8787/status"  # what distributed makes up regardless
+    def __init__(self, link, services=("dashboard",)):
+        self.dashboard_link, self.services = link, services
 
     def nthreads(self):
         return {"tcp://127.0.0.1:1": 1}
 
     def scheduler_info(self, **kw):
-        return {"services": {}}
+        return {"services": {s: 8787 for s in self.services}}
 
     def get_executor(self, **kw):
         return object()
 
 
 def test_no_dashboard_link_for_a_scheduler_without_a_dashboard():
+    """`dask scheduler --no-dashboard` still serves HTTP and reports a "dashboard" service, but
+    its /status page answers 404 (checked by hand on distributed 2026.8): no link then."""
+    import http.server
+    import threading
+
     from harmosync.sweep.executors import choose_executor, dashboard_link
 
-    said = []
-    choose_executor(_Client(), None, 4, said.append)
-    assert said and "no dashboard" in said[0] and "http" not in said[0], said
-    with_board = type("C", (_Client,), {"scheduler_info": lambda self, **kw: {"services": {"dashboard": 8787}}})()
-    assert dashboard_link(with_board) == _Client.dashboard_link
+    class Pages(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200 if self.path == "/status" else 404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Pages)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        root = f"http://127.0.0.1:{server.server_port}"
+        said = []
+        choose_executor(_Client(root + "/missing"), None, 4, said.append)
+        assert said and "no dashboard" in said[0] and "http" not in said[0], said
+        assert dashboard_link(_Client(root + "/status")) == root + "/status"
+        assert dashboard_link(_Client(root + "/status", services=())) is None
+        assert dashboard_link(_Client("http://127.0.0.1:1/status")) == "http://127.0.0.1:1/status"  # unreachable: kept
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 # ----------------------------------------------------------------------------------------------

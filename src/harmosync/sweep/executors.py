@@ -129,7 +129,7 @@ def choose_executor(executor, workers: int | None, n_tasks: int, say: Callable[[
         nthreads = sum(executor.nthreads().values()) or 1
         link = dashboard_link(executor)
         say(f"dask: {len(executor.nthreads())} workers, {nthreads} threads; "
-            + (f"dashboard: {link}" if link else "no dashboard (the scheduler runs without one)"))
+            + (f"dashboard: {link}" if link else "no dashboard (the scheduler was started without one)"))
         return executor.get_executor(pure=False), 2 * nthreads, None
     if isinstance(executor, cf.Executor):
         return executor, 2 * (getattr(executor, "_max_workers", None) or 8), None
@@ -138,15 +138,28 @@ def choose_executor(executor, workers: int | None, n_tasks: int, say: Callable[[
 
 
 def dashboard_link(client) -> str | None:
-    """The dask scheduler's dashboard URL, or None if it was started without one
-    (``dask scheduler --no-dashboard``): then ``client.dashboard_link`` names a page that
-    does not exist."""
+    """The dask scheduler's dashboard URL, or None if it has none. A scheduler started with
+    ``dask scheduler --no-dashboard`` still serves HTTP and reports a "dashboard" service, so
+    ``client.dashboard_link`` names a page that answers 404: the page is asked for (2 s at most).
+    A link that cannot be reached from here (a firewall) is kept: it may be right elsewhere."""
+    import urllib.error
+    import urllib.request
+
     try:
         if "dashboard" not in client.scheduler_info().get("services", {}):
             return None
-        return client.dashboard_link
+        link = client.dashboard_link
     except Exception:  # noqa: BLE001 — a link is a courtesy, never a reason to fail
         return None
+    if not link:
+        return None
+    try:
+        urllib.request.urlopen(link, timeout=2).close()
+    except urllib.error.HTTPError as e:
+        return None if e.code == 404 else link
+    except (OSError, ValueError):
+        return link
+    return link
 
 
 def drive(executor, fn, tasks, payload, sink, on_done, *, max_inflight: int, rebuild=None, max_restarts: int = 3):
