@@ -235,7 +235,7 @@ def simulate(cfg: RunConfig) -> RunResult:
     if p == 2:
         theta, om = system_normal_modes(net.probes.frequencies, net.probes.coupling[0, 1])
         info.update(theta=theta, Omega1=float(om[0]), Omega2=float(om[1]))
-    info.update(_times(net))
+    info.update(_times(net, tuple(cfg.sync.probes)))
     reason = precision_warning(evo.error_bound, cov)
     if reason is not None:
         warnings.warn(reason, PrecisionWarning, stacklevel=2)
@@ -290,14 +290,15 @@ def precision_warning(error_bound: float, cov: np.ndarray) -> str | None:
             "a shorter run, a lower temperature or a higher lowest frequency (Ω0) brings it down")
 
 
-def _times(net: Network) -> dict:
-    """Characteristic times (τ_CT, τ_R, group velocities) for chain environments, else {}."""
+def _times(net: Network, pair: tuple[int, int]) -> dict:
+    """Characteristic times (τ_CT between the probes ``pair``, τ_R, group velocities) for chain
+    environments, else {}."""
     if net.environment.kind != "chain" or not net.environment.g:
         return {}
     from .analysis.times import characteristic_times
 
     try:
-        return {f"times.{k}": v for k, v in characteristic_times(net).as_dict().items()}
+        return {f"times.{k}": v for k, v in characteristic_times(net, pair).as_dict().items()}
     except HarmosyncError:
         return {}
 
