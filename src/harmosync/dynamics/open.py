@@ -393,10 +393,10 @@ def _evaluate(evo: OpenEvolution, t: np.ndarray, *, means_only: bool):
         if means_only:
             return mean[lead:][-t.size:], None
         r = dv.size
-        z = y[:, :, 1:1 + r]
+        z = np.ascontiguousarray(y[:, :, 1:1 + r])  # contiguous: stacked products 2-4× faster
         cov = np.matmul(z * dv, np.swapaxes(z, 1, 2)) + evo.sigma_s[np.ix_(idx, idx)]
         if h is not None:
-            zq = y[:, :, 1 + r:]
+            zq = np.ascontiguousarray(y[:, :, 1 + r:])
             inc = np.matmul(zq * qv, np.swapaxes(zq, 1, 2))
             acc = np.cumsum(inc, axis=0) - inc  # Σ_{j<k}: the noise accumulated up to t_k
             cov += acc
