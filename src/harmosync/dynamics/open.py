@@ -276,7 +276,7 @@ def _noise(evo: OpenEvolution, h: float):
     key = ("noise", float(h))
     if key not in evo._cache:
         a = evo.drift
-        s = _source(evo)
+        s = noise_source(evo)
         phi = sla.expm(a * h) if evo._cache["xinv"] is None else None
         sv, su, sdrop = _low_rank(s, 1e-15)
         if sv.size == 0:
@@ -284,14 +284,14 @@ def _noise(evo: OpenEvolution, h: float):
         else:
             q = _krylov_noise(a, sv, su, h)
             if q is None:
-                qh = _series_noise(a, s, h)
+                qh = series_noise(a, s, h)
                 q = _low_rank(van_loan(a, s, h)[1] if qh is None else qh, evo._cache["tol"] * 1e-3)
             q = (q[0], q[1], q[2] + sdrop * h)
         evo._cache[key] = (*q, phi)
     return evo._cache[key]
 
 
-def _source(evo: OpenEvolution) -> np.ndarray:
+def noise_source(evo: OpenEvolution) -> np.ndarray:
     """S = D + A_dσ_s + σ_sA_dᵀ (A_d is nonzero on the damped oscillators' rows only)."""
     a_d = evo.damping
     rows = np.flatnonzero(np.any(a_d != 0, axis=1))
@@ -300,7 +300,7 @@ def _source(evo: OpenEvolution) -> np.ndarray:
     return evo.diffusion + ad_sig + ad_sig.T
 
 
-def _series_noise(a, s, h):
+def series_noise(a, s, h):
     """Q_h = Σ_{n≥0} hⁿ⁺¹/(n+1)! Lⁿ(S), L(X) = AX + XAᵀ (the Taylor series of the integral),
     while x = 2‖A‖₁h ≤ 1: the n-th term is below h‖S‖₁ xⁿ/(n+1)!, summed until that is
     < 1e-17·h‖S‖₁. A sparse A (a chain, a graph) makes each term O(nnz·2N). None when x > 1."""
@@ -447,7 +447,7 @@ def _readout_steps(evo: OpenEvolution, w: np.ndarray, grid: np.ndarray, means_on
     of each interval from Van Loan. Returns (R e^{At}W (T, 2n, C), accumulated noise (T, 2n, 2n))."""
     idx = np.asarray(evo._cache["idx"])
     a = evo.drift
-    s = _source(evo)
+    s = noise_source(evo)
     n2 = a.shape[0]
     g = np.zeros((idx.size, n2))
     g[np.arange(idx.size), idx] = 1.0
