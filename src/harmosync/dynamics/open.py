@@ -22,12 +22,15 @@ directions per column of S). So every output is a readout R e^{At} W of a few co
 * **rows path** (defective or ill-conditioned A, e.g. a Brownian bath at critical damping, or a
   non-uniform grid): the rows G_k = R e^{At_k} propagated exactly by e^{Ah} step by step.
 
-Steady state: σ_∞ solves Aσ_∞ + σ_∞Aᵀ + D = 0 (``solve_continuous_lyapunov``) when every
-eigenvalue has Re λ < −``NOISELESS_TOL``·max|λ|; otherwise the modes within that tolerance are
-noiseless (decoherence-free) and no σ_∞ is returned.
+Steady state: σ_∞ solves Aσ_∞ + σ_∞Aᵀ + D = 0 when every eigenvalue has
+Re λ < −``NOISELESS_TOL``·max|λ|: its observed block from the eigendecomposition on the eigen
+path (σ_∞ = XKXᴴ, K_ab = (X⁻¹DX⁻ᴴ)_ab/−(λ_a + λ̄_b)), else and for small networks from
+``solve_continuous_lyapunov``; otherwise the modes within that tolerance are noiseless
+(decoherence-free) and no σ_∞ is returned.
 
 Q_h comes from the Taylor series of e^{As}U_S (S = U_S s U_Sᵀ) when ‖A‖h ≤ 1 and few columns
-suffice, else from Van Loan's block exponential.
+suffice, else from the Taylor series of the integral in L(X) = AX + XAᵀ (2‖A‖h ≤ 1; a sparse
+A makes it cheap), else from Van Loan's block exponential.
 
 Error bound (``error_bound``, absolute, any moment; :func:`_record_bound`): a priori roundoff
 (the eigenvalues' error κε‖A‖ as a phase error up to the last time; or the rows path's products)
