@@ -63,7 +63,9 @@ class AnalysisReport:
         """What the probes settle into once everything that radiates has decayed: SYNC (ANTI_SYNC)
         when exactly one localized mode keeps them oscillating and it is in phase (anti-phase),
         NONE when none does (the probes come to rest), None otherwise (several such modes, or
-        not two probes)."""
+        not two probes, or the probes alone: see ``open``)."""
+        if self.prediction is None:
+            return None
         steady = self.steady_modes
         if not steady:
             return ry.Verdict.NONE

@@ -387,7 +387,9 @@ def analyze(config, output, horizon, check, overwrite, quiet):
     Prints the chain's group velocity and the crosstalk and revival times, the probes' normal
     modes, the damping matrix G′ from the spectral density, the gap, τ_S of Eq. (7), whether
     (anti-)synchronization is expected, the Ohmic limit of Eq. (9), the exact continuum poles,
-    and the normal modes outside the chain band. Same TOML as `simulate`.
+    and the normal modes outside the chain band. Same TOML as `simulate`. With [[baths]], also
+    the open system: decay rates and frequencies of the drift's eigenvalues, the slowest modes
+    on the probes, the rate gap and its prediction, noiseless modes (probes alone accepted).
 
     \b
     Example:
