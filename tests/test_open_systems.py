@@ -417,3 +417,24 @@ def test_open_modes_rates_gap_and_noiseless_modes():
     single = open_modes(alone([1.3]), [Bath("lindblad", g, probes=(1,), temperature=0.0)])
     np.testing.assert_allclose(single.rates, [g / 2])
     assert np.isnan(single.rate_gap)
+
+
+def test_fast_paths_agree_with_independent_routes():
+    """Above CHECK_MAX (2N > 64) the observed σ_∞ comes from the eigendecomposition,
+    σ_∞ = X K Xᴴ with K_ab = (X⁻¹DX⁻ᴴ)_ab/−(λ_a + λ̄_b): it equals solve_continuous_lyapunov's.
+    With many damped sites Q_h = ∫₀ʰ e^{As}Se^{Aᵀs}ds comes from the Taylor series of
+    L(X) = AX + XAᵀ: it equals Van Loan's block exponential."""
+    from harmosync.dynamics.open import CHECK_MAX, series_noise, noise_source, van_loan
+
+    net = nw.paper_network(sites=40, strengths=(0.4, 0.4))
+    assert 2 * net.size > CHECK_MAX
+    baths = [Bath("lindblad", 0.05, sites=tuple(range(26, 41)),
+                  temperature=0.2), Bath("brownian", 0.01, probes=(1,), temperature=0.5)]
+    evo = dy.solve(net, coherent_pair((1.0, 1.1), (1.0, 0.0)), baths=baths)
+    a, d = drift_diffusion(net, baths)
+    full = sla.solve_continuous_lyapunov(a, -d)
+    np.testing.assert_allclose(evo.steady_state(), full[:4, :4], atol=1e-11)
+    s = noise_source(evo)
+    np.testing.assert_allclose(s, d + evo.damping @ evo.sigma_s + evo.sigma_s @ evo.damping.T, atol=1e-15)
+    h = 0.05
+    np.testing.assert_allclose(series_noise(a, s, h), van_loan(a, s, h)[1], atol=1e-16, rtol=0)

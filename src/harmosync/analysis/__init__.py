@@ -4,6 +4,7 @@
 * ``langevin``: kernels γ_s(t), η(t), coefficients c_s(j), spectral densities, Eq. (A11);
 * ``rayleigh``: damping matrix G′, Rayleigh's condition as a structured prediction, exact poles;
 * ``localized``: normal modes outside the environment's band (steady oscillations);
+* ``open``: an open system's modes (rates, frequencies, probe weights, rate gap, noiseless modes);
 * ``summary``: ``report(network)`` → ``AnalysisReport``, everything ``harmosync analyze`` prints.
 """
 
@@ -18,6 +19,7 @@ _EXPORTS = {
     "LocalizedMode": "localized", "localized_modes": "localized",
     "AnalysisReport": "summary", "report": "summary", "KernelsReport": "summary", "kernels_report": "summary",
     "CharacteristicTimes": "times", "characteristic_times": "times",
+    "OpenReport": "open", "open_report": "open",
 }
 __all__ = list(_EXPORTS)
 

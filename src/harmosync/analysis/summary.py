@@ -3,7 +3,9 @@ kernels`` print and save, for Python users to inspect (docs/analysis.md, Sec. 4)
 
 * :func:`report` → :class:`AnalysisReport`: characteristic times (chain), Rayleigh's
   prediction (two probes; "not applicable" with its reason otherwise), damping matrix and exact
-  poles, localized modes, optionally the decay rates fitted from the exact dynamics;
+  poles, localized modes, optionally the decay rates fitted from the exact dynamics; with
+  baths, the open system's damped modes and rate gap (:mod:`harmosync.analysis.open`), also
+  for the probes alone;
 * :func:`kernels_report` → :class:`KernelsReport`: the Langevin kernels with their spectral
   densities on a frequency grid, smoothed and (homogeneous chain) in the continuum limit.
 """
@@ -20,6 +22,7 @@ from ..network import Network
 from . import langevin as lg
 from . import rayleigh as ry
 from .localized import LocalizedMode, localized_modes, steady_modes
+from .open import OpenReport, open_report
 from .times import CharacteristicTimes, characteristic_times
 
 #: Largest horizon [1/ω] accepted for an environment without a revival time (not a chain).
@@ -35,15 +38,19 @@ class AnalysisReport:
     :class:`CharacteristicTimes` (None for another environment or g = 0). ``rayleigh``: the
     two-probe :class:`~harmosync.analysis.rayleigh.RayleighAnalysis` (None for P ≠ 2).
     ``localized_modes``: normal modes outside the band. ``measured_rates``: G_1, G_2 [ω] fitted
-    from the exact dynamics (``report(check=True)``, two probes), else None.
+    from the exact dynamics (``report(check=True)``, two probes), else None. ``open``: the
+    :class:`~harmosync.analysis.open.OpenReport` when the report was asked with baths, else
+    None. The probes alone (no environment, with baths): ``prediction`` is None, ``times`` and
+    ``rayleigh`` None, no localized modes; only ``open`` says anything.
     """
 
     network: Network
-    prediction: ry.Prediction
+    prediction: ry.Prediction | None
     times: CharacteristicTimes | None
     rayleigh: ry.RayleighAnalysis | None
     localized_modes: tuple[LocalizedMode, ...]
     measured_rates: tuple[float, float] | None = None
+    open: OpenReport | None = None
 
     @property
     def steady_modes(self) -> tuple[LocalizedMode, ...]:
@@ -56,7 +63,9 @@ class AnalysisReport:
         """What the probes settle into once everything that radiates has decayed: SYNC (ANTI_SYNC)
         when exactly one localized mode keeps them oscillating and it is in phase (anti-phase),
         NONE when none does (the probes come to rest), None otherwise (several such modes, or
-        not two probes)."""
+        not two probes, or the probes alone: see ``open``)."""
+        if self.prediction is None:
+            return None
         steady = self.steady_modes
         if not steady:
             return ry.Verdict.NONE
@@ -88,12 +97,13 @@ def check_horizon(network: Network, horizon: float, name: str = "horizon") -> No
 
 def _check_environment(network: Network, what: str) -> None:
     if network.environment.sites == 0:
+        more = "; for the probes alone give them [[baths]] (the open system's modes)" if what == "analyze" else ""
         raise HarmosyncError(f"{what} needs an environment ([chain] or [graph]): it analyses how the environment "
-                             "damps the probes; the probes alone with baths have no such analysis yet")
+                             f"damps the probes{more}")
 
 
 def report(network: Network, *, initial_mean=None, horizon: float | None = None, check: bool = False,
-           pair: tuple[int, int] = (1, 2)) -> AnalysisReport:
+           pair: tuple[int, int] = (1, 2), baths=()) -> AnalysisReport:
     """The analysis of ``network`` as an :class:`AnalysisReport`.
 
     ``initial_mean``: the probes' initial means (x1, p1, x2, p2, ...), for the amplitudes the
@@ -102,19 +112,35 @@ def report(network: Network, *, initial_mean=None, horizon: float | None = None,
     rates from the exact dynamics (``rayleigh.measure_decay_rates``; about 0.5 s for Fig. 1's
     300-site chain, 2 s for 3000 sites). ``pair``: the probes (numbers from 1, as ``sync.probes``) whose crosstalk
     time τ_CT is reported.
+    ``baths``: :class:`harmosync.baths.Bath` s; when given, ``open`` holds the open system's
+    modes (and the probes alone, without an environment, are accepted).
     """
+    baths = tuple(baths)
+    if baths and network.environment.sites == 0:
+        return _probes_alone(network, baths, horizon=horizon, check=check)
     _check_environment(network, "analyze")
     if horizon is not None:
         check_horizon(network, horizon)
     env = network.environment
     times = characteristic_times(network, pair) if env.kind == "chain" and env.g else None
     loc = localized_modes(network, initial_mean)
+    opened = open_report(network, baths) if baths else None
     if network.n_probes != 2:
         prediction = ry.Prediction(ry.Verdict.NOT_APPLICABLE, ry.Reason.NOT_TWO_PROBES)
-        return AnalysisReport(network, prediction, times, None, loc)
+        return AnalysisReport(network, prediction, times, None, loc, open=opened)
     ray = ry.analyze(network, horizon=horizon)
     rates = tuple(float(x) for x in ry.measure_decay_rates(network, horizon=horizon)) if check else None
-    return AnalysisReport(network, ray.prediction, times, ray, loc, rates)
+    return AnalysisReport(network, ray.prediction, times, ray, loc, rates, open=opened)
+
+
+def _probes_alone(network: Network, baths, *, horizon, check) -> AnalysisReport:
+    """The probes alone with baths: only the open analysis applies (refuse the closed options)."""
+    if horizon is not None:
+        raise HarmosyncError("horizon counts the environment's echoes; the probes alone have no environment: drop it")
+    if check:
+        raise HarmosyncError("check fits the environment's damping rates; the probes alone have none "
+                             "(the open rates reported are exact): drop it")
+    return AnalysisReport(network, None, None, None, (), open=open_report(network, baths))
 
 
 @dataclass(frozen=True, eq=False)

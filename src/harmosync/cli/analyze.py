@@ -35,7 +35,7 @@ def build_report(cfg, *, horizon=None, check=False):
     if horizon is not None:
         check_horizon(net, horizon, "--horizon")
     return report(net, initial_mean=cfg.build_state().probes.mean, horizon=horizon, check=check,
-                  pair=cfg.sync.probes)
+                  pair=cfg.sync.probes, baths=cfg.build_baths(net))
 
 
 def report_dict(rep, cfg) -> dict:
@@ -55,7 +55,9 @@ def report_dict(rep, cfg) -> dict:
         "rayleigh": _rayleigh_dict(rep) if rep.rayleigh is not None else None,
         "localized_modes": [asdict(m) for m in rep.localized_modes],
         "measured_rates": list(rep.measured_rates) if rep.measured_rates is not None else None,
-        "prediction": {"verdict": rep.prediction.verdict.value, "reason_code": rep.prediction.reason.value},
+        "prediction": ({"verdict": rep.prediction.verdict.value, "reason_code": rep.prediction.reason.value}
+                       if rep.prediction is not None else None),
+        "open": _open_dict(rep.open, cfg.time.stop) if rep.open is not None else None,
     }
     return _clean(out)
 
@@ -254,6 +256,105 @@ def _crosstalk_line(ct: dict, cfg: dict) -> str:
     return head + f"— (probe {a if not sa else b} of {pair} is not plugged into the chain)"
 
 
+# ----------------------------------------------------------------------------------------------
+# analyze: the open system (baths)
+# ----------------------------------------------------------------------------------------------
+def _open_dict(rep_open, stop: float) -> dict:
+    """The :class:`~harmosync.analysis.open.OpenReport` as data, with its reason in words and
+    whether the predicted time to synchronize is within the config's run (``stop`` [1/ω])."""
+    d = rep_open.as_dict()
+    d["run_stop"] = stop
+    d["within_run"] = bool(d["time_to_sync"] <= stop)
+    d["reason"] = _open_reason_text(d)
+    return d
+
+
+def _open_reason_text(d: dict) -> str:
+    """The open-system prediction in words."""
+    from ..analysis.open import GAP_MIN
+    from ..analysis.rayleigh import ONE_PROBE_LIMIT, SYNC_RATIO
+
+    code, surv = d["reason_code"], d["survivor"]
+    if code == "not-two-probes":
+        return f"the pattern is a two-probe notion and this network has {len(surv['probe_weights']) if surv else 0} probe(s)"
+    if code == "no-probe-mode":
+        return "no mode carries weight on the probes"
+    if code == "no-gap":
+        return (f"no rate gap: the two slowest probe modes decay alike (relative difference ≤ {GAP_MIN:g}); "
+                "neither outlives the other")
+    if code == "one-probe-mode":
+        return f"the surviving mode lives on one probe (√(w1·w2)/(w1 + w2) < {ONE_PROBE_LIMIT:g})"
+    kind = "in phase" if d["verdict"] == "sync" else "in anti-phase"
+    late = "" if d["within_run"] else f", after this run's last time {d['run_stop']:g}"
+    return (f"the slowest probe mode moves the probes {kind} (phase {d['phase']:.3g} rad); the next one's amplitude "
+            f"falls {SYNC_RATIO:g}× below it by t = ln {SYNC_RATIO:g}/gap = {d['time_to_sync']:.4g} [1/ω]{late}")
+
+
+def _mode_line(m: dict) -> str:
+    w = ", ".join(_f(x, ".3g") for x in m["probe_weights"])
+    ph = m["probe_phases"][1:]
+    tail = f", phase {', '.join(_f(x, '.3g') for x in ph)} [rad]" if ph else ""
+    return f"rate {_f(m['rate'], '.5g')} [ω], ω = {_f(m['frequency'], '.5g')} [ω]; probe weights {w}{tail}"
+
+
+def format_open_section(o: dict) -> list[str]:
+    """The open system's section of the text report (``report["open"]``)."""
+    from ..dynamics.open import PROBE_WEIGHT_MIN
+
+    lines = ["", f"Open system ({o['baths']} [[baths]] table(s); eigenvalues λ = −rate + iω of the drift A, "
+                 f"{o['modes']} modes; ⟨x⟩ ∝ e^(−rate·t)):"]
+    if o["steady_state"]:
+        lines.append(f"  slowest decay rate          {_f(o['slowest_rate'], '.5g')} [ω] (relaxation time "
+                     f"{_f(1 / o['slowest_rate'] if o['slowest_rate'] else None)} [1/ω]); unique steady state")
+    else:
+        lines.append(f"  noiseless modes             {len(o['noiseless_modes'])}: no unique steady state")
+        lines += [f"    {_mode_line(m)}" for m in o["noiseless_modes"][:6]]
+    skipped = o["skipped_slower_modes"]
+    lines.append("  slowest modes on the probes" +
+                 (f" ({skipped} slower mode(s) carry < {100 * PROBE_WEIGHT_MIN:g}% probe weight)" if skipped else ""))
+    lines += [f"    {_mode_line(m)}" for m in o["slowest_modes"]]
+    if not o["slowest_modes"]:
+        lines.append("    none")
+    gap = o["rate_gap"]
+    lines.append(f"  rate gap                    {_f(gap, '.4g')} [ω] (1/gap = {_f(1 / gap if gap else None)} [1/ω])")
+    lines.append(f"  prediction                  {o['verdict']}: {o['reason']}")
+    return lines
+
+
+def format_probes_alone(report: dict, name: str = "") -> str:
+    """The text report of the probes alone with baths (no environment: only the open section)."""
+    pr = report["config"]["probes"]
+    lines = [f"harmosync analyze {name}".rstrip(),
+             f"  probes alone: ω = {', '.join(f'{w:g}' for w in pr['frequencies'])} [ω]; "
+             f"λ = {pr.get('coupling', 0)} [ω²]; no environment"]
+    return "\n".join(lines + format_open_section(report["open"]))
+
+
+def format_any_report(report: dict, name: str = "") -> str:
+    """The text report: the closed analysis (if there is an environment), then the open section."""
+    if report["prediction"] is None:
+        return format_probes_alone(report, name)
+    text = format_report(report, name)
+    if report.get("open"):
+        text += "\n" + "\n".join(format_open_section(report["open"]))
+        text += ("\n  (with an environment the closed analysis above describes the transient up to τ_R; "
+                 "the open modes, the long-time limit)")
+    return text
+
+
+def _open_dataset(ds, o: dict) -> None:
+    """The open modes as variables of the report's Dataset (dimension open_mode, slowest first)."""
+    if not o:
+        return
+    k = np.arange(1, len(o["rates"]) + 1)
+    ds["open_rate"] = (("open_mode",), np.array(o["rates"], float), {"units": "[w]", "long_name": "-Re λ(A)"})
+    ds["open_frequency"] = (("open_mode",), np.array(o["frequencies"], float), {"units": "[w]", "long_name": "Im λ(A)"})
+    ds.coords["open_mode"] = k
+    for key in ("rate_gap", "time_to_sync", "slowest_rate"):
+        ds.attrs[f"open_{key}"] = o[key] if o[key] is not None else "nan"
+    ds.attrs["open_verdict"] = o["verdict"]
+
+
 def _report_dataset(report: dict):
     import xarray as xr
 
@@ -277,6 +378,7 @@ def _report_dataset(report: dict):
         loc = report["localized_modes"]
         ds["localized_frequency"] = (("localized",), np.array([m["frequency"] for m in loc]), {"units": "[w]"})
         ds["localized_probe_amplitude"] = (("localized", "probe"), np.array([m["probe_amplitudes"] for m in loc]))
+    _open_dataset(ds, report.get("open"))
     ds.attrs.update(io.provenance(report["config"]))
     flat = io.flatten({k: v for k, v in report.items() if k in ("characteristic_times", "rayleigh") and v},)
     ds.attrs.update({k: v for k, v in flat.items() if v is not None})
@@ -300,7 +402,9 @@ def analyze(config, output, horizon, check, overwrite, quiet):
     Prints the chain's group velocity and the crosstalk and revival times, the probes' normal
     modes, the damping matrix G′ from the spectral density, the gap, τ_S of Eq. (7), whether
     (anti-)synchronization is expected, the Ohmic limit of Eq. (9), the exact continuum poles,
-    and the normal modes outside the chain band. Same TOML as `simulate`.
+    and the normal modes outside the chain band. Same TOML as `simulate`. With [[baths]], also
+    the open system: decay rates and frequencies of the drift's eigenvalues, the slowest modes
+    on the probes, the rate gap and its prediction, noiseless modes (probes alone accepted).
 
     \b
     Example:
@@ -318,10 +422,7 @@ def analyze(config, output, horizon, check, overwrite, quiet):
     cfg = cfgmod.load(config)
     report = report_dict(build_report(cfg, horizon=horizon, check=check), cfg)
     if not quiet:
-        click.echo(format_report(report, config))
-        if cfg.baths:  # say it: the analysis above is of the closed network
-            click.echo("\nnote: the [[baths]] tables are not part of this analysis (closed network only; the "
-                       "open system's rates are not analysed yet)", err=True)
+        click.echo(format_any_report(report, config))
     if output:
         if output.endswith(".json"):
             with io.atomic_path(output, overwrite=overwrite) as tmp:

@@ -22,12 +22,15 @@ directions per column of S). So every output is a readout R e^{At} W of a few co
 * **rows path** (defective or ill-conditioned A, e.g. a Brownian bath at critical damping, or a
   non-uniform grid): the rows G_k = R e^{At_k} propagated exactly by e^{Ah} step by step.
 
-Steady state: σ_∞ solves Aσ_∞ + σ_∞Aᵀ + D = 0 (``solve_continuous_lyapunov``) when every
-eigenvalue has Re λ < −``NOISELESS_TOL``·max|λ|; otherwise the modes within that tolerance are
-noiseless (decoherence-free) and no σ_∞ is returned.
+Steady state: σ_∞ solves Aσ_∞ + σ_∞Aᵀ + D = 0 when every eigenvalue has
+Re λ < −``NOISELESS_TOL``·max|λ|: its observed block from the eigendecomposition on the eigen
+path (σ_∞ = XKXᴴ, K_ab = (X⁻¹DX⁻ᴴ)_ab/−(λ_a + λ̄_b)), else and for small networks from
+``solve_continuous_lyapunov``; otherwise the modes within that tolerance are noiseless
+(decoherence-free) and no σ_∞ is returned.
 
 Q_h comes from the Taylor series of e^{As}U_S (S = U_S s U_Sᵀ) when ‖A‖h ≤ 1 and few columns
-suffice, else from Van Loan's block exponential.
+suffice, else from the Taylor series of the integral in L(X) = AX + XAᵀ (2‖A‖h ≤ 1; a sparse
+A makes it cheap), else from Van Loan's block exponential.
 
 Error bound (``error_bound``, absolute, any moment; :func:`_record_bound`): a priori roundoff
 (the eigenvalues' error κε‖A‖ as a phase error up to the last time; or the rows path's products)
@@ -41,6 +44,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.linalg as sla
+import scipy.sparse as sps
 
 from ..baths import drift_diffusion, hamiltonian_drift
 from ..conventions import thermal_factor
@@ -151,7 +155,7 @@ def _closed_thermal(network: Network, temperature: float) -> np.ndarray:
     return _interleave((u * (nu / w)) @ u.T, (u * (nu * w)) @ u.T)
 
 
-def _initial(network: Network, initial: InitialState):
+def initial_moments(network: Network, initial: InitialState):
     """The full initial mean and covariance (probes ⊕ environment's own thermal state)."""
     p, n = network.n_probes, network.size
     mean = np.zeros(2 * n)
@@ -212,7 +216,7 @@ def solve_open(network: Network, initial: InitialState, baths, *, observe=None, 
         a_d = a - hamiltonian_drift(network)
         temp = float(initial.environment_temperature)
         sigma_s = _closed_thermal(network, temp)
-        mean0, cov0 = _initial(network, initial)
+        mean0, cov0 = initial_moments(network, initial)
         lam, x = np.linalg.eig(a)
         xinv, kappa = _inverse(x)
         scale = float(np.max(np.abs(lam))) if lam.size else 1.0
@@ -221,17 +225,21 @@ def solve_open(network: Network, initial: InitialState, baths, *, observe=None, 
             raise NumericalError(f"the drift has a growing mode (rate {rates.min():.3g}); report this with your config")
         quiet = rates <= NOISELESS_TOL * scale
         idx = np.ravel([[2 * r, 2 * r + 1] for r in rows]).astype(int)
-        steady, noiseless = None, ()
+        steady, observed, noiseless = None, None, ()
         if not np.any(quiet):
-            sig = sla.solve_continuous_lyapunov(a, -d)
-            steady = 0.5 * (sig + sig.T)
+            if xinv is None or a.shape[0] <= CHECK_MAX:  # small: kept whole for the independent check
+                sig = sla.solve_continuous_lyapunov(a, -d)
+                steady = 0.5 * (sig + sig.T)
+                observed = steady[np.ix_(idx, idx)]
+            else:
+                observed = _steady_block(d, lam, x, xinv, idx)
         else:
             probe_w = np.sum(np.abs(x[: 2 * p, quiet]) ** 2, axis=0)
             keep = lam[quiet].imag >= 0  # one of each conjugate pair
             noiseless = tuple((float(w), float(q)) for w, q in zip(lam[quiet].imag[keep], probe_w[keep]))
         evo = OpenEvolution(rows=rows, drift=a, diffusion=d, damping=a_d, sigma_s=sigma_s, mean0=mean0,
                             cov0=cov0, eigenvalues=lam, kappa=kappa,
-                            steady=None if steady is None else steady[np.ix_(idx, idx)],
+                            steady=observed,
                             noiseless=noiseless, n_probes=p, has_covariance=covariance)
         dv, dvec, dropped = _low_rank(cov0 - sigma_s, tol)
         evo._cache.update(idx=idx, x=x, xinv=xinv if kappa < KAPPA_MAX else None,
@@ -240,11 +248,29 @@ def solve_open(network: Network, initial: InitialState, baths, *, observe=None, 
 
 
 def _inverse(x: np.ndarray) -> tuple[np.ndarray | None, float]:
-    """(X⁻¹, κ₂(X) = σ_max/σ_min); (None, ∞) when X is singular (a defective drift)."""
-    kappa = float(np.linalg.cond(x))
+    """(X⁻¹, κ₂(X)) with κ₂ = √(μ_max/μ_min), μ the eigenvalues of the Gram matrix XᴴX (no SVD;
+    μ_min is accurate to ε·μ_max, enough to tell κ₂ from ``KAPPA_MAX``); (None, κ) when
+    κ ≥ ``KAPPA_MAX`` or X is singular (a defective drift)."""
+    mu = np.linalg.eigvalsh(x.conj().T @ x)
+    kappa = float(np.sqrt(mu[-1] / mu[0])) if mu[0] > 0 else float("inf")
     if not np.isfinite(kappa) or kappa >= KAPPA_MAX:
         return None, kappa
     return np.linalg.inv(x), kappa
+
+
+def _steady_block(d, lam, x, xinv, idx) -> np.ndarray:
+    """The observed block of σ_∞ from A = XΛX⁻¹: σ_∞ = X K Xᴴ with
+    K_ab = (X⁻¹DX⁻ᴴ)_ab / −(λ_a + λ̄_b) solves Aσ + σAᵀ + D = 0 (Aᵀ = X⁻ᴴΛ̄Xᴴ for real A);
+    D is supported on the damped quadratures, so X⁻¹DX⁻ᴴ costs (2N)² per damped quadrature."""
+    nz = np.flatnonzero(np.any(d != 0, axis=1))
+    if nz.size == 0:
+        return np.zeros((idx.size, idx.size))
+    b = xinv[:, nz]
+    k = (b @ d[np.ix_(nz, nz)]) @ b.conj().T
+    k /= -(lam[:, None] + lam.conj()[None, :])
+    rx = x[idx]
+    s = ((rx @ k) @ rx.conj().T).real
+    return 0.5 * (s + s.T)
 
 
 def _noise(evo: OpenEvolution, h: float):
@@ -252,8 +278,8 @@ def _noise(evo: OpenEvolution, h: float):
     (computed by the rows path only)."""
     key = ("noise", float(h))
     if key not in evo._cache:
-        a_d, sig, a = evo.damping, evo.sigma_s, evo.drift
-        s = evo.diffusion + a_d @ sig + sig @ a_d.T
+        a = evo.drift
+        s = noise_source(evo)
         phi = sla.expm(a * h) if evo._cache["xinv"] is None else None
         sv, su, sdrop = _low_rank(s, 1e-15)
         if sv.size == 0:
@@ -261,10 +287,40 @@ def _noise(evo: OpenEvolution, h: float):
         else:
             q = _krylov_noise(a, sv, su, h)
             if q is None:
-                q = _low_rank(van_loan(a, s, h)[1], evo._cache["tol"] * 1e-3)
+                qh = series_noise(a, s, h)
+                q = _low_rank(van_loan(a, s, h)[1] if qh is None else qh, evo._cache["tol"] * 1e-3)
             q = (q[0], q[1], q[2] + sdrop * h)
         evo._cache[key] = (*q, phi)
     return evo._cache[key]
+
+
+def noise_source(evo: OpenEvolution) -> np.ndarray:
+    """S = D + A_dσ_s + σ_sA_dᵀ (A_d is nonzero on the damped oscillators' rows only)."""
+    a_d = evo.damping
+    rows = np.flatnonzero(np.any(a_d != 0, axis=1))
+    ad_sig = np.zeros_like(a_d)
+    ad_sig[rows] = a_d[rows] @ evo.sigma_s
+    return evo.diffusion + ad_sig + ad_sig.T
+
+
+def series_noise(a, s, h):
+    """Q_h = Σ_{n≥0} hⁿ⁺¹/(n+1)! Lⁿ(S), L(X) = AX + XAᵀ (the Taylor series of the integral),
+    while x = 2‖A‖₁h ≤ 1: the n-th term is below h‖S‖₁ xⁿ/(n+1)!, summed until that is
+    < 1e-17·h‖S‖₁. A sparse A (a chain, a graph) makes each term O(nnz·2N). None when x > 1."""
+    x = 2.0 * float(np.abs(a).sum(axis=0).max()) * h
+    if x > 1.0:
+        return None
+    op = sps.csr_matrix(a) if np.count_nonzero(a) < 0.1 * a.size else a
+    term = h * s
+    q = term.copy()
+    n, bound = 0, 1.0
+    while bound > 1e-17 and n < 40:
+        n += 1
+        bound *= x / (n + 1)
+        at = op @ term
+        term = (h / (n + 1)) * (at + at.T)
+        q += term
+    return 0.5 * (q + q.T)
 
 
 def _krylov_noise(a, sv, su, h):
@@ -340,10 +396,10 @@ def _evaluate(evo: OpenEvolution, t: np.ndarray, *, means_only: bool):
         if means_only:
             return mean[lead:][-t.size:], None
         r = dv.size
-        z = y[:, :, 1:1 + r]
+        z = np.ascontiguousarray(y[:, :, 1:1 + r])  # contiguous: stacked products 2-4× faster
         cov = np.matmul(z * dv, np.swapaxes(z, 1, 2)) + evo.sigma_s[np.ix_(idx, idx)]
         if h is not None:
-            zq = y[:, :, 1 + r:]
+            zq = np.ascontiguousarray(y[:, :, 1 + r:])
             inc = np.matmul(zq * qv, np.swapaxes(zq, 1, 2))
             acc = np.cumsum(inc, axis=0) - inc  # Σ_{j<k}: the noise accumulated up to t_k
             cov += acc
@@ -370,11 +426,13 @@ def _readout(evo: OpenEvolution, w: np.ndarray, grid: np.ndarray, h: float, phi)
         # one matrix product for every readout: B'[k, (i, c)] = (RX)[i, k] b[k, c]
         bb = (x[idx][:, keep].T * weight[:, None])[:, :, None] * b[:, None, :]
         bb = bb.reshape(lam.size, -1)
+        # only the real part is needed: Re(e B') = [Re e, Im e] @ [Re B'; −Im B'], half a complex product
+        bri = np.vstack([bb.real, -bb.imag])
         out = np.empty((grid.size, idx.size, w.shape[1]))
         steps = np.exp(np.outer(h * np.arange(min(CHUNK, grid.size)), lam))  # e^{λ j h}, j < CHUNK
         for s in range(0, grid.size, CHUNK):
             e = steps[: grid.size - s] * np.exp(lam * grid[s])  # e^{λ(t_s + jh)}, ≤ 2ε relative
-            out[s:s + CHUNK] = (e @ bb).real.reshape(e.shape[0], idx.size, -1)
+            out[s:s + CHUNK] = (np.hstack([e.real, e.imag]) @ bri).reshape(e.shape[0], idx.size, -1)
         return out
     if phi is None:
         phi = sla.expm(evo.drift * h)
@@ -391,8 +449,8 @@ def _readout_steps(evo: OpenEvolution, w: np.ndarray, grid: np.ndarray, means_on
     """Any grid from 0 (or starting at 0): rows propagated interval by interval, with the noise
     of each interval from Van Loan. Returns (R e^{At}W (T, 2n, C), accumulated noise (T, 2n, 2n))."""
     idx = np.asarray(evo._cache["idx"])
-    a, sig = evo.drift, evo.sigma_s
-    s = evo.diffusion + evo.damping @ sig + sig @ evo.damping.T
+    a = evo.drift
+    s = noise_source(evo)
     n2 = a.shape[0]
     g = np.zeros((idx.size, n2))
     g[np.arange(idx.size), idx] = 1.0
@@ -458,35 +516,54 @@ class OpenModes:
     ``probe_weights`` (K, P): each mode's share on each probe (scaled quadratures x√w, p/√w with
     the own frequencies; a mode's weights over all oscillators sum to 1), ``noiseless``: indices of
     the modes with rate ≤ NOISELESS_TOL·max|λ| (no unique steady state if any), ``rate_gap``:
-    the difference between the two slowest rates among modes that carry probe weight > 1e-3
-    (the open-system analogue of the paper's Rayleigh condition; synchronization sets in on
-    the time scale 1/rate_gap), NaN if fewer than two such modes."""
+    the difference between the two slowest rates among modes that carry probe weight >
+    ``PROBE_WEIGHT_MIN`` (the open-system analogue of the paper's Rayleigh condition;
+    synchronization sets in on the time scale 1/rate_gap), NaN if fewer than two such modes.
+    ``probe_amplitudes`` (K, P), complex: each mode's scaled position component x_j√w_j on the
+    probes (same normalisation): a mode moves probe j as Re(a_j e^{λt}), so arg(a_2/a_1) is the
+    phase between the probes (0: in phase, π: anti-phase)."""
 
     rates: np.ndarray
     frequencies: np.ndarray
     probe_weights: np.ndarray
     noiseless: tuple[int, ...]
     rate_gap: float
+    probe_amplitudes: np.ndarray
+
+
+#: probe weight above which a mode counts for the rate gap
+PROBE_WEIGHT_MIN = 1e-3
+
+
+def probe_modes(modes: OpenModes) -> np.ndarray:
+    """Indices of the modes (slowest first) whose probe weight exceeds ``PROBE_WEIGHT_MIN``."""
+    return np.flatnonzero(modes.probe_weights.sum(axis=1) > PROBE_WEIGHT_MIN)
 
 
 def open_modes(network: Network, baths) -> OpenModes:
     """:class:`OpenModes` of ``network`` with ``baths`` (dense eigendecomposition of A)."""
     from ..baths import own_frequencies
 
+    if network.size > OPEN_MAX:
+        raise HarmosyncError(f"the open-mode analysis is dense: {network.size} oscillators is beyond its "
+                             f"{OPEN_MAX}; use a shorter chain")
     a, _ = drift_diffusion(network, tuple(baths))
     lam, x = np.linalg.eig(a)
     keep = lam.imag >= 0
     lam, x = lam[keep], x[:, keep]
     w = own_frequencies(network)
     scale = np.ravel(np.column_stack([np.sqrt(w), 1 / np.sqrt(w)]))
-    y = np.abs(x * scale[:, None]) ** 2
+    xs = x * scale[:, None]
+    y = np.abs(xs) ** 2
     per_osc = y[0::2] + y[1::2]
-    per_osc /= per_osc.sum(axis=0, keepdims=True)
+    total = per_osc.sum(axis=0, keepdims=True)
+    per_osc /= total
+    amps = xs[0: 2 * network.n_probes: 2] / np.sqrt(total)
     order = np.lexsort((lam.imag, -lam.real))
     rates, freqs = -lam.real[order], lam.imag[order]
     weights = per_osc[: network.n_probes, order].T
     tol = NOISELESS_TOL * float(np.max(np.abs(lam)))
     noiseless = tuple(int(k) for k in np.flatnonzero(rates <= tol))
-    seen = np.flatnonzero(weights.sum(axis=1) > 1e-3)
+    seen = np.flatnonzero(weights.sum(axis=1) > PROBE_WEIGHT_MIN)
     gap = float(rates[seen[1]] - rates[seen[0]]) if seen.size >= 2 else float("nan")
-    return OpenModes(rates, freqs, weights, noiseless, gap)
+    return OpenModes(rates, freqs, weights, noiseless, gap, amps[:, order].T)
