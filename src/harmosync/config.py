@@ -73,11 +73,15 @@ def _finite(v, name="value"):
 #: the probes share one (its modes and stability bounds are then computed once per process).
 _ENVIRONMENTS: dict[tuple, nw.Environment] = {}
 SHARED_ENVIRONMENTS = 8
+SHARED_SITES = 100_000  # larger environments are rebuilt (the cache's memory stays ≲ 30 MB)
 
 
 def _shared_environment(key: tuple, build) -> nw.Environment:
-    """The environment with parameters ``key``, built by ``build()`` the first time (a few are
-    kept, the most recent last). Environments are immutable (frozen, read-only arrays)."""
+    """The environment with parameters ``key`` (its kind and size first), built by ``build()``
+    the first time (a few are kept, the most recent last). Environments are immutable (frozen,
+    read-only arrays)."""
+    if key[1] > SHARED_SITES:
+        return build()
     env = _ENVIRONMENTS.pop(key, None)
     if env is None:
         env = build()
@@ -119,12 +123,16 @@ class ChainConfig(_Strict):
         onsite = self.onsite_frequencies
         key = ("chain", self.sites, self.omega0, self.g, self.boundary,
                None if onsite is None else tuple(onsite), self.disorder, self.seed)
-        if self.disorder:
-            rng = np.random.default_rng(self.seed)
-            onsite = self.omega0 * (1 + self.disorder * rng.uniform(-1, 1, self.sites))
+
+        def make():
+            om = onsite
+            if self.disorder:
+                rng = np.random.default_rng(self.seed)
+                om = self.omega0 * (1 + self.disorder * rng.uniform(-1, 1, self.sites))
+            return nw.chain(self.sites, self.omega0, self.g, self.boundary, onsite_frequencies=om)
+
         try:
-            return _shared_environment(key, lambda: nw.chain(self.sites, self.omega0, self.g, self.boundary,
-                                                             onsite_frequencies=onsite))
+            return _shared_environment(key, make)
         except HarmosyncError as e:
             raise type(e)(f"config error: chain: {e}") from None
 
