@@ -98,13 +98,12 @@ class _Stage:
         return full[:, self.order]
 
 
-def _blocks(n: int, work, width: int | None = None, rows: int | None = None):
+def _blocks(n: int, work, width: int | None = None):
     """Run work(a, b) over row blocks [a, b) of [0, n) (rows of ``width`` ≈ n numbers, blocks of
-    ≲ 2 MB, or of ``rows`` rows); two threads for large n (numpy's elementwise kernels and BLAS
-    level-2 release the GIL)."""
+    ≲ 2 MB); two threads for large n (numpy's elementwise kernels and BLAS level-2 release the
+    GIL)."""
     width = n if width is None else width
-    if rows is None:
-        rows = min(MAX_ROWS, max(CHUNK, BLOCK_NUMBERS // max(width, 1)))
+    rows = min(MAX_ROWS, max(CHUNK, BLOCK_NUMBERS // max(width, 1)))
     starts = list(range(0, n, rows))
     if n * max(width, 1) < PARALLEL_MIN or THREADS < 2:
         for a in starts:
