@@ -8,6 +8,7 @@ key: ``config error: probes.sites: ...``.
 from __future__ import annotations
 
 import math
+import threading
 import tomllib
 from pathlib import Path
 from typing import Any, Literal, Union
@@ -72,6 +73,7 @@ def _finite(v, name="value"):
 #: Environments built from configs, by their parameters: the points of a sweep that vary only
 #: the probes share one (its modes and stability bounds are then computed once per process).
 _ENVIRONMENTS: dict[tuple, nw.Environment] = {}
+_ENVIRONMENTS_LOCK = threading.Lock()
 SHARED_ENVIRONMENTS = 8
 SHARED_SITES = 100_000  # larger environments are rebuilt (the cache's memory stays ≲ 30 MB)
 
@@ -82,15 +84,17 @@ def _shared_environment(key: tuple, build) -> nw.Environment:
     read-only arrays)."""
     if key[1] > SHARED_SITES:
         return build()
-    env = _ENVIRONMENTS.pop(key, None)
+    with _ENVIRONMENTS_LOCK:  # threaded sweep executors share the cache
+        env = _ENVIRONMENTS.pop(key, None)
     if env is None:
         env = build()
         for arr in (env.onsite, env.wall):
             if arr is not None:
                 arr.flags.writeable = False
+    with _ENVIRONMENTS_LOCK:
         while len(_ENVIRONMENTS) >= SHARED_ENVIRONMENTS:
             del _ENVIRONMENTS[next(iter(_ENVIRONMENTS))]
-    _ENVIRONMENTS[key] = env
+        _ENVIRONMENTS[key] = env
     return env
 
 
