@@ -9,7 +9,8 @@ Each fast path is checked against something that shares none of its numerics:
 * secular-equation normal modes (harmosync.solvers.arrowhead) against ``numpy.linalg.eigh``:
   eigenvalues, probe rows, orthogonality and the residual V u = μ u — probes at interior sites,
   at both ends, at one common site, four probes, strong coupling at 0.999 of the stability edge,
-  free ends, and decoupled chain modes (deflation);
+  free ends, and decoupled chain modes (deflation); the secular roots of many networks solved
+  together (each bitwise as alone);
 * non-uniform FFT trig sums against an extended-precision direct sum;
 * solve(method="chain") against solve(method="dense"), and against scipy's DOP853 on the probe
   rows of the propagator, d/dt S_P = S_P A (a scaled-down W3);
@@ -36,6 +37,7 @@ from harmosync import states as st
 from harmosync.conventions import thermal_factor, to_block
 from harmosync.errors import HarmosyncError, UnstableNetworkError
 from harmosync.solvers import trigsum as ts
+from harmosync.solvers import arrowhead
 from harmosync.solvers.arrowhead import arrowhead_modes
 from harmosync.solvers.lowrank import low_rank_delta
 from harmosync.solvers.stieltjes import variance_function, variance_rule
@@ -146,6 +148,34 @@ def test_secular_modes_match_dense_eigh(case):
     assert np.abs(prod - prod_ref).max() < 1e-12
     np.testing.assert_allclose(full.T @ full, np.eye(full.shape[1]), atol=1e-12)
     assert np.abs(net.potential() @ full - full * modes.values).max() < 1e-12 * scale
+
+
+def test_secular_roots_of_a_batch_are_each_network_alone():
+    """secular_solve_many on networks sharing the poles λ: the roots μ_k and norms n_k of
+    [[s, zᵀ], [z, diag(λ)]] equal numpy.linalg.eigh's eigenvalues and |U_0k| (the probe
+    component, n_k of the module docstring), and each network's numbers are bitwise those it
+    gets alone or in another batch (a sweep's results do not depend on how it is cut)."""
+    rng = np.random.default_rng(11)
+    n, nb = 70, 6
+    poles = np.sort(rng.uniform(0.1, 4.0, n))
+    z = rng.normal(0.0, 0.3, (nb, n))
+    z[2] *= 1e-4  # weak coupling: roots within ~1e-8 of the poles
+    z[4] *= 30.0  # strong coupling: roots far outside [λ_1, λ_n]
+    s = rng.uniform(0.5, 3.0, nb)
+    origin, tau, norm = arrowhead.secular_solve_many(poles, z, s)
+    part = arrowhead.secular_solve_many(poles, z[[4, 1]], s[[4, 1]])
+    for b in range(nb):
+        alone = arrowhead.secular_solve(poles, z[b], s[b])
+        for got, ref in zip((origin[b], tau[b], norm[b]), alone):
+            assert np.array_equal(got, ref)
+        a = np.diag(np.concatenate([[s[b]], poles]))
+        a[0, 1:] = a[1:, 0] = z[b]
+        lam, u = np.linalg.eigh(a)
+        scale = np.abs(lam).max()
+        np.testing.assert_allclose(poles[origin[b]] + tau[b], lam, rtol=0, atol=1e-13 * scale)
+        np.testing.assert_allclose(norm[b], np.abs(u[0]), rtol=0, atol=1e-12)
+    for j, b in enumerate((4, 1)):
+        assert all(np.array_equal(p[j], q[b]) for p, q in zip(part, (origin, tau, norm)))
 
 
 @pytest.mark.parametrize("boundary", ["fixed", "free"])

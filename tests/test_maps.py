@@ -58,6 +58,26 @@ def test_fast_map_matches_per_network_solves_on_a_subset_of_sites():
         np.testing.assert_allclose(cmap[m - 1], c, rtol=0, atol=SYNC_TOL, equal_nan=True)
 
 
+def test_shared_secular_path_is_bitwise_the_same_in_any_batch():
+    """The chain path with the last probe's secular equations solved together gives a network
+    the same evolution, bit for bit, alone or beside any others (a sweep's numbers do not depend
+    on how its points are cut into tasks), and within roundoff dy.solve's."""
+    env = nw.chain(90, 0.4, 1.2)
+    pr = nw.probes((1.0, 1.1), 0.5, (1, 1), (0.06, 0.06))
+    nets = [nw.couple(env, q) for q in dy.plugging_sweep(pr, [1, 2, 13, 45, 89, 90])]
+    t = 0.1 * np.arange(1501)
+    batch = dy.solve_many(nets, COHERENT, covariance=False, t_max=t[-1])
+    other = dy.solve_many([nets[4], nets[1]], COHERENT, covariance=False, t_max=t[-1])
+    assert all(s.method == "chain" for s in batch)
+    for k, net in enumerate(nets):
+        alone = dy.solve_many([net], COHERENT, covariance=False, t_max=t[-1])[0]
+        assert np.array_equal(batch[k].means(t), alone.means(t))
+        np.testing.assert_allclose(batch[k].means(t), dy.solve(net, COHERENT, t_max=t[-1]).means(t),
+                                   rtol=0, atol=MEAN_TOL)
+    assert np.array_equal(other[0].means(t), batch[4].means(t))
+    assert np.array_equal(other[1].means(t), batch[1].means(t))
+
+
 def test_sweep_over_the_plugging_site_is_the_same_map():
     """A sweep over probes.sites[2] (tasks of 7 points, solved together per task) keeps the C(t)
     that per-network solves give."""

@@ -8,6 +8,7 @@ key: ``config error: probes.sites: ...``.
 from __future__ import annotations
 
 import math
+import threading
 import tomllib
 from pathlib import Path
 from typing import Any, Literal, Union
@@ -70,6 +71,34 @@ def _finite(v, name="value"):
     return v
 
 
+#: Environments built from configs, by their parameters: the points of a sweep that vary only
+#: the probes share one (its modes and stability bounds are then computed once per process).
+_ENVIRONMENTS: dict[tuple, nw.Environment] = {}
+_ENVIRONMENTS_LOCK = threading.Lock()
+SHARED_ENVIRONMENTS = 8
+SHARED_SITES = 100_000  # larger environments are rebuilt (the cache's memory stays ≲ 30 MB)
+
+
+def _shared_environment(key: tuple, build) -> nw.Environment:
+    """The environment with parameters ``key`` (its kind and size first), built by ``build()``
+    the first time (a few are kept, the most recent last). Environments are immutable (frozen,
+    read-only arrays)."""
+    if key[1] > SHARED_SITES:
+        return build()
+    with _ENVIRONMENTS_LOCK:  # threaded sweep executors share the cache
+        env = _ENVIRONMENTS.pop(key, None)
+    if env is None:
+        env = build()
+        for arr in (env.onsite, env.wall):
+            if arr is not None:
+                arr.flags.writeable = False
+    with _ENVIRONMENTS_LOCK:
+        while len(_ENVIRONMENTS) >= SHARED_ENVIRONMENTS:
+            del _ENVIRONMENTS[next(iter(_ENVIRONMENTS))]
+        _ENVIRONMENTS[key] = env
+    return env
+
+
 class ChainConfig(_Strict):
     sites: int = Field(gt=0, le=10_000_000, description="M, number of chain sites")
     omega0: float = Field(ge=0, description="Ω0, on-site frequency [ω unit]; 0 (acoustic) needs fixed ends")
@@ -97,11 +126,18 @@ class ChainConfig(_Strict):
 
     def build(self) -> nw.Environment:
         onsite = self.onsite_frequencies
-        if self.disorder:
-            rng = np.random.default_rng(self.seed)
-            onsite = self.omega0 * (1 + self.disorder * rng.uniform(-1, 1, self.sites))
+        key = ("chain", self.sites, self.omega0, self.g, self.boundary,
+               None if onsite is None else tuple(onsite), self.disorder, self.seed)
+
+        def make():
+            om = onsite
+            if self.disorder:
+                rng = np.random.default_rng(self.seed)
+                om = self.omega0 * (1 + self.disorder * rng.uniform(-1, 1, self.sites))
+            return nw.chain(self.sites, self.omega0, self.g, self.boundary, onsite_frequencies=om)
+
         try:
-            return nw.chain(self.sites, self.omega0, self.g, self.boundary, onsite_frequencies=onsite)
+            return _shared_environment(key, make)
         except HarmosyncError as e:
             raise type(e)(f"config error: chain: {e}") from None
 
@@ -131,12 +167,19 @@ class GraphConfig(_Strict):
         return self
 
     def build(self) -> nw.Environment:
-        a = np.zeros((self.sites, self.sites))
-        for j, k, v in self.edges:
-            a[j - 1, k - 1] += v
-            a[k - 1, j - 1] += v
+        onsite = self.onsite_frequencies
+        key = ("graph", self.sites, tuple(map(tuple, self.edges)),
+               tuple(onsite) if isinstance(onsite, list) else onsite)
+
+        def make():
+            a = np.zeros((self.sites, self.sites))
+            for j, k, v in self.edges:
+                a[j - 1, k - 1] += v
+                a[k - 1, j - 1] += v
+            return nw.graph(a, onsite)
+
         try:
-            return nw.graph(a, self.onsite_frequencies)
+            return _shared_environment(key, make)
         except HarmosyncError as e:
             raise type(e)(f"config error: graph: {e}") from None
 

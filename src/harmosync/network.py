@@ -118,6 +118,14 @@ class Environment:
 
         return float(eigsh(self.potential(sparse=True), k=1, which="SA", return_eigenvectors=False)[0])
 
+    @cached_property
+    def stability_bounds(self) -> tuple[float, float]:
+        """(smallest eigenvalue of V_E, its scale max_j Σ_k |(V_E)_jk|) [frequency²]: what
+        :func:`check_stability` reads, computed once per environment (every network on it)."""
+        if not self.sites:
+            return np.inf, 1.0
+        return self.smallest_eigenvalue(), float(abs(self.potential(sparse=True)).sum(axis=1).max())
+
     def describe(self) -> dict:
         """Parameters for file metadata (JSON-serialisable scalars)."""
         if self.kind == "none":
@@ -499,8 +507,7 @@ def check_stability(network: Network) -> None:
     The test itself is the P × P Schur complement (cheap at any N); the dense smallest eigenvalue
     is computed only to word the error."""
     env = network.environment
-    env_min = env.smallest_eigenvalue()
-    env_scale = float(abs(env.potential(sparse=True)).sum(axis=1).max()) if env.sites else 1.0
+    env_min, env_scale = env.stability_bounds
     if env_min <= RESOLVABLE * env_scale:
         if env_min > -RESOLVABLE * env_scale:  # zero within roundoff: a (nearly) free particle
             raise UnstableEnvironmentError(

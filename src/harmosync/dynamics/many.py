@@ -4,7 +4,9 @@ Networks that differ only in their probes share the chain: its closed-form modes
 A8), its mode rows at every plugging site and ⟨H_E⟩ of its initial state. When they also share
 all but the last probe (Fig. 6 moves probe 2 along the chain while probe 1 stays at site 1),
 the normal modes of the chain with the fixed probes are computed once and only the last probe
-is added per network (one secular equation, :mod:`harmosync.solvers.arrowhead`).
+is added per network, the secular equations of all such networks solved together
+(:func:`harmosync.solvers.arrowhead.arrowhead_modes_many`; each network's numbers the same in
+any batch, so a sweep's results do not depend on how its points are cut into tasks).
 
 Small networks (at most :data:`DENSE_BATCH` oscillators) take the dense path of
 :func:`harmosync.dynamics.solve` instead, with all their potential matrices diagonalised in one
@@ -27,7 +29,7 @@ from ..conventions import thermal_factor
 from ..errors import HarmosyncError, UnstableNetworkError
 from ..network import Network, Probes, chain_mode_rows, chain_modes, probes
 from ..solvers import blas_threads
-from ..solvers.arrowhead import arrowhead_modes
+from ..solvers.arrowhead import arrowhead_modes, arrowhead_modes_many
 from ..states import InitialState
 from .contract import Evolution
 from .normal_modes import Spectrum, assemble, check_size, solve_closed
@@ -103,49 +105,75 @@ def solve_many(networks: Sequence[Network], initials, *, covariance: bool = True
     return out
 
 
+def _chain_couplings(env, probe_sets, inits, labels) -> tuple[list, list]:
+    """V_S (P × P) and env_c = B·W_E (P × M) of each probe configuration on the chain ``env``,
+    after checking it against its initial state and the chain's sites."""
+    m = env.sites
+    rows: dict[int, np.ndarray] = {}
+    vs_all, env_c_all = [], []
+    for idx, pr, init in zip(labels, probe_sets, inits):
+        p = pr.count
+        if init.probes.modes != p:
+            raise HarmosyncError(f"network {idx}: the initial state has {init.probes.modes} probe modes "
+                                 f"but there are {p} probes")
+        for i, s, _ in pr.attachments:
+            if not 1 <= s <= m:
+                raise HarmosyncError(f"network {idx}: probe {i + 1} is plugged at site {s}, "
+                                     f"outside the chain's sites 1..{m}")
+        env_c = np.zeros((p, m))
+        for i, s, k in pr.attachments:
+            if s not in rows:
+                rows[s] = chain_mode_rows(m, env.boundary, [s])[0]
+            env_c[i] += k * rows[s]
+        vs_all.append(pr.potential())
+        env_c_all.append(env_c)
+    return vs_all, env_c_all
+
+
 def _solve_on_chain(env, probe_sets, inits, *, tol, covariance, labels, t_max) -> list[Evolution]:
-    """The shared path: one homogeneous fixed/free chain, many probe configurations."""
+    """The shared path: one homogeneous fixed/free chain, many probe configurations. Networks
+    that share all probes but the last share those probes' modes (the base) and have the last
+    probe's secular equations solved together (:func:`arrowhead_modes_many`, a network's
+    numbers the same alone or in any batch)."""
     m = env.sites
     om = chain_modes(m, env.omega0, env.g, env.boundary, vectors=False)[0]
     env_d = om**2
-    rows: dict[int, np.ndarray] = {}
-    bases: dict[bytes, object] = {}
-    energies: dict[float, float] = {}
-    out = []
+    vs_all, env_c_all = _chain_couplings(env, probe_sets, inits, labels)
+    groups: dict[bytes, list[int]] = {}  # networks that share all probes but the last
+    for n, (vs, env_c) in enumerate(zip(vs_all, env_c_all)):
+        p = vs.shape[0]
+        key = np.int64(p).tobytes() + vs[: p - 1, : p - 1].tobytes() + env_c[: p - 1].tobytes()
+        groups.setdefault(key, []).append(n)
+    modes: list = [None] * len(labels)
+    pre: dict[bytes, np.ndarray] = {}  # the probes' rows of U in the base's eigenbasis
     with blas_threads(1):
-        for idx, pr, init in zip(labels, probe_sets, inits):
-            p = pr.count
-            if init.probes.modes != p:
-                raise HarmosyncError(f"network {idx}: the initial state has {init.probes.modes} probe modes "
-                                     f"but there are {p} probes")
-            for i, s, _ in pr.attachments:
-                if not 1 <= s <= m:
-                    raise HarmosyncError(f"network {idx}: probe {i + 1} is plugged at site {s}, "
-                                         f"outside the chain's sites 1..{m}")
-            vs = pr.potential()
-            env_c = np.zeros((p, m))
-            for i, s, k in pr.attachments:
-                if s not in rows:
-                    rows[s] = chain_mode_rows(m, env.boundary, [s])[0]
-                env_c[i] += k * rows[s]
-            key = vs[: p - 1, : p - 1].tobytes() + env_c[: p - 1].tobytes()
-            base = bases.get(key)
-            if base is None and p > 1:
-                base = arrowhead_modes(vs[: p - 1, : p - 1], env_d, env_c[: p - 1])
-                bases[key] = base
-            modes = arrowhead_modes(vs, env_d, env_c, base=base)
-            if modes.values[0] <= 0:
+        for key, ns in groups.items():
+            p = probe_sets[ns[0]].count
+            base = None
+            if p > 1:
+                base = arrowhead_modes(vs_all[ns[0]][: p - 1, : p - 1], env_d, env_c_all[ns[0]][: p - 1])
+            pre[key] = (np.zeros((p, m)) if base is None
+                        else base.transform(np.eye(p)[:, : p - 1], np.zeros((p, m))))
+            many = arrowhead_modes_many([vs_all[n] for n in ns], env_d, [env_c_all[n] for n in ns], base=base)
+            for n, md in zip(ns, many):
+                modes[n] = (md, key)
+        out = []
+        energies: dict[float, float] = {}
+        for n, (idx, init) in enumerate(zip(labels, inits)):
+            md, key = modes[n]
+            p = vs_all[n].shape[0]
+            if md.values[0] <= 0:
                 raise UnstableNetworkError(
                     f"network {idx} is unstable: the potential matrix has smallest eigenvalue "
-                    f"{modes.values[0]:.4g} (it must be positive; there is no counterterm); reduce the strengths K"
+                    f"{md.values[0]:.4g} (it must be positive; there is no counterterm); reduce the strengths K"
                 )
-            a = modes.rows(probe_rows=np.eye(p))
+            a = md.transform(np.eye(p), pre[key], start=p - 1)
             keep = np.any(a != 0, axis=0)
             temp = float(init.environment_temperature)
             if temp not in energies:
                 energies[temp] = float(np.sum(thermal_factor(om, temp) * om))
-            spec = Spectrum(modes.values[keep], a[:, keep], a[:, keep], env_d, env_c)
-            out.append(assemble(spec, tuple(range(p)), vs, init, environment_energy=energies[temp],
+            spec = Spectrum(md.values[keep], a[:, keep], a[:, keep], env_d, env_c_all[n])
+            out.append(assemble(spec, tuple(range(p)), vs_all[n], init, environment_energy=energies[temp],
                                 tol=tol, covariance=covariance, method="chain", t_max=t_max))
     return out
 

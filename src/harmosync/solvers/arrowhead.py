@@ -27,6 +27,12 @@ eigenvectors are n_k (1, z_j / (μ_k − λ_j)) with n_k = (1 + Σ_j z_j²/(μ_k
   decomposition of a matrix within a few ulps of the input (backward stable, like LAPACK's
   divide-and-conquer merge step that this follows).
 
+* Many networks that share the poles (a map over the last probe's site or strength) are
+  solved together (:func:`secular_solve_many`, :func:`arrowhead_modes_many`): one Newton
+  iteration over the (network, root) grid. Every root is iterated and stopped on its own, with
+  elementwise operations and one pairwise sum per (root, side), so a network's numbers are
+  bitwise the same alone or in any batch; a single network is a batch of one.
+
 Costs O(P · iterations · N²) time and O(N · chunk) memory; only requested rows of the
 eigenvector matrix (the probes, observed sites) are ever formed.
 """
@@ -44,6 +50,7 @@ MAX_ROWS = 48  # keeps the band of roots with mixed left/right poles narrow
 THREADS = 2  # threads for the O(N²) sums (this machine: 2 cores)
 PARALLEL_MIN = 4_000_000  # N² above which the sums are split over the threads
 MAX_ITER = 60
+SUM_NUMBERS = 1 << 16  # numbers per block of the secular sums (two 512 kB arrays)
 
 
 @dataclass
@@ -116,33 +123,56 @@ def _blocks(n: int, work, width: int | None = None):
         list(ex.map(run, half))
 
 
-def _sums(poles, z2, origin, tau, left_count):
-    """ψ, ψ′, φ, φ′ at τ for each root: sums over poles left (index < left_count) and right."""
-    n = tau.size
-    psi, dpsi, phi, dphi = (np.empty(n) for _ in range(4))
+def _sums(poles, z2, net, origin, tau, left):
+    """ψ, ψ′, φ, φ′ of each row r (network net[r], root at poles[origin[r]] + tau[r]): the sums
+    of z²/(μ − λ_j) and −z²/(μ − λ_j)² over the poles left of the root (j < left[r]) and the
+    rest. ``z2``: z² per network (B, n).
 
-    def work(a, b):
-        d = poles[origin[a:b], None] - poles[None, :]
-        d += tau[a:b, None]
-        np.reciprocal(d, out=d)
-        lc = left_count[a:b]
-        lo, hi = int(lc.min()), int(lc.max())
-        # poles < lo are left of every root in the block, ≥ hi right of every one
-        psi_ab = d[:, :lo] @ z2[:lo]
-        phi_ab = d[:, hi:] @ z2[hi:]
-        mid = d[:, lo:hi] * z2[lo:hi]
-        mask = np.arange(lo, hi)[None, :] < lc[:, None]
-        psi_ab += np.where(mask, mid, 0.0).sum(axis=1)
-        phi_ab += np.where(mask, 0.0, mid).sum(axis=1)
-        np.square(d, out=d)
-        dpsi_ab = -(d[:, :lo] @ z2[:lo])
-        dphi_ab = -(d[:, hi:] @ z2[hi:])
-        mid = d[:, lo:hi] * z2[lo:hi]
-        dpsi_ab -= np.where(mask, mid, 0.0).sum(axis=1)
-        dphi_ab -= np.where(mask, 0.0, mid).sum(axis=1)
-        psi[a:b], phi[a:b], dpsi[a:b], dphi[a:b] = psi_ab, phi_ab, dpsi_ab, dphi_ab
+    Each row gets the same operations in the same order in any batch — elementwise work and
+    one sum per segment (``add.reduceat``) — so a network's roots do not depend on the networks
+    solved beside it. Blocks of rows reuse two buffers (no page faults); two threads share
+    large problems.
+    """
+    r, n = tau.size, poles.size
+    seg, seg2 = np.empty(2 * r), np.empty(2 * r)
+    rows = max(1, min(r, SUM_NUMBERS // n))
 
-    _blocks(n, work, poles.size)
+    def run(start, stop):
+        d = np.empty((rows, n))
+        w = np.empty(rows * n + 1)  # one more number: 0, after the block's last right segment
+        idx = np.empty(2 * rows + 1, np.intp)
+        for a in range(start, stop, rows):
+            b = min(a + rows, stop)
+            m = b - a
+            dv, wv, ix = d[:m], w[:m * n].reshape(m, n), idx[:2 * m + 1]
+            np.subtract.outer(poles[origin[a:b]], poles, out=dv)
+            dv += tau[a:b, None]
+            np.reciprocal(dv, out=dv)
+            np.take(z2, net[a:b], axis=0, out=wv)
+            wv *= dv
+            w[m * n] = 0.0
+            ix[0:2 * m:2] = np.arange(0, m * n, n)
+            ix[1:2 * m:2] = ix[0:2 * m:2] + left[a:b]
+            ix[2 * m] = m * n  # every row's right segment ends at its row's end
+            flat = w[:m * n + 1]
+            seg[2 * a:2 * b] = np.add.reduceat(flat, ix)[:2 * m]
+            wv *= dv
+            seg2[2 * a:2 * b] = np.add.reduceat(flat, ix)[:2 * m]
+
+    if r * n < PARALLEL_MIN or THREADS < 2 or r < 2 * rows:
+        run(0, r)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        half = (r // rows // 2) * rows
+        with ThreadPoolExecutor(2) as ex:
+            list(ex.map(run, (0, half), (half, r)))
+    psi, phi = seg[0::2].copy(), seg[1::2].copy()
+    dpsi, dphi = -seg2[0::2], -seg2[1::2]
+    # an empty segment gives reduceat its first element: the sum is 0
+    none_left, none_right = left == 0, left == n
+    psi[none_left] = dpsi[none_left] = 0.0
+    phi[none_right] = dphi[none_right] = 0.0
     return psi, dpsi, phi, dphi
 
 
@@ -150,10 +180,12 @@ def _model_root(c, beta_l, dl, beta_r, dr, lo, hi, has_l, has_r, t0):
     """Root of m(τ) = c − τ + β_L/(τ − δ_L) + β_R/(τ − δ_R) in (lo, hi), m decreasing there.
 
     Newton on the cubic p = m·(τ − δ_L)(τ − δ_R) (smooth, no poles; sign(p) = −sign(m) inside
-    the interval), kept inside the bracket by bisection.
+    the interval), kept inside the bracket by bisection. Each root stops on its own test (its
+    result does not depend on the others').
     """
-    t = np.clip(t0, lo, hi)
-    lo, hi = lo.copy(), hi.copy()
+    out = np.clip(t0, lo, hi)
+    live = np.arange(out.size)
+    t, lo, hi = out.copy(), lo.copy(), hi.copy()
     dl_, dr_ = np.where(has_l, dl, 0.0), np.where(has_r, dr, 0.0)
     sl, sr = has_l.astype(float), has_r.astype(float)
     for _ in range(60):
@@ -170,118 +202,162 @@ def _model_root(c, beta_l, dl, beta_r, dr, lo, hi, has_l, has_r, t0):
         new = np.where(bad, 0.5 * (lo + hi), step)
         # p at its roundoff level, a step below an ulp, or a collapsed bracket
         noise = 4 * EPS * (np.abs(lin * el * er) + np.abs(beta_l * er) + np.abs(beta_r * el))
-        done = ((np.abs(p) <= noise) | (np.abs(new - t) <= 2 * EPS * np.abs(t))
+        small = np.abs(p) <= noise
+        done = (small | (np.abs(new - t) <= 2 * EPS * np.abs(t))
                 | (hi - lo <= 2 * EPS * np.maximum(np.abs(lo), np.abs(hi))))
-        t = np.where(np.abs(p) <= noise, t, new)
-        if np.all(done):
-            break
-    return t
+        t = np.where(small, t, new)
+        if done.any():
+            out[live[done]] = t[done]
+            more = ~done
+            live, t, lo, hi = live[more], t[more], lo[more], hi[more]
+            if not live.size:
+                break
+            c, beta_l, beta_r = c[more], beta_l[more], beta_r[more]
+            dl_, dr_, sl, sr = dl_[more], dr_[more], sl[more], sr[more]
+    out[live] = t
+    return out
 
 
 def secular_solve(poles: np.ndarray, z: np.ndarray, s: float):
     """Roots of s − μ + Σ z_j²/(μ − λ_j) = 0 for sorted distinct ``poles`` λ and nonzero z.
 
     Returns (origin, tau, norm): root k = poles[origin[k]] + tau[k] lies in the k-th interval
-    (k = 0 below the first pole, k = n above the last); norm[k] = n_k.
+    (k = 0 below the first pole, k = n above the last); norm[k] = n_k. One network of
+    :func:`secular_solve_many` (the same numbers as in any batch).
     """
-    n = poles.size
+    origin, tau, norm = secular_solve_many(poles, np.asarray(z, float)[None, :], [s])
+    return origin[0], tau[0], norm[0]
+
+
+def secular_solve_many(poles: np.ndarray, z: np.ndarray, s) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`secular_solve` for B networks that share the poles: z (B, n) nonzero, s (B,).
+
+    Newton on the (network, root) grid at once: every root of every network is iterated and
+    stopped on its own, so a network's roots are bitwise the same alone or in any batch.
+    Returns (origin, tau, norm), each (B, n + 1).
+    """
+    z = np.atleast_2d(np.asarray(z, float))
+    nb, n = z.shape
+    s = np.broadcast_to(np.asarray(s, float), (nb,))
     z2 = z * z
-    znorm = float(np.sqrt(z2.sum()))
+    znorm = np.sqrt(z2.sum(axis=1))
     nroot = n + 1
-    k = np.arange(nroot)
-    left_count = k.copy()  # poles with index < k are left of root k
+    k = np.tile(np.arange(nroot), nb)  # root k of its network; poles j < k are left of it
+    net = np.repeat(np.arange(nb), nroot)
+    s_r = s[net]
+    first, last = k == 0, k == n
+    inner = ~first & ~last
     # origin: the nearer end of the interval, decided by the sign of f at the midpoint
     origin = np.clip(k - 1, 0, n - 1)
-    tau = np.zeros(nroot)
-    gap = np.zeros(nroot)
-    inner = (k > 0) & (k < n)
+    gap = np.zeros(k.size)
     gap[inner] = poles[k[inner]] - poles[k[inner] - 1]
-    tau[inner] = 0.5 * gap[inner]
-    lo_all = min(s, poles[0]) - znorm
-    hi_all = max(s, poles[-1]) + znorm
-    tau[0] = 0.5 * (lo_all - poles[0]) if n else 0.0
-    tau[n] = 0.5 * (hi_all - poles[-1])
-    origin[0] = 0
-    psi, dpsi, phi, dphi = _sums(poles, z2, origin, tau, left_count)
-    f = (s - poles[origin]) - tau + psi + phi
+    tau = 0.5 * gap
+    lo_all = np.minimum(s, poles[0]) - znorm
+    hi_all = np.maximum(s, poles[-1]) + znorm
+    tau[first] = 0.5 * (lo_all - poles[0])
+    tau[last] = 0.5 * (hi_all - poles[-1])
+    psi, dpsi, phi, dphi = _sums(poles, z2, net, origin, tau, k)
+    f = (s_r - poles[origin]) - tau + psi + phi
     # inner roots: f(mid) ≥ 0 → root in [mid, right pole) → origin = right pole
     right = inner & (f >= 0)
     origin[right] = k[right]
     tau[right] = -0.5 * gap[right]  # same midpoint, measured from the right pole
     # brackets in τ (relative to origin); poles themselves are excluded
-    lo = np.where(inner, np.where(right, -0.5 * gap, 0.0), 0.0)
-    hi = np.where(inner, np.where(right, 0.0, 0.5 * gap), 0.0)
-    lo[0], hi[0] = lo_all - poles[0], 0.0
-    lo[n], hi[n] = 0.0, hi_all - poles[-1]
+    lo = np.where(right, -0.5 * gap, 0.0)
+    hi = np.where(inner & ~right, 0.5 * gap, 0.0)
+    lo[first] = lo_all - poles[0]
+    hi[last] = hi_all - poles[-1]
     # after moving the origin, the midpoint sums are unchanged (same μ), only bookkeeping
-    dl = np.where(k > 0, poles[np.maximum(k - 1, 0)] - poles[origin], 0.0)
-    dr = np.where(k < n, poles[np.minimum(k, n - 1)] - poles[origin], 0.0)
-    has_l, has_r = k > 0, k < n
-    todo = np.ones(nroot, bool)
-    it = 0
-    while True:
+    has_l, has_r = ~first, ~last
+    dl = np.where(has_l, poles[np.maximum(k - 1, 0)] - poles[origin], 0.0)
+    dr = np.where(has_r, poles[np.minimum(k, n - 1)] - poles[origin], 0.0)
+    ftol = 8 * EPS * max(1.0, np.log2(n + 1))
+    todo = np.arange(k.size)
+    for _ in range(MAX_ITER):
+        i = todo
+        tau_i, hl, hr = tau[i], has_l[i], has_r[i]
         # model step from the current τ (value and slope of ψ, φ matched separately)
-        el = np.where(has_l, tau - dl, 1.0)
-        er = np.where(has_r, tau - dr, -1.0)
-        beta_l = np.where(has_l, -dpsi * el**2, 0.0)
-        beta_r = np.where(has_r, -dphi * er**2, 0.0)
-        alpha_l = np.where(has_l, psi - beta_l / el, psi)
-        alpha_r = np.where(has_r, phi - beta_r / er, phi)
-        c = (s - poles[origin]) + alpha_l + alpha_r
-        idx = np.flatnonzero(todo)
-        tau_new = _model_root(c[idx], beta_l[idx], dl[idx], beta_r[idx], dr[idx], lo[idx], hi[idx],
-                              has_l[idx], has_r[idx], tau[idx])
-        tau[idx] = tau_new
-        p_, dp_, f_, df_ = _sums(poles, z2, origin[idx], tau[idx], left_count[idx])
-        psi[idx], dpsi[idx], phi[idx], dphi[idx] = p_, dp_, f_, df_
-        fval = (s - poles[origin[idx]]) - tau[idx] + p_ + f_
-        scale = np.abs(s - poles[origin[idx]]) + np.abs(tau[idx]) + p_ - f_
-        lo[idx] = np.where(fval > 0, tau[idx], lo[idx])
-        hi[idx] = np.where(fval < 0, tau[idx], hi[idx])
-        width = hi[idx] - lo[idx]
-        conv = (np.abs(fval) <= 8 * EPS * scale * max(1.0, np.log2(n + 1))) | (width <= 4 * EPS * np.abs(tau[idx]))
-        todo[idx[conv]] = False
-        it += 1
-        if not todo.any():
+        el = np.where(hl, tau_i - dl[i], 1.0)
+        er = np.where(hr, tau_i - dr[i], -1.0)
+        beta_l = np.where(hl, -dpsi[i] * el**2, 0.0)
+        beta_r = np.where(hr, -dphi[i] * er**2, 0.0)
+        alpha_l = np.where(hl, psi[i] - beta_l / el, psi[i])
+        alpha_r = np.where(hr, phi[i] - beta_r / er, phi[i])
+        shift = s_r[i] - poles[origin[i]]
+        tau_i = _model_root(shift + alpha_l + alpha_r, beta_l, dl[i], beta_r, dr[i], lo[i], hi[i], hl, hr, tau_i)
+        tau[i] = tau_i
+        p_, dp_, f_, df_ = _sums(poles, z2, net[i], origin[i], tau_i, k[i])
+        psi[i], dpsi[i], phi[i], dphi[i] = p_, dp_, f_, df_
+        fval = shift - tau_i + p_ + f_
+        scale = np.abs(shift) + np.abs(tau_i) + p_ - f_
+        lo[i] = np.where(fval > 0, tau_i, lo[i])
+        hi[i] = np.where(fval < 0, tau_i, hi[i])
+        conv = (np.abs(fval) <= ftol * scale) | (hi[i] - lo[i] <= 4 * EPS * np.abs(tau_i))
+        todo = i[~conv]
+        if not todo.size:
             break
-        if it >= MAX_ITER:
-            raise FloatingPointError(f"secular equation: {int(todo.sum())} roots did not converge")
+    else:
+        raise FloatingPointError(f"secular equation: {todo.size} roots did not converge")
     norm = 1.0 / np.sqrt(1.0 - dpsi - dphi)
-    return origin, tau, norm
+    return origin.reshape(nb, nroot), tau.reshape(nb, nroot), norm.reshape(nb, nroot)
 
 
-def merge(values: np.ndarray, z: np.ndarray, s: float) -> _Stage:
-    """Eigen-decompose [[s, zᵀ], [z, diag(values)]] (``values`` ascending)."""
+def _deflate(values: np.ndarray, z, s: float) -> _Stage:
+    """The deflation of one merge (module docstring): rotations of close poles, and the split
+    into coupled (active) and pass-through (deflated) previous indices."""
     n = values.size
     st = _Stage(n_prev=n)
     z = np.array(z, dtype=float)
     scale = max(float(np.abs(values).max(initial=0.0)), abs(s)) + float(np.linalg.norm(z))
     tol = 8 * EPS * scale
-    # close poles: rotate so that only one of them couples
-    i = 0
-    while i < n - 1:
+    # close poles: rotate so that only one of them couples (in order: a rotation feeds the next pair)
+    for i in np.flatnonzero(np.diff(values) <= tol).tolist():
         j = i + 1
-        if values[j] - values[i] <= tol and abs(z[i]) > tol and abs(z[j]) > tol:
+        if abs(z[i]) > tol and abs(z[j]) > tol:
             r = float(np.hypot(z[i], z[j]))
             c, s_ = z[j] / r, z[i] / r
             st.rotations.append((i, j, c, s_))
             z[i], z[j] = 0.0, r
-        i += 1
     coupled = np.abs(z) > tol
     st.active = np.flatnonzero(coupled)
     st.deflated = np.flatnonzero(~coupled)
     st.poles = values[st.active]
     st.z = z[st.active]
-    if st.active.size:
-        st.origin, st.tau, st.norm = secular_solve(st.poles, st.z, float(s))
-        root_vals = st.poles[st.origin] + st.tau
-    else:
-        st.origin, st.tau, st.norm = np.zeros(1, int), np.zeros(1), np.ones(1)
-        root_vals = np.array([float(s)])
-    allv = np.concatenate([root_vals, values[st.deflated]])
-    st.order = np.argsort(allv, kind="stable")
-    st.values = allv[st.order]
     return st
+
+
+def merge_many(values: np.ndarray, zs, ss) -> list[_Stage]:
+    """Eigen-decompose [[s_b, z_bᵀ], [z_b, diag(values)]] for every b (``values`` ascending):
+    the secular equations of all networks with the same coupled poles solved together
+    (:func:`secular_solve_many`; each network's numbers as if alone)."""
+    values = np.asarray(values, float)
+    ss = [float(s) for s in ss]
+    stages = [_deflate(values, z, s) for z, s in zip(zs, ss)]
+    groups: dict[bytes, list[int]] = {}
+    for b, st in enumerate(stages):
+        if st.active.size:
+            groups.setdefault(st.active.tobytes(), []).append(b)
+    for bs in groups.values():
+        first = stages[bs[0]]
+        roots = secular_solve_many(first.poles, np.array([stages[b].z for b in bs]), [ss[b] for b in bs])
+        for j, b in enumerate(bs):
+            stages[b].origin, stages[b].tau, stages[b].norm = (r[j].copy() for r in roots)
+    for st, s in zip(stages, ss):
+        if st.active.size:
+            root_vals = st.poles[st.origin] + st.tau
+        else:
+            st.origin, st.tau, st.norm = np.zeros(1, int), np.zeros(1), np.ones(1)
+            root_vals = np.array([s])
+        allv = np.concatenate([root_vals, values[st.deflated]])
+        st.order = np.argsort(allv, kind="stable")
+        st.values = allv[st.order]
+    return stages
+
+
+def merge(values: np.ndarray, z: np.ndarray, s: float) -> _Stage:
+    """Eigen-decompose [[s, zᵀ], [z, diag(values)]] (``values`` ascending): one network of
+    :func:`merge_many`."""
+    return merge_many(values, [z], [s])[0]
 
 
 @dataclass
@@ -297,12 +373,13 @@ class ArrowheadModes:
     def n_probes(self) -> int:
         return len(self.stages)
 
-    def transform(self, probe_part: np.ndarray, env_part: np.ndarray) -> np.ndarray:
+    def transform(self, probe_part: np.ndarray, env_part: np.ndarray, *, start: int = 0) -> np.ndarray:
         """Row vectors given by their probe coordinates (k, P) and environment-mode coordinates
-        (k, M) → coordinates in the eigenbasis (k, N)."""
+        (k, M) → coordinates in the eigenbasis (k, N). ``start``: ``env_part`` is already in
+        the eigenbasis of the first ``start`` probes (rows a shared base transformed once)."""
         vec = np.atleast_2d(env_part)
         probe_part = np.atleast_2d(probe_part)
-        for i, st in enumerate(self.stages):
+        for i, st in enumerate(self.stages[start:], start):
             vec = st.apply(np.hstack([probe_part[:, i:i + 1], vec]))
         return vec
 
@@ -320,6 +397,15 @@ class ArrowheadModes:
         return np.vstack(out)
 
 
+def _new_row(stages, vs: np.ndarray, env_c: np.ndarray, i: int) -> np.ndarray:
+    """Probe i's couplings (V_S[i, :i], env_c[i]) in the eigenbasis of ``stages`` (probes 0..i−1)."""
+    zrow = env_c[i][None, :]
+    head = vs[i, :i][None, :]
+    for j, st in enumerate(stages):
+        zrow = st.apply(np.hstack([head[:, j:j + 1], zrow]))
+    return zrow[0]
+
+
 def arrowhead_modes(vs: np.ndarray, env_d: np.ndarray, env_c: np.ndarray, *,
                     base: ArrowheadModes | None = None) -> ArrowheadModes:
     """Normal modes of probes (V_S, P × P) coupled by env_c = B·W_E (P × M) to environment
@@ -335,11 +421,28 @@ def arrowhead_modes(vs: np.ndarray, env_d: np.ndarray, env_c: np.ndarray, *,
     values = np.asarray(env_d, float) if base is None else base.values
     stages: list[_Stage] = [] if base is None else list(base.stages)
     for i in range(len(stages), vs.shape[0]):
-        head = vs[i, :i][None, :]
-        zrow = env_c[i][None, :]
-        for j, st in enumerate(stages):
-            zrow = st.apply(np.hstack([head[:, j:j + 1], zrow]))
-        st = merge(values, zrow[0], float(vs[i, i]))
+        st = merge(values, _new_row(stages, vs, env_c, i), float(vs[i, i]))
         stages.append(st)
         values = st.values
     return ArrowheadModes(values, stages, int(np.asarray(env_d).size))
+
+
+def arrowhead_modes_many(vs_list, env_d: np.ndarray, env_c_list, *,
+                         base: ArrowheadModes | None = None) -> list[ArrowheadModes]:
+    """:func:`arrowhead_modes` of many networks that share all probes but the last: ``base``
+    the modes of the shared first P − 1 probes (None: P = 1), then one (V_S, env_c) per network
+    (P × P, P × M). The last probe's secular equations are solved together
+    (:func:`merge_many`); each network's modes are bitwise those :func:`arrowhead_modes` gives
+    it with the same ``base``."""
+    values = np.asarray(env_d, float) if base is None else base.values
+    stages: list[_Stage] = [] if base is None else list(base.stages)
+    p = len(stages) + 1
+    zs, ss = [], []
+    for vs, env_c in zip(vs_list, env_c_list):
+        vs, env_c = np.asarray(vs, float), np.asarray(env_c, float)
+        if vs.shape[0] != p:
+            raise ValueError(f"arrowhead_modes_many: {vs.shape[0]} probes on a base of {p - 1}")
+        zs.append(_new_row(stages, vs, env_c, p - 1))
+        ss.append(float(vs[p - 1, p - 1]))
+    return [ArrowheadModes(st.values, stages + [st], int(np.asarray(env_d).size))
+            for st in merge_many(values, zs, ss)]
