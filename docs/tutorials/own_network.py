@@ -20,7 +20,7 @@
 # multiply products of positions (A_jk, K, λ) in [ω]², times in 1/[ω].
 #
 # The environment is H_E = Σ_j (P_j² + Ω_j² X_j²)/2 + Σ_{j<k} (A_jk/2)(X_j − X_k)²: each bond
-# counted once (the [conventions](../conventions.md) page says how this differs from the
+# counted once (the [conventions](../conventions.html) page says how this differs from the
 # paper's double sum).
 
 # %%

@@ -453,6 +453,28 @@ def _pair_states(cov, a, b, accuracy):
     return sub, nu, ok, shape
 
 
+def _local_normal_form(s):
+    """Two-mode covariances (K, 4, 4) brought by local symplectic maps S_k = (det σ_k)^{1/4}
+    σ_k^{-1/2} to local blocks √det σ_k · 1: strongly locally squeezed states (σ's condition
+    number 1e8 and beyond) otherwise lose E_min's digits to cancellation, and discord, J and
+    the determinants 𝒜, ℬ, 𝒞 are invariant under these maps. For a 2 × 2 SPD block M,
+    √M = (M + √det M·1)/√(tr M + 2√det M), so S = adj(√M)/(det M)^{1/4}."""
+    out = np.array(s, dtype=float, copy=True)
+    t = np.zeros_like(out)
+    for k in (0, 2):
+        m = out[:, k:k + 2, k:k + 2]
+        det = m[:, 0, 0] * m[:, 1, 1] - m[:, 0, 1] * m[:, 1, 0]
+        root = np.sqrt(det)
+        sq = m + root[:, None, None] * np.eye(2)
+        sq /= np.sqrt(m[:, 0, 0] + m[:, 1, 1] + 2 * root)[:, None, None]
+        adj = np.empty_like(sq)
+        adj[:, 0, 0], adj[:, 1, 1] = sq[:, 1, 1], sq[:, 0, 0]
+        adj[:, 0, 1], adj[:, 1, 0] = -sq[:, 0, 1], -sq[:, 1, 0]
+        t[:, k:k + 2, k:k + 2] = adj / np.sqrt(root)[:, None, None]
+    out = t @ out @ np.swapaxes(t, 1, 2)
+    return 0.5 * (out + np.swapaxes(out, 1, 2))
+
+
 def _discord_terms(cov, a, b, accuracy):
     """(D(a|b), J(a|b), output shape), NaN where unphysical; see :func:`discord`."""
     sub, nu, ok, shape = _pair_states(cov, a, b, accuracy)
@@ -461,6 +483,7 @@ def _discord_terms(cov, a, b, accuracy):
     if np.any(ok):
         s = sub if np.all(ok) else sub[ok]
         nu = nu if np.all(ok) else nu[ok]
+        s = _local_normal_form(s)  # discord is locally invariant; this keeps E_min's digits
         big_a = 4.0 * (s[:, 0, 0] * s[:, 1, 1] - s[:, 0, 1] * s[:, 0, 1])
         big_b = 4.0 * (s[:, 2, 2] * s[:, 3, 3] - s[:, 2, 3] * s[:, 2, 3])
         big_c = 4.0 * (s[:, 0, 2] * s[:, 1, 3] - s[:, 0, 3] * s[:, 1, 2])

@@ -93,6 +93,14 @@ def sweep_map(da, x: str, y: str, *, ax=None, colorbar: bool = True):
     return ax
 
 
+def _hue_label(da, hue: str, v) -> str:
+    """A line's label: a summary interval by its time window (t in [start, stop]), else hue = v."""
+    if hue == "interval" and "interval_start" in da.coords:
+        sel = da.sel({hue: v})
+        return f"t in [{float(sel.interval_start):g}, {float(sel.interval_stop):g}]"
+    return f"{hue} = {v}"
+
+
 def sweep_line(da, x: str, *, ax=None, hue: str | None = None):
     """Line plot of a DataArray against ``x``; a second small dim ``hue`` gives one line per value."""
     ax = ax or plt.gca()
@@ -101,7 +109,7 @@ def sweep_line(da, x: str, *, ax=None, hue: str | None = None):
     else:
         for v in da[hue].values:
             ax.plot(da[x].values, da.sel({hue: v}).values, marker="." if da.sizes[x] <= 60 else None, lw=1,
-                    label=f"{hue} = {v}")
+                    label=_hue_label(da, hue, v))
         lb.legend_outside(ax)
     if _is_c(da):
         ax.set_ylim(-1.05, 1.05)

@@ -128,7 +128,8 @@ def choose_executor(executor, workers: int | None, n_tasks: int, say: Callable[[
     if hasattr(executor, "get_executor"):  # a dask.distributed Client
         nthreads = sum(executor.nthreads().values()) or 1
         link = dashboard_link(executor)
-        say(f"dask: {len(executor.nthreads())} workers, {nthreads} threads; "
+        nw = len(executor.nthreads())
+        say(f"dask: {nw} worker{'s' if nw != 1 else ''}, {nthreads} thread{'s' if nthreads != 1 else ''}; "
             + (f"dashboard: {link}" if link else "no dashboard (the scheduler was started without one)"))
         return executor.get_executor(pure=False), 2 * nthreads, None
     if isinstance(executor, cf.Executor):
