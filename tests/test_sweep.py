@@ -570,3 +570,19 @@ def test_a_sweep_of_small_networks_is_simulate_bit_for_bit():
             assert np.array_equal(pt["sync"], ref.series["sync"], equal_nan=True)
             assert np.array_equal(pt["x"], ref.mean[:, 0::2])
             assert np.array_equal(pt["log_negativity"], ref.series["log_negativity"])
+
+
+def test_a_closed_config_keeps_the_sweep_identity_it_had_before_open_systems():
+    """Stores are resumed only when their sweep hash matches. This base config's hash was
+    recorded in a store written by harmosync before [[baths]] existed (commit f073570); a
+    closed config must still hash the same (no "baths": [] in its canonical form), or every
+    store written before would be refused as "a different sweep"."""
+    base = {"chain": {"sites": 40, "omega0": 0.4, "g": 1.2},
+            "probes": {"frequencies": [1.0, 1.1], "coupling": 0.5, "sites": [1, 1], "strengths": [0.2, 0.2]},
+            "initial": {"x": [0.14, 1.4], "squeezing": [0.3, 0.0]},
+            "time": {"stop": 200.0, "step": 0.1}, "sync": {"window": 20.0}}
+    axes = {"probes.strengths[*]": {"start": 0.1, "stop": 0.3, "num": 3, "name": "K"},
+            "probes.frequencies[2]": [1.05, 1.1]}
+    spec = sw.build_spec(base, axes, {"series": ["sync"]})
+    assert "baths" not in config.parse(base).to_dict()
+    assert spec.hashes()["base"] == "5bb26231e90316c5141a5885463584a6"

@@ -438,7 +438,10 @@ class RunConfig(_Strict):
         return tuple(out)
 
     def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_none=True)
+        d = self.model_dump(mode="json", exclude_none=True)
+        if not d.get("baths"):  # a closed run reads as before: same files, same sweep hashes
+            d.pop("baths", None)
+        return d
 
 
 def _format_error(err: ValidationError, model: type[BaseModel]) -> str:
