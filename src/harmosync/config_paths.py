@@ -105,6 +105,8 @@ def check_target(base: dict, path: str, segments: tuple, *, what: str = "config 
     for s in segments:
         if is_key(s):
             node = node.get(s) if isinstance(node, dict) else None
+            if node is None and first and s in ARRAY_TABLES:
+                node = []  # an absent array of tables has 0 entries (a closed run has no [[baths]])
             where = f"{where}.{s}" if where else s
             continue
         if not isinstance(node, list):
