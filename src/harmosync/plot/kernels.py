@@ -64,10 +64,6 @@ def kernels_plot(data):
 
 def kernels_figure(data, path, *, overwrite: bool = False):
     """:func:`kernels_plot` written atomically to ``path`` (PNG/PDF/SVG)."""
-    from ..io import atomic_path
+    from .maps import save_figure
 
-    fig = kernels_plot(data)
-    suffix = str(path).rsplit(".", 1)[-1].lower()
-    with atomic_path(path, overwrite=overwrite) as tmp:
-        fig.savefig(tmp, format=suffix if suffix in ("png", "pdf", "svg") else "png", dpi=120)
-    plt.close(fig)
+    save_figure(kernels_plot(data), path, overwrite=overwrite, dpi=120)

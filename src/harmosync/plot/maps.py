@@ -224,14 +224,18 @@ def figure(ds, var: str, *, x=None, y=None, sel=None, title: str | None = None):
     return fig
 
 
-def save(ds, var: str, path, *, x=None, y=None, sel=None, overwrite: bool = False, title: str | None = None):
-    """Draw :func:`figure` and write it atomically (PNG, PDF or SVG by suffix)."""
+def save_figure(fig, path, *, overwrite: bool = False, dpi: int = 130) -> None:
+    """Write ``fig`` atomically (PNG, PDF or SVG by the suffix of ``path``) and close it."""
     from ..io import atomic_path
 
-    fig = figure(ds, var, x=x, y=y, sel=sel, title=title)
     try:
         suffix = str(path).rsplit(".", 1)[-1].lower()
         with atomic_path(path, overwrite=overwrite) as tmp:
-            fig.savefig(tmp, format=suffix if suffix in ("png", "pdf", "svg") else "png", dpi=130)
+            fig.savefig(tmp, format=suffix if suffix in ("png", "pdf", "svg") else "png", dpi=dpi)
     finally:
         plt.close(fig)
+
+
+def save(ds, var: str, path, *, x=None, y=None, sel=None, overwrite: bool = False, title: str | None = None):
+    """Draw :func:`figure` and write it atomically (PNG, PDF or SVG by suffix)."""
+    save_figure(figure(ds, var, x=x, y=y, sel=sel, title=title), path, overwrite=overwrite)

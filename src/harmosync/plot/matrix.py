@@ -111,12 +111,6 @@ def matrices(ds, var: str, times, *, title: str | None = None) -> "plt.Figure":
 
 def save(ds, var: str, times, path, *, overwrite: bool = False, title: str | None = None):
     """Draw :func:`matrices` and write it atomically (PNG, PDF or SVG by suffix)."""
-    from ..io import atomic_path
+    from .maps import save_figure
 
-    fig = matrices(ds, var, times, title=title)
-    try:
-        suffix = str(path).rsplit(".", 1)[-1].lower()
-        with atomic_path(path, overwrite=overwrite) as tmp:
-            fig.savefig(tmp, format=suffix if suffix in ("png", "pdf", "svg") else "png", dpi=130)
-    finally:
-        plt.close(fig)
+    save_figure(matrices(ds, var, times, title=title), path, overwrite=overwrite)
