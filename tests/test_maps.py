@@ -20,6 +20,7 @@ from harmosync import network as nw
 from harmosync import states as st
 from harmosync import sweep as sw
 from harmosync.dynamics import many
+from harmosync.errors import HarmosyncError
 from harmosync.figures import common, fig6
 
 COHERENT = st.InitialState(st.product(st.coherent(1.0, 0.14), st.coherent(1.1, 1.4)))
@@ -34,8 +35,9 @@ def fig6_map(sites, m_chain, t, window):
     pr = nw.probes((1.0, 1.1), 0.5, (1, 1), (0.06, 0.06))
     nets = [nw.couple(env, q) for q in dy.plugging_sweep(pr, sites)]
     sols = dy.solve_many(nets, COHERENT, covariance=False, t_max=t[-1])
-    means = np.array([s.means(t) for s in sols])
-    return sols, means, ms.sync_factor(means[:, :, 0], means[:, :, 2], t[1] - t[0], window)
+    means = many.means_many(sols, t, workers=2)
+    x = many.means_many(sols, t, columns=(0, 2), workers=2)
+    return sols, means, x, ms.sync_factor(x[:, :, 0], x[:, :, 1], t[1] - t[0], window, workers=2)
 
 
 def one_network(m, m_chain, t, window):
@@ -49,13 +51,38 @@ def test_fast_map_matches_per_network_solves_on_a_subset_of_sites():
     the ends, next to them, in the middle and near the far end equal dy.solve's."""
     m_chain, t, window = 120, 0.1 * np.arange(2001), 10.0
     sites = list(range(1, m_chain + 1))
-    sols, means, cmap = fig6_map(sites, m_chain, t, window)
+    sols, means, x, cmap = fig6_map(sites, m_chain, t, window)
     assert all(s.method == "chain" for s in sols)  # the shared path, not per-network solves
     for m in (1, 2, 37, 60, 61, 119, 120):
         mean, c = one_network(m, m_chain, t, window)
         np.testing.assert_allclose(means[m - 1], mean, rtol=0, atol=MEAN_TOL)
+        np.testing.assert_allclose(x[m - 1], mean[:, [0, 2]], rtol=0, atol=MEAN_TOL)
         assert np.array_equal(np.isnan(cmap[m - 1]), np.isnan(c))
         np.testing.assert_allclose(cmap[m - 1], c, rtol=0, atol=SYNC_TOL, equal_nan=True)
+
+
+def test_means_many_is_each_evolutions_own_means():
+    """means_many (threads over networks, one FFT thread each) returns every evolution's own
+    means bit for bit; the positions alone (columns 0, 2: half the transforms, the same pair of
+    columns per transform) are those columns of the full means, bit for bit; other selections
+    agree within roundoff; and a grid of T = 2n times keeps its rows in time order."""
+    env = nw.chain(80, 0.4, 1.2)
+    pr = nw.probes((1.0, 1.1), 0.5, (1, 1), (0.06, 0.06))
+    nets = [nw.couple(env, q) for q in dy.plugging_sweep(pr, [1, 5, 40, 80])]
+    sols = dy.solve_many(nets, COHERENT, covariance=False, t_max=150.0)
+    t = 0.05 * np.arange(3001)
+    full = [s.means(t) for s in sols]
+    for workers in (1, 2):
+        assert np.array_equal(many.means_many(sols, t, workers=workers), np.array(full))
+        x = many.means_many(sols, t, columns=(0, 2), workers=workers)
+        assert np.array_equal(x, np.array(full)[:, :, [0, 2]])
+    odd = many.means_many(sols, t, columns=(3, 0))
+    np.testing.assert_allclose(odd, np.array(full)[:, :, [3, 0]], rtol=0, atol=MEAN_TOL)
+    # T = 4 = 2n times: (T, 2n) is square, and must not be permuted as a matrix
+    short = sols[1].means(t[:4])
+    np.testing.assert_allclose(short, full[1][:4], rtol=0, atol=MEAN_TOL)
+    with pytest.raises(HarmosyncError, match="columns"):
+        sols[0].means(t, columns=(4,))
 
 
 def test_shared_secular_path_is_bitwise_the_same_in_any_batch():
@@ -142,6 +169,7 @@ def test_sync_factor_of_a_stack_is_each_pair_alone(delay):
     f[3, 100:104] = np.nan
     g[40, 650] = np.nan
     c = ms.sync_factor(f, g, step, window, delay=delay)
+    assert np.array_equal(ms.sync_factor(f, g, step, window, delay=delay, workers=2), c, equal_nan=True)
     for i in (0, 3, 17, 40, 44):
         assert np.array_equal(c[i], ms.sync_factor(f[i], g[i], step, window, delay=delay), equal_nan=True)
     n, k = round(window / step), round(delay / step)

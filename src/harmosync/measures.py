@@ -29,7 +29,7 @@ def window_samples(step: float, window: float) -> int:
     return n
 
 
-def sync_factor(f, g, step: float, window: float, *, delay: float = 0.0) -> np.ndarray:
+def sync_factor(f, g, step: float, window: float, *, delay: float = 0.0, workers: int = 1) -> np.ndarray:
     """Pearson synchronization factor C_fg(t, Δt) of Eq. (3) on a uniform grid of ``step``.
 
     ⟨h⟩ = (1/Δt) ∫_t^{t+Δt} h dt′ over the forward window (trapezoid rule on the samples),
@@ -42,7 +42,9 @@ def sync_factor(f, g, step: float, window: float, *, delay: float = 0.0) -> np.n
     of three windows, each segment centred on its own mean first. Roundoff in a window's
     moments is then ~1e-16 of the segment's mean square; where that could matter (a window's
     variance below 1e-6 of it: a signal that shrinks fast, or a large offset within the
-    window), the window is recomputed exactly, centred on its own mean.
+    window), the window is recomputed exactly, centred on its own mean. ``workers``: threads
+    sharing a stack's signal pairs (numpy releases the GIL in its array operations); each
+    pair's numbers are the same whatever the count.
     """
     f = np.asarray(f, dtype=float)
     g = np.asarray(g, dtype=float)
@@ -65,8 +67,19 @@ def sync_factor(f, g, step: float, window: float, *, delay: float = 0.0) -> np.n
     out = np.empty(f.shape)
     # signals per block: a segment's running sums (8 × rows × 3n numbers) stay ≲ 1 MB, in cache
     rows = max(1, 2**14 // (3 * n))
-    for r in range(0, f.shape[0], rows):
+    starts = range(0, f.shape[0], rows)
+
+    def block(r):
         _sync_rows(f[r:r + rows], gs[r:r + rows], n, out[r:r + rows])
+
+    if int(workers) > 1 and len(starts) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(int(workers), len(starts))) as ex:
+            list(ex.map(block, starts))
+    else:
+        for r in starts:
+            block(r)
     return out.reshape(shape)
 
 

@@ -20,7 +20,9 @@ structured path) instead of :class:`~harmosync.network.Network`'s own check.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -29,10 +31,11 @@ from ..conventions import thermal_factor
 from ..errors import HarmosyncError, UnstableNetworkError
 from ..network import Network, Probes, chain_mode_rows, chain_modes, probes
 from ..solvers import blas_threads
+from ..solvers import trigsum as ts
 from ..solvers.arrowhead import arrowhead_modes, arrowhead_modes_many
 from ..states import InitialState
-from .contract import Evolution
-from .normal_modes import Spectrum, assemble, check_size, solve_closed
+from .contract import Evolution, check_times
+from .normal_modes import NormalModeEvolution, Spectrum, assemble, check_size, solve_closed
 
 #: networks with at most this many oscillators are solved by one stacked dense eigh
 DENSE_BATCH = 48
@@ -53,6 +56,54 @@ def plugging_sweep(probes_: Probes, sites: Sequence[int], *, probe: int = -1) ->
         sl, kl = list(site_lists), list(k_lists)
         sl[i], kl[i] = [int(s)], [ks[0]]
         out.append(probes(probes_.frequencies, probes_.coupling, sl, kl))
+    return out
+
+
+def cores() -> int:
+    """The cores this process may run on (its CPU affinity)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def means_many(evolutions: Sequence[Evolution], times, *, columns=None, workers: int | None = None) -> np.ndarray:
+    """The means of every evolution on one time grid, (S, T, k): ``columns`` the interleaved
+    columns wanted (default all 2n; e.g. (0, 2) for ⟨x1⟩, ⟨x2⟩ — for the closed solver only those
+    trig sums are computed). ``workers`` threads (default :func:`cores`) evaluate the
+    evolutions side by side, each with one FFT thread (the transforms and numpy's array
+    operations release the GIL); every network's numbers are those of its own ``means``."""
+    evos = list(evolutions)
+    t = check_times(times)
+    if not evos:
+        raise HarmosyncError("means_many needs at least one evolution")
+    cols = None if columns is None else list(columns)
+    width = 2 * len(evos[0].rows) if cols is None else len(cols)
+    if any((2 * len(e.rows) if cols is None else len(cols)) != width for e in evos):
+        raise HarmosyncError("means_many: the evolutions observe different numbers of oscillators; "
+                             "pass columns, or evaluate them separately")
+    out = np.empty((len(evos), t.size, width))
+    workers = cores() if workers is None else max(1, int(workers))
+
+    def one(i):
+        e = evos[i]
+        if isinstance(e, NormalModeEvolution):
+            out[i] = e.means(t, columns=cols)
+        else:
+            m = e.means(t)
+            out[i] = m if cols is None else m[:, cols]
+
+    if workers == 1 or len(evos) == 1:
+        for i in range(len(evos)):
+            one(i)
+        return out
+
+    def run(i):
+        with ts.fft_threads(1):
+            one(i)
+
+    with ThreadPoolExecutor(min(workers, len(evos))) as ex:
+        list(ex.map(run, range(len(evos))))
     return out
 
 

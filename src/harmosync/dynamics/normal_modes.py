@@ -114,10 +114,14 @@ class NormalModeEvolution:
         return {"rank": self.rank, "highest_mode_frequency": float(self.frequencies[-1]),
                 "lowest_mode_frequency": float(self.frequencies[0])}
 
-    def means(self, times, *, engine: str = "auto") -> np.ndarray:
+    def means(self, times, *, engine: str = "auto", columns=None) -> np.ndarray:
         """⟨x_i⟩, ⟨p_i⟩ of the observed oscillators (T, 2n), interleaved: 2n trig sums, no
-        covariance work [x in ω^(-1/2), p in ω^(1/2)]."""
-        return _means(self, times, engine=engine)
+        covariance work [x in ω^(-1/2), p in ω^(1/2)]. ``columns``: only these interleaved
+        columns, in this order (T, len(columns)), e.g. (0, 2) for ⟨x1⟩, ⟨x2⟩ — half the
+        transforms; bitwise the full result's columns when they pair as the full evaluation
+        pairs them (the NUFFT transforms neighbouring columns of the block order x…, p… in
+        pairs: all positions of an even number of oscillators, say), else within roundoff."""
+        return _means(self, times, engine=engine, columns=columns)
 
     def iter_moments(self, times, *, block: int = None, engine: str = "auto"):
         """Yield (slice, mean (B, 2n), cov (B, 2n, 2n)) chunks, interleaved ordering.
@@ -461,25 +465,38 @@ def _iter_moments(sol: NormalModeEvolution, times, *, block: int, engine: str):
             yield assemble(start + sub, vals[sub:sub + block])
 
 
-def _means(sol: NormalModeEvolution, times, *, engine: str) -> np.ndarray:
+def _means(sol: NormalModeEvolution, times, *, engine: str, columns=None) -> np.ndarray:
     t = check_times(times)
     _check_horizon(sol, t)
     w = sol.frequencies
+    n = len(sol.rows)
+    if columns is None:
+        columns = range(2 * n)
+    cols = np.asarray(list(columns))
+    if cols.ndim != 1 or cols.size == 0 or not np.issubdtype(cols.dtype, np.integer) or np.any(
+            (cols < 0) | (cols >= 2 * n)):
+        raise HarmosyncError(f"columns must list interleaved mean columns in 0..{2 * n - 1}, got {list(columns)}")
+    # interleaved column 2i (x_i) or 2i + 1 (p_i) is i or n + i of the block order. The engine,
+    # chunk and column pairs are those of all 2n sums; only the NUFFT skips unneeded pairs
+    # (the BLAS paths compute all: cheap there, and a GEMM's roundoff depends on its width)
+    block = np.where(cols % 2 == 0, cols // 2, n + cols // 2)
     alpha, beta = _columns(sol)
     alpha, beta = alpha[:, :, 0], beta[:, :, 0]
-    out = np.empty((t.size, alpha.shape[1]))
     h = _uniform_step(t)
     tb = _table_block(BLOCK, w.size)
+    chunk = nufft_chunk(2 * n)
+    use_nufft = h is not None and (engine == "nufft" or (engine == "auto" and ts.nufft_cost(
+        w.size, 2 * n, t.size, chunk) < ts.direct_cost(w.size, 2 * n, t.size)))
+    needed = np.unique(block) if use_nufft else np.arange(2 * n)
+    alpha, beta = alpha[:, needed], beta[:, needed]
+    out = np.empty((t.size, needed.size))
     if h is None:
         for start in range(0, t.size, tb):
             arg = np.outer(t[start:start + tb], w)
             out[start:start + tb] = np.cos(arg) @ alpha + np.sin(arg) @ beta
     else:
-        chunk = nufft_chunk(alpha.shape[1])
-        use_nufft = engine == "nufft" or (engine == "auto" and ts.nufft_cost(
-            w.size, alpha.shape[1], t.size, chunk) < ts.direct_cost(w.size, alpha.shape[1], t.size))
         gen = (ts.nufft(w, alpha, beta, t[0], h, t.size, chunk=chunk) if use_nufft
                else ts.direct(w, alpha, beta, t[0], h, t.size, block=tb))
         for start, vals in gen:
             out[start:start + vals.shape[0]] = vals
-    return to_interleaved(out)
+    return out[:, np.searchsorted(needed, block)]

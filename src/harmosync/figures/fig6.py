@@ -8,8 +8,9 @@ strongly and non-monotonically on m, often with synchronization at later times.
 
 Only the first moments are needed: the networks share the chain, so
 :func:`harmosync.dynamics.solve_many` computes the chain with probe 1 once and adds probe 2 per m
-(one secular equation), then a trig sum per m, with one BLAS thread (:func:`common.one_thread`);
-the same path a sweep over a plugging site takes. C is evaluated at every ``every`` in time from samples at
+(one secular equation), then the trig sums of ⟨x1⟩, ⟨x2⟩ per m (:func:`dynamics.many.means_many`,
+one thread per core), with one BLAS thread (:func:`common.one_thread`); the same path a sweep over
+a plugging site takes. C is evaluated at every ``every`` in time from samples at
 ``step`` (:func:`harmosync.measures.sync_factor` sampled every ``every``).
 Open choices: :data:`CHOICES`.
 """
@@ -23,6 +24,7 @@ import numpy as np
 from .. import dynamics as dy
 from .. import measures as ms
 from ..analysis.times import characteristic_times
+from ..dynamics.many import cores, means_many
 from ..errors import HarmosyncError
 from ..network import Network, chain, couple, probes
 from . import common
@@ -112,18 +114,16 @@ def compute(params: Params = Params(), *, progress: bool = False):
         from tqdm import tqdm
 
         bar = tqdm(sites, desc="Fig. 6 sites", unit="site", leave=False)
-    x1, x2 = np.empty((len(sites), t.size)), np.empty((len(sites), t.size))
     for i, m in enumerate(bar):
-        net = nets[i]
-        mom = evolutions[i].means(t)
-        x1[i], x2[i] = mom[:, 0], mom[:, 2]
-        ct = characteristic_times(net)
+        ct = characteristic_times(nets[i])
         tau_ct[i] = np.nan if ct.tau_crosstalk is None else ct.tau_crosstalk
         tau_echo[i] = 2 * min(m, params.sites + 1 - m) / ct.group_velocity[1]
         tau_r[i] = ct.tau_revival
-    # C of every site at once (sync_factor works through the stack in cache-sized blocks)
-    out[:] = ms.sync_factor(x1, x2, params.step, params.window)[:, ::stride]
-    del x1, x2
+    # ⟨x1⟩, ⟨x2⟩ only (half the trig sums), then C of every site at once (sync_factor works
+    # through the stack in cache-sized blocks); both on every core
+    x = means_many(evolutions, t, columns=(0, 2))
+    out[:] = ms.sync_factor(x[:, :, 0], x[:, :, 1], params.step, params.window, workers=cores())[:, ::stride]
+    del x
     ds = xr.Dataset(
         {"sync": (("site", "time"), out), "tau_crosstalk": (("site",), tau_ct),
          "tau_echo": (("site",), tau_echo), "tau_revival": (("site",), tau_r)},

@@ -18,6 +18,8 @@ Memory: O(N·C + G·C) per chunk, independent of the total number of times.
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
 from functools import lru_cache
 
 import numpy as np
@@ -31,6 +33,19 @@ UPSAMPLE = 2.0
 FFT_WORKERS = -1
 #: grid points per block of the transposes around the FFT (a block of C/2 rows stays in cache)
 TRANSPOSE_BLOCK = 512
+_LOCAL = threading.local()
+
+
+@contextmanager
+def fft_threads(count: int):
+    """FFT threads for the transforms this thread runs inside the block (instead of
+    ``FFT_WORKERS``): 1 when the caller already runs one evaluation per core."""
+    old = getattr(_LOCAL, "workers", None)
+    _LOCAL.workers = int(count)
+    try:
+        yield
+    finally:
+        _LOCAL.workers = old
 
 
 def direct(w, alpha, beta, t0: float, h: float, count: int, *, block: int = 512):
@@ -112,17 +127,24 @@ class NufftPlan:
         # cache-sized blocks of grid points (~2.5× faster than one strided copy)
         spread = self.spread @ vals
         g, half, length = self.grid, self.half, self.length
-        b = np.empty((spread.shape[1], g), complex)
-        for i in range(0, g, TRANSPOSE_BLOCK):
-            b[:, i:i + TRANSPOSE_BLOCK] = spread[i:i + TRANSPOSE_BLOCK].T
+        pairs = spread.shape[1]
+        # one or two rows: no blocking (a copy per 512 points would cost more in Python than it saves)
+        step = g if pairs <= 2 else TRANSPOSE_BLOCK
+        if pairs == 1:
+            b = spread.reshape(1, g)  # (G, 1) C-contiguous: already a row
+        else:
+            b = np.empty((pairs, g), complex)
+            for i in range(0, g, step):
+                b[:, i:i + step] = spread[i:i + step].T
         del spread
-        fb = sfft.ifft(b, axis=1, overwrite_x=True, workers=FFT_WORKERS)
+        workers = getattr(_LOCAL, "workers", None)
+        fb = sfft.ifft(b, axis=1, overwrite_x=True, workers=FFT_WORKERS if workers is None else workers)
         # outputs m = −half … L − half − 1 sit at grid indices G − half … G − 1, then 0 … L − half − 1
         out = np.empty((length, fb.shape[0] * 2))
         scale = (0.5 * g) * self.deconv[:, None]
         for dst, src in ((slice(0, half), slice(g - half, g)), (slice(half, length), slice(0, length - half))):
-            for i in range(dst.start, dst.stop, TRANSPOSE_BLOCK):
-                j = min(i + TRANSPOSE_BLOCK, dst.stop)
+            for i in range(dst.start, dst.stop, step):
+                j = min(i + step, dst.stop)
                 part = fb[:, src.start + i - dst.start:src.start + j - dst.start].T
                 out[i:j, 0::2] = part.real * scale[i:j]
                 out[i:j, 1::2] = part.imag * scale[i:j]
