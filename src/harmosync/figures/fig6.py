@@ -105,7 +105,9 @@ def compute(params: Params = Params(), *, progress: bool = False):
     stride = round(params.every / params.step)
     sites = params.plugging_sites
     state = common.coherent_pair(params.frequencies, params.x0, params.p0)
-    nets = [network(params, m) for m in sites]
+    env = chain(params.sites, params.omega0, params.g)  # one chain (and its stability bounds) for all m
+    nets = [couple(env, probes(params.frequencies, params.coupling, (params.first_site, m), params.strengths))
+            for m in sites]
     evolutions = dy.solve_many(nets, state, covariance=False, t_max=t[-1])
     out = np.empty((len(sites), t[::stride].size))
     tau_ct, tau_echo, tau_r = (np.empty(len(sites)) for _ in range(3))
