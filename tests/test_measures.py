@@ -234,6 +234,23 @@ def test_symplectic_eigenvalues_match_general_and_pure_states_exact():
     assert np.isclose(ms.symplectic_eigenvalues(c1)[0], np.sqrt(np.linalg.det(c1)))
 
 
+def test_one_mode_symplectic_eigenvalue_is_the_cholesky_product():
+    """One mode: ν = √det σ = L00·L11 (σ = L Lᵀ); the closed-form factor gives LAPACK's
+    numbers on a stack of random states, a pure state ν = ½ to roundoff, and refuses a
+    non-positive-definite σ (the uncertainty relation needs det σ ≥ ¼ > 0)."""
+    rng = np.random.default_rng(3)
+    s = np.stack([st.squeezed(rng.uniform(0.5, 2), rng.uniform(0, 1.5), rng.uniform(0, 3)).cov
+                  * rng.uniform(1, 5) for _ in range(200)])
+    lower = np.linalg.cholesky(s)
+    got = ms.symplectic_eigenvalues(s)[:, 0]
+    np.testing.assert_allclose(got, lower[:, 0, 0] * lower[:, 1, 1], rtol=4e-16, atol=0)
+    np.testing.assert_allclose(got, np.sqrt(np.linalg.det(s)), rtol=1e-13)
+    assert ms.symplectic_eigenvalues(st.squeezed(1.0, 1.2, 0.7).cov)[0] == pytest.approx(0.5, rel=1e-14)
+    for bad in (np.array([[1.0, 2.0], [2.0, 1.0]]), np.array([[0.0, 0.0], [0.0, 1.0]]), np.full((2, 2), np.nan)):
+        with pytest.raises(HarmosyncError, match="not positive definite"):
+            ms.symplectic_eigenvalues(bad)
+
+
 def test_correlations_within_the_covariance_error_are_zero():
     """A product of vacua perturbed by errors of size δ in σ (as a computed covariance carries):
     I and E_N may come out slightly negative or positive; with accuracy=δ both are exactly 0,
