@@ -97,20 +97,25 @@ def _sync_rows(f, gs, n: int, out: np.ndarray) -> None:
         e = min(b + seg, last)
         cols = e - b
         fs, gg = f[:, b:e + n], gs[:, b:e + n]
-        bad = np.isnan(fs) | np.isnan(gg)
-        nan_free = not bad.any()
-        if nan_free:  # the usual case: the same numbers without the masking
+        # finite sums: no NaN (nor inf) in the segment — the usual case, without the masking
+        sum_f, sum_g = fs.sum(axis=1, keepdims=True), gg.sum(axis=1, keepdims=True)
+        nan_free = bool(np.isfinite(sum_f).all() and np.isfinite(sum_g).all())
+        if not nan_free:
+            bad = np.isnan(fs) | np.isnan(gg)
+            nan_free = not bad.any()
+        # trapezoid sums over [i, i + n], i < cols, of eight series at once, from running sums
+        m = 7 if nan_free else 8
+        h = np.empty((m,) + fs.shape)
+        if nan_free:
             good = fs.shape[1]
-            cf, cg = fs - fs.sum(axis=1, keepdims=True) / good, gg - gg.sum(axis=1, keepdims=True) / good
+            cf = np.subtract(fs, sum_f / good, out=h[0])
+            cg = np.subtract(gg, sum_g / good, out=h[1])
         else:
             fs, gg = np.where(bad, 0.0, fs), np.where(bad, 0.0, gg)
             good = np.maximum((~bad).sum(axis=1, keepdims=True), 1)
             cf = np.where(bad, 0.0, fs - fs.sum(axis=1, keepdims=True) / good)
             cg = np.where(bad, 0.0, gg - gg.sum(axis=1, keepdims=True) / good)
-        # trapezoid sums over [i, i + n], i < cols, of eight series at once, from running sums
-        m = 7 if nan_free else 8
-        h = np.empty((m,) + fs.shape)
-        h[0], h[1] = cf, cg
+            h[0], h[1] = cf, cg
         np.multiply(cf, cg, out=h[2])
         np.multiply(cf, cf, out=h[3])
         np.multiply(cg, cg, out=h[4])
@@ -121,7 +126,12 @@ def _sync_rows(f, gs, n: int, out: np.ndarray) -> None:
         c = np.empty(h.shape[:2] + (h.shape[2] + 1,))
         c[:, :, 0] = 0.0
         np.cumsum(h, axis=2, out=c[:, :, 1:])
-        ws = (c[:, :, n + 1:n + 1 + cols] - c[:, :, :cols] - 0.5 * (h[:, :, :cols] + h[:, :, n:n + cols])) / n
+        # (c_end − c_start − ½(h_start + h_end)) / n, in place: the same operations, fewer arrays
+        ws = np.subtract(c[:, :, n + 1:n + 1 + cols], c[:, :, :cols])
+        ends = np.add(h[:, :, :cols], h[:, :, n:n + cols])
+        ends *= 0.5
+        ws -= ends
+        ws /= n
         mf, mg, mfg, mff, mgg, f2, g2 = ws[:7]
         nbad = 0.0 if nan_free else ws[7]
         vf, vg = mff - mf * mf, mgg - mg * mg
@@ -131,7 +141,9 @@ def _sync_rows(f, gs, n: int, out: np.ndarray) -> None:
         scale_f = c[3, :, -1:] / n
         scale_g = c[4, :, -1:] / n
         with np.errstate(invalid="ignore"):
-            redo = ((scale_f > 1e6 * np.abs(vf)) | (scale_g > 1e6 * np.abs(vg))) & (nbad < 0.25 / n)
+            redo = (scale_f > 1e6 * np.abs(vf)) | (scale_g > 1e6 * np.abs(vg))
+            if not nan_free:
+                redo &= nbad < 0.25 / n
         rows, starts = np.nonzero(redo)
         if rows.size:
             fw = np.lib.stride_tricks.sliding_window_view(cf, n + 1, axis=1)
@@ -149,7 +161,9 @@ def _sync_rows(f, gs, n: int, out: np.ndarray) -> None:
             cc = cfg / np.sqrt(vf * vg)
             # a constant signal has no defined correlation: variance at the roundoff level of
             # the signal itself, (1e-14 |h|)², counts as constant
-            flat = (vf <= 1e-28 * np.maximum(1.0, f2)) | (vg <= 1e-28 * np.maximum(1.0, g2)) | (nbad > 0.25 / n)
+            flat = (vf <= 1e-28 * np.maximum(1.0, f2)) | (vg <= 1e-28 * np.maximum(1.0, g2))
+            if not nan_free:
+                flat |= nbad > 0.25 / n
         cc[flat] = np.nan
         np.clip(cc, -1.0, 1.0, out=out[:, b:e])
 
