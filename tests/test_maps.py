@@ -83,6 +83,12 @@ def test_means_many_is_each_evolutions_own_means():
     np.testing.assert_allclose(short, full[1][:4], rtol=0, atol=MEAN_TOL)
     with pytest.raises(HarmosyncError, match="columns"):
         sols[0].means(t, columns=(4,))
+    with pytest.raises(HarmosyncError, match="columns"):
+        many.means_many(sols, t, columns=(0, -1))
+    with pytest.raises(HarmosyncError, match="workers"):
+        many.means_many(sols, t, workers=0)
+    with pytest.raises(HarmosyncError, match="workers"):
+        ms.sync_factor(full[0][:, 0], full[0][:, 2], 0.05, 1.0, workers=1.5)
 
 
 def test_shared_secular_path_is_bitwise_the_same_in_any_batch():

@@ -54,6 +54,8 @@ def sync_factor(f, g, step: float, window: float, *, delay: float = 0.0, workers
     k = int(round(delay / step))
     if abs(k * step - delay) > 1e-6 * max(step, abs(delay)):
         raise HarmosyncError(f"delay {delay:g} is not a whole number of time steps ({step:g})")
+    if not (isinstance(workers, (int, np.integer)) and not isinstance(workers, bool) and workers >= 1):
+        raise HarmosyncError(f"workers must be a whole number ≥ 1, got {workers!r}")
     shape, size = f.shape, f.shape[-1]
     f, g = f.reshape(-1, size), g.reshape(-1, size)
     if k:
@@ -72,7 +74,7 @@ def sync_factor(f, g, step: float, window: float, *, delay: float = 0.0, workers
     def block(r):
         _sync_rows(f[r:r + rows], gs[r:r + rows], n, out[r:r + rows])
 
-    if int(workers) > 1 and len(starts) > 1:
+    if workers > 1 and len(starts) > 1:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(min(int(workers), len(starts))) as ex:

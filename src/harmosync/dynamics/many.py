@@ -82,8 +82,14 @@ def means_many(evolutions: Sequence[Evolution], times, *, columns=None, workers:
     if any((2 * len(e.rows) if cols is None else len(cols)) != width for e in evos):
         raise HarmosyncError("means_many: the evolutions observe different numbers of oscillators; "
                              "pass columns, or evaluate them separately")
+    low = min(2 * len(e.rows) for e in evos)
+    if cols is not None and (not cols or not all(isinstance(c, (int, np.integer)) and not isinstance(c, bool)
+                                                 and 0 <= c < low for c in cols)):
+        raise HarmosyncError(f"columns must list interleaved mean columns in 0..{low - 1}, got {cols}")
+    if workers is not None and not (isinstance(workers, (int, np.integer)) and workers >= 1):
+        raise HarmosyncError(f"workers must be a whole number ≥ 1, got {workers!r}")
     out = np.empty((len(evos), t.size, width))
-    workers = cores() if workers is None else max(1, int(workers))
+    workers = cores() if workers is None else int(workers)
 
     def one(i):
         e = evos[i]
