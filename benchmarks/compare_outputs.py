@@ -19,6 +19,10 @@ for f in files:
     x, y = load(a / f), load(b / f)
     if "interval" in y.dims and "window" in x.dims:
         x = x.rename({k: v for k, v in rename.items() if k in x.variables or k in x.dims})
+    def same_attr(a, b):
+        a, b = np.asarray(a), np.asarray(b)
+        return np.array_equal(a, b, equal_nan=a.dtype.kind in "fc" and b.dtype.kind in "fc")
+
     msgs = []
     for name in sorted(set(x.variables) | set(y.variables)):
         if name not in x.variables or name not in y.variables:
@@ -32,11 +36,11 @@ for f in files:
         elif not np.array_equal(u, v): msgs.append(f"{name} differs")
         ax, ay = x[name].attrs, y[name].attrs
         for k in sorted(set(ax) | set(ay)):
-            if k not in ax or k not in ay or not np.array_equal(np.asarray(ax[k]), np.asarray(ay[k])):
+            if k not in ax or k not in ay or not same_attr(ax[k], ay[k]):
                 msgs.append(f"attr {name}.{k}: {ax.get(k)!r} -> {ay.get(k)!r}")
     for k in sorted(set(x.attrs) | set(y.attrs)):
         if k in ("harmosync_version",): continue
-        if k not in x.attrs or k not in y.attrs or not np.array_equal(np.asarray(x.attrs[k]), np.asarray(y.attrs[k])):
+        if k not in x.attrs or k not in y.attrs or not same_attr(x.attrs[k], y.attrs[k]):
             msgs.append(f"global attr {k}: {str(x.attrs.get(k))[:80]!r} -> {str(y.attrs.get(k))[:80]!r}")
     print(f, "IDENTICAL" if not msgs else "")
     for m in msgs: print("   ", m)

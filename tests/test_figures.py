@@ -359,3 +359,25 @@ if __name__ == "__main__":
     else:
         print("usage: python tests/test_figures.py --regenerate   (rewrites tests/golden/figN.nc)\n"
               "       python tests/test_figures.py --add-new N ... (adds figN's new variables only)")
+
+
+def test_several_figures_run_in_two_processes_and_write_what_one_process_writes(tmp_path):
+    """`figure all` hands the figures to two forked workers: the files are those of the serial
+    run (same data, same PNG bytes), and a worker's refusal reaches the caller as the same error."""
+    from harmosync.cli import figure as cli_figure
+    from harmosync.errors import HarmosyncError
+
+    def plan(folder):
+        folder.mkdir()
+        return {n: {"nc": folder / f"fig{n}.nc", "png": folder / f"fig{n}.png"} for n in (2, 3)}
+
+    serial, forked = plan(tmp_path / "serial"), plan(tmp_path / "forked")
+    for n in (2, 3):
+        cli_figure._make(n, serial[n], False, False)
+    assert sorted(n for n, _ in cli_figure._run([2, 3], forked, overwrite=False, progress=False)) == [2, 3]
+    for n in (2, 3):
+        assert forked[n]["png"].read_bytes() == serial[n]["png"].read_bytes()
+        a, b = io.read(serial[n]["nc"]), io.read(forked[n]["nc"])
+        assert a.identical(b) or all(np.array_equal(a[v], b[v], equal_nan=True) for v in a.variables)
+    with pytest.raises(HarmosyncError, match="overwrite"):
+        list(cli_figure._run([2, 3], forked, overwrite=False, progress=False))
