@@ -47,7 +47,9 @@ class _Strict(BaseModel):
     def _numbers_only(cls, v, info):
         """No true/false or text where numbers go (TOML would otherwise coerce them), and no
         magnitudes beyond MAX_MAGNITUDE."""
-        if info.field_name in TEXT_FIELDS or isinstance(v, dict):
+        if info.field_name in TEXT_FIELDS or isinstance(v, dict) or _plain_number(v):
+            return v
+        if type(v) is list and all(_plain_number(x) for x in v):  # the common list: no nesting
             return v
         flat = [v]
         while any(isinstance(x, (list, tuple)) for x in flat):
@@ -61,6 +63,11 @@ class _Strict(BaseModel):
                     and info.field_name not in ("sites", "seed"):
                 raise ValueError(f"{x!r} is beyond the supported magnitude {MAX_MAGNITUDE:g}; rescale your units")
         return v
+
+
+def _plain_number(x) -> bool:
+    """An int or float (not bool) that _numbers_only accepts anywhere: finite, |x| ≤ MAX_MAGNITUDE."""
+    return (type(x) is float or type(x) is int) and -MAX_MAGNITUDE <= x <= MAX_MAGNITUDE
 
 
 def _finite(v, name="value"):
@@ -512,11 +519,14 @@ def check_depth(data, where: str) -> None:
         stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list, tuple)))
 
 
-def parse(data: dict) -> RunConfig:
-    """Validate a config dict; raises :class:`HarmosyncError` with a one-line message."""
+def parse(data: dict, *, depth_checked: bool = False) -> RunConfig:
+    """Validate a config dict; raises :class:`HarmosyncError` with a one-line message.
+    ``depth_checked``: the caller knows ``data`` nests no deeper than a valid config (a sweep's
+    point: its base config with numbers set), so :func:`check_depth` is skipped."""
     if not isinstance(data, dict):
         raise HarmosyncError("config error: the config must be a TOML table")
-    check_depth(data, "config error: the config")
+    if not depth_checked:
+        check_depth(data, "config error: the config")
     try:
         return RunConfig.model_validate(data)
     except ValidationError as err:

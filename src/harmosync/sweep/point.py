@@ -179,7 +179,7 @@ def _interval(times: np.ndarray, w0: float, w1: float) -> tuple[int, int]:
 
 
 #: points evaluated together: their moments, series and stacked signals at most ~32 MB
-BLOCK_BYTES = 32 * 2**20
+BLOCK_BYTES = 8 * 2**20
 
 
 def evaluate_many(points: list, keep: Keep) -> list:

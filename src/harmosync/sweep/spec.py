@@ -214,8 +214,8 @@ class SweepSpec:
 
     def point_config(self, index: int) -> cfgmod.RunConfig:
         """The point's validated config; a refused one names the point."""
-        try:
-            return cfgmod.parse(self.point_dict(index))
+        try:  # the base's nesting was checked, and axis values are scalars
+            return cfgmod.parse(self.point_dict(index), depth_checked=True)
         except HarmosyncError as e:
             raise HarmosyncError(f"sweep error: at {self.describe(index)}: {e}") from None
 
