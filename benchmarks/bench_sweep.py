@@ -40,6 +40,52 @@ def _peak_mb(who) -> float:
     return resource.getrusage(who).ru_maxrss / 1024  # Linux: KiB
 
 
+class WorkerPeak:
+    """Peak RSS of this process's children (the sweep's workers) [MB], from their VmHWM,
+    sampled every 0.1 s while the sweep runs. (``RUSAGE_CHILDREN``'s ru_maxrss is not that: it
+    counts each child's image between fork and exec, i.e. the driver's RSS when it spawned.)"""
+
+    def __init__(self):
+        import threading
+
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self):
+        me, children, k = str(os.getpid()), set(), 0
+        while not self._stop.wait(0.1):
+            if k % 5 == 0:  # look for new children twice a second
+                children |= {d for d in os.listdir("/proc") if d.isdigit() and self._status(d).get("PPid") == me}
+            k += 1
+            for d in list(children):
+                st = self._status(d)
+                if st.get("PPid") != me:
+                    children.discard(d)
+                elif "VmHWM" in st:
+                    self.peak_kb = max(self.peak_kb, int(st["VmHWM"].split()[0]))
+
+    @staticmethod
+    def _status(pid: str) -> dict:
+        try:
+            with open(f"/proc/{pid}/status") as fh:
+                return {k: v.strip() for k, v in (line.split(":", 1) for line in fh if ":" in line)}
+        except OSError:
+            return {}
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def mb(self) -> float:
+        return self.peak_kb / 1024
+
+
 def _cpu_s(who) -> float:
     r = resource.getrusage(who)
     return r.ru_utime + r.ru_stime
@@ -106,9 +152,10 @@ def main():
 
         cpu0 = _cpu_s(resource.RUSAGE_SELF)
         kind, *rest = a.case
-        out = case_fig6(int(rest[0]), int(rest[1]), rest[2]) if kind == "fig6" else case_summary(int(rest[0]))
+        with WorkerPeak() as workers:
+            out = case_fig6(int(rest[0]), int(rest[1]), rest[2]) if kind == "fig6" else case_summary(int(rest[0]))
         out["driver_peak_rss_mb"] = _peak_mb(resource.RUSAGE_SELF)
-        out["worker_peak_rss_mb"] = _peak_mb(resource.RUSAGE_CHILDREN)
+        out["worker_peak_rss_mb"] = workers.mb
         out["cpu_s"] = _cpu_s(resource.RUSAGE_SELF) + _cpu_s(resource.RUSAGE_CHILDREN) - cpu0
         out["load_average"] = os.getloadavg()[0]
         print(json.dumps(out))
