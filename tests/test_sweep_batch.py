@@ -3,8 +3,8 @@
 A task's points share work: the C(t, Δt) of Eq. (3) of all of them comes from one
 ``sync_factor`` call on the stacked signals (``observables.compute_many``,
 ``simulation.observe_many``), their summaries and onsets from array operations over the points
-(``sweep.point.summarize_many``, ``onset_many``), their initial states and time grids from a
-cache (``simulation.initial_state``, ``time_grid``), and their configs validate only the tables
+(``sweep.point.summarize_many``, ``onset_many``), their initial states from a
+cache (``simulation.initial_state``), and their configs validate only the tables
 the axes touch (``config.parse_update``). Each route must give *the same numbers* (bit for bit)
 and the same refusals as its one-point definition, whatever the batch: that is what these tests
 check. The physics of a point is tested in test_sweep.py and test_simulate.py.
@@ -177,8 +177,6 @@ def test_initial_states_are_shared_by_equal_configs_only():
     assert simulation.initial_state(c).probes.cov[2, 2] == pytest.approx(0.5 / 1.3)
     hot = config.parse({**BASE, "chain": {**BASE["chain"], "temperature": 0.2}})
     assert simulation.initial_state(hot).environment_temperature == 0.2
-    assert simulation.time_grid(a) is simulation.time_grid(b)
-    assert same(simulation.time_grid(a), a.time.grid())
 
 
 def test_parse_update_gives_parse_s_config_and_parse_s_refusals():

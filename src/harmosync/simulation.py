@@ -124,7 +124,7 @@ def prepare(cfg: RunConfig) -> Point:
     net = cfg.build_network()
     baths = cfg.build_baths(net)
     state = initial_state(cfg)
-    times = time_grid(cfg)
+    times = cfg.time.grid()
     p = net.n_probes
     a, b = cfg.sync.probes
     if p >= 2 and not (1 <= a <= p and 1 <= b <= p and a != b):
@@ -138,13 +138,11 @@ def prepare(cfg: RunConfig) -> Point:
     return Point(cfg, net, state, times, (a - 1, b - 1), baths)
 
 
-#: Initial states and time grids built from configs, by their parameters: the points of a sweep
-#: that vary the network share them (a phase diagram's points share a few probe states).
+#: Initial states built from configs, by their parameters: the points of a sweep that vary the
+#: network share them (a phase diagram's 10,000 points have 100 probe states).
 _STATES: dict[tuple, InitialState] = {}
-_GRIDS: dict[tuple, np.ndarray] = {}
 _SHARED_LOCK = threading.Lock()
 SHARED_STATES = 1024  # each a few (2P)² numbers for the P probes
-SHARED_GRIDS = 4
 
 
 def _shared(cache: dict, size: int, key: tuple, build):
@@ -180,18 +178,6 @@ def initial_state(cfg: RunConfig) -> InitialState:
         return state
 
     return _shared(_STATES, SHARED_STATES, key, build)
-
-
-def time_grid(cfg: RunConfig) -> np.ndarray:
-    """``cfg.time.grid()`` [1/ω], shared by every config with the same [time] table (read-only)."""
-    t = cfg.time
-
-    def build():
-        grid = t.grid()
-        grid.flags.writeable = False
-        return grid
-
-    return _shared(_GRIDS, SHARED_GRIDS, (t.start, t.stop, t.step), build)
 
 
 def solve(point: Point, *, covariance: bool = True) -> dy.Evolution:
