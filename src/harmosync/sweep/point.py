@@ -178,7 +178,7 @@ def _interval(times: np.ndarray, w0: float, w1: float) -> tuple[int, int]:
     return (int(idx[0]), int(idx[-1]) + 1) if idx.size else (0, 0)
 
 
-#: points evaluated together: their moments, series and stacked signals at most ~32 MB
+#: points evaluated together: their moments, series and stacked signals at most ~8 MB
 BLOCK_BYTES = 8 * 2**20
 
 
@@ -196,11 +196,13 @@ def evaluate_many(points: list, keep: Keep) -> list:
     for a in range(0, len(todo), block):
         idx = todo[a:a + block]
         seen = sim.observe_many([points[k] for k in idx], keep.quantities, [evolutions.get(k) for k in idx])
-        done = [k for k, r in zip(idx, seen) if not isinstance(r, HarmosyncError)]
-        kept = iter(reduce_series([points[k] for k in done], [r[3] for r in seen if not isinstance(r, HarmosyncError)],
-                                  keep))
         for k, r in zip(idx, seen):
-            out[k] = r if isinstance(r, HarmosyncError) else next(kept)
+            if isinstance(r, HarmosyncError):
+                out[k] = r
+        done = [(k, r[3]) for k, r in zip(idx, seen) if not isinstance(r, HarmosyncError)]
+        kept = reduce_series([points[k] for k, _ in done], [series for _, series in done], keep)
+        for (k, _), v in zip(done, kept):
+            out[k] = v
     return out
 
 
