@@ -200,17 +200,37 @@ def test_parse_update_gives_parse_s_config_and_parse_s_refusals():
         bad.point_config(1)
 
 
-def test_early_pool_only_for_large_local_sweeps_and_released_when_serial_will_do():
-    """executors.early_pool starts the local workers before validation only for a local pool,
-    more than one worker and at least `threshold` points; choose_executor uses it, or stops it
+def test_early_pool_only_for_a_local_pool_and_released_when_serial_will_do():
+    """executors.early_pool starts the local workers before validation only for a local pool
+    of more than one worker (and more than one task); choose_executor uses it, or stops it
     when one process will do."""
-    assert executors.early_pool("serial", 2, 10_000, 200) is None
-    assert executors.early_pool(None, 2, 100, 200) is None
-    assert executors.early_pool(None, 1, 10_000, 200) is None
-    pool = executors.early_pool(None, 2, 10_000, 200)
+    assert executors.early_pool("serial", 2, 100) is None
+    assert executors.early_pool(None, 2, 1) is None
+    assert executors.early_pool(None, 1, 100) is None
+    pool = executors.early_pool(None, 2, 100)
     try:
         assert pool is not None and pool.workers == 2
         ex, inflight, used = executors.choose_executor(None, 2, 1, print, pool)
         assert isinstance(ex, executors.SerialExecutor) and used is None and pool.executor is None
     finally:
         pool.terminate()
+
+
+def test_a_large_sweep_on_the_early_pool_equals_the_serial_sweep(tmp_path):
+    """A sweep of ≥ run.EARLY_POOL_POINTS points runs on workers started before validation,
+    whose tasks batch their points: the store holds the serial sweep's numbers bit for bit."""
+    from harmosync.sweep import run as run_mod
+
+    base = {**BASE, "chain": {**BASE["chain"], "sites": 6}, "time": {"stop": 12.0, "step": 0.05},
+            "sync": {"window": 2.0}}
+    axes = {"probes.strengths[*]": {"start": 0.05, "stop": 0.5, "num": 16, "name": "K"},
+            "probes.frequencies[2]": {"start": 1.0, "stop": 1.4, "num": 15, "name": "w2"}}
+    keep = {"summaries": ["sync"], "windows": [[1, 9]], "onset": ["sync"], "onset_threshold": 0.5,
+            "onset_hold": 1.0}
+    assert 16 * 15 >= run_mod.EARLY_POOL_POINTS
+    quiet = dict(progress=False, log=lambda s: None)
+    pooled = sw.run_sweep(base, axes, keep=keep, store=tmp_path / "p.zarr", workers=2, batch=40, **quiet).load()
+    serial = sw.run_sweep(base, axes, keep=keep, executor="serial", batch=7, **quiet)
+    assert (pooled["status"] == 1).all()
+    for v in ("sync_mean", "sync_min", "sync_max", "sync_onset"):
+        assert same(pooled[v].values, serial[v].values), v

@@ -137,14 +137,14 @@ class LocalPool:
             self.executor.shutdown(wait=True, cancel_futures=True)
 
 
-def early_pool(executor, workers: int | None, points: int, threshold: int) -> LocalPool | None:
-    """The local pool of a sweep of at least ``threshold`` points, started before the sweep is
-    validated and its store created, so that the workers' start (importing harmosync, ~1 s)
-    overlaps that work; None for other executors, one worker, or smaller sweeps (whose
-    tasks may all fit one worker). Give it to :func:`choose_executor`."""
-    if executor not in (None, "processes") or points < threshold:
+def early_pool(executor, workers: int | None, max_tasks: int) -> LocalPool | None:
+    """The local pool of a sweep, started before the sweep is validated and its store created,
+    so that the workers' start (importing harmosync, ~1 s) overlaps that work; None for other
+    executors or when one worker would do (at most ``max_tasks`` tasks). Give it to
+    :func:`choose_executor`."""
+    if executor not in (None, "processes"):
         return None
-    nw = max(1, min(workers or default_workers(), points))
+    nw = max(1, min(workers or default_workers(), max_tasks))
     return LocalPool(nw) if nw > 1 else None
 
 

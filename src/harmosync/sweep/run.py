@@ -193,7 +193,9 @@ def run_sweep(base_config, axes: dict, *, keep, store=None, executor=None, worke
         raise HarmosyncError("--shard needs a store (-o OUT.zarr) that all shards write into")
     if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
         raise HarmosyncError(f"batch = {batch!r} must be a whole number of points ≥ 1")
-    started = early_pool(executor, workers, spec.size, EARLY_POOL_POINTS)
+    # a large sweep starts its workers now (a small one may fit one task: serial)
+    started = early_pool(executor, workers, spec.size if batch is None else -(-spec.size // batch)) \
+        if spec.size >= EARLY_POOL_POINTS else None
     try:
         tasks, chunk, sink, ds_mem = _plan(spec, store, batch, shard, overwrite, say)
         ex, inflight, pool = choose_executor(executor, workers, len(tasks), say, started)
