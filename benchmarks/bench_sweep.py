@@ -55,8 +55,9 @@ class WorkerPeak:
     def _poll(self):
         me, children, k = str(os.getpid()), set(), 0
         while not self._stop.wait(0.1):
-            if k % 5 == 0:  # look for new children twice a second
-                children |= {d for d in os.listdir("/proc") if d.isdigit() and self._status(d).get("PPid") == me}
+            if k % 5 == 0:  # look for new children twice a second (once exec'd: the workers)
+                children |= {d for d in os.listdir("/proc") if d.isdigit() and self._status(d).get("PPid") == me
+                             and self._is_worker(d)}
             k += 1
             for d in list(children):
                 st = self._status(d)
@@ -64,6 +65,15 @@ class WorkerPeak:
                     children.discard(d)
                 elif "VmHWM" in st:
                     self.peak_kb = max(self.peak_kb, int(st["VmHWM"].split()[0]))
+
+    @staticmethod
+    def _is_worker(pid: str) -> bool:
+        """A spawned worker after its exec (before it, the child is a copy of the driver)."""
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                return b"multiprocessing" in fh.read()
+        except OSError:
+            return False
 
     @staticmethod
     def _status(pid: str) -> dict:
