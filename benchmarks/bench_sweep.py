@@ -11,10 +11,13 @@ Cases (each in a fresh subprocess, so peak RSS is that run's own):
   thread per worker (the default), and on a 2-process pool left uncapped (oversubscribed).
 * ``summary``: a 10,000-point summary-only sweep (100 K × 100 ω2, M = 20, t ≤ 100; mean/min/max
   of C over a window and the onset time), into a Zarr store: points per second and the peak
-  RSS of the driver and of the largest worker, next to a 1,000-point run of the same kind to
+  RSS of the driver and of the largest worker, next to a 1,024-point run of the same kind to
   show that memory does not grow with the number of points.
 
-Wall-clock numbers depend on the machine and on what else runs on it; say so when quoting them.
+Every case also reports the CPU time of the driver and its workers together (user + system;
+``cpu [ms/pt]`` per point), which a machine shared with other work inflates much less than the
+wall time. Wall-clock numbers depend on the machine and on what else runs on it; say so when
+quoting them. One case alone: ``python benchmarks/bench_sweep.py --case summary 100``.
 """
 
 from __future__ import annotations
@@ -35,6 +38,67 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _peak_mb(who) -> float:
     return resource.getrusage(who).ru_maxrss / 1024  # Linux: KiB
+
+
+class WorkerPeak:
+    """Peak RSS of this process's children (the sweep's workers) [MB], from their VmHWM,
+    sampled every 0.1 s while the sweep runs. (``RUSAGE_CHILDREN``'s ru_maxrss is not that: it
+    counts each child's image between fork and exec, i.e. the driver's RSS when it spawned.)"""
+
+    def __init__(self):
+        import threading
+
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self):
+        me, children, k = str(os.getpid()), set(), 0
+        while not self._stop.wait(0.1):
+            if k % 5 == 0:  # look for new children twice a second (once exec'd: the workers)
+                children |= {d for d in os.listdir("/proc") if d.isdigit() and self._status(d).get("PPid") == me
+                             and self._is_worker(d)}
+            k += 1
+            for d in list(children):
+                st = self._status(d)
+                if st.get("PPid") != me:
+                    children.discard(d)
+                elif "VmHWM" in st:
+                    self.peak_kb = max(self.peak_kb, int(st["VmHWM"].split()[0]))
+
+    @staticmethod
+    def _is_worker(pid: str) -> bool:
+        """A spawned worker after its exec (before it, the child is a copy of the driver)."""
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                return b"multiprocessing" in fh.read()
+        except OSError:
+            return False
+
+    @staticmethod
+    def _status(pid: str) -> dict:
+        try:
+            with open(f"/proc/{pid}/status") as fh:
+                return {k: v.strip() for k, v in (line.split(":", 1) for line in fh if ":" in line)}
+        except OSError:
+            return {}
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def mb(self) -> float:
+        return self.peak_kb / 1024
+
+
+def _cpu_s(who) -> float:
+    r = resource.getrusage(who)
+    return r.ru_utime + r.ru_stime
 
 
 def case_fig6(workers: int, sites: int, blas: str) -> dict:
@@ -94,10 +158,16 @@ def main():
     ap.add_argument("--case", nargs="+", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.case:
+        import harmosync.sweep  # noqa: F401 — imported before the clocks start, as in the cases
+
+        cpu0 = _cpu_s(resource.RUSAGE_SELF)
         kind, *rest = a.case
-        out = case_fig6(int(rest[0]), int(rest[1]), rest[2]) if kind == "fig6" else case_summary(int(rest[0]))
+        with WorkerPeak() as workers:
+            out = case_fig6(int(rest[0]), int(rest[1]), rest[2]) if kind == "fig6" else case_summary(int(rest[0]))
         out["driver_peak_rss_mb"] = _peak_mb(resource.RUSAGE_SELF)
-        out["worker_peak_rss_mb"] = _peak_mb(resource.RUSAGE_CHILDREN)
+        out["worker_peak_rss_mb"] = workers.mb
+        out["cpu_s"] = _cpu_s(resource.RUSAGE_SELF) + _cpu_s(resource.RUSAGE_CHILDREN) - cpu0
+        out["load_average"] = os.getloadavg()[0]
         print(json.dumps(out))
         return
     print(f"# harmosync sweep benchmarks — {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} "
@@ -115,10 +185,11 @@ def main():
         r = run_case(["summary", str(side)])
         rows.append((f"summary-only sweep, {r['points']} points (M = 20, t ≤ 100)", r))
     w = max(len(k) for k, _ in rows)
-    print(f"{'case':<{w}}  {'wall [s]':>9}  {'points/s':>9}  {'driver RSS':>10}  {'worker RSS':>10}")
+    print(f"{'case':<{w}}  {'wall [s]':>9}  {'points/s':>9}  {'cpu [ms/pt]':>11}  {'driver RSS':>10}  "
+          f"{'worker RSS':>10}  {'load':>5}")
     for k, r in rows:
-        print(f"{k:<{w}}  {r['wall_s']:9.1f}  {r['points_per_s']:9.2f}  {r['driver_peak_rss_mb']:8.0f}MB"
-              f"  {r['worker_peak_rss_mb']:8.0f}MB")
+        print(f"{k:<{w}}  {r['wall_s']:9.1f}  {r['points_per_s']:9.2f}  {1e3 * r['cpu_s'] / r['points']:11.3f}  "
+              f"{r['driver_peak_rss_mb']:8.0f}MB  {r['worker_peak_rss_mb']:8.0f}MB  {r['load_average']:5.1f}")
     print("target (issue 14): the 10,000-point summary-only sweep at ≥ 2,000 points/s on 2 cores, memory bounded")
 
 

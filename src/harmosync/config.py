@@ -47,7 +47,9 @@ class _Strict(BaseModel):
     def _numbers_only(cls, v, info):
         """No true/false or text where numbers go (TOML would otherwise coerce them), and no
         magnitudes beyond MAX_MAGNITUDE."""
-        if info.field_name in TEXT_FIELDS or isinstance(v, dict):
+        if info.field_name in TEXT_FIELDS or isinstance(v, dict) or _plain_number(v):
+            return v
+        if type(v) is list and all(_plain_number(x) for x in v):  # the common list: no nesting
             return v
         flat = [v]
         while any(isinstance(x, (list, tuple)) for x in flat):
@@ -61,6 +63,11 @@ class _Strict(BaseModel):
                     and info.field_name not in ("sites", "seed"):
                 raise ValueError(f"{x!r} is beyond the supported magnitude {MAX_MAGNITUDE:g}; rescale your units")
         return v
+
+
+def _plain_number(x) -> bool:
+    """An int or float (not bool) that _numbers_only accepts anywhere: finite, |x| ≤ MAX_MAGNITUDE."""
+    return (type(x) is float or type(x) is int) and -MAX_MAGNITUDE <= x <= MAX_MAGNITUDE
 
 
 def _finite(v, name="value"):
@@ -395,13 +402,7 @@ class RunConfig(_Strict):
 
     @model_validator(mode="after")
     def _one_env(self):
-        if self.chain is not None and self.graph is not None:
-            raise ValueError("give exactly one environment table, [chain] or [graph], not both (or neither, for probes alone)")
-        if self.chain is None and self.graph is None and self.probes.sites is not None:
-            raise ValueError("probes.sites and probes.strengths plug the probes into an environment, but there is "
-                             "no [chain] or [graph]; add one, or drop them for probes alone")
-        if (self.chain is not None or self.graph is not None) and self.probes.sites is None:
-            raise ValueError("probes.sites and probes.strengths are required with an environment")
+        _check_tables(self)
         return self
 
     # -- builders ---------------------------------------------------------------------------
@@ -442,6 +443,37 @@ class RunConfig(_Strict):
         if not d.get("baths"):  # a closed run reads as before: same files, same sweep hashes
             d.pop("baths", None)
         return d
+
+
+def _check_tables(cfg: RunConfig) -> None:
+    """RunConfig's checks across tables (ValueError)."""
+    if cfg.chain is not None and cfg.graph is not None:
+        raise ValueError("give exactly one environment table, [chain] or [graph], not both (or neither, for probes alone)")
+    if cfg.chain is None and cfg.graph is None and cfg.probes.sites is not None:
+        raise ValueError("probes.sites and probes.strengths plug the probes into an environment, but there is "
+                         "no [chain] or [graph]; add one, or drop them for probes alone")
+    if (cfg.chain is not None or cfg.graph is not None) and cfg.probes.sites is None:
+        raise ValueError("probes.sites and probes.strengths are required with an environment")
+
+
+#: RunConfig's tables that are one model each (parse_update validates them alone)
+SINGLE_TABLES = {"chain": ChainConfig, "graph": GraphConfig, "probes": ProbesConfig, "initial": InitialConfig,
+                 "time": TimeConfig, "sync": SyncConfig}
+
+
+def parse_update(base: RunConfig, data: dict, tables) -> RunConfig:
+    """:func:`parse` of ``data``, a config dict that differs from the validated ``base`` only in
+    the top-level ``tables`` (a sweep's point: its axes set values in those tables): those
+    tables are validated alone and the rest is taken from ``base`` — the same config, ~3× faster
+    than validating it all. Any refusal goes through :func:`parse` (its exact message)."""
+    if not all(t in SINGLE_TABLES and isinstance(data.get(t), dict) for t in tables):
+        return parse(data, depth_checked=True)
+    try:
+        cfg = base.model_copy(update={t: SINGLE_TABLES[t].model_validate(data[t]) for t in tables})
+        _check_tables(cfg)
+    except (ValidationError, ValueError):
+        return parse(data, depth_checked=True)  # raises the one-line error
+    return cfg
 
 
 def _format_error(err: ValidationError, model: type[BaseModel]) -> str:
@@ -512,11 +544,14 @@ def check_depth(data, where: str) -> None:
         stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list, tuple)))
 
 
-def parse(data: dict) -> RunConfig:
-    """Validate a config dict; raises :class:`HarmosyncError` with a one-line message."""
+def parse(data: dict, *, depth_checked: bool = False) -> RunConfig:
+    """Validate a config dict; raises :class:`HarmosyncError` with a one-line message.
+    ``depth_checked``: the caller knows ``data`` nests no deeper than a valid config (a sweep's
+    point: its base config with numbers set), so :func:`check_depth` is skipped."""
     if not isinstance(data, dict):
         raise HarmosyncError("config error: the config must be a TOML table")
-    check_depth(data, "config error: the config")
+    if not depth_checked:
+        check_depth(data, "config error: the config")
     try:
         return RunConfig.model_validate(data)
     except ValidationError as err:

@@ -72,6 +72,9 @@ class Observable:
     state_based: bool = False
     #: a property of the steady state (no time dimension; open systems with a unique σ_∞ only)
     steady: bool = False
+    #: C(t, Δt) of Eq. (3) of two signals (T,) each: ``signals(context)`` gives them, and
+    #: :func:`compute_many` computes the C of many runs in one ``sync_factor`` call
+    signals: Callable[[Context], tuple[np.ndarray, np.ndarray]] | None = field(default=None, repr=False)
 
     def applies_to(self, n_probes: int) -> bool:
         return {"any": True, "pair": n_probes >= 2, "two": n_probes == 2, "many": n_probes > 2}[self.probes]
@@ -101,14 +104,19 @@ def _system_modes(c: Context) -> tuple[np.ndarray, np.ndarray]:
     return system_mode_coordinates(c.mean[:, 0], c.mean[:, 2], theta)
 
 
-def _sync(c: Context) -> np.ndarray:
+def _mean_signals(c: Context) -> tuple[np.ndarray, np.ndarray]:
     i, j = c.pair
-    return ms.sync_factor(c.mean[:, 2 * i], c.mean[:, 2 * j], c.step, c.window, delay=c.delay)
+    return c.mean[:, 2 * i], c.mean[:, 2 * j]
 
 
-def _sync_variance(c: Context) -> np.ndarray:
+def _variance_signals(c: Context) -> tuple[np.ndarray, np.ndarray]:
     i, j = c.pair
-    return ms.sync_factor(c.x2(i), c.x2(j), c.step, c.window, delay=c.delay)
+    return c.x2(i), c.x2(j)
+
+
+def _pearson(signals):
+    """The observable C(t, Δt) of Eq. (3) of the pair ``signals(context)``."""
+    return lambda c: ms.sync_factor(*signals(c), c.step, c.window, delay=c.delay)
 
 
 _MIXED = "1/([w]^-1 + [w]) (x and p mixed in the user's unit)"
@@ -121,10 +129,12 @@ REGISTRY: dict[str, Observable] = {o.name: o for o in (
                needs="cov", dims=("row", "col")),
     Observable("energy_probes", "[w] (hbar = 1)", "<H_S>(t), energy of the probes without the interaction",
                _energy_probes, needs="cov"),
-    Observable("sync", "1", "synchronization factor C(t, window) of <x_a>, <x_b>, Eq. (3)", _sync,
-               probes="pair", nan_allowed=True, bounded=True, uses_window=True),
+    Observable("sync", "1", "synchronization factor C(t, window) of <x_a>, <x_b>, Eq. (3)",
+               _pearson(_mean_signals), probes="pair", nan_allowed=True, bounded=True, uses_window=True,
+               signals=_mean_signals),
     Observable("sync_variance", "1", "synchronization factor C(t, window) of <x_a^2>, <x_b^2>",
-               _sync_variance, needs="cov", probes="pair", nan_allowed=True, bounded=True, uses_window=True),
+               _pearson(_variance_signals), needs="cov", probes="pair", nan_allowed=True, bounded=True,
+               uses_window=True, signals=_variance_signals),
     Observable("mutual_information", "nat", "mutual information I(a:b) = S_a + S_b - S_ab",
                lambda c: ms.mutual_information(c.cov, [c.pair[0]], [c.pair[1]], accuracy=c.error_bound),
                needs="cov", probes="pair", nonnegative=True, state_based=True),
@@ -192,6 +202,32 @@ def needs_covariance(names) -> bool:
 def compute(names, context: Context) -> dict[str, np.ndarray]:
     """{name: values} for each of ``names``, in that order (``REGISTRY``'s definitions)."""
     return {q: get(q).compute(context) for q in names}
+
+
+def compute_many(names, contexts) -> list[dict[str, np.ndarray]]:
+    """:func:`compute` for many runs: per context its {name: values}. The C(t, Δt) of runs
+    with the same time grid, Δt and τ (``Observable.signals``) come from one ``sync_factor``
+    call on the stacked signals — the same numbers as one run at a time (every operation of
+    ``sync_factor`` is per signal pair). Memory: the stacked signals, 3 · runs · T numbers."""
+    names = list(names)
+    out: list[dict] = [{} for _ in contexts]
+    for q in names:
+        o = get(q)
+        groups: dict[tuple, list[int]] = {}
+        for k, c in enumerate(contexts):
+            key = (c.times.size, c.step, c.window, c.delay) if o.signals is not None else (k,)
+            groups.setdefault(key, []).append(k)
+        for idx in groups.values():
+            if len(idx) == 1:
+                out[idx[0]][q] = o.compute(contexts[idx[0]])
+                continue
+            c0 = contexts[idx[0]]
+            pairs = [o.signals(contexts[k]) for k in idx]
+            cc = ms.sync_factor(np.stack([f for f, _ in pairs]), np.stack([g for _, g in pairs]),
+                                c0.step, c0.window, delay=c0.delay)
+            for row, k in enumerate(idx):
+                out[k][q] = cc[row]
+    return out
 
 
 def series_of(name: str) -> tuple[str, str | None]:

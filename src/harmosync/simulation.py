@@ -9,6 +9,7 @@ NetCDF layout.
 
 from __future__ import annotations
 
+import threading
 import warnings
 from dataclasses import dataclass, field
 
@@ -122,7 +123,7 @@ def prepare(cfg: RunConfig) -> Point:
     that fit the run. (The step is checked against the fastest mode by :func:`observe`.)"""
     net = cfg.build_network()
     baths = cfg.build_baths(net)
-    state = cfg.build_state()
+    state = initial_state(cfg)
     times = cfg.time.grid()
     p = net.n_probes
     a, b = cfg.sync.probes
@@ -137,6 +138,48 @@ def prepare(cfg: RunConfig) -> Point:
     return Point(cfg, net, state, times, (a - 1, b - 1), baths)
 
 
+#: Initial states built from configs, by their parameters: the points of a sweep that vary the
+#: network share them (a phase diagram's 10,000 points have 100 probe states).
+_STATES: dict[tuple, InitialState] = {}
+_SHARED_LOCK = threading.Lock()
+SHARED_STATES = 1024  # each a few (2P)² numbers for the P probes
+
+
+def _shared(cache: dict, size: int, key: tuple, build):
+    """``cache[key]``, built by ``build()`` the first time; at most ``size`` kept, the oldest
+    dropped first (threaded sweep executors share the caches)."""
+    with _SHARED_LOCK:
+        hit = cache.get(key)
+    if hit is not None:
+        return hit
+    value = build()
+    with _SHARED_LOCK:
+        while len(cache) >= size:
+            del cache[next(iter(cache))]
+        cache[key] = value
+    return value
+
+
+def _frozen(v):
+    return tuple(_frozen(x) for x in v) if isinstance(v, (list, tuple)) else v
+
+
+def initial_state(cfg: RunConfig) -> InitialState:
+    """``cfg.build_state()``, shared by every config with the same [initial] table, probe
+    frequencies and environment temperature (arrays read-only)."""
+    env = cfg.environment_config
+    key = (tuple((k, _frozen(v)) for k, v in cfg.initial), tuple(cfg.probes.frequencies),
+           env.temperature if env is not None else 0.0)
+
+    def build():
+        state = cfg.build_state()
+        for arr in (state.probes.mean, state.probes.cov):
+            arr.flags.writeable = False
+        return state
+
+    return _shared(_STATES, SHARED_STATES, key, build)
+
+
 def solve(point: Point, *, covariance: bool = True) -> dy.Evolution:
     """The point's evolution up to its last time (long chains cut to the light cone)."""
     return dy.solve(point.network, point.state, t_max=point.t_max, covariance=covariance, baths=point.baths)
@@ -149,6 +192,54 @@ def observe(point: Point, names, *, evolution: dy.Evolution | None = None):
     :func:`harmosync.dynamics.solve_many`), with covariances if they are needed.
     Returns (evolution, mean (T, 2P), cov (T, 2P, 2P) or None, {name: values})."""
     names = list(names)
+    evo, ctx = _context(point, names, evolution)
+    bad = None
+    if ctx.cov is not None and has_brownian(point.baths):
+        bad, _ = uncertainty_violation(ctx.cov)
+    if bad is not None and np.any(bad):
+        values = _with_unphysical(names, ctx, bad)
+    else:
+        values = obs.compute(names, ctx)
+    if ctx.cov is not None:
+        check_result(ctx.mean, ctx.cov, values, unphysical=bad)
+    return evo, ctx.mean, ctx.cov, values
+
+
+def observe_many(points, names, evolutions=None) -> list:
+    """:func:`observe` for many points (``evolutions``: each point's, or None), with the
+    C(t, Δt) observables of all of them from one call (:func:`harmosync.observables.compute_many`,
+    the same numbers as one point at a time). Returns per point its (evolution, mean, cov,
+    values) or the HarmosyncError it raised. Memory: every point's moments at once."""
+    names = list(names)
+    evolutions = [None] * len(points) if evolutions is None else list(evolutions)
+    out: list = [None] * len(points)
+    ready: dict[int, tuple] = {}
+    for k, (pt, ev) in enumerate(zip(points, evolutions)):
+        try:
+            if has_brownian(pt.baths) and obs.needs_covariance(names):
+                out[k] = observe(pt, names, evolution=ev)  # NaN where the bath leaves σ + iΩ/2 ≥ 0
+            else:
+                ready[k] = _context(pt, names, ev)
+        except HarmosyncError as e:
+            out[k] = e
+    try:
+        values = obs.compute_many(names, [ctx for _, ctx in ready.values()])
+    except HarmosyncError:  # one point is refused: each alone, so that it gets its own error
+        values = [None] * len(ready)
+    for (k, (evo, ctx)), v in zip(ready.items(), values):
+        try:
+            if v is None:
+                v = obs.compute(names, ctx)
+            if ctx.cov is not None:
+                check_result(ctx.mean, ctx.cov, v)
+            out[k] = (evo, ctx.mean, ctx.cov, v)
+        except HarmosyncError as e:
+            out[k] = e
+    return out
+
+
+def _context(point: Point, names: list, evolution: dy.Evolution | None) -> tuple[dy.Evolution, obs.Context]:
+    """The point's evolution (``evolution`` or solved here) and the moments ``names`` need."""
     need_cov = obs.needs_covariance(names)
     if evolution is not None and point.baths and evolution.energy is not None:
         evolution = None  # a closed evolution (a batch solved without the baths): solve again, open
@@ -163,18 +254,8 @@ def observe(point: Point, names, *, evolution: dy.Evolution | None = None):
     else:  # first moments only: the covariance's low-rank part was never built
         mean, cov = evo.means(point.times), None
     cfg = point.config
-    ctx = obs.Context(point.times, mean, cov, point.network, point.pair, cfg.sync.window,
-                      cfg.sync.delay, evo.error_bound)
-    bad = None
-    if need_cov and has_brownian(point.baths):
-        bad, _ = uncertainty_violation(cov)
-    if bad is not None and np.any(bad):
-        values = _with_unphysical(names, ctx, bad)
-    else:
-        values = obs.compute(names, ctx)
-    if need_cov:
-        check_result(mean, cov, values, unphysical=bad)
-    return evo, mean, cov, values
+    return evo, obs.Context(point.times, mean, cov, point.network, point.pair, cfg.sync.window,
+                            cfg.sync.delay, evo.error_bound)
 
 
 #: σ + iΩ/2 ≥ 0 is violated "for real" below −UNPHYSICAL_TOL × max(1, |σ|) (the guard's tolerance)

@@ -96,25 +96,127 @@ def onset_time(c: np.ndarray, times: np.ndarray, threshold: float, hold: float, 
 def evaluate(point: sim.Point, keep: Keep, *, evolution: dy.Evolution | None = None) -> dict[str, np.ndarray]:
     """Everything ``keep`` asks for at one prepared point: {variable name: array} (see
     :func:`harmosync.sweep.store.store_layout`)."""
-    times, cfg = point.times, point.config
     series = compute_series(point, keep.quantities, evolution=evolution)
-    hold = keep.onset_hold if keep.onset_hold is not None else 5.0 * cfg.sync.window
-    out = {}
-    for q in keep.series:
-        out[q] = series[q][:: keep.stride]
-    for q in keep.summaries:
-        for s, v in summarize(series[q], times, keep.windows, keep.stats).items():
-            out[f"{q}_{s}"] = v
-    for q in keep.onset:
-        out[f"{q}_onset"] = np.array([onset_time(series[q], times, keep.onset_threshold, hold, w)
-                                      for w in keep.windows])
+    return reduce_series([point], [series], keep)[0]
+
+
+def reduce_series(points: list, series: list[dict], keep: Keep) -> list[dict[str, np.ndarray]]:
+    """The kept variables of prepared points from their time series ``series`` ({name: array}
+    each): strided series, summaries and onsets (as :func:`summarize` and :func:`onset_time`,
+    for all points of one time grid at once). Returns per point {variable name: array}."""
+    out: list[dict] = [{q: s[q][:: keep.stride] for q in keep.series} for s in series]
+    if not (keep.summaries or keep.onset):
+        return out
+    groups: dict[tuple, list[int]] = {}
+    for k, pt in enumerate(points):  # points with the same time grid and onset hold
+        t = pt.times
+        groups.setdefault((t.size, float(t[0]), float(t[-1]), _hold(pt, keep)), []).append(k)
+    for (_, _, _, hold), idx in groups.items():
+        times = points[idx[0]].times
+        for q in keep.summaries:
+            stats = summarize_many(np.stack([series[k][q] for k in idx]), times, keep.windows, keep.stats)
+            for s, v in stats.items():
+                for row, k in enumerate(idx):
+                    out[k][f"{q}_{s}"] = v[row]
+        for q in keep.onset:
+            c = np.stack([series[k][q] for k in idx])
+            on = np.stack([onset_many(c, times, keep.onset_threshold, hold, w) for w in keep.windows], axis=1)
+            for row, k in enumerate(idx):
+                out[k][f"{q}_onset"] = on[row]
     return out
+
+
+def _hold(point: sim.Point, keep: Keep) -> float:
+    return keep.onset_hold if keep.onset_hold is not None else 5.0 * point.config.sync.window
+
+
+def summarize_many(values: np.ndarray, times: np.ndarray, windows, stats=STATS) -> dict[str, np.ndarray]:
+    """:func:`summarize` of many series on one time grid, ``values`` (S, T): {stat: (S,
+    number of intervals)}, the same numbers (a row with NaN in an interval goes through
+    :func:`summarize`)."""
+    out = {s: np.full((values.shape[0], len(windows)), np.nan) for s in stats}
+    for k, (w0, w1) in enumerate(windows):
+        lo, hi = _interval(times, w0, w1)
+        if hi <= lo:
+            continue
+        v = values[:, lo:hi]
+        holes = np.isnan(v).any(axis=1)
+        whole = ~holes
+        for s in stats:
+            out[s][whole, k] = getattr(np, s)(v[whole], axis=1)
+        for row in np.flatnonzero(holes):
+            for s, x in summarize(values[row], times, [(w0, w1)], stats).items():
+                out[s][row, k] = x[0]
+    return out
+
+
+def onset_many(c: np.ndarray, times: np.ndarray, threshold: float, hold: float, window) -> np.ndarray:
+    """:func:`onset_time` of many series on one time grid, ``c`` (S, T): (S,) [1/ω]."""
+    lo, hi = _interval(times, *window)
+    out = np.full(c.shape[0], np.nan)
+    step = times[1] - times[0] if times.size > 1 else 1.0
+    h = math.ceil(hold / step - 1e-9) if hold > 0 else 0
+    n = hi - lo - h
+    if hi <= lo or n <= 0:
+        return out
+    with np.errstate(invalid="ignore"):
+        above = np.abs(c[:, lo:hi]) >= threshold
+    run = np.zeros((c.shape[0], hi - lo + 1), np.int64)
+    np.cumsum(above, axis=1, out=run[:, 1:])
+    ok = (run[:, h + 1:] - run[:, :n]) == h + 1
+    first = np.argmax(ok, axis=1)
+    found = ok[np.arange(c.shape[0]), first]
+    out[found] = times[lo + first[found]]
+    return out
+
+
+def _interval(times: np.ndarray, w0: float, w1: float) -> tuple[int, int]:
+    """The samples [lo, hi) of the sorted ``times`` with w0 ≤ t ≤ w1 (to 1e-9 relative), the
+    ones :func:`summarize` and :func:`onset_time` select."""
+    eps = 1e-9 * max(1.0, abs(times[-1]))
+    idx = np.flatnonzero((times >= w0 - eps) & (times <= w1 + eps))
+    return (int(idx[0]), int(idx[-1]) + 1) if idx.size else (0, 0)
+
+
+#: points evaluated together: their moments, series and stacked signals at most ~8 MB
+BLOCK_BYTES = 8 * 2**20
 
 
 def evaluate_many(points: list, keep: Keep) -> list:
     """:func:`evaluate` for many prepared points, solving together the ones that share a chain
     (:func:`harmosync.dynamics.solve_many`: a sweep over plugging sites or strengths is the
-    Fig. 6 map path). Returns, per point, its {name: array} or the HarmosyncError it raised."""
+    Fig. 6 map path) and computing their C(t, Δt) and summaries together
+    (:func:`harmosync.simulation.observe_many`), a block of points at a time. Returns, per
+    point, its {name: array} or the HarmosyncError it raised."""
+    evolutions, failed = _solve(points, keep)
+    out: list = [failed.get(k, pt) if isinstance(pt, HarmosyncError) or k in failed else None
+                 for k, pt in enumerate(points)]
+    todo = [k for k, o in enumerate(out) if o is None]
+    block = max(1, BLOCK_BYTES // max((_bytes_per_point(points[k], keep) for k in todo), default=1))
+    for a in range(0, len(todo), block):
+        idx = todo[a:a + block]
+        seen = sim.observe_many([points[k] for k in idx], keep.quantities, [evolutions.get(k) for k in idx])
+        for k, r in zip(idx, seen):
+            if isinstance(r, HarmosyncError):
+                out[k] = r
+        done = [(k, r[3]) for k, r in zip(idx, seen) if not isinstance(r, HarmosyncError)]
+        kept = reduce_series([points[k] for k, _ in done], [series for _, series in done], keep)
+        for (k, _), v in zip(done, kept):
+            out[k] = v
+    return out
+
+
+def _bytes_per_point(point: sim.Point, keep: Keep) -> int:
+    """Memory of one point in :func:`evaluate_many`: its moments, the kept series and the
+    stacked signals of C, 8 bytes each per time."""
+    d = 2 * point.network.n_probes
+    cov = d * d if obs.needs_covariance(keep.quantities) else 0
+    return 8 * point.times.size * (d + cov + 3 + len(keep.quantities))
+
+
+def _solve(points: list, keep: Keep) -> tuple[dict[int, dy.Evolution], dict[int, HarmosyncError]]:
+    """The evolutions of the prepared points (closed ones through solve_many, a batch per time
+    grid; open ones are left to observe) and the errors of the refused ones, by index."""
     need_cov = obs.needs_covariance(keep.quantities)
     # open systems (baths) are solved one by one by observe: solve_many is the closed solver
     ok = [k for k, pt in enumerate(points) if not isinstance(pt, HarmosyncError) and not pt.baths]
@@ -138,13 +240,4 @@ def evaluate_many(points: list, keep: Keep) -> list:
                                                   covariance=need_cov, t_max=t_max)[0]
                 except HarmosyncError as e:
                     failed[k] = e
-    out = []
-    for k, pt in enumerate(points):
-        if isinstance(pt, HarmosyncError) or k in failed:
-            out.append(failed.get(k, pt))
-            continue
-        try:
-            out.append(evaluate(pt, keep, evolution=evolutions.get(k)))
-        except HarmosyncError as e:
-            out.append(e)
-    return out
+    return evolutions, failed

@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import config as cfgmod
 from ..errors import HarmosyncError, UnstableNetworkError
-from .executors import choose_executor, drive
+from .executors import choose_executor, drive, early_pool
 from .keep import Keep
 from .point import evaluate, evaluate_many, prepare
 from .spec import Axis, SweepSpec, build_spec, load_toml, validate
@@ -30,6 +30,9 @@ TARGET_TASK_SECONDS = 2.0
 MAX_CHUNK_BYTES = 64 * 2**20
 MIN_TASKS = 64
 MIN_TASK_SECONDS = 0.25
+WARM_TIMING_SECONDS = 0.1  # chunk_hint times a point faster than this twice
+#: sweeps of at least this many points start their local worker processes first (executors.early_pool)
+EARLY_POOL_POINTS = 200
 
 
 # ----------------------------------------------------------------------------------------------
@@ -98,17 +101,24 @@ def _run_points(payload: Payload, start: int, stop: int, t0: float) -> TaskResul
 # ----------------------------------------------------------------------------------------------
 def chunk_hint(spec: SweepSpec, first: cfgmod.RunConfig) -> Callable[[], int]:
     """Points per task (= Zarr chunk): about TARGET_TASK_SECONDS of work, timed on the first
-    point with one BLAS thread; smaller if that leaves fewer than MIN_TASKS tasks, but never
-    tasks under MIN_TASK_SECONDS (per-task overhead); at most MAX_CHUNK_BYTES of kept data."""
+    point with one BLAS thread (CPU time, so that workers starting meanwhile do not count; a
+    fast point is timed a second time, warm); smaller if that leaves fewer than MIN_TASKS
+    tasks, but never tasks under MIN_TASK_SECONDS (per-task overhead); at most
+    MAX_CHUNK_BYTES of kept data."""
 
     def hint() -> int:
         from threadpoolctl import threadpool_limits
 
-        t0 = time.perf_counter()
         try:
             with threadpool_limits(limits=1):
+                t0 = time.process_time()
                 out = evaluate(prepare(first, spec.keep), spec.keep)
-            per = max(time.perf_counter() - t0, 1e-6)
+                per = time.process_time() - t0
+                if per < WARM_TIMING_SECONDS:  # the first call's one-off costs would dominate
+                    t0 = time.process_time()
+                    evaluate(prepare(first, spec.keep), spec.keep)
+                    per = time.process_time() - t0
+            per = max(per, 1e-6)
             nbytes = sum(np.asarray(v).nbytes for v in out.values())
         except UnstableNetworkError:
             return max(1, min(math.ceil(spec.size / MIN_TASKS), 100))
@@ -183,6 +193,27 @@ def run_sweep(base_config, axes: dict, *, keep, store=None, executor=None, worke
         raise HarmosyncError("--shard needs a store (-o OUT.zarr) that all shards write into")
     if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
         raise HarmosyncError(f"batch = {batch!r} must be a whole number of points ≥ 1")
+    # a large sweep starts its workers now (a small one may fit one task: serial)
+    started = early_pool(executor, workers, spec.size if batch is None else -(-spec.size // batch)) \
+        if spec.size >= EARLY_POOL_POINTS else None
+    try:
+        tasks, chunk, sink, ds_mem = _plan(spec, store, batch, shard, overwrite, say)
+        ex, inflight, pool = choose_executor(executor, workers, len(tasks), say, started)
+    except BaseException:
+        if started is not None:
+            started.terminate()
+        raise
+    payload = Payload(spec.base, spec.axes, spec.keep, blas_threads)
+    _execute(spec, ex, inflight, pool, tasks, payload, sink, store, progress, say)
+    if store is not None:
+        consolidate_if_complete(store)
+        return open_sweep(store, load=False)
+    return to_grid(ds_mem)
+
+
+def _plan(spec: SweepSpec, store, batch, shard, overwrite: bool, say):
+    """Validate the grid, open (or create) the store or the in-memory Dataset, and list the
+    tasks still to compute: (tasks, points per task, sink, in-memory Dataset or None)."""
     hint = chunk_hint(spec, validate(spec))
     ds_mem = None
     if store is not None:
@@ -206,13 +237,7 @@ def run_sweep(base_config, axes: dict, *, keep, store=None, executor=None, worke
     else:
         say(f"{where}{store if store is not None else 'sweep'}: computing {todo} points "
             f"({' × '.join(f'{a.size} {a.name}' for a in spec.axes)}) in {len(tasks)} tasks of up to {chunk}")
-    ex, inflight, pool = choose_executor(executor, workers, len(tasks), say)
-    payload = Payload(spec.base, spec.axes, spec.keep, blas_threads)
-    _execute(spec, ex, inflight, pool, tasks, payload, sink, store, progress, say)
-    if store is not None:
-        consolidate_if_complete(store)
-        return open_sweep(store, load=False)
-    return to_grid(ds_mem)
+    return tasks, chunk, sink, ds_mem
 
 
 def _execute(spec, ex, inflight, pool, tasks, payload, sink, store, progress, say) -> None:

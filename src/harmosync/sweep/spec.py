@@ -13,6 +13,7 @@ anything runs.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -213,11 +214,21 @@ class SweepSpec:
         return d
 
     def point_config(self, index: int) -> cfgmod.RunConfig:
-        """The point's validated config; a refused one names the point."""
+        """The point's validated config (the tables its axes touch validated anew, the rest
+        the base's: :func:`harmosync.config.parse_update`); a refused one names the point."""
         try:
-            return cfgmod.parse(self.point_dict(index))
+            return cfgmod.parse_update(self.base_config, self.point_dict(index), self.tables)
         except HarmosyncError as e:
             raise HarmosyncError(f"sweep error: at {self.describe(index)}: {e}") from None
+
+    @functools.cached_property
+    def base_config(self) -> cfgmod.RunConfig:
+        return cfgmod.parse(self.base)
+
+    @functools.cached_property
+    def tables(self) -> tuple[str, ...]:
+        """The top-level config tables the axes set values in."""
+        return tuple(dict.fromkeys(a.segments[0] for a in self.axes))
 
     def describe(self, index: int) -> str:
         return ", ".join(f"{a.path} = {v!r}" for a, v in zip(self.axes, self.point_values(index)))
