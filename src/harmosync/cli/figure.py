@@ -136,6 +136,7 @@ def figure(which, out, pdf, overwrite, quiet):
 
     from tqdm import tqdm
 
+    tqdm.monitor_interval = 0  # no monitor thread: the workers are forked
     bar = tqdm(total=len(numbers), desc="figures", unit="fig",
                disable=quiet or len(numbers) == 1 or not sys.stderr.isatty())
     progress = not quiet and sys.stderr.isatty() and len(numbers) == 1
