@@ -52,7 +52,9 @@ from ..errors import HarmosyncError, NumericalError
 from ..network import Network
 from ..solvers import blas_threads
 from ..states import InitialState, environment_covariance
+from ..solvers.damped import NotSeparated
 from .contract import Moments, check_times
+from .open_modes import MODES_MIN, local_damping, solve_modes
 
 #: a mode whose decay rate is below this fraction of max|λ(A)| is noiseless (no steady state)
 NOISELESS_TOL = 1e-10
@@ -66,6 +68,7 @@ CHUNK = 2048
 CHECK_MAX = 64
 #: largest network (oscillators) the dense open solver accepts
 OPEN_MAX = 2000
+OPEN_METHODS = ("auto", "dense", "modes")
 
 
 @dataclass(frozen=True, eq=False)
@@ -198,19 +201,35 @@ def van_loan(a: np.ndarray, s: np.ndarray, h: float) -> tuple[np.ndarray, np.nda
 
 
 def solve_open(network: Network, initial: InitialState, baths, *, observe=None, t_max=None,
-               covariance: bool = True, tol: float = RANK_TOL) -> OpenEvolution:
+               covariance: bool = True, tol: float = RANK_TOL, method: str = "auto"):
     """Exact evolution of ``network`` from ``initial`` with ``baths`` (module docstring).
     ``observe``: 0-based oscillators (default the probes); ``t_max``: unused (no cut; kept
-    for the contract); ``covariance=False``: the covariance machinery is skipped."""
+    for the contract); ``covariance=False``: the covariance machinery is skipped.
+    ``method``: "auto" (the structured path of :mod:`.open_modes` when every bath is a local
+    Lindblad bath of one rate and the network has ≥ ``MODES_MIN`` oscillators and its damped
+    modes verify; else dense), "dense" or "modes" (structured or an error)."""
     p, n = network.n_probes, network.size
     if initial.probes.modes != p:
         raise HarmosyncError(f"the initial state has {initial.probes.modes} probe modes but the network has {p} probes")
-    if n > OPEN_MAX:
-        raise HarmosyncError(f"the open solver is dense: {n} oscillators is beyond its {OPEN_MAX}; "
-                             "use a shorter chain")
+    if method not in OPEN_METHODS:
+        raise HarmosyncError(f"method must be one of {', '.join(OPEN_METHODS)}, got {method!r}")
     rows = tuple(range(p)) if observe is None else tuple(int(r) for r in observe)
     if any(not 0 <= r < n for r in rows):
         raise HarmosyncError(f"observed oscillators must be in 0..{n - 1}")
+    why = "the baths are not all local Lindblad baths of one rate"
+    if method != "dense":
+        damping = local_damping(network, baths)
+        if damping is not None and (method == "modes" or n >= MODES_MIN):
+            try:
+                return solve_modes(network, initial, damping, rows, covariance=covariance, tol=tol,
+                                   noiseless_tol=NOISELESS_TOL)
+            except NotSeparated as e:
+                why = f"its damped modes could not be verified ({e})"
+        if method == "modes":
+            raise HarmosyncError(f"the structured open solver does not apply: {why}; use method='dense'")
+    if n > OPEN_MAX:
+        raise HarmosyncError(f"the open solver is dense for these baths ({why}): {n} oscillators is beyond "
+                             f"its {OPEN_MAX}; use a shorter chain")
     with blas_threads(1 if n <= 600 else None):
         a, d = drift_diffusion(network, baths)
         a_d = a - hamiltonian_drift(network)
@@ -324,21 +343,29 @@ def series_noise(a, s, h):
 
 
 def _krylov_noise(a, sv, su, h):
+    """Q_h for a dense A (:func:`taylor_noise`); None when that needs more columns than A has."""
+    x = float(np.abs(a).sum(axis=0).max()) * h
+    return taylor_noise(lambda v: a @ v, x, sv, su, h, max_cols=a.shape[0])
+
+
+def taylor_noise(apply_a, norm_h: float, sv, su, h: float, *, max_cols: int | None = None):
     """Q_h = ∫₀ʰ e^{As} U s Uᵀ e^{Aᵀs} ds from the Taylor series of e^{As}U: with
     K_j = (hA)^j U / j!, Q_h = h Σ_{j,l} K_j s K_lᵀ / (j + l + 1), exact once (‖A‖h)^m/m! < 1e-17
-    (m ≤ 30, ‖A‖₁h ≤ 1). None when that needs more columns than A has (then Van Loan)."""
-    x = float(np.abs(a).sum(axis=0).max()) * h
+    (m ≤ 30). ``apply_a``: v ↦ A v on columns; ``norm_h``: a bound on ‖A‖h (≤ 1 required).
+    Returns (values, vectors, dropped), or None when ‖A‖h > 1 or more than ``max_cols`` columns
+    would be needed."""
+    x = float(norm_h)
     if x > 1.0:
         return None
     m, term = 0, 1.0
     while term > 1e-17 and m < 30:
         m += 1
         term *= x / m
-    if (m + 1) * sv.size >= a.shape[0]:
+    if max_cols is not None and (m + 1) * sv.size >= max_cols:
         return None
     ks = [su]
     for j in range(1, m + 1):
-        ks.append((h / j) * (a @ ks[-1]))
+        ks.append((h / j) * apply_a(ks[-1]))
     k = np.hstack(ks)
     j = np.arange(m + 1)
     c = np.kron(h / (j[:, None] + j[None, :] + 1), np.diag(sv))  # columns ordered (j, r)
