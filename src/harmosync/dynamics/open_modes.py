@@ -33,8 +33,9 @@ import numpy as np
 
 from ..baths import own_frequencies
 from ..conventions import thermal_factor, thermal_occupation, to_interleaved
-from ..errors import HarmosyncError
+from ..errors import HarmosyncError, NumericalError
 from ..network import Network
+from ..solvers import blas_threads
 from ..solvers.damped import NotSeparated, damped_modes
 from ..states import InitialState
 from .contract import Moments, check_times
@@ -42,8 +43,10 @@ from .normal_modes import solve_closed, stationary_covariance
 
 #: the structured path is used from this many oscillators up (below, the dense path is as fast)
 MODES_MIN = 40
-#: numbers per block of the readout table e^{λ_m j h} (2K reals per time)
-TABLE_NUMBERS = 1 << 19
+#: numbers in the readout table e^{λ_m j h} (2K reals per time; 128 MB), at most 2048 times
+TABLE_NUMBERS = 1 << 24
+#: modes up to which the linear algebra runs on one BLAS thread (faster, and on a shared machine)
+ONE_THREAD = 4000
 EPS = np.finfo(float).eps
 
 
@@ -206,11 +209,15 @@ class ModalOpenEvolution:
 
     def means(self, times) -> np.ndarray:
         t = check_times(times)
-        return _evaluate(self, t, means_only=True)[0]
+        with blas_threads(1 if self.modes.lam.size <= ONE_THREAD else None):
+            return _evaluate(self, t, means_only=True)[0]
 
     def moments(self, times) -> Moments:
         t = check_times(times)
-        mean, cov = _evaluate(self, t, means_only=False)
+        with blas_threads(1 if self.modes.lam.size <= ONE_THREAD else None):
+            mean, cov = _evaluate(self, t, means_only=False)
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(cov))):
+            raise NumericalError("the open evolution produced NaN or inf; check the baths and the state")
         return Moments(t, mean, cov, self.rows)
 
     def iter_moments(self, times):
@@ -223,8 +230,15 @@ def solve_modes(network: Network, initial: InitialState, damping: LocalDamping, 
     """The structured open evolution (module docstring). Raises
     :class:`~harmosync.solvers.damped.NotSeparated` when the damped modes cannot be verified
     (the caller then uses the dense path)."""
+    with blas_threads(1 if network.size <= ONE_THREAD else None):
+        return _solve_modes(network, initial, damping, rows, covariance=covariance, tol=tol,
+                            noiseless_tol=noiseless_tol)
+
+
+def _solve_modes(network, initial, damping, rows, *, covariance, tol, noiseless_tol):
     p = network.n_probes
-    extra = [j for j in damping.sites if j not in rows]
+    extra = [j for j in (*damping.sites, *range(p)) if j not in rows]
+    extra = list(dict.fromkeys(extra))
     closed = solve_closed(network, initial, observe=tuple(rows) + tuple(extra), covariance=covariance, tol=tol)
     allrows = list(closed.rows)
     w = closed.frequencies
@@ -239,7 +253,8 @@ def solve_modes(network: Network, initial: InitialState, damping: LocalDamping, 
     vp = closed.vectors[1] * sw[:, None] if covariance else np.zeros((w.size, 0))
     cols_q = np.hstack([(closed.mean0[0] / sw)[:, None], vq])
     cols_p = np.hstack([(closed.mean0[1] * sw)[:, None], vp])
-    rx, coef, cond = basis.products(u[:n], cols_q, cols_p)
+    rx_all, coef, cond, size = basis.products(u, cols_q, cols_p)
+    rx = rx_all[: 2 * n]
     lam = basis.lam
     scale = float(np.max(np.abs(lam)))
     quiet = -lam.real <= noiseless_tol * scale
@@ -257,22 +272,12 @@ def solve_modes(network: Network, initial: InitialState, damping: LocalDamping, 
                       nu=nu, sigma_s=sigma_s, closed_bound=float(closed.error_bound) if covariance else 0.0,
                       n=n, u=u)
     if np.any(quiet):
-        weights = _probe_weights(basis, u[:p], quiet)
+        probe = np.ravel([[2 * allrows.index(j), 2 * allrows.index(j) + 1] for j in range(p)])
+        weights = np.sum(np.abs(rx_all[probe][:, quiet]) ** 2, axis=0) / size[quiet]
         object.__setattr__(evo, "noiseless", tuple((float(a), float(b)) for a, b in zip(lam[quiet].imag, weights)))
     elif covariance:
         object.__setattr__(evo, "steady", _source_sum(evo, None))
     return evo
-
-
-def _probe_weights(basis, probe_rows, quiet) -> np.ndarray:
-    """Σ over the probes of |x|² + |p|² of each quiet mode's unit right eigenvector."""
-    idx = np.flatnonzero(quiet)
-    out = np.empty(idx.size)
-    for i, m in enumerate(idx):
-        q, pi = basis.vectors(slice(m, m + 1))
-        norm = float(np.sum(np.abs(q) ** 2 + np.abs(pi) ** 2))
-        out[i] = float(np.sum(np.abs(probe_rows @ q[0]) ** 2 + np.abs(probe_rows @ pi[0]) ** 2)) / norm
-    return out
 
 
 def _nu_qp(evo):
@@ -286,7 +291,7 @@ def _coefficients(evo, key, cols_q, cols_p):
     c = evo._cache
     if key not in c:
         n, u = c["n"], c["u"]
-        _, coef, _ = evo.modes.products(u[:0], cols_q, cols_p)
+        _, coef, _, _ = evo.modes.products(u[:0], cols_q, cols_p)
         direct = np.empty((2 * n, cols_q.shape[1]))
         direct[0::2], direct[1::2] = u[:n] @ cols_q, u[:n] @ cols_p
         res0 = np.max(np.abs(2 * np.real(c["rx"] @ coef) - direct), axis=0, initial=0.0)
@@ -299,7 +304,7 @@ def _exp_sums(lam, b, t0: float, h: float, count: int):
     [Re, Im] e^{λ_m jh} (j < J) reused for every block, the coefficients rotated by e^{λ_m t_s}
     at each block start (a blocked GEMM, 2·T·2K·C flops)."""
     k = lam.size
-    jmax = int(max(16, min(count, TABLE_NUMBERS // max(2 * k, 1))))
+    jmax = int(min(count, 2048, max(64, TABLE_NUMBERS // max(2 * k, 1))))
     e = np.exp(np.outer(h * np.arange(jmax), lam))
     table = np.hstack([e.real, e.imag])
     for start in range(0, count, jmax):
