@@ -43,6 +43,8 @@ from .normal_modes import solve_closed, stationary_covariance
 
 #: the structured path is used from this many oscillators up (below, the dense path is as fast)
 MODES_MIN = 40
+#: and for at most this many damped oscillators (its secular equation costs O(N² n_d²))
+DAMPED_MAX = 8
 #: numbers in the readout table e^{λ_m j h} (2K reals per time; 128 MB), at most 2048 times
 TABLE_NUMBERS = 1 << 24
 #: modes up to which the linear algebra runs on one BLAS thread (faster, and on a shared machine)
@@ -63,7 +65,7 @@ class LocalDamping:
 
 def local_damping(network: Network, baths) -> LocalDamping | None:
     """The baths as :class:`LocalDamping`, or None when they are not all local Lindblad baths
-    of one total rate. A local bath on oscillator j with L = (w x + i p)/√(2w) (w the bath
+    of one total rate on at most ``DAMPED_MAX`` oscillators. A local bath on oscillator j with L = (w x + i p)/√(2w) (w the bath
     frequency if given, else j's own) adds −(γ/2)·1 to A's 2 × 2 block and
     γ(n̄ + ½)·diag(1/w, w) to D's (:func:`harmosync.baths.drift_diffusion`)."""
     own = own_frequencies(network)
@@ -87,7 +89,7 @@ def local_damping(network: Network, baths) -> LocalDamping | None:
             dxx[j] = dxx.get(j, 0.0) + g * (nbar + 0.5) / w
             dpp[j] = dpp.get(j, 0.0) + g * (nbar + 0.5) * w
     sites = tuple(sorted(j for j in rate if rate[j] > 0))
-    if not sites:
+    if not sites or len(sites) > DAMPED_MAX:
         return None
     gamma = rate[sites[0]]
     if any(abs(rate[j] - gamma) > 1e-14 * gamma for j in sites):

@@ -209,6 +209,10 @@ def damped_modes(mu, y, gamma: float) -> DampedModes:
         gap[1:] = np.minimum(gap[1:], dw)
         gap[:-1] = np.minimum(gap[:-1], dw)
     coupled = np.sum(y * y, axis=1) > DECOUPLED if gamma > 0 else np.zeros(n, bool)
+    # first-order shifts γ|u_k|²/2: refuse early when too many poles would need a cluster solve
+    strong = int(np.sum(0.5 * gamma * np.sum(y * y, axis=1) >= 0.5 * gap))
+    if strong > max(50, n // 20):
+        raise NotSeparated(f"{strong} damped modes shift by more than half the distance to the next mode")
     idx = np.flatnonzero(coupled)
     uu = (y[:, :, None] * y[:, None, :]).reshape(n, nd * nd)
     lam = 1j * w.astype(complex)
