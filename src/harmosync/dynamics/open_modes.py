@@ -36,6 +36,7 @@ from ..conventions import thermal_factor, thermal_occupation, to_interleaved
 from ..errors import HarmosyncError, NumericalError
 from ..network import Network
 from ..solvers import blas_threads
+from ..solvers import expsum
 from ..solvers.damped import NotSeparated, damped_modes
 from ..states import InitialState
 from .contract import Moments, check_times
@@ -45,8 +46,6 @@ from .normal_modes import solve_closed, stationary_covariance
 MODES_MIN = 40
 #: and for at most this many damped oscillators (its secular equation costs O(N² n_d²))
 DAMPED_MAX = 8
-#: numbers in the readout table e^{λ_m j h} (2K reals per time; 128 MB), at most 2048 times
-TABLE_NUMBERS = 1 << 24
 #: modes up to which the linear algebra runs on one BLAS thread (faster, and on a shared machine)
 ONE_THREAD = 4000
 EPS = np.finfo(float).eps
@@ -301,20 +300,6 @@ def _coefficients(evo, key, cols_q, cols_p):
     return c[key]
 
 
-def _exp_sums(lam, b, t0: float, h: float, count: int):
-    """Yield (start, values (B, C)) of 2 Re Σ_m b_mc e^{λ_m(t0 + jh)}, j < count: one table
-    [Re, Im] e^{λ_m jh} (j < J) reused for every block, the coefficients rotated by e^{λ_m t_s}
-    at each block start (a blocked GEMM, 2·T·2K·C flops)."""
-    k = lam.size
-    jmax = int(min(count, 2048, max(64, TABLE_NUMBERS // max(2 * k, 1))))
-    e = np.exp(np.outer(h * np.arange(jmax), lam))
-    table = np.hstack([e.real, e.imag])
-    for start in range(0, count, jmax):
-        stop = min(start + jmax, count)
-        bs = b * np.exp(lam * (t0 + h * start))[:, None]
-        yield start, 2 * (table[: stop - start] @ np.vstack([bs.real, -bs.imag]))
-
-
 def _readout_coef(evo, coef):
     """b[m, (i, c)] = (Rv_m)_i (X⁻¹W)_mc: every readout at once."""
     rx = evo._cache["rx"]
@@ -349,7 +334,9 @@ def _evaluate(evo: ModalOpenEvolution, t: np.ndarray, *, means_only: bool):
         ncol = 1 if means_only else coef.shape[1]
         b = _readout_coef(evo, coef[:, :ncol])
         if h is not None:
-            y = np.vstack([v for _, v in _exp_sums(lam, b, t[0], h, t.size)])
+            rel, gen = expsum.evaluate(lam, b, t[0], h, t.size)
+            c["sum_error"] = max(c.get("sum_error", 0.0), rel)
+            y = np.vstack([v for _, v in gen])
         else:
             y = np.vstack([2 * np.real(np.exp(np.outer(t[s:s + 256], lam)) @ b) for s in range(0, t.size, 256)])
         y = y.reshape(t.size, 2 * n, ncol)
@@ -376,7 +363,9 @@ def _evaluate(evo: ModalOpenEvolution, t: np.ndarray, *, means_only: bool):
     mean = np.empty((t.size, 2 * n))
     cov = np.empty((t.size, 2 * n, 2 * n))
     acc = np.zeros((2 * n, 2 * n))
-    for start, vals in _exp_sums(lam, b, 0.0, h, total):
+    rel, gen = expsum.evaluate(lam, b, 0.0, h, total)
+    c["sum_error"] = max(c.get("sum_error", 0.0), rel)
+    for start, vals in gen:
         y = vals.reshape(vals.shape[0], 2 * n, ncol)
         zq = np.ascontiguousarray(y[:, :, 1 + r:])
         inc = np.matmul(zq * qv, np.swapaxes(zq, 1, 2))
@@ -439,7 +428,7 @@ def _record_bound(evo, t, mean, cov, *, noise=None, steps: int = 0) -> None:
     tl = float(t[-1])
     # the closed eigensolver moves μ_k by ≤ 8ε‖V‖(1 + 2|u_k|): Ω_k by that over 2Ω_k
     dlam = 8 * EPS * float(mu.max()) * 3 / (2 * float(np.sqrt(mu.min()))) + evo.modes.residual
-    phase = (dlam + 2 * EPS * float(np.max(np.abs(lam)))) * tl + 8 * EPS
+    phase = (dlam + 2 * EPS * float(np.max(np.abs(lam)))) * tl + 8 * EPS + c.get("sum_error", 0.0)
     rx = np.abs(c["rx"])
 
     def errors(cf, res0):
