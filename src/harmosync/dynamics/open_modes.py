@@ -47,7 +47,7 @@ MODES_MIN = 40
 #: and for at most this many damped oscillators (its secular equation costs O(N² n_d²))
 DAMPED_MAX = 8
 #: modes up to which the linear algebra runs on one BLAS thread (faster, and on a shared machine)
-ONE_THREAD = 4000
+ONE_THREAD = 10**9  # always: on a shared machine a second BLAS thread spin-waits (a QR of 2·10⁴ × 136 runs 10× slower on 2 threads)
 EPS = np.finfo(float).eps
 
 

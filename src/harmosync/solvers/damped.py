@@ -33,8 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 
 EPS = np.finfo(float).eps
-#: complex numbers per block of the O(N²) sums (16 MB)
-BLOCK_NUMBERS = 1 << 20
+#: numbers per block of the O(N²) sums (2 MB arrays: they stay in cache)
+BLOCK_NUMBERS = 1 << 18
 MAX_ITER = 50
 #: |u_k|² below which a mode counts as undamped (its rate γ|u_k|²/2 < 1e-200 γ)
 DECOUPLED = 1e-200
