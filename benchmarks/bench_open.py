@@ -178,7 +178,7 @@ def run(args):
     if args.dense:
         open_modes.MODES_MIN = 10**9
     for name in args.cases:
-        _, target = CASES[name]
+        path, target = CASES[name]
         cfg = load_case(name)
         if name == "O3":
             run_o3(cfg, target)
