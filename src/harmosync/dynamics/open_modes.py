@@ -37,7 +37,7 @@ from ..errors import HarmosyncError, NumericalError
 from ..network import Network
 from ..solvers import blas_threads
 from ..solvers import expsum
-from ..solvers.damped import NotSeparated, damped_modes
+from ..solvers.damped import damped_modes
 from ..states import InitialState
 from .contract import Moments, check_times
 from .normal_modes import solve_closed, stationary_covariance
@@ -46,8 +46,9 @@ from .normal_modes import solve_closed, stationary_covariance
 MODES_MIN = 40
 #: and for at most this many damped oscillators (its secular equation costs O(N² n_d²))
 DAMPED_MAX = 8
-#: modes up to which the linear algebra runs on one BLAS thread (faster, and on a shared machine)
-ONE_THREAD = 10**9  # always: on a shared machine a second BLAS thread spin-waits (a QR of 2·10⁴ × 136 runs 10× slower on 2 threads)
+#: BLAS threads of the structured path: one (on the shared 2-core machine a second thread
+#: spin-waits; a QR of 2·10⁴ × 136 ran 10× slower on two)
+THREADS = 1
 EPS = np.finfo(float).eps
 
 
@@ -64,9 +65,10 @@ class LocalDamping:
 
 def local_damping(network: Network, baths) -> LocalDamping | None:
     """The baths as :class:`LocalDamping`, or None when they are not all local Lindblad baths
-    of one total rate on at most ``DAMPED_MAX`` oscillators. A local bath on oscillator j with L = (w x + i p)/√(2w) (w the bath
-    frequency if given, else j's own) adds −(γ/2)·1 to A's 2 × 2 block and
-    γ(n̄ + ½)·diag(1/w, w) to D's (:func:`harmosync.baths.drift_diffusion`)."""
+    of one total rate on at most ``DAMPED_MAX`` oscillators. A local bath on oscillator j with
+    L = (w x + i p)/√(2w) (w the bath frequency if given, else j's own) adds −(γ/2)·1 to A's
+    2 × 2 block and γ(n̄ + ½)·diag(1/w, w) to D's (:func:`harmosync.baths.drift_diffusion`;
+    checked against it in the tests: this is the same definition, specialised to one member)."""
     own = own_frequencies(network)
     rate, dxx, dpp = {}, {}, {}
     for k, bath in enumerate(baths, start=1):
@@ -93,7 +95,8 @@ def local_damping(network: Network, baths) -> LocalDamping | None:
     gamma = rate[sites[0]]
     if any(abs(rate[j] - gamma) > 1e-14 * gamma for j in sites):
         return None
-    return LocalDamping(sites, float(gamma), np.array([dxx[j] for j in sites]), np.array([dpp[j] for j in sites]))
+    return LocalDamping(sites, float(gamma), np.array([dxx[j] for j in sites]),
+                        np.array([dpp[j] for j in sites]))
 
 
 def _source(basis, damping: LocalDamping, nu_q, nu_p):
@@ -210,12 +213,12 @@ class ModalOpenEvolution:
 
     def means(self, times) -> np.ndarray:
         t = check_times(times)
-        with blas_threads(1 if self.modes.lam.size <= ONE_THREAD else None):
+        with blas_threads(THREADS):
             return _evaluate(self, t, means_only=True)[0]
 
     def moments(self, times) -> Moments:
         t = check_times(times)
-        with blas_threads(1 if self.modes.lam.size <= ONE_THREAD else None):
+        with blas_threads(THREADS):
             mean, cov = _evaluate(self, t, means_only=False)
         if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(cov))):
             raise NumericalError("the open evolution produced NaN or inf; check the baths and the state")
@@ -231,7 +234,7 @@ def solve_modes(network: Network, initial: InitialState, damping: LocalDamping, 
     """The structured open evolution (module docstring). Raises
     :class:`~harmosync.solvers.damped.NotSeparated` when the damped modes cannot be verified
     (the caller then uses the dense path)."""
-    with blas_threads(1 if network.size <= ONE_THREAD else None):
+    with blas_threads(THREADS):
         return _solve_modes(network, initial, damping, rows, covariance=covariance, tol=tol,
                             noiseless_tol=noiseless_tol)
 
@@ -275,7 +278,8 @@ def _solve_modes(network, initial, damping, rows, *, covariance, tol, noiseless_
     if np.any(quiet):
         probe = np.ravel([[2 * allrows.index(j), 2 * allrows.index(j) + 1] for j in range(p)])
         weights = np.sum(np.abs(rx_all[probe][:, quiet]) ** 2, axis=0) / size[quiet]
-        object.__setattr__(evo, "noiseless", tuple((float(a), float(b)) for a, b in zip(lam[quiet].imag, weights)))
+        noiseless = tuple((float(a), float(b)) for a, b in zip(lam[quiet].imag, weights))
+        object.__setattr__(evo, "noiseless", noiseless)
     elif covariance:
         object.__setattr__(evo, "steady", _source_sum(evo, None))
     return evo
@@ -448,5 +452,6 @@ def _record_bound(evo, t, mean, cov, *, noise=None, steps: int = 0) -> None:
         else:
             sv, scoef, sres0, sdrop = _source_coef(evo)
             gs, es = errors(scoef, sres0)
-            bound += tl * (float(np.sum(np.abs(sv) * (2 * gs * es + es**2))) + sdrop * float(np.max(gs, initial=1.0)) ** 2)
+            bound += tl * (float(np.sum(np.abs(sv) * (2 * gs * es + es**2)))
+                           + sdrop * float(np.max(gs, initial=1.0)) ** 2)
     object.__setattr__(evo, "error_bound", max(evo.error_bound, float(bound)))
