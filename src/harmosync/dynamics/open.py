@@ -422,32 +422,50 @@ def _evaluate(evo: OpenEvolution, t: np.ndarray, *, means_only: bool):
                 cols.append(qvec)
             w = np.hstack(cols)
             grid = h * np.arange(lead + t.size)
-            y = _readout(evo, w, grid, h, phi)
+            mean, cov = _assemble(evo, _readout(evo, w, grid, h, phi), grid.size, dv, qv, means_only)
         else:
             qv, qdrop = np.zeros(0), 0.0
             grid = np.concatenate([[0.0], t]) if t[0] > 0 else t
             y, q_acc = _readout_steps(evo, np.hstack(cols), grid, means_only)
-        mean = y[:, :, 0]
+            mean, cov = _assemble(evo, [(0, y)], grid.size, dv, qv, means_only)
+            if cov is not None:
+                cov += q_acc
         if means_only:
             return mean[lead:][-t.size:], None
-        r = dv.size
-        z = np.ascontiguousarray(y[:, :, 1:1 + r])  # contiguous: stacked products 2-4× faster
-        cov = np.matmul(z * dv, np.swapaxes(z, 1, 2)) + evo.sigma_s[np.ix_(idx, idx)]
-        if h is not None:
-            zq = np.ascontiguousarray(y[:, :, 1 + r:])
-            inc = np.matmul(zq * qv, np.swapaxes(zq, 1, 2))
-            acc = np.cumsum(inc, axis=0) - inc  # Σ_{j<k}: the noise accumulated up to t_k
-            cov += acc
-        else:
-            cov += q_acc
-        cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))
         mean, cov = mean[-t.size:], cov[-t.size:]
     _record_bound(evo, t, mean, cov, dropped=c["dropped"] + qdrop * max(1, lead + t.size))
     return mean, cov
 
 
-def _readout(evo: OpenEvolution, w: np.ndarray, grid: np.ndarray, h: float, phi) -> np.ndarray:
-    """R e^{A t} W on a uniform grid from 0, shape (T, 2n, C): eigen path or rows path."""
+def _assemble(evo: OpenEvolution, blocks, count: int, dv, qv, means_only: bool):
+    """mean (T, 2n) and σ(t) = σ_s + Z diag(dv) Zᵀ + Σ_{j<k} Z_q diag(qv) Z_qᵀ (T, 2n, 2n) from the
+    readout ``blocks`` (start, y (B, 2n, 1 + R + R_q)), block by block (the quadratic forms stay
+    in cache; the noise sum carries over between blocks)."""
+    idx = evo._cache["idx"]
+    n2, r = idx.size, dv.size
+    mean = np.empty((count, n2))
+    cov = None if means_only else np.empty((count, n2, n2))
+    sig = evo.sigma_s[np.ix_(idx, idx)]
+    acc = np.zeros((n2, n2))
+    for start, y in blocks:
+        sl = slice(start, start + y.shape[0])
+        mean[sl] = y[:, :, 0]
+        if means_only:
+            continue
+        z = np.ascontiguousarray(y[:, :, 1:1 + r])  # contiguous: stacked products 2-4× faster
+        blk = np.matmul(z * dv, np.swapaxes(z, 1, 2)) + sig
+        if qv.size:
+            zq = np.ascontiguousarray(y[:, :, 1 + r:])
+            inc = np.matmul(zq * qv, np.swapaxes(zq, 1, 2))
+            run = np.cumsum(inc, axis=0) - inc + acc  # Σ_{j<k}: the noise accumulated up to t_k
+            acc = run[-1] + inc[-1]
+            blk += run
+        cov[sl] = 0.5 * (blk + np.swapaxes(blk, 1, 2))
+    return mean, cov
+
+
+def _readout(evo: OpenEvolution, w: np.ndarray, grid: np.ndarray, h: float, phi):
+    """R e^{A t} W on a uniform grid from 0, as blocks (start, (B, 2n, C)): eigen path or rows path."""
     c = evo._cache
     idx = c["idx"]
     if c["xinv"] is not None:
@@ -463,21 +481,21 @@ def _readout(evo: OpenEvolution, w: np.ndarray, grid: np.ndarray, h: float, phi)
         bb = bb.reshape(lam.size, -1)
         # only the real part is needed: Re(e B') = [Re e, Im e] @ [Re B'; −Im B'], half a complex product
         bri = np.vstack([bb.real, -bb.imag])
-        out = np.empty((grid.size, idx.size, w.shape[1]))
         steps = np.exp(np.outer(h * np.arange(min(CHUNK, grid.size)), lam))  # e^{λ j h}, j < CHUNK
         for s in range(0, grid.size, CHUNK):
             e = steps[: grid.size - s] * np.exp(lam * grid[s])  # e^{λ(t_s + jh)}, ≤ 2ε relative
-            out[s:s + CHUNK] = (np.hstack([e.real, e.imag]) @ bri).reshape(e.shape[0], idx.size, -1)
-        return out
+            yield s, (np.hstack([e.real, e.imag]) @ bri).reshape(e.shape[0], idx.size, -1)
+        return
     if phi is None:
         phi = sla.expm(evo.drift * h)
     g = np.zeros((idx.size, evo.drift.shape[0]))
     g[np.arange(idx.size), idx] = 1.0
-    out = np.empty((grid.size, idx.size, w.shape[1]))
-    for k in range(grid.size):
-        out[k] = g @ w
-        g = g @ phi
-    return out
+    for s in range(0, grid.size, CHUNK):
+        out = np.empty((min(CHUNK, grid.size - s), idx.size, w.shape[1]))
+        for k in range(out.shape[0]):
+            out[k] = g @ w
+            g = g @ phi
+        yield s, out
 
 
 def _readout_steps(evo: OpenEvolution, w: np.ndarray, grid: np.ndarray, means_only: bool):
