@@ -22,6 +22,8 @@ from . import trigsum as ts
 
 #: largest r·(half a chunk) for the Taylor series of the damping
 X_MAX = 0.05
+#: bytes of the non-uniform FFT's work arrays per group of columns
+GROUP_BYTES = 16 << 20
 #: numbers in the table of :func:`direct` (2K reals per time; 128 MB), at most 2048 times
 TABLE_NUMBERS = 1 << 24
 
@@ -60,15 +62,22 @@ def nufft(lam, b, t0: float, h: float, count: int, *, chunk: int):
     bs, rs = 2 * b[slow], r[slow]
     bf, lf = b[fast], lam[fast]
     tau = h * np.arange(length) - half  # t − t_c
+    # columns in groups whose FFT work arrays (grid × group/2 complex) stay ≤ GROUP_BYTES: the
+    # allocator can reuse them instead of mapping fresh memory at every call
+    group = int(max(2, 2 * (GROUP_BYTES // (16 * plan.grid))))
     for start in range(0, count, length):
         tc = t0 + h * start + half
-        coef = bs * np.exp(-rs * tc)[:, None]
+        decay = np.exp(-rs * tc)[:, None]
         out = np.zeros((length, b.shape[1]))
-        weight = np.ones(length)
-        for p in range(terms + 1):
-            out += weight[:, None] * plan.evaluate(coef, np.longdouble(t0) + np.longdouble(h) * start)
-            coef = coef * (-rs)[:, None]
-            weight = weight * tau / (p + 1)
+        for g0 in range(0, b.shape[1], group):
+            cols = slice(g0, min(g0 + group, b.shape[1]))
+            coef = bs[:, cols] * decay
+            weight = np.ones(length)
+            for p in range(terms + 1):
+                t_start = np.longdouble(t0) + np.longdouble(h) * start
+                out[:, cols] += weight[:, None] * plan.evaluate(coef, t_start)
+                coef = coef * (-rs)[:, None]
+                weight = weight * tau / (p + 1)
         if lf.size:
             times = t0 + h * (start + np.arange(length))
             out += 2 * np.real(np.exp(np.outer(times, lf)) @ bf)
