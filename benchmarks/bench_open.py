@@ -21,6 +21,8 @@ For each case it prints
   O3: O1 with M = 10⁴, t ≤ 25,000, step 0.1 (``--cases O3``; not in the default set): the
       structured path (harmosync.dynamics.open_modes); target ≤ 60 s and ≤ 2 GB (peak RSS of
       the process, printed). No solve_ivp comparison (the dense drift alone is 3.2 GB).
+      NUMPY_MADVISE_HUGEPAGE=0 in the environment saves 6–12 s of system time on a busy machine
+      (docs/open-systems.md, "Speed").
 
 ``--dense`` forces the dense open path (the solver before the structured path) for a
 before/after comparison in the same process conditions (O1, O2).
