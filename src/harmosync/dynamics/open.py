@@ -32,6 +32,12 @@ Q_h comes from the Taylor series of e^{As}U_S (S = U_S s U_Sᵀ) when ‖A‖h �
 suffice, else from the Taylor series of the integral in L(X) = AX + XAᵀ (2‖A‖h ≤ 1; a sparse
 A makes it cheap), else from Van Loan's block exponential.
 
+Structured path: when every bath is a local Lindblad bath of one total rate on at most a few
+oscillators (lossy probes), :func:`solve_open` hands the network to :mod:`.open_modes`, which
+finds the eigenvalues of A from a secular equation over the closed network's normal modes
+(O(N²), no 2N × 2N matrix; Fig. 1 in 0.3 s, M = 10⁴ possible), and falls back here when its
+verification fails.
+
 Error bound (``error_bound``, absolute, any moment; :func:`_record_bound`): a priori roundoff
 (the eigenvalues' error κε‖A‖ as a phase error up to the last time; or the rows path's products)
 plus the truncated eigenvalues of Δ and Q_h, and for small networks ten times the discrepancy
@@ -52,7 +58,9 @@ from ..errors import HarmosyncError, NumericalError
 from ..network import Network
 from ..solvers import blas_threads
 from ..states import InitialState, environment_covariance
+from ..solvers.damped import NotSeparated
 from .contract import Moments, check_times
+from . import open_modes as modal
 
 #: a mode whose decay rate is below this fraction of max|λ(A)| is noiseless (no steady state)
 NOISELESS_TOL = 1e-10
@@ -66,6 +74,7 @@ CHUNK = 2048
 CHECK_MAX = 64
 #: largest network (oscillators) the dense open solver accepts
 OPEN_MAX = 2000
+OPEN_METHODS = ("auto", "dense", "modes")
 
 
 @dataclass(frozen=True, eq=False)
@@ -198,19 +207,37 @@ def van_loan(a: np.ndarray, s: np.ndarray, h: float) -> tuple[np.ndarray, np.nda
 
 
 def solve_open(network: Network, initial: InitialState, baths, *, observe=None, t_max=None,
-               covariance: bool = True, tol: float = RANK_TOL) -> OpenEvolution:
+               covariance: bool = True, tol: float = RANK_TOL, method: str = "auto"):
     """Exact evolution of ``network`` from ``initial`` with ``baths`` (module docstring).
     ``observe``: 0-based oscillators (default the probes); ``t_max``: unused (no cut; kept
-    for the contract); ``covariance=False``: the covariance machinery is skipped."""
+    for the contract); ``covariance=False``: the covariance machinery is skipped.
+    ``method``: "auto" (the structured path of :mod:`.open_modes` when every bath is a local
+    Lindblad bath of one rate on ≤ ``open_modes.DAMPED_MAX`` oscillators, the network has
+    ≥ ``modal.MODES_MIN`` oscillators and its damped modes verify; else dense), "dense" or
+    "modes" (structured or an error)."""
     p, n = network.n_probes, network.size
     if initial.probes.modes != p:
         raise HarmosyncError(f"the initial state has {initial.probes.modes} probe modes but the network has {p} probes")
-    if n > OPEN_MAX:
-        raise HarmosyncError(f"the open solver is dense: {n} oscillators is beyond its {OPEN_MAX}; "
-                             "use a shorter chain")
+    if method not in OPEN_METHODS:
+        raise HarmosyncError(f"method must be one of {', '.join(OPEN_METHODS)}, got {method!r}")
     rows = tuple(range(p)) if observe is None else tuple(int(r) for r in observe)
     if any(not 0 <= r < n for r in rows):
         raise HarmosyncError(f"observed oscillators must be in 0..{n - 1}")
+    why = (f"the baths are not all local Lindblad baths of one rate on at most {modal.DAMPED_MAX} "
+           "oscillators")
+    if method != "dense":
+        damping = modal.local_damping(network, baths)
+        if damping is not None and (method == "modes" or n >= modal.MODES_MIN):
+            try:
+                return modal.solve_modes(network, initial, damping, rows, covariance=covariance, tol=tol,
+                                   noiseless_tol=NOISELESS_TOL)
+            except NotSeparated as e:
+                why = f"its damped modes could not be verified ({e})"
+        if method == "modes":
+            raise HarmosyncError(f"the structured open solver does not apply: {why}; use method='dense'")
+    if n > OPEN_MAX:
+        raise HarmosyncError(f"the open solver is dense for these baths ({why}): {n} oscillators is beyond "
+                             f"its {OPEN_MAX}; use a shorter chain")
     with blas_threads(1 if n <= 600 else None):
         a, d = drift_diffusion(network, baths)
         a_d = a - hamiltonian_drift(network)
@@ -324,21 +351,29 @@ def series_noise(a, s, h):
 
 
 def _krylov_noise(a, sv, su, h):
+    """Q_h for a dense A (:func:`taylor_noise`); None when that needs more columns than A has."""
+    x = float(np.abs(a).sum(axis=0).max()) * h
+    return taylor_noise(lambda v: a @ v, x, sv, su, h, max_cols=a.shape[0])
+
+
+def taylor_noise(apply_a, norm_h: float, sv, su, h: float, *, max_cols: int | None = None):
     """Q_h = ∫₀ʰ e^{As} U s Uᵀ e^{Aᵀs} ds from the Taylor series of e^{As}U: with
     K_j = (hA)^j U / j!, Q_h = h Σ_{j,l} K_j s K_lᵀ / (j + l + 1), exact once (‖A‖h)^m/m! < 1e-17
-    (m ≤ 30, ‖A‖₁h ≤ 1). None when that needs more columns than A has (then Van Loan)."""
-    x = float(np.abs(a).sum(axis=0).max()) * h
+    (m ≤ 30). ``apply_a``: v ↦ A v on columns; ``norm_h``: a bound on ‖A‖h (≤ 1 required).
+    Returns (values, vectors, dropped), or None when ‖A‖h > 1 or more than ``max_cols`` columns
+    would be needed."""
+    x = float(norm_h)
     if x > 1.0:
         return None
     m, term = 0, 1.0
     while term > 1e-17 and m < 30:
         m += 1
         term *= x / m
-    if (m + 1) * sv.size >= a.shape[0]:
+    if max_cols is not None and (m + 1) * sv.size >= max_cols:
         return None
     ks = [su]
     for j in range(1, m + 1):
-        ks.append((h / j) * (a @ ks[-1]))
+        ks.append((h / j) * apply_a(ks[-1]))
     k = np.hstack(ks)
     j = np.arange(m + 1)
     c = np.kron(h / (j[:, None] + j[None, :] + 1), np.diag(sv))  # columns ordered (j, r)
@@ -387,32 +422,50 @@ def _evaluate(evo: OpenEvolution, t: np.ndarray, *, means_only: bool):
                 cols.append(qvec)
             w = np.hstack(cols)
             grid = h * np.arange(lead + t.size)
-            y = _readout(evo, w, grid, h, phi)
+            mean, cov = _assemble(evo, _readout(evo, w, grid, h, phi), grid.size, dv, qv, means_only)
         else:
             qv, qdrop = np.zeros(0), 0.0
             grid = np.concatenate([[0.0], t]) if t[0] > 0 else t
             y, q_acc = _readout_steps(evo, np.hstack(cols), grid, means_only)
-        mean = y[:, :, 0]
+            mean, cov = _assemble(evo, [(0, y)], grid.size, dv, qv, means_only)
+            if cov is not None:
+                cov += q_acc
         if means_only:
             return mean[lead:][-t.size:], None
-        r = dv.size
-        z = np.ascontiguousarray(y[:, :, 1:1 + r])  # contiguous: stacked products 2-4× faster
-        cov = np.matmul(z * dv, np.swapaxes(z, 1, 2)) + evo.sigma_s[np.ix_(idx, idx)]
-        if h is not None:
-            zq = np.ascontiguousarray(y[:, :, 1 + r:])
-            inc = np.matmul(zq * qv, np.swapaxes(zq, 1, 2))
-            acc = np.cumsum(inc, axis=0) - inc  # Σ_{j<k}: the noise accumulated up to t_k
-            cov += acc
-        else:
-            cov += q_acc
-        cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))
         mean, cov = mean[-t.size:], cov[-t.size:]
     _record_bound(evo, t, mean, cov, dropped=c["dropped"] + qdrop * max(1, lead + t.size))
     return mean, cov
 
 
-def _readout(evo: OpenEvolution, w: np.ndarray, grid: np.ndarray, h: float, phi) -> np.ndarray:
-    """R e^{A t} W on a uniform grid from 0, shape (T, 2n, C): eigen path or rows path."""
+def _assemble(evo: OpenEvolution, blocks, count: int, dv, qv, means_only: bool):
+    """mean (T, 2n) and σ(t) = σ_s + Z diag(dv) Zᵀ + Σ_{j<k} Z_q diag(qv) Z_qᵀ (T, 2n, 2n) from the
+    readout ``blocks`` (start, y (B, 2n, 1 + R + R_q)), block by block (the quadratic forms stay
+    in cache; the noise sum carries over between blocks)."""
+    idx = evo._cache["idx"]
+    n2, r = idx.size, dv.size
+    mean = np.empty((count, n2))
+    cov = None if means_only else np.empty((count, n2, n2))
+    sig = evo.sigma_s[np.ix_(idx, idx)]
+    acc = np.zeros((n2, n2))
+    for start, y in blocks:
+        sl = slice(start, start + y.shape[0])
+        mean[sl] = y[:, :, 0]
+        if means_only:
+            continue
+        z = np.ascontiguousarray(y[:, :, 1:1 + r])  # contiguous: stacked products 2-4× faster
+        blk = np.matmul(z * dv, np.swapaxes(z, 1, 2)) + sig
+        if qv.size:
+            zq = np.ascontiguousarray(y[:, :, 1 + r:])
+            inc = np.matmul(zq * qv, np.swapaxes(zq, 1, 2))
+            run = np.cumsum(inc, axis=0) - inc + acc  # Σ_{j<k}: the noise accumulated up to t_k
+            acc = run[-1] + inc[-1]
+            blk += run
+        cov[sl] = 0.5 * (blk + np.swapaxes(blk, 1, 2))
+    return mean, cov
+
+
+def _readout(evo: OpenEvolution, w: np.ndarray, grid: np.ndarray, h: float, phi):
+    """R e^{A t} W on a uniform grid from 0, as blocks (start, (B, 2n, C)): eigen path or rows path."""
     c = evo._cache
     idx = c["idx"]
     if c["xinv"] is not None:
@@ -428,21 +481,21 @@ def _readout(evo: OpenEvolution, w: np.ndarray, grid: np.ndarray, h: float, phi)
         bb = bb.reshape(lam.size, -1)
         # only the real part is needed: Re(e B') = [Re e, Im e] @ [Re B'; −Im B'], half a complex product
         bri = np.vstack([bb.real, -bb.imag])
-        out = np.empty((grid.size, idx.size, w.shape[1]))
         steps = np.exp(np.outer(h * np.arange(min(CHUNK, grid.size)), lam))  # e^{λ j h}, j < CHUNK
         for s in range(0, grid.size, CHUNK):
             e = steps[: grid.size - s] * np.exp(lam * grid[s])  # e^{λ(t_s + jh)}, ≤ 2ε relative
-            out[s:s + CHUNK] = (np.hstack([e.real, e.imag]) @ bri).reshape(e.shape[0], idx.size, -1)
-        return out
+            yield s, (np.hstack([e.real, e.imag]) @ bri).reshape(e.shape[0], idx.size, -1)
+        return
     if phi is None:
         phi = sla.expm(evo.drift * h)
     g = np.zeros((idx.size, evo.drift.shape[0]))
     g[np.arange(idx.size), idx] = 1.0
-    out = np.empty((grid.size, idx.size, w.shape[1]))
-    for k in range(grid.size):
-        out[k] = g @ w
-        g = g @ phi
-    return out
+    for s in range(0, grid.size, CHUNK):
+        out = np.empty((min(CHUNK, grid.size - s), idx.size, w.shape[1]))
+        for k in range(out.shape[0]):
+            out[k] = g @ w
+            g = g @ phi
+        yield s, out
 
 
 def _readout_steps(evo: OpenEvolution, w: np.ndarray, grid: np.ndarray, means_only: bool):
