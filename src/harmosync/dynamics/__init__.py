@@ -6,7 +6,8 @@ nothing outside this package reads more of it. Today's solver is the closed one
 (:mod:`.normal_modes`: normal modes, structured chain paths, light cone); :func:`solve_many`
 (:mod:`.many`) solves many networks on one chain, sharing the chain's work. Open systems enter
 through the same ``solve`` (``baths=``, :mod:`harmosync.baths`) with a second solver behind it
-(:mod:`.open`).
+(:mod:`.open`: dense, or for local Lindblad baths of one rate on a few oscillators the
+structured path of :mod:`.open_modes`, built on the closed solver's modes).
 :mod:`.reference` holds slow, obviously correct references for the tests.
 """
 
@@ -35,11 +36,12 @@ def solve(network: Network, initial: InitialState, *, observe=None, t_max: float
     eigenvalues of the initial state's low-rank deviation below tol·max(1, ‖Δ‖) are dropped, and
     counted in ``error_bound``. ``method``: one of ``METHODS`` ("auto", "dense", "chain").
     ``baths``: :class:`harmosync.baths.Bath` objects; any bath selects the open solver
-    (:func:`.open.solve_open`: dense, exact, no energy), which ignores ``method``.
+    (:func:`.open.solve_open`: exact, no energy), whose ``method`` is one of
+    ``open.OPEN_METHODS`` ("auto", "dense", "modes").
     """
     if baths:
         return solve_open(network, initial, tuple(baths), observe=observe, t_max=t_max,
-                          covariance=covariance)
+                          covariance=covariance, method=method)
     return solve_closed(network, initial, observe=observe, t_max=t_max, covariance=covariance,
                         tol=tol, method=method)
 

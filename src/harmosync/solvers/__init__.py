@@ -6,7 +6,11 @@
 * :mod:`.arrowhead` — normal modes of probes plugged into a chain with known modes, from
   secular equations (no O(N³) dense eigendecomposition);
 * :mod:`.trigsum` — trig sums Σ_k α_k cos(w_k t) + β_k sin(w_k t) on uniform time grids, by a
-  non-uniform FFT (type 1, exponential-of-semicircle kernel) or blockwise BLAS products.
+  non-uniform FFT (type 1, exponential-of-semicircle kernel) or blockwise BLAS products;
+* :mod:`.damped` — eigenvalues and Cauchy-like eigenvectors of a drift with local damping of
+  one rate on a few oscillators, from the closed network's modes (a secular equation);
+* :mod:`.expsum` — sums of damped exponentials on uniform grids (blocked BLAS, or the NUFFT
+  with the damping Taylor-expanded per chunk).
 
 The physics-facing entry point is :func:`harmosync.dynamics.solve` (and
 :func:`harmosync.dynamics.solve_many` for many networks on one chain).
