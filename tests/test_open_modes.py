@@ -203,3 +203,20 @@ def test_damped_exponential_sums_nufft_and_direct_against_brute_force():
         got = np.vstack([v for _, v in gen])
         assert got.shape == (count, 5)
         assert np.abs(got[pick] - ref).max() <= rel * scale + 1e-15 * scale * h * count
+
+
+def test_solve_passes_the_method_to_the_open_solver():
+    """`dynamics.solve(..., baths=, method=)`: "dense" and "modes" select the two open paths
+    (equal within their bounds), a closed-only method is refused in one line."""
+    from harmosync import dynamics as dy
+
+    net, state = _chain(), _state()
+    baths = (Bath(kind="lindblad", probes=(1, 2), rate=1e-3),)
+    t = np.linspace(0.0, 50.0, 101)
+    dense = dy.solve(net, state, baths=baths, method="dense")
+    modes = dy.solve(net, state, baths=baths, method="modes")
+    assert isinstance(modes, ModalOpenEvolution) and not isinstance(dense, ModalOpenEvolution)
+    a, b = dense.moments(t), modes.moments(t)
+    assert np.max(np.abs(a.cov - b.cov)) <= dense.error_bound + modes.error_bound
+    with pytest.raises(HarmosyncError, match="method must be one of auto, dense, modes"):
+        dy.solve(net, state, baths=baths, method="chain")
