@@ -122,3 +122,42 @@ def test_figure_all_ctrl_c_stops_at_once_and_writes_nothing_after(tmp_path):
     assert not list(out.glob(".*")), "temporary files left behind"
     assert not left, f"processes left: {left}"
     assert waited < 2.0, f"took {waited:.1f} s to stop after Ctrl-C"
+
+
+FAILING = """
+import sys, time
+import numpy as np, xarray as xr
+import harmosync.figures as figs
+from harmosync.errors import HarmosyncError
+def compute(n, params=None, *, progress=False):
+    time.sleep(0.3 if n == 1 else 1.5)
+    if n == 1:
+        raise HarmosyncError("fig1 refused on purpose")
+    return xr.Dataset({"y": ("x", np.arange(3.0))}, attrs={"title": f"fig{n}"})
+def draw(n, ds):
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots()
+    ax.plot(ds["y"].values)
+    return fig
+figs.compute, figs.draw = compute, draw
+from harmosync.cli import main
+sys.argv = ["harmosync", "figure", "all", "--out", sys.argv[1]]
+main()
+"""
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores (the forked figure workers)")
+def test_figure_all_stops_at_the_first_failing_figure(tmp_path):
+    """A figure that fails ends `figure all` with its one-line error (exit 2), as the serial
+    loop did: the figure being made beside it is stopped and the others are not started —
+    nothing is written after the error, no temporary file is left. (Before the fix every other
+    figure was still made and written, silently, before the error was reported.)"""
+    script = tmp_path / "failing.py"
+    script.write_text(textwrap.dedent(FAILING))
+    out = tmp_path / "figs"
+    env = {**os.environ, "PYTHONPATH": str(Path(harmosync.__file__).parents[1])}
+    res = subprocess.run([sys.executable, str(script), str(out)], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 2
+    assert res.stderr.strip().splitlines()[-1] == "harmosync: error: fig1 refused on purpose"
+    assert sorted(p.name for p in out.iterdir()) == []
