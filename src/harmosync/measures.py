@@ -60,7 +60,9 @@ def sync_factor(f, g, step: float, window: float, *, delay: float = 0.0, workers
     f, g = f.reshape(-1, size), g.reshape(-1, size)
     if k:
         gs = np.full_like(g, np.nan)
-        if k > 0:
+        if abs(k) >= size:  # no sample of g at t + τ: all NaN
+            pass
+        elif k > 0:
             gs[:, : size - k] = g[:, k:]
         else:
             gs[:, -k:] = g[:, : size + k]

@@ -55,20 +55,41 @@ def _write(ds, fig, paths: dict, *, overwrite: bool) -> None:
             fig.savefig(tmp["pdf"], format="pdf", metadata={"Title": title, "Creator": f"harmosync {__version__}"})
 
 
+_BUSY = False  # a figure worker is inside _make (its SIGTERM handler then stops the figure)
+
+
 def _make(n: int, paths: dict, overwrite: bool, progress: bool) -> tuple[int, float]:
     """Compute, draw and write figure ``n``; its wall time [s]."""
+    global _BUSY
     import matplotlib.pyplot as plt
 
     from .. import figures
 
-    t0 = time.perf_counter()
-    ds = figures.compute(n, progress=progress)
-    fig = figures.draw(n, ds)
+    _BUSY = True
     try:
-        _write(ds, fig, paths, overwrite=overwrite)
+        t0 = time.perf_counter()
+        ds = figures.compute(n, progress=progress)
+        fig = figures.draw(n, ds)
+        try:
+            _write(ds, fig, paths, overwrite=overwrite)
+        finally:
+            plt.close(fig)
+        return n, time.perf_counter() - t0
     finally:
-        plt.close(fig)
-    return n, time.perf_counter() - t0
+        _BUSY = False
+
+
+def _worker_init() -> None:
+    """A figure worker leaves Ctrl-C to the driver, which stops it with SIGTERM: that unwinds
+    the figure in progress (its temporary files removed), and is ignored between figures."""
+    import signal
+
+    def stop(signum, frame):
+        if _BUSY:
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, stop)
 
 
 def _run(numbers: list[int], plan: dict, *, overwrite: bool, progress: bool):
@@ -88,16 +109,23 @@ def _run(numbers: list[int], plan: dict, *, overwrite: bool, progress: bool):
     import matplotlib.pyplot  # noqa: F401  (imported once, before the fork)
 
     order = sorted(numbers, key=lambda n: n != 6)
-    with ProcessPoolExecutor(max_workers=2, mp_context=mp.get_context("fork")) as pool:
-        pending = {pool.submit(_make, n, plan[n], overwrite, False) for n in order}
+    with ProcessPoolExecutor(max_workers=2, mp_context=mp.get_context("fork"), initializer=_worker_init) as pool:
+        pending = set()
         try:
-            while pending:
+            # one figure per worker at a time: a submitted call that a worker has queued cannot
+            # be cancelled, and would still be made (and written) after Ctrl-C or an error
+            while order or pending:
+                while order and len(pending) < 2:
+                    n = order.pop(0)
+                    pending.add(pool.submit(_make, n, plan[n], overwrite, False))
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     yield future.result()
-        except BaseException:
+        except BaseException:  # Ctrl-C or a figure's error: stop the figures in progress
             for future in pending:
                 future.cancel()
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.terminate()
             raise
 
 

@@ -86,7 +86,8 @@ def means_many(evolutions: Sequence[Evolution], times, *, columns=None, workers:
     if cols is not None and (not cols or not all(isinstance(c, (int, np.integer)) and not isinstance(c, bool)
                                                  and 0 <= c < low for c in cols)):
         raise HarmosyncError(f"columns must list interleaved mean columns in 0..{low - 1}, got {cols}")
-    if workers is not None and not (isinstance(workers, (int, np.integer)) and workers >= 1):
+    if workers is not None and not (isinstance(workers, (int, np.integer)) and not isinstance(workers, bool)
+                                    and workers >= 1):
         raise HarmosyncError(f"workers must be a whole number ≥ 1, got {workers!r}")
     out = np.empty((len(evos), t.size, width))
     workers = cores() if workers is None else int(workers)
