@@ -17,7 +17,7 @@ BLOCK = 2048
 
 def cholesky4(s):
     """Lower Cholesky factor σ = L Lᵀ of 4 × 4 matrices given as their 16 entries ``s``
-    (16, K) (row-major), in LAPACK's order of operations (unblocked potf2, lower):
+    (16 arrays (K,), row-major), in LAPACK's order of operations (unblocked potf2, lower):
     L_jj = √(σ_jj − Σ_{k<j} L_jk²), L_ij = (σ_ij − Σ_{k<j} L_ik L_jk)·(1/L_jj). Returns the ten
     entries (l00, l10, l11, l20, l21, l22, l30, l31, l32, l33), each (K,); raises
     :class:`HarmosyncError` if a pivot is not positive (σ not positive definite)."""
@@ -71,9 +71,11 @@ def two_mode_symplectic_eigenvalues(cov, *, transpose: bool = False) -> np.ndarr
     factor. Raises :class:`HarmosyncError` if some σ is not positive definite."""
     cov = np.asarray(cov, dtype=float)
     shape = cov.shape[:-2]
-    flat = cov.reshape(-1, 16)
-    out = np.empty((flat.shape[0], 2))
-    for b in range(0, flat.shape[0], BLOCK):
-        s = np.ascontiguousarray(flat[b:b + BLOCK].T)  # (16, k): each entry a contiguous row
+    stack = cov.reshape(-1, 4, 4)  # a view for one leading axis, also of entry-major storage
+    out = np.empty((stack.shape[0], 2))
+    for b in range(0, stack.shape[0], BLOCK):
+        # the 16 entries' series of this block: contiguous rows when σ is stored entry by entry
+        # (NormalModeEvolution.moments(by_entry=True)), strided views otherwise
+        s = [stack[b:b + BLOCK, i, j] for i in range(4) for j in range(4)]
         out[b:b + BLOCK, 0], out[b:b + BLOCK, 1] = _eigenvalues_block(s, transpose)
     return out.reshape(shape + (2,))
