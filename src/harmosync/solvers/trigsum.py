@@ -18,7 +18,9 @@ Memory: O(N·C + G·C) per chunk, independent of the total number of times.
 
 from __future__ import annotations
 
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import lru_cache
 
@@ -116,7 +118,7 @@ class NufftPlan:
 
     def _transform(self, coef: np.ndarray, t_start) -> np.ndarray:
         """The inverse FFT (C/2 rows, G) of the spread, phase-shifted coefficients (N, C), columns
-        paired (A + iB); padded to an even C. The array may be this thread's workspace: read it
+        paired (A + iB); padded to an even C. The array is this thread's reused grid: read it
         before the next call."""
         n, ncols = coef.shape
         # phase w·(t_start + half·h) in extended precision: a rounded time or product would shift
@@ -134,20 +136,22 @@ class NufftPlan:
         # contiguous rows than down columns, with bitwise the same result. The spread values
         # (grid points that receive any, × C/2) are scattered into zeroed rows
         spread = (self.spread @ vals).T
+        # numpy's pocketfft (scipy's transform, bitwise), in place in this thread's reused grid:
+        # a fresh 16 MB grid per chunk cost ~10% of a W5 network's evaluation in page faults;
+        # zeroing the warm grid costs as little as keeping a second one zero off the used points
+        b = _workspace(spread.shape[0], self.grid)
+        b.fill(0.0)
+        b[:, self.used] = spread
         workers = getattr(_LOCAL, "workers", None)
         workers = FFT_WORKERS if workers is None else workers
-        if workers == 1:
-            # one thread: numpy's pocketfft (the same transform, bitwise) writes into a reused
-            # output, so the input stays zero off the used points (no zeroing or fresh pages per
-            # chunk, ~10% of a W5 network's evaluation)
-            b, fb = _workspace(spread.shape[0], self.grid)
-            b[:, self.used] = spread
-            np.fft.ifft(b, axis=1, out=fb)
-            b[:, self.used] = 0.0
-            return fb
-        b = np.zeros((spread.shape[0], self.grid), complex)
-        b[:, self.used] = spread
-        return sfft.ifft(b, axis=1, overwrite_x=True, workers=workers)
+        workers = min(_cpu_count() if workers == -1 else int(workers), b.shape[0])
+        if workers <= 1:
+            np.fft.ifft(b, axis=1, out=b)
+        else:  # blocks of rows side by side: the transforms release the GIL
+            parts = [slice(i * b.shape[0] // workers, (i + 1) * b.shape[0] // workers) for i in range(workers)]
+            with ThreadPoolExecutor(workers) as ex:
+                list(ex.map(lambda r: np.fft.ifft(b[r], axis=1, out=b[r]), parts))
+        return b
 
     def _segments(self):
         # outputs m = −half … L − half − 1 sit at grid indices G − half … G − 1, then 0 … L − half − 1
@@ -184,13 +188,21 @@ class NufftPlan:
         return out.reshape(-1, self.length)[:ncols]
 
 
-def _workspace(rows: int, grid: int):
-    """This thread's zeroed FFT input and an output buffer, (rows, grid) complex each; kept
-    for the last shape only (≤ ~35 MB for the NUFFT chunks ``nufft_chunk`` allows)."""
-    ws = getattr(_LOCAL, "buffers", None)
-    if ws is None or ws[0].shape != (rows, grid):
-        ws = (np.zeros((rows, grid), complex), np.empty((rows, grid), complex))
-        _LOCAL.buffers = ws
+def _cpu_count() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _workspace(rows: int, grid: int) -> np.ndarray:
+    """This thread's FFT grid, (rows, grid) complex, kept for the last shape only: 16·G·C/2
+    ≈ 16·L·C bytes, within the chunk memory ``normal_modes.nufft_chunk`` budgets; reused by
+    every chunk and every evolution of that shape (a map's networks)."""
+    ws = getattr(_LOCAL, "grid", None)
+    if ws is None or ws.shape != (rows, grid):
+        ws = np.empty((rows, grid), complex)
+        _LOCAL.grid = ws
     return ws
 
 
