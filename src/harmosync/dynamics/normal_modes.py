@@ -128,7 +128,9 @@ class NormalModeEvolution:
         ``engine``: "auto" (non-uniform FFT or BLAS blocks on uniform grids, whichever is
         cheaper), "nufft", "direct". Chunks hold at most ``block`` times."""
         for sl, m, c in _iter_moment_rows(self, times, block=BLOCK if block is None else block, engine=engine):
-            yield sl, np.ascontiguousarray(m.T), np.ascontiguousarray(np.moveaxis(c, -1, 0))
+            out = sl, np.ascontiguousarray(m.T), np.ascontiguousarray(np.moveaxis(c, -1, 0))
+            del m, c  # m views its whole chunk: let it go before the next one is computed
+            yield out
 
     def moments(self, times, *, block: int = 4096, engine: str = "auto", by_entry: bool = False) -> Moments:
         """Means and covariance of the observed oscillators at every time, exactly. Memory:
@@ -431,9 +433,8 @@ def _covariance_rows(z: np.ndarray, lam: np.ndarray, const: np.ndarray, out: np.
     columns ``z`` (2n, R, B): one sum of products over r per entry a ≤ b, along contiguous time
     rows (faster than a (B, 2n, R) stack of small matrix products, and no transpose)."""
     for a in range(z.shape[0]):
-        zl = z[a] * lam[:, None]
         for b in range(a, z.shape[0]):
-            np.einsum("rt,rt->t", zl, z[b], out=out[a, b])
+            np.einsum("r,rt,rt->t", lam, z[a], z[b], out=out[a, b])
             out[a, b] += const[a, b]
             if b != a:
                 out[b, a] = out[a, b]
@@ -485,6 +486,7 @@ def _iter_moment_rows(sol: NormalModeEvolution, times, *, block: int, engine: st
     for start, vals in gen:
         for sub in range(0, vals.shape[1], block):
             yield assemble(start + sub, vals[:, sub:sub + block])
+        del vals  # one chunk's values alive at a time (the memory nufft_chunk budgets)
 
 
 def _means(sol: NormalModeEvolution, times, *, engine: str, columns=None) -> np.ndarray:

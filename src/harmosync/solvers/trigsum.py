@@ -13,7 +13,8 @@ Two evaluators, same result:
   Cost ≈ chunks·(C/2·5 G log₂G + 32·N·C) flops; relative error ≈ 1e-14 of Σ_k |c_k|
   (measured in the tests against :func:`direct`).
 
-Memory: O(N·C + G·C) per chunk, independent of the total number of times.
+Memory: O(N·C + G·C) per chunk, independent of the total number of times; each thread keeps
+its last FFT grids (input and output, 2 × 16·G·C/2 bytes) for the next chunk or evolution.
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ class NufftPlan:
 
     def _transform(self, coef: np.ndarray, t_start) -> np.ndarray:
         """The inverse FFT (C/2 rows, G) of the spread, phase-shifted coefficients (N, C), columns
-        paired (A + iB); padded to an even C. The array is this thread's reused grid: read it
+        paired (A + iB); padded to an even C. The array is this thread's reused output grid: read it
         before the next call."""
         n, ncols = coef.shape
         # phase w·(t_start + half·h) in extended precision: a rounded time or product would shift
@@ -136,22 +137,23 @@ class NufftPlan:
         # contiguous rows than down columns, with bitwise the same result. The spread values
         # (grid points that receive any, × C/2) are scattered into zeroed rows
         spread = (self.spread @ vals).T
-        # numpy's pocketfft (scipy's transform, bitwise), in place in this thread's reused grid:
-        # a fresh 16 MB grid per chunk cost ~10% of a W5 network's evaluation in page faults;
-        # zeroing the warm grid costs as little as keeping a second one zero off the used points
-        b = _workspace(spread.shape[0], self.grid)
-        b.fill(0.0)
+        # numpy's pocketfft (scipy's transform, bitwise) from this thread's reused input grid,
+        # zero off the used points (only those are reset), into its reused output grid: a fresh
+        # 16 MB grid per chunk cost ~10% of a W5 network's evaluation in page faults, and
+        # zeroing a whole grid per chunk ~2.8 ms
+        b, fb = _workspace(spread.shape[0], self.grid)
         b[:, self.used] = spread
         workers = getattr(_LOCAL, "workers", None)
         workers = FFT_WORKERS if workers is None else workers
         workers = min(_cpu_count() if workers == -1 else int(workers), b.shape[0])
         if workers <= 1:
-            np.fft.ifft(b, axis=1, out=b)
+            np.fft.ifft(b, axis=1, out=fb)
         else:  # blocks of rows side by side: the transforms release the GIL
             parts = [slice(i * b.shape[0] // workers, (i + 1) * b.shape[0] // workers) for i in range(workers)]
             with ThreadPoolExecutor(workers) as ex:
-                list(ex.map(lambda r: np.fft.ifft(b[r], axis=1, out=b[r]), parts))
-        return b
+                list(ex.map(lambda r: np.fft.ifft(b[r], axis=1, out=fb[r]), parts))
+        b[:, self.used] = 0.0
+        return fb
 
     def _segments(self):
         # outputs m = −half … L − half − 1 sit at grid indices G − half … G − 1, then 0 … L − half − 1
@@ -195,14 +197,15 @@ def _cpu_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _workspace(rows: int, grid: int) -> np.ndarray:
-    """This thread's FFT grid, (rows, grid) complex, kept for the last shape only: 16·G·C/2
-    ≈ 16·L·C bytes, within the chunk memory ``normal_modes.nufft_chunk`` budgets; reused by
-    every chunk and every evolution of that shape (a map's networks)."""
-    ws = getattr(_LOCAL, "grid", None)
-    if ws is None or ws.shape != (rows, grid):
-        ws = np.empty((rows, grid), complex)
-        _LOCAL.grid = ws
+def _workspace(rows: int, grid: int):
+    """This thread's FFT input grid (zero) and output grid, (rows, grid) complex each, kept for
+    the last shape only: 2 × 16·G·C/2 ≈ 32·L·C bytes, within the chunk memory that
+    ``normal_modes.nufft_chunk`` budgets (48·L·C with one chunk's output); reused by every
+    chunk and every evolution of that shape (a map's networks)."""
+    ws = getattr(_LOCAL, "grids", None)
+    if ws is None or ws[0].shape != (rows, grid):
+        ws = (np.zeros((rows, grid), complex), np.empty((rows, grid), complex))
+        _LOCAL.grids = ws
     return ws
 
 
