@@ -593,7 +593,7 @@ def _w5_part(task):
     with threadpool_limits(1 if parts > 1 else None):
         sols = map_evolutions(env, probes_, init, [sites[i] for i in mine], t_max=grid[-1])
         for i, sol in zip(mine, sols):
-            mom = sol.moments(grid)
+            mom = sol.moments(grid, by_entry=True)  # each entry's series contiguous: what the measures read
             x2a = mom.cov[:, 0, 0] + mom.mean[:, 0] ** 2
             x2b = mom.cov[:, 2, 2] + mom.mean[:, 2] ** 2
             c = ms.sync_factor(np.vstack([mom.mean[:, 0], x2a]), np.vstack([mom.mean[:, 2], x2b]), pr["step"], 20.0)

@@ -355,3 +355,33 @@ def test_solve_many_refuses_mismatched_states():
     three = st.InitialState(st.product(st.coherent(1.0), st.coherent(1.0), st.coherent(1.0)))
     with pytest.raises(HarmosyncError, match="probe modes"):
         dy.solve_many([net], three)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_nufft_rows_are_the_values_transposed(threads):
+    """The NUFFT's (C, L) rows (each column contiguous, for moments by entry) are bitwise its
+    (L, C) values transposed, with one FFT thread (numpy's transform into a reused buffer)
+    or several (scipy's), over several chunks and an odd column count."""
+    rng = np.random.default_rng(4)
+    n, c, count = 200, 7, 9001
+    w = np.sort(rng.uniform(0.3, 2.3, n))
+    a, b = rng.normal(size=(n, c)), rng.normal(size=(n, c))
+    with ts.fft_threads(threads):
+        cols = np.vstack([v for _, v in ts.nufft(w, a, b, 1.3, 0.05, count, chunk=1 << 12)])
+        rows = np.hstack([v for _, v in ts.nufft(w, a, b, 1.3, 0.05, count, chunk=1 << 12, rows=True)])
+    with ts.fft_threads(3 - threads):
+        other = np.vstack([v for _, v in ts.nufft(w, a, b, 1.3, 0.05, count, chunk=1 << 12)])
+    assert np.array_equal(rows.T, cols) and np.array_equal(cols, other)
+
+
+def test_moments_by_entry_and_streamed_are_the_same_numbers(fig1_network, fig1_state):
+    """moments(by_entry=True) holds the numbers of moments() (bitwise), stored entry by entry
+    (cov[:, a, b] contiguous); iter_moments streams the same numbers; σ stays symmetric."""
+    sol = dy.solve(fig1_network, fig1_state)
+    t = 0.05 * np.arange(7001)
+    a = sol.moments(t)
+    b = sol.moments(t, by_entry=True)
+    assert np.array_equal(a.mean, b.mean) and np.array_equal(a.cov, b.cov)
+    assert b.cov[:, 1, 2].flags.c_contiguous and a.cov.flags.c_contiguous
+    streamed = np.concatenate([c for _, _, c in sol.iter_moments(t, block=1000)])
+    assert np.array_equal(streamed, a.cov) and np.array_equal(a.cov, np.swapaxes(a.cov, 1, 2))

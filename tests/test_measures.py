@@ -286,3 +286,54 @@ def test_correlations_within_the_covariance_error_are_zero():
     c = 0.1
     fake = np.block([[0.5 * np.eye(2), c * np.eye(2)], [c * np.eye(2), 0.5 * np.eye(2)]])
     assert ms.mutual_information(fake, accuracy=delta) < -0.1
+
+
+def _nu_lapack_route(cov):
+    """The two-mode route of measures.symplectic_eigenvalues with LAPACK's Cholesky and matrix
+    products: A = LᵀΩL, ν₊ = |u₊| + |u₋|, ν₋ = Π L_ii / ν₊ (the reference for the closed form)."""
+    lower = np.linalg.cholesky(cov)
+    a = np.swapaxes(lower, -1, -2) @ symplectic_form(2) @ lower
+    up = 0.5 * np.stack([a[..., 0, 1] + a[..., 2, 3], a[..., 0, 2] - a[..., 1, 3], a[..., 0, 3] + a[..., 1, 2]])
+    um = 0.5 * np.stack([a[..., 0, 1] - a[..., 2, 3], a[..., 0, 2] + a[..., 1, 3], a[..., 0, 3] - a[..., 1, 2]])
+    nu_max = np.linalg.norm(up, axis=0) + np.linalg.norm(um, axis=0)
+    return np.stack([np.prod(np.diagonal(lower, axis1=-2, axis2=-1), axis=-1) / nu_max, nu_max], axis=-1)
+
+
+def test_two_mode_closed_form_factor_matches_lapack():
+    """The closed-form 4 × 4 Cholesky factor (measures_twomode) is LAPACK's to a few ulp, so the
+    two-mode symplectic eigenvalues agree with the LAPACK route, on random
+    mixed states, pure states (ν = ½) and strongly squeezed ones (both as close to the exact ν); the partial transpose's
+    eigenvalues from σ's own factor are those of the transposed σ (p₂ → −p₂: E_N); a stack
+    stored entry by entry gives bitwise the same; a non-positive-definite σ is refused."""
+    from harmosync import measures_twomode as tm
+
+    rng = np.random.default_rng(5)
+    covs, nus = [], []
+    for k in range(300):
+        nu = np.full(2, 0.5) if k % 4 == 0 else rng.uniform(0.5, 4.0, 2)
+        squeeze = np.diag(np.exp(0.5 * (k % 7 - 3.0) * np.array([1.0, -1.0, 1.0, -1.0])))
+        s = random_symplectic(2, rng) @ squeeze
+        covs.append(s @ np.diag(np.repeat(nu, 2)) @ s.T)
+        nus.append(np.sort(nu))
+    cov, nus = np.stack(covs), np.array(nus)
+    lower = np.linalg.cholesky(cov)
+    got = np.zeros_like(lower)
+    got[:, [0, 1, 1, 2, 2, 2, 3, 3, 3, 3], [0, 0, 1, 0, 1, 2, 0, 1, 2, 3]] = np.array(
+        tm.cholesky4([cov[:, i, j] for i in range(4) for j in range(4)])).T
+    np.testing.assert_allclose(got, lower, rtol=1e-15 * 8, atol=1e-15 * 8 * np.abs(lower).max())
+    # both routes err by what rounding σ's entries does (up to ~5e-13 for σ's condition number
+    # here): the closed form no more than LAPACK's route
+    nu, ref = ms.symplectic_eigenvalues(cov), _nu_lapack_route(cov)
+    err, err_ref = np.abs(nu / nus - 1), np.abs(ref / nus - 1)
+    assert err.max() <= 1.1 * err_ref.max() + 1e-15 and np.median(err) <= 2 * np.median(err_ref) + 1e-16
+    np.testing.assert_allclose(nu, ref, rtol=1e-12, atol=0)
+    flip = np.diag([1.0, 1.0, 1.0, -1.0])
+    np.testing.assert_allclose(tm.two_mode_symplectic_eigenvalues(cov, transpose=True),
+                               _nu_lapack_route(flip @ cov @ flip), rtol=1e-12, atol=0)
+    entry_major = np.moveaxis(np.ascontiguousarray(np.moveaxis(cov, 0, -1)), -1, 0)
+    assert np.array_equal(ms.symplectic_eigenvalues(entry_major), ms.symplectic_eigenvalues(cov))
+    assert ms.symplectic_eigenvalues(cov.reshape(3, 100, 4, 4)).shape == (3, 100, 2)
+    bad = cov[:3].copy()
+    bad[1, 3, 3] = -1.0
+    with pytest.raises(HarmosyncError, match="not positive definite"):
+        ms.symplectic_eigenvalues(bad)

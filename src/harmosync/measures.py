@@ -9,6 +9,7 @@ import numpy as np
 
 from .conventions import symplectic_form
 from .errors import HarmosyncError
+from .measures_twomode import two_mode_symplectic_eigenvalues
 
 
 # ----------------------------------------------------------------------------------------------
@@ -221,18 +222,14 @@ def symplectic_eigenvalues(cov) -> np.ndarray:
         if not (np.all(cov[..., 0, 0] > 0) and np.all(d11 > 0)):
             raise HarmosyncError("covariance is not positive definite; it cannot be a physical state")
         return (l00 * np.sqrt(d11))[..., None]
+    if n == 2:  # the factor and A in closed form, vectorised over the stack
+        return two_mode_symplectic_eigenvalues(cov)
     try:
         lower = np.linalg.cholesky(cov)
     except np.linalg.LinAlgError:
         raise HarmosyncError("covariance is not positive definite; it cannot be a physical state") from None
     om = symplectic_form(n)
     a = np.swapaxes(lower, -1, -2) @ om @ lower
-    if n == 2:
-        up = 0.5 * np.stack([a[..., 0, 1] + a[..., 2, 3], a[..., 0, 2] - a[..., 1, 3], a[..., 0, 3] + a[..., 1, 2]])
-        um = 0.5 * np.stack([a[..., 0, 1] - a[..., 2, 3], a[..., 0, 2] + a[..., 1, 3], a[..., 0, 3] - a[..., 1, 2]])
-        nu_max = np.sqrt(np.sum(up * up, axis=0)) + np.sqrt(np.sum(um * um, axis=0))
-        prod = np.prod(np.diagonal(lower, axis1=-2, axis2=-1), axis=-1)
-        return np.stack([prod / nu_max, nu_max], axis=-1)
     sq = np.linalg.eigvalsh(np.swapaxes(a, -1, -2) @ a)
     return np.sqrt(np.clip(sq[..., 0::2], 0.0, None))
 
@@ -343,8 +340,10 @@ def log_negativity(cov, part_a=(0,), part_b=(1,), *, accuracy: float = 0.0) -> n
     cov = np.asarray(cov, dtype=float)
     a, b = _check_parts(cov.shape[-1] // 2, part_a, part_b)
     sub = _part(cov, a + b)
-    pt = partial_transpose(sub, np.arange(len(a), len(a) + len(b)))
-    two_nu = 2 * symplectic_eigenvalues(pt)
+    if sub.shape[-1] == 4:  # one mode each: the transpose's eigenvalues from σ's own factor
+        two_nu = 2 * two_mode_symplectic_eigenvalues(sub, transpose=True)
+    else:
+        two_nu = 2 * symplectic_eigenvalues(partial_transpose(sub, np.arange(len(a), len(a) + len(b))))
     tol = max(NEGATIVITY_TOL, 8.0 * _trusted(accuracy))
     return np.where(two_nu < 1 - tol, -np.log(two_nu), 0.0).sum(axis=-1)
 

@@ -127,19 +127,29 @@ class NormalModeEvolution:
         """Yield (slice, mean (B, 2n), cov (B, 2n, 2n)) chunks, interleaved ordering.
         ``engine``: "auto" (non-uniform FFT or BLAS blocks on uniform grids, whichever is
         cheaper), "nufft", "direct". Chunks hold at most ``block`` times."""
-        return _iter_moments(self, times, block=BLOCK if block is None else block, engine=engine)
+        for sl, m, c in _iter_moment_rows(self, times, block=BLOCK if block is None else block, engine=engine):
+            out = sl, np.ascontiguousarray(m.T), np.ascontiguousarray(np.moveaxis(c, -1, 0))
+            del m, c  # m views its whole chunk: let it go before the next one is computed
+            yield out
 
-    def moments(self, times, *, block: int = 4096, engine: str = "auto") -> Moments:
+    def moments(self, times, *, block: int = 4096, engine: str = "auto", by_entry: bool = False) -> Moments:
         """Means and covariance of the observed oscillators at every time, exactly. Memory:
-        T·(2n)² for the result plus the work space of ``iter_moments``."""
+        T·(2n)² for the result plus the work space of ``iter_moments``. ``by_entry``: the same
+        numbers, but ``mean`` (T, 2n) and ``cov`` (T, 2n, 2n) are views of arrays stored entry
+        by entry (each entry's time series contiguous: ``cov[:, a, b]`` is one contiguous row),
+        which is how the evaluation produces them — no transpose; for measures that read entry
+        by entry (a map's mutual information, log negativity, C of the variances)."""
         t = check_times(times)
         n = len(self.rows)
-        mean = np.empty((t.size, 2 * n))
-        cov = np.empty((t.size, 2 * n, 2 * n))
-        for sl, m, c in _iter_moments(self, t, block=block, engine=engine):
-            mean[sl] = m
-            cov[sl] = c
-        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(cov))):
+        if by_entry:  # stored (2n, T) and (2n, 2n, T); the result's arrays are transposed views
+            store_m, store_c = np.empty((2 * n, t.size)), np.empty((2 * n, 2 * n, t.size))
+            mean, cov = store_m.T, np.moveaxis(store_c, -1, 0)
+        else:
+            mean, cov = np.empty((t.size, 2 * n)), np.empty((t.size, 2 * n, 2 * n))
+        for sl, m, c in _iter_moment_rows(self, t, block=block, engine=engine):
+            mean[sl] = m.T  # each chunk transposed into place: no second result-sized array
+            cov[sl] = np.moveaxis(c, -1, 0)
+        if not (np.isfinite(mean).all() and np.isfinite(cov).all()):
             raise NumericalError("the evolution produced NaN or inf; check the network and the state")
         return Moments(t, mean, cov, self.rows)
 
@@ -418,7 +428,20 @@ def nufft_chunk(ncols: int) -> int:
     return int(min(1 << 17, max(1 << 12, 1 << int(np.log2(max(length, 1))))))
 
 
-def _iter_moments(sol: NormalModeEvolution, times, *, block: int, engine: str):
+def _covariance_rows(z: np.ndarray, lam: np.ndarray, const: np.ndarray, out: np.ndarray) -> None:
+    """σ_ab(t) = const_ab + Σ_r λ_r z_ar(t) z_br(t) into ``out`` (2n, 2n, B) from the low-rank
+    columns ``z`` (2n, R, B): one sum of products over r per entry a ≤ b, along contiguous time
+    rows (faster than a (B, 2n, R) stack of small matrix products, and no transpose)."""
+    for a in range(z.shape[0]):
+        for b in range(a, z.shape[0]):
+            np.einsum("r,rt,rt->t", lam, z[a], z[b], out=out[a, b])
+            out[a, b] += const[a, b]
+            if b != a:
+                out[b, a] = out[a, b]
+
+
+def _iter_moment_rows(sol: NormalModeEvolution, times, *, block: int, engine: str):
+    """Yield (slice, mean (2n, B), cov (2n, 2n, B)) chunks, entry by entry (interleaved)."""
     t = check_times(times)
     _check_horizon(sol, t)
     if engine not in ("auto", "nufft", "direct"):
@@ -439,12 +462,12 @@ def _iter_moments(sol: NormalModeEvolution, times, *, block: int, engine: str):
     const = to_interleaved(stationary_covariance(sol))
     lam = sol.values
 
-    def assemble(start, out):
-        mean = out[:, : 2 * n]
-        z = out[:, 2 * n:].reshape(out.shape[0], 2 * n, -1)
-        cov = np.matmul(z * lam, np.swapaxes(z, 1, 2))
-        cov += const
-        return slice(start, start + out.shape[0]), mean, cov
+    def assemble(start, rows):
+        # rows (C, B): the values of each column along the chunk's times
+        size = rows.shape[1]
+        cov = np.empty((2 * n, 2 * n, size))
+        _covariance_rows(rows[2 * n:].reshape(2 * n, -1, size), lam, const, cov)
+        return slice(start, start + size), rows[: 2 * n], cov
 
     h = _uniform_step(t)
     tb = _table_block(block, w.size)
@@ -453,16 +476,17 @@ def _iter_moments(sol: NormalModeEvolution, times, *, block: int, engine: str):
             raise HarmosyncError("engine 'nufft' needs a uniform time grid")
         for start in range(0, t.size, tb):
             arg = np.outer(t[start:start + tb], w)
-            yield assemble(start, np.cos(arg) @ alpha + np.sin(arg) @ beta)
+            yield assemble(start, (np.cos(arg) @ alpha + np.sin(arg) @ beta).T)
         return
     chunk = nufft_chunk(ncols)
     use_nufft = engine == "nufft" or (
         engine == "auto" and ts.nufft_cost(w.size, ncols, t.size, chunk) < ts.direct_cost(w.size, ncols, t.size))
-    gen = (ts.nufft(w, alpha, beta, t[0], h, t.size, chunk=chunk) if use_nufft
-           else ts.direct(w, alpha, beta, t[0], h, t.size, block=tb))
+    gen = (ts.nufft(w, alpha, beta, t[0], h, t.size, chunk=chunk, rows=True) if use_nufft
+           else ((start, vals.T) for start, vals in ts.direct(w, alpha, beta, t[0], h, t.size, block=tb)))
     for start, vals in gen:
-        for sub in range(0, vals.shape[0], block):
-            yield assemble(start + sub, vals[sub:sub + block])
+        for sub in range(0, vals.shape[1], block):
+            yield assemble(start + sub, vals[:, sub:sub + block])
+        del vals  # one chunk's values alive at a time (the memory nufft_chunk budgets)
 
 
 def _means(sol: NormalModeEvolution, times, *, engine: str, columns=None) -> np.ndarray:

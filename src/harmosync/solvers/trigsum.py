@@ -13,12 +13,15 @@ Two evaluators, same result:
   Cost ≈ chunks·(C/2·5 G log₂G + 32·N·C) flops; relative error ≈ 1e-14 of Σ_k |c_k|
   (measured in the tests against :func:`direct`).
 
-Memory: O(N·C + G·C) per chunk, independent of the total number of times.
+Memory: O(N·C + G·C) per chunk, independent of the total number of times; each thread keeps
+its last FFT grids (input and output, 2 × 16·G·C/2 bytes) for the next chunk or evolution.
 """
 
 from __future__ import annotations
 
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import lru_cache
 
@@ -114,8 +117,10 @@ class NufftPlan:
         self.w = w
         self.h = float(h)
 
-    def evaluate(self, coef: np.ndarray, t_start) -> np.ndarray:
-        """Σ_k Re[coef_kc e^{i w_k (t_start + j h)}], j < L, for complex coef (N, C) → (L, C)."""
+    def _transform(self, coef: np.ndarray, t_start) -> np.ndarray:
+        """The inverse FFT (C/2 rows, G) of the spread, phase-shifted coefficients (N, C), columns
+        paired (A + iB); padded to an even C. The array is this thread's reused output grid: read it
+        before the next call."""
         n, ncols = coef.shape
         # phase w·(t_start + half·h) in extended precision: a rounded time or product would shift
         # every mode coherently by ~ε·w·t
@@ -130,35 +135,93 @@ class NufftPlan:
         vals = np.vstack([ca + 1j * cb, np.conj(ca) + 1j * np.conj(cb)])
         # one transform per row of a C-contiguous (C/2, G) array: pocketfft runs ~2× faster along
         # contiguous rows than down columns, with bitwise the same result. The spread values
-        # (grid points that receive any, × C/2) are scattered into the zeroed rows; the
-        # transposes after the FFT go in cache-sized blocks of grid points (~2.5× faster than
-        # one strided copy), unblocked for one or two rows (Python's per-block cost dominates)
-        g, half, length = self.grid, self.half, self.length
-        b = np.zeros((vals.shape[1], g), complex)
-        b[:, self.used] = (self.spread @ vals).T
-        step = g if b.shape[0] <= 2 else TRANSPOSE_BLOCK
+        # (grid points that receive any, × C/2) are scattered into zeroed rows
+        spread = (self.spread @ vals).T
+        # numpy's pocketfft (scipy's transform, bitwise) from this thread's reused input grid,
+        # zero off the used points (only those are reset), into its reused output grid: a fresh
+        # 16 MB grid per chunk cost ~10% of a W5 network's evaluation in page faults, and
+        # zeroing a whole grid per chunk ~2.8 ms
+        b, fb = _workspace(spread.shape[0], self.grid)
+        b[:, self.used] = spread
         workers = getattr(_LOCAL, "workers", None)
-        fb = sfft.ifft(b, axis=1, overwrite_x=True, workers=FFT_WORKERS if workers is None else workers)
+        workers = FFT_WORKERS if workers is None else workers
+        workers = min(_cpu_count() if workers == -1 else int(workers), b.shape[0])
+        if workers <= 1:
+            np.fft.ifft(b, axis=1, out=fb)
+        else:  # blocks of rows side by side: the transforms release the GIL
+            parts = [slice(i * b.shape[0] // workers, (i + 1) * b.shape[0] // workers) for i in range(workers)]
+            with ThreadPoolExecutor(workers) as ex:
+                list(ex.map(lambda r: np.fft.ifft(b[r], axis=1, out=fb[r]), parts))
+        b[:, self.used] = 0.0
+        return fb
+
+    def _segments(self):
         # outputs m = −half … L − half − 1 sit at grid indices G − half … G − 1, then 0 … L − half − 1
+        g, half, length = self.grid, self.half, self.length
+        return ((slice(0, half), slice(g - half, g)), (slice(half, length), slice(0, length - half)))
+
+    def evaluate(self, coef: np.ndarray, t_start) -> np.ndarray:
+        """Σ_k Re[coef_kc e^{i w_k (t_start + j h)}], j < L, for complex coef (N, C) → (L, C)."""
+        ncols = coef.shape[1]
+        fb = self._transform(coef, t_start)
+        # the transposes after the FFT go in cache-sized blocks of grid points (~2.5× faster than
+        # one strided copy), unblocked for one or two rows (Python's per-block cost dominates).
         # (2 Re F_A + 2i Re F_B)·scale is column A's value + i column B's: one complex product
         # per block into a complex view of the (L, C) output (the same real products)
-        out = np.empty((length, fb.shape[0]), complex)
-        scale = (0.5 * g) * self.deconv[:, None]
-        for dst, src in ((slice(0, half), slice(g - half, g)), (slice(half, length), slice(0, length - half))):
+        step = self.grid if fb.shape[0] <= 2 else TRANSPOSE_BLOCK
+        out = np.empty((self.length, fb.shape[0]), complex)
+        scale = (0.5 * self.grid) * self.deconv[:, None]
+        for dst, src in self._segments():
             for i in range(dst.start, dst.stop, step):
                 j = min(i + step, dst.stop)
                 np.multiply(fb[:, src.start + i - dst.start:src.start + j - dst.start].T, scale[i:j], out=out[i:j])
         return out.view(float)[:, :ncols]
 
+    def evaluate_rows(self, coef: np.ndarray, t_start) -> np.ndarray:
+        """:meth:`evaluate` transposed, (C, L): each column's values contiguous — no transpose
+        of the transform (the same numbers, bitwise)."""
+        ncols = coef.shape[1]
+        fb = self._transform(coef, t_start)
+        out = np.empty((fb.shape[0], 2, self.length))
+        scale = (0.5 * self.grid) * self.deconv
+        for dst, src in self._segments():
+            np.multiply(fb.real[:, src], scale[dst], out=out[:, 0, dst])
+            np.multiply(fb.imag[:, src], scale[dst], out=out[:, 1, dst])
+        return out.reshape(-1, self.length)[:ncols]
 
-def nufft(w, alpha, beta, t0: float, h: float, count: int, *, chunk: int = 1 << 16):
-    """Yield (start, values (L, C)) chunks of the trig sums by the non-uniform FFT."""
+
+def _cpu_count() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _workspace(rows: int, grid: int):
+    """This thread's FFT input grid (zero) and output grid, (rows, grid) complex each, kept for
+    the last shape only: 2 × 16·G·C/2 ≈ 32·L·C bytes, within the chunk memory that
+    ``normal_modes.nufft_chunk`` budgets (48·L·C with one chunk's output); reused by every
+    chunk and every evolution of that shape (a map's networks)."""
+    ws = getattr(_LOCAL, "grids", None)
+    if ws is None or ws[0].shape != (rows, grid):
+        ws = (np.zeros((rows, grid), complex), np.empty((rows, grid), complex))
+        _LOCAL.grids = ws
+    return ws
+
+
+def nufft(w, alpha, beta, t0: float, h: float, count: int, *, chunk: int = 1 << 16, rows: bool = False):
+    """Yield (start, values (L, C)) chunks of the trig sums by the non-uniform FFT; with
+    ``rows``, (start, values (C, L)) — each column's values contiguous, bitwise the same."""
     length = min(int(chunk), int(count))
     plan = NufftPlan(w, h, length)
     coef = np.asarray(alpha, float) - 1j * np.asarray(beta, float)
     for start in range(0, count, length):
-        vals = plan.evaluate(coef, np.longdouble(t0) + np.longdouble(h) * start)
-        yield start, vals[: min(length, count - start)]
+        t_start = np.longdouble(t0) + np.longdouble(h) * start
+        stop = min(length, count - start)
+        if rows:
+            yield start, plan.evaluate_rows(coef, t_start)[:, :stop]
+        else:
+            yield start, plan.evaluate(coef, t_start)[:stop]
 
 
 def nufft_cost(n: int, ncols: int, count: int, chunk: int = 1 << 16) -> float:
