@@ -26,8 +26,6 @@ from harmosync import measures as ms
 # ----------------------------------------------------------------------------------------------
 # Single-mode symplectic eigenvalue: ν = √det σ, NaN in → NaN out (as for two or more modes)
 # ----------------------------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="issue-14 design choice to decide: the one-mode closed form refuses NaN "
-                   "(tests/test_measures.py asserts it) while n ≥ 2 and the code before issue 14 give NaN")
 def test_single_mode_nan_covariance_gives_nan_like_two_modes():
     """For one mode ν = √det σ (the closed-form Cholesky of issue 14 must compute exactly
     that). A NaN covariance in a stack (a gap in stored data) gives ν = NaN for that entry and
@@ -180,3 +178,19 @@ def test_means_many_refuses_true_as_a_worker_count_like_sync_factor():
         ms.sync_factor(t, t, 0.1, 0.5, workers=True)
     with pytest.raises(harmosync.HarmosyncError, match="workers must be a whole number"):
         means_many([evo, evo], t, workers=True)
+
+
+def test_two_mode_nan_covariance_gives_nan_and_a_finite_non_physical_one_is_refused():
+    """Two modes: a NaN entry in one covariance of a stack gives NaN for that one and the
+    exact ν (a product of thermal modes: ν = the diagonal) for the others; a finite σ with a
+    non-positive pivot is still refused."""
+    stack = np.stack([np.eye(4) * 0.6, np.eye(4) * 0.6, np.eye(4) * 0.6])
+    stack[1, 0, 0] = np.nan
+    nu = ms.symplectic_eigenvalues(stack)
+    assert np.isnan(nu[1]).all() and np.allclose(nu[[0, 2]], 0.6, rtol=1e-15)
+    bad = np.eye(4) * 0.6
+    bad[2, 2] = -0.1
+    from harmosync.errors import HarmosyncError
+
+    with pytest.raises(HarmosyncError, match="not positive definite"):
+        ms.symplectic_eigenvalues(bad)

@@ -219,7 +219,7 @@ def symplectic_eigenvalues(cov) -> np.ndarray:
             l00 = np.sqrt(cov[..., 0, 0])
             l10 = cov[..., 1, 0] * (1.0 / l00)
             d11 = cov[..., 1, 1] - l10 * l10
-        if not (np.all(cov[..., 0, 0] > 0) and np.all(d11 > 0)):
+        if np.any(cov[..., 0, 0] <= 0) or np.any(d11 <= 0):  # NaN in (a gap): NaN out
             raise HarmosyncError("covariance is not positive definite; it cannot be a physical state")
         return (l00 * np.sqrt(d11))[..., None]
     if n == 2:  # the factor and A in closed form, vectorised over the stack

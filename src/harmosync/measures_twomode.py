@@ -20,7 +20,7 @@ def cholesky4(s):
     (16 arrays (K,), row-major), in LAPACK's order of operations (unblocked potf2, lower):
     L_jj = √(σ_jj − Σ_{k<j} L_jk²), L_ij = (σ_ij − Σ_{k<j} L_ik L_jk)·(1/L_jj). Returns the ten
     entries (l00, l10, l11, l20, l21, l22, l30, l31, l32, l33), each (K,); raises
-    :class:`HarmosyncError` if a pivot is not positive (σ not positive definite)."""
+    :class:`HarmosyncError` if a pivot is not positive (σ not positive definite); NaN in, NaN out."""
     with np.errstate(invalid="ignore", divide="ignore"):
         d0 = s[0]
         l00 = np.sqrt(d0)
@@ -36,8 +36,9 @@ def cholesky4(s):
         l32 = (s[14] - (l30 * l20 + l31 * l21)) * (1.0 / l22)
         d3 = s[15] - (l30 * l30 + l31 * l31 + l32 * l32)
         l33 = np.sqrt(d3)
-    # NaN pivots fail the test too (as LAPACK's potrf)
-    if not (np.all(d0 > 0) and np.all(d1 > 0) and np.all(d2 > 0) and np.all(d3 > 0)):
+    # a NaN entry (a gap in stored data) gives NaN, as numpy's stacked Cholesky did; a pivot
+    # ≤ 0 of a finite matrix is refused
+    if np.any(d0 <= 0) or np.any(d1 <= 0) or np.any(d2 <= 0) or np.any(d3 <= 0):
         raise HarmosyncError("covariance is not positive definite; it cannot be a physical state")
     return l00, l10, l11, l20, l21, l22, l30, l31, l32, l33
 
