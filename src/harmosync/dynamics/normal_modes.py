@@ -43,6 +43,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from .. import lightcone as lc
 from ..conventions import thermal_factor, to_interleaved
@@ -51,7 +52,8 @@ from ..network import Network, chain_mode_rows, chain_modes
 from ..solvers import blas_threads
 from ..solvers import trigsum as ts
 from ..solvers.arrowhead import arrowhead_modes
-from ..solvers.lowrank import eigen_roundoff, evaluation_roundoff, low_rank_delta
+from ..solvers.lowrank import (eigen_roundoff, eigenvalue_errors, evaluation_roundoff, low_rank_delta,
+                               means_roundoff)
 from ..states import InitialState
 from .contract import Moments, check_times
 
@@ -157,6 +159,7 @@ class Spectrum:
     readout: np.ndarray  # (n, N) observed rows
     env_d: np.ndarray  # (M,) squared frequencies of the (possibly cut) environment
     env_c: np.ndarray  # (P, M) coupling in the environment's mode basis
+    mu_error: np.ndarray | None = None  # (N,) bounds on |μ̃_k − μ_k| (None: the worst case)
 
 
 def _attachments(network: Network, offset: int):
@@ -212,7 +215,8 @@ def _dense_spectrum(network: Network, rows, window) -> Spectrum:
         else:
             ew, eu = env.modes()
             env_d, env_c = ew**2, network.coupling_block() @ eu
-        return Spectrum(w**2, u[:p], u[list(rows)], env_d, env_c)
+        v, dv = _potential_rounding(network)
+        return Spectrum(w**2, u[:p], u[list(rows)], env_d, env_c, _mode_errors(v, w**2, u, dv))
     # the cut chain: a fixed-end chain of window.sites sites (the compression of V)
     m, offset = window.sites, window.lo - 1
     att = _attachments(network, offset)
@@ -228,7 +232,53 @@ def _dense_spectrum(network: Network, rows, window) -> Spectrum:
     b, sites = _coupling_rows(p, m, att)
     env_c = b @ chain_mode_rows(m, "fixed", sites)
     local = [r if r < p else r - offset for r in rows]
-    return Spectrum(lam, u[:p], u[local], env_d, env_c)
+    ld = np.longdouble
+    diag_ld = np.concatenate([_probe_diagonal(network.probes), np.full(m, ld(env.omega0) ** 2 + 2 * ld(env.g))])
+    _, dv = _potential_rounding(network, v=v, diag=diag_ld, attachments=att)
+    return Spectrum(lam, u[:p], u[local], env_d, env_c, _mode_errors(v, lam, u, dv))
+
+
+def _probe_diagonal(pr) -> np.ndarray:
+    ld = np.longdouble
+    return np.asarray(pr.frequencies, ld) ** 2 + np.sum(np.asarray(pr.coupling, ld), axis=1)
+
+
+def _potential_rounding(network: Network, *, v=None, diag=None, attachments=None):
+    """(V as CSR, an entrywise bound on |V_exact − V|): V in double precision against V_exact
+    formed from the same parameters in extended precision (as tests/reference_mp.py reads them:
+    Ω0² of a homogeneous chain from Ω0, the diagonal sums, the summed strengths K). The
+    off-diagonal bonds, λ and single K are the parameters themselves. ``v``, ``diag`` and
+    ``attachments`` (0-based probe, 1-based site, K) describe a cut chain instead."""
+    ld = np.longdouble
+    p = network.n_probes
+    if v is None:
+        env = network.environment
+        onsite = (np.full(env.sites, ld(env.omega0) ** 2) if env.homogeneous_chain and env.omega0 is not None
+                  else np.asarray(env.onsite, ld))
+        deg = np.asarray(sp.csr_matrix(env.bonds).astype(ld).sum(axis=1)).ravel()
+        wall = np.asarray(env.wall, ld) if env.wall is not None else 0
+        diag = np.concatenate([_probe_diagonal(network.probes), onsite + deg + wall])
+        attachments = network.probes.attachments
+        v = network.potential(sparse=True)
+    v = sp.csr_matrix(v)
+    n = v.shape[0]
+    summed: dict[tuple[int, int], np.longdouble] = {}
+    for i, s, k in attachments:
+        summed[(i, p + s - 1)] = summed.get((i, p + s - 1), ld(0)) + ld(k)
+    idx = np.array(list(summed), dtype=int).reshape(-1, 2)
+    off = np.array([abs(summed[key] - ld(v[key])) for key in summed], dtype=float)
+    vals = np.concatenate([np.abs(np.asarray(diag, ld) - v.diagonal().astype(ld)).astype(float), off, off])
+    rows = np.concatenate([np.arange(n), idx[:, 0], idx[:, 1]])
+    cols = np.concatenate([np.arange(n), idx[:, 1], idx[:, 0]])
+    diff = sp.csr_matrix((vals, (rows, cols)), shape=v.shape) + 8 * float(np.finfo(ld).eps) * abs(v)
+    return v, sp.csr_matrix(diff.astype(float) * (1 + 1e-9))
+
+
+def _mode_errors(v, mu, u, rounding) -> np.ndarray:
+    """Per-mode eigenvalue error bounds of a dense eigh (:func:`eigenvalue_errors`; clusters
+    fall back to Weyl's 8ε‖V‖ + ‖δV‖ for a backward-stable eigh)."""
+    fallback = 8 * np.finfo(float).eps * float(mu[-1]) + float(np.max(np.asarray(abs(rounding).sum(axis=1)), initial=0.0))
+    return eigenvalue_errors(v, mu, u, rounding, fallback)
 
 
 def _environment_energy(network: Network, temperature: float) -> float:
@@ -325,22 +375,24 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
     pc = initial.probes.cov
     energy = 0.5 * float(np.trace(vs @ pc[0::2, 0::2]) + np.trace(pc[1::2, 1::2]) + x0 @ vs @ x0 + p0 @ p0)
     energy += float(environment_energy)
+    # the eigensolvers' error on each μ_k (module docstring, "Error bound")
+    if spec.mu_error is not None:
+        mu_err = np.asarray(spec.mu_error, float)
+    else:  # worst case: dense eigh 8ε‖V‖; chain: coupling rows perturbed by ≤ 8ε‖V‖, roots 8εμ_k
+        e_v = 8 * np.finfo(float).eps * float(mu[-1])
+        mu_err = e_v * (mu / mu[-1] + 2 * np.linalg.norm(a, axis=0)) if method == "chain" else np.full(mu.size, e_v)
+    # phases are bounded up to t_max only (∞: the bound covers t = 0)
+    horizon = window.t_max if window is not None else (t_max if t_max is not None else np.inf)
+    bound = means_roundoff(w, readout, mean0, horizon, mu_err)
     if covariance:
         lr = low_rank_delta(mu, a, vs, env_d, env_c, pc, temp, tol=tol, readout=readout)
-        values, vectors, bound = lr.values, lr.vectors, lr.readout_bound
-        # The eigensolvers' error on each μ_k. Dense eigh: 8ε‖V‖ on
-        # every mode. Chain (secular equations, closed-form chain modes): the backward error is
-        # a perturbation of the coupling rows of size ≤ 8ε‖V‖, which moves μ_k by ≤ 2|a_k|·that,
-        # plus the roots' relative accuracy 8ε μ_k.
-        e_v = 8 * np.finfo(float).eps * float(mu[-1])
-        mu_err = (e_v * (mu / mu[-1] + 2 * np.linalg.norm(a, axis=0)) if method == "chain" else e_v)
-        bound += eigen_roundoff(mu, readout, temp, mu_err)  # dominates for soft thermal modes
+        values, vectors = lr.values, lr.vectors
         nu = thermal_factor(w, temp)
-        # roundoff and frequency error of the trig sums up to t_max (∞: phases not bounded)
-        horizon = window.t_max if window is not None else (t_max if t_max is not None else np.inf)
-        bound += evaluation_roundoff(w, readout, nu, values, vectors, horizon, mu_err)
+        cov_bound = (lr.readout_bound + eigen_roundoff(mu, readout, temp, mu_err)
+                     + evaluation_roundoff(w, readout, nu, values, vectors, horizon, mu_err))
+        bound = max(bound, cov_bound)
     else:
-        values, vectors, bound = np.zeros(0), np.zeros((2, w.size, 0)), 0.0
+        values, vectors = np.zeros(0), np.zeros((2, w.size, 0))
         nu = np.zeros(w.size)  # has_covariance=False: moments refuse, means work
     label = method
     if window is not None:
