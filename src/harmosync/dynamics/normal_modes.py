@@ -52,7 +52,7 @@ from ..network import Network, chain_mode_rows, chain_modes
 from ..solvers import blas_threads
 from ..solvers import trigsum as ts
 from ..solvers.arrowhead import arrowhead_modes
-from ..solvers.lowrank import (eigen_roundoff, eigenvalue_errors, evaluation_roundoff, low_rank_delta,
+from ..solvers.lowrank import (arrowhead_errors, eigen_roundoff, eigenvalue_errors, evaluation_roundoff, low_rank_delta,
                                means_roundoff)
 from ..states import InitialState
 from .contract import Moments, check_times
@@ -381,6 +381,8 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
     else:  # worst case: dense eigh 8ε‖V‖; chain: coupling rows perturbed by ≤ 8ε‖V‖, roots 8εμ_k
         e_v = 8 * np.finfo(float).eps * float(mu[-1])
         mu_err = e_v * (mu / mu[-1] + 2 * np.linalg.norm(a, axis=0)) if method == "chain" else np.full(mu.size, e_v)
+        if method == "chain":  # refine the probe-like modes a posteriori
+            mu_err = arrowhead_errors(mu, a, vs, env_d, env_c, mu_err)
     # phases are bounded up to t_max only (∞: the bound covers t = 0)
     horizon = window.t_max if window is not None else (t_max if t_max is not None else np.inf)
     bound = means_roundoff(w, readout, mean0, horizon, mu_err)
