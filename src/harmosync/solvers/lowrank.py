@@ -404,31 +404,32 @@ def eigenvalue_errors(v, mu, u, rounding=None, fallback: float | None = None) ->
     ld = np.longdouble
     mu = np.asarray(mu, float)
     n = mu.size
-    vl = sp.csr_matrix(v).astype(ld)
-    av = abs(vl)
-    dv = abs(sp.csr_matrix(rounding).astype(ld)) if rounding is not None else None
+    vf = sp.csr_matrix(v)
+    vl, av = vf.astype(ld), abs(vf)
+    dv = abs(sp.csr_matrix(rounding)) if rounding is not None else None
     eps_ld = float(np.finfo(ld).eps)
-    g_row, g_sum = 1.01 * int(np.max(np.diff(vl.indptr), initial=1)) * eps_ld, 1.01 * n * eps_ld
+    g_row, g_sum = 1.01 * int(np.max(np.diff(vf.indptr), initial=1)) * eps_ld, 1.01 * n * eps_ld
+    safe = 1 + 4 * n * np.finfo(float).eps  # the bounds' own sums of non-negative terms, in double
     rho, half, eta = np.empty(n, ld), np.empty(n), np.empty(n)
     for start in range(0, n, 256):  # column blocks: O(N·256) extended-precision numbers
         x = np.asarray(u[:, start:start + 256], ld)
         x = x / np.sqrt(np.sum(x * x, axis=0))
-        ax = abs(x)
         vx = np.asarray(vl @ x)
         rh = np.sum(x * vx, axis=0)
         res = vx - x * rh
-        # extended-precision roundoff: Vx (≤ nnz terms a row), then the N-term sums
+        # extended-precision roundoff (in double): Vx (≤ nnz terms a row), then the N-term sums
+        ax = np.abs(x.astype(float)) * safe
         avx = np.asarray(av @ ax)
-        err_rho = g_row * np.sum(ax * avx, axis=0) + g_sum * np.sum(abs(x * vx), axis=0)
-        rn = (np.sqrt(np.sum(res * res, axis=0)) * (1 + g_sum) + g_row * np.sqrt(np.sum(avx * avx, axis=0))
-              + err_rho + 2 * g_sum * abs(rh))
-        sk = np.zeros_like(rh)
+        err_rho = (g_row * np.sum(ax * avx, axis=0) + g_sum * np.sum(ax * np.abs(vx.astype(float)), axis=0)) * safe
+        rn = (np.sqrt(np.sum(res * res, axis=0)).astype(float) * (1 + g_sum)
+              + (g_row * np.sqrt(np.sum(avx * avx, axis=0)) + 2 * g_sum * np.abs(rh.astype(float))) * safe + err_rho)
+        sk = 0.0
         if dv is not None:
             dx = np.asarray(dv @ ax)
-            sk = np.sum(ax * dx, axis=0) * (1 + g_sum)
-            rn = rn + np.sqrt(np.sum(dx * dx, axis=0)) * (1 + g_sum)
+            sk = np.sum(ax * dx, axis=0) * safe
+            rn = rn + np.sqrt(np.sum(dx * dx, axis=0)) * safe
         sl = slice(start, start + x.shape[1])
-        rho[sl], half[sl], eta[sl] = rh, (sk + err_rho).astype(float), rn.astype(float)
+        rho[sl], half[sl], eta[sl] = rh, sk + err_rho, rn
     return enclose(mu, rho, half, eta, fallback)
 
 
