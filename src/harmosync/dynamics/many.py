@@ -32,7 +32,7 @@ from ..solvers import blas_threads
 from ..solvers.arrowhead import arrowhead_modes, arrowhead_modes_many
 from ..states import InitialState
 from .contract import Evolution
-from .normal_modes import Spectrum, assemble, check_size, solve_closed
+from .normal_modes import Spectrum, assemble, check_size, dense_mode_errors, solve_closed
 
 #: networks with at most this many oscillators are solved by one stacked dense eigh
 DENSE_BATCH = 48
@@ -222,7 +222,7 @@ def _solve_dense_batch(nets, inits, *, tol, covariance, t_max) -> list[Evolution
                 temp = float(init.environment_temperature)
                 if temp not in energies:
                     energies[temp] = float(np.sum(thermal_factor(om, temp) * om))
-                spec = Spectrum(w**2, u[j, :p], u[j, :p], env_d, env_c)
+                spec = Spectrum(w**2, u[j, :p], u[j, :p], env_d, env_c, dense_mode_errors(net, w**2, u[j]))
                 out[k] = assemble(spec, tuple(range(p)), net.probes.potential(), init,
                                   environment_energy=energies[temp], tol=tol, covariance=covariance,
                                   method="dense", t_max=t_max)

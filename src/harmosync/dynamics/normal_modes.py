@@ -215,8 +215,7 @@ def _dense_spectrum(network: Network, rows, window) -> Spectrum:
         else:
             ew, eu = env.modes()
             env_d, env_c = ew**2, network.coupling_block() @ eu
-        v, dv = _potential_rounding(network)
-        return Spectrum(w**2, u[:p], u[list(rows)], env_d, env_c, _mode_errors(v, w**2, u, dv))
+        return Spectrum(w**2, u[:p], u[list(rows)], env_d, env_c, dense_mode_errors(network, w**2, u))
     # the cut chain: a fixed-end chain of window.sites sites (the compression of V)
     m, offset = window.sites, window.lo - 1
     att = _attachments(network, offset)
@@ -234,8 +233,8 @@ def _dense_spectrum(network: Network, rows, window) -> Spectrum:
     local = [r if r < p else r - offset for r in rows]
     ld = np.longdouble
     diag_ld = np.concatenate([_probe_diagonal(network.probes), np.full(m, ld(env.omega0) ** 2 + 2 * ld(env.g))])
-    _, dv = _potential_rounding(network, v=v, diag=diag_ld, attachments=att)
-    return Spectrum(lam, u[:p], u[local], env_d, env_c, _mode_errors(v, lam, u, dv))
+    return Spectrum(lam, u[:p], u[local], env_d, env_c,
+                    dense_mode_errors(network, lam, u, v=v, diag=diag_ld, attachments=att))
 
 
 def _probe_diagonal(pr) -> np.ndarray:
@@ -274,9 +273,13 @@ def _potential_rounding(network: Network, *, v=None, diag=None, attachments=None
     return v, sp.csr_matrix(diff.astype(float) * (1 + 1e-9))
 
 
-def _mode_errors(v, mu, u, rounding) -> np.ndarray:
-    """Per-mode eigenvalue error bounds of a dense eigh (:func:`eigenvalue_errors`; clusters
-    fall back to Weyl's 8ε‖V‖ + ‖δV‖ for a backward-stable eigh)."""
+def dense_mode_errors(network: Network, mu, u, *, v=None, diag=None, attachments=None) -> np.ndarray:
+    """Per-mode bounds on |μ̃_k − μ_k| for a dense eigh (μ̃ = ``mu``, eigenvectors ``u``) of
+    ``network``'s V, μ_k the eigenvalues of V from the exact parameters
+    (:func:`~harmosync.solvers.lowrank.eigenvalue_errors`; clusters fall back to Weyl's
+    8ε‖V‖ + ‖δV‖ for a backward-stable eigh). ``v``, ``diag``, ``attachments``: a cut chain
+    (:func:`_potential_rounding`)."""
+    v, rounding = _potential_rounding(network, v=v, diag=diag, attachments=attachments)
     fallback = 8 * np.finfo(float).eps * float(mu[-1]) + float(np.max(np.asarray(abs(rounding).sum(axis=1)), initial=0.0))
     return eigenvalue_errors(v, mu, u, rounding, fallback)
 
