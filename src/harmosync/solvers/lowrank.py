@@ -36,6 +36,13 @@ B_x reaches σ(t) through |u| ≤ ρ_x = max_a |r_a|·max(1, w), an error e_p in
     −ε_r g(V_0) ≼ δ(V_0) ≼ ε_r g(V_0) and |uᵀUᵀδ(V_0)Uv| ≤ ε_r(Σ_k ρ_k √G_kk)², G = Uᵀg(V_0)U
     (its diagonal from Δ itself), plus Σ_k ρ_k² ε_r g(μ_k) for δ(V); the same with g_p = x·g;
   * dropped eigenvalues: Σ|λ|·max_a max(Σ_k r_ak²/w_k, Σ_k r_ak² w_k).
+
+The rest of the evolution's error bound (harmosync.dynamics.normal_modes, "Error bound") is here
+too: per-mode eigenvalue enclosures (:func:`eigenvalue_errors` for a dense eigh,
+:func:`arrowhead_errors` for the chain's secular equations, :func:`enclose`), what the
+eigenvalues' error does to the stationary split (:func:`eigen_roundoff`), and the trig sums'
+roundoff and phase errors for the covariance (:func:`evaluation_roundoff`) and the means
+(:func:`means_roundoff`), from :func:`trig_sum_errors`.
 """
 
 from __future__ import annotations
