@@ -222,7 +222,7 @@ def test_mode_error_bounds_enclose_the_exact_eigenvalues(case, method):
     else:
         e_v = 8 * np.finfo(float).eps * mu[-1]
         e = lr.arrowhead_errors(mu, spec.a, net.probes.potential(), spec.env_d, spec.env_c,
-                                e_v * (mu / mu[-1] + 2 * np.linalg.norm(spec.a, axis=0)))
+                                e_v * (mu / mu[-1] + 2 * np.linalg.norm(spec.a, axis=0)), spec.env_rounding)
     exact = _exact_eigenvalues(net)
     assert mu.size == exact.size
     assert np.all(np.abs(mu - exact) <= e)

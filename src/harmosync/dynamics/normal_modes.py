@@ -177,6 +177,7 @@ class Spectrum:
     env_d: np.ndarray  # (M,) squared frequencies of the (possibly cut) environment
     env_c: np.ndarray  # (P, M) coupling in the environment's mode basis
     mu_error: np.ndarray | None = None  # (N,) bounds on |μ̃_k − μ_k| (None: the worst case)
+    env_rounding: tuple | None = None  # (δd (M,), δC (P, M)) bounds on env_d's, env_c's rounding
 
 
 def _attachments(network: Network, offset: int):
@@ -217,7 +218,8 @@ def _chain_spectrum(network: Network, rows, window) -> Spectrum:
             j += 1
     # modes no observed oscillator (and no probe) sees carry nothing: leave them out
     keep = np.any(a != 0, axis=0) | np.any(readout != 0, axis=0)
-    return Spectrum(modes.values[keep], a[:, keep], readout[:, keep], env_d, env_c)
+    rounding = chain_rounding(env_d, env_c, m, env.omega0, env.g, boundary, _attachments(network, offset))
+    return Spectrum(modes.values[keep], a[:, keep], readout[:, keep], env_d, env_c, env_rounding=rounding)
 
 
 def _dense_spectrum(network: Network, rows, window) -> Spectrum:
@@ -252,6 +254,33 @@ def _dense_spectrum(network: Network, rows, window) -> Spectrum:
     diag_ld = np.concatenate([_probe_diagonal(network.probes), np.full(m, ld(env.omega0) ** 2 + 2 * ld(env.g))])
     return Spectrum(lam, u[:p], u[local], env_d, env_c,
                     dense_mode_errors(network, lam, u, v=v, diag=diag_ld, attachments=att))
+
+
+def chain_rounding(env_d, env_c, m: int, omega0: float, g: float, boundary: str, attachments):
+    """Entrywise bounds (δd (M,), δC (P, M)) on |d_exact − env_d| and |C_exact − env_c| for a
+    homogeneous fixed/free chain of ``m`` sites: the closed forms of
+    :func:`~harmosync.network.chain_modes` and :func:`~harmosync.network.chain_mode_rows`
+    recomputed in extended precision from Ω0, g and the strengths K (``attachments``: 0-based
+    probe, 1-based site, K), plus 64 units of its roundoff."""
+    ld = np.longdouble
+    pi = ld("3.14159265358979323846264338327950288")
+    fixed = boundary == "fixed"
+    k = np.arange(1, m + 1) if fixed else np.arange(m)
+    d = ld(omega0) ** 2 + 4 * ld(g) * np.sin(pi * k / (2 * (m + 1) if fixed else 2 * m)) ** 2
+    c = np.zeros(np.shape(env_c), ld)
+    scale = np.zeros(c.shape[0])
+    for i, s, kk in attachments:
+        if fixed:
+            row = np.sqrt(ld(2) / (m + 1)) * np.sin(pi * np.mod(s * k, 2 * (m + 1)) / (m + 1))
+        else:
+            row = np.sqrt(ld(2) / m) * np.cos(pi * np.mod((2 * s - 1) * k, 4 * m) / (2 * m))
+            row[0] = 1 / np.sqrt(ld(m))
+        c[i] += ld(kk) * row
+        scale[i] += abs(kk) * np.sqrt(2.0 / m)
+    eps_ld = float(np.finfo(ld).eps)
+    dd = np.abs(d - np.asarray(env_d, ld)).astype(float) + 64 * eps_ld * np.abs(np.asarray(env_d, float))
+    dc = np.abs(c - np.asarray(env_c, ld)).astype(float) + 64 * eps_ld * scale[:, None]
+    return dd * (1 + 1e-9), dc * (1 + 1e-9)
 
 
 def _probe_diagonal(pr) -> np.ndarray:
@@ -401,8 +430,8 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
     else:  # worst case: dense eigh 8ε‖V‖; chain: coupling rows perturbed by ≤ 8ε‖V‖, roots 8εμ_k
         e_v = 8 * np.finfo(float).eps * float(mu[-1])
         mu_err = e_v * (mu / mu[-1] + 2 * np.linalg.norm(a, axis=0)) if method == "chain" else np.full(mu.size, e_v)
-        if method == "chain":  # refine the probe-like modes a posteriori
-            mu_err = arrowhead_errors(mu, a, vs, env_d, env_c, mu_err)
+        if method == "chain" and spec.env_rounding is not None:  # refine the probe-like modes
+            mu_err = arrowhead_errors(mu, a, vs, env_d, env_c, mu_err, spec.env_rounding)
     # phases are bounded up to t_max only (∞: the bound covers t = 0)
     horizon = window.t_max if window is not None else (t_max if t_max is not None else np.inf)
     bound = means_roundoff(w, readout, mean0, horizon, mu_err)

@@ -473,7 +473,7 @@ def enclose(mu, rho, half, eta, fallback=None) -> np.ndarray:
     return np.where(ok_modes, e, np.inf if fallback is None else np.maximum(e, fallback))
 
 
-def arrowhead_errors(mu, a, vs, env_d, env_c, radius, *, count: int = 128) -> np.ndarray:
+def arrowhead_errors(mu, a, vs, env_d, env_c, radius, env_rounding, *, count: int = 128) -> np.ndarray:
     """Per-mode bounds e_k ≥ |μ̃_k − λ_k| for the structured (chain) path, whose modes are
     those of the arrowhead A = [[V_S, C], [Cᵀ, diag(d)]] (d = ``env_d``, C = ``env_c``; A is
     orthogonally similar to V). ``radius`` (N,): the a-priori bound, kept for all but the
@@ -482,7 +482,9 @@ def arrowhead_errors(mu, a, vs, env_d, env_c, radius, *, count: int = 128) -> np
     environment block of A x_k − μ̃_k x_k vanish, so the residual is the P-vector
     s_k = (V_S − μ̃_k) a_k + C y_k, O(M·P) per mode. The computed d and C differ from the exact
     ones by |δd_j| ≤ 8ε d_j (Ω0² + 4g sin²(…), a sum of non-negative terms, sin to a few ulps)
-    and |δC_ij| ≤ 8ε max_j |C_ij| (closed-form sines of exact integer arguments, absolute),
+    and |δC_ij| ≤ 12ε·√(2/M)·Σ_s |K_is| (``coupling_sum``: C = B·W_E with closed-form rows
+    √(2/M)·sin(π·n/(M+1)) of exact integers n: the argument carries ≤ 2.6u of 2π, the sine,
+    the square root and the product a few u more, absolute),
     V_S's diagonal (ω² + Σλ) by (P + 1)·(ε/2) of its absolute terms; these enter ρ and the
     residual as in :func:`eigenvalue_errors`, then :func:`enclose` (residual theorem,
     Kato–Temple) with ``radius`` as the enclosure of the other modes."""
@@ -497,41 +499,41 @@ def arrowhead_errors(mu, a, vs, env_d, env_c, radius, *, count: int = 128) -> np
     eps_ld = float(np.finfo(ld).eps)
     idx = np.argsort(-np.sum(a * a, axis=0), kind="stable")[: min(count, n)]
     vs_l = np.asarray(vs, ld)
-    abs_vs = np.abs(vs_l)
     d_vs = np.diag((p + 1) * 0.5 * eps * (np.abs(np.diag(vs)) + 2 * (np.abs(vs).sum(axis=1) - np.abs(np.diag(vs)))))
     d = np.asarray(env_d, ld)
     c = np.asarray(env_c, ld)
-    dd = 8 * eps * np.abs(np.asarray(env_d, float))
-    dc = 8 * eps * np.abs(np.asarray(env_c, float)).max(axis=1)  # (P,) absolute per row
+    dd, dc = (np.asarray(x, float) for x in env_rounding)
     m = d.size
     g = 1.01 * (m + p + 4) * eps_ld
+    abs_c, abs_vs_f = np.abs(np.asarray(env_c, float)), np.abs(np.asarray(vs, float))
+    safe = 1 + 4 * (m + p) * eps  # the bounds' own sums of non-negative terms, in double
     for start in range(0, idx.size, 32):
         k = idx[start:start + 32]
-        ak = a[:, k].astype(ld)
-        mk = mu[k].astype(ld)
-        gap = mk[None, :] - d[:, None]  # (M, b)
-        if np.any(gap == 0):
-            good = ~np.any(gap == 0, axis=0)
-            k, ak, mk, gap = k[good], ak[:, good], mk[good], gap[:, good]
-        ca = c.T @ ak
-        y = ca / gap
+        mk_f = mu[k]
+        gap_f = mk_f[None, :] - np.asarray(env_d, float)[:, None]  # (M, b)
+        if np.any(gap_f == 0):
+            k = k[~np.any(gap_f == 0, axis=0)]
+            mk_f, gap_f = mu[k], gap_f[:, ~np.any(gap_f == 0, axis=0)]
+        ak, mk = a[:, k].astype(ld), mu[k].astype(ld)
+        y = (c.T @ ak) / (mk[None, :] - d[:, None])
         res = vs_l @ ak - ak * mk + c @ y  # the probe block; the environment block is 0
         nx2 = np.sum(ak * ak, axis=0) + np.sum(y * y, axis=0)
-        nx = np.sqrt(nx2)
-        # extended-precision roundoff of the residual: ≤ g·(|V_S||a| + |C||y| + |μ||a|) and
-        # of the environment block ≤ g·(|C|ᵀ|a| + |d − μ̃||y|)
-        aa, ay = np.abs(ak), np.abs(y)
-        r_env_err = g * (np.abs(c).T @ aa + np.abs(gap) * ay)
-        r_pr_err = g * (abs_vs @ aa + np.abs(c) @ ay + np.abs(mk) * aa)
         rq = mk + np.sum(ak * res, axis=0) / nx2
+        # in double: extended-precision roundoff of the residual (probe block ≤ g·(|V_S||a| +
+        # |C||y| + |μ||a|), environment block ≤ g·(|C|ᵀ|a| + |d − μ̃||y|)) and of ρ, and the
         # rounding of d, C, V_S: |x|ᵀ|δA||x| and ‖|δA||x|‖ (x unit: divide by ‖x‖², ‖x‖)
-        da_pr = d_vs @ aa.astype(float) + dc[:, None] * ay.astype(float).sum(axis=0)[None, :]
-        da_env = dc @ aa.astype(float) + dd[:, None] * ay.astype(float)
-        sk = (np.sum(aa.astype(float) * da_pr, axis=0) + np.sum(ay.astype(float) * da_env, axis=0)) / nx2.astype(float)
-        rn = (np.sqrt(np.sum(res * res, axis=0)) + np.sqrt(np.sum(r_pr_err**2, axis=0))
-              + np.sqrt(np.sum(r_env_err**2, axis=0))).astype(float) / nx.astype(float)
-        rn += np.sqrt(np.sum(da_pr**2, axis=0) + np.sum(da_env**2, axis=0)) / nx.astype(float)
-        err_rq = float(g) * (np.sum(aa * (abs_vs @ aa + np.abs(mk) * aa), axis=0) + 2 * np.sum(ay * (np.abs(c).T @ aa), axis=0)
-                             + np.sum(np.abs(gap) * ay * ay, axis=0)).astype(float) / nx2.astype(float)
-        rho[k], half[k], eta[k] = rq, (sk + err_rq) * (1 + 1e-9), rn * (1 + 1e-9)
+        aa, ay = np.abs(a[:, k]) * safe, np.abs(y.astype(float)) * safe
+        n2 = nx2.astype(float) / safe
+        cta = abs_c.T @ aa
+        r_env_err = g * (cta + np.abs(gap_f) * ay)
+        r_pr_err = g * (abs_vs_f @ aa + abs_c @ ay + np.abs(mk_f) * aa)
+        da_pr = d_vs @ aa + dc @ ay
+        da_env = dc.T @ aa + dd[:, None] * ay
+        sk = (np.sum(aa * da_pr, axis=0) + np.sum(ay * da_env, axis=0)) / n2
+        rn = (np.sqrt(np.sum((res * res), axis=0)).astype(float) * safe + np.sqrt(np.sum(r_pr_err**2, axis=0))
+              + np.sqrt(np.sum(r_env_err**2, axis=0)) + np.sqrt(np.sum(da_pr**2, axis=0) + np.sum(da_env**2, axis=0)))
+        rn = rn * safe / np.sqrt(n2)
+        err_rq = g * (np.sum(aa * (abs_vs_f @ aa + np.abs(mk_f) * aa), axis=0) + 2 * np.sum(ay * cta, axis=0)
+                      + np.sum(np.abs(gap_f) * ay * ay, axis=0)) * safe / n2
+        rho[k], half[k], eta[k] = rq, (sk + err_rq) * safe, rn
     return enclose(mu, rho, half, eta, np.asarray(radius, float))
