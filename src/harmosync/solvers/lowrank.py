@@ -418,25 +418,31 @@ def eigenvalue_errors(v, mu, u, rounding=None, fallback: float | None = None) ->
     g_row, g_sum = 1.01 * int(np.max(np.diff(vf.indptr), initial=1)) * eps_ld, 1.01 * n * eps_ld
     safe = 1 + 4 * n * np.finfo(float).eps  # the bounds' own sums of non-negative terms, in double
     rho, half, eta = np.empty(n, ld), np.empty(n), np.empty(n)
+    u = np.asarray(u, float)
     for start in range(0, n, 256):  # column blocks: O(N·256) extended-precision numbers
-        x = np.asarray(u[:, start:start + 256], ld)
-        x = x / np.sqrt(np.sum(x * x, axis=0))
-        vx = np.asarray(vl @ x)
-        rh = np.sum(x * vx, axis=0)
-        res = vx - x * rh
-        # extended-precision roundoff (in double): Vx (≤ nnz terms a row), then the N-term sums
-        ax = np.abs(x.astype(float)) * safe
-        avx = np.asarray(av @ ax)
-        err_rho = (g_row * np.sum(ax * avx, axis=0) + g_sum * np.sum(ax * np.abs(vx.astype(float)), axis=0)) * safe
-        rn = (np.sqrt(np.sum(res * res, axis=0)).astype(float) * (1 + g_sum)
-              + (g_row * np.sqrt(np.sum(avx * avx, axis=0)) + 2 * g_sum * np.abs(rh.astype(float))) * safe + err_rho)
+        uf = u[:, start:start + 256]
+        x = uf.astype(ld)
+        n2 = np.einsum("ij,ij->j", x, x)
+        vx = vl @ x
+        rh = np.einsum("ij,ij->j", x, vx) / n2
+        vxf = vx.astype(float)
+        res = vx
+        res -= np.multiply(x, rh, out=x)  # x is not needed after this
+        nrm = np.sqrt(n2).astype(float)
+        # in double: the extended-precision roundoff of Vx (≤ nnz terms a row) and of the
+        # N-term sums, and V's rounding, for the unit vector x/‖x‖
+        ax = np.abs(uf) * (safe / nrm)
+        avx = av @ ax
+        err_rho = (g_row * np.einsum("ij,ij->j", ax, avx) + g_sum * np.einsum("ij,ij->j", ax, np.abs(vxf)) / nrm) * safe
+        rn = (np.sqrt(np.einsum("ij,ij->j", res, res)).astype(float) / nrm * (1 + g_sum)
+              + (g_row * np.sqrt(np.einsum("ij,ij->j", avx, avx)) + 2 * g_sum * np.abs(rh.astype(float))) * safe + err_rho)
         sk = 0.0
         if dv is not None:
-            dx = np.asarray(dv @ ax)
-            sk = np.sum(ax * dx, axis=0) * safe
-            rn = rn + np.sqrt(np.sum(dx * dx, axis=0)) * safe
+            dx = dv @ ax
+            sk = np.einsum("ij,ij->j", ax, dx) * safe
+            rn = rn + np.sqrt(np.einsum("ij,ij->j", dx, dx)) * safe
         sl = slice(start, start + x.shape[1])
-        rho[sl], half[sl], eta[sl] = rh, sk + err_rho, rn
+        rho[sl], half[sl], eta[sl] = rh, sk + err_rho + 4 * g_sum * np.abs(rh.astype(float)), rn
     return enclose(mu, rho, half, eta, fallback)
 
 
