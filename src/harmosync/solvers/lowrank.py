@@ -35,7 +35,9 @@ B_x reaches σ(t) through |u| ≤ ρ_x = max_a |r_a|·max(1, w), an error e_p in
   * pole rule: |g − r| ≤ ε_r·g at the eigenvalues of V and V_0 (ε_r measured there), so
     −ε_r g(V_0) ≼ δ(V_0) ≼ ε_r g(V_0) and |uᵀUᵀδ(V_0)Uv| ≤ ε_r(Σ_k ρ_k √G_kk)², G = Uᵀg(V_0)U
     (its diagonal from Δ itself), plus Σ_k ρ_k² ε_r g(μ_k) for δ(V); the same with g_p = x·g;
-  * dropped eigenvalues: Σ|λ|·max_a max(Σ_k r_ak²/w_k, Σ_k r_ak² w_k).
+  * dropped eigenvalues: Σ|λ|·max_a max(Σ_k r_ak²/w_k, Σ_k r_ak² w_k);
+  * roundoff of the factorisation (QR, the core's eigh, Q·vec): 4(dim + 8)ε·max|λ| times the
+    same readout norm (dim = the core's size; backward-stable steps, Higham's γ_n).
 
 The rest of the evolution's error bound (harmosync.dynamics.normal_modes, "Error bound") is here
 too: per-mode eigenvalue enclosures (:func:`eigenvalue_errors` for a dense eigh,
@@ -241,9 +243,14 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     eps_r = rule_relative_error(rule, np.concatenate([mu, env_d, vs_eig]), temperature)
     e_rule_r = eps_r * (float(rho_x @ np.sqrt(np.maximum(gx0, 0))) ** 2 + float(rho_x**2 @ gx)
                         + float(rho_p @ np.sqrt(np.maximum(gp0, 0))) ** 2 + float(rho_p**2 @ gp))
+    # roundoff of the QR factors, the core's eigh and v = Q·vec: a backward error of ~dim·ε·‖Δ‖
+    # in scaled coordinates, read out by |u|² ≤ max_a max(Σ r_ak²/w_k, Σ r_ak² w_k)
+    rows = np.atleast_2d(np.asarray(readout, float))
+    e_core = (4 * (c.shape[0] + 8) * np.finfo(float).eps * float(np.abs(lam).max(initial=0.0))
+              * max(float(np.max((rows**2) @ (1 / w), initial=0.0)), float(np.max((rows**2) @ w, initial=0.0))))
     return LowRank(out.values, out.vectors, out.bound, rule, out.skeleton,
-                   float(e_skel + e_rule_r + _dropped_error(readout, w, lam[small], qx, qp, vec[:split, small],
-                                                            vec[split:, small])))
+                   float(e_skel + e_rule_r + e_core + _dropped_error(readout, w, lam[small], qx, qp, vec[:split, small],
+                                                                     vec[split:, small])))
 
 
 def _dropped_error(readout, w, lam, qx, qp, cx, cp) -> float:
