@@ -69,8 +69,8 @@ from ..network import Network, chain_mode_rows, chain_modes
 from ..solvers import blas_threads
 from ..solvers import trigsum as ts
 from ..solvers.arrowhead import arrowhead_modes
-from ..solvers.lowrank import (arrowhead_errors, eigen_roundoff, eigenvalue_errors, evaluation_roundoff, low_rank_delta,
-                               means_roundoff)
+from ..solvers.lowrank import (arrowhead_errors, eigen_roundoff, eigenvalue_errors, evaluation_roundoff,
+                               low_rank_delta, means_roundoff)
 from ..states import InitialState
 from .contract import Moments, check_times
 
@@ -326,7 +326,8 @@ def dense_mode_errors(network: Network, mu, u, *, v=None, diag=None, attachments
     8ε‖V‖ + ‖δV‖ for a backward-stable eigh). ``v``, ``diag``, ``attachments``: a cut chain
     (:func:`_potential_rounding`)."""
     v, rounding = _potential_rounding(network, v=v, diag=diag, attachments=attachments)
-    fallback = 8 * np.finfo(float).eps * float(mu[-1]) + float(np.max(np.asarray(abs(rounding).sum(axis=1)), initial=0.0))
+    rows = np.asarray(abs(rounding).sum(axis=1))
+    fallback = 8 * np.finfo(float).eps * float(mu[-1]) + float(np.max(rows, initial=0.0))
     return eigenvalue_errors(v, mu, u, rounding, fallback)
 
 
@@ -429,7 +430,8 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
         mu_err = np.asarray(spec.mu_error, float)
     else:  # worst case: dense eigh 8ε‖V‖; chain: coupling rows perturbed by ≤ 8ε‖V‖, roots 8εμ_k
         e_v = 8 * np.finfo(float).eps * float(mu[-1])
-        mu_err = e_v * (mu / mu[-1] + 2 * np.linalg.norm(a, axis=0)) if method == "chain" else np.full(mu.size, e_v)
+        mu_err = (e_v * (mu / mu[-1] + 2 * np.linalg.norm(a, axis=0)) if method == "chain"
+                  else np.full(mu.size, e_v))
         if method == "chain" and spec.env_rounding is not None:  # refine the probe-like modes
             mu_err = arrowhead_errors(mu, a, vs, env_d, env_c, mu_err, spec.env_rounding)
     # phases are bounded up to t_max only (∞: the bound covers t = 0)

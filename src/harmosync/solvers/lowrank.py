@@ -248,9 +248,9 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     rows = np.atleast_2d(np.asarray(readout, float))
     e_core = (4 * (c.shape[0] + 8) * np.finfo(float).eps * float(np.abs(lam).max(initial=0.0))
               * max(float(np.max((rows**2) @ (1 / w), initial=0.0)), float(np.max((rows**2) @ w, initial=0.0))))
+    e_drop = _dropped_error(readout, w, lam[small], qx, qp, vec[:split, small], vec[split:, small])
     return LowRank(out.values, out.vectors, out.bound, rule, out.skeleton,
-                   float(e_skel + e_rule_r + e_core + _dropped_error(readout, w, lam[small], qx, qp, vec[:split, small],
-                                                                     vec[split:, small])))
+                   float(e_skel + e_rule_r + e_core + e_drop))
 
 
 def _dropped_error(readout, w, lam, qx, qp, cx, cp) -> float:
@@ -440,16 +440,18 @@ def eigenvalue_errors(v, mu, u, rounding=None, fallback: float | None = None) ->
         # N-term sums, and V's rounding, for the unit vector x/‖x‖
         ax = np.abs(uf) * (safe / nrm)
         avx = av @ ax
-        err_rho = (g_row * np.einsum("ij,ij->j", ax, avx) + g_sum * np.einsum("ij,ij->j", ax, np.abs(vxf)) / nrm) * safe
+        rh_f = np.abs(rh.astype(float))
+        err_rho = (g_row * np.einsum("ij,ij->j", ax, avx)
+                   + g_sum * np.einsum("ij,ij->j", ax, np.abs(vxf)) / nrm) * safe
         rn = (np.sqrt(np.einsum("ij,ij->j", res, res)).astype(float) / nrm * (1 + g_sum)
-              + (g_row * np.sqrt(np.einsum("ij,ij->j", avx, avx)) + 2 * g_sum * np.abs(rh.astype(float))) * safe + err_rho)
+              + (g_row * np.sqrt(np.einsum("ij,ij->j", avx, avx)) + 2 * g_sum * rh_f) * safe + err_rho)
         sk = 0.0
         if dv is not None:
             dx = dv @ ax
             sk = np.einsum("ij,ij->j", ax, dx) * safe
             rn = rn + np.sqrt(np.einsum("ij,ij->j", dx, dx)) * safe
         sl = slice(start, start + x.shape[1])
-        rho[sl], half[sl], eta[sl] = rh, sk + err_rho + 4 * g_sum * np.abs(rh.astype(float)), rn
+        rho[sl], half[sl], eta[sl] = rh, sk + err_rho + 4 * g_sum * rh_f, rn
     return enclose(mu, rho, half, eta, fallback)
 
 
@@ -512,7 +514,8 @@ def arrowhead_errors(mu, a, vs, env_d, env_c, radius, env_rounding, *, count: in
     eps_ld = float(np.finfo(ld).eps)
     idx = np.argsort(-np.sum(a * a, axis=0), kind="stable")[: min(count, n)]
     vs_l = np.asarray(vs, ld)
-    d_vs = np.diag((p + 1) * 0.5 * eps * (np.abs(np.diag(vs)) + 2 * (np.abs(vs).sum(axis=1) - np.abs(np.diag(vs)))))
+    vs_diag = np.abs(np.diag(vs))
+    d_vs = np.diag((p + 1) * 0.5 * eps * (vs_diag + 2 * (np.abs(vs).sum(axis=1) - vs_diag)))
     d = np.asarray(env_d, ld)
     c = np.asarray(env_c, ld)
     dd, dc = (np.asarray(x, float) for x in env_rounding)
@@ -543,8 +546,9 @@ def arrowhead_errors(mu, a, vs, env_d, env_c, radius, env_rounding, *, count: in
         da_pr = d_vs @ aa + dc @ ay
         da_env = dc.T @ aa + dd[:, None] * ay
         sk = (np.sum(aa * da_pr, axis=0) + np.sum(ay * da_env, axis=0)) / n2
-        rn = (np.sqrt(np.sum((res * res), axis=0)).astype(float) * safe + np.sqrt(np.sum(r_pr_err**2, axis=0))
-              + np.sqrt(np.sum(r_env_err**2, axis=0)) + np.sqrt(np.sum(da_pr**2, axis=0) + np.sum(da_env**2, axis=0)))
+        rn = (np.sqrt(np.sum((res * res), axis=0)).astype(float) * safe
+              + np.sqrt(np.sum(r_pr_err**2, axis=0)) + np.sqrt(np.sum(r_env_err**2, axis=0))
+              + np.sqrt(np.sum(da_pr**2, axis=0) + np.sum(da_env**2, axis=0)))
         rn = rn * safe / np.sqrt(n2)
         err_rq = g * (np.sum(aa * (abs_vs_f @ aa + np.abs(mk_f) * aa), axis=0) + 2 * np.sum(ay * cta, axis=0)
                       + np.sum(np.abs(gap_f) * ay * ay, axis=0)) * safe / n2
