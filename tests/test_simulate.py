@@ -212,7 +212,7 @@ def test_a_run_too_big_for_memory_is_refused_before_computing(monkeypatch):
 
 SOFT_HOT = {  # a soft (Ω0 = 1e-6), hot (T = 1) free chain read at t ≈ 1e6: ⟨X²⟩ ~ T/Ω0² = 1e12
     "chain": {"sites": 20, "omega0": 1e-6, "g": 1.0, "boundary": "free", "temperature": 1.0},
-    "probes": {"frequencies": [1.0, 1.1], "coupling": 0.3, "sites": [1, 10], "strengths": [1e-7, 1e-7]},
+    "probes": {"frequencies": [1.0, 1.1], "coupling": 0.3, "sites": [1, 10], "strengths": [1e-6, 1e-6]},
     "time": {"start": 999900.0, "stop": 1e6, "step": 0.5},
 }
 
@@ -224,7 +224,7 @@ def test_precision_warning_when_the_bound_exceeds_a_millionth_of_the_covariance(
     A paper run (Fig. 1, bound ~1e-12 of σ) does not warn."""
     from harmosync.simulation import PRECISION_LIMIT, PrecisionWarning
 
-    with pytest.warns(PrecisionWarning, match=r"known only to ±7.4e-06 .*limit 1e-06") as rec:
+    with pytest.warns(PrecisionWarning, match=r"known only to ±0.00023 .*limit 1e-06") as rec:
         res = simulate(config.parse(SOFT_HOT))
     assert len(rec) == 1 and "\n" not in str(rec[0].message)
     assert res.info["error_bound"] > PRECISION_LIMIT * np.abs(res.cov).max()

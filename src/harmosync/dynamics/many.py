@@ -35,7 +35,8 @@ from ..solvers import trigsum as ts
 from ..solvers.arrowhead import arrowhead_modes, arrowhead_modes_many
 from ..states import InitialState
 from .contract import Evolution, check_times
-from .normal_modes import NormalModeEvolution, Spectrum, assemble, check_size, solve_closed
+from .normal_modes import (NormalModeEvolution, Spectrum, assemble, chain_rounding, check_size,
+                           dense_mode_errors, solve_closed)
 
 #: networks with at most this many oscillators are solved by one stacked dense eigh
 DENSE_BATCH = 48
@@ -230,7 +231,9 @@ def _solve_on_chain(env, probe_sets, inits, *, tol, covariance, labels, t_max) -
             temp = float(init.environment_temperature)
             if temp not in energies:
                 energies[temp] = float(np.sum(thermal_factor(om, temp) * om))
-            spec = Spectrum(md.values[keep], a[:, keep], a[:, keep], env_d, env_c_all[n])
+            rounding = chain_rounding(env_d, env_c_all[n], m, env.omega0, env.g, env.boundary,
+                                      probe_sets[n].attachments)
+            spec = Spectrum(md.values[keep], a[:, keep], a[:, keep], env_d, env_c_all[n], env_rounding=rounding)
             out.append(assemble(spec, tuple(range(p)), vs_all[n], init, environment_energy=energies[temp],
                                 tol=tol, covariance=covariance, method="chain", t_max=t_max))
     return out
@@ -280,7 +283,7 @@ def _solve_dense_batch(nets, inits, *, tol, covariance, t_max) -> list[Evolution
                 temp = float(init.environment_temperature)
                 if temp not in energies:
                     energies[temp] = float(np.sum(thermal_factor(om, temp) * om))
-                spec = Spectrum(w**2, u[j, :p], u[j, :p], env_d, env_c)
+                spec = Spectrum(w**2, u[j, :p], u[j, :p], env_d, env_c, dense_mode_errors(net, w**2, u[j]))
                 out[k] = assemble(spec, tuple(range(p)), net.probes.potential(), init,
                                   environment_energy=energies[temp], tol=tol, covariance=covariance,
                                   method="dense", t_max=t_max)

@@ -25,12 +25,29 @@ automatically by :func:`solve_closed` and the evolution's methods:
 3. **Trig sums** on uniform time grids by a non-uniform FFT when that is cheaper, blockwise BLAS
    products otherwise (:mod:`harmosync.solvers.trigsum`); arbitrary grids by direct products.
 
-Error bound (``NormalModeEvolution.error_bound``, absolute, on any covariance entry σ_ab): ε_Δ·|r_a|·|r_b|,
-with ε_Δ the spectral-norm bound on the neglected part of Δ (dropped eigenvalues, pole rule,
-skeleton compression; see :mod:`harmosync.solvers.lowrank`), |r_{x_i}|² = (V^{-1/2})_ii and
-|r_{p_i}|² = (V^{1/2})_ii; plus, with a light-cone cut, the cut's bound on every moment. Not
-included: the eigensolvers' roundoff (backward stable: a few ε‖V‖, i.e. ~1e-14 relative) and
-the phase error ε·w·t that any double-precision frequency carries (~1e-12 at t = 10⁴).
+Error bound (``NormalModeEvolution.error_bound``): absolute, on every mean ⟨x_a⟩, ⟨p_a⟩ and
+every covariance entry σ_ab of the observed oscillators, for |t| ≤ ``t_max`` (t = 0 only if no
+``t_max`` was given); the means' part alone with ``covariance=False``. The sum of
+(:mod:`harmosync.solvers.lowrank`)
+
+* Δ's truncation: ε_Δ·|r_a|·|r_b| (dropped eigenvalues, pole rule, skeleton compression);
+* the eigenvalues' error e_k ≥ |μ̃_k − μ_k|, μ_k the eigenvalues of V built from the exact
+  parameters, per mode and a posteriori: residuals and Rayleigh quotients in extended precision,
+  the residual theorem and the Kato–Temple inequality, V's own rounding from the parameters
+  (dense: :func:`dense_mode_errors`; chain: the modes most like a probe, by the arrowhead's
+  residual, the others by the a-priori 8ε(μ_k + 2‖V‖·|a_k|)); a cluster the enclosures cannot
+  separate keeps Weyl's 8ε‖V‖ + ‖δV‖. e_k enters (i) the stationary split, to first order
+  (``eigen_roundoff``: g(μ̃) for g(μ) in the stationary part, in Δ and between them) and (ii)
+  the phases: a frequency error e_k/(w̃_k + √(μ̃_k − e_k)) times t_max;
+* the trig sums' roundoff and the phase error 2ε·w_k·t of the rounded products, per observed x
+  and p row and summed over modes with the amplitude of each (``trig_sum_errors``), for the
+  means and for every pair of rows of the covariance;
+* with a light-cone cut, the cut's bound on every moment.
+
+It is first order in the eigenvalues' errors and takes the computed eigenvectors as exact (their
+error, ~ε‖V‖/gap, enters σ through differences of g between modes and through cos w_j t − cos w_k t,
+both bounded in time): tested honest against 25–40-digit references on soft, hot, near-critical,
+acoustic and random networks, and 2–160× above the actual error there (docs/conventions.md).
 
 Memory (besides the result, T × (2n)² numbers): O(N·C) for the mode coefficients, C = 2n(R+1)
 columns, plus one time chunk: L ≤ 2¹⁷ NUFFT points (48·L·C ≤ 96 MB), or for BLAS blocks a
@@ -43,6 +60,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from .. import lightcone as lc
 from ..conventions import thermal_factor, to_interleaved
@@ -51,7 +69,8 @@ from ..network import Network, chain_mode_rows, chain_modes
 from ..solvers import blas_threads
 from ..solvers import trigsum as ts
 from ..solvers.arrowhead import arrowhead_modes
-from ..solvers.lowrank import eigen_roundoff, evaluation_roundoff, low_rank_delta
+from ..solvers.lowrank import (arrowhead_errors, eigen_roundoff, eigenvalue_errors, evaluation_roundoff,
+                               low_rank_delta, means_roundoff)
 from ..states import InitialState
 from .contract import Moments, check_times
 
@@ -171,6 +190,8 @@ class Spectrum:
     readout: np.ndarray  # (n, N) observed rows
     env_d: np.ndarray  # (M,) squared frequencies of the (possibly cut) environment
     env_c: np.ndarray  # (P, M) coupling in the environment's mode basis
+    mu_error: np.ndarray | None = None  # (N,) bounds on |μ̃_k − μ_k| (None: the worst case)
+    env_rounding: tuple | None = None  # (δd (M,), δC (P, M)) bounds on env_d's, env_c's rounding
 
 
 def _attachments(network: Network, offset: int):
@@ -211,7 +232,8 @@ def _chain_spectrum(network: Network, rows, window) -> Spectrum:
             j += 1
     # modes no observed oscillator (and no probe) sees carry nothing: leave them out
     keep = np.any(a != 0, axis=0) | np.any(readout != 0, axis=0)
-    return Spectrum(modes.values[keep], a[:, keep], readout[:, keep], env_d, env_c)
+    rounding = chain_rounding(env_d, env_c, m, env.omega0, env.g, boundary, _attachments(network, offset))
+    return Spectrum(modes.values[keep], a[:, keep], readout[:, keep], env_d, env_c, env_rounding=rounding)
 
 
 def _dense_spectrum(network: Network, rows, window) -> Spectrum:
@@ -226,7 +248,7 @@ def _dense_spectrum(network: Network, rows, window) -> Spectrum:
         else:
             ew, eu = env.modes()
             env_d, env_c = ew**2, network.coupling_block() @ eu
-        return Spectrum(w**2, u[:p], u[list(rows)], env_d, env_c)
+        return Spectrum(w**2, u[:p], u[list(rows)], env_d, env_c, dense_mode_errors(network, w**2, u))
     # the cut chain: a fixed-end chain of window.sites sites (the compression of V)
     m, offset = window.sites, window.lo - 1
     att = _attachments(network, offset)
@@ -242,7 +264,85 @@ def _dense_spectrum(network: Network, rows, window) -> Spectrum:
     b, sites = _coupling_rows(p, m, att)
     env_c = b @ chain_mode_rows(m, "fixed", sites)
     local = [r if r < p else r - offset for r in rows]
-    return Spectrum(lam, u[:p], u[local], env_d, env_c)
+    ld = np.longdouble
+    diag_ld = np.concatenate([_probe_diagonal(network.probes), np.full(m, ld(env.omega0) ** 2 + 2 * ld(env.g))])
+    return Spectrum(lam, u[:p], u[local], env_d, env_c,
+                    dense_mode_errors(network, lam, u, v=v, diag=diag_ld, attachments=att))
+
+
+def chain_rounding(env_d, env_c, m: int, omega0: float, g: float, boundary: str, attachments):
+    """Entrywise bounds (δd (M,), δC (P, M)) on |d_exact − env_d| and |C_exact − env_c| for a
+    homogeneous fixed/free chain of ``m`` sites: the closed forms of
+    :func:`~harmosync.network.chain_modes` and :func:`~harmosync.network.chain_mode_rows`
+    recomputed in extended precision from Ω0, g and the strengths K (``attachments``: 0-based
+    probe, 1-based site, K), plus 64 units of its roundoff."""
+    ld = np.longdouble
+    pi = ld("3.14159265358979323846264338327950288")
+    fixed = boundary == "fixed"
+    k = np.arange(1, m + 1) if fixed else np.arange(m)
+    d = ld(omega0) ** 2 + 4 * ld(g) * np.sin(pi * k / (2 * (m + 1) if fixed else 2 * m)) ** 2
+    c = np.zeros(np.shape(env_c), ld)
+    scale = np.zeros(c.shape[0])
+    for i, s, kk in attachments:
+        if fixed:
+            row = np.sqrt(ld(2) / (m + 1)) * np.sin(pi * np.mod(s * k, 2 * (m + 1)) / (m + 1))
+        else:
+            row = np.sqrt(ld(2) / m) * np.cos(pi * np.mod((2 * s - 1) * k, 4 * m) / (2 * m))
+            row[0] = 1 / np.sqrt(ld(m))
+        c[i] += ld(kk) * row
+        scale[i] += abs(kk) * np.sqrt(2.0 / m)
+    eps_ld = float(np.finfo(ld).eps)
+    dd = np.abs(d - np.asarray(env_d, ld)).astype(float) + 64 * eps_ld * np.abs(np.asarray(env_d, float))
+    dc = np.abs(c - np.asarray(env_c, ld)).astype(float) + 64 * eps_ld * scale[:, None]
+    return dd * (1 + 1e-9), dc * (1 + 1e-9)
+
+
+def _probe_diagonal(pr) -> np.ndarray:
+    ld = np.longdouble
+    return np.asarray(pr.frequencies, ld) ** 2 + np.sum(np.asarray(pr.coupling, ld), axis=1)
+
+
+def _potential_rounding(network: Network, *, v=None, diag=None, attachments=None):
+    """(V as CSR, an entrywise bound on |V_exact − V|): V in double precision against V_exact
+    formed from the same parameters in extended precision (as tests/reference_mp.py reads them:
+    Ω0² of a homogeneous chain from Ω0, the diagonal sums, the summed strengths K). The
+    off-diagonal bonds, λ and single K are the parameters themselves. ``v``, ``diag`` and
+    ``attachments`` (0-based probe, 1-based site, K) describe a cut chain instead."""
+    ld = np.longdouble
+    p = network.n_probes
+    if v is None:
+        env = network.environment
+        onsite = (np.full(env.sites, ld(env.omega0) ** 2) if env.homogeneous_chain and env.omega0 is not None
+                  else np.asarray(env.onsite, ld))
+        deg = np.asarray(sp.csr_matrix(env.bonds).astype(ld).sum(axis=1)).ravel()
+        wall = np.asarray(env.wall, ld) if env.wall is not None else 0
+        diag = np.concatenate([_probe_diagonal(network.probes), onsite + deg + wall])
+        attachments = network.probes.attachments
+        v = network.potential(sparse=True)
+    v = sp.csr_matrix(v)
+    n = v.shape[0]
+    summed: dict[tuple[int, int], np.longdouble] = {}
+    for i, s, k in attachments:
+        summed[(i, p + s - 1)] = summed.get((i, p + s - 1), ld(0)) + ld(k)
+    idx = np.array(list(summed), dtype=int).reshape(-1, 2)
+    off = np.array([abs(summed[key] - ld(v[key])) for key in summed], dtype=float)
+    vals = np.concatenate([np.abs(np.asarray(diag, ld) - v.diagonal().astype(ld)).astype(float), off, off])
+    rows = np.concatenate([np.arange(n), idx[:, 0], idx[:, 1]])
+    cols = np.concatenate([np.arange(n), idx[:, 1], idx[:, 0]])
+    diff = sp.csr_matrix((vals, (rows, cols)), shape=v.shape) + 8 * float(np.finfo(ld).eps) * abs(v)
+    return v, sp.csr_matrix(diff.astype(float) * (1 + 1e-9))
+
+
+def dense_mode_errors(network: Network, mu, u, *, v=None, diag=None, attachments=None) -> np.ndarray:
+    """Per-mode bounds on |μ̃_k − μ_k| for a dense eigh (μ̃ = ``mu``, eigenvectors ``u``) of
+    ``network``'s V, μ_k the eigenvalues of V from the exact parameters
+    (:func:`~harmosync.solvers.lowrank.eigenvalue_errors`; clusters fall back to Weyl's
+    8ε‖V‖ + ‖δV‖ for a backward-stable eigh). ``v``, ``diag``, ``attachments``: a cut chain
+    (:func:`_potential_rounding`)."""
+    v, rounding = _potential_rounding(network, v=v, diag=diag, attachments=attachments)
+    rows = np.asarray(abs(rounding).sum(axis=1))
+    fallback = 8 * np.finfo(float).eps * float(mu[-1]) + float(np.max(rows, initial=0.0))
+    return eigenvalue_errors(v, mu, u, rounding, fallback)
 
 
 def _environment_energy(network: Network, temperature: float) -> float:
@@ -267,7 +367,7 @@ def solve_closed(network: Network, initial: InitialState, *, observe=None, tol: 
     be cut to the sites within reach (light cone), and then the solution refuses later times.
     ``method``: "auto" (dense for N ≤ DENSE_MAX or a graph environment, structured chain
     solver otherwise), "dense" or "chain". ``covariance=False`` skips Δ: only ``means`` can be
-    evaluated (cheaper, for sweeps of first moments).
+    evaluated (cheaper, for sweeps of first moments), and ``error_bound`` bounds the means.
     """
     p, n = network.n_probes, network.size
     if initial.probes.modes != p:
@@ -339,22 +439,27 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
     pc = initial.probes.cov
     energy = 0.5 * float(np.trace(vs @ pc[0::2, 0::2]) + np.trace(pc[1::2, 1::2]) + x0 @ vs @ x0 + p0 @ p0)
     energy += float(environment_energy)
+    # the eigensolvers' error on each μ_k (module docstring, "Error bound")
+    if spec.mu_error is not None:
+        mu_err = np.asarray(spec.mu_error, float)
+    else:  # worst case: dense eigh 8ε‖V‖; chain: coupling rows perturbed by ≤ 8ε‖V‖, roots 8εμ_k
+        e_v = 8 * np.finfo(float).eps * float(mu[-1])
+        mu_err = (e_v * (mu / mu[-1] + 2 * np.linalg.norm(a, axis=0)) if method == "chain"
+                  else np.full(mu.size, e_v))
+        if method == "chain" and spec.env_rounding is not None:  # refine the probe-like modes
+            mu_err = arrowhead_errors(mu, a, vs, env_d, env_c, mu_err, spec.env_rounding)
+    # phases are bounded up to t_max only (∞: the bound covers t = 0)
+    horizon = window.t_max if window is not None else (t_max if t_max is not None else np.inf)
+    bound = means_roundoff(w, readout, mean0, horizon, mu_err)
     if covariance:
         lr = low_rank_delta(mu, a, vs, env_d, env_c, pc, temp, tol=tol, readout=readout)
-        values, vectors, bound = lr.values, lr.vectors, lr.readout_bound
-        # The eigensolvers' error on each μ_k. Dense eigh: 8ε‖V‖ on
-        # every mode. Chain (secular equations, closed-form chain modes): the backward error is
-        # a perturbation of the coupling rows of size ≤ 8ε‖V‖, which moves μ_k by ≤ 2|a_k|·that,
-        # plus the roots' relative accuracy 8ε μ_k.
-        e_v = 8 * np.finfo(float).eps * float(mu[-1])
-        mu_err = (e_v * (mu / mu[-1] + 2 * np.linalg.norm(a, axis=0)) if method == "chain" else e_v)
-        bound += eigen_roundoff(mu, readout, temp, mu_err)  # dominates for soft thermal modes
+        values, vectors = lr.values, lr.vectors
         nu = thermal_factor(w, temp)
-        # roundoff and frequency error of the trig sums up to t_max (∞: phases not bounded)
-        horizon = window.t_max if window is not None else (t_max if t_max is not None else np.inf)
-        bound += evaluation_roundoff(w, readout, nu, values, vectors, horizon, mu_err)
+        cov_bound = (lr.readout_bound + eigen_roundoff(mu, readout, temp, mu_err)
+                     + evaluation_roundoff(w, readout, nu, values, vectors, horizon, mu_err))
+        bound = max(bound, cov_bound)
     else:
-        values, vectors, bound = np.zeros(0), np.zeros((2, w.size, 0)), 0.0
+        values, vectors = np.zeros(0), np.zeros((2, w.size, 0))
         nu = np.zeros(w.size)  # has_covariance=False: moments refuse, means work
     label = method
     if window is not None:

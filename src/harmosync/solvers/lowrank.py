@@ -35,7 +35,16 @@ B_x reaches σ(t) through |u| ≤ ρ_x = max_a |r_a|·max(1, w), an error e_p in
   * pole rule: |g − r| ≤ ε_r·g at the eigenvalues of V and V_0 (ε_r measured there), so
     −ε_r g(V_0) ≼ δ(V_0) ≼ ε_r g(V_0) and |uᵀUᵀδ(V_0)Uv| ≤ ε_r(Σ_k ρ_k √G_kk)², G = Uᵀg(V_0)U
     (its diagonal from Δ itself), plus Σ_k ρ_k² ε_r g(μ_k) for δ(V); the same with g_p = x·g;
-  * dropped eigenvalues: Σ|λ|·max_a max(Σ_k r_ak²/w_k, Σ_k r_ak² w_k).
+  * dropped eigenvalues: Σ|λ|·max_a max(Σ_k r_ak²/w_k, Σ_k r_ak² w_k);
+  * roundoff of the factorisation (QR, the core's eigh, Q·vec): 4(dim + 8)ε·max|λ| times the
+    same readout norm (dim = the core's size; backward-stable steps, Higham's γ_n).
+
+The rest of the evolution's error bound (harmosync.dynamics.normal_modes, "Error bound") is here
+too: per-mode eigenvalue enclosures (:func:`eigenvalue_errors` for a dense eigh,
+:func:`arrowhead_errors` for the chain's secular equations, :func:`enclose`), what the
+eigenvalues' error does to the stationary split (:func:`eigen_roundoff`), and the trig sums'
+roundoff and phase errors for the covariance (:func:`evaluation_roundoff`) and the means
+(:func:`means_roundoff`), from :func:`trig_sum_errors`.
 """
 
 from __future__ import annotations
@@ -45,6 +54,7 @@ from functools import lru_cache
 
 import numpy as np
 import scipy.linalg as sla
+import scipy.sparse as sp
 
 from .stieltjes import PoleRule, variance_function, variance_rule
 
@@ -233,9 +243,14 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     eps_r = rule_relative_error(rule, np.concatenate([mu, env_d, vs_eig]), temperature)
     e_rule_r = eps_r * (float(rho_x @ np.sqrt(np.maximum(gx0, 0))) ** 2 + float(rho_x**2 @ gx)
                         + float(rho_p @ np.sqrt(np.maximum(gp0, 0))) ** 2 + float(rho_p**2 @ gp))
+    # roundoff of the QR factors, the core's eigh and v = Q·vec: a backward error of ~dim·ε·‖Δ‖
+    # in scaled coordinates, read out by |u|² ≤ max_a max(Σ r_ak²/w_k, Σ r_ak² w_k)
+    rows = np.atleast_2d(np.asarray(readout, float))
+    e_core = (4 * (c.shape[0] + 8) * np.finfo(float).eps * float(np.abs(lam).max(initial=0.0))
+              * max(float(np.max((rows**2) @ (1 / w), initial=0.0)), float(np.max((rows**2) @ w, initial=0.0))))
+    e_drop = _dropped_error(readout, w, lam[small], qx, qp, vec[:split, small], vec[split:, small])
     return LowRank(out.values, out.vectors, out.bound, rule, out.skeleton,
-                   float(e_skel + e_rule_r + _dropped_error(readout, w, lam[small], qx, qp, vec[:split, small],
-                                                            vec[split:, small])))
+                   float(e_skel + e_rule_r + e_core + e_drop))
 
 
 def _dropped_error(readout, w, lam, qx, qp, cx, cp) -> float:
@@ -287,29 +302,82 @@ def rule_relative_error(rule: PoleRule, x, temperature: float) -> float:
 
 
 def eigen_roundoff(mu, readout, temperature: float = 0.0, mu_error=None) -> float:
-    """Bound on what the eigensolver's roundoff does to the stationary covariance of the
-    observed rows [same units as σ, scaled-free]: a backward-stable eigensolver returns the
-    exact modes of V + E, which moves μ_k by up to e_k (``mu_error``: scalar or (N,); default
-    8ε‖V‖, a dense eigh). With g(μ) = ν(√μ)/√μ and |g′(μ)| ≤ g(μ)/μ (g falls like μ^{-1/2}
-    at T = 0, μ^{-1} when hot), ⟨x_a²⟩ = Σ_k r_ak² g(μ_k) moves by ≤ Σ_k r_ak² e_k g(μ_k)/μ_k,
-    and ⟨p_a²⟩ by ≤ Σ_k r_ak² e_k g(μ_k). Negligible (~1e-15) unless the spectrum is soft: it
-    is what bounds a thermal soft mode."""
+    """Bound on what the eigenvalues' error does to the observed covariance through the
+    stationary split [same units as σ], to first order in the errors: each μ_k is off by at most
+    e_k (``mu_error``: scalar or (N,), from :func:`eigenvalue_errors` or the worst case; default
+    8ε‖V‖, a backward-stable dense eigh). Three pieces, each ≤ Σ_k r_ak² e_k G_k (x) or
+    Σ_k r_ak² e_k μ_k G_k (p):
+      S   the stationary part g(μ̃) instead of g(μ);
+      E_0 the initial state rebuilt from the split: Δ's resolvent identity takes the computed
+          modes as exact modes of V_0 + H, which errs by g[λ, μ̃_k]·(μ̃_k − μ_k) (a divided
+          difference of g; its partner λ of V_0 lies above the soft modes: λ_min(V) ≤ λ_min(V_0)
+          since H has zero diagonal blocks);
+      the deviation Δ then carries E_0 − S: |error(t)| ≤ |S| + |E_0 − S| ≤ 2|S| + |E_0|.
+    G_k bounds |g′| on [μ̃_k − e_k, ∞): g(μ) = ν(√μ)/√μ obeys |g′(μ)| ≤ g(μ)/μ
+    (d ln g/dμ ∈ [−1/μ, −1/2μ]) and g(μ)/μ decreases, so G_k = g(m_k)/m_k, m_k = μ̃_k − e_k
+    (mean value theorem); for g_p = μg, 0 ≤ g_p′ ≤ g_p/2μ. Infinite if some e_k ≥ μ̃_k.
+    Negligible unless the spectrum is soft: it is what bounds a thermal soft mode. (Cross terms
+    |Σ r_ak r_bk δg_k| ≤ the larger diagonal, Cauchy–Schwarz.) The computed eigenvectors are
+    taken as exact (their error, ~ε‖V‖/gap, enters σ through differences of g between modes:
+    measured negligible, tests/test_accuracy.py)."""
     mu = np.asarray(mu, float)
     r2 = np.asarray(readout, float) ** 2
     if r2.size == 0:
         return 0.0
     e = 8 * np.finfo(float).eps * float(mu.max()) if mu_error is None else np.asarray(mu_error, float)
-    g = variance_function(mu, temperature) * e
-    return float(max(np.max(r2 @ (g / mu)), np.max(r2 @ g)))
+    e = np.broadcast_to(e, mu.shape)
+    if np.any(e >= mu):
+        return np.inf
+    lo = mu - e
+    gx = variance_function(lo, temperature) * e / lo
+    return 3.0 * float(max(np.max(r2 @ gx), np.max(r2 @ (gx * mu))))
+
+
+def trig_sum_errors(w, readout, coef_q, coef_p, t_max: float, mu_error=None):
+    """Bounds for the trig sums z(t) = Σ_k u_k [c_q,k cos(w_k t) + c_p,k sin(w_k t)] that give
+    every observed x (u = r/√w) and p (u = r√w) row, for each column of ``coef_q``, ``coef_p``
+    (N, C), over |t| ≤ t_max: returns (Z, dZ), both (2n, C) (the x rows, then the p rows), with
+    |z(t)| ≤ Z and |z̃(t) − z(t)| ≤ dZ. Each term carries
+      * summation and evaluation roundoff φ_s = max(4ε√N, 1e-14) of |u_k|(|c_q| + |c_p|) (the
+        non-uniform FFT's 1e-14 included);
+      * a phase error θ_k = 2ε w_k t (w_k and the product w_k·t each rounded) + t·δw_k, with
+        δw_k = |√μ̃_k − √μ_k| = e_k/(√μ̃_k + √μ_k) ≤ e_k/(w_k + √max(μ̃_k − e_k, 0)) for the
+        eigenvalue error e_k (``mu_error``), of |u_k|·√(c_q² + c_p²) (a rotated phasor:
+        |A cos(θ + δ − φ) − A cos(θ − φ)| ≤ A|δ|)."""
+    w = np.asarray(w, float)
+    r = np.abs(np.atleast_2d(np.asarray(readout, float)))
+    eps = np.finfo(float).eps
+    t = float(t_max) if np.isfinite(t_max) else 0.0
+    e = 8 * eps * float(w.max()) ** 2 if mu_error is None else np.asarray(mu_error, float)
+    dw = e / (w + np.sqrt(np.maximum(w * w - e, 0.0)))
+    theta = 2 * eps * w * t + t * dw
+    phi = max(4 * eps * np.sqrt(w.size), 1e-14)
+    cq, cp = np.abs(np.asarray(coef_q, float)), np.abs(np.asarray(coef_p, float))
+    size = cq + cp
+    err = phi * size + theta[:, None] * np.hypot(cq, cp)
+    ux, up = r / np.sqrt(w), r * np.sqrt(w)
+    return np.vstack([ux @ size, up @ size]), np.vstack([ux @ err, up @ err])
+
+
+def means_roundoff(w, readout, mean0, t_max: float, mu_error=None) -> float:
+    """Bound on the error of every observed mean ⟨x_a(t)⟩, ⟨p_a(t)⟩ for |t| ≤ t_max: the trig
+    sums of :func:`trig_sum_errors` with the initial mean in scaled normal coordinates
+    ``mean0`` (2, N) as their one column, plus the roundoff of forming ``mean0`` (a P-term dot
+    product per mode, relative 4ε of its absolute value; the probe rows of U taken as exact)."""
+    m = np.asarray(mean0, float)
+    if np.size(readout) == 0 or not np.any(m):
+        return 0.0
+    z, dz = trig_sum_errors(w, readout, m[0][:, None], m[1][:, None], t_max, mu_error)
+    return float(np.max(dz + 4 * np.finfo(float).eps * z))
 
 
 def evaluation_roundoff(w, readout, nu, values, vectors, t_max: float, mu_error=None) -> float:
-    """Bound on the roundoff of evaluating σ(t) = const + Σ_r λ_r z_r z_rᵀ for |t| ≤ t_max. The
-    constant part is a dot product (≲ 4ε√N of its absolute terms). Each term of a trig sum z_r
-    carries an error φ_k = max(4ε√N, 1e-14) (summation; the non-uniform FFT's 1e-14) + 2ε w_k t
-    (w_k and the product w_k·t each rounded to ε/2) + t·δw_k, where δw_k = e_k/(2w_k) is the
-    frequency error that the eigensolver's e_k (``mu_error``, as in :func:`eigen_roundoff`)
-    makes; then |δ(z z')| ≤ 2Z·δZ + δZ², Z = Σ_k |terms|, δZ = Σ_k |terms|·φ_k."""
+    """Bound on the roundoff and phase error of evaluating σ(t) = const + Σ_r λ_r z_r z_rᵀ for
+    |t| ≤ t_max, on every entry σ_ab (a, b any observed x or p). The constant part is a dot
+    product (≲ 4ε√N of its absolute terms). With (Z, dZ) of :func:`trig_sum_errors` for the
+    columns v_r: |δ(z_a z_b)| ≤ Z_a dZ_b + dZ_a Z_b + dZ_a dZ_b, summed over r with |λ_r|, plus
+    (R + 2)ε Σ_r |λ_r| Z_a Z_b for the products and sums of the assembly; the largest over
+    (a, b) pairs."""
     w = np.asarray(w, float)
     r = np.abs(np.asarray(readout, float))
     if r.size == 0:
@@ -317,11 +385,172 @@ def evaluation_roundoff(w, readout, nu, values, vectors, t_max: float, mu_error=
     eps = np.finfo(float).eps
     out = 4 * eps * np.sqrt(w.size) * float(np.max((r**2) @ (nu * (1 / w + w))))
     if np.size(values):
-        t = float(t_max) if np.isfinite(t_max) else 0.0
-        e = 8 * eps * float(w.max()) ** 2 if mu_error is None else np.asarray(mu_error, float)
-        phi = max(4 * eps * np.sqrt(w.size), 1e-14) + 2 * eps * w * t + t * e / (2 * w)
-        big = np.maximum(1 / np.sqrt(w), np.sqrt(w))
-        m = (np.abs(vectors[0]) + np.abs(vectors[1])) * big[:, None]  # (N, R)
-        z, dz = r @ m, r @ (m * phi[:, None])  # (n, R)
-        out += float(np.max((2 * z * dz + dz**2) @ np.abs(values)))
+        lam = np.abs(np.asarray(values, float))
+        z, dz = trig_sum_errors(w, r, vectors[0], vectors[1], t_max, mu_error)
+        zl = z * lam
+        pair = zl @ dz.T
+        pair = pair + pair.T + (dz * lam) @ dz.T + (lam.size + 2) * eps * (zl @ z.T)
+        out += float(pair.max())
     return float(out)
+
+
+def eigenvalue_errors(v, mu, u, rounding=None, fallback: float | None = None) -> np.ndarray:
+    """A posteriori bounds e_k ≥ |μ̃_k − λ_k| on the computed eigenvalues μ̃ (N,) of a symmetric
+    V with computed eigenvectors u (N, N columns), λ_k the eigenvalues of V + δV, where
+    ``rounding`` (sparse or dense, entrywise ≥ |δV|; None: 0) bounds how far the float V is from
+    the matrix of the exact parameters. Everything is computed in extended precision
+    (np.longdouble), O(nnz(V)·N) with a sparse ``v``. For the unit x_k = u_k/‖u_k‖
+    (non-orthogonality of the computed u does not enter: each pair is enclosed on its own):
+
+      ρ_k = x_kᵀVx_k, r_k = Vx_k − ρ_k x_k; for V + δV the Rayleigh quotient lies within
+      s_k = |x_k|ᵀ|δV||x_k| of ρ_k and its residual is ≤ η_k = ‖r_k‖ + ‖|δV||x_k|‖ (the
+      Rayleigh quotient minimises ‖Ax − cx‖ over c), extended-precision roundoff added to both.
+
+    * Residual theorem (Parlett, The Symmetric Eigenvalue Problem, Thm 4.5.1): [ρ_k − s_k − η_k,
+      ρ_k + s_k + η_k] =: J_k contains an eigenvalue of V + δV. When the N intervals J_k are
+      pairwise disjoint, each holds exactly one (there are N), which is λ_k.
+    * Kato–Temple (ibid., Thm 10.5.1): if λ is the only eigenvalue in (α, β) ∋ ρ, then
+      |λ − ρ| ≤ η²/min(ρ − α, β − ρ); here (α, β) is the gap between the neighbouring
+      intervals, so |λ_k − ρ′_k| ≤ η_k²/δ_k, δ_k the distance from [ρ_k ± s_k] to J_{k±1}.
+
+    e_k = |μ̃_k − ρ_k| + s_k + min(η_k, η_k²/δ_k). Modes whose interval meets a neighbour's
+    (clusters within ~ε‖V‖) get ``fallback`` (the backward-stability worst case, Weyl)."""
+    ld = np.longdouble
+    mu = np.asarray(mu, float)
+    n = mu.size
+    vf = sp.csr_matrix(v)
+    vl, av = vf.astype(ld), abs(vf)
+    dv = abs(sp.csr_matrix(rounding)) if rounding is not None else None
+    eps_ld = float(np.finfo(ld).eps)
+    g_row, g_sum = 1.01 * int(np.max(np.diff(vf.indptr), initial=1)) * eps_ld, 1.01 * n * eps_ld
+    safe = 1 + 4 * n * np.finfo(float).eps  # the bounds' own sums of non-negative terms, in double
+    rho, half, eta = np.empty(n, ld), np.empty(n), np.empty(n)
+    u = np.asarray(u, float)
+    for start in range(0, n, 256):  # column blocks: O(N·256) extended-precision numbers
+        uf = u[:, start:start + 256]
+        x = uf.astype(ld)
+        n2 = np.einsum("ij,ij->j", x, x)
+        vx = vl @ x
+        rh = np.einsum("ij,ij->j", x, vx) / n2
+        vxf = vx.astype(float)
+        res = vx
+        res -= np.multiply(x, rh, out=x)  # x is not needed after this
+        nrm = np.sqrt(n2).astype(float)
+        # in double: the extended-precision roundoff of Vx (≤ nnz terms a row) and of the
+        # N-term sums, and V's rounding, for the unit vector x/‖x‖
+        ax = np.abs(uf) * (safe / nrm)
+        avx = av @ ax
+        rh_f = np.abs(rh.astype(float))
+        err_rho = (g_row * np.einsum("ij,ij->j", ax, avx)
+                   + g_sum * np.einsum("ij,ij->j", ax, np.abs(vxf)) / nrm) * safe
+        rn = (np.sqrt(np.einsum("ij,ij->j", res, res)).astype(float) / nrm * (1 + g_sum)
+              + (g_row * np.sqrt(np.einsum("ij,ij->j", avx, avx)) + 2 * g_sum * rh_f) * safe + err_rho)
+        sk = 0.0
+        if dv is not None:
+            dx = dv @ ax
+            sk = np.einsum("ij,ij->j", ax, dx) * safe
+            rn = rn + np.sqrt(np.einsum("ij,ij->j", dx, dx)) * safe
+        sl = slice(start, start + x.shape[1])
+        rho[sl], half[sl], eta[sl] = rh, sk + err_rho + 4 * g_sum * rh_f, rn
+    return enclose(mu, rho, half, eta, fallback)
+
+
+def enclose(mu, rho, half, eta, fallback=None) -> np.ndarray:
+    """e_k from the per-mode data of :func:`eigenvalue_errors`: the Rayleigh quotient ρ_k
+    (extended precision) of the exact matrix lies within ``half`` of ρ_k, its residual norm is
+    ≤ ``eta``; intervals J_k = ρ_k ± (half + eta), disjointness, Kato–Temple (docstring there).
+    A mode known only by a radius e around μ̃ passes ρ = μ̃, half = e, eta = 0."""
+    ld = np.longdouble
+    mu = np.asarray(mu, float)
+    rho = np.asarray(rho, ld)
+    n = mu.size
+    rho_f = rho.astype(float)
+    half = np.asarray(half, float) * (1 + 1e-12) + 2 * np.finfo(float).eps * np.abs(rho_f)  # + ρ to float
+    eta = np.asarray(eta, float) * (1 + 1e-12)
+    lo, hi = rho_f - half - eta, rho_f + half + eta
+    order = np.argsort(lo, kind="stable")
+    lo_s, hi_s = lo[order], hi[order]
+    sep = hi_s[:-1] < lo_s[1:]  # neighbours (in order of left ends) disjoint
+    ok = np.ones(n, bool)
+    ok[:-1] &= sep
+    ok[1:] &= sep
+    left = np.concatenate([[-np.inf], hi_s[:-1]])
+    right = np.concatenate([lo_s[1:], [np.inf]])
+    c_lo, c_hi = (rho_f - half)[order], (rho_f + half)[order]
+    delta = np.minimum(c_lo - left, right - c_hi) * (1 - 1e-12)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        temple = np.where(delta > 0, eta[order] ** 2 / delta, np.inf)
+    e = np.empty(n)
+    e[order] = np.minimum(eta[order], temple)
+    e += np.abs(mu.astype(ld) - rho).astype(float) * (1 + 1e-12) + half
+    ok_modes = np.empty(n, bool)
+    ok_modes[order] = ok
+    return np.where(ok_modes, e, np.inf if fallback is None else np.maximum(e, fallback))
+
+
+def arrowhead_errors(mu, a, vs, env_d, env_c, radius, env_rounding, *, count: int = 128) -> np.ndarray:
+    """Per-mode bounds e_k ≥ |μ̃_k − λ_k| for the structured (chain) path, whose modes are
+    those of the arrowhead A = [[V_S, C], [Cᵀ, diag(d)]] (d = ``env_d``, C = ``env_c``; A is
+    orthogonally similar to V). ``radius`` (N,): the a-priori bound, kept for all but the
+    ``count`` modes with the largest probe rows a_k (P,), which are refined a posteriori in
+    extended precision: x_k = (a_k, y_k) with y_kj = (Cᵀa_k)_j/(μ̃_k − d_j) makes the
+    environment block of A x_k − μ̃_k x_k vanish, so the residual is the P-vector
+    s_k = (V_S − μ̃_k) a_k + C y_k, O(M·P) per mode. The computed d and C differ from the exact
+    ones by |δd_j| ≤ 8ε d_j (Ω0² + 4g sin²(…), a sum of non-negative terms, sin to a few ulps)
+    and |δC_ij| ≤ 12ε·√(2/M)·Σ_s |K_is| (``coupling_sum``: C = B·W_E with closed-form rows
+    √(2/M)·sin(π·n/(M+1)) of exact integers n: the argument carries ≤ 2.6u of 2π, the sine,
+    the square root and the product a few u more, absolute),
+    V_S's diagonal (ω² + Σλ) by (P + 1)·(ε/2) of its absolute terms; these enter ρ and the
+    residual as in :func:`eigenvalue_errors`, then :func:`enclose` (residual theorem,
+    Kato–Temple) with ``radius`` as the enclosure of the other modes."""
+    ld = np.longdouble
+    mu = np.asarray(mu, float)
+    a = np.atleast_2d(np.asarray(a, float))
+    p, n = a.shape
+    rho, half, eta = mu.astype(ld), np.asarray(radius, float).copy(), np.zeros(n)
+    if n == 0 or p == 0 or env_c.size == 0:
+        return half
+    eps = np.finfo(float).eps
+    eps_ld = float(np.finfo(ld).eps)
+    idx = np.argsort(-np.sum(a * a, axis=0), kind="stable")[: min(count, n)]
+    vs_l = np.asarray(vs, ld)
+    vs_diag = np.abs(np.diag(vs))
+    d_vs = np.diag((p + 1) * 0.5 * eps * (vs_diag + 2 * (np.abs(vs).sum(axis=1) - vs_diag)))
+    d = np.asarray(env_d, ld)
+    c = np.asarray(env_c, ld)
+    dd, dc = (np.asarray(x, float) for x in env_rounding)
+    m = d.size
+    g = 1.01 * (m + p + 4) * eps_ld
+    abs_c, abs_vs_f = np.abs(np.asarray(env_c, float)), np.abs(np.asarray(vs, float))
+    safe = 1 + 4 * (m + p) * eps  # the bounds' own sums of non-negative terms, in double
+    for start in range(0, idx.size, 32):
+        k = idx[start:start + 32]
+        mk_f = mu[k]
+        gap_f = mk_f[None, :] - np.asarray(env_d, float)[:, None]  # (M, b)
+        if np.any(gap_f == 0):
+            k = k[~np.any(gap_f == 0, axis=0)]
+            mk_f, gap_f = mu[k], gap_f[:, ~np.any(gap_f == 0, axis=0)]
+        ak, mk = a[:, k].astype(ld), mu[k].astype(ld)
+        y = (c.T @ ak) / (mk[None, :] - d[:, None])
+        res = vs_l @ ak - ak * mk + c @ y  # the probe block; the environment block is 0
+        nx2 = np.sum(ak * ak, axis=0) + np.sum(y * y, axis=0)
+        rq = mk + np.sum(ak * res, axis=0) / nx2
+        # in double: extended-precision roundoff of the residual (probe block ≤ g·(|V_S||a| +
+        # |C||y| + |μ||a|), environment block ≤ g·(|C|ᵀ|a| + |d − μ̃||y|)) and of ρ, and the
+        # rounding of d, C, V_S: |x|ᵀ|δA||x| and ‖|δA||x|‖ (x unit: divide by ‖x‖², ‖x‖)
+        aa, ay = np.abs(a[:, k]) * safe, np.abs(y.astype(float)) * safe
+        n2 = nx2.astype(float) / safe
+        cta = abs_c.T @ aa
+        r_env_err = g * (cta + np.abs(gap_f) * ay)
+        r_pr_err = g * (abs_vs_f @ aa + abs_c @ ay + np.abs(mk_f) * aa)
+        da_pr = d_vs @ aa + dc @ ay
+        da_env = dc.T @ aa + dd[:, None] * ay
+        sk = (np.sum(aa * da_pr, axis=0) + np.sum(ay * da_env, axis=0)) / n2
+        rn = (np.sqrt(np.sum((res * res), axis=0)).astype(float) * safe
+              + np.sqrt(np.sum(r_pr_err**2, axis=0)) + np.sqrt(np.sum(r_env_err**2, axis=0))
+              + np.sqrt(np.sum(da_pr**2, axis=0) + np.sum(da_env**2, axis=0)))
+        rn = rn * safe / np.sqrt(n2)
+        err_rq = g * (np.sum(aa * (abs_vs_f @ aa + np.abs(mk_f) * aa), axis=0) + 2 * np.sum(ay * cta, axis=0)
+                      + np.sum(np.abs(gap_f) * ay * ay, axis=0)) * safe / n2
+        rho[k], half[k], eta[k] = rq, (sk + err_rq) * safe, rn
+    return enclose(mu, rho, half, eta, np.asarray(radius, float))
