@@ -446,3 +446,18 @@ def test_largest_accepted_squeezing_keeps_six_digits_of_the_measures():
     config.parse(base | {"initial": {"squeezing": [r, r]}}).build_state()
     with pytest.raises(HarmosyncError, match=rf"initial.squeezing: squeezing r = {r + 0.5:g} is too large.*r ≤ {r:g}"):
         config.parse(base | {"initial": {"squeezing": [r + 0.5, 0.0]}})
+
+
+@pytest.mark.parametrize("method", ["dense", "chain"])
+@pytest.mark.parametrize("omega0", [1e-4, 1e-5])
+def test_soft_free_chain_at_zero_temperature_below_the_split_is_caught(method, omega0):
+    """Free chain, T = 0, Ω0 ≤ 1e-4, K = 2Ω0 (the stress run's failures): the stationary split
+    loses digits (error ∝ Ω0⁻³ already at t = 0). σ(0) must equal the initial state, so the
+    bound is at least 10× the discrepancy there; against mpmath it is honest at every time and
+    within 100× of the error."""
+    net = nw.couple(nw.chain(18, omega0, 1.0, "free"), nw.probes((1.2812544558809045,), 0.0, [9], [2 * omega0]))
+    init = st.InitialState(random_probe_state(22, net.probes.frequencies), 0.0)
+    err, err_mean, sol, scale = errors(net, init, method, scale=True)
+    assert err > 1e-11  # the loss is there (else this test checks nothing)
+    assert nm.INITIAL_CHECK * nm.initial_discrepancy(sol, init, 1) <= sol.error_bound
+    assert_tight(max(err, err_mean), sol, scale)
