@@ -60,3 +60,17 @@ def test_nearly_uniform_grids_are_within_the_bound(method, times):
     mean, cov = _exact(net, state, baths, times[pick], (0, 1))
     err = max(np.abs(m.mean[pick] - mean).max(), np.abs(m.cov[pick] - cov).max())
     assert err <= evo.error_bound
+
+
+@pytest.mark.parametrize("sites, method", [(20, "auto"), (40, "dense"), (40, "modes")])
+def test_means_only_record_an_error_bound(sites, method):
+    """means() (covariance=False) on the dense path recorded no error bound (0.0) while its
+    means differ from m(t) = e^{At}m(0) by roundoff; every path's bound covers that."""
+    net = nw.paper_network(sites=sites)
+    state = st.InitialState(coherent_pair((1.0, 1.1), (0.14, 1.4)).probes, 0.2)
+    baths = [Bath("lindblad", 0.01, probes=(1, 2), temperature=0.3)]
+    evo = solve_open(net, state, baths, method=method, covariance=False)
+    t = np.linspace(0, 200, 41)
+    mean, _ = _exact(net, state, baths, t, (0, 1))
+    err = np.abs(evo.means(t) - mean).max()
+    assert 0 < err <= evo.error_bound
