@@ -431,7 +431,9 @@ def _evaluate(evo: OpenEvolution, t: np.ndarray, *, means_only: bool):
             if cov is not None:
                 cov += q_acc
         if means_only:
-            return mean[lead:][-t.size:], None
+            mean = mean[lead:][-t.size:]
+            _record_bound(evo, t, mean, None, dropped=0.0)
+            return mean, None
         mean, cov = mean[-t.size:], cov[-t.size:]
     _record_bound(evo, t, mean, cov, dropped=c["dropped"] + qdrop * max(1, lead + t.size))
     return mean, cov
