@@ -74,3 +74,24 @@ def test_means_only_record_an_error_bound(sites, method):
     mean, _ = _exact(net, state, baths, t, (0, 1))
     err = np.abs(evo.means(t) - mean).max()
     assert 0 < err <= evo.error_bound
+
+
+def test_a_late_short_uniform_grid_does_not_step_from_zero(monkeypatch):
+    """Two times t0 = 10⁴ and t0 + 2⁻¹⁰ (h exact, t0 a whole number of steps) are evaluated by
+    summing over all t0/h ≈ 10⁷ steps from 0 (the noise accumulated step by step): O(t0/h) work
+    for two outputs (≈ 65 s CPU at t0 = 10⁵; the dense path likewise builds a 10⁸-point grid).
+    The work should stay O(T): here, no exponential sum over more than 1000 times."""
+    from harmosync.dynamics import open_modes
+    from harmosync.solvers import expsum
+
+    original = expsum.evaluate
+
+    def guarded(lam, b, t0, h, count, **kw):
+        assert count <= 1000, f"exponential sum over {count} times for 2 requested"
+        return original(lam, b, t0, h, count, **kw)
+
+    monkeypatch.setattr(open_modes.expsum, "evaluate", guarded)
+    net = nw.paper_network(sites=40)
+    state = st.InitialState(coherent_pair((1.0, 1.1), (0.14, 1.4)).probes, 0.2)
+    evo = solve_open(net, state, [Bath("lindblad", 0.01, probes=(1, 2), temperature=0.3)], method="modes")
+    evo.moments(np.array([1e4, 1e4 + 2.0**-10]))
