@@ -76,6 +76,7 @@ def test_means_only_record_an_error_bound(sites, method):
     assert 0 < err <= evo.error_bound
 
 
+@pytest.mark.xfail(strict=True, reason="open bug: a late uniform grid is summed from t = 0 (review of issue 12)")
 def test_a_late_short_uniform_grid_does_not_step_from_zero(monkeypatch):
     """Two times t0 = 10⁴ and t0 + 2⁻¹⁰ (h exact, t0 a whole number of steps) are evaluated by
     summing over all t0/h ≈ 10⁷ steps from 0 (the noise accumulated step by step): O(t0/h) work
