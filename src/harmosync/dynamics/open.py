@@ -389,7 +389,7 @@ def _uniform_step(t: np.ndarray) -> float | None:
     if t.size < 2:
         return None
     h = (t[-1] - t[0]) / (t.size - 1)
-    if np.max(np.abs(t - (t[0] + h * np.arange(t.size)))) <= 1e-11 * max(1.0, abs(t[-1])):
+    if np.max(np.abs(t - (t[0] + h * np.arange(t.size)))) <= modal.GRID_TOL * max(1.0, abs(t[-1])):
         return float(h)
     return None
 
@@ -407,7 +407,7 @@ def _evaluate(evo: OpenEvolution, t: np.ndarray, *, means_only: bool):
     lead = 0
     if h is not None and t[0] > 0:
         k0 = round(t[0] / h)
-        if abs(k0 * h - t[0]) <= 1e-9 * max(1.0, t[0]):
+        if abs(k0 * h - t[0]) <= modal.GRID_TOL * max(1.0, t[0]):
             lead = int(k0)
         else:
             h = None
@@ -431,7 +431,9 @@ def _evaluate(evo: OpenEvolution, t: np.ndarray, *, means_only: bool):
             if cov is not None:
                 cov += q_acc
         if means_only:
-            return mean[lead:][-t.size:], None
+            mean = mean[lead:][-t.size:]
+            _record_bound(evo, t, mean, None, dropped=0.0)
+            return mean, None
         mean, cov = mean[-t.size:], cov[-t.size:]
     _record_bound(evo, t, mean, cov, dropped=c["dropped"] + qdrop * max(1, lead + t.size))
     return mean, cov

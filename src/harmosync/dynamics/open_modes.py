@@ -50,6 +50,8 @@ DAMPED_MAX = 8
 #: spin-waits; a QR of 2·10⁴ × 136 ran 10× slower on two)
 THREADS = 1
 EPS = np.finfo(float).eps
+#: a grid is uniform (and starts a whole number of steps from 0) within rounding: GRID_TOL·max(1, |t|)
+GRID_TOL = 8 * EPS
 
 
 @dataclass(frozen=True)
@@ -314,7 +316,8 @@ def _uniform(t: np.ndarray) -> float | None:
     if t.size < 2:
         return None
     h = (t[-1] - t[0]) / (t.size - 1)
-    if np.max(np.abs(t - (t[0] + h * np.arange(t.size)))) <= 1e-11 * max(1.0, abs(t[-1])):
+    # rounding only: a grid off by more is evaluated at its own times (the bound has no term for it)
+    if np.max(np.abs(t - (t[0] + h * np.arange(t.size)))) <= GRID_TOL * max(1.0, abs(t[-1])):
         return float(h)
     return None
 
@@ -331,7 +334,7 @@ def _evaluate(evo: ModalOpenEvolution, t: np.ndarray, *, means_only: bool):
     lead = 0
     if h is not None and not means_only:  # the noise accumulates from 0: whole steps before t[0]
         lead = int(round(t[0] / h))
-        if abs(lead * h - t[0]) > 1e-9 * max(1.0, t[0]):
+        if abs(lead * h - t[0]) > GRID_TOL * max(1.0, t[0]):
             h = None
     coef = c["coef"]
     if means_only or h is None:
