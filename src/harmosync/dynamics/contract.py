@@ -86,3 +86,19 @@ def check_times(times) -> np.ndarray:
     if t.size > 1 and np.any(np.diff(t) <= 0):
         raise HarmosyncError("times must be strictly increasing")
     return t
+
+
+#: a time grid counts as uniform within rounding only: |t_i − (t_0 + ih)| ≤ GRID_TOL·max(1, |t|)
+#: (a grid off by more is evaluated at its own times: the error bounds have no term for it)
+GRID_TOL = 8 * np.finfo(float).eps
+
+
+def uniform_step(t: np.ndarray, min_size: int = 2) -> float | None:
+    """The step h of a uniform grid ``t`` (within ``GRID_TOL``), or None."""
+    if t.size < min_size:
+        return None
+    h = (t[-1] - t[0]) / (t.size - 1)
+    if np.max(np.abs(t - (t[0] + h * np.arange(t.size)))) <= GRID_TOL * max(1.0, abs(t[0]), abs(t[-1])):
+        return float(h)
+    return None
+

@@ -72,7 +72,7 @@ from ..solvers.arrowhead import arrowhead_modes
 from ..solvers.lowrank import (arrowhead_errors, eigen_roundoff, eigenvalue_errors, evaluation_roundoff,
                                low_rank_delta, means_roundoff)
 from ..states import InitialState
-from .contract import Moments, check_times
+from .contract import Moments, check_times, uniform_step
 
 BLOCK = 512
 #: the bound is at least this many times the discrepancy at t = 0 (:func:`initial_discrepancy`;
@@ -508,16 +508,6 @@ def initial_discrepancy(evo: NormalModeEvolution, initial: InitialState, n_probe
     return miss
 
 
-def _uniform_step(t: np.ndarray) -> float | None:
-    # uniform within 1e-11 (relative): evaluating on the ideal grid then errs by ≤ w·1e-11·t
-    if t.size < 3:
-        return None
-    h = (t[-1] - t[0]) / (t.size - 1)
-    if np.max(np.abs(t - (t[0] + h * np.arange(t.size)))) <= 1e-11 * max(1.0, abs(t[0]), abs(t[-1])):
-        return h
-    return None
-
-
 def _check_horizon(sol: NormalModeEvolution, t: np.ndarray) -> None:
     if np.isfinite(sol.t_max) and max(abs(t[0]), abs(t[-1])) > sol.t_max * (1 + 1e-12):
         why = (f"cut to the light cone of t_max = {sol.t_max:g} (chain sites {sol.window[0]}..{sol.window[1]})"
@@ -600,7 +590,7 @@ def _iter_moment_rows(sol: NormalModeEvolution, times, *, block: int, engine: st
         _covariance_rows(rows[2 * n:].reshape(2 * n, -1, size), lam, const, cov)
         return slice(start, start + size), rows[: 2 * n], cov
 
-    h = _uniform_step(t)
+    h = uniform_step(t, 3)
     tb = _table_block(block, w.size)
     if h is None:
         if engine == "nufft":
@@ -637,7 +627,7 @@ def _means(sol: NormalModeEvolution, times, *, engine: str, columns=None) -> np.
     block = np.where(cols % 2 == 0, cols // 2, n + cols // 2)
     alpha, beta = _columns(sol)
     alpha, beta = alpha[:, :, 0], beta[:, :, 0]
-    h = _uniform_step(t)
+    h = uniform_step(t, 3)
     tb = _table_block(BLOCK, w.size)
     chunk = nufft_chunk(2 * n)
     use_nufft = h is not None and (engine == "nufft" or (engine == "auto" and ts.nufft_cost(

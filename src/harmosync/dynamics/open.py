@@ -59,7 +59,7 @@ from ..network import Network
 from ..solvers import blas_threads
 from ..states import InitialState, environment_covariance
 from ..solvers.damped import NotSeparated
-from .contract import Moments, check_times
+from .contract import GRID_TOL, Moments, check_times, uniform_step
 from . import open_modes as modal
 
 #: a mode whose decay rate is below this fraction of max|λ(A)| is noiseless (no steady state)
@@ -385,15 +385,6 @@ def taylor_noise(apply_a, norm_h: float, sv, su, h: float, *, max_cols: int | No
     return lam[keep], qk @ v[:, keep], float(np.sum(np.abs(lam[~keep])))
 
 
-def _uniform_step(t: np.ndarray) -> float | None:
-    if t.size < 2:
-        return None
-    h = (t[-1] - t[0]) / (t.size - 1)
-    if np.max(np.abs(t - (t[0] + h * np.arange(t.size)))) <= modal.GRID_TOL * max(1.0, abs(t[-1])):
-        return float(h)
-    return None
-
-
 def _evaluate(evo: OpenEvolution, t: np.ndarray, *, means_only: bool):
     """(mean (T, 2n), cov (T, 2n, 2n) or None) on the grid ``t`` (module docstring)."""
     if t[0] < 0:
@@ -402,12 +393,12 @@ def _evaluate(evo: OpenEvolution, t: np.ndarray, *, means_only: bool):
         raise HarmosyncError("this evolution was solved with covariance=False; use means(), or solve again")
     c = evo._cache
     idx = c["idx"]
-    h = _uniform_step(t)
+    h = uniform_step(t)
     # grid from 0: prepend 0 and the whole steps before t[0] when t[0] is a multiple of h
     lead = 0
     if h is not None and t[0] > 0:
         k0 = round(t[0] / h)
-        if abs(k0 * h - t[0]) <= modal.GRID_TOL * max(1.0, t[0]):
+        if abs(k0 * h - t[0]) <= GRID_TOL * max(1.0, t[0]):
             lead = int(k0)
         else:
             h = None

@@ -39,7 +39,7 @@ from ..solvers import blas_threads
 from ..solvers import expsum
 from ..solvers.damped import damped_modes
 from ..states import InitialState
-from .contract import Moments, check_times
+from .contract import GRID_TOL, Moments, check_times, uniform_step
 from .normal_modes import solve_closed, stationary_covariance
 
 #: the structured path is used from this many oscillators up (below, the dense path is as fast)
@@ -50,8 +50,6 @@ DAMPED_MAX = 8
 #: spin-waits; a QR of 2·10⁴ × 136 ran 10× slower on two)
 THREADS = 1
 EPS = np.finfo(float).eps
-#: a grid is uniform (and starts a whole number of steps from 0) within rounding: GRID_TOL·max(1, |t|)
-GRID_TOL = 8 * EPS
 
 
 @dataclass(frozen=True)
@@ -312,16 +310,6 @@ def _readout_coef(evo, coef):
     return (rx.T[:, :, None] * coef[:, None, :]).reshape(rx.shape[1], -1)
 
 
-def _uniform(t: np.ndarray) -> float | None:
-    if t.size < 2:
-        return None
-    h = (t[-1] - t[0]) / (t.size - 1)
-    # rounding only: a grid off by more is evaluated at its own times (the bound has no term for it)
-    if np.max(np.abs(t - (t[0] + h * np.arange(t.size)))) <= GRID_TOL * max(1.0, abs(t[-1])):
-        return float(h)
-    return None
-
-
 def _evaluate(evo: ModalOpenEvolution, t: np.ndarray, *, means_only: bool):
     """(mean (T, 2n), cov (T, 2n, 2n) or None) on the grid ``t``."""
     if t[0] < 0:
@@ -330,7 +318,7 @@ def _evaluate(evo: ModalOpenEvolution, t: np.ndarray, *, means_only: bool):
         raise HarmosyncError("this evolution was solved with covariance=False; use means(), or solve again")
     c = evo._cache
     lam, n = evo.modes.lam, c["n"]
-    h = _uniform(t)
+    h = uniform_step(t)
     lead = 0
     if h is not None and not means_only:  # the noise accumulates from 0: whole steps before t[0]
         lead = int(round(t[0] / h))
