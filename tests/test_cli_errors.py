@@ -338,3 +338,20 @@ def test_config_with_byte_order_mark_is_read(tmp_path):
     cfg.write_bytes(b"\xef\xbb\xbf" + cfg.read_bytes())
     r = CliRunner().invoke(main, ["simulate", str(cfg), "-o", str(tmp_path / "o.nc"), "-q"])
     assert r.exit_code == 0, r.output
+
+
+def test_the_command_turns_numpys_huge_pages_off_unless_the_user_chose():
+    """The CLI (a leaf) sets NUMPY_MADVISE_HUGEPAGE=0 for itself and its workers (synchronous
+    huge-page compaction stalls large allocations); a value the user set is kept."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import harmosync.cli, os; from numpy._core.multiarray import _set_madvise_hugepage as f; "
+            "print(os.environ['NUMPY_MADVISE_HUGEPAGE'], f(False))")
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["0", "False"]
+    out = subprocess.run([sys.executable, "-c", code], env=env | {"NUMPY_MADVISE_HUGEPAGE": "1"},
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1", "True"]

@@ -14,6 +14,23 @@ import click
 from .. import __version__
 from ..errors import HarmosyncError, NumericalError
 
+def _no_huge_pages() -> None:
+    """numpy asks the kernel for transparent huge pages on every large array; where the kernel
+    compacts memory for them synchronously (defrag = madvise), that stalls: 2 s of system time
+    in `figure all` on the project's machine (docs/benchmarks.md). The command turns it off, for
+    itself and the workers it spawns, unless NUMPY_MADVISE_HUGEPAGE is set."""
+    if "NUMPY_MADVISE_HUGEPAGE" in os.environ:
+        return
+    os.environ["NUMPY_MADVISE_HUGEPAGE"] = "0"
+    try:
+        from numpy._core.multiarray import _set_madvise_hugepage
+    except ImportError:  # another numpy layout: the default stays
+        return
+    _set_madvise_hugepage(False)
+
+
+_no_huge_pages()
+
 EPILOG_BUG = "this is a bug in harmosync; please report it with the command and config you ran"
 
 
