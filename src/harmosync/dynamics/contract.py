@@ -102,3 +102,15 @@ def uniform_step(t: np.ndarray, min_size: int = 2) -> float | None:
         return float(h)
     return None
 
+
+def steps_before(t: np.ndarray, h: float | None) -> int | None:
+    """Whole steps h from 0 to t[0] when a solver that accumulates from t = 0 (the open paths'
+    noise) should step there: t[0] is a multiple of h (within ``GRID_TOL``) and the lead costs at
+    most a few times the grid itself; else None (evaluate the grid at its own times)."""
+    if h is None:
+        return None
+    lead = int(round(t[0] / h))
+    if abs(lead * h - t[0]) > GRID_TOL * max(1.0, abs(t[0])) or lead > 4 * t.size + 1024:
+        return None
+    return lead
+

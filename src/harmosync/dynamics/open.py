@@ -59,7 +59,7 @@ from ..network import Network
 from ..solvers import blas_threads
 from ..states import InitialState, environment_covariance
 from ..solvers.damped import NotSeparated
-from .contract import GRID_TOL, Moments, check_times, uniform_step
+from .contract import Moments, check_times, steps_before, uniform_step
 from . import open_modes as modal
 
 #: a mode whose decay rate is below this fraction of max|λ(A)| is noiseless (no steady state)
@@ -397,11 +397,9 @@ def _evaluate(evo: OpenEvolution, t: np.ndarray, *, means_only: bool):
     # grid from 0: prepend 0 and the whole steps before t[0] when t[0] is a multiple of h
     lead = 0
     if h is not None and t[0] > 0:
-        k0 = round(t[0] / h)
-        if abs(k0 * h - t[0]) <= GRID_TOL * max(1.0, t[0]):
-            lead = int(k0)
-        else:
-            h = None
+        lead = steps_before(t, h)
+        if lead is None:
+            h, lead = None, 0
     dv, dvec = c["delta"]
     cols = [evo.mean0[:, None]]
     if not means_only:

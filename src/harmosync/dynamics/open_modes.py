@@ -39,7 +39,7 @@ from ..solvers import blas_threads
 from ..solvers import expsum
 from ..solvers.damped import damped_modes
 from ..states import InitialState
-from .contract import GRID_TOL, Moments, check_times, uniform_step
+from .contract import Moments, check_times, steps_before, uniform_step
 from .normal_modes import solve_closed, stationary_covariance
 
 #: the structured path is used from this many oscillators up (below, the dense path is as fast)
@@ -321,9 +321,9 @@ def _evaluate(evo: ModalOpenEvolution, t: np.ndarray, *, means_only: bool):
     h = uniform_step(t)
     lead = 0
     if h is not None and not means_only:  # the noise accumulates from 0: whole steps before t[0]
-        lead = int(round(t[0] / h))
-        if abs(lead * h - t[0]) > GRID_TOL * max(1.0, t[0]):
-            h = None
+        lead = steps_before(t, h)
+        if lead is None:
+            h, lead = None, 0
     coef = c["coef"]
     if means_only or h is None:
         ncol = 1 if means_only else coef.shape[1]
