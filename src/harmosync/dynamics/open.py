@@ -59,7 +59,8 @@ from ..network import Network
 from ..solvers import blas_threads
 from ..states import InitialState, environment_covariance
 from ..solvers.damped import NotSeparated
-from .contract import Moments, check_times, steps_before, uniform_step
+from .contract import steps_before, uniform_step
+from .open_contract import OpenContract
 from . import open_modes as modal
 
 #: a mode whose decay rate is below this fraction of max|λ(A)| is noiseless (no steady state)
@@ -78,7 +79,7 @@ OPEN_METHODS = ("auto", "dense", "modes")
 
 
 @dataclass(frozen=True, eq=False)
-class OpenEvolution:
+class OpenEvolution(OpenContract):
     """The open solver's :class:`~harmosync.dynamics.Evolution` (module docstring).
 
     Solver data: ``drift`` A and ``diffusion`` D (2N × 2N, interleaved), ``sigma_s`` and the
@@ -105,16 +106,6 @@ class OpenEvolution:
     error_bound: float = 0.0
     _cache: dict = field(default_factory=dict, repr=False)
 
-    @property
-    def max_frequency(self) -> float:
-        """The largest |Im λ(A)| [w]."""
-        return float(np.max(np.abs(self.eigenvalues.imag))) if self.eigenvalues.size else 0.0
-
-    @property
-    def slowest_rate(self) -> float:
-        """The smallest decay rate −Re λ(A) [w] (0 when a mode is noiseless)."""
-        return float(max(0.0, -np.max(self.eigenvalues.real)))
-
     def diagnostics(self) -> dict:
         """``rank`` (columns propagated), slowest decay rate [w], noiseless modes, κ, path."""
         d = {"rank": int(self._cache["delta"][0].size), "slowest_rate": self.slowest_rate,
@@ -124,29 +115,8 @@ class OpenEvolution:
             d["relaxation_time"] = 1.0 / self.slowest_rate
         return d
 
-    def steady_state(self) -> np.ndarray:
-        """σ_∞ of the observed oscillators (2n × 2n, interleaved), or an error naming the
-        noiseless modes."""
-        if self.steady is None:
-            freqs = ", ".join(f"{w:.4g} (probe weight {p:.2g})" for w, p in self.noiseless[:6])
-            raise HarmosyncError(f"no unique steady state: {len(self.noiseless)} noiseless mode(s) of "
-                                 f"frequency {freqs}{' ...' if len(self.noiseless) > 6 else ''}")
-        return self.steady
-
-    def means(self, times) -> np.ndarray:
-        t = check_times(times)
-        return _evaluate(self, t, means_only=True)[0]
-
-    def moments(self, times) -> Moments:
-        t = check_times(times)
-        mean, cov = _evaluate(self, t, means_only=False)
-        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(cov))):
-            raise NumericalError("the open evolution produced NaN or inf; check the baths and the state")
-        return Moments(t, mean, cov, self.rows)
-
-    def iter_moments(self, times):
-        m = self.moments(times)
-        yield slice(0, m.times.size), m.mean, m.cov
+    def evaluate(self, t: np.ndarray, *, means_only: bool):
+        return _evaluate(self, t, means_only=means_only)
 
 
 def _interleave(xx, pp) -> np.ndarray:

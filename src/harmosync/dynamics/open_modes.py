@@ -33,13 +33,14 @@ import numpy as np
 
 from ..baths import own_frequencies
 from ..conventions import thermal_factor, thermal_occupation, to_interleaved
-from ..errors import HarmosyncError, NumericalError
+from ..errors import HarmosyncError
 from ..network import Network
 from ..solvers import blas_threads
 from ..solvers import expsum
 from ..solvers.damped import damped_modes
 from ..states import InitialState
-from .contract import Moments, check_times, steps_before, uniform_step
+from .contract import steps_before, uniform_step
+from .open_contract import OpenContract
 from .normal_modes import solve_closed, stationary_covariance
 
 #: the structured path is used from this many oscillators up (below, the dense path is as fast)
@@ -164,7 +165,7 @@ def _taylor_exp(apply, x: float, v, tau: float):
 
 
 @dataclass(frozen=True, eq=False)
-class ModalOpenEvolution:
+class ModalOpenEvolution(OpenContract):
     """The structured open solver's :class:`~harmosync.dynamics.Evolution` (module docstring);
     same members as :class:`.open.OpenEvolution` for everything above the dynamics.
 
@@ -186,14 +187,7 @@ class ModalOpenEvolution:
     energy: None = None
     error_bound: float = 0.0
     _cache: dict = field(default_factory=dict, repr=False)
-
-    @property
-    def max_frequency(self) -> float:
-        return float(np.max(np.abs(self.modes.lam.imag)))
-
-    @property
-    def slowest_rate(self) -> float:
-        return float(max(0.0, -np.max(self.modes.lam.real)))
+    blas = THREADS  # one BLAS thread: the readout's products are small
 
     def diagnostics(self) -> dict:
         d = {"rank": int(self._cache["delta_values"].size), "slowest_rate": self.slowest_rate,
@@ -204,29 +198,8 @@ class ModalOpenEvolution:
             d["relaxation_time"] = 1.0 / self.slowest_rate
         return d
 
-    def steady_state(self) -> np.ndarray:
-        if self.steady is None:
-            freqs = ", ".join(f"{w:.4g} (probe weight {p:.2g})" for w, p in self.noiseless[:6])
-            raise HarmosyncError(f"no unique steady state: {len(self.noiseless)} noiseless mode(s) of "
-                                 f"frequency {freqs}{' ...' if len(self.noiseless) > 6 else ''}")
-        return self.steady
-
-    def means(self, times) -> np.ndarray:
-        t = check_times(times)
-        with blas_threads(THREADS):
-            return _evaluate(self, t, means_only=True)[0]
-
-    def moments(self, times) -> Moments:
-        t = check_times(times)
-        with blas_threads(THREADS):
-            mean, cov = _evaluate(self, t, means_only=False)
-        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(cov))):
-            raise NumericalError("the open evolution produced NaN or inf; check the baths and the state")
-        return Moments(t, mean, cov, self.rows)
-
-    def iter_moments(self, times):
-        m = self.moments(times)
-        yield slice(0, m.times.size), m.mean, m.cov
+    def evaluate(self, t: np.ndarray, *, means_only: bool):
+        return _evaluate(self, t, means_only=means_only)
 
 
 def solve_modes(network: Network, initial: InitialState, damping: LocalDamping, rows, *,

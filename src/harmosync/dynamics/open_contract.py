@@ -1,0 +1,62 @@
+"""What the open solver's two evolutions (dense :class:`.open.OpenEvolution`, structured
+:class:`.open_modes.ModalOpenEvolution`) share: the contract's members that follow from the
+eigenvalues of the drift, the steady state, and ``means``/``moments`` around each path's own
+``evaluate(t, means_only)``."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+import numpy as np
+
+from ..errors import HarmosyncError, NumericalError
+from ..solvers import blas_threads
+from .contract import Moments, check_times
+
+
+class OpenContract:
+    """Mixin for a frozen dataclass with ``eigenvalues`` (all of A's), ``steady`` (σ_∞ or
+    None), ``noiseless`` ((frequency, probe weight), ...), ``rows``, an ``evaluate(t,
+    means_only) -> (mean, cov | None)`` method and ``blas`` (BLAS threads while evaluating;
+    None: as set)."""
+
+    blas: int | None = None
+
+    @property
+    def max_frequency(self) -> float:
+        """The largest |Im λ(A)| [w]."""
+        return float(np.max(np.abs(self.eigenvalues.imag))) if self.eigenvalues.size else 0.0
+
+    @property
+    def slowest_rate(self) -> float:
+        """The smallest decay rate −Re λ(A) [w] (0 when a mode is noiseless)."""
+        return float(max(0.0, -np.max(self.eigenvalues.real)))
+
+    def steady_state(self) -> np.ndarray:
+        """σ_∞ of the observed oscillators (2n × 2n, interleaved), or an error naming the
+        noiseless modes."""
+        if self.steady is None:
+            freqs = ", ".join(f"{w:.4g} (probe weight {p:.2g})" for w, p in self.noiseless[:6])
+            raise HarmosyncError(f"no unique steady state: {len(self.noiseless)} noiseless mode(s) of "
+                                 f"frequency {freqs}{' ...' if len(self.noiseless) > 6 else ''}")
+        return self.steady
+
+    def _threads(self):
+        return blas_threads(self.blas) if self.blas is not None else nullcontext()
+
+    def means(self, times) -> np.ndarray:
+        t = check_times(times)
+        with self._threads():
+            return self.evaluate(t, means_only=True)[0]
+
+    def moments(self, times) -> Moments:
+        t = check_times(times)
+        with self._threads():
+            mean, cov = self.evaluate(t, means_only=False)
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(cov))):
+            raise NumericalError("the open evolution produced NaN or inf; check the baths and the state")
+        return Moments(t, mean, cov, self.rows)
+
+    def iter_moments(self, times):
+        m = self.moments(times)
+        yield slice(0, m.times.size), m.mean, m.cov
