@@ -60,6 +60,18 @@ def test_sync_factor_delay_past_the_data_is_nan(delay):
     assert stack.shape == (3, 50) and np.isnan(stack).all()
 
 
+# the fake figures' drawing and the `figure all` run into sys.argv[1], shared by the scripts below
+_FAKE_FIGURES_RUN = """def draw(n, ds):
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots()
+    ax.plot(ds["y"].values)
+    return fig
+figs.compute, figs.draw = compute, draw
+from harmosync.cli import main
+sys.argv = ["harmosync", "figure", "all", "--out", sys.argv[1]]
+main()
+"""
+
 # ----------------------------------------------------------------------------------------------
 # `harmosync figure all` on two workers: Ctrl-C stops it, as it stops the serial loop
 # ----------------------------------------------------------------------------------------------
@@ -73,16 +85,7 @@ def compute(n, params=None, *, progress=False):
     (out.parent / f"started{n}").touch()
     time.sleep(3.0)
     return xr.Dataset({"y": ("x", np.arange(3.0))}, attrs={"title": f"fig{n}"})
-def draw(n, ds):
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots()
-    ax.plot(ds["y"].values)
-    return fig
-figs.compute, figs.draw = compute, draw
-from harmosync.cli import main
-sys.argv = ["harmosync", "figure", "all", "--out", str(out)]
-main()
-"""
+"""+_FAKE_FIGURES_RUN
 
 
 @pytest.mark.skipif(not hasattr(os, "killpg") or len(os.sched_getaffinity(0)) < 2 or shutil.which("ps") is None,
@@ -133,16 +136,7 @@ def compute(n, params=None, *, progress=False):
     if n == 1:
         raise HarmosyncError("fig1 refused on purpose")
     return xr.Dataset({"y": ("x", np.arange(3.0))}, attrs={"title": f"fig{n}"})
-def draw(n, ds):
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots()
-    ax.plot(ds["y"].values)
-    return fig
-figs.compute, figs.draw = compute, draw
-from harmosync.cli import main
-sys.argv = ["harmosync", "figure", "all", "--out", sys.argv[1]]
-main()
-"""
+"""+_FAKE_FIGURES_RUN
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores (the forked figure workers)")
