@@ -438,3 +438,46 @@ def test_fast_paths_agree_with_independent_routes():
     np.testing.assert_allclose(s, d + evo.damping @ evo.sigma_s + evo.sigma_s @ evo.damping.T, atol=1e-15)
     h = 0.05
     np.testing.assert_allclose(series_noise(a, s, h), van_loan(a, s, h)[1], atol=1e-16, rtol=0)
+
+
+def test_a_common_bath_can_pump_a_mode_and_the_run_is_still_exact():
+    """L = a_1 + a_2 on detuned probes (ω = 1, 1.1) plugged into one site of a free chain: the
+    a_j are the bare probes' ladder operators, so the dissipator does not commute with H, and
+    one collective mode grows (Re λ(A) > 0, confirmed in 30-digit mpmath, not roundoff). There
+    is no steady state; the moments are exact all the same (against DOP853 on the Lyapunov
+    equation), the state stays physical (the master equation is of Lindblad form), and
+    simulate warns with the rate."""
+    import mpmath as mp
+
+    net = nw.couple(nw.chain(40, 1.0, 1.0, "free"), nw.probes((1.0, 1.1), 0.0, (1, 1), (0.5, 0.5)))
+    baths = [Bath("lindblad", 1.0, probes=(1, 2), common=True, temperature=0.0)]
+    a, _ = drift_diffusion(net, baths)
+    top = float(np.max(np.linalg.eigvals(a).real))
+    with mp.workdps(30):
+        exact = max(mp.re(z) for z in mp.eig(mp.matrix(a.tolist()), left=False, right=False))
+    assert top > 1e-5 and float(exact) == pytest.approx(top, rel=1e-6)
+    state = coherent_pair((1.0, 1.1), (1.0, 0.0))
+    evo = dy.solve(net, state, baths=baths, observe=(0, 1, 2))
+    with pytest.raises(HarmosyncError, match="grows at rate"):
+        evo.steady_state()
+    t = np.linspace(0, 30, 61)
+    m = evo.moments(t)
+    ref_mean, ref_cov = lyapunov_ivp(net, state, baths, t, (0, 1, 2))
+    np.testing.assert_allclose(m.mean, ref_mean, atol=1e-8)
+    np.testing.assert_allclose(m.cov, ref_cov, atol=1e-8)
+    om = symplectic_form(3)
+    assert min(np.linalg.eigvalsh(c + 0.5j * om).min() for c in m.cov) > -1e-10
+    cfg = config.parse({"chain": {"sites": 40, "omega0": 1.0, "g": 1.0, "boundary": "free"},
+                        "probes": {"frequencies": [1.0, 1.1], "sites": [1, 1], "strengths": [0.5, 0.5]},
+                        "initial": {"x": [1.0, 0.0]}, "time": {"stop": 20.0, "step": 0.1},
+                        "baths": [{"kind": "lindblad", "probes": [1, 2], "rate": 1.0, "temperature": 0.0,
+                                   "common": True}]})
+    with pytest.warns(RuntimeWarning, match="grows at rate"):
+        res = simulation.simulate(cfg)
+    assert res.info["growing_rate"] == pytest.approx(top, rel=1e-9)
+    assert "cov_steady" not in res.series and "slowest_rate" not in res.info
+    from harmosync.analysis.open import open_report
+
+    rep = open_report(net, baths)
+    assert not rep.steady_state and not rep.modes.noiseless
+    assert [-rep.modes.rates[k] for k in rep.modes.growing] == [pytest.approx(top, rel=1e-9)]

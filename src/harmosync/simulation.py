@@ -328,7 +328,8 @@ def simulate(cfg: RunConfig) -> RunResult:
 
 def _open_outputs(point: Point, evo, cov, info: dict) -> dict:
     """Open systems: ``cov_steady`` when a unique steady state exists (and
-    ``result.slowest_rate`` from the diagnostics), and the warning when a Brownian bath drives
+    ``result.slowest_rate`` from the diagnostics), a warning (``growing_rate``) when a mode grows,
+    and the warning when a Brownian bath drives
     the probes' state out of σ + iΩ/2 ≥ 0 (when, and by how much). Updates ``info``."""
     out = {}
     steady = evo.steady  # the open solver's σ_∞ of the probes, or None
@@ -336,6 +337,12 @@ def _open_outputs(point: Point, evo, cov, info: dict) -> dict:
         out["cov_steady"] = steady
     else:
         info.pop("slowest_rate", None)  # no unique steady state: no slowest rate to report
+        top = float(np.max(evo.eigenvalues.real))
+        if not evo.noiseless and top > 0:
+            msg = (f"a mode grows at rate {top:.3g} [omega] (the baths pump energy into it): no steady "
+                   f"state; the moments grow like exp({2 * top:.3g} t)")
+            info["growing_rate"] = top
+            warnings.warn(msg, RuntimeWarning, stacklevel=3)
     if has_brownian(point.baths):
         bad, lam = uncertainty_violation(cov)
         if np.any(bad):

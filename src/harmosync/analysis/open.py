@@ -45,7 +45,7 @@ class OpenReport:
     ``verdict``: SYNC, ANTI_SYNC, NONE (no gap, or the survivor lives on one probe), or
     NOT_APPLICABLE (not two probes); ``reason``: the matching code ("gap", "no-gap",
     "one-probe-mode", "not-two-probes", "no-probe-mode"). ``steady_state``: whether a unique σ_∞
-    exists (no noiseless mode)."""
+    exists (no noiseless mode and no growing one)."""
 
     modes: OpenModes
     slowest: tuple[int, ...]
@@ -61,7 +61,7 @@ class OpenReport:
 
     @property
     def steady_state(self) -> bool:
-        return not self.modes.noiseless
+        return not (self.modes.noiseless or self.modes.growing)
 
     @property
     def slowest_rate(self) -> float:
@@ -89,6 +89,7 @@ class OpenReport:
             "rate_gap": self.rate_gap, "time_to_sync": self.time_to_sync, "phase": self.phase,
             "verdict": self.verdict.value, "reason_code": self.reason,
             "noiseless_modes": [self.mode_dict(k) for k in m.noiseless],
+            "growing_modes": [self.mode_dict(k) for k in m.growing],
             "rates": [float(x) for x in m.rates], "frequencies": [float(x) for x in m.frequencies],
         }
 

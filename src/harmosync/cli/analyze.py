@@ -307,8 +307,13 @@ def format_open_section(o: dict) -> list[str]:
         lines.append(f"  slowest decay rate          {_f(o['slowest_rate'], '.5g')} [ω] (relaxation time "
                      f"{_f(1 / o['slowest_rate'] if o['slowest_rate'] else None)} [1/ω]); unique steady state")
     else:
-        lines.append(f"  noiseless modes             {len(o['noiseless_modes'])}: no unique steady state")
-        lines += [f"    {_mode_line(m)}" for m in o["noiseless_modes"][:6]]
+        if o["noiseless_modes"]:
+            lines.append(f"  noiseless modes             {len(o['noiseless_modes'])}: no unique steady state")
+            lines += [f"    {_mode_line(m)}" for m in o["noiseless_modes"][:6]]
+        if o["growing_modes"]:
+            lines.append(f"  growing modes               {len(o['growing_modes'])} (rate < 0: the baths pump "
+                         "energy into them): no steady state")
+            lines += [f"    {_mode_line(m)}" for m in o["growing_modes"][:6]]
     skipped = o["skipped_slower_modes"]
     lines.append("  slowest modes on the probes" +
                  (f" ({skipped} slower mode(s) carry < {100 * PROBE_WEIGHT_MIN:g}% probe weight)" if skipped else ""))

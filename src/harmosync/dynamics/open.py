@@ -9,7 +9,10 @@ Split around σ_s, the closed network's own thermal state at the environment's t
     σ(t) = σ_s + e^{At} Δ e^{Aᵀt} + ∫₀ᵗ e^{As} S e^{Aᵀs} ds,   Δ = σ(0) − σ_s,
     S = D + A_dσ_s + σ_sA_dᵀ,
 
-valid whether or not a steady state exists (γ = 0 included: S = 0, the closed model). Δ is
+valid whether or not a steady state exists (γ = 0 included: S = 0, the closed model; a mode
+that grows, Re λ > 0, included too: a common Lindblad bath on oscillators of different own
+frequencies can heat a collective mode of the network, since its L = Σ c_j a_j is built on the
+bare a_j and the dissipator does not commute with H). Δ is
 numerically low rank (the initial state differs from σ_s through the probes and the coupling),
 and so is S (supported on the damped oscillators). On a uniform grid t_k = t_0 + kh the integral
 grows by e^{At_k} Q_h e^{Aᵀt_k} per step, Q_h = ∫₀ʰ e^{As} S e^{Aᵀs} ds, computed exactly by Van
@@ -54,7 +57,7 @@ import scipy.sparse as sps
 
 from ..baths import drift_diffusion, hamiltonian_drift
 from ..conventions import thermal_factor
-from ..errors import HarmosyncError, NumericalError
+from ..errors import HarmosyncError
 from ..network import Network
 from ..solvers import blas_threads
 from ..states import InitialState, environment_covariance
@@ -218,12 +221,15 @@ def solve_open(network: Network, initial: InitialState, baths, *, observe=None, 
         xinv, kappa = _inverse(x)
         scale = float(np.max(np.abs(lam))) if lam.size else 1.0
         rates = -lam.real
-        if np.any(rates < -NOISELESS_TOL * scale):
-            raise NumericalError(f"the drift has a growing mode (rate {rates.min():.3g}); report this with your config")
-        quiet = rates <= NOISELESS_TOL * scale
+        # a growing mode is physics, not a failure: a common Lindblad bath's L = Σ c_j a_j on
+        # oscillators of different frequencies can pump a collective mode (module docstring)
+        growing = rates < -NOISELESS_TOL * scale
+        quiet = np.abs(rates) <= NOISELESS_TOL * scale
         idx = np.ravel([[2 * r, 2 * r + 1] for r in rows]).astype(int)
         steady, observed, noiseless = None, None, ()
-        if not np.any(quiet):
+        if np.any(growing):
+            pass  # no steady state; the evolution below is exact all the same
+        elif not np.any(quiet):
             if xinv is None or a.shape[0] <= CHECK_MAX:  # small: kept whole for the independent check
                 sig = sla.solve_continuous_lyapunov(a, -d)
                 steady = 0.5 * (sig + sig.T)
@@ -495,12 +501,13 @@ def _record_bound(evo: OpenEvolution, t: np.ndarray, mean, cov, *, dropped: floa
     scale = max(1.0, float(np.max(np.abs(mean), initial=0.0)) ** 2,
                 float(np.max(np.abs(cov), initial=0.0)) if cov is not None else 0.0)
     norm_a = float(np.abs(evo.drift).sum(axis=0).max())
+    grow = float(np.exp(2 * max(0.0, float(np.max(evo.eigenvalues.real, initial=0.0))) * tl))  # a growing mode
     if evo._cache["xinv"] is not None:
         kappa = evo.kappa
-        bound = 10 * kappa * eps * (1 + norm_a * tl) * scale + dropped * kappa**2
+        bound = 10 * kappa * eps * (1 + norm_a * tl) * scale + dropped * kappa**2 * grow
     else:
         steps = max(1, t.size)
-        bound = 10 * steps * evo.drift.shape[0] * eps * scale + dropped * (1 + norm_a * tl) ** 2
+        bound = 10 * steps * evo.drift.shape[0] * eps * scale + dropped * (1 + norm_a * tl) ** 2 * grow
     if evo.drift.shape[0] <= CHECK_MAX:
         bound = max(bound, 10 * _discrepancy(evo, tl, mean[-1], None if cov is None else cov[-1]))
     object.__setattr__(evo, "error_bound", max(evo.error_bound, float(bound)))
@@ -535,7 +542,8 @@ class OpenModes:
     synchronization sets in on the time scale 1/rate_gap), NaN if fewer than two such modes.
     ``probe_amplitudes`` (K, P), complex: each mode's scaled position component x_j√w_j on the
     probes (same normalisation): a mode moves probe j as Re(a_j e^{λt}), so arg(a_2/a_1) is the
-    phase between the probes (0: in phase, π: anti-phase)."""
+    phase between the probes (0: in phase, π: anti-phase). ``growing``: indices of the modes with
+    rate < −NOISELESS_TOL·max|λ| (they grow; no steady state)."""
 
     rates: np.ndarray
     frequencies: np.ndarray
@@ -543,6 +551,7 @@ class OpenModes:
     noiseless: tuple[int, ...]
     rate_gap: float
     probe_amplitudes: np.ndarray
+    growing: tuple[int, ...] = ()
 
 
 #: probe weight above which a mode counts for the rate gap
@@ -577,7 +586,8 @@ def open_modes(network: Network, baths) -> OpenModes:
     rates, freqs = -lam.real[order], lam.imag[order]
     weights = per_osc[: network.n_probes, order].T
     tol = NOISELESS_TOL * float(np.max(np.abs(lam)))
-    noiseless = tuple(int(k) for k in np.flatnonzero(rates <= tol))
+    noiseless = tuple(int(k) for k in np.flatnonzero(np.abs(rates) <= tol))
+    growing = tuple(int(k) for k in np.flatnonzero(rates < -tol))
     seen = np.flatnonzero(weights.sum(axis=1) > PROBE_WEIGHT_MIN)
     gap = float(rates[seen[1]] - rates[seen[0]]) if seen.size >= 2 else float("nan")
-    return OpenModes(rates, freqs, weights, noiseless, gap, amps[:, order].T)
+    return OpenModes(rates, freqs, weights, noiseless, gap, amps[:, order].T, growing)

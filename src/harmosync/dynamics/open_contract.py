@@ -34,7 +34,12 @@ class OpenContract:
 
     def steady_state(self) -> np.ndarray:
         """σ_∞ of the observed oscillators (2n × 2n, interleaved), or an error naming the
-        noiseless modes."""
+        noiseless modes or the growing one."""
+        top = int(np.argmax(self.eigenvalues.real)) if self.eigenvalues.size else 0
+        if self.steady is None and not self.noiseless and self.eigenvalues.size and self.eigenvalues.real[top] > 0:
+            lam = self.eigenvalues[top]
+            raise HarmosyncError(f"no steady state: a mode of frequency {abs(lam.imag):.4g} [w] grows at rate "
+                                 f"{lam.real:.3g} [w] (the baths pump energy into it)")
         if self.steady is None:
             freqs = ", ".join(f"{w:.4g} (probe weight {p:.2g})" for w, p in self.noiseless[:6])
             raise HarmosyncError(f"no unique steady state: {len(self.noiseless)} noiseless mode(s) of "
