@@ -50,17 +50,18 @@ roundoff and phase errors for the covariance (:func:`evaluation_roundoff`) and t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
-import scipy.linalg as sla
 import scipy.sparse as sp
 
-from .stieltjes import PoleRule, variance_function, variance_rule
+from .stieltjes import PoleRule, kernel_basis, kernel_errors, snap_interval, variance_function
 
-#: relative accuracy of the skeleton (interpolative) compression of the pole kernels
-ID_TOL = 1e-15
-
+#: modes with μ_k < SOFT·max μ are soft: their kernels 1/(μ_k + ζ) enter Δ exactly, outside the
+#: skeleton compression, whose error (absolute, ~ID_TOL/(floor + ζ) at every mode) would meet
+#: a soft kernel ~1/μ_k in the pairs with it: ~ID_TOL·μ_k^{-3/2} (docs/conventions.md)
+SOFT = 1e-4
+#: at most this many soft modes (the lowest) are taken exactly
+SOFT_MAX = 64
 
 @dataclass(frozen=True)
 class LowRank:
@@ -77,57 +78,6 @@ def _matrix_function(vs: np.ndarray, f) -> np.ndarray:
     return (q * f(s)) @ q.T
 
 
-def _snap(lo: float, hi: float) -> tuple[float, float]:
-    # widen [lo, hi] to a 1% geometric grid so that networks of a sweep share one basis
-    step = np.log(1.01)
-    return float(np.exp(step * np.floor(np.log(lo) / step))), float(np.exp(step * np.ceil(np.log(hi) / step)))
-
-
-@lru_cache(maxsize=32)
-def kernel_basis(lo: float, hi: float, temperature: float, *, tol: float = ID_TOL, grid: int = 400):
-    """Pole rule for g on [lo, hi] and an interpolative decomposition of its kernels
-    k_q(μ) = 1/(μ + ζ_q): skeleton indices ``skel`` and coefficients ``coef`` (1 + r, n_q) with
-    k_q ≈ coef[0, q] + Σ_s coef[1 + s, q] k_{skel[s]} (picked on Chebyshev grids of [lo, hi] in
-    μ and in log μ;
-    the error at the actual spectrum is measured by :func:`kernel_errors`)."""
-    rule = variance_rule(lo, hi, temperature)
-    poles = rule.poles
-    # Chebyshev points in μ and in log μ: the kernels of the smallest poles vary on the scale
-    # of μ itself near lo, which a grid in μ alone does not resolve when hi/lo ≫ grid²
-    c = np.cos(np.pi * (np.arange(grid) + 0.5) / grid)
-    x = np.concatenate([0.5 * (lo + hi) + 0.5 * (hi - lo) * c, np.sqrt(lo * hi) * (hi / lo) ** (0.5 * c)])
-    scale = lo + poles  # max of each kernel over [lo, hi] is 1/(lo + ζ)
-    g = scale / (x[:, None] + poles)  # normalised kernels
-    mean = g.mean(axis=0)
-    g0 = g - mean  # the constant function is always part of the basis
-    _, r, piv = sla.qr(g0, mode="economic", pivoting=True)
-    d = np.abs(np.diag(r))
-    rank = int(np.count_nonzero(d > tol * d[0])) if d.size and d[0] > 0 else 0
-    # the interpolative decomposition proper, g0[:, piv] ≈ g0[:, piv[:rank]] [1, R11⁻¹R12]: its
-    # coefficients stay O(1) (a least-squares fit on [1, g_skel] does not: the kernels of the
-    # largest poles are nearly constant, and coefficients ~1e30 then cancel in the core)
-    t = np.zeros((rank, poles.size))
-    t[:, piv] = np.hstack([np.eye(rank), sla.solve_triangular(r[:rank, :rank], r[:rank, rank:])])
-    order = np.argsort(piv[:rank])
-    skel, t = piv[:rank][order], t[order]
-    coef = np.vstack([mean - mean[skel] @ t, t])
-    # undo the normalisation: k_q = g_q/scale_q, skeleton kernels k_s = g_s/scale_s
-    coef = coef / scale[None, :]
-    coef[1:] *= scale[skel][:, None]
-    return rule, skel, coef
-
-
-def kernel_errors(mu: np.ndarray, poles: np.ndarray, skel: np.ndarray, coef: np.ndarray) -> np.ndarray:
-    """η_q = max_k |1/(μ_k + ζ_q) − (skeleton expansion)| over the given eigenvalues."""
-    eta = np.zeros(poles.size)
-    kk = 1.0 / (mu[:, None] + poles[skel])
-    for start in range(0, poles.size, 256):
-        sl = slice(start, start + 256)
-        approx = coef[0, sl][None, :] + kk @ coef[1:, sl]
-        eta[sl] = np.max(np.abs(1.0 / (mu[:, None] + poles[sl]) - approx), axis=0)
-    return eta
-
-
 def environment_resolvents(env_d: np.ndarray, env_c: np.ndarray, poles: np.ndarray) -> np.ndarray:
     """H_ζ = Σ_j c_j c_jᵀ/(d_j + ζ) for every pole: (n_q, P, P)."""
     p = env_c.shape[0]
@@ -137,6 +87,61 @@ def environment_resolvents(env_d: np.ndarray, env_c: np.ndarray, poles: np.ndarr
         sl = slice(start, start + 128)
         out[sl] = (1.0 / (env_d[None, :] + poles[sl, None])) @ outer.T
     return out.reshape(poles.size, p, p)
+
+
+def soft_modes(mu) -> np.ndarray:
+    """Indices of the soft modes, μ_k < SOFT·max μ (at most SOFT_MAX, the lowest), ascending."""
+    mu = np.asarray(mu, float)
+    soft = np.flatnonzero(mu < SOFT * float(mu.max(initial=0.0)))
+    if soft.size > SOFT_MAX:
+        soft = soft[np.argsort(mu[soft], kind="stable")[:SOFT_MAX]]
+    return np.sort(soft)
+
+
+def soft_core(k, coef, weights, p0, ds, ys, m1, m2) -> np.ndarray:
+    """The core of Δ's bracket for the factor [F, E]: F the skeleton columns (zero on the soft
+    modes), E the soft modes' unit columns e_j. ``k`` (r1, 2P, r1, 2P): the core between the
+    skeleton functions (constant first); ``ds`` (S, n_q) the soft modes' exact kernels
+    1/(μ_j + ζ_q), ``ys`` (2P, S) their y = (a, ψ); ``weights`` (n_q,) or None (no pole terms);
+    ``p0`` (2P, 2P) the constant·constant term. The function 1 is now e_0 + Σ_j e_j, so the
+    soft modes meet the M2 and p0 terms as the constant does. Returns (r1·2P + S)²."""
+    r1, q2 = k.shape[0], k.shape[1]
+    s = ds.shape[0]
+    g_ns = np.zeros((r1, q2, s))
+    g_sn = np.zeros((s, r1, q2))
+    g_ss = ys.T @ p0 @ ys
+    g_ns[0] += p0 @ ys
+    g_sn[:, 0] += ys.T @ p0
+    if weights is not None:
+        cw, dw = coef * weights, ds * weights
+        m1y, m2y = np.einsum("qil,lj->qij", m1, ys), np.einsum("qil,lj->qij", m2, ys)
+        ym1, ym2 = np.einsum("ij,qil->qjl", ys, m1), np.einsum("ij,qil->qjl", ys, m2)
+        g_ns += np.einsum("aq,jq,qij->aij", cw, ds, m1y, optimize=True) + np.einsum("aq,qij->aij", cw, m2y)
+        g_sn += np.einsum("jq,bq,qjl->jbl", dw, coef, ym1, optimize=True)
+        g_sn[:, 0] += np.einsum("jq,qjl->jl", dw, ym2)
+        g_ss += (np.einsum("jq,kq,qjl,lk->jk", dw, ds, ym1, ys, optimize=True)
+                 + np.einsum("jq,qjl,lk->jk", dw, ym2, ys, optimize=True))
+    dim = r1 * q2
+    return np.block([[k.reshape(dim, dim), g_ns.reshape(dim, s)], [g_sn.reshape(s, dim), g_ss]])
+
+
+def orthogonal_factor(f, scale, soft):
+    """(Q, T) with Q orthonormal and Q·T = diag(scale)·[f, E] (E: the unit columns of the modes
+    ``soft``, on whose rows f vanishes): a QR of the other rows, E's columns exactly."""
+    if not np.size(soft):
+        return np.linalg.qr(scale[:, None] * f)
+    n, dim = f.shape
+    hard = np.ones(n, bool)
+    hard[soft] = False
+    qh, th = np.linalg.qr(scale[hard, None] * f[hard])
+    kh, s = qh.shape[1], len(soft)
+    q = np.zeros((n, kh + s))
+    q[hard, :kh] = qh
+    q[soft, kh + np.arange(s)] = 1.0
+    t = np.zeros((kh + s, dim + s))
+    t[:kh, :dim] = th
+    t[kh + np.arange(s), dim + np.arange(s)] = scale[soft]
+    return q, t
 
 
 def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0, *,
@@ -156,16 +161,21 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     vs_eig = np.linalg.eigvalsh(vs)
     lo = min(float(mu.min()), float(env_d.min()) if env_d.size else np.inf, float(vs_eig.min()))
     hi = max(float(mu.max()), float(env_d.max()) if env_d.size else 0.0, float(vs_eig.max()))
-    rule, skel, coef = kernel_basis(*_snap(lo, hi), float(temperature))
+    soft = soft_modes(mu)
+    hard = np.ones(n, bool)
+    hard[soft] = False
+    floor = snap_interval(float(mu[hard].min()), hi)[0] if soft.size else None
+    rule, skel, coef = kernel_basis(*snap_interval(lo, hi), float(temperature), floor=floor)
     zeta, omega = rule.poles, rule.weights
     if h_poles is None:
         h_poles = environment_resolvents(env_d, env_c, zeta)
 
     psi = a * mu[None, :] - vs @ a
     y = np.vstack([a, psi])  # (2P, N): rows are the functions a_i(k), ψ_i(k)
-    eta = kernel_errors(mu, zeta, skel, coef)
+    eta = kernel_errors(mu[hard], zeta, skel, coef)
     r1 = skel.size + 1
     funcs = np.vstack([np.ones(n), 1.0 / (mu[None, :] + zeta[skel, None])])  # (r1, N)
+    funcs[:, soft] = 0.0  # the soft modes have columns of their own (exact kernels)
     f = (funcs[:, None, :] * y[None, :, :]).reshape(r1 * 2 * p, n).T  # (N, r1·2P), col = (s, i)
 
     # per-pole 2P × 2P blocks: M1 = [[H, 1], [0, 0]] (between e_s, e_s'), M2 = [[0, 0], [R, 0]]
@@ -181,31 +191,32 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
 
     cc = (coef[:, None, :] * coef[None, :, :]).reshape(r1 * r1, -1)  # (s t, q)
     m1f, m2f = m1.reshape(zeta.size, -1), m2.reshape(zeta.size, -1)
-
-    def core(weights):
-        k = ((cc * weights) @ m1f).reshape(r1, r1, 2 * p, 2 * p).transpose(0, 2, 1, 3).copy()
-        k[:, :, 0, :] += ((coef * weights) @ m2f).reshape(r1, 2 * p, 2 * p)
-        return k
-
-    kx = core(omega)
-    kp = core(-omega * zeta)
     pc = np.asarray(probe_cov, float)
     pxx, pxp, ppp = pc[0::2, 0::2], pc[0::2, 1::2], pc[1::2, 1::2]
     gx_s = _matrix_function(vs, lambda s: variance_function(s, temperature))
     gp_s = _matrix_function(vs, lambda s: s * variance_function(s, temperature))
-    kx[0, :p, 0, :p] += pxx - gx_s
-    kp[0, :p, 0, :p] += ppp - gp_s
-    if rule.constant:
-        kp[0, :p, 0, p:] -= rule.constant * eye
-        kp[0, p:, 0, :p] -= rule.constant * eye
-    kqp = np.zeros_like(kx)
-    kqp[0, :p, 0, :p] = pxp
-    dim = r1 * 2 * p
-    kx, kp, kqp = kx.reshape(dim, dim), kp.reshape(dim, dim), kqp.reshape(dim, dim)
+    zero = np.zeros((p, p))
+    # the constant·constant terms: the probes' own part Aᵀ(σ − g(V_S))A, the rule's constant
+    p0x = np.block([[pxx - gx_s, zero], [zero, zero]])
+    p0p = np.block([[ppp - gp_s, -rule.constant * eye], [-rule.constant * eye, zero]])
+    p0qp = np.block([[pxp, zero], [zero, zero]])
+    soft_kern = (1.0 / (mu[soft, None] + zeta[None, :]), y[:, soft], m1, m2)
+
+    def core(weights, p0):
+        k = np.zeros((r1, 2 * p, r1, 2 * p))
+        if weights is not None:
+            k = ((cc * weights) @ m1f).reshape(r1, r1, 2 * p, 2 * p).transpose(0, 2, 1, 3).copy()
+            k[:, :, 0, :] += ((coef * weights) @ m2f).reshape(r1, 2 * p, 2 * p)
+        k[0, :, 0, :] += p0
+        return soft_core(k, coef, weights, p0, *soft_kern) if soft.size else k.reshape(r1 * 2 * p, -1)
+
+    kx = core(omega, p0x)
+    kp = core(-omega * zeta, p0p)
+    kqp = core(None, p0qp)
 
     sw = np.sqrt(w)
-    qx, tx = np.linalg.qr(sw[:, None] * f)
-    qp, tp = np.linalg.qr(f / sw[:, None])
+    qx, tx = orthogonal_factor(f, sw, soft)
+    qp, tp = orthogonal_factor(f, 1.0 / sw, soft)
     c = np.block([[tx @ kx @ tx.T, tx @ kqp @ tp.T], [tp @ kqp.T @ tx.T, tp @ kp @ tp.T]])
     c = 0.5 * (c + c.T)
     lam, vec = np.linalg.eigh(c)
@@ -234,8 +245,8 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     r = np.abs(np.atleast_2d(np.asarray(readout, float))).max(axis=0) if np.size(readout) else np.zeros(n)
     rho_x, rho_p = r * np.maximum(1.0, w), r * np.maximum(1.0, 1.0 / w)
     kern = (zeta, skel, coef, h_poles, rz)
-    e_skel = (skeleton_error(mu, a, psi, kern, np.abs(omega), rho_x)
-              + skeleton_error(mu, a, psi, kern, np.abs(omega * zeta), rho_p))
+    e_skel = (skeleton_error(mu, a, psi, kern, np.abs(omega), rho_x, exact=soft)
+              + skeleton_error(mu, a, psi, kern, np.abs(omega * zeta), rho_p, exact=soft))
     # diagonals of G = Uᵀg(V_0)U and G_p = Uᵀg_p(V_0)U from Δ (kept part) and the probe block
     gx, gp = variance_function(mu, temperature), mu * variance_function(mu, temperature)
     gx0 = gx + (vq**2) @ lam[keep] / w - np.einsum("ik,ij,jk->k", a, pxx - gx_s, a)
@@ -268,9 +279,10 @@ def _dropped_error(readout, w, lam, qx, qp, cx, cp) -> float:
     return float(np.abs(lam) @ np.minimum(proj**2, norms))
 
 
-def skeleton_error(mu, a, psi, kern, weights, rho) -> float:
+def skeleton_error(mu, a, psi, kern, weights, rho, exact=()) -> float:
     """Σ_q weights_q·b_q: b_q bounds ρᵀ|X̃(ζ_q) − X(ζ_q)|ρ, the skeleton compression's error in
-    the bracket (module docstring; X = D Aᵀ(Ψ + H A) D + D Ψᵀ R A, d̃ = d + e)."""
+    the bracket (module docstring; X = D Aᵀ(Ψ + H A) D + D Ψᵀ R A, d̃ = d + e). The modes
+    ``exact`` (the soft ones) carry their kernels exactly: e = 0 there."""
     zeta, skel, coef, h_poles, rz = kern
     abs_a, abs_psi = np.abs(a), np.abs(psi)
     a1 = abs_a @ rho
@@ -280,6 +292,7 @@ def skeleton_error(mu, a, psi, kern, weights, rho) -> float:
         sl = slice(start, start + 128)
         d = 1.0 / (mu[:, None] + zeta[sl])
         e = np.abs(d - (coef[0, sl][None, :] + kk @ coef[1:, sl]))
+        e[exact] = 0.0
         ae, ad = abs_a @ (rho[:, None] * e), abs_a @ (rho[:, None] * d)  # (P, q)
         pe, pd = abs_psi @ (rho[:, None] * e), abs_psi @ (rho[:, None] * d)
         h, rr = np.abs(h_poles[sl]), np.abs(rz[sl])
