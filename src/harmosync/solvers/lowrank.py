@@ -41,7 +41,7 @@ B_x reaches σ(t) through |u| ≤ ρ_x = max_a |r_a|·max(1, w), an error e_p in
 
 The rest of the evolution's error bound (harmosync.dynamics.normal_modes, "Error bound") is here
 too: per-mode eigenvalue enclosures (:func:`eigenvalue_errors` for a dense eigh,
-:func:`arrowhead_errors` for the chain's secular equations, :func:`enclose`), what the
+:func:`.arrowhead.arrowhead_errors` for the chain's secular equations, :func:`enclose`), what the
 eigenvalues' error does to the stationary split (:func:`eigen_roundoff`), and the trig sums'
 roundoff and phase errors for the covariance (:func:`evaluation_roundoff`) and the means
 (:func:`means_roundoff`), from :func:`trig_sum_errors`.
@@ -501,69 +501,72 @@ def enclose(mu, rho, half, eta, fallback=None) -> np.ndarray:
     return np.where(ok_modes, e, np.inf if fallback is None else np.maximum(e, fallback))
 
 
-def arrowhead_errors(mu, a, vs, env_d, env_c, radius, env_rounding, *, count: int = 128) -> np.ndarray:
-    """Per-mode bounds e_k ≥ |μ̃_k − λ_k| for the structured (chain) path, whose modes are
-    those of the arrowhead A = [[V_S, C], [Cᵀ, diag(d)]] (d = ``env_d``, C = ``env_c``; A is
-    orthogonally similar to V). ``radius`` (N,): the a-priori bound, kept for all but the
-    ``count`` modes with the largest probe rows a_k (P,), which are refined a posteriori in
-    extended precision: x_k = (a_k, y_k) with y_kj = (Cᵀa_k)_j/(μ̃_k − d_j) makes the
-    environment block of A x_k − μ̃_k x_k vanish, so the residual is the P-vector
-    s_k = (V_S − μ̃_k) a_k + C y_k, O(M·P) per mode. The computed d and C differ from the exact
-    ones by |δd_j| ≤ 8ε d_j (Ω0² + 4g sin²(…), a sum of non-negative terms, sin to a few ulps)
-    and |δC_ij| ≤ 12ε·√(2/M)·Σ_s |K_is| (``coupling_sum``: C = B·W_E with closed-form rows
-    √(2/M)·sin(π·n/(M+1)) of exact integers n: the argument carries ≤ 2.6u of 2π, the sine,
-    the square root and the product a few u more, absolute),
-    V_S's diagonal (ω² + Σλ) by (P + 1)·(ε/2) of its absolute terms; these enter ρ and the
-    residual as in :func:`eigenvalue_errors`, then :func:`enclose` (residual theorem,
-    Kato–Temple) with ``radius`` as the enclosure of the other modes."""
+def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None):
+    """Eigenvalues, from V's parameters, of the soft ``modes`` of a dense eigh (μ̃ ``mu``,
+    eigenvectors ``u``) and per-mode bounds e_k ≥ |μ_k − λ_k| for every mode. V = diag(d) + L + C:
+    L the Laplacian of the bonds within the probes and within the environment (V_ij = −w_ij, the
+    weights also on the diagonal), C the probe–site couplings (i < ``p`` ≤ j). In the form
+
+        xᵀVx = Σ_i d_i x_i² + Σ_(ij) w_ij (x_i − x_j)² + 2 Σ_(ij) K_ij x_i x_j,
+        (Vx)_i = d_i x_i + Σ_j w_ij (x_i − x_j) + Σ_j K_ij x_j,
+
+    evaluated in extended precision, no term cancels against ‖V‖, so the Rayleigh quotient ρ_k
+    of a soft mode keeps its digits relative to λ_k (the float V's diagonal, Ω0² + 2g rounded,
+    moves a soft eigenvalue by ~ε·V_ii: its relative error 1e-4 at Ω0 = 3e-6). ``d`` (N,)
+    extended precision from the parameters, ``d_err`` ≥ |d_exact − d|; ``v`` the float V (CSR),
+    whose off-diagonal entries are the parameters within ``rounding`` (entrywise). Then, as in
+    :func:`eigenvalue_errors`: ρ_k of the exact V lies within s_k of the computed one, the residual
+    is ≤ η_k, and :func:`enclose` (residual theorem, Kato–Temple: the float eigenvector's residual
+    ~ε‖V‖ enters squared) with the other modes' ``radius`` around μ̃. Returns (μ̃ with the soft
+    modes' ρ_k, e)."""
     ld = np.longdouble
-    mu = np.asarray(mu, float)
-    a = np.atleast_2d(np.asarray(a, float))
-    p, n = a.shape
-    rho, half, eta = mu.astype(ld), np.asarray(radius, float).copy(), np.zeros(n)
-    if n == 0 or p == 0 or env_c.size == 0:
-        return half
-    eps = np.finfo(float).eps
+    mu = np.asarray(mu, float).copy()
+    modes = np.asarray(modes, int)
+    e = np.asarray(radius, float).copy()
+    if modes.size == 0:
+        return mu, e
+    n = mu.size
+    up = sp.triu(sp.csr_matrix(v), 1).tocoo()
+    i, j, val = up.row, up.col, up.data
+    dval = (np.asarray(abs(sp.csr_matrix(rounding))[i, j], float).ravel() if rounding is not None
+            else np.zeros(val.size))
+    lap = (i < p) == (j < p)
+    li, lj, lw, dlw = i[lap], j[lap], -val[lap].astype(ld), dval[lap]
+    ci, cj, ck, dck = i[~lap], j[~lap], val[~lap].astype(ld), dval[~lap]
+    d = np.asarray(d, ld)
+    x = np.asarray(u, float)[:, modes].astype(ld)
+    dx, xx = x[li] - x[lj], x[ci] * x[cj]
+    n2 = np.sum(x * x, axis=0)
+    rh = (np.sum(d[:, None] * x * x, axis=0) + np.sum(lw[:, None] * dx * dx, axis=0)
+          + 2 * np.sum(ck[:, None] * xx, axis=0)) / n2
+    vx = d[:, None] * x
+    for rows, vals in ((li, lw[:, None] * dx), (lj, -lw[:, None] * dx),
+                       (ci, ck[:, None] * x[cj]), (cj, ck[:, None] * x[ci])):
+        np.add.at(vx, rows, vals)
+    res = vx - rh * x
+    # in double: |terms| for the extended-precision roundoff (γ of the longest sum), and the
+    # parameters' rounding: s_k (Rayleigh quotient) and ‖|δV||x|‖ (residual), x unit
     eps_ld = float(np.finfo(ld).eps)
-    idx = np.argsort(-np.sum(a * a, axis=0), kind="stable")[: min(count, n)]
-    vs_l = np.asarray(vs, ld)
-    vs_diag = np.abs(np.diag(vs))
-    d_vs = np.diag((p + 1) * 0.5 * eps * (vs_diag + 2 * (np.abs(vs).sum(axis=1) - vs_diag)))
-    d = np.asarray(env_d, ld)
-    c = np.asarray(env_c, ld)
-    dd, dc = (np.asarray(x, float) for x in env_rounding)
-    m = d.size
-    g = 1.01 * (m + p + 4) * eps_ld
-    abs_c, abs_vs_f = np.abs(np.asarray(env_c, float)), np.abs(np.asarray(vs, float))
-    safe = 1 + 4 * (m + p) * eps  # the bounds' own sums of non-negative terms, in double
-    for start in range(0, idx.size, 32):
-        k = idx[start:start + 32]
-        mk_f = mu[k]
-        gap_f = mk_f[None, :] - np.asarray(env_d, float)[:, None]  # (M, b)
-        if np.any(gap_f == 0):
-            k = k[~np.any(gap_f == 0, axis=0)]
-            mk_f, gap_f = mu[k], gap_f[:, ~np.any(gap_f == 0, axis=0)]
-        ak, mk = a[:, k].astype(ld), mu[k].astype(ld)
-        y = (c.T @ ak) / (mk[None, :] - d[:, None])
-        res = vs_l @ ak - ak * mk + c @ y  # the probe block; the environment block is 0
-        nx2 = np.sum(ak * ak, axis=0) + np.sum(y * y, axis=0)
-        rq = mk + np.sum(ak * res, axis=0) / nx2
-        # in double: extended-precision roundoff of the residual (probe block ≤ g·(|V_S||a| +
-        # |C||y| + |μ||a|), environment block ≤ g·(|C|ᵀ|a| + |d − μ̃||y|)) and of ρ, and the
-        # rounding of d, C, V_S: |x|ᵀ|δA||x| and ‖|δA||x|‖ (x unit: divide by ‖x‖², ‖x‖)
-        aa, ay = np.abs(a[:, k]) * safe, np.abs(y.astype(float)) * safe
-        n2 = nx2.astype(float) / safe
-        cta = abs_c.T @ aa
-        r_env_err = g * (cta + np.abs(gap_f) * ay)
-        r_pr_err = g * (abs_vs_f @ aa + abs_c @ ay + np.abs(mk_f) * aa)
-        da_pr = d_vs @ aa + dc @ ay
-        da_env = dc.T @ aa + dd[:, None] * ay
-        sk = (np.sum(aa * da_pr, axis=0) + np.sum(ay * da_env, axis=0)) / n2
-        rn = (np.sqrt(np.sum((res * res), axis=0)).astype(float) * safe
-              + np.sqrt(np.sum(r_pr_err**2, axis=0)) + np.sqrt(np.sum(r_env_err**2, axis=0))
-              + np.sqrt(np.sum(da_pr**2, axis=0) + np.sum(da_env**2, axis=0)))
-        rn = rn * safe / np.sqrt(n2)
-        err_rq = g * (np.sum(aa * (abs_vs_f @ aa + np.abs(mk_f) * aa), axis=0) + 2 * np.sum(ay * cta, axis=0)
-                      + np.sum(np.abs(gap_f) * ay * ay, axis=0)) * safe / n2
-        rho[k], half[k], eta[k] = rq, (sk + err_rq) * safe, rn
-    return enclose(mu, rho, half, eta, np.asarray(radius, float))
+    g = 1.01 * (n + li.size + ci.size + 8) * eps_ld
+    safe = 1 + 4 * (n + li.size + ci.size) * np.finfo(float).eps
+    ax, adx, axx = (np.abs(t.astype(float)) for t in (x, dx, xx))
+    nrm2 = n2.astype(float) / safe
+    df, de = np.abs(d.astype(float)), np.asarray(d_err, float)
+    lwf, ckf = np.abs(lw.astype(float)), np.abs(ck.astype(float))
+    absum = (df @ ax**2 + lwf @ adx**2 + 2 * ckf @ axx) / nrm2
+    s_k = (de @ ax**2 + dlw @ adx**2 + 2 * dck @ axx) / nrm2
+    rho_f = np.abs(rh.astype(float))
+    row_abs, row_err = df[:, None] * ax, de[:, None] * ax
+    for rows in (li, lj):
+        np.add.at(row_abs, rows, lwf[:, None] * adx)
+        np.add.at(row_err, rows, dlw[:, None] * adx)
+    for rows, cols in ((ci, cj), (cj, ci)):
+        np.add.at(row_abs, rows, ckf[:, None] * ax[cols])
+        np.add.at(row_err, rows, dck[:, None] * ax[cols])
+    rn = (np.sqrt(np.sum(res * res, axis=0)).astype(float)
+          + g * np.sqrt(np.sum((row_abs + rho_f * ax) ** 2, axis=0))
+          + np.sqrt(np.sum(row_err**2, axis=0))) * safe / np.sqrt(nrm2) + g * absum
+    rho, half, eta = mu.astype(ld), e.copy(), np.zeros(n)
+    rho[modes], half[modes], eta[modes] = rh, (s_k + g * absum) * safe, rn
+    mu[modes] = rh.astype(float)
+    return mu, enclose(mu, rho, half, eta, e)
