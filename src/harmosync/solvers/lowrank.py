@@ -125,22 +125,24 @@ def soft_core(k, coef, weights, p0, ds, ys, m1, m2) -> np.ndarray:
     return np.block([[k.reshape(dim, dim), g_ns.reshape(dim, s)], [g_sn.reshape(s, dim), g_ss]])
 
 
-def orthogonal_factor(f, scale, soft):
-    """(Q, T) with Q orthonormal and Q·T = diag(scale)·[f, E] (E: the unit columns of the modes
-    ``soft``, on whose rows f vanishes): a QR of the other rows, E's columns exactly."""
+def orthogonal_factor(f, scale, soft, *, divide: bool = False):
+    """(Q, T) with Q orthonormal and Q·T = diag(scale)·[f, E] (``divide``: diag(scale)⁻¹; E the
+    unit columns of the modes ``soft``, on whose rows f vanishes): a QR of the other rows, E's
+    columns exactly."""
+    scaled = f / scale[:, None] if divide else scale[:, None] * f
     if not np.size(soft):
-        return np.linalg.qr(scale[:, None] * f)
+        return np.linalg.qr(scaled)
     n, dim = f.shape
     hard = np.ones(n, bool)
     hard[soft] = False
-    qh, th = np.linalg.qr(scale[hard, None] * f[hard])
+    qh, th = np.linalg.qr(scaled[hard])
     kh, s = qh.shape[1], len(soft)
     q = np.zeros((n, kh + s))
     q[hard, :kh] = qh
     q[soft, kh + np.arange(s)] = 1.0
     t = np.zeros((kh + s, dim + s))
     t[:kh, :dim] = th
-    t[kh + np.arange(s), dim + np.arange(s)] = scale[soft]
+    t[kh + np.arange(s), dim + np.arange(s)] = 1.0 / scale[soft] if divide else scale[soft]
     return q, t
 
 
@@ -216,7 +218,7 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
 
     sw = np.sqrt(w)
     qx, tx = orthogonal_factor(f, sw, soft)
-    qp, tp = orthogonal_factor(f, 1.0 / sw, soft)
+    qp, tp = orthogonal_factor(f, sw, soft, divide=True)
     c = np.block([[tx @ kx @ tx.T, tx @ kqp @ tp.T], [tp @ kqp.T @ tx.T, tp @ kp @ tp.T]])
     c = 0.5 * (c + c.T)
     lam, vec = np.linalg.eigh(c)
