@@ -34,8 +34,9 @@ every covariance entry σ_ab of the observed oscillators, for |t| ≤ ``t_max`` 
 * the eigenvalues' error e_k ≥ |μ̃_k − μ_k|, μ_k the eigenvalues of V built from the exact
   parameters, per mode and a posteriori: residuals and Rayleigh quotients in extended precision,
   the residual theorem and the Kato–Temple inequality, V's own rounding from the parameters
-  (dense: :func:`dense_mode_errors`; chain: the modes most like a probe, by the arrowhead's
-  residual, the others by the a-priori 8ε(μ_k + 2‖V‖·|a_k|)); a cluster the enclosures cannot
+  (dense: :func:`dense_mode_errors`, and the soft modes recomputed from the parameters in
+  Laplacian form, :func:`refine_soft_modes`; chain: the modes most like a probe, by the
+  arrowhead's residual, the others by the a-priori 8ε(μ_k + 2‖V‖·|a_k|)); a cluster the enclosures cannot
   separate keeps Weyl's 8ε‖V‖ + ‖δV‖. e_k enters (i) the stationary split, to first order
   (``eigen_roundoff``: g(μ̃) for g(μ) in the stationary part, in Δ and between them) and (ii)
   the phases: a frequency error e_k/(w̃_k + √(μ̃_k − e_k)) times t_max;
@@ -75,8 +76,9 @@ from ..states import InitialState
 from .contract import Moments, check_times, uniform_step
 
 BLOCK = 512
-#: the bound is at least this many times the discrepancy at t = 0 (:func:`initial_discrepancy`;
-#: on the soft T = 0 chains where it matters, later errors stay within 1.7× of it)
+#: the bound is at least this many times the discrepancy at t = 0 (:func:`initial_discrepancy`):
+#: a safety net, measured where no a-priori term reaches (it caught the soft T = 0 chains' loss
+#: to the skeleton compression before soft modes were taken exactly)
 INITIAL_CHECK = 10.0
 #: networks with at most this many oscillators use the dense eigendecomposition
 DENSE_MAX = 400
@@ -521,8 +523,9 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
 def initial_discrepancy(evo: NormalModeEvolution, initial: InitialState, n_probes: int) -> float:
     """max |m(0) − m₀|, |σ(0) − σ₀| over the observed probes' entries: the evolution at t = 0
     against the initial state, which is known exactly. It measures what the stationary split
-    loses to cancellation (⟨X²⟩ ∝ 1/Ω of soft modes at T = 0, where the a-priori terms do not
-    reach); ``assemble`` keeps the bound at least ``INITIAL_CHECK`` times it."""
+    loses where the a-priori terms do not reach (a safety net: the soft T = 0 chains that needed
+    it keep their digits since the soft modes bypass the skeleton compression); ``assemble``
+    keeps the bound at least ``INITIAL_CHECK`` times it."""
     pos = [i for i, r in enumerate(evo.rows) if r < n_probes]
     if not pos:
         return 0.0

@@ -21,6 +21,15 @@ through μ, A, V_S and the P × P matrices H_ζ: no N × N matrix is ever formed
 1/(μ + ζ_q) are compressed to a few skeleton poles by an interpolative decomposition, the
 factor is orthogonalised (QR, N × 4P(r+1)) and its small core diagonalised.
 
+Soft modes (μ_k < SOFT·max μ, :func:`soft_modes`) are left out of the compression: the
+skeleton basis spans the other modes only ([floor, hi]), and each soft mode gets a column of its
+own, the unit vector e_k, with its kernels 1/(μ_k + ζ_q) exact (:func:`soft_core`; the constant
+function is then e_0 + Σ_k e_k). Why: the compression's error is absolute, ~ID_TOL/(floor + ζ)
+at every mode, and a soft kernel ~1/μ_0 multiplies it in the pairs (k, 0) of X: summed over the
+poles that is ~ID_TOL·|g′(μ_0)| ∝ μ_0^{-3/2} at T = 0 (1e-10 of σ at Ω0 = 1e-4, 6e-6 at 2.8e-6
+on a free chain; docs/conventions.md). With a floor ≥ SOFT·max μ, the relative error of the
+divided differences g[μ_k, μ_l] the core holds stays ≲ ID_TOL/SOFT.
+
 Error bounds. ``bound``: spectral norm of the neglected part of Δ (scaled coordinates):
     ε_rule·(2 + κ_x + κ_p)   (pole rule, κ_x = √(λmax(V)/λmin(V_0)), κ_p = √(λmax(V_0)/λmin(V)))
   + Σ_q |ω_q|(w_max + ζ_q/w_min)·η_q·(…)   (skeleton compression, η_q measured at every μ_k)
