@@ -4,8 +4,9 @@
 
 Cases: the audit's soft chains (tests/test_accuracy.py) with the dense and chain methods, the
 acoustic fixed chain (Ω0 = 0), a soft hot chain read at t = 1e6 (simulate's precision warning),
-K at 99.9% of the stability limit, and the paper's Fig. 1 / Fig. 4 parameters on a 40-site
-chain; ``--paper`` adds the 300-site runs (the mpmath reference then takes ~20 min each; set
+K at 99.9% of the stability limit, the stress run's soft free chains (M = 18, Ω0 = 1e-4…2.8e-6,
+K = 2Ω0, T = 0 and 0.5; tests/test_soft_spectra.py), and the paper's Fig. 1 / Fig. 4 parameters
+on a 40-site chain; ``--paper`` adds the 300-site runs (the mpmath reference then takes ~20 min each; set
 HARMOSYNC_REF_CACHE to a directory to keep it). Times 0, 1, 10, 100, 1000 (1500 for the paper's
 runs); err σ = max |σ − σ_ref| and err mean = max |⟨R⟩ − ⟨R⟩_ref| over them; ratio =
 bound / max(err σ, err mean) (``error_bound`` covers every moment); the means-only bound is that of
@@ -33,6 +34,7 @@ from harmosync import network as nw  # noqa: E402
 from harmosync import states as st  # noqa: E402
 from reference_mp import Reference  # noqa: E402
 from test_accuracy import soft_chain  # noqa: E402
+from test_soft_spectra import stress_chain  # noqa: E402
 
 SOFT = np.array([0.0, 1.0, 10.0, 100.0, 1000.0])
 PAPER = np.array([0.0, 1.0, 10.0, 100.0, 1000.0, 1500.0])
@@ -87,6 +89,9 @@ def cases(with_paper):
     yield "soft hot free, Ω0=1e-6, K=1e-7, T=1, t≤1e6", *soft_chain(omega0=1e-6, k=1e-7, temperature=1.0), \
         np.array([0.0, 1e3, 1e5, 999900.0, 1e6]), None
     yield "near-critical K (99.9%), fixed M=12, Ω0=0.5", *near_critical(), np.array([0.0, 50.0, 500.0]), None
+    for omega0 in (1e-4, 1e-5, 2.8e-6):  # the stress run's soft T = 0 failures (tests/test_soft_spectra.py)
+        for temp in (0.0, 0.5):
+            yield f"stress free M=18, Ω0={omega0:g}, K=2Ω0, T={temp:g}", *stress_chain(omega0, temp), SOFT, None
     for fig in ("fig1", "fig4"):
         yield f"{fig} parameters, M=40", *paper(fig, 40), PAPER, None
     if with_paper:

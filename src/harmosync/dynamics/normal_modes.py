@@ -34,8 +34,9 @@ every covariance entry σ_ab of the observed oscillators, for |t| ≤ ``t_max`` 
 * the eigenvalues' error e_k ≥ |μ̃_k − μ_k|, μ_k the eigenvalues of V built from the exact
   parameters, per mode and a posteriori: residuals and Rayleigh quotients in extended precision,
   the residual theorem and the Kato–Temple inequality, V's own rounding from the parameters
-  (dense: :func:`dense_mode_errors`; chain: the modes most like a probe, by the arrowhead's
-  residual, the others by the a-priori 8ε(μ_k + 2‖V‖·|a_k|)); a cluster the enclosures cannot
+  (dense: :func:`dense_mode_errors`, and the soft modes recomputed from the parameters in
+  Laplacian form, :func:`refine_soft_modes`; chain: the modes most like a probe, by the
+  arrowhead's residual, the others by the a-priori 8ε(μ_k + 2‖V‖·|a_k|)); a cluster the enclosures cannot
   separate keeps Weyl's 8ε‖V‖ + ‖δV‖. e_k enters (i) the stationary split, to first order
   (``eigen_roundoff``: g(μ̃) for g(μ) in the stationary part, in Δ and between them) and (ii)
   the phases: a frequency error e_k/(w̃_k + √(μ̃_k − e_k)) times t_max;
@@ -68,15 +69,16 @@ from ..errors import HarmosyncError, NumericalError
 from ..network import Network, chain_mode_rows, chain_modes
 from ..solvers import blas_threads
 from ..solvers import trigsum as ts
-from ..solvers.arrowhead import arrowhead_modes
-from ..solvers.lowrank import (arrowhead_errors, eigen_roundoff, eigenvalue_errors, evaluation_roundoff,
-                               low_rank_delta, means_roundoff)
+from ..solvers.arrowhead import arrowhead_errors, arrowhead_modes
+from ..solvers.lowrank import (eigen_roundoff, eigenvalue_errors, evaluation_roundoff, low_rank_delta,
+                               means_roundoff, soft_mode_errors, soft_modes)
 from ..states import InitialState
 from .contract import Moments, check_times, uniform_step
 
 BLOCK = 512
-#: the bound is at least this many times the discrepancy at t = 0 (:func:`initial_discrepancy`;
-#: on the soft T = 0 chains where it matters, later errors stay within 1.7× of it)
+#: the bound is at least this many times the discrepancy at t = 0 (:func:`initial_discrepancy`):
+#: a safety net, measured where no a-priori term reaches (it caught the soft T = 0 chains' loss
+#: to the skeleton compression before soft modes were taken exactly)
 INITIAL_CHECK = 10.0
 #: networks with at most this many oscillators use the dense eigendecomposition
 DENSE_MAX = 400
@@ -251,7 +253,8 @@ def _dense_spectrum(network: Network, rows, window) -> Spectrum:
         else:
             ew, eu = env.modes()
             env_d, env_c = ew**2, network.coupling_block() @ eu
-        return Spectrum(w**2, u[:p], u[list(rows)], env_d, env_c, dense_mode_errors(network, w**2, u))
+        mu, err = refine_soft_modes(network, w**2, u, dense_mode_errors(network, w**2, u))
+        return Spectrum(mu, u[:p], u[list(rows)], env_d, env_c, err)
     # the cut chain: a fixed-end chain of window.sites sites (the compression of V)
     m, offset = window.sites, window.lo - 1
     att = _attachments(network, offset)
@@ -269,8 +272,11 @@ def _dense_spectrum(network: Network, rows, window) -> Spectrum:
     local = [r if r < p else r - offset for r in rows]
     ld = np.longdouble
     diag_ld = np.concatenate([_probe_diagonal(network.probes), np.full(m, ld(env.omega0) ** 2 + 2 * ld(env.g))])
-    return Spectrum(lam, u[:p], u[local], env_d, env_c,
-                    dense_mode_errors(network, lam, u, v=v, diag=diag_ld, attachments=att))
+    err = dense_mode_errors(network, lam, u, v=v, diag=diag_ld, attachments=att)
+    onsite = np.full(m, ld(env.omega0) ** 2)
+    onsite[[0, -1]] += ld(env.g)  # the cut chain's wall bonds
+    lam, err = refine_soft_modes(network, lam, u, err, v=v, diag=diag_ld, onsite=onsite, attachments=att)
+    return Spectrum(lam, u[:p], u[local], env_d, env_c, err)
 
 
 def chain_rounding(env_d, env_c, m: int, omega0: float, g: float, boundary: str, attachments):
@@ -346,6 +352,27 @@ def dense_mode_errors(network: Network, mu, u, *, v=None, diag=None, attachments
     rows = np.asarray(abs(rounding).sum(axis=1))
     fallback = 8 * np.finfo(float).eps * float(mu[-1]) + float(np.max(rows, initial=0.0))
     return eigenvalue_errors(v, mu, u, rounding, fallback)
+
+
+def refine_soft_modes(network: Network, mu, u, mu_err, *, v=None, diag=None, onsite=None, attachments=None):
+    """(μ, e): the soft modes (:func:`~harmosync.solvers.lowrank.soft_modes`) of a dense eigh
+    (``mu``, ``u``; bounds ``mu_err`` from :func:`dense_mode_errors`) recomputed from V's
+    parameters, with their bounds (:func:`~harmosync.solvers.lowrank.soft_mode_errors`); the
+    other modes as given. ``v``, ``diag``, ``onsite`` (Ω0² + wall bonds, extended precision) and
+    ``attachments``: a cut chain (:func:`_potential_rounding`)."""
+    soft = soft_modes(mu)
+    if soft.size == 0:
+        return mu, mu_err
+    ld = np.longdouble
+    if onsite is None:
+        env = network.environment
+        onsite = (np.full(env.sites, ld(env.omega0) ** 2) if env.homogeneous_chain and env.omega0 is not None
+                  else np.asarray(env.onsite, ld))
+        onsite = onsite + (np.asarray(env.wall, ld) if env.wall is not None else 0)
+    d = np.concatenate([np.asarray(network.probes.frequencies, ld) ** 2, onsite])
+    v, rounding = _potential_rounding(network, v=v, diag=diag, attachments=attachments)
+    d_err = 4 * float(np.finfo(ld).eps) * np.abs(d.astype(float))
+    return soft_mode_errors(v, network.n_probes, d, d_err, mu, u, soft, mu_err, rounding)
 
 
 def _environment_energy(network: Network, temperature: float) -> float:
@@ -496,8 +523,9 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
 def initial_discrepancy(evo: NormalModeEvolution, initial: InitialState, n_probes: int) -> float:
     """max |m(0) − m₀|, |σ(0) − σ₀| over the observed probes' entries: the evolution at t = 0
     against the initial state, which is known exactly. It measures what the stationary split
-    loses to cancellation (⟨X²⟩ ∝ 1/Ω of soft modes at T = 0, where the a-priori terms do not
-    reach); ``assemble`` keeps the bound at least ``INITIAL_CHECK`` times it."""
+    loses where the a-priori terms do not reach (a safety net: the soft T = 0 chains that needed
+    it keep their digits since the soft modes bypass the skeleton compression); ``assemble``
+    keeps the bound at least ``INITIAL_CHECK`` times it."""
     pos = [i for i, r in enumerate(evo.rows) if r < n_probes]
     if not pos:
         return 0.0

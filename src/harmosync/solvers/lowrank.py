@@ -21,6 +21,15 @@ through μ, A, V_S and the P × P matrices H_ζ: no N × N matrix is ever formed
 1/(μ + ζ_q) are compressed to a few skeleton poles by an interpolative decomposition, the
 factor is orthogonalised (QR, N × 4P(r+1)) and its small core diagonalised.
 
+Soft modes (μ_k < SOFT·max μ, :func:`soft_modes`) are left out of the compression: the
+skeleton basis spans the other modes only ([floor, hi]), and each soft mode gets a column of its
+own, the unit vector e_k, with its kernels 1/(μ_k + ζ_q) exact (:func:`soft_core`; the constant
+function is then e_0 + Σ_k e_k). Why: the compression's error is absolute, ~ID_TOL/(floor + ζ)
+at every mode, and a soft kernel ~1/μ_0 multiplies it in the pairs (k, 0) of X: summed over the
+poles that is ~ID_TOL·|g′(μ_0)| ∝ μ_0^{-3/2} at T = 0 (1e-10 of σ at Ω0 = 1e-4, 6e-6 at 2.8e-6
+on a free chain; docs/conventions.md). With a floor ≥ SOFT·max μ, the relative error of the
+divided differences g[μ_k, μ_l] the core holds stays ≲ ID_TOL/SOFT.
+
 Error bounds. ``bound``: spectral norm of the neglected part of Δ (scaled coordinates):
     ε_rule·(2 + κ_x + κ_p)   (pole rule, κ_x = √(λmax(V)/λmin(V_0)), κ_p = √(λmax(V_0)/λmin(V)))
   + Σ_q |ω_q|(w_max + ζ_q/w_min)·η_q·(…)   (skeleton compression, η_q measured at every μ_k)
@@ -41,7 +50,7 @@ B_x reaches σ(t) through |u| ≤ ρ_x = max_a |r_a|·max(1, w), an error e_p in
 
 The rest of the evolution's error bound (harmosync.dynamics.normal_modes, "Error bound") is here
 too: per-mode eigenvalue enclosures (:func:`eigenvalue_errors` for a dense eigh,
-:func:`arrowhead_errors` for the chain's secular equations, :func:`enclose`), what the
+:func:`.arrowhead.arrowhead_errors` for the chain's secular equations, :func:`enclose`), what the
 eigenvalues' error does to the stationary split (:func:`eigen_roundoff`), and the trig sums'
 roundoff and phase errors for the covariance (:func:`evaluation_roundoff`) and the means
 (:func:`means_roundoff`), from :func:`trig_sum_errors`.
@@ -50,17 +59,18 @@ roundoff and phase errors for the covariance (:func:`evaluation_roundoff`) and t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
-import scipy.linalg as sla
 import scipy.sparse as sp
 
-from .stieltjes import PoleRule, variance_function, variance_rule
+from .stieltjes import PoleRule, kernel_basis, kernel_errors, snap_interval, variance_function
 
-#: relative accuracy of the skeleton (interpolative) compression of the pole kernels
-ID_TOL = 1e-15
-
+#: modes with μ_k < SOFT·max μ are soft: their kernels 1/(μ_k + ζ) enter Δ exactly, outside the
+#: skeleton compression, whose error (absolute, ~ID_TOL/(floor + ζ) at every mode) would meet
+#: a soft kernel ~1/μ_k in the pairs with it: ~ID_TOL·μ_k^{-3/2} (docs/conventions.md)
+SOFT = 1e-4
+#: at most this many soft modes (the lowest) are taken exactly
+SOFT_MAX = 64
 
 @dataclass(frozen=True)
 class LowRank:
@@ -77,57 +87,6 @@ def _matrix_function(vs: np.ndarray, f) -> np.ndarray:
     return (q * f(s)) @ q.T
 
 
-def _snap(lo: float, hi: float) -> tuple[float, float]:
-    # widen [lo, hi] to a 1% geometric grid so that networks of a sweep share one basis
-    step = np.log(1.01)
-    return float(np.exp(step * np.floor(np.log(lo) / step))), float(np.exp(step * np.ceil(np.log(hi) / step)))
-
-
-@lru_cache(maxsize=32)
-def kernel_basis(lo: float, hi: float, temperature: float, *, tol: float = ID_TOL, grid: int = 400):
-    """Pole rule for g on [lo, hi] and an interpolative decomposition of its kernels
-    k_q(μ) = 1/(μ + ζ_q): skeleton indices ``skel`` and coefficients ``coef`` (1 + r, n_q) with
-    k_q ≈ coef[0, q] + Σ_s coef[1 + s, q] k_{skel[s]} (picked on Chebyshev grids of [lo, hi] in
-    μ and in log μ;
-    the error at the actual spectrum is measured by :func:`kernel_errors`)."""
-    rule = variance_rule(lo, hi, temperature)
-    poles = rule.poles
-    # Chebyshev points in μ and in log μ: the kernels of the smallest poles vary on the scale
-    # of μ itself near lo, which a grid in μ alone does not resolve when hi/lo ≫ grid²
-    c = np.cos(np.pi * (np.arange(grid) + 0.5) / grid)
-    x = np.concatenate([0.5 * (lo + hi) + 0.5 * (hi - lo) * c, np.sqrt(lo * hi) * (hi / lo) ** (0.5 * c)])
-    scale = lo + poles  # max of each kernel over [lo, hi] is 1/(lo + ζ)
-    g = scale / (x[:, None] + poles)  # normalised kernels
-    mean = g.mean(axis=0)
-    g0 = g - mean  # the constant function is always part of the basis
-    _, r, piv = sla.qr(g0, mode="economic", pivoting=True)
-    d = np.abs(np.diag(r))
-    rank = int(np.count_nonzero(d > tol * d[0])) if d.size and d[0] > 0 else 0
-    # the interpolative decomposition proper, g0[:, piv] ≈ g0[:, piv[:rank]] [1, R11⁻¹R12]: its
-    # coefficients stay O(1) (a least-squares fit on [1, g_skel] does not: the kernels of the
-    # largest poles are nearly constant, and coefficients ~1e30 then cancel in the core)
-    t = np.zeros((rank, poles.size))
-    t[:, piv] = np.hstack([np.eye(rank), sla.solve_triangular(r[:rank, :rank], r[:rank, rank:])])
-    order = np.argsort(piv[:rank])
-    skel, t = piv[:rank][order], t[order]
-    coef = np.vstack([mean - mean[skel] @ t, t])
-    # undo the normalisation: k_q = g_q/scale_q, skeleton kernels k_s = g_s/scale_s
-    coef = coef / scale[None, :]
-    coef[1:] *= scale[skel][:, None]
-    return rule, skel, coef
-
-
-def kernel_errors(mu: np.ndarray, poles: np.ndarray, skel: np.ndarray, coef: np.ndarray) -> np.ndarray:
-    """η_q = max_k |1/(μ_k + ζ_q) − (skeleton expansion)| over the given eigenvalues."""
-    eta = np.zeros(poles.size)
-    kk = 1.0 / (mu[:, None] + poles[skel])
-    for start in range(0, poles.size, 256):
-        sl = slice(start, start + 256)
-        approx = coef[0, sl][None, :] + kk @ coef[1:, sl]
-        eta[sl] = np.max(np.abs(1.0 / (mu[:, None] + poles[sl]) - approx), axis=0)
-    return eta
-
-
 def environment_resolvents(env_d: np.ndarray, env_c: np.ndarray, poles: np.ndarray) -> np.ndarray:
     """H_ζ = Σ_j c_j c_jᵀ/(d_j + ζ) for every pole: (n_q, P, P)."""
     p = env_c.shape[0]
@@ -137,6 +96,63 @@ def environment_resolvents(env_d: np.ndarray, env_c: np.ndarray, poles: np.ndarr
         sl = slice(start, start + 128)
         out[sl] = (1.0 / (env_d[None, :] + poles[sl, None])) @ outer.T
     return out.reshape(poles.size, p, p)
+
+
+def soft_modes(mu) -> np.ndarray:
+    """Indices of the soft modes, μ_k < SOFT·max μ (at most SOFT_MAX, the lowest), ascending."""
+    mu = np.asarray(mu, float)
+    soft = np.flatnonzero(mu < SOFT * float(mu.max(initial=0.0)))
+    if soft.size > SOFT_MAX:
+        soft = soft[np.argsort(mu[soft], kind="stable")[:SOFT_MAX]]
+    return np.sort(soft)
+
+
+def soft_core(k, coef, weights, p0, ds, ys, m1, m2) -> np.ndarray:
+    """The core of Δ's bracket for the factor [F, E]: F the skeleton columns (zero on the soft
+    modes), E the soft modes' unit columns e_j. ``k`` (r1, 2P, r1, 2P): the core between the
+    skeleton functions (constant first); ``ds`` (S, n_q) the soft modes' exact kernels
+    1/(μ_j + ζ_q), ``ys`` (2P, S) their y = (a, ψ); ``weights`` (n_q,) or None (no pole terms);
+    ``p0`` (2P, 2P) the constant·constant term. The function 1 is now e_0 + Σ_j e_j, so the
+    soft modes meet the M2 and p0 terms as the constant does. Returns (r1·2P + S)²."""
+    r1, q2 = k.shape[0], k.shape[1]
+    s = ds.shape[0]
+    g_ns = np.zeros((r1, q2, s))
+    g_sn = np.zeros((s, r1, q2))
+    g_ss = ys.T @ p0 @ ys
+    g_ns[0] += p0 @ ys
+    g_sn[:, 0] += ys.T @ p0
+    if weights is not None:
+        cw, dw = coef * weights, ds * weights
+        m1y, m2y = np.einsum("qil,lj->qij", m1, ys), np.einsum("qil,lj->qij", m2, ys)
+        ym1, ym2 = np.einsum("ij,qil->qjl", ys, m1), np.einsum("ij,qil->qjl", ys, m2)
+        g_ns += np.einsum("aq,jq,qij->aij", cw, ds, m1y, optimize=True) + np.einsum("aq,qij->aij", cw, m2y)
+        g_sn += np.einsum("jq,bq,qjl->jbl", dw, coef, ym1, optimize=True)
+        g_sn[:, 0] += np.einsum("jq,qjl->jl", dw, ym2)
+        g_ss += (np.einsum("jq,kq,qjl,lk->jk", dw, ds, ym1, ys, optimize=True)
+                 + np.einsum("jq,qjl,lk->jk", dw, ym2, ys, optimize=True))
+    dim = r1 * q2
+    return np.block([[k.reshape(dim, dim), g_ns.reshape(dim, s)], [g_sn.reshape(s, dim), g_ss]])
+
+
+def orthogonal_factor(f, scale, soft, *, divide: bool = False):
+    """(Q, T) with Q orthonormal and Q·T = diag(scale)·[f, E] (``divide``: diag(scale)⁻¹; E the
+    unit columns of the modes ``soft``, on whose rows f vanishes): a QR of the other rows, E's
+    columns exactly."""
+    scaled = f / scale[:, None] if divide else scale[:, None] * f
+    if not np.size(soft):
+        return np.linalg.qr(scaled)
+    n, dim = f.shape
+    hard = np.ones(n, bool)
+    hard[soft] = False
+    qh, th = np.linalg.qr(scaled[hard])
+    kh, s = qh.shape[1], len(soft)
+    q = np.zeros((n, kh + s))
+    q[hard, :kh] = qh
+    q[soft, kh + np.arange(s)] = 1.0
+    t = np.zeros((kh + s, dim + s))
+    t[:kh, :dim] = th
+    t[kh + np.arange(s), dim + np.arange(s)] = 1.0 / scale[soft] if divide else scale[soft]
+    return q, t
 
 
 def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0, *,
@@ -156,16 +172,21 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     vs_eig = np.linalg.eigvalsh(vs)
     lo = min(float(mu.min()), float(env_d.min()) if env_d.size else np.inf, float(vs_eig.min()))
     hi = max(float(mu.max()), float(env_d.max()) if env_d.size else 0.0, float(vs_eig.max()))
-    rule, skel, coef = kernel_basis(*_snap(lo, hi), float(temperature))
+    soft = soft_modes(mu)
+    hard = np.ones(n, bool)
+    hard[soft] = False
+    floor = snap_interval(float(mu[hard].min()), hi)[0] if soft.size else None
+    rule, skel, coef = kernel_basis(*snap_interval(lo, hi), float(temperature), floor=floor)
     zeta, omega = rule.poles, rule.weights
     if h_poles is None:
         h_poles = environment_resolvents(env_d, env_c, zeta)
 
     psi = a * mu[None, :] - vs @ a
     y = np.vstack([a, psi])  # (2P, N): rows are the functions a_i(k), ψ_i(k)
-    eta = kernel_errors(mu, zeta, skel, coef)
+    eta = kernel_errors(mu[hard], zeta, skel, coef)
     r1 = skel.size + 1
     funcs = np.vstack([np.ones(n), 1.0 / (mu[None, :] + zeta[skel, None])])  # (r1, N)
+    funcs[:, soft] = 0.0  # the soft modes have columns of their own (exact kernels)
     f = (funcs[:, None, :] * y[None, :, :]).reshape(r1 * 2 * p, n).T  # (N, r1·2P), col = (s, i)
 
     # per-pole 2P × 2P blocks: M1 = [[H, 1], [0, 0]] (between e_s, e_s'), M2 = [[0, 0], [R, 0]]
@@ -181,31 +202,32 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
 
     cc = (coef[:, None, :] * coef[None, :, :]).reshape(r1 * r1, -1)  # (s t, q)
     m1f, m2f = m1.reshape(zeta.size, -1), m2.reshape(zeta.size, -1)
-
-    def core(weights):
-        k = ((cc * weights) @ m1f).reshape(r1, r1, 2 * p, 2 * p).transpose(0, 2, 1, 3).copy()
-        k[:, :, 0, :] += ((coef * weights) @ m2f).reshape(r1, 2 * p, 2 * p)
-        return k
-
-    kx = core(omega)
-    kp = core(-omega * zeta)
     pc = np.asarray(probe_cov, float)
     pxx, pxp, ppp = pc[0::2, 0::2], pc[0::2, 1::2], pc[1::2, 1::2]
     gx_s = _matrix_function(vs, lambda s: variance_function(s, temperature))
     gp_s = _matrix_function(vs, lambda s: s * variance_function(s, temperature))
-    kx[0, :p, 0, :p] += pxx - gx_s
-    kp[0, :p, 0, :p] += ppp - gp_s
-    if rule.constant:
-        kp[0, :p, 0, p:] -= rule.constant * eye
-        kp[0, p:, 0, :p] -= rule.constant * eye
-    kqp = np.zeros_like(kx)
-    kqp[0, :p, 0, :p] = pxp
-    dim = r1 * 2 * p
-    kx, kp, kqp = kx.reshape(dim, dim), kp.reshape(dim, dim), kqp.reshape(dim, dim)
+    zero = np.zeros((p, p))
+    # the constant·constant terms: the probes' own part Aᵀ(σ − g(V_S))A, the rule's constant
+    p0x = np.block([[pxx - gx_s, zero], [zero, zero]])
+    p0p = np.block([[ppp - gp_s, -rule.constant * eye], [-rule.constant * eye, zero]])
+    p0qp = np.block([[pxp, zero], [zero, zero]])
+    soft_kern = (1.0 / (mu[soft, None] + zeta[None, :]), y[:, soft], m1, m2)
+
+    def core(weights, p0):
+        k = np.zeros((r1, 2 * p, r1, 2 * p))
+        if weights is not None:
+            k = ((cc * weights) @ m1f).reshape(r1, r1, 2 * p, 2 * p).transpose(0, 2, 1, 3).copy()
+            k[:, :, 0, :] += ((coef * weights) @ m2f).reshape(r1, 2 * p, 2 * p)
+        k[0, :, 0, :] += p0
+        return soft_core(k, coef, weights, p0, *soft_kern) if soft.size else k.reshape(r1 * 2 * p, -1)
+
+    kx = core(omega, p0x)
+    kp = core(-omega * zeta, p0p)
+    kqp = core(None, p0qp)
 
     sw = np.sqrt(w)
-    qx, tx = np.linalg.qr(sw[:, None] * f)
-    qp, tp = np.linalg.qr(f / sw[:, None])
+    qx, tx = orthogonal_factor(f, sw, soft)
+    qp, tp = orthogonal_factor(f, sw, soft, divide=True)
     c = np.block([[tx @ kx @ tx.T, tx @ kqp @ tp.T], [tp @ kqp.T @ tx.T, tp @ kp @ tp.T]])
     c = 0.5 * (c + c.T)
     lam, vec = np.linalg.eigh(c)
@@ -234,8 +256,8 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     r = np.abs(np.atleast_2d(np.asarray(readout, float))).max(axis=0) if np.size(readout) else np.zeros(n)
     rho_x, rho_p = r * np.maximum(1.0, w), r * np.maximum(1.0, 1.0 / w)
     kern = (zeta, skel, coef, h_poles, rz)
-    e_skel = (skeleton_error(mu, a, psi, kern, np.abs(omega), rho_x)
-              + skeleton_error(mu, a, psi, kern, np.abs(omega * zeta), rho_p))
+    e_skel = (skeleton_error(mu, a, psi, kern, np.abs(omega), rho_x, exact=soft)
+              + skeleton_error(mu, a, psi, kern, np.abs(omega * zeta), rho_p, exact=soft))
     # diagonals of G = Uᵀg(V_0)U and G_p = Uᵀg_p(V_0)U from Δ (kept part) and the probe block
     gx, gp = variance_function(mu, temperature), mu * variance_function(mu, temperature)
     gx0 = gx + (vq**2) @ lam[keep] / w - np.einsum("ik,ij,jk->k", a, pxx - gx_s, a)
@@ -268,9 +290,10 @@ def _dropped_error(readout, w, lam, qx, qp, cx, cp) -> float:
     return float(np.abs(lam) @ np.minimum(proj**2, norms))
 
 
-def skeleton_error(mu, a, psi, kern, weights, rho) -> float:
+def skeleton_error(mu, a, psi, kern, weights, rho, exact=()) -> float:
     """Σ_q weights_q·b_q: b_q bounds ρᵀ|X̃(ζ_q) − X(ζ_q)|ρ, the skeleton compression's error in
-    the bracket (module docstring; X = D Aᵀ(Ψ + H A) D + D Ψᵀ R A, d̃ = d + e)."""
+    the bracket (module docstring; X = D Aᵀ(Ψ + H A) D + D Ψᵀ R A, d̃ = d + e). The modes
+    ``exact`` (the soft ones) carry their kernels exactly: e = 0 there."""
     zeta, skel, coef, h_poles, rz = kern
     abs_a, abs_psi = np.abs(a), np.abs(psi)
     a1 = abs_a @ rho
@@ -280,6 +303,7 @@ def skeleton_error(mu, a, psi, kern, weights, rho) -> float:
         sl = slice(start, start + 128)
         d = 1.0 / (mu[:, None] + zeta[sl])
         e = np.abs(d - (coef[0, sl][None, :] + kk @ coef[1:, sl]))
+        e[exact] = 0.0
         ae, ad = abs_a @ (rho[:, None] * e), abs_a @ (rho[:, None] * d)  # (P, q)
         pe, pd = abs_psi @ (rho[:, None] * e), abs_psi @ (rho[:, None] * d)
         h, rr = np.abs(h_poles[sl]), np.abs(rz[sl])
@@ -488,69 +512,72 @@ def enclose(mu, rho, half, eta, fallback=None) -> np.ndarray:
     return np.where(ok_modes, e, np.inf if fallback is None else np.maximum(e, fallback))
 
 
-def arrowhead_errors(mu, a, vs, env_d, env_c, radius, env_rounding, *, count: int = 128) -> np.ndarray:
-    """Per-mode bounds e_k ≥ |μ̃_k − λ_k| for the structured (chain) path, whose modes are
-    those of the arrowhead A = [[V_S, C], [Cᵀ, diag(d)]] (d = ``env_d``, C = ``env_c``; A is
-    orthogonally similar to V). ``radius`` (N,): the a-priori bound, kept for all but the
-    ``count`` modes with the largest probe rows a_k (P,), which are refined a posteriori in
-    extended precision: x_k = (a_k, y_k) with y_kj = (Cᵀa_k)_j/(μ̃_k − d_j) makes the
-    environment block of A x_k − μ̃_k x_k vanish, so the residual is the P-vector
-    s_k = (V_S − μ̃_k) a_k + C y_k, O(M·P) per mode. The computed d and C differ from the exact
-    ones by |δd_j| ≤ 8ε d_j (Ω0² + 4g sin²(…), a sum of non-negative terms, sin to a few ulps)
-    and |δC_ij| ≤ 12ε·√(2/M)·Σ_s |K_is| (``coupling_sum``: C = B·W_E with closed-form rows
-    √(2/M)·sin(π·n/(M+1)) of exact integers n: the argument carries ≤ 2.6u of 2π, the sine,
-    the square root and the product a few u more, absolute),
-    V_S's diagonal (ω² + Σλ) by (P + 1)·(ε/2) of its absolute terms; these enter ρ and the
-    residual as in :func:`eigenvalue_errors`, then :func:`enclose` (residual theorem,
-    Kato–Temple) with ``radius`` as the enclosure of the other modes."""
+def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None):
+    """Eigenvalues, from V's parameters, of the soft ``modes`` of a dense eigh (μ̃ ``mu``,
+    eigenvectors ``u``) and per-mode bounds e_k ≥ |μ_k − λ_k| for every mode. V = diag(d) + L + C:
+    L the Laplacian of the bonds within the probes and within the environment (V_ij = −w_ij, the
+    weights also on the diagonal), C the probe–site couplings (i < ``p`` ≤ j). In the form
+
+        xᵀVx = Σ_i d_i x_i² + Σ_(ij) w_ij (x_i − x_j)² + 2 Σ_(ij) K_ij x_i x_j,
+        (Vx)_i = d_i x_i + Σ_j w_ij (x_i − x_j) + Σ_j K_ij x_j,
+
+    evaluated in extended precision, no term cancels against ‖V‖, so the Rayleigh quotient ρ_k
+    of a soft mode keeps its digits relative to λ_k (the float V's diagonal, Ω0² + 2g rounded,
+    moves a soft eigenvalue by ~ε·V_ii: its relative error 1e-4 at Ω0 = 3e-6). ``d`` (N,)
+    extended precision from the parameters, ``d_err`` ≥ |d_exact − d|; ``v`` the float V (CSR),
+    whose off-diagonal entries are the parameters within ``rounding`` (entrywise). Then, as in
+    :func:`eigenvalue_errors`: ρ_k of the exact V lies within s_k of the computed one, the residual
+    is ≤ η_k, and :func:`enclose` (residual theorem, Kato–Temple: the float eigenvector's residual
+    ~ε‖V‖ enters squared) with the other modes' ``radius`` around μ̃. Returns (μ̃ with the soft
+    modes' ρ_k, e)."""
     ld = np.longdouble
-    mu = np.asarray(mu, float)
-    a = np.atleast_2d(np.asarray(a, float))
-    p, n = a.shape
-    rho, half, eta = mu.astype(ld), np.asarray(radius, float).copy(), np.zeros(n)
-    if n == 0 or p == 0 or env_c.size == 0:
-        return half
-    eps = np.finfo(float).eps
+    mu = np.asarray(mu, float).copy()
+    modes = np.asarray(modes, int)
+    e = np.asarray(radius, float).copy()
+    if modes.size == 0:
+        return mu, e
+    n = mu.size
+    up = sp.triu(sp.csr_matrix(v), 1).tocoo()
+    i, j, val = up.row, up.col, up.data
+    dval = (np.asarray(abs(sp.csr_matrix(rounding))[i, j], float).ravel() if rounding is not None
+            else np.zeros(val.size))
+    lap = (i < p) == (j < p)
+    li, lj, lw, dlw = i[lap], j[lap], -val[lap].astype(ld), dval[lap]
+    ci, cj, ck, dck = i[~lap], j[~lap], val[~lap].astype(ld), dval[~lap]
+    d = np.asarray(d, ld)
+    x = np.asarray(u, float)[:, modes].astype(ld)
+    dx, xx = x[li] - x[lj], x[ci] * x[cj]
+    n2 = np.sum(x * x, axis=0)
+    rh = (np.sum(d[:, None] * x * x, axis=0) + np.sum(lw[:, None] * dx * dx, axis=0)
+          + 2 * np.sum(ck[:, None] * xx, axis=0)) / n2
+    vx = d[:, None] * x
+    for rows, vals in ((li, lw[:, None] * dx), (lj, -lw[:, None] * dx),
+                       (ci, ck[:, None] * x[cj]), (cj, ck[:, None] * x[ci])):
+        np.add.at(vx, rows, vals)
+    res = vx - rh * x
+    # in double: |terms| for the extended-precision roundoff (γ of the longest sum), and the
+    # parameters' rounding: s_k (Rayleigh quotient) and ‖|δV||x|‖ (residual), x unit
     eps_ld = float(np.finfo(ld).eps)
-    idx = np.argsort(-np.sum(a * a, axis=0), kind="stable")[: min(count, n)]
-    vs_l = np.asarray(vs, ld)
-    vs_diag = np.abs(np.diag(vs))
-    d_vs = np.diag((p + 1) * 0.5 * eps * (vs_diag + 2 * (np.abs(vs).sum(axis=1) - vs_diag)))
-    d = np.asarray(env_d, ld)
-    c = np.asarray(env_c, ld)
-    dd, dc = (np.asarray(x, float) for x in env_rounding)
-    m = d.size
-    g = 1.01 * (m + p + 4) * eps_ld
-    abs_c, abs_vs_f = np.abs(np.asarray(env_c, float)), np.abs(np.asarray(vs, float))
-    safe = 1 + 4 * (m + p) * eps  # the bounds' own sums of non-negative terms, in double
-    for start in range(0, idx.size, 32):
-        k = idx[start:start + 32]
-        mk_f = mu[k]
-        gap_f = mk_f[None, :] - np.asarray(env_d, float)[:, None]  # (M, b)
-        if np.any(gap_f == 0):
-            k = k[~np.any(gap_f == 0, axis=0)]
-            mk_f, gap_f = mu[k], gap_f[:, ~np.any(gap_f == 0, axis=0)]
-        ak, mk = a[:, k].astype(ld), mu[k].astype(ld)
-        y = (c.T @ ak) / (mk[None, :] - d[:, None])
-        res = vs_l @ ak - ak * mk + c @ y  # the probe block; the environment block is 0
-        nx2 = np.sum(ak * ak, axis=0) + np.sum(y * y, axis=0)
-        rq = mk + np.sum(ak * res, axis=0) / nx2
-        # in double: extended-precision roundoff of the residual (probe block ≤ g·(|V_S||a| +
-        # |C||y| + |μ||a|), environment block ≤ g·(|C|ᵀ|a| + |d − μ̃||y|)) and of ρ, and the
-        # rounding of d, C, V_S: |x|ᵀ|δA||x| and ‖|δA||x|‖ (x unit: divide by ‖x‖², ‖x‖)
-        aa, ay = np.abs(a[:, k]) * safe, np.abs(y.astype(float)) * safe
-        n2 = nx2.astype(float) / safe
-        cta = abs_c.T @ aa
-        r_env_err = g * (cta + np.abs(gap_f) * ay)
-        r_pr_err = g * (abs_vs_f @ aa + abs_c @ ay + np.abs(mk_f) * aa)
-        da_pr = d_vs @ aa + dc @ ay
-        da_env = dc.T @ aa + dd[:, None] * ay
-        sk = (np.sum(aa * da_pr, axis=0) + np.sum(ay * da_env, axis=0)) / n2
-        rn = (np.sqrt(np.sum((res * res), axis=0)).astype(float) * safe
-              + np.sqrt(np.sum(r_pr_err**2, axis=0)) + np.sqrt(np.sum(r_env_err**2, axis=0))
-              + np.sqrt(np.sum(da_pr**2, axis=0) + np.sum(da_env**2, axis=0)))
-        rn = rn * safe / np.sqrt(n2)
-        err_rq = g * (np.sum(aa * (abs_vs_f @ aa + np.abs(mk_f) * aa), axis=0) + 2 * np.sum(ay * cta, axis=0)
-                      + np.sum(np.abs(gap_f) * ay * ay, axis=0)) * safe / n2
-        rho[k], half[k], eta[k] = rq, (sk + err_rq) * safe, rn
-    return enclose(mu, rho, half, eta, np.asarray(radius, float))
+    g = 1.01 * (n + li.size + ci.size + 8) * eps_ld
+    safe = 1 + 4 * (n + li.size + ci.size) * np.finfo(float).eps
+    ax, adx, axx = (np.abs(t.astype(float)) for t in (x, dx, xx))
+    nrm2 = n2.astype(float) / safe
+    df, de = np.abs(d.astype(float)), np.asarray(d_err, float)
+    lwf, ckf = np.abs(lw.astype(float)), np.abs(ck.astype(float))
+    absum = (df @ ax**2 + lwf @ adx**2 + 2 * ckf @ axx) / nrm2
+    s_k = (de @ ax**2 + dlw @ adx**2 + 2 * dck @ axx) / nrm2
+    rho_f = np.abs(rh.astype(float))
+    row_abs, row_err = df[:, None] * ax, de[:, None] * ax
+    for rows in (li, lj):
+        np.add.at(row_abs, rows, lwf[:, None] * adx)
+        np.add.at(row_err, rows, dlw[:, None] * adx)
+    for rows, cols in ((ci, cj), (cj, ci)):
+        np.add.at(row_abs, rows, ckf[:, None] * ax[cols])
+        np.add.at(row_err, rows, dck[:, None] * ax[cols])
+    rn = (np.sqrt(np.sum(res * res, axis=0)).astype(float)
+          + g * np.sqrt(np.sum((row_abs + rho_f * ax) ** 2, axis=0))
+          + np.sqrt(np.sum(row_err**2, axis=0))) * safe / np.sqrt(nrm2) + g * absum
+    rho, half, eta = mu.astype(ld), e.copy(), np.zeros(n)
+    rho[modes], half[modes], eta[modes] = rh, (s_k + g * absum) * safe, rn
+    mu[modes] = rh.astype(float)
+    return mu, enclose(mu, rho, half, eta, e)

@@ -14,13 +14,20 @@ T = 0). g is a Stieltjes function, a positive combination of 1/(x + ζ), ζ ≥ 
 The result r(x) = c + Σ_q ω_q/(x + ζ_q) is checked a posteriori on 4001 points of [a, b];
 ``error`` = max √x |g(x) − r(x)| there, the quantity that bounds the low-rank error (see
 :mod:`.lowrank`). Units: x in frequency², g in 1/frequency.
+
+The kernels 1/(x + ζ_q) of a rule, evaluated at a network's squared mode frequencies, are
+compressed to a few skeleton kernels by an interpolative decomposition (:func:`kernel_basis`,
+its error at the actual spectrum :func:`kernel_errors`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from functools import lru_cache
+
 import numpy as np
+import scipy.linalg as sla
 
 #: target relative accuracy of the representation
 EPS = 2e-16
@@ -109,3 +116,62 @@ def variance_rule(a: float, b: float, temperature: float = 0.0, *, eps: float = 
     x = np.concatenate([[a, b], 0.5 * (a + b) + 0.5 * (b - a) * np.cos(np.pi * k / 4000)])
     err = float(np.max(np.sqrt(x) * np.abs(variance_function(x, t) - rule(x))))
     return PoleRule(poles, weights, 0.0, (a, b), t, err)
+
+
+#: relative accuracy of the skeleton (interpolative) compression of the pole kernels
+ID_TOL = 1e-15
+
+
+def snap_interval(lo: float, hi: float) -> tuple[float, float]:
+    """[lo, hi] widened to a 1% geometric grid, so that networks of a sweep share one basis."""
+    step = np.log(1.01)
+    return float(np.exp(step * np.floor(np.log(lo) / step))), float(np.exp(step * np.ceil(np.log(hi) / step)))
+
+
+@lru_cache(maxsize=32)
+def kernel_basis(lo: float, hi: float, temperature: float, *, tol: float = ID_TOL, grid: int = 400,
+                 floor: float | None = None):
+    """Pole rule for g on [lo, hi] and an interpolative decomposition of its kernels
+    k_q(μ) = 1/(μ + ζ_q): skeleton indices ``skel`` and coefficients ``coef`` (1 + r, n_q) with
+    k_q ≈ coef[0, q] + Σ_s coef[1 + s, q] k_{skel[s]} for μ in [floor, hi] (default floor = lo),
+    picked on Chebyshev grids of [floor, hi] in μ and in log μ; the error at the actual spectrum
+    is measured by :func:`kernel_errors`. The error is absolute, ~tol/(floor + ζ_q) at every μ
+    (the kernels are normalised by their maximum): the soft modes below a floor are left to
+    the caller (:func:`harmosync.solvers.lowrank.low_rank_delta` takes their kernels exactly)."""
+    rule = variance_rule(lo, hi, temperature)
+    poles = rule.poles
+    lo = lo if floor is None else max(lo, float(floor))
+    # Chebyshev points in μ and in log μ: the kernels of the smallest poles vary on the scale
+    # of μ itself near lo, which a grid in μ alone does not resolve when hi/lo ≫ grid²
+    c = np.cos(np.pi * (np.arange(grid) + 0.5) / grid)
+    x = np.concatenate([0.5 * (lo + hi) + 0.5 * (hi - lo) * c, np.sqrt(lo * hi) * (hi / lo) ** (0.5 * c)])
+    scale = lo + poles  # max of each kernel over [lo, hi] is 1/(lo + ζ)
+    g = scale / (x[:, None] + poles)  # normalised kernels
+    mean = g.mean(axis=0)
+    g0 = g - mean  # the constant function is always part of the basis
+    _, r, piv = sla.qr(g0, mode="economic", pivoting=True)
+    d = np.abs(np.diag(r))
+    rank = int(np.count_nonzero(d > tol * d[0])) if d.size and d[0] > 0 else 0
+    # the interpolative decomposition proper, g0[:, piv] ≈ g0[:, piv[:rank]] [1, R11⁻¹R12]: its
+    # coefficients stay O(1) (a least-squares fit on [1, g_skel] does not: the kernels of the
+    # largest poles are nearly constant, and coefficients ~1e30 then cancel in the core)
+    t = np.zeros((rank, poles.size))
+    t[:, piv] = np.hstack([np.eye(rank), sla.solve_triangular(r[:rank, :rank], r[:rank, rank:])])
+    order = np.argsort(piv[:rank])
+    skel, t = piv[:rank][order], t[order]
+    coef = np.vstack([mean - mean[skel] @ t, t])
+    # undo the normalisation: k_q = g_q/scale_q, skeleton kernels k_s = g_s/scale_s
+    coef = coef / scale[None, :]
+    coef[1:] *= scale[skel][:, None]
+    return rule, skel, coef
+
+
+def kernel_errors(mu: np.ndarray, poles: np.ndarray, skel: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """η_q = max_k |1/(μ_k + ζ_q) − (skeleton expansion)| over the given eigenvalues."""
+    eta = np.zeros(poles.size)
+    kk = 1.0 / (mu[:, None] + poles[skel])
+    for start in range(0, poles.size, 256):
+        sl = slice(start, start + 256)
+        approx = coef[0, sl][None, :] + kk @ coef[1:, sl]
+        eta[sl] = np.max(np.abs(1.0 / (mu[:, None] + poles[sl]) - approx), axis=0)
+    return eta
