@@ -1,21 +1,15 @@
 """The compiled kernel behind :func:`harmosync.measures.sync_factor` (Eq. 3): one pass over each
-signal pair, window sums from running sums over segments.
-
-numba is imported the first time C is computed, not with harmosync; the kernel is compiled
-once (``cache=True``: later processes load it from numba's cache, ~0.1 s instead of ~1–2 s),
-without fastmath (IEEE arithmetic: the roundoff bounds below hold), and releases the GIL, so
-threads can share a stack of pairs.
+signal pair, window sums from running sums over segments (compiled on first use by
+:func:`harmosync.jit.kernel`; it releases the GIL, so threads can share a stack of pairs).
 """
 
 from __future__ import annotations
 
 import math
-import threading
 
 import numpy as np
 
-_LOCK = threading.Lock()
-_COMPILED = None
+from .jit import kernel
 
 
 def sync_rows(f, g, n: int, k: int, out) -> None:
@@ -29,21 +23,7 @@ def sync_rows(f, g, n: int, k: int, out) -> None:
     roundoff is ~1e-16 of the segment's mean square; a window whose variance is below 1e-6 of
     that is recomputed directly, centred on its own (trapezoid) mean twice.
     """
-    _compiled()(f, g, int(n), int(k), out)
-
-
-def _compiled():
-    """The kernel, compiled on first use (or loaded from numba's cache)."""
-    global _COMPILED, _window
-    if _COMPILED is None:
-        with _LOCK:
-            if _COMPILED is None:
-                from numba import njit
-
-                _window = njit(cache=True, nogil=True)(_window)  # _rows calls the compiled one
-                sig = "void(float64[:, :], float64[:, :], int64, int64, float64[:, :])"
-                _COMPILED = njit(sig, cache=True, nogil=True)(_rows)
-    return _COMPILED
+    _ROWS(f, g, int(n), int(k), out)
 
 
 def _rows(f, g, n, k, out):
@@ -147,3 +127,6 @@ def _window(hx, hy, i, n):
         vy += w * c * c
         cxy += w * a * c
     return vx / n, vy / n, cxy / n, mx, my
+
+
+_ROWS = kernel(_rows, "void(float64[:, :], float64[:, :], int64, int64, float64[:, :])", calls=("_window",))

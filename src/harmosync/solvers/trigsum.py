@@ -27,7 +27,8 @@ from functools import lru_cache
 
 import numpy as np
 import scipy.fft as sfft
-import scipy.sparse as sp
+
+from ..jit import kernel
 
 WIDTH = 16  # kernel width in grid points (finufft's maximum; error ≈ 1e-14–1e-15)
 BETA = 2.30 * WIDTH
@@ -103,16 +104,9 @@ class NufftPlan:
         first = np.ceil((pts / dx).astype(float) - WIDTH / 2).astype(np.int64)
         offs = first[:, None] + np.arange(WIDTH)[None, :]
         z = ((offs * dx - pts[:, None]) / (WIDTH * dx / 2)).astype(float)
-        vals = _kernel(z)
-        rows = np.mod(offs, g).ravel()
-        cols = np.repeat(np.arange(pts.size), WIDTH)
-        # the points cluster (frequencies in a band: x_k = w_k h spans a small arc), so most grid
-        # points receive nothing: the spreading matrix has rows for the ``used`` ones alone
-        local = np.zeros(g, np.intp)
-        local[rows] = 1
-        self.used = np.flatnonzero(local)
-        local[self.used] = np.arange(self.used.size)
-        self.spread = sp.csr_matrix((vals.ravel(), (local[rows], cols)), shape=(self.used.size, pts.size))
+        # point k adds weight[k, i]·c_k to grid point cols[k, i] (i < WIDTH)
+        self.weight = _kernel(z)
+        self.cols = np.mod(offs, g)
         self.index, self.deconv = _deconvolution(self.length, g)
         self.w = w
         self.h = float(h)
@@ -134,15 +128,13 @@ class NufftPlan:
         # pair columns: (c_A + i c_B) at +x and (conj c_A + i conj c_B) at −x gives 2 Re F_A + 2i Re F_B
         vals = np.vstack([ca + 1j * cb, np.conj(ca) + 1j * np.conj(cb)])
         # one transform per row of a C-contiguous (C/2, G) array: pocketfft runs ~2× faster along
-        # contiguous rows than down columns, with bitwise the same result. The spread values
-        # (grid points that receive any, × C/2) are scattered into zeroed rows
-        spread = (self.spread @ vals).T
-        # numpy's pocketfft (scipy's transform, bitwise) from this thread's reused input grid,
-        # zero off the used points (only those are reset), into its reused output grid: a fresh
+        # contiguous rows than down columns, with bitwise the same result. numpy's pocketfft
+        # (scipy's transform, bitwise) from this thread's reused input grid, zero off the points
+        # that receive values (only those are reset), into its reused output grid: a fresh
         # 16 MB grid per chunk cost ~10% of a W5 network's evaluation in page faults, and
         # zeroing a whole grid per chunk ~2.8 ms
-        b, fb = _workspace(spread.shape[0], self.grid)
-        b[:, self.used] = spread
+        b, fb = _workspace(vals.shape[1], self.grid)
+        _SPREAD(b, self.cols, self.weight, vals)
         workers = getattr(_LOCAL, "workers", None)
         workers = FFT_WORKERS if workers is None else workers
         workers = min(_cpu_count() if workers == -1 else int(workers), b.shape[0])
@@ -152,7 +144,7 @@ class NufftPlan:
             parts = [slice(i * b.shape[0] // workers, (i + 1) * b.shape[0] // workers) for i in range(workers)]
             with ThreadPoolExecutor(workers) as ex:
                 list(ex.map(lambda r: np.fft.ifft(b[r], axis=1, out=fb[r]), parts))
-        b[:, self.used] = 0.0
+        _CLEAR(b, self.cols)
         return fb
 
     def _segments(self):
@@ -238,3 +230,25 @@ def nufft_cost(n: int, ncols: int, count: int, chunk: int = 1 << 16) -> float:
 def direct_cost(n: int, ncols: int, count: int) -> float:
     """Flops of :func:`direct` (two GEMMs of T × N × C), plus its table of cos/sin."""
     return 4.0 * count * n * ncols + 20.0 * 512 * n
+
+
+def _spread(grid, cols, weight, vals):
+    """grid[r, cols[k, i]] += weight[k, i]·vals[k, r]: each grid point's sum in order of k (the
+    order of a sparse matrix product by rows)."""
+    for r in range(grid.shape[0]):
+        for k in range(cols.shape[0]):
+            v = vals[k, r]
+            for i in range(cols.shape[1]):
+                grid[r, cols[k, i]] += weight[k, i] * v
+
+
+def _clear(grid, cols):
+    """Zero the grid points that :func:`_spread` wrote."""
+    for r in range(grid.shape[0]):
+        for k in range(cols.shape[0]):
+            for i in range(cols.shape[1]):
+                grid[r, cols[k, i]] = 0.0
+
+
+_SPREAD = kernel(_spread, "void(complex128[:, :], int64[:, :], float64[:, :], complex128[:, :])")
+_CLEAR = kernel(_clear, "void(complex128[:, :], int64[:, :])")

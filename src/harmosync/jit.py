@@ -1,0 +1,40 @@
+"""Compiled kernels on first use: numba is imported when a kernel is first called, not with
+harmosync (~0.2 s of imports a run that computes no kernel does not pay).
+
+Every kernel is compiled with ``cache=True`` (later processes load it from numba's cache:
+~0.1–0.2 s for numba's start instead of ~1–2 s of compilation), ``nogil=True`` (threads can
+share the work) and without fastmath (IEEE arithmetic, so the roundoff analyses of the
+numpy code they replace still hold).
+"""
+
+from __future__ import annotations
+
+import threading
+
+_LOCK = threading.Lock()
+
+
+def kernel(fn, signature=None, *, calls=()):
+    """A callable that compiles ``fn`` (a module-level function of plain loops) on its first
+    call. ``calls``: names of other module-level functions that ``fn`` calls; they are
+    compiled first and rebound in ``fn``'s module, so that ``fn`` calls the compiled ones."""
+    compiled = None
+
+    def run(*args):
+        nonlocal compiled
+        if compiled is None:
+            with _LOCK:
+                if compiled is None:
+                    from numba import njit
+
+                    env = fn.__globals__
+                    for name in calls:
+                        if not hasattr(env[name], "py_func"):
+                            env[name] = njit(cache=True, nogil=True)(env[name])
+                    compiled = (njit(signature, cache=True, nogil=True) if signature
+                                else njit(cache=True, nogil=True))(fn)
+        return compiled(*args)
+
+    run.__doc__ = fn.__doc__
+    run.__name__ = fn.__name__
+    return run
