@@ -3,7 +3,7 @@ harmosync (~0.2 s of imports a run that computes no kernel does not pay).
 
 Every kernel is compiled with ``cache=True`` (later processes load it from numba's cache:
 ~0.1–0.2 s for numba's start instead of ~1–2 s of compilation), ``nogil=True`` (threads can
-share the work) and without fastmath (IEEE arithmetic, so the roundoff analyses of the
+share the work), numpy's error model and without fastmath (IEEE arithmetic, so the roundoff analyses of the
 numpy code they replace still hold).
 """
 
@@ -12,6 +12,9 @@ from __future__ import annotations
 import threading
 
 _LOCK = threading.Lock()
+#: numba's options for every kernel: numpy's error model (x/0 is ±inf or NaN, as in numpy,
+#: instead of Python's ZeroDivisionError)
+OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy"}
 
 
 def kernel(fn, signature=None, *, calls=()):
@@ -30,9 +33,8 @@ def kernel(fn, signature=None, *, calls=()):
                     env = fn.__globals__
                     for name in calls:
                         if not hasattr(env[name], "py_func"):
-                            env[name] = njit(cache=True, nogil=True)(env[name])
-                    compiled = (njit(signature, cache=True, nogil=True) if signature
-                                else njit(cache=True, nogil=True))(fn)
+                            env[name] = njit(**OPTIONS)(env[name])
+                    compiled = (njit(signature, **OPTIONS) if signature else njit(**OPTIONS))(fn)
         return compiled(*args)
 
     run.__doc__ = fn.__doc__
