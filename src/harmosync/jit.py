@@ -17,13 +17,17 @@ _LOCK = threading.Lock()
 OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy"}
 
 
-def kernel(fn, signature=None, *, calls=()):
-    """A callable that compiles ``fn`` (a module-level function of plain loops) on its first
-    call. ``calls``: names of other module-level functions that ``fn`` calls; they are
-    compiled first and rebound in ``fn``'s module, so that ``fn`` calls the compiled ones."""
+_KERNELS: list = []
+
+
+def kernel(fn, signature: str, *, calls=()):
+    """A callable that compiles ``fn`` (a module-level function of plain loops) for
+    ``signature`` on its first call. ``calls``: names of other module-level functions that
+    ``fn`` calls; they are compiled first and rebound in ``fn``'s module, so that ``fn`` calls
+    the compiled ones."""
     compiled = None
 
-    def run(*args):
+    def load():
         nonlocal compiled
         if compiled is None:
             with _LOCK:
@@ -34,9 +38,21 @@ def kernel(fn, signature=None, *, calls=()):
                     for name in calls:
                         if not hasattr(env[name], "py_func"):
                             env[name] = njit(**OPTIONS)(env[name])
-                    compiled = (njit(signature, **OPTIONS) if signature else njit(**OPTIONS))(fn)
-        return compiled(*args)
+                    compiled = njit(signature, **OPTIONS)(fn)
+        return compiled
+
+    def run(*args):
+        return (compiled or load())(*args)
 
     run.__doc__ = fn.__doc__
     run.__name__ = fn.__name__
+    run.load = load
+    _KERNELS.append(run)
     return run
+
+
+def load_all() -> None:
+    """Compile (or load from the cache) every kernel of the modules imported so far, e.g.
+    once in a process before it forks workers, so that they do not each load them."""
+    for run in list(_KERNELS):
+        run.load()
