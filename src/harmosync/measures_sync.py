@@ -33,7 +33,8 @@ def _rows(f, g, n, k, out):
     hi = min(size - 1 - n, size - 1 - n - k)  # last window start with all its samples
     seg = 2 * n
     span = seg + n
-    run = np.empty((6, span + 1))  # running sums of x, y, xy, x², y² and of bad samples
+    run = np.empty((span + 1, 6))  # running sums of x, y, xy, x², y² and of bad samples
+    inv = 1.0 / n
     hx = np.empty(span)
     hy = np.empty(span)
     for r in range(rows):
@@ -56,7 +57,7 @@ def _rows(f, g, n, k, out):
             mu_f = sf / good if good > 0 else 0.0
             mu_g = sg / good if good > 0 else 0.0
             for q in range(6):
-                run[q, 0] = 0.0
+                run[0, q] = 0.0
             for j in range(m):
                 a = f[r, b + j]
                 c = g[r, b + j + k]
@@ -69,23 +70,23 @@ def _rows(f, g, n, k, out):
                     bad = 0.0
                 hx[j] = x
                 hy[j] = y
-                run[0, j + 1] = run[0, j] + x
-                run[1, j + 1] = run[1, j] + y
-                run[2, j + 1] = run[2, j] + x * y
-                run[3, j + 1] = run[3, j] + x * x
-                run[4, j + 1] = run[4, j] + y * y
-                run[5, j + 1] = run[5, j] + bad
-            scale_f = run[3, m] / n
-            scale_g = run[4, m] / n
+                run[j + 1, 0] = run[j, 0] + x
+                run[j + 1, 1] = run[j, 1] + y
+                run[j + 1, 2] = run[j, 2] + x * y
+                run[j + 1, 3] = run[j, 3] + x * x
+                run[j + 1, 4] = run[j, 4] + y * y
+                run[j + 1, 5] = run[j, 5] + bad
+            scale_f = run[m, 3] / n
+            scale_g = run[m, 4] / n
             for i in range(cols):
-                if run[5, i + n + 1] - run[5, i] > 0.0:  # a sample in the window is not finite
+                if run[i + n + 1, 5] - run[i, 5] > 0.0:  # a sample in the window is not finite
                     continue
                 e = i + n
-                mf = (run[0, e + 1] - run[0, i] - 0.5 * (hx[i] + hx[e])) / n
-                mg = (run[1, e + 1] - run[1, i] - 0.5 * (hy[i] + hy[e])) / n
-                vf = (run[3, e + 1] - run[3, i] - 0.5 * (hx[i] * hx[i] + hx[e] * hx[e])) / n - mf * mf
-                vg = (run[4, e + 1] - run[4, i] - 0.5 * (hy[i] * hy[i] + hy[e] * hy[e])) / n - mg * mg
-                cfg = (run[2, e + 1] - run[2, i] - 0.5 * (hx[i] * hy[i] + hx[e] * hy[e])) / n - mf * mg
+                mf = (run[e + 1, 0] - run[i, 0] - 0.5 * (hx[i] + hx[e])) * inv
+                mg = (run[e + 1, 1] - run[i, 1] - 0.5 * (hy[i] + hy[e])) * inv
+                vf = (run[e + 1, 3] - run[i, 3] - 0.5 * (hx[i] * hx[i] + hx[e] * hx[e])) * inv - mf * mf
+                vg = (run[e + 1, 4] - run[i, 4] - 0.5 * (hy[i] * hy[i] + hy[e] * hy[e])) * inv - mg * mg
+                cfg = (run[e + 1, 2] - run[i, 2] - 0.5 * (hx[i] * hy[i] + hx[e] * hy[e])) * inv - mf * mg
                 if scale_f > 1e6 * abs(vf) or scale_g > 1e6 * abs(vg):
                     vf, vg, cfg, mf, mg = _window(hx, hy, i, n)
                 # ⟨h²⟩ of the signal itself, for the roundoff level of a constant one
