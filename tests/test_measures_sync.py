@@ -105,3 +105,20 @@ def test_importing_harmosync_does_not_import_numba():
     code = "import sys, harmosync; print('numba' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_read_only_arrays_are_accepted():
+    """Read-only inputs (a stored result's values, a cached state) give the same numbers as
+    writable ones: C here, and the two-mode symplectic eigenvalues behind I and E_N."""
+    t = 0.1 * np.arange(400)
+    f, g = np.sin(t) * np.exp(-t / 30), np.cos(1.1 * t)
+    want = ms.sync_factor(f, g, 0.1, 2.0)
+    f.setflags(write=False)
+    g.setflags(write=False)
+    assert np.array_equal(ms.sync_factor(f, g, 0.1, 2.0), want, equal_nan=True)
+    cov = np.diag([0.7, 0.6, 0.9, 0.55])[None].repeat(3, axis=0)
+    cov[:, 0, 2] = cov[:, 2, 0] = 0.2
+    nu = ms.symplectic_eigenvalues(cov)
+    cov.setflags(write=False)
+    assert np.array_equal(ms.symplectic_eigenvalues(cov), nu)
+    assert np.array_equal(ms.log_negativity(cov), ms.log_negativity(cov.copy()))

@@ -20,11 +20,13 @@ OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy"}
 _KERNELS: list = []
 
 
-def kernel(fn, signature: str, *, calls=()):
+def kernel(fn, signature: str, *, reads=(), calls=()):
     """A callable that compiles ``fn`` (a module-level function of plain loops) for
-    ``signature`` on its first call. ``calls``: names of other module-level functions that
-    ``fn`` calls; they are compiled first and rebound in ``fn``'s module, so that ``fn`` calls
-    the compiled ones."""
+    ``signature`` on its first call. ``reads``: positions of the array arguments ``fn`` only
+    reads; they are typed read-only, so that read-only arrays (a stored result's, a cached
+    state's) are accepted as well as writable ones. ``calls``: names of other module-level
+    functions that ``fn`` calls; they are compiled first and rebound in ``fn``'s module, so
+    that ``fn`` calls the compiled ones."""
     compiled = None
 
     def load():
@@ -33,12 +35,15 @@ def kernel(fn, signature: str, *, calls=()):
             with _LOCK:
                 if compiled is None:
                     from numba import njit
+                    from numba.core.sigutils import normalize_signature
 
                     env = fn.__globals__
                     for name in calls:
                         if not hasattr(env[name], "py_func"):
                             env[name] = njit(**OPTIONS)(env[name])
-                    compiled = njit(signature, **OPTIONS)(fn)
+                    args, result = normalize_signature(signature)
+                    args = tuple(a.copy(readonly=True) if i in reads else a for i, a in enumerate(args))
+                    compiled = njit(result(*args), **OPTIONS)(fn)
         return compiled
 
     def run(*args):

@@ -130,4 +130,5 @@ def _window(hx, hy, i, n):
     return vx / n, vy / n, cxy / n, mx, my
 
 
-_ROWS = kernel(_rows, "void(float64[:, :], float64[:, :], int64, int64, float64[:, :])", calls=("_window",))
+_ROWS = kernel(_rows, "void(float64[:, :], float64[:, :], int64, int64, float64[:, :])", reads=(0, 1),
+               calls=("_window",))

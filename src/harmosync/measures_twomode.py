@@ -102,5 +102,6 @@ def _eigenvalues(s, transpose, out):
     return bad
 
 
-_FACTORS = kernel(_factors, "boolean(float64[:, :, :], float64[:, :])", calls=("_factor",))
-_EIGENVALUES = kernel(_eigenvalues, "boolean(float64[:, :, :], boolean, float64[:, :])", calls=("_factor",))
+_FACTORS = kernel(_factors, "boolean(float64[:, :, :], float64[:, :])", reads=(0,), calls=("_factor",))
+_EIGENVALUES = kernel(_eigenvalues, "boolean(float64[:, :, :], boolean, float64[:, :])", reads=(0,),
+                      calls=("_factor",))

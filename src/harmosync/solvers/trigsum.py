@@ -270,6 +270,6 @@ def _split(fb, scale, half, out):
             out[r, 1, j] = v.imag * scale[j]
 
 
-_SPREAD = kernel(_spread, "void(complex128[:, :], int64[:, :], float64[:, :], complex128[:, :])")
-_CLEAR = kernel(_clear, "void(complex128[:, :], int64[:, :])")
-_SPLIT = kernel(_split, "void(complex128[:, :], float64[:], int64, float64[:, :, :])")
+_SPREAD = kernel(_spread, "void(complex128[:, :], int64[:, :], float64[:, :], complex128[:, :])", reads=(1, 2, 3))
+_CLEAR = kernel(_clear, "void(complex128[:, :], int64[:, :])", reads=(1,))
+_SPLIT = kernel(_split, "void(complex128[:, :], float64[:], int64, float64[:, :, :])", reads=(0, 1))
