@@ -319,8 +319,7 @@ def test_two_mode_closed_form_factor_matches_lapack():
     cov, nus = np.stack(covs), np.array(nus)
     lower = np.linalg.cholesky(cov)
     got = np.zeros_like(lower)
-    got[:, [0, 1, 1, 2, 2, 2, 3, 3, 3, 3], [0, 0, 1, 0, 1, 2, 0, 1, 2, 3]] = np.array(
-        tm.cholesky4([cov[:, i, j] for i in range(4) for j in range(4)])).T
+    got[:, [0, 1, 1, 2, 2, 2, 3, 3, 3, 3], [0, 0, 1, 0, 1, 2, 0, 1, 2, 3]] = tm.cholesky4(cov)
     np.testing.assert_allclose(got, lower, rtol=1e-15 * 8, atol=1e-15 * 8 * np.abs(lower).max())
     # both routes err by what rounding σ's entries does (up to ~5e-13 for σ's condition number
     # here): the closed form no more than LAPACK's route

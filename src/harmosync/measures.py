@@ -9,6 +9,7 @@ import numpy as np
 
 from .conventions import symplectic_form
 from .errors import HarmosyncError
+from .measures_sync import sync_rows
 from .measures_twomode import two_mode_symplectic_eigenvalues
 
 
@@ -36,15 +37,17 @@ def sync_factor(f, g, step: float, window: float, *, delay: float = 0.0, workers
     ⟨h⟩ = (1/Δt) ∫_t^{t+Δt} h dt′ over the forward window (trapezoid rule on the samples),
     C = ⟨δf δg⟩ / √(⟨δf²⟩⟨δg²⟩), δh = h − ⟨h⟩. With a ``delay`` τ, g is read at t′ + τ (Sec. IV B;
     τ a whole number of steps, either sign). NaN where the window (or the delayed signal) runs
-    past the data, where a signal is NaN, or where a signal is constant over the window.
-    ``f``, ``g``: shape (T,) or a stack (..., T) of signal pairs; returns their shape.
+    past the data, where a sample of a signal in the window is NaN (or infinite), or where a
+    signal is constant over the window. ``f``, ``g``: shape (T,) or a stack (..., T) of signal
+    pairs; returns their shape.
 
-    Cost O(T), whatever the window: window sums are differences of running sums over segments
-    of three windows, each segment centred on its own mean first. Roundoff in a window's
-    moments is then ~1e-16 of the segment's mean square; where that could matter (a window's
-    variance below 1e-6 of it: a signal that shrinks fast, or a large offset within the
-    window), the window is recomputed exactly, centred on its own mean. ``workers``: threads
-    sharing a stack's signal pairs (numpy releases the GIL in its array operations); each
+    Cost O(T), whatever the window, in one compiled pass per pair (:mod:`harmosync.measures_sync`):
+    window sums are differences of running sums over segments of three windows, each segment
+    centred on its own mean first. Roundoff in a window's moments is then ~1e-16 of the
+    segment's mean square; where that could matter (a window's variance below 1e-6 of it: a
+    signal that shrinks fast, or a large offset within the window), the window is recomputed
+    exactly, centred on its own mean; C is then within ~1e-10 of Eq. (3) evaluated exactly.
+    ``workers``: threads sharing a stack's signal pairs (the kernel releases the GIL); each
     pair's numbers are the same whatever the count.
     """
     f = np.asarray(f, dtype=float)
@@ -59,118 +62,18 @@ def sync_factor(f, g, step: float, window: float, *, delay: float = 0.0, workers
         raise HarmosyncError(f"workers must be a whole number ≥ 1, got {workers!r}")
     shape, size = f.shape, f.shape[-1]
     f, g = f.reshape(-1, size), g.reshape(-1, size)
-    if k:
-        gs = np.full_like(g, np.nan)
-        if abs(k) >= size:  # no sample of g at t + τ: all NaN
-            pass
-        elif k > 0:
-            gs[:, : size - k] = g[:, k:]
-        else:
-            gs[:, -k:] = g[:, : size + k]
-    else:
-        gs = g
     out = np.empty(f.shape)
-    # signals per block: a segment's running sums (8 × rows × 3n numbers) stay ≲ 1 MB, in cache
-    rows = max(1, 2**14 // (3 * n))
-    starts = range(0, f.shape[0], rows)
-
-    def block(r):
-        _sync_rows(f[r:r + rows], gs[r:r + rows], n, out[r:r + rows])
-
-    if workers > 1 and len(starts) > 1:
+    # pairs per thread: at least ~64 k samples each (a thread's start costs ~0.1 ms)
+    count = max(1, min(int(workers), f.shape[0], f.size // 2**16))
+    if count > 1:
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(min(int(workers), len(starts))) as ex:
-            list(ex.map(block, starts))
+        edges = np.linspace(0, f.shape[0], count + 1).astype(int)
+        with ThreadPoolExecutor(count) as ex:
+            list(ex.map(lambda a, b: sync_rows(f[a:b], g[a:b], n, k, out[a:b]), edges[:-1], edges[1:]))
     else:
-        for r in starts:
-            block(r)
+        sync_rows(f, g, n, k, out)
     return out.reshape(shape)
-
-
-def _sync_rows(f, gs, n: int, out: np.ndarray) -> None:
-    """sync_factor on signal pairs (S, T) into ``out`` (S, T), window n steps, g already
-    delayed (NaN-padded)."""
-    size = f.shape[1]
-    last = size - n  # windows [i, i + n] need i + n ≤ size − 1
-    out[:, max(last, 0):] = np.nan
-    wts = np.ones(n + 1)
-    wts[0] = wts[-1] = 0.5
-    wts /= n
-    seg = 2 * n  # window starts per segment; a segment spans 3n samples
-    for b in range(0, max(last, 0), seg):
-        e = min(b + seg, last)
-        cols = e - b
-        fs, gg = f[:, b:e + n], gs[:, b:e + n]
-        # finite sums: no NaN (nor inf) in the segment — the usual case, without the masking
-        sum_f, sum_g = fs.sum(axis=1, keepdims=True), gg.sum(axis=1, keepdims=True)
-        nan_free = bool(np.isfinite(sum_f).all() and np.isfinite(sum_g).all())
-        if not nan_free:
-            bad = np.isnan(fs) | np.isnan(gg)
-            nan_free = not bad.any()
-        # trapezoid sums over [i, i + n], i < cols, of eight series at once, from running sums
-        m = 7 if nan_free else 8
-        h = np.empty((m,) + fs.shape)
-        if nan_free:
-            good = fs.shape[1]
-            cf = np.subtract(fs, sum_f / good, out=h[0])
-            cg = np.subtract(gg, sum_g / good, out=h[1])
-        else:
-            fs, gg = np.where(bad, 0.0, fs), np.where(bad, 0.0, gg)
-            good = np.maximum((~bad).sum(axis=1, keepdims=True), 1)
-            cf = np.where(bad, 0.0, fs - fs.sum(axis=1, keepdims=True) / good)
-            cg = np.where(bad, 0.0, gg - gg.sum(axis=1, keepdims=True) / good)
-            h[0], h[1] = cf, cg
-        np.multiply(cf, cg, out=h[2])
-        np.multiply(cf, cf, out=h[3])
-        np.multiply(cg, cg, out=h[4])
-        np.multiply(fs, fs, out=h[5])
-        np.multiply(gg, gg, out=h[6])
-        if not nan_free:
-            h[7] = bad
-        c = np.empty(h.shape[:2] + (h.shape[2] + 1,))
-        c[:, :, 0] = 0.0
-        np.cumsum(h, axis=2, out=c[:, :, 1:])
-        # (c_end − c_start − ½(h_start + h_end)) / n, in place: the same operations, fewer arrays
-        ws = np.subtract(c[:, :, n + 1:n + 1 + cols], c[:, :, :cols])
-        ends = np.add(h[:, :, :cols], h[:, :, n:n + cols])
-        ends *= 0.5
-        ws -= ends
-        ws /= n
-        mf, mg, mfg, mff, mgg, f2, g2 = ws[:7]
-        nbad = 0.0 if nan_free else ws[7]
-        vf, vg = mff - mf * mf, mgg - mg * mg
-        cfg = mfg - mf * mg
-        # the running sums carry ~1e-16 of the segment's sum of squares: redo windows whose
-        # variance is within 1e6 of that, exactly, centred per window
-        scale_f = c[3, :, -1:] / n
-        scale_g = c[4, :, -1:] / n
-        with np.errstate(invalid="ignore"):
-            redo = (scale_f > 1e6 * np.abs(vf)) | (scale_g > 1e6 * np.abs(vg))
-            if not nan_free:
-                redo &= nbad < 0.25 / n
-        rows, starts = np.nonzero(redo)
-        if rows.size:
-            fw = np.lib.stride_tricks.sliding_window_view(cf, n + 1, axis=1)
-            gw = np.lib.stride_tricks.sliding_window_view(cg, n + 1, axis=1)
-            chunk = max(1, 2**21 // (n + 1))  # ≤ 16 MB per block of windows
-            for a in range(0, rows.size, chunk):
-                r, s0 = rows[a:a + chunk], starts[a:a + chunk]
-                df, dg = fw[r, s0], gw[r, s0]
-                df = df - (df @ wts)[:, None]
-                dg = dg - (dg @ wts)[:, None]
-                df -= (df @ wts)[:, None]  # second pass removes the residual of the mean
-                dg -= (dg @ wts)[:, None]
-                vf[r, s0], vg[r, s0], cfg[r, s0] = (df * df) @ wts, (dg * dg) @ wts, (df * dg) @ wts
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cc = cfg / np.sqrt(vf * vg)
-            # a constant signal has no defined correlation: variance at the roundoff level of
-            # the signal itself, (1e-14 |h|)², counts as constant
-            flat = (vf <= 1e-28 * np.maximum(1.0, f2)) | (vg <= 1e-28 * np.maximum(1.0, g2))
-            if not nan_free:
-                flat |= nbad > 0.25 / n
-        cc[flat] = np.nan
-        np.clip(cc, -1.0, 1.0, out=out[:, b:e])
 
 
 def best_delay(f, g, step: float, window: float, delays, *, t_range=None, times=None):

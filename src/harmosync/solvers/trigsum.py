@@ -27,13 +27,16 @@ from functools import lru_cache
 
 import numpy as np
 import scipy.fft as sfft
-import scipy.sparse as sp
+
+from ..jit import kernel
 
 WIDTH = 16  # kernel width in grid points (finufft's maximum; error ≈ 1e-14–1e-15)
 BETA = 2.30 * WIDTH
 UPSAMPLE = 2.0
 #: threads for the FFTs (-1: all cores); set to 1 in each worker of a process pool
 FFT_WORKERS = -1
+#: outputs per chunk of long records: G = 2·8184 + WIDTH = 2¹⁴ (:func:`chunk_length`)
+FAST_LENGTH = ((1 << 14) - WIDTH) // 2
 #: grid points per block of the transposes around the FFT (a block of C/2 rows stays in cache)
 TRANSPOSE_BLOCK = 512
 _LOCAL = threading.local()
@@ -103,16 +106,9 @@ class NufftPlan:
         first = np.ceil((pts / dx).astype(float) - WIDTH / 2).astype(np.int64)
         offs = first[:, None] + np.arange(WIDTH)[None, :]
         z = ((offs * dx - pts[:, None]) / (WIDTH * dx / 2)).astype(float)
-        vals = _kernel(z)
-        rows = np.mod(offs, g).ravel()
-        cols = np.repeat(np.arange(pts.size), WIDTH)
-        # the points cluster (frequencies in a band: x_k = w_k h spans a small arc), so most grid
-        # points receive nothing: the spreading matrix has rows for the ``used`` ones alone
-        local = np.zeros(g, np.intp)
-        local[rows] = 1
-        self.used = np.flatnonzero(local)
-        local[self.used] = np.arange(self.used.size)
-        self.spread = sp.csr_matrix((vals.ravel(), (local[rows], cols)), shape=(self.used.size, pts.size))
+        # point k adds weight[k, i]·c_k to grid point cols[k, i] (i < WIDTH)
+        self.weight = _kernel(z)
+        self.cols = np.mod(offs, g)
         self.index, self.deconv = _deconvolution(self.length, g)
         self.w = w
         self.h = float(h)
@@ -134,15 +130,13 @@ class NufftPlan:
         # pair columns: (c_A + i c_B) at +x and (conj c_A + i conj c_B) at −x gives 2 Re F_A + 2i Re F_B
         vals = np.vstack([ca + 1j * cb, np.conj(ca) + 1j * np.conj(cb)])
         # one transform per row of a C-contiguous (C/2, G) array: pocketfft runs ~2× faster along
-        # contiguous rows than down columns, with bitwise the same result. The spread values
-        # (grid points that receive any, × C/2) are scattered into zeroed rows
-        spread = (self.spread @ vals).T
-        # numpy's pocketfft (scipy's transform, bitwise) from this thread's reused input grid,
-        # zero off the used points (only those are reset), into its reused output grid: a fresh
+        # contiguous rows than down columns, with bitwise the same result. numpy's pocketfft
+        # (scipy's transform, bitwise) from this thread's reused input grid, zero off the points
+        # that receive values (only those are reset), into its reused output grid: a fresh
         # 16 MB grid per chunk cost ~10% of a W5 network's evaluation in page faults, and
         # zeroing a whole grid per chunk ~2.8 ms
-        b, fb = _workspace(spread.shape[0], self.grid)
-        b[:, self.used] = spread
+        b, fb = _workspace(vals.shape[1], self.grid)
+        _SPREAD(b, self.cols, self.weight, vals)
         workers = getattr(_LOCAL, "workers", None)
         workers = FFT_WORKERS if workers is None else workers
         workers = min(_cpu_count() if workers == -1 else int(workers), b.shape[0])
@@ -152,7 +146,7 @@ class NufftPlan:
             parts = [slice(i * b.shape[0] // workers, (i + 1) * b.shape[0] // workers) for i in range(workers)]
             with ThreadPoolExecutor(workers) as ex:
                 list(ex.map(lambda r: np.fft.ifft(b[r], axis=1, out=fb[r]), parts))
-        b[:, self.used] = 0.0
+        _CLEAR(b, self.cols)
         return fb
 
     def _segments(self):
@@ -183,10 +177,7 @@ class NufftPlan:
         ncols = coef.shape[1]
         fb = self._transform(coef, t_start)
         out = np.empty((fb.shape[0], 2, self.length))
-        scale = (0.5 * self.grid) * self.deconv
-        for dst, src in self._segments():
-            np.multiply(fb.real[:, src], scale[dst], out=out[:, 0, dst])
-            np.multiply(fb.imag[:, src], scale[dst], out=out[:, 1, dst])
+        _SPLIT(fb, (0.5 * self.grid) * self.deconv, self.half, out)
         return out.reshape(-1, self.length)[:ncols]
 
 
@@ -212,7 +203,7 @@ def _workspace(rows: int, grid: int):
 def nufft(w, alpha, beta, t0: float, h: float, count: int, *, chunk: int = 1 << 16, rows: bool = False):
     """Yield (start, values (L, C)) chunks of the trig sums by the non-uniform FFT; with
     ``rows``, (start, values (C, L)) — each column's values contiguous, bitwise the same."""
-    length = min(int(chunk), int(count))
+    length = chunk_length(chunk, count)
     plan = NufftPlan(w, h, length)
     coef = np.asarray(alpha, float) - 1j * np.asarray(beta, float)
     for start in range(0, count, length):
@@ -224,11 +215,21 @@ def nufft(w, alpha, beta, t0: float, h: float, count: int, *, chunk: int = 1 << 
             yield start, plan.evaluate(coef, t_start)[:stop]
 
 
+def chunk_length(chunk: int, count: int) -> int:
+    """Outputs per NUFFT chunk: at most ``chunk``, and for records longer than
+    ``FAST_LENGTH`` that many, whose grid G = 2L + WIDTH = 2¹⁴ points is a power of two
+    (pocketfft: 6–9 ns per point there against 9–20 ns at G = 16 464 or 60 025: one row of
+    2¹⁴ complex numbers stays in a core's L2 cache); more chunks cost little more for their
+    spreading and phases."""
+    length = min(int(chunk), int(count))
+    return min(length, FAST_LENGTH) if count > FAST_LENGTH else length
+
+
 def nufft_cost(n: int, ncols: int, count: int, chunk: int = 1 << 16) -> float:
     """Estimated time of :func:`nufft` in GEMM-flop equivalents (for choosing an evaluator):
     FFT, spreading and the per-output work run ~7× slower per flop than a BLAS GEMM (measured
     on the benchmark machine: N = 302, C = 124, T = 30 001: 0.107 s vs 0.086 s direct)."""
-    length = min(chunk, count)
+    length = chunk_length(chunk, count)
     g = UPSAMPLE * length + WIDTH
     chunks = -(-count // length)
     flops = chunks * (0.5 * ncols * 5 * g * np.log2(max(g, 2)) + 16 * WIDTH * n * ncols + 8 * length * ncols)
@@ -238,3 +239,37 @@ def nufft_cost(n: int, ncols: int, count: int, chunk: int = 1 << 16) -> float:
 def direct_cost(n: int, ncols: int, count: int) -> float:
     """Flops of :func:`direct` (two GEMMs of T × N × C), plus its table of cos/sin."""
     return 4.0 * count * n * ncols + 20.0 * 512 * n
+
+
+def _spread(grid, cols, weight, vals):
+    """grid[r, cols[k, i]] += weight[k, i]·vals[k, r]: each grid point's sum in order of k (the
+    order of a sparse matrix product by rows)."""
+    for r in range(grid.shape[0]):
+        for k in range(cols.shape[0]):
+            v = vals[k, r]
+            for i in range(cols.shape[1]):
+                grid[r, cols[k, i]] += weight[k, i] * v
+
+
+def _clear(grid, cols):
+    """Zero the grid points that :func:`_spread` wrote."""
+    for r in range(grid.shape[0]):
+        for k in range(cols.shape[0]):
+            for i in range(cols.shape[1]):
+                grid[r, cols[k, i]] = 0.0
+
+
+def _split(fb, scale, half, out):
+    """out[r, 0, j] = Re fb[r, m]·scale[j], out[r, 1, j] = Im fb[r, m]·scale[j] for the outputs
+    j = 0..L−1 at grid index m = (j − half) mod G: one pass over the transform's rows."""
+    grid = fb.shape[1]
+    for r in range(fb.shape[0]):
+        for j in range(out.shape[2]):
+            v = fb[r, j - half + grid if j < half else j - half]
+            out[r, 0, j] = v.real * scale[j]
+            out[r, 1, j] = v.imag * scale[j]
+
+
+_SPREAD = kernel(_spread, "void(complex128[:, :], int64[:, :], float64[:, :], complex128[:, :])", reads=(1, 2, 3))
+_CLEAR = kernel(_clear, "void(complex128[:, :], int64[:, :])", reads=(1,))
+_SPLIT = kernel(_split, "void(complex128[:, :], float64[:], int64, float64[:, :, :])", reads=(0, 1))

@@ -1,0 +1,63 @@
+"""Compiled kernels on first use: numba is imported when a kernel is first called, not with
+harmosync (~0.2 s of imports a run that computes no kernel does not pay).
+
+Every kernel is compiled with ``cache=True`` (later processes load it from numba's cache:
+~0.1–0.2 s for numba's start instead of ~1–2 s of compilation), ``nogil=True`` (threads can
+share the work), numpy's error model and without fastmath (IEEE arithmetic, so the roundoff analyses of the
+numpy code they replace still hold).
+"""
+
+from __future__ import annotations
+
+import threading
+
+_LOCK = threading.Lock()
+#: numba's options for every kernel: numpy's error model (x/0 is ±inf or NaN, as in numpy,
+#: instead of Python's ZeroDivisionError)
+OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy"}
+
+
+_KERNELS: list = []
+
+
+def kernel(fn, signature: str, *, reads=(), calls=()):
+    """A callable that compiles ``fn`` (a module-level function of plain loops) for
+    ``signature`` on its first call. ``reads``: positions of the array arguments ``fn`` only
+    reads; they are typed read-only, so that read-only arrays (a stored result's, a cached
+    state's) are accepted as well as writable ones. ``calls``: names of other module-level
+    functions that ``fn`` calls; they are compiled first and rebound in ``fn``'s module, so
+    that ``fn`` calls the compiled ones."""
+    compiled = None
+
+    def load():
+        nonlocal compiled
+        if compiled is None:
+            with _LOCK:
+                if compiled is None:
+                    from numba import njit
+                    from numba.core.sigutils import normalize_signature
+
+                    env = fn.__globals__
+                    for name in calls:
+                        if not hasattr(env[name], "py_func"):
+                            env[name] = njit(**OPTIONS)(env[name])
+                    args, result = normalize_signature(signature)
+                    args = tuple(a.copy(readonly=True) if i in reads else a for i, a in enumerate(args))
+                    compiled = njit(result(*args), **OPTIONS)(fn)
+        return compiled
+
+    def run(*args):
+        return (compiled or load())(*args)
+
+    run.__doc__ = fn.__doc__
+    run.__name__ = fn.__name__
+    run.load = load
+    _KERNELS.append(run)
+    return run
+
+
+def load_all() -> None:
+    """Compile (or load from the cache) every kernel of the modules imported so far, e.g.
+    once in a process before it forks workers, so that they do not each load them."""
+    for run in list(_KERNELS):
+        run.load()
