@@ -36,7 +36,7 @@ from ..solvers.arrowhead import arrowhead_modes, arrowhead_modes_many
 from ..states import InitialState
 from .contract import Evolution, check_times
 from .normal_modes import (NormalModeEvolution, Spectrum, assemble, chain_rounding, check_size,
-                           dense_mode_errors, solve_closed)
+                           dense_mode_errors, refine_soft_modes, solve_closed)
 
 #: networks with at most this many oscillators are solved by one stacked dense eigh
 DENSE_BATCH = 48
@@ -285,8 +285,10 @@ def _solve_dense_batch(nets, inits, *, tol, covariance, t_max) -> list[Evolution
                     energies[temp] = float(np.sum(thermal_factor(om, temp) * om))
                 # a means-only batch (a summary sweep) keeps the a-priori eigenvalue errors: the
                 # extended-precision ones cost ~1 ms per small network, as much as the rest
-                mu_err = dense_mode_errors(net, w**2, u[j]) if covariance else None
-                spec = Spectrum(w**2, u[j, :p], u[j, :p], env_d, env_c, mu_err)
+                mu_j, mu_err = w**2, None
+                if covariance:  # soft modes' eigenvalues from the parameters, as solve's dense path
+                    mu_j, mu_err = refine_soft_modes(net, mu_j, u[j], dense_mode_errors(net, mu_j, u[j]))
+                spec = Spectrum(mu_j, u[j, :p], u[j, :p], env_d, env_c, mu_err)
                 out[k] = assemble(spec, tuple(range(p)), net.probes.potential(), init,
                                   environment_energy=energies[temp], tol=tol, covariance=covariance,
                                   method="dense", t_max=t_max)
