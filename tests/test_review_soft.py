@@ -310,14 +310,6 @@ def test_clustered_soft_modes_on_the_chain_path():
     assert err <= 1e-13 and np.isfinite(bound)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "time and memory regression of f02b053: when every mode but the probes' is soft, the floor of "
-    "the skeleton basis is the probe's μ ≈ hi, the interval [floor, hi] is a point, and kernel_basis's "
-    "relative rank test (d > tol·d[0], d[0] itself tiny) keeps every pole: 576 of 576 at T = 0.3, 799 "
-    "of 1750 at T = 1e-3 (floor 0.03: 8). The core then forms cc (r1², n_q): a free chain of 16 sites, "
-    "Ω0 = 1e-6, g = 1e-9, one probe, T = 0.3 takes 27.6 s CPU and 3.1 GB (before f02b053: 0.08 s, "
-    "113 MB, same accuracy 1e-12); T = 1e-3, g = 1e-14: 124 s. Fix: an absolute rank threshold "
-    "(the kernels are normalised to max 1), or no skeleton when no hard mode but the probes'"))
 def test_skeleton_stays_small_when_only_the_probe_is_hard():
     from harmosync.solvers.stieltjes import kernel_basis, snap_interval
 
@@ -366,11 +358,6 @@ def _soft_sweep():
     return nets, st.InitialState(random_probe_state(5, (1.0, 1.1)), 0.5)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "solve_many's dense batch (≤ 48 oscillators) does not refine soft modes: plugging sweep on a "
-    "free chain of 18 sites, Ω0 = 2.8e-6, T = 0.5: off by 1.5e-6…6.1e-6 of max|σ| against mpmath "
-    "(bounds 10× that, honest), while solve gives 2.6e-12…7.8e-12 on the same networks; at Ω0 = "
-    "1e-4: 1.2e-8 vs 2.8e-13. A sweep's numbers differ from simulate's"))
 def test_sweep_over_plugging_sites_of_a_soft_chain_keeps_its_digits():
     nets, init = _soft_sweep()
     for net, sol in zip(nets, many.solve_many(nets, init, t_max=300.0)):

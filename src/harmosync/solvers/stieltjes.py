@@ -151,7 +151,11 @@ def kernel_basis(lo: float, hi: float, temperature: float, *, tol: float = ID_TO
     g0 = g - mean  # the constant function is always part of the basis
     _, r, piv = sla.qr(g0, mode="economic", pivoting=True)
     d = np.abs(np.diag(r))
-    rank = int(np.count_nonzero(d > tol * d[0])) if d.size and d[0] > 0 else 0
+    # relative to d[0]; but on a narrow [floor, hi] (every mode soft but the probes') all kernels
+    # are nearly constant, d[0] ≪ 1, and that test kept every pole (the rounding of g0 alone is
+    # ~ε√m per column): there the test is against the kernels' own scale (1) and that noise
+    cut = tol * d[0] if d.size and d[0] >= 1.0 else max(tol, 4 * np.finfo(float).eps * np.sqrt(x.size))
+    rank = int(np.count_nonzero(d > cut)) if d.size and d[0] > 0 else 0
     # the interpolative decomposition proper, g0[:, piv] ≈ g0[:, piv[:rank]] [1, R11⁻¹R12]: its
     # coefficients stay O(1) (a least-squares fit on [1, g_skel] does not: the kernels of the
     # largest poles are nearly constant, and coefficients ~1e30 then cancel in the core)
