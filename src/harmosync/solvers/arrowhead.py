@@ -167,7 +167,7 @@ def _segment(poles, z2, b, pole, tau, start, stop):
 
 
 def _sum_rows(poles, z2, net, origin, tau, left, out):
-    """_sums' loop: row r's ψ, ψ′, φ, φ′ into out[r] (compiled by numba)."""
+    """secular_sums' loop: row r's ψ, ψ′, φ, φ′ into out[r] (compiled by numba)."""
     n = poles.size
     for r in range(tau.size):
         pole, t, b, k = poles[origin[r]], tau[r], net[r], left[r]
@@ -183,7 +183,7 @@ _SUM_ROWS = kernel(_sum_rows, "void(float64[:], float64[:, :], int64[:], int64[:
                    reads=(0, 1, 2, 3, 4, 5), calls=("_segment",))
 
 
-def _sums(poles, z2, net, origin, tau, left):
+def secular_sums(poles, z2, net, origin, tau, left):
     """ψ, ψ′, φ, φ′ of each row r (network net[r], root at poles[origin[r]] + tau[r]): the sums
     of z²/(μ − λ_j) and −z²/(μ − λ_j)² over the poles left of the root (j < left[r]) and the
     rest. ``z2``: z² per network (B, n).
@@ -296,7 +296,7 @@ def secular_solve_many(poles: np.ndarray, z: np.ndarray, s) -> tuple[np.ndarray,
     hi_all = np.maximum(s, poles[-1]) + znorm
     tau[first] = 0.5 * (lo_all - poles[0])
     tau[last] = 0.5 * (hi_all - poles[-1])
-    psi, dpsi, phi, dphi = _sums(poles, z2, net, origin, tau, k)
+    psi, dpsi, phi, dphi = secular_sums(poles, z2, net, origin, tau, k)
     f = (s_r - poles[origin]) - tau + psi + phi
     # inner roots: f(mid) ≥ 0 → root in [mid, right pole) → origin = right pole
     right = inner & (f >= 0)
@@ -326,7 +326,7 @@ def secular_solve_many(poles: np.ndarray, z: np.ndarray, s) -> tuple[np.ndarray,
         shift = s_r[i] - poles[origin[i]]
         tau_i = _model_root(shift + alpha_l + alpha_r, beta_l, dl[i], beta_r, dr[i], lo[i], hi[i], hl, hr, tau_i)
         tau[i] = tau_i
-        p_, dp_, f_, df_ = _sums(poles, z2, net[i], origin[i], tau_i, k[i])
+        p_, dp_, f_, df_ = secular_sums(poles, z2, net[i], origin[i], tau_i, k[i])
         psi[i], dpsi[i], phi[i], dphi[i] = p_, dp_, f_, df_
         fval = shift - tau_i + p_ + f_
         scale = np.abs(shift) + np.abs(tau_i) + p_ - f_
