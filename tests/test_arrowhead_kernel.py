@@ -79,3 +79,27 @@ def test_secular_roots_on_the_map_size_match_eigh_and_do_not_depend_on_the_batch
         lam, u = np.linalg.eigh(a)
         np.testing.assert_allclose(poles[origin[b]] + tau[b], lam, rtol=0, atol=1e-13 * np.abs(lam).max())
         np.testing.assert_allclose(norm[b], np.abs(u[0]), rtol=0, atol=1e-12)
+
+
+def test_means_recheck_a_grid_changed_in_place():
+    """The closed solver's means remember the last grid they checked (a map evaluates hundreds
+    of evolutions on one grid); a grid changed in place afterwards is checked again: a time
+    that no longer increases is refused, and a grid made non-uniform is evaluated at its own
+    times (= the direct trig sums Σ_k cos/sin(w_k t) at those times)."""
+    from harmosync import dynamics as dy
+    from harmosync import network as nw
+    from harmosync import states as st
+    from harmosync.errors import HarmosyncError
+
+    net = nw.couple(nw.chain(30, 0.4, 1.2), nw.probes((1.0, 1.1), 0.5, (1, 9), (0.06, 0.06)))
+    evo = dy.solve(net, st.InitialState(st.product(st.coherent(1.0, 0.14), st.coherent(1.1, 1.4))))
+    t = 0.05 * np.arange(2001)
+    before = evo.means(t, columns=(0, 2))
+    assert np.array_equal(evo.means(t, columns=(0, 2)), before)
+    t[700] = t[699]
+    with pytest.raises(HarmosyncError, match="strictly increasing"):
+        evo.means(t, columns=(0, 2))
+    t[700] = 35.0 + 0.013  # no longer uniform
+    direct = evo.means(t, columns=(0, 2), engine="direct")
+    np.testing.assert_allclose(evo.means(t, columns=(0, 2)), direct, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(np.delete(direct, 700, 0), np.delete(before, 700, 0), rtol=0, atol=1e-12)
