@@ -666,14 +666,16 @@ _LAST_GRID: list = [None]  # (a copy of the last grid checked, its uniform step 
 def _checked_grid(times) -> tuple[np.ndarray, float | None]:
     """check_times(times) and uniform_step(t, 3), remembered for the last grid: a map evaluates
     hundreds of evolutions on one grid, and the checks (≈ 0.4 ms on 30 001 times) then cost one
-    comparison with the copy (threads may race to replace it: each entry is whole)."""
+    comparison with the copy (threads may race to replace it: each entry is whole). Grids of
+    more than 2²⁰ times are not kept (≤ 8 MB held; the checks are small beside their sums)."""
     last = _LAST_GRID[0]
     if (last is not None and isinstance(times, np.ndarray) and times.dtype == float
             and times.shape == last[0].shape and np.array_equal(times, last[0])):
         return times, last[1]
     t = check_times(times)
     h = uniform_step(t, 3)
-    _LAST_GRID[0] = (t.copy(), h)
+    if t.size <= 1 << 20:
+        _LAST_GRID[0] = (t.copy(), h)
     return t, h
 
 
