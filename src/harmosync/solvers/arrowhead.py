@@ -30,8 +30,9 @@ eigenvectors are n_k (1, z_j / (μ_k − λ_j)) with n_k = (1 + Σ_j z_j²/(μ_k
 * Many networks that share the poles (a map over the last probe's site or strength) are
   solved together (:func:`secular_solve_many`, :func:`arrowhead_modes_many`): one Newton
   iteration over the (network, root) grid. Every root is iterated and stopped on its own, with
-  elementwise operations and one compiled pass per root over the poles (four running sums per side), so a network's numbers are
-  bitwise the same alone or in any batch; a single network is a batch of one.
+  elementwise operations and one compiled pass per root over the poles (four running sums per
+  side), so a network's numbers are bitwise the same alone or in any batch; a single network
+  is a batch of one.
 
 Costs O(P · iterations · N²) time and O(N · chunk) memory; only requested rows of the
 eigenvector matrix (the probes, observed sites) are ever formed.
