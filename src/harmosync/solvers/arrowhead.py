@@ -30,8 +30,9 @@ eigenvectors are n_k (1, z_j / (μ_k − λ_j)) with n_k = (1 + Σ_j z_j²/(μ_k
 * Many networks that share the poles (a map over the last probe's site or strength) are
   solved together (:func:`secular_solve_many`, :func:`arrowhead_modes_many`): one Newton
   iteration over the (network, root) grid. Every root is iterated and stopped on its own, with
-  elementwise operations and one pairwise sum per (root, side), so a network's numbers are
-  bitwise the same alone or in any batch; a single network is a batch of one.
+  elementwise operations and one compiled pass per root over the poles (four running sums per
+  side), so a network's numbers are bitwise the same alone or in any batch; a single network
+  is a batch of one.
 
 Costs O(P · iterations · N²) time and O(N · chunk) memory; only requested rows of the
 eigenvector matrix (the probes, observed sites) are ever formed.
@@ -43,16 +44,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..jit import kernel
 from .lowrank import enclose
 
 EPS = np.finfo(float).eps
 CHUNK = 16  # fewest roots per block in the O(N²) sums
 BLOCK_NUMBERS = 1 << 18  # numbers per block (2 MB: stays in cache)
-MAX_ROWS = 48  # keeps the band of roots with mixed left/right poles narrow
 THREADS = 2  # threads for the O(N²) sums (this machine: 2 cores)
 PARALLEL_MIN = 4_000_000  # N² above which the sums are split over the threads
 MAX_ITER = 60
-SUM_NUMBERS = 1 << 16  # numbers per block of the secular sums (two 512 kB arrays)
 
 
 @dataclass
@@ -86,9 +86,8 @@ class _Stage:
             rz = rest[:, self.active] * self.z  # (k, n_act)
 
             def work(a, b):
-                d = self.poles[self.origin[a:b], None] - self.poles[None, :]
-                d += self.tau[a:b, None]
-                np.reciprocal(d, out=d)
+                d = np.empty((b - a, self.poles.size))
+                _INVERSES(self.poles, self.origin[a:b], self.tau[a:b], d)
                 out_roots[:, a:b] = (d @ rz.T).T
 
             _blocks(nroot, work, self.poles.size)
@@ -100,12 +99,24 @@ class _Stage:
         return full[:, self.order]
 
 
+def _inverses(poles, origin, tau, out):
+    """out[r, j] = 1/(μ_r − λ_j), μ_r − λ_j formed as (poles[origin[r]] − λ_j) + tau[r]
+    (compiled by numba: one pass, where numpy took three)."""
+    for r in range(tau.size):
+        pole, t = poles[origin[r]], tau[r]
+        for j in range(poles.size):
+            out[r, j] = 1.0 / ((pole - poles[j]) + t)
+
+
+_INVERSES = kernel(_inverses, "void(float64[:], int64[:], float64[:], float64[:, :])", reads=(0, 1, 2))
+
+
 def _blocks(n: int, work, width: int | None = None):
     """Run work(a, b) over row blocks [a, b) of [0, n) (rows of ``width`` ≈ n numbers, blocks of
     ≲ 2 MB); two threads for large n (numpy's elementwise kernels and BLAS level-2 release the
     GIL)."""
     width = n if width is None else width
-    rows = min(MAX_ROWS, max(CHUNK, BLOCK_NUMBERS // max(width, 1)))
+    rows = max(CHUNK, BLOCK_NUMBERS // max(width, 1))
     starts = list(range(0, n, rows))
     if n * max(width, 1) < PARALLEL_MIN or THREADS < 2:
         for a in starts:
@@ -125,57 +136,113 @@ def _blocks(n: int, work, width: int | None = None):
         list(ex.map(run, half))
 
 
-def _sums(poles, z2, net, origin, tau, left):
+def _segment(poles, z2, b, pole, tau, start, stop):
+    """(Σ w_j, Σ w_j/(μ − λ_j)), w_j = z_j²/(μ − λ_j), over poles start ≤ j < stop of network b's
+    row of ``z2``; μ − λ_j formed as (pole − λ_j) + τ. Four running sums, j mod 4 (their terms
+    share a sign: relative roundoff ≤ (n/4 + 2) ε)."""
+    s0 = s1 = s2 = s3 = 0.0
+    q0 = q1 = q2 = q3 = 0.0
+    j = start
+    while j + 4 <= stop:
+        i0 = 1.0 / ((pole - poles[j]) + tau)
+        i1 = 1.0 / ((pole - poles[j + 1]) + tau)
+        i2 = 1.0 / ((pole - poles[j + 2]) + tau)
+        i3 = 1.0 / ((pole - poles[j + 3]) + tau)
+        w0, w1, w2, w3 = z2[b, j] * i0, z2[b, j + 1] * i1, z2[b, j + 2] * i2, z2[b, j + 3] * i3
+        s0 += w0
+        s1 += w1
+        s2 += w2
+        s3 += w3
+        q0 += w0 * i0
+        q1 += w1 * i1
+        q2 += w2 * i2
+        q3 += w3 * i3
+        j += 4
+    while j < stop:
+        i0 = 1.0 / ((pole - poles[j]) + tau)
+        w0 = z2[b, j] * i0
+        s0 += w0
+        q0 += w0 * i0
+        j += 1
+    return (s0 + s1) + (s2 + s3), (q0 + q1) + (q2 + q3)
+
+
+def _sum_rows(poles, z2, net, origin, tau, left, out):
+    """secular_sums' loop: row r's ψ, ψ′, φ, φ′ into out[r] (compiled by numba)."""
+    n = poles.size
+    for r in range(tau.size):
+        pole, t, b, k = poles[origin[r]], tau[r], net[r], left[r]
+        s, q = _segment(poles, z2, b, pole, t, 0, k)
+        out[r, 0] = s
+        out[r, 1] = -q
+        s, q = _segment(poles, z2, b, pole, t, k, n)
+        out[r, 2] = s
+        out[r, 3] = -q
+
+
+_SUM_ROWS = kernel(_sum_rows, "void(float64[:], float64[:, :], int64[:], int64[:], float64[:], int64[:], float64[:, :])",
+                   reads=(0, 1, 2, 3, 4, 5), calls=("_segment",))
+
+
+def secular_sums(poles, z2, net, origin, tau, left):
     """ψ, ψ′, φ, φ′ of each row r (network net[r], root at poles[origin[r]] + tau[r]): the sums
     of z²/(μ − λ_j) and −z²/(μ − λ_j)² over the poles left of the root (j < left[r]) and the
     rest. ``z2``: z² per network (B, n).
 
-    Each row gets the same operations in the same order in any batch — elementwise work and
-    one sum per segment (``add.reduceat``) — so a network's roots do not depend on the networks
-    solved beside it. Blocks of rows reuse two buffers (no page faults); two threads share
-    large problems.
+    One compiled pass per row over the poles, the same operations in the same order in any
+    batch, so a network's roots do not depend on the networks solved beside it; two threads
+    share large problems (the kernel releases the GIL).
     """
     r, n = tau.size, poles.size
-    seg, seg2 = np.empty(2 * r), np.empty(2 * r)
-    rows = max(1, min(r, SUM_NUMBERS // n))
-
-    def run(start, stop):
-        d = np.empty((rows, n))
-        w = np.empty(rows * n + 1)  # one more number: 0, after the block's last right segment
-        idx = np.empty(2 * rows + 1, np.intp)
-        for a in range(start, stop, rows):
-            b = min(a + rows, stop)
-            m = b - a
-            dv, wv, ix = d[:m], w[:m * n].reshape(m, n), idx[:2 * m + 1]
-            np.subtract.outer(poles[origin[a:b]], poles, out=dv)
-            dv += tau[a:b, None]
-            np.reciprocal(dv, out=dv)
-            np.take(z2, net[a:b], axis=0, out=wv)
-            wv *= dv
-            w[m * n] = 0.0
-            ix[0:2 * m:2] = np.arange(0, m * n, n)
-            ix[1:2 * m:2] = ix[0:2 * m:2] + left[a:b]
-            ix[2 * m] = m * n  # every row's right segment ends at its row's end
-            flat = w[:m * n + 1]
-            seg[2 * a:2 * b] = np.add.reduceat(flat, ix)[:2 * m]
-            wv *= dv
-            seg2[2 * a:2 * b] = np.add.reduceat(flat, ix)[:2 * m]
-
-    if r * n < PARALLEL_MIN or THREADS < 2 or r < 2 * rows:
-        run(0, r)
+    args = [np.ascontiguousarray(x, dtype=d) for x, d in
+            ((poles, float), (z2, float), (net, np.int64), (origin, np.int64), (tau, float), (left, np.int64))]
+    out = np.empty((r, 4))
+    if r * n < PARALLEL_MIN or THREADS < 2 or r < 2:
+        _SUM_ROWS(*args, out)
     else:
         from concurrent.futures import ThreadPoolExecutor
 
-        half = (r // rows // 2) * rows
+        half = r // 2
+        parts = [(0, half), (half, r)]
         with ThreadPoolExecutor(2) as ex:
-            list(ex.map(run, (0, half), (half, r)))
-    psi, phi = seg[0::2].copy(), seg[1::2].copy()
-    dpsi, dphi = -seg2[0::2], -seg2[1::2]
-    # an empty segment gives reduceat its first element: the sum is 0
-    none_left, none_right = left == 0, left == n
-    psi[none_left] = dpsi[none_left] = 0.0
-    phi[none_right] = dphi[none_right] = 0.0
-    return psi, dpsi, phi, dphi
+            list(ex.map(lambda ab: _SUM_ROWS(*args[:2], *(x[ab[0]:ab[1]] for x in args[2:]), out[ab[0]:ab[1]]),
+                        parts))
+    return out[:, 0].copy(), out[:, 1].copy(), out[:, 2].copy(), out[:, 3].copy()
+
+
+def _model_rows(c, beta_l, dl, beta_r, dr, lo, hi, has_l, has_r, t0, out):
+    """_model_root's loop, root by root (compiled by numba)."""
+    for r in range(c.size):
+        sl = 1.0 if has_l[r] else 0.0
+        sr = 1.0 if has_r[r] else 0.0
+        dl_ = dl[r] if has_l[r] else 0.0
+        dr_ = dr[r] if has_r[r] else 0.0
+        a, b, cr, bl, br = lo[r], hi[r], c[r], beta_l[r], beta_r[r]
+        t = min(max(t0[r], a), b)
+        for _ in range(60):
+            el = sl * (t - dl_) + (1 - sl)
+            er = sr * (t - dr_) - (1 - sr)
+            lin = cr - t
+            p = lin * el * er + bl * er + br * el
+            dp = -el * er + lin * (sl * er + el * sr) + bl * sr + br * sl
+            if p > 0:  # p > 0 ⇔ m < 0 ⇔ root to the left
+                b = t
+            if p < 0:
+                a = t
+            step = t - p / dp
+            new = step if (step > a and step < b) else 0.5 * (a + b)
+            # p at its roundoff level, a step below an ulp, or a collapsed bracket
+            small = abs(p) <= 4 * EPS * (abs(lin * el * er) + abs(bl * er) + abs(br * el))
+            done = small or abs(new - t) <= 2 * EPS * abs(t) or b - a <= 2 * EPS * max(abs(a), abs(b))
+            if not small:
+                t = new
+            if done:
+                break
+        out[r] = t
+
+
+_MODEL_ROWS = kernel(_model_rows, "void(float64[:], float64[:], float64[:], float64[:], float64[:], float64[:], "
+                     "float64[:], boolean[:], boolean[:], float64[:], float64[:])", reads=tuple(range(10)))
 
 
 def _model_root(c, beta_l, dl, beta_r, dr, lo, hi, has_l, has_r, t0):
@@ -183,40 +250,12 @@ def _model_root(c, beta_l, dl, beta_r, dr, lo, hi, has_l, has_r, t0):
 
     Newton on the cubic p = m·(τ − δ_L)(τ − δ_R) (smooth, no poles; sign(p) = −sign(m) inside
     the interval), kept inside the bracket by bisection. Each root stops on its own test (its
-    result does not depend on the others').
+    result does not depend on the others'); one compiled loop per root.
     """
-    out = np.clip(t0, lo, hi)
-    live = np.arange(out.size)
-    t, lo, hi = out.copy(), lo.copy(), hi.copy()
-    dl_, dr_ = np.where(has_l, dl, 0.0), np.where(has_r, dr, 0.0)
-    sl, sr = has_l.astype(float), has_r.astype(float)
-    for _ in range(60):
-        el = sl * (t - dl_) + (1 - sl)
-        er = sr * (t - dr_) - (1 - sr)
-        lin = c - t
-        p = lin * el * er + beta_l * er + beta_r * el
-        dp = -el * er + lin * (sl * er + el * sr) + beta_l * sr + beta_r * sl
-        hi = np.where(p > 0, t, hi)  # p > 0 ⇔ m < 0 ⇔ root to the left
-        lo = np.where(p < 0, t, lo)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            step = t - p / dp
-        bad = ~((step > lo) & (step < hi))
-        new = np.where(bad, 0.5 * (lo + hi), step)
-        # p at its roundoff level, a step below an ulp, or a collapsed bracket
-        noise = 4 * EPS * (np.abs(lin * el * er) + np.abs(beta_l * er) + np.abs(beta_r * el))
-        small = np.abs(p) <= noise
-        done = (small | (np.abs(new - t) <= 2 * EPS * np.abs(t))
-                | (hi - lo <= 2 * EPS * np.maximum(np.abs(lo), np.abs(hi))))
-        t = np.where(small, t, new)
-        if done.any():
-            out[live[done]] = t[done]
-            more = ~done
-            live, t, lo, hi = live[more], t[more], lo[more], hi[more]
-            if not live.size:
-                break
-            c, beta_l, beta_r = c[more], beta_l[more], beta_r[more]
-            dl_, dr_, sl, sr = dl_[more], dr_[more], sl[more], sr[more]
-    out[live] = t
+    out = np.empty(np.shape(c))
+    args = [np.ascontiguousarray(x, dtype=float) for x in (c, beta_l, dl, beta_r, dr, lo, hi)]
+    _MODEL_ROWS(*args, np.ascontiguousarray(has_l, dtype=bool), np.ascontiguousarray(has_r, dtype=bool),
+                np.ascontiguousarray(t0, dtype=float), out)
     return out
 
 
@@ -258,7 +297,7 @@ def secular_solve_many(poles: np.ndarray, z: np.ndarray, s) -> tuple[np.ndarray,
     hi_all = np.maximum(s, poles[-1]) + znorm
     tau[first] = 0.5 * (lo_all - poles[0])
     tau[last] = 0.5 * (hi_all - poles[-1])
-    psi, dpsi, phi, dphi = _sums(poles, z2, net, origin, tau, k)
+    psi, dpsi, phi, dphi = secular_sums(poles, z2, net, origin, tau, k)
     f = (s_r - poles[origin]) - tau + psi + phi
     # inner roots: f(mid) ≥ 0 → root in [mid, right pole) → origin = right pole
     right = inner & (f >= 0)
@@ -288,7 +327,7 @@ def secular_solve_many(poles: np.ndarray, z: np.ndarray, s) -> tuple[np.ndarray,
         shift = s_r[i] - poles[origin[i]]
         tau_i = _model_root(shift + alpha_l + alpha_r, beta_l, dl[i], beta_r, dr[i], lo[i], hi[i], hl, hr, tau_i)
         tau[i] = tau_i
-        p_, dp_, f_, df_ = _sums(poles, z2, net[i], origin[i], tau_i, k[i])
+        p_, dp_, f_, df_ = secular_sums(poles, z2, net[i], origin[i], tau_i, k[i])
         psi[i], dpsi[i], phi[i], dphi[i] = p_, dp_, f_, df_
         fval = shift - tau_i + p_ + f_
         scale = np.abs(shift) + np.abs(tau_i) + p_ - f_
