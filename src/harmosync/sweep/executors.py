@@ -203,11 +203,14 @@ def dashboard_link(client) -> str | None:
     return link
 
 
-def drive(executor, fn, tasks, payload, sink, on_done, *, max_inflight: int, rebuild=None, max_restarts: int = 3):
+def drive(executor, fn, tasks, payload, sink, on_done, *, max_inflight: int, rebuild=None, max_restarts: int = 3,
+          open_sink: Callable | None = None):
     """The one runner loop: keep up to ``max_inflight`` tasks ``fn(payload, start, stop)``
     submitted, ``sink.write`` each result as it finishes, then ``on_done(result)``. A broken
     local pool (a worker killed) is rebuilt and its tasks resubmitted; dask.distributed
-    reschedules lost tasks itself. Returns the (possibly rebuilt) executor."""
+    reschedules lost tasks itself. ``open_sink``: called once the first tasks are submitted,
+    its result is the sink (e.g. a store created while they run). Returns the (possibly
+    rebuilt) executor."""
     queue = deque(tasks)
     inflight: dict = {}
     restarts = 0
@@ -216,6 +219,8 @@ def drive(executor, fn, tasks, payload, sink, on_done, *, max_inflight: int, reb
             while queue and len(inflight) < max_inflight:
                 t = queue.popleft()
                 inflight[executor.submit(fn, payload, t[0], t[1])] = t
+            if open_sink is not None:
+                sink, open_sink = open_sink(), None
             done, _ = cf.wait(list(inflight), return_when=cf.FIRST_COMPLETED)
             for fut in done:
                 task = inflight.pop(fut)
