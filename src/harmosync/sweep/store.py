@@ -330,11 +330,16 @@ class ZarrSink:
         self.group = zarr.open_group(str(path), mode="r+")
         self.arrays: dict = {}
 
+    def _array(self, name: str):
+        arr = self.arrays.get(name)
+        if arr is None:  # opened once: each opening reads the array's metadata
+            arr = self.arrays[name] = self.group[name]
+        return arr
+
     def write(self, res) -> None:
         for name, v in res.data.items():
-            arr = self.arrays.get(name) or self.arrays.setdefault(name, self.group[name])
-            arr[res.start:res.stop] = v
-        self.group["status"][res.start:res.stop] = res.status
+            self._array(name)[res.start:res.stop] = v
+        self._array("status")[res.start:res.stop] = res.status
 
 
 class MemorySink:
