@@ -1,10 +1,14 @@
-"""How a sweep starts (issue 14): a new store is created while the first tasks run.
+"""How a sweep starts and saves (issue 14): a new store is created while the first tasks run,
+and finished tasks are written together.
 
 ``run_sweep`` validates the grid, submits the first tasks, and only then creates a new store (or
 the in-memory Dataset), so the workers compute while the driver imports xarray/zarr/dask and
 writes the template. What must not change: the stored numbers (bit for bit those of a sweep that
 made its store first), a store another run created meanwhile (its task size and its finished
-points are the ones kept), and Ctrl-C (before the store exists nothing is left behind).
+points are the ones kept), and Ctrl-C (before the store exists nothing is left behind). The
+store's writer (``store.ZarrSink``) writes a finished task at once when its last write is
+``SAVE_SECONDS`` old, else with the next ones (neighbouring tasks in one write per array), and
+everything pending when the runner flushes it (at the end, on Ctrl-C, on errors).
 """
 
 from __future__ import annotations
@@ -90,7 +94,9 @@ def first_task_done(out, spec, chunk: int) -> None:
     """Another run: creates the store with ``chunk`` points per task and saves its first task."""
     info = store_mod.open_store(out, spec, chunk=chunk)
     assert info.created
-    store_mod.ZarrSink(info.path).write(run_mod.run_task(run_mod.Payload(spec.base, spec.axes, spec.keep), 0, chunk))
+    sink = store_mod.ZarrSink(info.path)
+    sink.write(run_mod.run_task(run_mod.Payload(spec.base, spec.axes, spec.keep), 0, chunk))
+    sink.flush()
 
 
 def test_ctrl_c_before_the_store_exists_leaves_nothing(tmp_path):
@@ -118,3 +124,33 @@ def test_an_existing_store_is_resumed_as_before(tmp_path):
     ds = sw.run_sweep(BASE, AXES, keep=KEEP, store=out, executor=ex, **QUIET).load()
     assert seen == [(5, True), (10, True)]
     assert isinstance(ex, cf.Executor) and (ds["status"] == 1).all()
+
+
+def test_finished_tasks_are_written_at_once_or_together_data_before_status(tmp_path, monkeypatch):
+    """The first task is written at once; the next ones (out of order, one not next to the
+    others) wait for the flush, which writes each run of neighbours: every value where its task
+    put it, status 1 on exactly the written points."""
+    monkeypatch.setattr(store_mod, "SAVE_SECONDS", 3600.0)
+    spec = sw.build_spec(BASE, AXES, KEEP)
+    info = store_mod.open_store(tmp_path / "s.zarr", spec, chunk=2)
+    sink = store_mod.ZarrSink(info.path)
+
+    def task(a):
+        vals = np.arange(a, a + 2, dtype=float)[:, None]
+        data = {v: vals + k / 10 for k, v in enumerate(VARS)}
+        return run_mod.TaskResult(a, a + 2, np.ones(2, np.int8), data, [], 0.0)
+
+    def saved():
+        return np.asarray(sink.group["status"][:])
+
+    sink.write(task(2))
+    assert list(np.flatnonzero(saved())) == [2, 3]
+    for a in (6, 0, 10, 4):
+        sink.write(task(a))
+    assert list(np.flatnonzero(saved())) == [2, 3]
+    sink.flush()
+    assert list(np.flatnonzero(saved())) == [0, 1, 2, 3, 4, 5, 6, 7, 10, 11] and sink.pending == []
+    for k, v in enumerate(VARS):
+        got = np.asarray(sink.group[v][:])[:, 0]
+        want = np.where(saved() == 1, np.arange(12) + k / 10, np.nan)
+        assert np.array_equal(got, want, equal_nan=True), v

@@ -206,7 +206,8 @@ def dashboard_link(client) -> str | None:
 def drive(executor, fn, tasks, payload, sink, on_done, *, max_inflight: int, rebuild=None, max_restarts: int = 3,
           open_sink: Callable | None = None):
     """The one runner loop: keep up to ``max_inflight`` tasks ``fn(payload, start, stop)``
-    submitted, ``sink.write`` each result as it finishes, then ``on_done(result)``. A broken
+    submitted, ``sink.write`` each result as it finishes, then ``on_done(result)``, and
+    ``sink.flush()`` (if it has one) when the loop ends, normally or not. A broken
     local pool (a worker killed) is rebuilt and its tasks resubmitted; dask.distributed
     reschedules lost tasks itself. ``open_sink``: called once the first tasks are submitted,
     its result is the sink (e.g. a store created while they run). Returns the (possibly
@@ -241,4 +242,7 @@ def drive(executor, fn, tasks, payload, sink, on_done, *, max_inflight: int, reb
         for f in inflight:
             f.cancel()
         raise
+    finally:  # the finished tasks are saved, whatever stopped the loop
+        if sink is not None and hasattr(sink, "flush"):
+            sink.flush()
     return executor
