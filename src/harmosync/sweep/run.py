@@ -346,7 +346,7 @@ def _interrupted(spec: SweepSpec, store) -> str:
     try:
         st = read_status(zarr.open_group(str(store), mode="r")["status"])
     except Exception:  # noqa: BLE001 — interrupted before the store was created
-        return f"interrupted before any point was saved ({store} was not created)"
+        return f"interrupted: no point was saved yet ({store} was not created)"
     return (f"interrupted: {int(np.count_nonzero(st))} of {spec.size} points are saved in {store}; "
             "run the same command again to resume")
 
