@@ -141,9 +141,9 @@ def process_pool(workers: int) -> cf.ProcessPoolExecutor:
         if method == "forkserver":
             from multiprocessing import forkserver
 
-            # the server imports harmosync meanwhile; the first task's submission waits for it
-            if getattr(forkserver._forkserver, "_forkserver_pid", None) is None:
-                ctx.set_forkserver_preload(FORKSERVER_PRELOAD)
+            # the server imports harmosync meanwhile (the preload is read only by a server that
+            # starts now); the first task's submission waits for it
+            ctx.set_forkserver_preload(FORKSERVER_PRELOAD)
             forkserver.ensure_running()
         else:
             for _ in range(workers):
