@@ -41,9 +41,10 @@ def _peak_mb(who) -> float:
 
 
 class WorkerPeak:
-    """Peak RSS of this process's children (the sweep's workers) [MB], from their VmHWM,
-    sampled every 0.1 s while the sweep runs. (``RUSAGE_CHILDREN``'s ru_maxrss is not that: it
-    counts each child's image between fork and exec, i.e. the driver's RSS when it spawned.)"""
+    """Peak RSS of this process's children (the sweep's workers, or the fork server and the
+    workers it forks) [MB], from their VmHWM, sampled every 0.1 s while the sweep runs.
+    (``RUSAGE_CHILDREN``'s ru_maxrss is not that: it counts each child's image between fork and
+    exec, i.e. the driver's RSS when it spawned.)"""
 
     def __init__(self):
         import threading
@@ -56,19 +57,21 @@ class WorkerPeak:
         me, children, k = str(os.getpid()), set(), 0
         while not self._stop.wait(0.1):
             if k % 5 == 0:  # look for new children twice a second (once exec'd: the workers)
-                children |= {d for d in os.listdir("/proc") if d.isdigit() and self._status(d).get("PPid") == me
+                parents = {me} | children
+                children |= {d for d in os.listdir("/proc") if d.isdigit() and self._status(d).get("PPid") in parents
                              and self._is_worker(d)}
             k += 1
             for d in list(children):
                 st = self._status(d)
-                if st.get("PPid") != me:
+                if st.get("PPid") not in {me} | children:
                     children.discard(d)
                 elif "VmHWM" in st:
                     self.peak_kb = max(self.peak_kb, int(st["VmHWM"].split()[0]))
 
     @staticmethod
     def _is_worker(pid: str) -> bool:
-        """A spawned worker after its exec (before it, the child is a copy of the driver)."""
+        """A spawned worker (or the fork server, or a worker it forked) after its exec (before
+        it, a child is a copy of the driver)."""
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as fh:
                 return b"multiprocessing" in fh.read()
@@ -99,6 +102,16 @@ class WorkerPeak:
 def _cpu_s(who) -> float:
     r = resource.getrusage(who)
     return r.ru_utime + r.ru_stime
+
+
+def stop_fork_server() -> None:
+    """Stop multiprocessing's fork server if the sweep started one (its pools are shut down), so
+    that its CPU time and its workers' (which it waited for) count in RUSAGE_CHILDREN."""
+    from multiprocessing import forkserver
+
+    server = forkserver._forkserver  # noqa: SLF001 — CPython's own tests stop it this way
+    if getattr(server, "_forkserver_pid", None) is not None:
+        server._stop()
 
 
 def case_fig6(workers: int, sites: int, blas: str) -> dict:
@@ -164,8 +177,10 @@ def main():
         kind, *rest = a.case
         with WorkerPeak() as workers:
             out = case_fig6(int(rest[0]), int(rest[1]), rest[2]) if kind == "fig6" else case_summary(int(rest[0]))
+        stop_fork_server()
         out["driver_peak_rss_mb"] = _peak_mb(resource.RUSAGE_SELF)
         out["worker_peak_rss_mb"] = workers.mb
+        out["driver_cpu_s"] = _cpu_s(resource.RUSAGE_SELF) - cpu0
         out["cpu_s"] = _cpu_s(resource.RUSAGE_SELF) + _cpu_s(resource.RUSAGE_CHILDREN) - cpu0
         out["load_average"] = os.getloadavg()[0]
         print(json.dumps(out))

@@ -18,7 +18,7 @@ import numpy as np
 from . import dynamics as dy
 from . import measures as ms
 from . import observables as obs
-from .config import RunConfig
+from .config import RunConfig, TimeConfig
 from .errors import HarmosyncError, NumericalError
 from .network import Network, system_normal_modes
 from .states import InitialState
@@ -117,14 +117,16 @@ class Point:
         return float(np.max(np.abs(self.times)))
 
 
-def prepare(cfg: RunConfig) -> Point:
+def prepare(cfg: RunConfig, *, shared: bool = False) -> Point:
     """Build the network and state of ``cfg`` and run the input checks that need no dynamics:
     ``sync.probes`` names two probes, and Eq. (3)'s window and delay are whole numbers of steps
-    that fit the run. (The step is checked against the fastest mode by :func:`observe`.)"""
+    that fit the run. (The step is checked against the fastest mode by :func:`observe`.)
+    ``shared``: the time grid is :func:`time_grid`'s, shared with every point of the same
+    [time] table (read-only; a sweep's points), instead of the point's own array."""
     net = cfg.build_network()
     baths = cfg.build_baths(net)
     state = initial_state(cfg)
-    times = cfg.time.grid()
+    times = time_grid(cfg.time) if shared else cfg.time.grid()
     p = net.n_probes
     a, b = cfg.sync.probes
     if p >= 2 and not (1 <= a <= p and 1 <= b <= p and a != b):
@@ -158,6 +160,22 @@ def _shared(cache: dict, size: int, key: tuple, build):
             del cache[next(iter(cache))]
         cache[key] = value
     return value
+
+
+#: Time grids built from configs, by their [time] table: a sweep's points share one.
+_GRIDS: dict[tuple, np.ndarray] = {}
+SHARED_GRIDS = 16  # each T numbers
+
+
+def time_grid(t: TimeConfig) -> np.ndarray:
+    """``t.grid()`` of a [time] table, shared by every equal table (read-only)."""
+
+    def build():
+        grid = t.grid()
+        grid.flags.writeable = False
+        return grid
+
+    return _shared(_GRIDS, SHARED_GRIDS, (t.start, t.stop, t.step), build)
 
 
 def _frozen(v):

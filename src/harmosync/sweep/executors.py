@@ -42,9 +42,11 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _worker_init(parent: int) -> None:
+def _worker_init(parent: int, forked: bool = False) -> None:
     """Process-pool workers: leave Ctrl-C to the driver, and die with it (Linux) so that a
-    SIGKILLed driver leaves no orphans computing points nobody will write."""
+    SIGKILLed driver leaves no orphans computing points nobody will write. A worker ``forked``
+    by the fork server (whose parent is the server, not the driver ``parent``) watches the
+    driver itself (see :func:`_watch`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
         try:
@@ -53,9 +55,47 @@ def _worker_init(parent: int) -> None:
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
         except OSError:
             pass
-    if os.getppid() != parent:
+    if forked:
+        _watch(parent)
+    elif os.getppid() != parent:
         os._exit(1)
     keep_freed_memory()
+
+
+def _watch(pid: int) -> None:
+    """Exit this process as soon as process ``pid`` ends (a thread waiting on its pidfd)."""
+    import select
+    import threading
+
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:  # already gone
+        os._exit(1)
+
+    def wait():
+        select.select([fd], [], [])
+        os._exit(1)
+
+    threading.Thread(target=wait, daemon=True, name="harmosync-driver-watch").start()
+
+
+#: what a pool's fork server imports once for all the workers it forks
+FORKSERVER_PRELOAD = ["harmosync.sweep.run"]
+
+
+def _start_method() -> str:
+    """"forkserver" where a worker can watch the driver (Linux pidfds): one process imports
+    harmosync (~0.6 s of CPU) and forks every worker from it, of this pool and the next ones;
+    else "spawn", each worker importing it. Both are safe whatever threads the driver runs."""
+    import multiprocessing as mp
+
+    if sys.platform.startswith("linux") and hasattr(os, "pidfd_open") and "forkserver" in mp.get_all_start_methods():
+        try:
+            os.close(os.pidfd_open(os.getpid()))
+            return "forkserver"
+        except OSError:
+            pass
+    return "spawn"
 
 
 #: glibc malloc in pool workers: arrays up to this size come from the heap, and up to twice it
@@ -83,20 +123,31 @@ def keep_freed_memory() -> None:
 
 
 def process_pool(workers: int) -> cf.ProcessPoolExecutor:
-    """A local pool of ``workers`` processes, started with "spawn" (safe whatever threads the
-    driver runs: tqdm, dask, Jupyter)."""
+    """A local pool of ``workers`` processes, forked by a fork server or spawned
+    (:func:`_start_method`): safe whatever threads the driver runs (tqdm, dask, Jupyter)."""
     import multiprocessing as mp
     import threading
 
-    pool = cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"),
-                                  initializer=_worker_init, initargs=(os.getpid(),))
-    # Start the workers now, with SIGINT ignored: they inherit that through exec, so a Ctrl-C
-    # (sent to the whole process group) is the driver's alone, even while workers start up.
+    method = _start_method()
+    ctx = mp.get_context(method)
+    pool = cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init,
+                                  initargs=(os.getpid(), method == "forkserver"))
+    # Start the workers (or the fork server) now, with SIGINT ignored: they inherit that through
+    # exec (the server passes it on to the workers it forks), so a Ctrl-C (sent to the whole
+    # process group) is the driver's alone, even while workers start up.
     main = threading.current_thread() is threading.main_thread()
     old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
     try:
-        for _ in range(workers):
-            pool.submit(int)
+        if method == "forkserver":
+            from multiprocessing import forkserver
+
+            # the server imports harmosync meanwhile (the preload is read only by a server that
+            # starts now); the first task's submission waits for it
+            ctx.set_forkserver_preload(FORKSERVER_PRELOAD)
+            forkserver.ensure_running()
+        else:
+            for _ in range(workers):
+                pool.submit(int)
     finally:
         if main:
             signal.signal(signal.SIGINT, old)
@@ -203,11 +254,15 @@ def dashboard_link(client) -> str | None:
     return link
 
 
-def drive(executor, fn, tasks, payload, sink, on_done, *, max_inflight: int, rebuild=None, max_restarts: int = 3):
+def drive(executor, fn, tasks, payload, sink, on_done, *, max_inflight: int, rebuild=None, max_restarts: int = 3,
+          open_sink: Callable | None = None):
     """The one runner loop: keep up to ``max_inflight`` tasks ``fn(payload, start, stop)``
-    submitted, ``sink.write`` each result as it finishes, then ``on_done(result)``. A broken
+    submitted, ``sink.write`` each result as it finishes, then ``on_done(result)``, and
+    ``sink.flush()`` (if it has one) when the loop ends, normally or not. A broken
     local pool (a worker killed) is rebuilt and its tasks resubmitted; dask.distributed
-    reschedules lost tasks itself. Returns the (possibly rebuilt) executor."""
+    reschedules lost tasks itself. ``open_sink``: called once the first tasks are submitted,
+    its result is the sink (e.g. a store created while they run). Returns the (possibly
+    rebuilt) executor."""
     queue = deque(tasks)
     inflight: dict = {}
     restarts = 0
@@ -216,6 +271,8 @@ def drive(executor, fn, tasks, payload, sink, on_done, *, max_inflight: int, reb
             while queue and len(inflight) < max_inflight:
                 t = queue.popleft()
                 inflight[executor.submit(fn, payload, t[0], t[1])] = t
+            if open_sink is not None:
+                sink, open_sink = open_sink(), None
             done, _ = cf.wait(list(inflight), return_when=cf.FIRST_COMPLETED)
             for fut in done:
                 task = inflight.pop(fut)
@@ -236,4 +293,7 @@ def drive(executor, fn, tasks, payload, sink, on_done, *, max_inflight: int, reb
         for f in inflight:
             f.cancel()
         raise
+    finally:  # the finished tasks are saved, whatever stopped the loop
+        if sink is not None and hasattr(sink, "flush"):
+            sink.flush()
     return executor

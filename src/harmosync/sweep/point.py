@@ -10,6 +10,7 @@ evolution solved in a batch (:func:`harmosync.dynamics.solve_many`). Times are i
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -23,22 +24,33 @@ from .keep import STATS, Keep
 
 
 def prepare(cfg: cfgmod.RunConfig, keep: Keep) -> sim.Point:
-    """:func:`harmosync.simulation.prepare` and the checks of ``keep`` against the point's
-    time grid (summary intervals inside the run, an onset hold shorter than it)."""
-    point = sim.prepare(cfg)
-    times = point.times
+    """:func:`harmosync.simulation.prepare` (the time grid shared with the sweep's other points)
+    and the checks of ``keep`` against the point's time grid (summary intervals inside the
+    run, an onset hold shorter than it)."""
+    point = sim.prepare(cfg, shared=True)
     if keep.onset or keep.summaries:
-        eps = 1e-9 * max(1.0, abs(times[-1]))
-        for w0, w1 in keep.windows:
-            if not np.any((times >= w0 - eps) & (times <= w1 + eps)):
-                raise HarmosyncError(f"keep.windows: [{w0:g}, {w1:g}] contains no time of the run "
-                                     f"[{times[0]:g}, {times[-1]:g}]")
-    if keep.onset:
-        hold = keep.onset_hold if keep.onset_hold is not None else 5.0 * cfg.sync.window
-        if hold > times[-1] - times[0]:
-            raise HarmosyncError(f"sweep error: keep.onset_hold = {hold:g} is longer than the run "
-                                 f"({times[-1] - times[0]:g}); every onset would be NaN — shorten it")
+        t = cfg.time
+        problem = _keep_problem(t.start, t.stop, t.step, keep, _hold(point, keep) if keep.onset else None)
+        if problem:
+            raise HarmosyncError(problem)
     return point
+
+
+@functools.lru_cache(maxsize=64)
+def _keep_problem(start: float, stop: float, step: float, keep: Keep, hold: float | None) -> str | None:
+    """Why ``keep`` does not fit the time grid of [time] ``start``, ``stop``, ``step`` (the
+    summary intervals and the onset ``hold``), or None: the same for every point of a sweep
+    that does not sweep [time], so checked once."""
+    times = sim.time_grid(cfgmod.TimeConfig(start=start, stop=stop, step=step))
+    eps = 1e-9 * max(1.0, abs(times[-1]))
+    for w0, w1 in keep.windows:
+        if not np.any((times >= w0 - eps) & (times <= w1 + eps)):
+            return (f"keep.windows: [{w0:g}, {w1:g}] contains no time of the run "
+                    f"[{times[0]:g}, {times[-1]:g}]")
+    if hold is not None and hold > times[-1] - times[0]:
+        return (f"sweep error: keep.onset_hold = {hold:g} is longer than the run "
+                f"({times[-1] - times[0]:g}); every onset would be NaN — shorten it")
+    return None
 
 
 def check_point(cfg: cfgmod.RunConfig, keep: Keep) -> None:
@@ -113,16 +125,16 @@ def reduce_series(points: list, series: list[dict], keep: Keep) -> list[dict[str
         groups.setdefault((t.size, float(t[0]), float(t[-1]), _hold(pt, keep)), []).append(k)
     for (_, _, _, hold), idx in groups.items():
         times = points[idx[0]].times
+        stacked = {q: np.stack([series[k][q] for k in idx]) for q in dict.fromkeys(keep.summaries + keep.onset)}
+        kept = {}
         for q in keep.summaries:
-            stats = summarize_many(np.stack([series[k][q] for k in idx]), times, keep.windows, keep.stats)
-            for s, v in stats.items():
-                for row, k in enumerate(idx):
-                    out[k][f"{q}_{s}"] = v[row]
+            kept.update((f"{q}_{s}", v) for s, v in summarize_many(stacked[q], times, keep.windows, keep.stats).items())
         for q in keep.onset:
-            c = np.stack([series[k][q] for k in idx])
-            on = np.stack([onset_many(c, times, keep.onset_threshold, hold, w) for w in keep.windows], axis=1)
+            kept[f"{q}_onset"] = np.stack([onset_many(stacked[q], times, keep.onset_threshold, hold, w)
+                                           for w in keep.windows], axis=1)
+        for name, v in kept.items():
             for row, k in enumerate(idx):
-                out[k][f"{q}_onset"] = on[row]
+                out[k][name] = v[row]
     return out
 
 
@@ -142,8 +154,9 @@ def summarize_many(values: np.ndarray, times: np.ndarray, windows, stats=STATS) 
         v = values[:, lo:hi]
         holes = np.isnan(v).any(axis=1)
         whole = ~holes
+        rows = v if not holes.any() else v[whole]  # each row reduced alone: the same numbers either way
         for s in stats:
-            out[s][whole, k] = getattr(np, s)(v[whole], axis=1)
+            out[s][whole, k] = getattr(np, s)(rows, axis=1)
         for row in np.flatnonzero(holes):
             for s, x in summarize(values[row], times, [(w0, w1)], stats).items():
                 out[s][row, k] = x[0]
@@ -161,7 +174,7 @@ def onset_many(c: np.ndarray, times: np.ndarray, threshold: float, hold: float, 
         return out
     with np.errstate(invalid="ignore"):
         above = np.abs(c[:, lo:hi]) >= threshold
-    run = np.zeros((c.shape[0], hi - lo + 1), np.int64)
+    run = np.zeros((c.shape[0], hi - lo + 1), np.int32 if hi - lo < 2**31 else np.int64)
     np.cumsum(above, axis=1, out=run[:, 1:])
     ok = (run[:, h + 1:] - run[:, :n]) == h + 1
     first = np.argmax(ok, axis=1)

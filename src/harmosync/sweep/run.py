@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,8 +24,8 @@ from .executors import choose_executor, drive, early_pool
 from .keep import Keep
 from .point import evaluate, evaluate_many, prepare
 from .spec import Axis, SweepSpec, build_spec, load_toml, validate
-from .store import (MemorySink, ZarrSink, consolidate_if_complete, open_store, open_sweep, raw_dataset, read_status,
-                    to_grid)
+from .store import (MemorySink, ZarrSink, check_writable, consolidate_if_complete, open_store, open_sweep, raw_dataset,
+                    read_status, store_chunk, to_grid)
 
 TARGET_TASK_SECONDS = 2.0
 MAX_CHUNK_BYTES = 64 * 2**20
@@ -197,38 +198,60 @@ def run_sweep(base_config, axes: dict, *, keep, store=None, executor=None, worke
     started = early_pool(executor, workers, spec.size if batch is None else -(-spec.size // batch)) \
         if spec.size >= EARLY_POOL_POINTS else None
     try:
-        tasks, chunk, sink, ds_mem = _plan(spec, store, batch, shard, overwrite, say)
-        ex, inflight, pool = choose_executor(executor, workers, len(tasks), say, started)
+        plan = _plan(spec, store, batch, shard, overwrite, say)
+        ex, inflight, pool = choose_executor(executor, workers, len(plan.tasks), say, started)
     except BaseException:
         if started is not None:
             started.terminate()
         raise
     payload = Payload(spec.base, spec.axes, spec.keep, blas_threads)
-    _execute(spec, ex, inflight, pool, tasks, payload, sink, store, progress, say)
+    _execute(spec, ex, inflight, pool, plan, payload, store, shard, progress, say)
     if store is not None:
         consolidate_if_complete(store)
         return open_sweep(store, load=False)
-    return to_grid(ds_mem)
+    return to_grid(plan.ds_mem)
 
 
-def _plan(spec: SweepSpec, store, batch, shard, overwrite: bool, say):
-    """Validate the grid, open (or create) the store or the in-memory Dataset, and list the
-    tasks still to compute: (tasks, points per task, sink, in-memory Dataset or None)."""
+class StoreTaken(Exception):
+    """Another run created the new store first, with another task size or points done: the
+    tasks planned before it existed must be planned again (``info``: that store's StoreInfo)."""
+
+    def __init__(self, info):
+        super().__init__(str(info.path))
+        self.info = info
+
+
+@dataclass
+class Plan:
+    """The tasks still to compute (points per task ``chunk``) and ``open()``, which gives the
+    sink they are written to: an existing store is opened at once; a new store (or the
+    in-memory Dataset) is created by ``open()``, called once the first tasks are out, so that
+    the workers start meanwhile. ``ds_mem``: the in-memory raw Dataset, once opened."""
+
+    tasks: list
+    chunk: int
+    open: Callable[[], Any]
+    ds_mem: Any = None
+
+
+def _plan(spec: SweepSpec, store, batch, shard, overwrite: bool, say) -> Plan:
+    """Validate the grid and list the tasks still to compute, from the store's status if it
+    exists (opening it, or replacing it with ``overwrite``), else all of them."""
     hint = chunk_hint(spec, validate(spec))
-    ds_mem = None
-    if store is not None:
+    if store is not None and (shard is not None or Path(store).exists()):
         info = open_store(store, spec, chunk=batch, overwrite=overwrite, chunk_hint=hint)
         chunk, status = info.chunk, info.status
         if batch is not None and batch != chunk and not info.created:
             say(f"note: {store} was created with {chunk} points per task; keeping that")
-        sink: Any = ZarrSink(info.path)
+        sink = ZarrSink(info.path)
+        plan = Plan([], chunk, lambda: sink)
     else:
-        chunk = batch or hint()
-        ds_mem = raw_dataset(spec, chunk, lambda shape, fill, dtype, chunks: np.full(shape, fill, dtype))
-        status = ds_mem["status"].values
-        sink = MemorySink(ds_mem)
-    tasks, mine = plan_tasks(spec.size, chunk, shard, status)
-    todo = sum(b - a for a, b in tasks)
+        chunk = store_chunk(spec, batch or hint())
+        status = np.zeros(spec.size, np.int8)
+        plan = Plan([], chunk, None)
+        plan.open = _new_store(spec, Path(store), chunk) if store is not None else _new_memory(spec, chunk, plan)
+    plan.tasks, mine = plan_tasks(spec.size, chunk, shard, status)
+    todo = sum(b - a for a, b in plan.tasks)
     where = f"shard {shard[0]}/{shard[1]} of " if shard else ""
     if store is not None and todo < mine:
         earlier = int(np.count_nonzero(status == 2))
@@ -236,15 +259,38 @@ def _plan(spec: SweepSpec, store, batch, shard, overwrite: bool, say):
             + (f" ({earlier} points failed earlier: status 2)" if earlier else ""))
     else:
         say(f"{where}{store if store is not None else 'sweep'}: computing {todo} points "
-            f"({' × '.join(f'{a.size} {a.name}' for a in spec.axes)}) in {len(tasks)} tasks of up to {chunk}")
-    return tasks, chunk, sink, ds_mem
+            f"({' × '.join(f'{a.size} {a.name}' for a in spec.axes)}) in {len(plan.tasks)} tasks of up to {chunk}")
+    return plan
 
 
-def _execute(spec, ex, inflight, pool, tasks, payload, sink, store, progress, say) -> None:
+def _new_store(spec: SweepSpec, path: Path, chunk: int):
+    """``open`` for a store that does not exist yet (its directory checked now): create it with
+    ``chunk`` points per task. If another run created it first, its tasks are taken as they
+    are when they are ours (same chunk, nothing done yet), else :class:`StoreTaken`."""
+    check_writable(path)
+
+    def open_():
+        info = open_store(path, spec, chunk=chunk)
+        if not info.created and (info.chunk != chunk or np.any(info.status != 0)):
+            raise StoreTaken(info)
+        return ZarrSink(info.path)
+
+    return open_
+
+
+def _new_memory(spec: SweepSpec, chunk: int, plan: Plan):
+    def open_():
+        plan.ds_mem = raw_dataset(spec, chunk, lambda shape, fill, dtype, chunks: np.full(shape, fill, dtype))
+        return MemorySink(plan.ds_mem)
+
+    return open_
+
+
+def _execute(spec, ex, inflight, pool, plan: Plan, payload, store, shard, progress, say) -> None:
     """Run the tasks with a progress bar; on Ctrl-C say how many points are saved."""
     from tqdm.auto import tqdm
 
-    todo = sum(b - a for a, b in tasks)
+    todo = sum(b - a for a, b in plan.tasks)
     failed: list = []
     # no bar in logs: a redirected stderr would collect every refresh as a line
     bar = tqdm(total=todo, unit="pt", desc="sweep", disable=not progress or todo == 0 or not sys.stderr.isatty(),
@@ -258,19 +304,28 @@ def _execute(spec, ex, inflight, pool, tasks, payload, sink, store, progress, sa
             bar.set_postfix(failed=len(failed), refresh=False)
 
     try:
-        if tasks:
-            drive(ex, run_task, tasks, payload, sink, on_done, max_inflight=inflight,
-                  rebuild=pool.rebuild if pool is not None else None)
+        if not plan.tasks:
+            plan.open()
+        else:
+            try:
+                drive(ex, run_task, plan.tasks, payload, None, on_done, max_inflight=inflight,
+                      rebuild=pool.rebuild if pool is not None else None, open_sink=plan.open)
+            except StoreTaken as e:  # another run created the store meanwhile: its tasks, its status
+                info = e.info
+                tasks, _ = plan_tasks(spec.size, info.chunk, shard, info.status)
+                say(f"note: {store} was created meanwhile by another run ({info.chunk} points per task); "
+                    f"computing its {sum(b - a for a, b in tasks)} missing points")
+                todo = sum(b - a for a, b in tasks)
+                bar.reset(total=todo)
+                if tasks:
+                    drive(ex, run_task, tasks, payload, ZarrSink(info.path), on_done, max_inflight=inflight,
+                          rebuild=pool.rebuild if pool is not None else None)
     except KeyboardInterrupt:
         bar.close()
         if pool is not None:
             pool.terminate()
         if store is not None:
-            import zarr
-
-            st = read_status(zarr.open_group(str(store), mode="r")["status"])
-            say(f"interrupted: {int(np.count_nonzero(st))} of {spec.size} points are saved in {store}; "
-                "run the same command again to resume")
+            say(_interrupted(spec, store))
         raise
     finally:
         bar.close()
@@ -282,6 +337,18 @@ def _execute(spec, ex, inflight, pool, tasks, payload, sink, store, progress, sa
     if failed:
         i, msg = failed[0]
         say(f"warning: {len(failed)} points failed (status 2, values NaN); first at {spec.describe(i)}: {msg}")
+
+
+def _interrupted(spec: SweepSpec, store) -> str:
+    """The Ctrl-C message: how many points the store holds (none if it was not created yet)."""
+    import zarr
+
+    try:
+        st = read_status(zarr.open_group(str(store), mode="r")["status"])
+    except Exception:  # noqa: BLE001 — interrupted before the store was created
+        return f"interrupted: no point was saved yet ({store} was not created)"
+    return (f"interrupted: {int(np.count_nonzero(st))} of {spec.size} points are saved in {store}; "
+            "run the same command again to resume")
 
 
 def run_toml(path, **kwargs):

@@ -1,0 +1,157 @@
+"""How a sweep starts and saves (issue 14): a new store is created while the first tasks run,
+and finished tasks are written together.
+
+``run_sweep`` validates the grid, submits the first tasks, and only then creates a new store (or
+the in-memory Dataset), so the workers compute while the driver imports xarray/zarr/dask and
+writes the template. What must not change: the stored numbers (bit for bit those of a sweep that
+made its store first), a store another run created meanwhile (its task size and its finished
+points are the ones kept), and Ctrl-C (before the store exists nothing is left behind). The
+store's writer (``store.ZarrSink``) writes a finished task at once when its last write is
+``SAVE_SECONDS`` old, else with the next ones (neighbouring tasks in one write per array), and
+everything pending when the runner flushes it (at the end, on Ctrl-C, on errors).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harmosync import sweep as sw
+from harmosync.sweep import executors
+from harmosync.sweep import run as run_mod
+from harmosync.sweep import store as store_mod
+
+BASE = {
+    "chain": {"sites": 6, "omega0": 0.4, "g": 1.2},
+    "probes": {"frequencies": [1.0, 1.1], "coupling": 0.0, "sites": [1, 1], "strengths": [0.1, 0.1]},
+    "initial": {"x": [1.4, 1.4]},
+    "time": {"stop": 12.0, "step": 0.05},
+    "sync": {"window": 2.0},
+}
+AXES = {"probes.strengths[*]": {"values": [0.05, 0.2, 0.35, 0.5], "name": "K"},
+        "probes.frequencies[2]": {"values": [1.0, 1.2, 1.4], "name": "w2"}}
+KEEP = {"summaries": ["sync"], "windows": [[1, 9]], "onset": ["sync"], "onset_threshold": 0.5, "onset_hold": 1.0}
+VARS = ("sync_mean", "sync_min", "sync_max", "sync_onset")
+QUIET = dict(progress=False, log=lambda s: None)
+
+
+class Recording(executors.SerialExecutor):
+    """Runs tasks at submission (as the serial executor) and calls ``hook(k, start, stop)``
+    before the k-th one."""
+
+    def __init__(self, hook):
+        self.hook, self.count = hook, 0
+
+    def submit(self, fn, /, *args, **kwargs):
+        self.hook(self.count, *args[1:])
+        self.count += 1
+        return super().submit(fn, *args, **kwargs)
+
+
+def reference():
+    return sw.run_sweep(BASE, AXES, keep=KEEP, executor="serial", batch=5, **QUIET)
+
+
+def test_a_new_store_is_created_after_the_first_task_is_out_with_the_same_numbers(tmp_path):
+    """The first task is submitted before the store exists; the finished store holds the
+    numbers of the in-memory sweep bit for bit, with the asked task size."""
+    out = tmp_path / "s.zarr"
+    seen = []
+    ex = Recording(lambda k, a, b: seen.append(out.exists()))
+    ds = sw.run_sweep(BASE, AXES, keep=KEEP, store=out, executor=ex, batch=5, **QUIET).load()
+    assert seen[0] is False
+    assert ds.attrs["chunk_points"] == 5 and (ds["status"] == 1).all()
+    ref = reference()
+    for v in VARS:
+        assert np.array_equal(ds[v].values, ref[v].values, equal_nan=True), v
+
+
+def test_a_store_created_meanwhile_by_another_run_keeps_its_task_size_and_points(tmp_path):
+    """Another run creates the store (3 points per task) and finishes its first task while
+    ours is submitting tasks of 5: ours then computes the other's missing tasks only, in the
+    other's chunks, and the store holds the reference numbers."""
+    out = tmp_path / "s.zarr"
+    spec = sw.build_spec(BASE, AXES, KEEP)
+
+    def other_run(k, a, b):
+        if k == 0:
+            first_task_done(out, spec, 3)
+
+    log = []
+    ds = sw.run_sweep(BASE, AXES, keep=KEEP, store=out, executor=Recording(other_run), batch=5,
+                      progress=False, log=log.append).load()
+    assert ds.attrs["chunk_points"] == 3 and (ds["status"] == 1).all()
+    assert any("created meanwhile by another run" in s and "computing its 9 missing points" in s for s in log)
+    ref = reference()
+    for v in VARS:
+        assert np.array_equal(ds[v].values, ref[v].values, equal_nan=True), v
+
+
+def first_task_done(out, spec, chunk: int) -> None:
+    """Another run: creates the store with ``chunk`` points per task and saves its first task."""
+    info = store_mod.open_store(out, spec, chunk=chunk)
+    assert info.created
+    sink = store_mod.ZarrSink(info.path)
+    sink.write(run_mod.run_task(run_mod.Payload(spec.base, spec.axes, spec.keep), 0, chunk))
+    sink.flush()
+
+
+def test_ctrl_c_before_the_store_exists_leaves_nothing(tmp_path):
+    """Ctrl-C while the first task runs, before the store is created: KeyboardInterrupt, a
+    line saying so ("interrupted: ...", which the command writes to stderr), and no store (nor
+    a half-written template) on disk."""
+    out = tmp_path / "s.zarr"
+
+    def interrupt(k, a, b):
+        raise KeyboardInterrupt
+
+    log = []
+    with pytest.raises(KeyboardInterrupt):
+        sw.run_sweep(BASE, AXES, keep=KEEP, store=out, executor=Recording(interrupt), batch=5,
+                     progress=False, log=log.append)
+    assert not out.exists() and list(Path(tmp_path).iterdir()) == []
+    assert log[-1].startswith("interrupted: no point was saved yet")
+
+
+def test_an_existing_store_is_resumed_as_before(tmp_path):
+    """A store that exists is opened before any task runs (its status says what is left)."""
+    out = tmp_path / "s.zarr"
+    first_task_done(out, sw.build_spec(BASE, AXES, KEEP), 5)
+    seen = []
+    ex = Recording(lambda k, a, b: seen.append((a, out.exists())))
+    ds = sw.run_sweep(BASE, AXES, keep=KEEP, store=out, executor=ex, **QUIET).load()
+    assert seen == [(5, True), (10, True)]
+    assert isinstance(ex, cf.Executor) and (ds["status"] == 1).all()
+
+
+def test_finished_tasks_are_written_at_once_or_together_data_before_status(tmp_path, monkeypatch):
+    """The first task is written at once; the next ones (out of order, one not next to the
+    others) wait for the flush, which writes each run of neighbours: every value where its task
+    put it, status 1 on exactly the written points."""
+    monkeypatch.setattr(store_mod, "SAVE_SECONDS", 3600.0)
+    spec = sw.build_spec(BASE, AXES, KEEP)
+    info = store_mod.open_store(tmp_path / "s.zarr", spec, chunk=2)
+    sink = store_mod.ZarrSink(info.path)
+
+    def task(a):
+        vals = np.arange(a, a + 2, dtype=float)[:, None]
+        data = {v: vals + k / 10 for k, v in enumerate(VARS)}
+        return run_mod.TaskResult(a, a + 2, np.ones(2, np.int8), data, [], 0.0)
+
+    def saved():
+        return np.asarray(sink.group["status"][:])
+
+    sink.write(task(2))
+    assert list(np.flatnonzero(saved())) == [2, 3]
+    for a in (6, 0, 10, 4):
+        sink.write(task(a))
+    assert list(np.flatnonzero(saved())) == [2, 3]
+    sink.flush()
+    assert list(np.flatnonzero(saved())) == [0, 1, 2, 3, 4, 5, 6, 7, 10, 11] and sink.pending == []
+    for k, v in enumerate(VARS):
+        got = np.asarray(sink.group[v][:])[:, 0]
+        want = np.where(saved() == 1, np.arange(12) + k / 10, np.nan)
+        assert np.array_equal(got, want, equal_nan=True), v
