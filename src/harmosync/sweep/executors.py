@@ -80,7 +80,7 @@ def _watch(pid: int) -> None:
 
 
 #: what a pool's fork server imports once for all the workers it forks
-FORKSERVER_PRELOAD = ["harmosync.sweep.run"]
+FORKSERVER_PRELOAD = ["harmosync.sweep.preload"]
 
 
 def _start_method() -> str:

@@ -110,8 +110,11 @@ def chunk_hint(spec: SweepSpec, first: cfgmod.RunConfig) -> Callable[[], int]:
     def hint() -> int:
         from threadpoolctl import threadpool_limits
 
+        from .. import jit
+
         try:
             with threadpool_limits(limits=1):
+                jit.load_all()  # numba's one-off start (~0.35 s) is not the point's cost
                 t0 = time.process_time()
                 out = evaluate(prepare(first, spec.keep), spec.keep)
                 per = time.process_time() - t0
