@@ -364,7 +364,8 @@ def trig_sum_errors(w, readout, coef_q, coef_p, t_max: float, mu_error=None):
     |z(t)| ≤ Z and |z̃(t) − z(t)| ≤ dZ. Each term carries
       * summation and evaluation roundoff φ_s = max(4ε√N, 1e-14) of |u_k|(|c_q| + |c_p|) (the
         non-uniform FFT's 1e-14 included);
-      * a phase error θ_k = 2ε w_k t (w_k and the product w_k·t each rounded) + t·δw_k, with
+      * a phase error θ_k = 3ε w_k t (w_k, t's split into block start and table offsets, and
+        the products each rounded: :func:`harmosync.solvers.trigsum.direct`) + t·δw_k, with
         δw_k = |√μ̃_k − √μ_k| = e_k/(√μ̃_k + √μ_k) ≤ e_k/(w_k + √max(μ̃_k − e_k, 0)) for the
         eigenvalue error e_k (``mu_error``), of |u_k|·√(c_q² + c_p²) (a rotated phasor:
         |A cos(θ + δ − φ) − A cos(θ − φ)| ≤ A|δ|)."""
@@ -374,7 +375,7 @@ def trig_sum_errors(w, readout, coef_q, coef_p, t_max: float, mu_error=None):
     t = float(t_max) if np.isfinite(t_max) else 0.0
     e = 8 * eps * float(w.max()) ** 2 if mu_error is None else np.asarray(mu_error, float)
     dw = e / (w + np.sqrt(np.maximum(w * w - e, 0.0)))
-    theta = 2 * eps * w * t + t * dw
+    theta = 3 * eps * w * t + t * dw
     phi = max(4 * eps * np.sqrt(w.size), 1e-14)
     cq, cp = np.abs(np.asarray(coef_q, float)), np.abs(np.asarray(coef_p, float))
     size = cq + cp
