@@ -74,7 +74,8 @@ def exact_sync(f, g, n: int, k: int) -> np.ndarray:
 def _assert_sync(f, g, n, k, tol=1e-12):
     got = sync_factor(f, g, 1.0, float(n), delay=float(k))
     want = exact_sync(f, g, n, k)
-    assert np.array_equal(np.isnan(got), np.isnan(want)), (n, k, np.flatnonzero(np.isnan(got) != np.isnan(want)))
+    mismatch = np.flatnonzero(np.isnan(got) != np.isnan(want))
+    assert mismatch.size == 0, (n, k, mismatch)
     np.testing.assert_allclose(got, want, rtol=0, atol=tol)
 
 
@@ -125,7 +126,8 @@ def test_sync_layouts_dtypes_and_stacks_are_bitwise_the_same():
     rng = np.random.default_rng(2)
     f, g = rng.standard_normal((3, 4, 500)), rng.standard_normal((3, 4, 500))
     base = sync_factor(f, g, 0.1, 0.5, delay=0.2)
-    rows = np.array([[sync_factor(f[i, j], g[i, j], 0.1, 0.5, delay=0.2) for j in range(4)] for i in range(3)])
+    rows = np.array([[sync_factor(f[i, j], g[i, j], 0.1, 0.5, delay=0.2) for j in range(4)]
+                     for i in range(3)])
     assert np.array_equal(base, rows, equal_nan=True)
     wide = np.zeros((3, 4, 1000))
     wide[..., ::2] = f
@@ -134,15 +136,16 @@ def test_sync_layouts_dtypes_and_stacks_are_bitwise_the_same():
     for variant in (np.asfortranarray(f), wide[..., ::2], ro, f.astype(">f8")):
         assert np.array_equal(sync_factor(variant, g, 0.1, 0.5, delay=0.2), base, equal_nan=True)
     for conv in (f.astype(np.float32), (10 * f).astype(int)):
-        assert np.array_equal(sync_factor(conv, g, 0.1, 0.5), sync_factor(conv.astype(float), g, 0.1, 0.5),
-                              equal_nan=True)
+        want = sync_factor(conv.astype(float), g, 0.1, 0.5)
+        assert np.array_equal(sync_factor(conv, g, 0.1, 0.5), want, equal_nan=True)
 
 
 def test_sync_short_records_are_nan_and_windows_of_one_step_refused():
     """Records of 1–3 samples have no window of 2 steps: all NaN, in their shape; a window of
     the whole record has one value, one step longer none; a 1-step window is refused."""
     for shape in [(1,), (2,), (3,), (1, 1), (0, 5), (2, 0, 3)]:
-        out = sync_factor(np.ones(shape), np.arange(np.prod(shape), dtype=float).reshape(shape), 1.0, 2.0)
+        ramp = np.arange(np.prod(shape), dtype=float).reshape(shape)
+        out = sync_factor(np.ones(shape), ramp, 1.0, 2.0)
         assert out.shape == shape and np.all(np.isnan(out))
     f = np.sin(np.arange(100.0))
     assert np.isfinite(sync_factor(f, f, 1.0, 99.0)).sum() == 1
@@ -171,17 +174,27 @@ def test_sync_workers_and_threads_are_bitwise_equal():
     assert all(np.array_equal(r, one, equal_nan=True) for r in res)
 
 
-@pytest.mark.xfail(strict=True, reason="overflow of the window variance (x² > 1.8e308) gives vf = NaN, and "
-                   "min(1, max(-1, NaN)) clamps the NaN to -1: f = 1e160·sin(0.3t), g = sin(0.3t) (exact C = +1) "
-                   "gives C = -1.0 at every t (the numpy code before gave NaN)")
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "overflow of the window variance (x² > 1.8e308) gives vf = NaN, and min(1, max(-1, "
+        "NaN)) clamps the NaN to -1: f = 1e160·sin(0.3t), g = sin(0.3t) (exact C = +1) gives "
+        "C = -1.0 at every t (the numpy code before gave NaN)"
+    ),
+)
 def test_sync_overflowing_signal_is_not_reported_anticorrelated():
     t = np.arange(20.0)
     c = sync_factor(1e160 * np.sin(0.3 * t), np.sin(0.3 * t), 1.0, 4.0)
     assert np.all(np.isnan(c[:16]) | (np.abs(c[:16] - 1) < 1e-12))
 
 
-@pytest.mark.xfail(strict=True, reason="vf·vg overflows for window variances > 1e154: f = g = 1e100·sin(0.3t) "
-                   "(exact C = 1) gives C = 0.0 (cfg/√inf); √vf·√vg would not overflow (as before: same 0.0)")
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "vf·vg overflows for window variances > 1e154: f = g = 1e100·sin(0.3t) (exact C = 1) "
+        "gives C = 0.0 (cfg/√inf); √vf·√vg would not overflow (as before: same 0.0)"
+    ),
+)
 def test_sync_large_signals_keep_their_correlation():
     t = np.arange(20.0)
     f = 1e100 * np.sin(0.3 * t)
@@ -189,10 +202,16 @@ def test_sync_large_signals_keep_their_correlation():
     assert np.all(np.isnan(c[:16]) | (np.abs(c[:16] - 1) < 1e-12))
 
 
-@pytest.mark.xfail(strict=True, reason="the 'exact' recomputation of a small-variance window starts from the "
-                   "samples already centred on the segment's mean (hx = f − μ_seg), which lost eps·|μ_seg|: "
-                   "f = exp(-2t)·sin(0.3t), g = cos(0.21t+0.4), window 8: |C − exact| = 6.9e-7 at t = 15; "
-                   "a 1e12 spike at t = 30: 1.5e-6 at t = 31; the docstring promises ~1e-10 (numpy code before: same)")
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "the 'exact' recomputation of a small-variance window starts from the samples already"
+        " centred on the segment's mean (hx = f − μ_seg), which lost eps·|μ_seg|: f = "
+        "exp(-2t)·sin(0.3t), g = cos(0.21t+0.4), window 8: |C − exact| = 6.9e-7 at t = 15; a "
+        "1e12 spike at t = 30: 1.5e-6 at t = 31; the docstring promises ~1e-10 (numpy code "
+        "before: same)"
+    ),
+)
 def test_sync_small_windows_after_large_ones_are_exact():
     t = np.arange(60.0)
     g = np.cos(0.21 * t + 0.4)
@@ -202,8 +221,14 @@ def test_sync_small_windows_after_large_ones_are_exact():
         assert np.max(np.abs(got - want)[ok]) < 1e-10
 
 
-@pytest.mark.xfail(strict=True, reason="a window of 1e9 steps over a 100-sample record allocates running sums "
-                   "for 3e9 samples: numba MemoryError 'Allocation failed' instead of all-NaN (or a HarmosyncError)")
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "a window of 1e9 steps over a 100-sample record allocates running sums for 3e9 "
+        "samples: numba MemoryError 'Allocation failed' instead of all-NaN (or a "
+        "HarmosyncError)"
+    ),
+)
 def test_sync_window_much_longer_than_record():
     f = np.sin(np.arange(100.0))
     try:
@@ -212,8 +237,13 @@ def test_sync_window_much_longer_than_record():
         pass
 
 
-@pytest.mark.xfail(strict=True, reason="signals of length 0 raise numpy's ValueError 'cannot reshape array of "
-                   "size 0 into shape (0)' (before: the same), not an empty result or a HarmosyncError")
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "signals of length 0 raise numpy's ValueError 'cannot reshape array of size 0 into "
+        "shape (0)' (before: the same), not an empty result or a HarmosyncError"
+    ),
+)
 def test_sync_empty_signals():
     try:
         assert sync_factor(np.ones(0), np.ones(0), 1.0, 2.0).shape == (0,)
@@ -228,7 +258,8 @@ def brute_trig(w, a, b, t0, h, count):
     ld = np.longdouble
     t = ld(t0) + ld(h) * np.arange(count, dtype=ld)
     ph = np.outer(t, np.asarray(w, float).astype(ld))
-    return (np.cos(ph) @ np.asarray(a, float).astype(ld) + np.sin(ph) @ np.asarray(b, float).astype(ld)).astype(float)
+    a, b = np.asarray(a, float).astype(ld), np.asarray(b, float).astype(ld)
+    return (np.cos(ph) @ a + np.sin(ph) @ b).astype(float)
 
 
 def _nufft(w, a, b, t0, h, count, *, chunk=1 << 16, rows=False):
@@ -251,7 +282,8 @@ def test_nufft_matches_brute_force_trig_sums():
              (w, a[:, :1], b[:, :1], 0.0, 500, {}), (w, a[:, :2], b[:, :2], 0.0, 500, {}),
              (np.r_[0.0, -1.3, 2 * np.pi / 0.05, np.pi / 0.05, w[4:]], a, b, 0.0, 500, {}),
              (w[:1], a[:1], b[:1], 0.0, 500, {}), (w, a, b, 0.0, ts.FAST_LENGTH + 1, {}),
-             (w, a, b, 0.0, 100, {"chunk": 7}), (np.repeat(w, 2)[::2], np.asfortranarray(a), ro, 0.0, 500, {}),
+             (w, a, b, 0.0, 100, {"chunk": 7}),
+             (np.repeat(w, 2)[::2], np.asfortranarray(a), ro, 0.0, 500, {}),
              (w, (3 * a).astype(int), (3 * b).astype(int), 0.0, 500, {})]
     for ww, aa, bb, t0, count, kw in cases:
         got = _nufft(ww, aa, bb, t0, 0.05, count, **kw)
@@ -280,7 +312,8 @@ def test_nufft_workspace_is_clean_after_nan_and_shared_by_threads():
     res = {}
 
     def go(i):
-        res[i] = _nufft(w, a, b, 0.0, 0.05, 20000) if i % 2 else _nufft(w2, a2, b2, 1.0, 0.05, 20000)
+        res[i] = (_nufft(w, a, b, 0.0, 0.05, 20000) if i % 2
+                  else _nufft(w2, a2, b2, 1.0, 0.05, 20000))
 
     threads = [threading.Thread(target=go, args=(i,)) for i in range(4)]
     for th in threads:
@@ -293,11 +326,17 @@ def test_nufft_workspace_is_clean_after_nan_and_shared_by_threads():
             assert np.array_equal(_nufft(w, a, b, 0.0, 0.05, 20000), one)
 
 
-@pytest.mark.xfail(strict=True, reason="NufftPlan._transform spreads into this thread's reused zero grid and "
-                   "zeroes it again only after the FFT: an exception there (Ctrl-C in a notebook, a MemoryError) "
-                   "leaves the grid dirty, and every later evaluation in that thread is silently wrong: "
-                   "30 modes, 4 columns, 500 times: max |error| = 17.4 (Σ|c| ~ 50) after one interrupted call "
-                   "(at 803cd46, with a fresh sparse spread per call: 0.0); a try/finally around the FFT fixes it")
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "NufftPlan._transform spreads into this thread's reused zero grid and zeroes it again"
+        " only after the FFT: an exception there (Ctrl-C in a notebook, a MemoryError) leaves"
+        " the grid dirty, and every later evaluation in that thread is silently wrong: 30 "
+        "modes, 4 columns, 500 times: max |error| = 17.4 (Σ|c| ~ 50) after one interrupted "
+        "call (at 803cd46, with a fresh sparse spread per call: 0.0); a try/finally around "
+        "the FFT fixes it"
+    ),
+)
 def test_nufft_is_exact_after_an_interrupted_call(monkeypatch):
     rng = np.random.default_rng(0)
     w = rng.uniform(0.1, 3, 30)
@@ -313,13 +352,18 @@ def test_nufft_is_exact_after_an_interrupted_call(monkeypatch):
             _nufft(w, a, b, 0.0, 0.05, 500)
     try:
         assert np.max(np.abs(_nufft(w, a, b, 0.0, 0.05, 500) - clean)) < 1e-13
-    finally:  # a call of another shape replaces this thread's (dirty) grids, for the tests after this one
+    finally:  # a call of another shape replaces this thread's (dirty) grids, for later tests
         _nufft(w, a[:, :2], b[:, :2], 0.0, 0.05, 500)
 
 
-@pytest.mark.xfail(strict=True, reason="a delay of more than 2^63 steps (e.g. 1e20 at step 1) reaches the kernel "
-                   "as a Python int that is no int64: numba TypeError 'No matching definition for argument "
-                   "type(s) ... pyobject ...' (at 803cd46: all NaN, as documented for a delay past the record)")
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "a delay of more than 2^63 steps (e.g. 1e20 at step 1) reaches the kernel as a Python"
+        " int that is no int64: numba TypeError 'No matching definition for argument type(s) "
+        "... pyobject ...' (at 803cd46: all NaN, as documented for a delay past the record)"
+    ),
+)
 def test_sync_delay_far_past_the_record_is_nan():
     f = np.sin(np.arange(50.0))
     assert np.all(np.isnan(sync_factor(f, f, 1.0, 4.0, delay=1e20)))
@@ -355,7 +399,8 @@ def test_two_mode_eigenvalues_match_eigvals_of_i_omega_sigma():
     for flip, got in ((False, two_mode_symplectic_eigenvalues(covs)),
                       (True, two_mode_symplectic_eigenvalues(covs, transpose=True))):
         mats = FLIP @ covs @ FLIP if flip else covs
-        want = np.array([np.sort(np.abs(np.linalg.eigvals(1j * OMEGA @ m).real))[::2] for m in mats])
+        want = np.array([np.sort(np.abs(np.linalg.eigvals(1j * OMEGA @ m).real))[::2]
+                         for m in mats])
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
     big = rng.standard_normal((50, 8, 8))
     big = np.einsum("kij,klj->kil", big, big) + 4 * np.eye(8)
@@ -366,8 +411,10 @@ def test_two_mode_eigenvalues_match_eigvals_of_i_omega_sigma():
     entry_major = np.moveaxis(np.ascontiguousarray(np.moveaxis(sub, 0, -1)), -1, 0)
     for variant in (sub, np.asfortranarray(sub), entry_major, ro):
         assert np.array_equal(two_mode_symplectic_eigenvalues(variant), base)
-    assert np.array_equal(two_mode_symplectic_eigenvalues(np.broadcast_to(sub[0], (7, 4, 4))), np.repeat(base[:1], 7, 0))
-    assert two_mode_symplectic_eigenvalues(big[:, 2:6, 2:6].reshape(5, 10, 4, 4)).shape == (5, 10, 2)
+    same = two_mode_symplectic_eigenvalues(np.broadcast_to(sub[0], (7, 4, 4)))
+    assert np.array_equal(same, np.repeat(base[:1], 7, 0))
+    stacked = big[:, 2:6, 2:6].reshape(5, 10, 4, 4)
+    assert two_mode_symplectic_eigenvalues(stacked).shape == (5, 10, 2)
     assert two_mode_symplectic_eigenvalues(np.zeros((0, 4, 4))).shape == (0, 2)
 
 
@@ -379,10 +426,12 @@ def test_two_mode_squeezed_vacuum_and_bad_input():
         ch, sh = np.cosh(2 * r) / 2, np.sinh(2 * r) / 2
         c = np.array([[ch, 0, sh, 0], [0, ch, 0, -sh], [sh, 0, ch, 0], [0, -sh, 0, ch]])
         np.testing.assert_allclose(two_mode_symplectic_eigenvalues(c), [0.5, 0.5], rtol=1e-13)
-        np.testing.assert_allclose(two_mode_symplectic_eigenvalues(c, transpose=True)[0], np.exp(-2 * r) / 2, rtol=1e-13)
+        nu_t = two_mode_symplectic_eigenvalues(c, transpose=True)[0]
+        np.testing.assert_allclose(nu_t, np.exp(-2 * r) / 2, rtol=1e-13)
         np.testing.assert_allclose(log_negativity(c), 2 * r, rtol=1e-13)
         n = np.sinh(r) ** 2
-        np.testing.assert_allclose(mutual_information(c), 2 * ((n + 1) * np.log(n + 1) - n * np.log(n)), rtol=1e-12)
+        entropy = (n + 1) * np.log(n + 1) - n * np.log(n)
+        np.testing.assert_allclose(mutual_information(c), 2 * entropy, rtol=1e-12)
     covs = _random_states(np.random.default_rng(5), 6)
     covs[3] = np.nan
     out = two_mode_symplectic_eigenvalues(covs)
@@ -475,7 +524,8 @@ def test_arrowhead_many_is_each_single_and_thread_safe():
         th.start()
     for th in threads:
         th.join()
-    assert all(np.array_equal(res[i][b].values, many[b].values) for i in range(3) for b in range(40))
+    assert all(np.array_equal(res[i][b].values, many[b].values)
+               for i in range(3) for b in range(40))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -585,8 +635,8 @@ def test_cold_numba_cache_gives_the_same_numbers(tmp_path):
     env = {**os.environ, "PYTHONPATH": SRC, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
     outs = []
     for i in range(2):
-        subprocess.run([sys.executable, str(script), str(tmp_path / f"r{i}.npy")], check=True, env=env,
-                       capture_output=True)
+        out = str(tmp_path / f"r{i}.npy")
+        subprocess.run([sys.executable, str(script), out], check=True, env=env, capture_output=True)
         outs.append(np.load(tmp_path / f"r{i}.npy"))
     here = tmp_path / "here.npy"
     exec(compile(_PROBE, "probe", "exec"), {"__name__": "probe", "OUT": str(here)})
@@ -603,7 +653,8 @@ def test_solve_many_and_means_many_match_per_network_solves():
     env = nw.chain(120, 0.4, 1.2)
     init = st.InitialState(st.product(st.coherent(1.0, 0.14), st.coherent(1.1, 1.4)))
     sites = [1, 2, 60, 119, 120]
-    nets = [nw.couple(env, q) for q in dy.plugging_sweep(nw.probes((1.0, 1.1), 0.5, (1, 1), (0.2, 0.2)), sites)]
+    pr = nw.probes((1.0, 1.1), 0.5, (1, 1), (0.2, 0.2))
+    nets = [nw.couple(env, q) for q in dy.plugging_sweep(pr, sites)]
     t = 0.05 * np.arange(4001)
     sols = dy.solve_many(nets, init, t_max=t[-1])
     assert all(s.method == "chain" for s in sols)
