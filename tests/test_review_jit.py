@@ -600,6 +600,23 @@ def test_covariance_matches_the_propagator(evolution):
     np.testing.assert_allclose(cov, want[:, :k, :k], rtol=0, atol=max(1e-13, evo.error_bound))
 
 
+def test_squeezed_thermal_moments_match_the_propagator_on_a_long_grid():
+    """A squeezed and a thermal probe, environment at T = 0.7, NUFFT on 20 001 times (two
+    chunks of 2¹⁴-point grids): ⟨R(t)⟩ = S(t)⟨R(0)⟩ and σ(t) = S(t)σ(0)S(t)ᵀ within the error bound."""
+    net = nw.couple(nw.chain(60, 0.4, 1.2), nw.probes((1.0, 1.1), 0.5, (1, 9), (0.06, 0.06)))
+    init = st.InitialState(st.product(st.squeezed(1.0, 0.6, 0.3, x=0.5), st.thermal(1.1, 0.8, p=0.3)),
+                           environment_temperature=0.7)
+    evo = dy.solve(net, init)
+    t = 0.05 * np.arange(20001)
+    mo = evo.moments(t, engine="nufft")
+    c0, m0 = ref.initial_covariance(net, init), ref.initial_mean(net, init)
+    k = mo.cov.shape[-1]
+    for i in range(0, t.size, 2500):
+        s = ref.propagator(net, t[i])
+        np.testing.assert_allclose(mo.mean[i], (s @ m0)[:k], rtol=0, atol=evo.error_bound)
+        np.testing.assert_allclose(mo.cov[i], (s @ c0 @ s.T)[:k, :k], rtol=0, atol=evo.error_bound)
+
+
 # ----------------------------------------------------------------------------------------------
 # imports and a cold numba cache
 # ----------------------------------------------------------------------------------------------
