@@ -46,7 +46,8 @@ def sync_factor(f, g, step: float, window: float, *, delay: float = 0.0, workers
     centred on its own mean first. Roundoff in a window's moments is then ~1e-16 of the
     segment's mean square; where that could matter (a window's variance below 1e-6 of it: a
     signal that shrinks fast, or a large offset within the window), the window is recomputed
-    exactly, centred on its own mean; C is then within ~1e-10 of Eq. (3) evaluated exactly.
+    exactly from the signals, centred on its own mean; C is then within ~1e-10 of Eq. (3)
+    evaluated exactly. Signals too large to square (|h| ≳ 1e154) give NaN, never a clamped value.
     ``workers``: threads sharing a stack's signal pairs (the kernel releases the GIL); each
     pair's numbers are the same whatever the count.
     """
@@ -54,6 +55,9 @@ def sync_factor(f, g, step: float, window: float, *, delay: float = 0.0, workers
     g = np.asarray(g, dtype=float)
     if f.shape != g.shape or f.ndim < 1:
         raise HarmosyncError(f"signals must be arrays of one shape (..., T), got {f.shape} and {g.shape}")
+    if not (np.isfinite(step) and step > 0 and np.isfinite(window) and np.isfinite(delay)):
+        raise HarmosyncError(f"sync step, window and delay must be finite numbers (step > 0), got {step!r}, "
+                             f"{window!r}, {delay!r}")
     n = window_samples(step, window)
     k = int(round(delay / step))
     if abs(k * step - delay) > 1e-6 * max(step, abs(delay)):
@@ -61,6 +65,8 @@ def sync_factor(f, g, step: float, window: float, *, delay: float = 0.0, workers
     if not (isinstance(workers, (int, np.integer)) and not isinstance(workers, bool) and workers >= 1):
         raise HarmosyncError(f"workers must be a whole number ≥ 1, got {workers!r}")
     shape, size = f.shape, f.shape[-1]
+    if n >= size or abs(k) >= size or f.size == 0:  # no window fits: all NaN (and no 64-bit overflow)
+        return np.full(shape, np.nan)
     f, g = f.reshape(-1, size), g.reshape(-1, size)
     out = np.empty(f.shape)
     # pairs per thread: at least ~64 k samples each (a thread's start costs ~0.1 ms)

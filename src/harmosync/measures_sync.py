@@ -21,9 +21,16 @@ def sync_rows(f, g, n: int, k: int, out) -> None:
     Windows come in segments of 2n starts (3n samples). Each segment is centred on its mean,
     the window sums are differences of running sums of the centred products, so their
     roundoff is ~1e-16 of the segment's mean square; a window whose variance is below 1e-6 of
-    that is recomputed directly, centred on its own (trapezoid) mean twice.
+    that is recomputed directly from f and g, centred on its own (trapezoid) mean twice. The
+    caller checks that a window fits (n, |k| < T).
     """
-    _ROWS(f, g, int(n), int(k), out)
+    n, k = int(n), int(k)
+    size = f.shape[1] if f.ndim == 2 else -1
+    # the kernel does not check its indices: a bad shape or window would read outside the arrays
+    if f.ndim != 2 or g.shape != f.shape or out.shape != f.shape or not (2 <= n < size and abs(k) < size):
+        raise ValueError(f"sync_rows: f, g, out must be one (S, T) shape and 2 ≤ n < T, |k| < T; got "
+                         f"{f.shape}, {g.shape}, {out.shape}, n = {n}, k = {k}")
+    _ROWS(f, g, n, k, out)
 
 
 def _rows(f, g, n, k, out):
@@ -87,26 +94,31 @@ def _rows(f, g, n, k, out):
                 vf = (run[e + 1, 3] - run[i, 3] - 0.5 * (hx[i] * hx[i] + hx[e] * hx[e])) * inv - mf * mf
                 vg = (run[e + 1, 4] - run[i, 4] - 0.5 * (hy[i] * hy[i] + hy[e] * hy[e])) * inv - mg * mg
                 cfg = (run[e + 1, 2] - run[i, 2] - 0.5 * (hx[i] * hy[i] + hx[e] * hy[e])) * inv - mf * mg
+                mf += mu_f
+                mg += mu_g
                 if scale_f > 1e6 * abs(vf) or scale_g > 1e6 * abs(vg):
-                    vf, vg, cfg, mf, mg = _window(hx, hy, i, n)
+                    # from the signals themselves: the centred samples lost ε·|segment mean|
+                    vf, vg, cfg, mf, mg = _window(f[r], g[r], b + i, k, n)
                 # ⟨h²⟩ of the signal itself, for the roundoff level of a constant one
-                f2 = vf + (mu_f + mf) * (mu_f + mf)
-                g2 = vg + (mu_g + mg) * (mu_g + mg)
+                f2 = vf + mf * mf
+                g2 = vg + mg * mg
                 if vf <= 1e-28 * max(1.0, f2) or vg <= 1e-28 * max(1.0, g2):
                     continue
-                cc = cfg / math.sqrt(vf * vg)
-                out[r, b + i] = min(1.0, max(-1.0, cc))
+                cc = cfg / (math.sqrt(vf) * math.sqrt(vg))  # no overflow of vf·vg
+                if cc == cc:  # an overflow's NaN stays NaN (clamping would make it ±1)
+                    out[r, b + i] = min(1.0, max(-1.0, cc))
 
 
-def _window(hx, hy, i, n):
-    """(var x, var y, cov, mean x, mean y) over samples i..i+n by the trapezoid rule, each
-    signal centred on its mean twice (the second pass removes the first mean's roundoff)."""
+def _window(hx, hy, i, k, n):
+    """(var x, var y, cov, mean x, mean y) over samples x[i..i+n], y[i+k..i+k+n] by the
+    trapezoid rule, each signal centred on its mean twice (the second pass removes the first
+    mean's roundoff)."""
     mx = 0.0
     my = 0.0
     for j in range(n + 1):
         w = 0.5 if j == 0 or j == n else 1.0
         mx += w * hx[i + j]
-        my += w * hy[i + j]
+        my += w * hy[i + k + j]
     mx /= n
     my /= n
     dx = 0.0
@@ -114,7 +126,7 @@ def _window(hx, hy, i, n):
     for j in range(n + 1):
         w = 0.5 if j == 0 or j == n else 1.0
         dx += w * (hx[i + j] - mx)
-        dy += w * (hy[i + j] - my)
+        dy += w * (hy[i + k + j] - my)
     mx += dx / n
     my += dy / n
     vx = 0.0
@@ -123,7 +135,7 @@ def _window(hx, hy, i, n):
     for j in range(n + 1):
         w = 0.5 if j == 0 or j == n else 1.0
         a = hx[i + j] - mx
-        c = hy[i + j] - my
+        c = hy[i + k + j] - my
         vx += w * a * a
         vy += w * c * c
         cxy += w * a * c

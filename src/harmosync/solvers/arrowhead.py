@@ -196,6 +196,12 @@ def secular_sums(poles, z2, net, origin, tau, left):
     r, n = tau.size, poles.size
     args = [np.ascontiguousarray(x, dtype=d) for x, d in
             ((poles, float), (z2, float), (net, np.int64), (origin, np.int64), (tau, float), (left, np.int64))]
+    # the kernel does not check its indices: a bad one would read outside the arrays
+    if (args[1].ndim != 2 or args[1].shape[1] != n or any(x.shape != (r,) for x in args[2:])
+            or (r and not (0 <= args[2].min() and args[2].max() < args[1].shape[0]
+                           and 0 <= args[3].min() and args[3].max() < n
+                           and 0 <= args[5].min() and args[5].max() <= n))):
+        raise ValueError("secular_sums: z2 must be (B, n) and net, origin, tau, left (R,) with valid indices")
     out = np.empty((r, 4))
     if r * n < PARALLEL_MIN or THREADS < 2 or r < 2:
         _SUM_ROWS(*args, out)

@@ -148,17 +148,19 @@ class NufftPlan:
         # 16 MB grid per chunk cost ~10% of a W5 network's evaluation in page faults, and
         # zeroing a whole grid per chunk ~2.8 ms
         b, fb = _workspace(vals.shape[1], self.grid)
-        _SPREAD(b, self.cols, self.weight, vals)
         workers = getattr(_LOCAL, "workers", None)
         workers = FFT_WORKERS if workers is None else workers
         workers = min(_cpu_count() if workers == -1 else int(workers), b.shape[0])
-        if workers <= 1:
-            np.fft.ifft(b, axis=1, out=fb)
-        else:  # blocks of rows side by side: the transforms release the GIL
-            parts = [slice(i * b.shape[0] // workers, (i + 1) * b.shape[0] // workers) for i in range(workers)]
-            with ThreadPoolExecutor(workers) as ex:
-                list(ex.map(lambda r: np.fft.ifft(b[r], axis=1, out=fb[r]), parts))
-        _CLEAR(b, self.cols)
+        _SPREAD(b, self.cols, self.weight, vals)
+        try:
+            if workers <= 1:
+                np.fft.ifft(b, axis=1, out=fb)
+            else:  # blocks of rows side by side: the transforms release the GIL
+                parts = [slice(i * b.shape[0] // workers, (i + 1) * b.shape[0] // workers) for i in range(workers)]
+                with ThreadPoolExecutor(workers) as ex:
+                    list(ex.map(lambda r: np.fft.ifft(b[r], axis=1, out=fb[r]), parts))
+        finally:  # the reused grid must be zero for the next call, even after Ctrl-C or an error
+            _CLEAR(b, self.cols)
         return fb
 
     def _segments(self):
