@@ -70,8 +70,8 @@ from ..network import Network, chain_mode_rows, chain_modes
 from ..solvers import blas_threads
 from ..solvers import trigsum as ts
 from ..solvers.arrowhead import arrowhead_errors, arrowhead_modes
-from ..solvers.lowrank import (eigen_roundoff, eigenvalue_errors, evaluation_roundoff, low_rank_delta,
-                               means_roundoff, soft_mode_errors, soft_modes)
+from ..solvers.lowrank import (eigen_roundoff, eigenvalue_errors, environment_roundoff, evaluation_roundoff,
+                               low_rank_delta, means_roundoff, refine_soft_vectors, soft_mode_errors, soft_modes)
 from ..states import InitialState
 from .contract import Moments, check_times, uniform_step
 
@@ -246,15 +246,20 @@ def _dense_spectrum(network: Network, rows, window) -> Spectrum:
     p = network.n_probes
     if window is None:
         w, u = normal_modes(network)
+        env_rounding = None
         if env.structured:
             env_d = chain_modes(env.sites, env.omega0, env.g, env.boundary, vectors=False)[0] ** 2
             b, sites = _coupling_rows(p, env.sites, _attachments(network, 0))
             env_c = b @ chain_mode_rows(env.sites, env.boundary, sites) if sites else np.zeros((p, env.sites))
         else:
             ew, eu = env.modes()
-            env_d, env_c = ew**2, network.coupling_block() @ eu
+            env_d = ew**2
+            if soft_modes(env_d).size:  # V_E's soft modes from its parameters, as V's below
+                env_d, env_err = refine_soft_modes(network, env_d, eu, None, environment=True)
+                env_rounding = (env_err, None)
+            env_c = network.coupling_block() @ eu
         mu, err = refine_soft_modes(network, w**2, u, dense_mode_errors(network, w**2, u))
-        return Spectrum(mu, u[:p], u[list(rows)], env_d, env_c, err)
+        return Spectrum(mu, u[:p], u[list(rows)], env_d, env_c, err, env_rounding)
     # the cut chain: a fixed-end chain of window.sites sites (the compression of V)
     m, offset = window.sites, window.lo - 1
     att = _attachments(network, offset)
@@ -354,25 +359,38 @@ def dense_mode_errors(network: Network, mu, u, *, v=None, diag=None, attachments
     return eigenvalue_errors(v, mu, u, rounding, fallback)
 
 
-def refine_soft_modes(network: Network, mu, u, mu_err, *, v=None, diag=None, onsite=None, attachments=None):
+def refine_soft_modes(network: Network, mu, u, mu_err, *, v=None, diag=None, onsite=None, attachments=None,
+                      environment: bool = False):
     """(μ, e): the soft modes (:func:`~harmosync.solvers.lowrank.soft_modes`) of a dense eigh
     (``mu``, ``u``; bounds ``mu_err`` from :func:`dense_mode_errors`) recomputed from V's
     parameters, with their bounds (:func:`~harmosync.solvers.lowrank.soft_mode_errors`); the
-    other modes as given. ``v``, ``diag``, ``onsite`` (Ω0² + wall bonds, extended precision) and
-    ``attachments``: a cut chain (:func:`_potential_rounding`)."""
+    other modes as given. Their eigenvectors, the columns of ``u``, are refined in place
+    (:func:`~harmosync.solvers.lowrank.refine_soft_vectors`). ``v``, ``diag``, ``onsite``
+    (Ω0² + wall bonds, extended precision) and ``attachments``: a cut chain
+    (:func:`_potential_rounding`); ``environment``: the modes are V_E's (a graph or a chain with
+    defects, :meth:`~harmosync.network.Environment.modes`), ``mu_err`` None is computed."""
     soft = soft_modes(mu)
     if soft.size == 0:
         return mu, mu_err
     ld = np.longdouble
+    env = network.environment
     if onsite is None:
-        env = network.environment
         onsite = (np.full(env.sites, ld(env.omega0) ** 2) if env.homogeneous_chain and env.omega0 is not None
                   else np.asarray(env.onsite, ld))
         onsite = onsite + (np.asarray(env.wall, ld) if env.wall is not None else 0)
-    d = np.concatenate([np.asarray(network.probes.frequencies, ld) ** 2, onsite])
+    p = network.n_probes
+    if environment:  # V_E alone: no probes, no couplings
+        v = env.potential(sparse=True)
+        diag = onsite + np.asarray(sp.csr_matrix(env.bonds).astype(ld).sum(axis=1)).ravel()
+        attachments, p, d = (), 0, onsite
+        if mu_err is None:
+            mu_err = dense_mode_errors(network, mu, u, v=v, diag=diag, attachments=attachments)
+    else:
+        d = np.concatenate([np.asarray(network.probes.frequencies, ld) ** 2, onsite])
     v, rounding = _potential_rounding(network, v=v, diag=diag, attachments=attachments)
     d_err = 4 * float(np.finfo(ld).eps) * np.abs(d.astype(float))
-    return soft_mode_errors(v, network.n_probes, d, d_err, mu, u, soft, mu_err, rounding)
+    refine_soft_vectors(v, p, d, mu, u, soft)
+    return soft_mode_errors(v, p, d, d_err, mu, u, soft, mu_err, rounding)
 
 
 def _environment_energy(network: Network, temperature: float) -> float:
@@ -490,6 +508,8 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
         nu = thermal_factor(w, temp)
         cov_bound = (lr.readout_bound + eigen_roundoff(mu, readout, temp, mu_err)
                      + evaluation_roundoff(w, readout, nu, values, vectors, horizon, mu_err))
+        if method == "dense" and spec.env_rounding is not None:  # V_E from a dense eigh
+            cov_bound += environment_roundoff(mu, mu_err, a, env_d, env_c, spec.env_rounding[0], readout, temp)
         bound = max(bound, cov_bound)
     else:
         values, vectors = np.zeros(0), np.zeros((2, w.size, 0))

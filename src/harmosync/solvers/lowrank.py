@@ -357,6 +357,40 @@ def eigen_roundoff(mu, readout, temperature: float = 0.0, mu_error=None) -> floa
     return 3.0 * float(max(np.max(r2 @ gx), np.max(r2 @ (gx * mu))))
 
 
+def environment_roundoff(mu, mu_error, a, env_d, env_c, env_error, readout, temperature: float = 0.0) -> float:
+    """Bound on what V_E's eigenvalues' error (``env_error`` e_j ≥ |d̃_j − d_j|, a dense eigh of
+    V_E: graphs, chains with defects) does to the observed covariance through Δ [units of σ], to
+    first order. An error δ in d_j moves H_ζ by −δ c_j c_jᵀ/(d_j + ζ)², and the bracket's X(ζ) by
+    D Aᵀ δH A D; with (Aᵀc_j)_k = (μ_k − d_j)·c̃_jk, c̃_j = Uᵀ(0 ⊕ w_j) (unit: |c̃_jk| ≤ 1), its
+    pole sum is δ·c̃_jk c̃_jl·[g′(d) − g[d, μ_k] − g[d, μ_l] + g[μ_k, μ_l]], each divided
+    difference ≤ G(its smaller point), G(x) = g(x)/x (:func:`eigen_roundoff`; g_p: ≤ g(x)). Read
+    out with ρ_x, ρ_p (module docstring): Σ_j e_j [3 G(d_j) S_j² + 4 S_j T_j], S_j = Σ_k ρ_k c̃_jk,
+    T_j = Σ_k G(μ_k) ρ_k c̃_jk (eigenvalues lowered by their errors)."""
+    mu, e = np.asarray(mu, float), np.broadcast_to(np.asarray(mu_error, float), np.shape(mu))
+    env_d, env_e = np.asarray(env_d, float), np.asarray(env_error, float)
+    if np.size(readout) == 0 or not np.any(env_e > 0):
+        return 0.0
+    if np.any(e >= mu) or np.any(env_e >= env_d):
+        return np.inf
+    w = np.sqrt(mu)
+    r = np.abs(np.atleast_2d(np.asarray(readout, float))).max(axis=0)
+    rho = (r * np.maximum(1.0, w), r * np.maximum(1.0, 1.0 / w))
+    lo, lo_d = mu - e, env_d - env_e
+    g_mu, g_d = variance_function(lo, temperature), variance_function(lo_d, temperature)
+    big = ((g_mu / lo, g_d / lo_d), (g_mu, g_d))  # G for the x bracket, g for the p bracket
+    total = 0.0
+    for start in range(0, env_d.size, 128):
+        sl = slice(start, start + 128)
+        num = np.abs(np.asarray(env_c, float)[:, sl].T @ np.asarray(a, float))  # (j, k)
+        gap = np.abs(mu[None, :] - env_d[sl, None]) - e[None, :] - env_e[sl, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ct = np.where(gap > 0, np.minimum(num / gap, 1.0), 1.0)
+        for rh, (gk, gd) in zip(rho, big):
+            s_j, t_j = ct @ rh, ct @ (gk * rh)
+            total += float(env_e[sl] @ (3 * gd[sl] * s_j**2 + 4 * s_j * t_j))
+    return total * (1 + 1e-9)
+
+
 def trig_sum_errors(w, readout, coef_q, coef_p, t_max: float, mu_error=None):
     """Bounds for the trig sums z(t) = Σ_k u_k [c_q,k cos(w_k t) + c_p,k sin(w_k t)] that give
     every observed x (u = r/√w) and p (u = r√w) row, for each column of ``coef_q``, ``coef_p``
@@ -510,6 +544,67 @@ def enclose(mu, rho, half, eta, fallback=None) -> np.ndarray:
     ok_modes = np.empty(n, bool)
     ok_modes[order] = ok
     return np.where(ok_modes, e, np.inf if fallback is None else np.maximum(e, fallback))
+
+
+def laplacian_parts(v, p: int, rounding=None):
+    """V = diag(d) + L + C split into its bonds (i, j, w_ij, δw_ij; L: within the probes and
+    within the environment, V_ij = −w_ij) and its probe–site couplings (i, j, K_ij, δK_ij; i <
+    ``p`` ≤ j), weights in extended precision, δ from ``rounding`` (entrywise, or 0)."""
+    ld = np.longdouble
+    up = sp.triu(sp.csr_matrix(v), 1).tocoo()
+    i, j, val = up.row, up.col, up.data
+    dval = (np.asarray(abs(sp.csr_matrix(rounding))[i, j], float).ravel() if rounding is not None
+            else np.zeros(val.size))
+    lap = (i < p) == (j < p)
+    return ((i[lap], j[lap], -val[lap].astype(ld), dval[lap]),
+            (i[~lap], j[~lap], val[~lap].astype(ld), dval[~lap]))
+
+
+def laplacian_apply(d, parts, x):
+    """V·x in extended precision in Laplacian form, (Vx)_i = d_i x_i + Σ_j w_ij (x_i − x_j) +
+    Σ_j K_ij x_j: no term cancels against ‖V‖ (``parts`` from :func:`laplacian_parts`)."""
+    (li, lj, lw, _), (ci, cj, ck, _) = parts
+    dx = x[li] - x[lj]
+    vx = np.asarray(d)[:, None] * x
+    for rows, vals in ((li, lw[:, None] * dx), (lj, -lw[:, None] * dx),
+                       (ci, ck[:, None] * x[cj]), (cj, ck[:, None] * x[ci])):
+        np.add.at(vx, rows, vals)
+    return vx
+
+
+def refine_soft_vectors(v, p: int, d, mu, u, modes) -> np.ndarray:
+    """The soft ``modes``' eigenvectors of a dense eigh (μ̃ ``mu``, columns ``u``, updated in
+    place; returned) refined against V's parameters in Laplacian form (extended precision), where
+    the float eigh leaves them off by ~ε‖V‖/gap (V's rounded diagonal, its backward error):
+    (i) a Rayleigh–Ritz of the soft block (SᵀVS in extended precision; its float eigh resolves
+    the soft splittings to ε‖SᵀVS‖ ≤ ε·SOFT·‖V‖), which unmixes nearly degenerate soft modes;
+    (ii) one correction step against the other modes, x ← x − Σ_l u_l u_lᵀr/(μ̃_l − ρ) with
+    r = Vx − ρx in extended precision (Newton's step for the eigenvector: the error left is
+    second order, ~(ε‖V‖/gap)², plus the rounding of x to double)."""
+    ld = np.longdouble
+    modes = np.asarray(modes, int)
+    if modes.size == 0:
+        return u
+    parts = laplacian_parts(v, p)
+    x = u[:, modes].astype(ld)
+    vx = laplacian_apply(np.asarray(d, ld), parts, x)
+    gram = x.T @ vx
+    gram = 0.5 * (gram + gram.T)
+    shift = np.mean(np.diagonal(gram))
+    _, q = np.linalg.eigh((gram - shift * np.eye(modes.size, dtype=ld)).astype(float))
+    x, vx = x @ q.astype(ld), vx @ q.astype(ld)
+    rho = np.sum(x * vx, axis=0) / np.sum(x * x, axis=0)
+    res = (vx - rho * x).astype(float)
+    other = np.ones(mu.size, bool)
+    other[modes] = False
+    uo = u[:, other]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        coef = (uo.T @ res) / (np.asarray(mu, float)[other, None] - rho.astype(float)[None, :])
+    coef[~np.isfinite(coef)] = 0.0
+    x = x - (uo @ coef).astype(ld)
+    x /= np.sqrt(np.sum(x * x, axis=0))
+    u[:, modes] = x.astype(float)
+    return u
 
 
 def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None):
