@@ -65,7 +65,7 @@ import scipy.sparse as sp
 
 from .. import lightcone as lc
 from ..conventions import thermal_factor, to_interleaved
-from ..errors import HarmosyncError, NumericalError
+from ..errors import HarmosyncError, NumericalError, UnstableNetworkError
 from ..network import Network, chain_mode_rows, chain_modes
 from ..solvers import blas_threads
 from ..solvers import trigsum as ts
@@ -80,6 +80,8 @@ BLOCK = 512
 #: a safety net, measured where no a-priori term reaches (it caught the soft T = 0 chains' loss
 #: to the skeleton compression before soft modes were taken exactly)
 INITIAL_CHECK = 10.0
+#: a solution that misses the initial state by more than this fraction of it is refused
+LOST = 1e-4
 #: networks with at most this many oscillators use the dense eigendecomposition
 DENSE_MAX = 400
 #: the structured path's O(N²) secular sweeps take ~5 s at N = 10⁴ on 2 cores: refuse N above
@@ -245,8 +247,8 @@ def _dense_spectrum(network: Network, rows, window) -> Spectrum:
     env = network.environment
     p = network.n_probes
     if window is None:
-        w, u = normal_modes(network)
-        env_rounding = None
+        lam, u = np.linalg.eigh(network.potential())  # its sign is checked after refinement
+        w, env_rounding = np.sqrt(np.maximum(lam, 0.0)), None
         if env.structured:
             env_d = chain_modes(env.sites, env.omega0, env.g, env.boundary, vectors=False)[0] ** 2
             b, sites = _coupling_rows(p, env.sites, _attachments(network, 0))
@@ -258,7 +260,12 @@ def _dense_spectrum(network: Network, rows, window) -> Spectrum:
                 env_d, env_err = refine_soft_modes(network, env_d, eu, None, environment=True)
                 env_rounding = (env_err, None)
             env_c = network.coupling_block() @ eu
-        mu, err = refine_soft_modes(network, w**2, u, dense_mode_errors(network, w**2, u))
+        mu, err = refine_soft_modes(network, lam, u, dense_mode_errors(network, lam, u))
+        if not mu[0] > err[0]:  # Network's check passed: positive, but not resolvable
+            raise UnstableNetworkError(
+                f"the network is within roundoff of its stability limit: the potential matrix's smallest "
+                f"eigenvalue {mu[0]:.3g} ± {err[0]:.2g} cannot be told from 0 beside its largest {mu[-1]:.3g}; "
+                "reduce the strengths K or raise the lowest frequencies")
         return Spectrum(mu, u[:p], u[list(rows)], env_d, env_c, err, env_rounding)
     # the cut chain: a fixed-end chain of window.sites sites (the compression of V)
     m, offset = window.sites, window.lo - 1
@@ -535,6 +542,13 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
     )
     # a posteriori: t = 0 must give the initial state, known exactly (the split is covariance-only)
     miss = initial_discrepancy(evo, initial, a.shape[0]) if covariance else 0.0
+    scale = float(np.abs(pc).max())
+    if miss > LOST * scale:  # not even the initial state: nothing of this solution can be trusted
+        raise HarmosyncError(
+            f"double precision cannot resolve this network: at t = 0 the solution misses the initial state "
+            f"by {miss / scale:.1g} of its largest entry (its lowest mode, frequency² {mu[0]:.3g}, is "
+            f"{mu[0] / mu[-1]:.1g} of the highest: near the stability limit?); reduce the strengths K or "
+            "raise the lowest frequencies")
     if INITIAL_CHECK * miss > bound:
         evo = replace(evo, error_bound=float(INITIAL_CHECK * miss))
     return evo
