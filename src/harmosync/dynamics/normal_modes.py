@@ -70,7 +70,7 @@ from ..network import Network, chain_mode_rows, chain_modes
 from ..solvers import blas_threads
 from ..solvers import trigsum as ts
 from ..solvers.arrowhead import arrowhead_errors, arrowhead_modes
-from ..solvers.lowrank import (eigen_roundoff, eigenvalue_errors, environment_roundoff, evaluation_roundoff,
+from ..solvers.lowrank import (SOFT, eigen_roundoff, eigenvalue_errors, environment_roundoff, evaluation_roundoff,
                                low_rank_delta, means_roundoff, refine_soft_vectors, soft_mode_errors, soft_modes)
 from ..states import InitialState
 from .contract import Moments, check_times, uniform_step
@@ -80,6 +80,8 @@ BLOCK = 512
 #: a safety net, measured where no a-priori term reaches (it caught the soft T = 0 chains' loss
 #: to the skeleton compression before soft modes were taken exactly)
 INITIAL_CHECK = 10.0
+#: up to this many oscillators, a chain with a soft probe takes the dense path (``auto``)
+DENSE_SOFT = 2000
 #: a solution that misses the initial state by more than this fraction of it is refused
 LOST = 1e-4
 #: networks with at most this many oscillators use the dense eigendecomposition
@@ -260,7 +262,7 @@ def _dense_spectrum(network: Network, rows, window) -> Spectrum:
                 env_d, env_err = refine_soft_modes(network, env_d, eu, None, environment=True)
                 env_rounding = (env_err, None)
             env_c = network.coupling_block() @ eu
-        mu, err = refine_soft_modes(network, lam, u, dense_mode_errors(network, lam, u))
+        mu, err = refine_soft_modes(network, w**2, u, dense_mode_errors(network, w**2, u))
         if not mu[0] > err[0]:  # Network's check passed: positive, but not resolvable
             raise UnstableNetworkError(
                 f"the network is within roundoff of its stability limit: the potential matrix's smallest "
@@ -453,6 +455,11 @@ def solve_closed(network: Network, initial: InitialState, *, observe=None, tol: 
     use = method
     if method == "auto":
         use = "chain" if structured and size > DENSE_MAX else "dense"
+        # a soft probe: the secular equation's probe-like root keeps only ~ε·max μ absolutely,
+        # the dense path refines it from the parameters (docs/conventions.md)
+        if use == "chain" and size <= DENSE_SOFT and (
+                np.linalg.eigvalsh(network.probes.potential())[0] < SOFT * (env.omega0**2 + 4 * env.g)):
+            use = "dense"
     check_size(size, use, cuttable=t_max is None and structured and env.boundary == "fixed")
     with blas_threads(1 if size <= SMALL else None):
         spec = (_chain_spectrum if use == "chain" else _dense_spectrum)(network, rows, window)
@@ -545,10 +552,11 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
     scale = float(np.abs(pc).max())
     if miss > LOST * scale:  # not even the initial state: nothing of this solution can be trusted
         raise HarmosyncError(
-            f"double precision cannot resolve this network: at t = 0 the solution misses the initial state "
-            f"by {miss / scale:.1g} of its largest entry (its lowest mode, frequency² {mu[0]:.3g}, is "
-            f"{mu[0] / mu[-1]:.1g} of the highest: near the stability limit?); reduce the strengths K or "
-            "raise the lowest frequencies")
+            f"double precision cannot resolve this network with the {method} method: at t = 0 the solution "
+            f"misses the initial state by {miss / scale:.1g} of its largest entry (its lowest mode, frequency² "
+            f"{mu[0]:.3g}, is {mu[0] / mu[-1]:.1g} of the highest: near the stability limit?); "
+            + ("try method='dense', or " if method == "chain" else "")
+            + "reduce the strengths K or raise the lowest frequencies")
     if INITIAL_CHECK * miss > bound:
         evo = replace(evo, error_bound=float(INITIAL_CHECK * miss))
     return evo
