@@ -70,7 +70,7 @@ from .stieltjes import PoleRule, kernel_basis, kernel_errors, snap_interval, var
 #: a soft kernel ~1/μ_k in the pairs with it: ~ID_TOL·μ_k^{-3/2} (docs/conventions.md)
 SOFT = 1e-4
 #: at most this many soft modes (the lowest) are taken exactly
-SOFT_MAX = 64
+SOFT_MAX = 512
 
 @dataclass(frozen=True)
 class LowRank:
@@ -574,36 +574,31 @@ def laplacian_apply(d, parts, x):
 
 def refine_soft_vectors(v, p: int, d, mu, u, modes) -> np.ndarray:
     """The soft ``modes``' eigenvectors of a dense eigh (μ̃ ``mu``, columns ``u``, updated in
-    place; returned) refined against V's parameters in Laplacian form (extended precision), where
-    the float eigh leaves them off by ~ε‖V‖/gap (V's rounded diagonal, its backward error):
-    (i) a Rayleigh–Ritz of the soft block (SᵀVS in extended precision; its float eigh resolves
-    the soft splittings to ε‖SᵀVS‖ ≤ ε·SOFT·‖V‖), which unmixes nearly degenerate soft modes;
-    (ii) one correction step against the other modes, x ← x − Σ_l u_l u_lᵀr/(μ̃_l − ρ) with
-    r = Vx − ρx in extended precision (Newton's step for the eigenvector: the error left is
-    second order, ~(ε‖V‖/gap)², plus the rounding of x to double)."""
-    ld = np.longdouble
+    place; returned) refined against V's parameters in Laplacian form, where the float eigh leaves
+    them off by ~ε‖V‖/gap (V's rounded diagonal, its backward error): (i) a Rayleigh–Ritz of the
+    soft block (SᵀVS, with VS in extended precision: its entries are soft-sized, so their float
+    products and eigh resolve the soft splittings to ε‖SᵀVS‖ ≤ ε·SOFT·‖V‖), which unmixes nearly
+    degenerate soft modes; (ii) one correction step against the other modes, x ← x −
+    Σ_l u_l u_lᵀr/(μ̃_l − ρ) with r = Vx − ρx (Newton's step for the eigenvector: the error left
+    is second order, ~(ε‖V‖/gap)², plus the rounding of x to double)."""
     modes = np.asarray(modes, int)
     if modes.size == 0:
         return u
-    parts = laplacian_parts(v, p)
-    x = u[:, modes].astype(ld)
-    vx = laplacian_apply(np.asarray(d, ld), parts, x)
+    x = u[:, modes]
+    vx = laplacian_apply(np.asarray(d, np.longdouble), laplacian_parts(v, p), x.astype(np.longdouble)).astype(float)
     gram = x.T @ vx
     gram = 0.5 * (gram + gram.T)
-    shift = np.mean(np.diagonal(gram))
-    _, q = np.linalg.eigh((gram - shift * np.eye(modes.size, dtype=ld)).astype(float))
-    x, vx = x @ q.astype(ld), vx @ q.astype(ld)
+    _, q = np.linalg.eigh(gram - np.mean(np.diagonal(gram)) * np.eye(modes.size))
+    x, vx = x @ q, vx @ q
     rho = np.sum(x * vx, axis=0) / np.sum(x * x, axis=0)
-    res = (vx - rho * x).astype(float)
     other = np.ones(mu.size, bool)
     other[modes] = False
     uo = u[:, other]
     with np.errstate(divide="ignore", invalid="ignore"):
-        coef = (uo.T @ res) / (np.asarray(mu, float)[other, None] - rho.astype(float)[None, :])
+        coef = (uo.T @ (vx - rho * x)) / (np.asarray(mu, float)[other, None] - rho[None, :])
     coef[~np.isfinite(coef)] = 0.0
-    x = x - (uo @ coef).astype(ld)
-    x /= np.sqrt(np.sum(x * x, axis=0))
-    u[:, modes] = x.astype(float)
+    x = x - uo @ coef
+    u[:, modes] = x / np.sqrt(np.sum(x * x, axis=0))
     return u
 
 
