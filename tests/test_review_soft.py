@@ -334,7 +334,7 @@ def test_two_nearly_degenerate_soft_probes(temperature):
 
 def test_bound_with_environment_sites_observed_on_a_warm_soft_chain():
     """Environment site observed on a warm soft free chain (20 sites, Ω0 = 1e-4, T = 0.5): the soft
-    eigenvector is refined (lowrank.refine_soft_vectors): measured 1.9e-16 of max|σ|, bound
+    eigenvector is refined (softmodes.refine_soft_vectors): measured 1.9e-16 of max|σ|, bound
     2e-14 (before: 1e-13 off, bound 0.2× the error)."""
     net = nw.couple(nw.chain(20, 1e-4, 1.0, "free"), nw.probes((1.0, 1.1), 0.3, (1, 10), (1e-4, 1e-4)))
     init = st.InitialState(st.product(st.coherent(1.0, 1.0), st.coherent(1.1, 0.5)), 0.5)

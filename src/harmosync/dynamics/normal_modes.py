@@ -71,7 +71,8 @@ from ..solvers import blas_threads
 from ..solvers import trigsum as ts
 from ..solvers.arrowhead import arrowhead_errors, arrowhead_modes
 from ..solvers.lowrank import (SOFT, eigen_roundoff, eigenvalue_errors, environment_roundoff, evaluation_roundoff,
-                               low_rank_delta, means_roundoff, refine_soft_vectors, soft_mode_errors, soft_modes)
+                               low_rank_delta, means_roundoff, soft_modes)
+from ..solvers.softmodes import refine_soft_vectors, soft_mode_errors
 from ..states import InitialState
 from .contract import Moments, check_times, uniform_step
 
@@ -372,9 +373,9 @@ def refine_soft_modes(network: Network, mu, u, mu_err, *, v=None, diag=None, ons
                       environment: bool = False):
     """(μ, e): the soft modes (:func:`~harmosync.solvers.lowrank.soft_modes`) of a dense eigh
     (``mu``, ``u``; bounds ``mu_err`` from :func:`dense_mode_errors`) recomputed from V's
-    parameters, with their bounds (:func:`~harmosync.solvers.lowrank.soft_mode_errors`); the
+    parameters, with their bounds (:func:`~harmosync.solvers.softmodes.soft_mode_errors`); the
     other modes as given. Their eigenvectors, the columns of ``u``, are refined in place
-    (:func:`~harmosync.solvers.lowrank.refine_soft_vectors`). ``v``, ``diag``, ``onsite``
+    (:func:`~harmosync.solvers.softmodes.refine_soft_vectors`). ``v``, ``diag``, ``onsite``
     (Ω0² + wall bonds, extended precision) and ``attachments``: a cut chain
     (:func:`_potential_rounding`); ``environment``: the modes are V_E's (a graph or a chain with
     defects, :meth:`~harmosync.network.Environment.modes`), ``mu_err`` None is computed."""
