@@ -273,7 +273,8 @@ def test_cli_soft_graph_runs(tmp_path):
     "chain path, soft probe: the probe-like soft root of the secular equation keeps an absolute "
     "error ~ε·μ_max (μ_0 = 9.8948e-11 off by a relative 5.3e-7; the dense path refines it: exact); "
     "σ(0) off by 2.4e-7 of max|σ| at T = 0 and 2.9e-2 at T = 0.3 (bounds 2.4e-6, 0.29: honest; "
-    "dense: 4e-16, 7e-11). Also at N > 400 (auto picks chain), see the CLI test"))
+    "dense: 4e-16, 7e-11). With method='auto' such chains take the dense path up to DENSE_SOFT = 2000 "
+    "oscillators (test_cli_soft_probe_on_a_long_chain_runs_dense); above, and with method='chain', not fixed"))
 @pytest.mark.parametrize("temperature", [0.0, 0.3])
 def test_soft_probe_on_the_chain_path(temperature):
     net = nw.couple(nw.chain(18, 0.5, 1.0, "free"), nw.probes((1e-5, 1.0), 0.0, (3, 9), (1e-6, 0.1)))
