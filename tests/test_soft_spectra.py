@@ -10,7 +10,7 @@ Two places lost digits there, both ∝ Ω0⁻³ at T = 0 before (1e-10 at Ω0 = 
   (μ < SOFT·μ_max) take their kernels exactly (solvers.lowrank.soft_core);
 * the dense eigh's soft eigenvalue: the float V's diagonal Ω0² + 2g is rounded by ~ε·2g, which
   moves μ_0 ≈ Ω0² by a relative 1e-4 at Ω0 = 3e-6. Now the soft modes' Rayleigh quotients are
-  taken from the parameters in Laplacian form (solvers.lowrank.soft_mode_errors).
+  taken from the parameters in Laplacian form (solvers.softmodes.soft_mode_errors).
 """
 
 import mpmath as mp

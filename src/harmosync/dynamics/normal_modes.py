@@ -65,14 +65,15 @@ import scipy.sparse as sp
 
 from .. import lightcone as lc
 from ..conventions import thermal_factor, to_interleaved
-from ..errors import HarmosyncError, NumericalError
+from ..errors import HarmosyncError, NumericalError, UnstableNetworkError
 from ..jit import kernel
 from ..network import Network, chain_mode_rows, chain_modes
 from ..solvers import blas_threads
 from ..solvers import trigsum as ts
 from ..solvers.arrowhead import arrowhead_errors, arrowhead_modes
-from ..solvers.lowrank import (eigen_roundoff, eigenvalue_errors, evaluation_roundoff, low_rank_delta,
-                               means_roundoff, soft_mode_errors, soft_modes)
+from ..solvers.lowrank import (SOFT, eigen_roundoff, eigenvalue_errors, environment_roundoff, evaluation_roundoff,
+                               low_rank_delta, means_roundoff, soft_modes)
+from ..solvers.softmodes import refine_soft_vectors, soft_mode_errors
 from ..states import InitialState
 from .contract import Moments, check_times, uniform_step
 
@@ -81,6 +82,10 @@ BLOCK = 512
 #: a safety net, measured where no a-priori term reaches (it caught the soft T = 0 chains' loss
 #: to the skeleton compression before soft modes were taken exactly)
 INITIAL_CHECK = 10.0
+#: up to this many oscillators, a chain with a soft probe takes the dense path (``auto``)
+DENSE_SOFT = 2000
+#: a solution that misses the initial state by more than this fraction of it is refused
+LOST = 1e-4
 #: networks with at most this many oscillators use the dense eigendecomposition
 DENSE_MAX = 400
 #: the structured path's O(N²) secular sweeps take ~5 s at N = 10⁴ on 2 cores: refuse N above
@@ -246,16 +251,26 @@ def _dense_spectrum(network: Network, rows, window) -> Spectrum:
     env = network.environment
     p = network.n_probes
     if window is None:
-        w, u = normal_modes(network)
+        lam, u = np.linalg.eigh(network.potential())  # its sign is checked after refinement
+        w, env_rounding = np.sqrt(np.maximum(lam, 0.0)), None
         if env.structured:
             env_d = chain_modes(env.sites, env.omega0, env.g, env.boundary, vectors=False)[0] ** 2
             b, sites = _coupling_rows(p, env.sites, _attachments(network, 0))
             env_c = b @ chain_mode_rows(env.sites, env.boundary, sites) if sites else np.zeros((p, env.sites))
         else:
             ew, eu = env.modes()
-            env_d, env_c = ew**2, network.coupling_block() @ eu
+            env_d = ew**2
+            if soft_modes(env_d).size:  # V_E's soft modes from its parameters, as V's below
+                env_d, env_err = refine_soft_modes(network, env_d, eu, None, environment=True)
+                env_rounding = (env_err, None)
+            env_c = network.coupling_block() @ eu
         mu, err = refine_soft_modes(network, w**2, u, dense_mode_errors(network, w**2, u))
-        return Spectrum(mu, u[:p], u[list(rows)], env_d, env_c, err)
+        if not mu[0] > err[0]:  # Network's check passed: positive, but not resolvable
+            raise UnstableNetworkError(
+                f"the network is within roundoff of its stability limit: the potential matrix's smallest "
+                f"eigenvalue {mu[0]:.3g} ± {err[0]:.2g} cannot be told from 0 beside its largest {mu[-1]:.3g}; "
+                "reduce the strengths K or raise the lowest frequencies")
+        return Spectrum(mu, u[:p], u[list(rows)], env_d, env_c, err, env_rounding)
     # the cut chain: a fixed-end chain of window.sites sites (the compression of V)
     m, offset = window.sites, window.lo - 1
     att = _attachments(network, offset)
@@ -355,25 +370,38 @@ def dense_mode_errors(network: Network, mu, u, *, v=None, diag=None, attachments
     return eigenvalue_errors(v, mu, u, rounding, fallback)
 
 
-def refine_soft_modes(network: Network, mu, u, mu_err, *, v=None, diag=None, onsite=None, attachments=None):
+def refine_soft_modes(network: Network, mu, u, mu_err, *, v=None, diag=None, onsite=None, attachments=None,
+                      environment: bool = False):
     """(μ, e): the soft modes (:func:`~harmosync.solvers.lowrank.soft_modes`) of a dense eigh
     (``mu``, ``u``; bounds ``mu_err`` from :func:`dense_mode_errors`) recomputed from V's
-    parameters, with their bounds (:func:`~harmosync.solvers.lowrank.soft_mode_errors`); the
-    other modes as given. ``v``, ``diag``, ``onsite`` (Ω0² + wall bonds, extended precision) and
-    ``attachments``: a cut chain (:func:`_potential_rounding`)."""
+    parameters, with their bounds (:func:`~harmosync.solvers.softmodes.soft_mode_errors`); the
+    other modes as given. Their eigenvectors, the columns of ``u``, are refined in place
+    (:func:`~harmosync.solvers.softmodes.refine_soft_vectors`). ``v``, ``diag``, ``onsite``
+    (Ω0² + wall bonds, extended precision) and ``attachments``: a cut chain
+    (:func:`_potential_rounding`); ``environment``: the modes are V_E's (a graph or a chain with
+    defects, :meth:`~harmosync.network.Environment.modes`), ``mu_err`` None is computed."""
     soft = soft_modes(mu)
     if soft.size == 0:
         return mu, mu_err
     ld = np.longdouble
+    env = network.environment
     if onsite is None:
-        env = network.environment
         onsite = (np.full(env.sites, ld(env.omega0) ** 2) if env.homogeneous_chain and env.omega0 is not None
                   else np.asarray(env.onsite, ld))
         onsite = onsite + (np.asarray(env.wall, ld) if env.wall is not None else 0)
-    d = np.concatenate([np.asarray(network.probes.frequencies, ld) ** 2, onsite])
+    p = network.n_probes
+    if environment:  # V_E alone: no probes, no couplings
+        v = env.potential(sparse=True)
+        diag = onsite + np.asarray(sp.csr_matrix(env.bonds).astype(ld).sum(axis=1)).ravel()
+        attachments, p, d = (), 0, onsite
+        if mu_err is None:
+            mu_err = dense_mode_errors(network, mu, u, v=v, diag=diag, attachments=attachments)
+    else:
+        d = np.concatenate([np.asarray(network.probes.frequencies, ld) ** 2, onsite])
     v, rounding = _potential_rounding(network, v=v, diag=diag, attachments=attachments)
     d_err = 4 * float(np.finfo(ld).eps) * np.abs(d.astype(float))
-    return soft_mode_errors(v, network.n_probes, d, d_err, mu, u, soft, mu_err, rounding)
+    refine_soft_vectors(v, p, d, mu, u, soft)
+    return soft_mode_errors(v, p, d, d_err, mu, u, soft, mu_err, rounding)
 
 
 def _environment_energy(network: Network, temperature: float) -> float:
@@ -429,6 +457,11 @@ def solve_closed(network: Network, initial: InitialState, *, observe=None, tol: 
     use = method
     if method == "auto":
         use = "chain" if structured and size > DENSE_MAX else "dense"
+        # a soft probe: the secular equation's probe-like root keeps only ~ε·max μ absolutely,
+        # the dense path refines it from the parameters (docs/conventions.md)
+        if use == "chain" and size <= DENSE_SOFT and (
+                np.linalg.eigvalsh(network.probes.potential())[0] < SOFT * (env.omega0**2 + 4 * env.g)):
+            use = "dense"
     check_size(size, use, cuttable=t_max is None and structured and env.boundary == "fixed")
     with blas_threads(1 if size <= SMALL else None):
         spec = (_chain_spectrum if use == "chain" else _dense_spectrum)(network, rows, window)
@@ -491,6 +524,8 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
         nu = thermal_factor(w, temp)
         cov_bound = (lr.readout_bound + eigen_roundoff(mu, readout, temp, mu_err)
                      + evaluation_roundoff(w, readout, nu, values, vectors, horizon, mu_err))
+        if method == "dense" and spec.env_rounding is not None:  # V_E from a dense eigh
+            cov_bound += environment_roundoff(mu, mu_err, a, env_d, env_c, spec.env_rounding[0], readout, temp)
         bound = max(bound, cov_bound)
     else:
         values, vectors = np.zeros(0), np.zeros((2, w.size, 0))
@@ -516,6 +551,14 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
     )
     # a posteriori: t = 0 must give the initial state, known exactly (the split is covariance-only)
     miss = initial_discrepancy(evo, initial, a.shape[0]) if covariance else 0.0
+    scale = float(np.abs(pc).max())
+    if miss > LOST * scale:  # not even the initial state: nothing of this solution can be trusted
+        raise HarmosyncError(
+            f"double precision cannot resolve this network with the {method} method: at t = 0 the solution "
+            f"misses the initial state by {miss / scale:.1g} of its largest entry (its lowest mode, frequency² "
+            f"{mu[0]:.3g}, is {mu[0] / mu[-1]:.1g} of the highest: near the stability limit?); "
+            + ("try method='dense', or " if method == "chain" else "")
+            + "reduce the strengths K or raise the lowest frequencies")
     if INITIAL_CHECK * miss > bound:
         evo = replace(evo, error_bound=float(INITIAL_CHECK * miss))
     return evo

@@ -70,7 +70,7 @@ from .stieltjes import PoleRule, kernel_basis, kernel_errors, snap_interval, var
 #: a soft kernel ~1/μ_k in the pairs with it: ~ID_TOL·μ_k^{-3/2} (docs/conventions.md)
 SOFT = 1e-4
 #: at most this many soft modes (the lowest) are taken exactly
-SOFT_MAX = 64
+SOFT_MAX = 512
 
 @dataclass(frozen=True)
 class LowRank:
@@ -357,6 +357,40 @@ def eigen_roundoff(mu, readout, temperature: float = 0.0, mu_error=None) -> floa
     return 3.0 * float(max(np.max(r2 @ gx), np.max(r2 @ (gx * mu))))
 
 
+def environment_roundoff(mu, mu_error, a, env_d, env_c, env_error, readout, temperature: float = 0.0) -> float:
+    """Bound on what V_E's eigenvalues' error (``env_error`` e_j ≥ |d̃_j − d_j|, a dense eigh of
+    V_E: graphs, chains with defects) does to the observed covariance through Δ [units of σ], to
+    first order. An error δ in d_j moves H_ζ by −δ c_j c_jᵀ/(d_j + ζ)², and the bracket's X(ζ) by
+    D Aᵀ δH A D; with (Aᵀc_j)_k = (μ_k − d_j)·c̃_jk, c̃_j = Uᵀ(0 ⊕ w_j) (unit: |c̃_jk| ≤ 1), its
+    pole sum is δ·c̃_jk c̃_jl·[g′(d) − g[d, μ_k] − g[d, μ_l] + g[μ_k, μ_l]], each divided
+    difference ≤ G(its smaller point), G(x) = g(x)/x (:func:`eigen_roundoff`; g_p: ≤ g(x)). Read
+    out with ρ_x, ρ_p (module docstring): Σ_j e_j [3 G(d_j) S_j² + 4 S_j T_j], S_j = Σ_k ρ_k c̃_jk,
+    T_j = Σ_k G(μ_k) ρ_k c̃_jk (eigenvalues lowered by their errors)."""
+    mu, e = np.asarray(mu, float), np.broadcast_to(np.asarray(mu_error, float), np.shape(mu))
+    env_d, env_e = np.asarray(env_d, float), np.asarray(env_error, float)
+    if np.size(readout) == 0 or not np.any(env_e > 0):
+        return 0.0
+    if np.any(e >= mu) or np.any(env_e >= env_d):
+        return np.inf
+    w = np.sqrt(mu)
+    r = np.abs(np.atleast_2d(np.asarray(readout, float))).max(axis=0)
+    rho = (r * np.maximum(1.0, w), r * np.maximum(1.0, 1.0 / w))
+    lo, lo_d = mu - e, env_d - env_e
+    g_mu, g_d = variance_function(lo, temperature), variance_function(lo_d, temperature)
+    big = ((g_mu / lo, g_d / lo_d), (g_mu, g_d))  # G for the x bracket, g for the p bracket
+    total = 0.0
+    for start in range(0, env_d.size, 128):
+        sl = slice(start, start + 128)
+        num = np.abs(np.asarray(env_c, float)[:, sl].T @ np.asarray(a, float))  # (j, k)
+        gap = np.abs(mu[None, :] - env_d[sl, None]) - e[None, :] - env_e[sl, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ct = np.where(gap > 0, np.minimum(num / gap, 1.0), 1.0)
+        for rh, (gk, gd) in zip(rho, big):
+            s_j, t_j = ct @ rh, ct @ (gk * rh)
+            total += float(env_e[sl] @ (3 * gd[sl] * s_j**2 + 4 * s_j * t_j))
+    return total * (1 + 1e-9)
+
+
 def trig_sum_errors(w, readout, coef_q, coef_p, t_max: float, mu_error=None):
     """Bounds for the trig sums z(t) = Σ_k u_k [c_q,k cos(w_k t) + c_p,k sin(w_k t)] that give
     every observed x (u = r/√w) and p (u = r√w) row, for each column of ``coef_q``, ``coef_p``
@@ -511,74 +545,3 @@ def enclose(mu, rho, half, eta, fallback=None) -> np.ndarray:
     ok_modes = np.empty(n, bool)
     ok_modes[order] = ok
     return np.where(ok_modes, e, np.inf if fallback is None else np.maximum(e, fallback))
-
-
-def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None):
-    """Eigenvalues, from V's parameters, of the soft ``modes`` of a dense eigh (μ̃ ``mu``,
-    eigenvectors ``u``) and per-mode bounds e_k ≥ |μ_k − λ_k| for every mode. V = diag(d) + L + C:
-    L the Laplacian of the bonds within the probes and within the environment (V_ij = −w_ij, the
-    weights also on the diagonal), C the probe–site couplings (i < ``p`` ≤ j). In the form
-
-        xᵀVx = Σ_i d_i x_i² + Σ_(ij) w_ij (x_i − x_j)² + 2 Σ_(ij) K_ij x_i x_j,
-        (Vx)_i = d_i x_i + Σ_j w_ij (x_i − x_j) + Σ_j K_ij x_j,
-
-    evaluated in extended precision, no term cancels against ‖V‖, so the Rayleigh quotient ρ_k
-    of a soft mode keeps its digits relative to λ_k (the float V's diagonal, Ω0² + 2g rounded,
-    moves a soft eigenvalue by ~ε·V_ii: its relative error 1e-4 at Ω0 = 3e-6). ``d`` (N,)
-    extended precision from the parameters, ``d_err`` ≥ |d_exact − d|; ``v`` the float V (CSR),
-    whose off-diagonal entries are the parameters within ``rounding`` (entrywise). Then, as in
-    :func:`eigenvalue_errors`: ρ_k of the exact V lies within s_k of the computed one, the residual
-    is ≤ η_k, and :func:`enclose` (residual theorem, Kato–Temple: the float eigenvector's residual
-    ~ε‖V‖ enters squared) with the other modes' ``radius`` around μ̃. Returns (μ̃ with the soft
-    modes' ρ_k, e)."""
-    ld = np.longdouble
-    mu = np.asarray(mu, float).copy()
-    modes = np.asarray(modes, int)
-    e = np.asarray(radius, float).copy()
-    if modes.size == 0:
-        return mu, e
-    n = mu.size
-    up = sp.triu(sp.csr_matrix(v), 1).tocoo()
-    i, j, val = up.row, up.col, up.data
-    dval = (np.asarray(abs(sp.csr_matrix(rounding))[i, j], float).ravel() if rounding is not None
-            else np.zeros(val.size))
-    lap = (i < p) == (j < p)
-    li, lj, lw, dlw = i[lap], j[lap], -val[lap].astype(ld), dval[lap]
-    ci, cj, ck, dck = i[~lap], j[~lap], val[~lap].astype(ld), dval[~lap]
-    d = np.asarray(d, ld)
-    x = np.asarray(u, float)[:, modes].astype(ld)
-    dx, xx = x[li] - x[lj], x[ci] * x[cj]
-    n2 = np.sum(x * x, axis=0)
-    rh = (np.sum(d[:, None] * x * x, axis=0) + np.sum(lw[:, None] * dx * dx, axis=0)
-          + 2 * np.sum(ck[:, None] * xx, axis=0)) / n2
-    vx = d[:, None] * x
-    for rows, vals in ((li, lw[:, None] * dx), (lj, -lw[:, None] * dx),
-                       (ci, ck[:, None] * x[cj]), (cj, ck[:, None] * x[ci])):
-        np.add.at(vx, rows, vals)
-    res = vx - rh * x
-    # in double: |terms| for the extended-precision roundoff (γ of the longest sum), and the
-    # parameters' rounding: s_k (Rayleigh quotient) and ‖|δV||x|‖ (residual), x unit
-    eps_ld = float(np.finfo(ld).eps)
-    g = 1.01 * (n + li.size + ci.size + 8) * eps_ld
-    safe = 1 + 4 * (n + li.size + ci.size) * np.finfo(float).eps
-    ax, adx, axx = (np.abs(t.astype(float)) for t in (x, dx, xx))
-    nrm2 = n2.astype(float) / safe
-    df, de = np.abs(d.astype(float)), np.asarray(d_err, float)
-    lwf, ckf = np.abs(lw.astype(float)), np.abs(ck.astype(float))
-    absum = (df @ ax**2 + lwf @ adx**2 + 2 * ckf @ axx) / nrm2
-    s_k = (de @ ax**2 + dlw @ adx**2 + 2 * dck @ axx) / nrm2
-    rho_f = np.abs(rh.astype(float))
-    row_abs, row_err = df[:, None] * ax, de[:, None] * ax
-    for rows in (li, lj):
-        np.add.at(row_abs, rows, lwf[:, None] * adx)
-        np.add.at(row_err, rows, dlw[:, None] * adx)
-    for rows, cols in ((ci, cj), (cj, ci)):
-        np.add.at(row_abs, rows, ckf[:, None] * ax[cols])
-        np.add.at(row_err, rows, dck[:, None] * ax[cols])
-    rn = (np.sqrt(np.sum(res * res, axis=0)).astype(float)
-          + g * np.sqrt(np.sum((row_abs + rho_f * ax) ** 2, axis=0))
-          + np.sqrt(np.sum(row_err**2, axis=0))) * safe / np.sqrt(nrm2) + g * absum
-    rho, half, eta = mu.astype(ld), e.copy(), np.zeros(n)
-    rho[modes], half[modes], eta[modes] = rh, (s_k + g * absum) * safe, rn
-    mu[modes] = rh.astype(float)
-    return mu, enclose(mu, rho, half, eta, e)

@@ -114,6 +114,7 @@ def variance_rule(a: float, b: float, temperature: float = 0.0, *, eps: float = 
     rule = PoleRule(poles, weights, 0.0, (a, b), t, np.inf)
     k = np.arange(4001)
     x = np.concatenate([[a, b], 0.5 * (a + b) + 0.5 * (b - a) * np.cos(np.pi * k / 4000)])
+    x = np.where(x > 0, x, a)  # a < ε·b: the points next to a round to 0 (g(0) = ∞)
     err = float(np.max(np.sqrt(x) * np.abs(variance_function(x, t) - rule(x))))
     return PoleRule(poles, weights, 0.0, (a, b), t, err)
 

@@ -1,0 +1,139 @@
+"""Soft modes from the network's parameters: eigenvalues and eigenvectors of a dense eigh refined
+in Laplacian form, where no term cancels against ‖V‖ (docs/conventions.md, "Soft spectra keep
+their digits"). V = diag(d) + L + C: d the on-site stiffnesses (probes ω², sites Ω² + wall
+bonds), L the Laplacian of the bonds within the probes and within the environment (V_ij = −w_ij),
+C the probe–site couplings K."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from .lowrank import enclose
+
+
+def laplacian_parts(v, p: int, rounding=None):
+    """V = diag(d) + L + C split into its bonds (i, j, w_ij, δw_ij; L: within the probes and
+    within the environment, V_ij = −w_ij) and its probe–site couplings (i, j, K_ij, δK_ij; i <
+    ``p`` ≤ j), weights in extended precision, δ from ``rounding`` (entrywise, or 0)."""
+    ld = np.longdouble
+    up = sp.triu(sp.csr_matrix(v), 1).tocoo()
+    i, j, val = up.row, up.col, up.data
+    dval = (np.asarray(abs(sp.csr_matrix(rounding))[i, j], float).ravel() if rounding is not None
+            else np.zeros(val.size))
+    lap = (i < p) == (j < p)
+    return ((i[lap], j[lap], -val[lap].astype(ld), dval[lap]),
+            (i[~lap], j[~lap], val[~lap].astype(ld), dval[~lap]))
+
+
+def laplacian_apply(d, parts, x):
+    """V·x in extended precision in Laplacian form, (Vx)_i = d_i x_i + Σ_j w_ij (x_i − x_j) +
+    Σ_j K_ij x_j: no term cancels against ‖V‖ (``parts`` from :func:`laplacian_parts`)."""
+    (li, lj, lw, _), (ci, cj, ck, _) = parts
+    dx = x[li] - x[lj]
+    vx = np.asarray(d)[:, None] * x
+    for rows, vals in ((li, lw[:, None] * dx), (lj, -lw[:, None] * dx),
+                       (ci, ck[:, None] * x[cj]), (cj, ck[:, None] * x[ci])):
+        np.add.at(vx, rows, vals)
+    return vx
+
+
+def refine_soft_vectors(v, p: int, d, mu, u, modes) -> np.ndarray:
+    """The soft ``modes``' eigenvectors of a dense eigh (μ̃ ``mu``, columns ``u``, updated in
+    place; returned) refined against V's parameters in Laplacian form, where the float eigh leaves
+    them off by ~ε‖V‖/gap (V's rounded diagonal, its backward error): (i) a Rayleigh–Ritz of the
+    soft block (SᵀVS, with VS in extended precision: its entries are soft-sized, so their float
+    products and eigh resolve the soft splittings to ε‖SᵀVS‖ ≤ ε·SOFT·‖V‖), which unmixes nearly
+    degenerate soft modes; (ii) one correction step against the other modes, x ← x −
+    Σ_l u_l u_lᵀr/(μ̃_l − ρ) with r = Vx − ρx (Newton's step for the eigenvector: the error left
+    is second order, ~(ε‖V‖/gap)², plus the rounding of x to double)."""
+    modes = np.asarray(modes, int)
+    if modes.size == 0:
+        return u
+    x = u[:, modes]
+    vx = laplacian_apply(np.asarray(d, np.longdouble), laplacian_parts(v, p), x.astype(np.longdouble)).astype(float)
+    gram = x.T @ vx
+    gram = 0.5 * (gram + gram.T)
+    _, q = np.linalg.eigh(gram - np.mean(np.diagonal(gram)) * np.eye(modes.size))
+    x, vx = x @ q, vx @ q
+    rho = np.sum(x * vx, axis=0) / np.sum(x * x, axis=0)
+    other = np.ones(mu.size, bool)
+    other[modes] = False
+    uo = u[:, other]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        coef = (uo.T @ (vx - rho * x)) / (np.asarray(mu, float)[other, None] - rho[None, :])
+    coef[~np.isfinite(coef)] = 0.0
+    x = x - uo @ coef
+    u[:, modes] = x / np.sqrt(np.sum(x * x, axis=0))
+    return u
+
+
+def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None):
+    """Eigenvalues, from V's parameters, of the soft ``modes`` of a dense eigh (μ̃ ``mu``,
+    eigenvectors ``u``) and per-mode bounds e_k ≥ |μ_k − λ_k| for every mode. V = diag(d) + L + C:
+    L the Laplacian of the bonds within the probes and within the environment (V_ij = −w_ij, the
+    weights also on the diagonal), C the probe–site couplings (i < ``p`` ≤ j). In the form
+
+        xᵀVx = Σ_i d_i x_i² + Σ_(ij) w_ij (x_i − x_j)² + 2 Σ_(ij) K_ij x_i x_j,
+        (Vx)_i = d_i x_i + Σ_j w_ij (x_i − x_j) + Σ_j K_ij x_j,
+
+    evaluated in extended precision, no term cancels against ‖V‖, so the Rayleigh quotient ρ_k
+    of a soft mode keeps its digits relative to λ_k (the float V's diagonal, Ω0² + 2g rounded,
+    moves a soft eigenvalue by ~ε·V_ii: its relative error 1e-4 at Ω0 = 3e-6). ``d`` (N,)
+    extended precision from the parameters, ``d_err`` ≥ |d_exact − d|; ``v`` the float V (CSR),
+    whose off-diagonal entries are the parameters within ``rounding`` (entrywise). Then, as in
+    :func:`eigenvalue_errors`: ρ_k of the exact V lies within s_k of the computed one, the residual
+    is ≤ η_k, and :func:`enclose` (residual theorem, Kato–Temple: the float eigenvector's residual
+    ~ε‖V‖ enters squared) with the other modes' ``radius`` around μ̃. Returns (μ̃ with the soft
+    modes' ρ_k, e)."""
+    ld = np.longdouble
+    mu = np.asarray(mu, float).copy()
+    modes = np.asarray(modes, int)
+    e = np.asarray(radius, float).copy()
+    if modes.size == 0:
+        return mu, e
+    n = mu.size
+    up = sp.triu(sp.csr_matrix(v), 1).tocoo()
+    i, j, val = up.row, up.col, up.data
+    dval = (np.asarray(abs(sp.csr_matrix(rounding))[i, j], float).ravel() if rounding is not None
+            else np.zeros(val.size))
+    lap = (i < p) == (j < p)
+    li, lj, lw, dlw = i[lap], j[lap], -val[lap].astype(ld), dval[lap]
+    ci, cj, ck, dck = i[~lap], j[~lap], val[~lap].astype(ld), dval[~lap]
+    d = np.asarray(d, ld)
+    x = np.asarray(u, float)[:, modes].astype(ld)
+    dx, xx = x[li] - x[lj], x[ci] * x[cj]
+    n2 = np.sum(x * x, axis=0)
+    rh = (np.sum(d[:, None] * x * x, axis=0) + np.sum(lw[:, None] * dx * dx, axis=0)
+          + 2 * np.sum(ck[:, None] * xx, axis=0)) / n2
+    vx = d[:, None] * x
+    for rows, vals in ((li, lw[:, None] * dx), (lj, -lw[:, None] * dx),
+                       (ci, ck[:, None] * x[cj]), (cj, ck[:, None] * x[ci])):
+        np.add.at(vx, rows, vals)
+    res = vx - rh * x
+    # in double: |terms| for the extended-precision roundoff (γ of the longest sum), and the
+    # parameters' rounding: s_k (Rayleigh quotient) and ‖|δV||x|‖ (residual), x unit
+    eps_ld = float(np.finfo(ld).eps)
+    g = 1.01 * (n + li.size + ci.size + 8) * eps_ld
+    safe = 1 + 4 * (n + li.size + ci.size) * np.finfo(float).eps
+    ax, adx, axx = (np.abs(t.astype(float)) for t in (x, dx, xx))
+    nrm2 = n2.astype(float) / safe
+    df, de = np.abs(d.astype(float)), np.asarray(d_err, float)
+    lwf, ckf = np.abs(lw.astype(float)), np.abs(ck.astype(float))
+    absum = (df @ ax**2 + lwf @ adx**2 + 2 * ckf @ axx) / nrm2
+    s_k = (de @ ax**2 + dlw @ adx**2 + 2 * dck @ axx) / nrm2
+    rho_f = np.abs(rh.astype(float))
+    row_abs, row_err = df[:, None] * ax, de[:, None] * ax
+    for rows in (li, lj):
+        np.add.at(row_abs, rows, lwf[:, None] * adx)
+        np.add.at(row_err, rows, dlw[:, None] * adx)
+    for rows, cols in ((ci, cj), (cj, ci)):
+        np.add.at(row_abs, rows, ckf[:, None] * ax[cols])
+        np.add.at(row_err, rows, dck[:, None] * ax[cols])
+    rn = (np.sqrt(np.sum(res * res, axis=0)).astype(float)
+          + g * np.sqrt(np.sum((row_abs + rho_f * ax) ** 2, axis=0))
+          + np.sqrt(np.sum(row_err**2, axis=0))) * safe / np.sqrt(nrm2) + g * absum
+    rho, half, eta = mu.astype(ld), e.copy(), np.zeros(n)
+    rho[modes], half[modes], eta[modes] = rh, (s_k + g * absum) * safe, rn
+    mu[modes] = rh.astype(float)
+    return mu, enclose(mu, rho, half, eta, e)
