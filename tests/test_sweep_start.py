@@ -14,6 +14,8 @@ everything pending when the runner flushes it (at the end, on Ctrl-C, on errors)
 from __future__ import annotations
 
 import concurrent.futures as cf
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -155,3 +157,31 @@ def test_finished_tasks_are_written_at_once_or_together_data_before_status(tmp_p
         got = np.asarray(sink.group[v][:])[:, 0]
         want = np.where(saved() == 1, np.arange(12) + k / 10, np.nan)
         assert np.array_equal(got, want, equal_nan=True), v
+
+
+def test_a_local_pool_times_the_first_point_so_the_driver_never_starts_numba(tmp_path):
+    """chunk_hint's timing runs in a worker of the started pool (its kernels loaded by the fork
+    server): the driver then never imports numba (~0.5 s of CPU and ~100 MB that competed with
+    the workers), and the tasks are sized from a warm timing (not ~8× too small)."""
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import sys\n"
+        "from harmosync import sweep as sw\n"
+        "def main():\n"
+        "    base = {'chain': {'sites': 20, 'omega0': 0.4, 'g': 1.2},\n"
+        "            'probes': {'frequencies': [1.0, 1.1], 'sites': [1, 1], 'strengths': [0.1, 0.1]},\n"
+        "            'initial': {'x': [1.4, 1.4]}, 'time': {'stop': 100.0, 'step': 0.05}, 'sync': {'window': 10.0}}\n"
+        "    axes = {'probes.strengths[*]': {'start': 0.05, 'stop': 0.9, 'num': 40},\n"
+        "            'probes.frequencies[2]': {'start': 1.0, 'stop': 1.5, 'num': 40}}\n"
+        "    lines = []\n"
+        "    ds = sw.run_sweep(base, axes, keep={'summaries': ['sync']}, workers=2, progress=False, log=lines.append)\n"
+        "    assert int((ds['status'] > 0).sum()) == 1600\n"
+        "    print('numba' in sys.modules, lines[0])\n"
+        "if __name__ == '__main__':\n"
+        "    main()\n")
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=False)
+    assert r.returncode == 0, r.stderr
+    loaded, _, line = r.stdout.strip().partition(" ")
+    assert loaded == "False", r.stdout
+    chunk = int(line.rsplit("up to ", 1)[1])
+    assert chunk >= 20, line  # warm-timed (~30 here, bounded by MIN_TASKS), not ~8× smaller

@@ -31,7 +31,7 @@ TARGET_TASK_SECONDS = 2.0
 MAX_CHUNK_BYTES = 64 * 2**20
 MIN_TASKS = 64
 MIN_TASK_SECONDS = 0.25
-WARM_TIMING_SECONDS = 0.1  # chunk_hint times a point faster than this twice
+WARM_TIMING_SECONDS = 1.0  # time_point times a point faster than this twice (the first pays imports)
 #: sweeps of at least this many points start their local worker processes first (executors.early_pool)
 EARLY_POOL_POINTS = 200
 
@@ -100,34 +100,51 @@ def _run_points(payload: Payload, start: int, stop: int, t0: float) -> TaskResul
 # ----------------------------------------------------------------------------------------------
 # Chunks and shards
 # ----------------------------------------------------------------------------------------------
-def chunk_hint(spec: SweepSpec, first: cfgmod.RunConfig) -> Callable[[], int]:
+def time_point(first: cfgmod.RunConfig, keep) -> tuple[str, float, int]:
+    """("ok", CPU seconds of one point, bytes it keeps) for ``first`` with one BLAS thread (a
+    point faster than WARM_TIMING_SECONDS timed a second time, warm), or ("unstable" | "error",
+    0, message) — plain data, so that a pool's worker can run it."""
+    from threadpoolctl import threadpool_limits
+
+    from .. import jit
+
+    try:
+        with threadpool_limits(limits=1):
+            jit.load_all()  # numba's one-off start (~0.35 s) is not the point's cost
+            t0 = time.process_time()
+            out = evaluate(prepare(first, keep), keep)
+            per = time.process_time() - t0
+            if per < WARM_TIMING_SECONDS:  # the first call's one-off costs would dominate
+                t0 = time.process_time()
+                evaluate(prepare(first, keep), keep)
+                per = time.process_time() - t0
+    except UnstableNetworkError:
+        return "unstable", 0.0, 0
+    except HarmosyncError as e:
+        return "error", 0.0, str(e)
+    return "ok", max(per, 1e-6), sum(np.asarray(v).nbytes for v in out.values())
+
+
+def chunk_hint(spec: SweepSpec, first: cfgmod.RunConfig, pool=None) -> Callable[[], int]:
     """Points per task (= Zarr chunk): about TARGET_TASK_SECONDS of work, timed on the first
-    point with one BLAS thread (CPU time, so that workers starting meanwhile do not count; a
-    fast point is timed a second time, warm); smaller if that leaves fewer than MIN_TASKS
-    tasks, but never tasks under MIN_TASK_SECONDS (per-task overhead); at most
-    MAX_CHUNK_BYTES of kept data."""
+    point (:func:`time_point`: CPU time, so that workers starting meanwhile do not count);
+    smaller if that leaves fewer than MIN_TASKS tasks, but never tasks under MIN_TASK_SECONDS
+    (per-task overhead); at most MAX_CHUNK_BYTES of kept data. ``pool``: a started LocalPool,
+    whose worker times the point (its kernels are loaded already; the driver then never starts
+    numba: ~0.5 s of CPU that would compete with the workers)."""
 
     def hint() -> int:
-        from threadpoolctl import threadpool_limits
-
-        from .. import jit
-
-        try:
-            with threadpool_limits(limits=1):
-                jit.load_all()  # numba's one-off start (~0.35 s) is not the point's cost
-                t0 = time.process_time()
-                out = evaluate(prepare(first, spec.keep), spec.keep)
-                per = time.process_time() - t0
-                if per < WARM_TIMING_SECONDS:  # the first call's one-off costs would dominate
-                    t0 = time.process_time()
-                    evaluate(prepare(first, spec.keep), spec.keep)
-                    per = time.process_time() - t0
-            per = max(per, 1e-6)
-            nbytes = sum(np.asarray(v).nbytes for v in out.values())
-        except UnstableNetworkError:
+        timed = None
+        if pool is not None and pool.executor is not None:
+            try:
+                timed = pool.executor.submit(time_point, first, spec.keep).result()
+            except Exception:  # noqa: BLE001 — a broken pool: time it here (the run rebuilds the pool)
+                timed = None
+        kind, per, nbytes = timed if timed is not None else time_point(first, spec.keep)
+        if kind == "unstable":
             return max(1, min(math.ceil(spec.size / MIN_TASKS), 100))
-        except HarmosyncError as e:
-            raise HarmosyncError(f"sweep error: at {spec.describe(0)}: {e}") from None
+        if kind == "error":
+            raise HarmosyncError(f"sweep error: at {spec.describe(0)}: {nbytes}")
         by_time = max(1, int(TARGET_TASK_SECONDS / per))
         by_count = max(1, math.ceil(spec.size / MIN_TASKS))
         floor = max(1, math.ceil(MIN_TASK_SECONDS / per))
@@ -201,7 +218,7 @@ def run_sweep(base_config, axes: dict, *, keep, store=None, executor=None, worke
     started = early_pool(executor, workers, spec.size if batch is None else -(-spec.size // batch)) \
         if spec.size >= EARLY_POOL_POINTS else None
     try:
-        plan = _plan(spec, store, batch, shard, overwrite, say)
+        plan = _plan(spec, store, batch, shard, overwrite, say, started)
         ex, inflight, pool = choose_executor(executor, workers, len(plan.tasks), say, started)
     except BaseException:
         if started is not None:
@@ -237,10 +254,11 @@ class Plan:
     ds_mem: Any = None
 
 
-def _plan(spec: SweepSpec, store, batch, shard, overwrite: bool, say) -> Plan:
+def _plan(spec: SweepSpec, store, batch, shard, overwrite: bool, say, pool=None) -> Plan:
     """Validate the grid and list the tasks still to compute, from the store's status if it
-    exists (opening it, or replacing it with ``overwrite``), else all of them."""
-    hint = chunk_hint(spec, validate(spec))
+    exists (opening it, or replacing it with ``overwrite``), else all of them. ``pool``: the
+    started local pool, if any (it times the first point: :func:`chunk_hint`)."""
+    hint = chunk_hint(spec, validate(spec), pool)
     if store is not None and (shard is not None or Path(store).exists()):
         info = open_store(store, spec, chunk=batch, overwrite=overwrite, chunk_hint=hint)
         chunk, status = info.chunk, info.status
