@@ -294,7 +294,9 @@ def test_streamed_memory_is_bounded_by_n_and_chunk():
     net = nw.paper_network(sites=600)
     sol = dy.solve(net, squeezed_pair(r=1.0))
     n, c = sol.frequencies.size, 4 * (sol.rank + 1)
-    chunk = nm.nufft_chunk(c)
+    from harmosync.dynamics.evaluation import nufft_chunk
+
+    chunk = nufft_chunk(c)
     bound = 8 * n * (6 * c + 8) + 48 * chunk * c
     times = 0.05 * np.arange(200_001)
     tracemalloc.start()

@@ -64,20 +64,18 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import lightcone as lc
-from ..conventions import thermal_factor, to_interleaved
+from ..conventions import thermal_factor
 from ..errors import HarmosyncError, NumericalError, UnstableNetworkError
-from ..jit import kernel
 from ..network import Network, chain_mode_rows, chain_modes
 from ..solvers import blas_threads
-from ..solvers import trigsum as ts
 from ..solvers.arrowhead import arrowhead_errors, arrowhead_modes
 from ..solvers.lowrank import (SOFT, eigen_roundoff, eigenvalue_errors, environment_roundoff, evaluation_roundoff,
                                low_rank_delta, means_roundoff, soft_modes)
 from ..solvers.softmodes import refine_soft_vectors, soft_mode_errors
 from ..states import InitialState
-from .contract import Moments, check_times, uniform_step
+from .contract import Moments, check_times
+from .evaluation import BLOCK, evaluate_means, iter_moment_rows
 
-BLOCK = 512
 #: the bound is at least this many times the discrepancy at t = 0 (:func:`initial_discrepancy`):
 #: a safety net, measured where no a-priori term reaches (it caught the soft T = 0 chains' loss
 #: to the skeleton compression before soft modes were taken exactly)
@@ -151,13 +149,13 @@ class NormalModeEvolution:
         transforms; bitwise the full result's columns when they pair as the full evaluation
         pairs them (the NUFFT transforms neighbouring columns of the block order x…, p… in
         pairs: all positions of an even number of oscillators, say), else within roundoff."""
-        return _means(self, times, engine=engine, columns=columns)
+        return evaluate_means(self, times, engine=engine, columns=columns)
 
     def iter_moments(self, times, *, block: int = None, engine: str = "auto"):
         """Yield (slice, mean (B, 2n), cov (B, 2n, 2n)) chunks, interleaved ordering.
         ``engine``: "auto" (non-uniform FFT or BLAS blocks on uniform grids, whichever is
         cheaper), "nufft", "direct". Chunks hold at most ``block`` times."""
-        for sl, m, c in _iter_moment_rows(self, times, block=BLOCK if block is None else block, engine=engine):
+        for sl, m, c in iter_moment_rows(self, times, block=BLOCK if block is None else block, engine=engine):
             out = sl, np.ascontiguousarray(m.T), np.ascontiguousarray(np.moveaxis(c, -1, 0))
             del m, c  # m views its whole chunk: let it go before the next one is computed
             yield out
@@ -176,7 +174,7 @@ class NormalModeEvolution:
             mean, cov = store_m.T, np.moveaxis(store_c, -1, 0)
         else:
             mean, cov = np.empty((t.size, 2 * n)), np.empty((t.size, 2 * n, 2 * n))
-        for sl, m, c in _iter_moment_rows(self, t, block=block, engine=engine):
+        for sl, m, c in iter_moment_rows(self, t, block=block, engine=engine):
             mean[sl] = m.T  # each chunk transposed into place: no second result-sized array
             cov[sl] = np.moveaxis(c, -1, 0)
         if not (np.isfinite(mean).all() and np.isfinite(cov).all()):
@@ -581,179 +579,3 @@ def initial_discrepancy(evo: NormalModeEvolution, initial: InitialState, n_probe
         cov = evo.moments(t0).cov[0][np.ix_(cols, cols)]
         miss = max(miss, float(np.max(np.abs(cov - initial.probes.cov[np.ix_(ref, ref)]))))
     return miss
-
-
-def _check_horizon(sol: NormalModeEvolution, t: np.ndarray) -> None:
-    if np.isfinite(sol.t_max) and max(abs(t[0]), abs(t[-1])) > sol.t_max * (1 + 1e-12):
-        why = (f"cut to the light cone of t_max = {sol.t_max:g} (chain sites {sol.window[0]}..{sol.window[1]})"
-               if sol.window is not None else
-               f"solved for |t| ≤ t_max = {sol.t_max:g} (its error bound covers no later time)")
-        raise HarmosyncError(f"this evolution was {why}; solve again with t_max ≥ {max(abs(t[0]), abs(t[-1])):g}")
-
-
-def _columns(sol: NormalModeEvolution):
-    """Mode coefficients (α, β) of every output column: shapes (N, 2n, R+1) each."""
-    w = sol.frequencies
-    vq = np.concatenate([sol.mean0[0][:, None], sol.vectors[0]], axis=1)  # (N, R+1)
-    vp = np.concatenate([sol.mean0[1][:, None], sol.vectors[1]], axis=1)
-    ux = (sol.readout / np.sqrt(w)).T[:, :, None]  # (N, n, 1)
-    upp = (sol.readout * np.sqrt(w)).T[:, :, None]
-    alpha = np.concatenate([ux * vq[:, None, :], upp * vp[:, None, :]], axis=1)
-    beta = np.concatenate([ux * vp[:, None, :], -upp * vq[:, None, :]], axis=1)
-    return alpha, beta
-
-
-def stationary_covariance(sol: NormalModeEvolution) -> np.ndarray:
-    """The constant part of the observed covariance, block ordering (2n, 2n)."""
-    w, r = sol.frequencies, sol.readout
-    n = r.shape[0]
-    out = np.zeros((2 * n, 2 * n))
-    out[:n, :n] = (r * (sol.nu / w)) @ r.T
-    out[n:, n:] = (r * (sol.nu * w)) @ r.T
-    return out
-
-
-def _table_block(block: int, n: int) -> int:
-    # times per BLAS block: the cos/sin table (block × 2N numbers) stays ≤ 32 MB
-    return int(max(16, min(block, (1 << 21) // max(n, 1))))
-
-
-def nufft_chunk(ncols: int) -> int:
-    # one chunk's FFT grid (2L complex × C/2) plus its output (L × C) ≈ 48·L·C bytes ≤ 96 MB
-    length = int(96e6 / (48 * max(ncols, 1)))
-    return int(min(1 << 17, max(1 << 12, 1 << int(np.log2(max(length, 1))))))
-
-
-def _covariance_rows(z, lam, const, out):
-    """σ_ab(t) = const_ab + Σ_r λ_r z_ar(t) z_br(t) into ``out`` (2n, 2n, B) from the low-rank
-    columns ``z`` (2n, R, B), compiled by numba: r outermost, so that each z_r row is read
-    once from memory for all entries a ≤ b; each entry sums over r in order, then adds const
-    (the order of the einsum per entry this replaces: bitwise the same), mirrored to b > a."""
-    m, rank, size = z.shape
-    for a in range(m):
-        for b in range(a, m):
-            for t in range(size):
-                out[a, b, t] = 0.0
-    for r in range(rank):
-        lr = lam[r]
-        for a in range(m):
-            zar = z[a, r]
-            for b in range(a, m):
-                zbr = z[b, r]
-                row = out[a, b]
-                for t in range(size):
-                    row[t] += (lr * zar[t]) * zbr[t]
-    for a in range(m):
-        for b in range(a, m):
-            for t in range(size):
-                out[a, b, t] += const[a, b]
-                out[b, a, t] = out[a, b, t]
-
-
-_COVARIANCE_ROWS = kernel(_covariance_rows, "void(float64[:, :, :], float64[::1], float64[:, :], float64[:, :, ::1])",
-                          reads=(0, 1, 2))
-
-
-def _iter_moment_rows(sol: NormalModeEvolution, times, *, block: int, engine: str):
-    """Yield (slice, mean (2n, B), cov (2n, 2n, B)) chunks, entry by entry (interleaved)."""
-    t = check_times(times)
-    _check_horizon(sol, t)
-    if engine not in ("auto", "nufft", "direct"):
-        raise HarmosyncError(f"engine must be auto, nufft or direct, got {engine!r}")
-    if not sol.has_covariance:
-        raise HarmosyncError("this evolution was solved with covariance=False; use means(), or solve again")
-    w = sol.frequencies
-    n = len(sol.rows)
-    alpha, beta = _columns(sol)
-    # rows in interleaved order (x1, p1, x2, p2, …): no reordering of the results
-    order = np.ravel(np.column_stack([np.arange(n), n + np.arange(n)]))
-    alpha, beta = alpha[:, order], beta[:, order]
-    # columns: the 2n means first, then the 2n·R low-rank ones (the NUFFT packs neighbouring
-    # columns in pairs; a zero mean then stays exactly zero)
-    alpha = np.hstack([alpha[:, :, 0], alpha[:, :, 1:].reshape(w.size, -1)])
-    beta = np.hstack([beta[:, :, 0], beta[:, :, 1:].reshape(w.size, -1)])
-    ncols = alpha.shape[1]
-    const = to_interleaved(stationary_covariance(sol))
-    lam = np.ascontiguousarray(sol.values, dtype=float)
-
-    def assemble(start, rows):
-        # rows (C, B): the values of each column along the chunk's times
-        size = rows.shape[1]
-        cov = np.empty((2 * n, 2 * n, size))
-        _COVARIANCE_ROWS(rows[2 * n:].reshape(2 * n, -1, size), lam, const, cov)
-        return slice(start, start + size), rows[: 2 * n], cov
-
-    h = uniform_step(t, 3)
-    tb = _table_block(block, w.size)
-    if h is None:
-        if engine == "nufft":
-            raise HarmosyncError("engine 'nufft' needs a uniform time grid")
-        for start in range(0, t.size, tb):
-            arg = np.outer(t[start:start + tb], w)
-            yield assemble(start, (np.cos(arg) @ alpha + np.sin(arg) @ beta).T)
-        return
-    chunk = nufft_chunk(ncols)
-    use_nufft = engine == "nufft" or (
-        engine == "auto" and ts.nufft_cost(w.size, ncols, t.size, chunk) < ts.direct_cost(w.size, ncols, t.size))
-    gen = (ts.nufft(w, alpha, beta, t[0], h, t.size, chunk=chunk, rows=True) if use_nufft
-           else ((start, vals.T) for start, vals in ts.direct(w, alpha, beta, t[0], h, t.size, block=tb)))
-    for start, vals in gen:
-        for sub in range(0, vals.shape[1], block):
-            yield assemble(start + sub, vals[:, sub:sub + block])
-        del vals  # one chunk's values alive at a time (the memory nufft_chunk budgets)
-
-
-_LAST_GRID: list = [None]  # (a copy of the last grid checked, its uniform step or None)
-
-
-def _checked_grid(times) -> tuple[np.ndarray, float | None]:
-    """check_times(times) and uniform_step(t, 3), remembered for the last grid: a map evaluates
-    hundreds of evolutions on one grid, and the checks (≈ 0.4 ms on 30 001 times) then cost one
-    comparison with the copy (threads may race to replace it: each entry is whole). Grids of
-    more than 2²⁰ times are not kept (≤ 8 MB held; the checks are small beside their sums)."""
-    last = _LAST_GRID[0]
-    if (last is not None and isinstance(times, np.ndarray) and times.dtype == float
-            and times.shape == last[0].shape and np.array_equal(times, last[0])):
-        return times, last[1]
-    t = check_times(times)
-    h = uniform_step(t, 3)
-    if t.size <= 1 << 20:
-        _LAST_GRID[0] = (t.copy(), h)
-    return t, h
-
-
-def _means(sol: NormalModeEvolution, times, *, engine: str, columns=None) -> np.ndarray:
-    t, h = _checked_grid(times)
-    _check_horizon(sol, t)
-    w = sol.frequencies
-    n = len(sol.rows)
-    if columns is None:
-        columns = range(2 * n)
-    cols = np.asarray(list(columns))
-    if cols.ndim != 1 or cols.size == 0 or not np.issubdtype(cols.dtype, np.integer) or np.any(
-            (cols < 0) | (cols >= 2 * n)):
-        raise HarmosyncError(f"columns must list interleaved mean columns in 0..{2 * n - 1}, got {list(columns)}")
-    # interleaved column 2i (x_i) or 2i + 1 (p_i) is i or n + i of the block order. The engine,
-    # chunk and column pairs are those of all 2n sums; only the NUFFT skips unneeded pairs
-    # (the BLAS paths compute all: cheap there, and a GEMM's roundoff depends on its width)
-    block = np.where(cols % 2 == 0, cols // 2, n + cols // 2)
-    alpha, beta = _columns(sol)
-    alpha, beta = alpha[:, :, 0], beta[:, :, 0]
-    tb = _table_block(BLOCK, w.size)
-    chunk = nufft_chunk(2 * n)
-    use_nufft = h is not None and (engine == "nufft" or (engine == "auto" and ts.nufft_cost(
-        w.size, 2 * n, t.size, chunk) < ts.direct_cost(w.size, 2 * n, t.size)))
-    needed = np.unique(block) if use_nufft else np.arange(2 * n)
-    alpha, beta = alpha[:, needed], beta[:, needed]
-    out = np.empty((t.size, needed.size))
-    if h is None:
-        for start in range(0, t.size, tb):
-            arg = np.outer(t[start:start + tb], w)
-            out[start:start + tb] = np.cos(arg) @ alpha + np.sin(arg) @ beta
-    else:
-        gen = (ts.nufft(w, alpha, beta, t[0], h, t.size, chunk=chunk) if use_nufft
-               else ts.direct(w, alpha, beta, t[0], h, t.size, block=tb))
-        for start, vals in gen:
-            out[start:start + vals.shape[0]] = vals
-    pick = np.searchsorted(needed, block)
-    return out if np.array_equal(pick, np.arange(out.shape[1])) else out[:, pick]

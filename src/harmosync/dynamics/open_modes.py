@@ -41,7 +41,8 @@ from ..solvers.damped import damped_modes
 from ..states import InitialState
 from .contract import steps_before, uniform_step
 from .open_contract import OpenContract
-from .normal_modes import solve_closed, stationary_covariance
+from .evaluation import stationary_covariance
+from .normal_modes import solve_closed
 
 #: the structured path is used from this many oscillators up (below, the dense path is as fast)
 MODES_MIN = 40

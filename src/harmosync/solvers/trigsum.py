@@ -205,7 +205,7 @@ def _cpu_count() -> int:
 def _workspace(rows: int, grid: int):
     """This thread's FFT input grid (zero) and output grid, (rows, grid) complex each, kept for
     the last shape only: 2 × 16·G·C/2 ≈ 32·L·C bytes, within the chunk memory that
-    ``normal_modes.nufft_chunk`` budgets (48·L·C with one chunk's output); reused by every
+    ``dynamics.evaluation.nufft_chunk`` budgets (48·L·C with one chunk's output); reused by every
     chunk and every evolution of that shape (a map's networks)."""
     ws = getattr(_LOCAL, "grids", None)
     if ws is None or ws[0].shape != (rows, grid):

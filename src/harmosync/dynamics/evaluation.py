@@ -1,0 +1,193 @@
+"""Evaluating a closed evolution (:class:`.normal_modes.NormalModeEvolution`) on a time grid:
+the means and the covariance rows from the normal modes' trig sums (direct tables or the
+NUFFT, :mod:`harmosync.solvers.trigsum`), σ(t) = stationary part + low-rank part, block by
+block. ``sol`` is a NormalModeEvolution (its frequencies, readout rows, ν, the low-rank Δ)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..conventions import to_interleaved
+from ..errors import HarmosyncError
+from ..jit import kernel
+from ..solvers import trigsum as ts
+from .contract import check_times, uniform_step
+
+#: times per block of the direct trig tables
+BLOCK = 512
+
+
+def check_horizon(sol, t: np.ndarray) -> None:
+    if np.isfinite(sol.t_max) and max(abs(t[0]), abs(t[-1])) > sol.t_max * (1 + 1e-12):
+        why = (f"cut to the light cone of t_max = {sol.t_max:g} (chain sites {sol.window[0]}..{sol.window[1]})"
+               if sol.window is not None else
+               f"solved for |t| ≤ t_max = {sol.t_max:g} (its error bound covers no later time)")
+        raise HarmosyncError(f"this evolution was {why}; solve again with t_max ≥ {max(abs(t[0]), abs(t[-1])):g}")
+
+
+def mode_columns(sol):
+    """Mode coefficients (α, β) of every output column: shapes (N, 2n, R+1) each."""
+    w = sol.frequencies
+    vq = np.concatenate([sol.mean0[0][:, None], sol.vectors[0]], axis=1)  # (N, R+1)
+    vp = np.concatenate([sol.mean0[1][:, None], sol.vectors[1]], axis=1)
+    ux = (sol.readout / np.sqrt(w)).T[:, :, None]  # (N, n, 1)
+    upp = (sol.readout * np.sqrt(w)).T[:, :, None]
+    alpha = np.concatenate([ux * vq[:, None, :], upp * vp[:, None, :]], axis=1)
+    beta = np.concatenate([ux * vp[:, None, :], -upp * vq[:, None, :]], axis=1)
+    return alpha, beta
+
+
+def stationary_covariance(sol) -> np.ndarray:
+    """The constant part of the observed covariance, block ordering (2n, 2n)."""
+    w, r = sol.frequencies, sol.readout
+    n = r.shape[0]
+    out = np.zeros((2 * n, 2 * n))
+    out[:n, :n] = (r * (sol.nu / w)) @ r.T
+    out[n:, n:] = (r * (sol.nu * w)) @ r.T
+    return out
+
+
+def _table_block(block: int, n: int) -> int:
+    # times per BLAS block: the cos/sin table (block × 2N numbers) stays ≤ 32 MB
+    return int(max(16, min(block, (1 << 21) // max(n, 1))))
+
+
+def nufft_chunk(ncols: int) -> int:
+    # one chunk's FFT grid (2L complex × C/2) plus its output (L × C) ≈ 48·L·C bytes ≤ 96 MB
+    length = int(96e6 / (48 * max(ncols, 1)))
+    return int(min(1 << 17, max(1 << 12, 1 << int(np.log2(max(length, 1))))))
+
+
+def _covariance_rows(z, lam, const, out):
+    """σ_ab(t) = const_ab + Σ_r λ_r z_ar(t) z_br(t) into ``out`` (2n, 2n, B) from the low-rank
+    columns ``z`` (2n, R, B), compiled by numba: r outermost, so that each z_r row is read
+    once from memory for all entries a ≤ b; each entry sums over r in order, then adds const
+    (the order of the einsum per entry this replaces: bitwise the same), mirrored to b > a."""
+    m, rank, size = z.shape
+    for a in range(m):
+        for b in range(a, m):
+            for t in range(size):
+                out[a, b, t] = 0.0
+    for r in range(rank):
+        lr = lam[r]
+        for a in range(m):
+            zar = z[a, r]
+            for b in range(a, m):
+                zbr = z[b, r]
+                row = out[a, b]
+                for t in range(size):
+                    row[t] += (lr * zar[t]) * zbr[t]
+    for a in range(m):
+        for b in range(a, m):
+            for t in range(size):
+                out[a, b, t] += const[a, b]
+                out[b, a, t] = out[a, b, t]
+
+
+_COVARIANCE_ROWS = kernel(_covariance_rows, "void(float64[:, :, :], float64[::1], float64[:, :], float64[:, :, ::1])",
+                          reads=(0, 1, 2))
+
+
+def iter_moment_rows(sol, times, *, block: int, engine: str):
+    """Yield (slice, mean (2n, B), cov (2n, 2n, B)) chunks, entry by entry (interleaved)."""
+    t = check_times(times)
+    check_horizon(sol, t)
+    if engine not in ("auto", "nufft", "direct"):
+        raise HarmosyncError(f"engine must be auto, nufft or direct, got {engine!r}")
+    if not sol.has_covariance:
+        raise HarmosyncError("this evolution was solved with covariance=False; use means(), or solve again")
+    w = sol.frequencies
+    n = len(sol.rows)
+    alpha, beta = mode_columns(sol)
+    # rows in interleaved order (x1, p1, x2, p2, …): no reordering of the results
+    order = np.ravel(np.column_stack([np.arange(n), n + np.arange(n)]))
+    alpha, beta = alpha[:, order], beta[:, order]
+    # columns: the 2n means first, then the 2n·R low-rank ones (the NUFFT packs neighbouring
+    # columns in pairs; a zero mean then stays exactly zero)
+    alpha = np.hstack([alpha[:, :, 0], alpha[:, :, 1:].reshape(w.size, -1)])
+    beta = np.hstack([beta[:, :, 0], beta[:, :, 1:].reshape(w.size, -1)])
+    ncols = alpha.shape[1]
+    const = to_interleaved(stationary_covariance(sol))
+    lam = np.ascontiguousarray(sol.values, dtype=float)
+
+    def assemble(start, rows):
+        # rows (C, B): the values of each column along the chunk's times
+        size = rows.shape[1]
+        cov = np.empty((2 * n, 2 * n, size))
+        _COVARIANCE_ROWS(rows[2 * n:].reshape(2 * n, -1, size), lam, const, cov)
+        return slice(start, start + size), rows[: 2 * n], cov
+
+    h = uniform_step(t, 3)
+    tb = _table_block(block, w.size)
+    if h is None:
+        if engine == "nufft":
+            raise HarmosyncError("engine 'nufft' needs a uniform time grid")
+        for start in range(0, t.size, tb):
+            arg = np.outer(t[start:start + tb], w)
+            yield assemble(start, (np.cos(arg) @ alpha + np.sin(arg) @ beta).T)
+        return
+    chunk = nufft_chunk(ncols)
+    use_nufft = engine == "nufft" or (
+        engine == "auto" and ts.nufft_cost(w.size, ncols, t.size, chunk) < ts.direct_cost(w.size, ncols, t.size))
+    gen = (ts.nufft(w, alpha, beta, t[0], h, t.size, chunk=chunk, rows=True) if use_nufft
+           else ((start, vals.T) for start, vals in ts.direct(w, alpha, beta, t[0], h, t.size, block=tb)))
+    for start, vals in gen:
+        for sub in range(0, vals.shape[1], block):
+            yield assemble(start + sub, vals[:, sub:sub + block])
+        del vals  # one chunk's values alive at a time (the memory nufft_chunk budgets)
+
+
+_LAST_GRID: list = [None]  # (a copy of the last grid checked, its uniform step or None)
+
+
+def _checked_grid(times) -> tuple[np.ndarray, float | None]:
+    """check_times(times) and uniform_step(t, 3), remembered for the last grid: a map evaluates
+    hundreds of evolutions on one grid, and the checks (≈ 0.4 ms on 30 001 times) then cost one
+    comparison with the copy (threads may race to replace it: each entry is whole). Grids of
+    more than 2²⁰ times are not kept (≤ 8 MB held; the checks are small beside their sums)."""
+    last = _LAST_GRID[0]
+    if (last is not None and isinstance(times, np.ndarray) and times.dtype == float
+            and times.shape == last[0].shape and np.array_equal(times, last[0])):
+        return times, last[1]
+    t = check_times(times)
+    h = uniform_step(t, 3)
+    if t.size <= 1 << 20:
+        _LAST_GRID[0] = (t.copy(), h)
+    return t, h
+
+
+def evaluate_means(sol, times, *, engine: str, columns=None) -> np.ndarray:
+    t, h = _checked_grid(times)
+    check_horizon(sol, t)
+    w = sol.frequencies
+    n = len(sol.rows)
+    if columns is None:
+        columns = range(2 * n)
+    cols = np.asarray(list(columns))
+    if cols.ndim != 1 or cols.size == 0 or not np.issubdtype(cols.dtype, np.integer) or np.any(
+            (cols < 0) | (cols >= 2 * n)):
+        raise HarmosyncError(f"columns must list interleaved mean columns in 0..{2 * n - 1}, got {list(columns)}")
+    # interleaved column 2i (x_i) or 2i + 1 (p_i) is i or n + i of the block order. The engine,
+    # chunk and column pairs are those of all 2n sums; only the NUFFT skips unneeded pairs
+    # (the BLAS paths compute all: cheap there, and a GEMM's roundoff depends on its width)
+    block = np.where(cols % 2 == 0, cols // 2, n + cols // 2)
+    alpha, beta = mode_columns(sol)
+    alpha, beta = alpha[:, :, 0], beta[:, :, 0]
+    tb = _table_block(BLOCK, w.size)
+    chunk = nufft_chunk(2 * n)
+    use_nufft = h is not None and (engine == "nufft" or (engine == "auto" and ts.nufft_cost(
+        w.size, 2 * n, t.size, chunk) < ts.direct_cost(w.size, 2 * n, t.size)))
+    needed = np.unique(block) if use_nufft else np.arange(2 * n)
+    alpha, beta = alpha[:, needed], beta[:, needed]
+    out = np.empty((t.size, needed.size))
+    if h is None:
+        for start in range(0, t.size, tb):
+            arg = np.outer(t[start:start + tb], w)
+            out[start:start + tb] = np.cos(arg) @ alpha + np.sin(arg) @ beta
+    else:
+        gen = (ts.nufft(w, alpha, beta, t[0], h, t.size, chunk=chunk) if use_nufft
+               else ts.direct(w, alpha, beta, t[0], h, t.size, block=tb))
+        for start, vals in gen:
+            out[start:start + vals.shape[0]] = vals
+    pick = np.searchsorted(needed, block)
+    return out if np.array_equal(pick, np.arange(out.shape[1])) else out[:, pick]
