@@ -93,13 +93,7 @@ def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None):
     if modes.size == 0:
         return mu, e
     n = mu.size
-    up = sp.triu(sp.csr_matrix(v), 1).tocoo()
-    i, j, val = up.row, up.col, up.data
-    dval = (np.asarray(abs(sp.csr_matrix(rounding))[i, j], float).ravel() if rounding is not None
-            else np.zeros(val.size))
-    lap = (i < p) == (j < p)
-    li, lj, lw, dlw = i[lap], j[lap], -val[lap].astype(ld), dval[lap]
-    ci, cj, ck, dck = i[~lap], j[~lap], val[~lap].astype(ld), dval[~lap]
+    (li, lj, lw, dlw), (ci, cj, ck, dck) = laplacian_parts(v, p, rounding)
     d = np.asarray(d, ld)
     x = np.asarray(u, float)[:, modes].astype(ld)
     dx, xx = x[li] - x[lj], x[ci] * x[cj]
