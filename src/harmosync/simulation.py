@@ -355,8 +355,8 @@ def _open_outputs(point: Point, evo, cov, info: dict) -> dict:
         out["cov_steady"] = steady
     else:
         info.pop("slowest_rate", None)  # no unique steady state: no slowest rate to report
-        top = float(np.max(evo.eigenvalues.real))
-        if not evo.noiseless and top > 0:
+        top = evo.growth_rate
+        if top > 0:
             msg = (f"a mode grows at rate {top:.3g} [omega] (the baths pump energy into it): no steady "
                    f"state; the moments grow like exp({2 * top:.3g} t)")
             info["growing_rate"] = top

@@ -32,12 +32,19 @@ class OpenContract:
         """The smallest decay rate −Re λ(A) [w] (0 when a mode is noiseless)."""
         return float(max(0.0, -np.max(self.eigenvalues.real)))
 
+    @property
+    def growth_rate(self) -> float:
+        """max Re λ(A) [w] when a mode grows (the baths pump energy into it: no steady state
+        and no noiseless mode), else 0."""
+        if self.steady is not None or self.noiseless or not self.eigenvalues.size:
+            return 0.0
+        return float(max(0.0, np.max(self.eigenvalues.real)))
+
     def steady_state(self) -> np.ndarray:
         """σ_∞ of the observed oscillators (2n × 2n, interleaved), or an error naming the
         noiseless modes or the growing one."""
-        top = int(np.argmax(self.eigenvalues.real)) if self.eigenvalues.size else 0
-        if self.steady is None and not self.noiseless and self.eigenvalues.size and self.eigenvalues.real[top] > 0:
-            lam = self.eigenvalues[top]
+        if self.growth_rate > 0:
+            lam = self.eigenvalues[int(np.argmax(self.eigenvalues.real))]
             raise HarmosyncError(f"no steady state: a mode of frequency {abs(lam.imag):.4g} [w] grows at rate "
                                  f"{lam.real:.3g} [w] (the baths pump energy into it)")
         if self.steady is None:
