@@ -63,15 +63,21 @@ def max_group_velocity(omega0: float, g: float) -> float:
     return float(g * np.sqrt(one_minus_c * one_plus_c / r))
 
 
-def _ellipse(a: float, b: float, rho: float, npts: int = 2048) -> np.ndarray:
-    th = 2 * np.pi * np.arange(npts) / npts
+_NPTS = 2048
+#: e^{±iθ} on the 2048 points of every Bernstein ellipse (the same for all of them)
+_CIRCLE = (np.exp(1j * (2 * np.pi * np.arange(_NPTS) / _NPTS)), np.exp(-1j * (2 * np.pi * np.arange(_NPTS) / _NPTS)))
+
+
+def _ellipses(a: float, b: float, rhos: np.ndarray) -> np.ndarray:
+    """Points of the Bernstein ellipses E_ρ of [a, b], one row per ρ (all at once: the degree
+    searches scan hundreds of ρ)."""
     al, be = 0.5 * (a + b), 0.5 * (b - a)
-    return al + be * 0.5 * (rho * np.exp(1j * th) + np.exp(-1j * th) / rho)
+    r = np.asarray(rhos, float)[:, None]
+    return al + be * 0.5 * (r * _CIRCLE[0] + _CIRCLE[1] / r)
 
 
-def _tail_degree(log_bound, tol: float, rhos: np.ndarray) -> tuple[int, float]:
-    """Smallest n with min_ρ 2 M_ρ ρ^{−n}/(ρ − 1) ≤ tol; ``log_bound(ρ)`` = ln M_ρ."""
-    lm = np.array([log_bound(r) for r in rhos])
+def _tail_degree(lm: np.ndarray, tol: float, rhos: np.ndarray) -> tuple[int, float]:
+    """Smallest n with min_ρ 2 M_ρ ρ^{−n}/(ρ − 1) ≤ tol; ``lm`` = ln M_ρ for each ρ of ``rhos``."""
     lr = np.log(rhos)
     base = np.log(2.0) + lm - np.log(rhos - 1.0)
 
@@ -98,14 +104,12 @@ def propagation_degree(t_max: float, a: float, b: float, tol: float) -> tuple[in
     t = float(t_max)
     scale = max(1.0, t, np.sqrt(b))  # |sin(u)/u| ≤ cosh Im u, |√z| ≤ … bounded below
 
-    def log_bound(rho):
-        z = _ellipse(a, b, rho)
-        s = 1.01 * float(np.max(np.abs(np.sqrt(z).imag)))
-        zmax = float(np.max(np.abs(z)))
-        return np.log(max(scale, np.sqrt(zmax))) + t * s + np.log1p(np.exp(-2 * t * s))
-
     rhos = 1.0 + np.geomspace(1e-6, 20.0, 400)
-    return _tail_degree(log_bound, tol, rhos)
+    z = _ellipses(a, b, rhos)
+    s = 1.01 * np.max(np.abs(np.sqrt(z).imag), axis=1)
+    zmax = np.max(np.abs(z), axis=1)
+    lm = np.log(np.maximum(scale, np.sqrt(zmax))) + t * s + np.log1p(np.exp(-2 * t * s))
+    return _tail_degree(lm, tol, rhos)
 
 
 def correlation_degree(a: float, b: float, temperature: float, tol: float) -> tuple[int, float]:
@@ -116,15 +120,12 @@ def correlation_degree(a: float, b: float, temperature: float, tol: float) -> tu
         return 0, 0.0
     rmax = al / be + np.sqrt((al / be) ** 2 - 1.0)
 
-    def log_bound(rho):
-        z = _ellipse(a, b, rho)
-        w = np.sqrt(z)
-        nu = 0.5 if temperature <= 0 else 0.5 / np.tanh(w / (2 * temperature))
-        vals = np.abs(nu / w) * np.maximum(1.0, np.abs(z))
-        return np.log(1.01 * float(np.max(vals)))
-
     rhos = 1.0 + (rmax - 1.0) * np.linspace(0.02, 0.98, 200)
-    return _tail_degree(log_bound, tol, rhos)
+    z = _ellipses(a, b, rhos)
+    w = np.sqrt(z)
+    nu = 0.5 if temperature <= 0 else 0.5 / np.tanh(w / (2 * temperature))
+    vals = np.abs(nu / w) * np.maximum(1.0, np.abs(z))
+    return _tail_degree(np.log(1.01 * np.max(vals, axis=1)), tol, rhos)
 
 
 def spectrum_bounds(network: Network) -> tuple[float, float]:
