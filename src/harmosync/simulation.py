@@ -214,6 +214,8 @@ def observe(point: Point, names, *, evolution: dy.Evolution | None = None):
     bad = None
     if ctx.cov is not None and has_brownian(point.baths):
         bad, _ = uncertainty_violation(ctx.cov)
+    if ctx.cov is not None and getattr(evo, "growth_rate", 0.0) > 0:
+        bad = unresolved(ctx.cov) if bad is None else bad | unresolved(ctx.cov)
     if bad is not None and np.any(bad):
         values = _with_unphysical(names, ctx, bad)
     else:
@@ -237,7 +239,11 @@ def observe_many(points, names, evolutions=None) -> list:
             if has_brownian(pt.baths) and obs.needs_covariance(names):
                 out[k] = observe(pt, names, evolution=ev)  # NaN where the bath leaves σ + iΩ/2 ≥ 0
             else:
-                ready[k] = _context(pt, names, ev)
+                evo, ctx = _context(pt, names, ev)
+                if ctx.cov is not None and getattr(evo, "growth_rate", 0.0) > 0:
+                    out[k] = observe(pt, names, evolution=evo)  # NaN where σ is unresolved
+                else:
+                    ready[k] = (evo, ctx)
         except HarmosyncError as e:
             out[k] = e
     try:
@@ -313,6 +319,60 @@ def _with_unphysical(names, ctx: obs.Context, bad: np.ndarray) -> dict:
     return {q: values[q] for q in names}
 
 
+#: a growing run's σ(t) is unresolved where its smallest eigenvalue is below this many ulps of
+#: its largest entry (σ > 0 then holds to ≲ 3% only)
+RESOLVED_ULPS = 32
+
+
+def unresolved(cov: np.ndarray) -> np.ndarray:
+    """Times (T,) bool where a growing mode has made σ so large that double precision no longer
+    holds σ > 0 to a few per cent: the state-based measures are NaN there."""
+    scale = np.max(np.abs(cov), axis=(1, 2))
+    return np.linalg.eigvalsh(cov)[:, 0] <= RESOLVED_ULPS * np.finfo(float).eps * scale
+
+
+#: the relative size of the random changes of σ's entries by which :func:`growth_precision`
+#: estimates the measures' loss of digits, at least (ε: rounding σ alone)
+PERTURBATION = np.finfo(float).eps
+
+
+def growth_precision(names, ctx: obs.Context, values: dict) -> tuple[float, float, float] | None:
+    """For a run with a growing mode (σ ~ e^{2gt}: the state-based measures lose digits like
+    those of a strongly squeezed state, docs/conventions.md): the largest change of the
+    state-based measures when σ's entries move at random by their relative error bound (at
+    least ε; 2 seeded rank-one positive changes, so that a pure state stays a state), at the
+    times σ is resolved (:func:`unresolved`), and the first time that change exceeds
+    PRECISION_LIMIT. Returns (that time, the change there, the largest
+    change) or None. An estimate, like the table of that section, not a bound."""
+    from dataclasses import replace
+
+    based = [q for q in names if obs.get(q).state_based]
+    ok = ~unresolved(ctx.cov) if ctx.cov is not None else None
+    if not based or ok is None or not np.any(ok) or not np.isfinite(ctx.error_bound):
+        return None
+    cov = ctx.cov[ok]
+    scale = np.max(np.abs(cov), axis=(1, 2), keepdims=True)
+    rel = max(PERTURBATION, float(ctx.error_bound) / float(np.max(np.abs(ctx.cov))))  # the bound's own scale
+    sub = replace(ctx, times=ctx.times[ok], mean=ctx.mean[ok])
+    rng = np.random.default_rng(0)
+    change = np.zeros(cov.shape[0])
+    for _ in range(2):
+        v = rng.choice([-1.0, 1.0], size=cov.shape[:2])
+        u = v[:, :, None] * v[:, None, :]  # ±1 entries, positive semidefinite: σ + iΩ/2 ≥ 0 is kept
+        try:
+            other = obs.compute(based, replace(sub, cov=cov + rel * scale * u))
+        except HarmosyncError:  # the changed σ is not a state at some time: no digit is sure there
+            return float(sub.times[0]), np.inf, np.inf
+        for q in based:
+            d = np.abs(np.asarray(other[q], float) - np.asarray(values[q], float)[ok])
+            change = np.fmax(change, d.reshape(d.shape[0], -1).max(axis=1))
+    over = change > PRECISION_LIMIT
+    if not np.any(over):
+        return None
+    k = int(np.argmax(over))
+    return float(sub.times[k]), float(change[k]), float(change.max())
+
+
 def has_brownian(baths) -> bool:
     return any(b.kind == "brownian" for b in baths)
 
@@ -338,6 +398,22 @@ def simulate(cfg: RunConfig) -> RunResult:
         info.update(theta=theta, Omega1=float(om[0]), Omega2=float(om[1]))
     info.update(_times(net, tuple(cfg.sync.probes)))
     reason = precision_warning(evo.error_bound, cov)
+    if getattr(evo, "growth_rate", 0.0) > 0 and cov is not None:
+        lost_at = unresolved(cov)
+        if np.any(lost_at):
+            t_lost = float(point.times[np.argmax(lost_at)])
+            grown = (f"a growing mode makes σ too large for double precision to resolve the state from t = {t_lost:g} "
+                     f"(largest entry {float(np.max(np.abs(cov[np.argmax(lost_at)]))):.3g}): the state-based measures are NaN "
+                     f"at those {int(lost_at.sum())} times")
+            reason = grown if reason is None else f"{reason}; {grown}"
+        ctx = obs.Context(point.times, mean, cov, net, point.pair, cfg.sync.window, cfg.sync.delay, evo.error_bound)
+        lost = growth_precision(names, ctx, values)
+        if lost is not None:
+            t1, d1, dmax = lost
+            grown = (f"a growing mode makes the state-based measures (entropies, I, E_N, discord) lose digits: "
+                     f"σ's entries moved by their error bound change them by {d1:.2g} at t = {t1:g} and by up to "
+                     f"{dmax:.2g} later (estimate; limit {PRECISION_LIMIT:g}); stop the run earlier for more digits")
+            reason = grown if reason is None else f"{reason}; {grown}"
     if reason is not None:
         warnings.warn(reason, PrecisionWarning, stacklevel=2)
         info["precision_warning"] = reason

@@ -498,7 +498,8 @@ def _record_bound(evo: OpenEvolution, t: np.ndarray, mean, cov, *, dropped: floa
     times κ² (the growth of ‖R e^{At}‖² allowed by the eigenvector basis)."""
     eps = np.finfo(float).eps
     tl = float(t[-1])
-    scale = max(1.0, float(np.max(np.abs(mean), initial=0.0)) ** 2,
+    top = float(np.max(np.abs(mean), initial=0.0))
+    scale = max(1.0, top * top,  # top * top: inf, not OverflowError, past 1e154 (a growing mode)
                 float(np.max(np.abs(cov), initial=0.0)) if cov is not None else 0.0)
     norm_a = float(np.abs(evo.drift).sum(axis=0).max())
     grow = float(np.exp(2 * max(0.0, float(np.max(evo.eigenvalues.real, initial=0.0))) * tl))  # a growing mode

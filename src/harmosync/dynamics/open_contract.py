@@ -14,6 +14,12 @@ from ..solvers import blas_threads
 from .contract import Moments, check_times
 
 
+#: ln of the largest growth factor e^{2 g t} a read-out accepts: σ(0)·e^{600} stays far inside
+#: double precision (e^{709.8}) for any state a config accepts, with room for the evaluation's
+#: intermediate products
+GROWTH_LOG_MAX = 600.0
+
+
 class OpenContract:
     """Mixin for a frozen dataclass with ``eigenvalues`` (all of A's), ``steady`` (σ_∞ or
     None), ``noiseless`` ((frequency, probe weight), ...), ``rows``, an ``evaluate(t,
@@ -53,16 +59,28 @@ class OpenContract:
                                  f"frequency {freqs}{' ...' if len(self.noiseless) > 6 else ''}")
         return self.steady
 
+    def check_growth(self, t_max: float) -> None:
+        """Refuse (one line) a read-out at times where a growing mode's moments, ~e^{2 g t},
+        leave double precision (2 g t > GROWTH_LOG_MAX)."""
+        g = self.growth_rate
+        if g > 0 and 2 * g * float(t_max) > GROWTH_LOG_MAX:
+            raise HarmosyncError(
+                f"a mode grows at rate {g:.3g} [w] (the baths pump energy into it): by t = {float(t_max):g} the "
+                f"moments reach ~e^{2 * g * float(t_max):.0f}, beyond double precision; read them only up to "
+                f"t = {GROWTH_LOG_MAX / (2 * g):.4g}")
+
     def _threads(self):
         return blas_threads(self.blas) if self.blas is not None else nullcontext()
 
     def means(self, times) -> np.ndarray:
         t = check_times(times)
+        self.check_growth(t[-1] if t.size else 0.0)
         with self._threads():
             return self.evaluate(t, means_only=True)[0]
 
     def moments(self, times) -> Moments:
         t = check_times(times)
+        self.check_growth(t[-1] if t.size else 0.0)
         with self._threads():
             mean, cov = self.evaluate(t, means_only=False)
         if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(cov))):

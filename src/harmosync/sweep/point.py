@@ -205,7 +205,8 @@ def evaluate_many(points: list, keep: Keep) -> list:
     out: list = [failed.get(k, pt) if isinstance(pt, HarmosyncError) or k in failed else None
                  for k, pt in enumerate(points)]
     todo = [k for k, o in enumerate(out) if o is None]
-    block = max(1, BLOCK_BYTES // max((_bytes_per_point(points[k], keep) for k in todo), default=1))
+    block = max(1, BLOCK_BYTES // max((kept_bytes(points[k].network.n_probes, points[k].times.size, keep) for k in todo),
+                                         default=1))
     for a in range(0, len(todo), block):
         idx = todo[a:a + block]
         seen = sim.observe_many([points[k] for k in idx], keep.quantities, [evolutions.get(k) for k in idx])
@@ -219,12 +220,12 @@ def evaluate_many(points: list, keep: Keep) -> list:
     return out
 
 
-def _bytes_per_point(point: sim.Point, keep: Keep) -> int:
+def kept_bytes(n_probes: int, n_times: int, keep: Keep) -> int:
     """Memory of one point in :func:`evaluate_many`: its moments, the kept series and the
     stacked signals of C, 8 bytes each per time."""
-    d = 2 * point.network.n_probes
+    d = 2 * n_probes
     cov = d * d if obs.needs_covariance(keep.quantities) else 0
-    return 8 * point.times.size * (d + cov + 3 + len(keep.quantities))
+    return 8 * n_times * (d + cov + 3 + len(keep.quantities))
 
 
 def _solve(points: list, keep: Keep) -> tuple[dict[int, dy.Evolution], dict[int, HarmosyncError]]:

@@ -22,7 +22,7 @@ from .. import config as cfgmod
 from ..errors import HarmosyncError, UnstableNetworkError
 from .executors import choose_executor, drive, early_pool
 from .keep import Keep
-from .point import evaluate, evaluate_many, prepare
+from .point import evaluate, evaluate_many, kept_bytes, prepare
 from .spec import Axis, SweepSpec, build_spec, load_toml, validate
 from .store import (MemorySink, ZarrSink, check_writable, consolidate_if_complete, open_store, open_sweep, raw_dataset,
                     read_status, store_chunk, to_grid)
@@ -133,18 +133,30 @@ def chunk_hint(spec: SweepSpec, first: cfgmod.RunConfig, pool=None) -> Callable[
     whose worker times the point (its kernels are loaded already; the driver then never starts
     numba: ~0.5 s of CPU that would compete with the workers)."""
 
-    def hint() -> int:
-        timed = None
+    def timed(cfg: cfgmod.RunConfig):
         if pool is not None and pool.executor is not None:
             try:
-                timed = pool.executor.submit(time_point, first, spec.keep).result()
+                return pool.executor.submit(time_point, cfg, spec.keep).result()
             except Exception:  # noqa: BLE001 — a broken pool: time it here (the run rebuilds the pool)
-                timed = None
-        kind, per, nbytes = timed if timed is not None else time_point(first, spec.keep)
-        if kind == "unstable":
-            return max(1, min(math.ceil(spec.size / MIN_TASKS), 100))
-        if kind == "error":
-            raise HarmosyncError(f"sweep error: at {spec.describe(0)}: {nbytes}")
+                pass
+        return time_point(cfg, spec.keep)
+
+    def hint() -> int:
+        # the first point that runs: a failing or unstable point is a failed point like any
+        # other (status 2), not a reason to refuse the sweep or to size the tasks blindly
+        for k, index in enumerate(timing_candidates(spec.size)):
+            try:
+                cfg = first if index == 0 else spec.point_config(index)
+            except HarmosyncError:
+                continue
+            kind, per, nbytes = timed(cfg)
+            if kind == "ok":
+                break
+        else:
+            # nothing ran: tasks by count, within the byte cap of the kept series (config only)
+            by_bytes = max(1, MAX_CHUNK_BYTES // kept_bytes(len(first.probes.frequencies), first.time.grid().size,
+                                                                 spec.keep))
+            return max(1, min(math.ceil(spec.size / MIN_TASKS), 100, by_bytes))
         by_time = max(1, int(TARGET_TASK_SECONDS / per))
         by_count = max(1, math.ceil(spec.size / MIN_TASKS))
         floor = max(1, math.ceil(MIN_TASK_SECONDS / per))
@@ -152,6 +164,16 @@ def chunk_hint(spec: SweepSpec, first: cfgmod.RunConfig, pool=None) -> Callable[
         return min(max(min(by_time, by_count), floor), by_bytes)
 
     return hint
+
+
+#: points tried in turn to time a task when the first ones fail (spread over the grid)
+TIMING_TRIES = 8
+
+
+def timing_candidates(size: int) -> list[int]:
+    """Flat indices tried by :func:`chunk_hint`: the first point, then points spread evenly."""
+    spread = np.linspace(0, size - 1, TIMING_TRIES).round().astype(int).tolist()
+    return list(dict.fromkeys([0, *spread]))
 
 
 def parse_shard(shard) -> tuple[int, int] | None:

@@ -107,6 +107,10 @@ class Axis:
         return axis_units(self.segments)
 
 
+#: the most values one axis may have (a range beyond it is refused before anything is built)
+MAX_AXIS_VALUES = 10**7
+
+
 def axis_values(path: str, spec) -> tuple[tuple, str | None]:
     """Values of one axis from ``{start, stop, step|num}``, ``{values}`` or a plain list, and
     its ``name`` if given. Ranges are inclusive."""
@@ -140,10 +144,13 @@ def axis_values(path: str, spec) -> tuple[tuple, str | None]:
             raise HarmosyncError(f"sweep error: '{path}': num = {num!r} must be a whole number ≥ 1")
         if num > 1 and stop == start:
             raise HarmosyncError(f"sweep error: '{path}': start = stop = {start} gives one value; use num = 1")
+        if num > MAX_AXIS_VALUES:
+            raise HarmosyncError(f"sweep error: '{path}': num = {num} values is too many (at most "
+                                 f"{MAX_AXIS_VALUES:.0e}); use a smaller num")
         vals = np.linspace(start, stop, num)
         if isinstance(start, int) and isinstance(stop, int) and np.all(vals == np.round(vals)):
             return tuple(int(v) for v in np.round(vals)), name
-        return tuple(float(f"{v:.12g}") for v in vals), name
+        return _tidy(vals.tolist()), name
     if "step" not in spec and not all(isinstance(v, int) for v in (start, stop)):
         raise HarmosyncError(f"sweep error: '{path}': the range {start}..{stop} is not whole numbers; "
                              "give step or num (step 1 is the default only for whole-number ranges)")
@@ -151,12 +158,21 @@ def axis_values(path: str, spec) -> tuple[tuple, str | None]:
     if isinstance(step, bool) or not isinstance(step, (int, float)) or not step > 0 or not math.isfinite(step):
         raise HarmosyncError(f"sweep error: '{path}': step = {step!r} must be a positive number")
     n = int(math.floor((stop - start) / step + 1e-9)) + 1
-    if n > 10**7:
+    if n > MAX_AXIS_VALUES:
         raise HarmosyncError(f"sweep error: '{path}': {n} values is too many; use a larger step")
     if all(isinstance(v, int) for v in (start, stop, step)):
         return tuple(start + step * k for k in range(n)), name
-    # 12 significant digits: 0.15, not 0.15000000000000002, so that ds.sel(K=0.15) works
-    return tuple(float(f"{start + step * k:.12g}") for k in range(n)), name
+    return _tidy([start + step * k for k in range(n)]), name
+
+
+def _tidy(vals: list) -> tuple:
+    """The values to 12 significant digits (0.15, not 0.15000000000000002, so that
+    ds.sel(K=0.15) works), or to 15 or 17 where 12 would merge neighbours."""
+    for digits in (12, 15, 17):
+        out = tuple(float(f"{v:.{digits}g}") for v in vals)
+        if len(set(out)) == len(out):
+            return out
+    return tuple(float(v) for v in vals)
 
 
 def _listed_values(path: str, spec: dict) -> tuple:

@@ -205,14 +205,17 @@ def open_store(path, spec: SweepSpec, *, chunk: int | None, overwrite: bool = Fa
     import zarr
 
     path = Path(path)
-    if path.exists() and overwrite:
-        if not _is_store(path):
-            raise HarmosyncError(f"--overwrite replaces only a harmosync sweep store; {str(path)!r} is not one "
-                                 "(remove it yourself if you mean it)")
+    replace = path.exists() and overwrite
+    if replace and not _is_store(path):
+        raise HarmosyncError(f"--overwrite replaces only a harmosync sweep store; {str(path)!r} is not one "
+                             "(remove it yourself if you mean it)")
+    if replace or not path.exists():
+        chunk = chunk or (chunk_hint() if chunk_hint else 1)  # may refuse the sweep: the old store stays
+    if replace:
         shutil.rmtree(path)
     created = False
     if not path.exists():
-        created = _create(path, spec, chunk or (chunk_hint() if chunk_hint else 1))
+        created = _create(path, spec, chunk)
     elif not path.is_dir() or not _is_store(path):
         raise HarmosyncError(f"output {str(path)!r} exists and is not a harmosync sweep store; choose another name")
     group = zarr.open_group(str(path), mode="r+")
