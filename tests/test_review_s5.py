@@ -296,10 +296,6 @@ def test_an_interrupt_while_a_worker_is_forked_prints_no_traceback(tmp_path):
     assert "Traceback" not in r.stderr, r.stderr
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a sweep point with a growing mode is stored as status 1 with no word in the log, where "
-    "simulate warns 'a mode grows at rate 0.00457 [omega] ...' and records result.growing_rate "
-    "(likewise the Brownian σ + iΩ/2 violation: 200 of 201 times NaN in MI, MI_mean = 0.0, silent)"))
 def test_a_sweep_says_when_a_point_grows():
     lines: list[str] = []
     ds = sw.run_sweep(grow_config(200.0), {"baths[1].rate": [0.0, 10.0]}, keep={"summaries": ["sync"]},

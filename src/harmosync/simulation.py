@@ -373,6 +373,24 @@ def growth_precision(names, ctx: obs.Context, values: dict) -> tuple[float, floa
     return float(sub.times[k]), float(change[k]), float(change.max())
 
 
+def run_note(point: Point, evo, cov) -> str | None:
+    """One line on what :func:`simulate` warns about an open run that is computed anyway (a
+    growing mode, a Brownian bath leaving σ + iΩ/2 ≥ 0, σ unresolved), for a sweep's log; or None."""
+    notes = []
+    rate = getattr(evo, "growth_rate", 0.0)
+    if rate > 0:
+        notes.append(f"a mode grows at rate {rate:.3g} [w] (no steady state)")
+        if cov is not None and np.any(lost := unresolved(cov)):
+            notes.append(f"σ unresolved in double precision from t = {float(point.times[np.argmax(lost)]):g} "
+                         "(state-based measures NaN there)")
+    if cov is not None and has_brownian(point.baths):
+        bad, _ = uncertainty_violation(cov)
+        if np.any(bad):
+            notes.append(f"the Brownian bath leaves σ + iΩ/2 ≥ 0 at {int(bad.sum())} of {bad.size} times "
+                         "(state-based measures NaN there)")
+    return "; ".join(notes) or None
+
+
 def has_brownian(baths) -> bool:
     return any(b.kind == "brownian" for b in baths)
 

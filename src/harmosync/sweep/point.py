@@ -195,12 +195,13 @@ def _interval(times: np.ndarray, w0: float, w1: float) -> tuple[int, int]:
 BLOCK_BYTES = 8 * 2**20
 
 
-def evaluate_many(points: list, keep: Keep) -> list:
+def evaluate_many(points: list, keep: Keep, notes: dict | None = None) -> list:
     """:func:`evaluate` for many prepared points, solving together the ones that share a chain
     (:func:`harmosync.dynamics.solve_many`: a sweep over plugging sites or strengths is the
     Fig. 6 map path) and computing their C(t, Δt) and summaries together
     (:func:`harmosync.simulation.observe_many`), a block of points at a time. Returns, per
-    point, its {name: array} or the HarmosyncError it raised."""
+    point, its {name: array} or the HarmosyncError it raised. ``notes``: filled with
+    {index: line} for the points computed with a warning (:func:`harmosync.simulation.run_note`)."""
     evolutions, failed = _solve(points, keep)
     out: list = [failed.get(k, pt) if isinstance(pt, HarmosyncError) or k in failed else None
                  for k, pt in enumerate(points)]
@@ -213,6 +214,8 @@ def evaluate_many(points: list, keep: Keep) -> list:
         for k, r in zip(idx, seen):
             if isinstance(r, HarmosyncError):
                 out[k] = r
+            elif notes is not None and points[k].baths and (note := sim.run_note(points[k], r[0], r[2])):
+                notes[k] = note
         done = [(k, r[3]) for k, r in zip(idx, seen) if not isinstance(r, HarmosyncError)]
         kept = reduce_series([points[k] for k, _ in done], [series for _, series in done], keep)
         for (k, _), v in zip(done, kept):

@@ -57,6 +57,7 @@ class TaskResult:
     data: dict  # name -> (n, ...) arrays
     errors: list  # [(flat index, message)]
     seconds: float
+    notes: list = ()  # [(flat index, message)]: points computed with a warning (simulation.run_note)
 
 
 def run_task(payload: Payload, start: int, stop: int) -> TaskResult:
@@ -85,7 +86,8 @@ def _run_points(payload: Payload, start: int, stop: int, t0: float) -> TaskResul
             points.append(prepare(spec.point_config(i), spec.keep))
         except HarmosyncError as e:
             points.append(e)
-    for k, (i, out) in enumerate(zip(range(start, stop), evaluate_many(points, spec.keep))):
+    notes: dict = {}
+    for k, (i, out) in enumerate(zip(range(start, stop), evaluate_many(points, spec.keep, notes))):
         if isinstance(out, HarmosyncError):
             status[k] = 2
             errors.append((i, str(out)))
@@ -94,7 +96,8 @@ def _run_points(payload: Payload, start: int, stop: int, t0: float) -> TaskResul
             if name not in data:
                 data[name] = np.full((n,) + v.shape, np.nan)
             data[name][k] = v
-    return TaskResult(start, stop, status, data, errors, time.perf_counter() - t0)
+    return TaskResult(start, stop, status, data, errors, time.perf_counter() - t0,
+                      [(start + k, msg) for k, msg in sorted(notes.items())])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -335,6 +338,7 @@ def _execute(spec, ex, inflight, pool, plan: Plan, payload, store, shard, progre
 
     todo = sum(b - a for a, b in plan.tasks)
     failed: list = []
+    noted: list = []
     # no bar in logs: a redirected stderr would collect every refresh as a line
     bar = tqdm(total=todo, unit="pt", desc="sweep", disable=not progress or todo == 0 or not sys.stderr.isatty(),
                dynamic_ncols=True, smoothing=0.1)
@@ -342,6 +346,7 @@ def _execute(spec, ex, inflight, pool, plan: Plan, payload, store, shard, progre
 
     def on_done(res: TaskResult):
         failed.extend(res.errors)
+        noted.extend(res.notes)
         bar.update(res.stop - res.start)
         if failed:
             bar.set_postfix(failed=len(failed), refresh=False)
@@ -377,6 +382,10 @@ def _execute(spec, ex, inflight, pool, plan: Plan, payload, store, shard, progre
     dt = time.perf_counter() - t0
     if todo:
         say(f"done: {todo} points in {dt:.1f} s ({todo / dt:.3g} points/s)" + (f"; wrote {store}" if store else ""))
+    if noted:
+        i, msg = min(noted)
+        say(f"warning: {len(noted)} points computed with a warning (values kept, see simulate); first at "
+            f"{spec.describe(i)}: {msg}")
     if failed:
         i, msg = failed[0]
         say(f"warning: {len(failed)} points failed (status 2, values NaN); first at {spec.describe(i)}: {msg}")
