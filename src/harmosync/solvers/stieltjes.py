@@ -46,7 +46,7 @@ class PoleRule:
 
     def __call__(self, x) -> np.ndarray:
         x = np.asarray(x, dtype=float)
-        return self.constant + (self.weights / (x[..., None] + self.poles)).sum(axis=-1)
+        return self.constant + (1.0 / (x[..., None] + self.poles)) @ self.weights
 
 
 def variance_function(x, temperature: float) -> np.ndarray:
@@ -117,6 +117,18 @@ def variance_rule(a: float, b: float, temperature: float = 0.0, *, eps: float = 
     x = np.where(x > 0, x, a)  # a < ε·b: the points next to a round to 0 (g(0) = ∞)
     err = float(np.max(np.sqrt(x) * np.abs(variance_function(x, t) - rule(x))))
     return PoleRule(poles, weights, 0.0, (a, b), t, err)
+
+
+def rule_relative_error(rule: PoleRule, x, temperature: float) -> float:
+    """ε_r = max |g(x) − r(x)|/g(x) over the points ``x`` (the eigenvalues of V and V_0), plus
+    4ε for the roundoff of evaluating the difference."""
+    x = np.asarray(x, float)
+    g = variance_function(x, temperature)
+    err = 0.0
+    for start in range(0, x.size, 4096):
+        sl = slice(start, start + 4096)
+        err = max(err, float(np.max(np.abs(g[sl] - rule(x[sl])) / g[sl])))
+    return err + 4 * np.finfo(float).eps
 
 
 #: relative accuracy of the skeleton (interpolative) compression of the pole kernels
