@@ -291,16 +291,16 @@ def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0) -> floa
         order, |K| for the sum of |terms|: measured equal, the pole sums do not cancel). X ≥ 0
         bounding all this entrywise: |w_aᵀXw_b| ≤ min(qᵀXq, ‖ρ‖²λmax(X)), λmax(X) ≤
         max_i (Xz)_i/z_i for z > 0 (Collatz–Wielandt, X symmetric);
-      * QR: δ = QT − G computed (plus γ_{d+2}(|Q||T| + |G|), and 6u|G| for forming G), s = ρᵀ|δ|;
+      * QR: δ = QT − G computed (plus γ_{d+2}(|Q||T| + |G|), and 6ε_u|G| for forming G; ε_u = ε/2, γ_n = nε_u/(1 − nε_u)), s = ρᵀ|δ|;
         QTK(QT)ᵀ − GKGᵀ = δK(QT)ᵀ + QTKδᵀ − δKδᵀ reads out ≤ 2sᵀ|KTᵀ|q + sᵀ|K|s;
       * v = QV: |δv_r| ≤ γ_d|Q||V_r|: Σ_r |λ_r|(2s_r z_r + s_r²), s_r = γ_d qᵀ|V_r|, z_r = ρᵀ|v_r|.
     Why componentwise: with a thermal soft mode Δ has an eigenvalue ~T/Ω_0 on that mode's own
     column, which the probes barely read; the normwise dim·ε·‖Δ‖ charged it to every observed
     entry, 1000× the error (tests/test_bound_tightness.py)."""
-    u = 0.5 * np.finfo(float).eps
+    ulp = 0.5 * np.finfo(float).eps  # the unit roundoff
 
     def gam(m):
-        return m * u / (1 - m * u)
+        return m * ulp / (1 - m * ulp)
 
     (qx, tx, gx), (qp, tp, gp) = factors
     c, lam, vec, keep = eig
@@ -318,20 +318,20 @@ def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0) -> floa
                 + gam(2 * m + kterms + 2) * (at @ (ak @ (z @ at))))
 
     xq = x_apply(q) + 1e-300
-    w2 = float(rho @ rho) * (1 + 100 * qx.shape[0] * d * u) ** 2
+    w2 = float(rho @ rho) * (1 + 100 * qx.shape[0] * d * ulp) ** 2
     e_eigh = min(float(q @ xq), w2 * float(np.max(x_apply(xq) / xq)))
     s = np.zeros(2 * m)
     for i, (qq, tt, g) in enumerate(((qx, tx, gx), (qp, tp, gp))):
         n_f = g.shape[1]
         qt = q[:split] if i == 0 else q[split:]
         s[i * m:i * m + n_f] = (rho @ np.abs(qq @ tt[:, :n_f] - g) + gam(d + 2) * (qt @ np.abs(tt[:, :n_f]))
-                                + (gam(d + 2) + 6 * u) * (rho @ np.abs(g)))
+                                + (gam(d + 2) + 6 * ulp) * (rho @ np.abs(g)))
     kt = np.hstack([k[:, :m] @ tx.T, k[:, m:] @ tp.T])  # K Tᵀ, T block diagonal
     e_qr = float(2 * s @ (np.abs(kt) @ q) + gam(m) * (s @ ak) @ (q @ at) + s @ ak @ s)
     zr = rho @ np.abs(vectors[0]) + rho @ np.abs(vectors[1])
     sr = gam(d) * (q @ av[:, keep])
     e_qv = float(np.abs(lam[keep]) @ (2 * sr * zr + sr**2))
-    return (e_eigh + e_qr + e_qv) * (1 + 4 * (qx.shape[0] + d) * u)  # the bound's own sums
+    return (e_eigh + e_qr + e_qv) * (1 + 4 * (qx.shape[0] + d) * ulp)  # the bound's own sums
 
 
 def _dropped_error(readout, w, lam, qx, qp, cx, cp) -> float:

@@ -46,7 +46,7 @@ class PoleRule:
 
     def __call__(self, x) -> np.ndarray:
         x = np.asarray(x, dtype=float)
-        return self.constant + (1.0 / (x[..., None] + self.poles)) @ self.weights
+        return self.constant + (self.weights / (x[..., None] + self.poles)).sum(axis=-1)
 
 
 def variance_function(x, temperature: float) -> np.ndarray:
