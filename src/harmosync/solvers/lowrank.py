@@ -336,19 +336,23 @@ def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0) -> floa
     return (e_eigh + e_qr + e_qv) * (1 + 1e-6)  # the bound's own sums
 
 
-def _dropped_error(readout, w, lam, qx, qp, cx, cp) -> float:
+def _dropped_error(readout, w, lam, qx, qp, cx, cp, top: int = 16) -> float:
     # a dropped λ v vᵀ (scaled coordinates) moves an observed entry by ≤ |λ|·(ρ_s·(|v_q| + |v_p|))²,
     # ρ_s = max_a |r_a|·max(w^-½, w^½), and by ≤ |λ|·max_a max(Σ r²/w, Σ r²w) (Cauchy–Schwarz);
-    # the first needs the dropped vectors (N × #dropped): formed only when that is cheap
+    # the first needs the dropped vectors (N each): formed for the ``top`` largest |λ| only (the
+    # rest, mostly rounding-level zeros, take the second) and only when that is cheap
     rows = np.atleast_2d(np.asarray(readout, float))
     if rows.size == 0 or lam.size == 0:
         return 0.0
     norms = max(float(np.max((rows**2) @ (1 / w))), float(np.max((rows**2) @ w)))
-    if w.size * cx.shape[0] * lam.size > 2e7:
+    big = np.argsort(-np.abs(lam), kind="stable")[:top]
+    if w.size * cx.shape[0] * big.size > 2e7:
         return float(np.abs(lam).sum() * norms)
     rho = np.abs(rows).max(axis=0) * np.maximum(1 / np.sqrt(w), np.sqrt(w))
-    proj = rho @ (np.abs(qx @ cx) + np.abs(qp @ cp))
-    return float(np.abs(lam) @ np.minimum(proj**2, norms))
+    proj = rho @ (np.abs(qx @ cx[:, big]) + np.abs(qp @ cp[:, big]))
+    rest = np.ones(lam.size, bool)
+    rest[big] = False
+    return float(np.abs(lam[big]) @ np.minimum(proj**2, norms) + np.abs(lam[rest]).sum() * norms)
 
 
 def skeleton_error(mu, a, psi, kern, weights, rho, exact=()):
