@@ -158,28 +158,39 @@ def factorised_delta(seed, soft_eig=1e5):
     q = np.concatenate([rho @ np.abs(qx), rho @ np.abs(qp)])
     args = (rho, q, ((qx, tx, sw[:, None] * f), (qp, tp, f / sw[:, None])), (kx, kqp, kp),
             (c, lam, vec, keep), (vq, vp))
-    return args, exact, used, lam
+    return args, exact, used, lam, mu
 
 
 @pytest.mark.parametrize("seed", range(4))
 def test_core_roundoff_bounds_the_factorisation_error(seed):
     """lowrank.core_roundoff against the factorisation's actual error, Δ̃ − Δ with Δ = G K Gᵀ
     and Δ̃ = Σ λ_r v_r v_rᵀ both in extended precision: |u_aᵀ(Δ̃ − Δ)u_b| ≤ bound for readouts
-    in the box |u| ≤ ρ (random signs, and the rotating readouts (r/√w)(cos wt, sin wt) of an
-    x row). With an eigenvalue ~1e5 on the soft column the normwise ~dim·ε·max|λ|·‖ρ‖² is far
-    ≥ 10× the componentwise bound, which stays within 100× of the largest error seen."""
+    in the box |u| ≤ ρ (random signs, and the rotating readouts of x and p rows, (r/√w)(cos wt,
+    sin wt) and r√w(−sin wt, cos wt)). With an eigenvalue ~1e5 on the soft column the normwise
+    dim·ε·max|λ|·‖ρ‖² is ≥ 10× the componentwise bound, which stays within 100× of the largest
+    error seen (or of 1e-13 of the largest readout of Δ itself)."""
     from harmosync.solvers import lowrank as lr
 
-    args, exact, used, lam = factorised_delta(seed)
+    args, exact, used, lam, mu = factorised_delta(seed)
     bound = lr.core_roundoff(*args)
     err = used - exact
     rho = args[0]
     n = rho.size
     rng = np.random.default_rng(seed)
-    signs = rng.choice([-1.0, 1.0], size=(400, 2 * n))
-    u = signs * np.concatenate([rho, rho])
-    seen = float(np.max(np.abs(np.einsum("ai,ij,aj->a", u[:200], err, u[200:]).astype(float))))
+    box = rng.choice([-1.0, 1.0], size=(400, 2 * n)) * np.concatenate([rho, rho])
+    wt = np.sqrt(mu)[None, :] * rng.uniform(0, 1000, (200, 1))
+    r = rho / np.maximum(1 / mu**0.25, mu**0.25)  # the readout row's |r_k|
+    x_rows = np.hstack([r / mu**0.25 * np.cos(wt), r / mu**0.25 * np.sin(wt)])
+    p_rows = np.hstack([-r * mu**0.25 * np.sin(wt), r * mu**0.25 * np.cos(wt)])
+    pairs = [(box[:200], box[200:]), (x_rows, x_rows), (x_rows, p_rows), (p_rows, p_rows)]
+    ld = np.longdouble
+
+    def read(mat, ua, ub):
+        return np.abs(np.einsum("ai,ij,aj->a", ua.astype(ld), mat, ub.astype(ld)).astype(float))
+
+    seen = max(float(read(err, ua, ub).max()) for ua, ub in pairs)
+    scale = max(float(read(exact, ua, ub).max()) for ua, ub in pairs[1:])
     assert seen <= bound, (seen, bound)
     normwise = 4 * (lam.size + 8) * np.finfo(float).eps * float(np.abs(lam).max()) * float(rho @ rho)
     assert bound < 0.1 * normwise, (bound, normwise)
-    assert bound <= 100 * max(seen, 1e-13 * float(np.abs(exact).max())), (seen, bound)
+    assert bound <= 100 * max(seen, 1e-13 * scale), (seen, bound, scale)
