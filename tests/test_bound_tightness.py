@@ -123,7 +123,8 @@ def factorised_delta(seed, soft_eig=1e5):
     mu = np.concatenate([[1e-10], np.sort(rng.uniform(0.05, 4.0, n - 1))])
     sw = np.sqrt(np.sqrt(mu))
     soft = np.array([0])
-    f = np.stack([1.0 / (mu + z) for z in np.geomspace(0.1, 100, m0)], axis=1) * rng.normal(size=(n, 1))
+    f = np.stack([1.0 / (mu + z) for z in np.geomspace(0.1, 100, m0)], axis=1)
+    f *= rng.normal(size=(n, 1))
     f[soft] = 0.0
     m = m0 + 1
 
@@ -191,6 +192,7 @@ def test_core_roundoff_bounds_the_factorisation_error(seed):
     seen = max(float(read(err, ua, ub).max()) for ua, ub in pairs)
     scale = max(float(read(exact, ua, ub).max()) for ua, ub in pairs[1:])
     assert seen <= bound, (seen, bound)
-    normwise = 4 * (lam.size + 8) * np.finfo(float).eps * float(np.abs(lam).max()) * float(rho @ rho)
+    eps = np.finfo(float).eps
+    normwise = 4 * (lam.size + 8) * eps * float(np.abs(lam).max()) * float(rho @ rho)
     assert bound < 0.1 * normwise, (bound, normwise)
     assert bound <= 100 * max(seen, 1e-13 * scale), (seen, bound, scale)

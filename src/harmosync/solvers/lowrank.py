@@ -242,10 +242,11 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     if readout is None:
         eta = kernel_errors(mu[hard], zeta, skel, coef)
     else:
-        r = np.abs(np.atleast_2d(np.asarray(readout, float))).max(axis=0) if np.size(readout) else np.zeros(n)
+        rows = np.atleast_2d(np.asarray(readout, float))
+        r = np.abs(rows).max(axis=0) if rows.size else np.zeros(n)
         rho_x, rho_p = r * np.maximum(1.0, w), r * np.maximum(1.0, 1.0 / w)
-        e_skel, eta = skeleton_error(mu, a, psi, kern, (np.abs(omega), np.abs(omega * zeta)), (rho_x, rho_p),
-                                     exact=soft)
+        e_skel, eta = skeleton_error(mu, a, psi, kern, (np.abs(omega), np.abs(omega * zeta)),
+                                     (rho_x, rho_p), exact=soft)
     mu_lo, mu_hi = float(mu.min()), float(mu.max())
     v0_lo = min(float(env_d.min()) if env_d.size else np.inf, float(vs_eig.min()))
     v0_hi = max(float(env_d.max()) if env_d.size else 0.0, float(vs_eig.max()))
@@ -270,8 +271,9 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
                         + float(rho_p @ np.sqrt(np.maximum(gp0, 0))) ** 2 + float(rho_p**2 @ gp))
     rho_s = r * np.maximum(1 / sw, sw)
     q = np.concatenate([rho_s @ np.abs(qx), rho_s @ np.abs(qp)])
-    e_core = core_roundoff(rho_s, q, ((qx, tx, sw[:, None] * f), (qp, tp, f / sw[:, None])), (kx, kqp, kp),
-                           (c, lam, vec, keep), (vq, vp), zeta.size + 2 * p + 4)
+    factors = ((qx, tx, sw[:, None] * f), (qp, tp, f / sw[:, None]))
+    e_core = core_roundoff(rho_s, q, factors, (kx, kqp, kp), (c, lam, vec, keep), (vq, vp),
+                           zeta.size + 2 * p + 4)
     e_drop = _dropped_error(readout, w, lam[small], qx, qp, vec[:split, small], vec[split:, small])
     return LowRank(out.values, out.vectors, out.bound, rule, out.skeleton,
                    float(e_skel + e_rule_r + e_core + e_drop))
@@ -295,7 +297,8 @@ def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0) -> floa
         min(qᵀXq, ‖ρ‖²λmax(X)), λmax(X) ≤ max_i (Xz)_i/z_i for z > 0 (Collatz–Wielandt);
       * QR: δ = QT − G computed (plus γ̂_{d+2}(|Q||T| + |G|), and 6ε_u|G| for forming G),
         s = ρᵀ|δ|: QTK(QT)ᵀ − GKGᵀ = δK(QT)ᵀ + QTKδᵀ − δKδᵀ reads out ≤ 2sᵀ|KTᵀ|q + sᵀ|K|s;
-      * v = QV: |δv_r| ≤ γ̂_d|Q||V_r|: Σ_r |λ_r|(2s_r z_r + s_r²), s_r = γ̂_d qᵀ|V_r|, z_r = ρᵀ|v_r|.
+      * v = QV: |δv_r| ≤ γ̂_d|Q||V_r|: Σ_r |λ_r|(2s_r z_r + s_r²), s_r = γ̂_d qᵀ|V_r|,
+        z_r = ρᵀ|v_r|.
     Why componentwise: with a thermal soft mode Δ has an eigenvalue ~T/Ω_0 on that mode's own
     column, which the probes barely read; a normwise dim·ε·‖Δ‖ charged it to every observed
     entry, 1000× the error (the eigh's actual residual R is what is left, read out there)."""
@@ -326,7 +329,8 @@ def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0) -> floa
     for i, (qq, tt, g) in enumerate(((qx, tx, gx), (qp, tp, gp))):
         n_f = g.shape[1]
         qt = q[:split] if i == 0 else q[split:]
-        s[i * m:i * m + n_f] = (rho @ np.abs(qq @ tt[:, :n_f] - g) + gam(d + 2) * (qt @ np.abs(tt[:, :n_f]))
+        tf = tt[:, :n_f]
+        s[i * m:i * m + n_f] = (rho @ np.abs(qq @ tf - g) + gam(d + 2) * (qt @ np.abs(tf))
                                 + (gam(d + 2) + 6 * ulp) * (rho @ np.abs(g)))
     kt = np.hstack([k[:, :m] @ tx.T, k[:, m:] @ tp.T])  # K Tᵀ, T block diagonal
     e_qr = float(2 * s @ (np.abs(kt) @ q) + gam(m) * (s @ ak) @ (q @ at) + s @ ak @ s)
@@ -378,7 +382,8 @@ def skeleton_error(mu, a, psi, kern, weights, rho, exact=()):
         for wt, rh in zip(weights, rho):
             prod = ay @ (rh[:, None] * de)  # (2P, 2q): |A|, |Ψ| against ρ∘e, ρ∘d
             ae, ad, pe, pd = prod[:p, :nq], prod[:p, nq:], prod[p:, :nq], prod[p:, nq:]
-            b = (np.einsum("iq,qij,jq->q", ae, h, 2 * ad + ae) + np.sum(ae * pd + pe * ad + ae * pe, axis=0)
+            b = (np.einsum("iq,qij,jq->q", ae, h, 2 * ad + ae)
+                 + np.sum(ae * pd + pe * ad + ae * pe, axis=0)
                  + np.einsum("iq,qij,j->q", pe, rr, ay[:p] @ rh))
             total += float(wt[sl] @ b)
     return total, eta

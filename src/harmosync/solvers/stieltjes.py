@@ -127,7 +127,7 @@ def rule_relative_error(rule: PoleRule, x, temperature: float) -> float:
     err = 0.0
     for start in range(0, x.size, 4096):
         sl = slice(start, start + 4096)
-        r = rule.constant + (1.0 / (x[sl, None] + rule.poles)) @ rule.weights  # rule(x), as a BLAS product
+        r = rule.constant + (1.0 / (x[sl, None] + rule.poles)) @ rule.weights  # rule(x) by BLAS
         err = max(err, float(np.max(np.abs(g[sl] - r) / g[sl])))
     return err + 4 * np.finfo(float).eps
 
