@@ -1,6 +1,6 @@
 """Error against the mpmath reference, the recorded bound and their ratio (issue 11).
 
-    PYTHONPATH=src python benchmarks/bench_accuracy.py [--paper] [--measures] [--long]
+    PYTHONPATH=src python benchmarks/bench_accuracy.py [--paper] [--measures] [--long] [--random]
 
 Cases: the audit's soft chains (tests/test_accuracy.py) with the dense and chain methods, the
 acoustic fixed chain (Ω0 = 0), a soft hot chain read at t = 1e6 (simulate's precision warning),
@@ -12,6 +12,10 @@ runs); err σ = max |σ − σ_ref| and err mean = max |⟨R⟩ − ⟨R⟩_ref|
 bound / max(err σ, err mean) (``error_bound`` covers every moment); the means-only bound is that of
 ``solve(..., covariance=False)``, its ratio against err mean. A case the code refuses prints its error instead (run
 with an older tree on PYTHONPATH for the "before" column).
+
+``--random``: the seeded random soft and hot networks of tests/test_bound_tightness.py (chains
+and graphs, Ω0 = 1e-6…1e-2, T = 0…1): error, bound and ratio = bound / max(err, 1e-13·max|σ|),
+the quantity that test holds ≤ 100.
 
 ``--measures``: digits of ν_min, S, I and E_N of strongly squeezed two-mode states (r = 1..8,
 tests/test_accuracy.py FAMILIES) against mpmath, and what the covariance's conditioning allows.
@@ -104,6 +108,8 @@ def main():
         return measures_table()
     if "--long" in sys.argv:
         return long_chain()
+    if "--random" in sys.argv:
+        return random_table()
     print(f"{'case':52s} {'method':6s} {'scale':>8s} {'err σ':>9s} {'err mean':>9s} {'bound':>9s} {'ratio':>7s} "
           f"{'means-only bound':>16s} {'ratio':>7s}")
     for name, net, init, times, observe in cases("--paper" in sys.argv):
@@ -124,6 +130,19 @@ def main():
             print(f"{name:52s} {method:6s} {np.abs(ref).max():8.2g} {err:9.2e} {err_m:9.2e} {sol.error_bound:9.2e} "
                   f"{sol.error_bound / max(err, err_m):7.1f} {means.error_bound:16.2e} "
                   f"{means.error_bound / max(err_m2, 1e-300):7.1f}  ({time.perf_counter() - t0:.2f} s)", flush=True)
+
+
+def random_table(seeds=range(12)):
+    """The random soft networks of tests/test_bound_tightness.py, every method."""
+    from test_bound_tightness import FLOOR, check, soft_network
+
+    print(f"{'network':12s} {'N':>3s} {'T':>8s} {'method':6s} {'err':>9s} {'bound':>9s} {'ratio':>7s}")
+    for kind in ("chain", "graph"):
+        for seed in seeds:
+            net, init = soft_network(seed, kind)
+            for method, err, bound, scale in check(net, init):
+                print(f"{kind + ' ' + str(seed):12s} {net.size:3d} {init.environment_temperature:8.2g} {method:6s} "
+                      f"{err:9.2e} {bound:9.2e} {bound / max(err, FLOOR * scale):7.1f}", flush=True)
 
 
 def measures_table():

@@ -45,8 +45,9 @@ B_x reaches σ(t) through |u| ≤ ρ_x = max_a |r_a|·max(1, w), an error e_p in
     −ε_r g(V_0) ≼ δ(V_0) ≼ ε_r g(V_0) and |uᵀUᵀδ(V_0)Uv| ≤ ε_r(Σ_k ρ_k √G_kk)², G = Uᵀg(V_0)U
     (its diagonal from Δ itself), plus Σ_k ρ_k² ε_r g(μ_k) for δ(V); the same with g_p = x·g;
   * dropped eigenvalues: Σ|λ|·max_a max(Σ_k r_ak²/w_k, Σ_k r_ak² w_k);
-  * roundoff of the factorisation (QR, the core's eigh, Q·vec): 4(dim + 8)ε·max|λ| times the
-    same readout norm (dim = the core's size; backward-stable steps, Higham's γ_n).
+  * roundoff of the factorisation (QR, forming the core, its eigh, Q·vec): a posteriori and
+    componentwise (:func:`core_roundoff`), from the computed residuals of QT ≈ G and of the core's
+    eigendecomposition, read out through q = |Q|ᵀρ_s (ρ_s = max_a |r_a|·max(w^-½, w^½)).
 
 The rest of the evolution's error bound (harmosync.dynamics.normal_modes, "Error bound") is here
 too: per-mode eigenvalue enclosures (:func:`eigenvalue_errors` for a dense eigh,
@@ -63,7 +64,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .stieltjes import PoleRule, kernel_basis, kernel_errors, snap_interval, variance_function
+from .stieltjes import kernel_basis, kernel_errors, rule_relative_error, snap_interval, variance_function
 
 #: modes with μ_k < SOFT·max μ are soft: their kernels 1/(μ_k + ζ) enter Δ exactly, outside the
 #: skeleton compression, whose error (absolute, ~ID_TOL/(floor + ζ) at every mode) would meet
@@ -183,7 +184,6 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
 
     psi = a * mu[None, :] - vs @ a
     y = np.vstack([a, psi])  # (2P, N): rows are the functions a_i(k), ψ_i(k)
-    eta = kernel_errors(mu[hard], zeta, skel, coef)
     r1 = skel.size + 1
     funcs = np.vstack([np.ones(n), 1.0 / (mu[None, :] + zeta[skel, None])])  # (r1, N)
     funcs[:, soft] = 0.0  # the soft modes have columns of their own (exact kernels)
@@ -238,6 +238,15 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     vp = qp @ vec[split:, keep]
 
     # ---- error bound (module docstring)
+    kern = (zeta, skel, coef, h_poles, rz)
+    if readout is None:
+        eta = kernel_errors(mu[hard], zeta, skel, coef)
+    else:
+        rows = np.atleast_2d(np.asarray(readout, float))
+        r = np.abs(rows).max(axis=0) if rows.size else np.zeros(n)
+        rho_x, rho_p = r * np.maximum(1.0, w), r * np.maximum(1.0, 1.0 / w)
+        e_skel, eta = skeleton_error(mu, a, psi, kern, (np.abs(omega), np.abs(omega * zeta)),
+                                     (rho_x, rho_p), exact=soft)
     mu_lo, mu_hi = float(mu.min()), float(mu.max())
     v0_lo = min(float(env_d.min()) if env_d.size else np.inf, float(vs_eig.min()))
     v0_hi = max(float(env_d.max()) if env_d.size else 0.0, float(vs_eig.max()))
@@ -253,11 +262,6 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     out = LowRank(lam[keep], np.array([vq, vp]), e_rule + e_id + dropped, rule, int(skel.size))
     if readout is None:
         return out
-    r = np.abs(np.atleast_2d(np.asarray(readout, float))).max(axis=0) if np.size(readout) else np.zeros(n)
-    rho_x, rho_p = r * np.maximum(1.0, w), r * np.maximum(1.0, 1.0 / w)
-    kern = (zeta, skel, coef, h_poles, rz)
-    e_skel = (skeleton_error(mu, a, psi, kern, np.abs(omega), rho_x, exact=soft)
-              + skeleton_error(mu, a, psi, kern, np.abs(omega * zeta), rho_p, exact=soft))
     # diagonals of G = Uᵀg(V_0)U and G_p = Uᵀg_p(V_0)U from Δ (kept part) and the probe block
     gx, gp = variance_function(mu, temperature), mu * variance_function(mu, temperature)
     gx0 = gx + (vq**2) @ lam[keep] / w - np.einsum("ik,ij,jk->k", a, pxx - gx_s, a)
@@ -265,64 +269,124 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     eps_r = rule_relative_error(rule, np.concatenate([mu, env_d, vs_eig]), temperature)
     e_rule_r = eps_r * (float(rho_x @ np.sqrt(np.maximum(gx0, 0))) ** 2 + float(rho_x**2 @ gx)
                         + float(rho_p @ np.sqrt(np.maximum(gp0, 0))) ** 2 + float(rho_p**2 @ gp))
-    # roundoff of the QR factors, the core's eigh and v = Q·vec: a backward error of ~dim·ε·‖Δ‖
-    # in scaled coordinates, read out by |u|² ≤ max_a max(Σ r_ak²/w_k, Σ r_ak² w_k)
-    rows = np.atleast_2d(np.asarray(readout, float))
-    e_core = (4 * (c.shape[0] + 8) * np.finfo(float).eps * float(np.abs(lam).max(initial=0.0))
-              * max(float(np.max((rows**2) @ (1 / w), initial=0.0)), float(np.max((rows**2) @ w, initial=0.0))))
+    rho_s = r * np.maximum(1 / sw, sw)
+    q = np.concatenate([rho_s @ np.abs(qx), rho_s @ np.abs(qp)])
+    factors = ((qx, tx, sw[:, None] * f), (qp, tp, f / sw[:, None]))
+    e_core = core_roundoff(rho_s, q, factors, (kx, kqp, kp), (c, lam, vec, keep), (vq, vp),
+                           zeta.size + 2 * p + 4)
     e_drop = _dropped_error(readout, w, lam[small], qx, qp, vec[:split, small], vec[split:, small])
     return LowRank(out.values, out.vectors, out.bound, rule, out.skeleton,
                    float(e_skel + e_rule_r + e_core + e_drop))
 
 
-def _dropped_error(readout, w, lam, qx, qp, cx, cp) -> float:
+def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0) -> float:
+    """Bound on what the roundoff of Δ's factorisation does to every observed covariance entry
+    [units of σ]: a posteriori residuals, read out componentwise. Exactly, Δ = G K Gᵀ with G =
+    blkdiag(diag(√w)[F, E], diag(1/√w)[F, E]) (``factors``: (Q, T, G without E's exact columns)
+    per block) and K = [[K_x, K_qp], [K_qpᵀ, K_p]] (``cores``). Computed: Q, T (QR: QT ≈ G),
+    c = fl(T K Tᵀ) symmetrised, (λ, V) = eigh(c) (``eig`` = (c, λ, V, kept columns)) and
+    v = fl(Q V) (``vectors``). A readout u(t) (|u| ≤ ``rho`` mode by mode, q and p parts
+    together: module docstring) meets the core through w = Qᵀu: |w| ≤ ``q`` = |Q|ᵀρ, ‖w‖ ≤ ‖ρ‖.
+    The rounding of an n-term sum is taken as γ̂_n = 2√n·ε_u of its sum of |terms| (ε_u = ε/2;
+    Higham & Mary, SIAM J. Sci. Comput. 41 (2019) A2815, with λ = 2: the worst case nε_u is 10–100×
+    the errors seen; measured here ≤ 3ε_u·Σ|terms|, tests/test_bound_tightness.py). Then
+      * core and eigh: VΛVᵀ − TKTᵀ = R + (c − TKTᵀ), R = VΛVᵀ − c computed (its sums err by
+        γ̂_{d+2}(|V||Λ||V|ᵀ + |c|)); c's products (inner size m, then the average) and K's own
+        pole sums (``kterms`` terms; |K| for their sum of |terms|, equal where measured) add
+        γ̂_{2m+2+kterms}|T||K||T|ᵀ. X ≥ 0 bounding all this entrywise (symmetric): |w_aᵀXw_b| ≤
+        min(qᵀXq, ‖ρ‖²λmax(X)), λmax(X) ≤ max_i (Xz)_i/z_i for z > 0 (Collatz–Wielandt);
+      * QR: δ = QT − G computed (plus γ̂_{d+2}(|Q||T| + |G|), and 6ε_u|G| for forming G),
+        s = ρᵀ|δ|: QTK(QT)ᵀ − GKGᵀ = δK(QT)ᵀ + QTKδᵀ − δKδᵀ reads out ≤ 2sᵀ|KTᵀ|q + sᵀ|K|s;
+      * v = QV: |δv_r| ≤ γ̂_d|Q||V_r|: Σ_r |λ_r|(2s_r z_r + s_r²), s_r = γ̂_d qᵀ|V_r|,
+        z_r = ρᵀ|v_r|.
+    Why componentwise: with a thermal soft mode Δ has an eigenvalue ~T/Ω_0 on that mode's own
+    column, which the probes barely read; a normwise dim·ε·‖Δ‖ charged it to every observed
+    entry, 1000× the error (the eigh's actual residual R is what is left, read out there)."""
+    ulp = 0.5 * np.finfo(float).eps  # the unit roundoff
+
+    def gam(n):
+        return 2 * np.sqrt(n) * ulp
+
+    (qx, tx, gx), (qp, tp, gp) = factors
+    c, lam, vec, keep = eig
+    split, d = qx.shape[1], c.shape[0]
+    k = np.block([[cores[0], cores[1]], [cores[1].T, cores[2]]])
+    m = cores[0].shape[0]
+    t = np.zeros((d, 2 * m))
+    t[:split, :m], t[split:, m:] = tx, tp
+    at, ak, av = np.abs(t), np.abs(k), np.abs(vec)
+    res, ac = np.abs((vec * lam) @ vec.T - c), np.abs(c)
+    res, ak = np.maximum(res, res.T), np.maximum(ak, ak.T)  # symmetric X (λmax = spectral norm)
+
+    def x_apply(z):  # X z without forming |V||Λ||V|ᵀ or |T||K||T|ᵀ
+        return (res @ z + gam(d + 2) * (av @ (np.abs(lam) * (z @ av)) + ac @ z)
+                + gam(2 * m + kterms + 2) * (at @ (ak @ (z @ at))))
+
+    xq = x_apply(q) + 1e-300
+    w2 = float(rho @ rho) * (1 + 1e-6)  # ‖Q‖ ≤ 1 + O(Nd·ε_u)
+    e_eigh = min(float(q @ xq), w2 * float(np.max(x_apply(xq) / xq)))
+    s = np.zeros(2 * m)
+    for i, (qq, tt, g) in enumerate(((qx, tx, gx), (qp, tp, gp))):
+        n_f = g.shape[1]
+        qt = q[:split] if i == 0 else q[split:]
+        tf = tt[:, :n_f]
+        s[i * m:i * m + n_f] = (rho @ np.abs(qq @ tf - g) + gam(d + 2) * (qt @ np.abs(tf))
+                                + (gam(d + 2) + 6 * ulp) * (rho @ np.abs(g)))
+    kt = np.hstack([k[:, :m] @ tx.T, k[:, m:] @ tp.T])  # K Tᵀ, T block diagonal
+    e_qr = float(2 * s @ (np.abs(kt) @ q) + gam(m) * (s @ ak) @ (q @ at) + s @ ak @ s)
+    zr = rho @ np.abs(vectors[0]) + rho @ np.abs(vectors[1])
+    sr = gam(d) * (q @ av[:, keep])
+    e_qv = float(np.abs(lam[keep]) @ (2 * sr * zr + sr**2))
+    return (e_eigh + e_qr + e_qv) * (1 + 1e-6)  # the bound's own sums
+
+
+def _dropped_error(readout, w, lam, qx, qp, cx, cp, top: int = 16) -> float:
     # a dropped λ v vᵀ (scaled coordinates) moves an observed entry by ≤ |λ|·(ρ_s·(|v_q| + |v_p|))²,
     # ρ_s = max_a |r_a|·max(w^-½, w^½), and by ≤ |λ|·max_a max(Σ r²/w, Σ r²w) (Cauchy–Schwarz);
-    # the first needs the dropped vectors (N × #dropped): formed only when that is cheap
+    # the first needs the dropped vectors (N each): formed for the ``top`` largest |λ| only (the
+    # rest, mostly rounding-level zeros, take the second) and only when that is cheap
     rows = np.atleast_2d(np.asarray(readout, float))
     if rows.size == 0 or lam.size == 0:
         return 0.0
     norms = max(float(np.max((rows**2) @ (1 / w))), float(np.max((rows**2) @ w)))
-    if w.size * cx.shape[0] * lam.size > 2e7:
+    big = np.argsort(-np.abs(lam), kind="stable")[:top]
+    if w.size * cx.shape[0] * big.size > 2e7:
         return float(np.abs(lam).sum() * norms)
     rho = np.abs(rows).max(axis=0) * np.maximum(1 / np.sqrt(w), np.sqrt(w))
-    proj = rho @ (np.abs(qx @ cx) + np.abs(qp @ cp))
-    return float(np.abs(lam) @ np.minimum(proj**2, norms))
+    proj = rho @ (np.abs(qx @ cx[:, big]) + np.abs(qp @ cp[:, big]))
+    rest = np.ones(lam.size, bool)
+    rest[big] = False
+    return float(np.abs(lam[big]) @ np.minimum(proj**2, norms) + np.abs(lam[rest]).sum() * norms)
 
 
-def skeleton_error(mu, a, psi, kern, weights, rho, exact=()) -> float:
-    """Σ_q weights_q·b_q: b_q bounds ρᵀ|X̃(ζ_q) − X(ζ_q)|ρ, the skeleton compression's error in
-    the bracket (module docstring; X = D Aᵀ(Ψ + H A) D + D Ψᵀ R A, d̃ = d + e). The modes
-    ``exact`` (the soft ones) carry their kernels exactly: e = 0 there."""
+def skeleton_error(mu, a, psi, kern, weights, rho, exact=()):
+    """(Σ_j Σ_q weights[j]_q·b_q(rho[j]), η): b_q bounds ρᵀ|X̃(ζ_q) − X(ζ_q)|ρ, the skeleton
+    compression's error in the bracket (module docstring; X = D Aᵀ(Ψ + H A) D + D Ψᵀ R A, d̃ = d +
+    e), for each pair of pole weights and readout norms (the x and p brackets share d and e);
+    η_q = max_k e_k(ζ_q) (:func:`.stieltjes.kernel_errors`). The modes ``exact`` (the soft ones)
+    carry their kernels exactly: e = 0 there."""
     zeta, skel, coef, h_poles, rz = kern
-    abs_a, abs_psi = np.abs(a), np.abs(psi)
-    a1 = abs_a @ rho
+    ay = np.abs(np.vstack([a, psi]))
+    p = a.shape[0]
     kk = 1.0 / (mu[:, None] + zeta[skel])
-    total = 0.0
+    total, eta = 0.0, np.zeros(zeta.size)
     for start in range(0, zeta.size, 128):
         sl = slice(start, start + 128)
         d = 1.0 / (mu[:, None] + zeta[sl])
         e = np.abs(d - (coef[0, sl][None, :] + kk @ coef[1:, sl]))
         e[exact] = 0.0
-        ae, ad = abs_a @ (rho[:, None] * e), abs_a @ (rho[:, None] * d)  # (P, q)
-        pe, pd = abs_psi @ (rho[:, None] * e), abs_psi @ (rho[:, None] * d)
+        eta[sl] = e.max(axis=0, initial=0.0)
         h, rr = np.abs(h_poles[sl]), np.abs(rz[sl])
-        b = (np.einsum("iq,qij,jq->q", ae, h, 2 * ad + ae) + np.sum(ae * pd + pe * ad + ae * pe, axis=0)
-             + np.einsum("iq,qij,j->q", pe, rr, a1))
-        total += float(weights[sl] @ b)
-    return total
-
-
-def rule_relative_error(rule: PoleRule, x, temperature: float) -> float:
-    """ε_r = max |g(x) − r(x)|/g(x) over the points ``x`` (the eigenvalues of V and V_0), plus
-    4ε for the roundoff of evaluating the difference."""
-    x = np.asarray(x, float)
-    g = variance_function(x, temperature)
-    err = 0.0
-    for start in range(0, x.size, 4096):
-        sl = slice(start, start + 4096)
-        err = max(err, float(np.max(np.abs(g[sl] - rule(x[sl])) / g[sl])))
-    return err + 4 * np.finfo(float).eps
+        de = np.hstack([e, d])
+        nq = e.shape[1]
+        for wt, rh in zip(weights, rho):
+            prod = ay @ (rh[:, None] * de)  # (2P, 2q): |A|, |Ψ| against ρ∘e, ρ∘d
+            ae, ad, pe, pd = prod[:p, :nq], prod[:p, nq:], prod[p:, :nq], prod[p:, nq:]
+            b = (np.einsum("iq,qij,jq->q", ae, h, 2 * ad + ae)
+                 + np.sum(ae * pd + pe * ad + ae * pe, axis=0)
+                 + np.einsum("iq,qij,j->q", pe, rr, ay[:p] @ rh))
+            total += float(wt[sl] @ b)
+    return total, eta
 
 
 def eigen_roundoff(mu, readout, temperature: float = 0.0, mu_error=None) -> float:

@@ -119,6 +119,19 @@ def variance_rule(a: float, b: float, temperature: float = 0.0, *, eps: float = 
     return PoleRule(poles, weights, 0.0, (a, b), t, err)
 
 
+def rule_relative_error(rule: PoleRule, x, temperature: float) -> float:
+    """ε_r = max |g(x) − r(x)|/g(x) over the points ``x`` (the eigenvalues of V and V_0), plus
+    4ε for the roundoff of evaluating the difference."""
+    x = np.asarray(x, float)
+    g = variance_function(x, temperature)
+    err = 0.0
+    for start in range(0, x.size, 4096):
+        sl = slice(start, start + 4096)
+        r = rule.constant + (1.0 / (x[sl, None] + rule.poles)) @ rule.weights  # rule(x) by BLAS
+        err = max(err, float(np.max(np.abs(g[sl] - r) / g[sl])))
+    return err + 4 * np.finfo(float).eps
+
+
 #: relative accuracy of the skeleton (interpolative) compression of the pole kernels
 ID_TOL = 1e-15
 
