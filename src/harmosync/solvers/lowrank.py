@@ -287,17 +287,19 @@ def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0) -> floa
     c = fl(T K Tᵀ) symmetrised, (λ, V) = eigh(c) (``eig`` = (c, λ, V, kept columns)) and
     v = fl(Q V) (``vectors``). A readout u(t) (|u| ≤ ``rho`` mode by mode, q and p parts
     together: module docstring) meets the core through w = Qᵀu: |w| ≤ ``q`` = |Q|ᵀρ, ‖w‖ ≤ ‖ρ‖.
-    The rounding of an n-term sum is taken as γ̂_n = 2√n·ε_u of its sum of |terms| (ε_u = ε/2;
-    Higham & Mary, SIAM J. Sci. Comput. 41 (2019) A2815, with λ = 2: the worst case nε_u is 10–100×
-    the errors seen; measured here ≤ 3ε_u·Σ|terms|, tests/test_bound_tightness.py). Then
+    The rounding of an n-term sum is bounded by γ_n = nε_u/(1 − nε_u) of its sum of |terms|
+    (ε_u = ε/2; Higham, Accuracy and Stability, §3.1: the worst case, so that the bound is a
+    bound; the probabilistic 2√n·ε_u of Higham & Mary 2019 would be ~2× tighter on near-critical
+    networks, but is not guaranteed; measured here ≤ 3ε_u·Σ|terms|, tests/test_bound_tightness.py).
+    Then
       * core and eigh: VΛVᵀ − TKTᵀ = R + (c − TKTᵀ), R = VΛVᵀ − c computed (its sums err by
-        γ̂_{d+2}(|V||Λ||V|ᵀ + |c|)); c's products (inner size m, then the average) and K's own
+        γ_{d+2}(|V||Λ||V|ᵀ + |c|)); c's products (inner size m, then the average) and K's own
         pole sums (``kterms`` terms; |K| for their sum of |terms|, equal where measured) add
-        γ̂_{2m+2+kterms}|T||K||T|ᵀ. X ≥ 0 bounding all this entrywise (symmetric): |w_aᵀXw_b| ≤
+        γ_{2m+2+kterms}|T||K||T|ᵀ. X ≥ 0 bounding all this entrywise (symmetric): |w_aᵀXw_b| ≤
         min(qᵀXq, ‖ρ‖²λmax(X)), λmax(X) ≤ max_i (Xz)_i/z_i for z > 0 (Collatz–Wielandt);
-      * QR: δ = QT − G computed (plus γ̂_{d+2}(|Q||T| + |G|), and 6ε_u|G| for forming G),
+      * QR: δ = QT − G computed (plus γ_{d+2}(|Q||T| + |G|), and 6ε_u|G| for forming G),
         s = ρᵀ|δ|: QTK(QT)ᵀ − GKGᵀ = δK(QT)ᵀ + QTKδᵀ − δKδᵀ reads out ≤ 2sᵀ|KTᵀ|q + sᵀ|K|s;
-      * v = QV: |δv_r| ≤ γ̂_d|Q||V_r|: Σ_r |λ_r|(2s_r z_r + s_r²), s_r = γ̂_d qᵀ|V_r|,
+      * v = QV: |δv_r| ≤ γ_d|Q||V_r|: Σ_r |λ_r|(2s_r z_r + s_r²), s_r = γ_d qᵀ|V_r|,
         z_r = ρᵀ|v_r|.
     Why componentwise: with a thermal soft mode Δ has an eigenvalue ~T/Ω_0 on that mode's own
     column, which the probes barely read; a normwise dim·ε·‖Δ‖ charged it to every observed
@@ -305,7 +307,7 @@ def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0) -> floa
     ulp = 0.5 * np.finfo(float).eps  # the unit roundoff
 
     def gam(n):
-        return 2 * np.sqrt(n) * ulp
+        return n * ulp / (1 - n * ulp)
 
     (qx, tx, gx), (qp, tp, gp) = factors
     c, lam, vec, keep = eig
