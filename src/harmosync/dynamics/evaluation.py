@@ -90,7 +90,7 @@ _COVARIANCE_ROWS = kernel(_covariance_rows, "void(float64[:, :, :], float64[::1]
 
 def iter_moment_rows(sol, times, *, block: int, engine: str):
     """Yield (slice, mean (2n, B), cov (2n, 2n, B)) chunks, entry by entry (interleaved)."""
-    t = check_times(times)
+    t, h = _checked_grid(times)
     check_horizon(sol, t)
     if engine not in ("auto", "nufft", "direct"):
         raise HarmosyncError(f"engine must be auto, nufft or direct, got {engine!r}")
@@ -117,7 +117,6 @@ def iter_moment_rows(sol, times, *, block: int, engine: str):
         _COVARIANCE_ROWS(rows[2 * n:].reshape(2 * n, -1, size), lam, const, cov)
         return slice(start, start + size), rows[: 2 * n], cov
 
-    h = uniform_step(t, 3)
     tb = _table_block(block, w.size)
     if h is None:
         if engine == "nufft":
@@ -154,28 +153,26 @@ def _moment_rows(fb, scale, half, lam, const, mean, cov):
     """Means (2n, B) and σ (2n, 2n, B) of a chunk from its NUFFT transform ``fb`` (the layout of
     ``trigsum.NufftPlan``: column c at output j is scale[j]·Re/Im fb[c // 2, (j − half) mod G];
     columns: the 2n means, then 2n·R low-rank ones, z_ar = column 2n + aR + r), in blocks of
-    128 outputs whose columns stay in cache: each block's columns split out (``trigsum._split``'s
+    256 outputs whose columns stay in cache: each block's columns split out (``trigsum._split``'s
     products), then σ_ab = (Σ_r (λ_r z_ar) z_br, r in order) + const_ab per entry, mirrored —
     the operations of :func:`_covariance_rows` in its order per entry: bitwise the same."""
     m2, size = mean.shape
     rank = lam.size
-    ncols = m2 * (rank + 1)
     grid = fb.shape[1]
-    step = 128
-    z = np.empty((ncols, step))
+    step = 256
+    z = np.empty((2 * fb.shape[0], step))
     acc = np.empty(step)
     for t0 in range(0, size, step):
         nb = min(step, size - t0)
-        # outputs t0 + j sit at grid index t0 + j − half (+G before the wrap): two runs
+        # outputs t0 + j sit at grid index t0 + j − half, + G before the wrap: two runs
         cut = min(max(half - t0, 0), nb)
         for r in range(fb.shape[0]):
-            odd = 2 * r + 1 < ncols
+            row, zr, zi = fb[r], z[2 * r], z[2 * r + 1]
             for lo, hi, m0 in ((0, cut, t0 - half + grid), (cut, nb, t0 - half)):
                 for j in range(lo, hi):
-                    v = fb[r, m0 + j]
-                    z[2 * r, j] = v.real * scale[t0 + j]
-                    if odd:
-                        z[2 * r + 1, j] = v.imag * scale[t0 + j]
+                    v, s = row[m0 + j], scale[t0 + j]
+                    zr[j] = v.real * s
+                    zi[j] = v.imag * s
         for a in range(m2):
             for j in range(nb):
                 mean[a, t0 + j] = z[a, j]

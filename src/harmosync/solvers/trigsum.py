@@ -129,8 +129,11 @@ def chunk_plan(n: int, ncols: int, count: int, chunk: int = MAX_LENGTH) -> tuple
     """(L, G): outputs per chunk (≤ ``chunk``) and grid points, by a cost model in ns — per
     chunk ≈ 40 µs of Python, the FFTs (:func:`_fft_ns`), the spreading (0.3 ns per point, tap
     and row) and the output pass (1 ns per output and row); chunks balanced in length."""
-    count, rows = max(int(count), 1), max((int(ncols) + 1) // 2, 1)
-    top = max(1, min(int(chunk), count))
+    return _chunk_plan(int(n), max(int(count), 1), max((int(ncols) + 1) // 2, 1), max(1, min(int(chunk), int(count))))
+
+
+@lru_cache(maxsize=64)
+def _chunk_plan(n: int, count: int, rows: int, top: int) -> tuple[int, int]:
     best = None
     for g in _fast_grids():
         length = min(top, int((g - WIDTH) / UPSAMPLE))
