@@ -53,8 +53,9 @@ def _table_block(block: int, n: int) -> int:
 
 
 def nufft_chunk(ncols: int) -> int:
-    # one chunk's FFT grid (2L complex × C/2) plus its output (L × C) ≈ 48·L·C bytes ≤ 96 MB
-    length = int(96e6 / (48 * max(ncols, 1)))
+    # one chunk's FFT grids (2 × G complex × C/2, G ≤ 2L for L ≥ 1024), the spreading buffer
+    # (≤ 8·G·C; ~4% of that in a map's narrow band) and its output (L × C): ≤ 56·L·C ≤ 96 MB
+    length = int(96e6 / (56 * max(ncols, 1)))
     return int(min(1 << 17, max(1 << 12, 1 << int(np.log2(max(length, 1))))))
 
 

@@ -255,9 +255,9 @@ if hasattr(os, "register_at_fork"):
 
 def _workspace(rows: int, grid: int):
     """This thread's FFT input grid (zero) and output grid, (rows, grid) complex each, kept for
-    the last shape only: 2 × 16·G·C/2 ≈ 16·G·C bytes, within the chunk memory that
-    ``dynamics.evaluation.nufft_chunk`` budgets; reused by every chunk and every evolution of
-    that shape (a map's networks)."""
+    the last shape only: 2 × 16·G·C/2 = 16·G·C ≤ 32·L·C bytes (G ≤ 2L for L ≥ 1024), within the
+    chunk memory that ``dynamics.evaluation.nufft_chunk`` budgets; reused by every chunk and
+    every evolution of that shape (a map's networks)."""
     ws = getattr(_LOCAL, "grids", None)
     if ws is None or ws[0].shape != (rows, grid):
         ws = (np.zeros((rows, grid), complex), np.empty((rows, grid), complex))
@@ -307,12 +307,12 @@ def _spread(coef, phase, slot, weight, support, grid):
     """For each pair of columns r (A = 2r, B = 2r + 1, zero past the last), with c = coef·phase:
     c_A + i c_B at the point +x_k and conj(c_A) + i conj(c_B) at −x_k (row k + N of ``slot``),
     weighted onto the grid points ``support[slot[k, i]]`` of row r; each grid point's sum in
-    order of the points (all +x, then all −x), accumulated in a (support, 2·rows) buffer whose
-    rows are contiguous (vectorised), then written into the grid's support."""
+    order of k (+x_k, then −x_k), accumulated in a (support, 2·rows) buffer (8·|support|·C
+    bytes) whose rows are contiguous (vectorised), then written into the grid's support."""
     n, ncols = coef.shape
     rows = grid.shape[0]
     width = slot.shape[1]
-    acc = np.zeros((2, support.size, 2 * rows))
+    acc = np.zeros((support.size, 2 * rows))
     val = np.zeros((2, 2 * rows))
     for k in range(n):
         ph = phase[k]
@@ -328,11 +328,11 @@ def _spread(coef, phase, slot, weight, support, grid):
                 s = slot[k + side * n, i]
                 wt = weight[k + side * n, i]
                 for q in range(2 * rows):
-                    acc[side, s, q] += wt * val[side, q]
+                    acc[s, q] += wt * val[side, q]
     for s in range(support.size):
         g = support[s]
         for r in range(rows):
-            grid[r, g] = complex(acc[0, s, 2 * r] + acc[1, s, 2 * r], acc[0, s, 2 * r + 1] + acc[1, s, 2 * r + 1])
+            grid[r, g] = complex(acc[s, 2 * r], acc[s, 2 * r + 1])
 
 
 def _clear(grid, support):
