@@ -230,7 +230,7 @@ def _nufft(w, a, b, t0, h, count, *, chunk=1 << 16, rows=False):
 def test_nufft_matches_brute_force_trig_sums():
     """Σ_k α_k cos(w_k t_j) + β_k sin(w_k t_j) within 1e-13 of Σ|α|+|β| (the module's ~1e-14
     with margin): zero, negative and w·h = π, 2π frequencies, one or two columns, one time,
-    one mode, chunk edges (FAST_LENGTH, +1, chunk 7), non-contiguous/read-only/int inputs;
+    one mode, chunk edges (three chunks + 1, chunk 7), non-contiguous/read-only/int inputs;
     rows=True is the transposed rows=False, bitwise."""
     rng = np.random.default_rng(3)
     n = 30
@@ -241,7 +241,7 @@ def test_nufft_matches_brute_force_trig_sums():
     cases = [(w, a, b, 0.0, 500, {}), (w, a, b, 0.3, 1, {}), (w, a, b, 0.3, 2, {}),
              (w, a[:, :1], b[:, :1], 0.0, 500, {}), (w, a[:, :2], b[:, :2], 0.0, 500, {}),
              (np.r_[0.0, -1.3, 2 * np.pi / 0.05, np.pi / 0.05, w[4:]], a, b, 0.0, 500, {}),
-             (w[:1], a[:1], b[:1], 0.0, 500, {}), (w, a, b, 0.0, ts.FAST_LENGTH + 1, {}),
+             (w[:1], a[:1], b[:1], 0.0, 500, {}), (w, a, b, 0.0, 3 * ts.chunk_plan(w.size, 5, 9000)[0] + 1, {}),
              (w, a, b, 0.0, 100, {"chunk": 7}),
              (np.repeat(w, 2)[::2], np.asfortranarray(a), ro, 0.0, 500, {}),
              (w, (3 * a).astype(int), (3 * b).astype(int), 0.0, 500, {})]

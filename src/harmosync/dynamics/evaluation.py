@@ -53,8 +53,9 @@ def _table_block(block: int, n: int) -> int:
 
 
 def nufft_chunk(ncols: int) -> int:
-    # one chunk's FFT grid (2L complex × C/2) plus its output (L × C) ≈ 48·L·C bytes ≤ 96 MB
-    length = int(96e6 / (48 * max(ncols, 1)))
+    # one chunk's FFT grids (2 × G complex × C/2, G ≤ 2L for L ≥ 1024), the spreading buffer
+    # (≤ 8·G·C; ~4% of that in a map's narrow band) and its output (L × C): ≤ 56·L·C ≤ 96 MB
+    length = int(96e6 / (56 * max(ncols, 1)))
     return int(min(1 << 17, max(1 << 12, 1 << int(np.log2(max(length, 1))))))
 
 
@@ -90,7 +91,7 @@ _COVARIANCE_ROWS = kernel(_covariance_rows, "void(float64[:, :, :], float64[::1]
 
 def iter_moment_rows(sol, times, *, block: int, engine: str):
     """Yield (slice, mean (2n, B), cov (2n, 2n, B)) chunks, entry by entry (interleaved)."""
-    t = check_times(times)
+    t, h = _checked_grid(times)
     check_horizon(sol, t)
     if engine not in ("auto", "nufft", "direct"):
         raise HarmosyncError(f"engine must be auto, nufft or direct, got {engine!r}")
@@ -117,7 +118,6 @@ def iter_moment_rows(sol, times, *, block: int, engine: str):
         _COVARIANCE_ROWS(rows[2 * n:].reshape(2 * n, -1, size), lam, const, cov)
         return slice(start, start + size), rows[: 2 * n], cov
 
-    h = uniform_step(t, 3)
     tb = _table_block(block, w.size)
     if h is None:
         if engine == "nufft":
@@ -129,12 +129,71 @@ def iter_moment_rows(sol, times, *, block: int, engine: str):
     chunk = nufft_chunk(ncols)
     use_nufft = engine == "nufft" or (
         engine == "auto" and ts.nufft_cost(w.size, ncols, t.size, chunk) < ts.direct_cost(w.size, ncols, t.size))
-    gen = (ts.nufft(w, alpha, beta, t[0], h, t.size, chunk=chunk, rows=True) if use_nufft
-           else ((start, vals.T) for start, vals in ts.direct(w, alpha, beta, t[0], h, t.size, block=tb)))
-    for start, vals in gen:
-        for sub in range(0, vals.shape[1], block):
-            yield assemble(start + sub, vals[:, sub:sub + block])
-        del vals  # one chunk's values alive at a time (the memory nufft_chunk budgets)
+    if not use_nufft:
+        for start, vals in ts.direct(w, alpha, beta, t[0], h, t.size, block=tb):
+            for sub in range(0, vals.shape[0], block):
+                yield assemble(start + sub, vals[sub:sub + block].T)
+        return
+    # the NUFFT's transform read straight into the moments, one chunk at a time (its values
+    # never stored: the same numbers as assemble() on its rows, bitwise)
+    length, grid = ts.chunk_plan(w.size, ncols, t.size, chunk)
+    plan = ts.NufftPlan(w, h, length, grid)
+    coef = alpha - 1j * beta
+    starts = range(0, t.size, length)
+    phases = plan.phases(t[0], starts)
+    for q, start in enumerate(starts):
+        size = min(length, t.size - start)
+        fb = plan.transform(coef, phases[q])
+        mean, cov = np.empty((2 * n, size)), np.empty((2 * n, 2 * n, size))
+        _MOMENT_ROWS(fb, plan.scale, plan.half, lam, const, mean, cov)
+        for sub in range(0, size, block):
+            yield slice(start + sub, start + min(sub + block, size)), mean[:, sub:sub + block], cov[:, :, sub:sub + block]
+
+
+def _moment_rows(fb, scale, half, lam, const, mean, cov):
+    """Means (2n, B) and σ (2n, 2n, B) of a chunk from its NUFFT transform ``fb`` (the layout of
+    ``trigsum.NufftPlan``: column c at output j is scale[j]·Re/Im fb[c // 2, (j − half) mod G];
+    columns: the 2n means, then 2n·R low-rank ones, z_ar = column 2n + aR + r), in blocks of
+    256 outputs whose columns stay in cache: each block's columns split out (``trigsum._split``'s
+    products), then σ_ab = (Σ_r (λ_r z_ar) z_br, r in order) + const_ab per entry, mirrored —
+    the operations of :func:`_covariance_rows` in its order per entry: bitwise the same."""
+    m2, size = mean.shape
+    rank = lam.size
+    grid = fb.shape[1]
+    step = 256
+    z = np.empty((2 * fb.shape[0], step))
+    acc = np.empty(step)
+    for t0 in range(0, size, step):
+        nb = min(step, size - t0)
+        # outputs t0 + j sit at grid index t0 + j − half, + G before the wrap: two runs
+        cut = min(max(half - t0, 0), nb)
+        for r in range(fb.shape[0]):
+            row, zr, zi = fb[r], z[2 * r], z[2 * r + 1]
+            for lo, hi, m0 in ((0, cut, t0 - half + grid), (cut, nb, t0 - half)):
+                for j in range(lo, hi):
+                    v, s = row[m0 + j], scale[t0 + j]
+                    zr[j] = v.real * s
+                    zi[j] = v.imag * s
+        for a in range(m2):
+            for j in range(nb):
+                mean[a, t0 + j] = z[a, j]
+        for a in range(m2):
+            for b in range(a, m2):
+                for j in range(nb):
+                    acc[j] = 0.0
+                for r in range(rank):
+                    lr = lam[r]
+                    za, zb = z[m2 + a * rank + r], z[m2 + b * rank + r]
+                    for j in range(nb):
+                        acc[j] += (lr * za[j]) * zb[j]
+                cab = const[a, b]
+                for j in range(nb):
+                    cov[a, b, t0 + j] = acc[j] + cab
+                    cov[b, a, t0 + j] = cov[a, b, t0 + j]
+
+
+_MOMENT_ROWS = kernel(_moment_rows, "void(complex128[:, ::1], float64[::1], int64, float64[::1], float64[:, :], "
+                      "float64[:, ::1], float64[:, :, ::1])", reads=(0, 1, 3, 4))
 
 
 _LAST_GRID: list = [None]  # (a copy of the last grid checked, its uniform step or None)

@@ -4,14 +4,19 @@ Two evaluators, same result:
 
 * :func:`direct` — blockwise BLAS: t = t_b + τ_i with one table cos/sin(w τ_i) (block × N) and
   the rotated coefficients at each block start; cost ≈ 4·T·N·C flops.
-* :func:`nufft` — a type-1 non-uniform FFT: with x_k = w_k h, f(j) = Re Σ_k c_k e^{i j x_k},
-  c_k = (α_k − iβ_k) e^{i w_k t_0}. The points x_k are spread onto a grid of G ≥ 2L points
-  (L outputs per chunk) with the "exponential of semicircle" kernel
-  φ(z) = exp(β(√(1 − z²) − 1)), |z| ≤ 1, of width 16 grid points and β = 2.3·16 (Barnett,
-  Magland & af Klinteberg, SIAM J. Sci. Comput. 41, C479 (2019)); one FFT per pair of real
-  columns; each output divided by the kernel's Fourier transform (Gauss–Legendre quadrature).
-  Cost ≈ chunks·(C/2·5 G log₂G + 32·N·C) flops; relative error ≈ 1e-14 of Σ_k |c_k|
-  (measured in the tests against :func:`direct`).
+* :func:`nufft` — a type-1 non-uniform FFT in chunks of L outputs: with x_k = w_k h,
+  f(j) = Re Σ_k c_k e^{i j x_k}, c_k = (α_k − iβ_k) e^{i w_k t_s} at the chunk's start. The points
+  x_k are spread onto a grid of G ≥ σL + W points (σ = ``UPSAMPLE`` = 1.75) with the "exponential
+  of semicircle" kernel φ(z) = exp(β(√(1 − z²) − 1)), |z| ≤ 1, of width W = 18 grid points and
+  β = 2.2·W (Barnett, Magland & af Klinteberg, SIAM J. Sci. Comput. 41, C479 (2019): their
+  β ≈ 0.97πW(1 − 1/2σ) = 2.13·W; 2.2·W measured as good), one FFT per pair of real columns, each
+  output divided by the kernel's Fourier transform (Gauss–Legendre quadrature). Relative error
+  ≲ 3e-15 of Σ_k |c_k| (tests: against long-double direct sums, σ = 1.75 … 2.5). σ = 1.25–1.5
+  would need W = 20–26 and the deconvolution then amplifies the FFT's roundoff 200–10⁵ times:
+  no better than 1e-12 in double precision. The grid G is a 5-smooth length chosen by a cost
+  model (:func:`chunk_plan`): small grids (2–4 k points) stay in a core's cache, where numpy's
+  pocketfft runs ≈ 4.3 ns per point against 7 ns at 2¹⁴ — more chunks, each spread once (a
+  cheap compiled pass over the points, only onto the grid points they touch).
 
 Memory: O(N·C + G·C) per chunk, independent of the total number of times; each thread keeps
 its last FFT grids (input and output, 2 × 16·G·C/2 bytes) for the next chunk or evolution.
@@ -26,20 +31,20 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 import numpy as np
-import scipy.fft as sfft
 
 from ..jit import kernel
 
-WIDTH = 16  # kernel width in grid points (finufft's maximum; error ≈ 1e-14–1e-15)
-BETA = 2.30 * WIDTH
-UPSAMPLE = 2.0
+WIDTH = 18  # kernel width in grid points
+BETA = 2.20 * WIDTH
+UPSAMPLE = 1.75  # least grid points per output (σ)
 #: threads for the FFTs (-1: all cores); set to 1 in each worker of a process pool
 FFT_WORKERS = -1
-#: outputs per chunk of long records: G = 2·8184 + WIDTH = 2¹⁴ (:func:`chunk_length`)
-FAST_LENGTH = ((1 << 14) - WIDTH) // 2
-#: grid points per block of the transposes around the FFT (a block of C/2 rows stays in cache)
-TRANSPOSE_BLOCK = 512
+#: longest chunk the cost model considers, in outputs
+MAX_LENGTH = 1 << 16
+#: 2π in extended precision (np.pi·2 is 2.4e-16 off: a phase error growing with w·t)
+TWO_PI = 2 * np.longdouble("3.14159265358979323846264338327950288")
 _LOCAL = threading.local()
+_POOL: list = [None]
 
 
 @contextmanager
@@ -85,113 +90,147 @@ def _kernel(z):
 
 @lru_cache(maxsize=16)
 def _deconvolution(length: int, grid: int):
-    """Output indices on the grid and 1/φ̂(m) for m = −L/2 … L − L/2 − 1, with
-    φ̂(m) = (W/2) ∫_{-1}^{1} φ(z) cos(m z πW/G) dz (even in m; |m| ≤ L/2 + 1 ≤ G/4)."""
+    """(G/2)/φ̂(m) for the outputs m = −L/2 … L − L/2 − 1 (the inverse FFT's 1/G and the
+    pairing's 1/2 undone), with φ̂(m) = (W/2) ∫_{-1}^{1} φ(z) cos(m z πW/G) dz (even in m)."""
     half_len = length // 2
     m = np.arange(-half_len, length - half_len)
     zq, wq = np.polynomial.legendre.leggauss(2 * WIDTH + 16)
     ang = np.pi * WIDTH / grid
     mabs = np.arange(max(half_len, length - half_len) + 1)
     ft = (WIDTH / 2) * (np.cos(np.outer(mabs * ang, zq)) @ (wq * _kernel(zq)))
-    index, deconv = np.mod(m, grid), 1.0 / ft[np.abs(m)]
-    index.setflags(write=False)
-    deconv.setflags(write=False)
-    return index, deconv
+    scale = (0.5 * grid) * (1.0 / ft[np.abs(m)])
+    scale.setflags(write=False)
+    return scale
+
+
+@lru_cache(maxsize=1)
+def _fast_grids(top: int = 2 * MAX_LENGTH + 64) -> np.ndarray:
+    """5-smooth lengths 2^a 3^b 5^c in [16, top] (pocketfft's fast sizes), ascending."""
+    out = [p2 * p3 * p5 for p2 in 2 ** np.arange(4, 19) for p3 in 3 ** np.arange(4) for p5 in 5 ** np.arange(4)]
+    return np.array(sorted(g for g in set(out) if 16 <= g <= top))
+
+
+def grid_for(length: int) -> int:
+    """The smallest fast grid with G ≥ σL + W."""
+    grids = _fast_grids()
+    need = int(np.ceil(UPSAMPLE * length)) + WIDTH
+    i = int(np.searchsorted(grids, need))
+    return int(grids[i]) if i < grids.size else int(need + (-need) % 64)
+
+
+def _fft_ns(grid: int) -> float:
+    # numpy's pocketfft on this benchmark machine, ns per point (62 rows): ≈ 0.40·log₂G up to 8 k
+    # points (cache-resident), 0.50·log₂G to 20 k, 0.58·log₂G beyond
+    per = 0.40 if grid <= 8192 else 0.50 if grid <= 20480 else 0.58
+    return per * np.log2(max(grid, 2))
+
+
+def chunk_plan(n: int, ncols: int, count: int, chunk: int = MAX_LENGTH) -> tuple[int, int]:
+    """(L, G): outputs per chunk (≤ ``chunk``) and grid points, by a cost model in ns — per
+    chunk ≈ 40 µs of Python, the FFTs (:func:`_fft_ns`), the spreading (0.3 ns per point, tap
+    and row) and the output pass (1 ns per output and row); chunks balanced in length."""
+    return _chunk_plan(int(n), max(int(count), 1), max((int(ncols) + 1) // 2, 1), max(1, min(int(chunk), int(count))))
+
+
+@lru_cache(maxsize=64)
+def _chunk_plan(n: int, count: int, rows: int, top: int) -> tuple[int, int]:
+    best = None
+    for g in _fast_grids():
+        length = min(top, int((g - WIDTH) / UPSAMPLE))
+        if length < 1:
+            continue
+        chunks = -(-count // length)
+        cost = chunks * (4e4 + rows * (g * _fft_ns(g) + 0.3 * 2 * n * WIDTH + length))
+        if best is None or cost < best[0]:
+            best = (cost, chunks)
+        if length >= top:
+            break
+    length = -(-count // best[1])
+    return length, grid_for(length)
 
 
 class NufftPlan:
-    """Spreading matrix and deconvolution factors for fixed frequencies w, step h and
-    chunk length L (outputs j = 0..L−1 of each chunk)."""
+    """Spreading weights and deconvolution factors for fixed frequencies w, step h and chunk
+    length L (outputs j = 0..L−1 of each chunk), on a grid of ``grid`` points (default: the
+    smallest fast G ≥ σL + W).
 
-    def __init__(self, w, h: float, length: int):
+    Layout of :meth:`transform`: column c's value at output j is ``scale[j]`` times the real
+    (c even) or imaginary (c odd) part of ``fb[c // 2, (j − half) mod G]``."""
+
+    def __init__(self, w, h: float, length: int, grid: int | None = None):
         w = np.asarray(w, float)
         self.length = int(length)
         self.half = self.length // 2  # outputs are m = j − half ∈ [−half, L − half)
-        self.grid = sfft.next_fast_len(int(np.ceil(UPSAMPLE * self.length)) + WIDTH)
+        self.grid = grid_for(self.length) if grid is None else int(grid)
         g = self.grid
+        if g < UPSAMPLE * self.length + WIDTH:
+            raise ValueError(f"grid {g} < σL + W for L = {self.length}")
         # positions x_k = w_k h mod 2π and their distances to the grid in extended precision: a
         # rounded x_k would turn into a phase error m·ε·x_k growing along the chunk
-        two_pi = 2 * np.pi * np.longdouble(1)
-        dx = two_pi / g
-        x = np.mod(w.astype(np.longdouble) * np.longdouble(h), two_pi)
-        pts = np.concatenate([x, np.mod(-x, two_pi)])  # +x for c, −x for conj(c)
+        dx = TWO_PI / g
+        x = np.mod(w.astype(np.longdouble) * np.longdouble(h), TWO_PI)
+        pts = np.concatenate([x, np.mod(-x, TWO_PI)])  # +x for c, −x for conj(c)
         first = np.ceil((pts / dx).astype(float) - WIDTH / 2).astype(np.int64)
         offs = first[:, None] + np.arange(WIDTH)[None, :]
         z = ((offs * dx - pts[:, None]) / (WIDTH * dx / 2)).astype(float)
-        # point k adds weight[k, i]·c_k to grid point cols[k, i] (i < WIDTH)
-        self.weight = _kernel(z)
-        self.cols = np.mod(offs, g)
-        self.index, self.deconv = _deconvolution(self.length, g)
+        # point k adds weight[k, i]·c_k to grid point support[slot[k, i]] (i < WIDTH)
+        self.weight = np.ascontiguousarray(_kernel(z))
+        cols = np.mod(offs, g)
+        touched = np.zeros(g, bool)
+        touched[cols] = True
+        self.support = np.flatnonzero(touched)
+        self.slot = (np.cumsum(touched) - 1)[cols]
+        self.scale = _deconvolution(self.length, g)
         self.w = w
         self.h = float(h)
 
-    def _transform(self, coef: np.ndarray, t_start) -> np.ndarray:
-        """The inverse FFT (C/2 rows, G) of the spread, phase-shifted coefficients (N, C), columns
-        paired (A + iB); padded to an even C. The array is this thread's reused output grid: read it
-        before the next call."""
-        n, ncols = coef.shape
-        # phase w·(t_start + half·h) in extended precision: a rounded time or product would shift
-        # every mode coherently by ~ε·w·t
-        arg = self.w.astype(np.longdouble) * (np.longdouble(t_start) + np.longdouble(self.half) * np.longdouble(self.h))
-        arg = np.mod(arg, 2 * np.pi * np.longdouble(1)).astype(float)
-        phase = np.exp(1j * arg)[:, None]
-        c = coef * phase
-        if ncols % 2:
-            c = np.hstack([c, np.zeros((n, 1), complex)])
-        ca, cb = c[:, 0::2], c[:, 1::2]
-        # pair columns: (c_A + i c_B) at +x and (conj c_A + i conj c_B) at −x gives 2 Re F_A + 2i Re F_B
-        vals = np.vstack([ca + 1j * cb, np.conj(ca) + 1j * np.conj(cb)])
-        # one transform per row of a C-contiguous (C/2, G) array: pocketfft runs ~2× faster along
-        # contiguous rows than down columns, with bitwise the same result. numpy's pocketfft
-        # (scipy's transform, bitwise) from this thread's reused input grid, zero off the points
-        # that receive values (only those are reset), into its reused output grid: a fresh
-        # 16 MB grid per chunk cost ~10% of a W5 network's evaluation in page faults, and
-        # zeroing a whole grid per chunk ~2.8 ms
-        b, fb = _workspace(vals.shape[1], self.grid)
+    def phases(self, t0, starts) -> np.ndarray:
+        """e^{i w_k (t0 + (s + half) h)} for each chunk start s: (len(starts), N). The argument in
+        extended precision, reduced by an extended-precision 2π: a rounded time or product
+        would shift every mode coherently by ~ε·w·t."""
+        ld = np.longdouble
+        t = ld(t0) + ld(self.h) * (np.asarray(starts, dtype=ld) + ld(self.half))
+        arg = np.mod(np.outer(t, self.w.astype(ld)), TWO_PI).astype(float)
+        return np.exp(1j * arg)
+
+    def transform(self, coef: np.ndarray, phase: np.ndarray) -> np.ndarray:
+        """The inverse FFT (⌈C/2⌉ rows, G) of the spread coefficients coef (N, C) · phase (N,),
+        columns paired (A + iB), laid out as the class docstring says. The array is this
+        thread's reused output grid: read it before the next call."""
+        coef = np.asarray(coef, complex)
+        rows = (coef.shape[1] + 1) // 2
+        b, fb = _workspace(rows, self.grid)
         workers = getattr(_LOCAL, "workers", None)
         workers = FFT_WORKERS if workers is None else workers
-        workers = min(_cpu_count() if workers == -1 else int(workers), b.shape[0])
-        _SPREAD(b, self.cols, self.weight, vals)
+        workers = min(_cpu_count() if workers == -1 else int(workers), rows)
+        # the reused input grid is zero off the support, and only the support is written and reset
+        _SPREAD(np.ascontiguousarray(coef), np.ascontiguousarray(phase, complex), self.slot, self.weight,
+                self.support, b)
         try:
-            if workers <= 1:
+            if workers <= 1:  # one transform per contiguous row: ~2× faster than down columns
                 np.fft.ifft(b, axis=1, out=fb)
-            else:  # blocks of rows side by side: the transforms release the GIL
-                parts = [slice(i * b.shape[0] // workers, (i + 1) * b.shape[0] // workers) for i in range(workers)]
-                with ThreadPoolExecutor(workers) as ex:
-                    list(ex.map(lambda r: np.fft.ifft(b[r], axis=1, out=fb[r]), parts))
+            else:  # blocks of rows side by side: the transforms release the GIL (the same bits)
+                parts = [slice(i * rows // workers, (i + 1) * rows // workers) for i in range(workers)]
+                list(_pool().map(lambda r: np.fft.ifft(b[r], axis=1, out=fb[r]), parts))
         finally:  # the reused grid must be zero for the next call, even after Ctrl-C or an error
-            _CLEAR(b, self.cols)
+            _CLEAR(b, self.support)
         return fb
-
-    def _segments(self):
-        # outputs m = −half … L − half − 1 sit at grid indices G − half … G − 1, then 0 … L − half − 1
-        g, half, length = self.grid, self.half, self.length
-        return ((slice(0, half), slice(g - half, g)), (slice(half, length), slice(0, length - half)))
 
     def evaluate(self, coef: np.ndarray, t_start) -> np.ndarray:
         """Σ_k Re[coef_kc e^{i w_k (t_start + j h)}], j < L, for complex coef (N, C) → (L, C)."""
-        ncols = coef.shape[1]
-        fb = self._transform(coef, t_start)
-        # the transposes after the FFT go in cache-sized blocks of grid points (~2.5× faster than
-        # one strided copy), unblocked for one or two rows (Python's per-block cost dominates).
-        # (2 Re F_A + 2i Re F_B)·scale is column A's value + i column B's: one complex product
-        # per block into a complex view of the (L, C) output (the same real products)
-        step = self.grid if fb.shape[0] <= 2 else TRANSPOSE_BLOCK
-        out = np.empty((self.length, fb.shape[0]), complex)
-        scale = (0.5 * self.grid) * self.deconv[:, None]
-        for dst, src in self._segments():
-            for i in range(dst.start, dst.stop, step):
-                j = min(i + step, dst.stop)
-                np.multiply(fb[:, src.start + i - dst.start:src.start + j - dst.start].T, scale[i:j], out=out[i:j])
-        return out.view(float)[:, :ncols]
+        ncols = np.shape(coef)[1]
+        fb = self.transform(coef, self.phases(t_start, [0])[0])
+        out = np.empty((self.length, fb.shape[0], 2))
+        _GATHER(fb, self.scale, self.half, out)
+        return out.reshape(self.length, -1)[:, :ncols]
 
     def evaluate_rows(self, coef: np.ndarray, t_start) -> np.ndarray:
-        """:meth:`evaluate` transposed, (C, L): each column's values contiguous — no transpose
-        of the transform (the same numbers, bitwise)."""
-        ncols = coef.shape[1]
-        fb = self._transform(coef, t_start)
+        """:meth:`evaluate` transposed, (C, L): each column's values contiguous (the same
+        numbers, bitwise)."""
+        ncols = np.shape(coef)[1]
+        fb = self.transform(coef, self.phases(t_start, [0])[0])
         out = np.empty((fb.shape[0], 2, self.length))
-        _SPLIT(fb, (0.5 * self.grid) * self.deconv, self.half, out)
+        _SPLIT(fb, self.scale, self.half, out)
         return out.reshape(-1, self.length)[:ncols]
 
 
@@ -202,11 +241,23 @@ def _cpu_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _pool() -> ThreadPoolExecutor:
+    # one pool for the FFTs' row blocks (a pool per chunk cost ~0.1–0.2 ms); a forked child
+    # drops its parent's (the threads did not fork with it)
+    if _POOL[0] is None:
+        _POOL[0] = ThreadPoolExecutor(_cpu_count(), thread_name_prefix="harmosync-fft")
+    return _POOL[0]
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: _POOL.__setitem__(0, None))
+
+
 def _workspace(rows: int, grid: int):
     """This thread's FFT input grid (zero) and output grid, (rows, grid) complex each, kept for
-    the last shape only: 2 × 16·G·C/2 ≈ 32·L·C bytes, within the chunk memory that
-    ``dynamics.evaluation.nufft_chunk`` budgets (48·L·C with one chunk's output); reused by every
-    chunk and every evolution of that shape (a map's networks)."""
+    the last shape only: 2 × 16·G·C/2 = 16·G·C ≤ 32·L·C bytes (G ≤ 2L for L ≥ 1024), within the
+    chunk memory that ``dynamics.evaluation.nufft_chunk`` budgets; reused by every chunk and
+    every evolution of that shape (a map's networks)."""
     ws = getattr(_LOCAL, "grids", None)
     if ws is None or ws[0].shape != (rows, grid):
         ws = (np.zeros((rows, grid), complex), np.empty((rows, grid), complex))
@@ -214,40 +265,37 @@ def _workspace(rows: int, grid: int):
     return ws
 
 
-def nufft(w, alpha, beta, t0: float, h: float, count: int, *, chunk: int = 1 << 16, rows: bool = False):
+def nufft(w, alpha, beta, t0: float, h: float, count: int, *, chunk: int = MAX_LENGTH, rows: bool = False):
     """Yield (start, values (L, C)) chunks of the trig sums by the non-uniform FFT; with
     ``rows``, (start, values (C, L)) — each column's values contiguous, bitwise the same."""
-    length = chunk_length(chunk, count)
-    plan = NufftPlan(w, h, length)
+    w = np.asarray(w, float)
     coef = np.asarray(alpha, float) - 1j * np.asarray(beta, float)
-    for start in range(0, count, length):
-        t_start = np.longdouble(t0) + np.longdouble(h) * start
+    length, grid = chunk_plan(w.size, coef.shape[1], count, chunk)
+    plan = NufftPlan(w, h, length, grid)
+    starts = range(0, count, length)
+    phases = plan.phases(t0, starts)
+    for q, start in enumerate(starts):
         stop = min(length, count - start)
+        fb = plan.transform(coef, phases[q])
         if rows:
-            yield start, plan.evaluate_rows(coef, t_start)[:, :stop]
+            out = np.empty((fb.shape[0], 2, length))
+            _SPLIT(fb, plan.scale, plan.half, out)
+            yield start, out.reshape(-1, length)[: coef.shape[1], :stop]
         else:
-            yield start, plan.evaluate(coef, t_start)[:stop]
+            out = np.empty((length, fb.shape[0], 2))
+            _GATHER(fb, plan.scale, plan.half, out)
+            yield start, out.reshape(length, -1)[:stop, : coef.shape[1]]
 
 
-def chunk_length(chunk: int, count: int) -> int:
-    """Outputs per NUFFT chunk: at most ``chunk``, and for records longer than
-    ``FAST_LENGTH`` that many, whose grid G = 2L + WIDTH = 2¹⁴ points is a power of two
-    (pocketfft: 6–9 ns per point there against 9–20 ns at G = 16 464 or 60 025: one row of
-    2¹⁴ complex numbers stays in a core's L2 cache); more chunks cost little more for their
-    spreading and phases."""
-    length = min(int(chunk), int(count))
-    return min(length, FAST_LENGTH) if count > FAST_LENGTH else length
-
-
-def nufft_cost(n: int, ncols: int, count: int, chunk: int = 1 << 16) -> float:
+def nufft_cost(n: int, ncols: int, count: int, chunk: int = MAX_LENGTH) -> float:
     """Estimated time of :func:`nufft` in GEMM-flop equivalents (for choosing an evaluator):
-    FFT, spreading and the per-output work run ~7× slower per flop than a BLAS GEMM (measured
-    on the benchmark machine: N = 302, C = 124, T = 30 001: 0.107 s vs 0.086 s direct)."""
-    length = chunk_length(chunk, count)
-    g = UPSAMPLE * length + WIDTH
+    the cost model of :func:`chunk_plan` (ns) at ~10 GEMM flops per ns (BLAS on the benchmark
+    machine), plus the plan's fixed cost."""
+    length, grid = chunk_plan(n, ncols, count, chunk)
+    rows = (ncols + 1) // 2
     chunks = -(-count // length)
-    flops = chunks * (0.5 * ncols * 5 * g * np.log2(max(g, 2)) + 16 * WIDTH * n * ncols + 8 * length * ncols)
-    return 7.0 * flops + 2e6
+    ns = chunks * (4e4 + rows * (grid * _fft_ns(grid) + 0.3 * 2 * n * WIDTH + length))
+    return 10.0 * ns + 2e6
 
 
 def direct_cost(n: int, ncols: int, count: int) -> float:
@@ -255,22 +303,43 @@ def direct_cost(n: int, ncols: int, count: int) -> float:
     return 4.0 * count * n * ncols + 20.0 * 512 * n
 
 
-def _spread(grid, cols, weight, vals):
-    """grid[r, cols[k, i]] += weight[k, i]·vals[k, r]: each grid point's sum in order of k (the
-    order of a sparse matrix product by rows)."""
-    for r in range(grid.shape[0]):
-        for k in range(cols.shape[0]):
-            v = vals[k, r]
-            for i in range(cols.shape[1]):
-                grid[r, cols[k, i]] += weight[k, i] * v
+def _spread(coef, phase, slot, weight, support, grid):
+    """For each pair of columns r (A = 2r, B = 2r + 1, zero past the last), with c = coef·phase:
+    c_A + i c_B at the point +x_k and conj(c_A) + i conj(c_B) at −x_k (row k + N of ``slot``),
+    weighted onto the grid points ``support[slot[k, i]]`` of row r; each grid point's sum in
+    order of k (+x_k, then −x_k), accumulated in a (support, 2·rows) buffer (8·|support|·C
+    bytes) whose rows are contiguous (vectorised), then written into the grid's support."""
+    n, ncols = coef.shape
+    rows = grid.shape[0]
+    width = slot.shape[1]
+    acc = np.zeros((support.size, 2 * rows))
+    val = np.zeros((2, 2 * rows))
+    for k in range(n):
+        ph = phase[k]
+        for r in range(rows):
+            ca = coef[k, 2 * r] * ph
+            cb = coef[k, 2 * r + 1] * ph if 2 * r + 1 < ncols else 0j
+            val[0, 2 * r] = ca.real - cb.imag  # c_A + i c_B
+            val[0, 2 * r + 1] = ca.imag + cb.real
+            val[1, 2 * r] = ca.real + cb.imag  # conj(c_A) + i conj(c_B)
+            val[1, 2 * r + 1] = cb.real - ca.imag
+        for side in range(2):
+            for i in range(width):
+                s = slot[k + side * n, i]
+                wt = weight[k + side * n, i]
+                for q in range(2 * rows):
+                    acc[s, q] += wt * val[side, q]
+    for s in range(support.size):
+        g = support[s]
+        for r in range(rows):
+            grid[r, g] = complex(acc[s, 2 * r], acc[s, 2 * r + 1])
 
 
-def _clear(grid, cols):
+def _clear(grid, support):
     """Zero the grid points that :func:`_spread` wrote."""
     for r in range(grid.shape[0]):
-        for k in range(cols.shape[0]):
-            for i in range(cols.shape[1]):
-                grid[r, cols[k, i]] = 0.0
+        for s in range(support.size):
+            grid[r, support[s]] = 0.0
 
 
 def _split(fb, scale, half, out):
@@ -284,6 +353,19 @@ def _split(fb, scale, half, out):
             out[r, 1, j] = v.imag * scale[j]
 
 
-_SPREAD = kernel(_spread, "void(complex128[:, :], int64[:, :], float64[:, :], complex128[:, :])", reads=(1, 2, 3))
-_CLEAR = kernel(_clear, "void(complex128[:, :], int64[:, :])", reads=(1,))
+def _gather(fb, scale, half, out):
+    """:func:`_split` into out[j, r, 0/1] (the (L, C) layout), in blocks of 64 outputs."""
+    grid = fb.shape[1]
+    for j0 in range(0, out.shape[0], 64):
+        for r in range(fb.shape[0]):
+            for j in range(j0, min(j0 + 64, out.shape[0])):
+                v = fb[r, j - half + grid if j < half else j - half]
+                out[j, r, 0] = v.real * scale[j]
+                out[j, r, 1] = v.imag * scale[j]
+
+
+_SPREAD = kernel(_spread, "void(complex128[:, ::1], complex128[::1], int64[:, ::1], float64[:, ::1], int64[::1], "
+                 "complex128[:, ::1])", reads=(0, 1, 2, 3, 4))
+_CLEAR = kernel(_clear, "void(complex128[:, ::1], int64[::1])", reads=(1,))
 _SPLIT = kernel(_split, "void(complex128[:, :], float64[:], int64, float64[:, :, :])", reads=(0, 1))
+_GATHER = kernel(_gather, "void(complex128[:, :], float64[:], int64, float64[:, :, :])", reads=(0, 1))

@@ -1,0 +1,152 @@
+"""The non-uniform FFT's grids (solvers/trigsum.py): small 5-smooth grids with σ = G/L ≥ 1.75
+and a width-18 kernel, chosen per record by a cost model, and the moments read straight from
+each chunk's transform (dynamics/evaluation.py).
+
+Checked against independent references:
+* the trig sums f_c(t_j) = Σ_k α_kc cos(w_k t_j) + β_kc sin(w_k t_j) summed directly in long
+  double (64-bit mantissa, ~1e-19) on a subset of times, for several grids (σ from 1.75 to
+  2.5), chunk lengths and frequency sets (a narrow band as in the Fig. 6 map, a wide band up to
+  w·h = π, long times where a double 2π would shift the phases); the error is asserted below
+  the bound that ``lowrank.trig_sum_errors`` states, φ_s Σ_k(|α_kc| + |β_kc|) + Σ_k θ_k √(α² + β²)
+  with φ_s = max(4ε√N, 1e-14), θ_k = 3ε w_k t (and, without the phase term, below φ_s/2);
+* the fused moments against the trig sums' rows contracted by ``_covariance_rows`` (bitwise) and
+  against the BLAS engine within the evolution's error bound.
+"""
+
+import numpy as np
+import pytest
+
+from harmosync import dynamics as dy
+from harmosync import network as nw
+from harmosync import states as st
+from harmosync.dynamics import evaluation as ev
+from harmosync.solvers import trigsum as ts
+from harmosync.solvers.lowrank import trig_sum_errors
+
+LD = np.longdouble
+EPS = np.finfo(float).eps
+
+
+def long_double_sums(w, a, b, t0, h, idx):
+    """Σ_k α_k cos(w_k t) + β_k sin(w_k t) at t = t0 + j h (j in idx), all in long double."""
+    t = LD(t0) + LD(h) * np.asarray(idx, dtype=LD)
+    ph = np.outer(t, np.asarray(w, float).astype(LD))
+    return np.cos(ph) @ a.astype(LD) + np.sin(ph) @ b.astype(LD)
+
+
+def plan_sums(plan, coef, t0, h, count):
+    """The trig sums by one plan's chunks (evaluate), stacked (count, C)."""
+    out = [plan.evaluate(coef, LD(t0) + LD(h) * s) for s in range(0, count, plan.length)]
+    return np.vstack(out)[:count]
+
+
+def stated_bound(w, a, b, t_max):
+    """The bound of lowrank.trig_sum_errors on each column (the x row with readout √w, so that
+    its u_k = 1; exact frequencies: eigenvalue errors 0)."""
+    z, dz = trig_sum_errors(w, np.sqrt(w)[None, :], a, b, t_max, mu_error=np.zeros(w.size))
+    return dz[0]
+
+
+FREQS = {
+    "fig6 band": lambda rng: np.sort(rng.uniform(0.4, 2.23, 302)),  # x = wh ∈ [0.02, 0.11]
+    "wide band": lambda rng: np.sort(rng.uniform(0.1, 0.999 * np.pi / 0.05, 120)),  # x up to π
+}
+
+
+@pytest.mark.parametrize("band", sorted(FREQS))
+@pytest.mark.parametrize("length, grid", [(300, None), (1429, None), (1500, 3000), (1400, 3500), (2728, 4800)])
+def test_nufft_grids_match_long_double_sums(band, length, grid):
+    """Each grid (σ = G/L from 1.75 to 2.5) and chunk length: error ≤ the stated bound, and the
+    NUFFT's own part (no phase term) ≤ φ_s/2 of Σ(|α| + |β|)."""
+    rng = np.random.default_rng(length)
+    w = FREQS[band](rng)
+    a, b = rng.normal(size=(w.size, 5)), rng.normal(size=(w.size, 5))
+    h, t0, count = 0.05, 0.0, 3 * length + 17
+    plan = ts.NufftPlan(w, h, length, grid)
+    assert plan.grid >= ts.UPSAMPLE * length + ts.WIDTH
+    got = plan_sums(plan, a - 1j * b, t0, h, count)
+    idx = np.arange(0, count, 7)
+    err = np.abs(got[idx] - long_double_sums(w, a, b, t0, h, idx).astype(float)).max(0)
+    size = np.abs(a).sum(0) + np.abs(b).sum(0)
+    phi = max(4 * EPS * np.sqrt(w.size), 1e-14)
+    assert np.all(err <= 0.5 * phi * size), (err / size).max()
+    assert np.all(err <= stated_bound(w, a, b, t0 + h * count))
+
+
+def test_nufft_long_times_keep_their_phases():
+    """At t ≈ 10⁴–2·10⁴ (w t ≈ 4·10⁴ rad) the chunk phases and grid positions are reduced by an
+    extended-precision 2π: the error stays at the same level relative to Σ|α| + |β|."""
+    rng = np.random.default_rng(7)
+    w = FREQS["fig6 band"](rng)
+    a, b = rng.normal(size=(w.size, 4)), rng.normal(size=(w.size, 4))
+    t0, h, count = 12345.678, 0.05, 200_001
+    got = np.vstack([v for _, v in ts.nufft(w, a, b, t0, h, count)])
+    idx = np.r_[0:40, count - 40:count, np.arange(0, count, 997)]
+    err = np.abs(got[idx] - long_double_sums(w, a, b, t0, h, idx).astype(float)).max(0)
+    size = np.abs(a).sum(0) + np.abs(b).sum(0)
+    assert np.all(err <= 0.5 * max(4 * EPS * np.sqrt(w.size), 1e-14) * size), (err / size).max()
+
+
+def test_chunk_plan_covers_the_record_on_fast_grids():
+    """Chunks cover every time, each ≤ the cap; grids are 2^a 3^b 5^c with G ≥ σL + W."""
+    for n, ncols, count, cap in [(302, 124, 30001, 1 << 16), (302, 2, 30001, 1 << 16), (30, 5, 500, 7),
+                                 (10, 1, 1, 1 << 16), (600, 200, 250_001, 1 << 12)]:
+        length, grid = ts.chunk_plan(n, ncols, count, cap)
+        assert 1 <= length <= cap and length * -(-count // length) >= count
+        assert grid >= ts.UPSAMPLE * length + ts.WIDTH
+        g = grid
+        for p in (2, 3, 5):
+            while g % p == 0:
+                g //= p
+        assert g == 1
+
+
+def test_transform_leaves_the_reused_grid_zero():
+    """Only the support is written and reset: the thread's input grid is zero after a call."""
+    rng = np.random.default_rng(3)
+    w = FREQS["wide band"](rng)
+    plan = ts.NufftPlan(w, 0.05, 500)
+    plan.transform(rng.normal(size=(w.size, 6)) + 0j, np.ones(w.size, complex))
+    b, _ = ts._workspace(3, plan.grid)
+    assert not np.any(b)
+
+
+def test_fused_moments_are_the_contracted_rows():
+    """iter_moment_rows' fused pass (columns split from each transform, contracted per 256
+    outputs) gives bitwise the trig sums' rows (nufft rows=True) contracted by _covariance_rows."""
+    net = nw.couple(nw.chain(60, 0.4, 1.2), nw.probes((1.0, 1.1), 0.5, (1, 30), (0.06, 0.06)))
+    init = st.InitialState(st.product(st.coherent(1.0, 0.14), st.coherent(1.1, 1.4)))
+    sol = dy.solve(net, init)
+    t = 0.05 * np.arange(9001)
+    got = list(ev.iter_moment_rows(sol, t, block=1000, engine="nufft"))
+    alpha, beta = ev.mode_columns(sol)
+    n = len(sol.rows)
+    order = np.ravel(np.column_stack([np.arange(n), n + np.arange(n)]))
+    alpha, beta = alpha[:, order], beta[:, order]
+    alpha = np.hstack([alpha[:, :, 0], alpha[:, :, 1:].reshape(alpha.shape[0], -1)])
+    beta = np.hstack([beta[:, :, 0], beta[:, :, 1:].reshape(beta.shape[0], -1)])
+    from harmosync.conventions import to_interleaved
+
+    const = to_interleaved(ev.stationary_covariance(sol))
+    lam = np.ascontiguousarray(sol.values, dtype=float)
+    rows = np.hstack([v for _, v in ts.nufft(sol.frequencies, alpha, beta, t[0], t[1] - t[0], t.size,
+                                             chunk=ev.nufft_chunk(alpha.shape[1]), rows=True)])
+    cov = np.empty((2 * n, 2 * n, t.size))
+    ev._COVARIANCE_ROWS(np.ascontiguousarray(rows[2 * n:]).reshape(2 * n, -1, t.size), lam, const, cov)
+    mean_f = np.hstack([m for _, m, _ in got])
+    cov_f = np.concatenate([c for _, _, c in got], axis=-1)
+    assert [s.start for s, _, _ in got] == sorted({s.start for s, _, _ in got})
+    assert np.array_equal(mean_f, rows[:2 * n]) and np.array_equal(cov_f, cov)
+
+
+def test_map_network_moments_match_blas_within_bound():
+    """A Fig. 6 network (300 sites, probe 2 at site 150, t ≤ 300): the NUFFT moments and the BLAS
+    engine's agree within the evolution's error bound (each is within it of the exact ones)."""
+    env = nw.chain(300, 0.4, 1.2)
+    net = nw.couple(env, nw.probes((1.0, 1.1), 0.5, (1, 150), (0.06, 0.06)))
+    init = st.InitialState(st.product(st.coherent(1.0, 0.14), st.coherent(1.1, 1.4)))
+    t = 0.05 * np.arange(6001)
+    sol = dy.solve(net, init, t_max=t[-1])
+    fast, blas = sol.moments(t, engine="nufft"), sol.moments(t, engine="direct")
+    diff = max(np.abs(fast.mean - blas.mean).max(), np.abs(fast.cov - blas.cov).max())
+    assert diff <= 2 * sol.error_bound, (diff, sol.error_bound)
