@@ -302,3 +302,32 @@ def test_a_sweep_says_when_a_point_grows():
                       executor="serial", progress=False, log=lines.append)
     assert ds["status"].values.tolist() == [1, 1]
     assert any("grow" in ln for ln in lines), lines
+
+def test_overwrite_with_shards_is_refused_or_keeps_the_other_shards_points(tmp_path):
+    out = tmp_path / "s.zarr"
+    axes = {"chain.g": [1.0, 1.2]}
+    keep = {"summaries": ["sync"]}
+    run = dict(keep=keep, store=out, executor="serial", batch=1, **QUIET)
+    sw.run_sweep(SMALL, axes, shard="1/2", **run)
+    try:
+        ds = sw.run_sweep(SMALL, axes, shard="2/2", overwrite=True, **run)
+    except HarmosyncError:
+        ds = sw.open_sweep(out)
+        assert ds["status"].values.tolist() == [1, 0]
+        return
+    assert ds["status"].values.tolist() == [1, 1]
+
+
+def test_an_empty_data_chunk_is_recomputed_on_resume(tmp_path):
+    """The store's commit marker must not outlive its data: an undecodable data chunk counts as not
+    computed, and the same command recomputes it (the numbers of an uninterrupted run)."""
+    out = tmp_path / "s.zarr"
+    axes, keep = {"chain.g": [1.0, 1.2]}, {"summaries": ["sync"]}
+    run = dict(keep=keep, store=out, executor="serial", batch=1, **QUIET)
+    ref = sw.run_sweep(SMALL, axes, **run).load()
+    chunk = out / "sync_mean" / "c" / "0" / "0"
+    assert chunk.stat().st_size > 0
+    chunk.write_bytes(b"")
+    sw.run_sweep(SMALL, axes, **run)
+    got = sw.open_sweep(out)
+    assert np.array_equal(got["sync_mean"].values, ref["sync_mean"].values, equal_nan=True)

@@ -237,6 +237,9 @@ def run_sweep(base_config, axes: dict, *, keep, store=None, executor=None, worke
     shard = parse_shard(shard)
     if shard and store is None:
         raise HarmosyncError("--shard needs a store (-o OUT.zarr) that all shards write into")
+    if shard and overwrite:
+        raise HarmosyncError("--overwrite cannot be combined with --shard: it would remove the other shards' "
+                             "points; remove the store once before starting the shards")
     if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
         raise HarmosyncError(f"batch = {batch!r} must be a whole number of points ≥ 1")
     # a large sweep starts its workers now (a small one may fit one task: serial)

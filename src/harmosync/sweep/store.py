@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import time
 import warnings
@@ -221,7 +222,11 @@ def open_store(path, spec: SweepSpec, *, chunk: int | None, overwrite: bool = Fa
     group = zarr.open_group(str(path), mode="r+")
     attrs = dict(group.attrs)
     _check_resumable(path, attrs, spec)
-    return StoreInfo(path, int(attrs["chunk_points"]), read_status(group["status"]), created)
+    status = read_status(group["status"])
+    if not created:
+        for a in empty_chunks(path, group):  # data a power cut left empty: compute those points again
+            status[a:a + int(attrs["chunk_points"])] = 0
+    return StoreInfo(path, int(attrs["chunk_points"]), status, created)
 
 
 def check_writable(path: Path) -> Path:
@@ -308,6 +313,29 @@ def read_status(arr) -> np.ndarray:
         if not np.isin(out[a:a + c], STATUS_CODES).all():
             out[a:a + c] = 0
     return out
+
+
+METADATA_FILES = ("zarr.json", ".zarray", ".zattrs", ".zgroup", ".zmetadata")
+
+
+def empty_chunks(path: Path, group) -> list[int]:
+    """First points of the chunks (along ``point``) that some data array holds as an empty file:
+    zarr renames a chunk into place without fsync, so after a power cut a chunk can be empty
+    while the status chunk written after it says done. Such points are not computed."""
+    firsts = set()
+    for name, arr in group.arrays():
+        dims = getattr(arr.metadata, "dimension_names", None) or arr.attrs.get("_ARRAY_DIMENSIONS") or ()
+        if name == "status" or not dims or dims[0] != "point":
+            continue
+        root = path / name
+        for f in root.rglob("*"):
+            if f.name in METADATA_FILES or not f.is_file() or f.stat().st_size:
+                continue
+            rel = f.relative_to(root).parts
+            key = rel[1:] if rel[0] == "c" else re.split(r"[./]", "/".join(rel))
+            if key and key[0].isdigit():
+                firsts.add(int(key[0]) * arr.chunks[0])
+    return sorted(firsts)
 
 
 def consolidate_if_complete(path) -> bool:
