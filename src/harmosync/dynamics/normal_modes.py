@@ -71,7 +71,8 @@ from ..solvers import blas_threads
 from ..solvers.arrowhead import arrowhead_errors, arrowhead_modes
 from ..solvers.lowrank import (SOFT, eigen_roundoff, eigenvalue_errors, environment_roundoff, evaluation_roundoff,
                                low_rank_delta, means_roundoff, soft_modes)
-from ..solvers.softmodes import refine_soft_vectors, soft_mode_errors
+from ..solvers.softmodes import (arrowhead_soft_basis, chain_mode_apply, refine_soft_subspace, refine_soft_vectors,
+                                 soft_mode_errors)
 from ..states import InitialState
 from .contract import Moments, check_times
 from .evaluation import BLOCK, evaluate_means, iter_moment_rows
@@ -239,10 +240,44 @@ def _chain_spectrum(network: Network, rows, window) -> Spectrum:
         else:
             readout[i] = site_rows[j]
             j += 1
+    rounding = chain_rounding(env_d, env_c, m, env.omega0, env.g, boundary, _attachments(network, offset))
+    mu, mu_err = modes.values, None
+    if soft_modes(mu).size:
+        mu, a, readout, mu_err = refine_chain_soft(network, mu, a, readout, rows, env_d, env_c, rounding, window)
     # modes no observed oscillator (and no probe) sees carry nothing: leave them out
     keep = np.any(a != 0, axis=0) | np.any(readout != 0, axis=0)
-    rounding = chain_rounding(env_d, env_c, m, env.omega0, env.g, boundary, _attachments(network, offset))
-    return Spectrum(modes.values[keep], a[:, keep], readout[:, keep], env_d, env_c, env_rounding=rounding)
+    return Spectrum(mu[keep], a[:, keep], readout[:, keep], env_d, env_c,
+                    None if mu_err is None else mu_err[keep], rounding)
+
+
+def refine_chain_soft(network: Network, mu, a, readout, rows, env_d, env_c, env_rounding, window=None):
+    """The chain path's soft modes (:func:`~harmosync.solvers.lowrank.soft_modes` of its
+    eigenvalues ``mu``, whose secular roots keep only ~ε·max μ absolutely) recomputed from V's
+    parameters, as the dense path's (:func:`refine_soft_modes`): the Rayleigh–Ritz of V in
+    Laplacian form on a span that holds their eigenvectors
+    (:func:`~harmosync.solvers.softmodes.arrowhead_soft_basis`, taken to the sites by the
+    chain's fast sine/cosine transform), then their bounds
+    (:func:`~harmosync.solvers.softmodes.soft_mode_errors`) with the other modes' from
+    :func:`chain_mode_errors` (the secular roots' radii, the soft ones widened by how far they
+    moved). O(N·m + nnz·m) for a span of m ≲ 16P + (soft poles) columns. Returns (μ, probe rows
+    ``a``, ``readout`` rows of ``rows`` with the soft modes' replaced, e)."""
+    p = network.n_probes
+    soft = soft_modes(mu)
+    if window is None:
+        cut, offset, boundary = {}, 0, network.environment.boundary
+    else:
+        v, diag, onsite, att = cut_chain(network, window)
+        cut, offset, boundary = dict(v=v, diag=diag, onsite=onsite, attachments=att), window.lo - 1, "fixed"
+    v, rounding, _, d, d_err = laplacian_form(network, **cut)
+    vs = network.probes.potential()
+    radius = chain_mode_errors(mu, a, vs, env_d, env_c, env_rounding, count=128)
+    basis = arrowhead_soft_basis(env_d, env_c, float(mu[soft].max()) + 64 * np.finfo(float).eps * float(mu[-1]))
+    x = np.vstack([basis[:p], chain_mode_apply(basis[p:], boundary)])
+    y = refine_soft_subspace(v, p, d, x, soft.size)[1]
+    mu, err = soft_mode_errors(v, p, d, d_err, mu, None, soft, radius, rounding, columns=y)
+    a, readout = np.array(a, float), np.array(readout, float)
+    a[:, soft], readout[:, soft] = y[:p], y[[r if r < p else r - offset for r in rows]]
+    return mu, a, readout, err
 
 
 def _dense_spectrum(network: Network, rows, window) -> Spectrum:
@@ -271,12 +306,8 @@ def _dense_spectrum(network: Network, rows, window) -> Spectrum:
         return Spectrum(mu, u[:p], u[list(rows)], env_d, env_c, err, env_rounding)
     # the cut chain: a fixed-end chain of window.sites sites (the compression of V)
     m, offset = window.sites, window.lo - 1
-    att = _attachments(network, offset)
-    v_e = (env.omega0**2 + 2 * env.g) * np.eye(m) - env.g * (np.eye(m, k=1) + np.eye(m, k=-1))
-    bfull = np.zeros((p, m))
-    for i, s, k in att:
-        bfull[i, s - 1] += k
-    v = np.block([[network.probes.potential(), bfull], [bfull.T, v_e]])
+    v, diag_ld, onsite, att = cut_chain(network, window)
+    v = v.toarray()
     lam, u = np.linalg.eigh(v)
     if lam[0] <= 0:
         raise NumericalError(f"the potential matrix has a non-positive eigenvalue {lam[0]:.3g}")
@@ -284,13 +315,30 @@ def _dense_spectrum(network: Network, rows, window) -> Spectrum:
     b, sites = _coupling_rows(p, m, att)
     env_c = b @ chain_mode_rows(m, "fixed", sites)
     local = [r if r < p else r - offset for r in rows]
-    ld = np.longdouble
-    diag_ld = np.concatenate([_probe_diagonal(network.probes), np.full(m, ld(env.omega0) ** 2 + 2 * ld(env.g))])
     err = dense_mode_errors(network, lam, u, v=v, diag=diag_ld, attachments=att)
-    onsite = np.full(m, ld(env.omega0) ** 2)
-    onsite[[0, -1]] += ld(env.g)  # the cut chain's wall bonds
     lam, err = refine_soft_modes(network, lam, u, err, v=v, diag=diag_ld, onsite=onsite, attachments=att)
     return Spectrum(lam, u[:p], u[local], env_d, env_c, err)
+
+
+def cut_chain(network: Network, window):
+    """The chain cut to the light cone's ``window`` (a fixed-end chain of window.sites sites, the
+    compression of V): (V as CSR, its diagonal and its sites' Ω0² + wall bonds in extended
+    precision, the attachments (0-based probe, site in the cut, K))."""
+    env, p = network.environment, network.n_probes
+    m = window.sites
+    att = _attachments(network, window.lo - 1)
+    bfull = np.zeros((p, m))
+    for i, s, k in att:
+        bfull[i, s - 1] += k
+    v_e = sp.diags([np.full(m - 1, -env.g), np.full(m, env.omega0**2 + 2 * env.g), np.full(m - 1, -env.g)],
+                   [-1, 0, 1])
+    v = sp.bmat([[sp.csr_matrix(network.probes.potential()), sp.csr_matrix(bfull)],
+                 [sp.csr_matrix(bfull.T), v_e]], format="csr")
+    ld = np.longdouble
+    diag_ld = np.concatenate([_probe_diagonal(network.probes), np.full(m, ld(env.omega0) ** 2 + 2 * ld(env.g))])
+    onsite = np.full(m, ld(env.omega0) ** 2)
+    onsite[[0, -1]] += ld(env.g)  # the cut chain's wall bonds
+    return v, diag_ld, onsite, att
 
 
 def chain_rounding(env_d, env_c, m: int, omega0: float, g: float, boundary: str, attachments):
@@ -381,25 +429,41 @@ def refine_soft_modes(network: Network, mu, u, mu_err, *, v=None, diag=None, ons
     soft = soft_modes(mu)
     if soft.size == 0:
         return mu, mu_err
-    ld = np.longdouble
-    env = network.environment
-    if onsite is None:
-        onsite = (np.full(env.sites, ld(env.omega0) ** 2) if env.homogeneous_chain and env.omega0 is not None
-                  else np.asarray(env.onsite, ld))
-        onsite = onsite + (np.asarray(env.wall, ld) if env.wall is not None else 0)
-    p = network.n_probes
     if environment:  # V_E alone: no probes, no couplings
+        ld = np.longdouble
+        env = network.environment
+        onsite = _onsite(network)
         v = env.potential(sparse=True)
         diag = onsite + np.asarray(sp.csr_matrix(env.bonds).astype(ld).sum(axis=1)).ravel()
-        attachments, p, d = (), 0, onsite
         if mu_err is None:
-            mu_err = dense_mode_errors(network, mu, u, v=v, diag=diag, attachments=attachments)
+            mu_err = dense_mode_errors(network, mu, u, v=v, diag=diag, attachments=())
+        v, rounding = _potential_rounding(network, v=v, diag=diag, attachments=())
+        p, d, d_err = 0, onsite, 4 * float(np.finfo(ld).eps) * np.abs(onsite.astype(float))
     else:
-        d = np.concatenate([np.asarray(network.probes.frequencies, ld) ** 2, onsite])
-    v, rounding = _potential_rounding(network, v=v, diag=diag, attachments=attachments)
-    d_err = 4 * float(np.finfo(ld).eps) * np.abs(d.astype(float))
+        v, rounding, p, d, d_err = laplacian_form(network, v=v, diag=diag, onsite=onsite, attachments=attachments)
     refine_soft_vectors(v, p, d, mu, u, soft)
     return soft_mode_errors(v, p, d, d_err, mu, u, soft, mu_err, rounding)
+
+
+def _onsite(network: Network) -> np.ndarray:
+    """Ω_j² + wall bonds of the environment's sites, extended precision from the parameters."""
+    ld = np.longdouble
+    env = network.environment
+    onsite = (np.full(env.sites, ld(env.omega0) ** 2) if env.homogeneous_chain and env.omega0 is not None
+              else np.asarray(env.onsite, ld))
+    return onsite + (np.asarray(env.wall, ld) if env.wall is not None else 0)
+
+
+def laplacian_form(network: Network, *, v=None, diag=None, onsite=None, attachments=None):
+    """(V as CSR, its entrywise rounding, P, d, δd): V = diag(d) + L + C in the Laplacian form of
+    :mod:`~harmosync.solvers.softmodes`, d = (ω_i², Ω_j² + wall bonds) in extended precision from
+    the parameters, |δd| ≤ 4ε_ld·d. ``v``, ``diag``, ``onsite``, ``attachments``: a cut chain
+    (:func:`cut_chain`)."""
+    ld = np.longdouble
+    onsite = _onsite(network) if onsite is None else onsite
+    d = np.concatenate([np.asarray(network.probes.frequencies, ld) ** 2, onsite])
+    v, rounding = _potential_rounding(network, v=v, diag=diag, attachments=attachments)
+    return v, rounding, network.n_probes, d, 4 * float(np.finfo(ld).eps) * np.abs(d.astype(float))
 
 
 def _environment_energy(network: Network, temperature: float) -> float:
@@ -504,15 +568,10 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
     # the eigensolvers' error on each μ_k (module docstring, "Error bound")
     if spec.mu_error is not None:
         mu_err = np.asarray(spec.mu_error, float)
-    else:  # worst case: dense eigh 8ε‖V‖; chain: coupling rows perturbed by ≤ 8ε‖V‖, roots 8εμ_k
-        e_v = 8 * np.finfo(float).eps * float(mu[-1])
-        mu_err = (e_v * (mu / mu[-1] + 2 * np.linalg.norm(a, axis=0)) if method == "chain"
-                  else np.full(mu.size, e_v))
-        # refine the probe-like modes in extended precision (≈ 2 ms for 128 modes of a 300-site
-        # network): a means-only evolution (maps, sweeps) refines the 16 that carry the means
-        if method == "chain" and spec.env_rounding is not None:
-            mu_err = arrowhead_errors(mu, a, vs, env_d, env_c, mu_err, spec.env_rounding,
-                                      count=128 if covariance else 16)
+    elif method == "chain":  # a means-only evolution (maps, sweeps) refines the 16 that carry the means
+        mu_err = chain_mode_errors(mu, a, vs, env_d, env_c, spec.env_rounding, count=128 if covariance else 16)
+    else:  # worst case: a dense eigh 8ε‖V‖
+        mu_err = np.full(mu.size, 8 * np.finfo(float).eps * float(mu[-1]))
     # phases are bounded up to t_max only (∞: the bound covers t = 0)
     horizon = window.t_max if window is not None else (t_max if t_max is not None else np.inf)
     bound = means_roundoff(w, readout, mean0, horizon, mu_err)
@@ -560,6 +619,18 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
     if INITIAL_CHECK * miss > bound:
         evo = replace(evo, error_bound=float(INITIAL_CHECK * miss))
     return evo
+
+
+def chain_mode_errors(mu, a, vs, env_d, env_c, env_rounding, *, count: int) -> np.ndarray:
+    """Bounds e_k ≥ |μ̃_k − μ_k| for the chain path's modes (``mu``, probe rows ``a``): the worst
+    case 8ε(μ_k + 2‖V‖·|a_k|) (coupling rows perturbed by ≤ 8ε‖V‖, roots by 8εμ_k), the ``count``
+    most probe-like modes refined in extended precision (:func:`~harmosync.solvers.arrowhead.
+    arrowhead_errors`, ≈ 2 ms for 128 modes of a 300-site network) when ``env_rounding`` is known."""
+    e_v = 8 * np.finfo(float).eps * float(mu[-1])
+    mu_err = e_v * (mu / mu[-1] + 2 * np.linalg.norm(a, axis=0))
+    if env_rounding is not None:
+        mu_err = arrowhead_errors(mu, a, vs, env_d, env_c, mu_err, env_rounding, count=count)
+    return mu_err
 
 
 def initial_discrepancy(evo: NormalModeEvolution, initial: InitialState, n_probes: int) -> float:

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from scipy import fft
 
 from .lowrank import enclose
+
+#: Chebyshev nodes per probe for the arrowhead's soft subspace (:func:`arrowhead_soft_basis`)
+SOFT_NODES = 16
 
 
 def laplacian_parts(v, p: int, rounding=None):
@@ -68,7 +72,7 @@ def refine_soft_vectors(v, p: int, d, mu, u, modes) -> np.ndarray:
     return u
 
 
-def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None):
+def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None, *, columns=None):
     """Eigenvalues, from V's parameters, of the soft ``modes`` of a dense eigh (μ̃ ``mu``,
     eigenvectors ``u``) and per-mode bounds e_k ≥ |μ_k − λ_k| for every mode. V = diag(d) + L + C:
     L the Laplacian of the bonds within the probes and within the environment (V_ij = −w_ij, the
@@ -84,8 +88,9 @@ def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None):
     whose off-diagonal entries are the parameters within ``rounding`` (entrywise). Then, as in
     :func:`eigenvalue_errors`: ρ_k of the exact V lies within s_k of the computed one, the residual
     is ≤ η_k, and :func:`enclose` (residual theorem, Kato–Temple: the float eigenvector's residual
-    ~ε‖V‖ enters squared) with the other modes' ``radius`` around μ̃. Returns (μ̃ with the soft
-    modes' ρ_k, e)."""
+    ~ε‖V‖ enters squared) with the other modes' ``radius`` around μ̃ (a mode whose intervals
+    overlap keeps its radius, widened by |ρ_k − μ̃_k|). ``columns`` (N, len(modes)): the modes'
+    vectors, instead of ``u[:, modes]``. Returns (μ̃ with the soft modes' ρ_k, e)."""
     ld = np.longdouble
     mu = np.asarray(mu, float).copy()
     modes = np.asarray(modes, int)
@@ -95,7 +100,7 @@ def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None):
     n = mu.size
     (li, lj, lw, dlw), (ci, cj, ck, dck) = laplacian_parts(v, p, rounding)
     d = np.asarray(d, ld)
-    x = np.asarray(u, float)[:, modes].astype(ld)
+    x = (np.asarray(u, float)[:, modes] if columns is None else np.asarray(columns, float)).astype(ld)
     dx, xx = x[li] - x[lj], x[ci] * x[cj]
     n2 = np.sum(x * x, axis=0)
     rh = (np.sum(d[:, None] * x * x, axis=0) + np.sum(lw[:, None] * dx * dx, axis=0)
@@ -129,5 +134,65 @@ def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None):
           + np.sqrt(np.sum(row_err**2, axis=0))) * safe / np.sqrt(nrm2) + g * absum
     rho, half, eta = mu.astype(ld), e.copy(), np.zeros(n)
     rho[modes], half[modes], eta[modes] = rh, (s_k + g * absum) * safe, rn
+    fallback = e.copy()  # the given radius bounds the given μ̃: moved to ρ, it widens by |ρ − μ̃|
+    fallback[modes] += np.abs(rh - mu[modes].astype(ld)).astype(float) * (1 + 1e-12)
     mu[modes] = rh.astype(float)
-    return mu, enclose(mu, rho, half, eta, e)
+    return mu, enclose(mu, rho, half, eta, fallback)
+
+
+def refine_soft_subspace(v, p: int, d, x, k: int):
+    """The ``k`` lowest eigenpairs of V (parameters as in :func:`refine_soft_vectors`) from the
+    span of the orthonormal columns ``x`` (N, m), when that span holds their eigenvectors to
+    working precision (:func:`arrowhead_soft_basis`): a Rayleigh–Ritz of the span (V·x in
+    Laplacian form; its float eigh parts the soft Ritz vectors from the span's stiff ones to
+    ~ε‖V‖/gap), then :func:`refine_soft_vectors` with the span's Ritz pairs as the "other
+    modes" (the soft block's Rayleigh–Ritz and one Newton step). Cauchy interlacing: the k lowest
+    Ritz values lie above V's k lowest eigenvalues and the (k+1)-th above λ_{k+1}, so the k lowest
+    Ritz pairs are the soft ones. Cost O(nnz(V)·m + N·m²). Returns (Ritz values (k,), vectors
+    (N, k))."""
+    vx = laplacian_apply(np.asarray(d, np.longdouble), laplacian_parts(v, p), np.asarray(x, np.longdouble))
+    gram = x.T @ vx.astype(float)
+    theta, w = np.linalg.eigh(0.5 * (gram + gram.T))
+    y = x @ w
+    refine_soft_vectors(v, p, d, theta, y, np.arange(k))
+    return theta[:k], y[:, :k]
+
+
+def arrowhead_soft_basis(env_d, env_c, top: float, nodes: int = SOFT_NODES) -> np.ndarray:
+    """Orthonormal columns (P + M, r) in the arrowhead's coordinates (probes, environment modes)
+    whose span holds every eigenvector of A = [[V_S, C], [Cᵀ, diag(d)]] (d = ``env_d``, C =
+    ``env_c``) with eigenvalue λ in [0, ``top``], to working precision, without λ itself: A's
+    environment rows give x_j = (Cᵀx_P)_j/(λ − d_j), so
+
+        x = Σ_i x_i b_i(λ) + Σ_{d_j < 4·top} x_j e_j,   b_i(λ) = e_i − Σ_{d_j ≥ 4·top} C_ij e_j/(d_j − λ).
+
+    On [0, top] each b_i(λ) is analytic with its nearest pole 4·top, 7 half-widths from the
+    centre: ``nodes`` Chebyshev samples λ_q interpolate it to ~(7 + √48)^-nodes (1e-18 at 16),
+    so the span of the b_i(λ_q) and the near poles' e_j holds it. The b's are orthonormalised
+    by an SVD, dropping directions below 64ε of the largest (their float noise)."""
+    d = np.asarray(env_d, float)
+    c = np.atleast_2d(np.asarray(env_c, float))
+    p, m = c.shape
+    near = np.flatnonzero(d < 4 * top)
+    far = np.flatnonzero(d >= 4 * top)
+    lam = 0.5 * top * (1 + np.cos(np.pi * (np.arange(nodes) + 0.5) / nodes))
+    b = np.zeros((p + far.size, p * nodes))
+    for q, lq in enumerate(lam):
+        b[:p, q * p:(q + 1) * p] = np.eye(p)
+        b[p:, q * p:(q + 1) * p] = -(c[:, far] / (d[far] - lq)).T
+    u, s, _ = np.linalg.svd(b, full_matrices=False)
+    u = u[:, s > 64 * np.finfo(float).eps * s[0]]
+    out = np.zeros((p + m, u.shape[1] + near.size))
+    out[:p, :u.shape[1]] = u[:p]
+    out[p + far, :u.shape[1]] = u[p:]
+    out[p + near, u.shape[1] + np.arange(near.size)] = 1.0
+    return out
+
+
+def chain_mode_apply(y, boundary: str) -> np.ndarray:
+    """W_E·y (M, k) for the homogeneous chain's closed-form modes (fixed: the orthonormal DST-I,
+    √(2/(M+1)) sin(πjk/(M+1)); free: the orthonormal DCT-III, √(2/M) cos(πk(j − ½)/M) and 1/√M
+    for k = 0), by fast transforms: O(M log M) a column, to a few ε of ‖y‖."""
+    if boundary == "fixed":
+        return fft.dst(np.asarray(y, float), type=1, norm="ortho", axis=0)
+    return fft.dct(np.asarray(y, float), type=3, norm="ortho", axis=0)
