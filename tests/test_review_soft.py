@@ -303,12 +303,13 @@ def test_soft_probe_on_a_chain_above_dense_soft():
 def test_more_than_sixty_four_soft_modes(method):
     """Free chains of 70 and 300 sites, every chain mode soft (SOFT_MAX is 512 now, was 64: the
     65th and up went back into the skeleton compression, σ(0) off by 6.4e-10 and 3.9e-7):
-    σ(0) to 1e-14 (measured 2e-16; the chain path 4.6e-13 at 300, see the clustered xfail).
-    Cost: 0.18 s CPU for 300 soft modes (dense), 1 s for 512 on a chain of 3000."""
-    for m, om, g, k, tol in ((70, 1e-5, 1e-9, 5e-6, 1e-14), (300, 1e-6, 1e-11, 5e-7, 1e-14 if method == "dense" else 1e-12)):
+    σ(0) to 1e-14 on both paths (measured 2e-16; the chain path was 4.6e-13 at 300 before its soft
+    modes were recomputed in Laplacian form). Cost: 0.18 s CPU for 300 soft modes (dense), 0.22 s
+    (chain), 1 s for 512 on a chain of 3000 (dense)."""
+    for m, om, g, k in ((70, 1e-5, 1e-9, 5e-6), (300, 1e-6, 1e-11, 5e-7)):
         net, init = soft_free_chain(m, om, g, k, 0.0)
         err, bound = t0_error(net, init, method)
-        assert err <= tol and err <= bound
+        assert err <= 1e-14 and err <= bound
 
 
 @pytest.mark.parametrize("temperature", [0.0, 1e-3, 0.3])
