@@ -81,8 +81,6 @@ from .evaluation import BLOCK, evaluate_means, iter_moment_rows
 #: a safety net, measured where no a-priori term reaches (it caught the soft T = 0 chains' loss
 #: to the skeleton compression before soft modes were taken exactly)
 INITIAL_CHECK = 10.0
-#: up to this many oscillators, a chain with a soft probe takes the dense path (``auto``)
-DENSE_SOFT = 2000
 #: a solution that misses the initial state by more than this fraction of it is refused
 LOST = 1e-4
 #: networks with at most this many oscillators use the dense eigendecomposition
@@ -523,11 +521,6 @@ def solve_closed(network: Network, initial: InitialState, *, observe=None, tol: 
     use = method
     if method == "auto":
         use = "chain" if structured and size > DENSE_MAX else "dense"
-        # a soft probe: the secular equation's probe-like root keeps only ~ε·max μ absolutely,
-        # the dense path refines it from the parameters (docs/conventions.md)
-        if use == "chain" and size <= DENSE_SOFT and (
-                np.linalg.eigvalsh(network.probes.potential())[0] < SOFT * (env.omega0**2 + 4 * env.g)):
-            use = "dense"
     check_size(size, use, cuttable=t_max is None and structured and env.boundary == "fixed")
     with blas_threads(1 if size <= SMALL else None):
         spec = (_chain_spectrum if use == "chain" else _dense_spectrum)(network, rows, window)
