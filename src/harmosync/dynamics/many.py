@@ -235,13 +235,14 @@ def _solve_on_chain(env, networks, inits, *, tol, covariance, labels, t_max) -> 
                 energies[temp] = float(np.sum(thermal_factor(om, temp) * om))
             rounding = chain_rounding(env_d, env_c_all[n], m, env.omega0, env.g, env.boundary,
                                       probe_sets[n].attachments)
-            mu, mu_err = md.values, None
+            mu, mu_err, res = md.values, None, None
             if soft_modes(mu).size:
-                mu, a, _, mu_err = refine_chain_soft(networks[n], mu, a, a, tuple(range(p)), env_d, env_c_all[n],
-                                                     rounding)
+                mu, a, _, mu_err, res = refine_chain_soft(networks[n], mu, a, a, tuple(range(p)), env_d,
+                                                          env_c_all[n], rounding)
             keep = np.any(a != 0, axis=0)
-            spec = Spectrum(mu[keep], a[:, keep], a[:, keep], env_d, env_c_all[n],
-                            None if mu_err is None else mu_err[keep], rounding)
+            if mu_err is not None:
+                mu_err, res = mu_err[keep], res[:, keep]
+            spec = Spectrum(mu[keep], a[:, keep], a[:, keep], env_d, env_c_all[n], mu_err, rounding, res)
             out.append(assemble(spec, tuple(range(p)), vs_all[n], init, environment_energy=energies[temp],
                                 tol=tol, covariance=covariance, method="chain", t_max=t_max))
     return out
@@ -293,10 +294,10 @@ def _solve_dense_batch(nets, inits, *, tol, covariance, t_max) -> list[Evolution
                     energies[temp] = float(np.sum(thermal_factor(om, temp) * om))
                 # a means-only batch (a summary sweep) keeps the a-priori eigenvalue errors: the
                 # extended-precision ones cost ~1 ms per small network, as much as the rest
-                mu_j, mu_err = w**2, None
+                mu_j, mu_err, res = w**2, None, None
                 if covariance:  # soft modes' eigenvalues from the parameters, as solve's dense path
-                    mu_j, mu_err = refine_soft_modes(net, mu_j, u[j], dense_mode_errors(net, mu_j, u[j]))
-                spec = Spectrum(mu_j, u[j, :p], u[j, :p], env_d, env_c, mu_err)
+                    mu_j, mu_err, res = refine_soft_modes(net, mu_j, u[j], dense_mode_errors(net, mu_j, u[j]))
+                spec = Spectrum(mu_j, u[j, :p], u[j, :p], env_d, env_c, mu_err, residual=res)
                 out[k] = assemble(spec, tuple(range(p)), net.probes.potential(), init,
                                   environment_energy=energies[temp], tol=tol, covariance=covariance,
                                   method="dense", t_max=t_max)

@@ -72,7 +72,7 @@ from ..solvers.arrowhead import arrowhead_errors, arrowhead_modes
 from ..solvers.lowrank import (SOFT, eigen_roundoff, eigenvalue_errors, environment_roundoff, evaluation_roundoff,
                                low_rank_delta, means_roundoff, soft_modes)
 from ..solvers.softmodes import (arrowhead_soft_basis, chain_mode_apply, refine_soft_subspace, refine_soft_vectors,
-                                 soft_mode_errors)
+                                 soft_mode_errors, vector_roundoff)
 from ..states import InitialState
 from .contract import Moments, check_times
 from .evaluation import BLOCK, evaluate_means, iter_moment_rows
@@ -200,6 +200,7 @@ class Spectrum:
     env_c: np.ndarray  # (P, M) coupling in the environment's mode basis
     mu_error: np.ndarray | None = None  # (N,) bounds on |μ̃_k − μ_k| (None: the worst case)
     env_rounding: tuple | None = None  # (δd (M,), δC (P, M)) bounds on env_d's, env_c's rounding
+    residual: np.ndarray | None = None  # (2, N) soft modes' residual bounds (η, t) (softmodes.vector_roundoff)
 
 
 def _attachments(network: Network, offset: int):
@@ -239,13 +240,15 @@ def _chain_spectrum(network: Network, rows, window) -> Spectrum:
             readout[i] = site_rows[j]
             j += 1
     rounding = chain_rounding(env_d, env_c, m, env.omega0, env.g, boundary, _attachments(network, offset))
-    mu, mu_err = modes.values, None
+    mu, mu_err, res = modes.values, None, None
     if soft_modes(mu).size:
-        mu, a, readout, mu_err = refine_chain_soft(network, mu, a, readout, rows, env_d, env_c, rounding, window)
+        mu, a, readout, mu_err, res = refine_chain_soft(network, mu, a, readout, rows, env_d, env_c, rounding,
+                                                        window)
     # modes no observed oscillator (and no probe) sees carry nothing: leave them out
     keep = np.any(a != 0, axis=0) | np.any(readout != 0, axis=0)
-    return Spectrum(mu[keep], a[:, keep], readout[:, keep], env_d, env_c,
-                    None if mu_err is None else mu_err[keep], rounding)
+    if mu_err is not None:
+        mu_err, res = mu_err[keep], res[:, keep]
+    return Spectrum(mu[keep], a[:, keep], readout[:, keep], env_d, env_c, mu_err, rounding, res)
 
 
 def refine_chain_soft(network: Network, mu, a, readout, rows, env_d, env_c, env_rounding, window=None):
@@ -258,13 +261,14 @@ def refine_chain_soft(network: Network, mu, a, readout, rows, env_d, env_c, env_
     (:func:`~harmosync.solvers.softmodes.soft_mode_errors`) with the other modes' from
     :func:`chain_mode_errors` (the secular roots' radii, the soft ones widened by how far they
     moved). O(N·m + nnz·m) for a span of m ≲ 16P + (soft poles) columns. Returns (μ, probe rows
-    ``a``, ``readout`` rows of ``rows`` with the soft modes' replaced, e); unchanged (e None) when
+    ``a``, ``readout`` rows of ``rows`` with the soft modes' replaced, e, their residual bounds
+    η (N,), for :func:`~harmosync.solvers.softmodes.vector_roundoff`); unchanged (e, η None) when
     there are more soft modes than SOFT_MAX: refined eigenvectors beside unrefined ones of the
     same cluster are not orthogonal (σ(0) 6× further off on 3000 soft modes)."""
     p = network.n_probes
     soft = soft_modes(mu)
     if np.count_nonzero(mu < SOFT * float(mu[-1])) > soft.size:
-        return mu, a, readout, None
+        return mu, a, readout, None, None
     if window is None:
         cut, offset, boundary = {}, 0, network.environment.boundary
     else:
@@ -276,10 +280,10 @@ def refine_chain_soft(network: Network, mu, a, readout, rows, env_d, env_c, env_
     basis = arrowhead_soft_basis(env_d, env_c, float(mu[soft].max()) + 64 * np.finfo(float).eps * float(mu[-1]))
     x = np.vstack([basis[:p], chain_mode_apply(basis[p:], boundary)])
     y = refine_soft_subspace(v, p, d, x, soft.size)[1]
-    mu, err = soft_mode_errors(v, p, d, d_err, mu, None, soft, radius, rounding, columns=y)
+    mu, err, res = soft_mode_errors(v, p, d, d_err, mu, None, soft, radius, rounding, columns=y)
     a, readout = np.array(a, float), np.array(readout, float)
     a[:, soft], readout[:, soft] = y[:p], y[[r if r < p else r - offset for r in rows]]
-    return mu, a, readout, err
+    return mu, a, readout, err, res
 
 
 def _dense_spectrum(network: Network, rows, window) -> Spectrum:
@@ -296,16 +300,16 @@ def _dense_spectrum(network: Network, rows, window) -> Spectrum:
             ew, eu = env.modes()
             env_d = ew**2
             if soft_modes(env_d).size:  # V_E's soft modes from its parameters, as V's below
-                env_d, env_err = refine_soft_modes(network, env_d, eu, None, environment=True)
+                env_d, env_err, _ = refine_soft_modes(network, env_d, eu, None, environment=True)
                 env_rounding = (env_err, None)
             env_c = network.coupling_block() @ eu
-        mu, err = refine_soft_modes(network, w**2, u, dense_mode_errors(network, w**2, u))
+        mu, err, res = refine_soft_modes(network, w**2, u, dense_mode_errors(network, w**2, u))
         if not mu[0] > err[0]:  # Network's check passed: positive, but not resolvable
             raise UnstableNetworkError(
                 f"the network is within roundoff of its stability limit: the potential matrix's smallest "
                 f"eigenvalue {mu[0]:.3g} ± {err[0]:.2g} cannot be told from 0 beside its largest {mu[-1]:.3g}; "
                 "reduce the strengths K or raise the lowest frequencies")
-        return Spectrum(mu, u[:p], u[list(rows)], env_d, env_c, err, env_rounding)
+        return Spectrum(mu, u[:p], u[list(rows)], env_d, env_c, err, env_rounding, res)
     # the cut chain: a fixed-end chain of window.sites sites (the compression of V)
     m, offset = window.sites, window.lo - 1
     v, diag_ld, onsite, att = cut_chain(network, window)
@@ -318,8 +322,8 @@ def _dense_spectrum(network: Network, rows, window) -> Spectrum:
     env_c = b @ chain_mode_rows(m, "fixed", sites)
     local = [r if r < p else r - offset for r in rows]
     err = dense_mode_errors(network, lam, u, v=v, diag=diag_ld, attachments=att)
-    lam, err = refine_soft_modes(network, lam, u, err, v=v, diag=diag_ld, onsite=onsite, attachments=att)
-    return Spectrum(lam, u[:p], u[local], env_d, env_c, err)
+    lam, err, res = refine_soft_modes(network, lam, u, err, v=v, diag=diag_ld, onsite=onsite, attachments=att)
+    return Spectrum(lam, u[:p], u[local], env_d, env_c, err, residual=res)
 
 
 def cut_chain(network: Network, window):
@@ -427,10 +431,11 @@ def refine_soft_modes(network: Network, mu, u, mu_err, *, v=None, diag=None, ons
     (:func:`~harmosync.solvers.softmodes.refine_soft_vectors`). ``v``, ``diag``, ``onsite``
     (Ω0² + wall bonds, extended precision) and ``attachments``: a cut chain
     (:func:`_potential_rounding`); ``environment``: the modes are V_E's (a graph or a chain with
-    defects, :meth:`~harmosync.network.Environment.modes`), ``mu_err`` None is computed."""
+    defects, :meth:`~harmosync.network.Environment.modes`), ``mu_err`` None is computed.
+    Returns (μ, e, the soft modes' residual bounds (N,; None without soft modes))."""
     soft = soft_modes(mu)
     if soft.size == 0:
-        return mu, mu_err
+        return mu, mu_err, None
     if environment:  # V_E alone: no probes, no couplings
         ld = np.longdouble
         env = network.environment
@@ -580,6 +585,8 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
                      + evaluation_roundoff(w, readout, nu, values, vectors, horizon, mu_err))
         if method == "dense" and spec.env_rounding is not None:  # V_E from a dense eigh
             cov_bound += environment_roundoff(mu, mu_err, a, env_d, env_c, spec.env_rounding[0], readout, temp)
+        if spec.residual is not None:  # the refined soft eigenvectors' errors
+            cov_bound += vector_roundoff(mu, mu_err, spec.residual, readout, temp)
         bound = max(bound, cov_bound)
     else:
         values, vectors = np.zeros(0), np.zeros((2, w.size, 0))

@@ -11,6 +11,7 @@ import scipy.sparse as sp
 from scipy import fft
 
 from .lowrank import enclose
+from .stieltjes import variance_function
 
 #: Chebyshev nodes per probe for the arrowhead's soft subspace (:func:`arrowhead_soft_basis`)
 SOFT_NODES = 16
@@ -90,7 +91,9 @@ def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None, *
     is ≤ η_k, and :func:`enclose` (residual theorem, Kato–Temple: the float eigenvector's residual
     ~ε‖V‖ enters squared) with the other modes' ``radius`` around μ̃ (a mode whose intervals
     overlap keeps its radius, widened by |ρ_k − μ̃_k|). ``columns`` (N, len(modes)): the modes'
-    vectors, instead of ``u[:, modes]``. Returns (μ̃ with the soft modes' ρ_k, e)."""
+    vectors, instead of ``u[:, modes]``. Returns (μ̃ with the soft modes' ρ_k, e, (η, t)) for
+    :func:`vector_roundoff`: η (N,) the residual bounds ‖Vx_k − ρ_k x_k‖, t (N,) of their part in
+    the span of the soft x (0 off ``modes``)."""
     ld = np.longdouble
     mu = np.asarray(mu, float).copy()
     modes = np.asarray(modes, int)
@@ -137,7 +140,14 @@ def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None, *
     fallback = e.copy()  # the given radius bounds the given μ̃: moved to ρ, it widens by |ρ − μ̃|
     fallback[modes] += np.abs(rh - mu[modes].astype(ld)).astype(float) * (1 + 1e-12)
     mu[modes] = rh.astype(float)
-    return mu, enclose(mu, rho, half, eta, fallback)
+    # the residuals' part in the soft span, ‖X̃ᵀr_k‖ (float products: + n·ε‖r‖), plus what η
+    # adds to the computed residual (roundoff, δV): :func:`vector_roundoff`'s t_k
+    xf, rf, nx = x.astype(float), res.astype(float), np.sqrt(nrm2)
+    r_norm = np.sqrt(np.sum(rf * rf, axis=0)) / nx
+    proj = np.sqrt(np.sum(((xf / nx).T @ rf) ** 2, axis=0)) / nx * (1 + 1e-6) + 2 * n * np.finfo(float).eps * r_norm
+    t = np.zeros(n)
+    t[modes] = proj + np.maximum(rn - r_norm, 0.0)
+    return mu, enclose(mu, rho, half, eta, fallback), np.array([eta, t])
 
 
 def refine_soft_subspace(v, p: int, d, x, k: int):
@@ -169,7 +179,10 @@ def arrowhead_soft_basis(env_d, env_c, top: float, nodes: int = SOFT_NODES) -> n
     On [0, top] each b_i(λ) is analytic with its nearest pole 4·top, 7 half-widths from the
     centre: ``nodes`` Chebyshev samples λ_q interpolate it to ~(7 + √48)^-nodes (1e-18 at 16),
     so the span of the b_i(λ_q) and the near poles' e_j holds it. The b's are orthonormalised
-    by an SVD, dropping directions below 64ε of the largest (their float noise)."""
+    by an SVD; only exactly dependent directions are dropped (a far part ~1e-6 that varies by
+    1e-10 over [0, top] is a direction 1e-16 below the largest, and dropping it left residuals
+    of 1e-16, the Ritz vectors' rounding 1e-22; directions of float noise are harmless: Cauchy
+    interlacing keeps their Ritz values above the soft ones)."""
     d = np.asarray(env_d, float)
     c = np.atleast_2d(np.asarray(env_c, float))
     p, m = c.shape
@@ -181,7 +194,7 @@ def arrowhead_soft_basis(env_d, env_c, top: float, nodes: int = SOFT_NODES) -> n
         b[:p, q * p:(q + 1) * p] = np.eye(p)
         b[p:, q * p:(q + 1) * p] = -(c[:, far] / (d[far] - lq)).T
     u, s, _ = np.linalg.svd(b, full_matrices=False)
-    u = u[:, s > 64 * np.finfo(float).eps * s[0]]
+    u = u[:, s > 0]  # directions at the noise level stay: a small far part is still needed
     out = np.zeros((p + m, u.shape[1] + near.size))
     out[:p, :u.shape[1]] = u[:p]
     out[p + far, :u.shape[1]] = u[p:]
@@ -196,3 +209,59 @@ def chain_mode_apply(y, boundary: str) -> np.ndarray:
     if boundary == "fixed":
         return fft.dst(np.asarray(y, float), type=1, norm="ortho", axis=0)
     return fft.dct(np.asarray(y, float), type=3, norm="ortho", axis=0)
+
+
+def vector_roundoff(mu, mu_error, residual, readout, temperature: float = 0.0) -> float:
+    """Bound on what the refined soft eigenvectors' errors do to the observed covariance [units
+    of σ], first order as :func:`~harmosync.solvers.lowrank.eigen_roundoff` for the eigenvalues.
+    ``residual`` (2, N): η_k ≥ ‖Vx̃_k − ρ_k x̃_k‖ and t_k ≥ ‖X̃_Sᵀr_k‖ (:func:`soft_mode_errors`)
+    for the modes S with η_k > 0 (the lowest; the others' vectors taken as exact). Exactly,
+    x̃_k = Σ_l c_lk u_l, c_lk = u_lᵀr_k/(λ_l − ρ_k). In the stationary part Σ_k g_k x̃_k x̃_kᵀ
+    (g_k = g(λ_k)) the first-order error is Σ_{k≠l} (g_k − g_l) c_lk u_l u_kᵀ (c antisymmetric),
+    with (g_k − g_l)/(λ_l − ρ_k) ≤ 2G = 2g(m)/m over S (m its lowest enclosure μ − e from
+    ``mu_error``; the 2 for ρ_k ≠ λ_k, gap_k > e_k) and ≤ g_k/gap_H over the others (gap_H from
+    ρ_k to their lowest enclosure; g decreasing). Split so (Cauchy–Schwarz, U's rows unit),
+    an entry (a, b) moves by ≤ Σ_k (r_k + √2 s_k)·(2G·R_k·t'_k + η_k·g_k/gap_H), with
+    ‖U_Sᵀr_k‖ ≤ t'_k = t_k + η_k·sinΘ_S (the exact soft span's angle to X̃_S ≤ ‖η_S‖/gap_H, Davis–
+    Kahan; after the soft block's Rayleigh–Ritz t_k is roundoff), r_k = max_b |x̃_bk|, R_k =
+    max_a ‖x̃_a,S∖k‖ + √2‖s_S∖k‖ over the observed rows, s_k = t'_k/gap_k + η_k/gap_H ≥ sin θ_k
+    (gap_k to the other modes' enclosures; ∞ unless gap_k > e_k). Second order: g_k(s_k² r_k² +
+    (R_k t'_k/gap_k + η_k/gap_H)²). For g_p = μg: G → g(m)/2, g_k → max g_p. Times 3, as there:
+    the stationary part, the initial state rebuilt from the split, and Δ carrying their
+    difference."""
+    mu = np.asarray(mu, float)
+    eta, t = np.asarray(residual, float)
+    k = np.flatnonzero(eta > 0)
+    if k.size == 0 or np.size(readout) == 0:
+        return 0.0
+    e = np.broadcast_to(np.asarray(mu_error, float), mu.shape)
+    lo, hi = mu - e, mu + e
+    if lo.min() <= 0:
+        return np.inf
+    # the nearest other enclosure: below (running max of hi), above (running min of lo)
+    below = np.concatenate([[-np.inf], np.maximum.accumulate(hi)[:-1]])
+    above = np.concatenate([np.minimum.accumulate(lo[::-1])[::-1][1:], [np.inf]])
+    gap = np.minimum(mu[k] - below[k], above[k] - mu[k])
+    rest = np.ones(mu.size, bool)
+    rest[k] = False
+    gap_h = (lo[rest].min() if rest.any() else np.inf) - mu[k]
+    if np.any(gap <= e[k]) or np.any(gap_h <= 0):
+        return np.inf
+    eta, t = eta[k], t[k] + eta[k] * min(1.0, float(np.linalg.norm(eta)) / float(gap_h.min()))
+    s_s, s_h = t / gap, eta / gap_h
+    s = s_s + s_h
+    rows = np.abs(np.atleast_2d(np.asarray(readout, float))[:, k])
+    r = rows.max(axis=0)
+    r2 = rows**2  # R_k: the rows' weight on the other modes of S
+    r_k = (np.sqrt(np.max(np.maximum(r2.sum(axis=1)[:, None] - r2, 0.0), axis=0))
+           + np.sqrt(2.0 * np.maximum(np.sum(s**2) - s**2, 0.0)))
+    m = float(lo[k].min())
+    g_m = float(variance_function(m, temperature))
+    g_k = variance_function(lo[k], temperature)
+    gp_max = float(hi[-1] * variance_function(hi[-1], temperature))  # g_p = μg increases
+    out = 0.0
+    for big, top in ((2 * g_m / m, g_k), (g_m, np.full(k.size, gp_max))):
+        first = (r + np.sqrt(2.0) * s) * (big * r_k * t + top * s_h)
+        second = top * (s**2 * r**2 + (r_k * s_s + s_h) ** 2)
+        out = max(out, float(np.sum(first + second)))
+    return 3.0 * out * (1 + 1e-9)
