@@ -32,11 +32,11 @@ from ..errors import HarmosyncError, UnstableNetworkError
 from ..network import Network, Probes, chain_mode_rows, chain_modes, probes
 from ..solvers import blas_threads
 from ..solvers import trigsum as ts
-from ..solvers.arrowhead import arrowhead_modes, arrowhead_modes_many
+from ..solvers.arrowhead import arrowhead_modes, arrowhead_modes_many, chain_rounding
 from ..states import InitialState
 from .contract import Evolution, check_times
 from ..solvers.lowrank import soft_modes
-from .normal_modes import (NormalModeEvolution, Spectrum, assemble, chain_rounding, check_size,
+from .normal_modes import (NormalModeEvolution, Spectrum, assemble, check_size,
                            dense_mode_errors, refine_chain_soft, refine_soft_modes, solve_closed)
 
 #: networks with at most this many oscillators are solved by one stacked dense eigh

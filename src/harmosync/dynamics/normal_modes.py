@@ -36,8 +36,9 @@ every covariance entry σ_ab of the observed oscillators, for |t| ≤ ``t_max`` 
   the residual theorem and the Kato–Temple inequality, V's own rounding from the parameters
   (dense: :func:`dense_mode_errors`, and the soft modes recomputed from the parameters in
   Laplacian form, :func:`refine_soft_modes`; chain: the modes most like a probe, by the
-  arrowhead's residual, the others by the a-priori 8ε(μ_k + 2‖V‖·|a_k|)); a cluster the enclosures cannot
-  separate keeps Weyl's 8ε‖V‖ + ‖δV‖. e_k enters (i) the stationary split, to first order
+  arrowhead's residual, the soft ones recomputed in Laplacian form as the dense path's,
+  :func:`refine_chain_soft`, the others by the a-priori 8ε(μ_k + 2‖V‖·|a_k|)); a cluster the
+  enclosures cannot separate keeps Weyl's 8ε‖V‖ + ‖δV‖. e_k enters (i) the stationary split, to first order
   (``eigen_roundoff``: g(μ̃) for g(μ) in the stationary part, in Δ and between them) and (ii)
   the phases: a frequency error e_k/(w̃_k + √(μ̃_k − e_k)) times t_max;
 * the trig sums' roundoff and the phase error 2ε·w_k·t of the rounded products, per observed x
@@ -45,10 +46,12 @@ every covariance entry σ_ab of the observed oscillators, for |t| ≤ ``t_max`` 
   means and for every pair of rows of the covariance;
 * with a light-cone cut, the cut's bound on every moment.
 
-It is first order in the eigenvalues' errors and takes the computed eigenvectors as exact (their
-error, ~ε‖V‖/gap, enters σ through differences of g between modes and through cos w_j t − cos w_k t,
-both bounded in time): tested honest against 25–40-digit references on soft, hot, near-critical,
-acoustic and random networks, and 2–160× above the actual error there (docs/conventions.md).
+It is first order in the eigenvalues' errors; the refined soft modes' eigenvector errors enter
+through their residuals over their gaps (:func:`~harmosync.solvers.softmodes.vector_roundoff`),
+the other computed eigenvectors are taken as exact (their error, ~ε‖V‖/gap, enters σ through
+differences of g between modes and through cos w_j t − cos w_k t, both bounded in time): tested
+honest against 25–40-digit references on soft, hot, near-critical, acoustic and random networks,
+and 2–160× above the actual error there (docs/conventions.md).
 
 Memory (besides the result, T × (2n)² numbers): O(N·C) for the mode coefficients, C = 2n(R+1)
 columns, plus one time chunk: L ≤ 2¹⁷ NUFFT points (48·L·C ≤ 96 MB), or for BLAS blocks a
@@ -68,11 +71,10 @@ from ..conventions import thermal_factor
 from ..errors import HarmosyncError, NumericalError, UnstableNetworkError
 from ..network import Network, chain_mode_rows, chain_modes
 from ..solvers import blas_threads
-from ..solvers.arrowhead import arrowhead_errors, arrowhead_modes
+from ..solvers.arrowhead import arrowhead_modes, chain_mode_errors, chain_rounding
 from ..solvers.lowrank import (SOFT, eigen_roundoff, eigenvalue_errors, environment_roundoff, evaluation_roundoff,
                                low_rank_delta, means_roundoff, soft_modes)
-from ..solvers.softmodes import (arrowhead_soft_basis, chain_mode_apply, refine_soft_subspace, refine_soft_vectors,
-                                 soft_mode_errors, vector_roundoff)
+from ..solvers.softmodes import refine_arrowhead_soft, refine_soft_vectors, soft_mode_errors, vector_roundoff
 from ..states import InitialState
 from .contract import Moments, check_times
 from .evaluation import BLOCK, evaluate_means, iter_moment_rows
@@ -252,19 +254,12 @@ def _chain_spectrum(network: Network, rows, window) -> Spectrum:
 
 
 def refine_chain_soft(network: Network, mu, a, readout, rows, env_d, env_c, env_rounding, window=None):
-    """The chain path's soft modes (:func:`~harmosync.solvers.lowrank.soft_modes` of its
-    eigenvalues ``mu``, whose secular roots keep only ~ε·max μ absolutely) recomputed from V's
-    parameters, as the dense path's (:func:`refine_soft_modes`): the Rayleigh–Ritz of V in
-    Laplacian form on a span that holds their eigenvectors
-    (:func:`~harmosync.solvers.softmodes.arrowhead_soft_basis`, taken to the sites by the
-    chain's fast sine/cosine transform), then their bounds
-    (:func:`~harmosync.solvers.softmodes.soft_mode_errors`) with the other modes' from
-    :func:`chain_mode_errors` (the secular roots' radii, the soft ones widened by how far they
-    moved). O(N·m + nnz·m) for a span of m ≲ 16P + (soft poles) columns. Returns (μ, probe rows
-    ``a``, ``readout`` rows of ``rows`` with the soft modes' replaced, e, their residual bounds
-    η (N,), for :func:`~harmosync.solvers.softmodes.vector_roundoff`); unchanged (e, η None) when
-    there are more soft modes than SOFT_MAX: refined eigenvectors beside unrefined ones of the
-    same cluster are not orthogonal (σ(0) 6× further off on 3000 soft modes)."""
+    """The chain path's soft modes recomputed from V's parameters
+    (:func:`~harmosync.solvers.softmodes.refine_arrowhead_soft`; the other modes' radii from
+    :func:`~harmosync.solvers.arrowhead.chain_mode_errors`) and their rows. Returns (μ, probe rows
+    ``a``, ``readout`` rows of ``rows``, e, (η, t)); unchanged (e, η None) when there are more soft
+    modes than SOFT_MAX: refined eigenvectors beside unrefined ones of the same cluster are not
+    orthogonal (σ(0) 6× further off on 3000 soft modes)."""
     p = network.n_probes
     soft = soft_modes(mu)
     if np.count_nonzero(mu < SOFT * float(mu[-1])) > soft.size:
@@ -275,12 +270,8 @@ def refine_chain_soft(network: Network, mu, a, readout, rows, env_d, env_c, env_
         v, diag, onsite, att = cut_chain(network, window)
         cut, offset, boundary = dict(v=v, diag=diag, onsite=onsite, attachments=att), window.lo - 1, "fixed"
     v, rounding, _, d, d_err = laplacian_form(network, **cut)
-    vs = network.probes.potential()
-    radius = chain_mode_errors(mu, a, vs, env_d, env_c, env_rounding, count=128)
-    basis = arrowhead_soft_basis(env_d, env_c, float(mu[soft].max()) + 64 * np.finfo(float).eps * float(mu[-1]))
-    x = np.vstack([basis[:p], chain_mode_apply(basis[p:], boundary)])
-    y = refine_soft_subspace(v, p, d, x, soft.size)[1]
-    mu, err, res = soft_mode_errors(v, p, d, d_err, mu, None, soft, radius, rounding, columns=y)
+    radius = chain_mode_errors(mu, a, network.probes.potential(), env_d, env_c, env_rounding, count=128)
+    mu, err, res, y = refine_arrowhead_soft(v, p, d, d_err, rounding, mu, radius, env_d, env_c, boundary)
     a, readout = np.array(a, float), np.array(readout, float)
     a[:, soft], readout[:, soft] = y[:p], y[[r if r < p else r - offset for r in rows]]
     return mu, a, readout, err, res
@@ -345,33 +336,6 @@ def cut_chain(network: Network, window):
     onsite = np.full(m, ld(env.omega0) ** 2)
     onsite[[0, -1]] += ld(env.g)  # the cut chain's wall bonds
     return v, diag_ld, onsite, att
-
-
-def chain_rounding(env_d, env_c, m: int, omega0: float, g: float, boundary: str, attachments):
-    """Entrywise bounds (δd (M,), δC (P, M)) on |d_exact − env_d| and |C_exact − env_c| for a
-    homogeneous fixed/free chain of ``m`` sites: the closed forms of
-    :func:`~harmosync.network.chain_modes` and :func:`~harmosync.network.chain_mode_rows`
-    recomputed in extended precision from Ω0, g and the strengths K (``attachments``: 0-based
-    probe, 1-based site, K), plus 64 units of its roundoff."""
-    ld = np.longdouble
-    pi = ld("3.14159265358979323846264338327950288")
-    fixed = boundary == "fixed"
-    k = np.arange(1, m + 1) if fixed else np.arange(m)
-    d = ld(omega0) ** 2 + 4 * ld(g) * np.sin(pi * k / (2 * (m + 1) if fixed else 2 * m)) ** 2
-    c = np.zeros(np.shape(env_c), ld)
-    scale = np.zeros(c.shape[0])
-    for i, s, kk in attachments:
-        if fixed:
-            row = np.sqrt(ld(2) / (m + 1)) * np.sin(pi * np.mod(s * k, 2 * (m + 1)) / (m + 1))
-        else:
-            row = np.sqrt(ld(2) / m) * np.cos(pi * np.mod((2 * s - 1) * k, 4 * m) / (2 * m))
-            row[0] = 1 / np.sqrt(ld(m))
-        c[i] += ld(kk) * row
-        scale[i] += abs(kk) * np.sqrt(2.0 / m)
-    eps_ld = float(np.finfo(ld).eps)
-    dd = np.abs(d - np.asarray(env_d, ld)).astype(float) + 64 * eps_ld * np.abs(np.asarray(env_d, float))
-    dc = np.abs(c - np.asarray(env_c, ld)).astype(float) + 64 * eps_ld * scale[:, None]
-    return dd * (1 + 1e-9), dc * (1 + 1e-9)
 
 
 def _probe_diagonal(pr) -> np.ndarray:
@@ -623,18 +587,6 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
     if INITIAL_CHECK * miss > bound:
         evo = replace(evo, error_bound=float(INITIAL_CHECK * miss))
     return evo
-
-
-def chain_mode_errors(mu, a, vs, env_d, env_c, env_rounding, *, count: int) -> np.ndarray:
-    """Bounds e_k ≥ |μ̃_k − μ_k| for the chain path's modes (``mu``, probe rows ``a``): the worst
-    case 8ε(μ_k + 2‖V‖·|a_k|) (coupling rows perturbed by ≤ 8ε‖V‖, roots by 8εμ_k), the ``count``
-    most probe-like modes refined in extended precision (:func:`~harmosync.solvers.arrowhead.
-    arrowhead_errors`, ≈ 2 ms for 128 modes of a 300-site network) when ``env_rounding`` is known."""
-    e_v = 8 * np.finfo(float).eps * float(mu[-1])
-    mu_err = e_v * (mu / mu[-1] + 2 * np.linalg.norm(a, axis=0))
-    if env_rounding is not None:
-        mu_err = arrowhead_errors(mu, a, vs, env_d, env_c, mu_err, env_rounding, count=count)
-    return mu_err
 
 
 def initial_discrepancy(evo: NormalModeEvolution, initial: InitialState, n_probes: int) -> float:

@@ -10,7 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy import fft
 
-from .lowrank import enclose
+from .lowrank import enclose, soft_modes
 from .stieltjes import variance_function
 
 #: Chebyshev nodes per probe for the arrowhead's soft subspace (:func:`arrowhead_soft_basis`)
@@ -166,6 +166,24 @@ def refine_soft_subspace(v, p: int, d, x, k: int):
     y = x @ w
     refine_soft_vectors(v, p, d, theta, y, np.arange(k))
     return theta[:k], y[:, :k]
+
+
+def refine_arrowhead_soft(v, p: int, d, d_err, rounding, mu, radius, env_d, env_c, boundary: str):
+    """The soft modes (:func:`~harmosync.solvers.lowrank.soft_modes`) of the chain path, whose
+    secular roots ``mu`` keep only ~ε·max μ absolutely, recomputed from V's parameters (``v``,
+    ``p``, ``d``, ``d_err``, ``rounding`` as in :func:`soft_mode_errors`), as the dense path's: the
+    Rayleigh–Ritz of V in Laplacian form (:func:`refine_soft_subspace`) on a span that holds
+    their eigenvectors (:func:`arrowhead_soft_basis`, taken to the sites by the chain's fast
+    transform, :func:`chain_mode_apply`; ``boundary`` "fixed" or "free"), then their bounds
+    (:func:`soft_mode_errors`) with the other modes' ``radius`` (the secular roots', the soft ones
+    widened by how far they moved). O(N·m + nnz·m) for a span of m ≲ 16P + (soft poles) columns.
+    Returns (μ, e, (η, t), the soft modes' vectors (N, S))."""
+    soft = soft_modes(mu)
+    basis = arrowhead_soft_basis(env_d, env_c, float(mu[soft].max()) + 64 * np.finfo(float).eps * float(mu[-1]))
+    x = np.vstack([basis[:p], chain_mode_apply(basis[p:], boundary)])
+    y = refine_soft_subspace(v, p, d, x, soft.size)[1]
+    mu, err, res = soft_mode_errors(v, p, d, d_err, mu, None, soft, radius, rounding, columns=y)
+    return mu, err, res, y
 
 
 def arrowhead_soft_basis(env_d, env_c, top: float, nodes: int = SOFT_NODES) -> np.ndarray:
