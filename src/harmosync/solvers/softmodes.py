@@ -153,15 +153,15 @@ def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None, *
 def refine_soft_subspace(v, p: int, d, x, k: int):
     """The ``k`` lowest eigenpairs of V (parameters as in :func:`refine_soft_vectors`) from the
     span of the orthonormal columns ``x`` (N, m), when that span holds their eigenvectors to
-    working precision (:func:`arrowhead_soft_basis`): a Rayleigh–Ritz of the span (V·x in
-    Laplacian form; its float eigh parts the soft Ritz vectors from the span's stiff ones to
-    ~ε‖V‖/gap), then :func:`refine_soft_vectors` with the span's Ritz pairs as the "other
-    modes" (the soft block's Rayleigh–Ritz and one Newton step). Cauchy interlacing: the k lowest
+    working precision (:func:`arrowhead_soft_basis`): a Rayleigh–Ritz of the span in double (it
+    only parts the soft Ritz vectors from the span's stiff ones, to ~ε‖V‖/gap, as a float eigh
+    of V would), then :func:`refine_soft_vectors` with the span's Ritz pairs as the "other
+    modes" (the soft block's Rayleigh–Ritz in Laplacian form, which resolves the soft modes, and
+    one Newton step). Cauchy interlacing: the k lowest
     Ritz values lie above V's k lowest eigenvalues and the (k+1)-th above λ_{k+1}, so the k lowest
     Ritz pairs are the soft ones. Cost O(nnz(V)·m + N·m²). Returns (Ritz values (k,), vectors
     (N, k))."""
-    vx = laplacian_apply(np.asarray(d, np.longdouble), laplacian_parts(v, p), np.asarray(x, np.longdouble))
-    gram = x.T @ vx.astype(float)
+    gram = x.T @ (sp.csr_matrix(v) @ x)  # float: the eigh below parts soft from stiff to ε‖V‖/gap anyway
     theta, w = np.linalg.eigh(0.5 * (gram + gram.T))
     y = x @ w
     refine_soft_vectors(v, p, d, theta, y, np.arange(k))
