@@ -93,7 +93,7 @@ def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None, *
     overlap keeps its radius, widened by |ρ_k − μ̃_k|). ``columns`` (N, len(modes)): the modes'
     vectors, instead of ``u[:, modes]``. Returns (μ̃ with the soft modes' ρ_k, e, (η, t)) for
     :func:`vector_roundoff`: η (N,) the residual bounds ‖Vx_k − ρ_k x_k‖, t (N,) of their part in
-    the span of the soft x (0 off ``modes``)."""
+    the span of the other soft x (0 off ``modes``)."""
     ld = np.longdouble
     mu = np.asarray(mu, float).copy()
     modes = np.asarray(modes, int)
@@ -140,13 +140,17 @@ def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None, *
     fallback = e.copy()  # the given radius bounds the given μ̃: moved to ρ, it widens by |ρ − μ̃|
     fallback[modes] += np.abs(rh - mu[modes].astype(ld)).astype(float) * (1 + 1e-12)
     mu[modes] = rh.astype(float)
-    # the residuals' part in the soft span, ‖X̃ᵀr_k‖ (float products: + n·ε‖r‖), plus what η
-    # adds to the computed residual (roundoff, δV): :func:`vector_roundoff`'s t_k
-    xf, rf, nx = x.astype(float), res.astype(float), np.sqrt(nrm2)
-    r_norm = np.sqrt(np.sum(rf * rf, axis=0)) / nx
-    proj = np.sqrt(np.sum(((xf / nx).T @ rf) ** 2, axis=0)) / nx * (1 + 1e-6) + 2 * n * np.finfo(float).eps * r_norm
+    # :func:`vector_roundoff`'s t_k ≥ ‖X̃_{S∖k}ᵀr_k‖ (x unit): the computed residual's part (float
+    # products: + n·ε‖r‖) and, entry by entry, what η adds to it (roundoff, δV, ρ_k's roundoff)
+    nx = np.sqrt(nrm2)
+    xf, rf = x.astype(float) / nx, res.astype(float) / nx
+    allow = ((g * (row_abs + rho_f * ax) + row_err) * safe + g * absum * ax) / nx
+    proj, part = xf.T @ rf, np.abs(xf).T @ allow
+    np.fill_diagonal(proj, 0.0)
+    np.fill_diagonal(part, 0.0)
     t = np.zeros(n)
-    t[modes] = proj + np.maximum(rn - r_norm, 0.0)
+    t[modes] = ((np.sqrt(np.sum(proj**2, axis=0)) + np.sqrt(np.sum(part**2, axis=0))) * (1 + 1e-6)
+                + 2 * n * np.finfo(float).eps * np.sqrt(np.sum(rf * rf, axis=0)))
     return mu, enclose(mu, rho, half, eta, fallback), np.array([eta, t])
 
 
@@ -236,15 +240,17 @@ def vector_roundoff(mu, mu_error, residual, readout, temperature: float = 0.0) -
     for the modes S with η_k > 0 (the lowest; the others' vectors taken as exact). Exactly,
     x̃_k = Σ_l c_lk u_l, c_lk = u_lᵀr_k/(λ_l − ρ_k). In the stationary part Σ_k g_k x̃_k x̃_kᵀ
     (g_k = g(λ_k)) the first-order error is Σ_{k≠l} (g_k − g_l) c_lk u_l u_kᵀ (c antisymmetric),
-    with (g_k − g_l)/(λ_l − ρ_k) ≤ 2G = 2g(m)/m over S (m its lowest enclosure μ − e from
-    ``mu_error``; the 2 for ρ_k ≠ λ_k, gap_k > e_k) and ≤ g_k/gap_H over the others (gap_H from
-    ρ_k to their lowest enclosure; g decreasing). Split so (Cauchy–Schwarz, U's rows unit),
-    an entry (a, b) moves by ≤ Σ_k (r_k + √2 s_k)·(2G·R_k·t'_k + η_k·g_k/gap_H), with
+    with (g_k − g_l)/(λ_l − ρ_k) ≤ 2G_kl = min(2g(m)/m, max(g_k, g_l)/dist(ρ_k, μ_l ± e_l)) over
+    S (m = min(μ_k − e_k, μ_l − e_l), the lower enclosure, ``mu_error``; the 2 for ρ_k ≠ λ_k,
+    gap_k > e_k) and ≤ g_k/gap_H over the
+    others (gap_H from ρ_k to their lowest enclosure; g decreasing). Split so (Cauchy–Schwarz,
+    U's rows unit), an entry (a, b) moves by ≤ Σ_k (r_k + √2 s_k)·(D_k·t'_k + η_k·g_k/gap_H),
+    D_k = max_a (Σ_{l∈S∖k} 4G_kl² u_al²)^½ with |u_al| ≤ |x̃_al| + √2 s_l, and
     ‖U_Sᵀr_k‖ ≤ t'_k = t_k + η_k·sinΘ_S (the exact soft span's angle to X̃_S ≤ ‖η_S‖/gap_H, Davis–
     Kahan; after the soft block's Rayleigh–Ritz t_k is roundoff), r_k = max_b |x̃_bk|, R_k =
-    max_a ‖x̃_a,S∖k‖ + √2‖s_S∖k‖ over the observed rows, s_k = t'_k/gap_k + η_k/gap_H ≥ sin θ_k
+    max_a ‖u_a,S∖k‖ over the observed rows, s_k = t'_k/gap_k + η_k/gap_H ≥ sin θ_k
     (gap_k to the other modes' enclosures; ∞ unless gap_k > e_k). Second order: g_k(s_k² r_k² +
-    (R_k t'_k/gap_k + η_k/gap_H)²). For g_p = μg: G → g(m)/2, g_k → max g_p. Times 3, as there:
+    (R_k t'_k/gap_k + η_k/gap_H)²). For g_p = μg: g(m)/m → g(m)/2, g → g_p. Times 3, as there:
     the stationary part, the initial state rebuilt from the split, and Δ carrying their
     difference."""
     mu = np.asarray(mu, float)
@@ -270,16 +276,20 @@ def vector_roundoff(mu, mu_error, residual, readout, temperature: float = 0.0) -
     s = s_s + s_h
     rows = np.abs(np.atleast_2d(np.asarray(readout, float))[:, k])
     r = rows.max(axis=0)
-    r2 = rows**2  # R_k: the rows' weight on the other modes of S
-    r_k = (np.sqrt(np.max(np.maximum(r2.sum(axis=1)[:, None] - r2, 0.0), axis=0))
-           + np.sqrt(2.0 * np.maximum(np.sum(s**2) - s**2, 0.0)))
-    m = float(lo[k].min())
-    g_m = float(variance_function(m, temperature))
+    w2 = (rows + np.sqrt(2.0) * s) ** 2  # |u_al|² ≤ (|x̃_al| + √2 s_l)²
+    # R_k: the rows' weight on the other modes of S, plain and with each pair's divided difference
+    r_k = np.sqrt(np.max(np.maximum(w2.sum(axis=1)[:, None] - w2, 0.0), axis=0))
     g_k = variance_function(lo[k], temperature)
-    gp_max = float(hi[-1] * variance_function(hi[-1], temperature))  # g_p = μg increases
+    gp_k = hi[k] * variance_function(hi[k], temperature)  # g_p = μg increases
+    gp_max = float(hi[-1] * variance_function(hi[-1], temperature))
+    with np.errstate(divide="ignore"):  # 1/distance from ρ_k to mode l's enclosure (∞: they meet)
+        inv = 1.0 / np.maximum(np.abs(mu[k][:, None] - mu[k][None, :]) - e[k][None, :], 0.0)
     out = 0.0
-    for big, top in ((2 * g_m / m, g_k), (g_m, np.full(k.size, gp_max))):
-        first = (r + np.sqrt(2.0) * s) * (big * r_k * t + top * s_h)
+    for big, top, size in ((2 * g_k / lo[k], g_k, g_k), (g_k, np.full(k.size, gp_max), gp_k)):
+        # the pair's divided difference: ≤ G at the lower of the two, and ≤ max(g)/distance
+        dd = np.minimum(np.maximum.outer(big, big), np.maximum.outer(size, size) * inv) ** 2
+        np.fill_diagonal(dd, 0.0)
+        first = (r + np.sqrt(2.0) * s) * (np.sqrt(np.max(w2 @ dd, axis=0)) * t + top * s_h)
         second = top * (s**2 * r**2 + (r_k * s_s + s_h) ** 2)
         out = max(out, float(np.sum(first + second)))
     return 3.0 * out * (1 + 1e-9)
