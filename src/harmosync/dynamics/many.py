@@ -32,11 +32,12 @@ from ..errors import HarmosyncError, UnstableNetworkError
 from ..network import Network, Probes, chain_mode_rows, chain_modes, probes
 from ..solvers import blas_threads
 from ..solvers import trigsum as ts
-from ..solvers.arrowhead import arrowhead_modes, arrowhead_modes_many
+from ..solvers.arrowhead import arrowhead_modes, arrowhead_modes_many, chain_rounding
 from ..states import InitialState
 from .contract import Evolution, check_times
-from .normal_modes import (NormalModeEvolution, Spectrum, assemble, chain_rounding, check_size,
-                           dense_mode_errors, refine_soft_modes, solve_closed)
+from ..solvers.lowrank import soft_modes
+from .normal_modes import (NormalModeEvolution, Spectrum, assemble, check_size,
+                           dense_mode_errors, refine_chain_soft, refine_soft_modes, solve_closed)
 
 #: networks with at most this many oscillators are solved by one stacked dense eigh
 DENSE_BATCH = 48
@@ -157,7 +158,7 @@ def solve_many(networks: Sequence[Network], initials, *, covariance: bool = True
             for i, sol in zip(idxs, sols):
                 out[i] = sol
             continue
-        sols = _solve_on_chain(env, [nets[i].probes for i in idxs], [inits[i] for i in idxs],
+        sols = _solve_on_chain(env, [nets[i] for i in idxs], [inits[i] for i in idxs],
                                tol=tol, covariance=covariance, labels=idxs, t_max=t_max)
         for i, sol in zip(idxs, sols):
             out[i] = sol
@@ -189,11 +190,13 @@ def _chain_couplings(env, probe_sets, inits, labels) -> tuple[list, list]:
     return vs_all, env_c_all
 
 
-def _solve_on_chain(env, probe_sets, inits, *, tol, covariance, labels, t_max) -> list[Evolution]:
-    """The shared path: one homogeneous fixed/free chain, many probe configurations. Networks
-    that share all probes but the last share those probes' modes (the base) and have the last
-    probe's secular equations solved together (:func:`arrowhead_modes_many`, a network's
-    numbers the same alone or in any batch)."""
+def _solve_on_chain(env, networks, inits, *, tol, covariance, labels, t_max) -> list[Evolution]:
+    """The shared path: one homogeneous fixed/free chain, many probe configurations
+    (``networks`` on ``env``). Networks that share all probes but the last share those probes'
+    modes (the base) and have the last probe's secular equations solved together
+    (:func:`arrowhead_modes_many`, a network's numbers the same alone or in any batch); a
+    network with soft modes has them recomputed from its parameters (:func:`refine_chain_soft`)."""
+    probe_sets = [net.probes for net in networks]
     m = env.sites
     om = chain_modes(m, env.omega0, env.g, env.boundary, vectors=False)[0]
     env_d = om**2
@@ -227,13 +230,19 @@ def _solve_on_chain(env, probe_sets, inits, *, tol, covariance, labels, t_max) -
                     f"{md.values[0]:.4g} (it must be positive; there is no counterterm); reduce the strengths K"
                 )
             a = md.transform(np.eye(p), pre[key], start=p - 1)
-            keep = np.any(a != 0, axis=0)
             temp = float(init.environment_temperature)
             if temp not in energies:
                 energies[temp] = float(np.sum(thermal_factor(om, temp) * om))
             rounding = chain_rounding(env_d, env_c_all[n], m, env.omega0, env.g, env.boundary,
                                       probe_sets[n].attachments)
-            spec = Spectrum(md.values[keep], a[:, keep], a[:, keep], env_d, env_c_all[n], env_rounding=rounding)
+            mu, mu_err, res = md.values, None, None
+            if soft_modes(mu).size:
+                mu, a, _, mu_err, res = refine_chain_soft(networks[n], mu, a, a, tuple(range(p)), env_d,
+                                                          env_c_all[n], rounding)
+            keep = np.any(a != 0, axis=0)
+            if mu_err is not None:
+                mu_err, res = mu_err[keep], res[:, keep]
+            spec = Spectrum(mu[keep], a[:, keep], a[:, keep], env_d, env_c_all[n], mu_err, rounding, res)
             out.append(assemble(spec, tuple(range(p)), vs_all[n], init, environment_energy=energies[temp],
                                 tol=tol, covariance=covariance, method="chain", t_max=t_max))
     return out
@@ -285,10 +294,10 @@ def _solve_dense_batch(nets, inits, *, tol, covariance, t_max) -> list[Evolution
                     energies[temp] = float(np.sum(thermal_factor(om, temp) * om))
                 # a means-only batch (a summary sweep) keeps the a-priori eigenvalue errors: the
                 # extended-precision ones cost ~1 ms per small network, as much as the rest
-                mu_j, mu_err = w**2, None
+                mu_j, mu_err, res = w**2, None, None
                 if covariance:  # soft modes' eigenvalues from the parameters, as solve's dense path
-                    mu_j, mu_err = refine_soft_modes(net, mu_j, u[j], dense_mode_errors(net, mu_j, u[j]))
-                spec = Spectrum(mu_j, u[j, :p], u[j, :p], env_d, env_c, mu_err)
+                    mu_j, mu_err, res = refine_soft_modes(net, mu_j, u[j], dense_mode_errors(net, mu_j, u[j]))
+                spec = Spectrum(mu_j, u[j, :p], u[j, :p], env_d, env_c, mu_err, residual=res)
                 out[k] = assemble(spec, tuple(range(p)), net.probes.potential(), init,
                                   environment_energy=energies[temp], tol=tol, covariance=covariance,
                                   method="dense", t_max=t_max)

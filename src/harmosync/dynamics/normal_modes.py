@@ -36,8 +36,9 @@ every covariance entry σ_ab of the observed oscillators, for |t| ≤ ``t_max`` 
   the residual theorem and the Kato–Temple inequality, V's own rounding from the parameters
   (dense: :func:`dense_mode_errors`, and the soft modes recomputed from the parameters in
   Laplacian form, :func:`refine_soft_modes`; chain: the modes most like a probe, by the
-  arrowhead's residual, the others by the a-priori 8ε(μ_k + 2‖V‖·|a_k|)); a cluster the enclosures cannot
-  separate keeps Weyl's 8ε‖V‖ + ‖δV‖. e_k enters (i) the stationary split, to first order
+  arrowhead's residual, the soft ones recomputed in Laplacian form as the dense path's,
+  :func:`refine_chain_soft`, the others by the a-priori 8ε(μ_k + 2‖V‖·|a_k|)); a cluster the
+  enclosures cannot separate keeps Weyl's 8ε‖V‖ + ‖δV‖. e_k enters (i) the stationary split, to first order
   (``eigen_roundoff``: g(μ̃) for g(μ) in the stationary part, in Δ and between them) and (ii)
   the phases: a frequency error e_k/(w̃_k + √(μ̃_k − e_k)) times t_max;
 * the trig sums' roundoff and the phase error 2ε·w_k·t of the rounded products, per observed x
@@ -45,10 +46,12 @@ every covariance entry σ_ab of the observed oscillators, for |t| ≤ ``t_max`` 
   means and for every pair of rows of the covariance;
 * with a light-cone cut, the cut's bound on every moment.
 
-It is first order in the eigenvalues' errors and takes the computed eigenvectors as exact (their
-error, ~ε‖V‖/gap, enters σ through differences of g between modes and through cos w_j t − cos w_k t,
-both bounded in time): tested honest against 25–40-digit references on soft, hot, near-critical,
-acoustic and random networks, and 2–160× above the actual error there (docs/conventions.md).
+It is first order in the eigenvalues' errors; the refined soft modes' eigenvector errors enter
+through their residuals over their gaps (:func:`~harmosync.solvers.softmodes.vector_roundoff`),
+the other computed eigenvectors are taken as exact (their error, ~ε‖V‖/gap, enters σ through
+differences of g between modes and through cos w_j t − cos w_k t, both bounded in time): tested
+honest against 25–40-digit references on soft, hot, near-critical, acoustic and random networks,
+and 2–160× above the actual error there (docs/conventions.md).
 
 Memory (besides the result, T × (2n)² numbers): O(N·C) for the mode coefficients, C = 2n(R+1)
 columns, plus one time chunk: L ≤ 2¹⁷ NUFFT points (48·L·C ≤ 96 MB), or for BLAS blocks a
@@ -68,10 +71,10 @@ from ..conventions import thermal_factor
 from ..errors import HarmosyncError, NumericalError, UnstableNetworkError
 from ..network import Network, chain_mode_rows, chain_modes
 from ..solvers import blas_threads
-from ..solvers.arrowhead import arrowhead_errors, arrowhead_modes
+from ..solvers.arrowhead import arrowhead_modes, chain_mode_errors, chain_rounding
 from ..solvers.lowrank import (SOFT, eigen_roundoff, eigenvalue_errors, environment_roundoff, evaluation_roundoff,
                                low_rank_delta, means_roundoff, soft_modes)
-from ..solvers.softmodes import refine_soft_vectors, soft_mode_errors
+from ..solvers.softmodes import refine_arrowhead_soft, refine_soft_vectors, soft_mode_errors, vector_roundoff
 from ..states import InitialState
 from .contract import Moments, check_times
 from .evaluation import BLOCK, evaluate_means, iter_moment_rows
@@ -80,8 +83,6 @@ from .evaluation import BLOCK, evaluate_means, iter_moment_rows
 #: a safety net, measured where no a-priori term reaches (it caught the soft T = 0 chains' loss
 #: to the skeleton compression before soft modes were taken exactly)
 INITIAL_CHECK = 10.0
-#: up to this many oscillators, a chain with a soft probe takes the dense path (``auto``)
-DENSE_SOFT = 2000
 #: a solution that misses the initial state by more than this fraction of it is refused
 LOST = 1e-4
 #: networks with at most this many oscillators use the dense eigendecomposition
@@ -201,6 +202,7 @@ class Spectrum:
     env_c: np.ndarray  # (P, M) coupling in the environment's mode basis
     mu_error: np.ndarray | None = None  # (N,) bounds on |μ̃_k − μ_k| (None: the worst case)
     env_rounding: tuple | None = None  # (δd (M,), δC (P, M)) bounds on env_d's, env_c's rounding
+    residual: np.ndarray | None = None  # (2, N) soft modes' residual bounds (η, t) (softmodes.vector_roundoff)
 
 
 def _attachments(network: Network, offset: int):
@@ -239,10 +241,40 @@ def _chain_spectrum(network: Network, rows, window) -> Spectrum:
         else:
             readout[i] = site_rows[j]
             j += 1
+    rounding = chain_rounding(env_d, env_c, m, env.omega0, env.g, boundary, _attachments(network, offset))
+    mu, mu_err, res = modes.values, None, None
+    if soft_modes(mu).size:
+        mu, a, readout, mu_err, res = refine_chain_soft(network, mu, a, readout, rows, env_d, env_c, rounding,
+                                                        window)
     # modes no observed oscillator (and no probe) sees carry nothing: leave them out
     keep = np.any(a != 0, axis=0) | np.any(readout != 0, axis=0)
-    rounding = chain_rounding(env_d, env_c, m, env.omega0, env.g, boundary, _attachments(network, offset))
-    return Spectrum(modes.values[keep], a[:, keep], readout[:, keep], env_d, env_c, env_rounding=rounding)
+    if mu_err is not None:
+        mu_err, res = mu_err[keep], res[:, keep]
+    return Spectrum(mu[keep], a[:, keep], readout[:, keep], env_d, env_c, mu_err, rounding, res)
+
+
+def refine_chain_soft(network: Network, mu, a, readout, rows, env_d, env_c, env_rounding, window=None):
+    """The chain path's soft modes recomputed from V's parameters
+    (:func:`~harmosync.solvers.softmodes.refine_arrowhead_soft`; the other modes' radii from
+    :func:`~harmosync.solvers.arrowhead.chain_mode_errors`) and their rows. Returns (μ, probe rows
+    ``a``, ``readout`` rows of ``rows``, e, (η, t)); unchanged (e, η None) when there are more soft
+    modes than SOFT_MAX: refined eigenvectors beside unrefined ones of the same cluster are not
+    orthogonal (σ(0) 6× further off on 3000 soft modes)."""
+    p = network.n_probes
+    soft = soft_modes(mu)
+    if np.count_nonzero(mu < SOFT * float(mu[-1])) > soft.size:
+        return mu, a, readout, None, None
+    if window is None:
+        cut, offset, boundary = {}, 0, network.environment.boundary
+    else:
+        v, diag, onsite, att = cut_chain(network, window)
+        cut, offset, boundary = dict(v=v, diag=diag, onsite=onsite, attachments=att), window.lo - 1, "fixed"
+    v, rounding, _, d, d_err = laplacian_form(network, **cut)
+    radius = chain_mode_errors(mu, a, network.probes.potential(), env_d, env_c, env_rounding, count=128)
+    mu, err, res, y = refine_arrowhead_soft(v, p, d, d_err, rounding, mu, radius, env_d, env_c, boundary)
+    a, readout = np.array(a, float), np.array(readout, float)
+    a[:, soft], readout[:, soft] = y[:p], y[[r if r < p else r - offset for r in rows]]
+    return mu, a, readout, err, res
 
 
 def _dense_spectrum(network: Network, rows, window) -> Spectrum:
@@ -259,24 +291,20 @@ def _dense_spectrum(network: Network, rows, window) -> Spectrum:
             ew, eu = env.modes()
             env_d = ew**2
             if soft_modes(env_d).size:  # V_E's soft modes from its parameters, as V's below
-                env_d, env_err = refine_soft_modes(network, env_d, eu, None, environment=True)
+                env_d, env_err, _ = refine_soft_modes(network, env_d, eu, None, environment=True)
                 env_rounding = (env_err, None)
             env_c = network.coupling_block() @ eu
-        mu, err = refine_soft_modes(network, w**2, u, dense_mode_errors(network, w**2, u))
+        mu, err, res = refine_soft_modes(network, w**2, u, dense_mode_errors(network, w**2, u))
         if not mu[0] > err[0]:  # Network's check passed: positive, but not resolvable
             raise UnstableNetworkError(
                 f"the network is within roundoff of its stability limit: the potential matrix's smallest "
                 f"eigenvalue {mu[0]:.3g} ± {err[0]:.2g} cannot be told from 0 beside its largest {mu[-1]:.3g}; "
                 "reduce the strengths K or raise the lowest frequencies")
-        return Spectrum(mu, u[:p], u[list(rows)], env_d, env_c, err, env_rounding)
+        return Spectrum(mu, u[:p], u[list(rows)], env_d, env_c, err, env_rounding, res)
     # the cut chain: a fixed-end chain of window.sites sites (the compression of V)
     m, offset = window.sites, window.lo - 1
-    att = _attachments(network, offset)
-    v_e = (env.omega0**2 + 2 * env.g) * np.eye(m) - env.g * (np.eye(m, k=1) + np.eye(m, k=-1))
-    bfull = np.zeros((p, m))
-    for i, s, k in att:
-        bfull[i, s - 1] += k
-    v = np.block([[network.probes.potential(), bfull], [bfull.T, v_e]])
+    v, diag_ld, onsite, att = cut_chain(network, window)
+    v = v.toarray()
     lam, u = np.linalg.eigh(v)
     if lam[0] <= 0:
         raise NumericalError(f"the potential matrix has a non-positive eigenvalue {lam[0]:.3g}")
@@ -284,40 +312,30 @@ def _dense_spectrum(network: Network, rows, window) -> Spectrum:
     b, sites = _coupling_rows(p, m, att)
     env_c = b @ chain_mode_rows(m, "fixed", sites)
     local = [r if r < p else r - offset for r in rows]
+    err = dense_mode_errors(network, lam, u, v=v, diag=diag_ld, attachments=att)
+    lam, err, res = refine_soft_modes(network, lam, u, err, v=v, diag=diag_ld, onsite=onsite, attachments=att)
+    return Spectrum(lam, u[:p], u[local], env_d, env_c, err, residual=res)
+
+
+def cut_chain(network: Network, window):
+    """The chain cut to the light cone's ``window`` (a fixed-end chain of window.sites sites, the
+    compression of V): (V as CSR, its diagonal and its sites' Ω0² + wall bonds in extended
+    precision, the attachments (0-based probe, site in the cut, K))."""
+    env, p = network.environment, network.n_probes
+    m = window.sites
+    att = _attachments(network, window.lo - 1)
+    bfull = np.zeros((p, m))
+    for i, s, k in att:
+        bfull[i, s - 1] += k
+    v_e = sp.diags([np.full(m - 1, -env.g), np.full(m, env.omega0**2 + 2 * env.g), np.full(m - 1, -env.g)],
+                   [-1, 0, 1])
+    v = sp.bmat([[sp.csr_matrix(network.probes.potential()), sp.csr_matrix(bfull)],
+                 [sp.csr_matrix(bfull.T), v_e]], format="csr")
     ld = np.longdouble
     diag_ld = np.concatenate([_probe_diagonal(network.probes), np.full(m, ld(env.omega0) ** 2 + 2 * ld(env.g))])
-    err = dense_mode_errors(network, lam, u, v=v, diag=diag_ld, attachments=att)
     onsite = np.full(m, ld(env.omega0) ** 2)
     onsite[[0, -1]] += ld(env.g)  # the cut chain's wall bonds
-    lam, err = refine_soft_modes(network, lam, u, err, v=v, diag=diag_ld, onsite=onsite, attachments=att)
-    return Spectrum(lam, u[:p], u[local], env_d, env_c, err)
-
-
-def chain_rounding(env_d, env_c, m: int, omega0: float, g: float, boundary: str, attachments):
-    """Entrywise bounds (δd (M,), δC (P, M)) on |d_exact − env_d| and |C_exact − env_c| for a
-    homogeneous fixed/free chain of ``m`` sites: the closed forms of
-    :func:`~harmosync.network.chain_modes` and :func:`~harmosync.network.chain_mode_rows`
-    recomputed in extended precision from Ω0, g and the strengths K (``attachments``: 0-based
-    probe, 1-based site, K), plus 64 units of its roundoff."""
-    ld = np.longdouble
-    pi = ld("3.14159265358979323846264338327950288")
-    fixed = boundary == "fixed"
-    k = np.arange(1, m + 1) if fixed else np.arange(m)
-    d = ld(omega0) ** 2 + 4 * ld(g) * np.sin(pi * k / (2 * (m + 1) if fixed else 2 * m)) ** 2
-    c = np.zeros(np.shape(env_c), ld)
-    scale = np.zeros(c.shape[0])
-    for i, s, kk in attachments:
-        if fixed:
-            row = np.sqrt(ld(2) / (m + 1)) * np.sin(pi * np.mod(s * k, 2 * (m + 1)) / (m + 1))
-        else:
-            row = np.sqrt(ld(2) / m) * np.cos(pi * np.mod((2 * s - 1) * k, 4 * m) / (2 * m))
-            row[0] = 1 / np.sqrt(ld(m))
-        c[i] += ld(kk) * row
-        scale[i] += abs(kk) * np.sqrt(2.0 / m)
-    eps_ld = float(np.finfo(ld).eps)
-    dd = np.abs(d - np.asarray(env_d, ld)).astype(float) + 64 * eps_ld * np.abs(np.asarray(env_d, float))
-    dc = np.abs(c - np.asarray(env_c, ld)).astype(float) + 64 * eps_ld * scale[:, None]
-    return dd * (1 + 1e-9), dc * (1 + 1e-9)
+    return v, diag_ld, onsite, att
 
 
 def _probe_diagonal(pr) -> np.ndarray:
@@ -377,29 +395,46 @@ def refine_soft_modes(network: Network, mu, u, mu_err, *, v=None, diag=None, ons
     (:func:`~harmosync.solvers.softmodes.refine_soft_vectors`). ``v``, ``diag``, ``onsite``
     (Ω0² + wall bonds, extended precision) and ``attachments``: a cut chain
     (:func:`_potential_rounding`); ``environment``: the modes are V_E's (a graph or a chain with
-    defects, :meth:`~harmosync.network.Environment.modes`), ``mu_err`` None is computed."""
+    defects, :meth:`~harmosync.network.Environment.modes`), ``mu_err`` None is computed.
+    Returns (μ, e, the soft modes' residual bounds (N,; None without soft modes))."""
     soft = soft_modes(mu)
     if soft.size == 0:
-        return mu, mu_err
-    ld = np.longdouble
-    env = network.environment
-    if onsite is None:
-        onsite = (np.full(env.sites, ld(env.omega0) ** 2) if env.homogeneous_chain and env.omega0 is not None
-                  else np.asarray(env.onsite, ld))
-        onsite = onsite + (np.asarray(env.wall, ld) if env.wall is not None else 0)
-    p = network.n_probes
+        return mu, mu_err, None
     if environment:  # V_E alone: no probes, no couplings
+        ld = np.longdouble
+        env = network.environment
+        onsite = _onsite(network)
         v = env.potential(sparse=True)
         diag = onsite + np.asarray(sp.csr_matrix(env.bonds).astype(ld).sum(axis=1)).ravel()
-        attachments, p, d = (), 0, onsite
         if mu_err is None:
-            mu_err = dense_mode_errors(network, mu, u, v=v, diag=diag, attachments=attachments)
+            mu_err = dense_mode_errors(network, mu, u, v=v, diag=diag, attachments=())
+        v, rounding = _potential_rounding(network, v=v, diag=diag, attachments=())
+        p, d, d_err = 0, onsite, 4 * float(np.finfo(ld).eps) * np.abs(onsite.astype(float))
     else:
-        d = np.concatenate([np.asarray(network.probes.frequencies, ld) ** 2, onsite])
-    v, rounding = _potential_rounding(network, v=v, diag=diag, attachments=attachments)
-    d_err = 4 * float(np.finfo(ld).eps) * np.abs(d.astype(float))
+        v, rounding, p, d, d_err = laplacian_form(network, v=v, diag=diag, onsite=onsite, attachments=attachments)
     refine_soft_vectors(v, p, d, mu, u, soft)
     return soft_mode_errors(v, p, d, d_err, mu, u, soft, mu_err, rounding)
+
+
+def _onsite(network: Network) -> np.ndarray:
+    """Ω_j² + wall bonds of the environment's sites, extended precision from the parameters."""
+    ld = np.longdouble
+    env = network.environment
+    onsite = (np.full(env.sites, ld(env.omega0) ** 2) if env.homogeneous_chain and env.omega0 is not None
+              else np.asarray(env.onsite, ld))
+    return onsite + (np.asarray(env.wall, ld) if env.wall is not None else 0)
+
+
+def laplacian_form(network: Network, *, v=None, diag=None, onsite=None, attachments=None):
+    """(V as CSR, its entrywise rounding, P, d, δd): V = diag(d) + L + C in the Laplacian form of
+    :mod:`~harmosync.solvers.softmodes`, d = (ω_i², Ω_j² + wall bonds) in extended precision from
+    the parameters, |δd| ≤ 4ε_ld·d. ``v``, ``diag``, ``onsite``, ``attachments``: a cut chain
+    (:func:`cut_chain`)."""
+    ld = np.longdouble
+    onsite = _onsite(network) if onsite is None else onsite
+    d = np.concatenate([np.asarray(network.probes.frequencies, ld) ** 2, onsite])
+    v, rounding = _potential_rounding(network, v=v, diag=diag, attachments=attachments)
+    return v, rounding, network.n_probes, d, 4 * float(np.finfo(ld).eps) * np.abs(d.astype(float))
 
 
 def _environment_energy(network: Network, temperature: float) -> float:
@@ -455,11 +490,6 @@ def solve_closed(network: Network, initial: InitialState, *, observe=None, tol: 
     use = method
     if method == "auto":
         use = "chain" if structured and size > DENSE_MAX else "dense"
-        # a soft probe: the secular equation's probe-like root keeps only ~ε·max μ absolutely,
-        # the dense path refines it from the parameters (docs/conventions.md)
-        if use == "chain" and size <= DENSE_SOFT and (
-                np.linalg.eigvalsh(network.probes.potential())[0] < SOFT * (env.omega0**2 + 4 * env.g)):
-            use = "dense"
     check_size(size, use, cuttable=t_max is None and structured and env.boundary == "fixed")
     with blas_threads(1 if size <= SMALL else None):
         spec = (_chain_spectrum if use == "chain" else _dense_spectrum)(network, rows, window)
@@ -504,15 +534,10 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
     # the eigensolvers' error on each μ_k (module docstring, "Error bound")
     if spec.mu_error is not None:
         mu_err = np.asarray(spec.mu_error, float)
-    else:  # worst case: dense eigh 8ε‖V‖; chain: coupling rows perturbed by ≤ 8ε‖V‖, roots 8εμ_k
-        e_v = 8 * np.finfo(float).eps * float(mu[-1])
-        mu_err = (e_v * (mu / mu[-1] + 2 * np.linalg.norm(a, axis=0)) if method == "chain"
-                  else np.full(mu.size, e_v))
-        # refine the probe-like modes in extended precision (≈ 2 ms for 128 modes of a 300-site
-        # network): a means-only evolution (maps, sweeps) refines the 16 that carry the means
-        if method == "chain" and spec.env_rounding is not None:
-            mu_err = arrowhead_errors(mu, a, vs, env_d, env_c, mu_err, spec.env_rounding,
-                                      count=128 if covariance else 16)
+    elif method == "chain":  # a means-only evolution (maps, sweeps) refines the 16 that carry the means
+        mu_err = chain_mode_errors(mu, a, vs, env_d, env_c, spec.env_rounding, count=128 if covariance else 16)
+    else:  # worst case: a dense eigh 8ε‖V‖
+        mu_err = np.full(mu.size, 8 * np.finfo(float).eps * float(mu[-1]))
     # phases are bounded up to t_max only (∞: the bound covers t = 0)
     horizon = window.t_max if window is not None else (t_max if t_max is not None else np.inf)
     bound = means_roundoff(w, readout, mean0, horizon, mu_err)
@@ -524,6 +549,8 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
                      + evaluation_roundoff(w, readout, nu, values, vectors, horizon, mu_err))
         if method == "dense" and spec.env_rounding is not None:  # V_E from a dense eigh
             cov_bound += environment_roundoff(mu, mu_err, a, env_d, env_c, spec.env_rounding[0], readout, temp)
+        if spec.residual is not None:  # the refined soft eigenvectors' errors
+            cov_bound += vector_roundoff(mu, mu_err, spec.residual, readout, temp)
         bound = max(bound, cov_bound)
     else:
         values, vectors = np.zeros(0), np.zeros((2, w.size, 0))

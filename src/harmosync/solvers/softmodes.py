@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from scipy import fft
 
-from .lowrank import enclose
+from .lowrank import enclose, soft_modes
+from .stieltjes import variance_function
+
+#: Chebyshev nodes per probe for the arrowhead's soft subspace (:func:`arrowhead_soft_basis`)
+SOFT_NODES = 16
 
 
 def laplacian_parts(v, p: int, rounding=None):
@@ -68,7 +73,7 @@ def refine_soft_vectors(v, p: int, d, mu, u, modes) -> np.ndarray:
     return u
 
 
-def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None):
+def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None, *, columns=None):
     """Eigenvalues, from V's parameters, of the soft ``modes`` of a dense eigh (μ̃ ``mu``,
     eigenvectors ``u``) and per-mode bounds e_k ≥ |μ_k − λ_k| for every mode. V = diag(d) + L + C:
     L the Laplacian of the bonds within the probes and within the environment (V_ij = −w_ij, the
@@ -84,8 +89,11 @@ def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None):
     whose off-diagonal entries are the parameters within ``rounding`` (entrywise). Then, as in
     :func:`eigenvalue_errors`: ρ_k of the exact V lies within s_k of the computed one, the residual
     is ≤ η_k, and :func:`enclose` (residual theorem, Kato–Temple: the float eigenvector's residual
-    ~ε‖V‖ enters squared) with the other modes' ``radius`` around μ̃. Returns (μ̃ with the soft
-    modes' ρ_k, e)."""
+    ~ε‖V‖ enters squared) with the other modes' ``radius`` around μ̃ (a mode whose intervals
+    overlap keeps its radius, widened by |ρ_k − μ̃_k|). ``columns`` (N, len(modes)): the modes'
+    vectors, instead of ``u[:, modes]``. Returns (μ̃ with the soft modes' ρ_k, e, (η, t)) for
+    :func:`vector_roundoff`: η (N,) the residual bounds ‖Vx_k − ρ_k x_k‖, t (N,) of their part in
+    the span of the other soft x (0 off ``modes``)."""
     ld = np.longdouble
     mu = np.asarray(mu, float).copy()
     modes = np.asarray(modes, int)
@@ -95,7 +103,7 @@ def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None):
     n = mu.size
     (li, lj, lw, dlw), (ci, cj, ck, dck) = laplacian_parts(v, p, rounding)
     d = np.asarray(d, ld)
-    x = np.asarray(u, float)[:, modes].astype(ld)
+    x = (np.asarray(u, float)[:, modes] if columns is None else np.asarray(columns, float)).astype(ld)
     dx, xx = x[li] - x[lj], x[ci] * x[cj]
     n2 = np.sum(x * x, axis=0)
     rh = (np.sum(d[:, None] * x * x, axis=0) + np.sum(lw[:, None] * dx * dx, axis=0)
@@ -129,5 +137,159 @@ def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None):
           + np.sqrt(np.sum(row_err**2, axis=0))) * safe / np.sqrt(nrm2) + g * absum
     rho, half, eta = mu.astype(ld), e.copy(), np.zeros(n)
     rho[modes], half[modes], eta[modes] = rh, (s_k + g * absum) * safe, rn
+    fallback = e.copy()  # the given radius bounds the given μ̃: moved to ρ, it widens by |ρ − μ̃|
+    fallback[modes] += np.abs(rh - mu[modes].astype(ld)).astype(float) * (1 + 1e-12)
     mu[modes] = rh.astype(float)
-    return mu, enclose(mu, rho, half, eta, e)
+    # :func:`vector_roundoff`'s t_k ≥ ‖X̃_{S∖k}ᵀr_k‖ (x unit): the computed residual's part (float
+    # products: + n·ε‖r‖) and, entry by entry, what η adds to it (roundoff, δV, ρ_k's roundoff)
+    nx = np.sqrt(nrm2)
+    xf, rf = x.astype(float) / nx, res.astype(float) / nx
+    allow = ((g * (row_abs + rho_f * ax) + row_err) * safe + g * absum * ax) / nx
+    proj, part = xf.T @ rf, np.abs(xf).T @ allow
+    np.fill_diagonal(proj, 0.0)
+    np.fill_diagonal(part, 0.0)
+    t = np.zeros(n)
+    t[modes] = ((np.sqrt(np.sum(proj**2, axis=0)) + np.sqrt(np.sum(part**2, axis=0))) * (1 + 1e-6)
+                + 2 * n * np.finfo(float).eps * np.sqrt(np.sum(rf * rf, axis=0)))
+    return mu, enclose(mu, rho, half, eta, fallback), np.array([eta, t])
+
+
+def refine_soft_subspace(v, p: int, d, x, k: int):
+    """The ``k`` lowest eigenpairs of V (parameters as in :func:`refine_soft_vectors`) from the
+    span of the orthonormal columns ``x`` (N, m), when that span holds their eigenvectors to
+    working precision (:func:`arrowhead_soft_basis`): a Rayleigh–Ritz of the span in double (it
+    only parts the soft Ritz vectors from the span's stiff ones, to ~ε‖V‖/gap, as a float eigh
+    of V would), then :func:`refine_soft_vectors` with the span's Ritz pairs as the "other
+    modes" (the soft block's Rayleigh–Ritz in Laplacian form, which resolves the soft modes, and
+    one Newton step). Cauchy interlacing: the k lowest
+    Ritz values lie above V's k lowest eigenvalues and the (k+1)-th above λ_{k+1}, so the k lowest
+    Ritz pairs are the soft ones. Cost O(nnz(V)·m + N·m²). Returns (Ritz values (k,), vectors
+    (N, k))."""
+    gram = x.T @ (sp.csr_matrix(v) @ x)  # float: the eigh below parts soft from stiff to ε‖V‖/gap anyway
+    theta, w = np.linalg.eigh(0.5 * (gram + gram.T))
+    y = x @ w
+    refine_soft_vectors(v, p, d, theta, y, np.arange(k))
+    return theta[:k], y[:, :k]
+
+
+def refine_arrowhead_soft(v, p: int, d, d_err, rounding, mu, radius, env_d, env_c, boundary: str):
+    """The soft modes (:func:`~harmosync.solvers.lowrank.soft_modes`) of the chain path, whose
+    secular roots ``mu`` keep only ~ε·max μ absolutely, recomputed from V's parameters (``v``,
+    ``p``, ``d``, ``d_err``, ``rounding`` as in :func:`soft_mode_errors`), as the dense path's: the
+    Rayleigh–Ritz of V in Laplacian form (:func:`refine_soft_subspace`) on a span that holds
+    their eigenvectors (:func:`arrowhead_soft_basis`, taken to the sites by the chain's fast
+    transform, :func:`chain_mode_apply`; ``boundary`` "fixed" or "free"), then their bounds
+    (:func:`soft_mode_errors`) with the other modes' ``radius`` (the secular roots', the soft ones
+    widened by how far they moved). O(N·m + nnz·m) for a span of m ≲ 16P + (soft poles) columns.
+    Returns (μ, e, (η, t), the soft modes' vectors (N, S))."""
+    soft = soft_modes(mu)
+    basis = arrowhead_soft_basis(env_d, env_c, float(mu[soft].max()) + 64 * np.finfo(float).eps * float(mu[-1]))
+    x = np.vstack([basis[:p], chain_mode_apply(basis[p:], boundary)])
+    y = refine_soft_subspace(v, p, d, x, soft.size)[1]
+    mu, err, res = soft_mode_errors(v, p, d, d_err, mu, None, soft, radius, rounding, columns=y)
+    return mu, err, res, y
+
+
+def arrowhead_soft_basis(env_d, env_c, top: float, nodes: int = SOFT_NODES) -> np.ndarray:
+    """Orthonormal columns (P + M, r) in the arrowhead's coordinates (probes, environment modes)
+    whose span holds every eigenvector of A = [[V_S, C], [Cᵀ, diag(d)]] (d = ``env_d``, C =
+    ``env_c``) with eigenvalue λ in [0, ``top``], to working precision, without λ itself: A's
+    environment rows give x_j = (Cᵀx_P)_j/(λ − d_j), so
+
+        x = Σ_i x_i b_i(λ) + Σ_{d_j < 4·top} x_j e_j,   b_i(λ) = e_i − Σ_{d_j ≥ 4·top} C_ij e_j/(d_j − λ).
+
+    On [0, top] each b_i(λ) is analytic with its nearest pole 4·top, 7 half-widths from the
+    centre: ``nodes`` Chebyshev samples λ_q interpolate it to ~(7 + √48)^-nodes (1e-18 at 16),
+    so the span of the b_i(λ_q) and the near poles' e_j holds it. The b's are orthonormalised
+    by an SVD; only exactly dependent directions are dropped (a far part ~1e-6 that varies by
+    1e-10 over [0, top] is a direction 1e-16 below the largest, and dropping it left residuals
+    of 1e-16, the Ritz vectors' rounding 1e-22; directions of float noise are harmless: Cauchy
+    interlacing keeps their Ritz values above the soft ones)."""
+    d = np.asarray(env_d, float)
+    c = np.atleast_2d(np.asarray(env_c, float))
+    p, m = c.shape
+    near = np.flatnonzero(d < 4 * top)
+    far = np.flatnonzero(d >= 4 * top)
+    lam = 0.5 * top * (1 + np.cos(np.pi * (np.arange(nodes) + 0.5) / nodes))
+    b = np.zeros((p + far.size, p * nodes))
+    for q, lq in enumerate(lam):
+        b[:p, q * p:(q + 1) * p] = np.eye(p)
+        b[p:, q * p:(q + 1) * p] = -(c[:, far] / (d[far] - lq)).T
+    u, s, _ = np.linalg.svd(b, full_matrices=False)
+    u = u[:, s > 0]  # directions at the noise level stay: a small far part is still needed
+    out = np.zeros((p + m, u.shape[1] + near.size))
+    out[:p, :u.shape[1]] = u[:p]
+    out[p + far, :u.shape[1]] = u[p:]
+    out[p + near, u.shape[1] + np.arange(near.size)] = 1.0
+    return out
+
+
+def chain_mode_apply(y, boundary: str) -> np.ndarray:
+    """W_E·y (M, k) for the homogeneous chain's closed-form modes (fixed: the orthonormal DST-I,
+    √(2/(M+1)) sin(πjk/(M+1)); free: the orthonormal DCT-III, √(2/M) cos(πk(j − ½)/M) and 1/√M
+    for k = 0), by fast transforms: O(M log M) a column, to a few ε of ‖y‖."""
+    if boundary == "fixed":
+        return fft.dst(np.asarray(y, float), type=1, norm="ortho", axis=0)
+    return fft.dct(np.asarray(y, float), type=3, norm="ortho", axis=0)
+
+
+def vector_roundoff(mu, mu_error, residual, readout, temperature: float = 0.0) -> float:
+    """Bound on what the refined soft eigenvectors' errors do to the observed covariance [units
+    of σ], first order as :func:`~harmosync.solvers.lowrank.eigen_roundoff` for the eigenvalues.
+    ``residual`` (2, N): η_k ≥ ‖Vx̃_k − ρ_k x̃_k‖ and t_k ≥ ‖X̃_Sᵀr_k‖ (:func:`soft_mode_errors`)
+    for the modes S with η_k > 0 (the lowest; the others' vectors taken as exact). Exactly,
+    x̃_k = Σ_l c_lk u_l, c_lk = u_lᵀr_k/(λ_l − ρ_k). In the stationary part Σ_k g_k x̃_k x̃_kᵀ
+    (g_k = g(λ_k)) the first-order error is Σ_{k≠l} (g_k − g_l) c_lk u_l u_kᵀ (c antisymmetric),
+    with (g_k − g_l)/(λ_l − ρ_k) ≤ 2G_kl = min(2g(m)/m, max(g_k, g_l)/dist(ρ_k, μ_l ± e_l)) over
+    S (m = min(μ_k − e_k, μ_l − e_l), the lower enclosure, ``mu_error``; the 2 for ρ_k ≠ λ_k,
+    gap_k > e_k) and ≤ g_k/gap_H over the
+    others (gap_H from ρ_k to their lowest enclosure; g decreasing). Split so (Cauchy–Schwarz,
+    U's rows unit), an entry (a, b) moves by ≤ Σ_k (r_k + √2 s_k)·(D_k·t'_k + η_k·g_k/gap_H),
+    D_k = max_a (Σ_{l∈S∖k} 4G_kl² u_al²)^½ with |u_al| ≤ |x̃_al| + √2 s_l, and
+    ‖U_Sᵀr_k‖ ≤ t'_k = t_k + η_k·sinΘ_S (the exact soft span's angle to X̃_S ≤ ‖η_S‖/gap_H, Davis–
+    Kahan; after the soft block's Rayleigh–Ritz t_k is roundoff), r_k = max_b |x̃_bk|, R_k =
+    max_a ‖u_a,S∖k‖ over the observed rows, s_k = t'_k/gap_k + η_k/gap_H ≥ sin θ_k
+    (gap_k to the other modes' enclosures; ∞ unless gap_k > e_k). Second order: g_k(s_k² r_k² +
+    (R_k t'_k/gap_k + η_k/gap_H)²). For g_p = μg: g(m)/m → g(m)/2, g → g_p. Times 3, as there:
+    the stationary part, the initial state rebuilt from the split, and Δ carrying their
+    difference."""
+    mu = np.asarray(mu, float)
+    eta, t = np.asarray(residual, float)
+    k = np.flatnonzero(eta > 0)
+    if k.size == 0 or np.size(readout) == 0:
+        return 0.0
+    e = np.broadcast_to(np.asarray(mu_error, float), mu.shape)
+    lo, hi = mu - e, mu + e
+    if lo.min() <= 0:
+        return np.inf
+    # the nearest other enclosure: below (running max of hi), above (running min of lo)
+    below = np.concatenate([[-np.inf], np.maximum.accumulate(hi)[:-1]])
+    above = np.concatenate([np.minimum.accumulate(lo[::-1])[::-1][1:], [np.inf]])
+    gap = np.minimum(mu[k] - below[k], above[k] - mu[k])
+    rest = np.ones(mu.size, bool)
+    rest[k] = False
+    gap_h = (lo[rest].min() if rest.any() else np.inf) - mu[k]
+    if np.any(gap <= e[k]) or np.any(gap_h <= 0):
+        return np.inf
+    eta, t = eta[k], t[k] + eta[k] * min(1.0, float(np.linalg.norm(eta)) / float(gap_h.min()))
+    s_s, s_h = t / gap, eta / gap_h
+    s = s_s + s_h
+    rows = np.abs(np.atleast_2d(np.asarray(readout, float))[:, k])
+    r = rows.max(axis=0)
+    w2 = (rows + np.sqrt(2.0) * s) ** 2  # |u_al|² ≤ (|x̃_al| + √2 s_l)²
+    # R_k: the rows' weight on the other modes of S, plain and with each pair's divided difference
+    r_k = np.sqrt(np.max(np.maximum(w2.sum(axis=1)[:, None] - w2, 0.0), axis=0))
+    g_k = variance_function(lo[k], temperature)
+    gp_k = hi[k] * variance_function(hi[k], temperature)  # g_p = μg increases
+    gp_max = float(hi[-1] * variance_function(hi[-1], temperature))
+    with np.errstate(divide="ignore"):  # 1/distance from ρ_k to mode l's enclosure (∞: they meet)
+        inv = 1.0 / np.maximum(np.abs(mu[k][:, None] - mu[k][None, :]) - e[k][None, :], 0.0)
+    out = 0.0
+    for big, top, size in ((2 * g_k / lo[k], g_k, g_k), (g_k, np.full(k.size, gp_max), gp_k)):
+        # the pair's divided difference: ≤ G at the lower of the two, and ≤ max(g)/distance
+        dd = np.minimum(np.maximum.outer(big, big), np.maximum.outer(size, size) * inv) ** 2
+        np.fill_diagonal(dd, 0.0)
+        first = (r + np.sqrt(2.0) * s) * (np.sqrt(np.max(w2 @ dd, axis=0)) * t + top * s_h)
+        second = top * (s**2 * r**2 + (r_k * s_s + s_h) ** 2)
+        out = max(out, float(np.sum(first + second)))
+    return 3.0 * out * (1 + 1e-9)
