@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
+import gc
 import sys
 import time
 from contextlib import ExitStack
@@ -42,15 +45,16 @@ def _write(ds, fig, paths: dict, *, overwrite: bool) -> None:
     file was written successfully."""
     from .. import __version__
     from ..io import atomic_path, check_dataset
+    from ..plot import render
 
     check_dataset(ds)  # finite, in-range numbers before anything is written
     title = ds.attrs.get("title", "harmosync figure")
     with ExitStack() as stack:
         tmp = {kind: stack.enter_context(atomic_path(p, overwrite=overwrite)) for kind, p in paths.items()}
         ds.to_netcdf(tmp["nc"], engine="h5netcdf")
-        fig.savefig(tmp["png"], format="png", dpi=150,
-                    metadata={"Title": title, "Software": f"harmosync {__version__}",
-                              "Description": ds.attrs.get("config_json", "")})
+        render.save_png(fig, tmp["png"], dpi=150,
+                        metadata={"Title": title, "Software": f"harmosync {__version__}",
+                                  "Description": ds.attrs.get("config_json", "")})
         if "pdf" in tmp:
             fig.savefig(tmp["pdf"], format="pdf", metadata={"Title": title, "Creator": f"harmosync {__version__}"})
 
@@ -120,9 +124,18 @@ def _run(numbers: list[int], plan: dict, *, overwrite: bool, progress: bool):
         for n in numbers:
             yield _make(n, plan[n], overwrite, progress)
         return
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
     _preload()
+    gc.freeze()  # the workers' collections then skip the preloaded modules (≈ 0.2 s of CPU in all)
+    try:
+        yield from _forked(numbers, plan, overwrite=overwrite)
+    finally:
+        gc.unfreeze()
+
+
+def _forked(numbers: list[int], plan: dict, *, overwrite: bool):
+    """Yield (n, seconds) from two forked workers, one figure per worker at a time."""
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     order = sorted(numbers, key=lambda n: n != 6)
     with ProcessPoolExecutor(max_workers=2, mp_context=mp.get_context("fork"), initializer=_worker_init) as pool:
@@ -143,6 +156,14 @@ def _run(numbers: list[int], plan: dict, *, overwrite: bool, progress: bool):
             for proc in list((getattr(pool, "_processes", None) or {}).values()):
                 proc.terminate()
             raise
+
+
+@functools.cache
+def _fast_exit() -> None:
+    """At interpreter exit, skip the last full garbage collection of a heap the process frees
+    wholesale anyway (numba, matplotlib and xarray loaded: ≈ 0.45 s). Every file is closed and
+    renamed before; atexit handlers still run. Registered once per process."""
+    atexit.register(gc.freeze)
 
 
 @click.command()
@@ -167,6 +188,7 @@ def figure(which, out, pdf, overwrite, quiet):
     from .. import io
 
     t_start = time.perf_counter()
+    _fast_exit()
     numbers = _numbers(which)
     folder = _out_dir(out)
     plan = {}
