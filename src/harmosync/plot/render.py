@@ -26,9 +26,17 @@ PARSERS: dict = {}
 
 
 def save_png(fig, path, *, dpi: float, metadata: dict | None = None) -> None:
-    """Write ``fig`` to ``path`` as PNG at ``dpi``: the layout run once, the mathtext parser
-    shared, zlib level :data:`COMPRESS_LEVEL`. The figure's dpi and layout engine are restored
-    afterwards (a later ``savefig``, e.g. to PDF, runs as it would have)."""
+    """Write ``fig`` to ``path`` (a path or a binary file) as PNG at ``dpi`` [dots per inch]:
+    the layout run once, the mathtext parser shared, zlib level :data:`COMPRESS_LEVEL`. The
+    figure's dpi and layout engine are restored afterwards (a later ``savefig``, e.g. to PDF,
+    runs as it would have). A figure not drawn by Agg (another backend's canvas) is saved by
+    ``savefig`` itself, at the same zlib level."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    pil_kwargs = {"compress_level": COMPRESS_LEVEL}
+    if not isinstance(fig.canvas, FigureCanvasAgg):  # another backend's figure: savefig's own way
+        fig.savefig(path, format="png", dpi=dpi, metadata=metadata, pil_kwargs=pil_kwargs)
+        return
     engine, old_dpi = fig.get_layout_engine(), fig.get_dpi()
     fig.set_dpi(dpi)  # the layout is computed at the output dpi, as savefig does
     try:
@@ -38,8 +46,7 @@ def save_png(fig, path, *, dpi: float, metadata: dict | None = None) -> None:
             engine.execute(fig)
             with mpl.rc_context({"figure.autolayout": False, "figure.constrained_layout.use": False}):
                 fig.set_layout_engine(None)  # not "none": savefig would still draw once to lay out
-        fig.savefig(path, format="png", dpi=dpi, metadata=metadata,
-                    pil_kwargs={"compress_level": COMPRESS_LEVEL})
+        fig.savefig(path, format="png", dpi=dpi, metadata=metadata, pil_kwargs=pil_kwargs)
     finally:
         if engine is not None:
             fig.set_layout_engine(engine)
