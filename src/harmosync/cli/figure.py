@@ -40,17 +40,24 @@ def _out_dir(out: str) -> Path:
     return path
 
 
-def _save_images(ds, fig, tmp: dict) -> None:
-    """The figure's PNG (and PDF, if planned) into the temporary paths ``tmp``."""
+def _save_images(ds, fig, tmp: dict, encoder=None):
+    """The figure's PNG (and PDF, if planned) into the temporary paths ``tmp``. With an
+    ``encoder`` (an executor) the PNG's encoding is left to it: its Future is returned."""
     from .. import __version__
     from ..plot import render
 
     title = ds.attrs.get("title", "harmosync figure")
-    render.save_png(fig, tmp["png"], dpi=150,
-                    metadata={"Title": title, "Software": f"harmosync {__version__}",
-                              "Description": ds.attrs.get("config_json", "")})
+    meta = {"Title": title, "Software": f"harmosync {__version__}", "Description": ds.attrs.get("config_json", "")}
+    pixels = render.render_png(fig, dpi=150)
+    if pixels is None:  # not an Agg canvas (MPLBACKEND set to another backend)
+        render.save_png(fig, tmp["png"], dpi=150, metadata=meta)
     if "pdf" in tmp:
         fig.savefig(tmp["pdf"], format="pdf", metadata={"Title": title, "Creator": f"harmosync {__version__}"})
+    if pixels is not None and encoder is not None:
+        return encoder.submit(render.write_png, pixels, tmp["png"], dpi=150, metadata=meta)
+    if pixels is not None:
+        render.write_png(pixels, tmp["png"], dpi=150, metadata=meta)
+    return None
 
 
 def _write(ds, fig, paths: dict, *, overwrite: bool) -> None:
@@ -104,9 +111,9 @@ def _run(numbers: list[int], plan: dict, *, overwrite: bool, progress: bool):
         gc.unfreeze()
 
 
-#: The order the computing process takes the figures: three quick ones first, so that drawing
-#: starts at once, then Fig. 6's map (≈ 1 s) while they are drawn, then the squeezed probes.
-COMPUTE_ORDER = (1, 2, 3, 6, 4, 5)
+#: The order the computing process takes the figures: the quick ones first, so that drawing
+#: starts at once; Fig. 6's map (≈ 1 s of computing) last, while Figs. 4 and 5 are drawn.
+COMPUTE_ORDER = (1, 2, 3, 4, 5, 6)
 
 
 def _pipeline(numbers: list[int], plan: dict, *, overwrite: bool):
@@ -116,6 +123,7 @@ def _pipeline(numbers: list[int], plan: dict, *, overwrite: bool):
     process (``io.atomic_path``), renamed into place together once all are written; on an error
     or Ctrl-C the child is stopped first, then every temporary file removed."""
     import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
     import matplotlib.pyplot as plt
 
@@ -127,36 +135,48 @@ def _pipeline(numbers: list[int], plan: dict, *, overwrite: bool):
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
     child = None
+    # PNG encoding (PIL, outside the GIL) in a thread: the next figure is drawn meanwhile
+    encoder = ThreadPoolExecutor(1)
     try:
         tmp = {n: {kind: stacks[n].enter_context(atomic_path(p, overwrite=overwrite)) for kind, p in plan[n].items()}
                for n in order}
         child = ctx.Process(target=_compute_all, args=(order, {n: tmp[n]["nc"] for n in order}, queue), daemon=True)
         child.start()
-        started, drawn, written = {}, set(), set()
+        started, pngs, written = {}, {}, set()
         while stacks:
+            done = [n for n in stacks if n in written and n in pngs and (pngs[n] is None or pngs[n].done())]
+            for n in done:
+                if pngs[n] is not None:
+                    pngs[n].result()  # the encoder's error, if any
+                stacks.pop(n).close()  # every file of figure n renamed into place
+                yield n, time.perf_counter() - started[n]
+            if done or not stacks:
+                continue
+            if len(pngs) == len(written) == len(order):  # all received: wait for an encoding
+                wait([pngs[n] for n in stacks if pngs[n] is not None], return_when=FIRST_COMPLETED)
+                continue
             n, kind, payload = _receive(queue, child)
             if kind == "data":
                 started[n] = time.perf_counter() - payload[1]
                 fig = figures.draw(n, payload[0])
                 try:
-                    _save_images(payload[0], fig, tmp[n])
+                    pngs[n] = _save_images(payload[0], fig, tmp[n], encoder)
                 finally:
                     plt.close(fig)
-                drawn.add(n)
             else:
                 written.add(n)
-            if n in drawn and n in written:
-                stacks.pop(n).close()  # every file of figure n renamed into place
-                yield n, time.perf_counter() - started[n]
     except BaseException:  # a figure's error, Ctrl-C: stop the child before removing its files
         if child is not None and child.is_alive():
             child.terminate()
         if child is not None:
             child.join()
+        encoder.shutdown(wait=True, cancel_futures=True)
         info = sys.exc_info()
         for stack in stacks.values():
             stack.__exit__(*info)
         raise
+    finally:
+        encoder.shutdown(wait=True)
 
 
 def _receive(queue, child) -> tuple:
