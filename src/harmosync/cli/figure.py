@@ -125,8 +125,6 @@ def _pipeline(numbers: list[int], plan: dict, *, overwrite: bool):
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-    import matplotlib.pyplot as plt
-
     from .. import figures
     from ..io import atomic_path
 
@@ -142,6 +140,8 @@ def _pipeline(numbers: list[int], plan: dict, *, overwrite: bool):
                for n in order}
         child = ctx.Process(target=_compute_all, args=(order, {n: tmp[n]["nc"] for n in order}, queue), daemon=True)
         child.start()
+        import matplotlib.pyplot as plt  # while the child starts numba
+
         started, pngs, written = {}, {}, set()
         while stacks:
             done = [n for n in stacks if n in written and n in pngs and (pngs[n] is None or pngs[n].done())]
