@@ -165,6 +165,7 @@ def _pipeline(numbers: list[int], plan: dict, *, overwrite: bool):
                     plt.close(fig)
             else:
                 written.add(n)
+        child.join()  # it has sent everything: it is ending
     except BaseException:  # a figure's error, Ctrl-C: stop the child before removing its files
         if child is not None and child.is_alive():
             child.terminate()
