@@ -203,6 +203,7 @@ def _compute_all(order: list[int], nc: dict, queue) -> None:
     """The computing child: each figure's Dataset to the parent (to draw while the next one is
     computed), then its NetCDF into the parent's temporary file ``nc[n]``. Ctrl-C is the
     parent's, which stops the child with SIGTERM."""
+    import os
     import pickle
     import signal
 
@@ -211,7 +212,10 @@ def _compute_all(order: list[int], nc: dict, queue) -> None:
     from ..io import check_dataset
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
     for n in order:
+        if os.getppid() != parent:  # the parent was killed: nobody will rename or remove the files
+            return
         try:
             t0 = time.perf_counter()
             ds = figures.compute(n)
