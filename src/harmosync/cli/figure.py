@@ -212,6 +212,10 @@ def _compute_all(order: list[int], nc: dict, queue) -> None:
     from ..io import check_dataset
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # xarray's to_netcdf imports dask.distributed only to ask whether a distributed client runs
+    # (≈ 0.25 s); none can in this process, and a blocked import answers "no" at once
+    for name in ("distributed", "dask.distributed"):
+        sys.modules.setdefault(name, None)
     parent = os.getppid()
     for n in order:
         if os.getppid() != parent:  # the parent was killed: nobody will rename or remove the files
