@@ -10,8 +10,8 @@ time and CPU (user + system of the process and its workers, RUSAGE_CHILDREN), an
 With ``--against SRC`` the runs alternate between this tree and SRC (each with its own
 PYTHONPATH), so both see the same load. ``--phases``: after the CLI's preload, each figure's
 CPU time [s] to compute, build the Figure (``draw``) and write its files (NetCDF + PNG, the
-CLI's ``_write``), the best of ``--repeat`` rounds; the first round's figure pays the process's
-first-time costs (fonts, the mathtext grammar) and is shown apart. The machine is shared: quote
+CLI's ``_write``, run in turn as ``harmosync figure N`` does), the best of ``--repeat`` rounds;
+the first round pays the process's first-time costs and is shown apart (the total). The machine is shared: quote
 CPU beside wall, and the load average printed with each run.
 """
 
@@ -44,13 +44,17 @@ def run_process(src: str) -> dict:
 
 
 def phases(repeat: int) -> None:
-    """Per-figure CPU of compute / draw / write in this process (after the CLI's preload)."""
+    """Per-figure CPU of compute / draw / write in this process (after loading xarray and the
+    compiled kernels, as ``figure all`` does before its figures)."""
     import matplotlib.pyplot as plt
+    import numpy as np
+    import xarray as xr
 
-    from harmosync import figures
+    from harmosync import figures, jit
     from harmosync.cli import figure as cli
 
-    cli._preload()
+    xr.Dataset({"x": ("t", np.zeros(1))}, coords={"t": [0.0]})  # xarray's first-Dataset imports
+    jit.load_all()
     rows: dict[int, list] = {}
     with tempfile.TemporaryDirectory() as out:
         for r in range(repeat):
