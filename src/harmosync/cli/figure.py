@@ -190,10 +190,15 @@ def _receive(queue, child) -> tuple:
         try:
             n, kind, payload = queue.get(timeout=0.5)
         except queues.Empty:
-            if not child.is_alive():
-                raise HarmosyncError(f"the process computing the figures stopped (exit code {child.exitcode}); "
-                                     "nothing more was written") from None
-            continue
+            if child.is_alive():
+                continue
+            n, kind, payload = None, "stopped", None
+        except (EOFError, OSError):  # it died while sending
+            n, kind, payload = None, "stopped", None
+        if kind == "stopped":
+            child.join()
+            raise HarmosyncError(f"the process computing the figures stopped (exit code {child.exitcode}); "
+                                 "nothing more was written")
         if kind == "error":
             raise payload
         return n, kind, payload
