@@ -362,8 +362,9 @@ if __name__ == "__main__":
 
 
 def test_several_figures_run_in_two_processes_and_write_what_one_process_writes(tmp_path):
-    """`figure all` hands the figures to two forked workers: the files are those of the serial
-    run (same data, same PNG bytes), and a worker's refusal reaches the caller as the same error."""
+    """`figure all` computes the figures in a forked child while the parent draws them: the
+    files are those of the serial run (same data, same PNG bytes), and a refusal reaches the
+    caller as the same error."""
     from harmosync.cli import figure as cli_figure
     from harmosync.errors import HarmosyncError
 
@@ -381,3 +382,38 @@ def test_several_figures_run_in_two_processes_and_write_what_one_process_writes(
         assert a.identical(b) or all(np.array_equal(a[v], b[v], equal_nan=True) for v in a.variables)
     with pytest.raises(HarmosyncError, match="overwrite"):
         list(cli_figure._run([2, 3], forked, overwrite=False, progress=False))
+
+
+def _failing_compute(monkeypatch, failing: int, how: str):
+    """figures.compute, replaced (in this process, hence in the child it forks) by one that
+    fails for figure ``failing``: an error, or the process dying without a word."""
+    import os
+
+    real = figures.compute
+
+    def compute(number, params=None, *, progress=False):
+        if number == failing:
+            if how == "die":
+                os._exit(3)
+            raise HarmosyncError(f"figure {number} refused on purpose")
+        return real(number, params, progress=progress)
+
+    monkeypatch.setattr(figures, "compute", compute)
+
+
+@pytest.mark.parametrize("how, message", [("error", "refused on purpose"), ("die", "stopped")])
+def test_a_failure_in_the_computing_process_reaches_the_caller_and_leaves_no_partial_file(
+        tmp_path, monkeypatch, how, message):
+    """An error in the forked child (or the child dying) is raised in the caller as one
+    HarmosyncError; the failed figure leaves no file, no temporary file is left behind, and a
+    figure is either complete (NetCDF and PNG) or absent."""
+    from harmosync.cli import figure as cli_figure
+
+    _failing_compute(monkeypatch, 3, how)
+    plan = {n: {"nc": tmp_path / f"fig{n}.nc", "png": tmp_path / f"fig{n}.png"} for n in (2, 3)}
+    with pytest.raises(HarmosyncError, match=message):
+        list(cli_figure._run([2, 3], plan, overwrite=False, progress=False))
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert not [n for n in names if n.endswith(".partial")], names
+    assert "fig3.nc" not in names and "fig3.png" not in names
+    assert ("fig2.nc" in names) == ("fig2.png" in names), names

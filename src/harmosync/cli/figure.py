@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
+import gc
 import sys
 import time
 from contextlib import ExitStack
@@ -37,81 +40,57 @@ def _out_dir(out: str) -> Path:
     return path
 
 
+def _save_images(ds, fig, tmp: dict, encoder=None):
+    """The figure's PNG (and PDF, if planned) into the temporary paths ``tmp``. With an
+    ``encoder`` (an executor) the PNG's encoding is left to it: its Future is returned."""
+    from .. import __version__
+    from ..plot import render
+
+    title = ds.attrs.get("title", "harmosync figure")
+    meta = {"Title": title, "Software": f"harmosync {__version__}", "Description": ds.attrs.get("config_json", "")}
+    pixels = render.render_png(fig, dpi=150)
+    if pixels is None:  # not an Agg canvas (MPLBACKEND set to another backend)
+        render.save_png(fig, tmp["png"], dpi=150, metadata=meta)
+    if "pdf" in tmp:
+        fig.savefig(tmp["pdf"], format="pdf", metadata={"Title": title, "Creator": f"harmosync {__version__}"})
+    if pixels is not None and encoder is not None:
+        return encoder.submit(render.write_png, pixels, tmp["png"], dpi=150, metadata=meta)
+    if pixels is not None:
+        render.write_png(pixels, tmp["png"], dpi=150, metadata=meta)
+    return None
+
+
 def _write(ds, fig, paths: dict, *, overwrite: bool) -> None:
     """Write the NetCDF and the images; each file appears (renamed into place) only if every
     file was written successfully."""
-    from .. import __version__
     from ..io import atomic_path, check_dataset
 
     check_dataset(ds)  # finite, in-range numbers before anything is written
-    title = ds.attrs.get("title", "harmosync figure")
     with ExitStack() as stack:
         tmp = {kind: stack.enter_context(atomic_path(p, overwrite=overwrite)) for kind, p in paths.items()}
         ds.to_netcdf(tmp["nc"], engine="h5netcdf")
-        fig.savefig(tmp["png"], format="png", dpi=150,
-                    metadata={"Title": title, "Software": f"harmosync {__version__}",
-                              "Description": ds.attrs.get("config_json", "")})
-        if "pdf" in tmp:
-            fig.savefig(tmp["pdf"], format="pdf", metadata={"Title": title, "Creator": f"harmosync {__version__}"})
-
-
-_BUSY = False  # a figure worker is inside _make (its SIGTERM handler then stops the figure)
+        _save_images(ds, fig, tmp)
 
 
 def _make(n: int, paths: dict, overwrite: bool, progress: bool) -> tuple[int, float]:
     """Compute, draw and write figure ``n``; its wall time [s]."""
-    global _BUSY
     import matplotlib.pyplot as plt
 
     from .. import figures
 
-    _BUSY = True
+    t0 = time.perf_counter()
+    ds = figures.compute(n, progress=progress)
+    fig = figures.draw(n, ds)
     try:
-        t0 = time.perf_counter()
-        ds = figures.compute(n, progress=progress)
-        fig = figures.draw(n, ds)
-        try:
-            _write(ds, fig, paths, overwrite=overwrite)
-        finally:
-            plt.close(fig)
-        return n, time.perf_counter() - t0
+        _write(ds, fig, paths, overwrite=overwrite)
     finally:
-        _BUSY = False
-
-
-def _worker_init() -> None:
-    """A figure worker leaves Ctrl-C to the driver, which stops it with SIGTERM: that unwinds
-    the figure in progress (its temporary files removed), and is ignored between figures."""
-    import signal
-
-    def stop(signum, frame):
-        if _BUSY:
-            raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, stop)
-
-
-def _preload() -> None:
-    """What every figure worker needs, loaded once before the fork instead of once per worker
-    (~0.9 s of CPU each): matplotlib, xarray with the duck-array modules its first Dataset
-    looks up (dask.array), the NetCDF writer and the compiled kernels."""
-    import h5netcdf  # noqa: F401
-    import matplotlib.pyplot  # noqa: F401
-    import numpy as np
-    import xarray as xr
-
-    from .. import jit, measures, measures_twomode  # noqa: F401  (the modules whose kernels load)
-    from ..solvers import trigsum  # noqa: F401
-
-    xr.Dataset({"x": ("t", np.zeros(1))}, coords={"t": [0.0]})
-    jit.load_all()
+        plt.close(fig)
+    return n, time.perf_counter() - t0
 
 
 def _run(numbers: list[int], plan: dict, *, overwrite: bool, progress: bool):
-    """Yield (n, seconds) as each figure is written. Several figures go to two forked worker
-    processes, the costliest first (Fig. 6's map), so both cores stay busy; each figure's files
-    are written atomically by the process that made it. Without fork (or on one core): in turn."""
+    """Yield (n, seconds) as each figure is written. Several figures: computed in a forked
+    process while this one draws them (:func:`_pipeline`). Without fork (or on one core): in turn."""
     import multiprocessing as mp
     import os
 
@@ -120,29 +99,154 @@ def _run(numbers: list[int], plan: dict, *, overwrite: bool, progress: bool):
         for n in numbers:
             yield _make(n, plan[n], overwrite, progress)
         return
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    import numpy as np
+    import xarray as xr
 
-    _preload()
+    # both processes need xarray, and the duck-array modules its first Dataset looks up (dask)
+    xr.Dataset({"x": ("t", np.zeros(1))}, coords={"t": [0.0]})
+    gc.freeze()  # the preloaded modules: out of both processes' collections (≈ 0.2 s of CPU)
+    try:
+        yield from _pipeline(numbers, plan, overwrite=overwrite)
+    finally:
+        gc.unfreeze()
 
-    order = sorted(numbers, key=lambda n: n != 6)
-    with ProcessPoolExecutor(max_workers=2, mp_context=mp.get_context("fork"), initializer=_worker_init) as pool:
-        pending = set()
+
+#: The order the computing process takes the figures: the quick ones first, so that drawing
+#: starts at once; Fig. 6's map (≈ 1 s of computing) last, while Figs. 4 and 5 are drawn.
+COMPUTE_ORDER = (1, 2, 3, 4, 5, 6)
+
+
+def _pipeline(numbers: list[int], plan: dict, *, overwrite: bool):
+    """Two processes, split by kind of work rather than by figure: a forked child computes each
+    figure (numba's kernels, the dynamics) and writes its NetCDF; this process draws it (only it
+    imports matplotlib) and writes the images. Each figure's files are temporary files of this
+    process (``io.atomic_path``), renamed into place together once all are written; on an error
+    or Ctrl-C the child is stopped first, then every temporary file removed."""
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    from .. import figures
+    from ..io import atomic_path
+
+    order = [n for n in COMPUTE_ORDER if n in numbers] + [n for n in numbers if n not in COMPUTE_ORDER]
+    stacks = {n: ExitStack() for n in order}
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    child = None
+    # PNG encoding (PIL, outside the GIL) in a thread: the next figure is drawn meanwhile
+    encoder = ThreadPoolExecutor(1)
+    try:
+        tmp = {n: {kind: stacks[n].enter_context(atomic_path(p, overwrite=overwrite)) for kind, p in plan[n].items()}
+               for n in order}
+        child = ctx.Process(target=_compute_all, args=(order, {n: tmp[n]["nc"] for n in order}, queue), daemon=True)
+        child.start()
+        import matplotlib.pyplot as plt  # while the child starts numba
+
+        started, pngs, written = {}, {}, set()
+        while stacks:
+            done = [n for n in stacks if n in written and n in pngs and (pngs[n] is None or pngs[n].done())]
+            for n in done:
+                if pngs[n] is not None:
+                    pngs[n].result()  # the encoder's error, if any
+                stacks.pop(n).close()  # every file of figure n renamed into place
+                yield n, time.perf_counter() - started[n]
+            if done or not stacks:
+                continue
+            if len(pngs) == len(written) == len(order):  # all received: wait for an encoding
+                wait([pngs[n] for n in stacks if pngs[n] is not None], return_when=FIRST_COMPLETED)
+                continue
+            n, kind, payload = _receive(queue, child)
+            if kind == "data":
+                started[n] = time.perf_counter() - payload[1]
+                fig = figures.draw(n, payload[0])
+                try:
+                    pngs[n] = _save_images(payload[0], fig, tmp[n], encoder)
+                finally:
+                    plt.close(fig)
+            else:
+                written.add(n)
+        child.join()  # it has sent everything: it is ending
+    except BaseException:  # a figure's error, Ctrl-C: stop the child before removing its files
+        if child is not None and child.is_alive():
+            child.terminate()
+        if child is not None:
+            child.join()
+        encoder.shutdown(wait=True, cancel_futures=True)
+        info = sys.exc_info()
+        for stack in stacks.values():
+            stack.__exit__(*info)
+        raise
+    finally:
+        encoder.shutdown(wait=True)
+
+
+def _receive(queue, child) -> tuple:
+    """The child's next message (n, "data" | "nc", payload); its error raised here."""
+    import queue as queues
+
+    from ..errors import HarmosyncError
+
+    while True:
         try:
-            # one figure per worker at a time: a submitted call that a worker has queued cannot
-            # be cancelled, and would still be made (and written) after Ctrl-C or an error
-            while order or pending:
-                while order and len(pending) < 2:
-                    n = order.pop(0)
-                    pending.add(pool.submit(_make, n, plan[n], overwrite, False))
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield future.result()
-        except BaseException:  # Ctrl-C or a figure's error: stop the figures in progress
-            for future in pending:
-                future.cancel()
-            for proc in list((getattr(pool, "_processes", None) or {}).values()):
-                proc.terminate()
-            raise
+            n, kind, payload = queue.get(timeout=0.5)
+        except queues.Empty:
+            if child.is_alive():
+                continue
+            n, kind, payload = None, "stopped", None
+        except (EOFError, OSError):  # it died while sending
+            n, kind, payload = None, "stopped", None
+        if kind == "stopped":
+            child.join()
+            raise HarmosyncError(f"the process computing the figures stopped (exit code {child.exitcode}); "
+                                 "nothing more was written")
+        if kind == "error":
+            raise payload
+        return n, kind, payload
+
+
+def _compute_all(order: list[int], nc: dict, queue) -> None:
+    """The computing child: each figure's Dataset to the parent (to draw while the next one is
+    computed), then its NetCDF into the parent's temporary file ``nc[n]``. Ctrl-C is the
+    parent's, which stops the child with SIGTERM."""
+    import os
+    import pickle
+    import signal
+
+    from .. import figures
+    from ..errors import HarmosyncError
+    from ..io import check_dataset
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # xarray's to_netcdf imports dask.distributed only to ask whether a distributed client runs
+    # (≈ 0.25 s); none can in this process, and a blocked import answers "no" at once
+    for name in ("distributed", "dask.distributed"):
+        sys.modules.setdefault(name, None)
+    parent = os.getppid()
+    for n in order:
+        if os.getppid() != parent:  # the parent was killed: nobody will rename or remove the files
+            return
+        try:
+            t0 = time.perf_counter()
+            ds = figures.compute(n)
+            check_dataset(ds)  # finite, in-range numbers before anything is written
+            queue.put((n, "data", (ds, time.perf_counter() - t0)))
+            ds.to_netcdf(nc[n], engine="h5netcdf")
+            queue.put((n, "nc", None))
+        except BaseException as e:  # noqa: BLE001  (handed to the parent, which raises it)
+            try:
+                pickle.dumps(e)
+            except Exception:  # noqa: BLE001
+                e = HarmosyncError(f"figure {n}: {type(e).__name__}: {e}")
+            queue.put((n, "error", e))
+            return
+
+
+@functools.cache
+def _fast_exit() -> None:
+    """At interpreter exit, skip the last full garbage collection of a heap the process frees
+    wholesale anyway (numba, matplotlib and xarray loaded: ≈ 0.45 s). Every file is closed and
+    renamed before; atexit handlers still run. Registered once per process."""
+    atexit.register(gc.freeze)
 
 
 @click.command()
@@ -167,6 +271,7 @@ def figure(which, out, pdf, overwrite, quiet):
     from .. import io
 
     t_start = time.perf_counter()
+    _fast_exit()
     numbers = _numbers(which)
     folder = _out_dir(out)
     plan = {}
