@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
-import functools
 import gc
 import sys
 import time
@@ -241,14 +239,6 @@ def _compute_all(order: list[int], nc: dict, queue) -> None:
             return
 
 
-@functools.cache
-def _fast_exit() -> None:
-    """At interpreter exit, skip the last full garbage collection of a heap the process frees
-    wholesale anyway (numba, matplotlib and xarray loaded: ≈ 0.45 s). Every file is closed and
-    renamed before; atexit handlers still run. Registered once per process."""
-    atexit.register(gc.freeze)
-
-
 @click.command()
 @click.argument("which", metavar="N|all")
 @click.option("--out", "out", required=True, type=click.Path(), help="Directory for figN.png, figN.nc (created if missing).")
@@ -271,7 +261,6 @@ def figure(which, out, pdf, overwrite, quiet):
     from .. import io
 
     t_start = time.perf_counter()
-    _fast_exit()
     numbers = _numbers(which)
     folder = _out_dir(out)
     plan = {}
