@@ -52,13 +52,14 @@ def direct(lam, b, t0: float, h: float, count: int):
 def nufft(lam, b, t0: float, h: float, count: int, *, chunk: int):
     """Yield (start, values (L, C)) chunks by the non-uniform FFT with the damping expanded in a
     Taylor series about each chunk's centre (module docstring)."""
-    length = int(min(chunk, count))
+    # the chunk and grid trigsum's cost model picks (small cache-resident grids), at most ``chunk``
+    length, grid = ts.chunk_plan(lam.size, b.shape[1], count, chunk)
     r, w = -lam.real, lam.imag
     half = 0.5 * h * (length - 1)
     slow = r * half <= X_MAX
     fast = ~slow
     terms = taylor_terms()
-    plan = ts.NufftPlan(w[slow], h, length)
+    plan = ts.NufftPlan(w[slow], h, length, grid)
     bs, rs = 2 * b[slow], r[slow]
     bf, lf = b[fast], lam[fast]
     tau = h * np.arange(length) - half  # t − t_c
@@ -84,6 +85,13 @@ def nufft(lam, b, t0: float, h: float, count: int, *, chunk: int):
         yield start, out[: min(length, count - start)]
 
 
+#: the damped sums' NUFFT (complex coefficients, a Taylor term per evaluation, per-chunk Python)
+#: against trigsum's cost model: measured 25–29× slower than it predicts (N = 302…1000,
+#: C = 20…132, T = 3e4…2e5; the direct BLAS sums 0.04–0.6 s there), so "auto" compares this
+#: much. (trigsum's session-5 model had made "auto" pick the NUFFT for O1: moments 0.19 → 0.85 s)
+NUFFT_SLOWDOWN = 25.0
+
+
 def nufft_chunk(ncols: int) -> int:
     """Chunk length: the FFT grid and output (≈ 48·L·C bytes) stay ≤ 400 MB, L ≤ 2¹⁶."""
     length = int(400e6 / (48 * max(ncols, 1)))
@@ -99,7 +107,7 @@ def evaluate(lam, b, t0: float, h: float, count: int, *, engine: str = "auto"):
     if engine == "auto":
         length = min(chunk, count)
         nfast = int(np.sum(-lam.real * 0.5 * h * (length - 1) > X_MAX))
-        cost_nufft = ((taylor_terms() + 1) * ts.nufft_cost(k - nfast, ncols, count, chunk)
+        cost_nufft = (NUFFT_SLOWDOWN * (taylor_terms() + 1) * ts.nufft_cost(k - nfast, ncols, count, chunk)
                       + ts.direct_cost(nfast, ncols, count))
         engine = "nufft" if cost_nufft < ts.direct_cost(k, ncols, count) else "direct"
     if engine == "nufft":
