@@ -64,11 +64,24 @@ def write_png(pixels, path, *, dpi: float, metadata: dict | None = None) -> None
            pil_kwargs={"compress_level": COMPRESS_LEVEL})
 
 
+#: savefig's rcParams that change a PNG beyond what :func:`render_png` draws
+SAVEFIG_RC = ("savefig.bbox", "savefig.pad_inches", "savefig.facecolor", "savefig.edgecolor",
+              "savefig.transparent", "savefig.orientation")
+
+
+def custom_savefig_rc() -> bool:
+    """True when one of SAVEFIG_RC differs from matplotlib's default (a user's matplotlibrc)."""
+    import matplotlib as mpl
+
+    return any(mpl.rcParams[k] != mpl.rcParamsDefault[k] for k in SAVEFIG_RC)
+
+
 def save_png(fig, path, *, dpi: float, metadata: dict | None = None) -> None:
     """Write ``fig`` to ``path`` as PNG at ``dpi``: :func:`render_png`, then :func:`write_png`
-    (the same pixels as ``savefig``). A figure not drawn by Agg is saved by ``savefig`` itself,
-    at the same zlib level."""
-    pixels = render_png(fig, dpi=dpi)
+    (the same pixels as ``savefig``). A figure not drawn by Agg, or a user's ``savefig.*``
+    settings that ``savefig`` would apply (bbox, colours, padding, transparency: a
+    matplotlibrc), is saved by ``savefig`` itself, at the same zlib level."""
+    pixels = None if custom_savefig_rc() else render_png(fig, dpi=dpi)
     if pixels is None:
         fig.savefig(path, format="png", dpi=dpi, metadata=metadata, pil_kwargs={"compress_level": COMPRESS_LEVEL})
     else:

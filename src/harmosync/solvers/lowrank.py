@@ -457,13 +457,20 @@ def environment_roundoff(mu, mu_error, a, env_d, env_c, env_error, readout, temp
     return total * (1 + 1e-9)
 
 
+#: the non-uniform FFT's error relative to Σ|α| + |β|: mid-chunk ~1e-15, but the deconvolution
+#: 1/φ̂(m) amplifies the FFT's roundoff toward the chunk's ends; the worst found (review of
+#: session 5: one mode, w = 2.08e-4, h = 0.05, 3489 times) is 2.8e-14 (2.1e-14 at σ = 2), and
+#: 1e-14 was below it. 6e-14: twice that
+NUFFT_FLOOR = 6e-14
+
+
 def trig_sum_errors(w, readout, coef_q, coef_p, t_max: float, mu_error=None):
     """Bounds for the trig sums z(t) = Σ_k u_k [c_q,k cos(w_k t) + c_p,k sin(w_k t)] that give
     every observed x (u = r/√w) and p (u = r√w) row, for each column of ``coef_q``, ``coef_p``
     (N, C), over |t| ≤ t_max: returns (Z, dZ), both (2n, C) (the x rows, then the p rows), with
     |z(t)| ≤ Z and |z̃(t) − z(t)| ≤ dZ. Each term carries
-      * summation and evaluation roundoff φ_s = max(4ε√N, 1e-14) of |u_k|(|c_q| + |c_p|) (the
-        non-uniform FFT's 1e-14 included);
+      * summation and evaluation roundoff φ_s = max(4ε√N, NUFFT_FLOOR) of |u_k|(|c_q| + |c_p|)
+        (the non-uniform FFT's error included);
       * a phase error θ_k = 3ε w_k t (w_k, t's split into block start and table offsets, and
         the products each rounded: :func:`harmosync.solvers.trigsum.direct`) + t·δw_k, with
         δw_k = |√μ̃_k − √μ_k| = e_k/(√μ̃_k + √μ_k) ≤ e_k/(w_k + √max(μ̃_k − e_k, 0)) for the
@@ -476,7 +483,7 @@ def trig_sum_errors(w, readout, coef_q, coef_p, t_max: float, mu_error=None):
     e = 8 * eps * float(w.max()) ** 2 if mu_error is None else np.asarray(mu_error, float)
     dw = e / (w + np.sqrt(np.maximum(w * w - e, 0.0)))
     theta = 3 * eps * w * t + t * dw
-    phi = max(4 * eps * np.sqrt(w.size), 1e-14)
+    phi = max(4 * eps * np.sqrt(w.size), NUFFT_FLOOR)
     cq, cp = np.abs(np.asarray(coef_q, float)), np.abs(np.asarray(coef_p, float))
     size = cq + cp
     err = phi * size + theta[:, None] * np.hypot(cq, cp)

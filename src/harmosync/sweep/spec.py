@@ -167,12 +167,14 @@ def axis_values(path: str, spec) -> tuple[tuple, str | None]:
 
 def _tidy(vals: list) -> tuple:
     """The values to 12 significant digits (0.15, not 0.15000000000000002, so that
-    ds.sel(K=0.15) works), or to 15 or 17 where 12 would merge neighbours."""
+    ds.sel(K=0.15) works), or to 15 or 17 where 12 would merge neighbours; a range finer than
+    that (neighbours one double apart) is refused."""
     for digits in (12, 15, 17):
         out = tuple(float(f"{v:.{digits}g}") for v in vals)
         if len(set(out)) == len(out):
             return out
-    return tuple(float(v) for v in vals)
+    raise HarmosyncError(f"sweep error: a range from {vals[0]!r} to {vals[-1]!r} with {len(vals)} values is finer "
+                         "than double precision (values repeat); use fewer values or a wider range")
 
 
 def _listed_values(path: str, spec: dict) -> tuple:
