@@ -24,8 +24,8 @@ def laplacian_parts(v, p: int, rounding=None):
     ld = np.longdouble
     up = sp.triu(sp.csr_matrix(v), 1).tocoo()
     i, j, val = up.row, up.col, up.data
-    dval = (np.asarray(abs(sp.csr_matrix(rounding))[i, j], float).ravel() if rounding is not None
-            else np.zeros(val.size))
+    dval = (np.asarray(abs(sp.csr_matrix(rounding))[i, j], float).ravel() if rounding is not None and i.size
+            else np.zeros(val.size))  # (no bond at all: scipy's fancy indexing of nothing is not an array)
     lap = (i < p) == (j < p)
     return ((i[lap], j[lap], -val[lap].astype(ld), dval[lap]),
             (i[~lap], j[~lap], val[~lap].astype(ld), dval[~lap]))
