@@ -215,7 +215,8 @@ def observe(point: Point, names, *, evolution: dy.Evolution | None = None):
     if ctx.cov is not None and has_brownian(point.baths):
         bad, _ = uncertainty_violation(ctx.cov)
     if ctx.cov is not None and getattr(evo, "growth_rate", 0.0) > 0:
-        bad = unresolved(ctx.cov) if bad is None else bad | unresolved(ctx.cov)
+        lost = unresolved(ctx.cov)
+        bad = lost if bad is None else bad | lost
     if bad is not None and np.any(bad):
         values = _with_unphysical(names, ctx, bad)
     else:
