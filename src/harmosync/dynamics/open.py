@@ -49,7 +49,7 @@ at the last time against an independent dense route.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg as sla
@@ -81,7 +81,7 @@ OPEN_MAX = 2000
 OPEN_METHODS = ("auto", "dense", "modes")
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class OpenEvolution(OpenContract):
     """The open solver's :class:`~harmosync.dynamics.Evolution` (module docstring).
 
@@ -91,32 +91,17 @@ class OpenEvolution(OpenContract):
     ``steady`` (the observed σ_∞, interleaved) or None, ``noiseless`` (the noiseless modes'
     frequencies |Im λ| and their weight on the probes)."""
 
-    rows: tuple[int, ...]
     drift: np.ndarray
     diffusion: np.ndarray
     damping: np.ndarray  # A_d = A − A_H
     sigma_s: np.ndarray
     mean0: np.ndarray
     cov0: np.ndarray
-    eigenvalues: np.ndarray
     kappa: float
-    steady: np.ndarray | None
-    noiseless: tuple[tuple[float, float], ...]
-    n_probes: int
-    has_covariance: bool = True
-    t_max: float = np.inf
-    energy: None = None
-    error_bound: float = 0.0
-    _cache: dict = field(default_factory=dict, repr=False)
 
     def diagnostics(self) -> dict:
         """``rank`` (columns propagated), slowest decay rate [w], noiseless modes, κ, path."""
-        d = {"rank": int(self._cache["delta"][0].size), "slowest_rate": self.slowest_rate,
-             "noiseless_modes": len(self.noiseless), "eigenvector_condition": self.kappa,
-             "highest_mode_frequency": self.max_frequency}
-        if self.slowest_rate > 0:
-            d["relaxation_time"] = 1.0 / self.slowest_rate
-        return d
+        return self._diagnostics(self._cache["delta"][0].size, eigenvector_condition=self.kappa)
 
     def evaluate(self, t: np.ndarray, *, means_only: bool):
         return _evaluate(self, t, means_only=means_only)

@@ -6,6 +6,8 @@ eigenvalues of the drift, the steady state, and ``means``/``moments`` around eac
 from __future__ import annotations
 
 from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
@@ -20,13 +22,35 @@ from .contract import Moments, check_times
 GROWTH_LOG_MAX = 600.0
 
 
+@dataclass(frozen=True, eq=False, kw_only=True)
 class OpenContract:
-    """Mixin for a frozen dataclass with ``eigenvalues`` (all of A's), ``steady`` (σ_∞ or
-    None), ``noiseless`` ((frequency, probe weight), ...), ``rows``, an ``evaluate(t,
-    means_only) -> (mean, cov | None)`` method and ``blas`` (BLAS threads while evaluating;
-    None: as set)."""
+    """Base of the open solvers' evolutions (frozen dataclasses built by keyword): ``rows``,
+    ``eigenvalues`` (all of A's), ``steady`` (σ_∞ or None), ``noiseless`` ((frequency, probe
+    weight), ...), ``n_probes``, the contract's flags, and an ``evaluate(t, means_only) ->
+    (mean, cov | None)`` method in each subclass; ``blas``: BLAS threads while evaluating
+    (None: as set)."""
 
-    blas: int | None = None
+    rows: tuple[int, ...]
+    eigenvalues: np.ndarray
+    steady: np.ndarray | None
+    noiseless: tuple[tuple[float, float], ...]
+    n_probes: int
+    has_covariance: bool = True
+    t_max: float = np.inf
+    energy: None = None
+    error_bound: float = 0.0
+    _cache: dict = field(default_factory=dict, repr=False)
+    blas: ClassVar[int | None] = None
+
+    def _diagnostics(self, rank: int, **extra) -> dict:
+        """The diagnostics both paths report: ``rank`` (columns propagated), slowest decay rate
+        [w], noiseless modes, the path's own ``extra``, highest mode frequency [w], relaxation
+        time [1/w] when a mode decays."""
+        d = {"rank": int(rank), "slowest_rate": self.slowest_rate, "noiseless_modes": len(self.noiseless),
+             **extra, "highest_mode_frequency": self.max_frequency}
+        if self.slowest_rate > 0:
+            d["relaxation_time"] = 1.0 / self.slowest_rate
+        return d
 
     @property
     def max_frequency(self) -> float:

@@ -27,7 +27,8 @@ error on Ω_k plus the last Newton step), propagated through the products and th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -165,7 +166,7 @@ def _taylor_exp(apply, x: float, v, tau: float):
     return out
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class ModalOpenEvolution(OpenContract):
     """The structured open solver's :class:`~harmosync.dynamics.Evolution` (module docstring);
     same members as :class:`.open.OpenEvolution` for everything above the dynamics.
@@ -175,29 +176,14 @@ class ModalOpenEvolution(OpenContract):
     supplied the modes), ``columns`` (q, π) mode-coordinate columns [mean, Δ vectors] and their
     ``coef`` (K, C) = X⁻¹W, ``delta_values``, ``sigma_s`` (observed, interleaved)."""
 
-    rows: tuple[int, ...]
     modes: object
     damping: LocalDamping
     closed: object
-    eigenvalues: np.ndarray  # all 2N, as the dense path's
-    steady: np.ndarray | None
-    noiseless: tuple[tuple[float, float], ...]
-    n_probes: int
-    has_covariance: bool = True
-    t_max: float = np.inf
-    energy: None = None
-    error_bound: float = 0.0
-    _cache: dict = field(default_factory=dict, repr=False)
-    blas = THREADS  # one BLAS thread: the readout's products are small
+    blas: ClassVar[int | None] = THREADS  # one BLAS thread: the readout's products are small
 
     def diagnostics(self) -> dict:
-        d = {"rank": int(self._cache["delta_values"].size), "slowest_rate": self.slowest_rate,
-             "noiseless_modes": len(self.noiseless),
-             "eigenvalue_condition": float(np.max(self._cache["cond"])),
-             "highest_mode_frequency": self.max_frequency}
-        if self.slowest_rate > 0:
-            d["relaxation_time"] = 1.0 / self.slowest_rate
-        return d
+        return self._diagnostics(self._cache["delta_values"].size,
+                                 eigenvalue_condition=float(np.max(self._cache["cond"])))
 
     def evaluate(self, t: np.ndarray, *, means_only: bool):
         return _evaluate(self, t, means_only=means_only)
