@@ -202,7 +202,7 @@ class Spectrum:
     env_c: np.ndarray  # (P, M) coupling in the environment's mode basis
     mu_error: np.ndarray | None = None  # (N,) bounds on |μ̃_k − μ_k| (None: the worst case)
     env_rounding: tuple | None = None  # (δd (M,), δC (P, M)) bounds on env_d's, env_c's rounding
-    residual: np.ndarray | None = None  # (2, N) soft modes' residual bounds (η, t) (softmodes.vector_roundoff)
+    residual: np.ndarray | None = None  # (2 or 6 + n, N) soft modes' residual bounds (softmodes.vector_roundoff)
 
 
 def _attachments(network: Network, offset: int):
@@ -271,9 +271,10 @@ def refine_chain_soft(network: Network, mu, a, readout, rows, env_d, env_c, env_
         cut, offset, boundary = dict(v=v, diag=diag, onsite=onsite, attachments=att), window.lo - 1, "fixed"
     v, rounding, _, d, d_err = laplacian_form(network, **cut)
     radius = chain_mode_errors(mu, a, network.probes.potential(), env_d, env_c, env_rounding, count=128)
-    mu, err, res, y = refine_arrowhead_soft(v, p, d, d_err, rounding, mu, radius, env_d, env_c, boundary)
+    local = [r if r < p else r - offset for r in rows]
+    mu, err, res, y = refine_arrowhead_soft(v, p, d, d_err, rounding, mu, radius, env_d, env_c, boundary, rows=local)
     a, readout = np.array(a, float), np.array(readout, float)
-    a[:, soft], readout[:, soft] = y[:p], y[[r if r < p else r - offset for r in rows]]
+    a[:, soft], readout[:, soft] = y[:p], y[local]
     return mu, a, readout, err, res
 
 
@@ -294,7 +295,7 @@ def _dense_spectrum(network: Network, rows, window) -> Spectrum:
                 env_d, env_err, _ = refine_soft_modes(network, env_d, eu, None, environment=True)
                 env_rounding = (env_err, None)
             env_c = network.coupling_block() @ eu
-        mu, err, res = refine_soft_modes(network, w**2, u, dense_mode_errors(network, w**2, u))
+        mu, err, res = refine_soft_modes(network, w**2, u, dense_mode_errors(network, w**2, u), rows=rows)
         if not mu[0] > err[0]:  # Network's check passed: positive, but not resolvable
             raise UnstableNetworkError(
                 f"the network is within roundoff of its stability limit: the potential matrix's smallest "
@@ -313,7 +314,8 @@ def _dense_spectrum(network: Network, rows, window) -> Spectrum:
     env_c = b @ chain_mode_rows(m, "fixed", sites)
     local = [r if r < p else r - offset for r in rows]
     err = dense_mode_errors(network, lam, u, v=v, diag=diag_ld, attachments=att)
-    lam, err, res = refine_soft_modes(network, lam, u, err, v=v, diag=diag_ld, onsite=onsite, attachments=att)
+    lam, err, res = refine_soft_modes(network, lam, u, err, v=v, diag=diag_ld, onsite=onsite, attachments=att,
+                                      rows=local)
     return Spectrum(lam, u[:p], u[local], env_d, env_c, err, residual=res)
 
 
@@ -387,7 +389,7 @@ def dense_mode_errors(network: Network, mu, u, *, v=None, diag=None, attachments
 
 
 def refine_soft_modes(network: Network, mu, u, mu_err, *, v=None, diag=None, onsite=None, attachments=None,
-                      environment: bool = False):
+                      environment: bool = False, rows=None):
     """(μ, e): the soft modes (:func:`~harmosync.solvers.lowrank.soft_modes`) of a dense eigh
     (``mu``, ``u``; bounds ``mu_err`` from :func:`dense_mode_errors`) recomputed from V's
     parameters, with their bounds (:func:`~harmosync.solvers.softmodes.soft_mode_errors`); the
@@ -396,7 +398,9 @@ def refine_soft_modes(network: Network, mu, u, mu_err, *, v=None, diag=None, ons
     (Ω0² + wall bonds, extended precision) and ``attachments``: a cut chain
     (:func:`_potential_rounding`); ``environment``: the modes are V_E's (a graph or a chain with
     defects, :meth:`~harmosync.network.Environment.modes`), ``mu_err`` None is computed.
-    Returns (μ, e, the soft modes' residual bounds (N,; None without soft modes))."""
+    ``rows``: the observed rows (of V; default the probes), for the componentwise eigenvector
+    term (:func:`~harmosync.solvers.softmodes.vector_roundoff`). Returns (μ, e, the soft modes'
+    residual bounds ((6 + len(rows), N); (2, N) for ``environment``; None without soft modes))."""
     soft = soft_modes(mu)
     if soft.size == 0:
         return mu, mu_err, None
@@ -413,7 +417,9 @@ def refine_soft_modes(network: Network, mu, u, mu_err, *, v=None, diag=None, ons
     else:
         v, rounding, p, d, d_err = laplacian_form(network, v=v, diag=diag, onsite=onsite, attachments=attachments)
     refine_soft_vectors(v, p, d, mu, u, soft)
-    return soft_mode_errors(v, p, d, d_err, mu, u, soft, mu_err, rounding)
+    if not environment:
+        rows = range(p) if rows is None else rows
+    return soft_mode_errors(v, p, d, d_err, mu, u, soft, mu_err, rounding, rows=rows)
 
 
 def _onsite(network: Network) -> np.ndarray:
