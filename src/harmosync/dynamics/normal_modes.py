@@ -26,8 +26,10 @@ automatically by :func:`solve_closed` and the evolution's methods:
    products otherwise (:mod:`harmosync.solvers.trigsum`); arbitrary grids by direct products.
 
 Error bound (``NormalModeEvolution.error_bound``): absolute, on every mean ⟨x_a⟩, ⟨p_a⟩ and
-every covariance entry σ_ab of the observed oscillators, for |t| ≤ ``t_max`` (t = 0 only if no
-``t_max`` was given); the means' part alone with ``covariance=False``. The sum of
+every covariance entry σ_ab of the observed oscillators, for |t| ≤ ``t_max``; without a
+``t_max``, for the times evaluated so far (``NormalModeEvolution.cover`` raises it before each
+evaluation reaches a later |t|: read it after evaluating); the means' part alone with
+``covariance=False``. The sum of
 (:mod:`harmosync.solvers.lowrank`)
 
 * Δ's truncation: ε_Δ·|r_a|·|r_b| (dropped eigenvalues, pole rule, skeleton compression);
@@ -47,7 +49,8 @@ every covariance entry σ_ab of the observed oscillators, for |t| ≤ ``t_max`` 
 * with a light-cone cut, the cut's bound on every moment.
 
 It is first order in the eigenvalues' errors; the refined soft modes' eigenvector errors enter
-through their residuals over their gaps (:func:`~harmosync.solvers.softmodes.vector_roundoff`),
+through their parts outside the exact soft span, bounded row by row on the observed rows
+(:func:`~harmosync.solvers.softmodes.vector_roundoff`, :func:`~harmosync.solvers.softmodes.hard_components`),
 the other computed eigenvectors are taken as exact (their error, ~ε‖V‖/gap, enters σ through
 differences of g between modes and through cos w_j t − cos w_k t, both bounded in time): tested
 honest against 25–40-digit references on soft, hot, near-critical, acoustic and random networks,
@@ -124,6 +127,12 @@ class NormalModeEvolution:
     t_max: float = np.inf
     window: tuple[int, int] | None = None
     has_covariance: bool = True
+    # what the bound at a later horizon needs (:meth:`cover`): the eigenvalues' errors, the
+    # covariance terms that do not grow with t, the a-posteriori floor, the |t| covered so far
+    mu_error: np.ndarray | None = None
+    fixed_bound: float = 0.0
+    bound_floor: float = 0.0
+    covered: float = np.inf
 
     @property
     def rank(self) -> int:
@@ -150,12 +159,28 @@ class NormalModeEvolution:
         transforms; bitwise the full result's columns when they pair as the full evaluation
         pairs them (the NUFFT transforms neighbouring columns of the block order x…, p… in
         pairs: all positions of an even number of oscillators, say), else within roundoff."""
+        self.cover(times)
         return evaluate_means(self, times, engine=engine, columns=columns)
+
+    def cover(self, times) -> None:
+        """Raise ``error_bound`` to cover ``times`` (solved without ``t_max``, the bound covers
+        the times evaluated so far: the phase errors grow with |t|, module docstring); called by
+        every evaluation, before it runs."""
+        horizon = float(np.max(np.abs(check_times(times))))
+        if not horizon > self.covered:
+            return
+        bound = means_roundoff(self.frequencies, self.readout, self.mean0, horizon, self.mu_error)
+        if self.has_covariance:
+            bound = max(bound, self.fixed_bound + evaluation_roundoff(
+                self.frequencies, self.readout, self.nu, self.values, self.vectors, horizon, self.mu_error))
+        object.__setattr__(self, "error_bound", max(self.error_bound, bound, self.bound_floor))
+        object.__setattr__(self, "covered", horizon)
 
     def iter_moments(self, times, *, block: int = None, engine: str = "auto"):
         """Yield (slice, mean (B, 2n), cov (B, 2n, 2n)) chunks, interleaved ordering.
         ``engine``: "auto" (non-uniform FFT or BLAS blocks on uniform grids, whichever is
         cheaper), "nufft", "direct". Chunks hold at most ``block`` times."""
+        self.cover(times)
         for sl, m, c in iter_moment_rows(self, times, block=BLOCK if block is None else block, engine=engine):
             out = sl, np.ascontiguousarray(m.T), np.ascontiguousarray(np.moveaxis(c, -1, 0))
             del m, c  # m views its whole chunk: let it go before the next one is computed
@@ -169,6 +194,7 @@ class NormalModeEvolution:
         which is how the evaluation produces them — no transpose; for measures that read entry
         by entry (a map's mutual information, log negativity, C of the variances)."""
         t = check_times(times)
+        self.cover(t)
         n = len(self.rows)
         if by_entry:  # stored (2n, T) and (2n, 2n, T); the result's arrays are transposed views
             store_m, store_c = np.empty((2 * n, t.size)), np.empty((2 * n, 2 * n, t.size))
@@ -551,15 +577,14 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
         lr = low_rank_delta(mu, a, vs, env_d, env_c, pc, temp, tol=tol, readout=readout)
         values, vectors = lr.values, lr.vectors
         nu = thermal_factor(w, temp)
-        cov_bound = (lr.readout_bound + eigen_roundoff(mu, readout, temp, mu_err)
-                     + evaluation_roundoff(w, readout, nu, values, vectors, horizon, mu_err))
+        fixed = lr.readout_bound + eigen_roundoff(mu, readout, temp, mu_err)
         if method == "dense" and spec.env_rounding is not None:  # V_E from a dense eigh
-            cov_bound += environment_roundoff(mu, mu_err, a, env_d, env_c, spec.env_rounding[0], readout, temp)
+            fixed += environment_roundoff(mu, mu_err, a, env_d, env_c, spec.env_rounding[0], readout, temp)
         if spec.residual is not None:  # the refined soft eigenvectors' errors
-            cov_bound += vector_roundoff(mu, mu_err, spec.residual, readout, temp)
-        bound = max(bound, cov_bound)
+            fixed += vector_roundoff(mu, mu_err, spec.residual, readout, temp)
+        bound = max(bound, fixed + evaluation_roundoff(w, readout, nu, values, vectors, horizon, mu_err))
     else:
-        values, vectors = np.zeros(0), np.zeros((2, w.size, 0))
+        values, vectors, fixed = np.zeros(0), np.zeros((2, w.size, 0)), 0.0
         nu = np.zeros(w.size)  # has_covariance=False: moments refuse, means work
     label = method
     if window is not None:
@@ -579,6 +604,9 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
         t_max=window.t_max if window is not None else (float(t_max) if t_max is not None else np.inf),
         window=(window.lo, window.hi) if window is not None else None,
         has_covariance=covariance,
+        mu_error=mu_err,
+        fixed_bound=float(fixed),
+        covered=float(horizon) if np.isfinite(horizon) else 0.0,  # no t_max: t = 0 (cover raises it)
     )
     # a posteriori: t = 0 must give the initial state, known exactly (the split is covariance-only)
     miss = initial_discrepancy(evo, initial, a.shape[0]) if covariance else 0.0
@@ -590,6 +618,7 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
             f"{mu[0]:.3g}, is {mu[0] / mu[-1]:.1g} of the highest: near the stability limit?); "
             + ("try method='dense', or " if method == "chain" else "")
             + "reduce the strengths K or raise the lowest frequencies")
+    evo = replace(evo, bound_floor=float(INITIAL_CHECK * miss))
     if INITIAL_CHECK * miss > bound:
         evo = replace(evo, error_bound=float(INITIAL_CHECK * miss))
     return evo
