@@ -298,7 +298,8 @@ def refine_chain_soft(network: Network, mu, a, readout, rows, env_d, env_c, env_
     v, rounding, _, d, d_err = laplacian_form(network, **cut)
     radius = chain_mode_errors(mu, a, network.probes.potential(), env_d, env_c, env_rounding, count=128)
     local = [r if r < p else r - offset for r in rows]
-    mu, err, res, y = refine_arrowhead_soft(v, p, d, d_err, rounding, mu, radius, env_d, env_c, boundary, rows=local)
+    mu, err, res, y = refine_arrowhead_soft(v, p, d, d_err, rounding, mu, radius, env_d, env_c, boundary,
+                                            rows=local)
     a, readout = np.array(a, float), np.array(readout, float)
     a[:, soft], readout[:, soft] = y[:p], y[local]
     return mu, a, readout, err, res

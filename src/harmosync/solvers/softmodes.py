@@ -209,7 +209,8 @@ def hard_components(lap, cpl, v, d, d_err, x, rho, res, res_err, rows):
     lwf, ckf = np.abs(lw.astype(float)), np.abs(ck.astype(float))
     row_abs = np.abs(d.astype(float))[:, None] * ay + np.abs(rhof) * ay
     row_err = np.asarray(d_err, float)[:, None] * ay
-    for rows_, vals, errs in ((li, lwf[:, None] * ady, dlw[:, None] * ady), (lj, lwf[:, None] * ady, dlw[:, None] * ady),
+    bond, bond_err = lwf[:, None] * ady, dlw[:, None] * ady
+    for rows_, vals, errs in ((li, bond, bond_err), (lj, bond, bond_err),
                               (ci, ckf[:, None] * ay[cj], dck[:, None] * ay[cj]),
                               (cj, ckf[:, None] * ay[ci], dck[:, None] * ay[ci])):
         np.add.at(row_abs, rows_, vals)
@@ -371,7 +372,8 @@ def vector_roundoff(mu, mu_error, residual, readout, temperature: float = 0.0) -
             first = first + (r + np.sqrt(2.0) * s) * top * s_h
         else:  # max over entries (a, b) of |h_ak||u_bk| + |u_ak||h_bk|
             h, u_abs = hard[i], np.sqrt(w2)
-            first = first + np.max(h[:, None, :] * u_abs[None, :, :] + u_abs[:, None, :] * h[None, :, :], axis=(0, 1))
+            pairs = h[:, None, :] * u_abs[None, :, :] + u_abs[:, None, :] * h[None, :, :]
+            first = first + np.max(pairs, axis=(0, 1))
         second = top * (s**2 * r**2 + (r_k * s_s + s_h) ** 2)
         out = max(out, float(np.sum(first + second)))
     return 3.0 * out * (1 + 1e-9)
