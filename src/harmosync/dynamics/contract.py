@@ -34,7 +34,8 @@ class Evolution(Protocol):
     oscillators.
 
     * ``rows``: observed oscillators (0-based: probes first, then environment sites);
-    * ``error_bound``: absolute bound on the error of any returned moment;
+    * ``error_bound``: absolute bound on the error of any returned moment (an evolution solved
+      without a ``t_max`` may raise it as it evaluates later times: read it after evaluating);
     * ``t_max``: the largest |t| the evolution may be evaluated at (the ``t_max`` it was solved
       for, which its error bound covers; ∞ when none was given);
     * ``max_frequency``: the fastest oscillation in the moments [ω] (the Nyquist check of a

@@ -26,8 +26,10 @@ automatically by :func:`solve_closed` and the evolution's methods:
    products otherwise (:mod:`harmosync.solvers.trigsum`); arbitrary grids by direct products.
 
 Error bound (``NormalModeEvolution.error_bound``): absolute, on every mean ⟨x_a⟩, ⟨p_a⟩ and
-every covariance entry σ_ab of the observed oscillators, for |t| ≤ ``t_max`` (t = 0 only if no
-``t_max`` was given); the means' part alone with ``covariance=False``. The sum of
+every covariance entry σ_ab of the observed oscillators, for |t| ≤ ``t_max``; without a
+``t_max``, for the times evaluated so far (``NormalModeEvolution.cover`` raises it before each
+evaluation reaches a later |t|: read it after evaluating); the means' part alone with
+``covariance=False``. The sum of
 (:mod:`harmosync.solvers.lowrank`)
 
 * Δ's truncation: ε_Δ·|r_a|·|r_b| (dropped eigenvalues, pole rule, skeleton compression);
@@ -47,7 +49,8 @@ every covariance entry σ_ab of the observed oscillators, for |t| ≤ ``t_max`` 
 * with a light-cone cut, the cut's bound on every moment.
 
 It is first order in the eigenvalues' errors; the refined soft modes' eigenvector errors enter
-through their residuals over their gaps (:func:`~harmosync.solvers.softmodes.vector_roundoff`),
+through their parts outside the exact soft span, bounded row by row on the observed rows
+(:func:`~harmosync.solvers.softmodes.vector_roundoff`, :func:`~harmosync.solvers.softmodes.hard_components`),
 the other computed eigenvectors are taken as exact (their error, ~ε‖V‖/gap, enters σ through
 differences of g between modes and through cos w_j t − cos w_k t, both bounded in time): tested
 honest against 25–40-digit references on soft, hot, near-critical, acoustic and random networks,
@@ -124,6 +127,12 @@ class NormalModeEvolution:
     t_max: float = np.inf
     window: tuple[int, int] | None = None
     has_covariance: bool = True
+    # what the bound at a later horizon needs (:meth:`cover`): the eigenvalues' errors, the
+    # covariance terms that do not grow with t, the a-posteriori floor, the |t| covered so far
+    mu_error: np.ndarray | None = None
+    fixed_bound: float = 0.0
+    bound_floor: float = 0.0
+    covered: float = np.inf
 
     @property
     def rank(self) -> int:
@@ -150,12 +159,28 @@ class NormalModeEvolution:
         transforms; bitwise the full result's columns when they pair as the full evaluation
         pairs them (the NUFFT transforms neighbouring columns of the block order x…, p… in
         pairs: all positions of an even number of oscillators, say), else within roundoff."""
+        self.cover(times)
         return evaluate_means(self, times, engine=engine, columns=columns)
+
+    def cover(self, times) -> None:
+        """Raise ``error_bound`` to cover ``times`` (solved without ``t_max``, the bound covers
+        the times evaluated so far: the phase errors grow with |t|, module docstring); called by
+        every evaluation, before it runs."""
+        horizon = float(np.max(np.abs(check_times(times))))
+        if not horizon > self.covered:
+            return
+        bound = means_roundoff(self.frequencies, self.readout, self.mean0, horizon, self.mu_error)
+        if self.has_covariance:
+            bound = max(bound, self.fixed_bound + evaluation_roundoff(
+                self.frequencies, self.readout, self.nu, self.values, self.vectors, horizon, self.mu_error))
+        object.__setattr__(self, "error_bound", max(self.error_bound, bound, self.bound_floor))
+        object.__setattr__(self, "covered", horizon)
 
     def iter_moments(self, times, *, block: int = None, engine: str = "auto"):
         """Yield (slice, mean (B, 2n), cov (B, 2n, 2n)) chunks, interleaved ordering.
         ``engine``: "auto" (non-uniform FFT or BLAS blocks on uniform grids, whichever is
         cheaper), "nufft", "direct". Chunks hold at most ``block`` times."""
+        self.cover(times)
         for sl, m, c in iter_moment_rows(self, times, block=BLOCK if block is None else block, engine=engine):
             out = sl, np.ascontiguousarray(m.T), np.ascontiguousarray(np.moveaxis(c, -1, 0))
             del m, c  # m views its whole chunk: let it go before the next one is computed
@@ -169,6 +194,7 @@ class NormalModeEvolution:
         which is how the evaluation produces them — no transpose; for measures that read entry
         by entry (a map's mutual information, log negativity, C of the variances)."""
         t = check_times(times)
+        self.cover(t)
         n = len(self.rows)
         if by_entry:  # stored (2n, T) and (2n, 2n, T); the result's arrays are transposed views
             store_m, store_c = np.empty((2 * n, t.size)), np.empty((2 * n, 2 * n, t.size))
@@ -202,7 +228,7 @@ class Spectrum:
     env_c: np.ndarray  # (P, M) coupling in the environment's mode basis
     mu_error: np.ndarray | None = None  # (N,) bounds on |μ̃_k − μ_k| (None: the worst case)
     env_rounding: tuple | None = None  # (δd (M,), δC (P, M)) bounds on env_d's, env_c's rounding
-    residual: np.ndarray | None = None  # (2, N) soft modes' residual bounds (η, t) (softmodes.vector_roundoff)
+    residual: np.ndarray | None = None  # (2 or 6 + n, N) soft modes' residual bounds (softmodes.vector_roundoff)
 
 
 def _attachments(network: Network, offset: int):
@@ -271,9 +297,11 @@ def refine_chain_soft(network: Network, mu, a, readout, rows, env_d, env_c, env_
         cut, offset, boundary = dict(v=v, diag=diag, onsite=onsite, attachments=att), window.lo - 1, "fixed"
     v, rounding, _, d, d_err = laplacian_form(network, **cut)
     radius = chain_mode_errors(mu, a, network.probes.potential(), env_d, env_c, env_rounding, count=128)
-    mu, err, res, y = refine_arrowhead_soft(v, p, d, d_err, rounding, mu, radius, env_d, env_c, boundary)
+    local = [r if r < p else r - offset for r in rows]
+    mu, err, res, y = refine_arrowhead_soft(v, p, d, d_err, rounding, mu, radius, env_d, env_c, boundary,
+                                            rows=local)
     a, readout = np.array(a, float), np.array(readout, float)
-    a[:, soft], readout[:, soft] = y[:p], y[[r if r < p else r - offset for r in rows]]
+    a[:, soft], readout[:, soft] = y[:p], y[local]
     return mu, a, readout, err, res
 
 
@@ -294,7 +322,7 @@ def _dense_spectrum(network: Network, rows, window) -> Spectrum:
                 env_d, env_err, _ = refine_soft_modes(network, env_d, eu, None, environment=True)
                 env_rounding = (env_err, None)
             env_c = network.coupling_block() @ eu
-        mu, err, res = refine_soft_modes(network, w**2, u, dense_mode_errors(network, w**2, u))
+        mu, err, res = refine_soft_modes(network, w**2, u, dense_mode_errors(network, w**2, u), rows=rows)
         if not mu[0] > err[0]:  # Network's check passed: positive, but not resolvable
             raise UnstableNetworkError(
                 f"the network is within roundoff of its stability limit: the potential matrix's smallest "
@@ -313,7 +341,8 @@ def _dense_spectrum(network: Network, rows, window) -> Spectrum:
     env_c = b @ chain_mode_rows(m, "fixed", sites)
     local = [r if r < p else r - offset for r in rows]
     err = dense_mode_errors(network, lam, u, v=v, diag=diag_ld, attachments=att)
-    lam, err, res = refine_soft_modes(network, lam, u, err, v=v, diag=diag_ld, onsite=onsite, attachments=att)
+    lam, err, res = refine_soft_modes(network, lam, u, err, v=v, diag=diag_ld, onsite=onsite, attachments=att,
+                                      rows=local)
     return Spectrum(lam, u[:p], u[local], env_d, env_c, err, residual=res)
 
 
@@ -387,7 +416,7 @@ def dense_mode_errors(network: Network, mu, u, *, v=None, diag=None, attachments
 
 
 def refine_soft_modes(network: Network, mu, u, mu_err, *, v=None, diag=None, onsite=None, attachments=None,
-                      environment: bool = False):
+                      environment: bool = False, rows=None):
     """(μ, e): the soft modes (:func:`~harmosync.solvers.lowrank.soft_modes`) of a dense eigh
     (``mu``, ``u``; bounds ``mu_err`` from :func:`dense_mode_errors`) recomputed from V's
     parameters, with their bounds (:func:`~harmosync.solvers.softmodes.soft_mode_errors`); the
@@ -396,7 +425,9 @@ def refine_soft_modes(network: Network, mu, u, mu_err, *, v=None, diag=None, ons
     (Ω0² + wall bonds, extended precision) and ``attachments``: a cut chain
     (:func:`_potential_rounding`); ``environment``: the modes are V_E's (a graph or a chain with
     defects, :meth:`~harmosync.network.Environment.modes`), ``mu_err`` None is computed.
-    Returns (μ, e, the soft modes' residual bounds (N,; None without soft modes))."""
+    ``rows``: the observed rows (of V; default the probes), for the componentwise eigenvector
+    term (:func:`~harmosync.solvers.softmodes.vector_roundoff`). Returns (μ, e, the soft modes'
+    residual bounds ((6 + len(rows), N); (2, N) for ``environment``; None without soft modes))."""
     soft = soft_modes(mu)
     if soft.size == 0:
         return mu, mu_err, None
@@ -413,7 +444,9 @@ def refine_soft_modes(network: Network, mu, u, mu_err, *, v=None, diag=None, ons
     else:
         v, rounding, p, d, d_err = laplacian_form(network, v=v, diag=diag, onsite=onsite, attachments=attachments)
     refine_soft_vectors(v, p, d, mu, u, soft)
-    return soft_mode_errors(v, p, d, d_err, mu, u, soft, mu_err, rounding)
+    if not environment:
+        rows = range(p) if rows is None else rows
+    return soft_mode_errors(v, p, d, d_err, mu, u, soft, mu_err, rounding, rows=rows)
 
 
 def _onsite(network: Network) -> np.ndarray:
@@ -545,15 +578,14 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
         lr = low_rank_delta(mu, a, vs, env_d, env_c, pc, temp, tol=tol, readout=readout)
         values, vectors = lr.values, lr.vectors
         nu = thermal_factor(w, temp)
-        cov_bound = (lr.readout_bound + eigen_roundoff(mu, readout, temp, mu_err)
-                     + evaluation_roundoff(w, readout, nu, values, vectors, horizon, mu_err))
+        fixed = lr.readout_bound + eigen_roundoff(mu, readout, temp, mu_err)
         if method == "dense" and spec.env_rounding is not None:  # V_E from a dense eigh
-            cov_bound += environment_roundoff(mu, mu_err, a, env_d, env_c, spec.env_rounding[0], readout, temp)
+            fixed += environment_roundoff(mu, mu_err, a, env_d, env_c, spec.env_rounding[0], readout, temp)
         if spec.residual is not None:  # the refined soft eigenvectors' errors
-            cov_bound += vector_roundoff(mu, mu_err, spec.residual, readout, temp)
-        bound = max(bound, cov_bound)
+            fixed += vector_roundoff(mu, mu_err, spec.residual, readout, temp)
+        bound = max(bound, fixed + evaluation_roundoff(w, readout, nu, values, vectors, horizon, mu_err))
     else:
-        values, vectors = np.zeros(0), np.zeros((2, w.size, 0))
+        values, vectors, fixed = np.zeros(0), np.zeros((2, w.size, 0)), 0.0
         nu = np.zeros(w.size)  # has_covariance=False: moments refuse, means work
     label = method
     if window is not None:
@@ -573,6 +605,9 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
         t_max=window.t_max if window is not None else (float(t_max) if t_max is not None else np.inf),
         window=(window.lo, window.hi) if window is not None else None,
         has_covariance=covariance,
+        mu_error=mu_err,
+        fixed_bound=float(fixed),
+        covered=float(horizon) if np.isfinite(horizon) else 0.0,  # no t_max: t = 0 (cover raises it)
     )
     # a posteriori: t = 0 must give the initial state, known exactly (the split is covariance-only)
     miss = initial_discrepancy(evo, initial, a.shape[0]) if covariance else 0.0
@@ -584,6 +619,7 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
             f"{mu[0]:.3g}, is {mu[0] / mu[-1]:.1g} of the highest: near the stability limit?); "
             + ("try method='dense', or " if method == "chain" else "")
             + "reduce the strengths K or raise the lowest frequencies")
+    evo = replace(evo, bound_floor=float(INITIAL_CHECK * miss))
     if INITIAL_CHECK * miss > bound:
         evo = replace(evo, error_bound=float(INITIAL_CHECK * miss))
     return evo

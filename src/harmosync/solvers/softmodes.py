@@ -6,6 +6,8 @@ C the probe–site couplings K."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import scipy.sparse as sp
 from scipy import fft
@@ -73,7 +75,7 @@ def refine_soft_vectors(v, p: int, d, mu, u, modes) -> np.ndarray:
     return u
 
 
-def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None, *, columns=None):
+def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None, *, columns=None, rows=None):
     """Eigenvalues, from V's parameters, of the soft ``modes`` of a dense eigh (μ̃ ``mu``,
     eigenvectors ``u``) and per-mode bounds e_k ≥ |μ_k − λ_k| for every mode. V = diag(d) + L + C:
     L the Laplacian of the bonds within the probes and within the environment (V_ij = −w_ij, the
@@ -91,10 +93,13 @@ def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None, *
     is ≤ η_k, and :func:`enclose` (residual theorem, Kato–Temple: the float eigenvector's residual
     ~ε‖V‖ enters squared) with the other modes' ``radius`` around μ̃ (a mode whose intervals
     overlap keeps its radius, widened by |ρ_k − μ̃_k|). ``columns`` (N, len(modes)): the modes'
-    vectors, instead of ``u[:, modes]``. Returns (μ̃ with the soft modes' ρ_k, e, (η, t)) for
-    :func:`vector_roundoff`: η (N,) the residual bounds ‖Vx_k − ρ_k x_k‖, t (N,) of their part in
-    the span of the other soft x (0 off ``modes``)."""
+    vectors, instead of ``u[:, modes]``. Returns (μ̃ with the soft modes' ρ_k, e, residual) for
+    :func:`vector_roundoff`: rows η (N,) the residual bounds ‖Vx_k − ρ_k x_k‖, t (N,) of their
+    part in the span of the other soft x (0 off ``modes``); with ``rows`` (the observed rows'
+    indices in V) also :func:`hard_components`' four per-mode numbers and |y_ak| on those rows
+    (residual (6 + len(rows), N): the componentwise eigenvector term)."""
     ld = np.longdouble
+    observed = None if rows is None else np.asarray(rows, int)  # (``rows`` is reused below)
     mu = np.asarray(mu, float).copy()
     modes = np.asarray(modes, int)
     e = np.asarray(radius, float).copy()
@@ -144,14 +149,84 @@ def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None, *
     # products: + n·ε‖r‖) and, entry by entry, what η adds to it (roundoff, δV, ρ_k's roundoff)
     nx = np.sqrt(nrm2)
     xf, rf = x.astype(float) / nx, res.astype(float) / nx
-    allow = ((g * (row_abs + rho_f * ax) + row_err) * safe + g * absum * ax) / nx
+    r_err = (g * (row_abs + rho_f * ax) + row_err) * safe  # ≥ |r_computed − r_exact| (x as stored)
+    allow = (r_err + g * absum * ax) / nx
     proj, part = xf.T @ rf, np.abs(xf).T @ allow
     np.fill_diagonal(proj, 0.0)
     np.fill_diagonal(part, 0.0)
     t = np.zeros(n)
     t[modes] = ((np.sqrt(np.sum(proj**2, axis=0)) + np.sqrt(np.sum(part**2, axis=0))) * (1 + 1e-6)
                 + 2 * n * np.finfo(float).eps * np.sqrt(np.sum(rf * rf, axis=0)))
-    return mu, enclose(mu, rho, half, eta, fallback), np.array([eta, t])
+    out = [eta, t]
+    if observed is not None:
+        four, yr = hard_components((li, lj, lw, dlw), (ci, cj, ck, dck), v, d, de, x, rh, res, r_err, observed)
+        for row in list(four) + list(yr):
+            full = np.zeros(n)
+            full[modes] = row
+            out.append(full)
+    return mu, enclose(mu, rho, half, eta, fallback), np.array(out)
+
+
+def hard_components(lap, cpl, v, d, d_err, x, rho, res, res_err, rows):
+    """What a componentwise bound on the soft vectors' error needs (:func:`vector_roundoff`).
+    With x̃_k (``x``, the columns as stored, N × S) = Σ_l c_lk u_l in V's exact eigenvectors, its
+    part outside the exact soft span is z_k = P_H x̃_k = (V − ρ_k)⁻¹ P_H r_k, r_k = (V − ρ_k)x̃_k
+    (``res``, extended precision, within ``res_err`` entrywise of the exact one; ``rho`` ρ_k, any
+    shift). Solved as y_k (V's sparse LU in double, the soft span X̃ projected out, the shift by
+    fixed-point steps), then checked from the parameters: s_k = (V − ρ_k)y_k − r_k in Laplacian
+    form, extended precision (``lap``, ``cpl``: the bonds and couplings of
+    :func:`laplacian_parts`; ``d``, ``d_err`` the diagonal), so that P_H y_k − z_k =
+    (V − ρ_k)⁻¹P_H s_k and, splitting s_k = (s_k − X̃m) + X̃m (m = X̃ᵀs_k),
+
+        |z_ak| ≤ |y_ak| + |(P_S y_k)_a| + (a_k + b_k·‖P_H X̃‖)/gap_H,
+        a_k ≥ ‖s_k − X̃m‖ + ‖s_k − s_k,computed‖,  b_k ≥ ‖m‖,  |(P_S y)_a| ≤ ‖u_a,S‖·‖U_Sᵀy_k‖,
+        ‖U_Sᵀy_k‖ ≤ q_k + ‖U_S − X̃‖·‖y_k‖,  q_k ≥ ‖X̃ᵀy_k‖.
+
+    Returns ((a, b, q, ‖y‖) (4, S), |y_ak| (len(rows), S)); ∞ where the solve failed."""
+    from scipy.sparse.linalg import splu
+
+    (li, lj, lw, dlw), (ci, cj, ck, dck) = lap, cpl
+    n, k = x.shape
+    xf, rf, rhof = x.astype(float), res.astype(float), rho.astype(float)
+    eps = np.finfo(float).eps
+    try:
+        with np.errstate(all="ignore"):
+            lu = splu(sp.csc_matrix(v))
+            b = rf - xf @ (xf.T @ rf)
+            y = np.zeros_like(b)
+            for _ in range(4):  # y = V⁻¹(b + ρy): contracts by ρ_k/λ_H
+                y = lu.solve(b + y * rhof)
+                y -= xf @ (xf.T @ y)
+    except RuntimeError:  # V singular to working precision
+        y = np.full((n, k), np.nan)
+    if not np.all(np.isfinite(y)):
+        return np.full((4, k), np.inf), np.full((len(rows), k), np.inf)
+    ld = np.longdouble
+    yl = y.astype(ld)
+    s = laplacian_apply(d, (lap, cpl), yl) - rho * yl - res
+    # its roundoff (γ of the longest sum, as soft_mode_errors) and V's rounding, entrywise
+    ay, ady = np.abs(y), np.abs(y[li] - y[lj]) * (1 + 2 * eps)
+    lwf, ckf = np.abs(lw.astype(float)), np.abs(ck.astype(float))
+    row_abs = np.abs(d.astype(float))[:, None] * ay + np.abs(rhof) * ay
+    row_err = np.asarray(d_err, float)[:, None] * ay
+    bond, bond_err = lwf[:, None] * ady, dlw[:, None] * ady
+    for rows_, vals, errs in ((li, bond, bond_err), (lj, bond, bond_err),
+                              (ci, ckf[:, None] * ay[cj], dck[:, None] * ay[cj]),
+                              (cj, ckf[:, None] * ay[ci], dck[:, None] * ay[ci])):
+        np.add.at(row_abs, rows_, vals)
+        np.add.at(row_err, rows_, errs)
+    g = 1.01 * (n + li.size + ci.size + 8) * float(np.finfo(ld).eps)
+    safe = 1 + 4 * (n + li.size + ci.size) * eps
+    s_err = (g * row_abs + row_err) * safe + res_err
+    sf = s.astype(float)
+    m = xf.T @ sf
+    rest = sf - xf @ m  # ‖s − X̃m‖ with the float products' roundoff (≤ 2n·ε of |terms|) and s's
+    a = (np.linalg.norm(rest, axis=0) + np.linalg.norm(2 * n * eps * (np.abs(sf) + np.abs(xf) @ np.abs(m)), axis=0)
+         + np.linalg.norm(s_err + eps * np.abs(sf), axis=0)) * (1 + 1e-9)
+    bm = np.linalg.norm(m, axis=0) * (1 + 1e-9)
+    ynorm = np.linalg.norm(y, axis=0) * (1 + 1e-9)
+    q = (np.linalg.norm(xf.T @ y, axis=0) + 2 * n * eps * np.sqrt(k) * ynorm) * (1 + 1e-9)
+    return np.array([a, bm, q, ynorm]), np.abs(y[np.asarray(rows, int)])
 
 
 def refine_soft_subspace(v, p: int, d, x, k: int):
@@ -172,7 +247,7 @@ def refine_soft_subspace(v, p: int, d, x, k: int):
     return theta[:k], y[:, :k]
 
 
-def refine_arrowhead_soft(v, p: int, d, d_err, rounding, mu, radius, env_d, env_c, boundary: str):
+def refine_arrowhead_soft(v, p: int, d, d_err, rounding, mu, radius, env_d, env_c, boundary: str, rows=None):
     """The soft modes (:func:`~harmosync.solvers.lowrank.soft_modes`) of the chain path, whose
     secular roots ``mu`` keep only ~ε·max μ absolutely, recomputed from V's parameters (``v``,
     ``p``, ``d``, ``d_err``, ``rounding`` as in :func:`soft_mode_errors`), as the dense path's: the
@@ -181,12 +256,13 @@ def refine_arrowhead_soft(v, p: int, d, d_err, rounding, mu, radius, env_d, env_
     transform, :func:`chain_mode_apply`; ``boundary`` "fixed" or "free"), then their bounds
     (:func:`soft_mode_errors`) with the other modes' ``radius`` (the secular roots', the soft ones
     widened by how far they moved). O(N·m + nnz·m) for a span of m ≲ 16P + (soft poles) columns.
-    Returns (μ, e, (η, t), the soft modes' vectors (N, S))."""
+    ``rows``: the observed rows, for the componentwise eigenvector term. Returns (μ, e, the
+    residual rows of :func:`soft_mode_errors`, the soft modes' vectors (N, S))."""
     soft = soft_modes(mu)
     basis = arrowhead_soft_basis(env_d, env_c, float(mu[soft].max()) + 64 * np.finfo(float).eps * float(mu[-1]))
     x = np.vstack([basis[:p], chain_mode_apply(basis[p:], boundary)])
     y = refine_soft_subspace(v, p, d, x, soft.size)[1]
-    mu, err, res = soft_mode_errors(v, p, d, d_err, mu, None, soft, radius, rounding, columns=y)
+    mu, err, res = soft_mode_errors(v, p, d, d_err, mu, None, soft, radius, rounding, columns=y, rows=rows)
     return mu, err, res, y
 
 
@@ -237,7 +313,9 @@ def vector_roundoff(mu, mu_error, residual, readout, temperature: float = 0.0) -
     """Bound on what the refined soft eigenvectors' errors do to the observed covariance [units
     of σ], first order as :func:`~harmosync.solvers.lowrank.eigen_roundoff` for the eigenvalues.
     ``residual`` (2, N): η_k ≥ ‖Vx̃_k − ρ_k x̃_k‖ and t_k ≥ ‖X̃_Sᵀr_k‖ (:func:`soft_mode_errors`)
-    for the modes S with η_k > 0 (the lowest; the others' vectors taken as exact). Exactly,
+    for the modes S with η_k > 0 (the lowest; the others' vectors taken as exact); with more rows
+    (:func:`soft_mode_errors` given the observed ``rows``), :func:`hard_components`' numbers and
+    |y_ak| on the rows of ``readout``, for the componentwise hard part below. Exactly,
     x̃_k = Σ_l c_lk u_l, c_lk = u_lᵀr_k/(λ_l − ρ_k). In the stationary part Σ_k g_k x̃_k x̃_kᵀ
     (g_k = g(λ_k)) the first-order error is Σ_{k≠l} (g_k − g_l) c_lk u_l u_kᵀ (c antisymmetric),
     with (g_k − g_l)/(λ_l − ρ_k) ≤ 2G_kl = min(2g(m)/m, max(g_k, g_l)/dist(ρ_k, μ_l ± e_l)) over
@@ -252,12 +330,84 @@ def vector_roundoff(mu, mu_error, residual, readout, temperature: float = 0.0) -
     (gap_k to the other modes' enclosures; ∞ unless gap_k > e_k). Second order: g_k(s_k² r_k² +
     (R_k t'_k/gap_k + η_k/gap_H)²). For g_p = μg: g(m)/m → g(m)/2, g → g_p. Times 3, as there:
     the stationary part, the initial state rebuilt from the split, and Δ carrying their
-    difference."""
+    difference.
+
+    Componentwise hard part (``residual`` with 6 + n rows, n = the rows of ``readout``): the
+    modes H outside S enter as h_k = Σ_{l∈H} (g_k − g_l) c_lk u_l = g_k z_k − g(V)z_k, z_k = P_H x̃_k
+    (c_lk = u_lᵀx̃_k), so |h_ak| ≤ g_k·|z_ak| + g(lo_H)·‖z_k‖, with |z_ak| from
+    :func:`hard_components` (≤ |y_ak| + ‖u_a,S‖(q_k + ‖U_S − X̃‖‖y_k‖) + (a_k + b_k‖P_H X̃‖)/gap_H,
+    ‖u_l − x̃_l‖ ≤ √2 s_l, ‖P_H x̃_l‖ ≤ η_l/gap_H) and ≤ ‖z_k‖ ≤ η_k/gap_H; an entry (a, b) moves by
+    Σ_k (|h_ak||u_bk| + |u_ak||h_bk|) (both orders of each pair (k, l)) instead of
+    (r_k + √2 s_k)·η_k·g_k/gap_H. The double-stored x̃_k's hard part sits mostly on its own
+    rounding, ~ε|x̃_ak| on row a, far below the normwise η_k/gap_H where the probe's weight
+    |x̃_ak| on the soft mode is small (the hot soft chains: 400× tighter). For g_p the hard part
+    stays normwise, g_p(μ_max)·η_k/gap_H on each row (both orders)."""
+    geo = soft_geometry(mu, mu_error, residual, readout)
+    if geo is None:
+        return 0.0
+    if not isinstance(geo, SoftGeometry):  # unresolved
+        return np.inf
+    k, lo, hi, e, mu = geo.modes, geo.lo, geo.hi, geo.e, np.asarray(mu, float)
+    t, s_s, s_h, s, rows, w2 = geo.t, geo.s_s, geo.s_h, geo.s, geo.rows, geo.w2
+    r = rows.max(axis=0)
+    # R_k: the rows' weight on the other modes of S, plain and with each pair's divided difference
+    r_k = np.sqrt(np.max(np.maximum(w2.sum(axis=1)[:, None] - w2, 0.0), axis=0))
+    g_k = variance_function(lo[k], temperature)
+    gp_k = hi[k] * variance_function(hi[k], temperature)  # g_p = μg increases
+    gp_max = float(hi[-1] * variance_function(hi[-1], temperature))
+    with np.errstate(divide="ignore"):  # 1/distance from ρ_k to mode l's enclosure (∞: they meet)
+        inv = 1.0 / np.maximum(np.abs(mu[k][:, None] - mu[k][None, :]) - e[k][None, :], 0.0)
+    hard = None
+    if geo.extra is not None:  # h_ak ≥ |Σ_{l∈H} (g_k − g_l) c_lk u_al| on each observed row (x block)
+        z = hard_rows(geo)
+        g_h = float(variance_function(geo.lo_h, temperature)) if np.isfinite(geo.lo_h) else 0.0
+        hard = (g_k * z + g_h * s_h, np.broadcast_to(gp_max * s_h, rows.shape))
+    out = 0.0
+    for i, (big, top, size) in enumerate(((2 * g_k / lo[k], g_k, g_k), (g_k, np.full(k.size, gp_max), gp_k))):
+        # the pair's divided difference: ≤ G at the lower of the two, and ≤ max(g)/distance
+        dd = np.minimum(np.maximum.outer(big, big), np.maximum.outer(size, size) * inv) ** 2
+        np.fill_diagonal(dd, 0.0)
+        first = (r + np.sqrt(2.0) * s) * np.sqrt(np.max(w2 @ dd, axis=0)) * t
+        if hard is None:
+            first = first + (r + np.sqrt(2.0) * s) * top * s_h
+        else:  # max over entries (a, b) of |h_ak||u_bk| + |u_ak||h_bk|
+            h, u_abs = hard[i], np.sqrt(w2)
+            pairs = h[:, None, :] * u_abs[None, :, :] + u_abs[:, None, :] * h[None, :, :]
+            first = first + np.max(pairs, axis=(0, 1))
+        second = top * (s**2 * r**2 + (r_k * s_s + s_h) ** 2)
+        out = max(out, float(np.sum(first + second)))
+    return 3.0 * out * (1 + 1e-9)
+
+
+class SoftGeometry(NamedTuple):
+    """The soft modes S (``modes``, those with η_k > 0) as :func:`vector_roundoff` sees them."""
+
+    modes: np.ndarray  # S
+    lo: np.ndarray  # (N,) μ − e, the lower enclosures
+    hi: np.ndarray  # (N,) μ + e
+    e: np.ndarray  # (N,) e
+    lo_h: float  # the lowest enclosure outside S
+    gap_h: np.ndarray  # (S,) lo_h − μ_k
+    t: np.ndarray  # (S,) t'_k ≥ ‖U_Sᵀr_k‖
+    s_s: np.ndarray  # (S,) t'_k/gap_k
+    s_h: np.ndarray  # (S,) η_k/gap_H ≥ ‖P_H x̃_k‖
+    s: np.ndarray  # (S,) s_s + s_h ≥ sin θ_k
+    rows: np.ndarray  # (n, S) |x̃_ak| on the observed rows
+    w2: np.ndarray  # (n, S) (|x̃_ak| + √2 s_k)² ≥ u_ak²
+    extra: np.ndarray | None  # (4 + n, S) hard_components' numbers and |y_ak| (None: normwise only)
+
+
+def soft_geometry(mu, mu_error, residual, readout):
+    """:class:`SoftGeometry` of the soft modes (``residual`` as :func:`vector_roundoff`'s, the
+    enclosures μ ± ``mu_error``); None without soft modes or observed rows, ∞ when an enclosure
+    reaches 0 or a soft mode's gap is not resolved."""
     mu = np.asarray(mu, float)
-    eta, t = np.asarray(residual, float)
+    residual = np.asarray(residual, float)
+    eta, t = residual[:2]
     k = np.flatnonzero(eta > 0)
     if k.size == 0 or np.size(readout) == 0:
-        return 0.0
+        return None
+    readout = np.atleast_2d(np.asarray(readout, float))
     e = np.broadcast_to(np.asarray(mu_error, float), mu.shape)
     lo, hi = mu - e, mu + e
     if lo.min() <= 0:
@@ -268,28 +418,25 @@ def vector_roundoff(mu, mu_error, residual, readout, temperature: float = 0.0) -
     gap = np.minimum(mu[k] - below[k], above[k] - mu[k])
     rest = np.ones(mu.size, bool)
     rest[k] = False
-    gap_h = (lo[rest].min() if rest.any() else np.inf) - mu[k]
+    lo_h = float(lo[rest].min()) if rest.any() else np.inf
+    gap_h = lo_h - mu[k]
     if np.any(gap <= e[k]) or np.any(gap_h <= 0):
         return np.inf
-    eta, t = eta[k], t[k] + eta[k] * min(1.0, float(np.linalg.norm(eta)) / float(gap_h.min()))
+    eta, t = eta[k], t[k] + eta[k] * min(1.0, float(np.linalg.norm(eta[k])) / float(gap_h.min()))
     s_s, s_h = t / gap, eta / gap_h
     s = s_s + s_h
-    rows = np.abs(np.atleast_2d(np.asarray(readout, float))[:, k])
-    r = rows.max(axis=0)
+    rows = np.abs(readout[:, k])
     w2 = (rows + np.sqrt(2.0) * s) ** 2  # |u_al|² ≤ (|x̃_al| + √2 s_l)²
-    # R_k: the rows' weight on the other modes of S, plain and with each pair's divided difference
-    r_k = np.sqrt(np.max(np.maximum(w2.sum(axis=1)[:, None] - w2, 0.0), axis=0))
-    g_k = variance_function(lo[k], temperature)
-    gp_k = hi[k] * variance_function(hi[k], temperature)  # g_p = μg increases
-    gp_max = float(hi[-1] * variance_function(hi[-1], temperature))
-    with np.errstate(divide="ignore"):  # 1/distance from ρ_k to mode l's enclosure (∞: they meet)
-        inv = 1.0 / np.maximum(np.abs(mu[k][:, None] - mu[k][None, :]) - e[k][None, :], 0.0)
-    out = 0.0
-    for big, top, size in ((2 * g_k / lo[k], g_k, g_k), (g_k, np.full(k.size, gp_max), gp_k)):
-        # the pair's divided difference: ≤ G at the lower of the two, and ≤ max(g)/distance
-        dd = np.minimum(np.maximum.outer(big, big), np.maximum.outer(size, size) * inv) ** 2
-        np.fill_diagonal(dd, 0.0)
-        first = (r + np.sqrt(2.0) * s) * (np.sqrt(np.max(w2 @ dd, axis=0)) * t + top * s_h)
-        second = top * (s**2 * r**2 + (r_k * s_s + s_h) ** 2)
-        out = max(out, float(np.sum(first + second)))
-    return 3.0 * out * (1 + 1e-9)
+    extra = residual[2:][:, k] if residual.shape[0] == 6 + readout.shape[0] else None
+    return SoftGeometry(k, lo, hi, e, lo_h, gap_h, t, s_s, s_h, s, rows, w2, extra)
+
+
+def hard_rows(geo: SoftGeometry) -> np.ndarray:
+    """|z_ak| ≥ |(P_H x̃_k)_a| (n, S) on the observed rows (:func:`hard_components`,
+    :func:`vector_roundoff`), from ``geo`` (:func:`soft_geometry`, with ``extra``)."""
+    a, b, q, ynorm = geo.extra[:4]
+    sin_h = float(np.linalg.norm(geo.s_h))  # ‖P_H X̃‖ ≤ ‖P_H X̃‖_F ≤ ‖η/gap_H‖
+    across = float(np.sqrt(2.0) * np.linalg.norm(geo.s))  # ‖U_S − X̃‖ ≤ ‖·‖_F
+    u_s = np.sqrt(geo.w2.sum(axis=1))  # ‖u_a,S‖
+    z = geo.extra[4:] + u_s[:, None] * (q + across * ynorm)[None, :] + ((a + b * sin_h) / geo.gap_h)[None, :]
+    return np.minimum(np.nan_to_num(z, nan=np.inf), geo.s_h[None, :])
