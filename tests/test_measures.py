@@ -337,3 +337,33 @@ def test_two_mode_closed_form_factor_matches_lapack():
     bad[1, 3, 3] = -1.0
     with pytest.raises(HarmosyncError, match="not positive definite"):
         ms.symplectic_eigenvalues(bad)
+
+
+def test_two_mode_mutual_information_in_one_pass():
+    """I(1:2) = S(σ_A) + S(σ_B) − S(σ) of a two-mode σ: the one-pass route (each ν the operations
+    of the one-mode and two-mode routes) equals the entropies of the reduced states taken
+    separately, bitwise; on a two-mode squeezed thermal state I = 2S(ν_loc) − 2S(ν)
+    (ν_loc = ν cosh 2r, the global ν's both ν); a non-positive-definite σ is refused."""
+    from harmosync import measures_twomode as tm
+
+    rng = np.random.default_rng(8)
+    cov = np.stack([s @ np.diag(np.repeat(rng.uniform(0.5, 3.0, 2), 2)) @ s.T
+                    for s in [random_symplectic(2, rng) for _ in range(200)]])
+    entry_major = np.moveaxis(np.ascontiguousarray(np.moveaxis(cov, 0, -1)), -1, 0)
+    for c in (cov, entry_major):
+        nus = tm.mutual_eigenvalues(c)
+        assert np.array_equal(nus[:, 0], ms.symplectic_eigenvalues(ms.reduced(c, [0]))[:, 0])
+        assert np.array_equal(nus[:, 1], ms.symplectic_eigenvalues(ms.reduced(c, [1]))[:, 0])
+        assert np.array_equal(nus[:, 2:], ms.symplectic_eigenvalues(c))
+        split = (ms.von_neumann_entropy(ms.reduced(c, [0])) + ms.von_neumann_entropy(ms.reduced(c, [1]))
+                 - ms.von_neumann_entropy(c))
+        assert np.array_equal(ms.mutual_information(c, [0], [1]), split)
+    nu, r = 1.7, 0.6
+    tmsv = st.two_mode_squeezed(r, (1.0, 1.0)).cov * (2 * nu)  # thermal ν on both modes, then squeezed
+    s_of = lambda x: (x + 0.5) * np.log(x + 0.5) - (x - 0.5) * np.log(x - 0.5)  # noqa: E731
+    assert np.isclose(ms.mutual_information(tmsv, [0], [1]), 2 * s_of(nu * np.cosh(2 * r)) - 2 * s_of(nu),
+                      rtol=1e-12)
+    bad = cov[:3].copy()
+    bad[1, 3, 3] = -1.0
+    with pytest.raises(HarmosyncError, match="not positive definite"):
+        ms.mutual_information(bad, [0], [1])
