@@ -221,8 +221,8 @@ def mutual_information(cov, part_a=(0,), part_b=(1,), *, accuracy: float = 0.0) 
     checks to catch."""
     cov = np.asarray(cov, dtype=float)
     a, b = _check_parts(cov.shape[-1] // 2, part_a, part_b)
-    if cov.shape[-1] == 4 and (a, b) == ([0], [1]):  # two modes: the three entropies' ν in one pass
-        s = _entropy_terms(mutual_eigenvalues(cov))  # the same numbers as the general route
+    if len(a) == len(b) == 1:  # one mode each: the three entropies' ν in one pass, the same numbers
+        s = _entropy_terms(mutual_eigenvalues(_part(cov, a + b)))
         mi = (s[..., 0] + s[..., 1]) - (s[..., 2] + s[..., 3])
     else:
         mi = (von_neumann_entropy(_part(cov, a)) + von_neumann_entropy(_part(cov, b))
