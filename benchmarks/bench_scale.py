@@ -658,10 +658,12 @@ def run_w5(q: bool, rates: dict) -> dict:
         d_meas = max(d_meas, float(np.abs(mi - res2[2, i]).max()), float(np.abs(ln - res2[3, i]).max()))
     d_workers = float(np.nanmax(np.abs(res1 - res2)))
     rows = [{"method": "harmosync, 2 processes: solve_many + moments + all measures", "time": wall2, "err": None,
-             "note": f"{len(sites)} networks, CPU {cpu2:.2f} s (workers + driver), measures.py MI/LN (textbook "
-                     f"closed forms differ by {d_meas:.1e}); peak RSS {rss:.2f} GB (driver; + the shared result)"},
+             "note": f"{len(sites)} networks, CPU {cpu2:.2f} s (workers + driver), measures.py "
+                     f"MI/LN (textbook closed forms differ by {d_meas:.1e}); peak RSS "
+                     f"{rss:.2f} GB (driver; + the shared result)"},
             {"method": "the same, 1 process", "time": wall1, "err": None,
-             "note": f"CPU {cpu1:.2f} s; results identical to the 2-process run to {d_workers:.0e}"}]
+             "note": f"CPU {cpu1:.2f} s; results identical to the 2-process run to "
+                     f"{d_workers:.0e}"}]
     # solve_ivp / expm on one network, extrapolated to all
     m = sites[len(sites) // 2]
     net = nw.couple(env, nw.probes((1.0, 1.1), 0.5, (1, m), (0.06, 0.06)))
