@@ -337,3 +337,44 @@ def test_two_mode_closed_form_factor_matches_lapack():
     bad[1, 3, 3] = -1.0
     with pytest.raises(HarmosyncError, match="not positive definite"):
         ms.symplectic_eigenvalues(bad)
+
+
+def test_two_mode_mutual_information_in_one_pass():
+    """I(A:B) = S(σ_A) + S(σ_B) − S(σ_AB) for one mode each: the one-pass route (each ν the
+    operations of the one-mode and two-mode routes) equals the entropies of the reduced states
+    taken separately, bitwise, for any pair of modes in either order (a product with a vacuum
+    mode: I = 0 with it); on a two-mode squeezed thermal state I = 2S(ν_loc) − 2S(ν)
+    (ν_loc = ν cosh 2r, the global ν's both ν); a non-positive-definite σ is refused."""
+    from harmosync import measures_twomode as tm
+
+    rng = np.random.default_rng(8)
+    cov = np.stack([s @ np.diag(np.repeat(rng.uniform(0.5, 3.0, 2), 2)) @ s.T
+                    for s in [random_symplectic(2, rng) for _ in range(200)]])
+    entry_major = np.moveaxis(np.ascontiguousarray(np.moveaxis(cov, 0, -1)), -1, 0)
+    for c in (cov, entry_major):
+        nus = tm.mutual_eigenvalues(c)
+        assert np.array_equal(nus[:, 0], ms.symplectic_eigenvalues(ms.reduced(c, [0]))[:, 0])
+        assert np.array_equal(nus[:, 1], ms.symplectic_eigenvalues(ms.reduced(c, [1]))[:, 0])
+        assert np.array_equal(nus[:, 2:], ms.symplectic_eigenvalues(c))
+        split = (ms.von_neumann_entropy(ms.reduced(c, [0])) + ms.von_neumann_entropy(ms.reduced(c, [1]))
+                 - ms.von_neumann_entropy(c))
+        assert np.array_equal(ms.mutual_information(c, [0], [1]), split)
+    three = np.stack([np.kron(np.eye(3), np.eye(2))] * 2) * 0.5  # vacuum, modes 0 and 2 correlated
+    three[:, :2, :2], three[:, 4:, 4:], three[:, :2, 4:], three[:, 4:, :2] = cov[:2, :2, :2], cov[:2, 2:, 2:], \
+        cov[:2, :2, 2:], cov[:2, 2:, :2]
+    for a, b in (([2], [0]), ([0], [2]), ([1], [2])):
+        split = (ms.von_neumann_entropy(ms.reduced(three, a)) + ms.von_neumann_entropy(ms.reduced(three, b))
+                 - ms.von_neumann_entropy(ms.reduced(three, a + b)))
+        assert np.array_equal(ms.mutual_information(three, a, b), split)
+    np.testing.assert_allclose(ms.mutual_information(three, [2], [0]), ms.mutual_information(cov[:2], [1], [0]),
+                               rtol=0, atol=1e-14)
+    assert np.abs(ms.mutual_information(three, [1], [2])).max() < 1e-13  # roundoff of S(σ_B) alone
+    nu, r = 1.7, 0.6
+    tmsv = st.two_mode_squeezed(r, (1.0, 1.0)).cov * (2 * nu)  # thermal ν on both modes, then squeezed
+    s_of = lambda x: (x + 0.5) * np.log(x + 0.5) - (x - 0.5) * np.log(x - 0.5)  # noqa: E731
+    assert np.isclose(ms.mutual_information(tmsv, [0], [1]), 2 * s_of(nu * np.cosh(2 * r)) - 2 * s_of(nu),
+                      rtol=1e-12)
+    bad = cov[:3].copy()
+    bad[1, 3, 3] = -1.0
+    with pytest.raises(HarmosyncError, match="not positive definite"):
+        ms.mutual_information(bad, [0], [1])

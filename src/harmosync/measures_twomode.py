@@ -39,9 +39,25 @@ def two_mode_symplectic_eigenvalues(cov, *, transpose: bool = False) -> np.ndarr
     shape = cov.shape[:-2]
     stack = cov.reshape(-1, 4, 4)  # a view for one leading axis, also of entry-major storage
     out = np.empty((stack.shape[0], 2))
-    if _EIGENVALUES(stack, bool(transpose), out):
+    if _EIGENVALUES(stack, bool(transpose), out, np.empty((0, 2))):
         raise HarmosyncError("covariance is not positive definite; it cannot be a physical state")
     return out.reshape(shape + (2,))
+
+
+def mutual_eigenvalues(cov) -> np.ndarray:
+    """(ν_A, ν_B, ν₋, ν₊) (..., 4) of two-mode covariances ``cov`` (..., 4, 4): the symplectic
+    eigenvalue of each mode's 2 × 2 block and the pair of the whole, in one compiled pass (what
+    the mutual information I(1:2) needs), each by the operations of
+    :func:`harmosync.measures.symplectic_eigenvalues` (one mode: ν = L₀₀·√(σ₁₁ − L₁₀²),
+    L₁₀ = σ₁₀·(1/L₀₀); two modes: :func:`two_mode_symplectic_eigenvalues`): bitwise the same.
+    Raises :class:`HarmosyncError` if some σ is not positive definite."""
+    cov = np.asarray(cov, dtype=float)
+    shape = cov.shape[:-2]
+    stack = cov.reshape(-1, 4, 4)
+    out = np.empty((stack.shape[0], 4))
+    if _EIGENVALUES(stack, False, out[:, 2:], out[:, :2]):
+        raise HarmosyncError("covariance is not positive definite; it cannot be a physical state")
+    return out.reshape(shape + (4,))
 
 
 def _factor(s, k):
@@ -76,13 +92,22 @@ def _factors(s, out):
     return bad
 
 
-def _eigenvalues(s, transpose, out):
+def _eigenvalues(s, transpose, out, single):
     """(ν₋, ν₊) of every matrix of ``s`` into ``out`` (K, 2); True if some σ is not positive
-    definite."""
+    definite. ``single`` (K, 2) or (0, 2): also each mode's own ν from its 2 × 2 block, as the
+    one-mode route computes it (L₀₀·√(σ₁₁ − L₁₀²), L₁₀ = σ₁₀·(1/L₀₀))."""
     bad = False
     for k in range(s.shape[0]):
         (l00, l10, l11, l20, l21, l22, l30, l31, l32, l33), b = _factor(s, k)
         bad = bad or b
+        if single.shape[0]:
+            for i in range(2):
+                d0 = s[k, 2 * i, 2 * i]
+                m00 = math.sqrt(d0) if d0 >= 0 else math.nan
+                m10 = s[k, 2 * i + 1, 2 * i] * (1.0 / m00)
+                d1 = s[k, 2 * i + 1, 2 * i + 1] - m10 * m10
+                single[k, i] = m00 * (math.sqrt(d1) if d1 >= 0 else math.nan)
+                bad = bad or d0 <= 0 or d1 <= 0
         if transpose:  # S σ S with S = diag(1, 1, 1, −1) has the factor S L S: row 3 flips sign
             l30, l31, l32 = -l30, -l31, -l32
         # A = Lᵀ Ω L (Ω = [[0, 1], [−1, 0]] per mode), its six independent entries; L is lower
@@ -103,5 +128,5 @@ def _eigenvalues(s, transpose, out):
 
 
 _FACTORS = kernel(_factors, "boolean(float64[:, :, :], float64[:, :])", reads=(0,), calls=("_factor",))
-_EIGENVALUES = kernel(_eigenvalues, "boolean(float64[:, :, :], boolean, float64[:, :])", reads=(0,),
+_EIGENVALUES = kernel(_eigenvalues, "boolean(float64[:, :, :], boolean, float64[:, :], float64[:, :])", reads=(0,),
                       calls=("_factor",))
