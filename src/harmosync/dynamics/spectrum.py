@@ -12,11 +12,12 @@ Two paths (chosen by :func:`~harmosync.dynamics.normal_modes.solve_closed`):
   O(N²) time, O(N) memory.
 
 Either may solve the chain cut to the light cone of the probes (:func:`cut_chain`, a fixed-end
-chain of the sites within reach). On both paths the soft modes (μ_k ≤ SOFT·μ_max) are recomputed
-from V's parameters in Laplacian form, where no term cancels against ‖V‖ (:func:`laplacian_form`,
-:func:`refine_soft_modes`, :func:`refine_chain_soft`; :mod:`harmosync.solvers.softmodes`), with
-their eigenvectors' residual bounds. The result, a :class:`Spectrum`, is what
-:func:`~harmosync.dynamics.normal_modes.assemble` builds an evolution from.
+chain of the sites within reach). On both paths the soft modes (μ_k ≤ SOFT·μ_max) are
+recomputed from V's parameters in Laplacian form, where no term cancels against ‖V‖
+(:func:`laplacian_form`, :func:`refine_soft_modes`, :func:`refine_chain_soft`;
+:mod:`harmosync.solvers.softmodes`), with their eigenvectors' residual bounds. The result, a
+:class:`Spectrum`, is what :func:`~harmosync.dynamics.normal_modes.assemble` builds an evolution
+from. :func:`normal_modes`: the plain dense eigh, for the references (:mod:`.reference`).
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ def chain_spectrum(network: Network, rows, window) -> Spectrum:
     light cone, :func:`cut_chain`, or None) from P secular equations in the chain's closed-form
     mode basis (Eqs. A6, A8; :func:`~harmosync.solvers.arrowhead.arrowhead_modes`), only the
     probe rows and the observed ``rows`` of U; the soft modes recomputed from V's parameters
-    (:func:`refine_chain_soft`). Modes that no probe and no observed oscillator sees are left out."""
+    (:func:`refine_chain_soft`). Modes that no probe and no observed oscillator sees are left
+    out."""
     env = network.environment
     p = network.n_probes
     offset = 0 if window is None else window.lo - 1
