@@ -19,7 +19,7 @@ from harmosync import states as st
 
 import mpmath as mp
 from conftest import random_network, random_probe_state
-from harmosync.dynamics import normal_modes as nm
+from harmosync.dynamics import spectrum
 from harmosync.solvers.arrowhead import arrowhead_errors
 from reference_mp import Reference, potentials_mp
 
@@ -215,7 +215,7 @@ def test_mode_error_bounds_enclose_the_exact_eigenvalues(case, method):
     a-priori worst case 8ε‖V‖: by an order of magnitude on a soft lowest mode, by half at
     least on the mode most like a probe."""
     net = MODE_CASES[case]()
-    spec = (nm._dense_spectrum if method == "dense" else nm._chain_spectrum)(net, (0, 1), None)
+    spec = (spectrum.dense_spectrum if method == "dense" else spectrum.chain_spectrum)(net, (0, 1), None)
     mu = spec.mu
     if method == "dense":
         e = spec.mu_error
@@ -242,7 +242,7 @@ def test_mode_error_bounds_fall_back_on_a_degenerate_spectrum():
     for i in range(3):
         a[4 * i:4 * i + 4, 4 * i:4 * i + 4] = path + path.T
     net = nw.couple(nw.graph(a, 0.6), nw.probes((1.0, 1.1), 0.2, (1, 2), (0.3, 0.2)))
-    spec = nm._dense_spectrum(net, (0, 1), None)
+    spec = spectrum.dense_spectrum(net, (0, 1), None)
     worst = 8 * np.finfo(float).eps * spec.mu[-1]
     assert np.all(np.abs(spec.mu - _exact_eigenvalues(net)) <= spec.mu_error)
     paired = np.isclose(spec.mu[:, None], spec.mu[None, :], rtol=1e-12).sum(axis=1) == 2

@@ -20,7 +20,7 @@ from harmosync import network as nw
 from harmosync import states as st
 from harmosync.dynamics import many
 from harmosync.errors import UnstableNetworkError
-from harmosync.dynamics import normal_modes as nm
+from harmosync.dynamics import spectrum
 from harmosync.solvers import lowrank as lr
 from reference_mp import Reference
 from test_accuracy import errors
@@ -72,7 +72,7 @@ def test_modes_just_above_and_below_the_soft_threshold(omega0, method):
     1.3e-4 (compressed) and 8.3e-5 (exact kernels). Both keep σ to 1e-13 of max|σ| over
     t ≤ 300 against mpmath (measured ≤ 4e-14), the bound honest."""
     net = nw.couple(nw.chain(18, omega0, 1.0, "free"), nw.probes((1.28,), 0.0, [9], [2 * omega0]))
-    mu = nm._dense_spectrum(net, (0,), None).mu
+    mu = spectrum.dense_spectrum(net, (0,), None).mu
     assert (lr.soft_modes(mu).size == 1) == (mu[0] < lr.SOFT * mu.max())
     err, bound, _ = rel_error(net, st.InitialState(random_probe_state(3, (1.28,)), 0.0), method)
     assert err <= 1e-13
@@ -218,7 +218,7 @@ SOFT_GRAPH_RUN = {  # five_site_soft_line("graph", 0.3) with vacuum probes, as a
 
 def test_cli_soft_probe_on_a_long_chain(tmp_path):
     """502 oscillators with a soft probe: ``auto`` takes the chain path, whose soft mode is now
-    recomputed from the parameters (normal_modes.refine_chain_soft; it was 3% off and warned, so
+    recomputed from the parameters (spectrum.refine_chain_soft; it was 3% off and warned, so
     ``auto`` sent such chains to the dense path up to 2000 oscillators, 10× the CPU at 2000):
     exit 0, no warning, σ(0) the initial state to 1e-9 of it, the hot soft probe's tolerance
     (measured 9e-11; dense 2e-12), inside the bound (1.6e-8)."""
@@ -278,7 +278,7 @@ def test_soft_probe_on_the_chain_path(temperature):
     a free chain (Ω0 = 0.5), method='chain': the secular equation's probe-like root kept only
     ~ε·μ_max absolutely (μ_0 off by a relative 5.3e-7, σ(0) by 2.4e-7 of max|σ| at T = 0 and
     2.9e-2 at T = 0.3, bounds 2.4e-6, 0.29). Its soft mode is now recomputed in Laplacian form
-    (normal_modes.refine_chain_soft): σ against mpmath over t ≤ 300 to 1e-14 of max|σ| at T = 0
+    (spectrum.refine_chain_soft): σ against mpmath over t ≤ 300 to 1e-14 of max|σ| at T = 0
     (measured 2.7e-16) and to 1e-9 at T = 0.3, the dense path's tolerance (measured 8e-11, the
     dense path 7e-11: the core's normwise roundoff on ⟨x²⟩ ≈ T/ω² ~ 3e9); bounds honest and
     useful (measured 9e-14 and 8e-9: 340× and 100× the error)."""
@@ -352,7 +352,7 @@ def test_skeleton_stays_small_when_only_the_probe_is_hard():
     from harmosync.solvers.stieltjes import kernel_basis, snap_interval
 
     net, _ = soft_free_chain(16, 1e-6, 1e-9, 5e-7, 0.3)
-    mu = nm._dense_spectrum(net, (0,), None).mu
+    mu = spectrum.dense_spectrum(net, (0,), None).mu
     soft = lr.soft_modes(mu)
     assert soft.size == 16  # every chain mode soft: the hard modes are the probe's alone
     hard = np.setdiff1d(np.arange(mu.size), soft)

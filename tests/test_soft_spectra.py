@@ -22,6 +22,7 @@ from harmosync import dynamics as dy
 from harmosync import network as nw
 from harmosync import states as st
 from harmosync.dynamics import normal_modes as nm
+from harmosync.dynamics import spectrum
 from harmosync.solvers import lowrank as lr
 from reference_mp import Reference, potentials_mp
 from test_accuracy import assert_tight, errors
@@ -103,7 +104,7 @@ def test_soft_eigenvalues_of_the_dense_path_are_relatively_accurate(case):
     agree with the exact eigenvalues of V from the parameters to a relative 1e-13, and their
     bounds e_k enclose the exact values and are relative too (≤ 1e-12 μ_k)."""
     net = SOFT_NETWORKS[case]()
-    spec = nm._dense_spectrum(net, (0,), None)
+    spec = spectrum.dense_spectrum(net, (0,), None)
     exact = _exact_spectrum(net)
     soft = lr.soft_modes(spec.mu)
     assert soft.size >= 1
@@ -154,7 +155,7 @@ def test_low_rank_delta_with_soft_modes_against_mpmath():
                                 for i in range(n)]))
         muf = np.array([float(x) for x in mu])
         uf = np.array([[float(u[i, k]) for k in range(n)] for i in range(n)])
-    spec = nm._dense_spectrum(net, (0,), None)
+    spec = spectrum.dense_spectrum(net, (0,), None)
     low = lr.low_rank_delta(muf, uf[:p], net.probes.potential(), spec.env_d, spec.env_c, init.probes.cov, 0.0)
     assert lr.soft_modes(muf).size == 1
     vq, vp = low.vectors
@@ -191,8 +192,8 @@ def test_soft_eigenvalues_of_a_cut_chain():
     from harmosync.lightcone import Window
 
     net = nw.paper_network(sites=1500, omega0=0.001)
-    spec = nm._dense_spectrum(net, (0, 1), Window(1, 220, 10.0, 0.0, 1, 1.0))
-    ref = nm._chain_spectrum(nw.paper_network(sites=220, omega0=0.001), (0, 1), None)
+    spec = spectrum.dense_spectrum(net, (0, 1), Window(1, 220, 10.0, 0.0, 1, 1.0))
+    ref = spectrum.chain_spectrum(nw.paper_network(sites=220, omega0=0.001), (0, 1), None)
     soft = lr.soft_modes(spec.mu)
     assert soft.size >= 1
     assert np.allclose(spec.mu, ref.mu, rtol=1e-12, atol=1e-14)
@@ -252,13 +253,13 @@ def _exact_modes(net, count):
 
 @pytest.mark.parametrize("case", sorted(CHAIN_SOFT_NETWORKS) + ["free chain Ω0=1e-6, two probes at the ends"])
 def test_soft_modes_of_the_chain_path_are_relatively_accurate(case):
-    """The chain path's soft modes (normal_modes.refine_chain_soft) against V's exact eigenpairs
+    """The chain path's soft modes (spectrum.refine_chain_soft) against V's exact eigenpairs
     (mpmath, 40 digits): eigenvalues to a relative 1e-13, inside their bounds e_k, which are
     relative too (≤ 1e-12 μ_k); the probe rows of the eigenvectors to 1e-12 (up to sign). The
     secular roots alone kept ~ε·μ_max absolutely (relative 5e-7 on the soft probe, and the 16
     clustered modes not apart at all)."""
     net = (CHAIN_SOFT_NETWORKS.get(case) or SOFT_NETWORKS[case])()
-    spec = nm._chain_spectrum(net, tuple(range(net.n_probes)), None)
+    spec = spectrum.chain_spectrum(net, tuple(range(net.n_probes)), None)
     soft = lr.soft_modes(spec.mu)
     assert soft.size >= 1 and spec.mu.size == net.size  # every mode seen by a probe here
     mu, u = _exact_modes(net, soft.size)
@@ -277,7 +278,7 @@ def test_arrowhead_soft_span_holds_the_soft_eigenvectors(case):
 
     net = CHAIN_SOFT_NETWORKS[case]()
     p, env = net.n_probes, net.environment
-    spec = nm._chain_spectrum(net, tuple(range(p)), None)
+    spec = spectrum.chain_spectrum(net, tuple(range(p)), None)
     soft = lr.soft_modes(spec.mu)
     basis = arrowhead_soft_basis(spec.env_d, spec.env_c, float(spec.mu[soft].max()) * (1 + 1e-6))
     x = np.vstack([basis[:p], chain_mode_apply(basis[p:], env.boundary)])
@@ -335,7 +336,7 @@ def test_vector_term_covers_unrefined_soft_vectors(monkeypatch):
     environment site of the warm soft chain (20 sites, Ω0 = 1e-4, T = 0.5) is off by 1e-13 of
     max|σ|, and the bound without an eigenvector term was 0.2× that; with vector_roundoff (their
     residual / gap) it covers it (measured error 9.6e-14, bound 1.5e-12)."""
-    monkeypatch.setattr(nm, "refine_soft_vectors", lambda v, p, d, mu, u, modes: u)
+    monkeypatch.setattr(spectrum, "refine_soft_vectors", lambda v, p, d, mu, u, modes: u)
     net = nw.couple(nw.chain(20, 1e-4, 1.0, "free"), nw.probes((1.0, 1.1), 0.3, (1, 10), (1e-4, 1e-4)))
     init = st.InitialState(st.product(st.coherent(1.0, 1.0), st.coherent(1.1, 0.5)), 0.5)
     e_cov, _, sol, scale = errors(net, init, "dense", times=np.array([0.0]), observe=(21,), scale=True)

@@ -36,8 +36,8 @@ from ..solvers.arrowhead import arrowhead_modes, arrowhead_modes_many, chain_rou
 from ..states import InitialState
 from .contract import Evolution, check_times
 from ..solvers.lowrank import soft_modes
-from .normal_modes import (NormalModeEvolution, Spectrum, assemble, check_size,
-                           dense_mode_errors, refine_chain_soft, refine_soft_modes, solve_closed)
+from .normal_modes import NormalModeEvolution, assemble, check_size, solve_closed
+from .spectrum import Spectrum, dense_mode_errors, refine_chain_soft, refine_soft_modes
 
 #: networks with at most this many oscillators are solved by one stacked dense eigh
 DENSE_BATCH = 48

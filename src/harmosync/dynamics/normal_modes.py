@@ -13,10 +13,10 @@ mode by mode, by the angle w_k t. So
 No time stepping is involved. The work splits in three steps, each with a fast path chosen
 automatically by :func:`solve_closed` and the evolution's methods:
 
-1. **Normal modes.** Dense ``eigh`` of V (N ≤ ``DENSE_MAX`` oscillators, or a general graph
-   environment); above that, for a homogeneous chain with fixed or free ends, the modes follow
-   from P secular equations in the chain's closed-form mode basis (Eqs. A6, A8;
-   :mod:`harmosync.solvers.arrowhead`): O(N²) time, O(N) memory, only the observed rows of U.
+1. **Normal modes** (:mod:`.spectrum`). Dense ``eigh`` of V (N ≤ ``DENSE_MAX`` oscillators, or
+   a general graph environment); above that, for a homogeneous chain with fixed or free ends,
+   the modes follow from P secular equations in the chain's closed-form mode basis (Eqs. A6,
+   A8; :mod:`harmosync.solvers.arrowhead`): O(N²) time, O(N) memory, only the observed rows of U.
    With ``t_max`` given and a fixed-end chain, the chain is first cut to the sites within reach
    of the probes (:mod:`harmosync.lightcone`), when that keeps less than 80% of it.
 2. **Δ in low-rank form** from the probe rows of U alone, via a pole representation of the
@@ -36,11 +36,12 @@ evaluation reaches a later |t|: read it after evaluating); the means' part alone
 * the eigenvalues' error e_k ≥ |μ̃_k − μ_k|, μ_k the eigenvalues of V built from the exact
   parameters, per mode and a posteriori: residuals and Rayleigh quotients in extended precision,
   the residual theorem and the Kato–Temple inequality, V's own rounding from the parameters
-  (dense: :func:`dense_mode_errors`, and the soft modes recomputed from the parameters in
-  Laplacian form, :func:`refine_soft_modes`; chain: the modes most like a probe, by the
-  arrowhead's residual, the soft ones recomputed in Laplacian form as the dense path's,
-  :func:`refine_chain_soft`, the others by the a-priori 8ε(μ_k + 2‖V‖·|a_k|)); a cluster the
-  enclosures cannot separate keeps Weyl's 8ε‖V‖ + ‖δV‖. e_k enters (i) the stationary split, to first order
+  (dense: :func:`~.spectrum.dense_mode_errors`, and the soft modes recomputed from the
+  parameters in Laplacian form, :func:`~.spectrum.refine_soft_modes`; chain: the modes most
+  like a probe, by the arrowhead's residual, the soft ones recomputed in Laplacian form as the
+  dense path's, :func:`~.spectrum.refine_chain_soft`, the others by the a-priori
+  8ε(μ_k + 2‖V‖·|a_k|)); a cluster the enclosures cannot separate keeps Weyl's 8ε‖V‖ + ‖δV‖.
+  e_k enters (i) the stationary split, to first order
   (``eigen_roundoff``: g(μ̃) for g(μ) in the stationary part, in Δ and between them) and (ii)
   the phases: a frequency error e_k/(w̃_k + √(μ̃_k − e_k)) times t_max;
 * the trig sums' roundoff and the phase error 2ε·w_k·t of the rounded products, per observed x
@@ -67,20 +68,20 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-import scipy.sparse as sp
 
 from .. import lightcone as lc
 from ..conventions import thermal_factor
-from ..errors import HarmosyncError, NumericalError, UnstableNetworkError
-from ..network import Network, chain_mode_rows, chain_modes
+from ..errors import HarmosyncError, NumericalError
+from ..network import Network, chain_modes
 from ..solvers import blas_threads
-from ..solvers.arrowhead import arrowhead_modes, chain_mode_errors, chain_rounding
-from ..solvers.lowrank import (SOFT, eigen_roundoff, eigenvalue_errors, environment_roundoff, evaluation_roundoff,
-                               low_rank_delta, means_roundoff, soft_modes)
-from ..solvers.softmodes import refine_arrowhead_soft, refine_soft_vectors, soft_mode_errors, vector_roundoff
+from ..solvers.arrowhead import chain_mode_errors
+from ..solvers.lowrank import (eigen_roundoff, environment_roundoff, evaluation_roundoff, low_rank_delta,
+                               means_roundoff)
+from ..solvers.softmodes import vector_roundoff
 from ..states import InitialState
 from .contract import Moments, check_times
 from .evaluation import BLOCK, evaluate_means, iter_moment_rows
+from .spectrum import Spectrum, chain_spectrum, dense_spectrum
 
 #: the bound is at least this many times the discrepancy at t = 0 (:func:`initial_discrepancy`):
 #: a safety net, measured where no a-priori term reaches (it caught the soft T = 0 chains' loss
@@ -209,267 +210,6 @@ class NormalModeEvolution:
         return Moments(t, mean, cov, self.rows)
 
 
-def normal_modes(network: Network) -> tuple[np.ndarray, np.ndarray]:
-    """Frequencies w (ascending) and orthonormal eigenvectors U of V (dense eigh)."""
-    lam, u = np.linalg.eigh(network.potential())
-    if lam[0] <= 0:  # check_stability already refuses this; guard against roundoff
-        raise NumericalError(f"the potential matrix has a non-positive eigenvalue {lam[0]:.3g}")
-    return np.sqrt(lam), u
-
-
-@dataclass
-class Spectrum:
-    """The normal modes a solution is assembled from."""
-
-    mu: np.ndarray  # (N,) squared frequencies of the network actually solved
-    a: np.ndarray  # (P, N) probe rows of U
-    readout: np.ndarray  # (n, N) observed rows
-    env_d: np.ndarray  # (M,) squared frequencies of the (possibly cut) environment
-    env_c: np.ndarray  # (P, M) coupling in the environment's mode basis
-    mu_error: np.ndarray | None = None  # (N,) bounds on |μ̃_k − μ_k| (None: the worst case)
-    env_rounding: tuple | None = None  # (δd (M,), δC (P, M)) bounds on env_d's, env_c's rounding
-    residual: np.ndarray | None = None  # (2 or 6 + n, N) soft modes' residual bounds (softmodes.vector_roundoff)
-
-
-def _attachments(network: Network, offset: int):
-    return [(i, s - offset, k) for i, s, k in network.probes.attachments]
-
-
-def _coupling_rows(p: int, m: int, attachments) -> tuple[np.ndarray, list[int]]:
-    sites = sorted({s for _, s, _ in attachments})
-    b = np.zeros((p, len(sites)))
-    for i, s, k in attachments:
-        b[i, sites.index(s)] += k
-    return b, sites
-
-
-def _chain_spectrum(network: Network, rows, window) -> Spectrum:
-    env = network.environment
-    p = network.n_probes
-    offset = 0 if window is None else window.lo - 1
-    m = env.sites if window is None else window.sites
-    boundary = env.boundary
-    env_d = chain_modes(m, env.omega0, env.g, boundary, vectors=False)[0] ** 2
-    b, sites = _coupling_rows(p, m, _attachments(network, offset))
-    env_c = b @ chain_mode_rows(m, boundary, sites) if sites else np.zeros((p, m))
-    modes = arrowhead_modes(network.probes.potential(), env_d, env_c)
-    probe_rows = np.eye(p)
-    obs_sites = [r - p + 1 - offset for r in rows if r >= p]
-    env_rows = chain_mode_rows(m, boundary, obs_sites) if obs_sites else None
-    allrows = modes.rows(probe_rows=probe_rows, env_rows=env_rows)
-    a = allrows[:p]
-    site_rows = allrows[p:]
-    readout = np.empty((len(rows), modes.values.size))
-    j = 0
-    for i, r in enumerate(rows):
-        if r < p:
-            readout[i] = a[r]
-        else:
-            readout[i] = site_rows[j]
-            j += 1
-    rounding = chain_rounding(env_d, env_c, m, env.omega0, env.g, boundary, _attachments(network, offset))
-    mu, mu_err, res = modes.values, None, None
-    if soft_modes(mu).size:
-        mu, a, readout, mu_err, res = refine_chain_soft(network, mu, a, readout, rows, env_d, env_c, rounding,
-                                                        window)
-    # modes no observed oscillator (and no probe) sees carry nothing: leave them out
-    keep = np.any(a != 0, axis=0) | np.any(readout != 0, axis=0)
-    if mu_err is not None:
-        mu_err, res = mu_err[keep], res[:, keep]
-    return Spectrum(mu[keep], a[:, keep], readout[:, keep], env_d, env_c, mu_err, rounding, res)
-
-
-def refine_chain_soft(network: Network, mu, a, readout, rows, env_d, env_c, env_rounding, window=None):
-    """The chain path's soft modes recomputed from V's parameters
-    (:func:`~harmosync.solvers.softmodes.refine_arrowhead_soft`; the other modes' radii from
-    :func:`~harmosync.solvers.arrowhead.chain_mode_errors`) and their rows. Returns (μ, probe rows
-    ``a``, ``readout`` rows of ``rows``, e, (η, t)); unchanged (e, η None) when there are more soft
-    modes than SOFT_MAX: refined eigenvectors beside unrefined ones of the same cluster are not
-    orthogonal (σ(0) 6× further off on 3000 soft modes)."""
-    p = network.n_probes
-    soft = soft_modes(mu)
-    if np.count_nonzero(mu < SOFT * float(mu[-1])) > soft.size:
-        return mu, a, readout, None, None
-    if window is None:
-        cut, offset, boundary = {}, 0, network.environment.boundary
-    else:
-        v, diag, onsite, att = cut_chain(network, window)
-        cut, offset, boundary = dict(v=v, diag=diag, onsite=onsite, attachments=att), window.lo - 1, "fixed"
-    v, rounding, _, d, d_err = laplacian_form(network, **cut)
-    radius = chain_mode_errors(mu, a, network.probes.potential(), env_d, env_c, env_rounding, count=128)
-    local = [r if r < p else r - offset for r in rows]
-    mu, err, res, y = refine_arrowhead_soft(v, p, d, d_err, rounding, mu, radius, env_d, env_c, boundary,
-                                            rows=local)
-    a, readout = np.array(a, float), np.array(readout, float)
-    a[:, soft], readout[:, soft] = y[:p], y[local]
-    return mu, a, readout, err, res
-
-
-def _dense_spectrum(network: Network, rows, window) -> Spectrum:
-    env = network.environment
-    p = network.n_probes
-    if window is None:
-        lam, u = np.linalg.eigh(network.potential())  # its sign is checked after refinement
-        w, env_rounding = np.sqrt(np.maximum(lam, 0.0)), None
-        if env.structured:
-            env_d = chain_modes(env.sites, env.omega0, env.g, env.boundary, vectors=False)[0] ** 2
-            b, sites = _coupling_rows(p, env.sites, _attachments(network, 0))
-            env_c = b @ chain_mode_rows(env.sites, env.boundary, sites) if sites else np.zeros((p, env.sites))
-        else:
-            ew, eu = env.modes()
-            env_d = ew**2
-            if soft_modes(env_d).size:  # V_E's soft modes from its parameters, as V's below
-                env_d, env_err, _ = refine_soft_modes(network, env_d, eu, None, environment=True)
-                env_rounding = (env_err, None)
-            env_c = network.coupling_block() @ eu
-        mu, err, res = refine_soft_modes(network, w**2, u, dense_mode_errors(network, w**2, u), rows=rows)
-        if not mu[0] > err[0]:  # Network's check passed: positive, but not resolvable
-            raise UnstableNetworkError(
-                f"the network is within roundoff of its stability limit: the potential matrix's smallest "
-                f"eigenvalue {mu[0]:.3g} ± {err[0]:.2g} cannot be told from 0 beside its largest {mu[-1]:.3g}; "
-                "reduce the strengths K or raise the lowest frequencies")
-        return Spectrum(mu, u[:p], u[list(rows)], env_d, env_c, err, env_rounding, res)
-    # the cut chain: a fixed-end chain of window.sites sites (the compression of V)
-    m, offset = window.sites, window.lo - 1
-    v, diag_ld, onsite, att = cut_chain(network, window)
-    v = v.toarray()
-    lam, u = np.linalg.eigh(v)
-    if lam[0] <= 0:
-        raise NumericalError(f"the potential matrix has a non-positive eigenvalue {lam[0]:.3g}")
-    env_d = chain_modes(m, env.omega0, env.g, "fixed", vectors=False)[0] ** 2
-    b, sites = _coupling_rows(p, m, att)
-    env_c = b @ chain_mode_rows(m, "fixed", sites)
-    local = [r if r < p else r - offset for r in rows]
-    err = dense_mode_errors(network, lam, u, v=v, diag=diag_ld, attachments=att)
-    lam, err, res = refine_soft_modes(network, lam, u, err, v=v, diag=diag_ld, onsite=onsite, attachments=att,
-                                      rows=local)
-    return Spectrum(lam, u[:p], u[local], env_d, env_c, err, residual=res)
-
-
-def cut_chain(network: Network, window):
-    """The chain cut to the light cone's ``window`` (a fixed-end chain of window.sites sites, the
-    compression of V): (V as CSR, its diagonal and its sites' Ω0² + wall bonds in extended
-    precision, the attachments (0-based probe, site in the cut, K))."""
-    env, p = network.environment, network.n_probes
-    m = window.sites
-    att = _attachments(network, window.lo - 1)
-    bfull = np.zeros((p, m))
-    for i, s, k in att:
-        bfull[i, s - 1] += k
-    v_e = sp.diags([np.full(m - 1, -env.g), np.full(m, env.omega0**2 + 2 * env.g), np.full(m - 1, -env.g)],
-                   [-1, 0, 1])
-    v = sp.bmat([[sp.csr_matrix(network.probes.potential()), sp.csr_matrix(bfull)],
-                 [sp.csr_matrix(bfull.T), v_e]], format="csr")
-    ld = np.longdouble
-    diag_ld = np.concatenate([_probe_diagonal(network.probes), np.full(m, ld(env.omega0) ** 2 + 2 * ld(env.g))])
-    onsite = np.full(m, ld(env.omega0) ** 2)
-    onsite[[0, -1]] += ld(env.g)  # the cut chain's wall bonds
-    return v, diag_ld, onsite, att
-
-
-def _probe_diagonal(pr) -> np.ndarray:
-    ld = np.longdouble
-    return np.asarray(pr.frequencies, ld) ** 2 + np.sum(np.asarray(pr.coupling, ld), axis=1)
-
-
-def _potential_rounding(network: Network, *, v=None, diag=None, attachments=None):
-    """(V as CSR, an entrywise bound on |V_exact − V|): V in double precision against V_exact
-    formed from the same parameters in extended precision (as tests/reference_mp.py reads them:
-    Ω0² of a homogeneous chain from Ω0, the diagonal sums, the summed strengths K). The
-    off-diagonal bonds, λ and single K are the parameters themselves. ``v``, ``diag`` and
-    ``attachments`` (0-based probe, 1-based site, K) describe a cut chain instead."""
-    ld = np.longdouble
-    p = network.n_probes
-    if v is None:
-        env = network.environment
-        onsite = (np.full(env.sites, ld(env.omega0) ** 2) if env.homogeneous_chain and env.omega0 is not None
-                  else np.asarray(env.onsite, ld))
-        deg = np.asarray(sp.csr_matrix(env.bonds).astype(ld).sum(axis=1)).ravel()
-        wall = np.asarray(env.wall, ld) if env.wall is not None else 0
-        diag = np.concatenate([_probe_diagonal(network.probes), onsite + deg + wall])
-        attachments = network.probes.attachments
-        v = network.potential(sparse=True)
-    v = sp.csr_matrix(v)
-    n = v.shape[0]
-    summed: dict[tuple[int, int], np.longdouble] = {}
-    for i, s, k in attachments:
-        summed[(i, p + s - 1)] = summed.get((i, p + s - 1), ld(0)) + ld(k)
-    idx = np.array(list(summed), dtype=int).reshape(-1, 2)
-    off = np.array([abs(summed[key] - ld(v[key])) for key in summed], dtype=float)
-    vals = np.concatenate([np.abs(np.asarray(diag, ld) - v.diagonal().astype(ld)).astype(float), off, off])
-    rows = np.concatenate([np.arange(n), idx[:, 0], idx[:, 1]])
-    cols = np.concatenate([np.arange(n), idx[:, 1], idx[:, 0]])
-    diff = sp.csr_matrix((vals, (rows, cols)), shape=v.shape) + 8 * float(np.finfo(ld).eps) * abs(v)
-    return v, sp.csr_matrix(diff.astype(float) * (1 + 1e-9))
-
-
-def dense_mode_errors(network: Network, mu, u, *, v=None, diag=None, attachments=None) -> np.ndarray:
-    """Per-mode bounds on |μ̃_k − μ_k| for a dense eigh (μ̃ = ``mu``, eigenvectors ``u``) of
-    ``network``'s V, μ_k the eigenvalues of V from the exact parameters
-    (:func:`~harmosync.solvers.lowrank.eigenvalue_errors`; clusters fall back to Weyl's
-    8ε‖V‖ + ‖δV‖ for a backward-stable eigh). ``v``, ``diag``, ``attachments``: a cut chain
-    (:func:`_potential_rounding`)."""
-    v, rounding = _potential_rounding(network, v=v, diag=diag, attachments=attachments)
-    rows = np.asarray(abs(rounding).sum(axis=1))
-    fallback = 8 * np.finfo(float).eps * float(mu[-1]) + float(np.max(rows, initial=0.0))
-    return eigenvalue_errors(v, mu, u, rounding, fallback)
-
-
-def refine_soft_modes(network: Network, mu, u, mu_err, *, v=None, diag=None, onsite=None, attachments=None,
-                      environment: bool = False, rows=None):
-    """(μ, e): the soft modes (:func:`~harmosync.solvers.lowrank.soft_modes`) of a dense eigh
-    (``mu``, ``u``; bounds ``mu_err`` from :func:`dense_mode_errors`) recomputed from V's
-    parameters, with their bounds (:func:`~harmosync.solvers.softmodes.soft_mode_errors`); the
-    other modes as given. Their eigenvectors, the columns of ``u``, are refined in place
-    (:func:`~harmosync.solvers.softmodes.refine_soft_vectors`). ``v``, ``diag``, ``onsite``
-    (Ω0² + wall bonds, extended precision) and ``attachments``: a cut chain
-    (:func:`_potential_rounding`); ``environment``: the modes are V_E's (a graph or a chain with
-    defects, :meth:`~harmosync.network.Environment.modes`), ``mu_err`` None is computed.
-    ``rows``: the observed rows (of V; default the probes), for the componentwise eigenvector
-    term (:func:`~harmosync.solvers.softmodes.vector_roundoff`). Returns (μ, e, the soft modes'
-    residual bounds ((6 + len(rows), N); (2, N) for ``environment``; None without soft modes))."""
-    soft = soft_modes(mu)
-    if soft.size == 0:
-        return mu, mu_err, None
-    if environment:  # V_E alone: no probes, no couplings
-        ld = np.longdouble
-        env = network.environment
-        onsite = _onsite(network)
-        v = env.potential(sparse=True)
-        diag = onsite + np.asarray(sp.csr_matrix(env.bonds).astype(ld).sum(axis=1)).ravel()
-        if mu_err is None:
-            mu_err = dense_mode_errors(network, mu, u, v=v, diag=diag, attachments=())
-        v, rounding = _potential_rounding(network, v=v, diag=diag, attachments=())
-        p, d, d_err = 0, onsite, 4 * float(np.finfo(ld).eps) * np.abs(onsite.astype(float))
-    else:
-        v, rounding, p, d, d_err = laplacian_form(network, v=v, diag=diag, onsite=onsite, attachments=attachments)
-    refine_soft_vectors(v, p, d, mu, u, soft)
-    if not environment:
-        rows = range(p) if rows is None else rows
-    return soft_mode_errors(v, p, d, d_err, mu, u, soft, mu_err, rounding, rows=rows)
-
-
-def _onsite(network: Network) -> np.ndarray:
-    """Ω_j² + wall bonds of the environment's sites, extended precision from the parameters."""
-    ld = np.longdouble
-    env = network.environment
-    onsite = (np.full(env.sites, ld(env.omega0) ** 2) if env.homogeneous_chain and env.omega0 is not None
-              else np.asarray(env.onsite, ld))
-    return onsite + (np.asarray(env.wall, ld) if env.wall is not None else 0)
-
-
-def laplacian_form(network: Network, *, v=None, diag=None, onsite=None, attachments=None):
-    """(V as CSR, its entrywise rounding, P, d, δd): V = diag(d) + L + C in the Laplacian form of
-    :mod:`~harmosync.solvers.softmodes`, d = (ω_i², Ω_j² + wall bonds) in extended precision from
-    the parameters, |δd| ≤ 4ε_ld·d. ``v``, ``diag``, ``onsite``, ``attachments``: a cut chain
-    (:func:`cut_chain`)."""
-    ld = np.longdouble
-    onsite = _onsite(network) if onsite is None else onsite
-    d = np.concatenate([np.asarray(network.probes.frequencies, ld) ** 2, onsite])
-    v, rounding = _potential_rounding(network, v=v, diag=diag, attachments=attachments)
-    return v, rounding, network.n_probes, d, 4 * float(np.finfo(ld).eps) * np.abs(d.astype(float))
-
-
 def _environment_energy(network: Network, temperature: float) -> float:
     """Σ_j ν_j Ω_j: ⟨H_E⟩ of the environment's initial (thermal) state [frequency]."""
     env = network.environment
@@ -525,7 +265,7 @@ def solve_closed(network: Network, initial: InitialState, *, observe=None, tol: 
         use = "chain" if structured and size > DENSE_MAX else "dense"
     check_size(size, use, cuttable=t_max is None and structured and env.boundary == "fixed")
     with blas_threads(1 if size <= SMALL else None):
-        spec = (_chain_spectrum if use == "chain" else _dense_spectrum)(network, rows, window)
+        spec = (chain_spectrum if use == "chain" else dense_spectrum)(network, rows, window)
         return assemble(spec, rows, network.probes.potential(), initial,
                         environment_energy=_environment_energy(network, temp), tol=tol,
                         covariance=covariance, method=use, window=window, t_max=t_max)

@@ -10,7 +10,7 @@ import numpy as np
 from ..conventions import to_interleaved
 from ..network import Network
 from ..states import InitialState, environment_covariance
-from .normal_modes import normal_modes
+from .spectrum import normal_modes
 
 
 def propagator(network: Network, t: float) -> np.ndarray:

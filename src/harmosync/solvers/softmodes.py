@@ -45,6 +45,33 @@ def laplacian_apply(d, parts, x):
     return vx
 
 
+def laplacian_magnitudes(parts, row_abs, row_err, ax, adx) -> None:
+    """Add to ``row_abs``, row by row, the magnitudes of (Vx)_i's bond and coupling terms in
+    Laplacian form, Σ_j |w_ij|·|x_i − x_j| + Σ_j |K_ij|·|x_j|, and to ``row_err`` their share of
+    V's rounding, Σ_j δw_ij·|x_i − x_j| + Σ_j δK_ij·|x_j| (in place, (N, S) each; ``parts`` from
+    :func:`laplacian_parts`, ``ax`` = |x| (N, S), ``adx`` ≥ |x_i − x_j| per bond): what bounds
+    the roundoff of :func:`laplacian_apply` and the parameters' rounding, entrywise."""
+    (li, lj, lw, dlw), (ci, cj, ck, dck) = parts
+    lwf, ckf = np.abs(lw.astype(float)), np.abs(ck.astype(float))
+    bond, bond_err = lwf[:, None] * adx, dlw[:, None] * adx
+    for rows, vals, errs in ((li, bond, bond_err), (lj, bond, bond_err),
+                             (ci, ckf[:, None] * ax[cj], dck[:, None] * ax[cj]),
+                             (cj, ckf[:, None] * ax[ci], dck[:, None] * ax[ci])):
+        np.add.at(row_abs, rows, vals)
+        np.add.at(row_err, rows, errs)
+
+
+def other_soft_part(xf, rf, allow, n: int) -> np.ndarray:
+    """t_k ≥ ‖X̃_{S∖k}ᵀ r_k‖ (:func:`vector_roundoff`): each soft residual's part in the span of
+    the other soft vectors, from the unit columns ``xf`` (N, S) and their residuals ``rf`` in
+    double (float products: + n·ε‖r‖) and ``allow`` ≥ |r_exact − r|, entrywise (N, S)."""
+    proj, part = xf.T @ rf, np.abs(xf).T @ allow
+    np.fill_diagonal(proj, 0.0)
+    np.fill_diagonal(part, 0.0)
+    return ((np.sqrt(np.sum(proj**2, axis=0)) + np.sqrt(np.sum(part**2, axis=0))) * (1 + 1e-6)
+            + 2 * n * np.finfo(float).eps * np.sqrt(np.sum(rf * rf, axis=0)))
+
+
 def refine_soft_vectors(v, p: int, d, mu, u, modes) -> np.ndarray:
     """The soft ``modes``' eigenvectors of a dense eigh (μ̃ ``mu``, columns ``u``, updated in
     place; returned) refined against V's parameters in Laplacian form, where the float eigh leaves
@@ -99,25 +126,22 @@ def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None, *
     indices in V) also :func:`hard_components`' four per-mode numbers and |y_ak| on those rows
     (residual (6 + len(rows), N): the componentwise eigenvector term)."""
     ld = np.longdouble
-    observed = None if rows is None else np.asarray(rows, int)  # (``rows`` is reused below)
+    observed = None if rows is None else np.asarray(rows, int)
     mu = np.asarray(mu, float).copy()
     modes = np.asarray(modes, int)
     e = np.asarray(radius, float).copy()
     if modes.size == 0:
         return mu, e
     n = mu.size
-    (li, lj, lw, dlw), (ci, cj, ck, dck) = laplacian_parts(v, p, rounding)
+    parts = laplacian_parts(v, p, rounding)
+    (li, lj, lw, dlw), (ci, cj, ck, dck) = parts
     d = np.asarray(d, ld)
     x = (np.asarray(u, float)[:, modes] if columns is None else np.asarray(columns, float)).astype(ld)
     dx, xx = x[li] - x[lj], x[ci] * x[cj]
     n2 = np.sum(x * x, axis=0)
     rh = (np.sum(d[:, None] * x * x, axis=0) + np.sum(lw[:, None] * dx * dx, axis=0)
           + 2 * np.sum(ck[:, None] * xx, axis=0)) / n2
-    vx = d[:, None] * x
-    for rows, vals in ((li, lw[:, None] * dx), (lj, -lw[:, None] * dx),
-                       (ci, ck[:, None] * x[cj]), (cj, ck[:, None] * x[ci])):
-        np.add.at(vx, rows, vals)
-    res = vx - rh * x
+    res = laplacian_apply(d, parts, x) - rh * x
     # in double: |terms| for the extended-precision roundoff (γ of the longest sum), and the
     # parameters' rounding: s_k (Rayleigh quotient) and ‖|δV||x|‖ (residual), x unit
     eps_ld = float(np.finfo(ld).eps)
@@ -131,12 +155,7 @@ def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None, *
     s_k = (de @ ax**2 + dlw @ adx**2 + 2 * dck @ axx) / nrm2
     rho_f = np.abs(rh.astype(float))
     row_abs, row_err = df[:, None] * ax, de[:, None] * ax
-    for rows in (li, lj):
-        np.add.at(row_abs, rows, lwf[:, None] * adx)
-        np.add.at(row_err, rows, dlw[:, None] * adx)
-    for rows, cols in ((ci, cj), (cj, ci)):
-        np.add.at(row_abs, rows, ckf[:, None] * ax[cols])
-        np.add.at(row_err, rows, dck[:, None] * ax[cols])
+    laplacian_magnitudes(parts, row_abs, row_err, ax, adx)
     rn = (np.sqrt(np.sum(res * res, axis=0)).astype(float)
           + g * np.sqrt(np.sum((row_abs + rho_f * ax) ** 2, axis=0))
           + np.sqrt(np.sum(row_err**2, axis=0))) * safe / np.sqrt(nrm2) + g * absum
@@ -145,21 +164,16 @@ def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None, *
     fallback = e.copy()  # the given radius bounds the given μ̃: moved to ρ, it widens by |ρ − μ̃|
     fallback[modes] += np.abs(rh - mu[modes].astype(ld)).astype(float) * (1 + 1e-12)
     mu[modes] = rh.astype(float)
-    # :func:`vector_roundoff`'s t_k ≥ ‖X̃_{S∖k}ᵀr_k‖ (x unit): the computed residual's part (float
-    # products: + n·ε‖r‖) and, entry by entry, what η adds to it (roundoff, δV, ρ_k's roundoff)
+    # :func:`vector_roundoff`'s t_k (x unit), with what η adds to r entry by entry (roundoff, δV,
+    # ρ_k's roundoff)
     nx = np.sqrt(nrm2)
     xf, rf = x.astype(float) / nx, res.astype(float) / nx
     r_err = (g * (row_abs + rho_f * ax) + row_err) * safe  # ≥ |r_computed − r_exact| (x as stored)
-    allow = (r_err + g * absum * ax) / nx
-    proj, part = xf.T @ rf, np.abs(xf).T @ allow
-    np.fill_diagonal(proj, 0.0)
-    np.fill_diagonal(part, 0.0)
     t = np.zeros(n)
-    t[modes] = ((np.sqrt(np.sum(proj**2, axis=0)) + np.sqrt(np.sum(part**2, axis=0))) * (1 + 1e-6)
-                + 2 * n * np.finfo(float).eps * np.sqrt(np.sum(rf * rf, axis=0)))
+    t[modes] = other_soft_part(xf, rf, (r_err + g * absum * ax) / nx, n)
     out = [eta, t]
     if observed is not None:
-        four, yr = hard_components((li, lj, lw, dlw), (ci, cj, ck, dck), v, d, de, x, rh, res, r_err, observed)
+        four, yr = hard_components(*parts, v, d, de, x, rh, res, r_err, observed)
         for row in list(four) + list(yr):
             full = np.zeros(n)
             full[modes] = row
@@ -185,7 +199,7 @@ def hard_components(lap, cpl, v, d, d_err, x, rho, res, res_err, rows):
     Returns ((a, b, q, ‖y‖) (4, S), |y_ak| (len(rows), S)); ∞ where the solve failed."""
     from scipy.sparse.linalg import splu
 
-    (li, lj, lw, dlw), (ci, cj, ck, dck) = lap, cpl
+    (li, lj, _, _), (ci, _, _, _) = lap, cpl
     n, k = x.shape
     xf, rf, rhof = x.astype(float), res.astype(float), rho.astype(float)
     eps = np.finfo(float).eps
@@ -206,15 +220,9 @@ def hard_components(lap, cpl, v, d, d_err, x, rho, res, res_err, rows):
     s = laplacian_apply(d, (lap, cpl), yl) - rho * yl - res
     # its roundoff (γ of the longest sum, as soft_mode_errors) and V's rounding, entrywise
     ay, ady = np.abs(y), np.abs(y[li] - y[lj]) * (1 + 2 * eps)
-    lwf, ckf = np.abs(lw.astype(float)), np.abs(ck.astype(float))
     row_abs = np.abs(d.astype(float))[:, None] * ay + np.abs(rhof) * ay
     row_err = np.asarray(d_err, float)[:, None] * ay
-    bond, bond_err = lwf[:, None] * ady, dlw[:, None] * ady
-    for rows_, vals, errs in ((li, bond, bond_err), (lj, bond, bond_err),
-                              (ci, ckf[:, None] * ay[cj], dck[:, None] * ay[cj]),
-                              (cj, ckf[:, None] * ay[ci], dck[:, None] * ay[ci])):
-        np.add.at(row_abs, rows_, vals)
-        np.add.at(row_err, rows_, errs)
+    laplacian_magnitudes((lap, cpl), row_abs, row_err, ay, ady)
     g = 1.01 * (n + li.size + ci.size + 8) * float(np.finfo(ld).eps)
     safe = 1 + 4 * (n + li.size + ci.size) * eps
     s_err = (g * row_abs + row_err) * safe + res_err
