@@ -337,14 +337,11 @@ def _new_memory(spec: SweepSpec, chunk: int, plan: Plan):
 
 def _execute(spec, ex, inflight, pool, plan: Plan, payload, store, shard, progress, say) -> None:
     """Run the tasks with a progress bar; on Ctrl-C say how many points are saved."""
-    from tqdm.auto import tqdm
-
     todo = sum(b - a for a, b in plan.tasks)
     failed: list = []
     noted: list = []
     # no bar in logs: a redirected stderr would collect every refresh as a line
-    bar = tqdm(total=todo, unit="pt", desc="sweep", disable=not progress or todo == 0 or not sys.stderr.isatty(),
-               dynamic_ncols=True, smoothing=0.1)
+    bar = _progress_bar(todo) if progress and todo and sys.stderr.isatty() else NoBar()
     t0 = time.perf_counter()
 
     def on_done(res: TaskResult):
@@ -392,6 +389,30 @@ def _execute(spec, ex, inflight, pool, plan: Plan, payload, store, shard, progre
     if failed:
         i, msg = failed[0]
         say(f"warning: {len(failed)} points failed (status 2, values NaN); first at {spec.describe(i)}: {msg}")
+
+
+def _progress_bar(total: int):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="pt", desc="sweep", dynamic_ncols=True, smoothing=0.1)
+
+
+class NoBar:
+    """The progress bar's interface, doing nothing: no tqdm when no bar is shown (a tqdm, even
+    disabled, starts a monitor thread that outlives the sweep, and a driver with a thread gets
+    the fork server for its next pool: executors.start_method)."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix(self, **kwargs) -> None:
+        pass
+
+    def reset(self, total: int | None = None) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def _interrupted(spec: SweepSpec, store) -> str:
