@@ -32,6 +32,11 @@ MAX_CHUNK_BYTES = 64 * 2**20
 MIN_TASKS = 64
 MIN_TASK_SECONDS = 0.25
 WARM_TIMING_SECONDS = 1.0  # time_point times a point faster than this twice (the first pays imports)
+#: ... and one faster than BATCH_TIMING_BELOW [s] again in a batch of about BATCH_TIMING_SECONDS
+#: of work (at most BATCH_TIMING_POINTS copies)
+BATCH_TIMING_BELOW = 0.02
+BATCH_TIMING_SECONDS = 0.1
+BATCH_TIMING_POINTS = 64
 #: sweeps of at least this many points start their local worker processes first (executors.early_pool)
 EARLY_POOL_POINTS = 200
 
@@ -104,9 +109,12 @@ def _run_points(payload: Payload, start: int, stop: int, t0: float) -> TaskResul
 # Chunks and shards
 # ----------------------------------------------------------------------------------------------
 def time_point(first: cfgmod.RunConfig, keep) -> tuple[str, float, int]:
-    """("ok", CPU seconds of one point, bytes it keeps) for ``first`` with one BLAS thread (a
-    point faster than WARM_TIMING_SECONDS timed a second time, warm), or ("unstable" | "error",
-    0, message) — plain data, so that a pool's worker can run it."""
+    """("ok", CPU seconds per point as a task computes it, bytes a point keeps) for ``first``
+    with one BLAS thread, or ("unstable" | "error", 0, message) — plain data, so that a pool's
+    worker can run it. A point faster than WARM_TIMING_SECONDS is timed a second time, warm;
+    one faster than BATCH_TIMING_BELOW is then timed in a batch of copies, twice (``evaluate_many``,
+    as a task runs it: batched points share their solve and C, and a lone one of the summary
+    sweep costs ~6× a batched one — tasks sized on it come out 6× too small)."""
     from threadpoolctl import threadpool_limits
 
     from .. import jit
@@ -121,6 +129,12 @@ def time_point(first: cfgmod.RunConfig, keep) -> tuple[str, float, int]:
                 t0 = time.process_time()
                 evaluate(prepare(first, keep), keep)
                 per = time.process_time() - t0
+            if per < BATCH_TIMING_BELOW:
+                n = min(BATCH_TIMING_POINTS, max(2, math.ceil(BATCH_TIMING_SECONDS / max(per, 1e-6))))
+                for _ in range(2):  # the best of two (the first batch pays first calls)
+                    t0 = time.process_time()
+                    evaluate_many([prepare(first, keep) for _ in range(n)], keep)
+                    per = min(per, (time.process_time() - t0) / n)
     except UnstableNetworkError:
         return "unstable", 0.0, 0
     except HarmosyncError as e:
