@@ -250,3 +250,24 @@ def test_a_driver_without_threads_forks_its_workers_with_their_own_signals_and_t
     r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=False)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
     assert "Traceback" not in r.stderr, r.stderr
+
+
+def test_a_cheap_point_is_timed_in_a_batch_as_a_task_computes_it(monkeypatch):
+    """time_point times a point cheaper than BATCH_TIMING_BELOW again in batches of copies
+    (evaluate_many, as run_task computes a task's points), twice, and returns the best per-point
+    time: tasks are sized on what a batched point costs, not on a lone one (6× more here)."""
+    spec = sw.build_spec(BASE, AXES, KEEP)
+    batches = []
+    real = run_mod.evaluate_many
+
+    def counting(points, keep, *args):
+        batches.append([p.config for p in points])
+        return real(points, keep, *args)
+
+    monkeypatch.setattr(run_mod, "evaluate_many", counting)
+    first = spec.point_config(0)
+    kind, per, nbytes = run_mod.time_point(first, spec.keep)
+    assert kind == "ok" and 0 < per < run_mod.BATCH_TIMING_BELOW and nbytes == 8 * len(VARS)
+    assert len(batches) == 2
+    for configs in batches:
+        assert 2 <= len(configs) <= run_mod.BATCH_TIMING_POINTS and all(c == first for c in configs)
