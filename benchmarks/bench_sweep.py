@@ -15,8 +15,8 @@ Cases (each in a fresh subprocess, so peak RSS is that run's own):
   show that memory does not grow with the number of points.
 
 Every case also reports the CPU time of the driver and its workers together (user + system;
-``cpu [ms/pt]`` per point), which a machine shared with other work inflates much less than the
-wall time. Wall-clock numbers depend on the machine and on what else runs on it; say so when
+``cpu [ms/pt]`` per point; read as soon as the sweep returns, before its result is checked),
+which a machine shared with other work inflates much less than the wall time. Wall-clock numbers depend on the machine and on what else runs on it; say so when
 quoting them. One case alone: ``python benchmarks/bench_sweep.py --case summary 100``.
 """
 
