@@ -15,8 +15,8 @@ Cases (each in a fresh subprocess, so peak RSS is that run's own):
   show that memory does not grow with the number of points.
 
 Every case also reports the CPU time of the driver and its workers together (user + system;
-``cpu [ms/pt]`` per point), which a machine shared with other work inflates much less than the
-wall time. Wall-clock numbers depend on the machine and on what else runs on it; say so when
+``cpu [ms/pt]`` per point; read as soon as the sweep returns, before its result is checked),
+which a machine shared with other work inflates much less than the wall time. Wall-clock numbers depend on the machine and on what else runs on it; say so when
 quoting them. One case alone: ``python benchmarks/bench_sweep.py --case summary 100``.
 """
 
@@ -40,59 +40,51 @@ def _peak_mb(who) -> float:
     return resource.getrusage(who).ru_maxrss / 1024  # Linux: KiB
 
 
+#: the sampler of WorkerPeak: a separate process, so that the driver runs no thread of its own
+#: (a sweep forks its workers from a driver with no other thread: sweep.executors.start_method)
+SAMPLER = r"""
+import os, select, sys
+driver, me, peak, known, k = sys.argv[1], str(os.getpid()), 0, set(), 0
+
+def status(pid):
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            return {a: b.strip() for a, b in (line.split(":", 1) for line in fh if ":" in line)}
+    except OSError:
+        return {}
+
+while not select.select([sys.stdin], [], [], 0.1)[0]:
+    new = set()
+    if k % 5 == 0:  # look for new descendants twice a second
+        parents = {driver} | known
+        new = {d for d in os.listdir("/proc") if d.isdigit() and d != me and status(d).get("PPid") in parents} - known
+    k += 1
+    for d in list(known):  # a child just found may be between fork and exec (the driver's image): next time
+        st = status(d)
+        if st.get("PPid") not in {driver} | known:
+            known.discard(d)
+        elif "VmHWM" in st:
+            peak = max(peak, int(st["VmHWM"].split()[0]))
+    known |= new
+print(peak)
+"""
+
+
 class WorkerPeak:
-    """Peak RSS of this process's children (the sweep's workers, or the fork server and the
-    workers it forks) [MB], from their VmHWM, sampled every 0.1 s while the sweep runs.
-    (``RUSAGE_CHILDREN``'s ru_maxrss is not that: it counts each child's image between fork and
-    exec, i.e. the driver's RSS when it spawned.)"""
-
-    def __init__(self):
-        import threading
-
-        self.peak_kb = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._poll, daemon=True)
-
-    def _poll(self):
-        me, children, k = str(os.getpid()), set(), 0
-        while not self._stop.wait(0.1):
-            if k % 5 == 0:  # look for new children twice a second (once exec'd: the workers)
-                parents = {me} | children
-                children |= {d for d in os.listdir("/proc") if d.isdigit() and self._status(d).get("PPid") in parents
-                             and self._is_worker(d)}
-            k += 1
-            for d in list(children):
-                st = self._status(d)
-                if st.get("PPid") not in {me} | children:
-                    children.discard(d)
-                elif "VmHWM" in st:
-                    self.peak_kb = max(self.peak_kb, int(st["VmHWM"].split()[0]))
-
-    @staticmethod
-    def _is_worker(pid: str) -> bool:
-        """A spawned worker (or the fork server, or a worker it forked) after its exec (before
-        it, a child is a copy of the driver)."""
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                return b"multiprocessing" in fh.read()
-        except OSError:
-            return False
-
-    @staticmethod
-    def _status(pid: str) -> dict:
-        try:
-            with open(f"/proc/{pid}/status") as fh:
-                return {k: v.strip() for k, v in (line.split(":", 1) for line in fh if ":" in line)}
-        except OSError:
-            return {}
+    """Peak RSS of this process's descendants (the sweep's workers: forked from the driver, or
+    the fork server and the workers it forks) [MB], from their VmHWM, sampled every 0.1 s while
+    the sweep runs by a separate process (``RUSAGE_CHILDREN``'s ru_maxrss is not that: it
+    counts a spawned child's image between fork and exec, i.e. the driver's RSS when it
+    spawned). Its CPU time is not counted (the cases read theirs before it ends)."""
 
     def __enter__(self):
-        self._thread.start()
+        self._proc = subprocess.Popen([sys.executable, "-c", SAMPLER, str(os.getpid())], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, text=True)
         return self
 
     def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
+        out, _ = self._proc.communicate("stop\n")
+        self.peak_kb = int(out)
 
     @property
     def mb(self) -> float:
@@ -114,7 +106,16 @@ def stop_fork_server() -> None:
         server._stop()
 
 
-def case_fig6(workers: int, sites: int, blas: str) -> dict:
+def cpu_spent(cpu0: float) -> dict:
+    """CPU seconds since ``cpu0`` (RUSAGE_SELF) of the driver and of driver + workers (the fork
+    server, if any, stopped first): read as soon as the sweep returns, so that checking its
+    result (dask imports distributed to compute anything) does not count."""
+    stop_fork_server()
+    return {"driver_cpu_s": _cpu_s(resource.RUSAGE_SELF) - cpu0,
+            "cpu_s": _cpu_s(resource.RUSAGE_SELF) + _cpu_s(resource.RUSAGE_CHILDREN) - cpu0}
+
+
+def case_fig6(cpu0: float, workers: int, sites: int, blas: str) -> dict:
     from harmosync import sweep as sw
 
     base, axes, keep = sw.load_toml(ROOT / "examples" / "fig6_sweep.toml")
@@ -126,14 +127,15 @@ def case_fig6(workers: int, sites: int, blas: str) -> dict:
         ds = sw.run_sweep(base, axes, keep=keep, store=tmp / "f.zarr", executor=executor, workers=max(workers, 1),
                           progress=False, log=lambda s: None, blas_threads=None if blas == "uncapped" else 1)
         wall = time.perf_counter() - t0
+        cpu = cpu_spent(cpu0)
         assert int((ds["status"] == 1).sum()) == sites
         size = sum(f.stat().st_size for f in (tmp / "f.zarr").rglob("*") if f.is_file())
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return {"points": sites, "wall_s": wall, "points_per_s": sites / wall, "store_mb": size / 2**20}
+    return {"points": sites, "wall_s": wall, "points_per_s": sites / wall, "store_mb": size / 2**20, **cpu}
 
 
-def case_summary(n_side: int) -> dict:
+def case_summary(cpu0: float, n_side: int) -> dict:
     from harmosync import sweep as sw
 
     base = {
@@ -151,11 +153,12 @@ def case_summary(n_side: int) -> dict:
         t0 = time.perf_counter()
         ds = sw.run_sweep(base, axes, keep=keep, store=tmp / "s.zarr", progress=False, log=lambda s: None)
         wall = time.perf_counter() - t0
+        cpu = cpu_spent(cpu0)
         n = n_side * n_side
         assert int((ds["status"] > 0).sum()) == n
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return {"points": n, "wall_s": wall, "points_per_s": n / wall}
+    return {"points": n, "wall_s": wall, "points_per_s": n / wall, **cpu}
 
 
 def run_case(args: list[str]) -> dict:
@@ -176,12 +179,10 @@ def main():
         cpu0 = _cpu_s(resource.RUSAGE_SELF)
         kind, *rest = a.case
         with WorkerPeak() as workers:
-            out = case_fig6(int(rest[0]), int(rest[1]), rest[2]) if kind == "fig6" else case_summary(int(rest[0]))
-        stop_fork_server()
+            out = (case_fig6(cpu0, int(rest[0]), int(rest[1]), rest[2]) if kind == "fig6"
+                   else case_summary(cpu0, int(rest[0])))
         out["driver_peak_rss_mb"] = _peak_mb(resource.RUSAGE_SELF)
         out["worker_peak_rss_mb"] = workers.mb
-        out["driver_cpu_s"] = _cpu_s(resource.RUSAGE_SELF) - cpu0
-        out["cpu_s"] = _cpu_s(resource.RUSAGE_SELF) + _cpu_s(resource.RUSAGE_CHILDREN) - cpu0
         out["load_average"] = os.getloadavg()[0]
         print(json.dumps(out))
         return

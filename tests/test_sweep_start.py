@@ -185,3 +185,89 @@ def test_a_local_pool_times_the_first_point_so_the_driver_never_starts_numba(tmp
     assert loaded == "False", r.stdout
     chunk = int(line.rsplit("up to ", 1)[1])
     assert chunk >= 20, line  # warm-timed (~30 here, bounded by MIN_TASKS), not ~8× smaller
+
+
+FORKED = """
+import os, signal, sys, threading, time
+import numpy as np
+from harmosync import sweep as sw
+from harmosync.sweep import executors
+
+
+def cli_like_handler(signum, frame):
+    raise KeyboardInterrupt  # what the CLI's SIGTERM handler does in the driver
+
+
+def inside():
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    return (signal.getsignal(signal.SIGTERM) == signal.SIG_DFL, signal.getsignal(signal.SIGINT) == signal.SIG_IGN,
+            sorted(int(s) for s in blocked), os.getppid(), "numba" in sys.modules)
+
+
+def main():
+    signal.signal(signal.SIGTERM, cli_like_handler)
+    assert executors.start_method() == "fork"
+    pool = executors.LocalPool(2)
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == set()  # the driver's mask is restored
+    sigterm_default, sigint_ignored, blocked, parent, kernels = pool.executor.submit(inside).result()
+    assert sigterm_default and sigint_ignored and blocked == [] and parent == os.getpid() and kernels
+    assert "numba" not in sys.modules  # the workers loaded the kernels, not the driver
+    pool.terminate()  # SIGTERM to the workers: they end silently (the driver's handler would raise)
+    deadline = time.monotonic() + 30
+    while threading.active_count() > 1 and time.monotonic() < deadline:  # the pool's threads end
+        time.sleep(0.01)
+    base = {BASE!r}
+    axes = {{"probes.strengths[*]": {{"start": 0.05, "stop": 0.5, "num": 16}},
+            "probes.frequencies[2]": {{"start": 1.0, "stop": 1.4, "num": 15}}}}
+    keep = {KEEP!r}
+    quiet = dict(progress=False, log=lambda s: None)
+    assert executors.start_method() == "fork"
+    forked = sw.run_sweep(base, axes, keep=keep, workers=2, batch=40, **quiet)
+    assert threading.active_count() == 1  # no progress bar shown: no tqdm monitor thread left
+    serial = sw.run_sweep(base, axes, keep=keep, executor="serial", batch=7, **quiet)
+    assert (forked["status"] == 1).all()
+    for v in {VARS!r}:
+        assert np.array_equal(forked[v].values, serial[v].values, equal_nan=True), v
+    threading.Thread(target=threading.Event().wait, daemon=True).start()
+    assert executors.start_method() != "fork"  # another thread could hold a lock the copy needs
+    print("ok")
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers are forked from the driver on Linux")
+def test_a_driver_without_threads_forks_its_workers_with_their_own_signals_and_the_same_numbers(tmp_path):
+    """A driver that runs no other thread forks its workers (executors.start_method): each has
+    SIGTERM at its default (the CLI's handler, inherited, would raise in it), SIGINT ignored and
+    no signal left blocked, loads the kernels itself (the driver never imports numba), and ends
+    silently when terminated; the sweep's numbers are the serial sweep's bit for bit. A driver
+    with another thread gets the fork server."""
+    script = tmp_path / "forked.py"
+    script.write_text(FORKED.format(BASE=BASE, KEEP=KEEP, VARS=VARS))
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=False)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+    assert "Traceback" not in r.stderr, r.stderr
+
+
+def test_a_cheap_point_is_timed_in_a_batch_as_a_task_computes_it(monkeypatch):
+    """time_point times a point cheaper than BATCH_TIMING_BELOW again in batches of copies
+    (evaluate_many, as run_task computes a task's points), twice, and returns the best per-point
+    time: tasks are sized on what a batched point costs, not on a lone one (6× more here)."""
+    spec = sw.build_spec(BASE, AXES, KEEP)
+    batches = []
+    real = run_mod.evaluate_many
+
+    def counting(points, keep, *args):
+        batches.append([p.config for p in points])
+        return real(points, keep, *args)
+
+    monkeypatch.setattr(run_mod, "evaluate_many", counting)
+    first = spec.point_config(0)
+    kind, per, nbytes = run_mod.time_point(first, spec.keep)
+    assert kind == "ok" and 0 < per < run_mod.BATCH_TIMING_BELOW and nbytes == 8 * len(VARS)
+    assert len(batches) == 2
+    for configs in batches:
+        assert 2 <= len(configs) <= run_mod.BATCH_TIMING_POINTS and all(c == first for c in configs)

@@ -32,6 +32,11 @@ MAX_CHUNK_BYTES = 64 * 2**20
 MIN_TASKS = 64
 MIN_TASK_SECONDS = 0.25
 WARM_TIMING_SECONDS = 1.0  # time_point times a point faster than this twice (the first pays imports)
+#: ... and one faster than BATCH_TIMING_BELOW [s] again in a batch of about BATCH_TIMING_SECONDS
+#: of work (at most BATCH_TIMING_POINTS copies)
+BATCH_TIMING_BELOW = 0.02
+BATCH_TIMING_SECONDS = 0.1
+BATCH_TIMING_POINTS = 64
 #: sweeps of at least this many points start their local worker processes first (executors.early_pool)
 EARLY_POOL_POINTS = 200
 
@@ -104,9 +109,12 @@ def _run_points(payload: Payload, start: int, stop: int, t0: float) -> TaskResul
 # Chunks and shards
 # ----------------------------------------------------------------------------------------------
 def time_point(first: cfgmod.RunConfig, keep) -> tuple[str, float, int]:
-    """("ok", CPU seconds of one point, bytes it keeps) for ``first`` with one BLAS thread (a
-    point faster than WARM_TIMING_SECONDS timed a second time, warm), or ("unstable" | "error",
-    0, message) — plain data, so that a pool's worker can run it."""
+    """("ok", CPU seconds per point as a task computes it, bytes a point keeps) for ``first``
+    with one BLAS thread, or ("unstable" | "error", 0, message) — plain data, so that a pool's
+    worker can run it. A point faster than WARM_TIMING_SECONDS is timed a second time, warm;
+    one faster than BATCH_TIMING_BELOW is then timed in a batch of copies, twice (``evaluate_many``,
+    as a task runs it: batched points share their solve and C, and a lone one of the summary
+    sweep costs ~6× a batched one — tasks sized on it come out 6× too small)."""
     from threadpoolctl import threadpool_limits
 
     from .. import jit
@@ -121,6 +129,12 @@ def time_point(first: cfgmod.RunConfig, keep) -> tuple[str, float, int]:
                 t0 = time.process_time()
                 evaluate(prepare(first, keep), keep)
                 per = time.process_time() - t0
+            if per < BATCH_TIMING_BELOW:
+                n = min(BATCH_TIMING_POINTS, max(2, math.ceil(BATCH_TIMING_SECONDS / max(per, 1e-6))))
+                for _ in range(2):  # the best of two (the first batch pays first calls)
+                    t0 = time.process_time()
+                    evaluate_many([prepare(first, keep) for _ in range(n)], keep)
+                    per = min(per, (time.process_time() - t0) / n)
     except UnstableNetworkError:
         return "unstable", 0.0, 0
     except HarmosyncError as e:
@@ -337,14 +351,11 @@ def _new_memory(spec: SweepSpec, chunk: int, plan: Plan):
 
 def _execute(spec, ex, inflight, pool, plan: Plan, payload, store, shard, progress, say) -> None:
     """Run the tasks with a progress bar; on Ctrl-C say how many points are saved."""
-    from tqdm.auto import tqdm
-
     todo = sum(b - a for a, b in plan.tasks)
     failed: list = []
     noted: list = []
     # no bar in logs: a redirected stderr would collect every refresh as a line
-    bar = tqdm(total=todo, unit="pt", desc="sweep", disable=not progress or todo == 0 or not sys.stderr.isatty(),
-               dynamic_ncols=True, smoothing=0.1)
+    bar = _progress_bar(todo) if progress and todo and sys.stderr.isatty() else NoBar()
     t0 = time.perf_counter()
 
     def on_done(res: TaskResult):
@@ -392,6 +403,30 @@ def _execute(spec, ex, inflight, pool, plan: Plan, payload, store, shard, progre
     if failed:
         i, msg = failed[0]
         say(f"warning: {len(failed)} points failed (status 2, values NaN); first at {spec.describe(i)}: {msg}")
+
+
+def _progress_bar(total: int):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="pt", desc="sweep", dynamic_ncols=True, smoothing=0.1)
+
+
+class NoBar:
+    """The progress bar's interface, doing nothing: no tqdm when no bar is shown (a tqdm, even
+    disabled, starts a monitor thread that outlives the sweep, and a driver with a thread gets
+    the fork server for its next pool: executors.start_method)."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix(self, **kwargs) -> None:
+        pass
+
+    def reset(self, total: int | None = None) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def _interrupted(spec: SweepSpec, store) -> str:
