@@ -252,7 +252,8 @@ def test_range_axis_values_are_distinct_or_refused(spec):
 
 RACE = """
 import sys
-from multiprocessing import popen_forkserver
+import threading
+from multiprocessing import {POPEN}
 from harmosync import sweep as sw
 from harmosync.sweep import executors
 
@@ -261,13 +262,15 @@ BASE = {BASE!r}
 
 
 def main():
-    launch = popen_forkserver.Popen._launch
+    if {THREAD}:  # a driver with another thread forks its workers from the fork server
+        threading.Thread(target=threading.Event().wait, daemon=True).start()
+    launch = {POPEN}.Popen._launch
 
     def interrupted_launch(self, process_obj):
         launch(self, process_obj)
         raise KeyboardInterrupt  # Ctrl-C (or the CLI's SIGTERM) just after the fork server forked a worker
 
-    popen_forkserver.Popen._launch = interrupted_launch
+    {POPEN}.Popen._launch = interrupted_launch
     try:
         sw.run_sweep(BASE, {{"probes.strengths[*]": [0.05, 0.1, 0.15, 0.2]}}, keep={{"summaries": ["sync"]}},
                      workers=2, batch=1, progress=False, log=lambda s: None)
@@ -282,15 +285,27 @@ if __name__ == "__main__":
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the fork server's race (Linux)")
 @pytest.mark.xfail(strict=True, reason=(
-    "a Ctrl-C/SIGTERM landing while the pool forks a worker (CLI: SIGTERM ~1.7 s after start, 2 of "
-    "~20 tries) leaves a forked worker the pool does not know: the driver exits, unlinking the "
+    "a Ctrl-C/SIGTERM landing while the fork server forks a worker (CLI: SIGTERM ~1.7 s after start, 2 "
+    "of ~20 tries) leaves a forked worker the pool does not know: the driver exits, unlinking the "
     "pool's semaphores, and the worker prints a 13-line traceback ending 'FileNotFoundError: "
     "[Errno 2] No such file or directory' (SemLock._rebuild) on the user's terminal"))
-def test_an_interrupt_while_a_worker_is_forked_prints_no_traceback(tmp_path):
+def test_an_interrupt_while_the_fork_server_forks_a_worker_prints_no_traceback(tmp_path):
     """The interruption is put exactly in the window (after the fork server's fork, before the
-    pool records the process) so that the race is deterministic: the run ends 130, silently."""
+    pool records the process) so that the race is deterministic: the run ends 130, silently. The
+    driver runs a second thread, so its pool uses the fork server."""
+    _race(tmp_path, "popen_forkserver", True)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the driver forks its workers on Linux")
+def test_an_interrupt_while_the_driver_forks_a_worker_prints_no_traceback(tmp_path):
+    """The same window when a driver with no other thread forks its workers itself: the copy
+    holds the pool's semaphores already, so the run ends 130, silently."""
+    _race(tmp_path, "popen_fork", False)
+
+
+def _race(tmp_path, popen: str, thread: bool) -> None:
     script = tmp_path / "race.py"
-    script.write_text(RACE.format(BASE=SMALL))
+    script.write_text(RACE.format(BASE=SMALL, POPEN=popen, THREAD=thread))
     r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=False)
     assert r.returncode == 130, r.stderr
     assert "Traceback" not in r.stderr, r.stderr
