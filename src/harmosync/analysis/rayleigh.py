@@ -296,12 +296,8 @@ def analyze(network: Network, *, horizon: float | None = None, poles: bool = Tru
     """
     if network.n_probes != 2:
         raise HarmosyncError(f"the Rayleigh analysis is for two probes; this network has {network.n_probes}")
-    r, om, theta = lg.system_rotation(network)
     model, h, max_len, width, times = _spectral_model(network, horizon)
-    g_site = _site_damping(network, om, "continuum" if model == "continuum" else "smoothed", max_len, width)
-    if om[0] == om[1]:  # V_S ∝ 1 (identical probes, λ = 0): any basis is normal; the damping picks it
-        theta = 0.5 * math.atan2(2 * g_site[0, 0, 1], g_site[0, 0, 0] - g_site[0, 1, 1])
-        r = np.array([[math.cos(theta), math.sin(theta)], [-math.sin(theta), math.cos(theta)]])
+    r, om, theta, g_site = _normal_modes(network, model, max_len, width)
     g_modes = lg.to_modes(g_site, r)  # G′(Ω_w)
     g11, g22 = float(g_modes[0, 0, 0]), float(g_modes[1, 1, 1])
     cross = (float(g_modes[0, 0, 1]), float(g_modes[1, 0, 1]))
@@ -334,11 +330,24 @@ def analyze(network: Network, *, horizon: float | None = None, poles: bool = Tru
         gap=gap, relative_gap=gap / gmax if gmax > 0 else 0.0, tau_sync_eq7=1.0 / gmax if gmax > 0 else float("inf"),
         prediction=prediction, ohmic_ratio_eq9=(1 + s2) / (1 - s2) if s2 < 1 else float("inf"),
         ohmic_applicable=(len(att) == 2 and att[0][1] == att[1][1] and att[0][2] == att[1][2]),
-        damping_ratio=g11 / g22 if g22 != 0 else float("inf"), horizon=h, paths_max_length=max_len,
+        damping_ratio=g11 / g22 if abs(g22) > 1e-12 * abs(g11) else float("inf"), horizon=h, paths_max_length=max_len,
         spectral_model=model, exact_frequencies=exact_w, exact_rates=exact_g, markov_error=err,
         markov_grade=markov_grade(err), cross_damping_small=bool(cross_ok),
         weak_coupling_parameter=float(max(abs(g11) / om[0], abs(g22) / om[1])),
     )
+
+
+def _normal_modes(network: Network, model: str, max_len: float, width: float | None):
+    """(R, Ω_s, θ, G(Ω_s) in the site basis) of Rayleigh's analysis: the probes' normal modes
+    (``langevin.system_rotation``), except for V_S ∝ 1 (identical probes, λ = 0), where every
+    basis is normal and the damping picks the modes (its eigenvectors: degenerate perturbation
+    theory), e.g. x1 ± x2 for two identical probes on one site."""
+    r, om, theta = lg.system_rotation(network)
+    g_site = _site_damping(network, om, "continuum" if model == "continuum" else "smoothed", max_len, width)
+    if om[0] == om[1]:
+        theta = 0.5 * math.atan2(2 * g_site[0, 0, 1], g_site[0, 0, 0] - g_site[0, 1, 1])
+        r = np.array([[math.cos(theta), math.sin(theta)], [-math.sin(theta), math.cos(theta)]])
+    return r, om, theta, g_site
 
 
 def _spectral_model(network: Network, horizon: float | None):
@@ -437,6 +446,9 @@ def measure_decay_rates(network: Network, *, window=(20.0, 600.0), method: str =
     less than 5 periods remain.
     """
     r, om, _ = lg.system_rotation(network)
+    if om[0] == om[1]:  # the modes the damping picks, as in :func:`analyze`
+        model, _, max_len, width, _ = _spectral_model(network, horizon)
+        r = _normal_modes(network, model, max_len, width)[0]
     t0, t1 = (float(x) for x in window)
     env = network.environment
     if env.homogeneous_chain and env.g:
