@@ -278,3 +278,18 @@ def test_fitted_rates_of_identical_probes_use_the_damped_modes():
     fit = ry.measure_decay_rates(net)
     assert fit[0] == pytest.approx(a.exact_rates[0], rel=1e-3) and a.exact_rates[0] > 0.05
     assert abs(fit[1]) < 1e-9
+
+
+@pytest.mark.xfail(strict=True, reason="measures._pair_states: is_physical accepts (tol·|σ| = 5e4) a state whose "
+                   "σ is not numerically positive definite, then symplectic_eigenvalues raises; one such state "
+                   "in a batch (TMSV r = 15, entries 5e12) makes discord/I/E_N of the whole batch raise "
+                   "HarmosyncError instead of a value or NaN for that state (measures.py is not the reviewer's)")
+def test_one_extreme_state_does_not_sink_a_batch_of_discords():
+    """measures.discord: 'NaN where the two-mode state is unphysical, never clamped' — per state;
+    the physical states of a batch keep their values."""
+    def tmsv(r):
+        c, s = math.cosh(2 * r), math.sinh(2 * r)
+        z = np.diag([1, -1])
+        return 0.5 * np.block([[c * np.eye(2), s * z], [s * z, c * np.eye(2)]])
+    d = ms.discord(np.stack([tmsv(0.5), tmsv(15.0)]))
+    assert d[0] == pytest.approx(_f(math.cosh(1.0)), rel=1e-9)
