@@ -100,14 +100,12 @@ def test_identical_uncoupled_probes_on_one_site_anti_synchronize():
     Rayleigh's condition predicts anti-sync (it said 'none: no damping gap')."""
     net = nw.couple(nw.chain(300, 0.4, 1.2), nw.probes([1.0, 1.0], 0.0, [1, 1], [0.2, 0.2]))
     a = ry.analyze(net)
-    g1 = ry.analyze(nw.couple(nw.chain(300, 0.4, 1.2), nw.probes([1.0, 1.1], 0.5, [1, 1], [0.2, 0.0])))
     # the direct eigen-decomposition of the damped system q̈ + G q̇ + ω² q = 0 in the site basis
     g_site = np.array(a.damping_matrix_x)
     lam = np.linalg.eigvalsh(g_site)
     assert lam[0] == pytest.approx(0.0, abs=1e-15) and a.gap == pytest.approx(lam[1], rel=1e-12)
     assert g_site[0, 1] == pytest.approx(g_site[0, 0], rel=1e-12)  # G_12 = G_11: one shared site
     assert a.prediction.verdict is ry.Verdict.ANTI_SYNC and a.prediction.reason is ry.Reason.GAP
-    assert np.isfinite(g1.gap)
 
 
 def test_markov_error_of_an_undamped_mode_is_not_relative_to_roundoff():
@@ -258,8 +256,6 @@ def test_kernels_of_probes_alone_is_a_one_line_error(tmp_path):
 
 def test_kernels_too_many_points_message_is_short(tmp_path):
     """--stop 1e300 printed a 300-digit count of time points; the message stays a short line."""
-    import tomllib  # noqa: F401
-
     root = __import__("pathlib").Path(__file__).parent.parent
     out = tmp_path / "k.nc"
     out.write_text("OLD")
