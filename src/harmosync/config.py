@@ -480,6 +480,10 @@ def _format_error(err: ValidationError, model: type[BaseModel]) -> str:
     errors = err.errors()
     # an unknown key explains a "missing" one (a typo: strength for strengths): report it first
     e = next((x for x in errors if x["type"] == "extra_forbidden"), errors[0])
+    # a union (baths.sites: list, {start, stop} or "all") reports every branch: the branch
+    # that matched the input's shape and refused its values says what is wrong, not "a valid list"
+    e = next((x for x in errors if x["type"] == "value_error" and _location(x["loc"]) == _location(e["loc"])
+              and e["type"] != "extra_forbidden"), e)
     loc = _location(e["loc"])
     typ, msg = e["type"], e["msg"]
     if typ == "extra_forbidden":
@@ -502,8 +506,8 @@ def _format_error(err: ValidationError, model: type[BaseModel]) -> str:
 def _location(loc) -> str:
     """A pydantic error location as the user writes it: ``baths.0.rate`` → ``baths[1].rate``
     (tables numbered from 1); validator-internal parts dropped."""
-    parts = [x for x in loc if not (isinstance(x, str) and (x in ("function-after", "function-before")
-                                                            or x.startswith(("list[", "literal[", "SiteRange"))))]
+    parts = [x for x in loc if not (isinstance(x, str) and x.startswith(("function-after", "function-before", "list[",
+                                                                         "literal[", "SiteRange")))]
     out = ""
     for i, x in enumerate(parts):
         if isinstance(x, int) and i == 1 and parts[0] == "baths":

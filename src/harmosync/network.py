@@ -368,6 +368,10 @@ def probes(frequencies, coupling=0.0, sites=(1, 1), strengths=(0.1, 0.1)) -> Pro
         k_list = list(k) if isinstance(k, (list, tuple, np.ndarray)) else [k] * len(s_list)
         if len(k_list) != len(s_list):
             raise HarmosyncError(f"probe {i + 1} has {len(s_list)} sites but {len(k_list)} strengths")
+        repeated = sorted({ss for ss in s_list if s_list.count(ss) > 1}, key=str)
+        if repeated:  # the strengths would be summed silently (as repeated graph edges would)
+            raise HarmosyncError(f"probe {i + 1} lists site {repeated[0]} more than once; give each site once, "
+                                 "with the total strength K")
         for ss, kk in zip(s_list, k_list):
             if isinstance(ss, bool) or not isinstance(ss, (int, np.integer)):
                 if isinstance(ss, float) and ss.is_integer():

@@ -69,6 +69,8 @@ CROSS_DAMPING_LIMIT = 0.5
 MARKOV_LIMIT = 0.3
 #: Below this relative error the Markov rates are graded "good" (up to MARKOV_LIMIT "fair").
 MARKOV_GOOD = 0.1
+#: Rates below this fraction of the largest one (or of Ω_s) are dark modes in ``markov_error``.
+RATE_FLOOR = 1e-6
 #: A normal mode is "on one probe" (no sync pattern) when |R_s1 R_s2| is below this.
 ONE_PROBE_LIMIT = 0.05
 
@@ -214,28 +216,53 @@ def continuum_poles(network: Network, *, max_length: float, steps: int = 24) -> 
     det[V_S − ω² + s² Σ(ω²)] = 0, followed by continuation in the coupling scale s from 0 (the
     bare Ω_s) to 1, halving the step where Newton's method fails. NaN where it still fails:
     at strong coupling a resonance can run into the band edge and turn into a bound state
-    (then see ``localized_modes``)."""
-    vs = network.probes.potential()
-    eye = np.eye(vs.shape[0])
+    (then see ``localized_modes``). (Nearly) degenerate bare Ω_s (identical probes) can lead
+    both continuations to the same pole; then they are redone together, pole s a root of the
+    determinant deflated by the poles before it (:func:`_deflated_poles`)."""
     _, om, _ = lg.system_rotation(network)  # the bare Ω_s
     out = np.full(om.size, complex(np.nan, np.nan))
     for i, w0 in enumerate(om):
-        z, scale, ds = complex(w0 * w0) - 1e-12j, 0.0, 1.0 / steps
-        while scale < 1.0 and ds > 1e-4 / steps:
-            target = min(1.0, scale + ds)
-
-            def f(zz, sc=target):
-                return np.linalg.det(vs - zz * eye + sc * sc * lg.continuum_self_energy(network, zz, max_length=max_length))
-
-            znew, ok = _newton(f, z)
-            if ok:
-                z, scale = znew, target
-            else:
-                ds /= 2
-        if scale >= 1.0:
+        z = _continue(network, max_length, [complex(w0 * w0) - 1e-12j], 1.0 / steps, steps)[0]
+        if np.isfinite(z):
             w = np.sqrt(z)
             out[i] = w if w.real > 0 else -w
+    fin = out[np.isfinite(out)]
+    if np.any(np.abs(fin[:, None] - fin[None, :]) + np.eye(fin.size) <= 1e-6 * np.abs(fin)[None, :]):
+        z = _continue(network, max_length, [complex(w0 * w0) - 1e-12j for w0 in om], 1.0 / steps, steps)
+        w = np.sqrt(z)
+        out = np.where(w.real > 0, w, -w)
     return out
+
+
+def _continue(network: Network, max_length: float, starts: list, ds: float, steps: int) -> np.ndarray:
+    """Roots z_s of det[V_S − z + s²Σ(z)] continued together from ``starts`` (s = 0) to s = 1,
+    root i deflated by the roots before it (the same Newton steps as before for one root); NaN
+    for a root whose step fell below 1e-4/steps (and for all when the first one did)."""
+    vs = network.probes.potential()
+    eye = np.eye(vs.shape[0])
+    z = np.array(starts, dtype=complex)
+    alive = np.ones(z.size, dtype=bool)
+    scale, step = 0.0, ds
+    while scale < 1.0 and alive.any():
+        target = min(1.0, scale + step)
+        new, ok, i = z.copy(), True, 0
+        for i in np.flatnonzero(alive):
+            before = new[:i][alive[:i]]
+
+            def f(zz, sc=target, before=before):
+                det = np.linalg.det(vs - zz * eye + sc * sc * lg.continuum_self_energy(network, zz, max_length=max_length))
+                return det / np.prod(zz - before) if before.size else det
+
+            new[i], ok = _newton(f, z[i])
+            if not ok:
+                break
+        if ok:
+            z, scale = new, target
+        else:
+            step /= 2
+            if step <= 1e-4 / steps:  # give up on the root that failed, continue the others
+                alive[i], step = False, ds
+    return np.where(alive & (scale >= 1.0), z, complex(np.nan, np.nan))
 
 
 def _newton(f, z0: complex, tol: float = 1e-13, maxiter: int = 60) -> tuple[complex, bool]:
@@ -269,9 +296,8 @@ def analyze(network: Network, *, horizon: float | None = None, poles: bool = Tru
     """
     if network.n_probes != 2:
         raise HarmosyncError(f"the Rayleigh analysis is for two probes; this network has {network.n_probes}")
-    r, om, theta = lg.system_rotation(network)
     model, h, max_len, width, times = _spectral_model(network, horizon)
-    g_site = _site_damping(network, om, "continuum" if model == "continuum" else "smoothed", max_len, width)
+    r, om, theta, g_site = _normal_modes(network, model, max_len, width)
     g_modes = lg.to_modes(g_site, r)  # G′(Ω_w)
     g11, g22 = float(g_modes[0, 0, 0]), float(g_modes[1, 1, 1])
     cross = (float(g_modes[0, 0, 1]), float(g_modes[1, 0, 1]))
@@ -279,16 +305,19 @@ def analyze(network: Network, *, horizon: float | None = None, poles: bool = Tru
     gap = abs(g11 - g22)
     gmax = max(abs(g11), abs(g22))
     split = abs(om[1] - om[0])
-    cross_ok = max(abs(c) for c in cross) <= CROSS_DAMPING_LIMIT * split if split > 0 else False
+    # no cross damping at all (to roundoff, e.g. in the damping's own basis) is small against any split
+    cross_ok = max(abs(c) for c in cross) <= max(CROSS_DAMPING_LIMIT * split, 1e-12 * gmax)
     exact_w = exact_g = (float("nan"), float("nan"))
     err = float("nan")
     checked = poles and model == "continuum"
     if checked:
         pw = continuum_poles(network, max_length=max_len)
+        markov_w = om - 0.5j * np.array([g11, g22])
+        if np.nansum(np.abs(pw[::-1] - markov_w)) < np.nansum(np.abs(pw - markov_w)):
+            pw = pw[::-1]  # (nearly) degenerate Ω_s: the continuation does not say which pole is whose
         exact_w = tuple(float(w.real) for w in pw)
         exact_g = tuple(float(-2 * w.imag) + 0.0 for w in pw)
-        errs = [abs(gm - ge) / ge for gm, ge in zip((g11, g22), exact_g) if np.isfinite(ge) and ge > 0]
-        err = max(errs) if errs else float("nan")
+        err = markov_error((g11, g22), exact_g, om)
     deadline, source = _deadline(network, times)
     merged = checked and not all(np.isfinite(exact_g))
     prediction = predict(r, (g11, g22), deadline, source, pole_merged=merged, markov_error=err, cross_ok=cross_ok)
@@ -301,11 +330,24 @@ def analyze(network: Network, *, horizon: float | None = None, poles: bool = Tru
         gap=gap, relative_gap=gap / gmax if gmax > 0 else 0.0, tau_sync_eq7=1.0 / gmax if gmax > 0 else float("inf"),
         prediction=prediction, ohmic_ratio_eq9=(1 + s2) / (1 - s2) if s2 < 1 else float("inf"),
         ohmic_applicable=(len(att) == 2 and att[0][1] == att[1][1] and att[0][2] == att[1][2]),
-        damping_ratio=g11 / g22 if g22 != 0 else float("inf"), horizon=h, paths_max_length=max_len,
+        damping_ratio=g11 / g22 if abs(g22) > 1e-12 * abs(g11) else float("inf"), horizon=h, paths_max_length=max_len,
         spectral_model=model, exact_frequencies=exact_w, exact_rates=exact_g, markov_error=err,
         markov_grade=markov_grade(err), cross_damping_small=bool(cross_ok),
         weak_coupling_parameter=float(max(abs(g11) / om[0], abs(g22) / om[1])),
     )
+
+
+def _normal_modes(network: Network, model: str, max_len: float, width: float | None):
+    """(R, Ω_s, θ, G(Ω_s) in the site basis) of Rayleigh's analysis: the probes' normal modes
+    (``langevin.system_rotation``), except for V_S ∝ 1 (identical probes, λ = 0), where every
+    basis is normal and the damping picks the modes (its eigenvectors: degenerate perturbation
+    theory), e.g. x1 ± x2 for two identical probes on one site."""
+    r, om, theta = lg.system_rotation(network)
+    g_site = _site_damping(network, om, "continuum" if model == "continuum" else "smoothed", max_len, width)
+    if om[0] == om[1]:
+        theta = 0.5 * math.atan2(2 * g_site[0, 0, 1], g_site[0, 0, 0] - g_site[0, 1, 1])
+        r = np.array([[math.cos(theta), math.sin(theta)], [-math.sin(theta), math.cos(theta)]])
+    return r, om, theta, g_site
 
 
 def _spectral_model(network: Network, horizon: float | None):
@@ -360,6 +402,20 @@ def predict(rotation: np.ndarray, damping: tuple[float, float], deadline: float,
     return Prediction(verdict, reason, pattern, surv, t_sync, float(deadline), deadline_source)
 
 
+def markov_error(markov, exact, frequencies) -> float:
+    """max_s |G′_ss − G_s,exact| / G_s,exact over the poles found, NaN if none. A rate below
+    RATE_FLOOR of the largest exact rate (or of Ω_s: no damping at all) is a dark mode whose
+    exact rate is zero up to roundoff; it is compared on that floor's scale, not against its
+    own roundoff (0 against 1e-18 is not a 100% error)."""
+    ge_all = [ge for ge in exact if np.isfinite(ge)]
+    if not ge_all:
+        return float("nan")
+    top = max(max(ge_all), 0.0)
+    errs = [abs(gm - ge) / max(ge, RATE_FLOOR * max(top, w))
+            for gm, ge, w in zip(markov, exact, frequencies) if np.isfinite(ge)]
+    return float(max(errs))
+
+
 def markov_grade(error: float) -> str:
     """"good" (< MARKOV_GOOD), "fair" (< MARKOV_LIMIT), "poor", or "unchecked" (NaN): how far the
     Markov rates G′_ss are from the exact continuum poles (relative error)."""
@@ -390,6 +446,9 @@ def measure_decay_rates(network: Network, *, window=(20.0, 600.0), method: str =
     less than 5 periods remain.
     """
     r, om, _ = lg.system_rotation(network)
+    if om[0] == om[1]:  # the modes the damping picks, as in :func:`analyze`
+        model, _, max_len, width, _ = _spectral_model(network, horizon)
+        r = _normal_modes(network, model, max_len, width)[0]
     t0, t1 = (float(x) for x in window)
     env = network.environment
     if env.homogeneous_chain and env.g:

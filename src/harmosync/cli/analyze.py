@@ -526,8 +526,12 @@ def kernels(config, plot_path, output, stop, step, overwrite, quiet):
         raise HarmosyncError(f"--step must be positive and shorter than --stop = {stop:g}, got {step}")
     n = math.floor(stop / step + 1e-9)
     if n > 2_000_000:
-        raise HarmosyncError(f"{n} time points is too many; use a larger --step or a shorter --stop")
-    wmax = float(cfg.build_network().environment.frequencies()[-1])
+        raise HarmosyncError(f"{n:.3g} time points is too many (at most 2e6); use a larger --step or a shorter --stop")
+    env = cfg.build_network().environment
+    if env.sites == 0:
+        raise HarmosyncError("the Langevin kernels are those of an environment, and this config has none (probes "
+                             "alone); add a [chain] or [graph], or see the baths' damping with `harmosync analyze`")
+    wmax = float(env.frequencies()[-1])
     if step >= np.pi / wmax:
         raise HarmosyncError(f"--step {step:g} aliases the fastest bath mode (frequency {wmax:.4g}); use step < {np.pi / wmax:.4g}")
     ds = kernels_dataset(cfg, step * np.arange(n + 1))
