@@ -147,7 +147,7 @@ def _brute_discord(cov):
         return np.linalg.det(al - np.outer(ga @ u, ga @ u) / (u @ be @ u))
 
     best = min(min(cond((r, p)) for r in np.linspace(-5, 5, 21)) for p in np.linspace(0, np.pi, 25))
-    for p0 in np.linspace(0, np.pi, 6):
+    for p0 in np.linspace(0, np.pi, 4, endpoint=False):
         best = min(best, hom([p0]), minimize(hom, [p0], method="Nelder-Mead", options=dict(xatol=1e-13, fatol=1e-16)).fun)
         for r0 in (-3, 0, 3):
             best = min(best, minimize(cond, [r0, p0], method="Nelder-Mead",
@@ -177,7 +177,7 @@ def test_discord_equals_brute_force_minimum_over_gaussian_measurements(seed, noi
     thermal/squeezed/nearly pure states, and D(A|B) with the modes listed in the other order
     (measure the first mode) equals D computed on the swapped covariance."""
     rng = np.random.default_rng(seed)
-    for _ in range(3):
+    for _ in range(2):
         cov = _random_two_mode(rng, noise, 1.5)
         assert float(ms.discord(cov, 0, 1)) == pytest.approx(_brute_discord(cov), abs=1e-10)
         swap = cov[np.ix_([2, 3, 0, 1], [2, 3, 0, 1])]
@@ -276,10 +276,6 @@ def test_fitted_rates_of_identical_probes_use_the_damped_modes():
     assert abs(fit[1]) < 1e-9
 
 
-@pytest.mark.xfail(strict=True, reason="measures._pair_states: is_physical accepts (tol·|σ| = 5e4) a state whose "
-                   "σ is not numerically positive definite, then symplectic_eigenvalues raises; one such state "
-                   "in a batch (TMSV r = 15, entries 5e12) makes discord/I/E_N of the whole batch raise "
-                   "HarmosyncError instead of a value or NaN for that state (measures.py is not the reviewer's)")
 def test_one_extreme_state_does_not_sink_a_batch_of_discords():
     """measures.discord: 'NaN where the two-mode state is unphysical, never clamped' — per state;
     the physical states of a batch keep their values."""
@@ -289,3 +285,4 @@ def test_one_extreme_state_does_not_sink_a_batch_of_discords():
         return 0.5 * np.block([[c * np.eye(2), s * z], [s * z, c * np.eye(2)]])
     d = ms.discord(np.stack([tmsv(0.5), tmsv(15.0)]))
     assert d[0] == pytest.approx(_f(math.cosh(1.0)), rel=1e-9)
+    assert np.isnan(d[1])  # σ at r = 15 (entries 5e12, smallest eigenvalue 5e-14) is not numerically PD

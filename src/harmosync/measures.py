@@ -409,8 +409,23 @@ def _pair_states(cov, a, b, accuracy):
     if check.size:
         ok[check] = is_physical(sub[check], tol=tol)
         if not np.all(np.isfinite(nu[ok])):
-            nu[ok] = symplectic_eigenvalues(sub[ok])
+            nu[ok] = _eigenvalues_or_nan(sub[ok])
     return sub, nu, ok, shape
+
+
+def _eigenvalues_or_nan(sub):
+    """ν (K, 2) of states accepted within the tolerance; NaN for one that is not numerically
+    positive definite (e.g. squeezed beyond double precision), so it does not sink the batch."""
+    try:
+        return symplectic_eigenvalues(sub)
+    except HarmosyncError:
+        out = np.full((sub.shape[0], 2), np.nan)
+        for k in range(sub.shape[0]):
+            try:
+                out[k] = symplectic_eigenvalues(sub[k:k + 1])[0]
+            except HarmosyncError:
+                pass
+        return out
 
 
 def _local_normal_form(s):
