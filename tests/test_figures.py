@@ -350,6 +350,35 @@ def test_figures_package_import_is_light():
     assert out.stdout.strip() == "False"
 
 
+def test_sigterm_unwinds_like_ctrl_c_with_exit_143():
+    """Within `figure all`'s pipeline SIGTERM raises cli.Terminated (a KeyboardInterrupt, so
+    the cleanup of Ctrl-C runs), the previous handler is back afterwards, and the command exits
+    with 143 and one line."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from harmosync.cli import Terminated, handle_errors, sigterm_unwinds
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signal handlers are set in the main thread only")
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(Terminated):
+        with sigterm_unwinds():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # interrupted by the handler at once
+    assert signal.getsignal(signal.SIGTERM) is before
+
+    @handle_errors
+    def command():
+        raise Terminated()
+
+    with pytest.raises(SystemExit) as stop:
+        command()
+    assert stop.value.code == 143
+
+
 def test_package_names_load_their_modules_on_first_use():
     """`import harmosync` loads none of numpy, scipy, numba, xarray, matplotlib (PEP 562: each
     public name imports its module on first use, so `figure all` forks its workers before the
