@@ -294,7 +294,8 @@ def _draw_all(order: list[int], tmp: dict, data, done) -> None:
     from .. import figures
     from ..plot import render
 
-    render.warm_up()
+    if data.empty():  # figure 1 still being computed: its first-use costs now, not after
+        render.warm_up()
     encoder = ThreadPoolExecutor(1)
     try:
         for n in order:
