@@ -383,19 +383,21 @@ def test_package_names_load_their_modules_on_first_use():
     """`import harmosync` loads none of numpy, scipy, numba, xarray, matplotlib (PEP 562: each
     public name imports its module on first use, so `figure all` forks its workers before the
     imports only one of them needs); `from harmosync import solve`, `harmosync.chain`, `dir` and
-    `__version__` work as with eager imports; an unknown name is an AttributeError."""
+    `__version__` work as with eager imports, as does a submodule as an attribute
+    (`harmosync.measures` after `import harmosync`); an unknown name is an AttributeError."""
     code = ("import importlib, sys, harmosync as hs\n"
             "heavy = {'numpy', 'scipy', 'numba', 'xarray', 'matplotlib'}\n"
             "print(sorted({m.split('.')[0] for m in sys.modules} & heavy), hs.__version__)\n"
             "from harmosync import solve\n"
             "from harmosync.dynamics import solve as direct\n"
             "print(solve is direct, set(hs.__all__) <= set(dir(hs)), all(getattr(hs, n) is getattr("
-            "importlib.import_module('harmosync.' + hs.EXPORTS[n]), n) for n in hs.__all__), hasattr(hs, 'nothing'))")
+            "importlib.import_module('harmosync.' + hs.EXPORTS[n]), n) for n in hs.__all__), hasattr(hs, 'nothing'),\n"
+            "      hs.measures is sys.modules['harmosync.measures'])")
     from harmosync import __version__
 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
     assert out[0] == f"[] {__version__}"
-    assert out[1] == "True True True False"
+    assert out[1] == "True True True False True"
 
 
 if __name__ == "__main__":

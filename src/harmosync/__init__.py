@@ -11,6 +11,7 @@ without paying for imports only they need.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 __version__ = "0.1.0"
 
@@ -30,12 +31,15 @@ __all__ = sorted(EXPORTS)
 
 
 def __getattr__(name: str):
-    """A public name's object, imported from its module on first use (then cached here)."""
-    if name not in EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value
+    """A public name's object, imported from its module on first use (then cached here); a
+    submodule's name (``harmosync.measures`` after a bare ``import harmosync``) imports it."""
+    if name in EXPORTS:
+        value = getattr(importlib.import_module(f"{__name__}.{EXPORTS[name]}"), name)
+        globals()[name] = value
+        return value
+    if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        return importlib.import_module(f"{__name__}.{name}")  # which sets the attribute
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
