@@ -46,7 +46,7 @@ def run_process(src: str) -> dict:
 
 def phases(repeat: int) -> None:
     """Per-figure CPU of compute / draw / write in this process (after loading xarray and the
-    compiled kernels, as ``figure all`` does before its figures)."""
+    compiled kernels: the steady state of ``figure all``'s workers)."""
     import matplotlib.pyplot as plt
     import numpy as np
     import xarray as xr
