@@ -185,12 +185,16 @@ def _receive(queue, workers) -> tuple:
 
     from ..errors import HarmosyncError
 
+    ended = False
     while True:
         try:
             n, kind, payload = queue.get(timeout=0.5)
         except queues.Empty:
-            if any(w.exitcode is None for w in workers) and all(w.exitcode in (None, 0) for w in workers):
-                continue  # still working (a worker that is done has exit code 0)
+            if all(w.exitcode in (None, 0) for w in workers) and not ended:
+                # still working (a worker that is done has exit code 0); once both are done,
+                # whatever they sent is in the pipe (flushed before they exit): one more look
+                ended = all(w.exitcode == 0 for w in workers)
+                continue
             n, kind, payload = None, "stopped", None
         except (EOFError, OSError):  # a worker died while sending
             n, kind, payload = None, "stopped", None
