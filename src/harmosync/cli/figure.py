@@ -230,8 +230,8 @@ def _worker_start() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler (sigterm_unwinds)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # held back by _start
-    blocked = ("dask.distributed", "distributed") if "xarray" in sys.modules else ("dask", "dask.distributed", "distributed")
-    for name in blocked:
+    blocked = ("dask.distributed", "distributed")
+    for name in blocked if "xarray" in sys.modules else ("dask", *blocked):
         sys.modules.setdefault(name, None)
     import xarray  # noqa: F401  (after the block)
 
