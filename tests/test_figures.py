@@ -350,6 +350,56 @@ def test_figures_package_import_is_light():
     assert out.stdout.strip() == "False"
 
 
+def test_sigterm_unwinds_like_ctrl_c_with_exit_143():
+    """Within `figure all`'s pipeline SIGTERM raises cli.Terminated (a KeyboardInterrupt, so
+    the cleanup of Ctrl-C runs), the previous handler is back afterwards, and the command exits
+    with 143 and one line."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from harmosync.cli import Terminated, handle_errors, sigterm_unwinds
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signal handlers are set in the main thread only")
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(Terminated):
+        with sigterm_unwinds():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # interrupted by the handler at once
+    assert signal.getsignal(signal.SIGTERM) is before
+
+    @handle_errors
+    def command():
+        raise Terminated()
+
+    with pytest.raises(SystemExit) as stop:
+        command()
+    assert stop.value.code == 143
+
+
+def test_package_names_load_their_modules_on_first_use():
+    """`import harmosync` loads none of numpy, scipy, numba, xarray, matplotlib (PEP 562: each
+    public name imports its module on first use, so `figure all` forks its workers before the
+    imports only one of them needs); `from harmosync import solve`, `harmosync.chain`, `dir` and
+    `__version__` work as with eager imports, as does a submodule as an attribute
+    (`harmosync.measures` after `import harmosync`); an unknown name is an AttributeError."""
+    code = ("import importlib, sys, harmosync as hs\n"
+            "heavy = {'numpy', 'scipy', 'numba', 'xarray', 'matplotlib'}\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & heavy), hs.__version__)\n"
+            "from harmosync import solve\n"
+            "from harmosync.dynamics import solve as direct\n"
+            "print(solve is direct, set(hs.__all__) <= set(dir(hs)), all(getattr(hs, n) is getattr("
+            "importlib.import_module('harmosync.' + hs.EXPORTS[n]), n) for n in hs.__all__), hasattr(hs, 'nothing'),\n"
+            "      hs.measures is sys.modules['harmosync.measures'])")
+    from harmosync import __version__
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0] == f"[] {__version__}"
+    assert out[1] == "True True True False True"
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["--regenerate"]:
         regenerate()

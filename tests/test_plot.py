@@ -74,3 +74,25 @@ def test_save_png_writes_the_pixels_savefig_writes(tmp_path):
         fig.savefig(tmp_path / "ref2.png", format="png", dpi=150)
         ours.savefig(tmp_path / "again.png", format="png", dpi=150)
         assert np.array_equal(imread(tmp_path / "again.png"), imread(tmp_path / "ref2.png"))
+
+
+def test_warm_up_leaves_the_images_unchanged(tmp_path):
+    """render.warm_up fills only figure-independent caches (fonts, the mathtext parser, a colour
+    map): in a fresh process, the busy figure's pixels are the same with and without it."""
+    from pathlib import Path
+
+    import numpy as np
+
+    code = ("import sys, numpy as np\n"
+            "sys.path.insert(0, sys.argv[1])\n"
+            "from test_plot import _busy_figure\n"
+            "from harmosync.plot import render\n"
+            "if sys.argv[2] == 'warm':\n    render.warm_up()\n"
+            "np.save(sys.argv[3], render.render_png(_busy_figure(0), dpi=150))\n")
+    pixels = {}
+    for how in ("cold", "warm"):
+        out = tmp_path / f"{how}.npy"
+        subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent), how, str(out)], check=True,
+                       capture_output=True)
+        pixels[how] = np.load(out)
+    assert pixels["cold"].shape == (750, 1050, 4) and np.array_equal(pixels["cold"], pixels["warm"])

@@ -1,38 +1,46 @@
 """harmosync: exact Gaussian dynamics, synchronization and quantum correlations in networks of
 quantum harmonic oscillators (after Benedetti et al., Phys. Rev. A 94, 052118 (2016)).
 
-The core import is light: no matplotlib, no dask, no xarray.
+The core import is light: no matplotlib, no dask, no xarray. The names below load their module
+on first use (PEP 562), so ``import harmosync`` itself imports nothing heavy (numpy and scipy
+come with the first name used); ``from harmosync import solve`` and ``harmosync.solve`` work as
+usual. A process that forks workers before it computes (``harmosync figure all``) starts them
+without paying for imports only they need.
 """
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
 
 __version__ = "0.1.0"
 
-from .conventions import CONVENTIONS as CONVENTIONS
-from .conventions import symplectic_form as symplectic_form
-from .conventions import to_block as to_block
-from .conventions import to_interleaved as to_interleaved
-from .dynamics import Evolution as Evolution
-from .dynamics import Moments as Moments
-from .dynamics import solve as solve
-from .errors import HarmosyncError as HarmosyncError
-from .errors import UnphysicalStateError as UnphysicalStateError
-from .errors import UnstableNetworkError as UnstableNetworkError
-from .measures import complete_sync as complete_sync
-from .measures import log_negativity as log_negativity
-from .measures import mutual_information as mutual_information
-from .measures import purity as purity
-from .measures import symplectic_eigenvalues as symplectic_eigenvalues
-from .measures import sync_factor as sync_factor
-from .measures import von_neumann_entropy as von_neumann_entropy
-from .network import Network as Network
-from .network import chain as chain
-from .network import couple as couple
-from .network import graph as graph
-from .network import paper_network as paper_network
-from .network import probes as probes
-from .network import system_mode_coordinates as system_mode_coordinates
-from .network import system_normal_modes as system_normal_modes
-from .states import InitialState as InitialState
-from .states import coherent as coherent
-from .states import product as product
-from .states import squeezed as squeezed
-from .states import thermal as thermal
+#: public name -> the module (in harmosync) that defines it
+EXPORTS = {
+    **dict.fromkeys(("CONVENTIONS", "symplectic_form", "to_block", "to_interleaved"), "conventions"),
+    **dict.fromkeys(("Evolution", "Moments", "solve"), "dynamics"),
+    **dict.fromkeys(("HarmosyncError", "UnphysicalStateError", "UnstableNetworkError"), "errors"),
+    **dict.fromkeys(("complete_sync", "log_negativity", "mutual_information", "purity", "symplectic_eigenvalues",
+                     "sync_factor", "von_neumann_entropy"), "measures"),
+    **dict.fromkeys(("Network", "chain", "couple", "graph", "paper_network", "probes", "system_mode_coordinates",
+                     "system_normal_modes"), "network"),
+    **dict.fromkeys(("InitialState", "coherent", "product", "squeezed", "thermal"), "states"),
+}
+
+__all__ = sorted(EXPORTS)
+
+
+def __getattr__(name: str):
+    """A public name's object, imported from its module on first use (then cached here); a
+    submodule's name (``harmosync.measures`` after a bare ``import harmosync``) imports it."""
+    if name in EXPORTS:
+        value = getattr(importlib.import_module(f"{__name__}.{EXPORTS[name]}"), name)
+        globals()[name] = value
+        return value
+    if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        return importlib.import_module(f"{__name__}.{name}")  # which sets the attribute
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(EXPORTS))

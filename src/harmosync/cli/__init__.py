@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
-import os
-
+import contextlib
 import functools
+import os
+import signal
 import sys
+import threading
 import warnings
 
 import click
@@ -34,6 +36,30 @@ _no_huge_pages()
 EPILOG_BUG = "this is a bug in harmosync; please report it with the command and config you ran"
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a batch system's time limit), raised where the command is, so that it
+    unwinds like Ctrl-C: exit status 143 instead of 130."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def sigterm_unwinds():
+    """Within the block, SIGTERM raises :class:`Terminated` in the main thread, so that the
+    block's cleanup (temporary files, worker processes) runs; the previous handler is restored
+    after. Outside the main thread (where Python cannot set handlers) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def handle_errors(fn):
     """Turn HarmosyncError into a one-line message and exit 2; anything unexpected, and a
     NumericalError (a computed result failed its check: harmosync's fault, not the input's),
@@ -58,9 +84,10 @@ def handle_errors(fn):
             click.echo(f"harmosync: error: out of memory ({e}); nothing was written; shorten the run, use a coarser "
                        "time step or fewer probes (sweeps: keep summaries instead of series)", err=True)
             sys.exit(2)
-        except KeyboardInterrupt:
-            click.echo("harmosync: interrupted; no partial output was written", err=True)
-            sys.exit(130)
+        except KeyboardInterrupt as e:
+            how = "terminated" if isinstance(e, Terminated) else "interrupted"
+            click.echo(f"harmosync: {how}; no partial output was written", err=True)
+            sys.exit(143 if isinstance(e, Terminated) else 130)
         except Exception as e:  # noqa: BLE001
             click.echo(f"harmosync: internal error: {type(e).__name__}: {e} ({EPILOG_BUG})", err=True)
             sys.exit(1)

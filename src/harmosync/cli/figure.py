@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from . import handle_errors
+from . import handle_errors, sigterm_unwinds
 
 
 def _numbers(which: str) -> list[int]:
@@ -46,8 +46,8 @@ def _save_images(ds, fig, tmp: dict, encoder=None):
 
     title = ds.attrs.get("title", "harmosync figure")
     meta = {"Title": title, "Software": f"harmosync {__version__}", "Description": ds.attrs.get("config_json", "")}
-    pixels = render.render_png(fig, dpi=150)
-    if pixels is None:  # not an Agg canvas (MPLBACKEND set to another backend)
+    pixels = None if render.custom_savefig_rc() else render.render_png(fig, dpi=150)
+    if pixels is None:  # a user's savefig.* settings, or not an Agg canvas (MPLBACKEND set)
         render.save_png(fig, tmp["png"], dpi=150, metadata=meta)
     if "pdf" in tmp:
         fig.savefig(tmp["pdf"], format="pdf", metadata={"Title": title, "Creator": f"harmosync {__version__}"})
@@ -87,8 +87,8 @@ def _make(n: int, paths: dict, overwrite: bool, progress: bool) -> tuple[int, fl
 
 
 def _run(numbers: list[int], plan: dict, *, overwrite: bool, progress: bool):
-    """Yield (n, seconds) as each figure is written. Several figures: computed in a forked
-    process while this one draws them (:func:`_pipeline`). Without fork (or on one core): in turn."""
+    """Yield (n, seconds) as each figure is written. Several figures: computed and drawn in two
+    forked processes at once (:func:`_pipeline`). Without fork (or on one core): in turn."""
     import multiprocessing as mp
     import os
 
@@ -97,146 +97,238 @@ def _run(numbers: list[int], plan: dict, *, overwrite: bool, progress: bool):
         for n in numbers:
             yield _make(n, plan[n], overwrite, progress)
         return
-    import numpy as np
-    import xarray as xr
+    from .. import figures
 
-    # both processes need xarray, and the duck-array modules its first Dataset looks up (dask)
-    xr.Dataset({"x": ("t", np.zeros(1))}, coords={"t": [0.0]})
-    gc.freeze()  # the preloaded modules: out of both processes' collections (≈ 0.2 s of CPU)
-    try:
-        yield from _pipeline(numbers, plan, overwrite=overwrite)
-    finally:
-        gc.unfreeze()
+    for n in numbers:  # both workers use the recipes (and the dynamics they import): imported once
+        figures.recipe(n)
+    yield from _pipeline(numbers, plan, overwrite=overwrite)
 
 
-#: The order the computing process takes the figures: the quick ones first, so that drawing
-#: starts at once; Fig. 6's map (≈ 1 s of computing) last, while Figs. 4 and 5 are drawn.
+#: The order the figures are computed and drawn: the quick ones first, so that drawing starts
+#: at once; Fig. 6's map (≈ 1 s of computing) last, while Figs. 4 and 5 are drawn.
 COMPUTE_ORDER = (1, 2, 3, 4, 5, 6)
 
 
 def _pipeline(numbers: list[int], plan: dict, *, overwrite: bool):
-    """Two processes, split by kind of work rather than by figure: a forked child computes each
-    figure (numba's kernels, the dynamics) and writes its NetCDF; this process draws it (only it
-    imports matplotlib) and writes the images. Each figure's files are temporary files of this
-    process (``io.atomic_path``), renamed into place together once all are written; on an error
-    or Ctrl-C the child is stopped first, then every temporary file removed."""
-    import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+    """:func:`_workers`, with SIGTERM unwinding it like Ctrl-C (the workers stopped, the
+    temporary files removed, the finished figures kept)."""
+    with sigterm_unwinds():
+        yield from _workers(numbers, plan, overwrite=overwrite)
 
-    from .. import figures
+
+def _workers(numbers: list[int], plan: dict, *, overwrite: bool):
+    """Two forked workers, split by kind of work rather than by figure: one computes each
+    figure (numba's kernels, the dynamics) and writes its NetCDF (:func:`_compute_all`), the
+    other draws it as its data arrive and writes the images (:func:`_draw_all`; only it imports
+    matplotlib). This process only waits: each figure's files are its temporary files
+    (``io.atomic_path``), renamed into place together once every one is written. On an error,
+    a worker that stops, or Ctrl-C, both workers are stopped first, then every temporary file
+    removed."""
+    import multiprocessing as mp
+
     from ..io import atomic_path
 
     order = [n for n in COMPUTE_ORDER if n in numbers] + [n for n in numbers if n not in COMPUTE_ORDER]
     stacks = {n: ExitStack() for n in order}
     ctx = mp.get_context("fork")
-    queue = ctx.Queue()
-    child = None
-    # PNG encoding (PIL, outside the GIL) in a thread: the next figure is drawn meanwhile
-    encoder = ThreadPoolExecutor(1)
+    data, done = ctx.Queue(), ctx.Queue()  # computer -> drawer: Datasets; both -> here: reports
+    workers = []
     try:
         tmp = {n: {kind: stacks[n].enter_context(atomic_path(p, overwrite=overwrite)) for kind, p in plan[n].items()}
                for n in order}
-        child = ctx.Process(target=_compute_all, args=(order, {n: tmp[n]["nc"] for n in order}, queue), daemon=True)
-        child.start()
-        import matplotlib.pyplot as plt  # while the child starts numba
-
-        started, pngs, written = {}, {}, set()
+        workers = [ctx.Process(target=_compute_all, args=(order, {n: tmp[n]["nc"] for n in order}, data, done),
+                               name="computing", daemon=True),
+                   ctx.Process(target=_draw_all, args=(order, tmp, data, done), name="drawing", daemon=True)]
+        _start(workers)
+        missing = {n: {"nc", "images"} for n in order}
+        started = {}
         while stacks:
-            done = [n for n in stacks if n in written and n in pngs and (pngs[n] is None or pngs[n].done())]
-            for n in done:
-                if pngs[n] is not None:
-                    pngs[n].result()  # the encoder's error, if any
+            n, kind, payload = _receive(done, workers)
+            if kind == "nc":
+                started[n] = payload
+            missing[n].discard(kind)
+            if not missing[n]:
                 stacks.pop(n).close()  # every file of figure n renamed into place
                 yield n, time.perf_counter() - started[n]
-            if done or not stacks:
-                continue
-            if len(pngs) == len(written) == len(order):  # all received: wait for an encoding
-                wait([pngs[n] for n in stacks if pngs[n] is not None], return_when=FIRST_COMPLETED)
-                continue
-            n, kind, payload = _receive(queue, child)
-            if kind == "data":
-                started[n] = time.perf_counter() - payload[1]
-                fig = figures.draw(n, payload[0])
-                try:
-                    pngs[n] = _save_images(payload[0], fig, tmp[n], encoder)
-                finally:
-                    plt.close(fig)
-            else:
-                written.add(n)
-        child.join()  # it has sent everything: it is ending
-    except BaseException:  # a figure's error, Ctrl-C: stop the child before removing its files
-        if child is not None and child.is_alive():
-            child.terminate()
-        if child is not None:
-            child.join()
-        encoder.shutdown(wait=True, cancel_futures=True)
+        for w in workers:
+            w.join()  # each has sent everything: it is ending
+    except BaseException:  # a figure's error, Ctrl-C: stop the workers before removing their files
+        for w in workers:
+            if w.is_alive():
+                w.terminate()
+        for w in workers:
+            w.join()
         info = sys.exc_info()
         for stack in stacks.values():
             stack.__exit__(*info)
         raise
+
+
+def _start(workers) -> None:
+    """Start the workers with SIGTERM held back while they are forked: each first restores
+    SIGTERM's default action (they are stopped by it), then lets it in (:func:`_worker_start`);
+    a SIGTERM to this process meanwhile is delivered after."""
+    import signal
+
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        for w in workers:
+            w.start()
     finally:
-        encoder.shutdown(wait=True)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
-def _receive(queue, child) -> tuple:
-    """The child's next message (n, "data" | "nc", payload); its error raised here."""
+def _receive(queue, workers) -> tuple:
+    """The workers' next report (n, "nc" | "images", payload); a worker's error raised here, a
+    worker that stopped without a word reported as one HarmosyncError."""
     import queue as queues
 
     from ..errors import HarmosyncError
 
+    ended = False
     while True:
         try:
             n, kind, payload = queue.get(timeout=0.5)
         except queues.Empty:
-            if child.is_alive():
+            if all(w.exitcode in (None, 0) for w in workers) and not ended:
+                # still working (a worker that is done has exit code 0); once both are done,
+                # whatever they sent is in the pipe (flushed before they exit): one more look
+                ended = all(w.exitcode == 0 for w in workers)
                 continue
             n, kind, payload = None, "stopped", None
-        except (EOFError, OSError):  # it died while sending
+        except (EOFError, OSError):  # a worker died while sending
             n, kind, payload = None, "stopped", None
         if kind == "stopped":
-            child.join()
-            raise HarmosyncError(f"the process computing the figures stopped (exit code {child.exitcode}); "
+            for w in workers:
+                w.join(timeout=1.0)
+            dead = [w for w in workers if w.exitcode not in (None, 0)] or workers
+            raise HarmosyncError(f"the process {dead[0].name} the figures stopped (exit code {dead[0].exitcode}); "
                                  "nothing more was written")
         if kind == "error":
             raise payload
         return n, kind, payload
 
 
-def _compute_all(order: list[int], nc: dict, queue) -> None:
-    """The computing child: each figure's Dataset to the parent (to draw while the next one is
-    computed), then its NetCDF into the parent's temporary file ``nc[n]``. Ctrl-C is the
-    parent's, which stops the child with SIGTERM."""
-    import os
-    import pickle
-    import signal
+def _worker_start() -> None:
+    """What both workers do first.
 
-    from .. import figures
-    from ..errors import HarmosyncError
-    from ..io import check_dataset
+    * Ctrl-C is the parent's, which stops the workers with SIGTERM (its default action).
+    * xarray imports dask.array at the first Dataset it builds (≈ 0.2 s), only to recognise
+      dask arrays, and dask.distributed when writing a NetCDF, to ask whether a distributed
+      client runs (≈ 0.25 s). The figures make no dask arrays, so these processes block both
+      imports ("not installed", at once) before importing xarray, which remembers the answer.
+      Only here: the caller's process, where a user may use dask later, is left alone; where it
+      had loaded xarray already (a test), only dask.distributed is blocked.
+    * No garbage collection: a worker lives for six figures at most, and its cyclic garbage
+      (closed matplotlib figures, ≈ 14 MB a figure) goes with it; collecting would cost
+      ≈ 0.15 s of the drawing and 0.1 s of the computing (measured: docs/benchmarks.md).
+    * It ends when its parent is killed (:func:`_end_with_parent`)."""
+    import multiprocessing as mp
+    import signal
+    import threading
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # xarray's to_netcdf imports dask.distributed only to ask whether a distributed client runs
-    # (≈ 0.25 s); none can in this process, and a blocked import answers "no" at once
-    for name in ("distributed", "dask.distributed"):
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler (sigterm_unwinds)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # held back by _start
+    blocked = ("dask.distributed", "distributed")
+    for name in blocked if "xarray" in sys.modules else ("dask", *blocked):
         sys.modules.setdefault(name, None)
-    parent = os.getppid()
+    import xarray  # noqa: F401  (after the block)
+
+    gc.disable()
+    threading.Thread(target=_end_with_parent, args=(mp.parent_process().sentinel,), daemon=True).start()
+
+
+def _end_with_parent(sentinel) -> None:
+    """A worker's watch (a daemon thread): end the worker at once when its parent is gone
+    (killed: nobody will rename or remove its files; the next write to those paths removes the
+    stale temporary files). ``sentinel``: the read end of a pipe whose write end multiprocessing
+    keeps in the parent (and in a worker forked later, which ends first), ready at its death."""
+    import os
+    from multiprocessing.connection import wait
+
+    wait([sentinel])
+    os._exit(1)
+
+
+def _report_error(queue, n: int, e: BaseException) -> None:
+    """Hand a worker's error on figure ``n`` to the parent, which raises it."""
+    import pickle
+
+    from ..errors import HarmosyncError
+
+    try:
+        pickle.dumps(e)
+    except Exception:  # noqa: BLE001
+        e = HarmosyncError(f"figure {n}: {type(e).__name__}: {e}")
+    queue.put((n, "error", e))
+
+
+def _compute_all(order: list[int], nc: dict, data, done) -> None:
+    """The computing worker: each figure's Dataset to the drawing worker (to draw while the
+    next one is computed), then its NetCDF into the parent's temporary file ``nc[n]``."""
+    from .. import figures
+    from ..io import check_dataset
+
+    _worker_start()
     for n in order:
-        if os.getppid() != parent:  # the parent was killed: nobody will rename or remove the files
-            return
         try:
             t0 = time.perf_counter()
             ds = figures.compute(n)
             check_dataset(ds)  # finite, in-range numbers before anything is written
-            queue.put((n, "data", (ds, time.perf_counter() - t0)))
+            data.put((n, ds))
             ds.to_netcdf(nc[n], engine="h5netcdf")
-            queue.put((n, "nc", None))
+            done.put((n, "nc", t0))
         except BaseException as e:  # noqa: BLE001  (handed to the parent, which raises it)
-            try:
-                pickle.dumps(e)
-            except Exception:  # noqa: BLE001
-                e = HarmosyncError(f"figure {n}: {type(e).__name__}: {e}")
-            queue.put((n, "error", e))
+            _report_error(done, n, e)
             return
+
+
+def _draw_all(order: list[int], tmp: dict, data, done) -> None:
+    """The drawing worker: matplotlib's start (and its first-use costs, on a small figure) while
+    the first figure is computed, then each figure drawn as its Dataset arrives and its images
+    written into the parent's temporary files ``tmp[n]``; the PNG is encoded in a thread (PIL,
+    outside the GIL) while the next figure is drawn."""
+    import functools
+    from concurrent.futures import ThreadPoolExecutor
+
+    _worker_start()
+    import matplotlib.pyplot as plt
+
+    from .. import figures
+    from ..plot import render
+
+    if data.empty():  # figure 1 still being computed: its first-use costs now, not after
+        render.warm_up()
+    encoder = ThreadPoolExecutor(1)
+    try:
+        for n in order:
+            got, ds = data.get()
+            assert got == n, (got, n)  # the computing worker sends them in this order
+            try:
+                fig = figures.draw(n, ds)
+                try:
+                    png = _save_images(ds, fig, tmp[n], encoder)
+                finally:
+                    plt.close(fig)
+            except BaseException as e:  # noqa: BLE001  (handed to the parent, which raises it)
+                _report_error(done, n, e)
+                return
+            if png is None:
+                done.put((n, "images", None))
+            else:
+                png.add_done_callback(functools.partial(_encoded, done, n))
+    finally:
+        encoder.shutdown(wait=True)
+
+
+def _encoded(done, n: int, future) -> None:
+    """Report figure ``n``'s PNG written (or its encoder's error); runs in the encoder thread."""
+    e = future.exception()
+    if e is None:
+        done.put((n, "images", None))
+    else:
+        _report_error(done, n, e)
 
 
 @click.command()
