@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import signal
 import sys
 from pathlib import Path
 
 import click
 
-from . import handle_errors, plural
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where the run is, so that it unwinds like Ctrl-C."""
-
-
-def _terminate(signum, frame):
-    raise Terminated()
+from . import Terminated, handle_errors, plural, sigterm_unwinds
 
 
 @click.command()
@@ -104,10 +95,10 @@ def sweep(config, output, workers, scheduler, local_cluster, shard, batch, expor
         executor = client if client is not None else None
         # SIGTERM (a batch scheduler's time limit, `kill`) stops the run like Ctrl-C: the finished
         # tasks still pending in the store's writer are saved before the exit
-        previous = signal.signal(signal.SIGTERM, _terminate)
         try:
-            ds = sw.run_sweep(base, axes, keep=keep, store=output, executor=executor, workers=workers, batch=batch,
-                              shard=shard, progress=not (no_progress or quiet), overwrite=overwrite, log=echo)
+            with sigterm_unwinds():
+                ds = sw.run_sweep(base, axes, keep=keep, store=output, executor=executor, workers=workers, batch=batch,
+                                  shard=shard, progress=not (no_progress or quiet), overwrite=overwrite, log=echo)
         except KeyboardInterrupt as e:
             sys.exit(143 if isinstance(e, Terminated) else 130)  # run_sweep has said how many points are saved
         except sw.WorkersLost as e:
@@ -119,8 +110,6 @@ def sweep(config, output, workers, scheduler, local_cluster, shard, batch, expor
                            "are saved, run the same command again to resume", err=True)
                 sys.exit(1)
             raise
-        finally:
-            signal.signal(signal.SIGTERM, previous)
     finally:
         if client is not None:
             client.close()
