@@ -362,10 +362,10 @@ def test_solve_many_refuses_mismatched_states():
 @pytest.mark.parametrize("threads", [1, 2])
 def test_nufft_rows_are_the_values_transposed(threads):
     """The NUFFT's (C, L) rows (each column contiguous, for moments by entry) are bitwise its
-    (L, C) values transposed, with one FFT thread (numpy's transform into a reused buffer)
-    or several (scipy's), over several chunks and an odd column count."""
+    (L, C) values transposed, with one FFT thread or several (row blocks split at ducc0's SIMD
+    groups), over several chunks and an odd column count (35 rows: two blocks, a remainder)."""
     rng = np.random.default_rng(4)
-    n, c, count = 200, 7, 9001
+    n, c, count = 200, 69, 9001
     w = np.sort(rng.uniform(0.3, 2.3, n))
     a, b = rng.normal(size=(n, c)), rng.normal(size=(n, c))
     with ts.fft_threads(threads):

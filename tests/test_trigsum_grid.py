@@ -139,6 +139,20 @@ def test_fused_moments_are_the_contracted_rows():
     assert np.array_equal(mean_f, rows[:2 * n]) and np.array_equal(cov_f, cov)
 
 
+@pytest.mark.parametrize("engine", ["nufft", "direct"])
+def test_moments_written_in_place_are_the_streamed_chunks(engine):
+    """moments(by_entry=True) writes each chunk straight into its stores (iter_moment_rows'
+    ``into``): bitwise the chunks moments() copies, over several NUFFT chunks and a remainder."""
+    net = nw.couple(nw.chain(60, 0.4, 1.2), nw.probes((1.0, 1.1), 0.5, (1, 30), (0.06, 0.06)))
+    init = st.InitialState(st.product(st.coherent(1.0, 0.14), st.coherent(1.1, 1.4)))
+    sol = dy.solve(net, init)
+    t = 0.05 * np.arange(20003)
+    assert ts.chunk_plan(sol.frequencies.size, 4 + 4 * sol.rank, t.size, ev.nufft_chunk(4 + 4 * sol.rank))[0] < t.size
+    a = sol.moments(t, engine=engine)
+    b = sol.moments(t, engine=engine, by_entry=True)
+    assert np.array_equal(a.mean, b.mean) and np.array_equal(a.cov, b.cov)
+
+
 def test_map_network_moments_match_blas_within_bound():
     """A Fig. 6 network (300 sites, probe 2 at site 150, t ≤ 300): the NUFFT moments and the BLAS
     engine's agree within the evolution's error bound (each is within it of the exact ones)."""

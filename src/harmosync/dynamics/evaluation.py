@@ -89,8 +89,11 @@ _COVARIANCE_ROWS = kernel(_covariance_rows, "void(float64[:, :, :], float64[::1]
                           reads=(0, 1, 2))
 
 
-def iter_moment_rows(sol, times, *, block: int, engine: str):
-    """Yield (slice, mean (2n, B), cov (2n, 2n, B)) chunks, entry by entry (interleaved)."""
+def iter_moment_rows(sol, times, *, block: int, engine: str, into=None):
+    """Yield (slice, mean (2n, B), cov (2n, 2n, B)) chunks, entry by entry (interleaved). With
+    ``into`` = (mean (2n, T), cov (2n, 2n, T)), C-contiguous: each chunk is written there
+    (the NUFFT's straight from its transform, no chunk array) and the yielded arrays are views
+    of them."""
     t, h = _checked_grid(times)
     check_horizon(sol, t)
     if engine not in ("auto", "nufft", "direct"):
@@ -116,7 +119,11 @@ def iter_moment_rows(sol, times, *, block: int, engine: str):
         size = rows.shape[1]
         cov = np.empty((2 * n, 2 * n, size))
         _COVARIANCE_ROWS(rows[2 * n:].reshape(2 * n, -1, size), lam, const, cov)
-        return slice(start, start + size), rows[: 2 * n], cov
+        sl = slice(start, start + size)
+        if into is None:
+            return sl, rows[: 2 * n], cov
+        into[0][:, sl], into[1][:, :, sl] = rows[: 2 * n], cov
+        return sl, into[0][:, sl], into[1][:, :, sl]
 
     tb = _table_block(block, w.size)
     if h is None:
@@ -144,20 +151,25 @@ def iter_moment_rows(sol, times, *, block: int, engine: str):
     for q, start in enumerate(starts):
         size = min(length, t.size - start)
         fb = plan.transform(coef, phases[q])
+        if into is not None:
+            _MOMENT_ROWS(fb, plan.scale, plan.half, lam, const, into[0], into[1], start, size)
+            yield slice(start, start + size), into[0][:, start:start + size], into[1][:, :, start:start + size]
+            continue
         mean, cov = np.empty((2 * n, size)), np.empty((2 * n, 2 * n, size))
-        _MOMENT_ROWS(fb, plan.scale, plan.half, lam, const, mean, cov)
+        _MOMENT_ROWS(fb, plan.scale, plan.half, lam, const, mean, cov, 0, size)
         for sub in range(0, size, block):
             yield slice(start + sub, start + min(sub + block, size)), mean[:, sub:sub + block], cov[:, :, sub:sub + block]
 
 
-def _moment_rows(fb, scale, half, lam, const, mean, cov):
-    """Means (2n, B) and σ (2n, 2n, B) of a chunk from its NUFFT transform ``fb`` (the layout of
+def _moment_rows(fb, scale, half, lam, const, mean, cov, col, size):
+    """Means and σ of a chunk's ``size`` outputs, written to columns col … col + size − 1 of
+    ``mean`` (2n, ·) and ``cov`` (2n, 2n, ·), from its NUFFT transform ``fb`` (the layout of
     ``trigsum.NufftPlan``: column c at output j is scale[j]·Re/Im fb[c // 2, (j − half) mod G];
     columns: the 2n means, then 2n·R low-rank ones, z_ar = column 2n + aR + r), in blocks of
     256 outputs whose columns stay in cache: each block's columns split out (``trigsum._split``'s
     products), then σ_ab = (Σ_r (λ_r z_ar) z_br, r in order) + const_ab per entry, mirrored —
     the operations of :func:`_covariance_rows` in its order per entry: bitwise the same."""
-    m2, size = mean.shape
+    m2 = mean.shape[0]
     rank = lam.size
     grid = fb.shape[1]
     step = 256
@@ -176,7 +188,7 @@ def _moment_rows(fb, scale, half, lam, const, mean, cov):
                     zi[j] = v.imag * s
         for a in range(m2):
             for j in range(nb):
-                mean[a, t0 + j] = z[a, j]
+                mean[a, col + t0 + j] = z[a, j]
         for a in range(m2):
             for b in range(a, m2):
                 for j in range(nb):
@@ -188,12 +200,12 @@ def _moment_rows(fb, scale, half, lam, const, mean, cov):
                         acc[j] += (lr * za[j]) * zb[j]
                 cab = const[a, b]
                 for j in range(nb):
-                    cov[a, b, t0 + j] = acc[j] + cab
-                    cov[b, a, t0 + j] = cov[a, b, t0 + j]
+                    cov[a, b, col + t0 + j] = acc[j] + cab
+                    cov[b, a, col + t0 + j] = cov[a, b, col + t0 + j]
 
 
 _MOMENT_ROWS = kernel(_moment_rows, "void(complex128[:, ::1], float64[::1], int64, float64[::1], float64[:, :], "
-                      "float64[:, ::1], float64[:, :, ::1])", reads=(0, 1, 3, 4))
+                      "float64[:, ::1], float64[:, :, ::1], int64, int64)", reads=(0, 1, 3, 4))
 
 
 _LAST_GRID: list = [None]  # (a copy of the last grid checked, its uniform step or None)

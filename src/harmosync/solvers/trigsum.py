@@ -14,9 +14,9 @@ Two evaluators, same result:
   ≲ 3e-15 of Σ_k |c_k| (tests: against long-double direct sums, σ = 1.75 … 2.5). σ = 1.25–1.5
   would need W = 20–26 and the deconvolution then amplifies the FFT's roundoff 200–10⁵ times:
   no better than 1e-12 in double precision. The grid G is a 5-smooth length chosen by a cost
-  model (:func:`chunk_plan`): small grids (2–4 k points) stay in a core's cache, where numpy's
-  pocketfft runs ≈ 4.3 ns per point against 7 ns at 2¹⁴ — more chunks, each spread once (a
-  cheap compiled pass over the points, only onto the grid points they touch).
+  model (:func:`chunk_plan`): small grids (2–7 k points) stay in a core's cache, where ducc0's
+  FFT (:func:`inverse_fft`) runs ≈ 3.5 ns per point against 6–7 ns at 2¹⁴ — more chunks, each
+  spread once (a cheap compiled pass over the points, only onto the grid points they touch).
 
 Memory: O(N·C + G·C) per chunk, independent of the total number of times; each thread keeps
 its last FFT grids (input and output, 2 × 16·G·C/2 bytes) for the next chunk or evolution.
@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import lru_cache
 
+import ducc0.fft  # ≈ 4 ms to import
 import numpy as np
 
 from ..jit import kernel
@@ -41,6 +42,8 @@ UPSAMPLE = 1.75  # least grid points per output (σ)
 FFT_WORKERS = -1
 #: longest chunk the cost model considers, in outputs
 MAX_LENGTH = 1 << 16
+#: a multiple of ducc0's SIMD group of complex rows (4 on the benchmark machine; 1–8 elsewhere)
+SIMD_ROWS = 16
 #: 2π in extended precision (np.pi·2 is 2.4e-16 off: a phase error growing with w·t)
 TWO_PI = 2 * np.longdouble("3.14159265358979323846264338327950288")
 _LOCAL = threading.local()
@@ -105,7 +108,8 @@ def _deconvolution(length: int, grid: int):
 
 @lru_cache(maxsize=1)
 def _fast_grids(top: int = 2 * MAX_LENGTH + 64) -> np.ndarray:
-    """5-smooth lengths 2^a 3^b 5^c in [16, top] (pocketfft's fast sizes), ascending."""
+    """5-smooth lengths 2^a 3^b 5^c in [16, top], ascending (ducc0 is as fast on 7- and 11-smooth
+    ones, measured, but no faster: the denser set would not change the plans much)."""
     out = [p2 * p3 * p5 for p2 in 2 ** np.arange(4, 19) for p3 in 3 ** np.arange(4) for p5 in 5 ** np.arange(4)]
     return np.array(sorted(g for g in set(out) if 16 <= g <= top))
 
@@ -119,9 +123,10 @@ def grid_for(length: int) -> int:
 
 
 def _fft_ns(grid: int) -> float:
-    # numpy's pocketfft on this benchmark machine, ns per point (62 rows): ≈ 0.40·log₂G up to 8 k
-    # points (cache-resident), 0.50·log₂G to 20 k, 0.58·log₂G beyond
-    per = 0.40 if grid <= 8192 else 0.50 if grid <= 20480 else 0.58
+    # ducc0 on this benchmark machine, ns per point (62 rows): ≈ 0.31·log₂G up to 7 k points
+    # (cache-resident; numpy's pocketfft 0.40), 0.46·log₂G to 24 k, 0.60·log₂G beyond (memory
+    # bound, no faster than numpy)
+    per = 0.31 if grid <= 6912 else 0.46 if grid <= 24576 else 0.60
     return per * np.log2(max(grid, 2))
 
 
@@ -207,11 +212,10 @@ class NufftPlan:
         _SPREAD(np.ascontiguousarray(coef), np.ascontiguousarray(phase, complex), self.slot, self.weight,
                 self.support, b)
         try:
-            if workers <= 1:  # one transform per contiguous row: ~2× faster than down columns
-                np.fft.ifft(b, axis=1, out=fb)
+            if workers <= 1 or rows < 2 * SIMD_ROWS:  # one transform per contiguous row
+                inverse_fft(b, fb)
             else:  # blocks of rows side by side: the transforms release the GIL (the same bits)
-                parts = [slice(i * rows // workers, (i + 1) * rows // workers) for i in range(workers)]
-                list(_pool().map(lambda r: np.fft.ifft(b[r], axis=1, out=fb[r]), parts))
+                list(_pool().map(lambda r: inverse_fft(b[r], fb[r]), row_blocks(rows, workers)))
         finally:  # the reused grid must be zero for the next call, even after Ctrl-C or an error
             _CLEAR(b, self.support)
         return fb
@@ -232,6 +236,22 @@ class NufftPlan:
         out = np.empty((fb.shape[0], 2, self.length))
         _SPLIT(fb, self.scale, self.half, out)
         return out.reshape(-1, self.length)[:ncols]
+
+
+def inverse_fft(a: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out`` = np.fft.ifft(a, axis=1) (normalised by 1/G) for complex (rows, G), by ducc0 on
+    this thread (SIMD across rows: 1.3–1.8× numpy's pocketfft on the benchmark machine, the same
+    algorithms and roundoff, ≈ 4e-16 of the largest entry from numpy's result)."""
+    return ducc0.fft.c2c(a, axes=(1,), forward=False, inorm=2, out=out, nthreads=1)
+
+
+def row_blocks(rows: int, workers: int) -> list[slice]:
+    """``workers`` blocks of rows for the threads, split at multiples of ``SIMD_ROWS``: ducc0
+    transforms rows in SIMD groups from each block's start and the last rows % group one by
+    one, which rounds differently — so only such splits give every row the bits of one call."""
+    per = -(-rows // workers)
+    step = -(-per // SIMD_ROWS) * SIMD_ROWS
+    return [slice(i, min(i + step, rows)) for i in range(0, rows, step)]
 
 
 def _cpu_count() -> int:
