@@ -147,10 +147,9 @@ def iter_moment_rows(sol, times, *, block: int, engine: str, into=None):
     plan = ts.NufftPlan(w, h, length, grid)
     coef = alpha - 1j * beta
     starts = range(0, t.size, length)
-    phases = plan.phases(t[0], starts)
-    for q, start in enumerate(starts):
+    for start, phase in zip(starts, plan.chunk_phases(t[0], starts)):
         size = min(length, t.size - start)
-        fb = plan.transform(coef, phases[q])
+        fb = plan.transform(coef, phase)
         if into is not None:
             _MOMENT_ROWS(fb, plan.scale, plan.half, lam, const, into[0], into[1], start, size)
             yield slice(start, start + size), into[0][:, start:start + size], into[1][:, :, start:start + size]

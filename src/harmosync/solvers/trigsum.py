@@ -154,6 +154,10 @@ def _chunk_plan(n: int, count: int, rows: int, top: int) -> tuple[int, int]:
     return length, grid_for(length)
 
 
+#: chunks whose phases are computed together (memory 16·N bytes per chunk)
+PHASE_BATCH = 64
+
+
 class NufftPlan:
     """Spreading weights and deconvolution factors for fixed frequencies w, step h and chunk
     length L (outputs j = 0..L−1 of each chunk), on a grid of ``grid`` points (default: the
@@ -197,6 +201,13 @@ class NufftPlan:
         t = ld(t0) + ld(self.h) * (np.asarray(starts, dtype=ld) + ld(self.half))
         arg = np.mod(np.outer(t, self.w.astype(ld)), TWO_PI).astype(float)
         return np.exp(1j * arg)
+
+    def chunk_phases(self, t0, starts, batch: int = PHASE_BATCH):
+        """:meth:`phases` of each start in turn, computed ``batch`` chunks at a time: memory
+        O(batch·N), not O(chunks·N) before the first chunk (the same numbers: elementwise)."""
+        starts = list(starts)
+        for b in range(0, len(starts), batch):
+            yield from self.phases(t0, starts[b:b + batch])
 
     def transform(self, coef: np.ndarray, phase: np.ndarray) -> np.ndarray:
         """The inverse FFT (⌈C/2⌉ rows, G) of the spread coefficients coef (N, C) · phase (N,),
@@ -293,10 +304,9 @@ def nufft(w, alpha, beta, t0: float, h: float, count: int, *, chunk: int = MAX_L
     length, grid = chunk_plan(w.size, coef.shape[1], count, chunk)
     plan = NufftPlan(w, h, length, grid)
     starts = range(0, count, length)
-    phases = plan.phases(t0, starts)
-    for q, start in enumerate(starts):
+    for start, phase in zip(starts, plan.chunk_phases(t0, starts)):
         stop = min(length, count - start)
-        fb = plan.transform(coef, phases[q])
+        fb = plan.transform(coef, phase)
         if rows:
             out = np.empty((fb.shape[0], 2, length))
             _SPLIT(fb, plan.scale, plan.half, out)
