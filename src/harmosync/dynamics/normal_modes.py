@@ -65,6 +65,7 @@ cos/sin table of ≤ 2²¹ numbers; about 8·N·(6C + 8) + 48·L·C bytes (+ 32 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -98,6 +99,10 @@ DENSE_LIMIT_SOLVE = 20_000
 #: below this many oscillators the dense linear algebra runs on one BLAS thread (faster)
 SMALL = 50_000
 METHODS = ("auto", "dense", "chain")
+
+
+#: serialises the read-and-raise of NormalModeEvolution.cover between threads
+COVER_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True, eq=False)
@@ -174,8 +179,10 @@ class NormalModeEvolution:
         if self.has_covariance:
             bound = max(bound, self.fixed_bound + evaluation_roundoff(
                 self.frequencies, self.readout, self.nu, self.values, self.vectors, horizon, self.mu_error))
-        object.__setattr__(self, "error_bound", max(self.error_bound, bound, self.bound_floor))
-        object.__setattr__(self, "covered", horizon)
+        with COVER_LOCK:  # threads evaluating one evolution: neither lowers the other's bound or horizon
+            if horizon > self.covered:
+                object.__setattr__(self, "error_bound", max(self.error_bound, bound, self.bound_floor))
+                object.__setattr__(self, "covered", horizon)
 
     def iter_moments(self, times, *, block: int = None, engine: str = "auto"):
         """Yield (slice, mean (B, 2n), cov (B, 2n, 2n)) chunks, interleaved ordering.
