@@ -51,34 +51,31 @@ def defect_chain(temperature=1.0):
     return nw.couple(env, nw.probes([FREQ], 0.0, [15], [0.15331933980674664])), probe_state(temperature)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "error_bound below the true error on an observed environment site of a hot soft network "
-    "(pre-existing: identical at 137fde7). At t = 0, ⟨X_11²⟩ = 2.727 is off by 7.9e-8 against "
-    "a bound of 9.2e-10 at T = 1 (86×), 8.4e-9 against 1.3e-10 at T = 0.106 (65×; t_max = 0; "
-    "the fuzz's seed 184 at t_max = 1e5: 4.85e-9 against 4.15e-9 observing 4 rows); the "
-    "probe's own entries are right (err 5e-12) and the float eigh of V_E alone gives 2.4e-13. "
-    "The soft mode's rows and μ_0 are right to 1e-16 (checked against mpmath): the miss is in "
-    "Δ's readout at environment rows (solvers/lowrank.py, not this review's to change)"))
 @pytest.mark.parametrize("temperature", [1.0, 0.10624011478857033])
 def test_bound_covers_an_environment_site_of_a_hot_soft_defect_chain(temperature):
     """err ≤ error_bound for ⟨X_j²⟩(t = 0) of an observed environment site: at t = 0 it is the
-    thermal ⟨X_j²⟩ of H_E alone (Σ_q W_jq² ν_q/Ω_q, 60 digits), whatever the probes."""
+    thermal ⟨X_j²⟩ of H_E alone (Σ_q W_jq² ν_q/Ω_q, 60 digits), whatever the probes. Before the
+    fix (pre-existing, identical at 137fde7): ⟨X_11²⟩ = 2.727 off by 7.9e-8 against a bound of
+    9.2e-10 at T = 1 (86×), 8.4e-9 against 1.3e-10 at T = 0.106 (65×), the probe's entries right
+    to 5e-12, the soft mode's μ_0 and rows right to 1e-16 (the loss is in Δ's readout at
+    environment rows, which no a-priori term counts). Fixed by the a-posteriori check at t = 0
+    extended to the observed environment sites (normal_modes.environment_discrepancy): the bound
+    is now 10× the error, 7.9e-7."""
     net, init = defect_chain(temperature)
     for t_max in (0.0, 1e5):
         sol = dy.solve(net, init, method="dense", observe=[11], t_max=t_max)
         err = abs(float(sol.moments([0.0]).cov[0, 0, 0]) - thermal_xx(net, temperature, 11))
-        assert err <= sol.error_bound, (t_max, err, sol.error_bound)
+        assert err <= sol.error_bound <= 100 * err, (t_max, err, sol.error_bound)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "error_bound 2× below the true error on an environment site of a homogeneous free chain "
-    "(M = 15, Ω0 = 1.1e-4, one probe at site 15 at K = 0.9999 K_c, T = 1): err 0.028 against "
-    "bound 0.0138 (dense) and 0.0139 (chain), for every observed site (1, 11, 15); 308 against 81 "
-    "at K = 0.999999 K_c. The probe's entries are honest (8.5e-9 ≤ 8.5e-8), and T = 0 is too"))
 @pytest.mark.parametrize("method", ["dense", "chain"])
 def test_bound_covers_an_environment_site_of_a_hot_near_critical_free_chain(method):
     """err ≤ error_bound over t ∈ {0, 100}, every mean and covariance entry of an observed
-    environment site, against the 40-digit reference (σ(t) = S(t)σ(0)S(t)ᵀ)."""
+    environment site, against the 40-digit reference (σ(t) = S(t)σ(0)S(t)ᵀ). M = 15 free chain,
+    Ω0 = 1.1e-4, one probe at the far end at K = 0.9999 K_c, T = 1: before the fix err 0.028
+    against a bound of 0.0138 (dense) and 0.0139 (chain) on any environment site (308 against 81
+    at 0.999999 K_c); the probe's own entries were honest. The error is there at t = 0 already
+    and stays (the fuzz's 15 dishonest cases: err(0) = max err), so the t = 0 check covers it."""
     env = nw.chain(15, OMEGA0, G, "free")
     k_c = FREQ / np.sqrt(np.linalg.inv(env.potential())[14, 14])  # V > 0 iff K² (V_E⁻¹)_MM < ω²
     net = nw.couple(env, nw.probes([FREQ], 0.0, [15], [0.9999 * k_c]))
@@ -88,7 +85,7 @@ def test_bound_covers_an_environment_site_of_a_hot_near_critical_free_chain(meth
     sol = dy.solve(net, init, method=method, observe=[11], t_max=100.0)
     m = sol.moments(times)
     err = max(float(np.abs(m.cov - ref_cov).max()), float(np.abs(m.mean - ref_mean).max()))
-    assert err <= sol.error_bound, (err, sol.error_bound)
+    assert err <= sol.error_bound <= 100 * err, (err, sol.error_bound)
 
 
 # ----------------------------------------------------------------------------------------------
