@@ -14,7 +14,9 @@ import pytest
 from harmosync import dynamics as dy
 from harmosync import network as nw
 from harmosync import states as st
+from conftest import random_probe_state
 from reference_mp import Reference, potentials_mp, thermal_nu
+from test_bound_tightness import critical_scale
 
 # a random probe state (the hard fuzz's seed 184: squeezed, displaced, thermal)
 PROBE_MEAN = [0.07407569, -0.30297019]
@@ -86,6 +88,76 @@ def test_bound_covers_an_environment_site_of_a_hot_near_critical_free_chain(meth
     m = sol.moments(times)
     err = max(float(np.abs(m.cov - ref_cov).max()), float(np.abs(m.mean - ref_mean).max()))
     assert err <= sol.error_bound <= 100 * err, (err, sol.error_bound)
+
+
+def near_critical(seed):
+    """The review's fuzz of hot soft networks near their stability limit (seeded): a free, fixed
+    or defect chain or a random graph at Ω0 = 1e-6…3e-4, 1–3 probes (at the ends or anywhere)
+    at 1 − 10^(−4…−1) of the stability limit, T = 0 or 0.1…10, observing probes and sites."""
+    rng = np.random.default_rng(33000 + seed)
+    omega0 = 10 ** rng.uniform(-6, -3.5)
+    kind = rng.choice(["free", "fixed", "defect", "graph"])
+    if kind in ("free", "fixed"):
+        m = int(rng.integers(6, 22))
+        env = nw.chain(m, omega0, rng.uniform(0.5, 1.5), str(kind))
+    elif kind == "defect":
+        m = int(rng.integers(6, 18))
+        on = np.full(m, omega0); on[rng.integers(0, m)] = rng.uniform(0.05, 1.5)
+        env = nw.chain(m, omega0, rng.uniform(0.5, 1.5), str(rng.choice(["free", "fixed"])), onsite_frequencies=on)
+    else:
+        m = int(rng.integers(5, 14))
+        a = np.triu(rng.uniform(0.2, 1.5, (m, m)) * (rng.uniform(size=(m, m)) < 0.4), 1)
+        a[np.arange(m - 1), np.arange(1, m)] = rng.uniform(0.2, 1.5, m - 1)
+        onsite = np.full(m, omega0)
+        onsite[rng.integers(0, m, int(rng.integers(0, 3)))] = rng.uniform(0.3, 1.2)
+        env = nw.graph(a + a.T, onsite)
+    p = int(rng.integers(1, 4))
+    freqs = rng.uniform(0.5, 1.5, p)
+    lam = rng.uniform(0, 0.3) if p > 1 else 0.0
+    choice = [1, m, int(rng.integers(1, m + 1))]
+    plug = [int(choice[rng.integers(0, 3)]) for _ in range(p)]
+    k = rng.choice([-1.0, 1.0], p) * rng.uniform(0.2, 1.0, p)
+    k = k * (1 - 10 ** rng.uniform(-4, -1)) * min(critical_scale(env, freqs, lam, plug, k), 1.0)
+    net = nw.couple(env, nw.probes(freqs, lam, plug, list(k)))
+    r = rng.uniform()
+    temperature = 0.0 if r < 0.15 else 10 ** rng.uniform(-1, 1)
+    n = p + m
+    nobs = int(rng.integers(1, 4))
+    observe = [0] if rng.uniform() < 0.3 else sorted(set(int(x) for x in rng.integers(0, n, nobs))
+                                                  | ({0} if rng.uniform() < 0.5 else set()))
+    return net, st.InitialState(random_probe_state(seed, freqs), temperature), observe
+
+
+@pytest.mark.parametrize("seed", [4, 49, 81, 85, 200, 212, 242])
+def test_bound_is_honest_on_near_critical_networks_observed_at_their_sites(seed):
+    """err ≤ error_bound ≤ 100·max(err, 1e-13·max|σ|) on the fuzz's cases that were dishonest
+    (22 of 455 before the environment sites' t = 0 check: err/bound 1.2–110, e.g. seed 200, a
+    graph at T = 7.8: 5.9e-7 against 5.3e-9; seed 49, a free chain at T = 3.7: 0.105 against
+    0.017), every mean and covariance entry at t = 0, 1, 100 against the 40-digit reference."""
+    net, init, observe = near_critical(seed)
+    times = [0.0, 1.0, 100.0]
+    ref_mean, ref_cov = Reference(net, init, observe=observe).moments(times)
+    sol = dy.solve(net, init, method="dense", observe=observe, t_max=100.0)
+    m = sol.moments(times)
+    err = max(float(np.abs(m.cov - ref_cov).max()), float(np.abs(m.mean - ref_mean).max()))
+    assert err <= sol.error_bound <= 100 * max(err, 1e-13 * float(np.abs(ref_cov).max())), (err, sol.error_bound)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "the bound is honest but not within 100× (pre-existing, unchanged by this review's fix): seed "
+    "158 (a graph, M = 11, Ω0 = 3.1e-4, two probes on site 11 near the limit, T = 0, observing "
+    "probe 1 and sites 6 and 9): err 8.7e-10, bound 2.1e-6 (2405×). Also seen: a graph with a stiff "
+    "bond (M = 21, T = 0.0045, site 7 observed) 1732×; over the review's fuzz (1859 solves, "
+    "err from 40-digit mpmath) 121 are above 100× and 16 above 400×, median 8.5–14.5×"))
+def test_bound_is_within_100x_on_a_near_critical_graph():
+    """bound ≤ 100·max(err, 1e-13·max|σ|) (tests/test_bound_tightness.py's tightness)."""
+    net, init, observe = near_critical(158)
+    times = [0.0, 1.0, 100.0]
+    ref_mean, ref_cov = Reference(net, init, observe=observe).moments(times)
+    sol = dy.solve(net, init, method="dense", observe=observe, t_max=100.0)
+    m = sol.moments(times)
+    err = max(float(np.abs(m.cov - ref_cov).max()), float(np.abs(m.mean - ref_mean).max()))
+    assert err <= sol.error_bound <= 100 * max(err, 1e-13 * float(np.abs(ref_cov).max())), (err, sol.error_bound)
 
 
 # ----------------------------------------------------------------------------------------------
