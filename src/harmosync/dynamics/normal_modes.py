@@ -47,7 +47,11 @@ evaluation reaches a later |t|: read it after evaluating); the means' part alone
 * the trig sums' roundoff and the phase error 2ε·w_k·t of the rounded products, per observed x
   and p row and summed over modes with the amplitude of each (``trig_sum_errors``), for the
   means and for every pair of rows of the covariance;
-* with a light-cone cut, the cut's bound on every moment.
+* with a light-cone cut, the cut's bound on every moment;
+* a posteriori, at least ``INITIAL_CHECK`` times the miss at t = 0 of the observed probes
+  (:func:`initial_discrepancy`) and, without a cut, of the observed environment sites against
+  H_E's thermal state (:func:`environment_discrepancy`: hot soft networks near their
+  stability limit lose digits there that no term above counts).
 
 It is first order in the eigenvalues' errors; the refined soft modes' eigenvector errors enter
 through their parts outside the exact soft span, bounded row by row on the observed rows
@@ -65,6 +69,7 @@ cos/sin table of ≤ 2²¹ numbers; about 8·N·(6C + 8) + 48·L·C bytes (+ 32 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -72,7 +77,7 @@ import numpy as np
 from .. import lightcone as lc
 from ..conventions import thermal_factor
 from ..errors import HarmosyncError, NumericalError
-from ..network import Network, chain_modes
+from ..network import Network, chain_mode_rows, chain_modes
 from ..solvers import blas_threads
 from ..solvers.arrowhead import chain_mode_errors
 from ..solvers.lowrank import (eigen_roundoff, environment_roundoff, evaluation_roundoff, low_rank_delta,
@@ -87,6 +92,9 @@ from .spectrum import Spectrum, chain_spectrum, dense_spectrum
 #: a safety net, measured where no a-priori term reaches (it caught the soft T = 0 chains' loss
 #: to the skeleton compression before soft modes were taken exactly)
 INITIAL_CHECK = 10.0
+#: environments above this many sites (not homogeneous chains) skip the t = 0 check of the
+#: observed environment sites (:func:`environment_discrepancy`: an M × M divided-difference table)
+ENV_CHECK_MAX = 1000
 #: a solution that misses the initial state by more than this fraction of it is refused
 LOST = 1e-4
 #: networks with at most this many oscillators use the dense eigendecomposition
@@ -98,6 +106,10 @@ DENSE_LIMIT_SOLVE = 20_000
 #: below this many oscillators the dense linear algebra runs on one BLAS thread (faster)
 SMALL = 50_000
 METHODS = ("auto", "dense", "chain")
+
+
+#: serialises the read-and-raise of NormalModeEvolution.cover between threads
+COVER_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True, eq=False)
@@ -174,8 +186,10 @@ class NormalModeEvolution:
         if self.has_covariance:
             bound = max(bound, self.fixed_bound + evaluation_roundoff(
                 self.frequencies, self.readout, self.nu, self.values, self.vectors, horizon, self.mu_error))
-        object.__setattr__(self, "error_bound", max(self.error_bound, bound, self.bound_floor))
-        object.__setattr__(self, "covered", horizon)
+        with COVER_LOCK:  # threads evaluating one evolution: neither lowers the other's bound or horizon
+            if horizon > self.covered:
+                object.__setattr__(self, "error_bound", max(self.error_bound, bound, self.bound_floor))
+                object.__setattr__(self, "covered", horizon)
 
     def iter_moments(self, times, *, block: int = None, engine: str = "auto"):
         """Yield (slice, mean (B, 2n), cov (B, 2n, 2n)) chunks, interleaved ordering.
@@ -268,9 +282,14 @@ def solve_closed(network: Network, initial: InitialState, *, observe=None, tol: 
     check_size(size, use, cuttable=t_max is None and structured and env.boundary == "fixed")
     with blas_threads(1 if size <= SMALL else None):
         spec = (chain_spectrum if use == "chain" else dense_spectrum)(network, rows, window)
-        return assemble(spec, rows, network.probes.potential(), initial,
-                        environment_energy=_environment_energy(network, temp), tol=tol,
-                        covariance=covariance, method=use, window=window, t_max=t_max)
+        evo = assemble(spec, rows, network.probes.potential(), initial,
+                       environment_energy=_environment_energy(network, temp), tol=tol,
+                       covariance=covariance, method=use, window=window, t_max=t_max)
+    if window is None and covariance and any(r >= p for r in rows):
+        floor = INITIAL_CHECK * environment_discrepancy(evo, network, initial)
+        if floor > evo.bound_floor:
+            evo = replace(evo, bound_floor=floor, error_bound=max(evo.error_bound, floor))
+    return evo
 
 
 def check_size(size: int, method: str, *, cuttable: bool = False) -> None:
@@ -384,3 +403,68 @@ def initial_discrepancy(evo: NormalModeEvolution, initial: InitialState, n_probe
         cov = evo.moments(t0).cov[0][np.ix_(cols, cols)]
         miss = max(miss, float(np.max(np.abs(cov - initial.probes.cov[np.ix_(ref, ref)]))))
     return miss
+
+
+def environment_discrepancy(evo: NormalModeEvolution, network: Network, initial: InitialState) -> float:
+    """:func:`initial_discrepancy` for the observed environment sites: at t = 0 they hold H_E's
+    thermal state, ⟨X Xᵀ⟩ = W diag(ν/Ω) Wᵀ, ⟨P Pᵀ⟩ = W diag(νΩ) Wᵀ, ⟨X Pᵀ⟩ = 0, no mean, and no
+    correlation with the probes (W, Ω: V_E's modes, closed form on a homogeneous chain). Returns
+    max |σ(0) − σ₀| over the entries with an environment site, less the rounding of σ₀'s sums
+    (8·M·ε·Σ_q |W_jq W_kq| f_q). Hot soft networks near their stability limit lose digits there
+    that no a-priori term of the bound counts (65× the bound on a defect chain, review s6b)."""
+    p, env = network.n_probes, network.environment
+    pos = [i for i, r in enumerate(evo.rows) if r >= p]
+    sites = [evo.rows[i] - p for i in pos]
+    temp = float(initial.environment_temperature)
+    closed = env.homogeneous_chain and env.boundary in ("fixed", "free")
+    if closed:
+        om = chain_modes(env.sites, env.omega0, env.g, env.boundary, vectors=False)[0]
+        w = chain_mode_rows(env.sites, env.boundary, [s + 1 for s in sites])
+    elif env.sites > ENV_CHECK_MAX:
+        return 0.0
+    else:
+        om, vectors = env.modes()
+        w = vectors[sites]
+    nu = thermal_factor(om, temp)
+    n = len(evo.rows)
+    want, slack = np.zeros((2 * n, 2 * n)), np.zeros((2 * n, 2 * n))
+    probe_pos = [i for i, r in enumerate(evo.rows) if r < p]
+    if probe_pos:
+        cols = np.ravel([[2 * i, 2 * i + 1] for i in probe_pos])
+        ref = np.ravel([[2 * evo.rows[i], 2 * evo.rows[i] + 1] for i in probe_pos])
+        want[np.ix_(cols, cols)] = initial.probes.cov[np.ix_(ref, ref)]
+    eps = 8 * env.sites * np.finfo(float).eps
+    xs, ps = np.array([2 * i for i in pos]), np.array([2 * i + 1 for i in pos])
+    for idx, f, power in ((xs, nu / om, -1), (ps, nu * om, 1)):
+        want[np.ix_(idx, idx)] = (w * f) @ w.T
+        slack[np.ix_(idx, idx)] = eps * ((np.abs(w) * f) @ np.abs(w).T)
+        if not closed:  # a float eigh's W, Ω: first order in its backward error 8ε‖V_E‖
+            div = thermal_divided_differences(om, temp, power)
+            slack[np.ix_(idx, idx)] += 8 * np.finfo(float).eps * float(om[-1] ** 2) * (np.abs(w) @ div @ np.abs(w).T)
+    t0 = np.zeros(1)
+    env_cols = np.ravel([[2 * i, 2 * i + 1] for i in pos])
+    miss = float(np.max(np.abs(evo.means(t0)[0, env_cols])))
+    diff = np.abs(evo.moments(t0).cov[0] - want) - slack
+    return max(miss, float(np.max(diff[env_cols])), 0.0)
+
+
+def thermal_divided_differences(om, temperature: float, power: int) -> np.ndarray:
+    """|f[μ_q, μ_r]| (M × M) for f(μ) = ν(√μ)·μ^(power/2), ν = ½coth(√μ/2T): by the Daleckii–Krein
+    formula, a perturbation E of V_E moves f(V_E) by W (WᵀE W ∘ f[μ_q, μ_r]) Wᵀ to first order.
+    Near-equal μ (relative gap < 1e-6) take |f′| at the smaller one (f′ varies by ~1e-6 over
+    such a gap)."""
+    mu = om**2
+    f = thermal_factor(om, temperature) * om**power
+    if temperature > 0:
+        x = om / (2 * temperature)
+        dnu = -0.25 / temperature / np.sinh(np.minimum(x, 300.0)) ** 2
+    else:
+        dnu = np.zeros_like(om)
+    nu = thermal_factor(om, temperature)
+    slope = np.abs((dnu * om + power * nu) * om ** (power - 1) / (2 * om))  # df/dμ = (df/dΩ)/(2Ω)
+    gap = mu[:, None] - mu[None, :]
+    close = np.abs(gap) <= 1e-6 * np.maximum(mu[:, None], mu[None, :])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        div = np.abs((f[:, None] - f[None, :]) / gap)
+    lower = np.minimum(np.arange(mu.size)[:, None], np.arange(mu.size)[None, :])  # μ ascending
+    return np.where(close, slope[lower], div)
