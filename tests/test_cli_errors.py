@@ -341,13 +341,16 @@ def test_config_with_byte_order_mark_is_read(tmp_path):
 
 
 def test_the_command_turns_numpys_huge_pages_off_unless_the_user_chose():
-    """The CLI (a leaf) sets NUMPY_MADVISE_HUGEPAGE=0 for itself and its workers (synchronous
-    huge-page compaction stalls large allocations); a value the user set is kept."""
+    """The command (its main, before any subcommand imports) sets NUMPY_MADVISE_HUGEPAGE=0 for
+    itself and its workers (synchronous huge-page compaction stalls large allocations); a value
+    the user set is kept."""
     import os
     import subprocess
     import sys
 
-    code = ("import harmosync.cli, os; from numpy._core.multiarray import _set_madvise_hugepage as f; "
+    code = ("import contextlib, io, os\nfrom harmosync import cli\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n    cli.main.main(['--help'], standalone_mode=False)\n"
+            "from numpy._core.multiarray import _set_madvise_hugepage as f\n"
             "print(os.environ['NUMPY_MADVISE_HUGEPAGE'], f(False))")
     env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)

@@ -653,3 +653,31 @@ def test_kernel_wrappers_refuse_shapes_and_indices_that_would_read_outside_the_a
     for net, origin, left in (([1], [1], [2]), ([0], [3], [2]), ([0], [1], [4]), ([-1], [1], [2])):
         with pytest.raises(ValueError, match="valid indices"):
             secular_sums(poles, z2, np.array(net), np.array(origin), np.array([0.5]), np.array(left))
+
+
+def test_a_ctrl_c_while_a_kernel_compiles_arrives_after_it(tmp_path):
+    """A KeyboardInterrupt raised inside numba's compilation (LLVM's callbacks) is swallowed
+    there and leaves the kernel half built ("no compiled object yet", exit 1 of a sweep
+    interrupted ~1 s after start): jit holds SIGINT while a kernel compiles or loads, so Ctrl-C
+    arrives after it, and the kernel works on the next call."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "ctrl_c.py"
+    script.write_text(
+        "import os, signal\n"
+        "import numba\n"
+        "from harmosync import jit\n"
+        "def plus_one(x):\n    return x + 1.0\n"
+        "kernel = jit.kernel(plus_one, 'float64(float64)')\n"
+        "done = []\n"
+        "real = numba.njit\n"
+        "def njit(*a, **kw):\n"
+        "    os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while numba compiles\n"
+        "    out = real(*a, **kw)\n"
+        "    done.append(True)\n"
+        "    return out\n"
+        "numba.njit = njit\n"
+        "try:\n    kernel(1.0)\nexcept KeyboardInterrupt:\n    print('interrupted', bool(done), kernel(1.0))\n")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=False)
+    assert out.stdout.split() == ["interrupted", "True", "2.0"], (out.stdout, out.stderr)

@@ -200,15 +200,7 @@ def test_threads_evaluating_one_evolution_keep_the_largest_horizon_covered():
 # ----------------------------------------------------------------------------------------------
 # 4. the analysis fixes: identical probes, λ = 0
 # ----------------------------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason=(
-    "analysis.rayleigh: the identical-probe fix (λ = 0, ω1 = ω2: the damping's eigenbasis x1 ± x2, "
-    "gap 2G, anti-sync) applies at exact equality only (_normal_modes: om[0] == om[1]). At ω2 − ω1 "
-    "= 1e-14, 1e-9, 1e-6 (λ = 0, both on site 1, K = 0.2) the modes stay x1, x2: gap 1.6e-12 "
-    "(1.6e-9 at 1e-6), grade 'poor', verdict NONE for ONE_PROBE_MODE ('the surviving mode lives on "
-    "one probe'), although the exact poles are still 0.0522 and 0 (bright x1 + x2, dark x1 − x2) and "
-    "the dark mode only dephases after ~1/δω ≥ 1e6 ≫ the revival deadline. ONE_PROBE_MODE is checked "
-    "before CROSS_DAMPING (|G′12| = 0.026 ≫ 0.5·|Ω2 − Ω1|), so even the 'not applicable' is lost"))
-@pytest.mark.parametrize("detuning", [1e-14, 1e-9])
+@pytest.mark.parametrize("detuning", [1e-14, 1e-9, 1e-6])
 def test_nearly_identical_probes_get_the_identical_probes_prediction(detuning):
     """Continuity in the detuning: for |ω2 − ω1| ≪ G (and ≪ 1/deadline) the damped modes are the
     damping's eigenvectors x1 ± x2 (degenerate perturbation theory), the same as at ω2 = ω1,

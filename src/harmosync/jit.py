@@ -9,6 +9,8 @@ numpy code they replace still hold).
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import threading
 
 _LOCK = threading.Lock()
@@ -18,6 +20,32 @@ OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy"}
 
 
 _KERNELS: list = []
+
+
+@contextlib.contextmanager
+def _signals_held():
+    """SIGINT/SIGTERM held back while numba compiles or loads a kernel: a KeyboardInterrupt
+    raised inside LLVM's callbacks is swallowed there and leaves numba's library half built
+    ("no compiled object yet", exit 1). A signal that comes meanwhile is recorded and handed
+    to the previous handler after, as a clean Ctrl-C (a thread mask would not do: another
+    thread can take the signal for Python's main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, lambda signum, frame: pending.append(signum)) for s in held}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        for s in dict.fromkeys(pending):
+            handler = previous[s]
+            if callable(handler):
+                handler(s, None)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(s)
 
 
 def kernel(fn, signature: str, *, reads=(), calls=()):
@@ -32,7 +60,7 @@ def kernel(fn, signature: str, *, reads=(), calls=()):
     def load():
         nonlocal compiled
         if compiled is None:
-            with _LOCK:
+            with _LOCK, _signals_held():
                 if compiled is None:
                     from numba import njit
                     from numba.core.sigutils import normalize_signature

@@ -65,6 +65,9 @@ HORIZON_FRACTION = 0.1
 SYNC_RATIO = 10.0
 #: Rayleigh's approximation needs the cross damping small against the mode splitting.
 CROSS_DAMPING_LIMIT = 0.5
+#: ... and a splitting below this fraction of the cross damping is a degeneracy: the damping's
+#: eigenvectors are the modes (to O(split/G)), continuously with identical probes.
+DEGENERATE_SPLIT = 1e-3
 #: Above this relative error of the Markov rates (against the exact poles) no prediction is made.
 MARKOV_LIMIT = 0.3
 #: Below this relative error the Markov rates are graded "good" (up to MARKOV_LIMIT "fair").
@@ -339,12 +342,13 @@ def analyze(network: Network, *, horizon: float | None = None, poles: bool = Tru
 
 def _normal_modes(network: Network, model: str, max_len: float, width: float | None):
     """(R, Ω_s, θ, G(Ω_s) in the site basis) of Rayleigh's analysis: the probes' normal modes
-    (``langevin.system_rotation``), except for V_S ∝ 1 (identical probes, λ = 0), where every
-    basis is normal and the damping picks the modes (its eigenvectors: degenerate perturbation
-    theory), e.g. x1 ± x2 for two identical probes on one site."""
+    (``langevin.system_rotation``), except where their splitting is below DEGENERATE_SPLIT of the
+    cross damping (V_S ∝ 1: identical probes at λ = 0, or nearly): then the damping picks the
+    modes (its eigenvectors, to O(split/G): degenerate perturbation theory), e.g. x1 ± x2 for two
+    identical probes on one site."""
     r, om, theta = lg.system_rotation(network)
     g_site = _site_damping(network, om, "continuum" if model == "continuum" else "smoothed", max_len, width)
-    if om[0] == om[1]:
+    if abs(om[1] - om[0]) <= DEGENERATE_SPLIT * abs(g_site[0, 0, 1]):
         theta = 0.5 * math.atan2(2 * g_site[0, 0, 1], g_site[0, 0, 0] - g_site[0, 1, 1])
         r = np.array([[math.cos(theta), math.sin(theta)], [-math.sin(theta), math.cos(theta)]])
     return r, om, theta, g_site

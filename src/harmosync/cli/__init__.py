@@ -31,8 +31,6 @@ def _no_huge_pages() -> None:
     _set_madvise_hugepage(False)
 
 
-_no_huge_pages()
-
 EPILOG_BUG = "this is a bug in harmosync; please report it with the command and config you ran"
 
 
@@ -119,9 +117,14 @@ COMMANDS = {
 
 class LazyGroup(click.Group):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        """Click's main, with every usage error reduced to one line on stderr (exit 2)."""
+        """Click's main, with every usage error reduced to one line on stderr (exit 2), and a
+        Ctrl-C while the command's modules still import ending as one line too (exit 130)."""
         try:
+            _no_huge_pages()
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except KeyboardInterrupt:
+            click.echo("harmosync: interrupted", err=True)
+            sys.exit(130)
         except click.UsageError as e:
             if type(e).__name__ == "NoArgsIsHelpError" and e.ctx is not None:  # bare `harmosync`
                 click.echo(e.ctx.get_help())
