@@ -21,6 +21,16 @@ from reference_mp import Reference
 from test_accuracy import FLOOR, TIMES
 
 
+def random_graph(rng, m: int, omega0: float, density: float) -> nw.Environment:
+    """A connected random graph of m sites: a path plus each other bond with probability
+    ``density`` (couplings 0.2–1.5), on-site Ω0 with up to two stiff sites (0.3–1.2)."""
+    a = np.triu(rng.uniform(0.2, 1.5, (m, m)) * (rng.uniform(size=(m, m)) < density), 1)
+    a[np.arange(m - 1), np.arange(1, m)] = rng.uniform(0.2, 1.5, m - 1)  # connected: a path
+    onsite = np.full(m, omega0)
+    onsite[rng.integers(0, m, int(rng.integers(0, 3)))] = rng.uniform(0.3, 1.2)
+    return nw.graph(a + a.T, onsite)
+
+
 def critical_scale(env, freqs, lam, plug, k) -> float:
     """The factor c such that strengths c·K put the network at its stability limit: V > 0 iff
     V_S − B V_E⁻¹ Bᵀ > 0 (Schur complement), and the Schur term scales as c²."""
@@ -47,11 +57,7 @@ def soft_network(seed: int, kind: str):
         env = nw.chain(m, omega0, rng.uniform(0.5, 1.5), str(rng.choice(["free", "fixed"])))
     else:
         m = int(rng.integers(5, 13))
-        a = np.triu(rng.uniform(0.2, 1.5, (m, m)) * (rng.uniform(size=(m, m)) < 0.5), 1)
-        a[np.arange(m - 1), np.arange(1, m)] = rng.uniform(0.2, 1.5, m - 1)  # connected: a path
-        onsite = np.full(m, omega0)
-        onsite[rng.integers(0, m, int(rng.integers(0, 3)))] = rng.uniform(0.3, 1.2)
-        env = nw.graph(a + a.T, onsite)
+        env = random_graph(rng, m, omega0, 0.5)
     p = int(rng.integers(1, 3))
     freqs = rng.uniform(0.7, 1.5, p)
     lam = rng.uniform(0, 0.3) if p > 1 else 0.0

@@ -309,27 +309,16 @@ def test_fused_moments_equal_the_contracted_rows_off_zero_start(count):
     """Held: iter_moment_rows' fused pass = nufft(rows=True) contracted by _covariance_rows,
     bitwise, for record lengths at and beside the 256-output blocks and several chunks, three
     probes, T > 0, t0 = 7 (the grid step as the evaluator checks it)."""
-    from harmosync.conventions import to_interleaved
     from harmosync.dynamics import evaluation as ev
+    from moments_reference import contracted_moments
 
     net = nw.couple(nw.chain(30, 0.4, 1.2), nw.probes((1.0, 1.1, 0.9), 0.5, (1, 15, 30), (0.06, 0.06, 0.1)))
     init = st.InitialState(st.product(st.coherent(1.0, 0.14), st.coherent(1.1, 1.4), st.coherent(0.9, 0.3)), 0.3)
     sol = dy.solve(net, init)
-    alpha, beta = ev.mode_columns(sol)
-    n = len(sol.rows)
-    order = np.ravel(np.column_stack([np.arange(n), n + np.arange(n)]))
-    alpha, beta = alpha[:, order], beta[:, order]
-    alpha = np.hstack([alpha[:, :, 0], alpha[:, :, 1:].reshape(alpha.shape[0], -1)])
-    beta = np.hstack([beta[:, :, 0], beta[:, :, 1:].reshape(beta.shape[0], -1)])
-    const = to_interleaved(ev.stationary_covariance(sol))
-    lam = np.ascontiguousarray(sol.values, dtype=float)
     t = 7.0 + 0.05 * np.arange(count)
     got = list(ev.iter_moment_rows(sol, t, block=100, engine="nufft"))
-    rows = np.hstack([v for _, v in ts.nufft(sol.frequencies, alpha, beta, t[0], ev._checked_grid(t)[1], t.size,
-                                             chunk=ev.nufft_chunk(alpha.shape[1]), rows=True)])
-    cov = np.empty((2 * n, 2 * n, t.size))
-    ev._COVARIANCE_ROWS(np.ascontiguousarray(rows[2 * n:]).reshape(2 * n, -1, t.size), lam, const, cov)
-    assert np.array_equal(np.hstack([m for _, m, _ in got]), rows[:2 * n])
+    mean, cov = contracted_moments(sol, t, ev._checked_grid(t)[1])
+    assert np.array_equal(np.hstack([m for _, m, _ in got]), mean)
     assert np.array_equal(np.concatenate([c for _, _, c in got], axis=-1), cov)
 
 

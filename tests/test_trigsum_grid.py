@@ -22,6 +22,7 @@ from harmosync import states as st
 from harmosync.dynamics import evaluation as ev
 from harmosync.solvers import trigsum as ts
 from harmosync.solvers.lowrank import trig_sum_errors
+from moments_reference import contracted_moments
 
 LD = np.longdouble
 EPS = np.finfo(float).eps
@@ -119,24 +120,11 @@ def test_fused_moments_are_the_contracted_rows():
     sol = dy.solve(net, init)
     t = 0.05 * np.arange(9001)
     got = list(ev.iter_moment_rows(sol, t, block=1000, engine="nufft"))
-    alpha, beta = ev.mode_columns(sol)
-    n = len(sol.rows)
-    order = np.ravel(np.column_stack([np.arange(n), n + np.arange(n)]))
-    alpha, beta = alpha[:, order], beta[:, order]
-    alpha = np.hstack([alpha[:, :, 0], alpha[:, :, 1:].reshape(alpha.shape[0], -1)])
-    beta = np.hstack([beta[:, :, 0], beta[:, :, 1:].reshape(beta.shape[0], -1)])
-    from harmosync.conventions import to_interleaved
-
-    const = to_interleaved(ev.stationary_covariance(sol))
-    lam = np.ascontiguousarray(sol.values, dtype=float)
-    rows = np.hstack([v for _, v in ts.nufft(sol.frequencies, alpha, beta, t[0], t[1] - t[0], t.size,
-                                             chunk=ev.nufft_chunk(alpha.shape[1]), rows=True)])
-    cov = np.empty((2 * n, 2 * n, t.size))
-    ev._COVARIANCE_ROWS(np.ascontiguousarray(rows[2 * n:]).reshape(2 * n, -1, t.size), lam, const, cov)
+    mean, cov = contracted_moments(sol, t, t[1] - t[0])
     mean_f = np.hstack([m for _, m, _ in got])
     cov_f = np.concatenate([c for _, _, c in got], axis=-1)
     assert [s.start for s, _, _ in got] == sorted({s.start for s, _, _ in got})
-    assert np.array_equal(mean_f, rows[:2 * n]) and np.array_equal(cov_f, cov)
+    assert np.array_equal(mean_f, mean) and np.array_equal(cov_f, cov)
 
 
 @pytest.mark.parametrize("engine", ["nufft", "direct"])
