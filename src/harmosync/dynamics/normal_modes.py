@@ -83,7 +83,7 @@ from ..solvers.arrowhead import chain_mode_errors
 from ..solvers.lowrank import (eigen_roundoff, environment_roundoff, evaluation_roundoff, low_rank_delta,
                                means_roundoff)
 from ..solvers.softmodes import vector_roundoff
-from ..states import InitialState
+from ..states import InitialState, environment_covariance
 from .contract import Moments, check_times
 from .evaluation import BLOCK, evaluate_means, iter_moment_rows
 from .spectrum import Spectrum, chain_spectrum, dense_spectrum
@@ -435,8 +435,9 @@ def environment_discrepancy(evo: NormalModeEvolution, network: Network, initial:
         want[np.ix_(cols, cols)] = initial.probes.cov[np.ix_(ref, ref)]
     eps = 8 * env.sites * np.finfo(float).eps
     xs, ps = np.array([2 * i for i in pos]), np.array([2 * i + 1 for i in pos])
-    for idx, f, power in ((xs, nu / om, -1), (ps, nu * om, 1)):
-        want[np.ix_(idx, idx)] = (w * f) @ w.T
+    thermal = environment_covariance(om, w, temp)  # its ⟨XXᵀ⟩, ⟨PPᵀ⟩ on the observed sites
+    for idx, f, power, block in ((xs, nu / om, -1, thermal[0]), (ps, nu * om, 1, thermal[1])):
+        want[np.ix_(idx, idx)] = block
         slack[np.ix_(idx, idx)] = eps * ((np.abs(w) * f) @ np.abs(w).T)
         if not closed:  # a float eigh's W, Ω: first order in its backward error 8ε‖V_E‖
             div = thermal_divided_differences(om, temp, power)
