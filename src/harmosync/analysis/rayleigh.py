@@ -449,10 +449,8 @@ def measure_decay_rates(network: Network, *, window=(20.0, 600.0), method: str =
     log|Hilbert transform| (stops where the envelope falls below 1e-3 of its start). NaN if
     less than 5 periods remain.
     """
-    r, om, _ = lg.system_rotation(network)
-    if om[0] == om[1]:  # the modes the damping picks, as in :func:`analyze`
-        model, _, max_len, width, _ = _spectral_model(network, horizon)
-        r = _normal_modes(network, model, max_len, width)[0]
+    model, _, max_len, width, _ = _spectral_model(network, horizon)
+    r, om = _normal_modes(network, model, max_len, width)[:2]  # the modes :func:`analyze` uses
     t0, t1 = (float(x) for x in window)
     env = network.environment
     if env.homogeneous_chain and env.g:
