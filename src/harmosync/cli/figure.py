@@ -46,9 +46,9 @@ def _save_images(ds, fig, tmp: dict, encoder=None):
 
     title = ds.attrs.get("title", "harmosync figure")
     meta = {"Title": title, "Software": f"harmosync {__version__}", "Description": ds.attrs.get("config_json", "")}
-    pixels = None if render.custom_savefig_rc() else render.render_png(fig, dpi=150)
+    pixels = render.png_pixels(fig, dpi=150)
     if pixels is None:  # a user's savefig.* settings, or not an Agg canvas (MPLBACKEND set)
-        render.save_png(fig, tmp["png"], dpi=150, metadata=meta)
+        render.savefig_png(fig, tmp["png"], dpi=150, metadata=meta)
     if "pdf" in tmp:
         fig.savefig(tmp["pdf"], format="pdf", metadata={"Title": title, "Creator": f"harmosync {__version__}"})
     if pixels is not None and encoder is not None:

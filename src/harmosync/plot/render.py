@@ -106,8 +106,19 @@ def save_png(fig, path, *, dpi: float, metadata: dict | None = None) -> None:
     (the same pixels as ``savefig``). A figure not drawn by Agg, or a user's ``savefig.*``
     settings that ``savefig`` would apply (bbox, colours, padding, transparency: a
     matplotlibrc), is saved by ``savefig`` itself, at the same zlib level."""
-    pixels = None if custom_savefig_rc() else render_png(fig, dpi=dpi)
+    pixels = png_pixels(fig, dpi=dpi)
     if pixels is None:
-        fig.savefig(path, format="png", dpi=dpi, metadata=metadata, pil_kwargs={"compress_level": COMPRESS_LEVEL})
+        savefig_png(fig, path, dpi=dpi, metadata=metadata)
     else:
         write_png(pixels, path, dpi=dpi, metadata=metadata)
+
+
+def png_pixels(fig, *, dpi: float):
+    """:func:`render_png`'s pixels, or None where ``savefig`` must write the PNG itself (a
+    figure not drawn by Agg, or a user's ``savefig.*`` settings: :func:`custom_savefig_rc`)."""
+    return None if custom_savefig_rc() else render_png(fig, dpi=dpi)
+
+
+def savefig_png(fig, path, *, dpi: float, metadata: dict | None = None) -> None:
+    """The PNG by ``savefig`` itself, at :data:`COMPRESS_LEVEL` (where :func:`png_pixels` is None)."""
+    fig.savefig(path, format="png", dpi=dpi, metadata=metadata, pil_kwargs={"compress_level": COMPRESS_LEVEL})
