@@ -11,6 +11,7 @@ numpy code they replace still hold).
 from __future__ import annotations
 
 import contextlib
+import gc
 import signal
 import sys
 import threading
@@ -50,6 +51,20 @@ def _signals_held():
                 signal.raise_signal(s)
 
 
+@contextlib.contextmanager
+def _no_collection():
+    """The cyclic garbage collector paused: numba's import and a kernel's load create ~10⁵
+    long-lived objects and no garbage, and the collections they trigger would scan them all
+    (≈ 15 ms of a process's start)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _runtime_only_refresh() -> None:
     """Before it looks a kernel up in its cache, numba refreshes its whole compiler: every
     typing and lowering registry (≈ 0.13 s of CPU, most of a process's numba start; imports of
@@ -87,7 +102,7 @@ def kernel(fn, signature: str, *, reads=(), calls=()):
     def load():
         nonlocal compiled
         if compiled is None:
-            with _LOCK, _signals_held():
+            with _LOCK, _signals_held(), _no_collection():
                 if compiled is None:
                     from numba import njit
                     from numba.core.sigutils import normalize_signature
