@@ -90,3 +90,58 @@ def test_cached_kernels_of_the_package_load_without_the_registries(tmp_path):
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["True", "False"]
     assert np.array_equal(np.load(tmp_path / "c.npy"), expected, equal_nan=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# the collector paused while numba loads and while a one-run command runs
+# ----------------------------------------------------------------------------------------------
+def test_collector_paused_restores_the_collector_and_leaves_no_young_objects():
+    """Within the block no collection runs; after it the collector is as before, and the
+    block's objects are in the oldest generation (not a young generation whose next pass
+    would scan them all); a freeze someone else made is left as it was."""
+    import gc
+
+    from harmosync.jit import collector_paused
+
+    assert gc.isenabled()
+    before = gc.get_stats()[0]["collections"]
+    with collector_paused():
+        assert not gc.isenabled()
+        junk = [[i] for i in range(100_000)]  # tracked objects, 140× the young threshold
+        assert gc.get_stats()[0]["collections"] == before
+    assert gc.isenabled()
+    assert gc.get_count()[0] < 1_000  # young generation (nearly) empty
+    assert gc.is_tracked(junk[-1])
+    gc.disable()
+    with collector_paused():
+        pass
+    assert not gc.isenabled()
+    gc.enable()
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with collector_paused():
+            junk.append([0])
+        assert gc.get_freeze_count() == frozen and gc.isenabled()
+    finally:
+        gc.unfreeze()
+
+
+def test_one_run_commands_restore_the_collector(tmp_path):
+    """simulate, analyze and kernels run with the collector paused and give it back on
+    (a caller in the same process, e.g. a test with CliRunner, keeps collecting)."""
+    import gc
+
+    from click.testing import CliRunner
+
+    from harmosync.cli import main
+
+    root = pathlib.Path(__file__).resolve().parents[1] / "examples" / "fig1.toml"
+    runs = (["simulate", str(root), "-o", str(tmp_path / "o.nc"), "-q"],
+            ["analyze", str(root), "-q", "-o", str(tmp_path / "a.json")],
+            ["kernels", str(root), "-q", "-o", str(tmp_path / "k.nc"), "--stop", "10"],
+            ["simulate", str(tmp_path / "missing.toml"), "-o", str(tmp_path / "p.nc"), "-q"])
+    for args in runs:
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == (2 if "missing" in args[1] else 0), result.output
+        assert gc.isenabled()

@@ -52,16 +52,22 @@ def _signals_held():
 
 
 @contextlib.contextmanager
-def _no_collection():
-    """The cyclic garbage collector paused: numba's import and a kernel's load create ~10⁵
-    long-lived objects and no garbage, and the collections they trigger would scan them all
-    (≈ 15 ms of a process's start)."""
+def collector_paused():
+    """Python's cyclic garbage collector paused within the block (as it was after), for work
+    that creates many long-lived objects and little cyclic garbage, which the collections it
+    triggers would scan again and again: numba's import and a kernel's load (~10⁵ objects, no
+    garbage: ≈ 15 ms of a process's start), a one-run command (its imports)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if enabled:
+            if not gc.get_freeze_count():  # (a freeze of someone else's is left alone)
+                # every object into the oldest generation: else the first young collection
+                # after would scan all the block's objects at once (70–110 ms after a command)
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 
@@ -102,7 +108,7 @@ def kernel(fn, signature: str, *, reads=(), calls=()):
     def load():
         nonlocal compiled
         if compiled is None:
-            with _LOCK, _signals_held(), _no_collection():
+            with _LOCK, _signals_held(), collector_paused():
                 if compiled is None:
                     from numba import njit
                     from numba.core.sigutils import normalize_signature

@@ -9,7 +9,7 @@ import math
 import click
 import numpy as np
 
-from . import handle_errors, plural
+from . import handle_errors, one_run, plural
 
 UNITS = {
     "frequency": "[w] (the user's frequency unit; paper: omega1)",
@@ -401,6 +401,7 @@ def _report_dataset(report: dict):
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing (only save).")
 @handle_errors
+@one_run
 def analyze(config, output, horizon, check, overwrite, quiet):
     """Characteristic times, Rayleigh's synchronization condition and localized modes.
 
@@ -494,6 +495,7 @@ def kernels_dataset(cfg, times, *, points: int = 2000):
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
 @handle_errors
+@one_run
 def kernels(config, plot_path, output, stop, step, overwrite, quiet):
     """Langevin kernels γ1(t), γ2(t), η(t) (Eqs. 4, 5), coefficients c_s(j), spectral densities.
 

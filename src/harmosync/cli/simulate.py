@@ -7,7 +7,7 @@ import time
 
 import click
 
-from . import handle_errors, plural
+from . import handle_errors, one_run, plural
 
 
 @click.command()
@@ -17,6 +17,7 @@ from . import handle_errors, plural
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
 @handle_errors
+@one_run
 def simulate(config, output, plot_path, overwrite, quiet):
     """Evolve one network exactly and write its moments and measures to NetCDF.
 
