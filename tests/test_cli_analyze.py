@@ -171,3 +171,22 @@ def test_help_has_examples():
     for cmd in ("analyze", "kernels"):
         res = run(cmd, "--help")
         assert res.exit_code == 0 and "Example" in res.output and f"harmosync {cmd}" in res.output
+
+
+def test_kernels_of_a_config_with_baths_say_the_baths_are_left_out(tmp_path):
+    """Γ′(t) = Σ_j c_s(j)c_s′(j)/Ω_j² cos(Ω_j t) (Eqs. A12, A13) is the closed environment's: a
+    config with [[baths]] (here Lindblad baths on sites 201–300) gets the same kernels as
+    without them, a one-line warning that says so, and the note in the file's attributes."""
+    src = EXAMPLES / "open" / "fig1_absorbing_end.toml"
+    closed = tomllib.loads(src.read_text())
+    closed.pop("baths")
+    cfg_closed = config.load(closed)
+    nc = tmp_path / "k.nc"
+    res = CliRunner().invoke(main, ["kernels", str(src), "-o", str(nc), "--stop", "5", "--step", "0.1", "-q"])
+    assert res.exit_code == 0, res.output
+    warning = [line for line in res.stderr.splitlines() if line]
+    assert len(warning) == 1 and "[[baths]]" in warning[0] and "not included" in warning[0]
+    ds = io.read(nc)
+    assert "not included" in ds.attrs["baths"]
+    kern = lg.kernels(cfg_closed.build_network(), ds.time.values)
+    np.testing.assert_allclose(ds.gamma1.values, kern.gamma1, rtol=0, atol=1e-15)

@@ -271,3 +271,40 @@ def test_a_cheap_point_is_timed_in_a_batch_as_a_task_computes_it(monkeypatch):
     assert len(batches) == 2
     for configs in batches:
         assert 2 <= len(configs) <= run_mod.BATCH_TIMING_POINTS and all(c == first for c in configs)
+
+
+UNGUARDED = """
+import threading, time
+threading.Thread(target=time.sleep, args=(60,), daemon=True).start()  # a driver with a thread: no plain fork
+from harmosync.sweep.run import run_sweep
+run_sweep({base!r}, {axes!r}, keep={{"summaries": ["sync"]}}, workers=2, batch=5, progress=False, log=lambda s: None)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the fork server's path (Linux)")
+def test_a_script_without_a_main_guard_is_told_why_its_workers_died(tmp_path):
+    """A script whose sweep is not under `if __name__ == "__main__":`, run with a thread (so the
+    workers come from the fork server and import the script), loses its workers (multiprocessing
+    refuses a pool started while a worker bootstraps). The error named only "out of memory?";
+    it now names the missing guard first, in one line."""
+    script = tmp_path / "unguarded.py"
+    base = {**BASE, "chain": {"sites": 30, "omega0": 0.4, "g": 1.2}, "time": {"stop": 20.0, "step": 0.05}}
+    axes = {"probes.sites[2]": {"values": list(range(1, 31))}}  # enough work for a pool
+    script.write_text(UNGUARDED.format(base=base, axes=axes))
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                       env={**__import__("os").environ, "PYTHONPATH": src}, cwd=tmp_path)
+    assert p.returncode == 1
+    last = [line for line in p.stderr.splitlines() if line.startswith("harmosync.sweep.executors.WorkersLost")]
+    assert len(last) == 1 and 'if __name__ == "__main__":' in last[0] and "finished points are saved" in last[0]
+
+
+def test_the_cli_is_not_told_to_add_a_main_guard(monkeypatch):
+    """`harmosync sweep` (python -m harmosync, or the console script) has its guard: its
+    message keeps to the other cause."""
+    import types
+
+    fake = types.ModuleType("__main__")
+    fake.__file__ = "/usr/local/bin/harmosync"
+    monkeypatch.setitem(sys.modules, "__main__", fake)
+    assert "__main__" not in executors.lost_workers_message() and "out of memory" in executors.lost_workers_message()

@@ -483,7 +483,14 @@ def kernels_dataset(cfg, times, *, points: int = 2000):
     ds.attrs.update(io.provenance(cfg.to_dict()))
     ds.attrs.update({k: (v if np.isfinite(v) else "nan") for k, v in attrs.items()})
     ds.attrs["title"] = "harmosync kernels"
+    if cfg.baths:
+        ds.attrs["baths"] = BATHS_LEFT_OUT
     return ds
+
+
+#: what `kernels` says of a config's [[baths]] (on stderr and in the file's attributes)
+BATHS_LEFT_OUT = ("not included: these are the closed environment's kernels (Eqs. 4, 5); the [[baths]] "
+                  "tables' Markovian damping and noise add to them (see `harmosync analyze`)")
 
 
 @click.command(short_help="Langevin kernels γ1, γ2, η and spectral densities: save and plot.")
@@ -500,7 +507,8 @@ def kernels(config, plot_path, output, stop, step, overwrite, quiet):
     """Langevin kernels γ1(t), γ2(t), η(t) (Eqs. 4, 5), coefficients c_s(j), spectral densities.
 
     Any plugging sites and strengths; the kernels are those of the probes' normal modes
-    q = R x (Appendix A). Same TOML as `simulate`.
+    q = R x (Appendix A). Same TOML as `simulate`. They are the closed environment's: a
+    config's [[baths]] are left out, with a warning and a `baths` attribute in the file.
 
     \b
     Example:
@@ -537,6 +545,8 @@ def kernels(config, plot_path, output, stop, step, overwrite, quiet):
     if step >= np.pi / wmax:
         raise HarmosyncError(f"--step {step:g} aliases the fastest bath mode (frequency {wmax:.4g}); use step < {np.pi / wmax:.4g}")
     ds = kernels_dataset(cfg, step * np.arange(n + 1))
+    if cfg.baths:
+        click.echo(f"harmosync: warning: the config's [[baths]] are {BATHS_LEFT_OUT}", err=True)
     times = ds.time.values
     if output:
         io.write_netcdf(ds, output, overwrite=overwrite)

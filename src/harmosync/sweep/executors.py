@@ -311,6 +311,23 @@ def dashboard_link(client) -> str | None:
     return link
 
 
+def lost_workers_message() -> str:
+    """Why a local pool's workers may have died, for the one-line error. A script (``__main__``
+    from a file) gets the likeliest cause first: a pool that does not fork (a driver with
+    threads, or not Linux) starts workers that import the script, and one whose sweep is not
+    under ``if __name__ == "__main__":`` starts a sweep in each of them, which multiprocessing
+    refuses (the workers exit at once)."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    ours = getattr(getattr(main, "__spec__", None), "name", "") == "harmosync.__main__" or (
+        path is not None and os.path.basename(path) == "harmosync")  # the CLI (python -m, console script)
+    script = path is not None and not ours and not hasattr(sys, "ps1")
+    why = ("is the sweep under `if __name__ == \"__main__\":`? Without it the workers re-run the script; "
+           "else out of memory?") if script else "out of memory?"
+    return (f"worker processes died repeatedly ({why}); the finished points are saved, run the same command "
+            "again to resume")
+
+
 def drive(executor, fn, tasks, payload, sink, on_done, *, max_inflight: int, rebuild=None, max_restarts: int = 3,
           open_sink: Callable | None = None):
     """The one runner loop: keep up to ``max_inflight`` tasks ``fn(payload, start, stop)``
@@ -337,8 +354,7 @@ def drive(executor, fn, tasks, payload, sink, on_done, *, max_inflight: int, reb
                     res = fut.result()
                 except cf.BrokenExecutor:
                     if rebuild is None or restarts >= max_restarts:
-                        raise WorkersLost("worker processes died repeatedly (out of memory?); the finished points "
-                                          "are saved, run the same command again to resume") from None
+                        raise WorkersLost(lost_workers_message()) from None
                     restarts += 1
                     queue.extendleft(reversed([task] + list(inflight.values())))
                     inflight.clear()
