@@ -285,7 +285,7 @@ def solve_closed(network: Network, initial: InitialState, *, observe=None, tol: 
                        environment_energy=_environment_energy(network, temp), tol=tol,
                        covariance=covariance, method=use, window=window, t_max=t_max)
     if window is None and covariance and any(r >= p for r in rows):
-        floor = INITIAL_CHECK * environment_discrepancy(evo, network, initial)
+        floor = INITIAL_CHECK * environment_discrepancy(evo, network, initial, spec)
         if floor > evo.bound_floor:
             evo = replace(evo, bound_floor=floor, error_bound=max(evo.error_bound, floor))
     return evo
@@ -404,23 +404,32 @@ def initial_discrepancy(evo: NormalModeEvolution, initial: InitialState, n_probe
     return miss
 
 
-def environment_discrepancy(evo: NormalModeEvolution, network: Network, initial: InitialState) -> float:
+def environment_discrepancy(evo: NormalModeEvolution, network: Network, initial: InitialState,
+                            spec: Spectrum | None = None) -> float:
     """:func:`initial_discrepancy` for the observed environment sites: at t = 0 they hold H_E's
     thermal state, ⟨X Xᵀ⟩ = W diag(ν/Ω) Wᵀ, ⟨P Pᵀ⟩ = W diag(νΩ) Wᵀ, ⟨X Pᵀ⟩ = 0, no mean, and no
-    correlation with the probes (W, Ω: V_E's modes, closed form on a homogeneous chain). Returns
-    max |σ(0) − σ₀| over the entries with an environment site, less the rounding of σ₀'s sums
-    (8·M·ε·Σ_q |W_jq W_kq| f_q). Hot soft networks near their stability limit lose digits there
-    that no a-priori term of the bound counts (65× the bound on a defect chain, review s6b)."""
+    correlation with the probes (W, Ω: V_E's modes, closed form on a homogeneous chain; else
+    ``spec``'s, a dense eigh with the soft modes refined, or a plain eigh). Returns
+    max |σ(0) − σ₀| over the entries with an environment site, less what σ₀ itself may be off
+    by (:func:`thermal_slack`). Hot soft networks near their stability limit lose digits there
+    that no a-priori term of the bound counts (65× the bound on a defect chain, review s6b;
+    the rounding of Δ's resolvent pieces on a soft mode, 1.3× what the other terms bound on a
+    near-critical graph, session 7)."""
     p, env = network.n_probes, network.environment
     pos = [i for i, r in enumerate(evo.rows) if r >= p]
     sites = [evo.rows[i] - p for i in pos]
     temp = float(initial.environment_temperature)
     closed = env.homogeneous_chain and env.boundary in ("fixed", "free")
+    refined = None
     if closed:
         om = chain_modes(env.sites, env.omega0, env.g, env.boundary, vectors=False)[0]
         w = chain_mode_rows(env.sites, env.boundary, [s + 1 for s in sites])
     elif env.sites > ENV_CHECK_MAX:
         return 0.0
+    elif spec is not None and spec.env_rows is not None:
+        om, w = np.sqrt(spec.env_d), spec.env_rows
+        if spec.env_residual is not None:
+            refined = (spec.env_residual, spec.env_rounding[0])
     else:
         om, vectors = env.modes()
         w = vectors[sites]
@@ -432,20 +441,40 @@ def environment_discrepancy(evo: NormalModeEvolution, network: Network, initial:
         cols = np.ravel([[2 * i, 2 * i + 1] for i in probe_pos])
         ref = np.ravel([[2 * evo.rows[i], 2 * evo.rows[i] + 1] for i in probe_pos])
         want[np.ix_(cols, cols)] = initial.probes.cov[np.ix_(ref, ref)]
-    eps = 8 * env.sites * np.finfo(float).eps
     xs, ps = np.array([2 * i for i in pos]), np.array([2 * i + 1 for i in pos])
     thermal = environment_covariance(om, w, temp)  # its ⟨XXᵀ⟩, ⟨PPᵀ⟩ on the observed sites
-    for idx, f, power, block in ((xs, nu / om, -1, thermal[0]), (ps, nu * om, 1, thermal[1])):
+    for idx, power, block in ((xs, -1, thermal[0]), (ps, 1, thermal[1])):
         want[np.ix_(idx, idx)] = block
-        slack[np.ix_(idx, idx)] = eps * ((np.abs(w) * f) @ np.abs(w).T)
-        if not closed:  # a float eigh's W, Ω: first order in its backward error 8ε‖V_E‖
-            div = thermal_divided_differences(om, temp, power)
-            slack[np.ix_(idx, idx)] += 8 * np.finfo(float).eps * float(om[-1] ** 2) * (np.abs(w) @ div @ np.abs(w).T)
+        slack[np.ix_(idx, idx)] = thermal_slack(om, w, temp, power, exact=closed, refined=refined)
     t0 = np.zeros(1)
     env_cols = np.ravel([[2 * i, 2 * i + 1] for i in pos])
     miss = float(np.max(np.abs(evo.means(t0)[0, env_cols])))
     diff = np.abs(evo.moments(t0).cov[0] - want) - slack
     return max(miss, float(np.max(diff[env_cols])), 0.0)
+
+
+def thermal_slack(om, w, temperature: float, power: int, *, exact: bool = False, refined=None) -> np.ndarray:
+    """Entrywise bound on the error of W diag(f) Wᵀ, f = ν(Ω)·Ω^power, on the rows ``w`` (n_E, M)
+    of V_E's modes (frequencies ``om``): its sums' rounding 8Mε·|W| f |W|ᵀ, and unless ``exact``
+    (closed-form modes) the modes' own error to first order (Daleckii–Krein): W̃, Ω̃ exact for
+    V_E + E moves f(V_E) by W (WᵀEW ∘ F) Wᵀ, F_qr = f[μ_q, μ_r] (:func:`thermal_divided_differences`),
+    with |(WᵀEW)_qr| ≤ 8ε‖V_E‖ for a float eigh. ``refined`` = (η (M,), e (M,)): the modes with
+    η_q > 0 recomputed from the parameters (:func:`~.spectrum.refine_soft_modes`), whose pairs
+    need only |(WᵀEW)_qr| ≤ η_q + η_r (residual bounds) and ≤ e_q on the diagonal (eigenvalue
+    bounds): 8ε‖V_E‖·f[μ_0, μ_0] ~ ε‖V_E‖T/μ_0² on a soft mode hid every error at t = 0 there."""
+    m = om.size
+    aw = np.abs(w)
+    f = thermal_factor(om, temperature) * om**power
+    out = 8 * m * np.finfo(float).eps * ((aw * f) @ aw.T)
+    if exact:
+        return out
+    b = np.full((m, m), 8 * np.finfo(float).eps * float(om[-1] ** 2))
+    if refined is not None:
+        eta, e = (np.asarray(x, float) for x in refined)
+        soft = np.flatnonzero(eta > 0)
+        b[np.ix_(soft, soft)] = eta[soft, None] + eta[None, soft]
+        b[soft, soft] = e[soft]
+    return out + aw @ (b * thermal_divided_differences(om, temperature, power)) @ aw.T
 
 
 def thermal_divided_differences(om, temperature: float, power: int) -> np.ndarray:
