@@ -44,6 +44,8 @@ evaluation reaches a later |t|: read it after evaluating); the means' part alone
   e_k enters (i) the stationary split, to first order
   (``eigen_roundoff``: g(μ̃) for g(μ) in the stationary part, in Δ and between them) and (ii)
   the phases: a frequency error e_k/(w̃_k + √(μ̃_k − e_k)) times t_max;
+* a dense eigh of V_E (graphs, defect chains with soft modes): its eigenvalues' errors through
+  Δ, a Gram form over the poles of g (:func:`~harmosync.solvers.softmodes.environment_roundoff`);
 * the trig sums' roundoff and the phase error 2ε·w_k·t of the rounded products, per observed x
   and p row and summed over modes with the amplitude of each (``trig_sum_errors``), for the
   means and for every pair of rows of the covariance;
@@ -51,7 +53,8 @@ evaluation reaches a later |t|: read it after evaluating); the means' part alone
 * a posteriori, at least ``INITIAL_CHECK`` times the miss at t = 0 of the observed probes
   (:func:`initial_discrepancy`) and, without a cut, of the observed environment sites against
   H_E's thermal state (:func:`environment_discrepancy`: hot soft networks near their
-  stability limit lose digits there that no term above counts).
+  stability limit lose digits there that no term above counts: the rounding of Δ's resolvent
+  pieces on a soft mode, amplified ~T/μ_0).
 
 It is first order in the eigenvalues' errors; the refined soft modes' eigenvector errors enter
 through their parts outside the exact soft span, bounded row by row on the observed rows

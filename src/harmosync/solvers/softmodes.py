@@ -415,7 +415,8 @@ def environment_roundoff(mu, mu_error, a, env_d, env_c, env_error, readout, temp
     :mod:`.lowrank`'s readout bound. Before (a divided difference bounded by g/x at the lower
     point, each term apart): a stiff V_E mode's e_j ~ 1e-14 times g(μ_0)/μ_0 ~ 1e15 of a soft
     mode of V, where the actual divided difference is ~g(μ_0)/d_j and cancels against the
-    others (2.0e-6 against an error of 8.7e-10 on a near-critical graph; now 7e-9)."""
+    others (2.0e-6 against an error of 8.7e-10 on a near-critical graph; now 9.9e-9, twice the
+    first-order effect of the measured e_j: tests/test_bound_environment.py)."""
     mu, e = np.asarray(mu, float), np.broadcast_to(np.asarray(mu_error, float), np.shape(mu))
     env_d, env_e = np.asarray(env_d, float), np.asarray(env_error, float)
     if np.size(readout) == 0 or not np.any(env_e > 0):
