@@ -95,7 +95,8 @@ from .spectrum import Spectrum, chain_spectrum, dense_spectrum
 #: to the skeleton compression before soft modes were taken exactly)
 INITIAL_CHECK = 10.0
 #: environments above this many sites (not homogeneous chains) skip the t = 0 check of the
-#: observed environment sites (:func:`environment_discrepancy`: an M × M divided-difference table)
+#: observed environment sites when the solve did not diagonalise V_E (:func:`environment_discrepancy`:
+#: a second O(M³) eigh)
 ENV_CHECK_MAX = 1000
 #: a solution that misses the initial state by more than this fraction of it is refused
 LOST = 1e-4
@@ -427,12 +428,12 @@ def environment_discrepancy(evo: NormalModeEvolution, network: Network, initial:
     if closed:
         om = chain_modes(env.sites, env.omega0, env.g, env.boundary, vectors=False)[0]
         w = chain_mode_rows(env.sites, env.boundary, [s + 1 for s in sites])
-    elif env.sites > ENV_CHECK_MAX:
-        return 0.0
-    elif spec is not None and spec.env_rows is not None:
+    elif spec is not None and spec.env_rows is not None:  # the solve's own eigh of V_E
         om, w = np.sqrt(spec.env_d), spec.env_rows
         if spec.env_residual is not None:
             refined = (spec.env_residual, spec.env_rounding[0])
+    elif env.sites > ENV_CHECK_MAX:
+        return 0.0
     else:
         om, vectors = env.modes()
         w = vectors[sites]
@@ -471,20 +472,23 @@ def thermal_slack(om, w, temperature: float, power: int, *, exact: bool = False,
     out = 8 * m * np.finfo(float).eps * ((aw * f) @ aw.T)
     if exact:
         return out
-    b = np.full((m, m), 8 * np.finfo(float).eps * float(om[-1] ** 2))
-    if refined is not None:
-        eta, e = (np.asarray(x, float) for x in refined)
-        soft = np.flatnonzero(eta > 0)
-        b[np.ix_(soft, soft)] = eta[soft, None] + eta[None, soft]
-        b[soft, soft] = e[soft]
-    return out + aw @ (b * thermal_divided_differences(om, temperature, power)) @ aw.T
+    eta, e = (np.asarray(x, float) for x in refined) if refined is not None else (np.zeros(m), None)
+    soft = np.flatnonzero(eta > 0)
+    for start in range(0, m, 256):  # row blocks: O(256·M) memory at any M
+        rows = slice(start, min(start + 256, m))
+        b = np.full((rows.stop - start, m), 8 * np.finfo(float).eps * float(om[-1] ** 2))
+        mine = soft[(soft >= start) & (soft < rows.stop)]
+        b[np.ix_(mine - start, soft)] = eta[mine, None] + eta[None, soft]
+        b[mine - start, mine] = e[mine] if mine.size else 0.0
+        out += aw[:, rows] @ (b * thermal_divided_differences(om, temperature, power, rows)) @ aw.T
+    return out
 
 
-def thermal_divided_differences(om, temperature: float, power: int) -> np.ndarray:
-    """|f[μ_q, μ_r]| (M × M) for f(μ) = ν(√μ)·μ^(power/2), ν = ½coth(√μ/2T): by the Daleckii–Krein
-    formula, a perturbation E of V_E moves f(V_E) by W (WᵀE W ∘ f[μ_q, μ_r]) Wᵀ to first order.
-    Near-equal μ (relative gap < 1e-6) take |f′| at the smaller one (f′ varies by ~1e-6 over
-    such a gap)."""
+def thermal_divided_differences(om, temperature: float, power: int, rows=slice(None)) -> np.ndarray:
+    """|f[μ_q, μ_r]| (M × M; the rows q in ``rows`` only) for f(μ) = ν(√μ)·μ^(power/2),
+    ν = ½coth(√μ/2T): by the Daleckii–Krein formula, a perturbation E of V_E moves f(V_E) by
+    W (WᵀE W ∘ f[μ_q, μ_r]) Wᵀ to first order. Near-equal μ (relative gap < 1e-6) take |f′| at
+    the smaller one (f′ varies by ~1e-6 over such a gap)."""
     mu = om**2
     f = thermal_factor(om, temperature) * om**power
     if temperature > 0:
@@ -494,9 +498,11 @@ def thermal_divided_differences(om, temperature: float, power: int) -> np.ndarra
         dnu = np.zeros_like(om)
     nu = thermal_factor(om, temperature)
     slope = np.abs((dnu * om + power * nu) * om ** (power - 1) / (2 * om))  # df/dμ = (df/dΩ)/(2Ω)
-    gap = mu[:, None] - mu[None, :]
-    close = np.abs(gap) <= 1e-6 * np.maximum(mu[:, None], mu[None, :])
+    idx = np.arange(mu.size)
+    q = idx[rows]
+    gap = mu[q, None] - mu[None, :]
+    close = np.abs(gap) <= 1e-6 * np.maximum(mu[q, None], mu[None, :])
     with np.errstate(divide="ignore", invalid="ignore"):
-        div = np.abs((f[:, None] - f[None, :]) / gap)
-    lower = np.minimum(np.arange(mu.size)[:, None], np.arange(mu.size)[None, :])  # μ ascending
+        div = np.abs((f[q, None] - f[None, :]) / gap)
+    lower = np.minimum(q[:, None], idx[None, :])  # μ ascending
     return np.where(close, slope[lower], div)
