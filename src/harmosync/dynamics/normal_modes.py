@@ -44,6 +44,8 @@ evaluation reaches a later |t|: read it after evaluating); the means' part alone
   e_k enters (i) the stationary split, to first order
   (``eigen_roundoff``: g(μ̃) for g(μ) in the stationary part, in Δ and between them) and (ii)
   the phases: a frequency error e_k/(w̃_k + √(μ̃_k − e_k)) times t_max;
+* a dense eigh of V_E (graphs, defect chains with soft modes): its eigenvalues' errors through
+  Δ, a Gram form over the poles of g (:func:`~harmosync.solvers.softmodes.environment_roundoff`);
 * the trig sums' roundoff and the phase error 2ε·w_k·t of the rounded products, per observed x
   and p row and summed over modes with the amplitude of each (``trig_sum_errors``), for the
   means and for every pair of rows of the covariance;
@@ -51,7 +53,8 @@ evaluation reaches a later |t|: read it after evaluating); the means' part alone
 * a posteriori, at least ``INITIAL_CHECK`` times the miss at t = 0 of the observed probes
   (:func:`initial_discrepancy`) and, without a cut, of the observed environment sites against
   H_E's thermal state (:func:`environment_discrepancy`: hot soft networks near their
-  stability limit lose digits there that no term above counts).
+  stability limit lose digits there that no term above counts: the rounding of Δ's resolvent
+  pieces on a soft mode, amplified ~T/μ_0).
 
 It is first order in the eigenvalues' errors; the refined soft modes' eigenvector errors enter
 through their parts outside the exact soft span, bounded row by row on the observed rows
@@ -80,9 +83,8 @@ from ..errors import HarmosyncError, NumericalError
 from ..network import Network, chain_mode_rows, chain_modes
 from ..solvers import blas_threads
 from ..solvers.arrowhead import chain_mode_errors
-from ..solvers.lowrank import (eigen_roundoff, environment_roundoff, evaluation_roundoff, low_rank_delta,
-                               means_roundoff)
-from ..solvers.softmodes import vector_roundoff
+from ..solvers.lowrank import eigen_roundoff, evaluation_roundoff, low_rank_delta, means_roundoff
+from ..solvers.softmodes import environment_roundoff, vector_roundoff
 from ..states import InitialState, environment_covariance
 from .contract import Moments, check_times
 from .evaluation import BLOCK, evaluate_means, iter_moment_rows
@@ -93,7 +95,8 @@ from .spectrum import Spectrum, chain_spectrum, dense_spectrum
 #: to the skeleton compression before soft modes were taken exactly)
 INITIAL_CHECK = 10.0
 #: environments above this many sites (not homogeneous chains) skip the t = 0 check of the
-#: observed environment sites (:func:`environment_discrepancy`: an M × M divided-difference table)
+#: observed environment sites when the solve did not diagonalise V_E (:func:`environment_discrepancy`:
+#: a second O(M³) eigh)
 ENV_CHECK_MAX = 1000
 #: a solution that misses the initial state by more than this fraction of it is refused
 LOST = 1e-4
@@ -286,7 +289,7 @@ def solve_closed(network: Network, initial: InitialState, *, observe=None, tol: 
                        environment_energy=_environment_energy(network, temp), tol=tol,
                        covariance=covariance, method=use, window=window, t_max=t_max)
     if window is None and covariance and any(r >= p for r in rows):
-        floor = INITIAL_CHECK * environment_discrepancy(evo, network, initial)
+        floor = INITIAL_CHECK * environment_discrepancy(evo, network, initial, spec)
         if floor > evo.bound_floor:
             evo = replace(evo, bound_floor=floor, error_bound=max(evo.error_bound, floor))
     return evo
@@ -405,21 +408,30 @@ def initial_discrepancy(evo: NormalModeEvolution, initial: InitialState, n_probe
     return miss
 
 
-def environment_discrepancy(evo: NormalModeEvolution, network: Network, initial: InitialState) -> float:
+def environment_discrepancy(evo: NormalModeEvolution, network: Network, initial: InitialState,
+                            spec: Spectrum | None = None) -> float:
     """:func:`initial_discrepancy` for the observed environment sites: at t = 0 they hold H_E's
     thermal state, ⟨X Xᵀ⟩ = W diag(ν/Ω) Wᵀ, ⟨P Pᵀ⟩ = W diag(νΩ) Wᵀ, ⟨X Pᵀ⟩ = 0, no mean, and no
-    correlation with the probes (W, Ω: V_E's modes, closed form on a homogeneous chain). Returns
-    max |σ(0) − σ₀| over the entries with an environment site, less the rounding of σ₀'s sums
-    (8·M·ε·Σ_q |W_jq W_kq| f_q). Hot soft networks near their stability limit lose digits there
-    that no a-priori term of the bound counts (65× the bound on a defect chain, review s6b)."""
+    correlation with the probes (W, Ω: V_E's modes, closed form on a homogeneous chain; else
+    ``spec``'s, a dense eigh with the soft modes refined, or a plain eigh). Returns
+    max |σ(0) − σ₀| over the entries with an environment site, less what σ₀ itself may be off
+    by (:func:`thermal_slack`). Hot soft networks near their stability limit lose digits there
+    that no a-priori term of the bound counts (65× the bound on a defect chain, review s6b;
+    the rounding of Δ's resolvent pieces on a soft mode, 1.3× what the other terms bound on a
+    near-critical graph, session 7)."""
     p, env = network.n_probes, network.environment
     pos = [i for i, r in enumerate(evo.rows) if r >= p]
     sites = [evo.rows[i] - p for i in pos]
     temp = float(initial.environment_temperature)
     closed = env.homogeneous_chain and env.boundary in ("fixed", "free")
+    refined = None
     if closed:
         om = chain_modes(env.sites, env.omega0, env.g, env.boundary, vectors=False)[0]
         w = chain_mode_rows(env.sites, env.boundary, [s + 1 for s in sites])
+    elif spec is not None and spec.env_rows is not None:  # the solve's own eigh of V_E
+        om, w = np.sqrt(spec.env_d), spec.env_rows
+        if spec.env_residual is not None:
+            refined = (spec.env_residual, spec.env_rounding[0])
     elif env.sites > ENV_CHECK_MAX:
         return 0.0
     else:
@@ -433,15 +445,11 @@ def environment_discrepancy(evo: NormalModeEvolution, network: Network, initial:
         cols = np.ravel([[2 * i, 2 * i + 1] for i in probe_pos])
         ref = np.ravel([[2 * evo.rows[i], 2 * evo.rows[i] + 1] for i in probe_pos])
         want[np.ix_(cols, cols)] = initial.probes.cov[np.ix_(ref, ref)]
-    eps = 8 * env.sites * np.finfo(float).eps
     xs, ps = np.array([2 * i for i in pos]), np.array([2 * i + 1 for i in pos])
     thermal = environment_covariance(om, w, temp)  # its ⟨XXᵀ⟩, ⟨PPᵀ⟩ on the observed sites
-    for idx, f, power, block in ((xs, nu / om, -1, thermal[0]), (ps, nu * om, 1, thermal[1])):
+    for idx, power, block in ((xs, -1, thermal[0]), (ps, 1, thermal[1])):
         want[np.ix_(idx, idx)] = block
-        slack[np.ix_(idx, idx)] = eps * ((np.abs(w) * f) @ np.abs(w).T)
-        if not closed:  # a float eigh's W, Ω: first order in its backward error 8ε‖V_E‖
-            div = thermal_divided_differences(om, temp, power)
-            slack[np.ix_(idx, idx)] += 8 * np.finfo(float).eps * float(om[-1] ** 2) * (np.abs(w) @ div @ np.abs(w).T)
+        slack[np.ix_(idx, idx)] = thermal_slack(om, w, temp, power, exact=closed, refined=refined)
     t0 = np.zeros(1)
     env_cols = np.ravel([[2 * i, 2 * i + 1] for i in pos])
     miss = float(np.max(np.abs(evo.means(t0)[0, env_cols])))
@@ -449,11 +457,38 @@ def environment_discrepancy(evo: NormalModeEvolution, network: Network, initial:
     return max(miss, float(np.max(diff[env_cols])), 0.0)
 
 
-def thermal_divided_differences(om, temperature: float, power: int) -> np.ndarray:
-    """|f[μ_q, μ_r]| (M × M) for f(μ) = ν(√μ)·μ^(power/2), ν = ½coth(√μ/2T): by the Daleckii–Krein
-    formula, a perturbation E of V_E moves f(V_E) by W (WᵀE W ∘ f[μ_q, μ_r]) Wᵀ to first order.
-    Near-equal μ (relative gap < 1e-6) take |f′| at the smaller one (f′ varies by ~1e-6 over
-    such a gap)."""
+def thermal_slack(om, w, temperature: float, power: int, *, exact: bool = False, refined=None) -> np.ndarray:
+    """Entrywise bound on the error of W diag(f) Wᵀ, f = ν(Ω)·Ω^power, on the rows ``w`` (n_E, M)
+    of V_E's modes (frequencies ``om``): its sums' rounding 8Mε·|W| f |W|ᵀ, and unless ``exact``
+    (closed-form modes) the modes' own error to first order (Daleckii–Krein): W̃, Ω̃ exact for
+    V_E + E moves f(V_E) by W (WᵀEW ∘ F) Wᵀ, F_qr = f[μ_q, μ_r] (:func:`thermal_divided_differences`),
+    with |(WᵀEW)_qr| ≤ 8ε‖V_E‖ for a float eigh. ``refined`` = (η (M,), e (M,)): the modes with
+    η_q > 0 recomputed from the parameters (:func:`~.spectrum.refine_soft_modes`), whose pairs
+    need only |(WᵀEW)_qr| ≤ η_q + η_r (residual bounds) and ≤ e_q on the diagonal (eigenvalue
+    bounds): 8ε‖V_E‖·f[μ_0, μ_0] ~ ε‖V_E‖T/μ_0² on a soft mode hid every error at t = 0 there."""
+    m = om.size
+    aw = np.abs(w)
+    f = thermal_factor(om, temperature) * om**power
+    out = 8 * m * np.finfo(float).eps * ((aw * f) @ aw.T)
+    if exact:
+        return out
+    eta, e = (np.asarray(x, float) for x in refined) if refined is not None else (np.zeros(m), None)
+    soft = np.flatnonzero(eta > 0)
+    for start in range(0, m, 256):  # row blocks: O(256·M) memory at any M
+        rows = slice(start, min(start + 256, m))
+        b = np.full((rows.stop - start, m), 8 * np.finfo(float).eps * float(om[-1] ** 2))
+        mine = soft[(soft >= start) & (soft < rows.stop)]
+        b[np.ix_(mine - start, soft)] = eta[mine, None] + eta[None, soft]
+        b[mine - start, mine] = e[mine] if mine.size else 0.0
+        out += aw[:, rows] @ (b * thermal_divided_differences(om, temperature, power, rows)) @ aw.T
+    return out
+
+
+def thermal_divided_differences(om, temperature: float, power: int, rows=slice(None)) -> np.ndarray:
+    """|f[μ_q, μ_r]| (M × M; the rows q in ``rows`` only) for f(μ) = ν(√μ)·μ^(power/2),
+    ν = ½coth(√μ/2T): by the Daleckii–Krein formula, a perturbation E of V_E moves f(V_E) by
+    W (WᵀE W ∘ f[μ_q, μ_r]) Wᵀ to first order. Near-equal μ (relative gap < 1e-6) take |f′| at
+    the smaller one (f′ varies by ~1e-6 over such a gap)."""
     mu = om**2
     f = thermal_factor(om, temperature) * om**power
     if temperature > 0:
@@ -463,9 +498,11 @@ def thermal_divided_differences(om, temperature: float, power: int) -> np.ndarra
         dnu = np.zeros_like(om)
     nu = thermal_factor(om, temperature)
     slope = np.abs((dnu * om + power * nu) * om ** (power - 1) / (2 * om))  # df/dμ = (df/dΩ)/(2Ω)
-    gap = mu[:, None] - mu[None, :]
-    close = np.abs(gap) <= 1e-6 * np.maximum(mu[:, None], mu[None, :])
+    idx = np.arange(mu.size)
+    q = idx[rows]
+    gap = mu[q, None] - mu[None, :]
+    close = np.abs(gap) <= 1e-6 * np.maximum(mu[q, None], mu[None, :])
     with np.errstate(divide="ignore", invalid="ignore"):
-        div = np.abs((f[:, None] - f[None, :]) / gap)
-    lower = np.minimum(np.arange(mu.size)[:, None], np.arange(mu.size)[None, :])  # μ ascending
+        div = np.abs((f[q, None] - f[None, :]) / gap)
+    lower = np.minimum(q[:, None], idx[None, :])  # μ ascending
     return np.where(close, slope[lower], div)

@@ -54,6 +54,10 @@ class Spectrum:
     mu_error: np.ndarray | None = None  # (N,) bounds on |μ̃_k − μ_k| (None: the worst case)
     env_rounding: tuple | None = None  # (δd (M,), δC (P, M)) bounds on env_d's, env_c's rounding
     residual: np.ndarray | None = None  # (2 or 6 + n, N) soft modes' residual bounds (softmodes.vector_roundoff)
+    # a dense eigh of V_E (graphs, defect chains), its soft modes refined: W's rows at the observed
+    # sites (n_E, M) and the refined modes' residual bounds η (M,; 0 elsewhere, None: none refined)
+    env_rows: np.ndarray | None = None
+    env_residual: np.ndarray | None = None
 
 
 def _attachments(network: Network, offset: int):
@@ -147,6 +151,7 @@ def dense_spectrum(network: Network, rows, window) -> Spectrum:
     if window is None:
         lam, u = np.linalg.eigh(network.potential())  # its sign is checked after refinement
         w, env_rounding = np.sqrt(np.maximum(lam, 0.0)), None
+        env_rows = env_res = None
         if env.structured:
             env_d = chain_modes(env.sites, env.omega0, env.g, env.boundary, vectors=False)[0] ** 2
             b, sites = _coupling_rows(p, env.sites, _attachments(network, 0))
@@ -155,16 +160,17 @@ def dense_spectrum(network: Network, rows, window) -> Spectrum:
             ew, eu = env.modes()
             env_d = ew**2
             if soft_modes(env_d).size:  # V_E's soft modes from its parameters, as V's below
-                env_d, env_err, _ = refine_soft_modes(network, env_d, eu, None, environment=True)
-                env_rounding = (env_err, None)
+                env_d, env_err, env_res = refine_soft_modes(network, env_d, eu, None, environment=True)
+                env_rounding, env_res = (env_err, None), env_res[0]
             env_c = network.coupling_block() @ eu
+            env_rows = eu[[r - p for r in rows if r >= p]]
         mu, err, res = refine_soft_modes(network, w**2, u, dense_mode_errors(network, w**2, u), rows=rows)
         if not mu[0] > err[0]:  # Network's check passed: positive, but not resolvable
             raise UnstableNetworkError(
                 f"the network is within roundoff of its stability limit: the potential matrix's smallest "
                 f"eigenvalue {mu[0]:.3g} ± {err[0]:.2g} cannot be told from 0 beside its largest {mu[-1]:.3g}; "
                 "reduce the strengths K or raise the lowest frequencies")
-        return Spectrum(mu, u[:p], u[list(rows)], env_d, env_c, err, env_rounding, res)
+        return Spectrum(mu, u[:p], u[list(rows)], env_d, env_c, err, env_rounding, res, env_rows, env_res)
     # the cut chain: a fixed-end chain of window.sites sites (the compression of V)
     m, offset = window.sites, window.lo - 1
     v, diag_ld, onsite, att = cut_chain(network, window)

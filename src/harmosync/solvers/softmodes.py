@@ -387,6 +387,61 @@ def vector_roundoff(mu, mu_error, residual, readout, temperature: float = 0.0) -
     return 3.0 * out * (1 + 1e-9)
 
 
+def variance_slopes(x, temperature: float):
+    """Upper bounds on |g′(x)| and g_p′(x) (g = ``variance_function``, g_p = x·g) for x > 0
+    [1/frequency³, 1/frequency]: g = ∫dm(s)/(x + s) is a Stieltjes function (½x^-½ at T = 0;
+    T Σ_n 1/(x + (2πnT)²), Matsubara) and g_p = const − ∫s·dm(s)/(x + s), so both slopes fall
+    with x. |g′| = g/2x at T = 0 and ≤ g/x (d ln g/dx ≥ −1/x); g_p′ ≤ g/2 (d ln g/dx ≤ −1/2x)
+    and, at T > 0, ≤ g_p′(0) = Σ_{n≥1} 2T/(2πnT)² = 1/12T (the n = 0 pole carries s = 0)."""
+    g = variance_function(x, temperature)
+    if temperature <= 0:
+        return g / (2 * x), g / 2
+    return g / x, np.minimum(g / 2, 1 / (12 * temperature))
+
+
+def environment_roundoff(mu, mu_error, a, env_d, env_c, env_error, readout, temperature: float = 0.0) -> float:
+    """Bound on what V_E's eigenvalues' errors (``env_error`` e_j ≥ |d̃_j − d_j|, from a dense eigh
+    of V_E with its soft modes refined: graphs, chains with defects) do to every observed
+    covariance entry through Δ [units of σ], to first order. An error δ in d_j moves H_ζ by
+    −δ c_j c_jᵀ/(d_j + ζ)² (c_j = ``env_c``[:, j]) and the bracket's X(ζ) by D Aᵀ δH A D, and
+    (Aᵀc_j)_k = (μ_k − d_j)·c̃_jk with c̃_j = Uᵀ(0 ⊕ w_j) a unit vector (|c̃_jk| ≤ 1, and ≤
+    |(Aᵀc_j)_k|/|μ_k − d_j|). Summed over the poles of g = ∫dm(s)/(x + s)
+    (:func:`variance_slopes`) the (k, l) entry is δ·c̃_jk c̃_jl·∫dm φ_k φ_l with
+    φ_k(s) = 1/(d_j + s) − 1/(μ_k + s): a Gram matrix, so (Cauchy–Schwarz, then Minkowski) a
+    readout |u| ≤ ρ meets it at most as δ·(Σ_k ρ_k |c̃_jk| ‖φ_k‖)², with, for a = min(μ_k, d_j),
+    b = max, ‖φ_k‖² = ∫dm (b − a)²/((a + s)²(b + s)²) ≤ |g′(a)|·((b − a)/b)² (s ≥ 0), |g′|
+    falling: taken at the lower enclosure of a, (b − a) widened by both errors. The p bracket
+    (g_p = const − ∫s·dm/(x + s)) the same with g_p′. Read out with ρ_x, ρ_p as
+    :mod:`.lowrank`'s readout bound. Before (a divided difference bounded by g/x at the lower
+    point, each term apart): a stiff V_E mode's e_j ~ 1e-14 times g(μ_0)/μ_0 ~ 1e15 of a soft
+    mode of V, where the actual divided difference is ~g(μ_0)/d_j and cancels against the
+    others (2.0e-6 against an error of 8.7e-10 on a near-critical graph; now 9.9e-9, twice the
+    first-order effect of the measured e_j: tests/test_bound_environment.py)."""
+    mu, e = np.asarray(mu, float), np.broadcast_to(np.asarray(mu_error, float), np.shape(mu))
+    env_d, env_e = np.asarray(env_d, float), np.asarray(env_error, float)
+    if np.size(readout) == 0 or not np.any(env_e > 0):
+        return 0.0
+    if np.any(e >= mu) or np.any(env_e >= env_d):
+        return np.inf
+    w = np.sqrt(mu)
+    r = np.abs(np.atleast_2d(np.asarray(readout, float))).max(axis=0)
+    rho = (r * np.maximum(1.0, w), r * np.maximum(1.0, 1.0 / w))
+    lo, lo_d = mu - e, env_d - env_e
+    total = 0.0
+    for start in range(0, env_d.size, 128):
+        sl = slice(start, start + 128)
+        num = np.abs(np.asarray(env_c, float)[:, sl].T @ np.asarray(a, float))  # (j, k)
+        wide = np.abs(mu[None, :] - env_d[sl, None]) + e[None, :] + env_e[sl, None]  # ≥ b − a
+        gap = wide - 2 * (e[None, :] + env_e[sl, None])  # ≤ b − a
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ct = np.where(gap > 0, np.minimum(num / gap, 1.0), 1.0)
+        low = np.minimum(lo[None, :], lo_d[sl, None])
+        ratio = np.minimum(wide / np.maximum(lo[None, :], lo_d[sl, None]), 1.0)
+        for rh, slope in zip(rho, variance_slopes(low, temperature)):
+            total += float(env_e[sl] @ ((ct * ratio * np.sqrt(slope)) @ rh) ** 2)
+    return total * (1 + 1e-9)
+
+
 class SoftGeometry(NamedTuple):
     """The soft modes S (``modes``, those with η_k > 0) as :func:`vector_roundoff` sees them."""
 
