@@ -127,6 +127,48 @@ def test_fused_moments_are_the_contracted_rows():
     assert np.array_equal(mean_f, mean) and np.array_equal(cov_f, cov)
 
 
+@pytest.mark.parametrize("probes", [1, 2, 3, 5])
+def test_slab_moments_on_one_fft_thread_are_the_contracted_rows(probes):
+    """On one FFT thread (a map's workers) each chunk is transformed slab by slab of rows
+    (trigsum.NufftPlan.transform_slabs, evaluation.slab_rows: a multiple of n rows, whole r's)
+    and each slab contracted while in cache: bitwise the rows of one whole transform contracted
+    by _covariance_rows, for 1, 2, 3 and 5 observed probes (slabs of 8, 8, 24 rows, and one
+    whole transform), over several chunks and a remainder."""
+    sites = (1, 9, 20, 33, 40)[:probes]
+    freqs = (1.0, 1.1, 0.9, 1.05, 0.95)[:probes]
+    net = nw.couple(nw.chain(40, 0.4, 1.2), nw.probes(freqs, 0.5, sites, (0.06,) * probes))
+    init = st.InitialState(st.product(*[st.coherent(f, 0.3 + 0.2 * i) for i, f in enumerate(freqs)]), 0.2)
+    sol = dy.solve(net, init)
+    t = 0.05 * np.arange(12007)
+    rows = probes * (sol.rank + 1)
+    assert ev.slab_rows(probes) == {1: 8, 2: 8, 3: 24, 5: 0}[probes]
+    assert ts.chunk_plan(sol.frequencies.size, 2 * rows, t.size, ev.nufft_chunk(2 * rows))[0] < t.size
+    with ts.fft_threads(1):
+        got = list(ev.iter_moment_rows(sol, t, block=5000, engine="nufft"))
+    mean, cov = contracted_moments(sol, t, t[1] - t[0])
+    assert np.array_equal(np.hstack([m for _, m, _ in got]), mean)
+    assert np.array_equal(np.concatenate([c for _, _, c in got], axis=-1), cov)
+
+
+def test_slabs_are_the_whole_transform_and_leave_the_grid_zero():
+    """transform_slabs hands over the rows of transform() in order, bitwise (slabs of 8 and 16
+    rows and an uneven last slab), and leaves the reused input grid zero."""
+    rng = np.random.default_rng(5)
+    w = FREQS["fig6 band"](rng)
+    plan = ts.NufftPlan(w, 0.05, 700)
+    coef = rng.normal(size=(w.size, 86)) + 1j * rng.normal(size=(w.size, 86))
+    phase = np.exp(1j * rng.uniform(0, 2 * np.pi, w.size))
+    with ts.fft_threads(1):
+        whole = plan.transform(coef, phase).copy()
+        for slab in (8, 16):
+            parts = []
+            plan.transform_slabs(coef, phase, slab, lambda r0, fb: parts.append((r0, fb.copy())))
+            assert [r0 for r0, _ in parts] == list(range(0, 43, slab))
+            assert np.array_equal(np.vstack([fb for _, fb in parts]), whole)
+            b, _ = ts._workspace(43, plan.grid)
+            assert not np.any(b)
+
+
 @pytest.mark.parametrize("engine", ["nufft", "direct"])
 def test_moments_written_in_place_are_the_streamed_chunks(engine):
     """moments(by_entry=True) writes each chunk straight into its stores (iter_moment_rows'
