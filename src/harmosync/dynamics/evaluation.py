@@ -58,8 +58,9 @@ def moment_columns(sol) -> tuple[np.ndarray, np.ndarray]:
         mean[:, :, 0] = fx * sol.mean0[gx][:, None]
         mean[:, :, 1] = fp * sol.mean0[gp][:, None]
         low = out[:, 2 * n:].reshape(w.size, rank, n, 2)
-        low[:, :, :, 0] = fx[:, None, :] * sol.vectors[gx][:, :, None]
-        low[:, :, :, 1] = fp[:, None, :] * sol.vectors[gp][:, :, None]
+        for i in range(n):  # (N, R) at a time: numpy's inner loops then run along R, not 2n
+            low[:, :, i, 0] = fx[:, i, None] * sol.vectors[gx]
+            low[:, :, i, 1] = fp[:, i, None] * sol.vectors[gp]
     return alpha, beta
 
 
