@@ -63,3 +63,19 @@ def test_rule_error_with_the_environment_remembered_is_the_maximum_over_all_poin
                 parts = max(rule_relative_error(rule, np.concatenate([mu, vs_eig]), temp),
                             lr._environment_rule_error(rule, env_d, temp))
                 assert parts == whole
+
+
+def test_pole_products_are_remembered_per_basis_and_equal_fresh_ones():
+    """The cores' factors cc·w and coef·w (w = ω for B_x, −ω·ζ for B_p) depend only on the
+    pole rule and skeleton basis: remembered per basis (the same arrays for a map's networks),
+    equal to the products formed afresh, and formed anew for another basis."""
+    rule, skel, coef = kernel_basis(*snap_interval(0.16, 2.5), 0.0)
+    got = lr._pole_products(coef, rule.weights, rule.poles)
+    assert lr._pole_products(coef, rule.weights, rule.poles) is got
+    cc = np.einsum("sq,tq->stq", coef, coef).reshape(coef.shape[0] ** 2, -1)
+    for name, w in (("x", rule.weights), ("p", -rule.weights * rule.poles)):
+        weights, ccw, coefw = got[name]
+        assert np.array_equal(weights, w) and np.array_equal(ccw, cc * w) and np.array_equal(coefw, coef * w)
+    rule2, _, coef2 = kernel_basis(*snap_interval(0.2, 2.5), 0.0)
+    other = lr._pole_products(coef2, rule2.weights, rule2.poles)
+    assert other is not got and np.array_equal(other["x"][2], coef2 * rule2.weights)

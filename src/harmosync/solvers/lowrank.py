@@ -130,6 +130,29 @@ def _environment_rule_error(rule: PoleRule, env_d: np.ndarray, temperature: floa
     return err
 
 
+_POLE_PRODUCTS: dict = {}  # id(coef) → (coef, ω, ζ, products): a map's networks share the basis
+
+
+def _pole_products(coef, omega, zeta) -> dict:
+    """The cores' network-independent factors for the weights of B_x (ω) and B_p (−ω·ζ): each
+    as (weights, cc·weights, coef·weights), cc[(s, t), q] = coef[s, q]·coef[t, q]. Remembered
+    for the last few bases (``stieltjes.kernel_basis`` hands the same arrays to every network
+    of a map whose spectra snap to one interval): the same numbers, computed once."""
+    key = (id(coef), id(omega), id(zeta))
+    hit = _POLE_PRODUCTS.get(key)
+    if hit is not None and hit[0] is coef and hit[1] is omega and hit[2] is zeta:
+        return hit[3]
+    r1 = coef.shape[0]
+    cc = (coef[:, None, :] * coef[None, :, :]).reshape(r1 * r1, -1)  # (s t, q)
+    out = {}
+    for name, weights in (("x", omega), ("p", -omega * zeta)):
+        out[name] = (weights, cc * weights, coef * weights)
+    if len(_POLE_PRODUCTS) >= 4:
+        _POLE_PRODUCTS.clear()
+    _POLE_PRODUCTS[key] = (coef, omega, zeta, out)  # the arrays kept: their ids stay theirs
+    return out
+
+
 def soft_modes(mu) -> np.ndarray:
     """Indices of the soft modes, μ_k < SOFT·max μ (at most SOFT_MAX, the lowest), ascending."""
     mu = np.asarray(mu, float)
@@ -231,7 +254,7 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     m2 = np.zeros((zeta.size, 2 * p, 2 * p))
     m2[:, p:, :p] = rz
 
-    cc = (coef[:, None, :] * coef[None, :, :]).reshape(r1 * r1, -1)  # (s t, q)
+    weighted = _pole_products(coef, omega, zeta)  # {weights: (cc·weights, coef·weights)}
     m1f, m2f = m1.reshape(zeta.size, -1), m2.reshape(zeta.size, -1)
     pc = np.asarray(probe_cov, float)
     pxx, pxp, ppp = pc[0::2, 0::2], pc[0::2, 1::2], pc[1::2, 1::2]
@@ -244,16 +267,18 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     p0qp = np.block([[pxp, zero], [zero, zero]])
     soft_kern = (1.0 / (mu[soft, None] + zeta[None, :]), y[:, soft], m1, m2)
 
-    def core(weights, p0):
+    def core(which, p0):
         k = np.zeros((r1, 2 * p, r1, 2 * p))
-        if weights is not None:
-            k = ((cc * weights) @ m1f).reshape(r1, r1, 2 * p, 2 * p).transpose(0, 2, 1, 3).copy()
-            k[:, :, 0, :] += ((coef * weights) @ m2f).reshape(r1, 2 * p, 2 * p)
+        weights = None
+        if which is not None:
+            weights, ccw, coefw = weighted[which]
+            k = (ccw @ m1f).reshape(r1, r1, 2 * p, 2 * p).transpose(0, 2, 1, 3).copy()
+            k[:, :, 0, :] += (coefw @ m2f).reshape(r1, 2 * p, 2 * p)
         k[0, :, 0, :] += p0
         return soft_core(k, coef, weights, p0, *soft_kern) if soft.size else k.reshape(r1 * 2 * p, -1)
 
-    kx = core(omega, p0x)
-    kp = core(-omega * zeta, p0p)
+    kx = core("x", p0x)
+    kp = core("p", p0p)
     kqp = core(None, p0qp)
 
     sw = np.sqrt(w)
