@@ -207,8 +207,9 @@ def _moment_slab(fb, c0, scale, half, lam, acc, mean, col, size):
     (j − half) mod G]) into the moments, in blocks of 256 outputs whose columns stay in cache:
     the block's columns split out (``trigsum._split``'s products); the means written to
     ``mean[:, col + j]``; each whole r in the slab added to the running sums ``acc`` (entries
-    a ≤ b in row order): acc_ab += (λ_r z_ar) z_br. Slabs come in order of r, so each entry
-    sums over r in order, as :func:`_covariance_rows` does (bitwise the same)."""
+    a ≤ b in row order): acc_ab += (λ_r z_ar) z_br, four r's per pass (one load and store of
+    acc_ab for four terms). Slabs come in order of r and each pass adds its r's in order, so
+    each entry sums over r in order, as :func:`_covariance_rows` does (bitwise the same)."""
     m2 = mean.shape[0]
     rows = fb.shape[0]
     grid = fb.shape[1]
@@ -231,17 +232,31 @@ def _moment_slab(fb, c0, scale, half, lam, acc, mean, col, size):
             for j in range(nb):
                 mean[c, col + t0 + j] = zc[j]
             c += 1
-        while c < c0 + 2 * rows:  # whole r's of 2n columns
-            lr = lam[(c - m2) // m2]
-            k = 0
-            for a in range(m2):
-                za = z[c - c0 + a]
-                for b in range(a, m2):
-                    zb, ab = z[c - c0 + b], acc[k, t0:t0 + nb]
+        first = c - c0  # the slab's whole r's of 2n columns: z rows first + i·m2 …
+        count = (c0 + 2 * rows - c) // m2
+        k = 0
+        for a in range(m2):
+            for b in range(a, m2):
+                ab = acc[k, t0:t0 + nb]
+                i = 0
+                while i + 4 <= count:  # four r's per pass over the block, added in order of r
+                    q = first + i * m2
+                    r0 = (c0 + q - m2) // m2
+                    l0, l1, l2, l3 = lam[r0], lam[r0 + 1], lam[r0 + 2], lam[r0 + 3]
+                    a0, a1, a2, a3 = z[q + a], z[q + m2 + a], z[q + 2 * m2 + a], z[q + 3 * m2 + a]
+                    b0, b1, b2, b3 = z[q + b], z[q + m2 + b], z[q + 2 * m2 + b], z[q + 3 * m2 + b]
+                    for j in range(nb):
+                        ab[j] = (((ab[j] + (l0 * a0[j]) * b0[j]) + (l1 * a1[j]) * b1[j])
+                                 + (l2 * a2[j]) * b2[j]) + (l3 * a3[j]) * b3[j]
+                    i += 4
+                while i < count:
+                    q = first + i * m2
+                    lr = lam[(c0 + q - m2) // m2]
+                    za, zb = z[q + a], z[q + b]
                     for j in range(nb):
                         ab[j] += (lr * za[j]) * zb[j]
-                    k += 1
-            c += m2
+                    i += 1
+                k += 1
 
 
 def _finish_covariance(acc, const, cov, col, size):
