@@ -79,3 +79,12 @@ def test_pole_products_are_remembered_per_basis_and_equal_fresh_ones():
     rule2, _, coef2 = kernel_basis(*snap_interval(0.2, 2.5), 0.0)
     other = lr._pole_products(coef2, rule2.weights, rule2.poles)
     assert other is not got and np.array_equal(other["x"][2], coef2 * rule2.weights)
+
+
+def test_block2_is_np_block():
+    """lowrank.block2(a, b, c, d) is np.block([[a, b], [c, d]]) (shapes, dtype, values)."""
+    rng = np.random.default_rng(4)
+    a, b, c, d = rng.normal(size=(3, 2)), rng.normal(size=(3, 5)), rng.normal(size=(4, 2)), rng.normal(size=(4, 5))
+    for blocks in ((a, b, c, d), (a, b.astype(np.float32), c, d), (np.zeros((0, 2)), np.zeros((0, 5)), c, d)):
+        got, want = lr.block2(*blocks), np.block([[blocks[0], blocks[1]], [blocks[2], blocks[3]]])
+        assert got.dtype == want.dtype and np.array_equal(got, want)
