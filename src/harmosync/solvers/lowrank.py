@@ -92,9 +92,22 @@ def block2(a, b, c, d) -> np.ndarray:
     return out
 
 
-def _matrix_function(vs: np.ndarray, f) -> np.ndarray:
-    s, q = np.linalg.eigh(vs)
-    return (q * f(s)) @ q.T
+_PROBE_SPECTRA: dict = {}  # V_S's bytes → (eigvalsh(V_S), eigh(V_S)): a map's networks share V_S
+
+
+def _probe_spectrum(vs: np.ndarray):
+    """(eigvalsh(V_S), eigh(V_S)) of the probes' potential matrix, remembered for the last few
+    (the same LAPACK calls' results: bitwise what each network computed itself)."""
+    key = (vs.shape, vs.tobytes())
+    hit = _PROBE_SPECTRA.get(key)
+    if hit is None:
+        hit = (np.linalg.eigvalsh(vs), np.linalg.eigh(vs))
+        for arr in (hit[0], *hit[1]):
+            arr.setflags(write=False)
+        if len(_PROBE_SPECTRA) >= 16:
+            _PROBE_SPECTRA.clear()
+        _PROBE_SPECTRA[key] = hit
+    return hit
 
 
 def environment_resolvents(env_d: np.ndarray, env_c: np.ndarray, poles: np.ndarray) -> np.ndarray:
@@ -233,7 +246,8 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     a = np.atleast_2d(np.asarray(a, float))
     p, n = a.shape
     w = np.sqrt(mu)
-    vs_eig = np.linalg.eigvalsh(vs)
+    vs = np.asarray(vs, float)
+    vs_eig, (s_eig, s_vec) = _probe_spectrum(vs)
     lo = min(float(mu.min()), float(env_d.min()) if env_d.size else np.inf, float(vs_eig.min()))
     hi = max(float(mu.max()), float(env_d.max()) if env_d.size else 0.0, float(vs_eig.max()))
     soft = soft_modes(mu)
@@ -255,7 +269,6 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     # per-pole 2P × 2P blocks: M1 = [[H, 1], [0, 0]] (between e_s, e_s'), M2 = [[0, 0], [R, 0]]
     # (between e_s and the constant)
     eye = np.eye(p)
-    s_eig, s_vec = np.linalg.eigh(vs)
     rz = np.einsum("ik,qk,jk->qij", s_vec, 1.0 / (s_eig[None, :] + zeta[:, None]), s_vec)
     m1 = np.zeros((zeta.size, 2 * p, 2 * p))
     m1[:, :p, :p] = h_poles
@@ -267,8 +280,8 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     m1f, m2f = m1.reshape(zeta.size, -1), m2.reshape(zeta.size, -1)
     pc = np.asarray(probe_cov, float)
     pxx, pxp, ppp = pc[0::2, 0::2], pc[0::2, 1::2], pc[1::2, 1::2]
-    gx_s = _matrix_function(vs, lambda s: variance_function(s, temperature))
-    gp_s = _matrix_function(vs, lambda s: s * variance_function(s, temperature))
+    gx_s = (s_vec * variance_function(s_eig, temperature)) @ s_vec.T  # g(V_S), g_p(V_S)
+    gp_s = (s_vec * (s_eig * variance_function(s_eig, temperature))) @ s_vec.T
     zero = np.zeros((p, p))
     # the constant·constant terms: the probes' own part Aᵀ(σ − g(V_S))A, the rule's constant
     p0x = block2(pxx - gx_s, zero, zero, zero)
