@@ -83,9 +83,31 @@ class LowRank:
     readout_bound: float | None = None  # bound on any observed covariance entry (docstring)
 
 
-def _matrix_function(vs: np.ndarray, f) -> np.ndarray:
-    s, q = np.linalg.eigh(vs)
-    return (q * f(s)) @ q.T
+def block2(a, b, c, d) -> np.ndarray:
+    """np.block([[a, b], [c, d]]) for 2-D blocks, by slice assignment (np.block's checks cost
+    ~0.1 ms a call, several per network of a map): the same array."""
+    out = np.empty((a.shape[0] + c.shape[0], a.shape[1] + b.shape[1]), np.result_type(a, b, c, d))
+    out[: a.shape[0], : a.shape[1]], out[: a.shape[0], a.shape[1]:] = a, b
+    out[a.shape[0]:, : a.shape[1]], out[a.shape[0]:, a.shape[1]:] = c, d
+    return out
+
+
+_PROBE_SPECTRA: dict = {}  # V_S's bytes → (eigvalsh(V_S), eigh(V_S)): a map's networks share V_S
+
+
+def _probe_spectrum(vs: np.ndarray):
+    """(eigvalsh(V_S), eigh(V_S)) of the probes' potential matrix, remembered for the last few
+    (the same LAPACK calls' results: bitwise what each network computed itself)."""
+    key = (vs.shape, vs.tobytes())
+    hit = _PROBE_SPECTRA.get(key)
+    if hit is None:
+        hit = (np.linalg.eigvalsh(vs), np.linalg.eigh(vs))
+        for arr in (hit[0], *hit[1]):
+            arr.setflags(write=False)
+        if len(_PROBE_SPECTRA) >= 16:
+            _PROBE_SPECTRA.clear()
+        _PROBE_SPECTRA[key] = hit
+    return hit
 
 
 def environment_resolvents(env_d: np.ndarray, env_c: np.ndarray, poles: np.ndarray) -> np.ndarray:
@@ -97,6 +119,60 @@ def environment_resolvents(env_d: np.ndarray, env_c: np.ndarray, poles: np.ndarr
         sl = slice(start, start + 128)
         out[sl] = (1.0 / (env_d[None, :] + poles[sl, None])) @ outer.T
     return out.reshape(poles.size, p, p)
+
+
+def symmetric_norms(h: np.ndarray) -> np.ndarray:
+    """Spectral norms ‖H_q‖₂ = max |λ(H_q)| of symmetric matrices h (n_q, P, P). For P ≤ 2 in
+    closed form, |a + d|/2 + √(((a − d)/2)² + b²) (≈ 20× cheaper than an SVD per matrix), raised
+    by 8ε relative, which covers its rounding (a few ε): never below the norm."""
+    p = h.shape[-1]
+    if p == 1:
+        return np.abs(h[:, 0, 0])
+    if p > 2:
+        return np.linalg.norm(h, 2, axis=(1, 2))
+    a, b, d = h[:, 0, 0], 0.5 * (h[:, 0, 1] + h[:, 1, 0]), h[:, 1, 1]
+    return (0.5 * np.abs(a + d) + np.hypot(0.5 * (a - d), b)) * (1 + 8 * np.finfo(float).eps)
+
+
+_RULE_ERRORS: dict = {}  # (rule's poles and weights, T, V_E's eigenvalues) → their ε_r
+
+
+def _environment_rule_error(rule: PoleRule, env_d: np.ndarray, temperature: float) -> float:
+    """:func:`.stieltjes.rule_relative_error` at V_E's eigenvalues, remembered: the networks of a
+    map or sweep share their chain and (snapped interval) rule, so ε_r there is the same for all
+    (the maximum over the union of points is the larger of the two parts', exactly)."""
+    key = (rule.poles.tobytes(), rule.weights.tobytes(), float(rule.constant), float(temperature),
+           np.asarray(env_d, float).tobytes())
+    err = _RULE_ERRORS.get(key)
+    if err is None:
+        err = rule_relative_error(rule, env_d, temperature)
+        if len(_RULE_ERRORS) >= 8:
+            _RULE_ERRORS.clear()
+        _RULE_ERRORS[key] = err
+    return err
+
+
+_POLE_PRODUCTS: dict = {}  # id(coef) → (coef, ω, ζ, products): a map's networks share the basis
+
+
+def _pole_products(coef, omega, zeta) -> dict:
+    """The cores' network-independent factors for the weights of B_x (ω) and B_p (−ω·ζ): each
+    as (weights, cc·weights, coef·weights), cc[(s, t), q] = coef[s, q]·coef[t, q]. Remembered
+    for the last few bases (``stieltjes.kernel_basis`` hands the same arrays to every network
+    of a map whose spectra snap to one interval): the same numbers, computed once."""
+    key = (id(coef), id(omega), id(zeta))
+    hit = _POLE_PRODUCTS.get(key)
+    if hit is not None and hit[0] is coef and hit[1] is omega and hit[2] is zeta:
+        return hit[3]
+    r1 = coef.shape[0]
+    cc = (coef[:, None, :] * coef[None, :, :]).reshape(r1 * r1, -1)  # (s t, q)
+    out = {}
+    for name, weights in (("x", omega), ("p", -omega * zeta)):
+        out[name] = (weights, cc * weights, coef * weights)
+    if len(_POLE_PRODUCTS) >= 4:
+        _POLE_PRODUCTS.clear()
+    _POLE_PRODUCTS[key] = (coef, omega, zeta, out)  # the arrays kept: their ids stay theirs
+    return out
 
 
 def soft_modes(mu) -> np.ndarray:
@@ -132,7 +208,7 @@ def soft_core(k, coef, weights, p0, ds, ys, m1, m2) -> np.ndarray:
         g_ss += (np.einsum("jq,kq,qjl,lk->jk", dw, ds, ym1, ys, optimize=True)
                  + np.einsum("jq,qjl,lk->jk", dw, ym2, ys, optimize=True))
     dim = r1 * q2
-    return np.block([[k.reshape(dim, dim), g_ns.reshape(dim, s)], [g_sn.reshape(s, dim), g_ss]])
+    return block2(k.reshape(dim, dim), g_ns.reshape(dim, s), g_sn.reshape(s, dim), g_ss)
 
 
 def orthogonal_factor(f, scale, soft, *, divide: bool = False):
@@ -170,7 +246,8 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     a = np.atleast_2d(np.asarray(a, float))
     p, n = a.shape
     w = np.sqrt(mu)
-    vs_eig = np.linalg.eigvalsh(vs)
+    vs = np.asarray(vs, float)
+    vs_eig, (s_eig, s_vec) = _probe_spectrum(vs)
     lo = min(float(mu.min()), float(env_d.min()) if env_d.size else np.inf, float(vs_eig.min()))
     hi = max(float(mu.max()), float(env_d.max()) if env_d.size else 0.0, float(vs_eig.max()))
     soft = soft_modes(mu)
@@ -192,7 +269,6 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     # per-pole 2P × 2P blocks: M1 = [[H, 1], [0, 0]] (between e_s, e_s'), M2 = [[0, 0], [R, 0]]
     # (between e_s and the constant)
     eye = np.eye(p)
-    s_eig, s_vec = np.linalg.eigh(vs)
     rz = np.einsum("ik,qk,jk->qij", s_vec, 1.0 / (s_eig[None, :] + zeta[:, None]), s_vec)
     m1 = np.zeros((zeta.size, 2 * p, 2 * p))
     m1[:, :p, :p] = h_poles
@@ -200,35 +276,37 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     m2 = np.zeros((zeta.size, 2 * p, 2 * p))
     m2[:, p:, :p] = rz
 
-    cc = (coef[:, None, :] * coef[None, :, :]).reshape(r1 * r1, -1)  # (s t, q)
+    weighted = _pole_products(coef, omega, zeta)  # {weights: (cc·weights, coef·weights)}
     m1f, m2f = m1.reshape(zeta.size, -1), m2.reshape(zeta.size, -1)
     pc = np.asarray(probe_cov, float)
     pxx, pxp, ppp = pc[0::2, 0::2], pc[0::2, 1::2], pc[1::2, 1::2]
-    gx_s = _matrix_function(vs, lambda s: variance_function(s, temperature))
-    gp_s = _matrix_function(vs, lambda s: s * variance_function(s, temperature))
+    gx_s = (s_vec * variance_function(s_eig, temperature)) @ s_vec.T  # g(V_S), g_p(V_S)
+    gp_s = (s_vec * (s_eig * variance_function(s_eig, temperature))) @ s_vec.T
     zero = np.zeros((p, p))
     # the constant·constant terms: the probes' own part Aᵀ(σ − g(V_S))A, the rule's constant
-    p0x = np.block([[pxx - gx_s, zero], [zero, zero]])
-    p0p = np.block([[ppp - gp_s, -rule.constant * eye], [-rule.constant * eye, zero]])
-    p0qp = np.block([[pxp, zero], [zero, zero]])
+    p0x = block2(pxx - gx_s, zero, zero, zero)
+    p0p = block2(ppp - gp_s, -rule.constant * eye, -rule.constant * eye, zero)
+    p0qp = block2(pxp, zero, zero, zero)
     soft_kern = (1.0 / (mu[soft, None] + zeta[None, :]), y[:, soft], m1, m2)
 
-    def core(weights, p0):
+    def core(which, p0):
         k = np.zeros((r1, 2 * p, r1, 2 * p))
-        if weights is not None:
-            k = ((cc * weights) @ m1f).reshape(r1, r1, 2 * p, 2 * p).transpose(0, 2, 1, 3).copy()
-            k[:, :, 0, :] += ((coef * weights) @ m2f).reshape(r1, 2 * p, 2 * p)
+        weights = None
+        if which is not None:
+            weights, ccw, coefw = weighted[which]
+            k = (ccw @ m1f).reshape(r1, r1, 2 * p, 2 * p).transpose(0, 2, 1, 3).copy()
+            k[:, :, 0, :] += (coefw @ m2f).reshape(r1, 2 * p, 2 * p)
         k[0, :, 0, :] += p0
         return soft_core(k, coef, weights, p0, *soft_kern) if soft.size else k.reshape(r1 * 2 * p, -1)
 
-    kx = core(omega, p0x)
-    kp = core(-omega * zeta, p0p)
+    kx = core("x", p0x)
+    kp = core("p", p0p)
     kqp = core(None, p0qp)
 
     sw = np.sqrt(w)
     qx, tx = orthogonal_factor(f, sw, soft)
     qp, tp = orthogonal_factor(f, sw, soft, divide=True)
-    c = np.block([[tx @ kx @ tx.T, tx @ kqp @ tp.T], [tp @ kqp.T @ tx.T, tp @ kp @ tp.T]])
+    c = block2(tx @ kx @ tx.T, tx @ kqp @ tp.T, tp @ kqp.T @ tx.T, tp @ kp @ tp.T)
     c = 0.5 * (c + c.T)
     lam, vec = np.linalg.eigh(c)
     small = np.abs(lam) <= tol * max(1.0, float(np.abs(lam).max(initial=0.0)))
@@ -253,7 +331,7 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     kappa = np.sqrt(mu_hi / v0_lo) + np.sqrt(v0_hi / mu_lo)
     e_rule = rule.error * (2.0 + kappa)
     nb = float(np.linalg.norm(env_c, 2)) if env_c.size else 0.0
-    nh = np.linalg.norm(h_poles, 2, axis=(1, 2)) if p else np.zeros(zeta.size)
+    nh = symmetric_norms(h_poles) if p else np.zeros(zeta.size)
     nd = 1.0 / (mu_lo + zeta)
     nr = 1.0 / (float(s_eig.min()) + zeta)
     per_pole = eta * (2 * nd * (nb + nh) + eta * (nb + nh) + nb * nr)
@@ -266,7 +344,8 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     gx, gp = variance_function(mu, temperature), mu * variance_function(mu, temperature)
     gx0 = gx + (vq**2) @ lam[keep] / w - np.einsum("ik,ij,jk->k", a, pxx - gx_s, a)
     gp0 = gp + (vp**2) @ lam[keep] * w - np.einsum("ik,ij,jk->k", a, ppp - gp_s, a)
-    eps_r = rule_relative_error(rule, np.concatenate([mu, env_d, vs_eig]), temperature)
+    eps_r = max(rule_relative_error(rule, np.concatenate([mu, vs_eig]), temperature),
+                _environment_rule_error(rule, env_d, temperature))
     e_rule_r = eps_r * (float(rho_x @ np.sqrt(np.maximum(gx0, 0))) ** 2 + float(rho_x**2 @ gx)
                         + float(rho_p @ np.sqrt(np.maximum(gp0, 0))) ** 2 + float(rho_p**2 @ gp))
     rho_s = r * np.maximum(1 / sw, sw)
@@ -312,7 +391,7 @@ def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0) -> floa
     (qx, tx, gx), (qp, tp, gp) = factors
     c, lam, vec, keep = eig
     split, d = qx.shape[1], c.shape[0]
-    k = np.block([[cores[0], cores[1]], [cores[1].T, cores[2]]])
+    k = block2(cores[0], cores[1], cores[1].T, cores[2])
     m = cores[0].shape[0]
     t = np.zeros((d, 2 * m))
     t[:split, :m], t[split:, m:] = tx, tp
