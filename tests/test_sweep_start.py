@@ -308,3 +308,16 @@ def test_the_cli_is_not_told_to_add_a_main_guard(monkeypatch):
     fake.__file__ = "/usr/local/bin/harmosync"
     monkeypatch.setitem(sys.modules, "__main__", fake)
     assert "__main__" not in executors.lost_workers_message() and "out of memory" in executors.lost_workers_message()
+
+
+def test_a_module_run_with_python_m_is_not_told_to_add_a_main_guard(monkeypatch):
+    """`python -m pytest` or `python -m harmosync` (a __main__ with a module spec) is not a
+    script run by path: no guard hint."""
+    import importlib.machinery
+    import types
+
+    fake = types.ModuleType("__main__")
+    fake.__file__ = "/somewhere/pytest/__main__.py"
+    fake.__spec__ = importlib.machinery.ModuleSpec("pytest.__main__", None)
+    monkeypatch.setitem(sys.modules, "__main__", fake)
+    assert "__main__" not in executors.lost_workers_message()

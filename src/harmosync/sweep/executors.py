@@ -319,9 +319,9 @@ def lost_workers_message() -> str:
     refuses (the workers exit at once)."""
     main = sys.modules.get("__main__")
     path = getattr(main, "__file__", None)
-    ours = getattr(getattr(main, "__spec__", None), "name", "") == "harmosync.__main__" or (
-        path is not None and os.path.basename(path) == "harmosync")  # the CLI (python -m, console script)
-    script = path is not None and not ours and not hasattr(sys, "ps1")
+    # a script run by path (not `python -m`: harmosync's CLI, pytest), nor the console script
+    script = (path is not None and getattr(main, "__spec__", None) is None and not hasattr(sys, "ps1")
+              and os.path.basename(path) != "harmosync")
     why = ("is the sweep under `if __name__ == \"__main__\":`? Without it the workers re-run the script; "
            "else out of memory?") if script else "out of memory?"
     return (f"worker processes died repeatedly ({why}); the finished points are saved, run the same command "
