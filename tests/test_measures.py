@@ -332,11 +332,23 @@ def test_two_mode_closed_form_factor_matches_lapack():
                                _nu_lapack_route(flip @ cov @ flip), rtol=1e-12, atol=0)
     entry_major = np.moveaxis(np.ascontiguousarray(np.moveaxis(cov, 0, -1)), -1, 0)
     assert np.array_equal(ms.symplectic_eigenvalues(entry_major), ms.symplectic_eigenvalues(cov))
+    # σ stored entry by entry (a map's moments) takes the vectorised loops: the same bits
+    assert np.array_equal(tm.two_mode_symplectic_eigenvalues(entry_major, transpose=True),
+                          tm.two_mode_symplectic_eigenvalues(cov, transpose=True))
+    assert np.array_equal(tm.mutual_eigenvalues(entry_major), tm.mutual_eigenvalues(cov))
     assert ms.symplectic_eigenvalues(cov.reshape(3, 100, 4, 4)).shape == (3, 100, 2)
     bad = cov[:3].copy()
     bad[1, 3, 3] = -1.0
+    bad_entry_major = np.moveaxis(np.ascontiguousarray(np.moveaxis(bad, 0, -1)), -1, 0)
+    for b in (bad, bad_entry_major):
+        for call in (ms.symplectic_eigenvalues, tm.mutual_eigenvalues,
+                     lambda c: tm.two_mode_symplectic_eigenvalues(c, transpose=True)):
+            with pytest.raises(HarmosyncError, match="not positive definite"):
+                call(b)
+    one_bad = entry_major.copy()  # a one-mode block not positive definite: refused by MI's pass
+    one_bad[5, 1, 1] = one_bad[5, 1, 0] ** 2 / one_bad[5, 0, 0] * (1 - 1e-3)
     with pytest.raises(HarmosyncError, match="not positive definite"):
-        ms.symplectic_eigenvalues(bad)
+        tm.mutual_eigenvalues(np.moveaxis(np.ascontiguousarray(np.moveaxis(one_bad, 0, -1)), -1, 0))
 
 
 def test_two_mode_mutual_information_in_one_pass():

@@ -40,10 +40,12 @@ def _rows(f, g, n, k, out):
     hi = min(size - 1 - n, size - 1 - n - k)  # last window start with all its samples
     seg = 2 * n
     span = seg + n
-    run = np.empty((span + 1, 6))  # running sums of x, y, xy, x², y² and of bad samples
+    run = np.empty((6, span + 1))  # running sums of x, y, xy, x², y² and of bad samples
     inv = 1.0 / n
     hx = np.empty(span)
     hy = np.empty(span)
+    mom = np.empty((5, seg))  # per window of the segment: var f, var g, cov, mean f, mean g
+    cc = np.empty(seg)
     for r in range(rows):
         for i in range(size):
             out[r, i] = np.nan
@@ -64,49 +66,69 @@ def _rows(f, g, n, k, out):
             mu_f = sf / good if good > 0 else 0.0
             mu_g = sg / good if good > 0 else 0.0
             for q in range(6):
-                run[0, q] = 0.0
+                run[q, 0] = 0.0
+            # the sums carried in registers (a store and reload each step would chain them
+            # through memory); the same additions in the same order
+            s0 = s1 = s2 = s3 = s4 = s5 = 0.0
             for j in range(m):
                 a = f[r, b + j]
                 c = g[r, b + j + k]
-                x = 0.0
-                y = 0.0
-                bad = 1.0
-                if math.isfinite(a) and math.isfinite(c):
-                    x = a - mu_f
-                    y = c - mu_g
-                    bad = 0.0
+                ok = math.isfinite(a) & math.isfinite(c)  # selects, not branches
+                x = a - mu_f if ok else 0.0
+                y = c - mu_g if ok else 0.0
+                bad = 0.0 if ok else 1.0
                 hx[j] = x
                 hy[j] = y
-                run[j + 1, 0] = run[j, 0] + x
-                run[j + 1, 1] = run[j, 1] + y
-                run[j + 1, 2] = run[j, 2] + x * y
-                run[j + 1, 3] = run[j, 3] + x * x
-                run[j + 1, 4] = run[j, 4] + y * y
-                run[j + 1, 5] = run[j, 5] + bad
-            scale_f = run[m, 3] / n
-            scale_g = run[m, 4] / n
+                s0 += x
+                s1 += y
+                s2 += x * y
+                s3 += x * x
+                s4 += y * y
+                s5 += bad
+                run[0, j + 1] = s0
+                run[1, j + 1] = s1
+                run[2, j + 1] = s2
+                run[3, j + 1] = s3
+                run[4, j + 1] = s4
+                run[5, j + 1] = s5
+            scale_f = run[3, m] / n
+            scale_g = run[4, m] / n
+            # every window's moments from the running sums, in one loop without branches (it
+            # vectorises); the windows' checks and rare recomputations after, one by one
             for i in range(cols):
-                if run[i + n + 1, 5] - run[i, 5] > 0.0:  # a sample in the window is not finite
-                    continue
                 e = i + n
-                mf = (run[e + 1, 0] - run[i, 0] - 0.5 * (hx[i] + hx[e])) * inv
-                mg = (run[e + 1, 1] - run[i, 1] - 0.5 * (hy[i] + hy[e])) * inv
-                vf = (run[e + 1, 3] - run[i, 3] - 0.5 * (hx[i] * hx[i] + hx[e] * hx[e])) * inv - mf * mf
-                vg = (run[e + 1, 4] - run[i, 4] - 0.5 * (hy[i] * hy[i] + hy[e] * hy[e])) * inv - mg * mg
-                cfg = (run[e + 1, 2] - run[i, 2] - 0.5 * (hx[i] * hy[i] + hx[e] * hy[e])) * inv - mf * mg
-                mf += mu_f
-                mg += mu_g
-                if scale_f > 1e6 * abs(vf) or scale_g > 1e6 * abs(vg):
+                mf = (run[0, e + 1] - run[0, i] - 0.5 * (hx[i] + hx[e])) * inv
+                mg = (run[1, e + 1] - run[1, i] - 0.5 * (hy[i] + hy[e])) * inv
+                mom[0, i] = (run[3, e + 1] - run[3, i] - 0.5 * (hx[i] * hx[i] + hx[e] * hx[e])) * inv - mf * mf
+                mom[1, i] = (run[4, e + 1] - run[4, i] - 0.5 * (hy[i] * hy[i] + hy[e] * hy[e])) * inv - mg * mg
+                mom[2, i] = (run[2, e + 1] - run[2, i] - 0.5 * (hx[i] * hy[i] + hx[e] * hy[e])) * inv - mf * mg
+                mom[3, i] = mf + mu_f
+                mom[4, i] = mg + mu_g
+            again = 0
+            for i in range(cols):  # selects only, into a contiguous row: it vectorises
+                vf, vg = mom[0, i], mom[1, i]
+                gone = run[5, i + n + 1] - run[5, i] > 0.0  # a sample in the window is not finite
+                redo = (scale_f > 1e6 * abs(vf)) | (scale_g > 1e6 * abs(vg))
+                again += (~gone) & redo
+                cc[i] = np.nan if gone | redo else _pearson(vf, vg, mom[2, i], mom[3, i], mom[4, i])
+            for i in range(cols):
+                out[r, b + i] = cc[i]
+            for i in range(cols if again else 0):
+                if run[5, i + n + 1] - run[5, i] <= 0.0 and (scale_f > 1e6 * abs(mom[0, i])
+                                                             or scale_g > 1e6 * abs(mom[1, i])):
                     # from the signals themselves: the centred samples lost ε·|segment mean|
-                    vf, vg, cfg, mf, mg = _window(f[r], g[r], b + i, k, n)
-                # ⟨h²⟩ of the signal itself, for the roundoff level of a constant one
-                f2 = vf + mf * mf
-                g2 = vg + mg * mg
-                if vf <= 1e-28 * max(1.0, f2) or vg <= 1e-28 * max(1.0, g2):
-                    continue
-                cc = cfg / (math.sqrt(vf) * math.sqrt(vg))  # no overflow of vf·vg
-                if cc == cc:  # an overflow's NaN stays NaN (clamping would make it ±1)
-                    out[r, b + i] = min(1.0, max(-1.0, cc))
+                    out[r, b + i] = _pearson(*_window(f[r], g[r], b + i, k, n))
+
+
+def _pearson(vf, vg, cfg, mf, mg):
+    """C = cfg/√(vf·vg) clamped to [−1, 1], from a window's variances, covariance and means;
+    NaN where a signal is constant over the window (variance ≤ 1e-28 of ⟨h²⟩, the roundoff
+    level of a constant one) or an overflow made C NaN (clamping would make it ±1)."""
+    f2 = vf + mf * mf
+    g2 = vg + mg * mg
+    flat = (vf <= 1e-28 * max(1.0, f2)) | (vg <= 1e-28 * max(1.0, g2))
+    cc = cfg / (math.sqrt(vf) * math.sqrt(vg))  # no overflow of vf·vg
+    return np.nan if flat | (cc != cc) else min(1.0, max(-1.0, cc))
 
 
 def _window(hx, hy, i, k, n):
@@ -143,4 +165,4 @@ def _window(hx, hy, i, k, n):
 
 
 _ROWS = kernel(_rows, "void(float64[:, :], float64[:, :], int64, int64, float64[:, :])", reads=(0, 1),
-               calls=("_window",))
+               calls=("_window", "_pearson"))

@@ -5,6 +5,8 @@ block. ``sol`` is a NormalModeEvolution (its frequencies, readout rows, ν, the 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..conventions import to_interleaved
@@ -25,15 +27,40 @@ def check_horizon(sol, t: np.ndarray) -> None:
         raise HarmosyncError(f"this evolution was {why}; solve again with t_max ≥ {max(abs(t[0]), abs(t[-1])):g}")
 
 
-def mode_columns(sol):
-    """Mode coefficients (α, β) of every output column: shapes (N, 2n, R+1) each."""
+def mode_columns(sol, *, means_only: bool = False):
+    """Mode coefficients (α, β) of every output column: shapes (N, 2n, R+1) each (block
+    order x1 … xn, p1 … pn); ``means_only``: the means' (N, 2n) only (the same numbers)."""
     w = sol.frequencies
-    vq = np.concatenate([sol.mean0[0][:, None], sol.vectors[0]], axis=1)  # (N, R+1)
-    vp = np.concatenate([sol.mean0[1][:, None], sol.vectors[1]], axis=1)
+    if means_only:
+        vq, vp = sol.mean0[0][:, None], sol.mean0[1][:, None]  # (N, 1)
+    else:
+        vq = np.concatenate([sol.mean0[0][:, None], sol.vectors[0]], axis=1)  # (N, R+1)
+        vp = np.concatenate([sol.mean0[1][:, None], sol.vectors[1]], axis=1)
     ux = (sol.readout / np.sqrt(w)).T[:, :, None]  # (N, n, 1)
     upp = (sol.readout * np.sqrt(w)).T[:, :, None]
     alpha = np.concatenate([ux * vq[:, None, :], upp * vp[:, None, :]], axis=1)
     beta = np.concatenate([ux * vp[:, None, :], -upp * vq[:, None, :]], axis=1)
+    return (alpha[:, :, 0], beta[:, :, 0]) if means_only else (alpha, beta)
+
+
+def moment_columns(sol) -> tuple[np.ndarray, np.ndarray]:
+    """(α, β) (N, 2n(R+1)) of the moments' trig sums in evaluation order: the 2n means
+    interleaved (x1, p1, x2, …), then the low-rank columns r by r, z_ar = column 2n(1 + r) + a
+    (a interleaved; one r's 2n columns side by side, so that a slab of the transform's rows
+    holds whole r's). The products of :func:`mode_columns`, written straight into place."""
+    w = sol.frequencies
+    n, rank = len(sol.rows), sol.vectors.shape[2]
+    ux = (sol.readout / np.sqrt(w)).T  # (N, n)
+    upp = (sol.readout * np.sqrt(w)).T
+    alpha, beta = np.empty((2, w.size, 2 * n * (rank + 1)))
+    for out, (fx, fp), (gx, gp) in ((alpha, (ux, upp), (0, 1)), (beta, (ux, -upp), (1, 0))):
+        mean = out[:, : 2 * n].reshape(w.size, n, 2)
+        mean[:, :, 0] = fx * sol.mean0[gx][:, None]
+        mean[:, :, 1] = fp * sol.mean0[gp][:, None]
+        low = out[:, 2 * n:].reshape(w.size, rank, n, 2)
+        for i in range(n):  # (N, R) at a time: numpy's inner loops then run along R, not 2n
+            low[:, :, i, 0] = fx[:, i, None] * sol.vectors[gx]
+            low[:, :, i, 1] = fp[:, i, None] * sol.vectors[gp]
     return alpha, beta
 
 
@@ -102,14 +129,9 @@ def iter_moment_rows(sol, times, *, block: int, engine: str, into=None):
         raise HarmosyncError("this evolution was solved with covariance=False; use means(), or solve again")
     w = sol.frequencies
     n = len(sol.rows)
-    alpha, beta = mode_columns(sol)
-    # rows in interleaved order (x1, p1, x2, p2, …): no reordering of the results
-    order = np.ravel(np.column_stack([np.arange(n), n + np.arange(n)]))
-    alpha, beta = alpha[:, order], beta[:, order]
-    # columns: the 2n means first, then the 2n·R low-rank ones (the NUFFT packs neighbouring
-    # columns in pairs; a zero mean then stays exactly zero)
-    alpha = np.hstack([alpha[:, :, 0], alpha[:, :, 1:].reshape(w.size, -1)])
-    beta = np.hstack([beta[:, :, 0], beta[:, :, 1:].reshape(w.size, -1)])
+    # rows in interleaved order (x1, p1, x2, p2, …): no reordering of the results; the means
+    # first (the NUFFT packs neighbouring columns in pairs; a zero mean then stays exactly zero)
+    alpha, beta = moment_columns(sol)
     ncols = alpha.shape[1]
     const = to_interleaved(stationary_covariance(sol))
     lam = np.ascontiguousarray(sol.values, dtype=float)
@@ -118,7 +140,7 @@ def iter_moment_rows(sol, times, *, block: int, engine: str, into=None):
         # rows (C, B): the values of each column along the chunk's times
         size = rows.shape[1]
         cov = np.empty((2 * n, 2 * n, size))
-        _COVARIANCE_ROWS(rows[2 * n:].reshape(2 * n, -1, size), lam, const, cov)
+        _COVARIANCE_ROWS(rows[2 * n:].reshape(-1, 2 * n, size).transpose(1, 0, 2), lam, const, cov)
         sl = slice(start, start + size)
         if into is None:
             return sl, rows[: 2 * n], cov
@@ -141,87 +163,127 @@ def iter_moment_rows(sol, times, *, block: int, engine: str, into=None):
             for sub in range(0, vals.shape[0], block):
                 yield assemble(start + sub, vals[sub:sub + block].T)
         return
-    # the NUFFT's transform read straight into the moments, one chunk at a time (its values
-    # never stored: the same numbers as assemble() on its rows, bitwise)
+    # the NUFFT's transform read straight into the moments, one chunk at a time and slab by
+    # slab of its rows (its values never stored: the same numbers as assemble() on its rows)
     length, grid = ts.chunk_plan(w.size, ncols, t.size, chunk)
     plan = ts.NufftPlan(w, h, length, grid)
     coef = alpha - 1j * beta
+    acc = np.empty((n * (2 * n + 1), length))  # Σ_r λ_r z_ar z_br so far, entries a ≤ b
+    slab = slab_rows(n)
     starts = range(0, t.size, length)
     for start, phase in zip(starts, plan.chunk_phases(t[0], starts)):
         size = min(length, t.size - start)
-        fb = plan.transform(coef, phase)
         if into is not None:
-            _MOMENT_ROWS(fb, plan.scale, plan.half, lam, const, into[0], into[1], start, size)
-            yield slice(start, start + size), into[0][:, start:start + size], into[1][:, :, start:start + size]
+            mean, cov, col = into[0], into[1], start
+        else:
+            mean, cov, col = np.empty((2 * n, size)), np.empty((2 * n, 2 * n, size)), 0
+        acc[:, :size] = 0.0
+        plan.transform_slabs(coef, phase, slab, lambda r0, fb: _MOMENT_SLAB(
+            fb, 2 * r0, plan.scale, plan.half, lam, acc, mean, col, size))
+        _FINISH_COVARIANCE(acc, const, cov, col, size)
+        if into is not None:
+            yield slice(start, start + size), mean[:, start:start + size], cov[:, :, start:start + size]
             continue
-        mean, cov = np.empty((2 * n, size)), np.empty((2 * n, 2 * n, size))
-        _MOMENT_ROWS(fb, plan.scale, plan.half, lam, const, mean, cov, 0, size)
         for sub in range(0, size, block):
             yield slice(start + sub, start + min(sub + block, size)), mean[:, sub:sub + block], cov[:, :, sub:sub + block]
 
 
-def _moment_rows(fb, scale, half, lam, const, mean, cov, col, size):
-    """Means and σ of a chunk's ``size`` outputs, written to columns col … col + size − 1 of
-    ``mean`` (2n, ·) and ``cov`` (2n, 2n, ·), from its NUFFT transform ``fb`` (the layout of
-    ``trigsum.NufftPlan``: column c at output j is scale[j]·Re/Im fb[c // 2, (j − half) mod G];
-    columns: the 2n means, then 2n·R low-rank ones, z_ar = column 2n + aR + r), in blocks of
-    256 outputs whose columns stay in cache: each block's columns split out (``trigsum._split``'s
-    products), then σ_ab = (Σ_r (λ_r z_ar) z_br, r in order) + const_ab per entry, mirrored —
-    the operations of :func:`_covariance_rows` in its order per entry: bitwise the same."""
+#: rows of the transform per slab (a multiple of ducc0's SIMD group of complex rows, 1–8: each
+#: row then rounds as in one call over all rows) when that is a whole number of r's
+SLAB_ROWS = 8
+
+
+def slab_rows(n: int) -> int:
+    """Transform rows per slab for n observed oscillators: n rows hold the means or one r's 2n
+    low-rank columns, so a slab must be a multiple of n; 0 (the whole transform at once) when
+    that multiple of SLAB_ROWS would exceed 4·SLAB_ROWS."""
+    k = SLAB_ROWS * n // math.gcd(SLAB_ROWS, n)
+    return k if k <= 4 * SLAB_ROWS else 0
+
+
+def _moment_slab(fb, c0, scale, half, lam, acc, mean, col, size):
+    """One slab of a chunk's NUFFT transform ``fb`` (k rows; columns c0 … c0 + 2k − 1 in the
+    layout of :func:`moment_columns`, column c at output j = scale[j]·Re/Im fb[c // 2 − c0/2,
+    (j − half) mod G]) into the moments, in blocks of 256 outputs whose columns stay in cache:
+    the block's columns split out (``trigsum._split``'s products); the means written to
+    ``mean[:, col + j]``; each whole r in the slab added to the running sums ``acc`` (entries
+    a ≤ b in row order): acc_ab += (λ_r z_ar) z_br. Slabs come in order of r, so each entry
+    sums over r in order, as :func:`_covariance_rows` does (bitwise the same)."""
     m2 = mean.shape[0]
-    rank = lam.size
+    rows = fb.shape[0]
     grid = fb.shape[1]
     step = 256
-    z = np.empty((2 * fb.shape[0], step))
-    acc = np.empty(step)
+    z = np.empty((2 * rows, step))
     for t0 in range(0, size, step):
         nb = min(step, size - t0)
         # outputs t0 + j sit at grid index t0 + j − half, + G before the wrap: two runs
         cut = min(max(half - t0, 0), nb)
-        for r in range(fb.shape[0]):
+        for r in range(rows):
             row, zr, zi = fb[r], z[2 * r], z[2 * r + 1]
             for lo, hi, m0 in ((0, cut, t0 - half + grid), (cut, nb, t0 - half)):
                 for j in range(lo, hi):
                     v, s = row[m0 + j], scale[t0 + j]
                     zr[j] = v.real * s
                     zi[j] = v.imag * s
-        for a in range(m2):
+        c = c0
+        while c < c0 + 2 * rows and c < m2:
+            zc = z[c - c0]
             for j in range(nb):
-                mean[a, col + t0 + j] = z[a, j]
-        for a in range(m2):
-            for b in range(a, m2):
-                for j in range(nb):
-                    acc[j] = 0.0
-                for r in range(rank):
-                    lr = lam[r]
-                    za, zb = z[m2 + a * rank + r], z[m2 + b * rank + r]
+                mean[c, col + t0 + j] = zc[j]
+            c += 1
+        while c < c0 + 2 * rows:  # whole r's of 2n columns
+            lr = lam[(c - m2) // m2]
+            k = 0
+            for a in range(m2):
+                za = z[c - c0 + a]
+                for b in range(a, m2):
+                    zb, ab = z[c - c0 + b], acc[k, t0:t0 + nb]
                     for j in range(nb):
-                        acc[j] += (lr * za[j]) * zb[j]
-                cab = const[a, b]
-                for j in range(nb):
-                    cov[a, b, col + t0 + j] = acc[j] + cab
-                    cov[b, a, col + t0 + j] = cov[a, b, col + t0 + j]
+                        ab[j] += (lr * za[j]) * zb[j]
+                    k += 1
+            c += m2
 
 
-_MOMENT_ROWS = kernel(_moment_rows, "void(complex128[:, ::1], float64[::1], int64, float64[::1], float64[:, :], "
-                      "float64[:, ::1], float64[:, :, ::1], int64, int64)", reads=(0, 1, 3, 4))
+def _finish_covariance(acc, const, cov, col, size):
+    """σ_ab = acc_ab + const_ab into ``cov[a, b, col + j]``, mirrored to b > a."""
+    m2 = const.shape[0]
+    k = 0
+    for a in range(m2):
+        for b in range(a, m2):
+            cab = const[a, b]
+            row = acc[k]
+            for j in range(size):
+                v = row[j] + cab
+                cov[a, b, col + j] = v
+                cov[b, a, col + j] = v
+            k += 1
+
+
+_MOMENT_SLAB = kernel(_moment_slab, "void(complex128[:, ::1], int64, float64[::1], int64, float64[::1], "
+                      "float64[:, ::1], float64[:, ::1], int64, int64)", reads=(0, 2, 4))
+_FINISH_COVARIANCE = kernel(_finish_covariance, "void(float64[:, ::1], float64[:, :], float64[:, :, ::1], int64, int64)",
+                            reads=(0, 1))
 
 
 _LAST_GRID: list = [None]  # (a copy of the last grid checked, its uniform step or None)
+#: grids of at most this many times are checked afresh and not remembered
+SMALL_GRID = 64
 
 
 def _checked_grid(times) -> tuple[np.ndarray, float | None]:
     """check_times(times) and uniform_step(t, 3), remembered for the last grid: a map evaluates
     hundreds of evolutions on one grid, and the checks (≈ 0.4 ms on 30 001 times) then cost one
     comparison with the copy (threads may race to replace it: each entry is whole). Grids of
-    more than 2²⁰ times are not kept (≤ 8 MB held; the checks are small beside their sums)."""
+    more than 2²⁰ times are not kept (≤ 8 MB held; the checks are small beside their sums),
+    nor of at most ``SMALL_GRID`` (cheap to check; each network's initial check at t = 0 would
+    otherwise evict the map's grid)."""
     last = _LAST_GRID[0]
     if (last is not None and isinstance(times, np.ndarray) and times.dtype == float
             and times.shape == last[0].shape and np.array_equal(times, last[0])):
         return times, last[1]
     t = check_times(times)
     h = uniform_step(t, 3)
-    if t.size <= 1 << 20:
+    if SMALL_GRID < t.size <= 1 << 20:
         _LAST_GRID[0] = (t.copy(), h)
     return t, h
 
@@ -241,8 +303,7 @@ def evaluate_means(sol, times, *, engine: str, columns=None) -> np.ndarray:
     # chunk and column pairs are those of all 2n sums; only the NUFFT skips unneeded pairs
     # (the BLAS paths compute all: cheap there, and a GEMM's roundoff depends on its width)
     block = np.where(cols % 2 == 0, cols // 2, n + cols // 2)
-    alpha, beta = mode_columns(sol)
-    alpha, beta = alpha[:, :, 0], beta[:, :, 0]
+    alpha, beta = mode_columns(sol, means_only=True)
     tb = _table_block(BLOCK, w.size)
     chunk = nufft_chunk(2 * n)
     use_nufft = h is not None and (engine == "nufft" or (engine == "auto" and ts.nufft_cost(

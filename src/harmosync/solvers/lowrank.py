@@ -99,6 +99,60 @@ def environment_resolvents(env_d: np.ndarray, env_c: np.ndarray, poles: np.ndarr
     return out.reshape(poles.size, p, p)
 
 
+def symmetric_norms(h: np.ndarray) -> np.ndarray:
+    """Spectral norms ‖H_q‖₂ = max |λ(H_q)| of symmetric matrices h (n_q, P, P). For P ≤ 2 in
+    closed form, |a + d|/2 + √(((a − d)/2)² + b²) (≈ 20× cheaper than an SVD per matrix), raised
+    by 8ε relative, which covers its rounding (a few ε): never below the norm."""
+    p = h.shape[-1]
+    if p == 1:
+        return np.abs(h[:, 0, 0])
+    if p > 2:
+        return np.linalg.norm(h, 2, axis=(1, 2))
+    a, b, d = h[:, 0, 0], 0.5 * (h[:, 0, 1] + h[:, 1, 0]), h[:, 1, 1]
+    return (0.5 * np.abs(a + d) + np.hypot(0.5 * (a - d), b)) * (1 + 8 * np.finfo(float).eps)
+
+
+_RULE_ERRORS: dict = {}  # (rule's poles and weights, T, V_E's eigenvalues) → their ε_r
+
+
+def _environment_rule_error(rule: PoleRule, env_d: np.ndarray, temperature: float) -> float:
+    """:func:`.stieltjes.rule_relative_error` at V_E's eigenvalues, remembered: the networks of a
+    map or sweep share their chain and (snapped interval) rule, so ε_r there is the same for all
+    (the maximum over the union of points is the larger of the two parts', exactly)."""
+    key = (rule.poles.tobytes(), rule.weights.tobytes(), float(rule.constant), float(temperature),
+           np.asarray(env_d, float).tobytes())
+    err = _RULE_ERRORS.get(key)
+    if err is None:
+        err = rule_relative_error(rule, env_d, temperature)
+        if len(_RULE_ERRORS) >= 8:
+            _RULE_ERRORS.clear()
+        _RULE_ERRORS[key] = err
+    return err
+
+
+_POLE_PRODUCTS: dict = {}  # id(coef) → (coef, ω, ζ, products): a map's networks share the basis
+
+
+def _pole_products(coef, omega, zeta) -> dict:
+    """The cores' network-independent factors for the weights of B_x (ω) and B_p (−ω·ζ): each
+    as (weights, cc·weights, coef·weights), cc[(s, t), q] = coef[s, q]·coef[t, q]. Remembered
+    for the last few bases (``stieltjes.kernel_basis`` hands the same arrays to every network
+    of a map whose spectra snap to one interval): the same numbers, computed once."""
+    key = (id(coef), id(omega), id(zeta))
+    hit = _POLE_PRODUCTS.get(key)
+    if hit is not None and hit[0] is coef and hit[1] is omega and hit[2] is zeta:
+        return hit[3]
+    r1 = coef.shape[0]
+    cc = (coef[:, None, :] * coef[None, :, :]).reshape(r1 * r1, -1)  # (s t, q)
+    out = {}
+    for name, weights in (("x", omega), ("p", -omega * zeta)):
+        out[name] = (weights, cc * weights, coef * weights)
+    if len(_POLE_PRODUCTS) >= 4:
+        _POLE_PRODUCTS.clear()
+    _POLE_PRODUCTS[key] = (coef, omega, zeta, out)  # the arrays kept: their ids stay theirs
+    return out
+
+
 def soft_modes(mu) -> np.ndarray:
     """Indices of the soft modes, μ_k < SOFT·max μ (at most SOFT_MAX, the lowest), ascending."""
     mu = np.asarray(mu, float)
@@ -200,7 +254,7 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     m2 = np.zeros((zeta.size, 2 * p, 2 * p))
     m2[:, p:, :p] = rz
 
-    cc = (coef[:, None, :] * coef[None, :, :]).reshape(r1 * r1, -1)  # (s t, q)
+    weighted = _pole_products(coef, omega, zeta)  # {weights: (cc·weights, coef·weights)}
     m1f, m2f = m1.reshape(zeta.size, -1), m2.reshape(zeta.size, -1)
     pc = np.asarray(probe_cov, float)
     pxx, pxp, ppp = pc[0::2, 0::2], pc[0::2, 1::2], pc[1::2, 1::2]
@@ -213,16 +267,18 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     p0qp = np.block([[pxp, zero], [zero, zero]])
     soft_kern = (1.0 / (mu[soft, None] + zeta[None, :]), y[:, soft], m1, m2)
 
-    def core(weights, p0):
+    def core(which, p0):
         k = np.zeros((r1, 2 * p, r1, 2 * p))
-        if weights is not None:
-            k = ((cc * weights) @ m1f).reshape(r1, r1, 2 * p, 2 * p).transpose(0, 2, 1, 3).copy()
-            k[:, :, 0, :] += ((coef * weights) @ m2f).reshape(r1, 2 * p, 2 * p)
+        weights = None
+        if which is not None:
+            weights, ccw, coefw = weighted[which]
+            k = (ccw @ m1f).reshape(r1, r1, 2 * p, 2 * p).transpose(0, 2, 1, 3).copy()
+            k[:, :, 0, :] += (coefw @ m2f).reshape(r1, 2 * p, 2 * p)
         k[0, :, 0, :] += p0
         return soft_core(k, coef, weights, p0, *soft_kern) if soft.size else k.reshape(r1 * 2 * p, -1)
 
-    kx = core(omega, p0x)
-    kp = core(-omega * zeta, p0p)
+    kx = core("x", p0x)
+    kp = core("p", p0p)
     kqp = core(None, p0qp)
 
     sw = np.sqrt(w)
@@ -253,7 +309,7 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     kappa = np.sqrt(mu_hi / v0_lo) + np.sqrt(v0_hi / mu_lo)
     e_rule = rule.error * (2.0 + kappa)
     nb = float(np.linalg.norm(env_c, 2)) if env_c.size else 0.0
-    nh = np.linalg.norm(h_poles, 2, axis=(1, 2)) if p else np.zeros(zeta.size)
+    nh = symmetric_norms(h_poles) if p else np.zeros(zeta.size)
     nd = 1.0 / (mu_lo + zeta)
     nr = 1.0 / (float(s_eig.min()) + zeta)
     per_pole = eta * (2 * nd * (nb + nh) + eta * (nb + nh) + nb * nr)
@@ -266,7 +322,8 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     gx, gp = variance_function(mu, temperature), mu * variance_function(mu, temperature)
     gx0 = gx + (vq**2) @ lam[keep] / w - np.einsum("ik,ij,jk->k", a, pxx - gx_s, a)
     gp0 = gp + (vp**2) @ lam[keep] * w - np.einsum("ik,ij,jk->k", a, ppp - gp_s, a)
-    eps_r = rule_relative_error(rule, np.concatenate([mu, env_d, vs_eig]), temperature)
+    eps_r = max(rule_relative_error(rule, np.concatenate([mu, vs_eig]), temperature),
+                _environment_rule_error(rule, env_d, temperature))
     e_rule_r = eps_r * (float(rho_x @ np.sqrt(np.maximum(gx0, 0))) ** 2 + float(rho_x**2 @ gx)
                         + float(rho_p @ np.sqrt(np.maximum(gp0, 0))) ** 2 + float(rho_p**2 @ gp))
     rho_s = r * np.maximum(1 / sw, sw)

@@ -1,0 +1,81 @@
+"""Pieces of lowrank.low_rank_delta's error bound computed more cheaply (solvers/lowrank.py),
+each against an independent computation:
+
+* ``symmetric_norms``: ‖H‖₂ = max |λ(H)| of the symmetric P × P resolvent blocks H_ζ (closed form
+  for P = 2) against numpy's SVD norm and against the eigenvalues in long double: never below
+  the exact norm, at most ~1e-14 above it;
+* the pole rule's relative error ε_r at the eigenvalues of V, V_S and V_E, with V_E's part
+  remembered across networks: exactly the maximum over all points at once (stieltjes'
+  rule_relative_error on the concatenation).
+"""
+
+import numpy as np
+import pytest
+
+from harmosync import network as nw
+from harmosync.solvers import lowrank as lr
+from harmosync.solvers.stieltjes import kernel_basis, rule_relative_error, snap_interval
+
+LD = np.longdouble
+
+
+def exact_norms_2x2(h):
+    """max |λ| of symmetric 2 × 2 matrices in long double (64-bit mantissa)."""
+    a, b, d = h[:, 0, 0].astype(LD), h[:, 0, 1].astype(LD), h[:, 1, 1].astype(LD)
+    mid, rad = (a + d) / 2, np.sqrt(((a - d) / 2) ** 2 + b * b)
+    return np.maximum(np.abs(mid + rad), np.abs(mid - rad))
+
+
+@pytest.mark.parametrize("p", [1, 2, 3])
+def test_symmetric_norms_bound_the_spectral_norm(p):
+    rng = np.random.default_rng(p)
+    x = rng.normal(size=(500, p, p)) * np.exp(rng.uniform(-20, 20, (500, 1, 1)))
+    h = x + np.swapaxes(x, 1, 2)  # symmetric, definite and indefinite
+    h[:100] = x[:100] @ np.swapaxes(x[:100], 1, 2)  # positive semidefinite, as H_ζ is for ζ > 0
+    if p == 2:
+        h[100:110] = np.diag([1.0, 1e-30])  # nearly singular
+        h[110:120] = [[1.0, 1e-9], [1e-9, 1.0 + 1e-17]]  # nearly degenerate
+    got = lr.symmetric_norms(h)
+    svd = np.linalg.norm(h, 2, axis=(1, 2))
+    assert np.all(got <= svd * (1 + 1e-14))
+    if p == 2:
+        exact = exact_norms_2x2(h)
+        assert np.all(got.astype(LD) >= exact)
+        assert np.all(got.astype(LD) <= exact * (1 + LD(1e-14)))
+    else:
+        assert np.all(got >= svd * (1 - 1e-15))
+
+
+def test_rule_error_with_the_environment_remembered_is_the_maximum_over_all_points():
+    """ε_r over μ ∪ eig(V_S) ∪ env_d: the environment's part computed once and remembered, the
+    maximum of the parts exactly what one call over all points gives (Fig. 6-like chains, T = 0
+    and T > 0, the remembered value reused)."""
+    env_d = nw.chain_modes(300, 0.4, 1.2, vectors=False)[0] ** 2
+    rng = np.random.default_rng(2)
+    for temp in (0.0, 0.3):
+        for _ in range(3):
+            mu = np.sort(np.concatenate([env_d * rng.uniform(0.999, 1.001, env_d.size), [0.9, 1.3]]))
+            vs_eig = np.array([1.0, 1.21]) + rng.uniform(0, 0.05, 2)
+            lo, hi = min(mu.min(), env_d.min(), vs_eig.min()), max(mu.max(), env_d.max(), vs_eig.max())
+            rule = kernel_basis(*snap_interval(lo, hi), temp)[0]
+            whole = rule_relative_error(rule, np.concatenate([mu, env_d, vs_eig]), temp)
+            for _ in range(2):  # computed, then remembered
+                parts = max(rule_relative_error(rule, np.concatenate([mu, vs_eig]), temp),
+                            lr._environment_rule_error(rule, env_d, temp))
+                assert parts == whole
+
+
+def test_pole_products_are_remembered_per_basis_and_equal_fresh_ones():
+    """The cores' factors cc·w and coef·w (w = ω for B_x, −ω·ζ for B_p) depend only on the
+    pole rule and skeleton basis: remembered per basis (the same arrays for a map's networks),
+    equal to the products formed afresh, and formed anew for another basis."""
+    rule, skel, coef = kernel_basis(*snap_interval(0.16, 2.5), 0.0)
+    got = lr._pole_products(coef, rule.weights, rule.poles)
+    assert lr._pole_products(coef, rule.weights, rule.poles) is got
+    cc = np.einsum("sq,tq->stq", coef, coef).reshape(coef.shape[0] ** 2, -1)
+    for name, w in (("x", rule.weights), ("p", -rule.weights * rule.poles)):
+        weights, ccw, coefw = got[name]
+        assert np.array_equal(weights, w) and np.array_equal(ccw, cc * w) and np.array_equal(coefw, coef * w)
+    rule2, _, coef2 = kernel_basis(*snap_interval(0.2, 2.5), 0.0)
+    other = lr._pole_products(coef2, rule2.weights, rule2.poles)
+    assert other is not got and np.array_equal(other["x"][2], coef2 * rule2.weights)
