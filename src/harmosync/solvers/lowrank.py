@@ -521,13 +521,13 @@ def environment_roundoff(mu, mu_error, a, env_d, env_c, env_error, readout, temp
 NUFFT_FLOOR = 6e-14
 
 
-def trig_sum_errors(w, readout, coef_q, coef_p, t_max: float, mu_error=None):
+def trig_sum_errors(w, readout, coef_q, coef_p, t_max: float, mu_error=None, *, nufft: bool = True):
     """Bounds for the trig sums z(t) = Σ_k u_k [c_q,k cos(w_k t) + c_p,k sin(w_k t)] that give
     every observed x (u = r/√w) and p (u = r√w) row, for each column of ``coef_q``, ``coef_p``
     (N, C), over |t| ≤ t_max: returns (Z, dZ), both (2n, C) (the x rows, then the p rows), with
     |z(t)| ≤ Z and |z̃(t) − z(t)| ≤ dZ. Each term carries
-      * summation and evaluation roundoff φ_s = max(4ε√N, NUFFT_FLOOR) of |u_k|(|c_q| + |c_p|)
-        (the non-uniform FFT's error included);
+      * summation and evaluation roundoff φ_s of |u_k|(|c_q| + |c_p|): 4ε√N for the direct
+        tables (``nufft`` False), max(4ε√N, NUFFT_FLOOR) when the non-uniform FFT may run;
       * a phase error θ_k = 3ε w_k t (w_k, t's split into block start and table offsets, and
         the products each rounded: :func:`harmosync.solvers.trigsum.direct`) + t·δw_k, with
         δw_k = |√μ̃_k − √μ_k| = e_k/(√μ̃_k + √μ_k) ≤ e_k/(w_k + √max(μ̃_k − e_k, 0)) for the
@@ -540,7 +540,7 @@ def trig_sum_errors(w, readout, coef_q, coef_p, t_max: float, mu_error=None):
     e = 8 * eps * float(w.max()) ** 2 if mu_error is None else np.asarray(mu_error, float)
     dw = e / (w + np.sqrt(np.maximum(w * w - e, 0.0)))
     theta = 3 * eps * w * t + t * dw
-    phi = max(4 * eps * np.sqrt(w.size), NUFFT_FLOOR)
+    phi = max(4 * eps * np.sqrt(w.size), NUFFT_FLOOR if nufft else 0.0)
     cq, cp = np.abs(np.asarray(coef_q, float)), np.abs(np.asarray(coef_p, float))
     size = cq + cp
     err = phi * size + theta[:, None] * np.hypot(cq, cp)
@@ -548,25 +548,27 @@ def trig_sum_errors(w, readout, coef_q, coef_p, t_max: float, mu_error=None):
     return np.vstack([ux @ size, up @ size]), np.vstack([ux @ err, up @ err])
 
 
-def means_roundoff(w, readout, mean0, t_max: float, mu_error=None) -> float:
+def means_roundoff(w, readout, mean0, t_max: float, mu_error=None, *, nufft: bool = True) -> float:
     """Bound on the error of every observed mean ⟨x_a(t)⟩, ⟨p_a(t)⟩ for |t| ≤ t_max: the trig
     sums of :func:`trig_sum_errors` with the initial mean in scaled normal coordinates
     ``mean0`` (2, N) as their one column, plus the roundoff of forming ``mean0`` (a P-term dot
-    product per mode, relative 4ε of its absolute value; the probe rows of U taken as exact)."""
+    product per mode, relative 4ε of its absolute value; the probe rows of U taken as exact).
+    ``nufft``: whether the sums may run through the non-uniform FFT (:func:`trig_sum_errors`)."""
     m = np.asarray(mean0, float)
     if np.size(readout) == 0 or not np.any(m):
         return 0.0
-    z, dz = trig_sum_errors(w, readout, m[0][:, None], m[1][:, None], t_max, mu_error)
+    z, dz = trig_sum_errors(w, readout, m[0][:, None], m[1][:, None], t_max, mu_error, nufft=nufft)
     return float(np.max(dz + 4 * np.finfo(float).eps * z))
 
 
-def evaluation_roundoff(w, readout, nu, values, vectors, t_max: float, mu_error=None) -> float:
+def evaluation_roundoff(w, readout, nu, values, vectors, t_max: float, mu_error=None, *,
+                        nufft: bool = True) -> float:
     """Bound on the roundoff and phase error of evaluating σ(t) = const + Σ_r λ_r z_r z_rᵀ for
     |t| ≤ t_max, on every entry σ_ab (a, b any observed x or p). The constant part is a dot
     product (≲ 4ε√N of its absolute terms). With (Z, dZ) of :func:`trig_sum_errors` for the
     columns v_r: |δ(z_a z_b)| ≤ Z_a dZ_b + dZ_a Z_b + dZ_a dZ_b, summed over r with |λ_r|, plus
     (R + 2)ε Σ_r |λ_r| Z_a Z_b for the products and sums of the assembly; the largest over
-    (a, b) pairs."""
+    (a, b) pairs. ``nufft``: whether the sums may run through the non-uniform FFT."""
     w = np.asarray(w, float)
     r = np.abs(np.asarray(readout, float))
     if r.size == 0:
@@ -575,7 +577,7 @@ def evaluation_roundoff(w, readout, nu, values, vectors, t_max: float, mu_error=
     out = 4 * eps * np.sqrt(w.size) * float(np.max((r**2) @ (nu * (1 / w + w))))
     if np.size(values):
         lam = np.abs(np.asarray(values, float))
-        z, dz = trig_sum_errors(w, r, vectors[0], vectors[1], t_max, mu_error)
+        z, dz = trig_sum_errors(w, r, vectors[0], vectors[1], t_max, mu_error, nufft=nufft)
         zl = z * lam
         pair = zl @ dz.T
         pair = pair + pair.T + (dz * lam) @ dz.T + (lam.size + 2) * eps * (zl @ z.T)
