@@ -150,7 +150,8 @@ def test_bound_is_within_100x_on_a_near_critical_graph():
     graph, M = 11, Ω0 = 3.1e-4, two probes on site 11 near the limit, T = 0, observing probe 1 and
     sites 6 and 9): err 8.7e-10; the bound was 2.1e-6 (2405×), 9.3e-8 after V_E's eigenvalue term
     (softmodes.environment_roundoff), 4.6e-8 once the NUFFT's floor is charged only when the
-    NUFFT runs (3 times, evaluated directly)."""
+    NUFFT runs (3 times, evaluated directly), 2.1e-8 (25×) with the core's a-posteriori check
+    in long double (lowrank.core_roundoff: 2.9e-8 → 5.3e-9)."""
     assert_tight(*near_critical_error(158))
 
 

@@ -168,11 +168,12 @@ def soft_core(k, coef, weights, p0, ds, ys, m1, m2) -> np.ndarray:
     skeleton functions (constant first); ``ds`` (S, n_q) the soft modes' exact kernels
     1/(μ_j + ζ_q), ``ys`` (2P, S) their y = (a, ψ); ``weights`` (n_q,) or None (no pole terms);
     ``p0`` (2P, 2P) the constant·constant term. The function 1 is now e_0 + Σ_j e_j, so the
-    soft modes meet the M2 and p0 terms as the constant does. Returns (r1·2P + S)²."""
+    soft modes meet the M2 and p0 terms as the constant does. Returns (r1·2P + S)², in ``k``'s
+    dtype (long double for :func:`core_roundoff`'s a-posteriori check)."""
     r1, q2 = k.shape[0], k.shape[1]
     s = ds.shape[0]
-    g_ns = np.zeros((r1, q2, s))
-    g_sn = np.zeros((s, r1, q2))
+    g_ns = np.zeros((r1, q2, s), k.dtype)
+    g_sn = np.zeros((s, r1, q2), k.dtype)
     g_ss = ys.T @ p0 @ ys
     g_ns[0] += p0 @ ys
     g_sn[:, 0] += ys.T @ p0
@@ -267,15 +268,24 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     p0qp = np.block([[pxp, zero], [zero, zero]])
     soft_kern = (1.0 / (mu[soft, None] + zeta[None, :]), y[:, soft], m1, m2)
 
-    def core(which, p0):
-        k = np.zeros((r1, 2 * p, r1, 2 * p))
-        weights = None
+    def core(which, p0, ld=False):
+        # ld: the same sums in long double from the same double data (core_roundoff's check)
+        k = np.zeros((r1, 2 * p, r1, 2 * p), np.longdouble if ld else float)
+        weights, kern, cf = None, soft_kern, coef
+        if ld:
+            kern = (1 / (mu[soft, None].astype(np.longdouble) + zeta), *(x.astype(np.longdouble) for x in soft_kern[1:]))
+            cf, p0 = coef.astype(np.longdouble), p0.astype(np.longdouble)
         if which is not None:
             weights, ccw, coefw = weighted[which]
-            k = (ccw @ m1f).reshape(r1, r1, 2 * p, 2 * p).transpose(0, 2, 1, 3).copy()
-            k[:, :, 0, :] += (coefw @ m2f).reshape(r1, 2 * p, 2 * p)
+            mf1, mf2 = m1f, m2f
+            if ld:
+                weights = omega.astype(np.longdouble) * (1 if which == "x" else -zeta.astype(np.longdouble))
+                ccw = (cf[:, None, :] * cf[None, :, :]).reshape(r1 * r1, -1) * weights
+                coefw, mf1, mf2 = cf * weights, m1f.astype(np.longdouble), m2f.astype(np.longdouble)
+            k = (ccw @ mf1).reshape(r1, r1, 2 * p, 2 * p).transpose(0, 2, 1, 3).copy()
+            k[:, :, 0, :] += (coefw @ mf2).reshape(r1, 2 * p, 2 * p)
         k[0, :, 0, :] += p0
-        return soft_core(k, coef, weights, p0, *soft_kern) if soft.size else k.reshape(r1 * 2 * p, -1)
+        return soft_core(k, cf, weights, p0, *kern) if soft.size else k.reshape(r1 * 2 * p, -1)
 
     kx = core("x", p0x)
     kp = core("p", p0p)
@@ -284,8 +294,15 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     sw = np.sqrt(w)
     qx, tx = orthogonal_factor(f, sw, soft)
     qp, tp = orthogonal_factor(f, sw, soft, divide=True)
-    c = np.block([[tx @ kx @ tx.T, tx @ kqp @ tp.T], [tp @ kqp.T @ tx.T, tp @ kp @ tp.T]])
-    c = 0.5 * (c + c.T)
+    def bracket(kx, kqp, kp, tx, tp):
+        c = np.block([[tx @ kx @ tx.T, tx @ kqp @ tp.T], [tp @ kqp.T @ tx.T, tp @ kp @ tp.T]])
+        return 0.5 * (c + c.T)
+
+    def exact_core():  # c in long double, for core_roundoff when its worst case dominates
+        ks = (core("x", p0x, True), core(None, p0qp, True), core("p", p0p, True))
+        return bracket(*ks, tx.astype(np.longdouble), tp.astype(np.longdouble))
+
+    c = bracket(kx, kqp, kp, tx, tp)
     lam, vec = np.linalg.eigh(c)
     small = np.abs(lam) <= tol * max(1.0, float(np.abs(lam).max(initial=0.0)))
     keep = np.flatnonzero(~small)
@@ -330,13 +347,14 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     q = np.concatenate([rho_s @ np.abs(qx), rho_s @ np.abs(qp)])
     factors = ((qx, tx, sw[:, None] * f), (qp, tp, f / sw[:, None]))
     e_core = core_roundoff(rho_s, q, factors, (kx, kqp, kp), (c, lam, vec, keep), (vq, vp),
-                           zeta.size + 2 * p + 4)
+                           zeta.size + 2 * p + 4, exact=exact_core, others=e_skel + e_rule_r)
     e_drop = _dropped_error(readout, w, lam[small], qx, qp, vec[:split, small], vec[split:, small])
     return LowRank(out.values, out.vectors, out.bound, rule, out.skeleton,
                    float(e_skel + e_rule_r + e_core + e_drop))
 
 
-def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0) -> float:
+def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0, *, exact=None,
+                  others: float = 0.0) -> float:
     """Bound on what the roundoff of Δ's factorisation does to every observed covariance entry
     [units of σ]: a posteriori residuals, read out componentwise. Exactly, Δ = G K Gᵀ with G =
     blkdiag(diag(√w)[F, E], diag(1/√w)[F, E]) (``factors``: (Q, T, G without E's exact columns)
@@ -358,6 +376,11 @@ def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0) -> floa
         s = ρᵀ|δ|: QTK(QT)ᵀ − GKGᵀ = δK(QT)ᵀ + QTKδᵀ − δKδᵀ reads out ≤ 2sᵀ|KTᵀ|q + sᵀ|K|s;
       * v = QV: |δv_r| ≤ γ_d|Q||V_r|: Σ_r |λ_r|(2s_r z_r + s_r²), s_r = γ_d qᵀ|V_r|,
         z_r = ρᵀ|v_r|.
+    When the worst case γ_{2m+2+kterms}|T||K||T|ᵀ is more than half of this bound and of
+    ``others`` (the rest of Δ's bound) together (chains at T > 0: kterms ≈ 350–500), ``exact``()
+    gives c formed from the same data in long double (ε_u' = 2⁻⁶⁴), and c's actual error
+    |c − c'| (a posteriori) plus γ'_{2m+2+kterms}|T||K||T|ᵀ replaces it (the smaller of the two
+    bounds is kept; c itself, hence the moments, unchanged; 5–50 ms).
     Why componentwise: with a thermal soft mode Δ has an eigenvalue ~T/Ω_0 on that mode's own
     column, which the probes barely read; a normwise dim·ε·‖Δ‖ charged it to every observed
     entry, 1000× the error (the eigh's actual residual R is what is left, read out there)."""
@@ -377,13 +400,15 @@ def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0) -> floa
     res, ac = np.abs((vec * lam) @ vec.T - c), np.abs(c)
     res, ak = np.maximum(res, res.T), np.maximum(ak, ak.T)  # symmetric X (λmax = spectral norm)
 
-    def x_apply(z):  # X z without forming |V||Λ||V|ᵀ or |T||K||T|ᵀ
-        return (res @ z + gam(d + 2) * (av @ (np.abs(lam) * (z @ av)) + ac @ z)
-                + gam(2 * m + kterms + 2) * (at @ (ak @ (z @ at))))
+    def readout(dc, gk):  # max |w_aᵀXw_b|, X z applied without forming |V||Λ||V|ᵀ or |T||K||T|ᵀ
+        def x_apply(z):
+            return (dc @ z + gam(d + 2) * (av @ (np.abs(lam) * (z @ av)) + ac @ z)
+                    + gk * (at @ (ak @ (z @ at))))
+        xq = x_apply(q) + 1e-300
+        w2 = float(rho @ rho) * (1 + 1e-6)  # ‖Q‖ ≤ 1 + O(Nd·ε_u)
+        return min(float(q @ xq), w2 * float(np.max(x_apply(xq) / xq)))
 
-    xq = x_apply(q) + 1e-300
-    w2 = float(rho @ rho) * (1 + 1e-6)  # ‖Q‖ ≤ 1 + O(Nd·ε_u)
-    e_eigh = min(float(q @ xq), w2 * float(np.max(x_apply(xq) / xq)))
+    e_eigh = readout(res, gam(2 * m + kterms + 2))
     s = np.zeros(2 * m)
     for i, (qq, tt, g) in enumerate(((qx, tx, gx), (qp, tp, gp))):
         n_f = g.shape[1]
@@ -396,6 +421,13 @@ def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0) -> floa
     zr = rho @ np.abs(vectors[0]) + rho @ np.abs(vectors[1])
     sr = gam(d) * (q @ av[:, keep])
     e_qv = float(np.abs(lam[keep]) @ (2 * sr * zr + sr**2))
+    worst = gam(2 * m + kterms + 2) * float((q @ at) @ ak @ (at.T @ q))  # its share, roughly
+    if exact is not None and worst > 0.5 * (e_eigh + e_qr + e_qv + others):
+        ulp_ld = 0.5 * float(np.finfo(np.longdouble).eps)
+        n_ld = 2 * m + kterms + 2
+        dc = np.abs(c - exact()).astype(float) * (1 + 4 * ulp)  # its own rounding, to ld and to double
+        dc = np.maximum(dc, dc.T)
+        e_eigh = min(e_eigh, readout(res + dc, n_ld * ulp_ld / (1 - n_ld * ulp_ld)))
     return (e_eigh + e_qr + e_qv) * (1 + 1e-6)  # the bound's own sums
 
 
@@ -478,40 +510,6 @@ def eigen_roundoff(mu, readout, temperature: float = 0.0, mu_error=None) -> floa
     lo = mu - e
     gx = variance_function(lo, temperature) * e / lo
     return 3.0 * float(max(np.max(r2 @ gx), np.max(r2 @ (gx * mu))))
-
-
-def environment_roundoff(mu, mu_error, a, env_d, env_c, env_error, readout, temperature: float = 0.0) -> float:
-    """Bound on what V_E's eigenvalues' error (``env_error`` e_j ≥ |d̃_j − d_j|, a dense eigh of
-    V_E: graphs, chains with defects) does to the observed covariance through Δ [units of σ], to
-    first order. An error δ in d_j moves H_ζ by −δ c_j c_jᵀ/(d_j + ζ)², and the bracket's X(ζ) by
-    D Aᵀ δH A D; with (Aᵀc_j)_k = (μ_k − d_j)·c̃_jk, c̃_j = Uᵀ(0 ⊕ w_j) (unit: |c̃_jk| ≤ 1), its
-    pole sum is δ·c̃_jk c̃_jl·[g′(d) − g[d, μ_k] − g[d, μ_l] + g[μ_k, μ_l]], each divided
-    difference ≤ G(its smaller point), G(x) = g(x)/x (:func:`eigen_roundoff`; g_p: ≤ g(x)). Read
-    out with ρ_x, ρ_p (module docstring): Σ_j e_j [3 G(d_j) S_j² + 4 S_j T_j], S_j = Σ_k ρ_k c̃_jk,
-    T_j = Σ_k G(μ_k) ρ_k c̃_jk (eigenvalues lowered by their errors)."""
-    mu, e = np.asarray(mu, float), np.broadcast_to(np.asarray(mu_error, float), np.shape(mu))
-    env_d, env_e = np.asarray(env_d, float), np.asarray(env_error, float)
-    if np.size(readout) == 0 or not np.any(env_e > 0):
-        return 0.0
-    if np.any(e >= mu) or np.any(env_e >= env_d):
-        return np.inf
-    w = np.sqrt(mu)
-    r = np.abs(np.atleast_2d(np.asarray(readout, float))).max(axis=0)
-    rho = (r * np.maximum(1.0, w), r * np.maximum(1.0, 1.0 / w))
-    lo, lo_d = mu - e, env_d - env_e
-    g_mu, g_d = variance_function(lo, temperature), variance_function(lo_d, temperature)
-    big = ((g_mu / lo, g_d / lo_d), (g_mu, g_d))  # G for the x bracket, g for the p bracket
-    total = 0.0
-    for start in range(0, env_d.size, 128):
-        sl = slice(start, start + 128)
-        num = np.abs(np.asarray(env_c, float)[:, sl].T @ np.asarray(a, float))  # (j, k)
-        gap = np.abs(mu[None, :] - env_d[sl, None]) - e[None, :] - env_e[sl, None]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ct = np.where(gap > 0, np.minimum(num / gap, 1.0), 1.0)
-        for rh, (gk, gd) in zip(rho, big):
-            s_j, t_j = ct @ rh, ct @ (gk * rh)
-            total += float(env_e[sl] @ (3 * gd[sl] * s_j**2 + 4 * s_j * t_j))
-    return total * (1 + 1e-9)
 
 
 #: the non-uniform FFT's error relative to Σ|α| + |β|: mid-chunk ~1e-15, but the deconvolution
