@@ -54,8 +54,9 @@ evaluation reaches a later |t|: read it after evaluating); the means' part alone
 * a posteriori, at least ``INITIAL_CHECK`` times the miss at t = 0 of the observed probes
   (:func:`initial_discrepancy`) and, without a cut, of the observed environment sites against
   H_E's thermal state (:func:`environment_discrepancy`: hot soft networks near their
-  stability limit lose digits there that no term above counts: the rounding of Δ's resolvent
-  pieces on a soft mode, amplified ~T/μ_0).
+  stability limit lose digits there that the terms above do not all count: the rounding of
+  Δ's resolvent pieces on a soft mode, amplified ~T/μ_0; Ψ's and H_ζ's part is bounded a priori,
+  :func:`~harmosync.solvers.lowrank.input_roundoff`).
 
 It is first order in the eigenvalues' errors; the refined soft modes' eigenvector errors enter
 through their parts outside the exact soft span, bounded row by row on the observed rows

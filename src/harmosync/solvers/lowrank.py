@@ -47,7 +47,8 @@ B_x reaches σ(t) through |u| ≤ ρ_x = max_a |r_a|·max(1, w), an error e_p in
   * dropped eigenvalues: Σ|λ|·max_a max(Σ_k r_ak²/w_k, Σ_k r_ak² w_k);
   * roundoff of the factorisation (QR, forming the core, its eigh, Q·vec): a posteriori and
     componentwise (:func:`core_roundoff`), from the computed residuals of QT ≈ G and of the core's
-    eigendecomposition, read out through q = |Q|ᵀρ_s (ρ_s = max_a |r_a|·max(w^-½, w^½)).
+    eigendecomposition, read out through q = |Q|ᵀρ_s (ρ_s = max_a |r_a|·max(w^-½, w^½));
+  * roundoff of the bracket's data Ψ and H_ζ (:func:`input_roundoff`), read out as the skeleton's.
 
 The rest of the evolution's error bound (harmosync.dynamics.normal_modes, "Error bound") is here
 too: per-mode eigenvalue enclosures (:func:`eigenvalue_errors` for a dense eigh,
@@ -92,7 +93,7 @@ def environment_resolvents(env_d: np.ndarray, env_c: np.ndarray, poles: np.ndarr
     """H_ζ = Σ_j c_j c_jᵀ/(d_j + ζ) for every pole: (n_q, P, P)."""
     p = env_c.shape[0]
     outer = (env_c[:, None, :] * env_c[None, :, :]).reshape(p * p, -1)  # (P², M)
-    out = np.empty((poles.size, p * p))
+    out = np.empty((poles.size, p * p), np.result_type(env_c, poles))  # long double in, long double out
     for start in range(0, poles.size, 128):
         sl = slice(start, start + 128)
         out[sl] = (1.0 / (env_d[None, :] + poles[sl, None])) @ outer.T
@@ -320,6 +321,8 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
         rho_x, rho_p = r * np.maximum(1.0, w), r * np.maximum(1.0, 1.0 / w)
         e_skel, eta = skeleton_error(mu, a, psi, kern, (np.abs(omega), np.abs(omega * zeta)),
                                      (rho_x, rho_p), exact=soft)
+        e_skel += input_roundoff(mu, a, vs, psi, env_d, env_c, kern, (np.abs(omega), np.abs(omega * zeta)),
+                                 (rho_x, rho_p), others=e_skel)
     mu_lo, mu_hi = float(mu.min()), float(mu.max())
     v0_lo = min(float(env_d.min()) if env_d.size else np.inf, float(vs_eig.min()))
     v0_hi = max(float(env_d.max()) if env_d.size else 0.0, float(vs_eig.max()))
@@ -478,6 +481,64 @@ def skeleton_error(mu, a, psi, kern, weights, rho, exact=()):
                  + np.einsum("iq,qij,j->q", pe, rr, ay[:p] @ rh))
             total += float(wt[sl] @ b)
     return total, eta
+
+
+def _gam(n: int, ulp: float = 0.5 * np.finfo(float).eps) -> float:
+    return n * ulp / (1 - n * ulp)
+
+
+def bracket_roundoff(mu, a, kern, weights, rho, dpsi, dh) -> tuple[float, float]:
+    """(Ψ's part, H's part) of Σ_j Σ_q weights[j]_q·b_q(rho[j]), b_q bounding ρᵀ|δX(ζ_q)|ρ for
+    errors |δΨ| ≤ ``dpsi`` (P, N) and |δH_ζ| ≤ ``dh`` (n_q, P, P) in the bracket's data
+    (X = D Aᵀ(Ψ + H A) D + D Ψᵀ R A, module docstring; linear in both, D, A, R as they are):
+    with a = |A|(ρ∘d), e = dpsi·(ρ∘d), b_q = aᵀe + eᵀ|R||A|ρ (Ψ) + aᵀ·dh·a (H)."""
+    zeta, rz = kern[0], kern[4]
+    aa, p = np.abs(a), a.shape[0]
+    both = np.vstack([aa, dpsi])
+    e_psi = e_h = 0.0
+    for start in range(0, zeta.size, 128):
+        sl = slice(start, start + 128)
+        d = 1.0 / (mu[:, None] + zeta[sl])
+        nq = d.shape[1]
+        prod = both @ np.hstack([rh[:, None] * d for rh in rho])  # (2P, q per ρ): |A|(ρ∘d), dpsi·(ρ∘d)
+        rr = np.abs(rz[sl])
+        for j, (wt, rh) in enumerate(zip(weights, rho)):
+            ad, ep = prod[:p, j * nq:(j + 1) * nq], prod[p:, j * nq:(j + 1) * nq]
+            e_psi += float(wt[sl] @ (np.sum(ad * ep, axis=0) + np.einsum("iq,qij,j->q", ep, rr, aa @ rh)))
+            e_h += float(wt[sl] @ np.einsum("iq,qij,jq->q", ad, dh[sl], ad))
+    return e_psi * (1 + 1e-6), e_h * (1 + 1e-6)
+
+
+def psi_rounding(mu, a, vs, psi) -> np.ndarray:
+    """A bound (P, N) on |Ψ̃ − Ψ| for the computed ``psi`` of Ψ = A diag(μ) − V_S A (the double
+    data exact): |Ψ̃ − Ψ'| with Ψ' in long double, plus Ψ''s own γ'_{P+2}(|A| diag(μ) + |V_S||A|)."""
+    ld, ulp_ld = np.longdouble, 0.5 * float(np.finfo(np.longdouble).eps)
+    size = np.abs(a) * mu + np.abs(vs) @ np.abs(a)
+    exact = a.astype(ld) * mu.astype(ld) - vs.astype(ld) @ a.astype(ld)
+    return np.abs(psi - exact).astype(float) * (1 + 4 * _gam(1)) + _gam(a.shape[0] + 2, ulp_ld) * size
+
+
+def input_roundoff(mu, a, vs, psi, env_d, env_c, kern, weights, rho, others: float = 0.0) -> float:
+    """What the rounding of Ψ = A diag(μ) − V_S A and of H_ζ = Σ_j c_j c_jᵀ/(d_j + ζ)
+    (:func:`environment_resolvents`) does to the observed covariance through Δ's brackets
+    (:func:`bracket_roundoff`). On a soft mode d ≈ 1/μ_0 while Ψ's column (~μ_0·a) is rounded
+    relative to |V_S||a|: at T > 0 this grows ~T/μ_0² (hot soft networks near their stability
+    limit, which only the t = 0 checks caught before). Ψ's error a posteriori: |Ψ̃ − Ψ'| with Ψ'
+    in long double (ε_u' = 2⁻⁶⁴; P·N products), plus γ'_{P+2}(|A| diag(μ) + |V_S||A|). H's: the
+    worst case γ_{M+3} Σ_j |c_j||c_j|ᵀ/(d_j + ζ) (a product, a sum and a quotient per term, an
+    M-term sum); when that is more than half of this bound and ``others`` together, the actual
+    |H̃ − H'| (H' in long double, n_q·M·P² products) plus γ'_{M+3}·(the same sum) instead."""
+    ld, ulp_ld = np.longdouble, 0.5 * float(np.finfo(np.longdouble).eps)
+    m = env_d.size
+    dpsi = psi_rounding(mu, a, vs, psi)
+    zeta = kern[0]
+    h_abs = environment_resolvents(env_d, np.abs(env_c), zeta) * (1 + 1e-6)  # Σ_j |c_j||c_j|ᵀ/(d_j + ζ)
+    e_psi, e_h = bracket_roundoff(mu, a, kern, weights, rho, dpsi, _gam(m + 3) * h_abs)
+    if e_h > 0.5 * (e_psi + e_h + others):
+        h_ld = environment_resolvents(env_d.astype(ld), env_c.astype(ld), zeta.astype(ld))
+        dh = np.abs(kern[3] - h_ld).astype(float) * (1 + 4 * _gam(1)) + _gam(m + 3, ulp_ld) * h_abs
+        e_h = min(e_h, bracket_roundoff(mu, a, kern, weights, rho, np.zeros_like(dpsi), dh)[1])
+    return e_psi + e_h
 
 
 def eigen_roundoff(mu, readout, temperature: float = 0.0, mu_error=None) -> float:
