@@ -321,8 +321,6 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
         rho_x, rho_p = r * np.maximum(1.0, w), r * np.maximum(1.0, 1.0 / w)
         e_skel, eta = skeleton_error(mu, a, psi, kern, (np.abs(omega), np.abs(omega * zeta)),
                                      (rho_x, rho_p), exact=soft)
-        e_skel += input_roundoff(mu, a, vs, psi, env_d, env_c, kern, (np.abs(omega), np.abs(omega * zeta)),
-                                 (rho_x, rho_p), others=e_skel)
     mu_lo, mu_hi = float(mu.min()), float(mu.max())
     v0_lo = min(float(env_d.min()) if env_d.size else np.inf, float(vs_eig.min()))
     v0_hi = max(float(env_d.max()) if env_d.size else 0.0, float(vs_eig.max()))
@@ -352,8 +350,10 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     e_core = core_roundoff(rho_s, q, factors, (kx, kqp, kp), (c, lam, vec, keep), (vq, vp),
                            zeta.size + 2 * p + 4, exact=exact_core, others=e_skel + e_rule_r)
     e_drop = _dropped_error(readout, w, lam[small], qx, qp, vec[:split, small], vec[split:, small])
+    e_in = input_roundoff(mu, a, vs, psi, env_d, env_c, kern, (np.abs(omega), np.abs(omega * zeta)),
+                          (rho_x, rho_p), others=e_skel + e_rule_r + e_core + e_drop)
     return LowRank(out.values, out.vectors, out.bound, rule, out.skeleton,
-                   float(e_skel + e_rule_r + e_core + e_drop))
+                   float(e_skel + e_rule_r + e_core + e_drop + e_in))
 
 
 def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0, *, exact=None,
@@ -494,16 +494,14 @@ def bracket_roundoff(mu, a, kern, weights, rho, dpsi, dh) -> tuple[float, float]
     with a = |A|(ρ∘d), e = dpsi·(ρ∘d), b_q = aᵀe + eᵀ|R||A|ρ (Ψ) + aᵀ·dh·a (H)."""
     zeta, rz = kern[0], kern[4]
     aa, p = np.abs(a), a.shape[0]
-    both = np.vstack([aa, dpsi])
+    rows = np.vstack([x * rh for rh in rho for x in (aa, dpsi)])  # ρ into the P × N side: one GEMM
     e_psi = e_h = 0.0
     for start in range(0, zeta.size, 128):
         sl = slice(start, start + 128)
-        d = 1.0 / (mu[:, None] + zeta[sl])
-        nq = d.shape[1]
-        prod = both @ np.hstack([rh[:, None] * d for rh in rho])  # (2P, q per ρ): |A|(ρ∘d), dpsi·(ρ∘d)
+        prod = rows @ (1.0 / (mu[:, None] + zeta[sl]))  # per ρ: |A|(ρ∘d), dpsi·(ρ∘d)
         rr = np.abs(rz[sl])
         for j, (wt, rh) in enumerate(zip(weights, rho)):
-            ad, ep = prod[:p, j * nq:(j + 1) * nq], prod[p:, j * nq:(j + 1) * nq]
+            ad, ep = prod[2 * j * p:(2 * j + 1) * p], prod[(2 * j + 1) * p:(2 * j + 2) * p]
             e_psi += float(wt[sl] @ (np.sum(ad * ep, axis=0) + np.einsum("iq,qij,j->q", ep, rr, aa @ rh)))
             e_h += float(wt[sl] @ np.einsum("iq,qij,jq->q", ad, dh[sl], ad))
     return e_psi * (1 + 1e-6), e_h * (1 + 1e-6)
@@ -532,7 +530,10 @@ def input_roundoff(mu, a, vs, psi, env_d, env_c, kern, weights, rho, others: flo
     m = env_d.size
     dpsi = psi_rounding(mu, a, vs, psi)
     zeta = kern[0]
-    h_abs = environment_resolvents(env_d, np.abs(env_c), zeta) * (1 + 1e-6)  # Σ_j |c_j||c_j|ᵀ/(d_j + ζ)
+    # Σ_j |c_j||c_j|ᵀ/(d_j + ζ): its diagonal is H's own (positive terms; V_E > 0), the rest
+    # ≤ √(H_ii H_kk) (Cauchy–Schwarz); H's computed diagonal errs by ≤ γ_{M+3} relative
+    diag = np.diagonal(kern[3], axis1=1, axis2=2) * (1 + 2 * _gam(m + 3))
+    h_abs = np.sqrt(diag[:, :, None] * diag[:, None, :]) * (1 + 1e-6)
     e_psi, e_h = bracket_roundoff(mu, a, kern, weights, rho, dpsi, _gam(m + 3) * h_abs)
     if e_h > 0.5 * (e_psi + e_h + others):
         h_ld = environment_resolvents(env_d.astype(ld), env_c.astype(ld), zeta.astype(ld))
