@@ -84,6 +84,11 @@ class LowRank:
     readout_bound: float | None = None  # bound on any observed covariance entry (docstring)
 
 
+def _gam(n: int, ulp: float = 0.5 * np.finfo(float).eps) -> float:
+    # γ_n = nε_u/(1 − nε_u): the worst-case relative rounding of an n-term sum (Higham §3.1)
+    return n * ulp / (1 - n * ulp)
+
+
 def _matrix_function(vs: np.ndarray, f) -> np.ndarray:
     s, q = np.linalg.eigh(vs)
     return (q * f(s)) @ q.T
@@ -295,6 +300,7 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     sw = np.sqrt(w)
     qx, tx = orthogonal_factor(f, sw, soft)
     qp, tp = orthogonal_factor(f, sw, soft, divide=True)
+
     def bracket(kx, kqp, kp, tx, tp):
         c = np.block([[tx @ kx @ tx.T, tx @ kqp @ tp.T], [tp @ kqp.T @ tx.T, tp @ kp @ tp.T]])
         return 0.5 * (c + c.T)
@@ -387,10 +393,7 @@ def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0, *, exac
     Why componentwise: with a thermal soft mode Δ has an eigenvalue ~T/Ω_0 on that mode's own
     column, which the probes barely read; a normwise dim·ε·‖Δ‖ charged it to every observed
     entry, 1000× the error (the eigh's actual residual R is what is left, read out there)."""
-    ulp = 0.5 * np.finfo(float).eps  # the unit roundoff
-
-    def gam(n):
-        return n * ulp / (1 - n * ulp)
+    ulp, gam = 0.5 * np.finfo(float).eps, _gam  # the unit roundoff
 
     (qx, tx, gx), (qp, tp, gp) = factors
     c, lam, vec, keep = eig
@@ -481,10 +484,6 @@ def skeleton_error(mu, a, psi, kern, weights, rho, exact=()):
                  + np.einsum("iq,qij,j->q", pe, rr, ay[:p] @ rh))
             total += float(wt[sl] @ b)
     return total, eta
-
-
-def _gam(n: int, ulp: float = 0.5 * np.finfo(float).eps) -> float:
-    return n * ulp / (1 - n * ulp)
 
 
 def bracket_roundoff(mu, a, kern, weights, rho, dpsi, dh) -> tuple[float, float]:
