@@ -27,6 +27,21 @@ def check_horizon(sol, t: np.ndarray) -> None:
         raise HarmosyncError(f"this evolution was {why}; solve again with t_max ≥ {max(abs(t[0]), abs(t[-1])):g}")
 
 
+def uses_nufft(sol, times, *, engine: str = "auto", means_only: bool = False) -> bool:
+    """Whether evaluating ``sol``'s moments (``means_only``: its means) at ``times`` runs the
+    non-uniform FFT rather than the direct tables: a uniform grid, and ``engine`` "nufft", or
+    "auto" with the NUFFT the cheaper (:func:`~harmosync.solvers.trigsum.nufft_cost`). The one
+    place this is decided: the evaluation follows it, and the error bound charges the NUFFT's
+    floor only when it is true (``NormalModeEvolution.cover``)."""
+    t, h = _checked_grid(times)
+    if h is None or engine not in ("auto", "nufft"):
+        return False
+    ncols = 2 * len(sol.rows) * (1 if means_only else np.shape(sol.values)[0] + 1)
+    modes = np.shape(sol.frequencies)[0]
+    return engine == "nufft" or (
+        ts.nufft_cost(modes, ncols, t.size, nufft_chunk(ncols)) < ts.direct_cost(modes, ncols, t.size))
+
+
 def mode_columns(sol, *, means_only: bool = False):
     """Mode coefficients (α, β) of every output column: shapes (N, 2n, R+1) each (block
     order x1 … xn, p1 … pn); ``means_only``: the means' (N, 2n) only (the same numbers)."""
@@ -159,9 +174,7 @@ def iter_moment_rows(sol, times, *, block: int, engine: str, into=None):
             yield assemble(start, (np.cos(arg) @ alpha + np.sin(arg) @ beta).T)
         return
     chunk = nufft_chunk(ncols)
-    use_nufft = engine == "nufft" or (
-        engine == "auto" and ts.nufft_cost(w.size, ncols, t.size, chunk) < ts.direct_cost(w.size, ncols, t.size))
-    if not use_nufft:
+    if not uses_nufft(sol, t, engine=engine):
         for start, vals in ts.direct(w, alpha, beta, t[0], h, t.size, block=tb):
             for sub in range(0, vals.shape[0], block):
                 yield assemble(start + sub, vals[sub:sub + block].T)
@@ -324,8 +337,7 @@ def evaluate_means(sol, times, *, engine: str, columns=None) -> np.ndarray:
     alpha, beta = mode_columns(sol, means_only=True)
     tb = _table_block(BLOCK, w.size)
     chunk = nufft_chunk(2 * n)
-    use_nufft = h is not None and (engine == "nufft" or (engine == "auto" and ts.nufft_cost(
-        w.size, 2 * n, t.size, chunk) < ts.direct_cost(w.size, 2 * n, t.size)))
+    use_nufft = uses_nufft(sol, t, engine=engine, means_only=True)
     needed = np.unique(block) if use_nufft else np.arange(2 * n)
     alpha, beta = alpha[:, needed], beta[:, needed]
     out = np.empty((t.size, needed.size))

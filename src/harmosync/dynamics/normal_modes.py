@@ -48,13 +48,15 @@ evaluation reaches a later |t|: read it after evaluating); the means' part alone
   Δ, a Gram form over the poles of g (:func:`~harmosync.solvers.softmodes.environment_roundoff`);
 * the trig sums' roundoff and the phase error 2ε·w_k·t of the rounded products, per observed x
   and p row and summed over modes with the amplitude of each (``trig_sum_errors``), for the
-  means and for every pair of rows of the covariance;
+  means and for every pair of rows of the covariance: the direct tables' 4ε√N, raised to the
+  NUFFT's floor once an evaluation runs the NUFFT (``NormalModeEvolution.cover``);
 * with a light-cone cut, the cut's bound on every moment;
 * a posteriori, at least ``INITIAL_CHECK`` times the miss at t = 0 of the observed probes
   (:func:`initial_discrepancy`) and, without a cut, of the observed environment sites against
   H_E's thermal state (:func:`environment_discrepancy`: hot soft networks near their
-  stability limit lose digits there that no term above counts: the rounding of Δ's resolvent
-  pieces on a soft mode, amplified ~T/μ_0).
+  stability limit lose digits there that the terms above do not all count: the rounding of
+  Δ's resolvent pieces on a soft mode, amplified ~T/μ_0; Ψ's and H_ζ's part is bounded a priori,
+  :func:`~harmosync.solvers.lowrank.input_roundoff`).
 
 It is first order in the eigenvalues' errors; the refined soft modes' eigenvector errors enter
 through their parts outside the exact soft span, bounded row by row on the observed rows
@@ -87,7 +89,7 @@ from ..solvers.lowrank import eigen_roundoff, evaluation_roundoff, low_rank_delt
 from ..solvers.softmodes import environment_roundoff, vector_roundoff
 from ..states import InitialState, environment_covariance
 from .contract import Moments, check_times
-from .evaluation import BLOCK, evaluate_means, iter_moment_rows
+from .evaluation import BLOCK, evaluate_means, iter_moment_rows, uses_nufft
 from .spectrum import Spectrum, chain_spectrum, dense_spectrum
 
 #: the bound is at least this many times the discrepancy at t = 0 (:func:`initial_discrepancy`):
@@ -145,10 +147,14 @@ class NormalModeEvolution:
     has_covariance: bool = True
     # what the bound at a later horizon needs (:meth:`cover`): the eigenvalues' errors, the
     # covariance terms that do not grow with t, the a-posteriori floor, the |t| covered so far
+    # and whether the bound covers the NUFFT's floor (assemble bounds the direct tables); the
+    # light-cone cut's bound, added to the rest
     mu_error: np.ndarray | None = None
     fixed_bound: float = 0.0
+    cut_bound: float = 0.0
     bound_floor: float = 0.0
     covered: float = np.inf
+    nufft_covered: bool = True
 
     @property
     def rank(self) -> int:
@@ -175,30 +181,39 @@ class NormalModeEvolution:
         transforms; bitwise the full result's columns when they pair as the full evaluation
         pairs them (the NUFFT transforms neighbouring columns of the block order x…, p… in
         pairs: all positions of an even number of oscillators, say), else within roundoff."""
-        self.cover(times)
+        self.cover(times, engine=engine, means_only=True)
         return evaluate_means(self, times, engine=engine, columns=columns)
 
-    def cover(self, times) -> None:
-        """Raise ``error_bound`` to cover ``times`` (solved without ``t_max``, the bound covers
-        the times evaluated so far: the phase errors grow with |t|, module docstring); called by
-        every evaluation, before it runs."""
+    def cover(self, times, *, engine: str = "auto", means_only: bool = False) -> None:
+        """Raise ``error_bound`` to cover ``times`` evaluated with ``engine`` (solved without
+        ``t_max``, the bound covers the times evaluated so far: the phase errors grow with |t|,
+        module docstring; the NUFFT's floor is charged once an evaluation runs it,
+        :func:`.evaluation.uses_nufft`); called by every evaluation, before it runs."""
         horizon = float(np.max(np.abs(check_times(times))))
-        if not horizon > self.covered:
-            return
-        bound = means_roundoff(self.frequencies, self.readout, self.mean0, horizon, self.mu_error)
-        if self.has_covariance:
-            bound = max(bound, self.fixed_bound + evaluation_roundoff(
-                self.frequencies, self.readout, self.nu, self.values, self.vectors, horizon, self.mu_error))
-        with COVER_LOCK:  # threads evaluating one evolution: neither lowers the other's bound or horizon
-            if horizon > self.covered:
-                object.__setattr__(self, "error_bound", max(self.error_bound, bound, self.bound_floor))
-                object.__setattr__(self, "covered", horizon)
+        nufft = not self.nufft_covered and uses_nufft(self, times, engine=engine, means_only=means_only)
+        while True:  # the bound at what is covered so far and these times together
+            state = self.covered, self.nufft_covered
+            reach, floor = max(horizon, state[0]), nufft or state[1]
+            if (reach, floor) == state:
+                return
+            bound = means_roundoff(self.frequencies, self.readout, self.mean0, reach, self.mu_error, nufft=floor)
+            if self.has_covariance:
+                bound = max(bound, self.fixed_bound + evaluation_roundoff(
+                    self.frequencies, self.readout, self.nu, self.values, self.vectors, reach, self.mu_error,
+                    nufft=floor))
+            bound += self.cut_bound
+            with COVER_LOCK:  # threads evaluating one evolution: neither lowers the other's bound or reach
+                if (self.covered, self.nufft_covered) == state:  # else another thread moved it: again
+                    object.__setattr__(self, "error_bound", max(self.error_bound, bound, self.bound_floor))
+                    object.__setattr__(self, "covered", reach)
+                    object.__setattr__(self, "nufft_covered", floor)
+                    return
 
     def iter_moments(self, times, *, block: int = None, engine: str = "auto"):
         """Yield (slice, mean (B, 2n), cov (B, 2n, 2n)) chunks, interleaved ordering.
         ``engine``: "auto" (non-uniform FFT or BLAS blocks on uniform grids, whichever is
         cheaper), "nufft", "direct". Chunks hold at most ``block`` times."""
-        self.cover(times)
+        self.cover(times, engine=engine)
         for sl, m, c in iter_moment_rows(self, times, block=BLOCK if block is None else block, engine=engine):
             out = sl, np.ascontiguousarray(m.T), np.ascontiguousarray(np.moveaxis(c, -1, 0))
             del m, c  # m views its whole chunk: let it go before the next one is computed
@@ -212,7 +227,7 @@ class NormalModeEvolution:
         which is how the evaluation produces them — no transpose; for measures that read entry
         by entry (a map's mutual information, log negativity, C of the variances)."""
         t = check_times(times)
-        self.cover(t)
+        self.cover(t, engine=engine)
         n = len(self.rows)
         if by_entry:  # stored (2n, T) and (2n, 2n, T); the result's arrays are transposed views
             store_m, store_c = np.empty((2 * n, t.size)), np.empty((2 * n, 2 * n, t.size))
@@ -337,7 +352,7 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
         mu_err = np.full(mu.size, 8 * np.finfo(float).eps * float(mu[-1]))
     # phases are bounded up to t_max only (∞: the bound covers t = 0)
     horizon = window.t_max if window is not None else (t_max if t_max is not None else np.inf)
-    bound = means_roundoff(w, readout, mean0, horizon, mu_err)
+    bound = means_roundoff(w, readout, mean0, horizon, mu_err, nufft=False)
     if covariance:
         lr = low_rank_delta(mu, a, vs, env_d, env_c, pc, temp, tol=tol, readout=readout)
         values, vectors = lr.values, lr.vectors
@@ -347,7 +362,8 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
             fixed += environment_roundoff(mu, mu_err, a, env_d, env_c, spec.env_rounding[0], readout, temp)
         if spec.residual is not None:  # the refined soft eigenvectors' errors
             fixed += vector_roundoff(mu, mu_err, spec.residual, readout, temp)
-        bound = max(bound, fixed + evaluation_roundoff(w, readout, nu, values, vectors, horizon, mu_err))
+        bound = max(bound, fixed + evaluation_roundoff(w, readout, nu, values, vectors, horizon, mu_err,
+                                                       nufft=False))
     else:
         values, vectors, fixed = np.zeros(0), np.zeros((2, w.size, 0)), 0.0
         nu = np.zeros(w.size)  # has_covariance=False: moments refuse, means work
@@ -371,7 +387,9 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
         has_covariance=covariance,
         mu_error=mu_err,
         fixed_bound=float(fixed),
+        cut_bound=float(window.bound) if window is not None else 0.0,
         covered=float(horizon) if np.isfinite(horizon) else 0.0,  # no t_max: t = 0 (cover raises it)
+        nufft_covered=False,  # the direct tables: cover raises it when the NUFFT runs
     )
     # a posteriori: t = 0 must give the initial state, known exactly (the split is covariance-only)
     miss = initial_discrepancy(evo, initial, a.shape[0]) if covariance else 0.0

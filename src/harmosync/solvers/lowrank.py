@@ -47,7 +47,8 @@ B_x reaches σ(t) through |u| ≤ ρ_x = max_a |r_a|·max(1, w), an error e_p in
   * dropped eigenvalues: Σ|λ|·max_a max(Σ_k r_ak²/w_k, Σ_k r_ak² w_k);
   * roundoff of the factorisation (QR, forming the core, its eigh, Q·vec): a posteriori and
     componentwise (:func:`core_roundoff`), from the computed residuals of QT ≈ G and of the core's
-    eigendecomposition, read out through q = |Q|ᵀρ_s (ρ_s = max_a |r_a|·max(w^-½, w^½)).
+    eigendecomposition, read out through q = |Q|ᵀρ_s (ρ_s = max_a |r_a|·max(w^-½, w^½));
+  * roundoff of the bracket's data Ψ and H_ζ (:func:`input_roundoff`), read out as the skeleton's.
 
 The rest of the evolution's error bound (harmosync.dynamics.normal_modes, "Error bound") is here
 too: per-mode eigenvalue enclosures (:func:`eigenvalue_errors` for a dense eigh,
@@ -110,16 +111,19 @@ def _probe_spectrum(vs: np.ndarray):
     return hit
 
 
+def _gam(n: int, ulp: float = 0.5 * np.finfo(float).eps) -> float:
+    # γ_n = nε_u/(1 − nε_u): the worst-case relative rounding of an n-term sum (Higham §3.1)
+    return n * ulp / (1 - n * ulp)
+
 def environment_resolvents(env_d: np.ndarray, env_c: np.ndarray, poles: np.ndarray) -> np.ndarray:
     """H_ζ = Σ_j c_j c_jᵀ/(d_j + ζ) for every pole: (n_q, P, P)."""
     p = env_c.shape[0]
     outer = (env_c[:, None, :] * env_c[None, :, :]).reshape(p * p, -1)  # (P², M)
-    out = np.empty((poles.size, p * p))
+    out = np.empty((poles.size, p * p), np.result_type(env_c, poles))  # long double in, long double out
     for start in range(0, poles.size, 128):
         sl = slice(start, start + 128)
         out[sl] = (1.0 / (env_d[None, :] + poles[sl, None])) @ outer.T
     return out.reshape(poles.size, p, p)
-
 
 def symmetric_norms(h: np.ndarray) -> np.ndarray:
     """Spectral norms ‖H_q‖₂ = max |λ(H_q)| of symmetric matrices h (n_q, P, P). For P ≤ 2 in
@@ -133,9 +137,7 @@ def symmetric_norms(h: np.ndarray) -> np.ndarray:
     a, b, d = h[:, 0, 0], 0.5 * (h[:, 0, 1] + h[:, 1, 0]), h[:, 1, 1]
     return (0.5 * np.abs(a + d) + np.hypot(0.5 * (a - d), b)) * (1 + 8 * np.finfo(float).eps)
 
-
 _RULE_ERRORS: dict = {}  # (rule's poles and weights, T, V_E's eigenvalues) → their ε_r
-
 
 def _environment_rule_error(rule: PoleRule, env_d: np.ndarray, temperature: float) -> float:
     """:func:`.stieltjes.rule_relative_error` at V_E's eigenvalues, remembered: the networks of a
@@ -151,9 +153,7 @@ def _environment_rule_error(rule: PoleRule, env_d: np.ndarray, temperature: floa
         _RULE_ERRORS[key] = err
     return err
 
-
 _POLE_PRODUCTS: dict = {}  # id(coef) → (coef, ω, ζ, products): a map's networks share the basis
-
 
 def _pole_products(coef, omega, zeta) -> dict:
     """The cores' network-independent factors for the weights of B_x (ω) and B_p (−ω·ζ): each
@@ -174,7 +174,6 @@ def _pole_products(coef, omega, zeta) -> dict:
     _POLE_PRODUCTS[key] = (coef, omega, zeta, out)  # the arrays kept: their ids stay theirs
     return out
 
-
 def soft_modes(mu) -> np.ndarray:
     """Indices of the soft modes, μ_k < SOFT·max μ (at most SOFT_MAX, the lowest), ascending."""
     mu = np.asarray(mu, float)
@@ -183,18 +182,18 @@ def soft_modes(mu) -> np.ndarray:
         soft = soft[np.argsort(mu[soft], kind="stable")[:SOFT_MAX]]
     return np.sort(soft)
 
-
 def soft_core(k, coef, weights, p0, ds, ys, m1, m2) -> np.ndarray:
     """The core of Δ's bracket for the factor [F, E]: F the skeleton columns (zero on the soft
     modes), E the soft modes' unit columns e_j. ``k`` (r1, 2P, r1, 2P): the core between the
     skeleton functions (constant first); ``ds`` (S, n_q) the soft modes' exact kernels
     1/(μ_j + ζ_q), ``ys`` (2P, S) their y = (a, ψ); ``weights`` (n_q,) or None (no pole terms);
     ``p0`` (2P, 2P) the constant·constant term. The function 1 is now e_0 + Σ_j e_j, so the
-    soft modes meet the M2 and p0 terms as the constant does. Returns (r1·2P + S)²."""
+    soft modes meet the M2 and p0 terms as the constant does. Returns (r1·2P + S)², in ``k``'s
+    dtype (long double for :func:`core_roundoff`'s a-posteriori check)."""
     r1, q2 = k.shape[0], k.shape[1]
     s = ds.shape[0]
-    g_ns = np.zeros((r1, q2, s))
-    g_sn = np.zeros((s, r1, q2))
+    g_ns = np.zeros((r1, q2, s), k.dtype)
+    g_sn = np.zeros((s, r1, q2), k.dtype)
     g_ss = ys.T @ p0 @ ys
     g_ns[0] += p0 @ ys
     g_sn[:, 0] += ys.T @ p0
@@ -209,7 +208,6 @@ def soft_core(k, coef, weights, p0, ds, ys, m1, m2) -> np.ndarray:
                  + np.einsum("jq,qjl,lk->jk", dw, ym2, ys, optimize=True))
     dim = r1 * q2
     return block2(k.reshape(dim, dim), g_ns.reshape(dim, s), g_sn.reshape(s, dim), g_ss)
-
 
 def orthogonal_factor(f, scale, soft, *, divide: bool = False):
     """(Q, T) with Q orthonormal and Q·T = diag(scale)·[f, E] (``divide``: diag(scale)⁻¹; E the
@@ -230,7 +228,6 @@ def orthogonal_factor(f, scale, soft, *, divide: bool = False):
     t[:kh, :dim] = th
     t[kh + np.arange(s), dim + np.arange(s)] = 1.0 / scale[soft] if divide else scale[soft]
     return q, t
-
 
 def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0, *,
                    tol: float = 1e-12, h_poles=None, readout=None) -> LowRank:
@@ -289,15 +286,24 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     p0qp = block2(pxp, zero, zero, zero)
     soft_kern = (1.0 / (mu[soft, None] + zeta[None, :]), y[:, soft], m1, m2)
 
-    def core(which, p0):
-        k = np.zeros((r1, 2 * p, r1, 2 * p))
-        weights = None
+    def core(which, p0, ld=False):
+        # ld: the same sums in long double from the same double data (core_roundoff's check)
+        k = np.zeros((r1, 2 * p, r1, 2 * p), np.longdouble if ld else float)
+        weights, kern, cf = None, soft_kern, coef
+        if ld:
+            kern = (1 / (mu[soft, None].astype(np.longdouble) + zeta), *(x.astype(np.longdouble) for x in soft_kern[1:]))
+            cf, p0 = coef.astype(np.longdouble), p0.astype(np.longdouble)
         if which is not None:
             weights, ccw, coefw = weighted[which]
-            k = (ccw @ m1f).reshape(r1, r1, 2 * p, 2 * p).transpose(0, 2, 1, 3).copy()
-            k[:, :, 0, :] += (coefw @ m2f).reshape(r1, 2 * p, 2 * p)
+            mf1, mf2 = m1f, m2f
+            if ld:
+                weights = omega.astype(np.longdouble) * (1 if which == "x" else -zeta.astype(np.longdouble))
+                ccw = (cf[:, None, :] * cf[None, :, :]).reshape(r1 * r1, -1) * weights
+                coefw, mf1, mf2 = cf * weights, m1f.astype(np.longdouble), m2f.astype(np.longdouble)
+            k = (ccw @ mf1).reshape(r1, r1, 2 * p, 2 * p).transpose(0, 2, 1, 3).copy()
+            k[:, :, 0, :] += (coefw @ mf2).reshape(r1, 2 * p, 2 * p)
         k[0, :, 0, :] += p0
-        return soft_core(k, coef, weights, p0, *soft_kern) if soft.size else k.reshape(r1 * 2 * p, -1)
+        return soft_core(k, cf, weights, p0, *kern) if soft.size else k.reshape(r1 * 2 * p, -1)
 
     kx = core("x", p0x)
     kp = core("p", p0p)
@@ -306,8 +312,16 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     sw = np.sqrt(w)
     qx, tx = orthogonal_factor(f, sw, soft)
     qp, tp = orthogonal_factor(f, sw, soft, divide=True)
-    c = block2(tx @ kx @ tx.T, tx @ kqp @ tp.T, tp @ kqp.T @ tx.T, tp @ kp @ tp.T)
-    c = 0.5 * (c + c.T)
+
+    def bracket(kx, kqp, kp, tx, tp):
+        c = block2(tx @ kx @ tx.T, tx @ kqp @ tp.T, tp @ kqp.T @ tx.T, tp @ kp @ tp.T)
+        return 0.5 * (c + c.T)
+
+    def exact_core():  # c in long double, for core_roundoff when its worst case dominates
+        ks = (core("x", p0x, True), core(None, p0qp, True), core("p", p0p, True))
+        return bracket(*ks, tx.astype(np.longdouble), tp.astype(np.longdouble))
+
+    c = bracket(kx, kqp, kp, tx, tp)
     lam, vec = np.linalg.eigh(c)
     small = np.abs(lam) <= tol * max(1.0, float(np.abs(lam).max(initial=0.0)))
     keep = np.flatnonzero(~small)
@@ -352,13 +366,15 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     q = np.concatenate([rho_s @ np.abs(qx), rho_s @ np.abs(qp)])
     factors = ((qx, tx, sw[:, None] * f), (qp, tp, f / sw[:, None]))
     e_core = core_roundoff(rho_s, q, factors, (kx, kqp, kp), (c, lam, vec, keep), (vq, vp),
-                           zeta.size + 2 * p + 4)
+                           zeta.size + 2 * p + 4, exact=exact_core, others=e_skel + e_rule_r)
     e_drop = _dropped_error(readout, w, lam[small], qx, qp, vec[:split, small], vec[split:, small])
+    e_in = input_roundoff(mu, a, vs, psi, env_d, env_c, kern, (np.abs(omega), np.abs(omega * zeta)),
+                          (rho_x, rho_p), others=e_skel + e_rule_r + e_core + e_drop)
     return LowRank(out.values, out.vectors, out.bound, rule, out.skeleton,
-                   float(e_skel + e_rule_r + e_core + e_drop))
+                   float(e_skel + e_rule_r + e_core + e_drop + e_in))
 
-
-def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0) -> float:
+def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0, *, exact=None,
+                  others: float = 0.0) -> float:
     """Bound on what the roundoff of Δ's factorisation does to every observed covariance entry
     [units of σ]: a posteriori residuals, read out componentwise. Exactly, Δ = G K Gᵀ with G =
     blkdiag(diag(√w)[F, E], diag(1/√w)[F, E]) (``factors``: (Q, T, G without E's exact columns)
@@ -380,13 +396,15 @@ def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0) -> floa
         s = ρᵀ|δ|: QTK(QT)ᵀ − GKGᵀ = δK(QT)ᵀ + QTKδᵀ − δKδᵀ reads out ≤ 2sᵀ|KTᵀ|q + sᵀ|K|s;
       * v = QV: |δv_r| ≤ γ_d|Q||V_r|: Σ_r |λ_r|(2s_r z_r + s_r²), s_r = γ_d qᵀ|V_r|,
         z_r = ρᵀ|v_r|.
+    When the worst case γ_{2m+2+kterms}|T||K||T|ᵀ is more than half of this bound and of
+    ``others`` (the rest of Δ's bound) together (chains at T > 0: kterms ≈ 350–500), ``exact``()
+    gives c formed from the same data in long double (ε_u' = 2⁻⁶⁴), and c's actual error
+    |c − c'| (a posteriori) plus γ'_{2m+2+kterms}|T||K||T|ᵀ replaces it (the smaller of the two
+    bounds is kept; c itself, hence the moments, unchanged; 5–50 ms).
     Why componentwise: with a thermal soft mode Δ has an eigenvalue ~T/Ω_0 on that mode's own
     column, which the probes barely read; a normwise dim·ε·‖Δ‖ charged it to every observed
     entry, 1000× the error (the eigh's actual residual R is what is left, read out there)."""
-    ulp = 0.5 * np.finfo(float).eps  # the unit roundoff
-
-    def gam(n):
-        return n * ulp / (1 - n * ulp)
+    ulp, gam = 0.5 * np.finfo(float).eps, _gam  # the unit roundoff
 
     (qx, tx, gx), (qp, tp, gp) = factors
     c, lam, vec, keep = eig
@@ -399,13 +417,15 @@ def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0) -> floa
     res, ac = np.abs((vec * lam) @ vec.T - c), np.abs(c)
     res, ak = np.maximum(res, res.T), np.maximum(ak, ak.T)  # symmetric X (λmax = spectral norm)
 
-    def x_apply(z):  # X z without forming |V||Λ||V|ᵀ or |T||K||T|ᵀ
-        return (res @ z + gam(d + 2) * (av @ (np.abs(lam) * (z @ av)) + ac @ z)
-                + gam(2 * m + kterms + 2) * (at @ (ak @ (z @ at))))
+    def readout(dc, gk):  # max |w_aᵀXw_b|, X z applied without forming |V||Λ||V|ᵀ or |T||K||T|ᵀ
+        def x_apply(z):
+            return (dc @ z + gam(d + 2) * (av @ (np.abs(lam) * (z @ av)) + ac @ z)
+                    + gk * (at @ (ak @ (z @ at))))
+        xq = x_apply(q) + 1e-300
+        w2 = float(rho @ rho) * (1 + 1e-6)  # ‖Q‖ ≤ 1 + O(Nd·ε_u)
+        return min(float(q @ xq), w2 * float(np.max(x_apply(xq) / xq)))
 
-    xq = x_apply(q) + 1e-300
-    w2 = float(rho @ rho) * (1 + 1e-6)  # ‖Q‖ ≤ 1 + O(Nd·ε_u)
-    e_eigh = min(float(q @ xq), w2 * float(np.max(x_apply(xq) / xq)))
+    e_eigh = readout(res, gam(2 * m + kterms + 2))
     s = np.zeros(2 * m)
     for i, (qq, tt, g) in enumerate(((qx, tx, gx), (qp, tp, gp))):
         n_f = g.shape[1]
@@ -418,8 +438,14 @@ def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0) -> floa
     zr = rho @ np.abs(vectors[0]) + rho @ np.abs(vectors[1])
     sr = gam(d) * (q @ av[:, keep])
     e_qv = float(np.abs(lam[keep]) @ (2 * sr * zr + sr**2))
+    worst = gam(2 * m + kterms + 2) * float((q @ at) @ ak @ (at.T @ q))  # its share, roughly
+    if exact is not None and worst > 0.5 * (e_eigh + e_qr + e_qv + others):
+        ulp_ld = 0.5 * float(np.finfo(np.longdouble).eps)
+        n_ld = 2 * m + kterms + 2
+        dc = np.abs(c - exact()).astype(float) * (1 + 4 * ulp)  # its own rounding, to ld and to double
+        dc = np.maximum(dc, dc.T)
+        e_eigh = min(e_eigh, readout(res + dc, n_ld * ulp_ld / (1 - n_ld * ulp_ld)))
     return (e_eigh + e_qr + e_qv) * (1 + 1e-6)  # the bound's own sums
-
 
 def _dropped_error(readout, w, lam, qx, qp, cx, cp, top: int = 16) -> float:
     # a dropped λ v vᵀ (scaled coordinates) moves an observed entry by ≤ |λ|·(ρ_s·(|v_q| + |v_p|))²,
@@ -438,7 +464,6 @@ def _dropped_error(readout, w, lam, qx, qp, cx, cp, top: int = 16) -> float:
     rest = np.ones(lam.size, bool)
     rest[big] = False
     return float(np.abs(lam[big]) @ np.minimum(proj**2, norms) + np.abs(lam[rest]).sum() * norms)
-
 
 def skeleton_error(mu, a, psi, kern, weights, rho, exact=()):
     """(Σ_j Σ_q weights[j]_q·b_q(rho[j]), η): b_q bounds ρᵀ|X̃(ζ_q) − X(ζ_q)|ρ, the skeleton
@@ -469,6 +494,57 @@ def skeleton_error(mu, a, psi, kern, weights, rho, exact=()):
             total += float(wt[sl] @ b)
     return total, eta
 
+def bracket_roundoff(mu, a, kern, weights, rho, dpsi, dh) -> tuple[float, float]:
+    """(Ψ's part, H's part) of Σ_j Σ_q weights[j]_q·b_q(rho[j]), b_q bounding ρᵀ|δX(ζ_q)|ρ for
+    errors |δΨ| ≤ ``dpsi`` (P, N) and |δH_ζ| ≤ ``dh`` (n_q, P, P) in the bracket's data
+    (X = D Aᵀ(Ψ + H A) D + D Ψᵀ R A, module docstring; linear in both, D, A, R as they are):
+    with a = |A|(ρ∘d), e = dpsi·(ρ∘d), b_q = aᵀe + eᵀ|R||A|ρ (Ψ) + aᵀ·dh·a (H)."""
+    zeta, rz = kern[0], kern[4]
+    aa, p = np.abs(a), a.shape[0]
+    rows = np.vstack([x * rh for rh in rho for x in (aa, dpsi)])  # ρ into the P × N side: one GEMM
+    e_psi = e_h = 0.0
+    for start in range(0, zeta.size, 128):
+        sl = slice(start, start + 128)
+        prod = rows @ (1.0 / (mu[:, None] + zeta[sl]))  # per ρ: |A|(ρ∘d), dpsi·(ρ∘d)
+        rr = np.abs(rz[sl])
+        for j, (wt, rh) in enumerate(zip(weights, rho)):
+            ad, ep = prod[2 * j * p:(2 * j + 1) * p], prod[(2 * j + 1) * p:(2 * j + 2) * p]
+            e_psi += float(wt[sl] @ (np.sum(ad * ep, axis=0) + np.einsum("iq,qij,j->q", ep, rr, aa @ rh)))
+            e_h += float(wt[sl] @ np.einsum("iq,qij,jq->q", ad, dh[sl], ad))
+    return e_psi * (1 + 1e-6), e_h * (1 + 1e-6)
+
+def psi_rounding(mu, a, vs, psi) -> np.ndarray:
+    """A bound (P, N) on |Ψ̃ − Ψ| for the computed ``psi`` of Ψ = A diag(μ) − V_S A (the double
+    data exact): |Ψ̃ − Ψ'| with Ψ' in long double, plus Ψ''s own γ'_{P+2}(|A| diag(μ) + |V_S||A|)."""
+    ld, ulp_ld = np.longdouble, 0.5 * float(np.finfo(np.longdouble).eps)
+    size = np.abs(a) * mu + np.abs(vs) @ np.abs(a)
+    exact = a.astype(ld) * mu.astype(ld) - vs.astype(ld) @ a.astype(ld)
+    return np.abs(psi - exact).astype(float) * (1 + 4 * _gam(1)) + _gam(a.shape[0] + 2, ulp_ld) * size
+
+def input_roundoff(mu, a, vs, psi, env_d, env_c, kern, weights, rho, others: float = 0.0) -> float:
+    """What the rounding of Ψ = A diag(μ) − V_S A and of H_ζ = Σ_j c_j c_jᵀ/(d_j + ζ)
+    (:func:`environment_resolvents`) does to the observed covariance through Δ's brackets
+    (:func:`bracket_roundoff`). On a soft mode d ≈ 1/μ_0 while Ψ's column (~μ_0·a) is rounded
+    relative to |V_S||a|: at T > 0 this grows ~T/μ_0² (hot soft networks near their stability
+    limit, which only the t = 0 checks caught before). Ψ's error a posteriori: |Ψ̃ − Ψ'| with Ψ'
+    in long double (ε_u' = 2⁻⁶⁴; P·N products), plus γ'_{P+2}(|A| diag(μ) + |V_S||A|). H's: the
+    worst case γ_{M+3} Σ_j |c_j||c_j|ᵀ/(d_j + ζ) (a product, a sum and a quotient per term, an
+    M-term sum); when that is more than half of this bound and ``others`` together, the actual
+    |H̃ − H'| (H' in long double, n_q·M·P² products) plus γ'_{M+3}·(the same sum) instead."""
+    ld, ulp_ld = np.longdouble, 0.5 * float(np.finfo(np.longdouble).eps)
+    m = env_d.size
+    dpsi = psi_rounding(mu, a, vs, psi)
+    zeta = kern[0]
+    # Σ_j |c_j||c_j|ᵀ/(d_j + ζ): its diagonal is H's own (positive terms; V_E > 0), the rest
+    # ≤ √(H_ii H_kk) (Cauchy–Schwarz); H's computed diagonal errs by ≤ γ_{M+3} relative
+    diag = np.diagonal(kern[3], axis1=1, axis2=2) * (1 + 2 * _gam(m + 3))
+    h_abs = np.sqrt(diag[:, :, None] * diag[:, None, :]) * (1 + 1e-6)
+    e_psi, e_h = bracket_roundoff(mu, a, kern, weights, rho, dpsi, _gam(m + 3) * h_abs)
+    if e_h > 0.5 * (e_psi + e_h + others):
+        h_ld = environment_resolvents(env_d.astype(ld), env_c.astype(ld), zeta.astype(ld))
+        dh = np.abs(kern[3] - h_ld).astype(float) * (1 + 4 * _gam(1)) + _gam(m + 3, ulp_ld) * h_abs
+        e_h = min(e_h, bracket_roundoff(mu, a, kern, weights, rho, np.zeros_like(dpsi), dh)[1])
+    return e_psi + e_h
 
 def eigen_roundoff(mu, readout, temperature: float = 0.0, mu_error=None) -> float:
     """Bound on what the eigenvalues' error does to the observed covariance through the
@@ -501,55 +577,19 @@ def eigen_roundoff(mu, readout, temperature: float = 0.0, mu_error=None) -> floa
     gx = variance_function(lo, temperature) * e / lo
     return 3.0 * float(max(np.max(r2 @ gx), np.max(r2 @ (gx * mu))))
 
-
-def environment_roundoff(mu, mu_error, a, env_d, env_c, env_error, readout, temperature: float = 0.0) -> float:
-    """Bound on what V_E's eigenvalues' error (``env_error`` e_j ≥ |d̃_j − d_j|, a dense eigh of
-    V_E: graphs, chains with defects) does to the observed covariance through Δ [units of σ], to
-    first order. An error δ in d_j moves H_ζ by −δ c_j c_jᵀ/(d_j + ζ)², and the bracket's X(ζ) by
-    D Aᵀ δH A D; with (Aᵀc_j)_k = (μ_k − d_j)·c̃_jk, c̃_j = Uᵀ(0 ⊕ w_j) (unit: |c̃_jk| ≤ 1), its
-    pole sum is δ·c̃_jk c̃_jl·[g′(d) − g[d, μ_k] − g[d, μ_l] + g[μ_k, μ_l]], each divided
-    difference ≤ G(its smaller point), G(x) = g(x)/x (:func:`eigen_roundoff`; g_p: ≤ g(x)). Read
-    out with ρ_x, ρ_p (module docstring): Σ_j e_j [3 G(d_j) S_j² + 4 S_j T_j], S_j = Σ_k ρ_k c̃_jk,
-    T_j = Σ_k G(μ_k) ρ_k c̃_jk (eigenvalues lowered by their errors)."""
-    mu, e = np.asarray(mu, float), np.broadcast_to(np.asarray(mu_error, float), np.shape(mu))
-    env_d, env_e = np.asarray(env_d, float), np.asarray(env_error, float)
-    if np.size(readout) == 0 or not np.any(env_e > 0):
-        return 0.0
-    if np.any(e >= mu) or np.any(env_e >= env_d):
-        return np.inf
-    w = np.sqrt(mu)
-    r = np.abs(np.atleast_2d(np.asarray(readout, float))).max(axis=0)
-    rho = (r * np.maximum(1.0, w), r * np.maximum(1.0, 1.0 / w))
-    lo, lo_d = mu - e, env_d - env_e
-    g_mu, g_d = variance_function(lo, temperature), variance_function(lo_d, temperature)
-    big = ((g_mu / lo, g_d / lo_d), (g_mu, g_d))  # G for the x bracket, g for the p bracket
-    total = 0.0
-    for start in range(0, env_d.size, 128):
-        sl = slice(start, start + 128)
-        num = np.abs(np.asarray(env_c, float)[:, sl].T @ np.asarray(a, float))  # (j, k)
-        gap = np.abs(mu[None, :] - env_d[sl, None]) - e[None, :] - env_e[sl, None]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ct = np.where(gap > 0, np.minimum(num / gap, 1.0), 1.0)
-        for rh, (gk, gd) in zip(rho, big):
-            s_j, t_j = ct @ rh, ct @ (gk * rh)
-            total += float(env_e[sl] @ (3 * gd[sl] * s_j**2 + 4 * s_j * t_j))
-    return total * (1 + 1e-9)
-
-
 #: the non-uniform FFT's error relative to Σ|α| + |β|: mid-chunk ~1e-15, but the deconvolution
 #: 1/φ̂(m) amplifies the FFT's roundoff toward the chunk's ends; the worst found (review of
 #: session 5: one mode, w = 2.08e-4, h = 0.05, 3489 times) is 2.8e-14 (2.1e-14 at σ = 2), and
 #: 1e-14 was below it. 6e-14: twice that
 NUFFT_FLOOR = 6e-14
 
-
-def trig_sum_errors(w, readout, coef_q, coef_p, t_max: float, mu_error=None):
+def trig_sum_errors(w, readout, coef_q, coef_p, t_max: float, mu_error=None, *, nufft: bool = True):
     """Bounds for the trig sums z(t) = Σ_k u_k [c_q,k cos(w_k t) + c_p,k sin(w_k t)] that give
     every observed x (u = r/√w) and p (u = r√w) row, for each column of ``coef_q``, ``coef_p``
     (N, C), over |t| ≤ t_max: returns (Z, dZ), both (2n, C) (the x rows, then the p rows), with
     |z(t)| ≤ Z and |z̃(t) − z(t)| ≤ dZ. Each term carries
-      * summation and evaluation roundoff φ_s = max(4ε√N, NUFFT_FLOOR) of |u_k|(|c_q| + |c_p|)
-        (the non-uniform FFT's error included);
+      * summation and evaluation roundoff φ_s of |u_k|(|c_q| + |c_p|): 4ε√N for the direct
+        tables (``nufft`` False), max(4ε√N, NUFFT_FLOOR) when the non-uniform FFT may run;
       * a phase error θ_k = 3ε w_k t (w_k, t's split into block start and table offsets, and
         the products each rounded: :func:`harmosync.solvers.trigsum.direct`) + t·δw_k, with
         δw_k = |√μ̃_k − √μ_k| = e_k/(√μ̃_k + √μ_k) ≤ e_k/(w_k + √max(μ̃_k − e_k, 0)) for the
@@ -562,33 +602,33 @@ def trig_sum_errors(w, readout, coef_q, coef_p, t_max: float, mu_error=None):
     e = 8 * eps * float(w.max()) ** 2 if mu_error is None else np.asarray(mu_error, float)
     dw = e / (w + np.sqrt(np.maximum(w * w - e, 0.0)))
     theta = 3 * eps * w * t + t * dw
-    phi = max(4 * eps * np.sqrt(w.size), NUFFT_FLOOR)
+    phi = max(4 * eps * np.sqrt(w.size), NUFFT_FLOOR if nufft else 0.0)
     cq, cp = np.abs(np.asarray(coef_q, float)), np.abs(np.asarray(coef_p, float))
     size = cq + cp
     err = phi * size + theta[:, None] * np.hypot(cq, cp)
     ux, up = r / np.sqrt(w), r * np.sqrt(w)
     return np.vstack([ux @ size, up @ size]), np.vstack([ux @ err, up @ err])
 
-
-def means_roundoff(w, readout, mean0, t_max: float, mu_error=None) -> float:
+def means_roundoff(w, readout, mean0, t_max: float, mu_error=None, *, nufft: bool = True) -> float:
     """Bound on the error of every observed mean ⟨x_a(t)⟩, ⟨p_a(t)⟩ for |t| ≤ t_max: the trig
     sums of :func:`trig_sum_errors` with the initial mean in scaled normal coordinates
     ``mean0`` (2, N) as their one column, plus the roundoff of forming ``mean0`` (a P-term dot
-    product per mode, relative 4ε of its absolute value; the probe rows of U taken as exact)."""
+    product per mode, relative 4ε of its absolute value; the probe rows of U taken as exact).
+    ``nufft``: whether the sums may run through the non-uniform FFT (:func:`trig_sum_errors`)."""
     m = np.asarray(mean0, float)
     if np.size(readout) == 0 or not np.any(m):
         return 0.0
-    z, dz = trig_sum_errors(w, readout, m[0][:, None], m[1][:, None], t_max, mu_error)
+    z, dz = trig_sum_errors(w, readout, m[0][:, None], m[1][:, None], t_max, mu_error, nufft=nufft)
     return float(np.max(dz + 4 * np.finfo(float).eps * z))
 
-
-def evaluation_roundoff(w, readout, nu, values, vectors, t_max: float, mu_error=None) -> float:
+def evaluation_roundoff(w, readout, nu, values, vectors, t_max: float, mu_error=None, *,
+                        nufft: bool = True) -> float:
     """Bound on the roundoff and phase error of evaluating σ(t) = const + Σ_r λ_r z_r z_rᵀ for
     |t| ≤ t_max, on every entry σ_ab (a, b any observed x or p). The constant part is a dot
     product (≲ 4ε√N of its absolute terms). With (Z, dZ) of :func:`trig_sum_errors` for the
     columns v_r: |δ(z_a z_b)| ≤ Z_a dZ_b + dZ_a Z_b + dZ_a dZ_b, summed over r with |λ_r|, plus
     (R + 2)ε Σ_r |λ_r| Z_a Z_b for the products and sums of the assembly; the largest over
-    (a, b) pairs."""
+    (a, b) pairs. ``nufft``: whether the sums may run through the non-uniform FFT."""
     w = np.asarray(w, float)
     r = np.abs(np.asarray(readout, float))
     if r.size == 0:
@@ -597,13 +637,12 @@ def evaluation_roundoff(w, readout, nu, values, vectors, t_max: float, mu_error=
     out = 4 * eps * np.sqrt(w.size) * float(np.max((r**2) @ (nu * (1 / w + w))))
     if np.size(values):
         lam = np.abs(np.asarray(values, float))
-        z, dz = trig_sum_errors(w, r, vectors[0], vectors[1], t_max, mu_error)
+        z, dz = trig_sum_errors(w, r, vectors[0], vectors[1], t_max, mu_error, nufft=nufft)
         zl = z * lam
         pair = zl @ dz.T
         pair = pair + pair.T + (dz * lam) @ dz.T + (lam.size + 2) * eps * (zl @ z.T)
         out += float(pair.max())
     return float(out)
-
 
 def eigenvalue_errors(v, mu, u, rounding=None, fallback: float | None = None) -> np.ndarray:
     """A posteriori bounds e_k ≥ |μ̃_k − λ_k| on the computed eigenvalues μ̃ (N,) of a symmetric
@@ -664,7 +703,6 @@ def eigenvalue_errors(v, mu, u, rounding=None, fallback: float | None = None) ->
         sl = slice(start, start + x.shape[1])
         rho[sl], half[sl], eta[sl] = rh, sk + err_rho + 4 * g_sum * rh_f, rn
     return enclose(mu, rho, half, eta, fallback)
-
 
 def enclose(mu, rho, half, eta, fallback=None) -> np.ndarray:
     """e_k from the per-mode data of :func:`eigenvalue_errors`: the Rayleigh quotient ρ_k
