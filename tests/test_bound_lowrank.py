@@ -15,6 +15,7 @@ from harmosync import network as nw
 from harmosync import states as st
 from harmosync.dynamics import evaluation as ev
 from harmosync.solvers import lowrank as lr
+from harmosync.solvers import roundoff as ro
 from harmosync.solvers import trigsum as ts
 from reference_mp import Reference
 
@@ -37,7 +38,7 @@ def test_direct_trig_sums_are_within_the_direct_bound(seed):
     cq, cp = rng.normal(size=(n, 3)) * 10 ** rng.uniform(-3, 3, (n, 1)), rng.normal(size=(n, 3))
     t0 = 1000.0 * seed
     t = t0 + h * np.arange(count)
-    _, dz = lr.trig_sum_errors(w, r, cq, cp, float(t[-1]), np.zeros(n), nufft=False)
+    _, dz = ro.trig_sum_errors(w, r, cq, cp, float(t[-1]), np.zeros(n), nufft=False)
     for u, dzu, (a, b) in ((r / np.sqrt(w), dz[0], (cq, cp)), (r * np.sqrt(w), dz[1], (cp, -cq))):
         alpha, beta = u[0][:, None] * a, u[0][:, None] * b
         exact = trig_sums_ld(w, alpha, beta, t)
@@ -46,7 +47,7 @@ def test_direct_trig_sums_are_within_the_direct_bound(seed):
         for got in (fast, plain):
             err = np.abs(got - exact).astype(float).max(axis=0)
             assert np.all(err <= dzu), (err / dzu).max()
-    _, dz_nufft = lr.trig_sum_errors(w, r, cq, cp, float(t[-1]), np.zeros(n))
+    _, dz_nufft = ro.trig_sum_errors(w, r, cq, cp, float(t[-1]), np.zeros(n))
     assert np.all(dz_nufft > dz)  # the NUFFT's floor (6e-14 of Σ|u||c|) is above 4ε√N
 
 
@@ -71,7 +72,7 @@ def test_bound_charges_the_nufft_floor_only_when_the_nufft_runs():
     m_nufft = sol.moments(times, engine="nufft")
     b1 = sol.error_bound
     w, mu_err = evo.frequencies, evo.mu_error
-    with_floor = evo.fixed_bound + lr.evaluation_roundoff(w, evo.readout, evo.nu, evo.values, evo.vectors,
+    with_floor = evo.fixed_bound + ro.evaluation_roundoff(w, evo.readout, evo.nu, evo.values, evo.vectors,
                                                           200.0, mu_err, nufft=True)
     assert b1 >= with_floor > b0
     sol.moments(times[:10], engine="direct")

@@ -96,7 +96,7 @@ def assert_tight(err, bound, scale, limit=100):
 #: (seed, kind) → the tightness these random networks reach, 100× elsewhere (none left). The soft
 #: eigenvectors' term (softmodes.vector_roundoff) is componentwise now (it made seeds 2, 3, 9
 #: 106–192×; now ≤ 2e-14 there); seed 9's chain path was left at 100.1× by the trig sums' phase
-#: and summation errors over t ≤ 1000 (lowrank.evaluation_roundoff: 4.8e-11 of the bound
+#: and summation errors over t ≤ 1000 (roundoff.evaluation_roundoff: 4.8e-11 of the bound
 #: 5.5e-11, against an error of 3.1e-13), 87× (bound 4.8e-11) since the NUFFT's floor is charged
 #: only when the NUFFT runs. What is left there is the worst case of a real mechanism (phases
 #: 3ε·w·t and t·δw_k, all of one sign); its Σ_r |λ_r| Z_ar dZ_br also drops the cancellation

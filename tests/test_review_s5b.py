@@ -18,7 +18,7 @@ from harmosync import network as nw
 from harmosync import states as st
 from harmosync.solvers import expsum as es
 from harmosync.solvers import trigsum as ts
-from harmosync.solvers.lowrank import trig_sum_errors
+from harmosync.solvers.roundoff import trig_sum_errors
 
 LD = np.longdouble
 
@@ -37,7 +37,7 @@ def nufft_sums(w, a, b, t0, h, count, **kw):
 # --- 1. the NUFFT ------------------------------------------------------------------------------
 
 def test_nufft_single_mode_within_trig_sum_bound():
-    """|f̃ − f| ≤ dZ of lowrank.trig_sum_errors (readout √w: u_k = 1; exact frequencies)."""
+    """|f̃ − f| ≤ dZ of roundoff.trig_sum_errors (readout √w: u_k = 1; exact frequencies)."""
     w = np.array([0.0002076731311562258])
     a, b = np.ones((1, 1)), np.zeros((1, 1))
     count, h = 3489, 0.05

@@ -7,7 +7,7 @@ Checked against independent references:
   double (64-bit mantissa, ~1e-19) on a subset of times, for several grids (σ from 1.75 to
   2.5), chunk lengths and frequency sets (a narrow band as in the Fig. 6 map, a wide band up to
   w·h = π, long times where a double 2π would shift the phases); the error is asserted below
-  the bound that ``lowrank.trig_sum_errors`` states, φ_s Σ_k(|α_kc| + |β_kc|) + Σ_k θ_k √(α² + β²)
+  the bound that ``roundoff.trig_sum_errors`` states, φ_s Σ_k(|α_kc| + |β_kc|) + Σ_k θ_k √(α² + β²)
   with φ_s = max(4ε√N, 1e-14), θ_k = 3ε w_k t (and, without the phase term, below φ_s/2);
 * the fused moments against the trig sums' rows contracted by ``_covariance_rows`` (bitwise) and
   against the BLAS engine within the evolution's error bound.
@@ -21,7 +21,7 @@ from harmosync import network as nw
 from harmosync import states as st
 from harmosync.dynamics import evaluation as ev
 from harmosync.solvers import trigsum as ts
-from harmosync.solvers.lowrank import trig_sum_errors
+from harmosync.solvers.roundoff import trig_sum_errors
 from moments_reference import contracted_moments
 
 LD = np.longdouble
@@ -42,7 +42,7 @@ def plan_sums(plan, coef, t0, h, count):
 
 
 def stated_bound(w, a, b, t_max):
-    """The bound of lowrank.trig_sum_errors on each column (the x row with readout √w, so that
+    """The bound of roundoff.trig_sum_errors on each column (the x row with readout √w, so that
     its u_k = 1; exact frequencies: eigenvalue errors 0)."""
     z, dz = trig_sum_errors(w, np.sqrt(w)[None, :], a, b, t_max, mu_error=np.zeros(w.size))
     return dz[0]

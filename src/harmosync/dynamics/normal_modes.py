@@ -85,7 +85,8 @@ from ..errors import HarmosyncError, NumericalError
 from ..network import Network, chain_mode_rows, chain_modes
 from ..solvers import blas_threads
 from ..solvers.arrowhead import chain_mode_errors
-from ..solvers.lowrank import eigen_roundoff, evaluation_roundoff, low_rank_delta, means_roundoff
+from ..solvers.lowrank import low_rank_delta
+from ..solvers.roundoff import eigen_roundoff, evaluation_roundoff, means_roundoff
 from ..solvers.softmodes import environment_roundoff, vector_roundoff
 from ..states import InitialState, environment_covariance
 from .contract import Moments, check_times

@@ -30,7 +30,8 @@ import scipy.sparse as sp
 from ..errors import NumericalError, UnstableNetworkError
 from ..network import Network, chain_mode_rows, chain_modes
 from ..solvers.arrowhead import arrowhead_modes, chain_mode_errors, chain_rounding
-from ..solvers.lowrank import SOFT, eigenvalue_errors, soft_modes
+from ..solvers.lowrank import SOFT, soft_modes
+from ..solvers.roundoff import eigenvalue_errors
 from ..solvers.softmodes import refine_arrowhead_soft, refine_soft_vectors, soft_mode_errors
 
 
@@ -248,7 +249,7 @@ def _potential_rounding(network: Network, *, v=None, diag=None, attachments=None
 def dense_mode_errors(network: Network, mu, u, *, v=None, diag=None, attachments=None) -> np.ndarray:
     """Per-mode bounds on |μ̃_k − μ_k| for a dense eigh (μ̃ = ``mu``, eigenvectors ``u``) of
     ``network``'s V, μ_k the eigenvalues of V from the exact parameters
-    (:func:`~harmosync.solvers.lowrank.eigenvalue_errors`; clusters fall back to Weyl's
+    (:func:`~harmosync.solvers.roundoff.eigenvalue_errors`; clusters fall back to Weyl's
     8ε‖V‖ + ‖δV‖ for a backward-stable eigh). ``v``, ``diag``, ``attachments``: a cut chain
     (:func:`_potential_rounding`)."""
     v, rounding = _potential_rounding(network, v=v, diag=diag, attachments=attachments)

@@ -12,7 +12,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy import fft
 
-from .lowrank import enclose, soft_modes
+from .lowrank import soft_modes
+from .roundoff import enclose
 from .stieltjes import variance_function
 
 #: Chebyshev nodes per probe for the arrowhead's soft subspace (:func:`arrowhead_soft_basis`)
@@ -319,7 +320,7 @@ def chain_mode_apply(y, boundary: str) -> np.ndarray:
 
 def vector_roundoff(mu, mu_error, residual, readout, temperature: float = 0.0) -> float:
     """Bound on what the refined soft eigenvectors' errors do to the observed covariance [units
-    of σ], first order as :func:`~harmosync.solvers.lowrank.eigen_roundoff` for the eigenvalues.
+    of σ], first order as :func:`~harmosync.solvers.roundoff.eigen_roundoff` for the eigenvalues.
     ``residual`` (2, N): η_k ≥ ‖Vx̃_k − ρ_k x̃_k‖ and t_k ≥ ‖X̃_Sᵀr_k‖ (:func:`soft_mode_errors`)
     for the modes S with η_k > 0 (the lowest; the others' vectors taken as exact); with more rows
     (:func:`soft_mode_errors` given the observed ``rows``), :func:`hard_components`' numbers and

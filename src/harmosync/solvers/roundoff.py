@@ -1,0 +1,206 @@
+"""The rest of a closed evolution's error bound (harmosync.dynamics.normal_modes, "Error
+bound"), besides Δ's (:mod:`.lowrank`): per-mode eigenvalue enclosures (:func:`eigenvalue_errors`
+for a dense eigh, :func:`.arrowhead.arrowhead_errors` for the chain's secular equations, both
+through :func:`enclose`), what the eigenvalues' error does to the stationary split
+(:func:`eigen_roundoff`), and the trig sums' roundoff and phase errors for the covariance
+(:func:`evaluation_roundoff`) and the means (:func:`means_roundoff`), from
+:func:`trig_sum_errors`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from .stieltjes import variance_function
+
+
+def eigen_roundoff(mu, readout, temperature: float = 0.0, mu_error=None) -> float:
+    """Bound on what the eigenvalues' error does to the observed covariance through the
+    stationary split [same units as σ], to first order in the errors: each μ_k is off by at most
+    e_k (``mu_error``: scalar or (N,), from :func:`eigenvalue_errors` or the worst case; default
+    8ε‖V‖, a backward-stable dense eigh). Three pieces, each ≤ Σ_k r_ak² e_k G_k (x) or
+    Σ_k r_ak² e_k μ_k G_k (p):
+      S   the stationary part g(μ̃) instead of g(μ);
+      E_0 the initial state rebuilt from the split: Δ's resolvent identity takes the computed
+          modes as exact modes of V_0 + H, which errs by g[λ, μ̃_k]·(μ̃_k − μ_k) (a divided
+          difference of g; its partner λ of V_0 lies above the soft modes: λ_min(V) ≤ λ_min(V_0)
+          since H has zero diagonal blocks);
+      the deviation Δ then carries E_0 − S: |error(t)| ≤ |S| + |E_0 − S| ≤ 2|S| + |E_0|.
+    G_k bounds |g′| on [μ̃_k − e_k, ∞): g(μ) = ν(√μ)/√μ obeys |g′(μ)| ≤ g(μ)/μ
+    (d ln g/dμ ∈ [−1/μ, −1/2μ]) and g(μ)/μ decreases, so G_k = g(m_k)/m_k, m_k = μ̃_k − e_k
+    (mean value theorem); for g_p = μg, 0 ≤ g_p′ ≤ g_p/2μ. Infinite if some e_k ≥ μ̃_k.
+    Negligible unless the spectrum is soft: it is what bounds a thermal soft mode. (Cross terms
+    |Σ r_ak r_bk δg_k| ≤ the larger diagonal, Cauchy–Schwarz.) The computed eigenvectors are
+    taken as exact (their error, ~ε‖V‖/gap, enters σ through differences of g between modes:
+    measured negligible, tests/test_accuracy.py)."""
+    mu = np.asarray(mu, float)
+    r2 = np.asarray(readout, float) ** 2
+    if r2.size == 0:
+        return 0.0
+    e = 8 * np.finfo(float).eps * float(mu.max()) if mu_error is None else np.asarray(mu_error, float)
+    e = np.broadcast_to(e, mu.shape)
+    if np.any(e >= mu):
+        return np.inf
+    lo = mu - e
+    gx = variance_function(lo, temperature) * e / lo
+    return 3.0 * float(max(np.max(r2 @ gx), np.max(r2 @ (gx * mu))))
+
+#: the non-uniform FFT's error relative to Σ|α| + |β|: mid-chunk ~1e-15, but the deconvolution
+#: 1/φ̂(m) amplifies the FFT's roundoff toward the chunk's ends; the worst found (review of
+#: session 5: one mode, w = 2.08e-4, h = 0.05, 3489 times) is 2.8e-14 (2.1e-14 at σ = 2), and
+#: 1e-14 was below it. 6e-14: twice that
+NUFFT_FLOOR = 6e-14
+
+def trig_sum_errors(w, readout, coef_q, coef_p, t_max: float, mu_error=None, *, nufft: bool = True):
+    """Bounds for the trig sums z(t) = Σ_k u_k [c_q,k cos(w_k t) + c_p,k sin(w_k t)] that give
+    every observed x (u = r/√w) and p (u = r√w) row, for each column of ``coef_q``, ``coef_p``
+    (N, C), over |t| ≤ t_max: returns (Z, dZ), both (2n, C) (the x rows, then the p rows), with
+    |z(t)| ≤ Z and |z̃(t) − z(t)| ≤ dZ. Each term carries
+      * summation and evaluation roundoff φ_s of |u_k|(|c_q| + |c_p|): 4ε√N for the direct
+        tables (``nufft`` False), max(4ε√N, NUFFT_FLOOR) when the non-uniform FFT may run;
+      * a phase error θ_k = 3ε w_k t (w_k, t's split into block start and table offsets, and
+        the products each rounded: :func:`harmosync.solvers.trigsum.direct`) + t·δw_k, with
+        δw_k = |√μ̃_k − √μ_k| = e_k/(√μ̃_k + √μ_k) ≤ e_k/(w_k + √max(μ̃_k − e_k, 0)) for the
+        eigenvalue error e_k (``mu_error``), of |u_k|·√(c_q² + c_p²) (a rotated phasor:
+        |A cos(θ + δ − φ) − A cos(θ − φ)| ≤ A|δ|)."""
+    w = np.asarray(w, float)
+    r = np.abs(np.atleast_2d(np.asarray(readout, float)))
+    eps = np.finfo(float).eps
+    t = float(t_max) if np.isfinite(t_max) else 0.0
+    e = 8 * eps * float(w.max()) ** 2 if mu_error is None else np.asarray(mu_error, float)
+    dw = e / (w + np.sqrt(np.maximum(w * w - e, 0.0)))
+    theta = 3 * eps * w * t + t * dw
+    phi = max(4 * eps * np.sqrt(w.size), NUFFT_FLOOR if nufft else 0.0)
+    cq, cp = np.abs(np.asarray(coef_q, float)), np.abs(np.asarray(coef_p, float))
+    size = cq + cp
+    err = phi * size + theta[:, None] * np.hypot(cq, cp)
+    ux, up = r / np.sqrt(w), r * np.sqrt(w)
+    return np.vstack([ux @ size, up @ size]), np.vstack([ux @ err, up @ err])
+
+def means_roundoff(w, readout, mean0, t_max: float, mu_error=None, *, nufft: bool = True) -> float:
+    """Bound on the error of every observed mean ⟨x_a(t)⟩, ⟨p_a(t)⟩ for |t| ≤ t_max: the trig
+    sums of :func:`trig_sum_errors` with the initial mean in scaled normal coordinates
+    ``mean0`` (2, N) as their one column, plus the roundoff of forming ``mean0`` (a P-term dot
+    product per mode, relative 4ε of its absolute value; the probe rows of U taken as exact).
+    ``nufft``: whether the sums may run through the non-uniform FFT (:func:`trig_sum_errors`)."""
+    m = np.asarray(mean0, float)
+    if np.size(readout) == 0 or not np.any(m):
+        return 0.0
+    z, dz = trig_sum_errors(w, readout, m[0][:, None], m[1][:, None], t_max, mu_error, nufft=nufft)
+    return float(np.max(dz + 4 * np.finfo(float).eps * z))
+
+def evaluation_roundoff(w, readout, nu, values, vectors, t_max: float, mu_error=None, *,
+                        nufft: bool = True) -> float:
+    """Bound on the roundoff and phase error of evaluating σ(t) = const + Σ_r λ_r z_r z_rᵀ for
+    |t| ≤ t_max, on every entry σ_ab (a, b any observed x or p). The constant part is a dot
+    product (≲ 4ε√N of its absolute terms). With (Z, dZ) of :func:`trig_sum_errors` for the
+    columns v_r: |δ(z_a z_b)| ≤ Z_a dZ_b + dZ_a Z_b + dZ_a dZ_b, summed over r with |λ_r|, plus
+    (R + 2)ε Σ_r |λ_r| Z_a Z_b for the products and sums of the assembly; the largest over
+    (a, b) pairs. ``nufft``: whether the sums may run through the non-uniform FFT."""
+    w = np.asarray(w, float)
+    r = np.abs(np.asarray(readout, float))
+    if r.size == 0:
+        return 0.0
+    eps = np.finfo(float).eps
+    out = 4 * eps * np.sqrt(w.size) * float(np.max((r**2) @ (nu * (1 / w + w))))
+    if np.size(values):
+        lam = np.abs(np.asarray(values, float))
+        z, dz = trig_sum_errors(w, r, vectors[0], vectors[1], t_max, mu_error, nufft=nufft)
+        zl = z * lam
+        pair = zl @ dz.T
+        pair = pair + pair.T + (dz * lam) @ dz.T + (lam.size + 2) * eps * (zl @ z.T)
+        out += float(pair.max())
+    return float(out)
+
+def eigenvalue_errors(v, mu, u, rounding=None, fallback: float | None = None) -> np.ndarray:
+    """A posteriori bounds e_k ≥ |μ̃_k − λ_k| on the computed eigenvalues μ̃ (N,) of a symmetric
+    V with computed eigenvectors u (N, N columns), λ_k the eigenvalues of V + δV, where
+    ``rounding`` (sparse or dense, entrywise ≥ |δV|; None: 0) bounds how far the float V is from
+    the matrix of the exact parameters. Everything is computed in extended precision
+    (np.longdouble), O(nnz(V)·N) with a sparse ``v``. For the unit x_k = u_k/‖u_k‖
+    (non-orthogonality of the computed u does not enter: each pair is enclosed on its own):
+
+      ρ_k = x_kᵀVx_k, r_k = Vx_k − ρ_k x_k; for V + δV the Rayleigh quotient lies within
+      s_k = |x_k|ᵀ|δV||x_k| of ρ_k and its residual is ≤ η_k = ‖r_k‖ + ‖|δV||x_k|‖ (the
+      Rayleigh quotient minimises ‖Ax − cx‖ over c), extended-precision roundoff added to both.
+
+    * Residual theorem (Parlett, The Symmetric Eigenvalue Problem, Thm 4.5.1): [ρ_k − s_k − η_k,
+      ρ_k + s_k + η_k] =: J_k contains an eigenvalue of V + δV. When the N intervals J_k are
+      pairwise disjoint, each holds exactly one (there are N), which is λ_k.
+    * Kato–Temple (ibid., Thm 10.5.1): if λ is the only eigenvalue in (α, β) ∋ ρ, then
+      |λ − ρ| ≤ η²/min(ρ − α, β − ρ); here (α, β) is the gap between the neighbouring
+      intervals, so |λ_k − ρ′_k| ≤ η_k²/δ_k, δ_k the distance from [ρ_k ± s_k] to J_{k±1}.
+
+    e_k = |μ̃_k − ρ_k| + s_k + min(η_k, η_k²/δ_k). Modes whose interval meets a neighbour's
+    (clusters within ~ε‖V‖) get ``fallback`` (the backward-stability worst case, Weyl)."""
+    ld = np.longdouble
+    mu = np.asarray(mu, float)
+    n = mu.size
+    vf = sp.csr_matrix(v)
+    vl, av = vf.astype(ld), abs(vf)
+    dv = abs(sp.csr_matrix(rounding)) if rounding is not None else None
+    eps_ld = float(np.finfo(ld).eps)
+    g_row, g_sum = 1.01 * int(np.max(np.diff(vf.indptr), initial=1)) * eps_ld, 1.01 * n * eps_ld
+    safe = 1 + 4 * n * np.finfo(float).eps  # the bounds' own sums of non-negative terms, in double
+    rho, half, eta = np.empty(n, ld), np.empty(n), np.empty(n)
+    u = np.asarray(u, float)
+    for start in range(0, n, 256):  # column blocks: O(N·256) extended-precision numbers
+        uf = u[:, start:start + 256]
+        x = uf.astype(ld)
+        n2 = np.einsum("ij,ij->j", x, x)
+        vx = vl @ x
+        rh = np.einsum("ij,ij->j", x, vx) / n2
+        vxf = vx.astype(float)
+        res = vx
+        res -= np.multiply(x, rh, out=x)  # x is not needed after this
+        nrm = np.sqrt(n2).astype(float)
+        # in double: the extended-precision roundoff of Vx (≤ nnz terms a row) and of the
+        # N-term sums, and V's rounding, for the unit vector x/‖x‖
+        ax = np.abs(uf) * (safe / nrm)
+        avx = av @ ax
+        rh_f = np.abs(rh.astype(float))
+        err_rho = (g_row * np.einsum("ij,ij->j", ax, avx)
+                   + g_sum * np.einsum("ij,ij->j", ax, np.abs(vxf)) / nrm) * safe
+        rn = (np.sqrt(np.einsum("ij,ij->j", res, res)).astype(float) / nrm * (1 + g_sum)
+              + (g_row * np.sqrt(np.einsum("ij,ij->j", avx, avx)) + 2 * g_sum * rh_f) * safe + err_rho)
+        sk = 0.0
+        if dv is not None:
+            dx = dv @ ax
+            sk = np.einsum("ij,ij->j", ax, dx) * safe
+            rn = rn + np.sqrt(np.einsum("ij,ij->j", dx, dx)) * safe
+        sl = slice(start, start + x.shape[1])
+        rho[sl], half[sl], eta[sl] = rh, sk + err_rho + 4 * g_sum * rh_f, rn
+    return enclose(mu, rho, half, eta, fallback)
+
+def enclose(mu, rho, half, eta, fallback=None) -> np.ndarray:
+    """e_k from the per-mode data of :func:`eigenvalue_errors`: the Rayleigh quotient ρ_k
+    (extended precision) of the exact matrix lies within ``half`` of ρ_k, its residual norm is
+    ≤ ``eta``; intervals J_k = ρ_k ± (half + eta), disjointness, Kato–Temple (docstring there).
+    A mode known only by a radius e around μ̃ passes ρ = μ̃, half = e, eta = 0."""
+    ld = np.longdouble
+    mu = np.asarray(mu, float)
+    rho = np.asarray(rho, ld)
+    n = mu.size
+    rho_f = rho.astype(float)
+    half = np.asarray(half, float) * (1 + 1e-12) + 2 * np.finfo(float).eps * np.abs(rho_f)  # + ρ to float
+    eta = np.asarray(eta, float) * (1 + 1e-12)
+    lo, hi = rho_f - half - eta, rho_f + half + eta
+    order = np.argsort(lo, kind="stable")
+    lo_s, hi_s = lo[order], hi[order]
+    sep = hi_s[:-1] < lo_s[1:]  # neighbours (in order of left ends) disjoint
+    ok = np.ones(n, bool)
+    ok[:-1] &= sep
+    ok[1:] &= sep
+    left = np.concatenate([[-np.inf], hi_s[:-1]])
+    right = np.concatenate([lo_s[1:], [np.inf]])
+    c_lo, c_hi = (rho_f - half)[order], (rho_f + half)[order]
+    delta = np.minimum(c_lo - left, right - c_hi) * (1 - 1e-12)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        temple = np.where(delta > 0, eta[order] ** 2 / delta, np.inf)
+    e = np.empty(n)
+    e[order] = np.minimum(eta[order], temple)
+    e += np.abs(mu.astype(ld) - rho).astype(float) * (1 + 1e-12) + half
+    ok_modes = np.empty(n, bool)
+    ok_modes[order] = ok
+    return np.where(ok_modes, e, np.inf if fallback is None else np.maximum(e, fallback))
