@@ -88,7 +88,7 @@ from ..solvers.softmodes import environment_roundoff, vector_roundoff
 from ..states import InitialState, environment_covariance
 from .contract import Moments, check_times
 from .evaluation import BLOCK, evaluate_means, iter_moment_rows
-from .spectrum import Spectrum, chain_spectrum, dense_spectrum
+from .spectrum import Spectrum, chain_spectrum, dense_spectrum, eigenvector_roundoff
 
 #: the bound is at least this many times the discrepancy at t = 0 (:func:`initial_discrepancy`):
 #: a safety net, measured where no a-priori term reaches (it caught the soft T = 0 chains' loss
@@ -351,6 +351,9 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
     else:
         values, vectors, fixed = np.zeros(0), np.zeros((2, w.size, 0)), 0.0
         nu = np.zeros(w.size)  # has_covariance=False: moments refuse, means work
+    if spec.mode_bound is not None:  # a dense eigh's eigenvector errors, up to t_max
+        bound += eigenvector_roundoff(spec.mode_bound, w, readout, mean0, nu, values, vectors, horizon,
+                                      tol * max(1.0, float(np.max(np.abs(values), initial=0.0))))
     label = method
     if window is not None:
         bound += window.bound
