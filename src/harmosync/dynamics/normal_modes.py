@@ -59,8 +59,9 @@ evaluation reaches a later |t|: read it after evaluating); the means' part alone
 It is first order in the eigenvalues' errors; the refined soft modes' eigenvector errors enter
 through their parts outside the exact soft span, bounded row by row on the observed rows
 (:func:`~harmosync.solvers.softmodes.vector_roundoff`, :func:`~harmosync.solvers.softmodes.hard_components`),
-the other computed eigenvectors are taken as exact (their error, ~ε‖V‖/gap, enters σ through
-differences of g between modes and through cos w_j t − cos w_k t, both bounded in time): tested
+the dense eigh's other eigenvectors through the residual matrix in the computed eigenbasis and
+the propagator's divided differences (Daleckii–Krein; :func:`~.spectrum.eigenvector_roundoff`, up to
+t_max; the chain path's follow from its eigenvalues in closed form and are taken as exact): tested
 honest against 25–40-digit references on soft, hot, near-critical, acoustic and random networks,
 and 2–160× above the actual error there (docs/conventions.md).
 

@@ -344,7 +344,8 @@ def mode_perturbation(v, rounding, mu, u, skip=None) -> np.ndarray | None:
     nnz = int(np.max(np.diff(vc.indptr), initial=1))
     vrow = float(np.max(np.asarray(abs(vc).sum(axis=1)), initial=0.0))
     res_err = (nnz + 2) * eps_ld * (vrow + np.abs(mu)[None, :]) * np.outer(norms, norms)
-    b = np.abs(u.T @ res) + 1.01 * n * eps * (au.T @ np.abs(res)) + res_err
+    rn = np.sqrt(np.einsum("ij,ij->j", res, res))
+    b = np.abs(u.T @ res) + 1.01 * n * eps * np.outer(norms, rn) + res_err  # (|Ũ|ᵀ|R|)_kl ≤ ‖u_k‖‖r_l‖
     g = gram_defect(u)
     dv = au.T @ (abs(sp.csr_matrix(rounding)) @ au)  # ≥ |ŨᵀδVŨ| (Q for Ũ: second order)
     b += g * (np.abs(mu[:, None] - mu[None, :]) / 2) + dv * (1 + 2.02 * n * eps)
@@ -395,7 +396,7 @@ def propagator_divided_differences(w, t: float, rows=slice(None)):
     s = wk + wl
     gap = np.abs(wk - wl) * s
     lo, hi = np.minimum(wk, wl), np.maximum(wk, wl)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # t = ∞: the far caps (near: ∞)
         fs = np.minimum(t, 1 / w)
         near = (t / s, 2 * t / (lo * s), (1 + hi * t) / s)
         far = (2 / gap, (fs[rows][:, None] + fs[None, :]) / gap, s / gap)
@@ -413,11 +414,13 @@ def eigenvector_roundoff(b, w, readout, mean0, nu, values, vectors, t: float, fl
     G_x = |U_a|(b ∘ |F_c|)/√w, G_p = |U_a|(b ∘ |F_s|)√w for x rows (F_k, F_c for p rows). Means:
     G·|y₀|. Covariance: |δσ_ab| ≤ √(q_a s_b) + √(q_b s_a) + √(q_a q_b), with q_a ≥ gᵀσ′₀g and
     s_a ≥ max_t σ_aa(t) (rotation-invariant ν part + Σ_{λ_r>0} λ_r (|r_a|·|v_r|)²); ``floor``:
-    the dropped eigenvalues of Δ (≤ floor·‖g‖²)."""
+    the dropped eigenvalues of Δ (≤ floor·‖g‖²). The diagonal B_kk, μ_k's first-order shift, is
+    left to the phase terms (|μ̃_k − μ_k| ≤ e_k, ``mu_error``). t = ∞ (no ``t_max``): the far
+    caps only, valid at every t (∞ for an exactly degenerate pair)."""
     w = np.asarray(w, float)
     u = np.abs(np.asarray(readout, float))
     n, m = u.shape
-    if n == 0 or t <= 0 or not np.isfinite(t):
+    if n == 0 or t <= 0:
         return 0.0
     sw = np.sqrt(w)
     ones, hs = np.ones(m), np.minimum(t, 1 / w)  # |f_c|, |f_s| (|f_k| ≤ w)
@@ -425,9 +428,11 @@ def eigenvector_roundoff(b, w, readout, mean0, nu, values, vectors, t: float, fl
     for start in range(0, m, 256):  # row blocks of b: O(256·N) memory
         rows = slice(start, min(start + 256, m))
         fc, fs, fk = propagator_divided_differences(w, t, rows)
-        bb, gg = b[0][rows], b[1][rows] / 2
-        uc, us, uk = (u[:, rows] @ (bb * f + gg * (h[rows][:, None] + h[None, :]))
-                      for f, h in ((fc, ones), (fs, hs), (fk, w)))
+        bb, gg = b[0][rows].copy(), b[1][rows] / 2
+        bb[np.arange(bb.shape[0]), np.arange(start, rows.stop)] = 0.0  # B_kk: the eigenvalues' errors
+        with np.errstate(invalid="ignore"):  # 0·∞ (t = ∞): no perturbation, no error
+            uc, us, uk = (u[:, rows] @ (np.where(bb > 0, bb * f, 0.0) + gg * (h[rows][:, None] + h[None, :]))
+                          for f, h in ((fc, ones), (fs, hs), (fk, w)))
         gx[:n] += uc
         gp[:n] += us
         gx[n:] += uk
