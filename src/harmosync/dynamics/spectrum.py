@@ -412,8 +412,10 @@ def eigenvector_roundoff(b, w, readout, mean0, nu, values, vectors, t: float, fl
     the error is gᵀy₀ (y₀ the initial state in scaled normal coordinates, ``mean0``, covariance
     diag(ν, ν) + Σ_r λ_r v_r v_rᵀ, ``nu``, ``values``, ``vectors``) with |g| ≤ G:
     G_x = |U_a|(b ∘ |F_c|)/√w, G_p = |U_a|(b ∘ |F_s|)√w for x rows (F_k, F_c for p rows). Means:
-    G·|y₀|. Covariance: |δσ_ab| ≤ √(q_a s_b) + √(q_b s_a) + √(q_a q_b), with q_a ≥ gᵀσ′₀g and
-    s_a ≥ max_t σ_aa(t) (rotation-invariant ν part + Σ_{λ_r>0} λ_r (|r_a|·|v_r|)²); ``floor``:
+    G·|y₀|. Covariance: δσ_ab = g_aᵀσ′₀m_b(t) + g_bᵀσ′₀m_a(t) + O(B²), m_a(t) the row a of the
+    computed evolution in y₀'s coordinates, |m_a| ≤ r_a = |U_a|/√w (x rows), |U_a|√w (p rows),
+    bounded mode by mode on diag(ν, ν) and through |λ_r| on Δ; the second order by √(q_a q_b),
+    q_a ≥ g_aᵀσ′₀g_a; ``floor``:
     the dropped eigenvalues of Δ (≤ floor·‖g‖²). The diagonal B_kk, μ_k's first-order shift, is
     left to the phase terms (|μ̃_k − μ_k| ≤ e_k, ``mu_error``). t = ∞ (no ``t_max``): the far
     caps only, valid at every t (∞ for an exactly degenerate pair)."""
@@ -447,10 +449,14 @@ def eigenvector_roundoff(b, w, readout, mean0, nu, values, vectors, t: float, fl
         return mean_err
     lam = np.asarray(values, float)
     pos = lam > 0
-    vx, vp = np.abs(vectors[0][:, pos]), np.abs(vectors[1][:, pos])
-    q = gx**2 @ nu + gp**2 @ nu + ((gx @ vx + gp @ vp) ** 2) @ lam[pos] + floor * np.sum(gx**2 + gp**2, axis=1)
+    ax, ap = np.abs(vectors[0]), np.abs(vectors[1])
+    q = gx**2 @ nu + gp**2 @ nu + ((gx @ ax[:, pos] + gp @ ap[:, pos]) ** 2) @ lam[pos] \
+        + floor * np.sum(gx**2 + gp**2, axis=1)
     r = np.concatenate([u / sw, u * sw])  # |rows of x_a, p_a| in scaled normal coordinates
-    vn = np.sqrt(vx**2 + vp**2)
-    s = r**2 @ nu + ((r @ vn) ** 2) @ lam[pos] + floor * np.sum(r**2, axis=1)
-    cov_err = float(np.max(np.sqrt(np.outer(q, s)) + np.sqrt(np.outer(s, q)) + np.sqrt(np.outer(q, q))))
+    # gᵀσ′₀m_b(t), m_b(t) = r_b·(cos, sin) the row b of the rotation: diag(ν) part mode by mode
+    # (|g_x cos + g_p sin| ≤ √(g_x² + g_p²)), Δ's part through |λ_r|, the dropped part by Cauchy–Schwarz
+    cross = (np.sqrt(gx**2 + gp**2) * nu) @ r.T \
+        + (np.abs(lam) * (gx @ ax + gp @ ap)) @ (r @ np.sqrt(ax**2 + ap**2)).T \
+        + floor * np.outer(np.sqrt(np.sum(gx**2 + gp**2, axis=1)), np.sqrt(np.sum(r**2, axis=1)))
+    cov_err = float(np.max(cross + cross.T + np.sqrt(np.outer(q, q))))
     return max(mean_err, cov_err)
