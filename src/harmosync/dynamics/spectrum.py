@@ -15,8 +15,10 @@ Either may solve the chain cut to the light cone of the probes (:func:`cut_chain
 chain of the sites within reach). On both paths the soft modes (μ_k ≤ SOFT·μ_max) are
 recomputed from V's parameters in Laplacian form, where no term cancels against ‖V‖
 (:func:`laplacian_form`, :func:`refine_soft_modes`, :func:`refine_chain_soft`;
-:mod:`harmosync.solvers.softmodes`), with their eigenvectors' residual bounds. The result, a
-:class:`Spectrum`, is what :func:`~harmosync.dynamics.normal_modes.assemble` builds an evolution
+:mod:`harmosync.solvers.softmodes`), with their eigenvectors' residual bounds; the dense path's
+other eigenvectors' errors through the residual matrix in the computed eigenbasis
+(:func:`mode_perturbation`, :func:`eigenvector_roundoff`). The result, a :class:`Spectrum`, is
+what :func:`~harmosync.dynamics.normal_modes.assemble` builds an evolution
 from. :func:`normal_modes`: the plain dense eigh, for the references (:mod:`.reference`).
 """
 
@@ -325,7 +327,8 @@ def mode_perturbation(v, rounding, mu, u, skip=None) -> np.ndarray | None:
     """(b, g) (2, N, N): with the computed eigh (``mu``, ``u``), R = VŨ − ŨΛ̃ (extended
     precision), G = ŨᵀŨ − I (:func:`gram_defect`) and Q = Ũ(I + G)^(−1/2) (orthogonal),
     QᵀV_exactQ = Λ̃ + B to first order, B = ŨᵀR + (GΛ̃ − Λ̃G)/2 + QᵀδVQ, with b ≥ |B| entrywise:
-    |ŨᵀR| + |G_kl|·|μ_k − μ_l|/2 + |Ũ|ᵀ|δV||Ũ| (``rounding`` ≥ |δV| entrywise) + the residual's and the product's roundoff; g ≥ |G| (Ũ f Ũᵀ = Q(f + (Gf + fG)/2)Qᵀ).
+    |ŨᵀR| + |G_kl|·|μ_k − μ_l|/2 + |Ũ|ᵀ|δV||Ũ| (``rounding`` ≥ |δV| entrywise) + the residual's
+    and the product's roundoff; g ≥ |G| (Ũ f Ũᵀ = Q(f + (Gf + fG)/2)Qᵀ).
     Pairs with a mode in ``skip`` (refined soft modes, whose eigenvectors' errors
     :func:`~harmosync.solvers.softmodes.vector_roundoff` bounds) get b = 0. None above
     VECTOR_TERM_MAX modes."""
@@ -340,7 +343,7 @@ def mode_perturbation(v, rounding, mu, u, skip=None) -> np.ndarray | None:
     au = np.abs(u)
     norms = np.sqrt(np.einsum("ij,ij->j", u, u))
     # the residual's extended-precision roundoff, ≤ (nnz per row + 2)ε_ld(|V||Ũ| + |Ũ||Λ̃|) entrywise,
-    # seen through |Ũ|ᵀ: (|Ũ|ᵀ|V||Ũ|)_kl ≤ ‖|V|‖ ‖u_k‖‖u_l‖ (|V| symmetric: ‖|V|‖ ≤ its largest row sum)
+    # seen through |Ũ|ᵀ: (|Ũ|ᵀ|V||Ũ|)_kl ≤ ‖|V|‖ ‖u_k‖‖u_l‖, ‖|V|‖ ≤ its largest row sum
     nnz = int(np.max(np.diff(vc.indptr), initial=1))
     vrow = float(np.max(np.asarray(abs(vc).sum(axis=1)), initial=0.0))
     res_err = (nnz + 2) * eps_ld * (vrow + np.abs(mu)[None, :]) * np.outer(norms, norms)
