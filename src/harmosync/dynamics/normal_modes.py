@@ -75,6 +75,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 
@@ -150,6 +151,7 @@ class NormalModeEvolution:
     fixed_bound: float = 0.0
     bound_floor: float = 0.0
     covered: float = np.inf
+    vector_term: object = None  # |t| → the dense eigh's eigenvector term (assemble), or None
 
     @property
     def rank(self) -> int:
@@ -190,6 +192,8 @@ class NormalModeEvolution:
         if self.has_covariance:
             bound = max(bound, self.fixed_bound + evaluation_roundoff(
                 self.frequencies, self.readout, self.nu, self.values, self.vectors, horizon, self.mu_error))
+        if self.vector_term is not None:
+            bound += self.vector_term(horizon)
         with COVER_LOCK:  # threads evaluating one evolution: neither lowers the other's bound or horizon
             if horizon > self.covered:
                 object.__setattr__(self, "error_bound", max(self.error_bound, bound, self.bound_floor))
@@ -352,9 +356,11 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
     else:
         values, vectors, fixed = np.zeros(0), np.zeros((2, w.size, 0)), 0.0
         nu = np.zeros(w.size)  # has_covariance=False: moments refuse, means work
-    if spec.mode_bound is not None:  # a dense eigh's eigenvector errors, up to t_max
-        bound += eigenvector_roundoff(spec.mode_bound, w, readout, mean0, nu, values, vectors, horizon,
-                                      tol * max(1.0, float(np.max(np.abs(values), initial=0.0))))
+    vector_term = None  # a dense eigh's eigenvector errors up to |t| (spectrum.eigenvector_roundoff)
+    if spec.mode_bound is not None:
+        vector_term = partial(eigenvector_roundoff, spec.mode_bound, w, readout, mean0, nu, values, vectors,
+                              floor=tol * max(1.0, float(np.max(np.abs(values), initial=0.0))))
+        bound += vector_term(horizon) if np.isfinite(horizon) else 0.0  # no t_max: cover adds it
     label = method
     if window is not None:
         bound += window.bound
@@ -376,6 +382,7 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
         mu_error=mu_err,
         fixed_bound=float(fixed),
         covered=float(horizon) if np.isfinite(horizon) else 0.0,  # no t_max: t = 0 (cover raises it)
+        vector_term=vector_term,
     )
     # a posteriori: t = 0 must give the initial state, known exactly (the split is covariance-only)
     miss = initial_discrepancy(evo, initial, a.shape[0]) if covariance else 0.0

@@ -174,7 +174,7 @@ def dense_spectrum(network: Network, rows, window) -> Spectrum:
                 f"the network is within roundoff of its stability limit: the potential matrix's smallest "
                 f"eigenvalue {mu[0]:.3g} ± {err[0]:.2g} cannot be told from 0 beside its largest {mu[-1]:.3g}; "
                 "reduce the strengths K or raise the lowest frequencies")
-        b = mode_perturbation(*_potential_rounding(network), mu, u, soft_modes(mu) if res is not None else None)
+        b = dense_mode_bound(network, mu, u, res is not None)
         return Spectrum(mu, u[:p], u[list(rows)], env_d, env_c, err, env_rounding, res, env_rows, env_res, b)
     # the cut chain: a fixed-end chain of window.sites sites (the compression of V)
     m, offset = window.sites, window.lo - 1
@@ -323,6 +323,12 @@ def laplacian_form(network: Network, *, v=None, diag=None, onsite=None, attachme
 VECTOR_TERM_MAX = 2000
 
 
+def dense_mode_bound(network: Network, mu, u, refined: bool) -> np.ndarray | None:
+    """:func:`mode_perturbation` for a dense eigh (``mu``, ``u``) of ``network``'s whole V,
+    ``refined``: its soft modes were recomputed (:func:`refine_soft_modes`)."""
+    return mode_perturbation(*_potential_rounding(network), mu, u, soft_modes(mu) if refined else None)
+
+
 def mode_perturbation(v, rounding, mu, u, skip=None) -> np.ndarray | None:
     """(b, g) (2, N, N): with the computed eigh (``mu``, ``u``), R = VŨ − ŨΛ̃ (extended
     precision), G = ŨᵀŨ − I (:func:`gram_defect`) and Q = Ũ(I + G)^(−1/2) (orthogonal),
@@ -420,12 +426,12 @@ def eigenvector_roundoff(b, w, readout, mean0, nu, values, vectors, t: float, fl
     bounded mode by mode on diag(ν, ν) and through |λ_r| on Δ; the second order by √(q_a q_b),
     q_a ≥ g_aᵀσ′₀g_a; ``floor``:
     the dropped eigenvalues of Δ (≤ floor·‖g‖²). The diagonal B_kk, μ_k's first-order shift, is
-    left to the phase terms (|μ̃_k − μ_k| ≤ e_k, ``mu_error``). t = ∞ (no ``t_max``): the far
-    caps only, valid at every t (∞ for an exactly degenerate pair)."""
+    left to the phase terms (|μ̃_k − μ_k| ≤ e_k, ``mu_error``). Finite ``t`` only (the
+    evolution's ``cover`` calls it at each new horizon)."""
     w = np.asarray(w, float)
     u = np.abs(np.asarray(readout, float))
     n, m = u.shape
-    if n == 0 or t <= 0:
+    if n == 0 or not 0 < t < np.inf:
         return 0.0
     sw = np.sqrt(w)
     ones, hs = np.ones(m), np.minimum(t, 1 / w)  # |f_c|, |f_s| (|f_k| ≤ w)
