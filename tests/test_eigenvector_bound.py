@@ -107,3 +107,19 @@ def test_bound_covers_a_stiff_chain_with_a_squeezed_probe_without_loosening_it_p
     m = sol.moments(times)
     err = max(float(np.abs(m.cov - ref_cov).max()), float(np.abs(m.mean - ref_mean).max()))
     assert err <= sol.error_bound <= 3 * err, (err, sol.error_bound)
+
+
+def test_without_t_max_the_bound_covers_the_times_evaluated():
+    """Solved without t_max, the evolution adds the eigenvector term as it evaluates later times
+    (cover): err ≤ error_bound after evaluating t ≤ 30 on the stiff chain, and the bound is the
+    t_max = 30 solve's."""
+    from test_review_s7 import stiff_squeezed_network
+    net, init = stiff_squeezed_network()
+    observe, times = [0, 2], np.linspace(0.0, 30.0, 61)
+    ref_mean, ref_cov = Reference(net, init, observe=observe).moments(times)
+    sol = dy.solve(net, init, method="dense", observe=observe)
+    m = sol.moments(times)
+    err = max(float(np.abs(m.cov - ref_cov).max()), float(np.abs(m.mean - ref_mean).max()))
+    assert err <= sol.error_bound
+    assert sol.error_bound == pytest.approx(dy.solve(net, init, method="dense", observe=observe,
+                                                     t_max=30.0).error_bound, rel=1e-12)
