@@ -74,7 +74,7 @@ cos/sin table of ≤ 2²¹ numbers; about 8·N·(6C + 8) + 48·L·C bytes (+ 32 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 import numpy as np
@@ -151,7 +151,7 @@ class NormalModeEvolution:
     fixed_bound: float = 0.0
     bound_floor: float = 0.0
     covered: float = np.inf
-    vector_term: object = None  # |t| → the dense eigh's eigenvector term (assemble), or None
+    vector_term: object = field(default=None, repr=False)  # |t| → the dense eigh's eigenvector term (assemble)
 
     @property
     def rank(self) -> int:
