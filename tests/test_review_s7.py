@@ -47,12 +47,8 @@ def stiff_squeezed_network():
 # are tight (e_k ≈ 2e-14 for the lowest modes), so no phase term covers it: err 4.7e-6 at
 # t = 6 against error_bound 4.2e-7 (11×; 15× at t = 15.1 with t_max = 15.13; T-independent).
 # The same network with a homogeneous chain gets e_k ≈ 1e-12 and a bound 5.2e-6 that covers
-# the same error by luck (0.93×).
-@pytest.mark.xfail(strict=True, reason=(
-    "dishonest bound, not fixed in session 7: the dense path takes non-soft eigenvectors as exact; "
-    "err 4.7e-6 at t = 6 against error_bound 4.2e-7 (11×). Fix planned: a first-order term from the "
-    "residual matrix in the eigenbasis, R̃ = Ũᵀ(VŨ − ŨΛ̃), through the divided differences of cos(√λt), "
-    "sin(√λt)/√λ (Daleckii–Krein), which keeps the cancellation between close modes"))
+# the same error by luck (0.93×). FIXED: the dense path's eigenvector term (spectrum.mode_perturbation,
+# eigenvector_roundoff; tests/test_eigenvector_bound.py): bound 7.1e-6.
 def test_bound_covers_eigenvector_errors_on_a_stiff_chain_with_a_squeezed_probe():
     """err ≤ error_bound: every mean and covariance entry of the observed probes 1 and 3 at
     t = 0 … 30 (61 times) against the 40-digit reference σ(t) = S(t) σ(0) S(t)ᵀ."""

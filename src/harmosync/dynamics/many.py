@@ -37,7 +37,7 @@ from ..states import InitialState
 from .contract import Evolution, check_times
 from ..solvers.lowrank import soft_modes
 from .normal_modes import NormalModeEvolution, assemble, check_size, solve_closed
-from .spectrum import Spectrum, dense_mode_errors, refine_chain_soft, refine_soft_modes
+from .spectrum import Spectrum, dense_mode_bound, dense_mode_errors, refine_chain_soft, refine_soft_modes
 
 #: networks with at most this many oscillators are solved by one stacked dense eigh
 DENSE_BATCH = 48
@@ -297,7 +297,8 @@ def _solve_dense_batch(nets, inits, *, tol, covariance, t_max) -> list[Evolution
                 mu_j, mu_err, res = w**2, None, None
                 if covariance:  # soft modes' eigenvalues from the parameters, as solve's dense path
                     mu_j, mu_err, res = refine_soft_modes(net, mu_j, u[j], dense_mode_errors(net, mu_j, u[j]))
-                spec = Spectrum(mu_j, u[j, :p], u[j, :p], env_d, env_c, mu_err, residual=res)
+                spec = Spectrum(mu_j, u[j, :p], u[j, :p], env_d, env_c, mu_err, residual=res,
+                                mode_bound=dense_mode_bound(net, mu_j, u[j], res is not None))
                 out[k] = assemble(spec, tuple(range(p)), net.probes.potential(), init,
                                   environment_energy=energies[temp], tol=tol, covariance=covariance,
                                   method="dense", t_max=t_max)

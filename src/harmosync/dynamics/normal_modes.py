@@ -61,8 +61,9 @@ evaluation reaches a later |t|: read it after evaluating); the means' part alone
 It is first order in the eigenvalues' errors; the refined soft modes' eigenvector errors enter
 through their parts outside the exact soft span, bounded row by row on the observed rows
 (:func:`~harmosync.solvers.softmodes.vector_roundoff`, :func:`~harmosync.solvers.softmodes.hard_components`),
-the other computed eigenvectors are taken as exact (their error, ~ε‖V‖/gap, enters σ through
-differences of g between modes and through cos w_j t − cos w_k t, both bounded in time): tested
+the dense eigh's other eigenvectors through the residual matrix in the computed eigenbasis and
+the propagator's divided differences (Daleckii–Krein; :func:`~.spectrum.eigenvector_roundoff`, up to
+t_max; the chain path's follow from its eigenvalues in closed form and are taken as exact): tested
 honest against 25–40-digit references on soft, hot, near-critical, acoustic and random networks,
 and 2–160× above the actual error there (docs/conventions.md).
 
@@ -75,7 +76,8 @@ cos/sin table of ≤ 2²¹ numbers; about 8·N·(6C + 8) + 48·L·C bytes (+ 32 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import partial
 
 import numpy as np
 
@@ -91,7 +93,7 @@ from ..solvers.softmodes import environment_roundoff, vector_roundoff
 from ..states import InitialState, environment_covariance
 from .contract import Moments, check_times
 from .evaluation import BLOCK, evaluate_means, iter_moment_rows, uses_nufft
-from .spectrum import Spectrum, chain_spectrum, dense_spectrum
+from .spectrum import Spectrum, chain_spectrum, dense_spectrum, eigenvector_roundoff
 
 #: the bound is at least this many times the discrepancy at t = 0 (:func:`initial_discrepancy`):
 #: a safety net, measured where no a-priori term reaches (it caught the soft T = 0 chains' loss
@@ -156,6 +158,7 @@ class NormalModeEvolution:
     bound_floor: float = 0.0
     covered: float = np.inf
     nufft_covered: bool = True
+    vector_term: object = field(default=None, repr=False)  # |t| → the dense eigh's eigenvector term (assemble)
 
     @property
     def rank(self) -> int:
@@ -203,6 +206,8 @@ class NormalModeEvolution:
                     self.frequencies, self.readout, self.nu, self.values, self.vectors, reach, self.mu_error,
                     nufft=floor))
             bound += self.cut_bound
+            if self.vector_term is not None:
+                bound += self.vector_term(reach)
             with COVER_LOCK:  # threads evaluating one evolution: neither lowers the other's bound or reach
                 if (self.covered, self.nufft_covered) == state:  # else another thread moved it: again
                     object.__setattr__(self, "error_bound", max(self.error_bound, bound, self.bound_floor))
@@ -368,6 +373,11 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
     else:
         values, vectors, fixed = np.zeros(0), np.zeros((2, w.size, 0)), 0.0
         nu = np.zeros(w.size)  # has_covariance=False: moments refuse, means work
+    vector_term = None  # a dense eigh's eigenvector errors up to |t| (spectrum.eigenvector_roundoff)
+    if spec.mode_bound is not None:
+        vector_term = partial(eigenvector_roundoff, spec.mode_bound, w, readout, mean0, nu, values, vectors,
+                              floor=tol * max(1.0, float(np.max(np.abs(values), initial=0.0))))
+        bound += vector_term(horizon) if np.isfinite(horizon) else 0.0  # no t_max: cover adds it
     label = method
     if window is not None:
         bound += window.bound
@@ -391,6 +401,7 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
         cut_bound=float(window.bound) if window is not None else 0.0,
         covered=float(horizon) if np.isfinite(horizon) else 0.0,  # no t_max: t = 0 (cover raises it)
         nufft_covered=False,  # the direct tables: cover raises it when the NUFFT runs
+        vector_term=vector_term,
     )
     # a posteriori: t = 0 must give the initial state, known exactly (the split is covariance-only)
     miss = initial_discrepancy(evo, initial, a.shape[0]) if covariance else 0.0

@@ -15,8 +15,10 @@ Either may solve the chain cut to the light cone of the probes (:func:`cut_chain
 chain of the sites within reach). On both paths the soft modes (μ_k ≤ SOFT·μ_max) are
 recomputed from V's parameters in Laplacian form, where no term cancels against ‖V‖
 (:func:`laplacian_form`, :func:`refine_soft_modes`, :func:`refine_chain_soft`;
-:mod:`harmosync.solvers.softmodes`), with their eigenvectors' residual bounds. The result, a
-:class:`Spectrum`, is what :func:`~harmosync.dynamics.normal_modes.assemble` builds an evolution
+:mod:`harmosync.solvers.softmodes`), with their eigenvectors' residual bounds; the dense path's
+other eigenvectors' errors through the residual matrix in the computed eigenbasis
+(:func:`mode_perturbation`, :func:`eigenvector_roundoff`). The result, a :class:`Spectrum`, is
+what :func:`~harmosync.dynamics.normal_modes.assemble` builds an evolution
 from. :func:`normal_modes`: the plain dense eigh, for the references (:mod:`.reference`).
 """
 
@@ -59,6 +61,8 @@ class Spectrum:
     # sites (n_E, M) and the refined modes' residual bounds η (M,; 0 elsewhere, None: none refined)
     env_rows: np.ndarray | None = None
     env_residual: np.ndarray | None = None
+    # a dense eigh's eigenvector perturbation bound b (N, N) (:func:`mode_perturbation`; None: none)
+    mode_bound: np.ndarray | None = None
 
 
 def _attachments(network: Network, offset: int):
@@ -171,7 +175,8 @@ def dense_spectrum(network: Network, rows, window) -> Spectrum:
                 f"the network is within roundoff of its stability limit: the potential matrix's smallest "
                 f"eigenvalue {mu[0]:.3g} ± {err[0]:.2g} cannot be told from 0 beside its largest {mu[-1]:.3g}; "
                 "reduce the strengths K or raise the lowest frequencies")
-        return Spectrum(mu, u[:p], u[list(rows)], env_d, env_c, err, env_rounding, res, env_rows, env_res)
+        b = dense_mode_bound(network, mu, u, res is not None)
+        return Spectrum(mu, u[:p], u[list(rows)], env_d, env_c, err, env_rounding, res, env_rows, env_res, b)
     # the cut chain: a fixed-end chain of window.sites sites (the compression of V)
     m, offset = window.sites, window.lo - 1
     v, diag_ld, onsite, att = cut_chain(network, window)
@@ -186,7 +191,9 @@ def dense_spectrum(network: Network, rows, window) -> Spectrum:
     err = dense_mode_errors(network, lam, u, v=v, diag=diag_ld, attachments=att)
     lam, err, res = refine_soft_modes(network, lam, u, err, v=v, diag=diag_ld, onsite=onsite, attachments=att,
                                       rows=local)
-    return Spectrum(lam, u[:p], u[local], env_d, env_c, err, residual=res)
+    b = mode_perturbation(*_potential_rounding(network, v=v, diag=diag_ld, attachments=att), lam, u,
+                          soft_modes(lam) if res is not None else None)
+    return Spectrum(lam, u[:p], u[local], env_d, env_c, err, residual=res, mode_bound=b)
 
 
 def cut_chain(network: Network, window):
@@ -311,3 +318,155 @@ def laplacian_form(network: Network, *, v=None, diag=None, onsite=None, attachme
     d = np.concatenate([np.asarray(network.probes.frequencies, ld) ** 2, onsite])
     v, rounding = _potential_rounding(network, v=v, diag=diag, attachments=attachments)
     return v, rounding, network.n_probes, d, 4 * float(np.finfo(ld).eps) * np.abs(d.astype(float))
+
+
+#: the dense path's eigenvector term (:func:`mode_perturbation`) holds N × N numbers: up to this N
+VECTOR_TERM_MAX = 2000
+
+
+def dense_mode_bound(network: Network, mu, u, refined: bool) -> np.ndarray | None:
+    """:func:`mode_perturbation` for a dense eigh (``mu``, ``u``) of ``network``'s whole V,
+    ``refined``: its soft modes were recomputed (:func:`refine_soft_modes`)."""
+    return mode_perturbation(*_potential_rounding(network), mu, u, soft_modes(mu) if refined else None)
+
+
+def mode_perturbation(v, rounding, mu, u, skip=None) -> np.ndarray | None:
+    """(b, g) (2, N, N): with the computed eigh (``mu``, ``u``), R = VŨ − ŨΛ̃ (extended
+    precision), G = ŨᵀŨ − I (:func:`gram_defect`) and Q = Ũ(I + G)^(−1/2) (orthogonal),
+    QᵀV_exactQ = Λ̃ + B to first order, B = ŨᵀR + (GΛ̃ − Λ̃G)/2 + QᵀδVQ, with b ≥ |B| entrywise:
+    |ŨᵀR| + |G_kl|·|μ_k − μ_l|/2 + |Ũ|ᵀ|δV||Ũ| (``rounding`` ≥ |δV| entrywise) + the residual's
+    and the product's roundoff; g ≥ |G| (Ũ f Ũᵀ = Q(f + (Gf + fG)/2)Qᵀ).
+    Pairs with a mode in ``skip`` (refined soft modes, whose eigenvectors' errors
+    :func:`~harmosync.solvers.softmodes.vector_roundoff` bounds) get b = 0. None above
+    VECTOR_TERM_MAX modes."""
+    n = mu.size
+    if n > VECTOR_TERM_MAX:
+        return None
+    ld = np.longdouble
+    eps, eps_ld = np.finfo(float).eps, float(np.finfo(ld).eps)
+    u, mu = np.asarray(u, float), np.asarray(mu, float)
+    vc = sp.csr_matrix(v)
+    res = (vc.astype(ld) @ u.astype(ld) - u.astype(ld) * mu.astype(ld)).astype(float)
+    au = np.abs(u)
+    norms = np.sqrt(np.einsum("ij,ij->j", u, u))
+    # the residual's extended-precision roundoff, ≤ (nnz per row + 2)ε_ld(|V||Ũ| + |Ũ||Λ̃|) entrywise,
+    # seen through |Ũ|ᵀ: (|Ũ|ᵀ|V||Ũ|)_kl ≤ ‖|V|‖ ‖u_k‖‖u_l‖, ‖|V|‖ ≤ its largest row sum
+    nnz = int(np.max(np.diff(vc.indptr), initial=1))
+    vrow = float(np.max(np.asarray(abs(vc).sum(axis=1)), initial=0.0))
+    res_err = (nnz + 2) * eps_ld * (vrow + np.abs(mu)[None, :]) * np.outer(norms, norms)
+    rn = np.sqrt(np.einsum("ij,ij->j", res, res))
+    b = np.abs(u.T @ res) + 1.01 * n * eps * np.outer(norms, rn) + res_err  # (|Ũ|ᵀ|R|)_kl ≤ ‖u_k‖‖r_l‖
+    g = gram_defect(u)
+    dv = au.T @ (abs(sp.csr_matrix(rounding)) @ au)  # ≥ |ŨᵀδVŨ| (Q for Ũ: second order)
+    b += g * (np.abs(mu[:, None] - mu[None, :]) / 2) + dv * (1 + 2.02 * n * eps)
+    b = np.maximum(b, b.T)  # B is symmetric (to first order)
+    if skip is not None and np.size(skip):
+        b[skip, :] = 0.0
+        b[:, skip] = 0.0
+    return np.array([b, g]) * (1 + 4 * n * eps)
+
+
+def gram_defect(u) -> np.ndarray:
+    """|ŨᵀŨ − I| entrywise, to ~ε_ld: Ũ split into 4 slices of β bits, Ũ = Σ_i I_i 2^(−iβ) + r
+    with integer-valued I_i, |I_i| ≤ 2^β, and 2β + log₂N ≤ 53, so that every BLAS product
+    I_iᵀI_j is exact (its partial sums are integers below 2^53) — the error-free scheme of Ozaki et
+    al. (Numer. Algorithms 59, 2012); the products with i + j ≤ 5 summed in extended precision,
+    the rest and r bounded."""
+    n = u.shape[0]
+    scale = 2.0 ** np.ceil(np.log2(max(float(np.max(np.abs(u))), 1e-300)))
+    beta = int((53 - int(np.ceil(np.log2(max(n, 2))))) // 2)
+    r = np.asarray(u, float) / scale
+    slices = []
+    for i in range(1, 5):
+        s = np.round(r * 2.0 ** (i * beta))
+        r = r - s * 2.0 ** (-i * beta)  # exact: s·2^(−iβ) holds r's leading bits
+        slices.append(s)
+    ld = np.longdouble
+    acc = np.zeros((u.shape[1], u.shape[1]), ld)
+    for i in range(4):
+        for j in range(i, 4):
+            if i + j + 2 > 5:
+                continue
+            prod = (slices[i].T @ slices[j]).astype(ld) * ld(2.0) ** (-(i + j + 2) * beta)
+            acc += prod if i == j else prod + prod.T
+    acc = acc * ld(scale) ** 2 - np.eye(u.shape[1], dtype=ld)
+    # left out: products with i + j ≥ 6 (each ≤ N·2^(−(i+j−2)β)) and those with r (|r| ≤ 2^(−4β−1))
+    rest = 4 * n * 2.0 ** (-4 * beta) * scale**2
+    return np.abs(acc).astype(float) * (1 + 1e-15) + rest + 16 * float(np.finfo(ld).eps) * scale**2
+
+
+def propagator_divided_differences(w, t: float, rows=slice(None)):
+    """Bounds on |f[μ_k, μ_l]| (rows k in ``rows``, all l) for |t'| ≤ t of the propagator's
+    functions of μ = w²: f_c = cos(wt'), f_s = sin(wt')/w, f_k = w sin(wt') (x(t) = f_c x₀ + f_s p₀,
+    p(t) = −f_k x₀ + f_c p₀). Mean value theorem in w, Δμ = Δw (w_k + w_l), with
+    |f_c′| ≤ t, |f_s′| = |x cos x − sin x|/w² ≤ 2t/w (x = wt), |f_k′| ≤ 1 + wt; and far apart
+    |f[μ_k, μ_l]| ≤ (|f(μ_k)| + |f(μ_l)|)/|Δμ| with |f_c| ≤ 1, |f_s| ≤ min(t, 1/w), |f_k| ≤ w."""
+    wk = w[rows][:, None]
+    wl = w[None, :]
+    s = wk + wl
+    gap = np.abs(wk - wl) * s
+    lo, hi = np.minimum(wk, wl), np.maximum(wk, wl)
+    with np.errstate(divide="ignore", invalid="ignore"):  # t = ∞: the far caps (near: ∞)
+        fs = np.minimum(t, 1 / w)
+        near = (t / s, 2 * t / (lo * s), (1 + hi * t) / s)
+        far = (2 / gap, (fs[rows][:, None] + fs[None, :]) / gap, s / gap)
+    return tuple(np.where(gap > 0, np.minimum(n_, f_), n_) for n_, f_ in zip(near, far))
+
+
+def eigenvector_roundoff(b, w, readout, mean0, nu, values, vectors, t: float, floor: float = 0.0) -> float:
+    """Bound on the first-order error of every observed mean and covariance entry for |t'| ≤ t
+    from the eigenvectors' errors of a dense eigh: V_exact = Q(Λ̃ + B)Qᵀ (|B| ≤ ``b[0]``,
+    :func:`mode_perturbation`) moves each propagator function f(V) by Q(B ∘ F)Qᵀ, F_kl =
+    f[μ_k, μ_l] (Daleckii–Krein; :func:`propagator_divided_differences`), and Ũ = Q(I + G)^(1/2)
+    adds Q((Gf + fG)/2)Qᵀ (|G| ≤ ``b[1]``). On an observed row a
+    the error is gᵀy₀ (y₀ the initial state in scaled normal coordinates, ``mean0``, covariance
+    diag(ν, ν) + Σ_r λ_r v_r v_rᵀ, ``nu``, ``values``, ``vectors``) with |g| ≤ G:
+    G_x = |U_a|(b ∘ |F_c|)/√w, G_p = |U_a|(b ∘ |F_s|)√w for x rows (F_k, F_c for p rows). Means:
+    G·|y₀|. Covariance: δσ_ab = g_aᵀσ′₀m_b(t) + g_bᵀσ′₀m_a(t) + O(B²), m_a(t) the row a of the
+    computed evolution in y₀'s coordinates, |m_a| ≤ r_a = |U_a|/√w (x rows), |U_a|√w (p rows),
+    bounded mode by mode on diag(ν, ν) and through |λ_r| on Δ; the second order by √(q_a q_b),
+    q_a ≥ g_aᵀσ′₀g_a; ``floor``:
+    the dropped eigenvalues of Δ (≤ floor·‖g‖²). The diagonal B_kk, μ_k's first-order shift, is
+    left to the phase terms (|μ̃_k − μ_k| ≤ e_k, ``mu_error``). Finite ``t`` only (the
+    evolution's ``cover`` calls it at each new horizon)."""
+    w = np.asarray(w, float)
+    u = np.abs(np.asarray(readout, float))
+    n, m = u.shape
+    if n == 0 or not 0 < t < np.inf:
+        return 0.0
+    sw = np.sqrt(w)
+    ones, hs = np.ones(m), np.minimum(t, 1 / w)  # |f_c|, |f_s| (|f_k| ≤ w)
+    gx, gp = np.zeros((2 * n, m)), np.zeros((2 * n, m))  # rows: x of each observed row, then p
+    for start in range(0, m, 256):  # row blocks of b: O(256·N) memory
+        rows = slice(start, min(start + 256, m))
+        fc, fs, fk = propagator_divided_differences(w, t, rows)
+        bb, gg = b[0][rows].copy(), b[1][rows] / 2
+        bb[np.arange(bb.shape[0]), np.arange(start, rows.stop)] = 0.0  # B_kk: the eigenvalues' errors
+        with np.errstate(invalid="ignore"):  # 0·∞ (t = ∞): no perturbation, no error
+            uc, us, uk = (u[:, rows] @ (np.where(bb > 0, bb * f, 0.0) + gg * (h[rows][:, None] + h[None, :]))
+                          for f, h in ((fc, ones), (fs, hs), (fk, w)))
+        gx[:n] += uc
+        gp[:n] += us
+        gx[n:] += uk
+        gp[n:] += uc
+    gx /= sw
+    gp *= sw
+    gx *= 1 + 4 * m * np.finfo(float).eps
+    gp *= 1 + 4 * m * np.finfo(float).eps
+    m0 = np.abs(np.asarray(mean0, float))
+    mean_err = float(np.max(gx @ m0[0] + gp @ m0[1]))
+    if not np.size(nu) or not np.any(nu) and not np.size(values):
+        return mean_err
+    lam = np.asarray(values, float)
+    pos = lam > 0
+    ax, ap = np.abs(vectors[0]), np.abs(vectors[1])
+    q = gx**2 @ nu + gp**2 @ nu + ((gx @ ax[:, pos] + gp @ ap[:, pos]) ** 2) @ lam[pos] \
+        + floor * np.sum(gx**2 + gp**2, axis=1)
+    r = np.concatenate([u / sw, u * sw])  # |rows of x_a, p_a| in scaled normal coordinates
+    # gᵀσ′₀m_b(t), m_b(t) = r_b·(cos, sin) the row b of the rotation: diag(ν) part mode by mode
+    # (|g_x cos + g_p sin| ≤ √(g_x² + g_p²)), Δ's part through |λ_r|, the dropped part by Cauchy–Schwarz
+    cross = (np.sqrt(gx**2 + gp**2) * nu) @ r.T \
+        + (np.abs(lam) * (gx @ ax + gp @ ap)) @ (r @ np.sqrt(ax**2 + ap**2)).T \
+        + floor * np.outer(np.sqrt(np.sum(gx**2 + gp**2, axis=1)), np.sqrt(np.sum(r**2, axis=1)))
+    cov_err = float(np.max(cross + cross.T + np.sqrt(np.outer(q, q))))
+    return max(mean_err, cov_err)
