@@ -294,11 +294,13 @@ def _solve_dense_batch(nets, inits, *, tol, covariance, t_max) -> list[Evolution
                     energies[temp] = float(np.sum(thermal_factor(om, temp) * om))
                 # a means-only batch (a summary sweep) keeps the a-priori eigenvalue errors: the
                 # extended-precision ones cost ~1 ms per small network, as much as the rest
-                mu_j, mu_err, res = w**2, None, None
+                # (and no eigenvector term: ~3 ms per small network, 4× a summary sweep's cost; the
+                # a-priori eigenvalue errors are ~100× the Kato–Temple ones the term is added to)
+                mu_j, mu_err, res, modes = w**2, None, None, None
                 if covariance:  # soft modes' eigenvalues from the parameters, as solve's dense path
                     mu_j, mu_err, res = refine_soft_modes(net, mu_j, u[j], dense_mode_errors(net, mu_j, u[j]))
-                spec = Spectrum(mu_j, u[j, :p], u[j, :p], env_d, env_c, mu_err, residual=res,
-                                mode_bound=dense_mode_bound(net, mu_j, u[j], res is not None))
+                    modes = dense_mode_bound(net, mu_j, u[j], res is not None)
+                spec = Spectrum(mu_j, u[j, :p], u[j, :p], env_d, env_c, mu_err, residual=res, mode_bound=modes)
                 out[k] = assemble(spec, tuple(range(p)), net.probes.potential(), init,
                                   environment_energy=energies[temp], tol=tol, covariance=covariance,
                                   method="dense", t_max=t_max)
