@@ -63,7 +63,7 @@ def test_mode_perturbation_bounds_the_exact_matrix_in_the_computed_basis(seed):
     net = _stiff_chain(seed)
     v = net.potential()
     mu, u = np.linalg.eigh(v)
-    b, g = mode_perturbation(sp.csr_matrix(v), sp.csr_matrix(v.shape), mu, u)  # V_exact = the float V here
+    b, g, _ = mode_perturbation(sp.csr_matrix(v), sp.csr_matrix(v.shape), mu, u)  # V_exact = the float V here
     mp.mp.dps = 40
     um = mp.matrix(u.tolist())
     gram = um.T * um

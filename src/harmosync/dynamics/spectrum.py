@@ -331,14 +331,15 @@ def dense_mode_bound(network: Network, mu, u, refined: bool) -> np.ndarray | Non
 
 
 def mode_perturbation(v, rounding, mu, u, skip=None) -> np.ndarray | None:
-    """(b, g) (2, N, N): with the computed eigh (``mu``, ``u``), R = VŨ − ŨΛ̃ (extended
+    """(b, g, b_means) (3, N, N): with the computed eigh (``mu``, ``u``), R = VŨ − ŨΛ̃ (extended
     precision), G = ŨᵀŨ − I (:func:`gram_defect`) and Q = Ũ(I + G)^(−1/2) (orthogonal),
     QᵀV_exactQ = Λ̃ + B to first order, B = ŨᵀR + (GΛ̃ − Λ̃G)/2 + QᵀδVQ, with b ≥ |B| entrywise:
     |ŨᵀR| + |G_kl|·|μ_k − μ_l|/2 + |Ũ|ᵀ|δV||Ũ| (``rounding`` ≥ |δV| entrywise) + the residual's
     and the product's roundoff; g ≥ |G| (Ũ f Ũᵀ = Q(f + (Gf + fG)/2)Qᵀ).
-    Pairs with a mode in ``skip`` (refined soft modes, whose eigenvectors' errors
-    :func:`~harmosync.solvers.softmodes.vector_roundoff` bounds) get b = 0. None above
-    VECTOR_TERM_MAX modes."""
+    Pairs with a mode in ``skip`` (refined soft modes, whose eigenvectors' errors in the
+    covariance :func:`~harmosync.solvers.softmodes.vector_roundoff` bounds) get b = 0; b_means
+    keeps them (nothing else bounds them in the means: review s7b). None above VECTOR_TERM_MAX
+    modes."""
     n = mu.size
     if n > VECTOR_TERM_MAX:
         return None
@@ -360,10 +361,11 @@ def mode_perturbation(v, rounding, mu, u, skip=None) -> np.ndarray | None:
     dv = au.T @ (abs(sp.csr_matrix(rounding)) @ au)  # ≥ |ŨᵀδVŨ| (Q for Ũ: second order)
     b += g * (np.abs(mu[:, None] - mu[None, :]) / 2) + dv * (1 + 2.02 * n * eps)
     b = np.maximum(b, b.T)  # B is symmetric (to first order)
+    full = b.copy()  # the means keep the soft pairs (vector_roundoff bounds the covariance only)
     if skip is not None and np.size(skip):
         b[skip, :] = 0.0
         b[:, skip] = 0.0
-    return np.array([b, g]) * (1 + 4 * n * eps)
+    return np.array([b, g, full]) * (1 + 4 * n * eps)
 
 
 def gram_defect(u) -> np.ndarray:
@@ -413,6 +415,28 @@ def propagator_divided_differences(w, t: float, rows=slice(None)):
     return tuple(np.where(gap > 0, np.minimum(n_, f_), n_) for n_, f_ in zip(near, far))
 
 
+def _row_gains(b, g, w, u, t: float):
+    """(G_x, G_p) (2n, N) of :func:`eigenvector_roundoff` for the bounds ``b`` ≥ |B|, ``g`` ≥ |G|."""
+    n, m = u.shape
+    sw = np.sqrt(w)
+    ones, hs = np.ones(m), np.minimum(t, 1 / w)  # |f_c|, |f_s| (|f_k| ≤ w)
+    gx, gp = np.zeros((2 * n, m)), np.zeros((2 * n, m))  # rows: x of each observed row, then p
+    for start in range(0, m, 256):  # row blocks of b: O(256·N) memory
+        rows = slice(start, min(start + 256, m))
+        fc, fs, fk = propagator_divided_differences(w, t, rows)
+        bb, gg = b[rows].copy(), g[rows] / 2
+        bb[np.arange(bb.shape[0]), np.arange(start, rows.stop)] = 0.0  # B_kk: the eigenvalues' errors
+        with np.errstate(invalid="ignore"):  # 0·∞ (t = ∞): no perturbation, no error
+            uc, us, uk = (u[:, rows] @ (np.where(bb > 0, bb * f, 0.0) + gg * (h[rows][:, None] + h[None, :]))
+                          for f, h in ((fc, ones), (fs, hs), (fk, w)))
+        gx[:n] += uc
+        gp[:n] += us
+        gx[n:] += uk
+        gp[n:] += uc
+    scale = 1 + 4 * m * np.finfo(float).eps
+    return gx / sw * scale, gp * sw * scale
+
+
 def eigenvector_roundoff(b, w, readout, mean0, nu, values, vectors, t: float, floor: float = 0.0) -> float:
     """Bound on the first-order error of every observed mean and covariance entry for |t'| ≤ t
     from the eigenvectors' errors of a dense eigh: V_exact = Q(Λ̃ + B)Qᵀ (|B| ≤ ``b[0]``,
@@ -434,27 +458,11 @@ def eigenvector_roundoff(b, w, readout, mean0, nu, values, vectors, t: float, fl
     n, m = u.shape
     if n == 0 or not 0 < t < np.inf:
         return 0.0
-    sw = np.sqrt(w)
-    ones, hs = np.ones(m), np.minimum(t, 1 / w)  # |f_c|, |f_s| (|f_k| ≤ w)
-    gx, gp = np.zeros((2 * n, m)), np.zeros((2 * n, m))  # rows: x of each observed row, then p
-    for start in range(0, m, 256):  # row blocks of b: O(256·N) memory
-        rows = slice(start, min(start + 256, m))
-        fc, fs, fk = propagator_divided_differences(w, t, rows)
-        bb, gg = b[0][rows].copy(), b[1][rows] / 2
-        bb[np.arange(bb.shape[0]), np.arange(start, rows.stop)] = 0.0  # B_kk: the eigenvalues' errors
-        with np.errstate(invalid="ignore"):  # 0·∞ (t = ∞): no perturbation, no error
-            uc, us, uk = (u[:, rows] @ (np.where(bb > 0, bb * f, 0.0) + gg * (h[rows][:, None] + h[None, :]))
-                          for f, h in ((fc, ones), (fs, hs), (fk, w)))
-        gx[:n] += uc
-        gp[:n] += us
-        gx[n:] += uk
-        gp[n:] += uc
-    gx /= sw
-    gp *= sw
-    gx *= 1 + 4 * m * np.finfo(float).eps
-    gp *= 1 + 4 * m * np.finfo(float).eps
-    m0 = np.abs(np.asarray(mean0, float))
+    sw, m0 = np.sqrt(w), np.abs(np.asarray(mean0, float))
+    gx, gp = _row_gains(b[2] if len(b) > 2 else b[0], b[1], w, u, t)
     mean_err = float(np.max(gx @ m0[0] + gp @ m0[1]))
+    if len(b) > 2 and np.any(b[2] != b[0]):  # soft pairs: in the means only
+        gx, gp = _row_gains(b[0], b[1], w, u, t)
     if not np.size(nu) or not np.any(nu) and not np.size(values):
         return mean_err
     lam = np.asarray(values, float)
