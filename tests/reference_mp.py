@@ -66,6 +66,19 @@ def thermal_nu(omega, temperature):
     return mp.coth(omega / (2 * mp.mpf(float(temperature)))) / 2
 
 
+def environment_thermal_mp(network, temperature, sites, dps: int = 60):
+    """H_E's thermal state at the (0-based) environment ``sites``, from a ``dps``-digit
+    eigendecomposition of V_E: (⟨X_j X_k⟩, ⟨P_j P_k⟩) = Σ_q W_jq W_kq ν_q Ω_q^∓1 (float arrays),
+    ν = ½coth(Ω/2T) (CONVENTIONS.md). At t = 0 an environment site holds exactly this."""
+    with mp.workdps(dps):
+        om2, we = mp.eigsy(potentials_mp(network)[1])
+        oms = [mp.sqrt(x) for x in om2]
+        nus = [thermal_nu(o, temperature) for o in oms]
+        return tuple(np.array([[float(mp.fsum(we[j, q] * we[k, q] * nus[q] * oms[q] ** power
+                                              for q in range(om2.rows))) for k in sites] for j in sites])
+                     for power in (-1, 1))
+
+
 class Reference:
     """The exact solution of ``network`` from ``initial`` (an harmosync InitialState), observed
     at the oscillators ``observe`` (0-based, probes first; default the probes)."""

@@ -124,10 +124,8 @@ def test_thermal_reference_of_refined_soft_modes_is_within_its_slack(seed):
     misses ⟨XXᵀ⟩, ⟨PPᵀ⟩ by at most the slack, and the slack is ≤ 1e-12 of the largest entry; on
     ⟨XXᵀ⟩ ≤ 1e-3 of the plain eigh's (8ε‖V_E‖·f[μ_0, μ_0]: 0.81 against ⟨X²⟩ = 3.4e6 on nc 443,
     now 2.9e-7; it hid Δ's errors at t = 0)."""
-    import mpmath as mp
-
     from harmosync.states import environment_covariance
-    from reference_mp import potentials_mp, thermal_nu
+    from reference_mp import environment_thermal_mp
 
     net, init, observe = near_critical(seed)
     p, temp = net.n_probes, init.environment_temperature
@@ -135,15 +133,9 @@ def test_thermal_reference_of_refined_soft_modes_is_within_its_slack(seed):
     spec = sp.dense_spectrum(net, tuple(observe), None)
     om, w = np.sqrt(spec.env_d), spec.env_rows
     got = environment_covariance(om, w, temp)
-    with mp.workdps(60):
-        d, we = mp.eigsy(potentials_mp(net)[1])
-        oms = [mp.sqrt(x) for x in d]
-        nus = [thermal_nu(o, temp) for o in oms]
-        for power, block in ((-1, got[0]), (1, got[1])):
-            exact = np.array([[float(mp.fsum(we[j, q] * we[k, q] * nus[q] * oms[q] ** power for q in range(d.rows)))
-                               for k in sites] for j in sites])
-            slack = nm.thermal_slack(om, w, temp, power, refined=(spec.env_residual, spec.env_rounding[0]))
-            old = nm.thermal_slack(om, w, temp, power)
-            assert np.all(np.abs(block - exact) <= slack), (power, np.abs(block - exact), slack)
-            assert slack.max() <= 1e-12 * np.abs(exact).max(), (power, slack, exact)
-            assert power == 1 or slack.max() <= 1e-3 * old.max(), (slack, old)
+    for power, block, exact in zip((-1, 1), got, environment_thermal_mp(net, temp, sites)):
+        slack = nm.thermal_slack(om, w, temp, power, refined=(spec.env_residual, spec.env_rounding[0]))
+        old = nm.thermal_slack(om, w, temp, power)
+        assert np.all(np.abs(block - exact) <= slack), (power, np.abs(block - exact), slack)
+        assert slack.max() <= 1e-12 * np.abs(exact).max(), (power, slack, exact)
+        assert power == 1 or slack.max() <= 1e-3 * old.max(), (slack, old)

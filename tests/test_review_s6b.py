@@ -7,7 +7,6 @@ A bug not fixed here is a strict xfail with its numbers."""
 
 from __future__ import annotations
 
-import mpmath as mp
 import numpy as np
 import pytest
 
@@ -15,7 +14,7 @@ from harmosync import dynamics as dy
 from harmosync import network as nw
 from harmosync import states as st
 from conftest import random_probe_state
-from reference_mp import Reference, potentials_mp, thermal_nu
+from reference_mp import Reference, environment_thermal_mp
 from test_bound_tightness import assert_tight, critical_scale, random_graph
 
 # a random probe state (the hard fuzz's seed 184: squeezed, displaced, thermal)
@@ -32,12 +31,7 @@ def thermal_xx(network, temperature, site):
     """⟨X_j²⟩ of H_E's thermal state at (1-based) ``site``, Σ_q W_jq² ν_q/Ω_q with ν = ½coth(Ω/2T)
     (CONVENTIONS.md), from a 60-digit eigendecomposition of V_E: at t = 0 an environment site
     holds exactly this, whatever the probes."""
-    with mp.workdps(60):
-        _, ve = potentials_mp(network)
-        om2, we = mp.eigsy(ve)
-        j = site - 1
-        return float(mp.fsum(we[j, q] ** 2 * thermal_nu(mp.sqrt(om2[q]), temperature) / mp.sqrt(om2[q])
-                             for q in range(ve.rows)))
+    return float(environment_thermal_mp(network, temperature, [site - 1])[0][0, 0])
 
 
 # ----------------------------------------------------------------------------------------------
