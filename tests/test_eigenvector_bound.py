@@ -90,8 +90,8 @@ def test_gram_defect_is_the_exact_orthogonality_defect(n):
     a = rng.normal(size=(n, n))
     u = np.linalg.eigh(a + a.T)[1]
     g = gram_defect(u)
-    for _ in range(20):
-        k, l = (int(x) for x in rng.integers(0, n, 2))
+    pairs = [(int(k), int(k)) for k in rng.integers(0, n, 5)]  # the diagonal (max|Ũ| < 1/2: scaled), and off it
+    for k, l in pairs + [tuple(int(x) for x in rng.integers(0, n, 2)) for _ in range(20)]:
         exact = abs(sum(Fraction(float(x)) * Fraction(float(y)) for x, y in zip(u[:, k], u[:, l])) - (k == l))
         assert float(exact) <= g[k, l] <= float(exact) + 4e-18, (k, l, float(exact), g[k, l])
 
@@ -123,3 +123,32 @@ def test_without_t_max_the_bound_covers_the_times_evaluated():
     assert err <= sol.error_bound
     assert sol.error_bound == pytest.approx(dy.solve(net, init, method="dense", observe=observe,
                                                      t_max=30.0).error_bound, rel=1e-12)
+
+
+@pytest.mark.parametrize("t", [0.5, 40.0, 1500.0])
+def test_compiled_row_gains_are_the_divided_differences_contracted_with_the_readout(t):
+    """G_x = |U|(B∘F_c + G)/√w (x rows), |U|(B∘F_k + (G/2)(w_k + w_l))/√w (p rows); G_p with F_s
+    and (G/2)(h_k + h_l), h = min(t, 1/w), and F_c·√w: the compiled loop (spectrum._row_gains)
+    against the same sums from propagator_divided_differences in numpy, with B's diagonal left
+    out and degenerate pairs (gap 0) included; equal to the sums' rounding, and never below."""
+    from harmosync.dynamics.spectrum import _row_gains
+
+    rng = np.random.default_rng(int(t))
+    m = 60
+    w = np.sort(rng.uniform(0.05, 3.0, m))
+    w[5] = w[4]
+    w[9] = w[8] * (1 + 1e-12)
+    b = np.abs(rng.normal(size=(m, m))) * 1e-15
+    b = np.maximum(b, b.T)
+    g = np.abs(rng.normal(size=(m, m))) * 1e-16
+    u = np.abs(rng.normal(size=(3, m)))
+    fc, fs, fk = propagator_divided_differences(w, t)
+    bb = b.copy()
+    np.fill_diagonal(bb, 0.0)
+    hs = np.minimum(t, 1 / w)
+    uc, us, uk = (u @ (bb * f + g / 2 * np.add.outer(h, h)) for f, h in ((fc, np.ones(m)), (fs, hs), (fk, w)))
+    want_x, want_p = np.concatenate([uc, uk]) / np.sqrt(w), np.concatenate([us, uc]) * np.sqrt(w)
+    gx, gp = _row_gains(b, g, w, u, t)
+    for got, want in ((gx, want_x), (gp, want_p)):
+        assert np.all(got >= want * (1 - 4 * m * 2.3e-16))
+        assert np.all(got <= want * (1 + 12 * m * 2.3e-16))

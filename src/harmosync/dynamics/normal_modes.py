@@ -77,7 +77,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field, replace
-from functools import partial
 
 import numpy as np
 
@@ -93,7 +92,7 @@ from ..solvers.softmodes import environment_roundoff, vector_roundoff
 from ..states import InitialState, environment_covariance
 from .contract import Moments, check_times
 from .evaluation import BLOCK, evaluate_means, iter_moment_rows, uses_nufft
-from .spectrum import Spectrum, chain_spectrum, dense_spectrum, eigenvector_roundoff
+from .spectrum import Spectrum, VectorTerm, chain_spectrum, dense_spectrum
 
 #: the bound is at least this many times the discrepancy at t = 0 (:func:`initial_discrepancy`):
 #: a safety net, measured where no a-priori term reaches (it caught the soft T = 0 chains' loss
@@ -375,8 +374,8 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
         nu = np.zeros(w.size)  # has_covariance=False: moments refuse, means work
     vector_term = None  # a dense eigh's eigenvector errors up to |t| (spectrum.eigenvector_roundoff)
     if spec.mode_bound is not None:
-        vector_term = partial(eigenvector_roundoff, spec.mode_bound, w, readout, mean0, nu, values, vectors,
-                              floor=tol * max(1.0, float(np.max(np.abs(values), initial=0.0))))
+        vector_term = VectorTerm(spec.mode_bound, w, readout, mean0, nu, values, vectors,
+                                 floor=tol * max(1.0, float(np.max(np.abs(values), initial=0.0))))
         bound += vector_term(horizon) if np.isfinite(horizon) else 0.0  # no t_max: cover adds it
     label = method
     if window is not None:

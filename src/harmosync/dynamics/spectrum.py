@@ -30,10 +30,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import NumericalError, UnstableNetworkError
+from ..jit import kernel
 from ..network import Network, chain_mode_rows, chain_modes
 from ..solvers.arrowhead import arrowhead_modes, chain_mode_errors, chain_rounding
 from ..solvers.lowrank import SOFT, soft_modes
-from ..solvers.roundoff import eigenvalue_errors
+from ..solvers.roundoff import enclose
 from ..solvers.softmodes import refine_arrowhead_soft, refine_soft_vectors, soft_mode_errors
 
 
@@ -61,8 +62,8 @@ class Spectrum:
     # sites (n_E, M) and the refined modes' residual bounds η (M,; 0 elsewhere, None: none refined)
     env_rows: np.ndarray | None = None
     env_residual: np.ndarray | None = None
-    # a dense eigh's eigenvector perturbation bound b (N, N) (:func:`mode_perturbation`; None: none)
-    mode_bound: np.ndarray | None = None
+    # a dense eigh's eigenvector perturbation bounds (b, g, b_means), each (N, N) (:func:`mode_perturbation`; None: none)
+    mode_bound: tuple | None = None
 
 
 def _attachments(network: Network, offset: int):
@@ -169,13 +170,16 @@ def dense_spectrum(network: Network, rows, window) -> Spectrum:
                 env_rounding, env_res = (env_err, None), env_res[0]
             env_c = network.coupling_block() @ eu
             env_rows = eu[[r - p for r in rows if r >= p]]
-        mu, err, res = refine_soft_modes(network, w**2, u, dense_mode_errors(network, w**2, u), rows=rows)
+        mu, v, rounding = w**2, *_potential_rounding(network)
+        # the residual, shared by the eigenvalues' and the eigenvectors' bounds (else in blocks)
+        resid = residual_matrix(v, mu, u) if mu.size <= VECTOR_TERM_MAX else None
+        mu, err, res = refine_soft_modes(network, mu, u, rayleigh_errors(v, mu, u, rounding, resid), rows=rows)
         if not mu[0] > err[0]:  # Network's check passed: positive, but not resolvable
             raise UnstableNetworkError(
                 f"the network is within roundoff of its stability limit: the potential matrix's smallest "
                 f"eigenvalue {mu[0]:.3g} ± {err[0]:.2g} cannot be told from 0 beside its largest {mu[-1]:.3g}; "
                 "reduce the strengths K or raise the lowest frequencies")
-        b = dense_mode_bound(network, mu, u, res is not None)
+        b = _refined_mode_bound(v, rounding, mu, u, res is not None, resid)
         return Spectrum(mu, u[:p], u[list(rows)], env_d, env_c, err, env_rounding, res, env_rows, env_res, b)
     # the cut chain: a fixed-end chain of window.sites sites (the compression of V)
     m, offset = window.sites, window.lo - 1
@@ -255,14 +259,61 @@ def _potential_rounding(network: Network, *, v=None, diag=None, attachments=None
 
 def dense_mode_errors(network: Network, mu, u, *, v=None, diag=None, attachments=None) -> np.ndarray:
     """Per-mode bounds on |μ̃_k − μ_k| for a dense eigh (μ̃ = ``mu``, eigenvectors ``u``) of
-    ``network``'s V, μ_k the eigenvalues of V from the exact parameters
-    (:func:`~harmosync.solvers.roundoff.eigenvalue_errors`; clusters fall back to Weyl's
-    8ε‖V‖ + ‖δV‖ for a backward-stable eigh). ``v``, ``diag``, ``attachments``: a cut chain
-    (:func:`_potential_rounding`)."""
+    ``network``'s V, μ_k the eigenvalues of V from the exact parameters (:func:`rayleigh_errors`).
+    ``v``, ``diag``, ``attachments``: a cut chain (:func:`_potential_rounding`)."""
     v, rounding = _potential_rounding(network, v=v, diag=diag, attachments=attachments)
-    rows = np.asarray(abs(rounding).sum(axis=1))
-    fallback = 8 * np.finfo(float).eps * float(mu[-1]) + float(np.max(rows, initial=0.0))
-    return eigenvalue_errors(v, mu, u, rounding, fallback)
+    return rayleigh_errors(v, mu, u, rounding)
+
+
+def rayleigh_errors(v, mu, u, rounding, residual=None) -> np.ndarray:
+    """A posteriori bounds e_k ≥ |μ̃_k − λ_k| (λ_k: V + δV's, |δV| ≤ ``rounding``) from the
+    residual R = VŨ − ŨΛ̃ (:func:`residual_matrix`, ``residual`` if computed already): for
+    x_k = u_k/‖u_k‖ the Rayleigh quotient of V is exactly ρ_k = μ̃_k + u_kᵀr_k/‖u_k‖², taken as
+    ρ̂_k = μ̃_k + d̂_k, d̂_k that quotient in double (its error bounded below), and the residual
+    ‖Vx_k − ρ̂_kx_k‖ = ‖r_k − d̂_ku_k‖/‖u_k‖ bounds the one at the exact ρ_k (the Rayleigh
+    quotient minimises it); δV adds s_k = |x_k|ᵀ|δV||x_k| to ρ and ‖|δV||x_k|‖ to the residual.
+    Then :func:`~harmosync.solvers.roundoff.enclose` (residual theorem, Kato–Temple); clusters
+    fall back to Weyl's 8ε‖V‖ + ‖δV‖ for a backward-stable eigh."""
+    mu, u = np.asarray(mu, float), np.asarray(u, float)
+    vc, dv = sp.csr_matrix(v), abs(sp.csr_matrix(rounding))
+    vrow = float(np.max(np.asarray(abs(vc).sum(axis=1)), initial=0.0))  # ≥ ‖|V|‖₂
+    parts = []
+    for start in range(0, mu.size, mu.size if residual is not None else 512):  # O(512 N) memory
+        sl = slice(start, start + (mu.size if residual is not None else 512))
+        res = residual if residual is not None else residual_matrix(vc, mu[sl], np.ascontiguousarray(u[:, sl]))
+        parts.append(_rayleigh_data(mu[sl], u[:, sl], res, vrow, dv))
+    rho, half, eta = (np.concatenate(x) for x in zip(*parts))
+    eps = np.finfo(float).eps
+    fallback = 8 * eps * float(np.max(np.abs(mu))) + float(np.max(np.asarray(dv.sum(axis=1)), initial=0.0))
+    return enclose(mu, rho, half, eta, fallback)
+
+
+def _rayleigh_data(mu, u, residual, vrow: float, dv):
+    """(ρ̂, half, η) of :func:`rayleigh_errors` for the columns ``u`` (values ``mu``), their
+    :func:`residual_matrix` ``residual``, ‖|V|‖ ≤ ``vrow``, |δV| ≤ ``dv``."""
+    ld = np.longdouble
+    eps = np.finfo(float).eps
+    res, rel, nnz = residual
+    n = u.shape[0]
+    gam = 1.01 * (n + 4) * eps
+    n2 = np.einsum("ij,ij->j", u, u)
+    nrm = np.sqrt(n2)
+    rn = np.sqrt(np.einsum("ij,ij->j", res, res))
+    d = np.einsum("ij,ij->j", u, res) / n2
+    # |r̃ − r| ≤ ε|r̃|(1 + ε) + rel(|V| + |μ̃|)|u| + floor (residual_matrix), seen through |u_k|ᵀ
+    # (|u|ᵀ|V||u| ≤ ‖|V|‖‖u‖²) and in norm; fl(r̃ − d̂u)'s own rounding ≤ 3ε‖r̃‖ (|d̂|‖u‖ ≤ ‖r̃‖)
+    floor = 4 * (nnz + 2) * 2.0**-1074 * np.sqrt(n)
+    r_err = 4.1 * eps * rn + rel * (vrow + np.abs(mu)) * nrm + floor
+    d_err = ((gam + 1.01 * eps) * rn * nrm + rel * (vrow + np.abs(mu)) * n2 + floor * nrm) / n2 + gam * np.abs(d)
+    rho = mu.astype(ld) + d.astype(ld)
+    resid = res - d * u
+    eta = (np.sqrt(np.einsum("ij,ij->j", resid, resid)) * (1 + gam) + r_err) / nrm * (1 + 4 * eps)
+    ax = np.abs(u) / nrm
+    dx = dv @ ax
+    eta = eta + np.sqrt(np.einsum("ij,ij->j", dx, dx)) * (1 + gam)
+    s_k = np.einsum("ij,ij->j", ax, dx) * (1 + gam)
+    half = (s_k + d_err + 2 * float(np.finfo(ld).eps) * np.abs(rho.astype(float))) * (1 + 4 * eps)
+    return rho, half, eta
 
 
 def refine_soft_modes(network: Network, mu, u, mu_err, *, v=None, diag=None, onsite=None, attachments=None,
@@ -327,74 +378,190 @@ VECTOR_TERM_MAX = 2000
 def dense_mode_bound(network: Network, mu, u, refined: bool) -> np.ndarray | None:
     """:func:`mode_perturbation` for a dense eigh (``mu``, ``u``) of ``network``'s whole V,
     ``refined``: its soft modes were recomputed (:func:`refine_soft_modes`)."""
-    return mode_perturbation(*_potential_rounding(network), mu, u, soft_modes(mu) if refined else None)
+    return _refined_mode_bound(*_potential_rounding(network), mu, u, refined)
 
 
-def mode_perturbation(v, rounding, mu, u, skip=None) -> np.ndarray | None:
-    """(b, g, b_means) (3, N, N): with the computed eigh (``mu``, ``u``), R = VŨ − ŨΛ̃ (extended
+def _refined_mode_bound(v, rounding, mu, u, refined: bool, residual=None):
+    """:func:`mode_perturbation`; ``residual``: the eigh's :func:`residual_matrix`, before its
+    soft modes were refined (``refined``), whose columns are recomputed."""
+    skip = soft_modes(mu) if refined else None
+    if residual is not None and skip is not None and skip.size:
+        res = residual[0].copy()
+        res[:, skip] = residual_matrix(v, mu[skip], u[:, skip])[0]
+        residual = (res,) + tuple(residual[1:])
+    return mode_perturbation(v, rounding, mu, u, skip, residual=residual)
+
+
+def mode_perturbation(v, rounding, mu, u, skip=None, residual=None) -> np.ndarray | None:
+    """(b, g, b_means), each (N, N): with the computed eigh (``mu``, ``u``), R = VŨ − ŨΛ̃ (extended
     precision), G = ŨᵀŨ − I (:func:`gram_defect`) and Q = Ũ(I + G)^(−1/2) (orthogonal),
     QᵀV_exactQ = Λ̃ + B to first order, B = ŨᵀR + (GΛ̃ − Λ̃G)/2 + QᵀδVQ, with b ≥ |B| entrywise:
     |ŨᵀR| + |G_kl|·|μ_k − μ_l|/2 + |Ũ|ᵀ|δV||Ũ| (``rounding`` ≥ |δV| entrywise) + the residual's
     and the product's roundoff; g ≥ |G| (Ũ f Ũᵀ = Q(f + (Gf + fG)/2)Qᵀ).
     Pairs with a mode in ``skip`` (refined soft modes, whose eigenvectors' errors in the
     covariance :func:`~harmosync.solvers.softmodes.vector_roundoff` bounds) get b = 0; b_means
-    keeps them (nothing else bounds them in the means: review s7b). None above VECTOR_TERM_MAX
-    modes."""
+    keeps them (nothing else bounds them in the means: review s7b; b itself when nothing is
+    skipped). None above VECTOR_TERM_MAX modes."""
     n = mu.size
     if n > VECTOR_TERM_MAX:
         return None
-    ld = np.longdouble
-    eps, eps_ld = np.finfo(float).eps, float(np.finfo(ld).eps)
+    eps = np.finfo(float).eps
     u, mu = np.asarray(u, float), np.asarray(mu, float)
     vc = sp.csr_matrix(v)
-    res = (vc.astype(ld) @ u.astype(ld) - u.astype(ld) * mu.astype(ld)).astype(float)
-    au = np.abs(u)
+    res, rel, nnz = residual_matrix(vc, mu, u) if residual is None else residual
     norms = np.sqrt(np.einsum("ij,ij->j", u, u))
-    # the residual's extended-precision roundoff, ≤ (nnz per row + 2)ε_ld(|V||Ũ| + |Ũ||Λ̃|) entrywise,
-    # seen through |Ũ|ᵀ: (|Ũ|ᵀ|V||Ũ|)_kl ≤ ‖|V|‖ ‖u_k‖‖u_l‖, ‖|V|‖ ≤ its largest row sum
-    nnz = int(np.max(np.diff(vc.indptr), initial=1))
+    # the residual's roundoff beyond ε|R| (:func:`residual_matrix`), ≤ rel·(|V||Ũ| + |Ũ||Λ̃|) + its
+    # underflow floor entrywise, seen through |Ũ|ᵀ: (|Ũ|ᵀ|V||Ũ|)_kl ≤ ‖|V|‖ ‖u_k‖‖u_l‖, ‖|V|‖ ≤ its
+    # largest row sum, and Σ_i |u_ik| ≤ √N‖u_k‖
     vrow = float(np.max(np.asarray(abs(vc).sum(axis=1)), initial=0.0))
-    res_err = (nnz + 2) * eps_ld * (vrow + np.abs(mu)[None, :]) * np.outer(norms, norms)
+    res_err = rel * (vrow + float(np.max(np.abs(mu)))) * float(np.max(norms)) ** 2 \
+        + 4 * (nnz + 2) * 2.0**-1074 * np.sqrt(n) * float(np.max(norms))
     rn = np.sqrt(np.einsum("ij,ij->j", res, res))
-    b = np.abs(u.T @ res) + 1.01 * n * eps * np.outer(norms, rn) + res_err  # (|Ũ|ᵀ|R|)_kl ≤ ‖u_k‖‖r_l‖
-    g = gram_defect(u)
-    dv = au.T @ (abs(sp.csr_matrix(rounding)) @ au)  # ≥ |ŨᵀδVŨ| (Q for Ũ: second order)
-    b += g * (np.abs(mu[:, None] - mu[None, :]) / 2) + dv * (1 + 2.02 * n * eps)
-    b = np.maximum(b, b.T)  # B is symmetric (to first order)
-    full = b.copy()  # the means keep the soft pairs (vector_roundoff bounds the covariance only)
+    safe = 1 + 4 * n * eps
+    g = gram_defect(u, safe)
+    b = u.T @ res
+    # b ≥ |ŨᵀR̃| + ‖u_k‖‖r̃_l‖·1.01(N + 2)ε (|Ũᵀ R̃ − fl(Ũᵀ R̃)| and |Ũ|ᵀ ε|R̃|: (|Ũ|ᵀ|R̃|)_kl ≤
+    # ‖u_k‖‖r̃_l‖) + g|μ_k − μ_l|/2 + |Ũ|ᵀ|δV||Ũ| (≥ |ŨᵀδVŨ|; Q for Ũ: second order: its diagonal
+    # part as WᵀW, W = √|δV_ii|·|Ũ|, the rest ≤ its largest row sum·‖u_k‖‖u_l‖) + res_err,
+    # B symmetric (to first order): the larger of both orders
+    dv = abs(sp.csr_matrix(rounding))
+    off = float(np.max(np.asarray((dv - sp.diags(dv.diagonal())).sum(axis=1)), initial=0.0))
+    wd = np.abs(u)
+    wd *= np.sqrt(dv.diagonal())[:, None]
+    _PERTURBATION(b, g, wd.T @ wd, mu, norms * (1.01 * (n + 2) * eps), rn, norms * np.sqrt(off),
+                  1 + 2.02 * n * eps + 6 * eps, res_err, safe)
+    full = b  # the means keep the soft pairs (vector_roundoff bounds the covariance only)
     if skip is not None and np.size(skip):
+        b = b.copy()
         b[skip, :] = 0.0
         b[:, skip] = 0.0
-    return np.array([b, g, full]) * (1 + 4 * n * eps)
+    return b, g, full
 
 
-def gram_defect(u) -> np.ndarray:
-    """|ŨᵀŨ − I| entrywise, to ~ε_ld: Ũ split into 4 slices of β bits, Ũ = Σ_i I_i 2^(−iβ) + r
-    with integer-valued I_i, |I_i| ≤ 2^β, and 2β + log₂N ≤ 53, so that every BLAS product
-    I_iᵀI_j is exact (its partial sums are integers below 2^53) — the error-free scheme of Ozaki et
-    al. (Numer. Algorithms 59, 2012); the products with i + j ≤ 5 summed in extended precision,
-    the rest and r bounded."""
+def gram_defect(u, safe: float = 1.0) -> np.ndarray:
+    """Bound on |ŨᵀŨ − I| entrywise, within ~ε·|ŨᵀŨ − I| + 1e-18 of it: Ũ (scaled by a power of
+    two to |Ũ| ≤ 1 if need be) split exactly as A + r, A = S·2^(−β) with S integer-valued,
+    |S| ≤ 2^β and 2β + log₂N ≤ 53, so that AᵀA is exact in BLAS (its partial sums are integers
+    times 2^(−2β) below 2^(53−2β); the error-free slicing of Ozaki et al., Numer. Algorithms 59,
+    2012), and AᵀA − I exact (Sterbenz); Aᵀr and rᵀr, small (|r| ≤ 2^(−β−1)), in double with
+    γ_N|·|ᵀ|·| ≤ γ_N‖·‖‖·‖. ``safe``: a factor ≥ 1 the result is multiplied by."""
     n = u.shape[0]
-    scale = 2.0 ** np.ceil(np.log2(max(float(np.max(np.abs(u))), 1e-300)))
+    eps = np.finfo(float).eps
+    big = float(np.max(np.abs(u)))
+    scale = 1.0 if big <= 1 else 2.0 ** np.ceil(np.log2(big))
     beta = int((53 - int(np.ceil(np.log2(max(n, 2))))) // 2)
-    r = np.asarray(u, float) / scale
-    slices = []
-    for i in range(1, 5):
-        s = np.round(r * 2.0 ** (i * beta))
-        r = r - s * 2.0 ** (-i * beta)  # exact: s·2^(−iβ) holds r's leading bits
-        slices.append(s)
-    ld = np.longdouble
-    acc = np.zeros((u.shape[1], u.shape[1]), ld)
-    for i in range(4):
-        for j in range(i, 4):
-            if i + j + 2 > 5:
-                continue
-            prod = (slices[i].T @ slices[j]).astype(ld) * ld(2.0) ** (-(i + j + 2) * beta)
-            acc += prod if i == j else prod + prod.T
-    acc = acc * ld(scale) ** 2 - np.eye(u.shape[1], dtype=ld)
-    # left out: products with i + j ≥ 6 (each ≤ N·2^(−(i+j−2)β)) and those with r (|r| ≤ 2^(−4β−1))
-    rest = 4 * n * 2.0 ** (-4 * beta) * scale**2
-    return np.abs(acc).astype(float) * (1 + 1e-15) + rest + 16 * float(np.finfo(ld).eps) * scale**2
+    r = np.asarray(u, float) / scale if scale != 1 else np.asarray(u, float)
+    shift = 1.5 * 2.0 ** (52 - beta)  # (r + shift) − shift: r rounded to a multiple of 2^(−β), exactly
+    a = r + shift
+    a -= shift
+    r = r - a  # exact: r's trailing bits
+    x = a.T @ r
+    h = a.T @ a  # exact (and symmetric)
+    y = r.T @ r
+    na = np.sqrt(np.einsum("ij,ij->j", a, a))
+    nr = np.sqrt(np.einsum("ij,ij->j", r, r))
+    # the products' roundoff γ_N(|A|ᵀ|r| + |r|ᵀ|A| + |r|ᵀ|r|) ≤ γ_N(na⊗nr + nr⊗na + nr⊗nr)
+    # (Cauchy–Schwarz; norms to 1.01nε), the three sums' 3ε(|h − I| + |x| + |xᵀ| + |y|) ≤ 3ε|G| +
+    # 6.1ε(the same outer products), and na⊗nr + nr⊗na + nr⊗nr ≤ (max na + max nr)(nr_k + nr_l);
+    # products that underflow: ≤ 2^(−1074) a term; then × scale² (exact)
+    c = (1.01 * n * eps + 6.1 * eps) * (float(np.max(na)) + float(np.max(nr)))
+    # (the sums' 3ε|g|, and 5ε for the kernel's own three roundings of non-negative terms)
+    q = (nr * c + n * 2.0**-1074) * ((1 + 5 * eps) * scale**2 * safe)
+    _GRAM(x, h, y, 1.0 / scale**2, (1 + 8 * eps) * scale**2 * safe, q)
+    return x
+
+
+def _gram(x, h, y, one, c, q):
+    """x ← c|(h − one·I) + y + x + xᵀ| + q_k + q_l, symmetric: G_kl from the pair (k ≤ l), with
+    AᵀA's diagonal minus ``one`` first (exact)."""
+    m = x.shape[0]
+    for k in range(m):
+        for l in range(k, m):
+            hk = h[k, l] - one if k == l else h[k, l]
+            v = c * abs((hk + y[k, l]) + (x[k, l] + x[l, k])) + (q[k] + q[l])
+            x[k, l] = v
+            x[l, k] = v
+
+
+_GRAM = kernel(_gram, "void(float64[:, ::1], float64[:, ::1], float64[:, ::1], float64, float64, float64[::1])",
+               reads=(1, 2, 5))
+
+
+def _perturbation(b, g, dv, mu, on, rn, od, cdv, floor, safe):
+    """b ← safe·max over both orders of |b| + on_k·rn_l + g|μ_k − μ_l|/2 + cdv·dv + od_k·od_l + floor."""
+    m = b.shape[0]
+    for k in range(m):
+        for l in range(k, m):
+            hg = 0.5 * abs(mu[k] - mu[l]) * g[k, l] + (cdv * dv[k, l] + od[k] * od[l]) + floor
+            x = abs(b[k, l]) + on[k] * rn[l] + hg
+            y = abs(b[l, k]) + on[l] * rn[k] + hg
+            v = safe * max(x, y)
+            b[k, l] = v
+            b[l, k] = v
+
+
+_PERTURBATION = kernel(_perturbation, "void(float64[:, ::1], float64[:, ::1], float64[:, ::1], float64[::1], "
+                                      "float64[::1], float64[::1], float64[::1], float64, float64, float64)",
+                       reads=(1, 2, 3, 4, 5, 6))
+
+
+def _residual(indptr, indices, data, u, mu, out):
+    """out = VŨ − ŨΛ̃ (V in CSR: ``indptr``, ``indices``, ``data``) by error-free transformations:
+    each product exactly as p + e (Dekker's TwoProduct, |factors| < 2^995), the products' sum as
+    hi + lo (Knuth's TwoSum), the errors (≤ (nnz + 2)ε/2·Σ|p| together) summed into lo in double
+    (≤ γ_(2nnz+3) of that); so |out − R| ≤ ε|R| + (nnz + 2)²ε²·(|V||Ũ| + |Ũ||Λ̃|) entrywise (nnz:
+    the largest row's), plus 4(nnz + 2)·2^(−1074) for products near underflow."""
+    n, m = u.shape
+    c = 134217729.0  # 2^27 + 1
+    for i in range(n):
+        for k in range(m):
+            a = -u[i, k]
+            b = mu[k]
+            hi = a * b
+            t = c * a
+            ah = t - (t - a)
+            al = a - ah
+            t = c * b
+            bh = t - (t - b)
+            bl = b - bh
+            lo = al * bl - (((hi - ah * bh) - al * bh) - ah * bl)
+            for jj in range(indptr[i], indptr[i + 1]):
+                a = data[jj]
+                b = u[indices[jj], k]
+                p = a * b
+                t = c * a
+                ah = t - (t - a)
+                al = a - ah
+                t = c * b
+                bh = t - (t - b)
+                bl = b - bh
+                e = al * bl - (((p - ah * bh) - al * bh) - ah * bl)
+                s = hi + p
+                z = s - hi
+                lo += e + ((hi - (s - z)) + (p - z))
+                hi = s
+            out[i, k] = hi + lo
+
+
+_RESIDUAL = kernel(_residual, "void(int32[::1], int32[::1], float64[::1], float64[:, ::1], float64[::1], "
+                              "float64[:, ::1])", reads=(0, 1, 2, 3, 4))
+
+
+def residual_matrix(v, mu, u):
+    """(R = VŨ − ŨΛ̃ to ε|R| entrywise plus the bound of :func:`_residual` on the rest, nnz):
+    ``v`` sparse, (``mu``, ``u``) a computed eigh; factors beyond 2^995 in extended precision."""
+    vc = sp.csr_matrix(v, dtype=float)
+    vc.sort_indices()
+    nnz = int(np.max(np.diff(vc.indptr), initial=1))
+    u = np.ascontiguousarray(u, float)
+    if max(float(np.max(np.abs(vc.data), initial=0.0)), float(np.max(np.abs(mu), initial=0.0))) < 2.0**995:
+        res = np.empty_like(u)
+        _RESIDUAL(vc.indptr.astype(np.int32), vc.indices.astype(np.int32), vc.data, u,
+                  np.ascontiguousarray(mu, float), res)
+        return res, (nnz + 2) ** 2 * np.finfo(float).eps ** 2, nnz
+    ld = np.longdouble  # (a V this large: overflow-safe, slower)
+    res = (vc.astype(ld) @ u.astype(ld) - u.astype(ld) * np.asarray(mu, ld)).astype(float)
+    return res, (nnz + 2) * float(np.finfo(ld).eps), nnz
 
 
 def propagator_divided_differences(w, t: float, rows=slice(None)):
@@ -412,29 +579,50 @@ def propagator_divided_differences(w, t: float, rows=slice(None)):
         fs = np.minimum(t, 1 / w)
         near = (t / s, 2 * t / (lo * s), (1 + hi * t) / s)
         far = (2 / gap, (fs[rows][:, None] + fs[None, :]) / gap, s / gap)
-    return tuple(np.where(gap > 0, np.minimum(n_, f_), n_) for n_, f_ in zip(near, far))
+    return tuple(np.minimum(n_, f_) for n_, f_ in zip(near, far))  # gap 0: far is +∞
 
 
 def _row_gains(b, g, w, u, t: float):
     """(G_x, G_p) (2n, N) of :func:`eigenvector_roundoff` for the bounds ``b`` ≥ |B|, ``g`` ≥ |G|."""
     n, m = u.shape
-    sw = np.sqrt(w)
-    ones, hs = np.ones(m), np.minimum(t, 1 / w)  # |f_c|, |f_s| (|f_k| ≤ w)
     gx, gp = np.zeros((2 * n, m)), np.zeros((2 * n, m))  # rows: x of each observed row, then p
-    for start in range(0, m, 256):  # row blocks of b: O(256·N) memory
-        rows = slice(start, min(start + 256, m))
-        fc, fs, fk = propagator_divided_differences(w, t, rows)
-        bb, gg = b[rows].copy(), g[rows] / 2
-        bb[np.arange(bb.shape[0]), np.arange(start, rows.stop)] = 0.0  # B_kk: the eigenvalues' errors
-        with np.errstate(invalid="ignore"):  # 0·∞ (t = ∞): no perturbation, no error
-            uc, us, uk = (u[:, rows] @ (np.where(bb > 0, bb * f, 0.0) + gg * (h[rows][:, None] + h[None, :]))
-                          for f, h in ((fc, ones), (fs, hs), (fk, w)))
-        gx[:n] += uc
-        gp[:n] += us
-        gx[n:] += uk
-        gp[n:] += uc
-    scale = 1 + 4 * m * np.finfo(float).eps
+    w = np.ascontiguousarray(w, float)
+    _GAINS(np.ascontiguousarray(b), np.ascontiguousarray(g), w, np.minimum(t, 1 / w), np.ascontiguousarray(u),
+           float(t), gx, gp)
+    scale = 1 + 4 * m * np.finfo(float).eps  # the sums' roundoff (non-negative terms)
+    sw = np.sqrt(w)
     return gx / sw * scale, gp * sw * scale
+
+
+def _gains(b, g, w, hs, u, t, gx, gp):
+    """gx, gp += Σ_k |u_k| ⊗ (B ∘ F + (G/2)(h_k + h_l))_k· for f_c (gx x rows, gp p rows), f_s
+    (gp x rows), f_k (gx p rows); F as :func:`propagator_divided_differences` (gap 0: far = +∞),
+    B's diagonal left out (the eigenvalues' errors), h = 1, ``hs`` = min(t, 1/w), w."""
+    n, m = u.shape
+    cc, cs, ck = np.empty(m), np.empty(m), np.empty(m)
+    for k in range(m):
+        wk, hk = w[k], hs[k]
+        for l in range(m):
+            wl = w[l]
+            s = wk + wl
+            gap = abs(wk - wl) * s
+            lo, hi = min(wk, wl), max(wk, wl)
+            bb = b[k, l] if l != k else 0.0
+            gg = 0.5 * g[k, l]
+            cc[l] = bb * min(t / s, 2.0 / gap) + gg * 2.0
+            cs[l] = bb * min(2.0 * t / (lo * s), (hk + hs[l]) / gap) + gg * (hk + hs[l])
+            ck[l] = bb * min((1.0 + hi * t) / s, s / gap) + gg * s
+        for a in range(n):
+            ua = u[a, k]
+            for l in range(m):
+                gx[a, l] += ua * cc[l]
+                gp[a, l] += ua * cs[l]
+                gx[n + a, l] += ua * ck[l]
+                gp[n + a, l] += ua * cc[l]
+
+
+_GAINS = kernel(_gains, "void(float64[:, ::1], float64[:, ::1], float64[::1], float64[::1], float64[:, ::1], float64, "
+                        "float64[:, ::1], float64[:, ::1])", reads=(0, 1, 2, 3, 4))
 
 
 def eigenvector_roundoff(b, w, readout, mean0, nu, values, vectors, t: float, floor: float = 0.0) -> float:
@@ -461,7 +649,7 @@ def eigenvector_roundoff(b, w, readout, mean0, nu, values, vectors, t: float, fl
     sw, m0 = np.sqrt(w), np.abs(np.asarray(mean0, float))
     gx, gp = _row_gains(b[2] if len(b) > 2 else b[0], b[1], w, u, t)
     mean_err = float(np.max(gx @ m0[0] + gp @ m0[1]))
-    if len(b) > 2 and np.any(b[2] != b[0]):  # soft pairs: in the means only
+    if len(b) > 2 and b[2] is not b[0]:  # soft pairs: in the means only
         gx, gp = _row_gains(b[0], b[1], w, u, t)
     if not np.size(nu) or not np.any(nu) and not np.size(values):
         return mean_err
@@ -478,3 +666,21 @@ def eigenvector_roundoff(b, w, readout, mean0, nu, values, vectors, t: float, fl
         + floor * np.outer(np.sqrt(np.sum(gx**2 + gp**2, axis=1)), np.sqrt(np.sum(r**2, axis=1)))
     cov_err = float(np.max(cross + cross.T + np.sqrt(np.outer(q, q))))
     return max(mean_err, cov_err)
+
+
+class VectorTerm:
+    """:func:`eigenvector_roundoff` of a solution at a horizon |t| (its arguments after ``b``
+    as given here), remembered for the last horizons asked (an evaluation's ``cover`` asks again
+    at the same horizon when only the NUFFT's floor changes)."""
+
+    def __init__(self, b, *args, **kwargs):
+        self.b, self.args, self.kwargs = b, args, kwargs
+        self.known: dict[float, float] = {}
+
+    def __call__(self, t: float) -> float:
+        t = float(t)
+        if t not in self.known:
+            if len(self.known) > 16:
+                self.known.clear()
+            self.known[t] = eigenvector_roundoff(self.b, *self.args, t, **self.kwargs)
+        return self.known[t]
