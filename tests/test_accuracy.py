@@ -210,7 +210,7 @@ MODE_CASES = {
 @pytest.mark.parametrize("method", ["dense", "chain"])
 def test_mode_error_bounds_enclose_the_exact_eigenvalues(case, method):
     """The per-mode bounds e_k the error bound is built from (residual theorem and Kato–Temple
-    in extended precision; solvers.roundoff.eigenvalue_errors, solvers.arrowhead.arrowhead_errors) hold mode by
+    from error-free residuals; dynamics.spectrum.rayleigh_errors, solvers.arrowhead.arrowhead_errors) hold mode by
     mode against the eigenvalues of V built from the parameters in 40 digits, and improve on the
     a-priori worst case 8ε‖V‖: by an order of magnitude on a soft lowest mode, by half at
     least on the mode most like a probe."""
