@@ -372,7 +372,7 @@ def laplacian_form(network: Network, *, v=None, diag=None, onsite=None, attachme
 
 
 #: the dense path's eigenvector term (:func:`mode_perturbation`) holds N × N numbers: up to this N
-VECTOR_TERM_MAX = 2000
+VECTOR_TERM_MAX = 4000
 
 
 def dense_mode_bound(network: Network, mu, u, refined: bool) -> np.ndarray | None:
@@ -425,7 +425,7 @@ def mode_perturbation(v, rounding, mu, u, skip=None, residual=None) -> np.ndarra
     # part as WᵀW, W = √|δV_ii|·|Ũ|, the rest ≤ its largest row sum·‖u_k‖‖u_l‖) + res_err,
     # B symmetric (to first order): the larger of both orders
     dv = abs(sp.csr_matrix(rounding))
-    off = float(np.max(np.asarray((dv - sp.diags(dv.diagonal())).sum(axis=1)), initial=0.0))
+    off = float(np.max(np.asarray(dv.sum(axis=1)).ravel() - dv.diagonal(), initial=0.0)) * (1 + 2 * n * eps)
     wd = np.abs(u)
     wd *= np.sqrt(dv.diagonal())[:, None]
     _PERTURBATION(b, g, wd.T @ wd, mu, norms * (1.01 * (n + 2) * eps), rn, norms * np.sqrt(off),
@@ -475,12 +475,14 @@ def _gram(x, h, y, one, c, q):
     """x ← c|(h − one·I) + y + x + xᵀ| + q_k + q_l, symmetric: G_kl from the pair (k ≤ l), with
     AᵀA's diagonal minus ``one`` first (exact)."""
     m = x.shape[0]
-    for k in range(m):
-        for l in range(k, m):
-            hk = h[k, l] - one if k == l else h[k, l]
-            v = c * abs((hk + y[k, l]) + (x[k, l] + x[l, k])) + (q[k] + q[l])
-            x[k, l] = v
-            x[l, k] = v
+    for k0 in range(0, m, 64):  # 64 × 64 tiles: (k, l) and (l, k) both in cache
+        for l0 in range(k0, m, 64):
+            for k in range(k0, min(k0 + 64, m)):
+                for l in range(max(k, l0), min(l0 + 64, m)):
+                    hk = h[k, l] - one if k == l else h[k, l]
+                    v = c * abs((hk + y[k, l]) + (x[k, l] + x[l, k])) + (q[k] + q[l])
+                    x[k, l] = v
+                    x[l, k] = v
 
 
 _GRAM = kernel(_gram, "void(float64[:, ::1], float64[:, ::1], float64[:, ::1], float64, float64, float64[::1])",
@@ -490,14 +492,16 @@ _GRAM = kernel(_gram, "void(float64[:, ::1], float64[:, ::1], float64[:, ::1], f
 def _perturbation(b, g, dv, mu, on, rn, od, cdv, floor, safe):
     """b ← safe·max over both orders of |b| + on_k·rn_l + g|μ_k − μ_l|/2 + cdv·dv + od_k·od_l + floor."""
     m = b.shape[0]
-    for k in range(m):
-        for l in range(k, m):
-            hg = 0.5 * abs(mu[k] - mu[l]) * g[k, l] + (cdv * dv[k, l] + od[k] * od[l]) + floor
-            x = abs(b[k, l]) + on[k] * rn[l] + hg
-            y = abs(b[l, k]) + on[l] * rn[k] + hg
-            v = safe * max(x, y)
-            b[k, l] = v
-            b[l, k] = v
+    for k0 in range(0, m, 64):  # 64 × 64 tiles: (k, l) and (l, k) both in cache
+        for l0 in range(k0, m, 64):
+            for k in range(k0, min(k0 + 64, m)):
+                for l in range(max(k, l0), min(l0 + 64, m)):
+                    hg = 0.5 * abs(mu[k] - mu[l]) * g[k, l] + (cdv * dv[k, l] + od[k] * od[l]) + floor
+                    x = abs(b[k, l]) + on[k] * rn[l] + hg
+                    y = abs(b[l, k]) + on[l] * rn[k] + hg
+                    v = safe * max(x, y)
+                    b[k, l] = v
+                    b[l, k] = v
 
 
 _PERTURBATION = kernel(_perturbation, "void(float64[:, ::1], float64[:, ::1], float64[:, ::1], float64[::1], "
