@@ -155,7 +155,8 @@ def dense_spectrum(network: Network, rows, window) -> Spectrum:
     env = network.environment
     p = network.n_probes
     if window is None:
-        lam, u = np.linalg.eigh(network.potential())  # its sign is checked after refinement
+        v = network.potential(sparse=True)
+        lam, u = np.linalg.eigh(v.toarray())  # its sign is checked after refinement
         w, env_rounding = np.sqrt(np.maximum(lam, 0.0)), None
         env_rows = env_res = None
         if env.structured:
@@ -170,7 +171,7 @@ def dense_spectrum(network: Network, rows, window) -> Spectrum:
                 env_rounding, env_res = (env_err, None), env_res[0]
             env_c = network.coupling_block() @ eu
             env_rows = eu[[r - p for r in rows if r >= p]]
-        mu, v, rounding = w**2, *_potential_rounding(network)
+        mu, v, rounding = w**2, *_potential_rounding(network, v=v)
         # the residual, shared by the eigenvalues' and the eigenvectors' bounds (else in blocks)
         resid = residual_matrix(v, mu, u) if mu.size <= VECTOR_TERM_MAX else None
         mu, err, res = refine_soft_modes(network, mu, u, rayleigh_errors(v, mu, u, rounding, resid), rows=rows)
@@ -184,19 +185,18 @@ def dense_spectrum(network: Network, rows, window) -> Spectrum:
     # the cut chain: a fixed-end chain of window.sites sites (the compression of V)
     m, offset = window.sites, window.lo - 1
     v, diag_ld, onsite, att = cut_chain(network, window)
-    v = v.toarray()
-    lam, u = np.linalg.eigh(v)
+    lam, u = np.linalg.eigh(v.toarray())
     if lam[0] <= 0:
         raise NumericalError(f"the potential matrix has a non-positive eigenvalue {lam[0]:.3g}")
     env_d = chain_modes(m, env.omega0, env.g, "fixed", vectors=False)[0] ** 2
     b, sites = _coupling_rows(p, m, att)
     env_c = b @ chain_mode_rows(m, "fixed", sites)
     local = [r if r < p else r - offset for r in rows]
-    err = dense_mode_errors(network, lam, u, v=v, diag=diag_ld, attachments=att)
-    lam, err, res = refine_soft_modes(network, lam, u, err, v=v, diag=diag_ld, onsite=onsite, attachments=att,
-                                      rows=local)
-    b = mode_perturbation(*_potential_rounding(network, v=v, diag=diag_ld, attachments=att), lam, u,
-                          soft_modes(lam) if res is not None else None)
+    v, rounding = _potential_rounding(network, v=v, diag=diag_ld, attachments=att)
+    resid = residual_matrix(v, lam, u) if lam.size <= VECTOR_TERM_MAX else None
+    lam, err, res = refine_soft_modes(network, lam, u, rayleigh_errors(v, lam, u, rounding, resid), v=v,
+                                      diag=diag_ld, onsite=onsite, attachments=att, rows=local)
+    b = _refined_mode_bound(v, rounding, lam, u, res is not None, resid)
     return Spectrum(lam, u[:p], u[local], env_d, env_c, err, residual=res, mode_bound=b)
 
 
@@ -230,11 +230,12 @@ def _potential_rounding(network: Network, *, v=None, diag=None, attachments=None
     """(V as CSR, an entrywise bound on |V_exact − V|): V in double precision against V_exact
     formed from the same parameters in extended precision (as tests/reference_mp.py reads them:
     Ω0² of a homogeneous chain from Ω0, the diagonal sums, the summed strengths K). The
-    off-diagonal bonds, λ and single K are the parameters themselves. ``v``, ``diag`` and
-    ``attachments`` (0-based probe, 1-based site, K) describe a cut chain instead."""
+    off-diagonal bonds, λ and single K are the parameters themselves. ``v``: the network's V if
+    built already; with ``diag`` and ``attachments`` (0-based probe, 1-based site, K), a cut chain
+    instead."""
     ld = np.longdouble
     p = network.n_probes
-    if v is None:
+    if diag is None:
         env = network.environment
         onsite = (np.full(env.sites, ld(env.omega0) ** 2) if env.homogeneous_chain and env.omega0 is not None
                   else np.asarray(env.onsite, ld))
@@ -242,7 +243,7 @@ def _potential_rounding(network: Network, *, v=None, diag=None, attachments=None
         wall = np.asarray(env.wall, ld) if env.wall is not None else 0
         diag = np.concatenate([_probe_diagonal(network.probes), onsite + deg + wall])
         attachments = network.probes.attachments
-        v = network.potential(sparse=True)
+        v = network.potential(sparse=True) if v is None else v
     v = sp.csr_matrix(v)
     n = v.shape[0]
     summed: dict[tuple[int, int], np.longdouble] = {}
