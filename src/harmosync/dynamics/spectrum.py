@@ -402,10 +402,11 @@ def mode_perturbation(v, rounding, mu, u, skip=None, residual=None) -> np.ndarra
     Pairs with a mode in ``skip`` (refined soft modes, whose eigenvectors' errors in the
     covariance :func:`~harmosync.solvers.softmodes.vector_roundoff` bounds) get b = 0; b_means
     keeps them (nothing else bounds them in the means: review s7b; b itself when nothing is
-    skipped). None above VECTOR_TERM_MAX modes."""
+    skipped). Above VECTOR_TERM_MAX modes the normwise form (:func:`normwise_mode_bound`)."""
     n = mu.size
-    if n > VECTOR_TERM_MAX:
-        return None
+    if n > VECTOR_TERM_MAX:  # (memory: N × N arrays, no N³ beyond two products)
+        dv_rows = float(np.max(np.asarray(abs(sp.csr_matrix(rounding)).sum(axis=1)), initial=0.0))
+        return normwise_mode_bound(sp.csr_matrix(v), mu, u, dv_rows * (1 + 2 * n * np.finfo(float).eps))
     eps = np.finfo(float).eps
     u, mu = np.asarray(u, float), np.asarray(mu, float)
     vc = sp.csr_matrix(v)
@@ -437,6 +438,46 @@ def mode_perturbation(v, rounding, mu, u, skip=None, residual=None) -> np.ndarra
         b[skip, :] = 0.0
         b[:, skip] = 0.0
     return b, g, full
+
+
+def normwise_mode_bound(v, mu, u, dv_rows) -> tuple:
+    """(b, g, b) of :func:`mode_perturbation` from double-precision products alone, for stacks
+    (..., N, N) of small networks (a means-only batch) or one network above VECTOR_TERM_MAX:
+    |ŨᵀR|_kl ≤ ‖u_k‖‖r_l‖ (Cauchy–Schwarz) with R̃ = fl(VŨ − ŨΛ̃), ‖r_l − r̃_l‖ ≤
+    γ_(N+2)(‖|V|‖ + |μ_l|)‖u_l‖; |G| ≤ |fl(ŨᵀŨ) − I| + γ_(N+1)‖u_k‖‖u_l‖; |Ũ|ᵀ|δV||Ũ| ≤
+    ‖|δV|‖‖u_k‖‖u_l‖, ‖|δV|‖ ≤ ``dv_rows`` (its largest row sum, (...,)); ‖|V|‖ ≤ V's largest
+    row sum. Looser than :func:`mode_perturbation` by ~√N on the residual part, but two products."""
+    eps = np.finfo(float).eps
+    mu, u = np.asarray(mu, float), np.asarray(u, float)
+    n = mu.shape[-1]
+    gam = 1.01 * (n + 2) * eps
+    if sp.issparse(v):  # one large network: V's product and row sums from its nonzeros
+        res = v @ u
+        vrow = float(np.max(np.asarray(abs(v).sum(axis=1)), initial=0.0))
+    else:
+        v = np.asarray(v, float)
+        res = v @ u
+        vrow = np.max(np.sum(np.abs(v), axis=-1), axis=-1)[..., None]
+    res -= u * mu[..., None, :]
+    norms = np.sqrt(np.einsum("...ij,...ij->...j", u, u)) * (1 + gam)
+    rn = np.sqrt(np.einsum("...ij,...ij->...j", res, res)) * (1 + gam) + gam * (vrow + np.abs(mu)) * norms
+    del res
+    nn = norms[..., :, None] * norms[..., None, :]
+    g = np.swapaxes(u, -1, -2) @ u
+    g -= np.eye(n)
+    g = np.abs(g, out=g)
+    g += gam * nn
+    b = np.abs(mu[..., :, None] - mu[..., None, :])
+    b *= 0.5 * g
+    b += norms[..., :, None] * rn[..., None, :]
+    nn *= np.asarray(dv_rows, float)[..., None, None]
+    b += nn
+    del nn
+    safe = 1 + 8 * n * eps
+    b = np.maximum(b, np.swapaxes(b, -1, -2))
+    b *= safe
+    g *= safe
+    return b, g, b
 
 
 def gram_defect(u, safe: float = 1.0) -> np.ndarray:
