@@ -37,7 +37,8 @@ from ..states import InitialState
 from .contract import Evolution, check_times
 from ..solvers.lowrank import soft_modes
 from .normal_modes import NormalModeEvolution, assemble, check_size, solve_closed
-from .spectrum import Spectrum, dense_mode_bound, dense_mode_errors, refine_chain_soft, refine_soft_modes
+from .spectrum import (Spectrum, dense_mode_bound, dense_mode_errors, normwise_mode_bound, refine_chain_soft,
+                       refine_soft_modes)
 
 #: networks with at most this many oscillators are solved by one stacked dense eigh
 DENSE_BATCH = 48
@@ -274,6 +275,12 @@ def _solve_dense_batch(nets, inits, *, tol, covariance, t_max) -> list[Evolution
                 v[j, :p, p:] = b
                 v[j, p:, :p] = b.T
             lam, u = np.linalg.eigh(v)
+            normwise = None
+            if not covariance and np.all(lam[:, 0] > 0):  # means only: the eigenvector term's normwise form
+                # |δV| a priori: each entry of V a sum of ≤ N + 4 terms of the parameters (Ω², bonds,
+                # K, λ), rounded: ≤ γ_(N+4)·Σ|terms| ≤ 2γ_(N+4) V's row sums
+                dv_rows = 2.02 * (v.shape[-1] + 4) * np.finfo(float).eps * np.max(np.abs(v).sum(axis=-1), axis=-1)
+                normwise = normwise_mode_bound(v, np.sqrt(lam) ** 2, u, dv_rows)
             for j, k in enumerate(idx):
                 net, init = nets[k], inits[k]
                 if lam[j, 0] <= 0:  # Network's own check refuses this; guard against roundoff
@@ -292,11 +299,14 @@ def _solve_dense_batch(nets, inits, *, tol, covariance, t_max) -> list[Evolution
                 temp = float(init.environment_temperature)
                 if temp not in energies:
                     energies[temp] = float(np.sum(thermal_factor(om, temp) * om))
-                # a means-only batch (a summary sweep) keeps the a-priori eigenvalue errors: the
-                # extended-precision ones cost ~1 ms per small network, as much as the rest
-                # (and no eigenvector term: ~3 ms per small network, 4× a summary sweep's cost; the
-                # a-priori eigenvalue errors are ~100× the Kato–Temple ones the term is added to)
-                mu_j, mu_err, res, modes = w**2, None, None, None
+                # a means-only batch (a summary sweep) keeps the a-priori eigenvalue errors (the
+                # a-posteriori ones cost ~1 ms per small network, as much as the rest) and the
+                # eigenvector term's normwise form, stacked (the sharp one: ~3 ms per small network)
+                mu_j, mu_err, res = w**2, None, None
+                modes = None
+                if normwise is not None:
+                    bj = normwise[0][j]
+                    modes = (bj, normwise[1][j], bj)  # (the same b: the means' and the covariance's)
                 if covariance:  # soft modes' eigenvalues from the parameters, as solve's dense path
                     mu_j, mu_err, res = refine_soft_modes(net, mu_j, u[j], dense_mode_errors(net, mu_j, u[j]))
                     modes = dense_mode_bound(net, mu_j, u[j], res is not None)
