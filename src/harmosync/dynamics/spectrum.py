@@ -558,39 +558,33 @@ def _residual(indptr, indices, data, u, mu, out):
     (≤ γ_(2nnz+3) of that); so |out − R| ≤ ε|R| + (nnz + 2)²ε²·(|V||Ũ| + |Ũ||Λ̃|) entrywise (nnz:
     the largest row's), plus 4(nnz + 2)·2^(−1074) for products near underflow."""
     n, m = u.shape
-    c = 134217729.0  # 2^27 + 1
     for i in range(n):
         for k in range(m):
-            a = -u[i, k]
-            b = mu[k]
-            hi = a * b
-            t = c * a
-            ah = t - (t - a)
-            al = a - ah
-            t = c * b
-            bh = t - (t - b)
-            bl = b - bh
-            lo = al * bl - (((hi - ah * bh) - al * bh) - ah * bl)
+            hi = -u[i, k] * mu[k]
+            lo = _product_error(-u[i, k], mu[k], hi)
             for jj in range(indptr[i], indptr[i + 1]):
-                a = data[jj]
-                b = u[indices[jj], k]
-                p = a * b
-                t = c * a
-                ah = t - (t - a)
-                al = a - ah
-                t = c * b
-                bh = t - (t - b)
-                bl = b - bh
-                e = al * bl - (((p - ah * bh) - al * bh) - ah * bl)
+                p = data[jj] * u[indices[jj], k]
                 s = hi + p
                 z = s - hi
-                lo += e + ((hi - (s - z)) + (p - z))
+                lo += _product_error(data[jj], u[indices[jj], k], p) + ((hi - (s - z)) + (p - z))
                 hi = s
             out[i, k] = hi + lo
 
 
+def _product_error(a, b, p):
+    """a·b − p exactly for p = fl(a·b) (Dekker's TwoProduct, |a|, |b| < 2^995)."""
+    c = 134217729.0  # 2^27 + 1: splits a double into two halves of 26 bits
+    t = c * a
+    ah = t - (t - a)
+    al = a - ah
+    t = c * b
+    bh = t - (t - b)
+    bl = b - bh
+    return al * bl - (((p - ah * bh) - al * bh) - ah * bl)
+
+
 _RESIDUAL = kernel(_residual, "void(int32[::1], int32[::1], float64[::1], float64[:, ::1], float64[::1], "
-                              "float64[:, ::1])", reads=(0, 1, 2, 3, 4))
+                              "float64[:, ::1])", reads=(0, 1, 2, 3, 4), calls=("_product_error",))
 
 
 def residual_matrix(v, mu, u):
