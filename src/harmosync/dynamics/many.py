@@ -308,8 +308,9 @@ def _solve_dense_batch(nets, inits, *, tol, covariance, t_max) -> list[Evolution
                     bj = normwise[0][j]
                     modes = (bj, normwise[1][j], bj)  # (the same b: the means' and the covariance's)
                 if covariance:  # soft modes' eigenvalues from the parameters, as solve's dense path
+                    soft = soft_modes(mu_j)  # the modes refined (the refined μ may cut elsewhere)
                     mu_j, mu_err, res = refine_soft_modes(net, mu_j, u[j], dense_mode_errors(net, mu_j, u[j]))
-                    modes = dense_mode_bound(net, mu_j, u[j], res is not None)
+                    modes = dense_mode_bound(net, mu_j, u[j], soft if res is not None else None)
                 spec = Spectrum(mu_j, u[j, :p], u[j, :p], env_d, env_c, mu_err, residual=res, mode_bound=modes)
                 out[k] = assemble(spec, tuple(range(p)), net.probes.potential(), init,
                                   environment_energy=energies[temp], tol=tol, covariance=covariance,

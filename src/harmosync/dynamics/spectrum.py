@@ -174,13 +174,14 @@ def dense_spectrum(network: Network, rows, window) -> Spectrum:
         mu, v, rounding = w**2, *_potential_rounding(network, v=v)
         # the residual, shared by the eigenvalues' and the eigenvectors' bounds (else in blocks)
         resid = residual_matrix(v, mu, u) if mu.size <= VECTOR_TERM_MAX else None
+        soft = soft_modes(mu)  # the modes refine_soft_modes refines (the refined μ may cut elsewhere)
         mu, err, res = refine_soft_modes(network, mu, u, rayleigh_errors(v, mu, u, rounding, resid), rows=rows)
         if not mu[0] > err[0]:  # Network's check passed: positive, but not resolvable
             raise UnstableNetworkError(
                 f"the network is within roundoff of its stability limit: the potential matrix's smallest "
                 f"eigenvalue {mu[0]:.3g} ± {err[0]:.2g} cannot be told from 0 beside its largest {mu[-1]:.3g}; "
                 "reduce the strengths K or raise the lowest frequencies")
-        b = _refined_mode_bound(v, rounding, mu, u, res is not None, resid)
+        b = _refined_mode_bound(v, rounding, mu, u, soft if res is not None else None, resid)
         return Spectrum(mu, u[:p], u[list(rows)], env_d, env_c, err, env_rounding, res, env_rows, env_res, b)
     # the cut chain: a fixed-end chain of window.sites sites (the compression of V)
     m, offset = window.sites, window.lo - 1
@@ -194,9 +195,10 @@ def dense_spectrum(network: Network, rows, window) -> Spectrum:
     local = [r if r < p else r - offset for r in rows]
     v, rounding = _potential_rounding(network, v=v, diag=diag_ld, attachments=att)
     resid = residual_matrix(v, lam, u) if lam.size <= VECTOR_TERM_MAX else None
+    soft = soft_modes(lam)
     lam, err, res = refine_soft_modes(network, lam, u, rayleigh_errors(v, lam, u, rounding, resid), v=v,
                                       diag=diag_ld, onsite=onsite, attachments=att, rows=local)
-    b = _refined_mode_bound(v, rounding, lam, u, res is not None, resid)
+    b = _refined_mode_bound(v, rounding, lam, u, soft if res is not None else None, resid)
     return Spectrum(lam, u[:p], u[local], env_d, env_c, err, residual=res, mode_bound=b)
 
 
@@ -286,7 +288,9 @@ def rayleigh_errors(v, mu, u, rounding, residual=None) -> np.ndarray:
     rho, half, eta = (np.concatenate(x) for x in zip(*parts))
     eps = np.finfo(float).eps
     fallback = 8 * eps * float(np.max(np.abs(mu))) + float(np.max(np.asarray(dv.sum(axis=1)), initial=0.0))
-    return enclose(mu, rho, half, eta, fallback)
+    with np.errstate(over="ignore", invalid="ignore"):  # ‖V‖ ≳ 1e150: squared norms overflow
+        e = enclose(mu, rho, half, eta, fallback)
+    return np.where(np.isnan(e), np.inf, e)
 
 
 def _rayleigh_data(mu, u, residual, vrow: float, dv):
@@ -376,17 +380,19 @@ def laplacian_form(network: Network, *, v=None, diag=None, onsite=None, attachme
 VECTOR_TERM_MAX = 4000
 
 
-def dense_mode_bound(network: Network, mu, u, refined: bool) -> np.ndarray | None:
+def dense_mode_bound(network: Network, mu, u, refined=None) -> tuple | None:
     """:func:`mode_perturbation` for a dense eigh (``mu``, ``u``) of ``network``'s whole V,
-    ``refined``: its soft modes were recomputed (:func:`refine_soft_modes`)."""
+    ``refined``: the modes :func:`refine_soft_modes` recomputed (soft_modes of the μ it was
+    given; None: none)."""
     return _refined_mode_bound(*_potential_rounding(network), mu, u, refined)
 
 
-def _refined_mode_bound(v, rounding, mu, u, refined: bool, residual=None):
-    """:func:`mode_perturbation`; ``residual``: the eigh's :func:`residual_matrix`, before its
-    soft modes were refined (``refined``), whose columns are recomputed."""
-    skip = soft_modes(mu) if refined else None
-    if residual is not None and skip is not None and skip.size:
+def _refined_mode_bound(v, rounding, mu, u, refined=None, residual=None):
+    """:func:`mode_perturbation`, b = 0 on the pairs of the ``refined`` modes (their vectors'
+    errors are vector_roundoff's); ``residual``: the eigh's :func:`residual_matrix` before they
+    were refined, whose columns are recomputed."""
+    skip = None if refined is None or not np.size(refined) else np.asarray(refined)
+    if residual is not None and skip is not None:
         res = residual[0].copy()
         res[:, skip] = residual_matrix(v, mu[skip], u[:, skip])[0]
         residual = (res,) + tuple(residual[1:])
