@@ -223,7 +223,7 @@ def test_normwise_mode_bound_bounds_the_exact_matrix_and_the_sharp_form(seed):
     net = _stiff_chain(seed)
     v = net.potential()
     mu, u = np.linalg.eigh(v)
-    b, g, _ = normwise_mode_bound(sp.csr_matrix(v), mu, u, 0.0)
+    b, g, _ = normwise_mode_bound(sp.csr_matrix(v), mu, u, np.zeros(mu.size))
     sharp = mode_perturbation(sp.csr_matrix(v), sp.csr_matrix(v.shape), mu, u)
     assert np.all(b >= sharp[0]) and np.all(g >= sharp[1])
     mp.mp.dps = 40
@@ -235,8 +235,8 @@ def test_normwise_mode_bound_bounds_the_exact_matrix_and_the_sharp_form(seed):
     n = mu.size
     dev = np.array([[float(abs(exact[i, j] - (mu[i] if i == j else 0))) for j in range(n)] for i in range(n)])
     assert np.all(dev <= b)
-    one = normwise_mode_bound(v, mu, u, 0.0)  # dense V: the stack's product (R̃'s rounding differs from CSR's)
-    stacked = normwise_mode_bound(np.stack([v, 2 * v]), np.stack([mu, 2 * mu]), np.stack([u, u]), np.zeros(2))
+    one = normwise_mode_bound(v, mu, u, np.zeros(mu.size))  # dense V: the stack's product (R̃'s rounding differs from CSR's)
+    stacked = normwise_mode_bound(np.stack([v, 2 * v]), np.stack([mu, 2 * mu]), np.stack([u, u]), np.zeros((2, mu.size)))
     assert np.allclose(stacked[0][0], one[0], rtol=1e-13, atol=0) and np.allclose(stacked[1][0], one[1], rtol=1e-13, atol=0)
     assert np.all(one[0] >= dev)
 
@@ -262,7 +262,7 @@ def test_above_the_sharp_forms_size_the_normwise_term_still_covers_the_stiff_cha
 
 def test_a_means_only_batch_carries_the_normwise_term_and_covers_stiff_chains():
     """solve_many's means-only batches (summary sweeps) take the eigenvector term's normwise form
-    (stacked, a-priori |δV| ≤ 2γ_(N+4)·V's row sums): err ≤ error_bound for ⟨x⟩, ⟨p⟩ of three stiff
+    (stacked, a-priori |δV|'s row sums ≤ 2γ_(N+4)·|V|'s): err ≤ error_bound for ⟨x⟩, ⟨p⟩ of three stiff
     chains (g = 4286, Ω0 = 4e-6, large displacements) against the 40-digit reference, the term
     > 0 in each bound."""
     from harmosync import states as st

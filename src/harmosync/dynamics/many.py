@@ -278,8 +278,8 @@ def _solve_dense_batch(nets, inits, *, tol, covariance, t_max) -> list[Evolution
             normwise = None
             if not covariance and np.all(lam[:, 0] > 0):  # means only: the eigenvector term's normwise form
                 # |δV| a priori: each entry of V a sum of ≤ N + 4 terms of the parameters (Ω², bonds,
-                # K, λ), rounded: ≤ γ_(N+4)·Σ|terms| ≤ 2γ_(N+4) V's row sums
-                dv_rows = 2.02 * (v.shape[-1] + 4) * np.finfo(float).eps * np.max(np.abs(v).sum(axis=-1), axis=-1)
+                # K, λ), rounded: ≤ γ_(N+4)·Σ|terms|, so |δV|'s row sums ≤ 2γ_(N+4) |V|'s
+                dv_rows = 2.02 * (v.shape[-1] + 4) * np.finfo(float).eps * np.abs(v).sum(axis=-1)
                 normwise = normwise_mode_bound(v, np.sqrt(lam) ** 2, u, dv_rows)
             for j, k in enumerate(idx):
                 net, init = nets[k], inits[k]

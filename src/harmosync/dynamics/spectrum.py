@@ -411,10 +411,10 @@ def mode_perturbation(v, rounding, mu, u, skip=None, residual=None) -> np.ndarra
     skipped). Above VECTOR_TERM_MAX modes the normwise form (:func:`normwise_mode_bound`)."""
     n = mu.size
     if n > VECTOR_TERM_MAX:  # (memory: N × N arrays, no N³ beyond two products)
-        dv_rows = float(np.max(np.asarray(abs(sp.csr_matrix(rounding)).sum(axis=1)), initial=0.0))
+        dv_rows = np.asarray(abs(sp.csr_matrix(rounding)).sum(axis=1)).ravel()
         return normwise_mode_bound(sp.csr_matrix(v), mu, u, dv_rows * (1 + 2 * n * np.finfo(float).eps))
     eps = np.finfo(float).eps
-    u, mu = np.asarray(u, float), np.asarray(mu, float)
+    u, mu = np.ascontiguousarray(u, float), np.ascontiguousarray(mu, float)
     vc = sp.csr_matrix(v)
     res, rel, nnz = residual_matrix(vc, mu, u) if residual is None else residual
     norms = np.sqrt(np.einsum("ij,ij->j", u, u))
@@ -430,13 +430,16 @@ def mode_perturbation(v, rounding, mu, u, skip=None, residual=None) -> np.ndarra
     b = u.T @ res
     # b ≥ |ŨᵀR̃| + ‖u_k‖‖r̃_l‖·1.01(N + 2)ε (|Ũᵀ R̃ − fl(Ũᵀ R̃)| and |Ũ|ᵀ ε|R̃|: (|Ũ|ᵀ|R̃|)_kl ≤
     # ‖u_k‖‖r̃_l‖) + g|μ_k − μ_l|/2 + |Ũ|ᵀ|δV||Ũ| (≥ |ŨᵀδVŨ|; Q for Ũ: second order: its diagonal
-    # part as WᵀW, W = √|δV_ii|·|Ũ|, the rest ≤ its largest row sum·‖u_k‖‖u_l‖) + res_err,
-    # B symmetric (to first order): the larger of both orders
+    # part as WᵀW, W = √|δV_ii|·|Ũ|, the off-diagonal rest E by Σ E_ij|u_ik||u_jl| ≤ (d_k + d_l)/2,
+    # d_k = Σ_i (Σ_j E_ij) u_ik² (AM–GM; E symmetric)) + res_err, B symmetric (to first order): the
+    # larger of both orders
     dv = abs(sp.csr_matrix(rounding))
-    off = float(np.max(np.asarray(dv.sum(axis=1)).ravel() - dv.diagonal(), initial=0.0)) * (1 + 2 * n * eps)
     wd = np.abs(u)
+    rows = np.asarray(dv.sum(axis=1)).ravel()
+    off = np.maximum(rows - dv.diagonal(), 0.0) + 1.01 * (n + 2) * eps * rows  # ≥ the off-diagonal row sums
+    d = off @ (wd * wd) * (1 + 2 * n * eps)
     wd *= np.sqrt(dv.diagonal())[:, None]
-    _PERTURBATION(b, g, wd.T @ wd, mu, norms * (1.01 * (n + 2) * eps), rn, norms * np.sqrt(off),
+    _PERTURBATION(b, g, wd.T @ wd, mu, norms * (1.01 * (n + 2) * eps), rn, d * 0.5,
                   1 + 2.02 * n * eps + 6 * eps, res_err, safe)
     full = b  # the means keep the soft pairs (vector_roundoff bounds the covariance only)
     if skip is not None and np.size(skip):
@@ -451,8 +454,9 @@ def normwise_mode_bound(v, mu, u, dv_rows) -> tuple:
     (..., N, N) of small networks (a means-only batch) or one network above VECTOR_TERM_MAX:
     |ŨᵀR|_kl ≤ ‖u_k‖‖r_l‖ (Cauchy–Schwarz) with R̃ = fl(VŨ − ŨΛ̃), ‖r_l − r̃_l‖ ≤
     γ_(N+2)(‖|V|‖ + |μ_l|)‖u_l‖; |G| ≤ |fl(ŨᵀŨ) − I| + γ_(N+1)‖u_k‖‖u_l‖; |Ũ|ᵀ|δV||Ũ| ≤
-    ‖|δV|‖‖u_k‖‖u_l‖, ‖|δV|‖ ≤ ``dv_rows`` (its largest row sum, (...,)); ‖|V|‖ ≤ V's largest
-    row sum. Looser than :func:`mode_perturbation` by ~√N on the residual part, but two products."""
+    (d_k + d_l)/2, d_k = Σ_i r_i u_ik² (AM–GM), r ≥ |δV|'s row sums (``dv_rows``, (..., N));
+    ‖|V|‖ ≤ V's largest row sum. Looser than :func:`mode_perturbation` by ~√N on the residual
+    part, but two products."""
     eps = np.finfo(float).eps
     mu, u = np.asarray(mu, float), np.asarray(u, float)
     n = mu.shape[-1]
@@ -476,9 +480,10 @@ def normwise_mode_bound(v, mu, u, dv_rows) -> tuple:
     b = np.abs(mu[..., :, None] - mu[..., None, :])
     b *= 0.5 * g
     b += norms[..., :, None] * rn[..., None, :]
-    nn *= np.asarray(dv_rows, float)[..., None, None]
-    b += nn
     del nn
+    d = 0.5 * (1 + gam) * np.einsum("...i,...ij->...j", np.asarray(dv_rows, float), u * u)
+    b += d[..., :, None]
+    b += d[..., None, :]
     safe = 1 + 8 * n * eps
     b = np.maximum(b, np.swapaxes(b, -1, -2))
     b *= safe
@@ -538,13 +543,13 @@ _GRAM = kernel(_gram, "void(float64[:, ::1], float64[:, ::1], float64[:, ::1], f
 
 
 def _perturbation(b, g, dv, mu, on, rn, od, cdv, floor, safe):
-    """b ← safe·max over both orders of |b| + on_k·rn_l + g|μ_k − μ_l|/2 + cdv·dv + od_k·od_l + floor."""
+    """b ← safe·max over both orders of |b| + on_k·rn_l + g|μ_k − μ_l|/2 + cdv·dv + od_k + od_l + floor."""
     m = b.shape[0]
     for k0 in range(0, m, 64):  # 64 × 64 tiles: (k, l) and (l, k) both in cache
         for l0 in range(k0, m, 64):
             for k in range(k0, min(k0 + 64, m)):
                 for l in range(max(k, l0), min(l0 + 64, m)):
-                    hg = 0.5 * abs(mu[k] - mu[l]) * g[k, l] + (cdv * dv[k, l] + od[k] * od[l]) + floor
+                    hg = 0.5 * abs(mu[k] - mu[l]) * g[k, l] + (cdv * dv[k, l] + (od[k] + od[l])) + floor
                     x = abs(b[k, l]) + on[k] * rn[l] + hg
                     y = abs(b[l, k]) + on[l] * rn[k] + hg
                     v = safe * max(x, y)
