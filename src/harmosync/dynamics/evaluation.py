@@ -134,11 +134,12 @@ _COVARIANCE_ROWS = kernel(_covariance_rows, "void(float64[:, :, :], float64[::1]
                           reads=(0, 1, 2))
 
 
-def iter_moment_rows(sol, times, *, block: int, engine: str, into=None):
+def iter_moment_rows(sol, times, *, block: int, engine: str, into=None, finite=None):
     """Yield (slice, mean (2n, B), cov (2n, 2n, B)) chunks, entry by entry (interleaved). With
     ``into`` = (mean (2n, T), cov (2n, 2n, T)), C-contiguous: each chunk is written there
     (the NUFFT's straight from its transform, no chunk array) and the yielded arrays are views
-    of them."""
+    of them. ``finite``: a list that gets, per chunk, whether all its numbers are finite (the
+    NUFFT's from the pass that writes σ, no second pass)."""
     t, h = _checked_grid(times)
     check_horizon(sol, t)
     if engine not in ("auto", "nufft", "direct"):
@@ -160,6 +161,8 @@ def iter_moment_rows(sol, times, *, block: int, engine: str, into=None):
         cov = np.empty((2 * n, 2 * n, size))
         _COVARIANCE_ROWS(rows[2 * n:].reshape(-1, 2 * n, size).transpose(1, 0, 2), lam, const, cov)
         sl = slice(start, start + size)
+        if finite is not None:
+            finite.append(bool(np.isfinite(rows[: 2 * n]).all() and np.isfinite(cov).all()))
         if into is None:
             return sl, rows[: 2 * n], cov
         into[0][:, sl], into[1][:, :, sl] = rows[: 2 * n], cov
@@ -196,7 +199,9 @@ def iter_moment_rows(sol, times, *, block: int, engine: str, into=None):
         acc[:, :size] = 0.0
         plan.transform_slabs(coef, phase, slab, lambda r0, fb: _MOMENT_SLAB(
             fb, 2 * r0, plan.scale, plan.half, lam, acc, mean, col, size))
-        _FINISH_COVARIANCE(acc, const, cov, col, size)
+        ok = _FINISH_COVARIANCE(acc, const, cov, mean, col, size)
+        if finite is not None:
+            finite.append(ok)
         if into is not None:
             yield slice(start, start + size), mean[:, start:start + size], cov[:, :, start:start + size]
             continue
@@ -275,25 +280,35 @@ def _moment_slab(fb, c0, scale, half, lam, acc, mean, col, size):
                 k += 1
 
 
-def _finish_covariance(acc, const, cov, col, size):
-    """σ_ab = acc_ab + const_ab into ``cov[a, b, col + j]``, mirrored to b > a."""
+def _finish_covariance(acc, const, cov, mean, col, size):
+    """σ_ab = acc_ab + const_ab into ``cov[a, b, col + j]``, mirrored to b > a; whether these
+    and the chunk's means ``mean[:, col + j]`` are all finite (x − x is 0 for finite x only;
+    a select, not a branch or an or-reduction: the loops stay vectorised)."""
     m2 = const.shape[0]
+    bad = 0.0
     k = 0
     for a in range(m2):
         for b in range(a, m2):
             cab = const[a, b]
-            row = acc[k]
+            row, x, y = acc[k], cov[a, b, col:col + size], cov[b, a, col:col + size]
             for j in range(size):
                 v = row[j] + cab
-                cov[a, b, col + j] = v
-                cov[b, a, col + j] = v
+                x[j] = v
+                y[j] = v
+                bad = bad if v - v == 0.0 else 1.0
             k += 1
+    for a in range(mean.shape[0]):
+        x = mean[a, col:col + size]
+        for j in range(size):
+            v = x[j]
+            bad = bad if v - v == 0.0 else 1.0
+    return bad == 0.0
 
 
 _MOMENT_SLAB = kernel(_moment_slab, "void(complex128[:, ::1], int64, float64[::1], int64, float64[::1], "
                       "float64[:, ::1], float64[:, ::1], int64, int64)", reads=(0, 2, 4))
-_FINISH_COVARIANCE = kernel(_finish_covariance, "void(float64[:, ::1], float64[:, :], float64[:, :, ::1], int64, int64)",
-                            reads=(0, 1))
+_FINISH_COVARIANCE = kernel(_finish_covariance, "boolean(float64[:, ::1], float64[:, :], float64[:, :, ::1], "
+                            "float64[:, ::1], int64, int64)", reads=(0, 1, 3))
 
 
 _LAST_GRID: list = [None]  # (a copy of the last grid checked, its uniform step or None)
