@@ -219,7 +219,9 @@ def _arrow_refine(a, mu, vs, d, c, dvs, dd, dc, out):
     """Residual, Rayleigh quotient and rounding terms of x_k = (a_k, ŷ_k) for the arrowhead
     A = [[V_S, C], [Cᵀ, diag(d)]] (:func:`arrow_refine`), in double with error-free
     transformations: each residual entry s = Σ x_i y_i by Dot2 (TwoProduct by Veltkamp–Dekker
-    splitting, TwoSum cascade), loops over the modes k innermost (they vectorise). ``out``
+    splitting, TwoSum cascade), loops over the modes k innermost (they vectorise). TwoProduct
+    needs every product rounded on its own: numba without fastmath contracts nothing into an
+    FMA (none in this kernel's code; tests/test_arrowhead_refine.py would see it). ``out``
     (3, b): the Rayleigh quotient's correction xᵀs/‖x‖², its half-width, the residual bound."""
     p, b = a.shape
     m = d.size
