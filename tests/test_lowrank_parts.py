@@ -140,3 +140,28 @@ def test_skeleton_error_is_its_formula(exact):
     dpsi, dh = np.abs(rng.normal(size=(p, n))) * 1e-16, np.abs(rng.normal(size=(nq, p, p))) * 1e-16
     assert (lr.bracket_roundoff(mu, a, kern, weights, rho, dpsi, dh, inv=inv)
             == lr.bracket_roundoff(mu, a, kern, weights, rho, dpsi, dh))
+
+
+def test_environment_resolvents_share_their_table_and_match_long_double():
+    """H_ζ = Σ_j c_j c_jᵀ/(d_j + ζ) (lowrank.environment_resolvents) with the table 1/(d_j + ζ)
+    remembered across calls (a map's networks share V_E and the poles): bitwise the first call's
+    numbers for another coupling, within 1e-15 relative of the sum in long double; a V_E with
+    other eigenvalues (same shape, or mutated in place) gets its own table, not a stale one."""
+    rng = np.random.default_rng(11)
+    d = np.sort(rng.uniform(0.1, 5.0, 300))
+    zeta = np.sort(rng.uniform(0.01, 40.0, 301))
+    lr._ENV_TABLES.clear()
+    for c in (rng.normal(size=(2, 300)), rng.normal(size=(2, 300))):
+        first = lr.environment_resolvents(d, c, zeta)
+        assert lr.environment_resolvents(d, c, zeta).tobytes() == first.tobytes()
+        ref = np.einsum("im,jm,qm->qij", c.astype(LD), c.astype(LD), 1 / (d.astype(LD)[None, :] + zeta.astype(LD)[:, None]))
+        scale = np.einsum("im,jm,qm->qij", np.abs(c), np.abs(c), 1 / (d[None, :] + zeta[:, None]))
+        assert np.all(np.abs(first - ref).astype(float) <= 1e-15 * 300 * scale)
+    other = d.copy()
+    other[5] *= 1.5
+    c = rng.normal(size=(2, 300))
+    fresh = np.einsum("im,jm,qm->qij", c.astype(LD), c.astype(LD), 1 / (other.astype(LD)[None, :] + zeta.astype(LD)[:, None]))
+    got = lr.environment_resolvents(other, c, zeta)
+    assert np.abs(got - fresh).max() < 1e-12
+    d[5] *= 1.5  # the first V_E mutated in place: compared by value, so not served from before
+    assert np.array_equal(lr.environment_resolvents(d, c, zeta), got)

@@ -113,14 +113,33 @@ def _gam(n: int, ulp: float = 0.5 * np.finfo(float).eps) -> float:
     # γ_n = nε_u/(1 − nε_u): the worst-case relative rounding of an n-term sum (Higham §3.1)
     return n * ulp / (1 - n * ulp)
 
+_ENV_TABLES: list = []  # (V_E's eigenvalues, poles, 1/(d_j + ζ_q)): a map's networks share both
+
+def _environment_table(env_d: np.ndarray, poles: np.ndarray) -> np.ndarray | None:
+    """1/(d_j + ζ_q) (n_q, M) for double V_E eigenvalues and poles, remembered for the last few
+    pairs (compared by value: a copy of each is kept); None for other dtypes or beyond
+    SHARED_RESOLVENT numbers."""
+    if env_d.dtype != float or poles.dtype != float or env_d.size * poles.size > SHARED_RESOLVENT:
+        return None
+    for d, z, table in _ENV_TABLES:
+        if d.shape == env_d.shape and z.shape == poles.shape and np.array_equal(d, env_d) and np.array_equal(z, poles):
+            return table
+    table = 1.0 / (env_d[None, :] + poles[:, None])
+    table.flags.writeable = False
+    del _ENV_TABLES[3:]
+    _ENV_TABLES.insert(0, (env_d.copy(), poles.copy(), table))
+    return table
+
 def environment_resolvents(env_d: np.ndarray, env_c: np.ndarray, poles: np.ndarray) -> np.ndarray:
-    """H_ζ = Σ_j c_j c_jᵀ/(d_j + ζ) for every pole: (n_q, P, P)."""
+    """H_ζ = Σ_j c_j c_jᵀ/(d_j + ζ) for every pole: (n_q, P, P). The table 1/(d_j + ζ) is the
+    same for a map's networks (:func:`_environment_table`)."""
     p = env_c.shape[0]
     outer = (env_c[:, None, :] * env_c[None, :, :]).reshape(p * p, -1)  # (P², M)
     out = np.empty((poles.size, p * p), np.result_type(env_c, poles))  # long double in, long double out
+    table = _environment_table(np.asarray(env_d), np.asarray(poles))
     for start in range(0, poles.size, 128):
         sl = slice(start, start + 128)
-        out[sl] = (1.0 / (env_d[None, :] + poles[sl, None])) @ outer.T
+        out[sl] = (1.0 / (env_d[None, :] + poles[sl, None]) if table is None else table[sl]) @ outer.T
     return out.reshape(poles.size, p, p)
 
 def symmetric_norms(h: np.ndarray) -> np.ndarray:
