@@ -226,26 +226,50 @@ def _arrow_refine(a, mu, vs, d, c, dvs, dd, dc, out):
     p, b = a.shape
     m = d.size
     u = 2.0 ** -53
-    ah, al, aa = np.empty((p, b)), np.empty((p, b)), np.empty((p, b))
+    # splits (hi, lo) and |·| of a and of −μ, per mode
+    sa = np.empty((3, p, b))
+    smu = np.empty((4, b))
     for i in range(p):
         for k in range(b):
             x = a[i, k]
             t = SPLIT * x
             h = t - (t - x)
-            ah[i, k], al[i, k], aa[i, k] = h, x - h, abs(x)
-    nm, nmh, nml, amu = np.empty(b), np.empty(b), np.empty(b), np.empty(b)
+            sa[0, i, k], sa[1, i, k], sa[2, i, k] = h, x - h, abs(x)
     for k in range(b):
         x = -mu[k]
         t = SPLIT * x
         h = t - (t - x)
-        nm[k], nmh[k], nml[k], amu[k] = x, h, x - h, abs(x)
+        smu[0, k], smu[1, k], smu[2, k], smu[3, k] = x, h, x - h, abs(x)
     # the probe block's Dot2 (sum, compensation), Σ|terms|, Σ_j δC_ij |ŷ_j|; per-mode sums
-    ps, pc, pt, pd = np.zeros((p, b)), np.zeros((p, b)), np.zeros((p, b)), np.zeros((p, b))
+    # ‖x‖², ‖ŝ‖², ‖T‖², xᵀŝ, |x|ᵀ|ŝ|, |x|ᵀT, |x|ᵀ|δA||x|, ‖|δA||x|‖²
+    probe = np.zeros((4, p, b))
     acc = np.zeros((8, b))
+    _arrow_environment(a, mu, d, c, dd, dc, sa, smu, probe, acc)
+    _arrow_probes(a, vs, dvs, sa, smu, probe, acc)
+    n2, s2, t2, q, qa, xt, sk, e2 = acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7]
+    n = m + p + 2  # terms of the longest Dot2 and of each sum below
+    g2 = (2 * n * u / (1 - 2 * n * u)) ** 2  # ≥ γ_n² (Dot2's bound)
+    gn = n * u / (1 - n * u)
+    safe = 1 + 8 * (n + 4) * u  # each sum of non-negative terms in double, its square root
+    for k in range(b):
+        n2l = n2[k] / safe  # ≤ ‖x‖²
+        res = (math.sqrt(s2[k]) * safe + g2 * math.sqrt(t2[k]) * safe + TINY) / (1 - u)
+        out[0, k] = q[k] / n2[k]
+        out[1, k] = (sk[k] * safe + (4 * gn + 4 * u) * qa[k] * safe + 3 * g2 * xt[k] * safe + TINY) / n2l * safe
+        out[2, k] = (res + math.sqrt(e2[k]) * safe) / math.sqrt(n2l) * safe
+
+
+def _arrow_environment(a, mu, d, c, dd, dc, sa, smu, probe, acc):
+    """_arrow_refine's pass over the poles j: ŷ_j, the environment entry s_j = Σ_i C_ij a_i +
+    d_j ŷ_j − μ ŷ_j by Dot2 and its sums into ``acc``, and C_ij ŷ_j into the probe block's Dot2."""
+    p, b = a.shape
+    ah, al, aa = sa[0], sa[1], sa[2]
+    nm, nmh, nml, amu = smu[0], smu[1], smu[2], smu[3]
+    ps, pc, pt, pd = probe[0], probe[1], probe[2], probe[3]
     n2, s2, t2, q, qa, xt, sk, e2 = acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7]
     tmp = np.empty((8, b))
     cta, y, yh, yl, es, ec, et, ed = tmp[0], tmp[1], tmp[2], tmp[3], tmp[4], tmp[5], tmp[6], tmp[7]
-    for j in range(m):
+    for j in range(d.size):
         dj = d[j]
         t = SPLIT * dj
         djh = t - (t - dj)
@@ -262,7 +286,7 @@ def _arrow_refine(a, mu, vs, d, c, dvs, dd, dc, out):
             h = t - (t - yk)
             lo = yk - h
             y[k], yh[k], yl[k] = yk, h, lo
-            # the environment entry s_j = Σ_i C_ij a_i + d_j ŷ_j − μ ŷ_j: first d_j ŷ_j, −μ ŷ_j
+            # the environment entry: first d_j ŷ_j, −μ ŷ_j (TwoProduct each, TwoSum)
             s = dj * yk
             r = djl * lo - (((s - djh * h) - djl * h) - djh * lo)
             hp = nm[k] * yk
@@ -311,7 +335,17 @@ def _arrow_refine(a, mu, vs, d, c, dvs, dd, dc, out):
             xt[k] += ay * et[k]
             sk[k] += ay * ed[k]
             e2[k] += ed[k] * ed[k]
-    for i in range(p):  # the probe block's own terms: V_S[i, l] a_l, −μ a_i
+
+
+def _arrow_probes(a, vs, dvs, sa, smu, probe, acc):
+    """_arrow_refine's probe block: V_S[i, l] a_l and −μ a_i into each entry's Dot2, then its
+    sums into ``acc``."""
+    p, b = a.shape
+    ah, al, aa = sa[0], sa[1], sa[2]
+    nm, nmh, nml, amu = smu[0], smu[1], smu[2], smu[3]
+    ps, pc, pt, pd = probe[0], probe[1], probe[2], probe[3]
+    n2, s2, t2, q, qa, xt, sk, e2 = acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7]
+    for i in range(p):
         for l in range(p):
             v = vs[i, l]
             t = SPLIT * v
@@ -344,21 +378,11 @@ def _arrow_refine(a, mu, vs, d, c, dvs, dd, dc, out):
             xt[k] += aa[i, k] * ti
             sk[k] += aa[i, k] * di
             e2[k] += di * di
-    n = m + p + 2  # terms of the longest Dot2 and of each sum below
-    g2 = (2 * n * u / (1 - 2 * n * u)) ** 2  # ≥ γ_n² (Dot2's bound)
-    gn = n * u / (1 - n * u)
-    safe = 1 + 8 * (n + 4) * u  # each sum of non-negative terms in double, its square root
-    for k in range(b):
-        n2l = n2[k] / safe  # ≤ ‖x‖²
-        res = (math.sqrt(s2[k]) * safe + g2 * math.sqrt(t2[k]) * safe + TINY) / (1 - u)
-        out[0, k] = q[k] / n2[k]
-        out[1, k] = (sk[k] * safe + (4 * gn + 4 * u) * qa[k] * safe + 3 * g2 * xt[k] * safe + TINY) / n2l * safe
-        out[2, k] = (res + math.sqrt(e2[k]) * safe) / math.sqrt(n2l) * safe
 
 
 _ARROW_REFINE = kernel(_arrow_refine, "void(float64[:, ::1], float64[::1], float64[:, ::1], float64[::1], "
                        "float64[:, ::1], float64[::1], float64[::1], float64[:, ::1], float64[:, ::1])",
-                       reads=tuple(range(8)))
+                       reads=tuple(range(8)), calls=("_arrow_environment", "_arrow_probes"))
 
 
 def arrow_refine(a, mu, vs, env_d, env_c, d_vs, env_rounding):
