@@ -1,7 +1,7 @@
 """The rest of a closed evolution's error bound (harmosync.dynamics.normal_modes, "Error
 bound"), besides Δ's (:mod:`.lowrank`): per-mode eigenvalue enclosures (:func:`eigenvalue_errors`
-for a dense eigh, :func:`.arrowhead.arrowhead_errors` for the chain's secular equations, both
-through :func:`enclose`), what the eigenvalues' error does to the stationary split
+for a dense eigh, :func:`.arrowhead.arrowhead_errors` for the chain's secular equations by
+:func:`arrow_refine`'s error-free transformations, both through :func:`enclose`), what the eigenvalues' error does to the stationary split
 (:func:`eigen_roundoff`), and the trig sums' roundoff and phase errors for the covariance
 (:func:`evaluation_roundoff`) and the means (:func:`means_roundoff`), from
 :func:`trig_sum_errors`.
