@@ -88,3 +88,80 @@ def test_block2_is_np_block():
     for blocks in ((a, b, c, d), (a, b.astype(np.float32), c, d), (np.zeros((0, 2)), np.zeros((0, 5)), c, d)):
         got, want = lr.block2(*blocks), np.block([[blocks[0], blocks[1]], [blocks[2], blocks[3]]])
         assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+def _skeleton_reference(mu, a, psi, kern, weights, rho, exact):
+    """Σ_j Σ_q w_jq·b_q(ρ_j) of lowrank.skeleton_error term by term in long double: d_k =
+    1/(μ_k + ζ_q), e_k = |d_k − (c_0q + Σ_s c_sq/(μ_k + ζ_s))| (0 on ``exact``), ae = |A|(ρ∘e),
+    ad = |A|(ρ∘d), pe, pd the same with |Ψ|; b_q = aeᵀ|H_q|(2ad + ae) + Σ_i (ae pd + pe ad +
+    ae pe)_i + peᵀ|R_q|(|A|ρ)."""
+    zeta, skel, coef, h, rz = (np.asarray(x) for x in kern)
+    mu_l, aa, pp = mu.astype(LD), np.abs(a).astype(LD), np.abs(psi).astype(LD)
+    total, eta = LD(0), np.zeros(zeta.size)
+    for q in range(zeta.size):
+        d = 1 / (mu_l + LD(zeta[q]))
+        approx = LD(coef[0, q]) + sum(LD(coef[1 + s, q]) / (mu_l + LD(zeta[skel[s]])) for s in range(skel.size))
+        e = np.abs(d - approx)
+        e[list(exact)] = 0
+        eta[q] = float(e.max())
+        for wt, rh in zip(weights, rho):
+            r = rh.astype(LD)
+            ae, ad, pe, pd = aa @ (r * e), aa @ (r * d), pp @ (r * e), pp @ (r * d)
+            b = (ae @ np.abs(h[q]).astype(LD) @ (2 * ad + ae) + np.sum(ae * pd + pe * ad + ae * pe)
+                 + pe @ np.abs(rz[q]).astype(LD) @ (aa @ r))
+            total += LD(wt[q]) * b
+    return float(total), eta
+
+
+@pytest.mark.parametrize("exact", [(), (0, 3)])
+def test_skeleton_error_is_its_formula(exact):
+    """skeleton_error (its ρ folded into the |A|, |Ψ| rows, one product per block, and with the
+    resolvent table ``inv`` shared) against its formula summed term by term in long double:
+    within 1e-13 relative; the shared table gives the same numbers bitwise, as it does for
+    bracket_roundoff."""
+    rng = np.random.default_rng(7)
+    n, p, nq, ns = 300, 2, 200, 6
+    mu = np.sort(rng.uniform(0.05, 3.0, n))
+    a, psi = rng.normal(size=(p, n)), rng.normal(size=(p, n))
+    zeta = np.sort(rng.uniform(0.01, 50.0, nq))
+    skel = np.sort(rng.choice(nq, ns, replace=False))
+    coef = rng.normal(size=(ns + 1, nq)) * 0.1
+    h, rz = rng.normal(size=(nq, p, p)), rng.normal(size=(nq, p, p))
+    kern = (zeta, skel, coef, h, rz)
+    weights = (rng.uniform(0, 1, nq), rng.uniform(0, 1, nq))
+    rho = (rng.uniform(0, 2, n), rng.uniform(0, 2, n))
+    total, eta = lr.skeleton_error(mu, a, psi, kern, weights, rho, exact=exact)
+    want, want_eta = _skeleton_reference(mu, a, psi, kern, weights, rho, exact)
+    assert abs(total - want) <= 1e-13 * want
+    np.testing.assert_allclose(eta, want_eta, rtol=1e-12)
+    inv = 1.0 / (mu[:, None] + zeta)
+    shared = lr.skeleton_error(mu, a, psi, kern, weights, rho, exact=exact, inv=inv)
+    assert shared[0] == total and np.array_equal(shared[1], eta)
+    dpsi, dh = np.abs(rng.normal(size=(p, n))) * 1e-16, np.abs(rng.normal(size=(nq, p, p))) * 1e-16
+    assert (lr.bracket_roundoff(mu, a, kern, weights, rho, dpsi, dh, inv=inv)
+            == lr.bracket_roundoff(mu, a, kern, weights, rho, dpsi, dh))
+
+
+def test_environment_resolvents_share_their_table_and_match_long_double():
+    """H_ζ = Σ_j c_j c_jᵀ/(d_j + ζ) (lowrank.environment_resolvents) with the table 1/(d_j + ζ)
+    remembered across calls (a map's networks share V_E and the poles): bitwise the first call's
+    numbers for another coupling, within 1e-15 relative of the sum in long double; a V_E with
+    other eigenvalues (same shape, or mutated in place) gets its own table, not a stale one."""
+    rng = np.random.default_rng(11)
+    d = np.sort(rng.uniform(0.1, 5.0, 300))
+    zeta = np.sort(rng.uniform(0.01, 40.0, 301))
+    lr._ENV_TABLES.clear()
+    for c in (rng.normal(size=(2, 300)), rng.normal(size=(2, 300))):
+        first = lr.environment_resolvents(d, c, zeta)
+        assert lr.environment_resolvents(d, c, zeta).tobytes() == first.tobytes()
+        ref = np.einsum("im,jm,qm->qij", c.astype(LD), c.astype(LD), 1 / (d.astype(LD)[None, :] + zeta.astype(LD)[:, None]))
+        scale = np.einsum("im,jm,qm->qij", np.abs(c), np.abs(c), 1 / (d[None, :] + zeta[:, None]))
+        assert np.all(np.abs(first - ref).astype(float) <= 1e-15 * 300 * scale)
+    other = d.copy()
+    other[5] *= 1.5
+    c = rng.normal(size=(2, 300))
+    fresh = np.einsum("im,jm,qm->qij", c.astype(LD), c.astype(LD), 1 / (other.astype(LD)[None, :] + zeta.astype(LD)[:, None]))
+    got = lr.environment_resolvents(other, c, zeta)
+    assert np.abs(got - fresh).max() < 1e-12
+    d[5] *= 1.5  # the first V_E mutated in place: compared by value, so not served from before
+    assert np.array_equal(lr.environment_resolvents(d, c, zeta), got)

@@ -22,7 +22,7 @@ from harmosync import states as st
 from harmosync.dynamics import evaluation as ev
 from harmosync.solvers import trigsum as ts
 from harmosync.solvers.roundoff import trig_sum_errors
-from moments_reference import contracted_moments
+from moments_reference import contracted_moments, laid_out_columns
 
 LD = np.longdouble
 EPS = np.finfo(float).eps
@@ -190,6 +190,46 @@ def test_moments_written_in_place_are_the_streamed_chunks(engine):
     a = sol.moments(t, engine=engine)
     b = sol.moments(t, engine=engine, by_entry=True)
     assert np.array_equal(a.mean, b.mean) and np.array_equal(a.cov, b.cov)
+
+
+@pytest.mark.parametrize("observe", [None, (1,), (0, 1, 5)])
+def test_moment_columns_are_the_mode_columns_laid_out(observe):
+    """evaluation.moment_columns (one compiled pass) = mode_columns' numpy products laid out in
+    evaluation order (moments_reference.laid_out_columns): bitwise, for 1, 2 and 3 observed
+    oscillators."""
+    net = nw.couple(nw.chain(40, 0.4, 1.2), nw.probes((1.0, 1.1), 0.5, (1, 20), (0.06, 0.06)))
+    init = st.InitialState(st.product(st.squeezed(1.0, 0.3, 0.2), st.coherent(1.1, 1.4)), 0.4)
+    sol = dy.solve(net, init, observe=observe)
+    got, want = ev.moment_columns(sol), laid_out_columns(sol)
+    assert sol.vectors.shape[2] > 0
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+
+
+@pytest.mark.parametrize("by_entry", [False, True])
+@pytest.mark.parametrize("engine", ["nufft", "direct"])
+@pytest.mark.parametrize("where", ["mean", "cov"])
+def test_moments_refuse_a_non_finite_result(where, engine, by_entry):
+    """A NaN in one mode's initial mean (the means) or in one column of Δ's eigenvectors (σ
+    only) reaches every later chunk: moments() raises NumericalError on every engine and
+    layout (by_entry: the fused pass reports it as it writes σ, no second pass); the same
+    evolution unspoilt evaluates."""
+    from harmosync.errors import NumericalError
+
+    net = nw.couple(nw.chain(60, 0.4, 1.2), nw.probes((1.0, 1.1), 0.5, (1, 30), (0.06, 0.06)))
+    init = st.InitialState(st.product(st.coherent(1.0, 0.14), st.coherent(1.1, 1.4)))
+    sol = dy.solve(net, init)
+    t = 0.05 * np.arange(20003)
+    assert np.isfinite(sol.moments(t, engine=engine, by_entry=by_entry).cov).all()
+    if where == "mean":
+        spoilt = sol.mean0.copy()
+        spoilt[0, 3] = np.nan
+        object.__setattr__(sol, "mean0", spoilt)
+    else:
+        spoilt = sol.vectors.copy()
+        spoilt[1, 5, 0] = np.nan
+        object.__setattr__(sol, "vectors", spoilt)
+    with pytest.raises(NumericalError, match="NaN or inf"):
+        sol.moments(t, engine=engine, by_entry=by_entry)
 
 
 def test_map_network_moments_match_blas_within_bound():

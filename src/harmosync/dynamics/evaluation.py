@@ -62,21 +62,43 @@ def moment_columns(sol) -> tuple[np.ndarray, np.ndarray]:
     """(α, β) (N, 2n(R+1)) of the moments' trig sums in evaluation order: the 2n means
     interleaved (x1, p1, x2, …), then the low-rank columns r by r, z_ar = column 2n(1 + r) + a
     (a interleaved; one r's 2n columns side by side, so that a slab of the transform's rows
-    holds whole r's). The products of :func:`mode_columns`, written straight into place."""
+    holds whole r's). The products of :func:`mode_columns`, written straight into place by one
+    compiled pass (strided numpy assignments cost 2 ns a number)."""
     w = sol.frequencies
     n, rank = len(sol.rows), sol.vectors.shape[2]
-    ux = (sol.readout / np.sqrt(w)).T  # (N, n)
-    upp = (sol.readout * np.sqrt(w)).T
+    ux = np.ascontiguousarray((sol.readout / np.sqrt(w)).T)  # (N, n)
+    upp = np.ascontiguousarray((sol.readout * np.sqrt(w)).T)
     alpha, beta = np.empty((2, w.size, 2 * n * (rank + 1)))
-    for out, (fx, fp), (gx, gp) in ((alpha, (ux, upp), (0, 1)), (beta, (ux, -upp), (1, 0))):
-        mean = out[:, : 2 * n].reshape(w.size, n, 2)
-        mean[:, :, 0] = fx * sol.mean0[gx][:, None]
-        mean[:, :, 1] = fp * sol.mean0[gp][:, None]
-        low = out[:, 2 * n:].reshape(w.size, rank, n, 2)
-        for i in range(n):  # (N, R) at a time: numpy's inner loops then run along R, not 2n
-            low[:, :, i, 0] = fx[:, i, None] * sol.vectors[gx]
-            low[:, :, i, 1] = fp[:, i, None] * sol.vectors[gp]
+    m0, m1 = (np.ascontiguousarray(x, dtype=float) for x in sol.mean0)
+    v0, v1 = (np.ascontiguousarray(x, dtype=float) for x in sol.vectors)
+    _FILL_COLUMNS(ux, upp, m0, m1, v0, v1, alpha, beta)
     return alpha, beta
+
+
+def _fill_columns(ux, upp, m0, m1, v0, v1, alpha, beta):
+    """moment_columns' products: per mode k and oscillator i, with u = ux[k, i], v = upp[k, i]:
+    α = (u·m0, v·m1; u·v0_r, v·v1_r), β = (u·m1, (−v)·m0; u·v1_r, (−v)·v0_r)."""
+    size, n = ux.shape
+    rank = v0.shape[1]
+    m2 = 2 * n
+    for k in range(size):
+        for i in range(n):
+            u, v = ux[k, i], upp[k, i]
+            nv = -v
+            alpha[k, 2 * i] = u * m0[k]
+            alpha[k, 2 * i + 1] = v * m1[k]
+            beta[k, 2 * i] = u * m1[k]
+            beta[k, 2 * i + 1] = nv * m0[k]
+            for r in range(rank):
+                c = m2 * (1 + r) + 2 * i
+                alpha[k, c] = u * v0[k, r]
+                alpha[k, c + 1] = v * v1[k, r]
+                beta[k, c] = u * v1[k, r]
+                beta[k, c + 1] = nv * v0[k, r]
+
+
+_FILL_COLUMNS = kernel(_fill_columns, "void(float64[:, ::1], float64[:, ::1], float64[::1], float64[::1], "
+                       "float64[:, ::1], float64[:, ::1], float64[:, ::1], float64[:, ::1])", reads=(0, 1, 2, 3, 4, 5))
 
 
 def stationary_covariance(sol) -> np.ndarray:
@@ -134,11 +156,12 @@ _COVARIANCE_ROWS = kernel(_covariance_rows, "void(float64[:, :, :], float64[::1]
                           reads=(0, 1, 2))
 
 
-def iter_moment_rows(sol, times, *, block: int, engine: str, into=None):
+def iter_moment_rows(sol, times, *, block: int, engine: str, into=None, finite=None):
     """Yield (slice, mean (2n, B), cov (2n, 2n, B)) chunks, entry by entry (interleaved). With
     ``into`` = (mean (2n, T), cov (2n, 2n, T)), C-contiguous: each chunk is written there
     (the NUFFT's straight from its transform, no chunk array) and the yielded arrays are views
-    of them."""
+    of them. ``finite``: a list that gets, per chunk, whether all its numbers are finite (the
+    NUFFT's from the pass that writes σ, no second pass)."""
     t, h = _checked_grid(times)
     check_horizon(sol, t)
     if engine not in ("auto", "nufft", "direct"):
@@ -160,6 +183,8 @@ def iter_moment_rows(sol, times, *, block: int, engine: str, into=None):
         cov = np.empty((2 * n, 2 * n, size))
         _COVARIANCE_ROWS(rows[2 * n:].reshape(-1, 2 * n, size).transpose(1, 0, 2), lam, const, cov)
         sl = slice(start, start + size)
+        if finite is not None:
+            finite.append(bool(np.isfinite(rows[: 2 * n]).all() and np.isfinite(cov).all()))
         if into is None:
             return sl, rows[: 2 * n], cov
         into[0][:, sl], into[1][:, :, sl] = rows[: 2 * n], cov
@@ -196,7 +221,9 @@ def iter_moment_rows(sol, times, *, block: int, engine: str, into=None):
         acc[:, :size] = 0.0
         plan.transform_slabs(coef, phase, slab, lambda r0, fb: _MOMENT_SLAB(
             fb, 2 * r0, plan.scale, plan.half, lam, acc, mean, col, size))
-        _FINISH_COVARIANCE(acc, const, cov, col, size)
+        ok = _FINISH_COVARIANCE(acc, const, cov, mean, col, size)
+        if finite is not None:
+            finite.append(ok)
         if into is not None:
             yield slice(start, start + size), mean[:, start:start + size], cov[:, :, start:start + size]
             continue
@@ -275,25 +302,35 @@ def _moment_slab(fb, c0, scale, half, lam, acc, mean, col, size):
                 k += 1
 
 
-def _finish_covariance(acc, const, cov, col, size):
-    """σ_ab = acc_ab + const_ab into ``cov[a, b, col + j]``, mirrored to b > a."""
+def _finish_covariance(acc, const, cov, mean, col, size):
+    """σ_ab = acc_ab + const_ab into ``cov[a, b, col + j]``, mirrored to b > a; whether these
+    and the chunk's means ``mean[:, col + j]`` are all finite (x − x is 0 for finite x only;
+    a select, not a branch or an or-reduction: the loops stay vectorised)."""
     m2 = const.shape[0]
+    bad = 0.0
     k = 0
     for a in range(m2):
         for b in range(a, m2):
             cab = const[a, b]
-            row = acc[k]
+            row, x, y = acc[k], cov[a, b, col:col + size], cov[b, a, col:col + size]
             for j in range(size):
                 v = row[j] + cab
-                cov[a, b, col + j] = v
-                cov[b, a, col + j] = v
+                x[j] = v
+                y[j] = v
+                bad = bad if v - v == 0.0 else 1.0
             k += 1
+    for a in range(mean.shape[0]):
+        x = mean[a, col:col + size]
+        for j in range(size):
+            v = x[j]
+            bad = bad if v - v == 0.0 else 1.0
+    return bad == 0.0
 
 
 _MOMENT_SLAB = kernel(_moment_slab, "void(complex128[:, ::1], int64, float64[::1], int64, float64[::1], "
                       "float64[:, ::1], float64[:, ::1], int64, int64)", reads=(0, 2, 4))
-_FINISH_COVARIANCE = kernel(_finish_covariance, "void(float64[:, ::1], float64[:, :], float64[:, :, ::1], int64, int64)",
-                            reads=(0, 1))
+_FINISH_COVARIANCE = kernel(_finish_covariance, "boolean(float64[:, ::1], float64[:, :], float64[:, :, ::1], "
+                            "float64[:, ::1], int64, int64)", reads=(0, 1, 3))
 
 
 _LAST_GRID: list = [None]  # (a copy of the last grid checked, its uniform step or None)

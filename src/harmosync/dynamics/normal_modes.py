@@ -237,14 +237,17 @@ class NormalModeEvolution:
         if by_entry:  # stored (2n, T) and (2n, 2n, T); the result's arrays are transposed views
             store_m, store_c = np.empty((2 * n, t.size)), np.empty((2 * n, 2 * n, t.size))
             mean, cov = store_m.T, np.moveaxis(store_c, -1, 0)
-            for _ in iter_moment_rows(self, t, block=block, engine=engine, into=(store_m, store_c)):
+            finite: list[bool] = []  # per chunk, checked as it is written
+            for _ in iter_moment_rows(self, t, block=block, engine=engine, into=(store_m, store_c), finite=finite):
                 pass  # each chunk written straight into the stores
+            ok = all(finite)
         else:
             mean, cov = np.empty((t.size, 2 * n)), np.empty((t.size, 2 * n, 2 * n))
             for sl, m, c in iter_moment_rows(self, t, block=block, engine=engine):
                 mean[sl] = m.T  # each chunk transposed into place: no second result-sized array
                 cov[sl] = np.moveaxis(c, -1, 0)
-        if not (np.isfinite(mean).all() and np.isfinite(cov).all()):
+            ok = bool(np.isfinite(mean).all() and np.isfinite(cov).all())
+        if not ok:
             raise NumericalError("the evolution produced NaN or inf; check the network and the state")
         return Moments(t, mean, cov, self.rows)
 

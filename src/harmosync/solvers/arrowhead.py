@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..jit import kernel
-from .roundoff import enclose
+from .roundoff import arrow_refine, enclose
 
 EPS = np.finfo(float).eps
 CHUNK = 16  # fewest roots per block in the O(N²) sums
@@ -499,17 +499,18 @@ def arrowhead_errors(mu, a, vs, env_d, env_c, radius, env_rounding, *, count: in
     """Per-mode bounds e_k ≥ |μ̃_k − λ_k| for the structured (chain) path, whose modes are
     those of the arrowhead A = [[V_S, C], [Cᵀ, diag(d)]] (d = ``env_d``, C = ``env_c``; A is
     orthogonally similar to V). ``radius`` (N,): the a-priori bound, kept for all but the
-    ``count`` modes with the largest probe rows a_k (P,), which are refined a posteriori in
-    extended precision: x_k = (a_k, y_k) with y_kj = (Cᵀa_k)_j/(μ̃_k − d_j) makes the
-    environment block of A x_k − μ̃_k x_k vanish, so the residual is the P-vector
-    s_k = (V_S − μ̃_k) a_k + C y_k, O(M·P) per mode. The computed d and C differ from the exact
-    ones by |δd_j| ≤ 8ε d_j (Ω0² + 4g sin²(…), a sum of non-negative terms, sin to a few ulps)
-    and |δC_ij| ≤ 12ε·√(2/M)·Σ_s |K_is| (``coupling_sum``: C = B·W_E with closed-form rows
-    √(2/M)·sin(π·n/(M+1)) of exact integers n: the argument carries ≤ 2.6u of 2π, the sine,
-    the square root and the product a few u more, absolute),
+    ``count`` modes with the largest probe rows a_k (P,), which are refined a posteriori:
+    x_k = (a_k, y_k) with y_kj = (Cᵀa_k)_j/(μ̃_k − d_j) makes the environment block of
+    A x_k − μ̃_k x_k (nearly) vanish, so the residual costs O(M·P) per mode
+    (:func:`.roundoff.arrow_refine`: error-free transformations in double). The computed d and
+    C differ from the exact ones by |δd_j| ≤ 8ε d_j (Ω0² + 4g sin²(…), a sum of non-negative
+    terms, sin to a few ulps) and |δC_ij| ≤ 12ε·√(2/M)·Σ_s |K_is| (``coupling_sum``: C = B·W_E
+    with closed-form rows √(2/M)·sin(π·n/(M+1)) of exact integers n: the argument carries
+    ≤ 2.6u of 2π, the sine, the square root and the product a few u more, absolute),
     V_S's diagonal (ω² + Σλ) by (P + 1)·(ε/2) of its absolute terms; these enter ρ and the
     residual as in :func:`.roundoff.eigenvalue_errors`, then :func:`.roundoff.enclose` (residual theorem,
-    Kato–Temple) with ``radius`` as the enclosure of the other modes."""
+    Kato–Temple) with ``radius`` as the enclosure of the other modes. Modes with μ̃_k equal to
+    some d_j or a_k = 0 keep ``radius``."""
     ld = np.longdouble
     mu = np.asarray(mu, float)
     a = np.atleast_2d(np.asarray(a, float))
@@ -518,48 +519,13 @@ def arrowhead_errors(mu, a, vs, env_d, env_c, radius, env_rounding, *, count: in
     if n == 0 or p == 0 or env_c.size == 0:
         return half
     eps = np.finfo(float).eps
-    eps_ld = float(np.finfo(ld).eps)
     idx = np.argsort(-np.sum(a * a, axis=0), kind="stable")[: min(count, n)]
-    vs_l = np.asarray(vs, ld)
+    # μ̃ = d_j: no y; a = 0: x = 0 (both keep the a-priori radius)
+    k = idx[~np.isin(mu[idx], np.asarray(env_d, float)) & np.any(a[:, idx] != 0, axis=0)]
     vs_diag = np.abs(np.diag(vs))
-    d_vs = np.diag((p + 1) * 0.5 * eps * (vs_diag + 2 * (np.abs(vs).sum(axis=1) - vs_diag)))
-    d = np.asarray(env_d, ld)
-    c = np.asarray(env_c, ld)
-    dd, dc = (np.asarray(x, float) for x in env_rounding)
-    m = d.size
-    g = 1.01 * (m + p + 4) * eps_ld
-    abs_c, abs_vs_f = np.abs(np.asarray(env_c, float)), np.abs(np.asarray(vs, float))
-    safe = 1 + 4 * (m + p) * eps  # the bounds' own sums of non-negative terms, in double
-    for start in range(0, idx.size, 32):
-        k = idx[start:start + 32]
-        mk_f = mu[k]
-        gap_f = mk_f[None, :] - np.asarray(env_d, float)[:, None]  # (M, b)
-        if np.any(gap_f == 0):
-            k = k[~np.any(gap_f == 0, axis=0)]
-            mk_f, gap_f = mu[k], gap_f[:, ~np.any(gap_f == 0, axis=0)]
-        ak, mk = a[:, k].astype(ld), mu[k].astype(ld)
-        y = (c.T @ ak) / (mk[None, :] - d[:, None])
-        res = vs_l @ ak - ak * mk + c @ y  # the probe block; the environment block is 0
-        nx2 = np.sum(ak * ak, axis=0) + np.sum(y * y, axis=0)
-        rq = mk + np.sum(ak * res, axis=0) / nx2
-        # in double: extended-precision roundoff of the residual (probe block ≤ g·(|V_S||a| +
-        # |C||y| + |μ||a|), environment block ≤ g·(|C|ᵀ|a| + |d − μ̃||y|)) and of ρ, and the
-        # rounding of d, C, V_S: |x|ᵀ|δA||x| and ‖|δA||x|‖ (x unit: divide by ‖x‖², ‖x‖)
-        aa, ay = np.abs(a[:, k]) * safe, np.abs(y.astype(float)) * safe
-        n2 = nx2.astype(float) / safe
-        cta = abs_c.T @ aa
-        r_env_err = g * (cta + np.abs(gap_f) * ay)
-        r_pr_err = g * (abs_vs_f @ aa + abs_c @ ay + np.abs(mk_f) * aa)
-        da_pr = d_vs @ aa + dc @ ay
-        da_env = dc.T @ aa + dd[:, None] * ay
-        sk = (np.sum(aa * da_pr, axis=0) + np.sum(ay * da_env, axis=0)) / n2
-        rn = (np.sqrt(np.sum((res * res), axis=0)).astype(float) * safe
-              + np.sqrt(np.sum(r_pr_err**2, axis=0)) + np.sqrt(np.sum(r_env_err**2, axis=0))
-              + np.sqrt(np.sum(da_pr**2, axis=0) + np.sum(da_env**2, axis=0)))
-        rn = rn * safe / np.sqrt(n2)
-        err_rq = g * (np.sum(aa * (abs_vs_f @ aa + np.abs(mk_f) * aa), axis=0) + 2 * np.sum(ay * cta, axis=0)
-                      + np.sum(np.abs(gap_f) * ay * ay, axis=0)) * safe / n2
-        rho[k], half[k], eta[k] = rq, (sk + err_rq) * safe, rn
+    d_vs = (p + 1) * 0.5 * eps * (vs_diag + 2 * (np.abs(vs).sum(axis=1) - vs_diag))
+    if k.size:
+        rho[k], half[k], eta[k] = arrow_refine(a[:, k], mu[k], vs, env_d, env_c, d_vs, env_rounding)
     return enclose(mu, rho, half, eta, np.asarray(radius, float))
 
 

@@ -68,6 +68,9 @@ from .stieltjes import kernel_basis, kernel_errors, rule_relative_error, snap_in
 SOFT = 1e-4
 #: at most this many soft modes (the lowest) are taken exactly
 SOFT_MAX = 512
+#: the bound's resolvent table 1/(μ_k + ζ_q) is formed once (and shared by the skeleton and
+#: input-rounding terms) up to this many numbers; beyond, each forms it block by block
+SHARED_RESOLVENT = 1 << 20
 
 @dataclass(frozen=True)
 class LowRank:
@@ -110,14 +113,33 @@ def _gam(n: int, ulp: float = 0.5 * np.finfo(float).eps) -> float:
     # γ_n = nε_u/(1 − nε_u): the worst-case relative rounding of an n-term sum (Higham §3.1)
     return n * ulp / (1 - n * ulp)
 
+_ENV_TABLES: list = []  # (V_E's eigenvalues, poles, 1/(d_j + ζ_q)): a map's networks share both
+
+def _environment_table(env_d: np.ndarray, poles: np.ndarray) -> np.ndarray | None:
+    """1/(d_j + ζ_q) (n_q, M) for double V_E eigenvalues and poles, remembered for the last few
+    pairs (compared by value: a copy of each is kept); None for other dtypes or beyond
+    SHARED_RESOLVENT numbers."""
+    if env_d.dtype != float or poles.dtype != float or env_d.size * poles.size > SHARED_RESOLVENT:
+        return None
+    for d, z, table in _ENV_TABLES:
+        if d.shape == env_d.shape and z.shape == poles.shape and np.array_equal(d, env_d) and np.array_equal(z, poles):
+            return table
+    table = 1.0 / (env_d[None, :] + poles[:, None])
+    table.flags.writeable = False
+    del _ENV_TABLES[3:]
+    _ENV_TABLES.insert(0, (env_d.copy(), poles.copy(), table))
+    return table
+
 def environment_resolvents(env_d: np.ndarray, env_c: np.ndarray, poles: np.ndarray) -> np.ndarray:
-    """H_ζ = Σ_j c_j c_jᵀ/(d_j + ζ) for every pole: (n_q, P, P)."""
+    """H_ζ = Σ_j c_j c_jᵀ/(d_j + ζ) for every pole: (n_q, P, P). The table 1/(d_j + ζ) is the
+    same for a map's networks (:func:`_environment_table`)."""
     p = env_c.shape[0]
     outer = (env_c[:, None, :] * env_c[None, :, :]).reshape(p * p, -1)  # (P², M)
     out = np.empty((poles.size, p * p), np.result_type(env_c, poles))  # long double in, long double out
+    table = _environment_table(np.asarray(env_d), np.asarray(poles))
     for start in range(0, poles.size, 128):
         sl = slice(start, start + 128)
-        out[sl] = (1.0 / (env_d[None, :] + poles[sl, None])) @ outer.T
+        out[sl] = (1.0 / (env_d[None, :] + poles[sl, None]) if table is None else table[sl]) @ outer.T
     return out.reshape(poles.size, p, p)
 
 def symmetric_norms(h: np.ndarray) -> np.ndarray:
@@ -332,8 +354,9 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
         rows = np.atleast_2d(np.asarray(readout, float))
         r = np.abs(rows).max(axis=0) if rows.size else np.zeros(n)
         rho_x, rho_p = r * np.maximum(1.0, w), r * np.maximum(1.0, 1.0 / w)
+        inv = 1.0 / (mu[:, None] + zeta) if mu.size * zeta.size <= SHARED_RESOLVENT else None
         e_skel, eta = skeleton_error(mu, a, psi, kern, (np.abs(omega), np.abs(omega * zeta)),
-                                     (rho_x, rho_p), exact=soft)
+                                     (rho_x, rho_p), exact=soft, inv=inv)
     mu_lo, mu_hi = float(mu.min()), float(mu.max())
     v0_lo = min(float(env_d.min()) if env_d.size else np.inf, float(vs_eig.min()))
     v0_hi = max(float(env_d.max()) if env_d.size else 0.0, float(vs_eig.max()))
@@ -364,7 +387,7 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
                            zeta.size + 2 * p + 4, exact=exact_core, others=e_skel + e_rule_r)
     e_drop = _dropped_error(readout, w, lam[small], qx, qp, vec[:split, small], vec[split:, small])
     e_in = input_roundoff(mu, a, vs, psi, env_d, env_c, kern, (np.abs(omega), np.abs(omega * zeta)),
-                          (rho_x, rho_p), others=e_skel + e_rule_r + e_core + e_drop)
+                          (rho_x, rho_p), others=e_skel + e_rule_r + e_core + e_drop, inv=inv)
     return LowRank(out.values, out.vectors, out.bound, rule, out.skeleton,
                    float(e_skel + e_rule_r + e_core + e_drop + e_in))
 
@@ -460,47 +483,48 @@ def _dropped_error(readout, w, lam, qx, qp, cx, cp, top: int = 16) -> float:
     rest[big] = False
     return float(np.abs(lam[big]) @ np.minimum(proj**2, norms) + np.abs(lam[rest]).sum() * norms)
 
-def skeleton_error(mu, a, psi, kern, weights, rho, exact=()):
+def skeleton_error(mu, a, psi, kern, weights, rho, exact=(), *, inv=None):
     """(Σ_j Σ_q weights[j]_q·b_q(rho[j]), η): b_q bounds ρᵀ|X̃(ζ_q) − X(ζ_q)|ρ, the skeleton
     compression's error in the bracket (module docstring; X = D Aᵀ(Ψ + H A) D + D Ψᵀ R A, d̃ = d +
     e), for each pair of pole weights and readout norms (the x and p brackets share d and e);
     η_q = max_k e_k(ζ_q) (:func:`.stieltjes.kernel_errors`). The modes ``exact`` (the soft ones)
-    carry their kernels exactly: e = 0 there."""
+    carry their kernels exactly: e = 0 there. ``inv``: 1/(μ_k + ζ_q) (N, n_q) if already formed."""
     zeta, skel, coef, h_poles, rz = kern
     ay = np.abs(np.vstack([a, psi]))
     p = a.shape[0]
     kk = 1.0 / (mu[:, None] + zeta[skel])
+    rows = np.vstack([ay * rh for rh in rho])  # ρ into the 2P × N side: one GEMM per block
     total, eta = 0.0, np.zeros(zeta.size)
     for start in range(0, zeta.size, 128):
         sl = slice(start, start + 128)
-        d = 1.0 / (mu[:, None] + zeta[sl])
+        d = 1.0 / (mu[:, None] + zeta[sl]) if inv is None else inv[:, sl]
         e = np.abs(d - (coef[0, sl][None, :] + kk @ coef[1:, sl]))
-        e[exact] = 0.0
+        e[np.asarray(exact, dtype=int)] = 0.0  # (a bare () would index all of e)
         eta[sl] = e.max(axis=0, initial=0.0)
         h, rr = np.abs(h_poles[sl]), np.abs(rz[sl])
-        de = np.hstack([e, d])
-        nq = e.shape[1]
-        for wt, rh in zip(weights, rho):
-            prod = ay @ (rh[:, None] * de)  # (2P, 2q): |A|, |Ψ| against ρ∘e, ρ∘d
-            ae, ad, pe, pd = prod[:p, :nq], prod[:p, nq:], prod[p:, :nq], prod[p:, nq:]
+        prod_e, prod_d = rows @ e, rows @ d  # per ρ: |A|, |Ψ| against ρ∘e, ρ∘d
+        for j, (wt, rh) in enumerate(zip(weights, rho)):
+            ae, pe = prod_e[2 * j * p:(2 * j + 1) * p], prod_e[(2 * j + 1) * p:(2 * j + 2) * p]
+            ad, pd = prod_d[2 * j * p:(2 * j + 1) * p], prod_d[(2 * j + 1) * p:(2 * j + 2) * p]
             b = (np.einsum("iq,qij,jq->q", ae, h, 2 * ad + ae)
                  + np.sum(ae * pd + pe * ad + ae * pe, axis=0)
                  + np.einsum("iq,qij,j->q", pe, rr, ay[:p] @ rh))
             total += float(wt[sl] @ b)
     return total, eta
 
-def bracket_roundoff(mu, a, kern, weights, rho, dpsi, dh) -> tuple[float, float]:
+def bracket_roundoff(mu, a, kern, weights, rho, dpsi, dh, *, inv=None) -> tuple[float, float]:
     """(Ψ's part, H's part) of Σ_j Σ_q weights[j]_q·b_q(rho[j]), b_q bounding ρᵀ|δX(ζ_q)|ρ for
     errors |δΨ| ≤ ``dpsi`` (P, N) and |δH_ζ| ≤ ``dh`` (n_q, P, P) in the bracket's data
     (X = D Aᵀ(Ψ + H A) D + D Ψᵀ R A, module docstring; linear in both, D, A, R as they are):
-    with a = |A|(ρ∘d), e = dpsi·(ρ∘d), b_q = aᵀe + eᵀ|R||A|ρ (Ψ) + aᵀ·dh·a (H)."""
+    with a = |A|(ρ∘d), e = dpsi·(ρ∘d), b_q = aᵀe + eᵀ|R||A|ρ (Ψ) + aᵀ·dh·a (H). ``inv``: the
+    table d = 1/(μ_k + ζ_q) (N, n_q) if already formed."""
     zeta, rz = kern[0], kern[4]
     aa, p = np.abs(a), a.shape[0]
     rows = np.vstack([x * rh for rh in rho for x in (aa, dpsi)])  # ρ into the P × N side: one GEMM
     e_psi = e_h = 0.0
     for start in range(0, zeta.size, 128):
         sl = slice(start, start + 128)
-        prod = rows @ (1.0 / (mu[:, None] + zeta[sl]))  # per ρ: |A|(ρ∘d), dpsi·(ρ∘d)
+        prod = rows @ (1.0 / (mu[:, None] + zeta[sl]) if inv is None else inv[:, sl])  # per ρ: |A|(ρ∘d), dpsi·(ρ∘d)
         rr = np.abs(rz[sl])
         for j, (wt, rh) in enumerate(zip(weights, rho)):
             ad, ep = prod[2 * j * p:(2 * j + 1) * p], prod[(2 * j + 1) * p:(2 * j + 2) * p]
@@ -516,7 +540,7 @@ def psi_rounding(mu, a, vs, psi) -> np.ndarray:
     exact = a.astype(ld) * mu.astype(ld) - vs.astype(ld) @ a.astype(ld)
     return np.abs(psi - exact).astype(float) * (1 + 4 * _gam(1)) + _gam(a.shape[0] + 2, ulp_ld) * size
 
-def input_roundoff(mu, a, vs, psi, env_d, env_c, kern, weights, rho, others: float = 0.0) -> float:
+def input_roundoff(mu, a, vs, psi, env_d, env_c, kern, weights, rho, others: float = 0.0, *, inv=None) -> float:
     """What the rounding of Ψ = A diag(μ) − V_S A and of H_ζ = Σ_j c_j c_jᵀ/(d_j + ζ)
     (:func:`environment_resolvents`) does to the observed covariance through Δ's brackets
     (:func:`bracket_roundoff`). On a soft mode d ≈ 1/μ_0 while Ψ's column (~μ_0·a) is rounded
@@ -534,9 +558,9 @@ def input_roundoff(mu, a, vs, psi, env_d, env_c, kern, weights, rho, others: flo
     # ≤ √(H_ii H_kk) (Cauchy–Schwarz); H's computed diagonal errs by ≤ γ_{M+3} relative
     diag = np.diagonal(kern[3], axis1=1, axis2=2) * (1 + 2 * _gam(m + 3))
     h_abs = np.sqrt(diag[:, :, None] * diag[:, None, :]) * (1 + 1e-6)
-    e_psi, e_h = bracket_roundoff(mu, a, kern, weights, rho, dpsi, _gam(m + 3) * h_abs)
+    e_psi, e_h = bracket_roundoff(mu, a, kern, weights, rho, dpsi, _gam(m + 3) * h_abs, inv=inv)
     if e_h > 0.5 * (e_psi + e_h + others):
         h_ld = environment_resolvents(env_d.astype(ld), env_c.astype(ld), zeta.astype(ld))
         dh = np.abs(kern[3] - h_ld).astype(float) * (1 + 4 * _gam(1)) + _gam(m + 3, ulp_ld) * h_abs
-        e_h = min(e_h, bracket_roundoff(mu, a, kern, weights, rho, np.zeros_like(dpsi), dh)[1])
+        e_h = min(e_h, bracket_roundoff(mu, a, kern, weights, rho, np.zeros_like(dpsi), dh, inv=inv)[1])
     return e_psi + e_h

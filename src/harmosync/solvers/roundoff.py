@@ -1,7 +1,7 @@
 """The rest of a closed evolution's error bound (harmosync.dynamics.normal_modes, "Error
 bound"), besides Δ's (:mod:`.lowrank`): per-mode eigenvalue enclosures (:func:`eigenvalue_errors`
-for a dense eigh, :func:`.arrowhead.arrowhead_errors` for the chain's secular equations, both
-through :func:`enclose`), what the eigenvalues' error does to the stationary split
+for a dense eigh, :func:`.arrowhead.arrowhead_errors` for the chain's secular equations by
+:func:`arrow_refine`'s error-free transformations, both through :func:`enclose`), what the eigenvalues' error does to the stationary split
 (:func:`eigen_roundoff`), and the trig sums' roundoff and phase errors for the covariance
 (:func:`evaluation_roundoff`) and the means (:func:`means_roundoff`), from
 :func:`trig_sum_errors`.
@@ -9,9 +9,12 @@ through :func:`enclose`), what the eigenvalues' error does to the stationary spl
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.sparse as sp
 
+from ..jit import kernel
 from .stieltjes import variance_function
 
 
@@ -204,3 +207,209 @@ def enclose(mu, rho, half, eta, fallback=None) -> np.ndarray:
     ok_modes = np.empty(n, bool)
     ok_modes[order] = ok
     return np.where(ok_modes, e, np.inf if fallback is None else np.maximum(e, fallback))
+
+
+#: Veltkamp's splitting factor 2²⁷ + 1: x = hi + lo exactly, each half of ≤ 26 significant bits
+SPLIT = 134217729.0
+#: absolute allowance for products below the normal range (TwoProduct is exact only above it)
+TINY = 1e-290
+
+
+def _arrow_refine(a, mu, vs, d, c, dvs, dd, dc, out):
+    """Residual, Rayleigh quotient and rounding terms of x_k = (a_k, ŷ_k) for the arrowhead
+    A = [[V_S, C], [Cᵀ, diag(d)]] (:func:`arrow_refine`), in double with error-free
+    transformations: each residual entry s = Σ x_i y_i by Dot2 (TwoProduct by Veltkamp–Dekker
+    splitting, TwoSum cascade), loops over the modes k innermost (they vectorise). TwoProduct
+    needs every product rounded on its own: numba without fastmath contracts nothing into an
+    FMA (none in this kernel's code; tests/test_arrowhead_refine.py would see it). ``out``
+    (3, b): the Rayleigh quotient's correction xᵀs/‖x‖², its half-width, the residual bound."""
+    p, b = a.shape
+    m = d.size
+    u = 2.0 ** -53
+    # splits (hi, lo) and |·| of a and of −μ, per mode
+    sa = np.empty((3, p, b))
+    smu = np.empty((4, b))
+    for i in range(p):
+        for k in range(b):
+            x = a[i, k]
+            t = SPLIT * x
+            h = t - (t - x)
+            sa[0, i, k], sa[1, i, k], sa[2, i, k] = h, x - h, abs(x)
+    for k in range(b):
+        x = -mu[k]
+        t = SPLIT * x
+        h = t - (t - x)
+        smu[0, k], smu[1, k], smu[2, k], smu[3, k] = x, h, x - h, abs(x)
+    # the probe block's Dot2 (sum, compensation), Σ|terms|, Σ_j δC_ij |ŷ_j|; per-mode sums
+    # ‖x‖², ‖ŝ‖², ‖T‖², xᵀŝ, |x|ᵀ|ŝ|, |x|ᵀT, |x|ᵀ|δA||x|, ‖|δA||x|‖²
+    probe = np.zeros((4, p, b))
+    acc = np.zeros((8, b))
+    _arrow_environment(a, mu, d, c, dd, dc, sa, smu, probe, acc)
+    _arrow_probes(a, vs, dvs, sa, smu, probe, acc)
+    n2, s2, t2, q, qa, xt, sk, e2 = acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7]
+    n = m + p + 2  # terms of the longest Dot2 and of each sum below
+    g2 = (2 * n * u / (1 - 2 * n * u)) ** 2  # ≥ γ_n² (Dot2's bound)
+    gn = n * u / (1 - n * u)
+    safe = 1 + 8 * (n + 4) * u  # each sum of non-negative terms in double, its square root
+    for k in range(b):
+        n2l = n2[k] / safe  # ≤ ‖x‖²
+        res = (math.sqrt(s2[k]) * safe + g2 * math.sqrt(t2[k]) * safe + TINY) / (1 - u)
+        out[0, k] = q[k] / n2[k]
+        out[1, k] = (sk[k] * safe + (4 * gn + 4 * u) * qa[k] * safe + 3 * g2 * xt[k] * safe + TINY) / n2l * safe
+        out[2, k] = (res + math.sqrt(e2[k]) * safe) / math.sqrt(n2l) * safe
+
+
+def _arrow_environment(a, mu, d, c, dd, dc, sa, smu, probe, acc):
+    """_arrow_refine's pass over the poles j: ŷ_j, the environment entry s_j = Σ_i C_ij a_i +
+    d_j ŷ_j − μ ŷ_j by Dot2 and its sums into ``acc``, and C_ij ŷ_j into the probe block's Dot2."""
+    p, b = a.shape
+    ah, al, aa = sa[0], sa[1], sa[2]
+    nm, nmh, nml, amu = smu[0], smu[1], smu[2], smu[3]
+    ps, pc, pt, pd = probe[0], probe[1], probe[2], probe[3]
+    n2, s2, t2, q, qa, xt, sk, e2 = acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7]
+    tmp = np.empty((8, b))
+    cta, y, yh, yl, es, ec, et, ed = tmp[0], tmp[1], tmp[2], tmp[3], tmp[4], tmp[5], tmp[6], tmp[7]
+    for j in range(d.size):
+        dj = d[j]
+        t = SPLIT * dj
+        djh = t - (t - dj)
+        djl = dj - djh
+        for k in range(b):
+            cta[k] = c[0, j] * a[0, k]
+        for i in range(1, p):
+            cij = c[i, j]
+            for k in range(b):
+                cta[k] += cij * a[i, k]
+        for k in range(b):  # ŷ: any double vector will do (the bound is for the x it makes)
+            yk = cta[k] / (mu[k] - dj)
+            t = SPLIT * yk
+            h = t - (t - yk)
+            lo = yk - h
+            y[k], yh[k], yl[k] = yk, h, lo
+            # the environment entry: first d_j ŷ_j, −μ ŷ_j (TwoProduct each, TwoSum)
+            s = dj * yk
+            r = djl * lo - (((s - djh * h) - djl * h) - djh * lo)
+            hp = nm[k] * yk
+            rp = nml[k] * lo - (((hp - nmh[k] * h) - nml[k] * h) - nmh[k] * lo)
+            s1 = s + hp
+            z = s1 - s
+            es[k] = s1
+            ec[k] = r + (((s - (s1 - z)) + (hp - z)) + rp)
+            ay = abs(yk)
+            et[k] = (abs(dj) + amu[k]) * ay
+            ed[k] = dd[j] * ay
+            n2[k] += yk * yk
+        for i in range(p):
+            cij = c[i, j]
+            t = SPLIT * cij
+            ch = t - (t - cij)
+            cl = cij - ch
+            acij, dcij = abs(cij), dc[i, j]
+            for k in range(b):
+                # environment: + C_ij a_i
+                hp = cij * a[i, k]
+                rp = cl * al[i, k] - (((hp - ch * ah[i, k]) - cl * ah[i, k]) - ch * al[i, k])
+                s1 = es[k] + hp
+                z = s1 - es[k]
+                ec[k] += ((es[k] - (s1 - z)) + (hp - z)) + rp
+                es[k] = s1
+                et[k] += acij * aa[i, k]
+                ed[k] += dcij * aa[i, k]
+                # probe i: + C_ij ŷ_j
+                hp = cij * y[k]
+                rp = cl * yl[k] - (((hp - ch * yh[k]) - cl * yh[k]) - ch * yl[k])
+                s1 = ps[i, k] + hp
+                z = s1 - ps[i, k]
+                pc[i, k] += ((ps[i, k] - (s1 - z)) + (hp - z)) + rp
+                ps[i, k] = s1
+                ay = abs(y[k])
+                pt[i, k] += acij * ay
+                pd[i, k] += dcij * ay
+        for k in range(b):
+            sj = es[k] + ec[k]
+            ay = abs(y[k])
+            s2[k] += sj * sj
+            t2[k] += et[k] * et[k]
+            q[k] += y[k] * sj
+            qa[k] += ay * abs(sj)
+            xt[k] += ay * et[k]
+            sk[k] += ay * ed[k]
+            e2[k] += ed[k] * ed[k]
+
+
+def _arrow_probes(a, vs, dvs, sa, smu, probe, acc):
+    """_arrow_refine's probe block: V_S[i, l] a_l and −μ a_i into each entry's Dot2, then its
+    sums into ``acc``."""
+    p, b = a.shape
+    ah, al, aa = sa[0], sa[1], sa[2]
+    nm, nmh, nml, amu = smu[0], smu[1], smu[2], smu[3]
+    ps, pc, pt, pd = probe[0], probe[1], probe[2], probe[3]
+    n2, s2, t2, q, qa, xt, sk, e2 = acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7]
+    for i in range(p):
+        for l in range(p):
+            v = vs[i, l]
+            t = SPLIT * v
+            vh = t - (t - v)
+            vl = v - vh
+            av = abs(v)
+            for k in range(b):
+                hp = v * a[l, k]
+                rp = vl * al[l, k] - (((hp - vh * ah[l, k]) - vl * ah[l, k]) - vh * al[l, k])
+                s1 = ps[i, k] + hp
+                z = s1 - ps[i, k]
+                pc[i, k] += ((ps[i, k] - (s1 - z)) + (hp - z)) + rp
+                ps[i, k] = s1
+                pt[i, k] += av * aa[l, k]
+        for k in range(b):
+            hp = nm[k] * a[i, k]
+            rp = nml[k] * al[i, k] - (((hp - nmh[k] * ah[i, k]) - nml[k] * ah[i, k]) - nmh[k] * al[i, k])
+            s1 = ps[i, k] + hp
+            z = s1 - ps[i, k]
+            pc[i, k] += ((ps[i, k] - (s1 - z)) + (hp - z)) + rp
+            ps[i, k] = s1
+            si = ps[i, k] + pc[i, k]
+            ti = pt[i, k] + amu[k] * aa[i, k]
+            di = dvs[i] * aa[i, k] + pd[i, k]
+            n2[k] += a[i, k] * a[i, k]
+            s2[k] += si * si
+            t2[k] += ti * ti
+            q[k] += a[i, k] * si
+            qa[k] += aa[i, k] * abs(si)
+            xt[k] += aa[i, k] * ti
+            sk[k] += aa[i, k] * di
+            e2[k] += di * di
+
+
+_ARROW_REFINE = kernel(_arrow_refine, "void(float64[:, ::1], float64[::1], float64[:, ::1], float64[::1], "
+                       "float64[:, ::1], float64[::1], float64[::1], float64[:, ::1], float64[:, ::1])",
+                       reads=tuple(range(8)), calls=("_arrow_environment", "_arrow_probes"))
+
+
+def arrow_refine(a, mu, vs, env_d, env_c, d_vs, env_rounding):
+    """A posteriori data for :func:`enclose` on modes (μ̃_k, probe rows a_k) of the arrowhead
+    A = [[V_S, C], [Cᵀ, diag(d)]] (d = ``env_d``, C = ``env_c``): with x_k = (a_k, ŷ_k),
+    ŷ_kj = (Cᵀa_k)_j/(μ̃_k − d_j) in double (any ŷ gives an honest bound for the x it makes;
+    this one makes the environment block of the residual s = (A − μ̃_k)x_k small), returns
+    (ρ_k (long double), half_k, η_k): the Rayleigh quotient of A + δA at x_k lies within half_k
+    of ρ_k and ‖(A + δA − μ̃_k)x_k‖/‖x_k‖ ≤ η_k, for |δA| ≤ (diag ``d_vs`` (P,), δC, δd)
+    (``env_rounding`` = (δd (M,), δC (P, M))). μ̃_k ≠ d_j for all j is required.
+
+    Each entry of s is a dot product of doubles, formed by Dot2 (Ogita, Rump & Oishi, Accurate
+    sum and dot product, SIAM J. Sci. Comput. 26 (2005), Thm 5.3): |ŝ_i − s_i| ≤ u|s_i| +
+    γ_n²·T_i, T_i the sum of the absolute terms, n ≤ M + P + 2 (γ_2n² is charged); so
+    ‖s‖ ≤ (‖ŝ‖ + γ²‖T‖)/(1 − u). ρ_k = μ̃_k + xᵀs/‖x‖²: xᵀŝ and ‖x‖² by recursive sums
+    (γ_n each), whence |ρ̂ − ρ| ≤ ((4γ_n + 4u)·Σ|x||ŝ| + 3γ²·Σ|x|T)/‖x‖², plus the rounding of
+    μ̃ + the correction to long double (ε_ld|ρ|). The input rounding adds |x|ᵀ|δA||x|/‖x‖² to
+    half and ‖|δA||x|‖/‖x‖ to η; every sum of non-negative terms in double is raised by
+    1 + 8(n + 4)u per use. (The long-double form this replaces charged the arithmetic
+    1.01(M + P + 4)ε_ld ≈ 3e-17 relative; this one ≈ 1e-28, plus ε_ld|ρ| ≈ 1e-19|ρ|.)"""
+    ld = np.longdouble
+    a = np.ascontiguousarray(a, dtype=float)
+    mu = np.ascontiguousarray(mu, dtype=float)
+    out = np.empty((3, mu.size))
+    dd, dc = (np.ascontiguousarray(x, dtype=float) for x in env_rounding)
+    _ARROW_REFINE(a, mu, np.ascontiguousarray(vs, dtype=float), np.ascontiguousarray(env_d, dtype=float),
+                  np.ascontiguousarray(env_c, dtype=float), np.ascontiguousarray(d_vs, dtype=float), dd, dc, out)
+    rho = mu.astype(ld) + out[0].astype(ld)
+    half = out[1] + float(np.finfo(ld).eps) * np.abs(rho.astype(float)) * (1 + 1e-12)
+    return rho, half, out[2]
