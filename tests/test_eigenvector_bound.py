@@ -235,9 +235,11 @@ def test_normwise_mode_bound_bounds_the_exact_matrix_and_the_sharp_form(seed):
     n = mu.size
     dev = np.array([[float(abs(exact[i, j] - (mu[i] if i == j else 0))) for j in range(n)] for i in range(n)])
     assert np.all(dev <= b)
-    one = normwise_mode_bound(v, mu, u, np.zeros(mu.size))  # dense V: the stack's product (R̃'s rounding differs from CSR's)
-    stacked = normwise_mode_bound(np.stack([v, 2 * v]), np.stack([mu, 2 * mu]), np.stack([u, u]), np.zeros((2, mu.size)))
-    assert np.allclose(stacked[0][0], one[0], rtol=1e-13, atol=0) and np.allclose(stacked[1][0], one[1], rtol=1e-13, atol=0)
+    one = normwise_mode_bound(v, mu, u, np.zeros(mu.size))  # dense V: the stack's product (not CSR's)
+    stacked = normwise_mode_bound(np.stack([v, 2 * v]), np.stack([mu, 2 * mu]), np.stack([u, u]),
+                                  np.zeros((2, mu.size)))
+    assert np.allclose(stacked[0][0], one[0], rtol=1e-13, atol=0)
+    assert np.allclose(stacked[1][0], one[1], rtol=1e-13, atol=0)
     assert np.all(one[0] >= dev)
 
 

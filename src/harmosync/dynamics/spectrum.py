@@ -62,7 +62,8 @@ class Spectrum:
     # sites (n_E, M) and the refined modes' residual bounds η (M,; 0 elsewhere, None: none refined)
     env_rows: np.ndarray | None = None
     env_residual: np.ndarray | None = None
-    # a dense eigh's eigenvector perturbation bounds (b, g, b_means), each (N, N) (:func:`mode_perturbation`; None: none)
+    # a dense eigh's eigenvector perturbation bounds (b, g, b_means), each (N, N)
+    # (:func:`mode_perturbation`; None: none)
     mode_bound: tuple | None = None
 
 

@@ -508,7 +508,7 @@ def arrowhead_errors(mu, a, vs, env_d, env_c, radius, env_rounding, *, count: in
     with closed-form rows √(2/M)·sin(π·n/(M+1)) of exact integers n: the argument carries
     ≤ 2.6u of 2π, the sine, the square root and the product a few u more, absolute),
     V_S's diagonal (ω² + Σλ) by (P + 1)·(ε/2) of its absolute terms; these enter ρ and the
-    residual as in :func:`.roundoff.eigenvalue_errors`, then :func:`.roundoff.enclose` (residual theorem,
+    residual as in :func:`~harmosync.dynamics.spectrum.rayleigh_errors`, then :func:`.roundoff.enclose` (residual theorem,
     Kato–Temple) with ``radius`` as the enclosure of the other modes. Modes with μ̃_k equal to
     some d_j or a_k = 0 keep ``radius``."""
     ld = np.longdouble

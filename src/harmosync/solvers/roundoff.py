@@ -1,7 +1,9 @@
 """The rest of a closed evolution's error bound (harmosync.dynamics.normal_modes, "Error
-bound"), besides Δ's (:mod:`.lowrank`): per-mode eigenvalue enclosures (:func:`eigenvalue_errors`
-for a dense eigh, :func:`.arrowhead.arrowhead_errors` for the chain's secular equations by
-:func:`arrow_refine`'s error-free transformations, both through :func:`enclose`), what the eigenvalues' error does to the stationary split
+bound"), besides Δ's (:mod:`.lowrank`): per-mode eigenvalue enclosures
+(:func:`~harmosync.dynamics.spectrum.rayleigh_errors` for a dense eigh,
+:func:`.arrowhead.arrowhead_errors` for the chain's secular equations by :func:`arrow_refine`'s
+error-free transformations, both through :func:`enclose`), what the eigenvalues' error does to
+the stationary split
 (:func:`eigen_roundoff`), and the trig sums' roundoff and phase errors for the covariance
 (:func:`evaluation_roundoff`) and the means (:func:`means_roundoff`), from
 :func:`trig_sum_errors`.
@@ -21,7 +23,8 @@ from .stieltjes import variance_function
 def eigen_roundoff(mu, readout, temperature: float = 0.0, mu_error=None) -> float:
     """Bound on what the eigenvalues' error does to the observed covariance through the
     stationary split [same units as σ], to first order in the errors: each μ_k is off by at most
-    e_k (``mu_error``: scalar or (N,), from :func:`eigenvalue_errors` or the worst case; default
+    e_k (``mu_error``: scalar or (N,), from :func:`~harmosync.dynamics.spectrum.rayleigh_errors`
+    or the worst case; default
     8ε‖V‖, a backward-stable dense eigh). Three pieces, each ≤ Σ_k r_ak² e_k G_k (x) or
     Σ_k r_ak² e_k μ_k G_k (p):
       S   the stationary part g(μ̃) instead of g(μ);
@@ -116,70 +119,13 @@ def evaluation_roundoff(w, readout, nu, values, vectors, t_max: float, mu_error=
         out += float(pair.max())
     return float(out)
 
-def eigenvalue_errors(v, mu, u, rounding=None, fallback: float | None = None) -> np.ndarray:
-    """A posteriori bounds e_k ≥ |μ̃_k − λ_k| on the computed eigenvalues μ̃ (N,) of a symmetric
-    V with computed eigenvectors u (N, N columns), λ_k the eigenvalues of V + δV, where
-    ``rounding`` (sparse or dense, entrywise ≥ |δV|; None: 0) bounds how far the float V is from
-    the matrix of the exact parameters. Everything is computed in extended precision
-    (np.longdouble), O(nnz(V)·N) with a sparse ``v``. For the unit x_k = u_k/‖u_k‖
-    (non-orthogonality of the computed u does not enter: each pair is enclosed on its own):
-
-      ρ_k = x_kᵀVx_k, r_k = Vx_k − ρ_k x_k; for V + δV the Rayleigh quotient lies within
-      s_k = |x_k|ᵀ|δV||x_k| of ρ_k and its residual is ≤ η_k = ‖r_k‖ + ‖|δV||x_k|‖ (the
-      Rayleigh quotient minimises ‖Ax − cx‖ over c), extended-precision roundoff added to both.
-
-    * Residual theorem (Parlett, The Symmetric Eigenvalue Problem, Thm 4.5.1): [ρ_k − s_k − η_k,
-      ρ_k + s_k + η_k] =: J_k contains an eigenvalue of V + δV. When the N intervals J_k are
-      pairwise disjoint, each holds exactly one (there are N), which is λ_k.
-    * Kato–Temple (ibid., Thm 10.5.1): if λ is the only eigenvalue in (α, β) ∋ ρ, then
-      |λ − ρ| ≤ η²/min(ρ − α, β − ρ); here (α, β) is the gap between the neighbouring
-      intervals, so |λ_k − ρ′_k| ≤ η_k²/δ_k, δ_k the distance from [ρ_k ± s_k] to J_{k±1}.
-
-    e_k = |μ̃_k − ρ_k| + s_k + min(η_k, η_k²/δ_k). Modes whose interval meets a neighbour's
-    (clusters within ~ε‖V‖) get ``fallback`` (the backward-stability worst case, Weyl)."""
-    ld = np.longdouble
-    mu = np.asarray(mu, float)
-    n = mu.size
-    vf = sp.csr_matrix(v)
-    vl, av = vf.astype(ld), abs(vf)
-    dv = abs(sp.csr_matrix(rounding)) if rounding is not None else None
-    eps_ld = float(np.finfo(ld).eps)
-    g_row, g_sum = 1.01 * int(np.max(np.diff(vf.indptr), initial=1)) * eps_ld, 1.01 * n * eps_ld
-    safe = 1 + 4 * n * np.finfo(float).eps  # the bounds' own sums of non-negative terms, in double
-    rho, half, eta = np.empty(n, ld), np.empty(n), np.empty(n)
-    u = np.asarray(u, float)
-    for start in range(0, n, 256):  # column blocks: O(N·256) extended-precision numbers
-        uf = u[:, start:start + 256]
-        x = uf.astype(ld)
-        n2 = np.einsum("ij,ij->j", x, x)
-        vx = vl @ x
-        rh = np.einsum("ij,ij->j", x, vx) / n2
-        vxf = vx.astype(float)
-        res = vx
-        res -= np.multiply(x, rh, out=x)  # x is not needed after this
-        nrm = np.sqrt(n2).astype(float)
-        # in double: the extended-precision roundoff of Vx (≤ nnz terms a row) and of the
-        # N-term sums, and V's rounding, for the unit vector x/‖x‖
-        ax = np.abs(uf) * (safe / nrm)
-        avx = av @ ax
-        rh_f = np.abs(rh.astype(float))
-        err_rho = (g_row * np.einsum("ij,ij->j", ax, avx)
-                   + g_sum * np.einsum("ij,ij->j", ax, np.abs(vxf)) / nrm) * safe
-        rn = (np.sqrt(np.einsum("ij,ij->j", res, res)).astype(float) / nrm * (1 + g_sum)
-              + (g_row * np.sqrt(np.einsum("ij,ij->j", avx, avx)) + 2 * g_sum * rh_f) * safe + err_rho)
-        sk = 0.0
-        if dv is not None:
-            dx = dv @ ax
-            sk = np.einsum("ij,ij->j", ax, dx) * safe
-            rn = rn + np.sqrt(np.einsum("ij,ij->j", dx, dx)) * safe
-        sl = slice(start, start + x.shape[1])
-        rho[sl], half[sl], eta[sl] = rh, sk + err_rho + 4 * g_sum * rh_f, rn
-    return enclose(mu, rho, half, eta, fallback)
-
 def enclose(mu, rho, half, eta, fallback=None) -> np.ndarray:
-    """e_k from the per-mode data of :func:`eigenvalue_errors`: the Rayleigh quotient ρ_k
-    (extended precision) of the exact matrix lies within ``half`` of ρ_k, its residual norm is
-    ≤ ``eta``; intervals J_k = ρ_k ± (half + eta), disjointness, Kato–Temple (docstring there).
+    """e_k from per-mode data (:func:`~harmosync.dynamics.spectrum.rayleigh_errors`): the
+    Rayleigh quotient ρ_k (extended precision) of the exact matrix lies within ``half`` of ρ_k, its
+    residual norm is ≤ ``eta``; intervals J_k = ρ_k ± (half + eta) — an eigenvalue in each (the
+    residual theorem, Parlett, The Symmetric Eigenvalue Problem, Thm 4.5.1), exactly one where they
+    are disjoint; then Kato–Temple (ibid., Thm 10.5.1) |λ_k − ρ_k| ≤ η_k²/δ_k, δ_k the distance to
+    the neighbouring intervals; overlapping modes get ``fallback``.
     A mode known only by a radius e around μ̃ passes ρ = μ̃, half = e, eta = 0."""
     ld = np.longdouble
     mu = np.asarray(mu, float)

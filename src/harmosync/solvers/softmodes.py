@@ -117,7 +117,8 @@ def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None, *
     moves a soft eigenvalue by ~ε·V_ii: its relative error 1e-4 at Ω0 = 3e-6). ``d`` (N,)
     extended precision from the parameters, ``d_err`` ≥ |d_exact − d|; ``v`` the float V (CSR),
     whose off-diagonal entries are the parameters within ``rounding`` (entrywise). Then, as in
-    :func:`eigenvalue_errors`: ρ_k of the exact V lies within s_k of the computed one, the residual
+    :func:`~harmosync.dynamics.spectrum.rayleigh_errors`: ρ_k of the exact V lies within s_k of the
+    computed one, the residual
     is ≤ η_k, and :func:`enclose` (residual theorem, Kato–Temple: the float eigenvector's residual
     ~ε‖V‖ enters squared) with the other modes' ``radius`` around μ̃ (a mode whose intervals
     overlap keeps its radius, widened by |ρ_k − μ̃_k|). ``columns`` (N, len(modes)): the modes'
