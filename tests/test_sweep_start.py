@@ -321,3 +321,17 @@ def test_a_module_run_with_python_m_is_not_told_to_add_a_main_guard(monkeypatch)
     fake.__spec__ = importlib.machinery.ModuleSpec("pytest.__main__", None)
     monkeypatch.setitem(sys.modules, "__main__", fake)
     assert "__main__" not in executors.lost_workers_message()
+
+
+@pytest.mark.parametrize("sites, t_max", [(20, None), (3000, 40.0), (3000, None)])
+def test_the_drivers_fastest_mode_is_the_solves(sites, t_max):
+    """dynamics.fastest_mode (the sweep driver's early time-grid check, no solution) gives the
+    fastest normal mode the solve itself finds: dense, cut to the light cone, the chain path."""
+    from harmosync import dynamics as dy
+    from harmosync import network as nw
+    from harmosync import states as st
+
+    net = nw.paper_network(sites=sites)
+    init = st.InitialState(st.product(st.coherent(1.0, 0.14), st.coherent(1.1, 1.4)))
+    want = dy.solve(net, init, t_max=t_max, covariance=False).max_frequency
+    assert abs(dy.fastest_mode(net, init, t_max=t_max) - want) <= 1e-12 * want

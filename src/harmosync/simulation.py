@@ -203,6 +203,14 @@ def solve(point: Point, *, covariance: bool = True) -> dy.Evolution:
     return dy.solve(point.network, point.state, t_max=point.t_max, covariance=covariance, baths=point.baths)
 
 
+def fastest_mode(point: Point) -> float:
+    """The frequency of the point's fastest normal mode, after every input check of its solve:
+    without solving a closed network (an eigvalsh; the error bound's kernels stay unloaded)."""
+    if point.baths:
+        return solve(point, covariance=False).max_frequency
+    return dy.fastest_mode(point.network, point.state, t_max=point.t_max)
+
+
 def observe(point: Point, names, *, evolution: dy.Evolution | None = None):
     """Evolve ``point`` and compute the observables ``names`` (registry order is the caller's).
     Covariances are computed only if one of ``names`` needs them; then the result passes the

@@ -21,6 +21,7 @@ from .contract import check_times as check_times
 from .many import plugging_sweep as plugging_sweep
 from .many import solve_many as solve_many
 from .normal_modes import METHODS
+from .normal_modes import fastest_mode as fastest_mode
 from .normal_modes import solve_closed
 from .open import solve_open
 

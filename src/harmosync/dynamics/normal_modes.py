@@ -92,7 +92,7 @@ from ..solvers.softmodes import environment_roundoff, vector_roundoff
 from ..states import InitialState, environment_covariance
 from .contract import Moments, check_times
 from .evaluation import BLOCK, evaluate_means, iter_moment_rows, uses_nufft
-from .spectrum import Spectrum, VectorTerm, chain_spectrum, dense_spectrum
+from .spectrum import Spectrum, VectorTerm, chain_spectrum, cut_chain, dense_spectrum
 
 #: the bound is at least this many times the discrepancy at t = 0 (:func:`initial_discrepancy`):
 #: a safety net, measured where no a-priori term reaches (it caught the soft T = 0 chains' loss
@@ -262,20 +262,10 @@ def _environment_energy(network: Network, temperature: float) -> float:
     return float(np.sum(thermal_factor(om, temperature) * om))
 
 
-def solve_closed(network: Network, initial: InitialState, *, observe=None, tol: float = 1e-12,
-                 t_max: float | None = None, method: str = "auto",
-                 covariance: bool = True) -> NormalModeEvolution:
-    """Exact normal-mode evolution of the closed ``network`` from ``initial``.
-
-    ``observe``: 0-based oscillator indices (probes first, then sites) whose moments will be
-    evaluated; default the probes. ``tol``: eigenvalues of Δ below tol·max(1, ‖Δ‖) are dropped
-    (scaled units, vacuum = ½); the bound on the error this makes is ``error_bound``.
-    ``t_max`` [1/frequency]: the largest |t| that will be evaluated; lets a long fixed-end chain
-    be cut to the sites within reach (light cone), and then the solution refuses later times.
-    ``method``: "auto" (dense for N ≤ DENSE_MAX or a graph environment, structured chain
-    solver otherwise), "dense" or "chain". ``covariance=False`` skips Δ: only ``means`` can be
-    evaluated (cheaper, for sweeps of first moments), and ``error_bound`` bounds the means.
-    """
+def plan_closed(network: Network, initial: InitialState, *, observe=None, t_max: float | None = None,
+                method: str = "auto") -> tuple:
+    """Every input check of :func:`solve_closed` before any work: (the observed rows, the
+    light-cone window or None, the method used, the size solved)."""
     p, n = network.n_probes, network.size
     if initial.probes.modes != p:
         raise HarmosyncError(f"the initial state has {initial.probes.modes} probe modes but the network has {p} probes")
@@ -306,6 +296,38 @@ def solve_closed(network: Network, initial: InitialState, *, observe=None, tol: 
     if method == "auto":
         use = "chain" if structured and size > DENSE_MAX else "dense"
     check_size(size, use, cuttable=t_max is None and structured and env.boundary == "fixed")
+    return rows, window, use, size
+
+
+def fastest_mode(network: Network, initial: InitialState, *, t_max: float | None = None) -> float:
+    """The frequency of the fastest normal mode :func:`solve_closed` would solve for (the
+    network, or its chain cut to the light cone), after the same input checks, without the
+    solution: a dense eigvalsh, or the structured chain path's spectrum (for a sweep's early
+    time-grid check)."""
+    rows, window, use, size = plan_closed(network, initial, t_max=t_max)
+    if use == "chain":
+        return float(np.sqrt(chain_spectrum(network, rows, window).mu[-1]))
+    v = network.potential() if window is None else cut_chain(network, window)[0].toarray()
+    return float(np.sqrt(max(np.linalg.eigvalsh(v)[-1], 0.0)))
+
+
+def solve_closed(network: Network, initial: InitialState, *, observe=None, tol: float = 1e-12,
+                 t_max: float | None = None, method: str = "auto",
+                 covariance: bool = True) -> NormalModeEvolution:
+    """Exact normal-mode evolution of the closed ``network`` from ``initial``.
+
+    ``observe``: 0-based oscillator indices (probes first, then sites) whose moments will be
+    evaluated; default the probes. ``tol``: eigenvalues of Δ below tol·max(1, ‖Δ‖) are dropped
+    (scaled units, vacuum = ½); the bound on the error this makes is ``error_bound``.
+    ``t_max`` [1/frequency]: the largest |t| that will be evaluated; lets a long fixed-end chain
+    be cut to the sites within reach (light cone), and then the solution refuses later times.
+    ``method``: "auto" (dense for N ≤ DENSE_MAX or a graph environment, structured chain
+    solver otherwise), "dense" or "chain". ``covariance=False`` skips Δ: only ``means`` can be
+    evaluated (cheaper, for sweeps of first moments), and ``error_bound`` bounds the means.
+    """
+    rows, window, use, size = plan_closed(network, initial, observe=observe, t_max=t_max, method=method)
+    p, temp = network.n_probes, float(initial.environment_temperature)
+    t_max = None if t_max is None else float(t_max)
     with blas_threads(1 if size <= SMALL else None):
         spec = (chain_spectrum if use == "chain" else dense_spectrum)(network, rows, window)
         evo = assemble(spec, rows, network.probes.potential(), initial,

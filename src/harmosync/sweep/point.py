@@ -54,10 +54,10 @@ def _keep_problem(start: float, stop: float, step: float, keep: Keep, hold: floa
 
 
 def check_point(cfg: cfgmod.RunConfig, keep: Keep) -> None:
-    """All input checks of one point, with the first moments' evolution only (the time step
-    against the fastest mode), for :func:`validate`."""
+    """All input checks of one point, the time step against its fastest mode included, for
+    :func:`validate` (without solving a closed network: the driver loads no kernel)."""
     point = prepare(cfg, keep)
-    sim.check_time_grid(point.times, sim.solve(point, covariance=False).max_frequency)
+    sim.check_time_grid(point.times, sim.fastest_mode(point))
 
 
 def compute_series(point: sim.Point, names, *, evolution: dy.Evolution | None = None) -> dict:
