@@ -253,7 +253,7 @@ def test_mode_bound_covers_the_exact_parameters_in_the_computed_basis(name):
     |QᵀV_exactQ − Λ̃| ≤ b and ≤ b_means entrywise, |ŨᵀŨ − I| ≤ g (dense_mode_bound, nothing skipped)."""
     net = NETWORKS[name]()
     mu, u = np.linalg.eigh(net.potential())
-    b, g, full = dense_mode_bound(net, mu, u, False)
+    b, g, full = dense_mode_bound(net, mu, u, None)
     with mp.workdps(40):
         um = mp.matrix(u.tolist())
         gram = um.T * um

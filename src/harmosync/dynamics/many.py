@@ -10,9 +10,13 @@ any batch, so a sweep's results do not depend on how its points are cut into tas
 
 Small networks (at most :data:`DENSE_BATCH` oscillators) take the dense path of
 :func:`harmosync.dynamics.solve` instead, with all their potential matrices diagonalised in one
-stacked ``eigh`` (LAPACK per matrix: each network's result is bitwise that of ``solve``,
-whatever the batch): for them one dense eigendecomposition is cheaper than the secular
-equations' Python-level iterations.
+stacked ``eigh`` (LAPACK per matrix, whatever the batch): for them one dense
+eigendecomposition is cheaper than the secular equations' Python-level iterations. With
+covariances each network's result is bitwise that of ``solve``; a means-only batch (summary
+sweeps) keeps the a-priori eigenvalue errors 8ε‖V‖ and the eigenvector term's normwise form
+(looser bounds, the same moments). A network with soft modes (or whose float eigh cannot tell
+its lowest eigenvalue from 0) is solved by ``solve`` itself, which refines them from the
+parameters.
 
 Stability: each configuration is checked from its exact lowest normal-mode frequency (the
 structured path) instead of :class:`~harmosync.network.Network`'s own check.
@@ -37,8 +41,7 @@ from ..states import InitialState
 from .contract import Evolution, check_times
 from ..solvers.lowrank import soft_modes
 from .normal_modes import NormalModeEvolution, assemble, check_size, solve_closed
-from .spectrum import (Spectrum, dense_mode_bound, dense_mode_errors, normwise_mode_bound, refine_chain_soft,
-                       refine_soft_modes)
+from .spectrum import Spectrum, dense_mode_bound, dense_mode_errors, normwise_mode_bound, refine_chain_soft
 
 #: networks with at most this many oscillators are solved by one stacked dense eigh
 DENSE_BATCH = 48
@@ -276,16 +279,18 @@ def _solve_dense_batch(nets, inits, *, tol, covariance, t_max) -> list[Evolution
                 v[j, p:, :p] = b.T
             lam, u = np.linalg.eigh(v)
             normwise = None
-            if not covariance and np.all(lam[:, 0] > 0):  # means only: the eigenvector term's normwise form
+            if not covariance:  # means only: the eigenvector term's normwise form
                 # |δV| a priori: each entry of V a sum of ≤ N + 4 terms of the parameters (Ω², bonds,
                 # K, λ), rounded: ≤ γ_(N+4)·Σ|terms|, so |δV|'s row sums ≤ 2γ_(N+4) |V|'s
                 dv_rows = 2.02 * (v.shape[-1] + 4) * np.finfo(float).eps * np.abs(v).sum(axis=-1)
-                normwise = normwise_mode_bound(v, np.sqrt(lam) ** 2, u, dv_rows)
+                normwise = normwise_mode_bound(v, np.sqrt(np.maximum(lam, 0.0)) ** 2, u, dv_rows)
             for j, k in enumerate(idx):
                 net, init = nets[k], inits[k]
-                if lam[j, 0] <= 0:  # Network's own check refuses this; guard against roundoff
-                    raise UnstableNetworkError(f"network {k}: the potential matrix has a non-positive eigenvalue "
-                                               f"{lam[j, 0]:.3g}; reduce the strengths K")
+                if lam[j, 0] <= 0 or soft_modes(lam[j]).size:
+                    # soft modes (or a float eigh that cannot tell): solve's own path, which refines
+                    # them from the parameters and refuses what it cannot resolve (review s8b)
+                    out[k] = solve_closed(net, init, tol=tol, covariance=covariance, t_max=t_max)
+                    continue
                 w = np.sqrt(lam[j])
                 # B·W_E as solve's dense path forms it (the same product: bitwise the same)
                 sites = sorted({s for _, s, _ in net.probes.attachments})
@@ -302,16 +307,14 @@ def _solve_dense_batch(nets, inits, *, tol, covariance, t_max) -> list[Evolution
                 # a means-only batch (a summary sweep) keeps the a-priori eigenvalue errors (the
                 # a-posteriori ones cost ~1 ms per small network, as much as the rest) and the
                 # eigenvector term's normwise form, stacked (the sharp one: ~3 ms per small network)
-                mu_j, mu_err, res = w**2, None, None
-                modes = None
+                mu_j, mu_err = w**2, None
                 if normwise is not None:
                     bj = normwise[0][j]
                     modes = (bj, normwise[1][j], bj)  # (the same b: the means' and the covariance's)
-                if covariance:  # soft modes' eigenvalues from the parameters, as solve's dense path
-                    soft = soft_modes(mu_j)  # the modes refined (the refined μ may cut elsewhere)
-                    mu_j, mu_err, res = refine_soft_modes(net, mu_j, u[j], dense_mode_errors(net, mu_j, u[j]))
-                    modes = dense_mode_bound(net, mu_j, u[j], soft if res is not None else None)
-                spec = Spectrum(mu_j, u[j, :p], u[j, :p], env_d, env_c, mu_err, residual=res, mode_bound=modes)
+                else:  # the eigenvalues' and eigenvectors' bounds as solve's dense path
+                    mu_err = dense_mode_errors(net, mu_j, u[j])
+                    modes = dense_mode_bound(net, mu_j, u[j])
+                spec = Spectrum(mu_j, u[j, :p], u[j, :p], env_d, env_c, mu_err, mode_bound=modes)
                 out[k] = assemble(spec, tuple(range(p)), net.probes.potential(), init,
                                   environment_energy=energies[temp], tol=tol, covariance=covariance,
                                   method="dense", t_max=t_max)

@@ -302,13 +302,14 @@ def plan_closed(network: Network, initial: InitialState, *, observe=None, t_max:
 def fastest_mode(network: Network, initial: InitialState, *, t_max: float | None = None) -> float:
     """The frequency of the fastest normal mode :func:`solve_closed` would solve for (the
     network, or its chain cut to the light cone), after the same input checks, without the
-    solution: a dense eigvalsh, or the structured chain path's spectrum (for a sweep's early
-    time-grid check)."""
+    solution: the dense path's eigh (the same LAPACK routine, so the same last bit as the solve:
+    a step at π/w_max is refused by both or neither), or the structured chain path's spectrum
+    (for a sweep's early time-grid check)."""
     rows, window, use, size = plan_closed(network, initial, t_max=t_max)
     if use == "chain":
         return float(np.sqrt(chain_spectrum(network, rows, window).mu[-1]))
-    v = network.potential() if window is None else cut_chain(network, window)[0].toarray()
-    return float(np.sqrt(max(np.linalg.eigvalsh(v)[-1], 0.0)))
+    v = network.potential(sparse=True) if window is None else cut_chain(network, window)[0]
+    return float(np.sqrt(max(np.linalg.eigh(v.toarray())[0][-1], 0.0)))
 
 
 def solve_closed(network: Network, initial: InitialState, *, observe=None, tol: float = 1e-12,

@@ -392,7 +392,9 @@ def _refined_mode_bound(v, rounding, mu, u, refined=None, residual=None):
     """:func:`mode_perturbation`, b = 0 on the pairs of the ``refined`` modes (their vectors'
     errors are vector_roundoff's); ``residual``: the eigh's :func:`residual_matrix` before they
     were refined, whose columns are recomputed."""
-    skip = None if refined is None or not np.size(refined) else np.asarray(refined)
+    if isinstance(refined, (bool, np.bool_)):
+        raise TypeError("refined must be the indices of the refined modes (or None), not a bool")
+    skip = None if refined is None or not np.size(refined) else np.asarray(refined, dtype=int)
     if residual is not None and skip is not None:
         res = residual[0].copy()
         res[:, skip] = residual_matrix(v, mu[skip], u[:, skip])[0]
