@@ -435,7 +435,8 @@ def test_means_only_batch_keeps_solves_digits_on_a_soft_chain():
     assert err_batch <= 100 * max(err_one, EPS * float(np.abs(ref).max())), (err_batch, err_one)
 
 
-@pytest.mark.parametrize("case", ["t_max nan", "t_max -1", "t_max inf", "mismatched state", "too large",
+@pytest.mark.parametrize("case", ["t_max nan", "t_max -1", "t_max inf", "t_max abc", "t_max True", "mismatched state",
+                                  "too large",
                                   "too large, free ends, t_max", "cut to the light cone", "graph"])
 def test_fastest_mode_refuses_what_solve_refuses_with_its_line(case):
     """dynamics.fastest_mode (plan_closed) against solve(covariance=False): the same
@@ -443,7 +444,8 @@ def test_fastest_mode_refuses_what_solve_refuses_with_its_line(case):
     two = st.InitialState(st.product(st.coherent(1.0, 0.14), st.coherent(1.1, 1.4)))
     net, init, t_max = nw.paper_network(sites=20), two, None
     if case.startswith("t_max"):
-        t_max = {"nan": float("nan"), "-1": -1.0, "inf": float("inf")}[case.split()[1]]
+        # (a string and a bool were a bare ValueError and 1.0 before session 8's fix: review s8b)
+        t_max = {"nan": float("nan"), "-1": -1.0, "inf": float("inf"), "abc": "abc", "True": True}[case.split()[1]]
     elif case == "mismatched state":
         init = st.InitialState(st.coherent(1.0, 0.14))
     elif case == "too large":
@@ -466,6 +468,8 @@ def test_fastest_mode_refuses_what_solve_refuses_with_its_line(case):
 
     solved = outcome(lambda: dy.solve(net, init, covariance=False, t_max=t_max).max_frequency)
     fast = outcome(lambda: dy.fastest_mode(net, init, t_max=t_max))
+    if case.startswith("t_max"):
+        assert isinstance(solved, str) and solved.startswith("t_max must be a finite time ≥ 0"), solved
     if isinstance(solved, str) or isinstance(fast, str):
         assert solved == fast
     else:

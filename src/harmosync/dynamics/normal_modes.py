@@ -286,9 +286,7 @@ def plan_closed(network: Network, initial: InitialState, *, observe=None, t_max:
         )
     window = None
     if t_max is not None:
-        t_max = float(t_max)
-        if not np.isfinite(t_max) or t_max < 0:
-            raise HarmosyncError(f"t_max must be a finite time ≥ 0, got {t_max}")
+        t_max = _time(t_max)
         window = lc.window(network, t_max, sites=[r - p + 1 for r in rows if r >= p],
                            probe_cov=initial.probes.cov, temperature=temp, mean=initial.probes.mean)
     size = p + (window.sites if window is not None else env.sites)
@@ -297,6 +295,17 @@ def plan_closed(network: Network, initial: InitialState, *, observe=None, t_max:
         use = "chain" if structured and size > DENSE_MAX else "dense"
     check_size(size, use, cuttable=t_max is None and structured and env.boundary == "fixed")
     return rows, window, use, size
+
+
+def _time(t_max) -> float:
+    """``t_max`` as a finite time ≥ 0, or a one-line refusal."""
+    try:
+        t = float(t_max) if not isinstance(t_max, (bool, np.bool_)) else np.nan
+    except (TypeError, ValueError):
+        t = np.nan
+    if not np.isfinite(t) or t < 0:
+        raise HarmosyncError(f"t_max must be a finite time ≥ 0, got {t_max!r}")
+    return t
 
 
 def fastest_mode(network: Network, initial: InitialState, *, t_max: float | None = None) -> float:
