@@ -493,6 +493,19 @@ def test_mode_perturbation_takes_a_strided_spectrum():
                                                      u[:, ::2].copy())[0])
 
 
+def _assert_within_100x(name, squeezed):
+    """err ≤ bound ≤ 100·max(err, 1e-13·scale) for NETWORKS[name], its probes and sites 1, 9
+    observed at t = 0, 1, 37, 300 (40-digit reference)."""
+    net = NETWORKS[name]()
+    init = _initial(net, squeezed)
+    observe, times = [0, 1, 9], [0.0, 1.0, 37.0, 300.0]
+    ref_mean, ref_cov = Reference(net, init, observe=observe).moments(times)
+    sol = dy.solve(net, init, method="dense", observe=observe, t_max=300.0)
+    m = sol.moments(times)
+    err = max(float(np.abs(m.cov - ref_cov).max()), float(np.abs(m.mean - ref_mean).max()))
+    assert err <= sol.error_bound <= 100 * max(err, 1e-13 * float(np.abs(ref_cov).max())), (err, sol.error_bound)
+
+
 @pytest.mark.xfail(strict=True, reason="not tight: bound 4.3e-6 (the eigenvector term 4.0e-6) against an error "
                                        "of 3.2e-9 (1,350×). Found at 0.0174 (5.4e6×: the off-diagonal δV as "
                                        "‖δV_off‖·‖u_k‖‖u_l‖, 1.7e-10 on the soft probe pair against 7e-40 entry "
@@ -500,14 +513,7 @@ def test_mode_perturbation_takes_a_strided_spectrum():
 def test_stiff_chain_with_soft_probes_bound_is_within_100x():
     """A fixed chain with bonds 1e8 and Ω0 = 1e-6, soft probes (ω = 1e-3, 2e-3, K = 1e-7) at T = 3:
     err ≤ bound ≤ 100·max(err, 1e-13·scale) (test_bound_tightness' criterion)."""
-    net = NETWORKS["bonds_1e8_soft"]()
-    init = _initial(net, False)
-    observe, times = [0, 1, 9], [0.0, 1.0, 37.0, 300.0]
-    ref_mean, ref_cov = Reference(net, init, observe=observe).moments(times)
-    sol = dy.solve(net, init, method="dense", observe=observe, t_max=300.0)
-    m = sol.moments(times)
-    err = max(float(np.abs(m.cov - ref_cov).max()), float(np.abs(m.mean - ref_mean).max()))
-    assert err <= sol.error_bound <= 100 * max(err, 1e-13 * float(np.abs(ref_cov).max())), (err, sol.error_bound)
+    _assert_within_100x("bonds_1e8_soft", False)
 
 
 @pytest.mark.xfail(strict=True, reason="not tight (and not session 8's term): K at 1 − 1e-9 of the stability "
@@ -516,14 +522,7 @@ def test_stiff_chain_with_soft_probes_bound_is_within_100x():
                                        "4.5e6 (2.0e5×), the same before session 8")
 def test_near_critical_squeezed_bound_is_within_100x():
     """err ≤ bound ≤ 100·max(err, 1e-13·scale) on a free chain coupled at 1 − 1e-9 of critical."""
-    net = NETWORKS["near_critical"]()
-    init = _initial(net, True)
-    observe, times = [0, 1, 9], [0.0, 1.0, 37.0, 300.0]
-    ref_mean, ref_cov = Reference(net, init, observe=observe).moments(times)
-    sol = dy.solve(net, init, method="dense", observe=observe, t_max=300.0)
-    m = sol.moments(times)
-    err = max(float(np.abs(m.cov - ref_cov).max()), float(np.abs(m.mean - ref_mean).max()))
-    assert err <= sol.error_bound <= 100 * max(err, 1e-13 * float(np.abs(ref_cov).max())), (err, sol.error_bound)
+    _assert_within_100x("near_critical", True)
 
 
 @pytest.mark.xfail(strict=True, reason="not session 8's: an unplugged probe (K = 0) beside a soft environment with "
