@@ -280,3 +280,29 @@ def test_a_means_only_batch_carries_the_normwise_term_and_covers_stiff_chains():
         ref_mean, _ = Reference(net, init).moments(times)
         err = float(np.abs(mean - ref_mean).max())
         assert err <= sol.error_bound, (err, sol.error_bound)
+
+
+def test_with_t_max_the_term_is_taken_at_once_and_the_arrays_let_go():
+    """A dense solve with t_max keeps the eigenvector term's value at t_max, not its N × N
+    bounds (the term is nondecreasing in t): the same error bound as the term evaluated from
+    the kept arrays, a pickle without them, and the bound unchanged by later evaluations."""
+    import pickle
+
+    from harmosync.dynamics.spectrum import VectorTerm
+
+    from harmosync import states as st
+
+    net = nw.paper_network(sites=120)
+    init = st.InitialState(st.product(st.coherent(1.0, 0.14), st.coherent(1.1, 1.4)))
+    sol = dy.solve(net, init, method="dense", t_max=200.0)
+    free = dy.solve(net, init, method="dense")  # no t_max: the arrays kept, the term per horizon
+    assert sol.vector_term.b is None and free.vector_term.b is not None
+    assert sol.vector_term(200.0) == free.vector_term(200.0)
+    assert sol.vector_term(50.0) >= free.vector_term(50.0)  # t_max's value covers earlier times
+    kept = VectorTerm(free.vector_term.b, *free.vector_term.args, **free.vector_term.kwargs)
+    assert [kept(t) for t in (10.0, 100.0, 200.0)] == sorted(kept(t) for t in (10.0, 100.0, 200.0))
+    n = sol.frequencies.size  # b and g: two N × N arrays of doubles fewer
+    assert len(pickle.dumps(free)) - len(pickle.dumps(sol)) >= 0.9 * 2 * 8 * n**2
+    bound = sol.error_bound
+    sol.moments(np.linspace(0.0, 200.0, 401))
+    assert sol.error_bound >= bound

@@ -192,7 +192,8 @@ class NormalModeEvolution:
         ``t_max``, the bound covers the times evaluated so far: the phase errors grow with |t|,
         module docstring; the NUFFT's floor is charged once an evaluation runs it,
         :func:`.evaluation.uses_nufft`); called by every evaluation, before it runs."""
-        horizon = float(np.max(np.abs(check_times(times))))
+        # (times beyond t_max are refused by the evaluation: the bound covers |t| ≤ t_max only)
+        horizon = min(float(np.max(np.abs(check_times(times)))), self.t_max)
         nufft = not self.nufft_covered and uses_nufft(self, times, engine=engine, means_only=means_only)
         while True:  # the bound at what is covered so far and these times together
             state = self.covered, self.nufft_covered
@@ -409,7 +410,7 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
         nu = np.zeros(w.size)  # has_covariance=False: moments refuse, means work
     vector_term = None  # a dense eigh's eigenvector errors up to |t| (spectrum.eigenvector_roundoff)
     if spec.mode_bound is not None:
-        vector_term = VectorTerm(spec.mode_bound, w, readout, mean0, nu, values, vectors,
+        vector_term = VectorTerm(spec.mode_bound, w, readout, mean0, nu, values, vectors, t_max=horizon,
                                  floor=tol * max(1.0, float(np.max(np.abs(values), initial=0.0))))
         bound += vector_term(horizon) if np.isfinite(horizon) else 0.0  # no t_max: cover adds it
     label = method

@@ -725,14 +725,23 @@ def eigenvector_roundoff(b, w, readout, mean0, nu, values, vectors, t: float, fl
 class VectorTerm:
     """:func:`eigenvector_roundoff` of a solution at a horizon |t| (its arguments after ``b``
     as given here), remembered for the last horizons asked (an evaluation's ``cover`` asks again
-    at the same horizon when only the NUFFT's floor changes)."""
+    at the same horizon when only the NUFFT's floor changes). With a finite ``t_max`` (the
+    solution refuses later times) the term at t_max is computed at once and ``b`` (N × N
+    arrays) let go: the term is nondecreasing in t (every F bound and min(t, 1/w) is), so that
+    value covers every |t| ≤ t_max."""
 
-    def __init__(self, b, *args, **kwargs):
+    def __init__(self, b, *args, t_max: float = np.inf, **kwargs):
         self.b, self.args, self.kwargs = b, args, kwargs
         self.known: dict[float, float] = {}
+        self.t_max = float(t_max)
+        if np.isfinite(self.t_max):
+            self.frozen = eigenvector_roundoff(b, *args, self.t_max, **kwargs)
+            self.b = None
 
     def __call__(self, t: float) -> float:
         t = float(t)
+        if self.b is None:  # beyond t_max (a solution forced past it): not bounded
+            return self.frozen if t <= self.t_max * (1 + 1e-12) else np.inf
         if t not in self.known:
             if len(self.known) > 16:
                 self.known.clear()
