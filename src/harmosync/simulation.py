@@ -205,7 +205,8 @@ def solve(point: Point, *, covariance: bool = True) -> dy.Evolution:
 
 def fastest_mode(point: Point) -> float:
     """The frequency of the point's fastest normal mode, after every input check of its solve:
-    without solving a closed network (an eigvalsh; the error bound's kernels stay unloaded)."""
+    without solving a closed network (the dense path's eigh alone, or the chain path's
+    spectrum: the error bound's kernels stay unloaded)."""
     if point.baths:
         return solve(point, covariance=False).max_frequency
     return dy.fastest_mode(point.network, point.state, t_max=point.t_max)

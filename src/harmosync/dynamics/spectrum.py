@@ -239,12 +239,7 @@ def _potential_rounding(network: Network, *, v=None, diag=None, attachments=None
     ld = np.longdouble
     p = network.n_probes
     if diag is None:
-        env = network.environment
-        onsite = (np.full(env.sites, ld(env.omega0) ** 2) if env.homogeneous_chain and env.omega0 is not None
-                  else np.asarray(env.onsite, ld))
-        deg = np.asarray(sp.csr_matrix(env.bonds).astype(ld).sum(axis=1)).ravel()
-        wall = np.asarray(env.wall, ld) if env.wall is not None else 0
-        diag = np.concatenate([_probe_diagonal(network.probes), onsite + deg + wall])
+        diag = np.concatenate([_probe_diagonal(network.probes), _onsite(network) + _degrees(network)])
         attachments = network.probes.attachments
         v = network.potential(sparse=True) if v is None else v
     v = sp.csr_matrix(v)
@@ -259,6 +254,12 @@ def _potential_rounding(network: Network, *, v=None, diag=None, attachments=None
     cols = np.concatenate([np.arange(n), idx[:, 1], idx[:, 0]])
     diff = sp.csr_matrix((vals, (rows, cols)), shape=v.shape) + 8 * float(np.finfo(ld).eps) * abs(v)
     return v, sp.csr_matrix(diff.astype(float) * (1 + 1e-9))
+
+
+def abs_row_sums(m) -> np.ndarray:
+    """The row sums of |m| (m sparse or dense, 2-D), (rows,): their largest bounds ‖|m|‖₂ for a
+    symmetric m."""
+    return np.asarray(abs(sp.csr_matrix(m)).sum(axis=1)).ravel()
 
 
 def dense_mode_errors(network: Network, mu, u, *, v=None, diag=None, attachments=None) -> np.ndarray:
@@ -280,7 +281,7 @@ def rayleigh_errors(v, mu, u, rounding, residual=None) -> np.ndarray:
     fall back to Weyl's 8ε‖V‖ + ‖δV‖ for a backward-stable eigh."""
     mu, u = np.asarray(mu, float), np.asarray(u, float)
     vc, dv = sp.csr_matrix(v), abs(sp.csr_matrix(rounding))
-    vrow = float(np.max(np.asarray(abs(vc).sum(axis=1)), initial=0.0))  # ≥ ‖|V|‖₂
+    vrow = float(np.max(abs_row_sums(vc), initial=0.0))  # ≥ ‖|V|‖₂
     parts = []
     for start in range(0, mu.size, mu.size if residual is not None else 512):  # O(512 N) memory
         sl = slice(start, start + (mu.size if residual is not None else 512))
@@ -288,7 +289,7 @@ def rayleigh_errors(v, mu, u, rounding, residual=None) -> np.ndarray:
         parts.append(_rayleigh_data(mu[sl], u[:, sl], res, vrow, dv))
     rho, half, eta = (np.concatenate(x) for x in zip(*parts))
     eps = np.finfo(float).eps
-    fallback = 8 * eps * float(np.max(np.abs(mu))) + float(np.max(np.asarray(dv.sum(axis=1)), initial=0.0))
+    fallback = 8 * eps * float(np.max(np.abs(mu))) + float(np.max(abs_row_sums(dv), initial=0.0))
     with np.errstate(over="ignore", invalid="ignore"):  # ‖V‖ ≳ 1e150: squared norms overflow
         e = enclose(mu, rho, half, eta, fallback)
     return np.where(np.isnan(e), np.inf, e)
@@ -343,7 +344,7 @@ def refine_soft_modes(network: Network, mu, u, mu_err, *, v=None, diag=None, ons
         env = network.environment
         onsite = _onsite(network)
         v = env.potential(sparse=True)
-        diag = onsite + np.asarray(sp.csr_matrix(env.bonds).astype(ld).sum(axis=1)).ravel()
+        diag = onsite + _degrees(network)
         if mu_err is None:
             mu_err = dense_mode_errors(network, mu, u, v=v, diag=diag, attachments=())
         v, rounding = _potential_rounding(network, v=v, diag=diag, attachments=())
@@ -354,6 +355,11 @@ def refine_soft_modes(network: Network, mu, u, mu_err, *, v=None, diag=None, ons
     if not environment:
         rows = range(p) if rows is None else rows
     return soft_mode_errors(v, p, d, d_err, mu, u, soft, mu_err, rounding, rows=rows)
+
+
+def _degrees(network: Network) -> np.ndarray:
+    """Σ_j A_ij, the environment's bond sums, extended precision from the parameters."""
+    return np.asarray(sp.csr_matrix(network.environment.bonds).astype(np.longdouble).sum(axis=1)).ravel()
 
 
 def _onsite(network: Network) -> np.ndarray:
@@ -381,7 +387,7 @@ def laplacian_form(network: Network, *, v=None, diag=None, onsite=None, attachme
 VECTOR_TERM_MAX = 4000
 
 
-def dense_mode_bound(network: Network, mu, u, refined=None) -> tuple | None:
+def dense_mode_bound(network: Network, mu, u, refined=None) -> tuple:
     """:func:`mode_perturbation` for a dense eigh (``mu``, ``u``) of ``network``'s whole V,
     ``refined``: the modes :func:`refine_soft_modes` recomputed (soft_modes of the μ it was
     given; None: none)."""
@@ -402,9 +408,9 @@ def _refined_mode_bound(v, rounding, mu, u, refined=None, residual=None):
     return mode_perturbation(v, rounding, mu, u, skip, residual=residual)
 
 
-def mode_perturbation(v, rounding, mu, u, skip=None, residual=None) -> np.ndarray | None:
-    """(b, g, b_means), each (N, N): with the computed eigh (``mu``, ``u``), R = VŨ − ŨΛ̃ (extended
-    precision), G = ŨᵀŨ − I (:func:`gram_defect`) and Q = Ũ(I + G)^(−1/2) (orthogonal),
+def mode_perturbation(v, rounding, mu, u, skip=None, residual=None) -> tuple:
+    """(b, g, b_means), each (N, N): with the computed eigh (``mu``, ``u``), R = VŨ − ŨΛ̃
+    (:func:`residual_matrix`), G = ŨᵀŨ − I (:func:`gram_defect`) and Q = Ũ(I + G)^(−1/2) (orthogonal),
     QᵀV_exactQ = Λ̃ + B to first order, B = ŨᵀR + (GΛ̃ − Λ̃G)/2 + QᵀδVQ, with b ≥ |B| entrywise:
     |ŨᵀR| + |G_kl|·|μ_k − μ_l|/2 + |Ũ|ᵀ|δV||Ũ| (``rounding`` ≥ |δV| entrywise) + the residual's
     and the product's roundoff; g ≥ |G| (Ũ f Ũᵀ = Q(f + (Gf + fG)/2)Qᵀ).
@@ -414,7 +420,7 @@ def mode_perturbation(v, rounding, mu, u, skip=None, residual=None) -> np.ndarra
     skipped). Above VECTOR_TERM_MAX modes the normwise form (:func:`normwise_mode_bound`)."""
     n = mu.size
     if n > VECTOR_TERM_MAX:  # (memory: N × N arrays, no N³ beyond two products)
-        dv_rows = np.asarray(abs(sp.csr_matrix(rounding)).sum(axis=1)).ravel()
+        dv_rows = abs_row_sums(rounding)
         return normwise_mode_bound(sp.csr_matrix(v), mu, u, dv_rows * (1 + 2 * n * np.finfo(float).eps))
     eps = np.finfo(float).eps
     u, mu = np.ascontiguousarray(u, float), np.ascontiguousarray(mu, float)
@@ -424,7 +430,7 @@ def mode_perturbation(v, rounding, mu, u, skip=None, residual=None) -> np.ndarra
     # the residual's roundoff beyond ε|R| (:func:`residual_matrix`), ≤ rel·(|V||Ũ| + |Ũ||Λ̃|) + its
     # underflow floor entrywise, seen through |Ũ|ᵀ: (|Ũ|ᵀ|V||Ũ|)_kl ≤ ‖|V|‖ ‖u_k‖‖u_l‖, ‖|V|‖ ≤ its
     # largest row sum, and Σ_i |u_ik| ≤ √N‖u_k‖
-    vrow = float(np.max(np.asarray(abs(vc).sum(axis=1)), initial=0.0))
+    vrow = float(np.max(abs_row_sums(vc), initial=0.0))
     res_err = rel * (vrow + float(np.max(np.abs(mu)))) * float(np.max(norms)) ** 2 \
         + 4 * (nnz + 2) * 2.0**-1074 * np.sqrt(n) * float(np.max(norms))
     rn = np.sqrt(np.einsum("ij,ij->j", res, res))
@@ -438,7 +444,7 @@ def mode_perturbation(v, rounding, mu, u, skip=None, residual=None) -> np.ndarra
     # larger of both orders
     dv = abs(sp.csr_matrix(rounding))
     wd = np.abs(u)
-    rows = np.asarray(dv.sum(axis=1)).ravel()
+    rows = abs_row_sums(dv)
     off = np.maximum(rows - dv.diagonal(), 0.0) + 1.01 * (n + 2) * eps * rows  # ≥ the off-diagonal row sums
     d = off @ (wd * wd) * (1 + 2 * n * eps)
     wd *= np.sqrt(dv.diagonal())[:, None]
@@ -466,7 +472,7 @@ def normwise_mode_bound(v, mu, u, dv_rows) -> tuple:
     gam = 1.01 * (n + 2) * eps
     if sp.issparse(v):  # one large network: V's product and row sums from its nonzeros
         res = v @ u
-        vrow = float(np.max(np.asarray(abs(v).sum(axis=1)), initial=0.0))
+        vrow = float(np.max(abs_row_sums(v), initial=0.0))
     else:
         v = np.asarray(v, float)
         res = v @ u
