@@ -525,10 +525,10 @@ def test_near_critical_squeezed_bound_is_within_100x():
     _assert_within_100x("near_critical", True)
 
 
-@pytest.mark.xfail(strict=True, reason="not session 8's: an unplugged probe (K = 0) beside a soft environment with "
-                                       "degenerate modes (ring, Ω0 = g = 1e-3) gets error_bound = ∞ (its fixed "
-                                       "part ∞), silently, against an error of 2.8e-14 (finite, 1.2e-11, at "
-                                       "K = 1e-4; the same before session 8)")
+# FIXED (session 9): an unplugged probe (K = 0) beside a soft ring (Ω0 = g = 1e-3, its modes ±k
+# degenerate) got error_bound = ∞, silently (the degenerate pairs' enclosures overlap: no gap, so
+# no angle per vector). A cluster of soft modes is now taken as a subspace
+# (softgeometry.cluster_enclose, soft_geometry): bound 1.1e-11 against an error of 2.8e-14.
 def test_unplugged_probe_beside_a_degenerate_soft_ring_gets_a_finite_bound():
     """err ≤ error_bound < ∞ for a probe with K = 0 on a soft 8-site ring (40-digit reference)."""
     a = np.zeros((8, 8))

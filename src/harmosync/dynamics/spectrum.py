@@ -116,6 +116,9 @@ def chain_spectrum(network: Network, rows, window) -> Spectrum:
                                                         window)
     # modes no observed oscillator (and no probe) sees carry nothing: leave them out
     keep = np.any(a != 0, axis=0) | np.any(readout != 0, axis=0)
+    if res is not None:  # a cluster of soft modes stays whole (softgeometry.soft_geometry)
+        label = res[-2].astype(int)
+        keep |= np.bincount(label, minlength=label.size)[label] > 1
     if mu_err is not None:
         mu_err, res = mu_err[keep], res[:, keep]
     return Spectrum(mu[keep], a[:, keep], readout[:, keep], env_d, env_c, mu_err, rounding, res)

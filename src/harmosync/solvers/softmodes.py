@@ -14,6 +14,7 @@ from scipy import fft
 
 from .lowrank import soft_modes
 from .roundoff import enclose
+from .softgeometry import SoftGeometry, cluster_enclose, hard_rows, soft_geometry
 from .stieltjes import variance_function
 
 #: Chebyshev nodes per probe for the arrowhead's soft subspace (:func:`arrowhead_soft_basis`)
@@ -126,7 +127,9 @@ def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None, *
     :func:`vector_roundoff`: rows η (N,) the residual bounds ‖Vx_k − ρ_k x_k‖, t (N,) of their
     part in the span of the other soft x (0 off ``modes``); with ``rows`` (the observed rows'
     indices in V) also :func:`hard_components`' four per-mode numbers and |y_ak| on those rows
-    (residual (6 + len(rows), N): the componentwise eigenvector term)."""
+    (the componentwise eigenvector term); last the clusters' labels and Gram defects
+    (:func:`~.clusters.cluster_enclose`, which also gives their enclosures): (4, N) or
+    (8 + len(rows), N)."""
     ld = np.longdouble
     observed = None if rows is None else np.asarray(rows, int)
     mu = np.asarray(mu, float).copy()
@@ -180,7 +183,8 @@ def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None, *
             full = np.zeros(n)
             full[modes] = row
             out.append(full)
-    return mu, enclose(mu, rho, half, eta, fallback), np.array(out)
+    e, label, gram = cluster_enclose(mu, rho, half, eta, t, x, modes, enclose(mu, rho, half, eta, fallback))
+    return mu, e, np.array(out + [label, gram])
 
 
 def hard_components(lap, cpl, v, d, d_err, x, rho, res, res_err, rows):
@@ -362,21 +366,38 @@ def vector_roundoff(mu, mu_error, residual, readout, temperature: float = 0.0) -
     r = rows.max(axis=0)
     # R_k: the rows' weight on the other modes of S, plain and with each pair's divided difference
     r_k = np.sqrt(np.max(np.maximum(w2.sum(axis=1)[:, None] - w2, 0.0), axis=0))
-    g_k = variance_function(lo[k], temperature)
-    gp_k = hi[k] * variance_function(hi[k], temperature)  # g_p = μg increases
+    # each mode's cluster as an interval of enclosures (itself alone), and g, g_p at its ends
+    _, start, which = np.unique(geo.label, return_index=True, return_inverse=True)
+    c_lo, c_hi = np.minimum.reduceat(lo[k], start)[which], np.maximum.reduceat(hi[k], start)[which]
+    c_size = np.bincount(which)[which]
+    g_k, g_hi = variance_function(c_lo, temperature), variance_function(c_hi, temperature)
+    gp_lo, gp_k = c_lo * g_k, c_hi * g_hi  # g_p = μg increases
     gp_max = float(hi[-1] * variance_function(hi[-1], temperature))
-    with np.errstate(divide="ignore"):  # 1/distance from ρ_k to mode l's enclosure (∞: they meet)
-        inv = 1.0 / np.maximum(np.abs(mu[k][:, None] - mu[k][None, :]) - e[k][None, :], 0.0)
+    alone = c_size == 1
+    with np.errstate(divide="ignore"):  # 1/distance from ρ_k to mode l's cluster's enclosures (∞: they meet)
+        dist = np.where(alone[None, :], np.abs(mu[k][:, None] - mu[k][None, :]) - e[k][None, :],
+                        np.maximum(c_lo[None, :] - mu[k][:, None], mu[k][:, None] - c_hi[None, :]))
+        inv = 1.0 / np.maximum(dist, 0.0)
+    # 2G holds for a pair of clusters apart by twice the wider one (ρ_k within it of λ_k)
+    apart = np.maximum(c_lo[None, :] - c_hi[:, None], c_lo[:, None] - c_hi[None, :])
+    resolved = np.logical_and.outer(alone, alone) | (apart >= 2 * np.maximum.outer(c_hi - c_lo, c_hi - c_lo))
     hard = None
     if geo.extra is not None:  # h_ak ≥ |Σ_{l∈H} (g_k − g_l) c_lk u_al| on each observed row (x block)
         z = hard_rows(geo)
         g_h = float(variance_function(geo.lo_h, temperature)) if np.isfinite(geo.lo_h) else 0.0
         hard = (g_k * z + g_h * s_h, np.broadcast_to(gp_max * s_h, rows.shape))
+    same = geo.label[:, None] == geo.label[None, :]
     out = 0.0
-    for i, (big, top, size) in enumerate(((2 * g_k / lo[k], g_k, g_k), (g_k, np.full(k.size, gp_max), gp_k))):
-        # the pair's divided difference: ≤ G at the lower of the two, and ≤ max(g)/distance
-        dd = np.minimum(np.maximum.outer(big, big), np.maximum.outer(size, size) * inv) ** 2
-        np.fill_diagonal(dd, 0.0)
+    spreads = np.where(alone, 0.0, g_k - g_hi), np.where(alone, 0.0, gp_k - gp_lo)  # of g over a cluster
+    blocks = ((2 * g_k / c_lo, g_k, g_k, spreads[0]), (g_k, np.full(k.size, gp_max), gp_k, spreads[1]))
+    for i, (big, top, size, spread) in enumerate(blocks):
+        # the pair's divided difference: ≤ 2G at the lower of the two, and ≤ max(g)/distance; to
+        # a cluster's Ū, + its spread of g over the distance (g_k − g_l = (g_k − g_i) + (g_i − g_l),
+        # u_i exact); within a cluster the subspace's term (_cluster_term) instead
+        arm = np.where(resolved, np.maximum.outer(big, big), np.inf)
+        with np.errstate(invalid="ignore"):
+            dd = np.minimum(arm, np.maximum.outer(size, size) * inv) + (spread * np.sqrt(c_size))[None, :] * inv
+        dd = np.where(same, 0.0, dd) ** 2
         first = (r + np.sqrt(2.0) * s) * np.sqrt(np.max(w2 @ dd, axis=0)) * t
         if hard is None:
             first = first + (r + np.sqrt(2.0) * s) * top * s_h
@@ -384,9 +405,25 @@ def vector_roundoff(mu, mu_error, residual, readout, temperature: float = 0.0) -
             h, u_abs = hard[i], np.sqrt(w2)
             pairs = h[:, None, :] * u_abs[None, :, :] + u_abs[:, None, :] * h[None, :, :]
             first = first + np.max(pairs, axis=(0, 1))
-        second = top * (s**2 * r**2 + (r_k * s_s + s_h) ** 2)
-        out = max(out, float(np.sum(first + second)))
+        second = top * (geo.angle**2 * r**2 + (r_k * s_s + s_h) ** 2)
+        out = max(out, float(np.sum(first + second)) + _cluster_term(geo, spread, np.maximum(size, top)))
     return 3.0 * out * (1 + 1e-9)
+
+
+def _cluster_term(geo: SoftGeometry, spread, top) -> float:
+    """What :func:`vector_roundoff` adds for its clusters C of more than one mode (the pairs
+    within one): the exact Σ_C g_k u_k u_kᵀ is Σ_C g_k ū_k ū_kᵀ (:func:`soft_geometry`'s Ū) up to
+    δg_C·‖u_a,C‖‖u_b,C‖ (both bases of P_C: Σ (g_k − ḡ)(u_k u_kᵀ − ū_k ū_kᵀ); δg_C ``spread``, of
+    g over the cluster's enclosures), and the computed Σ_C g_k x̃_k x̃_kᵀ's part in P_C is
+    Ū(H g H)Ūᵀ, off Ū g Ūᵀ by ≤ max g (``top``)·(2‖H − I‖ + ‖H − I‖²)·‖u_a,C‖‖u_b,C‖."""
+    total = 0.0
+    for c in np.unique(geo.label):
+        members = geo.label == c
+        if members.sum() < 2:
+            continue
+        i, d = np.flatnonzero(members)[0], float(geo.defect[members][0])
+        total += (spread[i] + top[i] * (2 * d + d * d)) * float(np.max(geo.w2[:, members].sum(axis=1)))
+    return total
 
 
 def variance_slopes(x, temperature: float):
@@ -442,66 +479,3 @@ def environment_roundoff(mu, mu_error, a, env_d, env_c, env_error, readout, temp
         for rh, slope in zip(rho, variance_slopes(low, temperature)):
             total += float(env_e[sl] @ ((ct * ratio * np.sqrt(slope)) @ rh) ** 2)
     return total * (1 + 1e-9)
-
-
-class SoftGeometry(NamedTuple):
-    """The soft modes S (``modes``, those with η_k > 0) as :func:`vector_roundoff` sees them."""
-
-    modes: np.ndarray  # S
-    lo: np.ndarray  # (N,) μ − e, the lower enclosures
-    hi: np.ndarray  # (N,) μ + e
-    e: np.ndarray  # (N,) e
-    lo_h: float  # the lowest enclosure outside S
-    gap_h: np.ndarray  # (S,) lo_h − μ_k
-    t: np.ndarray  # (S,) t'_k ≥ ‖U_Sᵀr_k‖
-    s_s: np.ndarray  # (S,) t'_k/gap_k
-    s_h: np.ndarray  # (S,) η_k/gap_H ≥ ‖P_H x̃_k‖
-    s: np.ndarray  # (S,) s_s + s_h ≥ sin θ_k
-    rows: np.ndarray  # (n, S) |x̃_ak| on the observed rows
-    w2: np.ndarray  # (n, S) (|x̃_ak| + √2 s_k)² ≥ u_ak²
-    extra: np.ndarray | None  # (4 + n, S) hard_components' numbers and |y_ak| (None: normwise only)
-
-
-def soft_geometry(mu, mu_error, residual, readout):
-    """:class:`SoftGeometry` of the soft modes (``residual`` as :func:`vector_roundoff`'s, the
-    enclosures μ ± ``mu_error``); None without soft modes or observed rows, ∞ when an enclosure
-    reaches 0 or a soft mode's gap is not resolved."""
-    mu = np.asarray(mu, float)
-    residual = np.asarray(residual, float)
-    eta, t = residual[:2]
-    k = np.flatnonzero(eta > 0)
-    if k.size == 0 or np.size(readout) == 0:
-        return None
-    readout = np.atleast_2d(np.asarray(readout, float))
-    e = np.broadcast_to(np.asarray(mu_error, float), mu.shape)
-    lo, hi = mu - e, mu + e
-    if lo.min() <= 0:
-        return np.inf
-    # the nearest other enclosure: below (running max of hi), above (running min of lo)
-    below = np.concatenate([[-np.inf], np.maximum.accumulate(hi)[:-1]])
-    above = np.concatenate([np.minimum.accumulate(lo[::-1])[::-1][1:], [np.inf]])
-    gap = np.minimum(mu[k] - below[k], above[k] - mu[k])
-    rest = np.ones(mu.size, bool)
-    rest[k] = False
-    lo_h = float(lo[rest].min()) if rest.any() else np.inf
-    gap_h = lo_h - mu[k]
-    if np.any(gap <= e[k]) or np.any(gap_h <= 0):
-        return np.inf
-    eta, t = eta[k], t[k] + eta[k] * min(1.0, float(np.linalg.norm(eta[k])) / float(gap_h.min()))
-    s_s, s_h = t / gap, eta / gap_h
-    s = s_s + s_h
-    rows = np.abs(readout[:, k])
-    w2 = (rows + np.sqrt(2.0) * s) ** 2  # |u_al|² ≤ (|x̃_al| + √2 s_l)²
-    extra = residual[2:][:, k] if residual.shape[0] == 6 + readout.shape[0] else None
-    return SoftGeometry(k, lo, hi, e, lo_h, gap_h, t, s_s, s_h, s, rows, w2, extra)
-
-
-def hard_rows(geo: SoftGeometry) -> np.ndarray:
-    """|z_ak| ≥ |(P_H x̃_k)_a| (n, S) on the observed rows (:func:`hard_components`,
-    :func:`vector_roundoff`), from ``geo`` (:func:`soft_geometry`, with ``extra``)."""
-    a, b, q, ynorm = geo.extra[:4]
-    sin_h = float(np.linalg.norm(geo.s_h))  # ‖P_H X̃‖ ≤ ‖P_H X̃‖_F ≤ ‖η/gap_H‖
-    across = float(np.sqrt(2.0) * np.linalg.norm(geo.s))  # ‖U_S − X̃‖ ≤ ‖·‖_F
-    u_s = np.sqrt(geo.w2.sum(axis=1))  # ‖u_a,S‖
-    z = geo.extra[4:] + u_s[:, None] * (q + across * ynorm)[None, :] + ((a + b * sin_h) / geo.gap_h)[None, :]
-    return np.minimum(np.nan_to_num(z, nan=np.inf), geo.s_h[None, :])

@@ -1,0 +1,184 @@
+"""Clusters of (nearly) degenerate soft modes: their eigenvalues from the cluster's residual and
+their eigenvectors as a subspace. Where the residual theorem's intervals of two refined soft
+modes overlap (a ring's pairs ±k, exactly degenerate), no gap tells the modes apart: neither
+eigenvalue has an enclosure of its own and neither vector an angle to its exact eigenvector.
+The cluster's span has one, to the modes outside it (docs/conventions.md, "Degenerate soft
+clusters"); :func:`~.softmodes.soft_mode_errors` and :func:`~.softmodes.vector_roundoff` use
+these, and :func:`soft_geometry` the soft modes' geometry as the eigenvector term sees it."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+
+def components(lo, hi) -> list[np.ndarray]:
+    """The groups of overlapping closed intervals [lo_k, hi_k] (connected components), each as
+    indices ascending, the groups in order of their left ends."""
+    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+    order = np.argsort(lo, kind="stable")
+    reach = np.maximum.accumulate(hi[order])
+    cuts = np.flatnonzero(reach[:-1] < lo[order][1:]) + 1
+    return [np.sort(g) for g in np.split(order, cuts)]
+
+
+def gram_defect(x) -> float:
+    """‖X̂ᵀX̂ − I‖_F for the unit columns X̂ = x/‖x‖ (``x`` (N, m) extended precision), with the
+    extended-precision products' rounding (γ of N + 2 terms, entrywise) added."""
+    ld = np.longdouble
+    xn = np.asarray(x, ld) / np.sqrt(np.sum(np.asarray(x, ld) ** 2, axis=0))
+    f = (xn.T @ xn - np.eye(xn.shape[1], dtype=ld)).astype(float)
+    ax = np.abs(xn.astype(float))
+    slack = 1.01 * (xn.shape[0] + 8) * float(np.finfo(ld).eps) * (ax.T @ ax)
+    return float(np.linalg.norm(np.abs(f) + slack)) * (1 + 1e-9)
+
+
+def cluster_enclose(mu, rho, half, eta, t, x, modes, e):
+    """Enclosures of the soft ``modes`` that the residual theorem's intervals J_k = ρ_k ± (half_k +
+    η_k) cannot separate, ``e`` (N,) the per-mode ones (:func:`~.roundoff.enclose`: there the
+    fallback). For a group K of overlapping J (all soft, their indices contiguous), X̂ the unit
+    columns ``x`` (N, |K|, extended precision), f = ‖X̂ᵀX̂ − I‖_F < ½ and R = VX̂ − X̂·diag(ρ)
+    (‖r_k‖ ≤ η_k):
+
+    - Q = X̂G^-½ is orthonormal, and ‖VQ − Q·diag(ρ)‖ ≤ r_K = ‖η_K‖/√(1 − f) + w·f/(1 − f) (w the
+      spread of ρ_K; the commutator [diag(ρ), G^-½]); so (Kahan's residual theorem for a
+      subspace, Parlett, The Symmetric Eigenvalue Problem, Thm 11.5.1) |K| eigenvalues lie within
+      r_K of the ρ_K, one to one. They are λ_K where the other modes' enclosures μ_j ± e_j (``e``:
+      each λ_j in its own, index by index, Weyl's where nothing better) stay apart from them.
+    - Quadratically: the Ritz matrix QᵀVQ is within c_K = ‖(t_k, half_k)_K‖/(1 − f) + w·f/(1 − f)
+      of diag(ρ) (‖X̂_Kᵀr_k‖ ≤ (t_k² + half_k²)^½: the other columns' part and the Rayleigh
+      quotient's), its orthogonal residual ≤ r_K, and (Li & Li 2005; Mathias 1998) its eigenvalues
+      are within r_K²/gap of K's, gap = the distance of the Ritz values from the other modes'
+      enclosures less r_K (the complement's eigenvalues move by ≤ r_K).
+
+    Each mode's e_k = w + min(r_K, c_K + r_K²/gap) + |μ_k − ρ_k|: λ_k lies within the hull of
+    ρ_K widened by the radius (no order within K assumed). Returns (e, label, gram): ``label`` (N,)
+    the lowest index of each mode's cluster (its own for the others), ``gram`` (N,) its f (0 off
+    clusters)."""
+    mu, e = np.asarray(mu, float), np.asarray(e, float).copy()
+    rho = np.asarray(rho, np.longdouble)
+    rho_f = rho.astype(float)
+    half, eta, t = (np.asarray(v, float) for v in (half, eta, t))
+    n = mu.size
+    label, gram = np.arange(n), np.zeros(n)
+    modes = np.asarray(modes, int)
+    col = np.full(n, -1)
+    col[modes] = np.arange(modes.size)
+    width = half * (1 + 1e-12) + 2 * np.finfo(float).eps * np.abs(rho_f) + eta * (1 + 1e-12)
+    for g in components(rho_f - width, rho_f + width):
+        if g.size < 2 or np.any(col[g] < 0) or g[-1] - g[0] != g.size - 1:
+            continue
+        f = gram_defect(np.asarray(x)[:, col[g]])
+        if not f < 0.5:
+            continue
+        spread = float(np.ptp(rho_f[g])) + 4 * np.finfo(float).eps * float(np.max(np.abs(rho_f[g])))
+        r = float(np.linalg.norm(eta[g])) / np.sqrt(1 - f) + spread * f / (1 - f)
+        c = float(np.hypot(np.linalg.norm(t[g]), np.linalg.norm(half[g]))) / (1 - f) + spread * f / (1 - f)
+        lo, hi = float(np.min(rho_f[g])), float(np.max(rho_f[g]))
+        left = float(np.max(mu[:g[0]] + e[:g[0]], initial=-np.inf))
+        right = float(np.min(mu[g[-1] + 1:] - e[g[-1] + 1:], initial=np.inf))
+        if not (left < lo - r and hi + r < right):  # another mode's eigenvalue may be among them
+            continue
+        gap = min(lo - c - left, right - hi - c) - r
+        radius = min(r, c + r * r / gap) if gap > 0 else r
+        e[g] = (spread + radius + np.abs(mu[g].astype(np.longdouble) - rho[g]).astype(float)) * (1 + 1e-9)
+        label[g], gram[g] = g[0], f
+    return e, label, gram
+
+
+class SoftGeometry(NamedTuple):
+    """The soft modes S (``modes``, those with η_k > 0) as :func:`~.softmodes.vector_roundoff`
+    sees them."""
+
+    modes: np.ndarray  # S
+    lo: np.ndarray  # (N,) μ − e, the lower enclosures
+    hi: np.ndarray  # (N,) μ + e
+    e: np.ndarray  # (N,) e
+    lo_h: float  # the lowest enclosure outside S
+    gap_h: np.ndarray  # (S,) lo_h − μ_k
+    t: np.ndarray  # (S,) t'_k ≥ ‖U_Sᵀr_k‖
+    s_s: np.ndarray  # (S,) t'_k/gap_k (gap_k to the enclosures outside k's cluster)
+    s_h: np.ndarray  # (S,) η_k/gap_H ≥ ‖P_H x̃_k‖
+    s: np.ndarray  # (S,) ≥ ‖u_k − x̃_k‖/√2 (u_k: the exact basis of vector_roundoff)
+    rows: np.ndarray  # (n, S) |x̃_ak| on the observed rows
+    w2: np.ndarray  # (n, S) (|x̃_ak| + √2 s_k)² ≥ u_ak²
+    extra: np.ndarray | None  # (4 + n, S) hard_components' numbers and |y_ak| (None: normwise only)
+    angle: np.ndarray  # (S,) s_s + s_h ≥ the sine of x̃_k's angle to its cluster's exact span
+    label: np.ndarray  # (S,) each mode's cluster (its lowest index; its own index alone)
+    defect: np.ndarray  # (S,) ≥ ‖ŪᵀX̃_C − I‖ of its cluster (0 alone)
+
+
+def soft_geometry(mu, mu_error, residual, readout):
+    """:class:`SoftGeometry` of the soft modes (``residual`` as
+    :func:`~.softmodes.vector_roundoff`'s, the enclosures μ ± ``mu_error``); None without soft
+    modes or observed rows, ∞ when an enclosure reaches 0 or a soft mode's gap (to the
+    enclosures outside its cluster) is not resolved. A cluster C (:func:`cluster_enclose`;
+    without the residual's last two rows every mode alone) is taken as a subspace: with σ_C =
+    ‖(s_s + s_h)_C‖ ≥ ‖(I − P_C)X̃_C‖_F (P_C the exact span of its λ's) and f_C = ‖X̃_CᵀX̃_C − I‖_F,
+    H² = X̃ᵀP_CX̃ = I + δ, ‖δ‖ ≤ f_C + σ_C² < ½, Ū = P_CX̃H⁻¹ is an orthonormal basis of P_C with
+    ‖Ū − X̃_C‖_F ≤ σ_C/√(1 − f − σ²) + √(1 + f)·(f + σ²) (|(1 + δ)^-½ − 1| ≤ |δ|) and ŪᵀX̃_C − I =
+    H − I, ‖H − I‖ ≤ f + σ²."""
+    mu = np.asarray(mu, float)
+    residual = np.asarray(residual, float)
+    if np.size(readout) == 0:
+        return None
+    readout = np.atleast_2d(np.asarray(readout, float))
+    tail = residual.shape[0] in (4, 8 + readout.shape[0])  # the clusters' labels and Gram defects
+    label = residual[-2].astype(int) if tail else np.arange(mu.size)
+    gram = residual[-1] if tail else np.zeros(mu.size)
+    body = residual[:-2] if tail else residual
+    eta, t = body[:2]
+    k = np.flatnonzero(eta > 0)
+    if k.size == 0:
+        return None
+    e = np.broadcast_to(np.asarray(mu_error, float), mu.shape)
+    lo, hi = mu - e, mu + e
+    if lo.min() <= 0:
+        return np.inf
+    n = mu.size
+    # clusters: runs of one label (modes may have been dropped since: positions, not labels)
+    start = np.concatenate([[True], label[1:] != label[:-1]])
+    run = np.cumsum(start) - 1
+    first_all = np.flatnonzero(start)[run]
+    size_all = np.bincount(run)[run]
+    if np.unique(label).size != run[-1] + 1 or np.any((size_all > 1) & (eta <= 0)):
+        return np.inf  # a cluster apart, or with a member outside S
+    first, size = first_all[k], size_all[k]
+    last = first + size - 1
+    # the nearest enclosure outside k's cluster: below (running max of hi), above (running min of lo)
+    below = np.concatenate([[-np.inf], np.maximum.accumulate(hi)])[first]
+    above = np.concatenate([np.minimum.accumulate(lo[::-1])[::-1], [np.inf]])[last + 1]
+    gap = np.minimum(mu[k] - below, above - mu[k])
+    rest = np.ones(n, bool)
+    rest[k] = False
+    lo_h = float(lo[rest].min()) if rest.any() else np.inf
+    gap_h = lo_h - mu[k]
+    if np.any(gap <= np.where(size > 1, 0.0, e[k])) or np.any(gap_h <= 0):
+        return np.inf
+    eta, t = eta[k], t[k] + eta[k] * min(1.0, float(np.linalg.norm(eta[k])) / float(gap_h.min()))
+    s_s, s_h = t / gap, eta / gap_h
+    angle = s_s + s_h
+    s, defect = angle.copy(), np.zeros(k.size)
+    for c in np.unique(first[size > 1]):
+        members = first == c
+        f, sig2 = float(gram[k][members][0]), float(np.sum(angle[members] ** 2))
+        if not f + sig2 < 0.5:
+            return np.inf
+        close = np.sqrt(sig2 / (1 - f - sig2)) + np.sqrt(1 + f) * (f + sig2)
+        s[members], defect[members] = close / np.sqrt(2.0) * (1 + 1e-9), (f + sig2) * (1 + 1e-9)
+    rows = np.abs(readout[:, k])
+    w2 = (rows + np.sqrt(2.0) * s) ** 2  # |u_al|² ≤ (|x̃_al| + √2 s_l)²
+    extra = body[2:][:, k] if body.shape[0] == 6 + readout.shape[0] else None
+    return SoftGeometry(k, lo, hi, e, lo_h, gap_h, t, s_s, s_h, s, rows, w2, extra, angle, first, defect)
+
+
+def hard_rows(geo: SoftGeometry) -> np.ndarray:
+    """|z_ak| ≥ |(P_H x̃_k)_a| (n, S) on the observed rows (:func:`~.softmodes.hard_components`,
+    :func:`~.softmodes.vector_roundoff`), from ``geo`` (:func:`soft_geometry`, with ``extra``)."""
+    a, b, q, ynorm = geo.extra[:4]
+    sin_h = float(np.linalg.norm(geo.s_h))  # ‖P_H X̃‖ ≤ ‖P_H X̃‖_F ≤ ‖η/gap_H‖
+    across = float(np.sqrt(2.0) * np.linalg.norm(geo.s))  # ‖U_S − X̃‖ ≤ ‖·‖_F
+    u_s = np.sqrt(geo.w2.sum(axis=1))  # ‖u_a,S‖
+    z = geo.extra[4:] + u_s[:, None] * (q + across * ynorm)[None, :] + ((a + b * sin_h) / geo.gap_h)[None, :]
+    return np.minimum(np.nan_to_num(z, nan=np.inf), geo.s_h[None, :])
