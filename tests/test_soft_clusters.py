@@ -109,7 +109,8 @@ def test_cluster_enclose_refuses_to_cluster_what_it_cannot_count():
     mu = np.array([1.0, 1.0 + 1e-12, 1.0 + 1e-7])
     e0 = np.array([1e-3, 1e-3, 1e-9])
     x = np.eye(3)[:, :2]
-    e, label, _ = cluster_enclose(mu, mu, np.zeros(3), np.array([1e-6, 1e-6, 0.0]), np.zeros(3), x,
+    columns = (x, np.zeros((3, 2)), np.zeros((3, 2)))  # unit x, residuals, their allowance
+    e, label, _ = cluster_enclose(mu, mu, np.zeros(3), np.array([1e-6, 1e-6, 0.0]), columns, x,
                                   np.array([0, 1]), e0)
     assert np.array_equal(e, e0) and label.tolist() == [0, 1, 2]
 

@@ -310,7 +310,7 @@ def test_vector_roundoff_bounds_the_stationary_part(pairs, tight, temperature):
     residuals η_k = ‖Vx̃_k − ρ_k x̃_k‖, t_k = ‖X̃_Sᵀr_k‖ and exact enclosures |ρ − λ|. The stationary
     part's error on observed rows (0, 3, 6), max |[X̃ g(Λ) X̃ᵀ − Q g(Λ) Qᵀ]_ab| with g and g_p = λg,
     is at most the bound's own third (stationary part) and, for small rotations, within 40× of
-    it (measured 2–24×; 1.4e5–2.4e5 with soft–stiff rotations of 1e-5, 1e-4, second order)."""
+    it (measured 2–17×; 1.1e5–1.8e5 with soft–stiff rotations of 1e-5, 1e-4, second order)."""
     from harmosync.solvers.softmodes import vector_roundoff
     from harmosync.solvers.stieltjes import variance_function
 

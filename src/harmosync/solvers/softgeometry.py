@@ -23,6 +23,17 @@ def components(lo, hi) -> list[np.ndarray]:
     return [np.sort(g) for g in np.split(order, cuts)]
 
 
+def other_soft_part(xf, rf, allow, n: int) -> np.ndarray:
+    """t_k ≥ ‖X̃_{S∖k}ᵀ r_k‖ (:func:`vector_roundoff`): each soft residual's part in the span of
+    the other soft vectors, from the unit columns ``xf`` (N, S) and their residuals ``rf`` in
+    double (float products: + n·ε‖r‖) and ``allow`` ≥ |r_exact − r|, entrywise (N, S)."""
+    proj, part = xf.T @ rf, np.abs(xf).T @ allow
+    np.fill_diagonal(proj, 0.0)
+    np.fill_diagonal(part, 0.0)
+    return ((np.sqrt(np.sum(proj**2, axis=0)) + np.sqrt(np.sum(part**2, axis=0))) * (1 + 1e-6)
+            + 2 * n * np.finfo(float).eps * np.sqrt(np.sum(rf * rf, axis=0)))
+
+
 def gram_defect(x) -> float:
     """‖X̂ᵀX̂ − I‖_F for the unit columns X̂ = x/‖x‖ (``x`` (N, m) extended precision), with the
     extended-precision products' rounding (γ of N + 2 terms, entrywise) added."""
@@ -34,7 +45,7 @@ def gram_defect(x) -> float:
     return float(np.linalg.norm(np.abs(f) + slack)) * (1 + 1e-9)
 
 
-def cluster_enclose(mu, rho, half, eta, t, x, modes, e):
+def cluster_enclose(mu, rho, half, eta, columns, x, modes, e):
     """Enclosures of the soft ``modes`` that the residual theorem's intervals J_k = ρ_k ± (half_k +
     η_k) cannot separate, ``e`` (N,) the per-mode ones (:func:`~.roundoff.enclose`: there the
     fallback). For a group K of overlapping J (all soft, their indices contiguous), X̂ the unit
@@ -47,8 +58,9 @@ def cluster_enclose(mu, rho, half, eta, t, x, modes, e):
       r_K of the ρ_K, one to one. They are λ_K where the other modes' enclosures μ_j ± e_j (``e``:
       each λ_j in its own, index by index, Weyl's where nothing better) stay apart from them.
     - Quadratically: the Ritz matrix QᵀVQ is within c_K = ‖(t_k, half_k)_K‖/(1 − f) + w·f/(1 − f)
-      of diag(ρ) (‖X̂_Kᵀr_k‖ ≤ (t_k² + half_k²)^½: the other columns' part and the Rayleigh
-      quotient's), its orthogonal residual ≤ r_K, and (Li & Li 2005; Mathias 1998) its eigenvalues
+      of diag(ρ) (‖X̂_Kᵀr_k‖ ≤ (t_k² + half_k²)^½, t_k ≥ ‖X̂_{K∖k}ᵀr_k‖ by :func:`other_soft_part`
+      of the cluster's ``columns`` (unit x, their residuals, the residuals' allowance), and the
+      Rayleigh quotient's half_k), its orthogonal residual ≤ r_K, and (Li & Li 2005; Mathias 1998) its eigenvalues
       are within r_K²/gap of K's, gap = the distance of the Ritz values from the other modes'
       enclosures less r_K (the complement's eigenvalues move by ≤ r_K).
 
@@ -59,7 +71,8 @@ def cluster_enclose(mu, rho, half, eta, t, x, modes, e):
     mu, e = np.asarray(mu, float), np.asarray(e, float).copy()
     rho = np.asarray(rho, np.longdouble)
     rho_f = rho.astype(float)
-    half, eta, t = (np.asarray(v, float) for v in (half, eta, t))
+    half, eta = (np.asarray(v, float) for v in (half, eta))
+    xf, rf, allow = columns
     n = mu.size
     label, gram = np.arange(n), np.zeros(n)
     modes = np.asarray(modes, int)
@@ -74,7 +87,8 @@ def cluster_enclose(mu, rho, half, eta, t, x, modes, e):
             continue
         spread = float(np.ptp(rho_f[g])) + 4 * np.finfo(float).eps * float(np.max(np.abs(rho_f[g])))
         r = float(np.linalg.norm(eta[g])) / np.sqrt(1 - f) + spread * f / (1 - f)
-        c = float(np.hypot(np.linalg.norm(t[g]), np.linalg.norm(half[g]))) / (1 - f) + spread * f / (1 - f)
+        inner = other_soft_part(xf[:, col[g]], rf[:, col[g]], allow[:, col[g]], xf.shape[0])
+        c = float(np.hypot(np.linalg.norm(inner), np.linalg.norm(half[g]))) / (1 - f) + spread * f / (1 - f)
         lo, hi = float(np.min(rho_f[g])), float(np.max(rho_f[g]))
         left = float(np.max(mu[:g[0]] + e[:g[0]], initial=-np.inf))
         right = float(np.min(mu[g[-1] + 1:] - e[g[-1] + 1:], initial=np.inf))

@@ -14,7 +14,7 @@ from scipy import fft
 
 from .lowrank import soft_modes
 from .roundoff import enclose
-from .softgeometry import SoftGeometry, cluster_enclose, hard_rows, soft_geometry
+from .softgeometry import SoftGeometry, cluster_enclose, hard_rows, other_soft_part, soft_geometry
 from .stieltjes import variance_function
 
 #: Chebyshev nodes per probe for the arrowhead's soft subspace (:func:`arrowhead_soft_basis`)
@@ -61,17 +61,6 @@ def laplacian_magnitudes(parts, row_abs, row_err, ax, adx) -> None:
                              (cj, ckf[:, None] * ax[ci], dck[:, None] * ax[ci])):
         np.add.at(row_abs, rows, vals)
         np.add.at(row_err, rows, errs)
-
-
-def other_soft_part(xf, rf, allow, n: int) -> np.ndarray:
-    """t_k ≥ ‖X̃_{S∖k}ᵀ r_k‖ (:func:`vector_roundoff`): each soft residual's part in the span of
-    the other soft vectors, from the unit columns ``xf`` (N, S) and their residuals ``rf`` in
-    double (float products: + n·ε‖r‖) and ``allow`` ≥ |r_exact − r|, entrywise (N, S)."""
-    proj, part = xf.T @ rf, np.abs(xf).T @ allow
-    np.fill_diagonal(proj, 0.0)
-    np.fill_diagonal(part, 0.0)
-    return ((np.sqrt(np.sum(proj**2, axis=0)) + np.sqrt(np.sum(part**2, axis=0))) * (1 + 1e-6)
-            + 2 * n * np.finfo(float).eps * np.sqrt(np.sum(rf * rf, axis=0)))
 
 
 def refine_soft_vectors(v, p: int, d, mu, u, modes) -> np.ndarray:
@@ -175,7 +164,8 @@ def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None, *
     xf, rf = x.astype(float) / nx, res.astype(float) / nx
     r_err = (g * (row_abs + rho_f * ax) + row_err) * safe  # ≥ |r_computed − r_exact| (x as stored)
     t = np.zeros(n)
-    t[modes] = other_soft_part(xf, rf, (r_err + g * absum * ax) / nx, n)
+    allow = (r_err + g * absum * ax) / nx
+    t[modes] = other_soft_part(xf, rf, allow, n)
     out = [eta, t]
     if observed is not None:
         four, yr = hard_components(*parts, v, d, de, x, rh, res, r_err, observed)
@@ -183,7 +173,7 @@ def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None, *
             full = np.zeros(n)
             full[modes] = row
             out.append(full)
-    e, label, gram = cluster_enclose(mu, rho, half, eta, t, x, modes, enclose(mu, rho, half, eta, fallback))
+    e, label, gram = cluster_enclose(mu, rho, half, eta, (xf, rf, allow), x, modes, enclose(mu, rho, half, eta, fallback))
     return mu, e, np.array(out + [label, gram])
 
 
@@ -329,7 +319,9 @@ def vector_roundoff(mu, mu_error, residual, readout, temperature: float = 0.0) -
     ``residual`` (2, N): η_k ≥ ‖Vx̃_k − ρ_k x̃_k‖ and t_k ≥ ‖X̃_Sᵀr_k‖ (:func:`soft_mode_errors`)
     for the modes S with η_k > 0 (the lowest; the others' vectors taken as exact); with more rows
     (:func:`soft_mode_errors` given the observed ``rows``), :func:`hard_components`' numbers and
-    |y_ak| on the rows of ``readout``, for the componentwise hard part below. Exactly,
+    |y_ak| on the rows of ``readout``, for the componentwise hard part below; last, the clusters'
+    labels and Gram defects (:func:`~.softgeometry.cluster_enclose`: a cluster is a subspace,
+    :func:`~.softgeometry.soft_geometry`, :func:`_cluster_term`). Exactly,
     x̃_k = Σ_l c_lk u_l, c_lk = u_lᵀr_k/(λ_l − ρ_k). In the stationary part Σ_k g_k x̃_k x̃_kᵀ
     (g_k = g(λ_k)) the first-order error is Σ_{k≠l} (g_k − g_l) c_lk u_l u_kᵀ (c antisymmetric),
     with (g_k − g_l)/(λ_l − ρ_k) ≤ 2G_kl = min(2g(m)/m, max(g_k, g_l)/dist(ρ_k, μ_l ± e_l)) over
@@ -339,10 +331,14 @@ def vector_roundoff(mu, mu_error, residual, readout, temperature: float = 0.0) -
     U's rows unit), an entry (a, b) moves by ≤ Σ_k (r_k + √2 s_k)·(D_k·t'_k + η_k·g_k/gap_H),
     D_k = max_a (Σ_{l∈S∖k} 4G_kl² u_al²)^½ with |u_al| ≤ |x̃_al| + √2 s_l, and
     ‖U_Sᵀr_k‖ ≤ t'_k = t_k + η_k·sinΘ_S (the exact soft span's angle to X̃_S ≤ ‖η_S‖/gap_H, Davis–
-    Kahan; after the soft block's Rayleigh–Ritz t_k is roundoff), r_k = max_b |x̃_bk|, R_k =
-    max_a ‖u_a,S∖k‖ over the observed rows, s_k = t'_k/gap_k + η_k/gap_H ≥ sin θ_k
-    (gap_k to the other modes' enclosures; ∞ unless gap_k > e_k). Second order: g_k(s_k² r_k² +
-    (R_k t'_k/gap_k + η_k/gap_H)²). For g_p = μg: g(m)/m → g(m)/2, g → g_p. Times 3, as there:
+    Kahan; after the soft block's Rayleigh–Ritz t_k is roundoff), r_k = max_b |x̃_bk| over the
+    observed rows, s_k = t'_k/gap_k + η_k/gap_H ≥ sin θ_k
+    (gap_k to the other modes' enclosures; ∞ unless gap_k > e_k). Beyond first order: with W the
+    exact basis and c = WᵀX̃, the error is exactly Σ_k x̃_bk[Σ_{i∈S∖k} (g_k − g_i)c_ik w_ai +
+    g_k z_ak] − Σ_{i∈S} g_i w_ai (P_⊥w_i)_b (P_⊥ = 1 − X̃X̃ᵀ): the soft pairs' divided differences
+    hold to all orders, and P_⊥w_i = −z_i + X̃X̃ᵀz_i + P_⊥(w_i − P_S x̃_i) leaves g_i|w_ai|·(‖s_h‖
+    (s_s,i + θ_i²) + max|x̃|·‖s_h‖₁ s_h,i) (|x̃_kᵀz_i| ≤ s_h,k s_h,i; ‖P_⊥W_S‖ ≤ ‖s_h‖; θ_i² ≥
+    1 − c_ii). For g_p = μg: g(m)/m → g(m)/2, g → g_p. Times 3, as there:
     the stationary part, the initial state rebuilt from the split, and Δ carrying their
     difference.
 
@@ -364,8 +360,6 @@ def vector_roundoff(mu, mu_error, residual, readout, temperature: float = 0.0) -
     k, lo, hi, e, mu = geo.modes, geo.lo, geo.hi, geo.e, np.asarray(mu, float)
     t, s_s, s_h, s, rows, w2 = geo.t, geo.s_s, geo.s_h, geo.s, geo.rows, geo.w2
     r = rows.max(axis=0)
-    # R_k: the rows' weight on the other modes of S, plain and with each pair's divided difference
-    r_k = np.sqrt(np.max(np.maximum(w2.sum(axis=1)[:, None] - w2, 0.0), axis=0))
     # each mode's cluster as an interval of enclosures (itself alone), and g, g_p at its ends
     _, start, which = np.unique(geo.label, return_index=True, return_inverse=True)
     c_lo, c_hi = np.minimum.reduceat(lo[k], start)[which], np.maximum.reduceat(hi[k], start)[which]
@@ -405,24 +399,26 @@ def vector_roundoff(mu, mu_error, residual, readout, temperature: float = 0.0) -
             h, u_abs = hard[i], np.sqrt(w2)
             pairs = h[:, None, :] * u_abs[None, :, :] + u_abs[:, None, :] * h[None, :, :]
             first = first + np.max(pairs, axis=(0, 1))
-        second = top * (geo.angle**2 * r**2 + (r_k * s_s + s_h) ** 2)
-        out = max(out, float(np.sum(first + second)) + _cluster_term(geo, spread, np.maximum(size, top)))
+        # what is left of P_⊥w_i (P_⊥ = 1 − X̃X̃ᵀ) beyond −z_i: second order in the hard angles
+        second = size * np.sqrt(w2.max(axis=0)) * (np.linalg.norm(s_h) * (s_s + np.maximum(geo.angle**2, geo.defect))
+                                                   + r.max() * np.sum(s_h) * s_h)
+        out = max(out, float(np.sum(first + second)) + _cluster_term(geo, spread))
     return 3.0 * out * (1 + 1e-9)
 
 
-def _cluster_term(geo: SoftGeometry, spread, top) -> float:
-    """What :func:`vector_roundoff` adds for its clusters C of more than one mode (the pairs
-    within one): the exact Σ_C g_k u_k u_kᵀ is Σ_C g_k ū_k ū_kᵀ (:func:`soft_geometry`'s Ū) up to
-    δg_C·‖u_a,C‖‖u_b,C‖ (both bases of P_C: Σ (g_k − ḡ)(u_k u_kᵀ − ū_k ū_kᵀ); δg_C ``spread``, of
-    g over the cluster's enclosures), and the computed Σ_C g_k x̃_k x̃_kᵀ's part in P_C is
-    Ū(H g H)Ūᵀ, off Ū g Ūᵀ by ≤ max g (``top``)·(2‖H − I‖ + ‖H − I‖²)·‖u_a,C‖‖u_b,C‖."""
+def _cluster_term(geo: SoftGeometry, spread) -> float:
+    """What :func:`vector_roundoff` adds for its clusters C of more than one mode: the exact
+    Σ_C g_k u_k u_kᵀ is Σ_C g_k ū_k ū_kᵀ (:func:`soft_geometry`'s Ū) up to δg_C·‖u_a,C‖‖u_b,C‖
+    (both bases of P_C: Σ (g_k − ḡ)(u_k u_kᵀ − ū_k ū_kᵀ); δg_C ``spread``, of g over the
+    cluster's enclosures), and the pairs within C, Σ_{k,i∈C} x̃_bk (g_k − g_i)(H − I)_ik ū_ai, by
+    ≤ δg_C·‖H − I‖·‖x̃_b,C‖‖u_a,C‖."""
     total = 0.0
     for c in np.unique(geo.label):
         members = geo.label == c
         if members.sum() < 2:
             continue
         i, d = np.flatnonzero(members)[0], float(geo.defect[members][0])
-        total += (spread[i] + top[i] * (2 * d + d * d)) * float(np.max(geo.w2[:, members].sum(axis=1)))
+        total += spread[i] * (1 + d) * float(np.max(geo.w2[:, members].sum(axis=1)))
     return total
 
 
