@@ -139,3 +139,34 @@ def test_thermal_reference_of_refined_soft_modes_is_within_its_slack(seed):
         assert np.all(np.abs(block - exact) <= slack), (power, np.abs(block - exact), slack)
         assert slack.max() <= 1e-12 * np.abs(exact).max(), (power, slack, exact)
         assert power == 1 or slack.max() <= 1e-3 * old.max(), (slack, old)
+
+
+# BUG (fixed, session 9): V_E's eigenvalue errors were bounded only when V_E had soft modes
+# (μ < 1e-4·max μ). A star whose lowest V_E mode sits just above that cut (1.9e-4 of its
+# highest), observed at its hub at T = 0, has σ(0) off by 3.4e-11 (the float eigh's error on that
+# mode, ~ε‖V_E‖ on 1.8e-8, through ½V_E^-½), and the bound said 2.0e-11. Every mode of a dense
+# eigh of V_E now carries its enclosure into environment_roundoff: bound 1.1e-10.
+def test_environment_modes_just_above_the_soft_cut_are_bounded():
+    """err ≤ error_bound at t = 0 (σ(0) of the hub and of a leaf, 40-digit reference) for a star
+    of 7 unequal leaves (bonds 1.03e-5·(1 + 0.3·U)), Ω0² = 1.83e-8: V_E's lowest mode 1.9e-4 of
+    its highest (no soft modes), a probe at the hub at 0.748 of its stability limit, T = 0."""
+    import harmosync.dynamics as dy
+    import harmosync.network as nw
+    import harmosync.states as st
+    from reference_mp import Reference
+    from test_bound_tightness import critical_scale
+
+    a = np.zeros((8, 8))
+    a[0, 1:] = a[1:, 0] = 1.032550681922532e-05 * (1 + 0.3 * np.random.default_rng(0).uniform(size=7))
+    env = nw.graph(a, np.sqrt(1.83137732e-08))
+    freq = 0.33965628335804765
+    net = nw.couple(env, nw.probes((freq,), 0.0, [1], [0.748 * critical_scale(env, np.array([freq]), 0.0, [1],
+                                                                             np.array([1.0]))]))
+    mu_e = np.linalg.eigvalsh(env.potential(sparse=True).toarray())
+    assert 1e-4 < mu_e[0] / mu_e[-1] < 3e-4
+    init = st.InitialState(st.product(st.coherent(freq, 1.0, 0.0)), 0.0)
+    for site in (1, 3):
+        ref_cov = Reference(net, init, observe=[site]).moments([0.0])[1]
+        sol = dy.solve(net, init, method="dense", observe=[site], t_max=1.0)
+        err = float(np.abs(sol.moments([0.0]).cov - ref_cov).max())
+        assert 1e-11 < err <= sol.error_bound

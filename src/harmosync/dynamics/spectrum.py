@@ -170,9 +170,11 @@ def dense_spectrum(network: Network, rows, window) -> Spectrum:
         else:
             ew, eu = env.modes()
             env_d = ew**2
-            if soft_modes(env_d).size:  # V_E's soft modes from its parameters, as V's below
+            # V_E's soft modes from its parameters, as V's below; every mode's error bounded (even
+            # without soft modes, a mode near them moves σ through Δ: environment_roundoff)
+            if env_d.size:
                 env_d, env_err, env_res = refine_soft_modes(network, env_d, eu, None, environment=True)
-                env_rounding, env_res = (env_err, None), env_res[0]
+                env_rounding, env_res = (env_err, None), (env_res[0] if env_res is not None else None)
             env_c = network.coupling_block() @ eu
             env_rows = eu[[r - p for r in rows if r >= p]]
         mu, v, rounding = w**2, *_potential_rounding(network, v=v)
@@ -340,18 +342,20 @@ def refine_soft_modes(network: Network, mu, u, mu_err, *, v=None, diag=None, ons
     term (:func:`~harmosync.solvers.softmodes.vector_roundoff`). Returns (μ, e, the soft modes'
     residual bounds ((6 + len(rows), N); (2, N) for ``environment``; None without soft modes))."""
     soft = soft_modes(mu)
-    if soft.size == 0:
-        return mu, mu_err, None
     if environment:  # V_E alone: no probes, no couplings
         ld = np.longdouble
         env = network.environment
         onsite = _onsite(network)
         v = env.potential(sparse=True)
         diag = onsite + _degrees(network)
-        if mu_err is None:
+        if mu_err is None:  # wanted without soft modes too (environment_roundoff)
             mu_err = dense_mode_errors(network, mu, u, v=v, diag=diag, attachments=())
+        if soft.size == 0:
+            return mu, mu_err, None
         v, rounding = _potential_rounding(network, v=v, diag=diag, attachments=())
         p, d, d_err = 0, onsite, 4 * float(np.finfo(ld).eps) * np.abs(onsite.astype(float))
+    elif soft.size == 0:
+        return mu, mu_err, None
     else:
         v, rounding, p, d, d_err = laplacian_form(network, v=v, diag=diag, onsite=onsite, attachments=attachments)
     refine_soft_vectors(v, p, d, mu, u, soft)

@@ -47,10 +47,10 @@ def gram_defect(x) -> float:
 
 def cluster_enclose(mu, rho, half, eta, columns, x, modes, e):
     """Enclosures of the soft ``modes`` that the residual theorem's intervals J_k = ρ_k ± (half_k +
-    η_k) cannot separate, ``e`` (N,) the per-mode ones (:func:`~.roundoff.enclose`: there the
-    fallback). For a group K of overlapping J (all soft, their indices contiguous), X̂ the unit
-    columns ``x`` (N, |K|, extended precision), f = ‖X̂ᵀX̂ − I‖_F < ½ and R = VX̂ − X̂·diag(ρ)
-    (‖r_k‖ ≤ η_k):
+    η_k) cannot separate, or separate poorly (closer than 1e3 times their widths: Kato–Temple's
+    η²/δ is then ~η), ``e`` (N,) the per-mode ones (:func:`~.roundoff.enclose`; the fallback where
+    they overlap). For such a group K (all soft, their indices contiguous), X̂ the unit columns
+    ``x`` (N, |K|, extended precision), f = ‖X̂ᵀX̂ − I‖_F < ½ and R = VX̂ − X̂·diag(ρ) (‖r_k‖ ≤ η_k):
 
     - Q = X̂G^-½ is orthonormal, and ‖VQ − Q·diag(ρ)‖ ≤ r_K = ‖η_K‖/√(1 − f) + w·f/(1 − f) (w the
       spread of ρ_K; the commutator [diag(ρ), G^-½]); so (Kahan's residual theorem for a
@@ -60,14 +60,15 @@ def cluster_enclose(mu, rho, half, eta, columns, x, modes, e):
     - Quadratically: the Ritz matrix QᵀVQ is within c_K = ‖(t_k, half_k)_K‖/(1 − f) + w·f/(1 − f)
       of diag(ρ) (‖X̂_Kᵀr_k‖ ≤ (t_k² + half_k²)^½, t_k ≥ ‖X̂_{K∖k}ᵀr_k‖ by :func:`other_soft_part`
       of the cluster's ``columns`` (unit x, their residuals, the residuals' allowance), and the
-      Rayleigh quotient's half_k), its orthogonal residual ≤ r_K, and (Li & Li 2005; Mathias 1998) its eigenvalues
-      are within r_K²/gap of K's, gap = the distance of the Ritz values from the other modes'
-      enclosures less r_K (the complement's eigenvalues move by ≤ r_K).
+      Rayleigh quotient's half_k), its orthogonal residual ≤ r_K, and (Li & Li 2005; Mathias
+      1998) its eigenvalues are within r_K²/gap of K's, gap = the distance of the Ritz values from
+      the other modes' enclosures less r_K (the complement's eigenvalues move by ≤ r_K).
 
-    Each mode's e_k = w + min(r_K, c_K + r_K²/gap) + |μ_k − ρ_k|: λ_k lies within the hull of
-    ρ_K widened by the radius (no order within K assumed). Returns (e, label, gram): ``label`` (N,)
-    the lowest index of each mode's cluster (its own for the others), ``gram`` (N,) its f (0 off
-    clusters)."""
+    One to one within a radius, the sorted orders match within it too: with ρ_K ascending,
+    e_k = min(r_K, c_K + r_K²/gap) + |μ_k − ρ_k|; else w more (λ_k within the hull of ρ_K). Each
+    mode keeps the smaller of this and the given e_k. Returns (e, label, gram): ``label`` (N,) the
+    lowest index of each mode's cluster, those modes of K whose new enclosures still overlap (its
+    own index for the others), ``gram`` (N,) the cluster's f (0 off clusters)."""
     mu, e = np.asarray(mu, float), np.asarray(e, float).copy()
     rho = np.asarray(rho, np.longdouble)
     rho_f = rho.astype(float)
@@ -79,8 +80,10 @@ def cluster_enclose(mu, rho, half, eta, columns, x, modes, e):
     col = np.full(n, -1)
     col[modes] = np.arange(modes.size)
     width = half * (1 + 1e-12) + 2 * np.finfo(float).eps * np.abs(rho_f) + eta * (1 + 1e-12)
-    for g in components(rho_f - width, rho_f + width):
-        if g.size < 2 or np.any(col[g] < 0) or g[-1] - g[0] != g.size - 1:
+    reach = 1e3 * width[modes]
+    for g in components(rho_f[modes] - reach, rho_f[modes] + reach):
+        g = modes[g]
+        if g.size < 2 or g[-1] - g[0] != g.size - 1:
             continue
         f = gram_defect(np.asarray(x)[:, col[g]])
         if not f < 0.5:
@@ -96,8 +99,12 @@ def cluster_enclose(mu, rho, half, eta, columns, x, modes, e):
             continue
         gap = min(lo - c - left, right - hi - c) - r
         radius = min(r, c + r * r / gap) if gap > 0 else r
-        e[g] = (spread + radius + np.abs(mu[g].astype(np.longdouble) - rho[g]).astype(float)) * (1 + 1e-9)
-        label[g], gram[g] = g[0], f
+        unsorted = spread if np.any(np.diff(rho[g]) < 0) else 0.0
+        moved = np.abs(mu[g].astype(np.longdouble) - rho[g]).astype(float)
+        e[g] = np.minimum(e[g], (unsorted + radius + moved) * (1 + 1e-9))
+        for sub in components(mu[g] - e[g], mu[g] + e[g]):  # still overlapping: one cluster
+            if sub.size > 1:
+                label[g[sub]], gram[g[sub]] = g[sub].min(), f
     return e, label, gram
 
 
