@@ -275,7 +275,7 @@ def dense_mode_errors(network: Network, mu, u, *, v=None, diag=None, attachments
     return rayleigh_errors(v, mu, u, rounding)
 
 
-def rayleigh_errors(v, mu, u, rounding, residual=None) -> np.ndarray:
+def rayleigh_errors(v, mu, u, rounding, residual=None, columns=None) -> np.ndarray:
     """A posteriori bounds e_k ≥ |μ̃_k − λ_k| (λ_k: V + δV's, |δV| ≤ ``rounding``) from the
     residual R = VŨ − ŨΛ̃ (:func:`residual_matrix`, ``residual`` if computed already): for
     x_k = u_k/‖u_k‖ the Rayleigh quotient of V is exactly ρ_k = μ̃_k + u_kᵀr_k/‖u_k‖², taken as
@@ -283,18 +283,19 @@ def rayleigh_errors(v, mu, u, rounding, residual=None) -> np.ndarray:
     ‖Vx_k − ρ̂_kx_k‖ = ‖r_k − d̂_ku_k‖/‖u_k‖ bounds the one at the exact ρ_k (the Rayleigh
     quotient minimises it); δV adds s_k = |x_k|ᵀ|δV||x_k| to ρ and ‖|δV||x_k|‖ to the residual.
     Then :func:`~harmosync.solvers.roundoff.enclose` (residual theorem, Kato–Temple); clusters
-    fall back to Weyl's 8ε‖V‖ + ‖δV‖ for a backward-stable eigh."""
+    fall back to Weyl's 8ε‖V‖ + ‖δV‖ for a backward-stable eigh, as do the modes not in
+    ``columns`` (indices; None: all)."""
     mu, u = np.asarray(mu, float), np.asarray(u, float)
     vc, dv = sp.csr_matrix(v), abs(sp.csr_matrix(rounding))
     vrow = float(np.max(abs_row_sums(vc), initial=0.0))  # ≥ ‖|V|‖₂
-    parts = []
-    for start in range(0, mu.size, mu.size if residual is not None else 512):  # O(512 N) memory
-        sl = slice(start, start + (mu.size if residual is not None else 512))
-        res = residual if residual is not None else residual_matrix(vc, mu[sl], np.ascontiguousarray(u[:, sl]))
-        parts.append(_rayleigh_data(mu[sl], u[:, sl], res, vrow, dv))
-    rho, half, eta = (np.concatenate(x) for x in zip(*parts))
     eps = np.finfo(float).eps
     fallback = 8 * eps * float(np.max(np.abs(mu))) + float(np.max(abs_row_sums(dv), initial=0.0))
+    cols = np.arange(mu.size) if columns is None else np.asarray(columns, int)
+    rho, half, eta = mu.astype(np.longdouble), np.full(mu.size, fallback), np.zeros(mu.size)
+    for start in range(0, cols.size, cols.size if residual is not None else 512):  # O(512 N) memory
+        sl = cols[start:start + (cols.size if residual is not None else 512)]
+        res = residual if residual is not None else residual_matrix(vc, mu[sl], np.ascontiguousarray(u[:, sl]))
+        rho[sl], half[sl], eta[sl] = _rayleigh_data(mu[sl], u[:, sl], res, vrow, dv)
     with np.errstate(over="ignore", invalid="ignore"):  # ‖V‖ ≳ 1e150: squared norms overflow
         e = enclose(mu, rho, half, eta, fallback)
     return np.where(np.isnan(e), np.inf, e)
@@ -328,6 +329,11 @@ def _rayleigh_data(mu, u, residual, vrow: float, dv):
     return rho, half, eta
 
 
+#: V_E's modes below this fraction of its highest get a posteriori error bounds when it has no soft
+#: modes (the others Weyl's 8ε‖V_E‖: their divided differences of g are small)
+ENV_NEAR = 1e-2
+
+
 def refine_soft_modes(network: Network, mu, u, mu_err, *, v=None, diag=None, onsite=None, attachments=None,
                       environment: bool = False, rows=None):
     """(μ, e): the soft modes (:func:`~harmosync.solvers.lowrank.soft_modes`) of a dense eigh
@@ -348,11 +354,12 @@ def refine_soft_modes(network: Network, mu, u, mu_err, *, v=None, diag=None, ons
         onsite = _onsite(network)
         v = env.potential(sparse=True)
         diag = onsite + _degrees(network)
-        if mu_err is None:  # wanted without soft modes too (environment_roundoff)
-            mu_err = dense_mode_errors(network, mu, u, v=v, diag=diag, attachments=())
+        v, rounding = _potential_rounding(network, v=v, diag=diag, attachments=())
+        if mu_err is None:  # wanted without soft modes too (environment_roundoff): those near them
+            low = None if soft.size else np.flatnonzero(mu < ENV_NEAR * float(mu.max(initial=0.0)))
+            mu_err = rayleigh_errors(v, mu, u, rounding, columns=low)
         if soft.size == 0:
             return mu, mu_err, None
-        v, rounding = _potential_rounding(network, v=v, diag=diag, attachments=())
         p, d, d_err = 0, onsite, 4 * float(np.finfo(ld).eps) * np.abs(onsite.astype(float))
     elif soft.size == 0:
         return mu, mu_err, None

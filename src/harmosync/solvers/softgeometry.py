@@ -67,8 +67,8 @@ def cluster_enclose(mu, rho, half, eta, columns, x, modes, e):
     One to one within a radius, the sorted orders match within it too: with ρ_K ascending,
     e_k = min(r_K, c_K + r_K²/gap) + |μ_k − ρ_k|; else w more (λ_k within the hull of ρ_K). Each
     mode keeps the smaller of this and the given e_k. Returns (e, label, gram): ``label`` (N,) the
-    lowest index of each mode's cluster, those modes of K whose new enclosures still overlap (its
-    own index for the others), ``gram`` (N,) the cluster's f (0 off clusters)."""
+    lowest index of each mode's cluster K (its own index for the others), ``gram`` (N,) the
+    cluster's f (0 off clusters)."""
     mu, e = np.asarray(mu, float), np.asarray(e, float).copy()
     rho = np.asarray(rho, np.longdouble)
     rho_f = rho.astype(float)
@@ -102,9 +102,7 @@ def cluster_enclose(mu, rho, half, eta, columns, x, modes, e):
         unsorted = spread if np.any(np.diff(rho[g]) < 0) else 0.0
         moved = np.abs(mu[g].astype(np.longdouble) - rho[g]).astype(float)
         e[g] = np.minimum(e[g], (unsorted + radius + moved) * (1 + 1e-9))
-        for sub in components(mu[g] - e[g], mu[g] + e[g]):  # still overlapping: one cluster
-            if sub.size > 1:
-                label[g[sub]], gram[g[sub]] = g[sub].min(), f
+        label[g], gram[g] = g[0], f
     return e, label, gram
 
 
@@ -130,7 +128,7 @@ class SoftGeometry(NamedTuple):
     defect: np.ndarray  # (S,) ≥ ‖ŪᵀX̃_C − I‖ of its cluster (0 alone)
 
 
-def soft_geometry(mu, mu_error, residual, readout):
+def soft_geometry(mu, mu_error, residual, readout, *, clusters: bool = True):
     """:class:`SoftGeometry` of the soft modes (``residual`` as
     :func:`~.softmodes.vector_roundoff`'s, the enclosures μ ± ``mu_error``); None without soft
     modes or observed rows, ∞ when an enclosure reaches 0 or a soft mode's gap (to the
@@ -139,7 +137,8 @@ def soft_geometry(mu, mu_error, residual, readout):
     ‖(s_s + s_h)_C‖ ≥ ‖(I − P_C)X̃_C‖_F (P_C the exact span of its λ's) and f_C = ‖X̃_CᵀX̃_C − I‖_F,
     H² = X̃ᵀP_CX̃ = I + δ, ‖δ‖ ≤ f_C + σ_C² < ½, Ū = P_CX̃H⁻¹ is an orthonormal basis of P_C with
     ‖Ū − X̃_C‖_F ≤ σ_C/√(1 − f − σ²) + √(1 + f)·(f + σ²) (|(1 + δ)^-½ − 1| ≤ |δ|) and ŪᵀX̃_C − I =
-    H − I, ‖H − I‖ ≤ f + σ²."""
+    H − I, ‖H − I‖ ≤ f + σ². ``clusters`` False: a cluster's modes whose enclosures are apart
+    each alone."""
     mu = np.asarray(mu, float)
     residual = np.asarray(residual, float)
     if np.size(readout) == 0:
@@ -157,6 +156,12 @@ def soft_geometry(mu, mu_error, residual, readout):
     lo, hi = mu - e, mu + e
     if lo.min() <= 0:
         return np.inf
+    if not clusters:  # a cluster only where the enclosures still overlap
+        label = label.copy()
+        for c in np.unique(label):
+            idx = np.flatnonzero(label == c)
+            for sub in components(lo[idx], hi[idx]):
+                label[idx[sub]] = idx[sub].min()
     n = mu.size
     # clusters: runs of one label (modes may have been dropped since: positions, not labels)
     start = np.concatenate([[True], label[1:] != label[:-1]])

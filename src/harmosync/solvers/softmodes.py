@@ -357,6 +357,17 @@ def vector_roundoff(mu, mu_error, residual, readout, temperature: float = 0.0) -
         return 0.0
     if not isinstance(geo, SoftGeometry):  # unresolved
         return np.inf
+    out = _stationary_bound(geo, mu, temperature)
+    if np.any(geo.label != geo.modes):  # clusters: their modes apart, alone, may do better (both hold)
+        alone = soft_geometry(mu, mu_error, residual, readout, clusters=False)
+        if isinstance(alone, SoftGeometry):
+            out = min(out, _stationary_bound(alone, mu, temperature))
+    return 3.0 * out * (1 + 1e-9)
+
+
+def _stationary_bound(geo: SoftGeometry, mu, temperature: float) -> float:
+    """:func:`vector_roundoff`'s bound on the stationary part, for the soft modes as ``geo``
+    (:func:`~.softgeometry.soft_geometry`) groups them."""
     k, lo, hi, e, mu = geo.modes, geo.lo, geo.hi, geo.e, np.asarray(mu, float)
     t, s_s, s_h, s, rows, w2 = geo.t, geo.s_s, geo.s_h, geo.s, geo.rows, geo.w2
     r = rows.max(axis=0)
@@ -403,7 +414,7 @@ def vector_roundoff(mu, mu_error, residual, readout, temperature: float = 0.0) -
         second = size * np.sqrt(w2.max(axis=0)) * (np.linalg.norm(s_h) * (s_s + np.maximum(geo.angle**2, geo.defect))
                                                    + r.max() * np.sum(s_h) * s_h)
         out = max(out, float(np.sum(first + second)) + _cluster_term(geo, spread))
-    return 3.0 * out * (1 + 1e-9)
+    return out
 
 
 def _cluster_term(geo: SoftGeometry, spread) -> float:
