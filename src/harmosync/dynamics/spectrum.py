@@ -35,6 +35,7 @@ from ..network import Network, chain_mode_rows, chain_modes
 from ..solvers.arrowhead import arrowhead_modes, chain_mode_errors, chain_rounding
 from ..solvers.lowrank import SOFT, soft_modes
 from ..solvers.roundoff import enclose
+from ..solvers.softgeometry import cluster_enclose
 from ..solvers.softmodes import refine_arrowhead_soft, refine_soft_vectors, soft_mode_errors
 
 
@@ -298,7 +299,26 @@ def rayleigh_errors(v, mu, u, rounding, residual=None, columns=None) -> np.ndarr
         rho[sl], half[sl], eta[sl] = _rayleigh_data(mu[sl], u[:, sl], res, vrow, dv)
     with np.errstate(over="ignore", invalid="ignore"):  # ‖V‖ ≳ 1e150: squared norms overflow
         e = enclose(mu, rho, half, eta, fallback)
+        e = cluster_enclose(mu, rho, half, eta, lambda idx: _cluster_columns(vc, dv, vrow, mu, u, idx), cols, e)[0]
     return np.where(np.isnan(e), np.inf, e)
+
+
+def _cluster_columns(v, dv, vrow: float, mu, u, idx) -> tuple:
+    """(columns, unit columns, their residuals at ρ̂, an entrywise allowance on those residuals)
+    of the modes ``idx`` for :func:`~harmosync.solvers.softgeometry.cluster_enclose`: the residual
+    as :func:`_rayleigh_data` (its normwise error spread evenly, which |x|ᵀ meets at most in
+    norm) and δV's part |δV||x| entrywise."""
+    x = np.ascontiguousarray(u[:, idx])
+    res, rel, nnz = residual_matrix(v, mu[idx], x)
+    eps = np.finfo(float).eps
+    n2 = np.einsum("ij,ij->j", x, x)
+    nrm = np.sqrt(n2)
+    resid = res - (np.einsum("ij,ij->j", x, res) / n2) * x
+    rn = np.sqrt(np.einsum("ij,ij->j", res, res))
+    floor = 4 * (nnz + 2) * 2.0**-1074 * np.sqrt(x.shape[0])
+    r_err = 7.2 * eps * rn + rel * (vrow + np.abs(mu[idx])) * nrm + floor
+    allow = r_err / nrm / np.sqrt(x.shape[0]) + dv @ (np.abs(x) / nrm)
+    return x, x / nrm, resid / nrm, allow
 
 
 def _rayleigh_data(mu, u, residual, vrow: float, dv):

@@ -45,12 +45,14 @@ def gram_defect(x) -> float:
     return float(np.linalg.norm(np.abs(f) + slack)) * (1 + 1e-9)
 
 
-def cluster_enclose(mu, rho, half, eta, columns, x, modes, e):
+def cluster_enclose(mu, rho, half, eta, columns, modes, e):
     """Enclosures of the soft ``modes`` that the residual theorem's intervals J_k = ρ_k ± (half_k +
     η_k) cannot separate, or separate poorly (closer than 1e3 times their widths: Kato–Temple's
     η²/δ is then ~η), ``e`` (N,) the per-mode ones (:func:`~.roundoff.enclose`; the fallback where
-    they overlap). For such a group K (all soft, their indices contiguous), X̂ the unit columns
-    ``x`` (N, |K|, extended precision), f = ‖X̂ᵀX̂ − I‖_F < ½ and R = VX̂ − X̂·diag(ρ) (‖r_k‖ ≤ η_k):
+    they overlap). For such a group K (all in ``modes``, their indices contiguous), ``columns``(K)
+    = (x (N, |K|), extended precision or double; and for :func:`other_soft_part` the unit columns,
+    their residuals at ρ and the residuals' entrywise allowance), X̂ = x/‖x‖, f = ‖X̂ᵀX̂ − I‖_F < ½
+    and R = VX̂ − X̂·diag(ρ) (‖r_k‖ ≤ η_k):
 
     - Q = X̂G^-½ is orthonormal, and ‖VQ − Q·diag(ρ)‖ ≤ r_K = ‖η_K‖/√(1 − f) + w·f/(1 − f) (w the
       spread of ρ_K; the commutator [diag(ρ), G^-½]); so (Kahan's residual theorem for a
@@ -59,8 +61,8 @@ def cluster_enclose(mu, rho, half, eta, columns, x, modes, e):
       each λ_j in its own, index by index, Weyl's where nothing better) stay apart from them.
     - Quadratically: the Ritz matrix QᵀVQ is within c_K = ‖(t_k, half_k)_K‖/(1 − f) + w·f/(1 − f)
       of diag(ρ) (‖X̂_Kᵀr_k‖ ≤ (t_k² + half_k²)^½, t_k ≥ ‖X̂_{K∖k}ᵀr_k‖ by :func:`other_soft_part`
-      of the cluster's ``columns`` (unit x, their residuals, the residuals' allowance), and the
-      Rayleigh quotient's half_k), its orthogonal residual ≤ r_K, and (Li & Li 2005; Mathias
+      of the cluster's columns, and the Rayleigh quotient's half_k), its orthogonal residual ≤ r_K,
+      and (Li & Li 2005; Mathias
       1998) its eigenvalues are within r_K²/gap of K's, gap = the distance of the Ritz values from
       the other modes' enclosures less r_K (the complement's eigenvalues move by ≤ r_K).
 
@@ -73,24 +75,22 @@ def cluster_enclose(mu, rho, half, eta, columns, x, modes, e):
     rho = np.asarray(rho, np.longdouble)
     rho_f = rho.astype(float)
     half, eta = (np.asarray(v, float) for v in (half, eta))
-    xf, rf, allow = columns
     n = mu.size
     label, gram = np.arange(n), np.zeros(n)
     modes = np.asarray(modes, int)
-    col = np.full(n, -1)
-    col[modes] = np.arange(modes.size)
     width = half * (1 + 1e-12) + 2 * np.finfo(float).eps * np.abs(rho_f) + eta * (1 + 1e-12)
     reach = 1e3 * width[modes]
     for g in components(rho_f[modes] - reach, rho_f[modes] + reach):
         g = modes[g]
         if g.size < 2 or g[-1] - g[0] != g.size - 1:
             continue
-        f = gram_defect(np.asarray(x)[:, col[g]])
+        x, xf, rf, allow = columns(g)
+        f = gram_defect(x)
         if not f < 0.5:
             continue
         spread = float(np.ptp(rho_f[g])) + 4 * np.finfo(float).eps * float(np.max(np.abs(rho_f[g])))
         r = float(np.linalg.norm(eta[g])) / np.sqrt(1 - f) + spread * f / (1 - f)
-        inner = other_soft_part(xf[:, col[g]], rf[:, col[g]], allow[:, col[g]], xf.shape[0])
+        inner = other_soft_part(xf, rf, allow, xf.shape[0])
         c = float(np.hypot(np.linalg.norm(inner), np.linalg.norm(half[g]))) / (1 - f) + spread * f / (1 - f)
         lo, hi = float(np.min(rho_f[g])), float(np.max(rho_f[g]))
         left = float(np.max(mu[:g[0]] + e[:g[0]], initial=-np.inf))

@@ -173,7 +173,14 @@ def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None, *
             full = np.zeros(n)
             full[modes] = row
             out.append(full)
-    e, label, gram = cluster_enclose(mu, rho, half, eta, (xf, rf, allow), x, modes, enclose(mu, rho, half, eta, fallback))
+    col = np.full(n, -1)
+    col[modes] = np.arange(modes.size)
+
+    def columns(idx):
+        c = col[idx]
+        return x[:, c], xf[:, c], rf[:, c], allow[:, c]
+
+    e, label, gram = cluster_enclose(mu, rho, half, eta, columns, modes, enclose(mu, rho, half, eta, fallback))
     return mu, e, np.array(out + [label, gram])
 
 
