@@ -7,11 +7,10 @@ and hot; squeezed. Usage: python tests/fuzz_s9_clusters.py START STOP (one line 
 import sys
 
 import numpy as np
-from reference_mp import Reference
+from fuzz_s7_bounds import compare
 from test_bound_tightness import critical_scale
 from test_soft_clusters import _ring, _star, _torus
 
-from harmosync import dynamics as dy
 from harmosync import network as nw
 from harmosync import states as st
 
@@ -71,15 +70,7 @@ def case(seed):
 
 def run(seed):
     net, init, observe, times, kind, scale_k, temp = case(seed)
-    ref = Reference(net, init, observe=observe).moments(times)
-    scale = float(np.abs(ref[1]).max())
-    methods = ["dense"] + (["chain"] if net.environment.homogeneous_chain else [])
-    out = []
-    for method in methods:
-        sol = dy.solve(net, init, method=method, observe=observe, t_max=times[-1])
-        mo = sol.moments(times)
-        err = max(float(np.abs(mo.cov - ref[1]).max()), float(np.abs(mo.mean - ref[0]).max()))
-        out.append((method, err, sol.error_bound))
+    scale, out = compare(net, init, observe, times)
     return kind, scale_k, temp, scale, out
 
 
