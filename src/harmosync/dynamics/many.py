@@ -41,7 +41,8 @@ from ..states import InitialState
 from .contract import Evolution, check_times
 from ..solvers.lowrank import soft_modes
 from .normal_modes import NormalModeEvolution, assemble, check_size, solve_closed
-from .spectrum import Spectrum, dense_mode_bound, dense_mode_errors, normwise_mode_bound, refine_chain_soft
+from .spectrum import (Spectrum, dense_mode_bound, dense_mode_errors, normwise_mode_bound, refine_chain_soft,
+                       seen_modes)
 
 #: networks with at most this many oscillators are solved by one stacked dense eigh
 DENSE_BATCH = 48
@@ -243,7 +244,7 @@ def _solve_on_chain(env, networks, inits, *, tol, covariance, labels, t_max) -> 
             if soft_modes(mu).size:
                 mu, a, _, mu_err, res = refine_chain_soft(networks[n], mu, a, a, tuple(range(p)), env_d,
                                                           env_c_all[n], rounding)
-            keep = np.any(a != 0, axis=0)
+            keep = seen_modes(a, a, res)
             if mu_err is not None:
                 mu_err, res = mu_err[keep], res[:, keep]
             spec = Spectrum(mu[keep], a[:, keep], a[:, keep], env_d, env_c_all[n], mu_err, rounding, res)

@@ -115,14 +115,22 @@ def chain_spectrum(network: Network, rows, window) -> Spectrum:
     if soft_modes(mu).size:
         mu, a, readout, mu_err, res = refine_chain_soft(network, mu, a, readout, rows, env_d, env_c, rounding,
                                                         window)
-    # modes no observed oscillator (and no probe) sees carry nothing: leave them out
-    keep = np.any(a != 0, axis=0) | np.any(readout != 0, axis=0)
-    if res is not None:  # a cluster of soft modes stays whole (softgeometry.soft_geometry)
-        label = res[-2].astype(int)
-        keep |= np.bincount(label, minlength=label.size)[label] > 1
+    # modes no observed oscillator (and no probe) sees carry nothing: leave them out (seen_modes)
+    keep = seen_modes(a, readout, res)
     if mu_err is not None:
         mu_err, res = mu_err[keep], res[:, keep]
     return Spectrum(mu[keep], a[:, keep], readout[:, keep], env_d, env_c, mu_err, rounding, res)
+
+
+def seen_modes(a, readout, residual) -> np.ndarray:
+    """The modes some probe or observed oscillator sees (rows ``a``, ``readout``): the others
+    carry nothing and are left out, except a member of a cluster of soft modes (``residual``'s
+    labels, :func:`~harmosync.solvers.softgeometry.cluster_enclose`), which stays whole."""
+    keep = np.any(np.asarray(a) != 0, axis=0) | np.any(np.asarray(readout) != 0, axis=0)
+    if residual is not None:
+        label = np.asarray(residual)[-2].astype(int)
+        keep |= np.bincount(label, minlength=label.size)[label] > 1
+    return keep
 
 
 def refine_chain_soft(network: Network, mu, a, readout, rows, env_d, env_c, env_rounding, window=None):
