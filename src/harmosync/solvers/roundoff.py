@@ -60,16 +60,26 @@ NUFFT_FLOOR = 6e-14
 
 def trig_sum_errors(w, readout, coef_q, coef_p, t_max: float, mu_error=None, *, nufft: bool = True):
     """Bounds for the trig sums z(t) = Σ_k u_k [c_q,k cos(w_k t) + c_p,k sin(w_k t)] that give
-    every observed x (u = r/√w) and p (u = r√w) row, for each column of ``coef_q``, ``coef_p``
-    (N, C), over |t| ≤ t_max: returns (Z, dZ), both (2n, C) (the x rows, then the p rows), with
-    |z(t)| ≤ Z and |z̃(t) − z(t)| ≤ dZ. Each term carries
-      * summation and evaluation roundoff φ_s of |u_k|(|c_q| + |c_p|): 4ε√N for the direct
-        tables (``nufft`` False), max(4ε√N, NUFFT_FLOOR) when the non-uniform FFT may run;
+    every observed x (u = r/√w) and p (u = r√w, c_q and c_p swapped: −c_q sin + c_p cos) row,
+    for each column of ``coef_q``, ``coef_p`` (N, C), over |t| ≤ t_max: returns (Z, dZ), both
+    (2n, C) (the x rows, then the p rows), with |z(t)| ≤ Z and |z̃(t) − z(t)| ≤ dZ. With a the
+    cosine's and b the sine's coefficient of a term, s_k = min(1, w_k t_max + θ_k) ≥ |sin| of
+    the exact and the computed phase (|sin x| ≤ |x|: a soft mode's sine term is ~w_k t of its
+    coefficient, and its p-part carries ~1/√w_k into an x row: near-critical squeezed probes,
+    the size |a| + |b| alone made Z 10⁴× |z|), |z| ≤ Z = Σ_k |u_k|(|a| + s_k|b|). Each term
+    carries
+      * summation and evaluation roundoff: φ_s = 4ε√N of the terms' size: for the direct tables
+        (``nufft`` False; cos/sin(w t) directly, or the table cos/sin(w τ) (τ < 2t_max) against
+        the coefficients rotated to the block start t_b) every intermediate is within
+        (1 + 2s²)|a| + 3s|b| (s = min(1, w t_max)), charged where below |a| + |b|; when the
+        non-uniform FFT may run, max(4ε√N, NUFFT_FLOOR)·(|a| + |b|) (its error is relative to
+        Σ_k |c_k|, whatever the phases);
       * a phase error θ_k = 3ε w_k t (w_k, t's split into block start and table offsets, and
         the products each rounded: :func:`harmosync.solvers.trigsum.direct`) + t·δw_k, with
         δw_k = |√μ̃_k − √μ_k| = e_k/(√μ̃_k + √μ_k) ≤ e_k/(w_k + √max(μ̃_k − e_k, 0)) for the
-        eigenvalue error e_k (``mu_error``), of |u_k|·√(c_q² + c_p²) (a rotated phasor:
-        |A cos(θ + δ − φ) − A cos(θ − φ)| ≤ A|δ|)."""
+        eigenvalue error e_k (``mu_error``), of |u_k|·min(√(a² + b²), s_k|a| + |b|) (a rotated
+        phasor: |A cos(θ + δ − φ) − A cos(θ − φ)| ≤ A|δ|; or term by term, |sin x − sin y| ≤
+        |x − y| and |cos x − cos y| ≤ |x − y|·max|sin| between x and y ≤ |x − y|·s_k)."""
     w = np.asarray(w, float)
     r = np.abs(np.atleast_2d(np.asarray(readout, float)))
     eps = np.finfo(float).eps
@@ -77,12 +87,22 @@ def trig_sum_errors(w, readout, coef_q, coef_p, t_max: float, mu_error=None, *, 
     e = 8 * eps * float(w.max()) ** 2 if mu_error is None else np.asarray(mu_error, float)
     dw = e / (w + np.sqrt(np.maximum(w * w - e, 0.0)))
     theta = 3 * eps * w * t + t * dw
-    phi = max(4 * eps * np.sqrt(w.size), NUFFT_FLOOR if nufft else 0.0)
+    s = np.minimum(1.0, w * t + theta)[:, None]  # ≥ |sin| of the exact and the computed phases
     cq, cp = np.abs(np.asarray(coef_q, float)), np.abs(np.asarray(coef_p, float))
-    size = cq + cp
-    err = phi * size + theta[:, None] * np.hypot(cq, cp)
+    full, rot = cq + cp, np.hypot(cq, cp)
     ux, up = r / np.sqrt(w), r * np.sqrt(w)
-    return np.vstack([ux @ size, up @ size]), np.vstack([ux @ err, up @ err])
+    zx, zp = ux @ (cq + s * cp), up @ (s * cq + cp)
+    phase_x = theta[:, None] * np.minimum(rot, s * cq + cp)  # x rows: a = c_q, b = c_p
+    phase_p = theta[:, None] * np.minimum(rot, cq + s * cp)  # p rows: a = c_p, b = c_q
+    if nufft:
+        floor = max(4 * eps * np.sqrt(w.size), NUFFT_FLOOR) * full
+        round_x = round_p = floor
+    else:
+        sm = np.minimum(1.0, w * t)[:, None]
+        phi = 4 * eps * np.sqrt(w.size)
+        round_x = phi * np.minimum(full, (1 + 2 * sm * sm) * cq + 3 * sm * cp)
+        round_p = phi * np.minimum(full, (1 + 2 * sm * sm) * cp + 3 * sm * cq)
+    return np.vstack([zx, zp]), np.vstack([ux @ (round_x + phase_x), up @ (round_p + phase_p)])
 
 def means_roundoff(w, readout, mean0, t_max: float, mu_error=None, *, nufft: bool = True) -> float:
     """Bound on the error of every observed mean ⟨x_a(t)⟩, ⟨p_a(t)⟩ for |t| ≤ t_max: the trig
