@@ -66,7 +66,7 @@ def trig_sum_errors(w, readout, coef_q, coef_p, t_max: float, mu_error=None, *, 
     cosine's and b the sine's coefficient of a term, s_k = min(1, w_k t_max + θ_k) ≥ |sin| of
     the exact and the computed phase (|sin x| ≤ |x|: a soft mode's sine term is ~w_k t of its
     coefficient, and its p-part carries ~1/√w_k into an x row: near-critical squeezed probes,
-    the size |a| + |b| alone made Z 10⁴× |z|), |z| ≤ Z = Σ_k |u_k|(|a| + s_k|b|). Each term
+    the size |a| + |b| alone made Z 10⁴× |z|), |z| ≤ Z = Σ_k |u_k|·min(√(a² + b²), |a| + s_k|b|). Each term
     carries
       * summation and evaluation roundoff: φ_s = 4ε√N of the terms' size: for the direct tables
         (``nufft`` False; cos/sin(w t) directly, or the table cos/sin(w τ) (τ < 2t_max) against
@@ -91,7 +91,7 @@ def trig_sum_errors(w, readout, coef_q, coef_p, t_max: float, mu_error=None, *, 
     cq, cp = np.abs(np.asarray(coef_q, float)), np.abs(np.asarray(coef_p, float))
     full, rot = cq + cp, np.hypot(cq, cp)
     ux, up = r / np.sqrt(w), r * np.sqrt(w)
-    zx, zp = ux @ (cq + s * cp), up @ (s * cq + cp)
+    zx, zp = ux @ np.minimum(rot, cq + s * cp), up @ np.minimum(rot, s * cq + cp)
     phase_x = theta[:, None] * np.minimum(rot, s * cq + cp)  # x rows: a = c_q, b = c_p
     phase_p = theta[:, None] * np.minimum(rot, cq + s * cp)  # p rows: a = c_p, b = c_q
     if nufft:
