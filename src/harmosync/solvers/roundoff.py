@@ -62,38 +62,35 @@ def trig_sum_errors(w, readout, coef_q, coef_p, t_max: float, mu_error=None, *, 
     """Bounds for the trig sums z(t) = Σ_k u_k [c_q,k cos(w_k t) + c_p,k sin(w_k t)] that give
     every observed x (u = r/√w) and p (u = r√w, c_q and c_p swapped: −c_q sin + c_p cos) row,
     for each column of ``coef_q``, ``coef_p`` (N, C), over |t| ≤ t_max: returns (Z, dZ), both
-    (2n, C) (the x rows, then the p rows), with |z(t)| ≤ Z and |z̃(t) − z(t)| ≤ dZ. With a the
-    cosine's and b the sine's coefficient of a term, s_k = min(1, w_k t_max + θ_k) ≥ |sin| of
-    the exact and the computed phase (|sin x| ≤ |x|: a soft mode's sine term is ~w_k t of its
-    coefficient, and its p-part carries ~1/√w_k into an x row: near-critical squeezed probes,
-    the size |a| + |b| alone made Z 10⁴× |z|), |z| ≤ Z = Σ_k |u_k|·min(√(a² + b²), |a| + s_k|b|). Each term
-    carries
+    (2n, C) (the x rows, then the p rows), with |z(t)| ≤ Z and |z̃(t) − z(t)| ≤ dZ, z the exact
+    sum (exact eigenvalues μ_k), z̃ the computed one (w_k = √μ̃_k). Term by term, with a the
+    cosine's and b the sine's coefficient (|u_k| times):
+      * |z| ≤ Z from :func:`mode_terms` (the exact propagator, μ_k within e_k of μ̃_k);
       * summation and evaluation roundoff: φ_s = 4ε√N of the terms' size: for the direct tables
         (``nufft`` False; cos/sin(w t) directly, or the table cos/sin(w τ) (τ < 2t_max) against
         the coefficients rotated to the block start t_b) every intermediate is within
         (1 + 2s²)|a| + 3s|b| (s = min(1, w t_max)), charged where below |a| + |b|; when the
         non-uniform FFT may run, max(4ε√N, NUFFT_FLOOR)·(|a| + |b|) (its error is relative to
         Σ_k |c_k|, whatever the phases);
-      * a phase error θ_k = 3ε w_k t (w_k, t's split into block start and table offsets, and
-        the products each rounded: :func:`harmosync.solvers.trigsum.direct`) + t·δw_k, with
-        δw_k = |√μ̃_k − √μ_k| = e_k/(√μ̃_k + √μ_k) ≤ e_k/(w_k + √max(μ̃_k − e_k, 0)) for the
-        eigenvalue error e_k (``mu_error``), of |u_k|·min(√(a² + b²), s_k|a| + |b|) (a rotated
-        phasor: |A cos(θ + δ − φ) − A cos(θ − φ)| ≤ A|δ|; or term by term, |sin x − sin y| ≤
-        |x − y| and |cos x − cos y| ≤ |x − y|·max|sin| between x and y ≤ |x − y|·s_k)."""
+      * the rounded phases, θ_k = 3ε w_k t (w_k, t's split into block start and table offsets,
+        and the products each rounded: :func:`harmosync.solvers.trigsum.direct`): a pure phase
+        error, ≤ θ_k·min(√(a² + b²), s'|a| + |b|) (a rotated phasor: |A cos(x + δ − φ) −
+        A cos(x − φ)| ≤ A|δ|; or term by term, |sin x − sin y| ≤ |x − y| and |cos x − cos y| ≤
+        |x − y|·max|sin| between x and y, s' = min(1, w t(1 + 3ε)));
+      * the eigenvalue error e_k (``mu_error``; default 8ε max μ̃): the propagator at μ̃_k
+        against μ_k, from :func:`mode_terms`."""
     w = np.asarray(w, float)
     r = np.abs(np.atleast_2d(np.asarray(readout, float)))
     eps = np.finfo(float).eps
     t = float(t_max) if np.isfinite(t_max) else 0.0
     e = 8 * eps * float(w.max()) ** 2 if mu_error is None else np.asarray(mu_error, float)
-    dw = e / (w + np.sqrt(np.maximum(w * w - e, 0.0)))
-    theta = 3 * eps * w * t + t * dw
-    s = np.minimum(1.0, w * t + theta)[:, None]  # ≥ |sin| of the exact and the computed phases
+    e = np.broadcast_to(e, w.shape)
     cq, cp = np.abs(np.asarray(coef_q, float)), np.abs(np.asarray(coef_p, float))
     full, rot = cq + cp, np.hypot(cq, cp)
-    ux, up = r / np.sqrt(w), r * np.sqrt(w)
-    zx, zp = ux @ np.minimum(rot, cq + s * cp), up @ np.minimum(rot, s * cq + cp)
-    phase_x = theta[:, None] * np.minimum(rot, s * cq + cp)  # x rows: a = c_q, b = c_p
-    phase_p = theta[:, None] * np.minimum(rot, cq + s * cp)  # p rows: a = c_p, b = c_q
+    s = np.minimum(1.0, w * t * (1 + 3 * eps))[:, None]  # ≥ |sin| of the exact and the rounded phase
+    theta = (3 * eps * w * t)[:, None]
+    zx, ex = mode_terms(w, e, t, cq, cp, x_row=True)  # x rows: a = c_q, b = c_p
+    zp, ep = mode_terms(w, e, t, cp, cq, x_row=False)  # p rows: a = c_p, b = c_q
     if nufft:
         floor = max(4 * eps * np.sqrt(w.size), NUFFT_FLOOR) * full
         round_x = round_p = floor
@@ -102,7 +99,54 @@ def trig_sum_errors(w, readout, coef_q, coef_p, t_max: float, mu_error=None, *, 
         phi = 4 * eps * np.sqrt(w.size)
         round_x = phi * np.minimum(full, (1 + 2 * sm * sm) * cq + 3 * sm * cp)
         round_p = phi * np.minimum(full, (1 + 2 * sm * sm) * cp + 3 * sm * cq)
-    return np.vstack([zx, zp]), np.vstack([ux @ (round_x + phase_x), up @ (round_p + phase_p)])
+    dx = round_x + theta * np.minimum(rot, s * cq + cp) + ex
+    dp = round_p + theta * np.minimum(rot, cq + s * cp) + ep
+    ux, up = r / np.sqrt(w), r * np.sqrt(w)
+    return np.vstack([ux @ zx, up @ zp]), np.vstack([ux @ dx, up @ dp])
+
+def mode_terms(w, e, t: float, a, b, *, x_row: bool):
+    """Per mode and column (N, C): (Z, E) with |f(μ, τ)| ≤ Z and |f(μ, τ) − f(μ̃, τ)| ≤ E for all
+    |τ| ≤ t and |μ − μ̃| ≤ e, where f is one term of an observed row in unscaled normal
+    coordinates: on an x row f = X cos(√μ τ) + P sin(√μ τ)/√μ, on a p row f = −√μ X sin(√μ τ)
+    + P cos(√μ τ), with the computed term's cosine coefficient |a| and sine coefficient |b|
+    (scaled: x row a = X, b = P/w̃; p row a = P, b = w̃X; w̃ = √μ̃ = ``w``). The computed
+    modes are exact modes of V + δV (δV = U diag(μ̃ − μ) Uᵀ), the initial state is exact in
+    unscaled coordinates: the eigenvalue error moves the propagator, amplitude and phase
+    together. Mean value theorem on [μ̃ − e, μ̃ + e] (w' = √μ' ≥ w_lo = √max(μ̃ − e, 0), ≤ w_hi):
+      x row, rotated form: |∂f/∂w'| ≤ τ·√(X² + P²/w'²) + |P|·|sin w'τ|/w'², ∂μ' = 2w'∂w';
+            entrywise: |∂_μ cos(w'τ)| = τ|sin w'τ|/2w' ≤ min(τ²/2, τ/2w_lo),
+            |∂_μ sin(w'τ)/w'| = |w'τ cos w'τ − sin w'τ|/2w'³ ≤ min(τ³/6, (τ/w_lo² + 1/w_lo³)/2)
+            (|sin x − x cos x| ≤ x³/3: its derivative x sin x ≤ x²);
+      p row, rotated: |∂f/∂w'| ≤ τ·√(w'²X² + P²) + |X|·|sin w'τ|; entrywise:
+            |∂_μ w' sin w'τ| = |sin w'τ + w'τ cos w'τ|/2w' ≤ min(τ, (τ + 1/w_lo)/2).
+    The smaller of the two forms per term. Near w' → 0 the entrywise form has no 1/w: the
+    phase error t·δw of a soft mode is undone by its amplitude's (sin(wt)/w ≈ t); the rotated
+    form, t·e/2w, is the old phase error plus the amplitude's e|b|/2w² beside it (which the
+    phase alone missed: up to 2× on a p row's X part at small w't). Z likewise: x row
+    min(√(a² + (b w̃/w_lo)²), |a| + |b| w̃ min(t, 1/w_lo)); p row min(√(a² + (b w_hi/w̃)²),
+    |a| + |b|(w_hi/w̃) min(1, w_hi t))."""
+    mu = w * w
+    lo, hi = np.sqrt(np.maximum(mu - e, 0.0)), np.sqrt(mu + e)
+    soft = lo <= 0
+    inv = 1.0 / np.where(soft, 1.0, lo)  # 1/w_lo (the rotated form is dropped where w_lo = 0)
+    c_hat = np.where(soft, t * t / 2, np.minimum(t * t / 2, t * inv / 2))
+    with np.errstate(over="ignore"):
+        if x_row:
+            k = w * inv  # b·w̃/w_lo: P/w_lo in b's units
+            amp = np.where(soft, w * t, w * np.minimum(t, inv))  # |sin w'τ|/w' ≤ min(τ, 1/w_lo), in b's units
+            z = a + amp[:, None] * b
+            z = np.where(soft[:, None], z, np.minimum(np.hypot(a, k[:, None] * b), z))
+            s_hat = w * np.where(soft, t**3 / 6, np.minimum(t**3 / 6, (t * inv**2 + inv**3) / 2))
+            rotated = (t * np.hypot(a, k[:, None] * b) + (k * np.minimum(t, inv))[:, None] * b) * (inv / 2)[:, None]
+        else:
+            k = hi / w  # b·w_hi/w̃: w_hi X in b's units
+            z = np.minimum(np.hypot(a, k[:, None] * b), a + (k * np.minimum(1.0, hi * t))[:, None] * b)
+            s_hat = np.where(soft, t, np.minimum(t, (t + inv) / 2)) / w
+            rotated = (t * np.hypot(a, k[:, None] * b) + (np.minimum(1.0, hi * t) / w)[:, None] * b) * (inv / 2)[:, None]
+        entrywise = c_hat[:, None] * a + s_hat[:, None] * b
+        bound = np.where(soft[:, None], entrywise, np.minimum(rotated, entrywise))
+        err = np.where(bound == 0, 0.0, e[:, None] * bound)
+    return np.where(np.isnan(z), np.inf, z), np.where(np.isnan(err), np.inf, err)  # e = ∞: ∞·0
 
 def means_roundoff(w, readout, mean0, t_max: float, mu_error=None, *, nufft: bool = True) -> float:
     """Bound on the error of every observed mean ⟨x_a(t)⟩, ⟨p_a(t)⟩ for |t| ≤ t_max: the trig
