@@ -384,7 +384,7 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     q = np.concatenate([rho_s @ np.abs(qx), rho_s @ np.abs(qp)])
     factors = ((qx, tx, sw[:, None] * f), (qp, tp, f / sw[:, None]))
     e_core = core_roundoff(rho_s, q, factors, (kx, kqp, kp), (c, lam, vec, keep), (vq, vp),
-                           zeta.size + 2 * p + 4, exact=exact_core, others=e_skel + e_rule_r)
+                           zeta.size + 2 * p + 4, exact=exact_core, others=e_skel + e_rule_r, unit_rows=soft)
     e_drop = _dropped_error(readout, w, lam[small], qx, qp, vec[:split, small], vec[split:, small])
     e_in = input_roundoff(mu, a, vs, psi, env_d, env_c, kern, (np.abs(omega), np.abs(omega * zeta)),
                           (rho_x, rho_p), others=e_skel + e_rule_r + e_core + e_drop, inv=inv)
@@ -392,7 +392,7 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
                    float(e_skel + e_rule_r + e_core + e_drop + e_in))
 
 def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0, *, exact=None,
-                  others: float = 0.0) -> float:
+                  others: float = 0.0, unit_rows=()) -> float:
     """Bound on what the roundoff of Δ's factorisation does to every observed covariance entry
     [units of σ]: a posteriori residuals, read out componentwise. Exactly, Δ = G K Gᵀ with G =
     blkdiag(diag(√w)[F, E], diag(1/√w)[F, E]) (``factors``: (Q, T, G without E's exact columns)
@@ -419,8 +419,8 @@ def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0, *, exac
     ~e^{2r}/w_0 on a soft mode, whose x row reads it ~1/w_0 times smaller, 1.1 of a 2.2 bound
     against an error 1e-3), R is formed in long double from the same double V, Λ, c:
     γ'_{d+2} (ε_u' = 2⁻⁶⁴) instead, plus the rounding of |R'| to double. And v = QV is exact
-    on the rows of Q that are a unit vector (the soft modes' own columns E: one term, 1·V_jr):
-    those rows carry no γ_d.
+    on the rows of Q that are a unit vector (``unit_rows``: the soft modes, whose rows hold
+    only their own column of E: one term, 1·V_jr): those rows carry no γ_d.
     When the worst case γ_{2m+2+kterms}|T||K||T|ᵀ is more than half of this bound and of
     ``others`` together (chains at T > 0: kterms ≈ 350–500), ``exact``()
     gives c formed from the same data in long double (ε_u' = 2⁻⁶⁴), and c's actual error
@@ -463,7 +463,10 @@ def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0, *, exac
     kt = np.hstack([k[:, :m] @ tx.T, k[:, m:] @ tp.T])  # K Tᵀ, T block diagonal
     e_qr = float(2 * s @ (np.abs(kt) @ q) + gam(m) * (s @ ak) @ (q @ at) + s @ ak @ s)
     zr = rho @ np.abs(vectors[0]) + rho @ np.abs(vectors[1])
-    qv = np.concatenate([(rho * _inexact_rows(qx)) @ np.abs(qx), (rho * _inexact_rows(qp)) @ np.abs(qp)])
+    qv = q
+    if np.size(unit_rows):  # their products 1·V_jr are exact: q less their share
+        rows = np.asarray(unit_rows, dtype=int)
+        qv = np.maximum(q - np.concatenate([rho[rows] @ np.abs(qx[rows]), rho[rows] @ np.abs(qp[rows])]), 0.0)
     sr = gam(d) * (qv @ av[:, keep])
     e_qv = float(np.abs(lam[keep]) @ (2 * sr * zr + sr**2))
     gk, extra = gam(2 * m + kterms + 2), 0.0
@@ -481,12 +484,6 @@ def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0, *, exac
         res_ld = np.maximum(res_ld, res_ld.T) * (1 + 2 * ulp)  # + its rounding to double
         e_eigh = min(e_eigh, readout(res_ld + extra, gk, gam(d + 2, ulp_ld)))
     return (e_eigh + e_qr + e_qv) * (1 + 1e-6)  # the bound's own sums
-
-def _inexact_rows(q) -> np.ndarray:
-    """1.0 on the rows of ``q`` whose products Q_k·V round, 0.0 on a unit row (one entry ±1,
-    the rest 0: an exact product)."""
-    unit = (np.count_nonzero(q, axis=1) == 1) & (np.abs(q).max(axis=1, initial=0.0) == 1.0)
-    return (~unit).astype(float)
 
 def _dropped_error(readout, w, lam, qx, qp, cx, cp, top: int = 16) -> float:
     # a dropped λ v vᵀ (scaled coordinates) moves an observed entry by ≤ |λ|·(ρ_s·(|v_q| + |v_p|))²,

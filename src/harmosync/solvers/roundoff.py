@@ -86,25 +86,33 @@ def trig_sum_errors(w, readout, coef_q, coef_p, t_max: float, mu_error=None, *, 
     e = 8 * eps * float(w.max()) ** 2 if mu_error is None else np.asarray(mu_error, float)
     e = np.broadcast_to(e, w.shape)
     cq, cp = np.abs(np.asarray(coef_q, float)), np.abs(np.asarray(coef_p, float))
-    full, rot = cq + cp, np.hypot(cq, cp)
+    full, rot = cq + cp, _hypot(cq, cp)
     s = np.minimum(1.0, w * t * (1 + 3 * eps))[:, None]  # ≥ |sin| of the exact and the rounded phase
     theta = (3 * eps * w * t)[:, None]
-    zx, ex = mode_terms(w, e, t, cq, cp, x_row=True)  # x rows: a = c_q, b = c_p
-    zp, ep = mode_terms(w, e, t, cp, cq, x_row=False)  # p rows: a = c_p, b = c_q
+    zx, ex = mode_terms(w, e, t, cq, cp, rot, x_row=True)  # x rows: a = c_q, b = c_p
+    zp, ep = mode_terms(w, e, t, cp, cq, rot, x_row=False)  # p rows: a = c_p, b = c_q
+    sm = np.minimum(1.0, w * t)
     if nufft:
-        floor = max(4 * eps * np.sqrt(w.size), NUFFT_FLOOR) * full
-        round_x = round_p = floor
+        round_x = round_p = max(4 * eps * np.sqrt(w.size), NUFFT_FLOOR) * full
+    elif np.all(sm >= 1 / 3):  # (1 + 2s²)|a| + 3s|b| ≥ |a| + |b|
+        round_x = round_p = 4 * eps * np.sqrt(w.size) * full
     else:
-        sm = np.minimum(1.0, w * t)[:, None]
-        phi = 4 * eps * np.sqrt(w.size)
+        phi, sm = 4 * eps * np.sqrt(w.size), sm[:, None]
         round_x = phi * np.minimum(full, (1 + 2 * sm * sm) * cq + 3 * sm * cp)
         round_p = phi * np.minimum(full, (1 + 2 * sm * sm) * cp + 3 * sm * cq)
-    dx = round_x + theta * np.minimum(rot, s * cq + cp) + ex
-    dp = round_p + theta * np.minimum(rot, cq + s * cp) + ep
+    phase_x = theta * rot
+    phase_p = phase_x.copy()
+    near = np.flatnonzero(s[:, 0] < 1)  # where a sine may be below 1
+    if near.size:
+        sn, tn, rn = s[near], theta[near], rot[near]
+        phase_x[near] = tn * np.minimum(rn, sn * cq[near] + cp[near])
+        phase_p[near] = tn * np.minimum(rn, cq[near] + sn * cp[near])
+    dx = round_x + phase_x + ex
+    dp = round_p + phase_p + ep
     ux, up = r / np.sqrt(w), r * np.sqrt(w)
     return np.vstack([ux @ zx, up @ zp]), np.vstack([ux @ dx, up @ dp])
 
-def mode_terms(w, e, t: float, a, b, *, x_row: bool):
+def mode_terms(w, e, t: float, a, b, rot=None, *, x_row: bool):
     """Per mode and column (N, C): (Z, E) with |f(μ, τ)| ≤ Z and |f(μ, τ) − f(μ̃, τ)| ≤ E for all
     |τ| ≤ t and |μ − μ̃| ≤ e, where f is one term of an observed row in unscaled normal
     coordinates: on an x row f = X cos(√μ τ) + P sin(√μ τ)/√μ, on a p row f = −√μ X sin(√μ τ)
@@ -124,29 +132,48 @@ def mode_terms(w, e, t: float, a, b, *, x_row: bool):
     form, t·e/2w, is the old phase error plus the amplitude's e|b|/2w² beside it (which the
     phase alone missed: up to 2× on a p row's X part at small w't). Z likewise: x row
     min(√(a² + (b w̃/w_lo)²), |a| + |b| w̃ min(t, 1/w_lo)); p row min(√(a² + (b w_hi/w̃)²),
-    |a| + |b|(w_hi/w̃) min(1, w_hi t))."""
+    |a| + |b|(w_hi/w̃) min(1, w_hi t)). With ``rot`` ≥ √(a² + b²) given, √(a² + k²b²) ≤ k·rot
+    (k ≥ 1) stands for it (one product instead of a hypot per term)."""
+    if t == 0:  # the propagator at τ = 0 is 1 whatever μ
+        return np.array(a, dtype=float), np.zeros(np.shape(a))
     mu = w * w
     lo, hi = np.sqrt(np.maximum(mu - e, 0.0)), np.sqrt(mu + e)
-    soft = lo <= 0
-    inv = 1.0 / np.where(soft, 1.0, lo)  # 1/w_lo (the rotated form is dropped where w_lo = 0)
-    c_hat = np.where(soft, t * t / 2, np.minimum(t * t / 2, t * inv / 2))
+    flat = lo < 1e-100  # the entrywise form only (1/w_lo would overflow)
+    inv = 1.0 / np.where(flat, 1.0, lo)  # 1/w_lo
+    half = inv / 2
     with np.errstate(over="ignore"):
         if x_row:
-            k = w * inv  # b·w̃/w_lo: P/w_lo in b's units
-            amp = np.where(soft, w * t, w * np.minimum(t, inv))  # |sin w'τ|/w' ≤ min(τ, 1/w_lo), in b's units
-            z = a + amp[:, None] * b
-            z = np.where(soft[:, None], z, np.minimum(np.hypot(a, k[:, None] * b), z))
-            s_hat = w * np.where(soft, t**3 / 6, np.minimum(t**3 / 6, (t * inv**2 + inv**3) / 2))
-            rotated = (t * np.hypot(a, k[:, None] * b) + (k * np.minimum(t, inv))[:, None] * b) * (inv / 2)[:, None]
+            k = w * inv  # P/w_lo in b's units
+            amp = w * np.where(flat, t, np.minimum(t, inv))  # |P sin w'τ/w'| ≤ |P| min(τ, 1/w_lo), b's units
+            s_hat = w * np.where(flat, t**3 / 6, np.minimum(t**3 / 6, (t * inv**2 + inv**3) / 2))
+            m = k * np.minimum(t, inv)
         else:
-            k = hi / w  # b·w_hi/w̃: w_hi X in b's units
-            z = np.minimum(np.hypot(a, k[:, None] * b), a + (k * np.minimum(1.0, hi * t))[:, None] * b)
-            s_hat = np.where(soft, t, np.minimum(t, (t + inv) / 2)) / w
-            rotated = (t * np.hypot(a, k[:, None] * b) + (np.minimum(1.0, hi * t) / w)[:, None] * b) * (inv / 2)[:, None]
-        entrywise = c_hat[:, None] * a + s_hat[:, None] * b
-        bound = np.where(soft[:, None], entrywise, np.minimum(rotated, entrywise))
-        err = np.where(bound == 0, 0.0, e[:, None] * bound)
-    return np.where(np.isnan(z), np.inf, z), np.where(np.isnan(err), np.inf, err)  # e = ∞: ∞·0
+            k = hi / w  # w_hi X in b's units
+            amp = k * np.minimum(1.0, hi * t)
+            s_hat = np.where(flat, t, np.minimum(t, (t + inv) / 2)) / w
+            m = np.minimum(1.0, hi * t) / w
+        c_hat = np.where(flat, t * t / 2, np.minimum(t * t / 2, t * half))
+        z = k[:, None] * (_hypot(a, b) if rot is None else rot)  # ≥ √(a² + k²b²), k ≥ 1
+        bound = (t * half)[:, None] * z + (m * half)[:, None] * b  # rotated
+        # the entrywise forms, where they can be the smaller (w_lo t < 3; elsewhere they are
+        # within a few k = w̃/w_lo ≈ 1 of the rotated ones): a min over honest bounds
+        near = np.flatnonzero(lo * t < 3)
+        if near.size:
+            an, bn = a[near], b[near]
+            z[near] = np.where(flat[near, None], an + amp[near, None] * bn,
+                               np.minimum(z[near], an + amp[near, None] * bn))
+            ent = c_hat[near, None] * an + s_hat[near, None] * bn
+            bound[near] = np.where(flat[near, None], ent, np.minimum(bound[near], ent))
+        err = e[:, None] * bound
+    if not np.all(np.isfinite(e)):  # e = ∞ (an unresolved cluster): ∞·0 where a term is 0
+        err = np.where(bound == 0, np.where(np.isfinite(e)[:, None], 0.0, np.inf), err)
+        z = np.where(np.isnan(z), np.inf, z)
+    return z, err
+
+def _hypot(a, b):
+    # ≥ √(a² + b²) for a, b ≥ 0 (np.hypot is ~10× slower here): the squares' underflow is caught
+    # by max(a, b), the rounding by 1 + 4ε
+    return np.maximum(np.sqrt(a * a + b * b) * (1 + 4 * np.finfo(float).eps), np.maximum(a, b))
 
 def means_roundoff(w, readout, mean0, t_max: float, mu_error=None, *, nufft: bool = True) -> float:
     """Bound on the error of every observed mean ⟨x_a(t)⟩, ⟨p_a(t)⟩ for |t| ≤ t_max: the trig
