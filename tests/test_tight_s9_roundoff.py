@@ -183,7 +183,7 @@ def test_near_critical_family_is_honest(seed, delta):
     """err ≤ error_bound against the 40-digit reference for chains at 1 − delta of critical,
     r ∈ {0.3, 4, MAX_SQUEEZING}, T ∈ {0, 3}, at t ≤ 300 and at t up to 3/w_0 (the soft mode's
     phase O(1)); networks double precision cannot resolve at t = 0 are refused (skipped here).
-    Tightness, measured (docs/conventions.md): ≤ 100× on 60 of the 76 cases; the rest are the
+    Tightness, measured (docs/conventions.md): ≤ 100× on 58 of the 75 solved (51 before); the rest are the
     soft mode's eigenvalue enclosure (90–1800× its actual error) at t ~ 1/w_0 and the eigh
     residual's readout."""
     from harmosync.errors import HarmosyncError

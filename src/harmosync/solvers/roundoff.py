@@ -127,7 +127,10 @@ def mode_terms(w, e, t: float, a, b, rot=None, *, x_row: bool):
             (|sin x − x cos x| ≤ x³/3: its derivative x sin x ≤ x²);
       p row, rotated: |∂f/∂w'| ≤ τ·√(w'²X² + P²) + |X|·|sin w'τ|; entrywise:
             |∂_μ w' sin w'τ| = |sin w'τ + w'τ cos w'τ|/2w' ≤ min(τ, (τ + 1/w_lo)/2).
-    The smaller of the two forms per term. Near w' → 0 the entrywise form has no 1/w: the
+      split form (|sin| ≤ 1, the sine's and cosine's parts apart): x row |∂f/∂w'| ≤ τ|X| +
+            (|P|/w')·|w'τ cos w'τ − sin w'τ|/w' ≤ τ|X| + (|P|/w_lo)·√(τ² + 1/w_lo²); p row
+            ≤ τ|P| + |X|·|w'τ cos w'τ + sin w'τ| ≤ τ|P| + |X|·√(w_hi²τ² + 1).
+    The smallest of the forms per term. Near w' → 0 the entrywise form has no 1/w: the
     phase error t·δw of a soft mode is undone by its amplitude's (sin(wt)/w ≈ t); the rotated
     form, t·e/2w, is the old phase error plus the amplitude's e|b|/2w² beside it (which the
     phase alone missed: up to 2× on a p row's X part at small w't). Z likewise: x row
@@ -147,23 +150,25 @@ def mode_terms(w, e, t: float, a, b, rot=None, *, x_row: bool):
             amp = w * np.where(flat, t, np.minimum(t, inv))  # |P sin w'τ/w'| ≤ |P| min(τ, 1/w_lo), b's units
             s_hat = w * np.where(flat, t**3 / 6, np.minimum(t**3 / 6, (t * inv**2 + inv**3) / 2))
             m = k * np.minimum(t, inv)
+            split_b = k * np.sqrt(t * t + inv * inv)  # |x cos x − sin x| ≤ √(x² + 1)
         else:
             k = hi / w  # w_hi X in b's units
             amp = k * np.minimum(1.0, hi * t)
             s_hat = np.where(flat, t, np.minimum(t, (t + inv) / 2)) / w
             m = np.minimum(1.0, hi * t) / w
+            split_b = np.sqrt((hi * t) ** 2 + 1) / w  # |x cos x + sin x| ≤ √(x² + 1)
         c_hat = np.where(flat, t * t / 2, np.minimum(t * t / 2, t * half))
         z = k[:, None] * (_hypot(a, b) if rot is None else rot)  # ≥ √(a² + k²b²), k ≥ 1
         bound = (t * half)[:, None] * z + (m * half)[:, None] * b  # rotated
-        # the entrywise forms, where they can be the smaller (w_lo t < 3; elsewhere they are
-        # within a few k = w̃/w_lo ≈ 1 of the rotated ones): a min over honest bounds
-        near = np.flatnonzero(lo * t < 3)
+        # the entrywise and split forms, where they can be the smaller (w_lo t < 30; beyond,
+        # within 1 + 1/(w_lo t) of the rotated one): a min over honest bounds
+        near = np.flatnonzero(lo * t < 30)
         if near.size:
-            an, bn = a[near], b[near]
-            z[near] = np.where(flat[near, None], an + amp[near, None] * bn,
-                               np.minimum(z[near], an + amp[near, None] * bn))
+            an, bn, fn = a[near], b[near], flat[near, None]
+            z[near] = np.where(fn, an + amp[near, None] * bn, np.minimum(z[near], an + amp[near, None] * bn))
             ent = c_hat[near, None] * an + s_hat[near, None] * bn
-            bound[near] = np.where(flat[near, None], ent, np.minimum(bound[near], ent))
+            split = (t * half[near])[:, None] * an + (split_b[near] * half[near])[:, None] * bn
+            bound[near] = np.where(fn, ent, np.minimum(bound[near], np.minimum(ent, split)))
         err = e[:, None] * bound
     if not np.all(np.isfinite(e)):  # e = ∞ (an unresolved cluster): ∞·0 where a term is 0
         err = np.where(bound == 0, np.where(np.isfinite(e)[:, None], 0.0, np.inf), err)
