@@ -32,6 +32,7 @@ from test_bound_tightness import critical_scale
 from harmosync import dynamics as dy
 from harmosync import network as nw
 from harmosync import states as st
+from harmosync.errors import HarmosyncError
 from harmosync.solvers import roundoff as ro
 from harmosync.solvers import trigsum as ts
 
@@ -53,7 +54,8 @@ def _exact_term(mu, x, p, t, x_row: bool, against=None):
 
 
 MODES = [  # (μ̃, e/μ̃): soft modes far and near their enclosure's limit, e ≥ μ̃, hard modes
-    (2e-13, 7e-9), (1e-10, 1e-3), (1e-8, 0.5), (1e-8, 2.0), (0.3, 1e-15), (2.5, 4e-15), (1e4, 1e-14)]
+    (2e-13, 7e-9), (1e-10, 1e-3), (1e-8, 0.5), (1e-8, 2.0), (0.3, 1e-15), (2.5, 4e-15),
+    (1e4, 1e-14)]
 
 
 @pytest.mark.parametrize("mu_c, rel", MODES)
@@ -72,12 +74,14 @@ def test_mode_terms_bound_the_exact_propagator(mu_c, rel, x_row):
             a, b = (abs(x), abs(p) / w[0]) if x_row else (abs(p), abs(x) * w[0])
             z, err = ro.mode_terms(w, e, t_max, np.array([[a]]), np.array([[b]]), x_row=x_row)
             with mp.workdps(30):  # μ within e of μ̃ exactly (a double μ̃ ± e would round)
-                mus = [mp.mpf(mu_c) + mp.mpf(e[0]) * mp.mpf(u) for u in (-1.0, 1.0, rng.uniform(-1, 1))]
+                mus = [mp.mpf(mu_c) + mp.mpf(e[0]) * mp.mpf(u)
+                       for u in (-1.0, 1.0, rng.uniform(-1, 1))]
             for mu in mus:
                 if mu <= 0:
                     continue
                 for t in np.concatenate([[t_max, -t_max], t_max * rng.uniform(-1, 1, 6)]):
-                    assert abs(_exact_term(mu, x, p, t, x_row)) <= z[0, 0] * (1 + 1e-12), (tw, x, p, z)
+                    value = abs(_exact_term(mu, x, p, t, x_row))
+                    assert value <= z[0, 0] * (1 + 1e-12), (tw, x, p, z)
                     moved = abs(_exact_term(mu, x, p, t, x_row, against=mu_c))
                     assert moved <= err[0, 0] * (1 + 1e-9), (tw, x, p, mu, t, moved, err)
 
@@ -91,7 +95,8 @@ def test_the_phase_alone_missed_half_of_a_p_rows_x_part():
     exact = abs(_exact_term(mu_c + e, 1.0, 0.0, t, False, against=mu_c))
     old = t * e / (w + np.sqrt(mu_c - e)) * w  # t·δw·|b|, b = w̃X
     assert old < 0.6 * exact
-    _, err = ro.mode_terms(np.array([w]), np.array([e]), t, np.array([[0.0]]), np.array([[w]]), x_row=False)
+    _, err = ro.mode_terms(np.array([w]), np.array([e]), t, np.array([[0.0]]), np.array([[w]]),
+                           x_row=False)
     assert exact <= err[0, 0] <= 1.1 * exact
 
 
@@ -122,7 +127,8 @@ def test_soft_trig_sums_are_within_the_direct_bound(seed):
     for i, (u, sign) in enumerate(((r / np.sqrt(w), 1.0), (r * np.sqrt(w), -1.0))):
         for j in range(r.shape[0]):
             # x rows α = u c_q, β = u c_p (scaled); p rows α = u c_p, β = −u c_q. The exact sum
-            # keeps the unscaled amplitudes: X = u c_q, P = u c_p w̃ (x) or P = u c_p, X = u c_q/w̃ (p)
+            # keeps the unscaled amplitudes: X = u c_q, P = u c_p w̃ (x rows) or P = u c_p,
+            # X = u c_q/w̃ (p rows)
             a_q, a_p = (cq, cp) if i == 0 else (cp, cq)
             alpha, beta = u[j][:, None] * a_q, sign * u[j][:, None] * a_p
             wt = np.sqrt(mu_true)
@@ -159,8 +165,8 @@ def _near_critical(delta, seed=0):
 
 
 def _solve_against_reference(net, r, temperature, times):
-    init = st.InitialState(st.product(*(st.squeezed(w, r, 0.7, x=1.0, p=-0.5) for w in net.probes.frequencies)),
-                           temperature)
+    states = (st.squeezed(w, r, 0.7, x=1.0, p=-0.5) for w in net.probes.frequencies)
+    init = st.InitialState(st.product(*states), temperature)
     observe = [0, 1, net.size - 1]
     sol = dy.solve(net, init, method="dense", observe=observe, t_max=max(times))
     ref_mean, ref_cov = Reference(net, init, observe=observe).moments(times)
@@ -173,7 +179,8 @@ def test_near_critical_squeezed_case_is_within_100x():
     """test_review_s8's near-critical squeezed case (K at 1 − 1e-9 of critical, lowest w 4.5e-7,
     probes at MAX_SQUEEZING, T = 0, t ≤ 300): err ≤ bound ≤ 100·max(err, 1e-13·scale) (was
     238 against 1.2e-3, 2e5×; now 0.043, 36×)."""
-    err, bound, scale = _solve_against_reference(_near_critical(1e-9), st.MAX_SQUEEZING, 0.0, [0.0, 1.0, 37.0, 300.0])
+    err, bound, scale = _solve_against_reference(_near_critical(1e-9), st.MAX_SQUEEZING, 0.0,
+                                                 [0.0, 1.0, 37.0, 300.0])
     assert err <= bound <= 100 * max(err, 1e-13 * scale), (err, bound)
 
 
@@ -183,10 +190,9 @@ def test_near_critical_family_is_honest(seed, delta):
     """err ≤ error_bound against the 40-digit reference for chains at 1 − delta of critical,
     r ∈ {0.3, 4, MAX_SQUEEZING}, T ∈ {0, 3}, at t ≤ 300 and at t up to 3/w_0 (the soft mode's
     phase O(1)); networks double precision cannot resolve at t = 0 are refused (skipped here).
-    Tightness, measured (docs/conventions.md): ≤ 100× on 58 of the 75 solved (51 before); the rest are the
-    soft mode's eigenvalue enclosure (90–1800× its actual error) at t ~ 1/w_0 and the eigh
+    Tightness, measured (docs/conventions.md): ≤ 100× on 58 of the 75 solved (51 before); the
+    rest are the soft mode's eigenvalue enclosure (90–1800× its actual error) at t ~ 1/w_0 and the eigh
     residual's readout."""
-    from harmosync.errors import HarmosyncError
     net = _near_critical(delta, seed)
     w0 = float(np.sqrt(np.linalg.eigvalsh(net.potential())[0]))
     for r in (0.3, 4.0, st.MAX_SQUEEZING):

@@ -384,7 +384,8 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     q = np.concatenate([rho_s @ np.abs(qx), rho_s @ np.abs(qp)])
     factors = ((qx, tx, sw[:, None] * f), (qp, tp, f / sw[:, None]))
     e_core = core_roundoff(rho_s, q, factors, (kx, kqp, kp), (c, lam, vec, keep), (vq, vp),
-                           zeta.size + 2 * p + 4, exact=exact_core, others=e_skel + e_rule_r, unit_rows=soft)
+                           zeta.size + 2 * p + 4, exact=exact_core, others=e_skel + e_rule_r,
+                           unit_rows=soft)
     e_drop = _dropped_error(readout, w, lam[small], qx, qp, vec[:split, small], vec[split:, small])
     e_in = input_roundoff(mu, a, vs, psi, env_d, env_c, kern, (np.abs(omega), np.abs(omega * zeta)),
                           (rho_x, rho_p), others=e_skel + e_rule_r + e_core + e_drop, inv=inv)
@@ -466,7 +467,8 @@ def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0, *, exac
     qv = q
     if np.size(unit_rows):  # their products 1·V_jr are exact: q less their share
         rows = np.asarray(unit_rows, dtype=int)
-        qv = np.maximum(q - np.concatenate([rho[rows] @ np.abs(qx[rows]), rho[rows] @ np.abs(qp[rows])]), 0.0)
+        own = np.concatenate([rho[rows] @ np.abs(qx[rows]), rho[rows] @ np.abs(qp[rows])])
+        qv = np.maximum(q - own, 0.0)
     sr = gam(d) * (qv @ av[:, keep])
     e_qv = float(np.abs(lam[keep]) @ (2 * sr * zr + sr**2))
     gk, extra = gam(2 * m + kterms + 2), 0.0
@@ -480,7 +482,8 @@ def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0, *, exac
             gk, extra, e_eigh = n_ld * ulp_ld / (1 - n_ld * ulp_ld), dc, e_dc
     if readout(np.zeros_like(res), 0.0, g_res) > 0.5 * (e_eigh + e_qr + e_qv + others):
         ld = np.longdouble
-        res_ld = np.abs((vec.astype(ld) * lam.astype(ld)) @ vec.T.astype(ld) - c.astype(ld)).astype(float)
+        vl = vec.astype(ld)
+        res_ld = np.abs((vl * lam.astype(ld)) @ vl.T - c.astype(ld)).astype(float)
         res_ld = np.maximum(res_ld, res_ld.T) * (1 + 2 * ulp)  # + its rounding to double
         e_eigh = min(e_eigh, readout(res_ld + extra, gk, gam(d + 2, ulp_ld)))
     return (e_eigh + e_qr + e_qv) * (1 + 1e-6)  # the bound's own sums

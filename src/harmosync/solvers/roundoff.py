@@ -87,7 +87,7 @@ def trig_sum_errors(w, readout, coef_q, coef_p, t_max: float, mu_error=None, *, 
     e = np.broadcast_to(e, w.shape)
     cq, cp = np.abs(np.asarray(coef_q, float)), np.abs(np.asarray(coef_p, float))
     full, rot = cq + cp, _hypot(cq, cp)
-    s = np.minimum(1.0, w * t * (1 + 3 * eps))[:, None]  # ≥ |sin| of the exact and the rounded phase
+    s = np.minimum(1.0, w * t * (1 + 3 * eps))[:, None]  # ≥ |sin| of the exact and rounded phase
     theta = (3 * eps * w * t)[:, None]
     zx, ex = mode_terms(w, e, t, cq, cp, rot, x_row=True)  # x rows: a = c_q, b = c_p
     zp, ep = mode_terms(w, e, t, cp, cq, rot, x_row=False)  # p rows: a = c_p, b = c_q
@@ -147,7 +147,7 @@ def mode_terms(w, e, t: float, a, b, rot=None, *, x_row: bool):
     with np.errstate(over="ignore"):
         if x_row:
             k = w * inv  # P/w_lo in b's units
-            amp = w * np.where(flat, t, np.minimum(t, inv))  # |P sin w'τ/w'| ≤ |P| min(τ, 1/w_lo), b's units
+            amp = w * np.where(flat, t, np.minimum(t, inv))  # |P sin w'τ/w'| ≤ |P| min(τ, 1/w_lo)
             s_hat = w * np.where(flat, t**3 / 6, np.minimum(t**3 / 6, (t * inv**2 + inv**3) / 2))
             m = k * np.minimum(t, inv)
             split_b = k * np.sqrt(t * t + inv * inv)  # |x cos x − sin x| ≤ √(x² + 1)
@@ -165,7 +165,8 @@ def mode_terms(w, e, t: float, a, b, rot=None, *, x_row: bool):
         near = np.flatnonzero(lo * t < 30)
         if near.size:
             an, bn, fn = a[near], b[near], flat[near, None]
-            z[near] = np.where(fn, an + amp[near, None] * bn, np.minimum(z[near], an + amp[near, None] * bn))
+            small = an + amp[near, None] * bn
+            z[near] = np.where(fn, small, np.minimum(z[near], small))
             ent = c_hat[near, None] * an + s_hat[near, None] * bn
             split = (t * half[near])[:, None] * an + (split_b[near] * half[near])[:, None] * bn
             bound[near] = np.where(fn, ent, np.minimum(bound[near], np.minimum(ent, split)))
