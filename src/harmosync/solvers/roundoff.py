@@ -87,30 +87,29 @@ def trig_sum_errors(w, readout, coef_q, coef_p, t_max: float, mu_error=None, *, 
     e = np.broadcast_to(e, w.shape)
     cq, cp = np.abs(np.asarray(coef_q, float)), np.abs(np.asarray(coef_p, float))
     full, rot = cq + cp, _hypot(cq, cp)
-    s = np.minimum(1.0, w * t * (1 + 3 * eps))[:, None]  # ≥ |sin| of the exact and rounded phase
-    theta = (3 * eps * w * t)[:, None]
-    zx, ex = mode_terms(w, e, t, cq, cp, rot, x_row=True)  # x rows: a = c_q, b = c_p
-    zp, ep = mode_terms(w, e, t, cp, cq, rot, x_row=False)  # p rows: a = c_p, b = c_q
-    sm = np.minimum(1.0, w * t)
-    if nufft:
-        round_x = round_p = max(4 * eps * np.sqrt(w.size), NUFFT_FLOOR) * full
-    elif np.all(sm >= 1 / 3):  # (1 + 2s²)|a| + 3s|b| ≥ |a| + |b|
-        round_x = round_p = 4 * eps * np.sqrt(w.size) * full
-    else:
-        phi, sm = 4 * eps * np.sqrt(w.size), sm[:, None]
-        round_x = phi * np.minimum(full, (1 + 2 * sm * sm) * cq + 3 * sm * cp)
-        round_p = phi * np.minimum(full, (1 + 2 * sm * sm) * cp + 3 * sm * cq)
-    phase_x = theta * rot
-    phase_p = phase_x.copy()
-    near = np.flatnonzero(s[:, 0] < 1)  # where a sine may be below 1
-    if near.size:
-        sn, tn, rn = s[near], theta[near], rot[near]
-        phase_x[near] = tn * np.minimum(rn, sn * cq[near] + cp[near])
-        phase_p[near] = tn * np.minimum(rn, cq[near] + sn * cp[near])
-    dx = round_x + phase_x + ex
-    dp = round_p + phase_p + ep
+    zx, ex = _mode_apply(_mode_factors(w, e, t, True), e, cq, cp, rot)  # x rows: a = c_q, b = c_p
+    zp, ep = _mode_apply(_mode_factors(w, e, t, False), e, cp, cq, rot)  # p rows: a = c_p, b = c_q
+    # rounding and rounded phases, the same on both rows where every sine may reach 1
+    phi = max(4 * eps * np.sqrt(w.size), NUFFT_FLOOR) if nufft else 4 * eps * np.sqrt(w.size)
+    s = np.minimum(1.0, w * t * (1 + 3 * eps))  # ≥ |sin| of the exact and rounded phase
+    near = np.flatnonzero(s < 1)
+    ex_near, ep_near = ex[near], ep[near]
+    base = (3 * eps * w * t)[:, None] * rot
+    base += phi * full
+    ex += base
+    ep += base
+    if near.size:  # a smaller sine: the phase's min, and the direct tables' smaller intermediates
+        a, b, sn, rn, fn = cq[near], cp[near], s[near, None], rot[near], full[near]
+        tn = (3 * eps * w[near] * t)[:, None]
+        round_x = round_p = phi * fn
+        if not nufft:
+            sm = np.minimum(1.0, w[near] * t)[:, None]
+            round_x = phi * np.minimum(fn, (1 + 2 * sm * sm) * a + 3 * sm * b)
+            round_p = phi * np.minimum(fn, (1 + 2 * sm * sm) * b + 3 * sm * a)
+        ex[near] = ex_near + round_x + tn * np.minimum(rn, sn * a + b)
+        ep[near] = ep_near + round_p + tn * np.minimum(rn, a + sn * b)
     ux, up = r / np.sqrt(w), r * np.sqrt(w)
-    return np.vstack([ux @ zx, up @ zp]), np.vstack([ux @ dx, up @ dp])
+    return np.vstack([ux @ zx, up @ zp]), np.vstack([ux @ ex, up @ ep])
 
 def mode_terms(w, e, t: float, a, b, rot=None, *, x_row: bool):
     """Per mode and column (N, C): (Z, E) with |f(μ, τ)| ≤ Z and |f(μ, τ) − f(μ̃, τ)| ≤ E for all
@@ -137,8 +136,12 @@ def mode_terms(w, e, t: float, a, b, rot=None, *, x_row: bool):
     min(√(a² + (b w̃/w_lo)²), |a| + |b| w̃ min(t, 1/w_lo)); p row min(√(a² + (b w_hi/w̃)²),
     |a| + |b|(w_hi/w̃) min(1, w_hi t)). With ``rot`` ≥ √(a² + b²) given, √(a² + k²b²) ≤ k·rot
     (k ≥ 1) stands for it (one product instead of a hypot per term)."""
-    if t == 0:  # the propagator at τ = 0 is 1 whatever μ
-        return np.array(a, dtype=float), np.zeros(np.shape(a))
+    return _mode_apply(_mode_factors(w, np.broadcast_to(e, np.shape(w)), t, x_row), e, a, b,
+                       _hypot(a, b) if rot is None else rot)
+
+def _mode_factors(w, e, t: float, x_row: bool):
+    """mode_terms' per-mode factors (N,): (t, flat, near, k, amp, c_hat, s_hat, rotated's
+    b-factor, split's b-factor, t/2w_lo) — the forms of its docstring."""
     mu = w * w
     lo, hi = np.sqrt(np.maximum(mu - e, 0.0)), np.sqrt(mu + e)
     flat = lo < 1e-100  # the entrywise form only (1/w_lo would overflow)
@@ -158,19 +161,29 @@ def mode_terms(w, e, t: float, a, b, rot=None, *, x_row: bool):
             m = np.minimum(1.0, hi * t) / w
             split_b = np.sqrt((hi * t) ** 2 + 1) / w  # |x cos x + sin x| ≤ √(x² + 1)
         c_hat = np.where(flat, t * t / 2, np.minimum(t * t / 2, t * half))
-        z = k[:, None] * (_hypot(a, b) if rot is None else rot)  # ≥ √(a² + k²b²), k ≥ 1
-        bound = (t * half)[:, None] * z + (m * half)[:, None] * b  # rotated
-        # the entrywise and split forms, where they can be the smaller (w_lo t < 30; beyond,
-        # within 1 + 1/(w_lo t) of the rotated one): a min over honest bounds
-        near = np.flatnonzero(lo * t < 30)
+    # the entrywise and split forms where they can be the smaller (w_lo t < 30; beyond, within
+    # 1 + 1/(w_lo t) of the rotated one): a min over honest bounds
+    near = np.flatnonzero(lo * t < 30)
+    return t, flat, near, k, amp, c_hat, s_hat, m * half, split_b * half, t * half
+
+def _mode_apply(factors, e, a, b, rot):
+    """(Z, E) of :func:`mode_terms` from its per-mode ``factors`` (:func:`_mode_factors`)."""
+    t, flat, near, k, amp, c_hat, s_hat, m_half, split_half, t_half = factors
+    e = np.broadcast_to(e, k.shape)
+    if t == 0:  # the propagator at τ = 0 is 1 whatever μ
+        return np.array(a, dtype=float), np.zeros(np.shape(a))
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = k[:, None] * rot  # ≥ √(a² + k²b²), k ≥ 1
+        bound = t_half[:, None] * z
+        bound += m_half[:, None] * b  # the rotated form
         if near.size:
             an, bn, fn = a[near], b[near], flat[near, None]
             small = an + amp[near, None] * bn
             z[near] = np.where(fn, small, np.minimum(z[near], small))
             ent = c_hat[near, None] * an + s_hat[near, None] * bn
-            split = (t * half[near])[:, None] * an + (split_b[near] * half[near])[:, None] * bn
+            split = t_half[near, None] * an + split_half[near, None] * bn
             bound[near] = np.where(fn, ent, np.minimum(bound[near], np.minimum(ent, split)))
-        err = e[:, None] * bound
+        err = bound * e[:, None]
     if not np.all(np.isfinite(e)):  # e = ∞ (an unresolved cluster): ∞·0 where a term is 0
         err = np.where(bound == 0, np.where(np.isfinite(e)[:, None], 0.0, np.inf), err)
         z = np.where(np.isnan(z), np.inf, z)
