@@ -384,7 +384,8 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     q = np.concatenate([rho_s @ np.abs(qx), rho_s @ np.abs(qp)])
     factors = ((qx, tx, sw[:, None] * f), (qp, tp, f / sw[:, None]))
     e_core = core_roundoff(rho_s, q, factors, (kx, kqp, kp), (c, lam, vec, keep), (vq, vp),
-                           zeta.size + 2 * p + 4, exact=exact_core, others=e_skel + e_rule_r)
+                           zeta.size + 2 * p + 4, exact=exact_core, others=e_skel + e_rule_r,
+                           unit_rows=soft)
     e_drop = _dropped_error(readout, w, lam[small], qx, qp, vec[:split, small], vec[split:, small])
     e_in = input_roundoff(mu, a, vs, psi, env_d, env_c, kern, (np.abs(omega), np.abs(omega * zeta)),
                           (rho_x, rho_p), others=e_skel + e_rule_r + e_core + e_drop, inv=inv)
@@ -392,7 +393,7 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
                    float(e_skel + e_rule_r + e_core + e_drop + e_in))
 
 def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0, *, exact=None,
-                  others: float = 0.0) -> float:
+                  others: float = 0.0, unit_rows=()) -> float:
     """Bound on what the roundoff of Δ's factorisation does to every observed covariance entry
     [units of σ]: a posteriori residuals, read out componentwise. Exactly, Δ = G K Gᵀ with G =
     blkdiag(diag(√w)[F, E], diag(1/√w)[F, E]) (``factors``: (Q, T, G without E's exact columns)
@@ -414,8 +415,15 @@ def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0, *, exac
         s = ρᵀ|δ|: QTK(QT)ᵀ − GKGᵀ = δK(QT)ᵀ + QTKδᵀ − δKδᵀ reads out ≤ 2sᵀ|KTᵀ|q + sᵀ|K|s;
       * v = QV: |δv_r| ≤ γ_d|Q||V_r|: Σ_r |λ_r|(2s_r z_r + s_r²), s_r = γ_d qᵀ|V_r|,
         z_r = ρᵀ|v_r|.
+    When R's own rounding γ_{d+2}(|V||Λ||V|ᵀ + |c|) is more than half of this bound and of
+    ``others`` (the rest of Δ's bound) together (near-critical squeezed probes: Δ's eigenvalue
+    ~e^{2r}/w_0 on a soft mode, whose x row reads it ~1/w_0 times smaller, 1.1 of a 2.2 bound
+    against an error 1e-3), R is formed in long double from the same double V, Λ, c:
+    γ'_{d+2} (ε_u' = 2⁻⁶⁴) instead, plus the rounding of |R'| to double. And v = QV is exact
+    on the rows of Q that are a unit vector (``unit_rows``: the soft modes, whose rows hold
+    only their own column of E: one term, 1·V_jr): those rows carry no γ_d.
     When the worst case γ_{2m+2+kterms}|T||K||T|ᵀ is more than half of this bound and of
-    ``others`` (the rest of Δ's bound) together (chains at T > 0: kterms ≈ 350–500), ``exact``()
+    ``others`` together (chains at T > 0: kterms ≈ 350–500), ``exact``()
     gives c formed from the same data in long double (ε_u' = 2⁻⁶⁴), and c's actual error
     |c − c'| (a posteriori) plus γ'_{2m+2+kterms}|T||K||T|ᵀ replaces it (the smaller of the two
     bounds is kept; c itself, hence the moments, unchanged; 5–50 ms).
@@ -435,15 +443,17 @@ def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0, *, exac
     res, ac = np.abs((vec * lam) @ vec.T - c), np.abs(c)
     res, ak = np.maximum(res, res.T), np.maximum(ak, ak.T)  # symmetric X (λmax = spectral norm)
 
-    def readout(dc, gk):  # max |w_aᵀXw_b|, X z applied without forming |V||Λ||V|ᵀ or |T||K||T|ᵀ
+    def readout(dc, gk, gr):  # max |w_aᵀXw_b|, X z applied without forming |V||Λ||V|ᵀ or |T||K||T|ᵀ
         def x_apply(z):
-            return (dc @ z + gam(d + 2) * (av @ (np.abs(lam) * (z @ av)) + ac @ z)
+            return (dc @ z + gr * (av @ (np.abs(lam) * (z @ av)) + ac @ z)
                     + gk * (at @ (ak @ (z @ at))))
         xq = x_apply(q) + 1e-300
         w2 = float(rho @ rho) * (1 + 1e-6)  # ‖Q‖ ≤ 1 + O(Nd·ε_u)
         return min(float(q @ xq), w2 * float(np.max(x_apply(xq) / xq)))
 
-    e_eigh = readout(res, gam(2 * m + kterms + 2))
+    ulp_ld = 0.5 * float(np.finfo(np.longdouble).eps)
+    g_res = gam(d + 2)
+    e_eigh = readout(res, gam(2 * m + kterms + 2), g_res)
     s = np.zeros(2 * m)
     for i, (qq, tt, g) in enumerate(((qx, tx, gx), (qp, tp, gp))):
         n_f = g.shape[1]
@@ -454,15 +464,28 @@ def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0, *, exac
     kt = np.hstack([k[:, :m] @ tx.T, k[:, m:] @ tp.T])  # K Tᵀ, T block diagonal
     e_qr = float(2 * s @ (np.abs(kt) @ q) + gam(m) * (s @ ak) @ (q @ at) + s @ ak @ s)
     zr = rho @ np.abs(vectors[0]) + rho @ np.abs(vectors[1])
-    sr = gam(d) * (q @ av[:, keep])
+    qv = q
+    if np.size(unit_rows):  # their products 1·V_jr are exact: q less their share
+        rows = np.asarray(unit_rows, dtype=int)
+        own = np.concatenate([rho[rows] @ np.abs(qx[rows]), rho[rows] @ np.abs(qp[rows])])
+        qv = np.maximum(q - own, 0.0)
+    sr = gam(d) * (qv @ av[:, keep])
     e_qv = float(np.abs(lam[keep]) @ (2 * sr * zr + sr**2))
-    worst = gam(2 * m + kterms + 2) * float((q @ at) @ ak @ (at.T @ q))  # its share, roughly
+    gk, extra = gam(2 * m + kterms + 2), 0.0
+    worst = gk * float((q @ at) @ ak @ (at.T @ q))  # its share, roughly
     if exact is not None and worst > 0.5 * (e_eigh + e_qr + e_qv + others):
-        ulp_ld = 0.5 * float(np.finfo(np.longdouble).eps)
         n_ld = 2 * m + kterms + 2
         dc = np.abs(c - exact()).astype(float) * (1 + 4 * ulp)  # its own rounding, to ld and to double
         dc = np.maximum(dc, dc.T)
-        e_eigh = min(e_eigh, readout(res + dc, n_ld * ulp_ld / (1 - n_ld * ulp_ld)))
+        e_dc = readout(res + dc, n_ld * ulp_ld / (1 - n_ld * ulp_ld), g_res)
+        if e_dc < e_eigh:
+            gk, extra, e_eigh = n_ld * ulp_ld / (1 - n_ld * ulp_ld), dc, e_dc
+    if readout(np.zeros_like(res), 0.0, g_res) > 0.5 * (e_eigh + e_qr + e_qv + others):
+        ld = np.longdouble
+        vl = vec.astype(ld)
+        res_ld = np.abs((vl * lam.astype(ld)) @ vl.T - c.astype(ld)).astype(float)
+        res_ld = np.maximum(res_ld, res_ld.T) * (1 + 2 * ulp)  # + its rounding to double
+        e_eigh = min(e_eigh, readout(res_ld + extra, gk, gam(d + 2, ulp_ld)))
     return (e_eigh + e_qr + e_qv) * (1 + 1e-6)  # the bound's own sums
 
 def _dropped_error(readout, w, lam, qx, qp, cx, cp, top: int = 16) -> float:

@@ -60,29 +60,139 @@ NUFFT_FLOOR = 6e-14
 
 def trig_sum_errors(w, readout, coef_q, coef_p, t_max: float, mu_error=None, *, nufft: bool = True):
     """Bounds for the trig sums z(t) = Σ_k u_k [c_q,k cos(w_k t) + c_p,k sin(w_k t)] that give
-    every observed x (u = r/√w) and p (u = r√w) row, for each column of ``coef_q``, ``coef_p``
-    (N, C), over |t| ≤ t_max: returns (Z, dZ), both (2n, C) (the x rows, then the p rows), with
-    |z(t)| ≤ Z and |z̃(t) − z(t)| ≤ dZ. Each term carries
-      * summation and evaluation roundoff φ_s of |u_k|(|c_q| + |c_p|): 4ε√N for the direct
-        tables (``nufft`` False), max(4ε√N, NUFFT_FLOOR) when the non-uniform FFT may run;
-      * a phase error θ_k = 3ε w_k t (w_k, t's split into block start and table offsets, and
-        the products each rounded: :func:`harmosync.solvers.trigsum.direct`) + t·δw_k, with
-        δw_k = |√μ̃_k − √μ_k| = e_k/(√μ̃_k + √μ_k) ≤ e_k/(w_k + √max(μ̃_k − e_k, 0)) for the
-        eigenvalue error e_k (``mu_error``), of |u_k|·√(c_q² + c_p²) (a rotated phasor:
-        |A cos(θ + δ − φ) − A cos(θ − φ)| ≤ A|δ|)."""
+    every observed x (u = r/√w) and p (u = r√w, c_q and c_p swapped: −c_q sin + c_p cos) row,
+    for each column of ``coef_q``, ``coef_p`` (N, C), over |t| ≤ t_max: returns (Z, dZ), both
+    (2n, C) (the x rows, then the p rows), with |z(t)| ≤ Z and |z̃(t) − z(t)| ≤ dZ, z the exact
+    sum (exact eigenvalues μ_k), z̃ the computed one (w_k = √μ̃_k). Term by term, with a the
+    cosine's and b the sine's coefficient (|u_k| times):
+      * |z| ≤ Z from :func:`mode_terms` (the exact propagator, μ_k within e_k of μ̃_k);
+      * summation and evaluation roundoff: φ_s = 4ε√N of the terms' size: for the direct tables
+        (``nufft`` False; cos/sin(w t) directly, or the table cos/sin(w τ) (τ < 2t_max) against
+        the coefficients rotated to the block start t_b) every intermediate is within
+        (1 + 2s²)|a| + 3s|b| (s = min(1, w t_max)), charged where below |a| + |b|; when the
+        non-uniform FFT may run, max(4ε√N, NUFFT_FLOOR)·(|a| + |b|) (its error is relative to
+        Σ_k |c_k|, whatever the phases);
+      * the rounded phases, θ_k = 3ε w_k t (w_k, t's split into block start and table offsets,
+        and the products each rounded: :func:`harmosync.solvers.trigsum.direct`): a pure phase
+        error, ≤ θ_k·min(√(a² + b²), s'|a| + |b|) (a rotated phasor: |A cos(x + δ − φ) −
+        A cos(x − φ)| ≤ A|δ|; or term by term, |sin x − sin y| ≤ |x − y| and |cos x − cos y| ≤
+        |x − y|·max|sin| between x and y, s' = min(1, w t(1 + 3ε)));
+      * the eigenvalue error e_k (``mu_error``; default 8ε max μ̃): the propagator at μ̃_k
+        against μ_k, from :func:`mode_terms`."""
     w = np.asarray(w, float)
     r = np.abs(np.atleast_2d(np.asarray(readout, float)))
     eps = np.finfo(float).eps
     t = float(t_max) if np.isfinite(t_max) else 0.0
     e = 8 * eps * float(w.max()) ** 2 if mu_error is None else np.asarray(mu_error, float)
-    dw = e / (w + np.sqrt(np.maximum(w * w - e, 0.0)))
-    theta = 3 * eps * w * t + t * dw
-    phi = max(4 * eps * np.sqrt(w.size), NUFFT_FLOOR if nufft else 0.0)
+    e = np.broadcast_to(e, w.shape)
     cq, cp = np.abs(np.asarray(coef_q, float)), np.abs(np.asarray(coef_p, float))
-    size = cq + cp
-    err = phi * size + theta[:, None] * np.hypot(cq, cp)
+    full, rot = cq + cp, _hypot(cq, cp)
+    zx, ex = _mode_apply(_mode_factors(w, e, t, True), e, cq, cp, rot)  # x rows: a = c_q, b = c_p
+    zp, ep = _mode_apply(_mode_factors(w, e, t, False), e, cp, cq, rot)  # p rows: a = c_p, b = c_q
+    # rounding and rounded phases, the same on both rows where every sine may reach 1
+    phi = max(4 * eps * np.sqrt(w.size), NUFFT_FLOOR) if nufft else 4 * eps * np.sqrt(w.size)
+    s = np.minimum(1.0, w * t * (1 + 3 * eps))  # ≥ |sin| of the exact and rounded phase
+    near = np.flatnonzero(s < 1)
+    ex_near, ep_near = ex[near], ep[near]
+    base = (3 * eps * w * t)[:, None] * rot
+    base += phi * full
+    ex += base
+    ep += base
+    if near.size:  # a smaller sine: the phase's min, and the direct tables' smaller intermediates
+        a, b, sn, rn, fn = cq[near], cp[near], s[near, None], rot[near], full[near]
+        tn = (3 * eps * w[near] * t)[:, None]
+        round_x = round_p = phi * fn
+        if not nufft:
+            sm = np.minimum(1.0, w[near] * t)[:, None]
+            round_x = phi * np.minimum(fn, (1 + 2 * sm * sm) * a + 3 * sm * b)
+            round_p = phi * np.minimum(fn, (1 + 2 * sm * sm) * b + 3 * sm * a)
+        ex[near] = ex_near + round_x + tn * np.minimum(rn, sn * a + b)
+        ep[near] = ep_near + round_p + tn * np.minimum(rn, a + sn * b)
     ux, up = r / np.sqrt(w), r * np.sqrt(w)
-    return np.vstack([ux @ size, up @ size]), np.vstack([ux @ err, up @ err])
+    return np.vstack([ux @ zx, up @ zp]), np.vstack([ux @ ex, up @ ep])
+
+def mode_terms(w, e, t: float, a, b, rot=None, *, x_row: bool):
+    """Per mode and column (N, C): (Z, E) with |f(μ, τ)| ≤ Z and |f(μ, τ) − f(μ̃, τ)| ≤ E for all
+    |τ| ≤ t and |μ − μ̃| ≤ e, where f is one term of an observed row in unscaled normal
+    coordinates: on an x row f = X cos(√μ τ) + P sin(√μ τ)/√μ, on a p row f = −√μ X sin(√μ τ)
+    + P cos(√μ τ), with the computed term's cosine coefficient |a| and sine coefficient |b|
+    (scaled: x row a = X, b = P/w̃; p row a = P, b = w̃X; w̃ = √μ̃ = ``w``). The computed
+    modes are exact modes of V + δV (δV = U diag(μ̃ − μ) Uᵀ), the initial state is exact in
+    unscaled coordinates: the eigenvalue error moves the propagator, amplitude and phase
+    together. Mean value theorem on [μ̃ − e, μ̃ + e] (w' = √μ' ≥ w_lo = √max(μ̃ − e, 0), ≤ w_hi):
+      x row, rotated form: |∂f/∂w'| ≤ τ·√(X² + P²/w'²) + |P|·|sin w'τ|/w'², ∂μ' = 2w'∂w';
+            entrywise: |∂_μ cos(w'τ)| = τ|sin w'τ|/2w' ≤ min(τ²/2, τ/2w_lo),
+            |∂_μ sin(w'τ)/w'| = |w'τ cos w'τ − sin w'τ|/2w'³ ≤ min(τ³/6, (τ/w_lo² + 1/w_lo³)/2)
+            (|sin x − x cos x| ≤ x³/3: its derivative x sin x ≤ x²);
+      p row, rotated: |∂f/∂w'| ≤ τ·√(w'²X² + P²) + |X|·|sin w'τ|; entrywise:
+            |∂_μ w' sin w'τ| = |sin w'τ + w'τ cos w'τ|/2w' ≤ min(τ, (τ + 1/w_lo)/2).
+      split form (|sin| ≤ 1, the sine's and cosine's parts apart): x row |∂f/∂w'| ≤ τ|X| +
+            (|P|/w')·|w'τ cos w'τ − sin w'τ|/w' ≤ τ|X| + (|P|/w_lo)·√(τ² + 1/w_lo²); p row
+            ≤ τ|P| + |X|·|w'τ cos w'τ + sin w'τ| ≤ τ|P| + |X|·√(w_hi²τ² + 1).
+    The smallest of the forms per term. Near w' → 0 the entrywise form has no 1/w: the
+    phase error t·δw of a soft mode is undone by its amplitude's (sin(wt)/w ≈ t); the rotated
+    form, t·e/2w, is the old phase error plus the amplitude's e|b|/2w² beside it (which the
+    phase alone missed: up to 2× on a p row's X part at small w't). Z likewise: x row
+    min(√(a² + (b w̃/w_lo)²), |a| + |b| w̃ min(t, 1/w_lo)); p row min(√(a² + (b w_hi/w̃)²),
+    |a| + |b|(w_hi/w̃) min(1, w_hi t)). With ``rot`` ≥ √(a² + b²) given, √(a² + k²b²) ≤ k·rot
+    (k ≥ 1) stands for it (one product instead of a hypot per term)."""
+    return _mode_apply(_mode_factors(w, np.broadcast_to(e, np.shape(w)), t, x_row), e, a, b,
+                       _hypot(a, b) if rot is None else rot)
+
+def _mode_factors(w, e, t: float, x_row: bool):
+    """mode_terms' per-mode factors (N,): (t, flat, near, k, amp, c_hat, s_hat, rotated's
+    b-factor, split's b-factor, t/2w_lo) — the forms of its docstring."""
+    mu = w * w
+    lo, hi = np.sqrt(np.maximum(mu - e, 0.0)), np.sqrt(mu + e)
+    flat = lo < 1e-100  # the entrywise form only (1/w_lo would overflow)
+    inv = 1.0 / np.where(flat, 1.0, lo)  # 1/w_lo
+    half = inv / 2
+    with np.errstate(over="ignore"):
+        if x_row:
+            k = w * inv  # P/w_lo in b's units
+            amp = w * np.where(flat, t, np.minimum(t, inv))  # |P sin w'τ/w'| ≤ |P| min(τ, 1/w_lo)
+            s_hat = w * np.where(flat, t**3 / 6, np.minimum(t**3 / 6, (t * inv**2 + inv**3) / 2))
+            m = k * np.minimum(t, inv)
+            split_b = k * np.sqrt(t * t + inv * inv)  # |x cos x − sin x| ≤ √(x² + 1)
+        else:
+            k = hi / w  # w_hi X in b's units
+            amp = k * np.minimum(1.0, hi * t)
+            s_hat = np.where(flat, t, np.minimum(t, (t + inv) / 2)) / w
+            m = np.minimum(1.0, hi * t) / w
+            split_b = np.sqrt((hi * t) ** 2 + 1) / w  # |x cos x + sin x| ≤ √(x² + 1)
+        c_hat = np.where(flat, t * t / 2, np.minimum(t * t / 2, t * half))
+    # the entrywise and split forms where they can be the smaller (w_lo t < 30; beyond, within
+    # 1 + 1/(w_lo t) of the rotated one): a min over honest bounds
+    near = np.flatnonzero(lo * t < 30)
+    return t, flat, near, k, amp, c_hat, s_hat, m * half, split_b * half, t * half
+
+def _mode_apply(factors, e, a, b, rot):
+    """(Z, E) of :func:`mode_terms` from its per-mode ``factors`` (:func:`_mode_factors`)."""
+    t, flat, near, k, amp, c_hat, s_hat, m_half, split_half, t_half = factors
+    e = np.broadcast_to(e, k.shape)
+    if t == 0:  # the propagator at τ = 0 is 1 whatever μ
+        return np.array(a, dtype=float), np.zeros(np.shape(a))
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = k[:, None] * rot  # ≥ √(a² + k²b²), k ≥ 1
+        bound = t_half[:, None] * z
+        bound += m_half[:, None] * b  # the rotated form
+        if near.size:
+            an, bn, fn = a[near], b[near], flat[near, None]
+            small = an + amp[near, None] * bn
+            z[near] = np.where(fn, small, np.minimum(z[near], small))
+            ent = c_hat[near, None] * an + s_hat[near, None] * bn
+            split = t_half[near, None] * an + split_half[near, None] * bn
+            bound[near] = np.where(fn, ent, np.minimum(bound[near], np.minimum(ent, split)))
+        err = bound * e[:, None]
+    if not np.all(np.isfinite(e)):  # e = ∞ (an unresolved cluster): ∞·0 where a term is 0
+        err = np.where(bound == 0, np.where(np.isfinite(e)[:, None], 0.0, np.inf), err)
+        z = np.where(np.isnan(z), np.inf, z)
+    return z, err
+
+def _hypot(a, b):
+    # ≥ √(a² + b²) for a, b ≥ 0 (np.hypot is ~10× slower here): the squares' underflow is caught
+    # by max(a, b), the rounding by 1 + 4ε
+    return np.maximum(np.sqrt(a * a + b * b) * (1 + 4 * np.finfo(float).eps), np.maximum(a, b))
 
 def means_roundoff(w, readout, mean0, t_max: float, mu_error=None, *, nufft: bool = True) -> float:
     """Bound on the error of every observed mean ⟨x_a(t)⟩, ⟨p_a(t)⟩ for |t| ≤ t_max: the trig
