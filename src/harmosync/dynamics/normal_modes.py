@@ -40,13 +40,14 @@ evaluation reaches a later |t|: read it after evaluating); the means' part alone
   parameters in Laplacian form, :func:`~.spectrum.refine_soft_modes`; chain: the modes most
   like a probe, by the arrowhead's residual, the soft ones recomputed in Laplacian form as the
   dense path's, :func:`~.spectrum.refine_chain_soft`, the others by the a-priori
-  8ε(μ_k + 2‖V‖·|a_k|)); a cluster the enclosures cannot separate keeps Weyl's 8ε‖V‖ + ‖δV‖.
+  8ε(μ_k + 2‖V‖·|a_k|)); a cluster the per-mode enclosures cannot separate is enclosed as a
+  subspace (:func:`~harmosync.solvers.softgeometry.cluster_enclose`).
   e_k enters (i) the stationary split, to first order
   (``eigen_roundoff``: g(μ̃) for g(μ) in the stationary part, in Δ and between them) and (ii)
-  the phases: a frequency error e_k/(w̃_k + √(μ̃_k − e_k)) times t_max;
-* a dense eigh of V_E (graphs, defect chains with soft modes): its eigenvalues' errors through
+  the propagator, amplitude and phase, up to t_max (:func:`~harmosync.solvers.roundoff.mode_terms`);
+* a dense eigh of V_E (graphs, defect chains): its eigenvalues' errors through
   Δ, a Gram form over the poles of g (:func:`~harmosync.solvers.softmodes.environment_roundoff`);
-* the trig sums' roundoff and the phase error 2ε·w_k·t of the rounded products, per observed x
+* the trig sums' roundoff and the phase error 3ε·w_k·t of the rounded products, per observed x
   and p row and summed over modes with the amplitude of each (``trig_sum_errors``), for the
   means and for every pair of rows of the covariance: the direct tables' 4ε√N, raised to the
   NUFFT's floor once an evaluation runs the NUFFT (``NormalModeEvolution.cover``);
