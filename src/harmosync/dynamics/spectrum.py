@@ -714,18 +714,66 @@ def eigenvector_roundoff(b, w, readout, mean0, nu, values, vectors, t: float, fl
     if not np.size(nu) or not np.any(nu) and not np.size(values):
         return mean_err
     lam = np.asarray(values, float)
-    pos = lam > 0
-    ax, ap = np.abs(vectors[0]), np.abs(vectors[1])
-    q = gx**2 @ nu + gp**2 @ nu + ((gx @ ax[:, pos] + gp @ ap[:, pos]) ** 2) @ lam[pos] \
-        + floor * np.sum(gx**2 + gp**2, axis=1)
+    vx, vp = np.asarray(vectors[0], float), np.asarray(vectors[1], float)
     r = np.concatenate([u / sw, u * sw])  # |rows of x_a, p_a| in scaled normal coordinates
-    # gᵀσ′₀m_b(t), m_b(t) = r_b·(cos, sin) the row b of the rotation: diag(ν) part mode by mode
-    # (|g_x cos + g_p sin| ≤ √(g_x² + g_p²)), Δ's part through |λ_r|, the dropped part by Cauchy–Schwarz
-    cross = (np.sqrt(gx**2 + gp**2) * nu) @ r.T \
-        + (np.abs(lam) * (gx @ ax + gp @ ap)) @ (r @ np.sqrt(ax**2 + ap**2)).T \
-        + floor * np.outer(np.sqrt(np.sum(gx**2 + gp**2, axis=1)), np.sqrt(np.sum(r**2, axis=1)))
+    hot = _hot_modes(np.asarray(nu, float), lam, vx, vp)
+    cross, q = _initial_products(gx, gp, r, np.asarray(nu, float), lam, vx, vp, hot)
+    q = q + floor * np.sum(gx**2 + gp**2, axis=1)
+    cross = cross + floor * np.outer(np.sqrt(np.sum(gx**2 + gp**2, axis=1)), np.sqrt(np.sum(r**2, axis=1)))
     cov_err = float(np.max(cross + cross.T + np.sqrt(np.outer(q, q))))
     return max(mean_err, cov_err)
+
+
+#: the most modes whose rows of σ′₀ :func:`eigenvector_roundoff` forms exactly (:func:`_hot_modes`)
+HOT_MAX = 64
+
+
+def _hot_modes(nu, lam, vx, vp) -> np.ndarray:
+    """The modes (at most HOT_MAX, ascending) whose diagonal of σ′₀ = diag(ν, ν) + Σ_r λ_r v_r v_rᵀ
+    the split form ν_k + Σ_r |λ_r| v_rk² overstates more than 4× (a hot soft mode's ν ~ T/w
+    against Δ's −ν + ½ on a cold probe's mode: 6000× on review s8's stiff chain)."""
+    if not lam.size or not nu.size:
+        return np.zeros(0, dtype=int)
+    al = np.abs(lam)
+    split = nu + np.maximum(vx**2 @ al, vp**2 @ al)
+    exact = np.maximum(np.abs(nu + vx**2 @ lam), np.abs(nu + vp**2 @ lam))
+    ratio = split / np.maximum(exact, np.finfo(float).tiny)
+    cand = np.flatnonzero(ratio > 4)
+    return np.sort(cand[np.argsort(-ratio[cand])[:HOT_MAX]])
+
+
+def _initial_products(gx, gp, r, nu, lam, vx, vp, hot):
+    """(c, q) of :func:`eigenvector_roundoff`: c_ab ≥ max_t |g_aᵀσ′₀m_b(t)| and q_a ≥ g_aᵀσ′₀g_a for
+    |g_a| ≤ (``gx``, ``gp``) and m_b(t) = r_b·(cos, sin) mode by mode (|Σ_β s_(αk,βl) m_(b,βl)| ≤
+    r_bl·‖(s_(αk,xl), s_(αk,pl))‖), σ′₀ = diag(ν, ν) + Σ_r λ_r v_r v_rᵀ (``vx``, ``vp``: v_r's x and p
+    parts (N, R)). Its rows and columns of the ``hot`` modes exactly (their ν and Δ cancel), the
+    rest as diag(ν) mode by mode (|g_x cos + g_p sin| ≤ √(g_x² + g_p²)) plus Δ through |λ_r|
+    with v_r's hot entries zeroed (those entries are in the exact rows); q through σ′₀ ≼ diag(ν, ν)
+    + Σ_(λ_r > 0) λ_r v_r v_rᵀ on the rest (σ′₀ ≽ 0: √(q_a q_b) ≥ |g_aᵀσ′₀g_b|), the hot rows
+    entrywise, both orders (k hot or l hot: ≤ 2Σ_(k hot, all l))."""
+    nu, vx, vp = nu.copy(), vx.copy(), vp.copy()
+    cross = q = 0.0
+    if hot.size:
+        lx, lp = vx[hot] * lam, vp[hot] * lam  # (H, R)
+        sxx, sxp, spx, spp = lx @ vx.T, lx @ vp.T, lp @ vx.T, lp @ vp.T  # rows of σ′₀'s blocks (H, N)
+        idx = np.arange(hot.size)
+        sxx[idx, hot] += nu[hot]
+        spp[idx, hot] += nu[hot]
+        rows_x, rows_p = np.hypot(sxx, sxp), np.hypot(spx, spp)  # k hot: row (α, k) against l's (x, p)
+        cols_x, cols_p = np.hypot(sxx, spx), np.hypot(sxp, spp)  # l hot: row (α, k) against l's (x, p)
+        cold = np.ones(nu.size, bool)
+        cold[hot] = False
+        cross = (gx[:, hot] @ rows_x + gp[:, hot] @ rows_p) @ r.T \
+            + ((gx * cold) @ cols_x.T + (gp * cold) @ cols_p.T) @ r[:, hot].T
+        q = 2 * np.sum(gx[:, hot] * (gx @ np.abs(sxx).T + gp @ np.abs(sxp).T)
+                       + gp[:, hot] * (gx @ np.abs(spx).T + gp @ np.abs(spp).T), axis=1)
+        nu[hot], vx[hot], vp[hot] = 0.0, 0.0, 0.0
+    ax, ap = np.abs(vx), np.abs(vp)
+    pos = lam > 0
+    q = q + gx**2 @ nu + gp**2 @ nu + ((gx @ ax[:, pos] + gp @ ap[:, pos]) ** 2) @ lam[pos]
+    cross = cross + (np.sqrt(gx**2 + gp**2) * nu) @ r.T \
+        + (np.abs(lam) * (gx @ ax + gp @ ap)) @ (r @ np.sqrt(ax**2 + ap**2)).T
+    return cross, q
 
 
 class VectorTerm:
