@@ -232,10 +232,14 @@ def _probe_diagonal(pr) -> np.ndarray:
 def _potential_rounding(network: Network, *, v=None, diag=None, attachments=None):
     """(V as CSR, an entrywise bound on |V_exact − V|): V in double precision against V_exact
     formed from the same parameters in extended precision (as tests/reference_mp.py reads them:
-    Ω0² of a homogeneous chain from Ω0, the diagonal sums, the summed strengths K). The
-    off-diagonal bonds, λ and single K are the parameters themselves. ``v``: the network's V if
-    built already; with ``diag`` and ``attachments`` (0-based probe, 1-based site, K), a cut chain
-    instead."""
+    Ω0² of a homogeneous chain from Ω0, the diagonal sums, the summed strengths K), plus that
+    sum's own rounding, ≤ m·ε_ld·Σ|terms| for m terms (m ≤ the row's nonzeros + 2; Σ|terms| the
+    diagonal itself on a site's row, whose terms Ω², bonds and walls are ≥ 0, and |V_ii| + 2Σ|λ_ij|
+    on a probe's; Σ K of a summed K). The off-diagonal bonds, λ and single K are the parameters
+    themselves: 0 there (review s9: 8ε_ld|V| on every entry put 8e-11 on a stiff chain's bonds, and
+    through the AM–GM form of :func:`mode_perturbation` ~8e-11 on every pair of a soft probe's mode,
+    1e12× its |B|). ``v``: the network's V if built already; with ``diag`` and ``attachments``
+    (0-based probe, 1-based site, K), a cut chain instead."""
     ld = np.longdouble
     p = network.n_probes
     if diag is None:
@@ -244,15 +248,23 @@ def _potential_rounding(network: Network, *, v=None, diag=None, attachments=None
         v = network.potential(sparse=True) if v is None else v
     v = sp.csr_matrix(v)
     n = v.shape[0]
-    summed: dict[tuple[int, int], np.longdouble] = {}
+    eps_ld = 1.01 * float(np.finfo(ld).eps)
+    summed: dict[tuple[int, int], list] = {}
     for i, s, k in attachments:
-        summed[(i, p + s - 1)] = summed.get((i, p + s - 1), ld(0)) + ld(k)
+        summed.setdefault((i, p + s - 1), []).append(ld(k))
     idx = np.array(list(summed), dtype=int).reshape(-1, 2)
-    off = np.array([abs(summed[key] - ld(v[key])) for key in summed], dtype=float)
-    vals = np.concatenate([np.abs(np.asarray(diag, ld) - v.diagonal().astype(ld)).astype(float), off, off])
+    off = np.array([abs(sum(ks, ld(0)) - ld(v[key])) + (len(ks) * eps_ld * float(sum(abs(x) for x in ks))
+                                                        if len(ks) > 1 else 0.0)
+                    for key, ks in summed.items()], dtype=float)
+    diag = np.asarray(diag, ld)
+    terms = np.abs(diag.astype(float))
+    vp = abs(v[:p, :p])
+    terms[:p] += 2 * (np.asarray(vp.sum(axis=1)).ravel() - vp.diagonal())
+    own = (np.diff(v.indptr) + 2) * eps_ld * terms
+    vals = np.concatenate([np.abs(diag - v.diagonal().astype(ld)).astype(float) + own, off, off])
     rows = np.concatenate([np.arange(n), idx[:, 0], idx[:, 1]])
     cols = np.concatenate([np.arange(n), idx[:, 1], idx[:, 0]])
-    diff = sp.csr_matrix((vals, (rows, cols)), shape=v.shape) + 8 * float(np.finfo(ld).eps) * abs(v)
+    diff = sp.csr_matrix((vals, (rows, cols)), shape=v.shape)
     return v, sp.csr_matrix(diff.astype(float) * (1 + 1e-9))
 
 
