@@ -708,8 +708,9 @@ def eigenvector_roundoff(b, w, readout, mean0, nu, values, vectors, t: float, fl
     G_x = |U_a|(b ∘ |F_c|)/√w, G_p = |U_a|(b ∘ |F_s|)√w for x rows (F_k, F_c for p rows). Means:
     G·|y₀|. Covariance: δσ_ab = g_aᵀσ′₀m_b(t) + g_bᵀσ′₀m_a(t) + O(B²), m_a(t) the row a of the
     computed evolution in y₀'s coordinates, |m_a| ≤ r_a = |U_a|/√w (x rows), |U_a|√w (p rows),
-    bounded mode by mode on diag(ν, ν) and through |λ_r| on Δ; the second order by √(q_a q_b),
-    q_a ≥ g_aᵀσ′₀g_a; ``floor``:
+    bounded mode by mode on diag(ν, ν) and through |λ_r| on Δ, but σ′₀'s rows and columns of the
+    hot modes (ν and Δ cancelling, :func:`_hot_modes`) exactly (:func:`_initial_products`); the
+    second order by √(q_a q_b), q_a ≥ g_aᵀσ′₀g_a; ``floor``:
     the dropped eigenvalues of Δ (≤ floor·‖g‖²). The diagonal B_kk, μ_k's first-order shift, is
     left to the phase terms (|μ̃_k − μ_k| ≤ e_k, ``mu_error``). Finite ``t`` only (the
     evolution's ``cover`` calls it at each new horizon)."""
