@@ -235,8 +235,9 @@ FAMILY_SEEDS = [0, 2, 3, 4, 7, 8, 10, 11]  # 1: a MemoryError in stieltjes.varia
 
 @pytest.mark.parametrize("seed", FAMILY_SEEDS)
 def test_family_around_the_review_chain_is_honest(seed):
-    """err ≤ error_bound against the 40-digit reference, and the eigenvector term ≥ its exact
-    value (on a 21-point grid of t ≤ t_max)."""
+    """err ≤ error_bound against the 40-digit reference; the eigenvector term ≥ its exact value in
+    the means and the bound ≥ it in the covariance (a 21-point grid of t ≤ t_max; the term leaves
+    the refined soft modes' pairs in the covariance to vector_roundoff)."""
     try:
         net, init, observe, times = _family(seed)
     except HarmosyncError:  # an environment double precision cannot resolve (refused at build)
@@ -246,5 +247,5 @@ def test_family_around_the_review_chain_is_honest(seed):
     m = sol.moments(times)
     err = max(float(np.abs(m.cov - ref_cov).max()), float(np.abs(m.mean - ref_mean).max()))
     assert err <= sol.error_bound, (err, sol.error_bound)
-    exact = max(_exact_vector_error(net, init, observe, np.linspace(0, times[-1], 21)))
-    assert exact <= sol.vector_term(times[-1]), (exact, sol.vector_term(times[-1]))
+    means, cov = _exact_vector_error(net, init, observe, np.linspace(0, times[-1], 21))
+    assert means <= sol.vector_term(times[-1]) and cov <= sol.error_bound, (means, cov, sol.vector_term(times[-1]))

@@ -182,7 +182,8 @@ def dense_spectrum(network: Network, rows, window) -> Spectrum:
                 f"the network is within roundoff of its stability limit: the potential matrix's smallest "
                 f"eigenvalue {mu[0]:.3g} ± {err[0]:.2g} cannot be told from 0 beside its largest {mu[-1]:.3g}; "
                 "reduce the strengths K or raise the lowest frequencies")
-        b = _refined_mode_bound(v, rounding, mu, u, soft if res is not None else None, resid)
+        b = _refined_mode_bound(v, rounding, mu, u, soft if res is not None else None, resid,
+                                None if res is None else res[1])
         return Spectrum(mu, u[:p], u[list(rows)], env_d, env_c, err, env_rounding, res, env_rows, env_res, b)
     # the cut chain: a fixed-end chain of window.sites sites (the compression of V)
     m, offset = window.sites, window.lo - 1
@@ -199,7 +200,8 @@ def dense_spectrum(network: Network, rows, window) -> Spectrum:
     soft = soft_modes(lam)
     lam, err, res = refine_soft_modes(network, lam, u, rayleigh_errors(v, lam, u, rounding, resid), v=v,
                                       diag=diag_ld, onsite=onsite, attachments=att, rows=local)
-    b = _refined_mode_bound(v, rounding, lam, u, soft if res is not None else None, resid)
+    b = _refined_mode_bound(v, rounding, lam, u, soft if res is not None else None, resid,
+                            None if res is None else res[1])
     return Spectrum(lam, u[:p], u[local], env_d, env_c, err, residual=res, mode_bound=b)
 
 
@@ -402,14 +404,22 @@ VECTOR_TERM_MAX = 4000
 def dense_mode_bound(network: Network, mu, u, refined=None) -> tuple:
     """:func:`mode_perturbation` for a dense eigh (``mu``, ``u``) of ``network``'s whole V,
     ``refined``: the modes :func:`refine_soft_modes` recomputed (soft_modes of the μ it was
-    given; None: none)."""
-    return _refined_mode_bound(*_potential_rounding(network), mu, u, refined)
+    given; None: none), whose pairs' t (:func:`soft_pair_bound`) are recomputed as
+    :func:`refine_soft_modes` forms them (from Ũ's refined columns only)."""
+    v, rounding, p, d, d_err = laplacian_form(network)
+    soft_t = None
+    if refined is not None and np.size(refined) > 1:
+        radius = rayleigh_errors(v, mu, u, rounding)
+        soft_t = soft_mode_errors(v, p, d, d_err, mu, u, np.asarray(refined, int), radius, rounding)[2][1]
+    return _refined_mode_bound(v, rounding, mu, u, refined, soft_t=soft_t)
 
 
-def _refined_mode_bound(v, rounding, mu, u, refined=None, residual=None):
+def _refined_mode_bound(v, rounding, mu, u, refined=None, residual=None, soft_t=None):
     """:func:`mode_perturbation`, b = 0 on the pairs of the ``refined`` modes (their vectors'
     errors are vector_roundoff's); ``residual``: the eigh's :func:`residual_matrix` before they
-    were refined, whose columns are recomputed."""
+    were refined, whose columns are recomputed; ``soft_t``: the refined modes' t_l ≥
+    ‖X̂_(S∖l)ᵀr_l‖ (:func:`~harmosync.solvers.softmodes.soft_mode_errors`), which bounds b_means
+    on their pairs (:func:`soft_pair_bound`)."""
     if isinstance(refined, (bool, np.bool_)):
         raise TypeError("refined must be the indices of the refined modes (or None), not a bool")
     skip = None if refined is None or not np.size(refined) else np.asarray(refined, dtype=int)
@@ -417,7 +427,31 @@ def _refined_mode_bound(v, rounding, mu, u, refined=None, residual=None):
         res = residual[0].copy()
         res[:, skip] = residual_matrix(v, mu[skip], u[:, skip])[0]
         residual = (res,) + tuple(residual[1:])
-    return mode_perturbation(v, rounding, mu, u, skip, residual=residual)
+    b, g, full = mode_perturbation(v, rounding, mu, u, skip, residual=residual)
+    if skip is not None and soft_t is not None and skip.size > 1 and full is not b:
+        pair = np.ix_(skip, skip)
+        full[pair] = np.minimum(full[pair], soft_pair_bound(mu[skip], u[:, skip], g[pair], np.asarray(soft_t)[skip]))
+    return b, g, full
+
+
+def soft_pair_bound(mu, x, g, t) -> np.ndarray:
+    """b_kl ≥ |B_kl| for two refined soft modes k ≠ l (columns ``x`` (N, S), μ̃ ``mu`` the
+    rounded Rayleigh quotients ρ from V's parameters, g ≥ |G| on their pairs, t_l ≥ ‖X̂_(S∖l)ᵀr_l‖
+    with r_l = V_exact x̂_l − ρ_l x̂_l, x̂ = x/‖x‖; diagonal ∞): (ŨᵀV_exactŨ)_kl =
+    ‖x_k‖‖x_l‖ x̂_kᵀr_l + ρ_l(ŨᵀŨ)_kl exactly, so B_kl = (ŨᵀV_exactŨ − Λ̃ − (GΛ̃ + Λ̃G)/2)_kl =
+    ‖x_k‖‖x_l‖ x̂_kᵀr_l + G_kl(ρ_l − μ̃_l) + G_kl(μ̃_l − μ̃_k)/2, |ρ_l − μ̃_l| ≤ ε|μ̃_l|; B is
+    symmetric, so the smaller of both orders. The float V's residual (:func:`mode_perturbation`)
+    loses this: there ŨᵀR and ŨᵀδVŨ cancel (the refined vectors are V_exact's, not V's), each
+    ~ε·V_ii times the modes' overlap on the sites (1e10× |B| on a soft free chain's uniform mode
+    beside a soft probe's)."""
+    eps = np.finfo(float).eps
+    s = mu.size
+    nrm = np.sqrt(np.einsum("ij,ij->j", x, x)) * (1 + 1.01 * (x.shape[0] + 2) * eps)
+    dmu = np.abs(mu[:, None] - mu[None, :])
+    one = np.outer(nrm, nrm * t) + g * (eps * np.abs(mu)[None, :] + 0.5 * dmu)  # (k, l): t_l's order
+    out = np.minimum(one, one.T) * (1 + 8 * eps)
+    out[np.arange(s), np.arange(s)] = np.inf  # the diagonal: μ_k's shift, not this identity's
+    return out
 
 
 def mode_perturbation(v, rounding, mu, u, skip=None, residual=None) -> tuple:
