@@ -406,11 +406,11 @@ def dense_mode_bound(network: Network, mu, u, refined=None) -> tuple:
     ``refined``: the modes :func:`refine_soft_modes` recomputed (soft_modes of the μ it was
     given; None: none), whose pairs' t (:func:`soft_pair_bound`) are recomputed as
     :func:`refine_soft_modes` forms them (from Ũ's refined columns only)."""
+    if refined is None or np.size(refined) < 2:
+        return _refined_mode_bound(*_potential_rounding(network), mu, u, refined)
     v, rounding, p, d, d_err = laplacian_form(network)
-    soft_t = None
-    if refined is not None and np.size(refined) > 1:
-        radius = rayleigh_errors(v, mu, u, rounding)
-        soft_t = soft_mode_errors(v, p, d, d_err, mu, u, np.asarray(refined, int), radius, rounding)[2][1]
+    radius = rayleigh_errors(v, mu, u, rounding)
+    soft_t = soft_mode_errors(v, p, d, d_err, mu, u, np.asarray(refined, int), radius, rounding)[2][1]
     return _refined_mode_bound(v, rounding, mu, u, refined, soft_t=soft_t)
 
 
