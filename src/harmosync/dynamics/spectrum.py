@@ -196,7 +196,8 @@ def dense_spectrum(network: Network, rows, window) -> Spectrum:
                 f"the network is within roundoff of its stability limit: the potential matrix's smallest "
                 f"eigenvalue {mu[0]:.3g} ± {err[0]:.2g} cannot be told from 0 beside its largest {mu[-1]:.3g}; "
                 "reduce the strengths K or raise the lowest frequencies")
-        b = _refined_mode_bound(v, rounding, mu, u, soft if res is not None else None, resid)
+        b = _refined_mode_bound(v, rounding, mu, u, soft if res is not None else None, resid,
+                                None if res is None else res[1])
         return Spectrum(mu, u[:p], u[list(rows)], env_d, env_c, err, env_rounding, res, env_rows, env_res, b)
     # the cut chain: a fixed-end chain of window.sites sites (the compression of V)
     m, offset = window.sites, window.lo - 1
@@ -213,7 +214,8 @@ def dense_spectrum(network: Network, rows, window) -> Spectrum:
     soft = soft_modes(lam)
     lam, err, res = refine_soft_modes(network, lam, u, rayleigh_errors(v, lam, u, rounding, resid), v=v,
                                       diag=diag_ld, onsite=onsite, attachments=att, rows=local)
-    b = _refined_mode_bound(v, rounding, lam, u, soft if res is not None else None, resid)
+    b = _refined_mode_bound(v, rounding, lam, u, soft if res is not None else None, resid,
+                            None if res is None else res[1])
     return Spectrum(lam, u[:p], u[local], env_d, env_c, err, residual=res, mode_bound=b)
 
 
@@ -246,10 +248,14 @@ def _probe_diagonal(pr) -> np.ndarray:
 def _potential_rounding(network: Network, *, v=None, diag=None, attachments=None):
     """(V as CSR, an entrywise bound on |V_exact − V|): V in double precision against V_exact
     formed from the same parameters in extended precision (as tests/reference_mp.py reads them:
-    Ω0² of a homogeneous chain from Ω0, the diagonal sums, the summed strengths K). The
-    off-diagonal bonds, λ and single K are the parameters themselves. ``v``: the network's V if
-    built already; with ``diag`` and ``attachments`` (0-based probe, 1-based site, K), a cut chain
-    instead."""
+    Ω0² of a homogeneous chain from Ω0, the diagonal sums, the summed strengths K), plus that
+    sum's own rounding, ≤ m·ε_ld·Σ|terms| for m terms (m ≤ the row's nonzeros + 2; Σ|terms| the
+    diagonal itself on a site's row, whose terms Ω², bonds and walls are ≥ 0, and |V_ii| + 2Σ|λ_ij|
+    on a probe's; Σ K of a summed K). The off-diagonal bonds, λ and single K are the parameters
+    themselves: 0 there (review s9: 8ε_ld|V| on every entry put 8e-11 on a stiff chain's bonds, and
+    through the AM–GM form of :func:`mode_perturbation` ~8e-11 on every pair of a soft probe's mode,
+    1e12× its |B|). ``v``: the network's V if built already; with ``diag`` and ``attachments``
+    (0-based probe, 1-based site, K), a cut chain instead."""
     ld = np.longdouble
     p = network.n_probes
     if diag is None:
@@ -258,15 +264,23 @@ def _potential_rounding(network: Network, *, v=None, diag=None, attachments=None
         v = network.potential(sparse=True) if v is None else v
     v = sp.csr_matrix(v)
     n = v.shape[0]
-    summed: dict[tuple[int, int], np.longdouble] = {}
+    eps_ld = 1.01 * float(np.finfo(ld).eps)
+    summed: dict[tuple[int, int], list] = {}
     for i, s, k in attachments:
-        summed[(i, p + s - 1)] = summed.get((i, p + s - 1), ld(0)) + ld(k)
+        summed.setdefault((i, p + s - 1), []).append(ld(k))
     idx = np.array(list(summed), dtype=int).reshape(-1, 2)
-    off = np.array([abs(summed[key] - ld(v[key])) for key in summed], dtype=float)
-    vals = np.concatenate([np.abs(np.asarray(diag, ld) - v.diagonal().astype(ld)).astype(float), off, off])
+    off = np.array([abs(sum(ks, ld(0)) - ld(v[key])) + (len(ks) * eps_ld * float(sum(abs(x) for x in ks))
+                                                        if len(ks) > 1 else 0.0)
+                    for key, ks in summed.items()], dtype=float)
+    diag = np.asarray(diag, ld)
+    terms = np.abs(diag.astype(float))
+    vp = abs(v[:p, :p])
+    terms[:p] += 2 * (np.asarray(vp.sum(axis=1)).ravel() - vp.diagonal())
+    own = (np.diff(v.indptr) + 2) * eps_ld * terms
+    vals = np.concatenate([np.abs(diag - v.diagonal().astype(ld)).astype(float) + own, off, off])
     rows = np.concatenate([np.arange(n), idx[:, 0], idx[:, 1]])
     cols = np.concatenate([np.arange(n), idx[:, 1], idx[:, 0]])
-    diff = sp.csr_matrix((vals, (rows, cols)), shape=v.shape) + 8 * float(np.finfo(ld).eps) * abs(v)
+    diff = sp.csr_matrix((vals, (rows, cols)), shape=v.shape)
     return v, sp.csr_matrix(diff.astype(float) * (1 + 1e-9))
 
 
@@ -432,14 +446,22 @@ VECTOR_TERM_MAX = 4000
 def dense_mode_bound(network: Network, mu, u, refined=None) -> tuple:
     """:func:`mode_perturbation` for a dense eigh (``mu``, ``u``) of ``network``'s whole V,
     ``refined``: the modes :func:`refine_soft_modes` recomputed (soft_modes of the μ it was
-    given; None: none)."""
-    return _refined_mode_bound(*_potential_rounding(network), mu, u, refined)
+    given; None: none), whose pairs' t (:func:`soft_pair_bound`) are recomputed as
+    :func:`refine_soft_modes` forms them (from Ũ's refined columns only)."""
+    if refined is None or np.size(refined) < 2:
+        return _refined_mode_bound(*_potential_rounding(network), mu, u, refined)
+    v, rounding, p, d, d_err = laplacian_form(network)
+    radius = rayleigh_errors(v, mu, u, rounding)
+    soft_t = soft_mode_errors(v, p, d, d_err, mu, u, np.asarray(refined, int), radius, rounding)[2][1]
+    return _refined_mode_bound(v, rounding, mu, u, refined, soft_t=soft_t)
 
 
-def _refined_mode_bound(v, rounding, mu, u, refined=None, residual=None):
+def _refined_mode_bound(v, rounding, mu, u, refined=None, residual=None, soft_t=None):
     """:func:`mode_perturbation`, b = 0 on the pairs of the ``refined`` modes (their vectors'
     errors are vector_roundoff's); ``residual``: the eigh's :func:`residual_matrix` before they
-    were refined, whose columns are recomputed."""
+    were refined, whose columns are recomputed; ``soft_t``: the refined modes' t_l ≥
+    ‖X̂_(S∖l)ᵀr_l‖ (:func:`~harmosync.solvers.softmodes.soft_mode_errors`), which bounds b_means
+    on their pairs (:func:`soft_pair_bound`)."""
     if isinstance(refined, (bool, np.bool_)):
         raise TypeError("refined must be the indices of the refined modes (or None), not a bool")
     skip = None if refined is None or not np.size(refined) else np.asarray(refined, dtype=int)
@@ -447,7 +469,31 @@ def _refined_mode_bound(v, rounding, mu, u, refined=None, residual=None):
         res = residual[0].copy()
         res[:, skip] = residual_matrix(v, mu[skip], u[:, skip])[0]
         residual = (res,) + tuple(residual[1:])
-    return mode_perturbation(v, rounding, mu, u, skip, residual=residual)
+    b, g, full = mode_perturbation(v, rounding, mu, u, skip, residual=residual)
+    if skip is not None and soft_t is not None and skip.size > 1 and full is not b:
+        pair = np.ix_(skip, skip)
+        full[pair] = np.minimum(full[pair], soft_pair_bound(mu[skip], u[:, skip], g[pair], np.asarray(soft_t)[skip]))
+    return b, g, full
+
+
+def soft_pair_bound(mu, x, g, t) -> np.ndarray:
+    """b_kl ≥ |B_kl| for two refined soft modes k ≠ l (columns ``x`` (N, S), μ̃ ``mu`` the
+    rounded Rayleigh quotients ρ from V's parameters, g ≥ |G| on their pairs, t_l ≥ ‖X̂_(S∖l)ᵀr_l‖
+    with r_l = V_exact x̂_l − ρ_l x̂_l, x̂ = x/‖x‖; diagonal ∞): (ŨᵀV_exactŨ)_kl =
+    ‖x_k‖‖x_l‖ x̂_kᵀr_l + ρ_l(ŨᵀŨ)_kl exactly, so B_kl = (ŨᵀV_exactŨ − Λ̃ − (GΛ̃ + Λ̃G)/2)_kl =
+    ‖x_k‖‖x_l‖ x̂_kᵀr_l + G_kl(ρ_l − μ̃_l) + G_kl(μ̃_l − μ̃_k)/2, |ρ_l − μ̃_l| ≤ ε|μ̃_l|; B is
+    symmetric, so the smaller of both orders. The float V's residual (:func:`mode_perturbation`)
+    loses this: there ŨᵀR and ŨᵀδVŨ cancel (the refined vectors are V_exact's, not V's), each
+    ~ε·V_ii times the modes' overlap on the sites (1e10× |B| on a soft free chain's uniform mode
+    beside a soft probe's)."""
+    eps = np.finfo(float).eps
+    s = mu.size
+    nrm = np.sqrt(np.einsum("ij,ij->j", x, x)) * (1 + 1.01 * (x.shape[0] + 2) * eps)
+    dmu = np.abs(mu[:, None] - mu[None, :])
+    one = np.outer(nrm, nrm * t) + g * (eps * np.abs(mu)[None, :] + 0.5 * dmu)  # (k, l): t_l's order
+    out = np.minimum(one, one.T) * (1 + 8 * eps)
+    out[np.arange(s), np.arange(s)] = np.inf  # the diagonal: μ_k's shift, not this identity's
+    return out
 
 
 def mode_perturbation(v, rounding, mu, u, skip=None, residual=None) -> tuple:
@@ -738,8 +784,9 @@ def eigenvector_roundoff(b, w, readout, mean0, nu, values, vectors, t: float, fl
     G_x = |U_a|(b ∘ |F_c|)/√w, G_p = |U_a|(b ∘ |F_s|)√w for x rows (F_k, F_c for p rows). Means:
     G·|y₀|. Covariance: δσ_ab = g_aᵀσ′₀m_b(t) + g_bᵀσ′₀m_a(t) + O(B²), m_a(t) the row a of the
     computed evolution in y₀'s coordinates, |m_a| ≤ r_a = |U_a|/√w (x rows), |U_a|√w (p rows),
-    bounded mode by mode on diag(ν, ν) and through |λ_r| on Δ; the second order by √(q_a q_b),
-    q_a ≥ g_aᵀσ′₀g_a; ``floor``:
+    bounded mode by mode on diag(ν, ν) and through |λ_r| on Δ, but σ′₀'s rows and columns of the
+    hot modes (ν and Δ cancelling, :func:`_hot_modes`) exactly (:func:`_initial_products`); the
+    second order by √(q_a q_b), q_a ≥ g_aᵀσ′₀g_a; ``floor``:
     the dropped eigenvalues of Δ (≤ floor·‖g‖²). The diagonal B_kk, μ_k's first-order shift, is
     left to the phase terms (|μ̃_k − μ_k| ≤ e_k, ``mu_error``). Finite ``t`` only (the
     evolution's ``cover`` calls it at each new horizon)."""
@@ -756,18 +803,66 @@ def eigenvector_roundoff(b, w, readout, mean0, nu, values, vectors, t: float, fl
     if not np.size(nu) or not np.any(nu) and not np.size(values):
         return mean_err
     lam = np.asarray(values, float)
-    pos = lam > 0
-    ax, ap = np.abs(vectors[0]), np.abs(vectors[1])
-    q = gx**2 @ nu + gp**2 @ nu + ((gx @ ax[:, pos] + gp @ ap[:, pos]) ** 2) @ lam[pos] \
-        + floor * np.sum(gx**2 + gp**2, axis=1)
+    vx, vp = np.asarray(vectors[0], float), np.asarray(vectors[1], float)
     r = np.concatenate([u / sw, u * sw])  # |rows of x_a, p_a| in scaled normal coordinates
-    # gᵀσ′₀m_b(t), m_b(t) = r_b·(cos, sin) the row b of the rotation: diag(ν) part mode by mode
-    # (|g_x cos + g_p sin| ≤ √(g_x² + g_p²)), Δ's part through |λ_r|, the dropped part by Cauchy–Schwarz
-    cross = (np.sqrt(gx**2 + gp**2) * nu) @ r.T \
-        + (np.abs(lam) * (gx @ ax + gp @ ap)) @ (r @ np.sqrt(ax**2 + ap**2)).T \
-        + floor * np.outer(np.sqrt(np.sum(gx**2 + gp**2, axis=1)), np.sqrt(np.sum(r**2, axis=1)))
+    hot = _hot_modes(np.asarray(nu, float), lam, vx, vp)
+    cross, q = _initial_products(gx, gp, r, np.asarray(nu, float), lam, vx, vp, hot)
+    q = q + floor * np.sum(gx**2 + gp**2, axis=1)
+    cross = cross + floor * np.outer(np.sqrt(np.sum(gx**2 + gp**2, axis=1)), np.sqrt(np.sum(r**2, axis=1)))
     cov_err = float(np.max(cross + cross.T + np.sqrt(np.outer(q, q))))
     return max(mean_err, cov_err)
+
+
+#: the most modes whose rows of σ′₀ :func:`eigenvector_roundoff` forms exactly (:func:`_hot_modes`)
+HOT_MAX = 64
+
+
+def _hot_modes(nu, lam, vx, vp) -> np.ndarray:
+    """The modes (at most HOT_MAX, ascending) whose diagonal of σ′₀ = diag(ν, ν) + Σ_r λ_r v_r v_rᵀ
+    the split form ν_k + Σ_r |λ_r| v_rk² overstates more than 4× (a hot soft mode's ν ~ T/w
+    against Δ's −ν + ½ on a cold probe's mode: 6000× on review s8's stiff chain)."""
+    if not lam.size or not nu.size:
+        return np.zeros(0, dtype=int)
+    al = np.abs(lam)
+    split = nu + np.maximum(vx**2 @ al, vp**2 @ al)
+    exact = np.maximum(np.abs(nu + vx**2 @ lam), np.abs(nu + vp**2 @ lam))
+    ratio = split / np.maximum(exact, np.finfo(float).tiny)
+    cand = np.flatnonzero(ratio > 4)
+    return np.sort(cand[np.argsort(-ratio[cand])[:HOT_MAX]])
+
+
+def _initial_products(gx, gp, r, nu, lam, vx, vp, hot):
+    """(c, q) of :func:`eigenvector_roundoff`: c_ab ≥ max_t |g_aᵀσ′₀m_b(t)| and q_a ≥ g_aᵀσ′₀g_a for
+    |g_a| ≤ (``gx``, ``gp``) and m_b(t) = r_b·(cos, sin) mode by mode (|Σ_β s_(αk,βl) m_(b,βl)| ≤
+    r_bl·‖(s_(αk,xl), s_(αk,pl))‖), σ′₀ = diag(ν, ν) + Σ_r λ_r v_r v_rᵀ (``vx``, ``vp``: v_r's x and p
+    parts (N, R)). Its rows and columns of the ``hot`` modes exactly (their ν and Δ cancel), the
+    rest as diag(ν) mode by mode (|g_x cos + g_p sin| ≤ √(g_x² + g_p²)) plus Δ through |λ_r|
+    with v_r's hot entries zeroed (those entries are in the exact rows); q through σ′₀ ≼ diag(ν, ν)
+    + Σ_(λ_r > 0) λ_r v_r v_rᵀ on the rest (σ′₀ ≽ 0: √(q_a q_b) ≥ |g_aᵀσ′₀g_b|), the hot rows
+    entrywise, both orders (k hot or l hot: ≤ 2Σ_(k hot, all l))."""
+    nu, vx, vp = nu.copy(), vx.copy(), vp.copy()
+    cross = q = 0.0
+    if hot.size:
+        lx, lp = vx[hot] * lam, vp[hot] * lam  # (H, R)
+        sxx, sxp, spx, spp = lx @ vx.T, lx @ vp.T, lp @ vx.T, lp @ vp.T  # rows of σ′₀'s blocks (H, N)
+        idx = np.arange(hot.size)
+        sxx[idx, hot] += nu[hot]
+        spp[idx, hot] += nu[hot]
+        rows_x, rows_p = np.hypot(sxx, sxp), np.hypot(spx, spp)  # k hot: row (α, k) against l's (x, p)
+        cols_x, cols_p = np.hypot(sxx, spx), np.hypot(sxp, spp)  # l hot: row (α, k) against l's (x, p)
+        cold = np.ones(nu.size, bool)
+        cold[hot] = False
+        cross = (gx[:, hot] @ rows_x + gp[:, hot] @ rows_p) @ r.T \
+            + ((gx * cold) @ cols_x.T + (gp * cold) @ cols_p.T) @ r[:, hot].T
+        q = 2 * np.sum(gx[:, hot] * (gx @ np.abs(sxx).T + gp @ np.abs(sxp).T)
+                       + gp[:, hot] * (gx @ np.abs(spx).T + gp @ np.abs(spp).T), axis=1)
+        nu[hot], vx[hot], vp[hot] = 0.0, 0.0, 0.0
+    ax, ap = np.abs(vx), np.abs(vp)
+    pos = lam > 0
+    q = q + gx**2 @ nu + gp**2 @ nu + ((gx @ ax[:, pos] + gp @ ap[:, pos]) ** 2) @ lam[pos]
+    cross = cross + (np.sqrt(gx**2 + gp**2) * nu) @ r.T \
+        + (np.abs(lam) * (gx @ ax + gp @ ap)) @ (r @ np.sqrt(ax**2 + ap**2)).T
+    return cross, q
 
 
 class VectorTerm:
