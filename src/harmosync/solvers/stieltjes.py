@@ -46,7 +46,12 @@ class PoleRule:
 
     def __call__(self, x) -> np.ndarray:
         x = np.asarray(x, dtype=float)
-        return self.constant + (self.weights / (x[..., None] + self.poles)).sum(axis=-1)
+        flat = x.ravel()
+        out = np.empty(flat.size)
+        step = max(1, 2**20 // max(self.poles.size, 1))  # O(1M) numbers at a time
+        for start in range(0, flat.size, step):
+            out[start:start + step] = (self.weights / (flat[start:start + step, None] + self.poles)).sum(axis=-1)
+        return self.constant + out.reshape(x.shape)
 
 
 def variance_function(x, temperature: float) -> np.ndarray:
@@ -72,20 +77,40 @@ def _trapezoid_rule(a: float, b: float, eps: float):
     return np.exp(2 * v), (h / np.pi) * np.exp(v)
 
 
+#: Matsubara poles taken one by one at most; beyond, the tail integral starts lower (in panels)
+MATSUBARA_MAX = 20000
+
+
+def _tail_panels(y_lo: float):
+    """Gauss–Legendre nodes and weights (16 a panel) on (0, 1] for the tail integral in
+    y = u_c/u, whose integrand u_c/(π(x y² + u_c²)) has its poles at ±i·u_c/√x: one panel on
+    [0, y_lo] (x y² ≤ u_c²/10⁴ there for x ≤ b, so it is smooth) and panels doubling from y_lo to
+    1, each at most its own width from the pole nearest it (Bernstein ellipse ρ ≳ 4: 1e-20)."""
+    g, wg = np.polynomial.legendre.leggauss(16)
+    edges = np.unique(np.minimum(np.concatenate([[0.0], y_lo * 2.0 ** np.arange(64)]), 1.0))
+    lo, hi = edges[:-1, None], edges[1:, None]
+    return (lo + 0.5 * (hi - lo) * (g + 1)).ravel(), (0.5 * (hi - lo) * wg).ravel()
+
+
 def _matsubara_rule(a: float, b: float, temperature: float, eps: float):
     h = 2 * np.pi * temperature
     # remaining E–M term ~ (7h⁴/5760)|f'''(u_c)| ≈ 7h⁴·24/(5760 π u_c⁵) must stay below eps·g(b)
     gb = float(variance_function(b, temperature))
-    uc_min = (7 * h**4 * 24 / (5760 * np.pi * eps * gb)) ** 0.2
-    uc_min = max(uc_min, 10 * np.sqrt(b))
-    nc = int(np.ceil(uc_min / h - 0.5))
+    uc_em = (7 * h**4 * 24 / (5760 * np.pi * eps * gb)) ** 0.2
+    nc = int(np.ceil(max(uc_em, 10 * np.sqrt(b)) / h - 0.5))
+    if nc <= MATSUBARA_MAX:  # the tail in one Gauss–Legendre panel, smooth for x ≤ b ≤ u_c²/100
+        y, wy = np.polynomial.legendre.leggauss(32)
+        y, wy = 0.5 * (y + 1), 0.5 * wy
+    else:  # b ≫ T² (stiff bonds, low T): u_c from the E–M term alone, the tail in panels; that
+        # term relative to g(x) ≥ ½/u_c (x ≤ u_c², beyond it falls faster than g) asks for less
+        uc_rel = h * (7 * 48 / (5760 * np.pi * eps)) ** 0.25
+        nc = max(int(np.ceil(min(uc_em, uc_rel) / h - 0.5)), 1)
+        y, wy = _tail_panels(min(1.0, (nc + 0.5) * h / (100 * np.sqrt(b))))
     uc = (nc + 0.5) * h
     n = np.arange(1, nc + 1)
     poles = [np.array([0.0]), (h * n) ** 2]
     weights = [np.array([temperature]), np.full(nc, 2 * temperature)]
     # tail integral, y = u_c/u ∈ (0, 1]
-    y, wy = np.polynomial.legendre.leggauss(32)
-    y, wy = 0.5 * (y + 1), 0.5 * wy
     poles.append(uc**2 / y**2)
     weights.append(wy * uc / (np.pi * y**2))
     # midpoint rule: Σ h f(nh) = ∫ f + (h²/24) f'(u_c) + …, with f = 1/(π(x + u²)):
