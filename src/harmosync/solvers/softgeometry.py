@@ -58,7 +58,10 @@ def cluster_enclose(mu, rho, half, eta, columns, modes, e):
       spread of ρ_K; the commutator [diag(ρ), G^-½]); so (Kahan's residual theorem for a
       subspace, Parlett, The Symmetric Eigenvalue Problem, Thm 11.5.1) |K| eigenvalues lie within
       r_K of the ρ_K, one to one. They are λ_K where the other modes' enclosures μ_j ± e_j (``e``:
-      each λ_j in its own, index by index, Weyl's where nothing better) stay apart from them.
+      each λ_j in its own, index by index, Weyl's where nothing better) stay apart from them; or
+      the other groups' hulls ρ_K' ± r_K', for the groups taken together: the hulls apart from one
+      another and from the rest's enclosures, in the order of the indices, hold all of their
+      groups' eigenvalues (the rest's are outside), so each exactly its own.
     - Quadratically: the Ritz matrix QᵀVQ is within c_K = ‖(t_k, half_k)_K‖/(1 − f) + w·f/(1 − f)
       of diag(ρ) (‖X̂_Kᵀr_k‖ ≤ (t_k² + half_k²)^½, t_k ≥ ‖X̂_{K∖k}ᵀr_k‖ by :func:`other_soft_part`
       of the cluster's columns, and the Rayleigh quotient's half_k), its orthogonal residual ≤ r_K,
@@ -80,6 +83,7 @@ def cluster_enclose(mu, rho, half, eta, columns, modes, e):
     modes = np.asarray(modes, int)
     width = half * (1 + 1e-12) + 2 * np.finfo(float).eps * np.abs(rho_f) + eta * (1 + 1e-12)
     reach = 1e3 * width[modes]
+    groups = {}  # first index: (members, f, r, c, spread)
     for g in components(rho_f[modes] - reach, rho_f[modes] + reach):
         g = modes[g]
         if g.size < 2 or g[-1] - g[0] != g.size - 1:
@@ -92,11 +96,25 @@ def cluster_enclose(mu, rho, half, eta, columns, modes, e):
         r = float(np.linalg.norm(eta[g])) / np.sqrt(1 - f) + spread * f / (1 - f)
         inner = other_soft_part(xf, rf, allow, xf.shape[0])
         c = float(np.hypot(np.linalg.norm(inner), np.linalg.norm(half[g]))) / (1 - f) + spread * f / (1 - f)
+        groups[int(g[0])] = (g, f, r, c, spread)
+    # the groups taken together: each hull ρ_K ± r_K holds |K| eigenvalues; those apart from one
+    # another and from every other mode's enclosure hold exactly their own (counting)
+    lo_all, hi_all = mu - e, mu + e
+    while True:
+        lo_r, hi_r = lo_all.copy(), hi_all.copy()
+        for g, f, r, c, spread in groups.values():
+            lo_r[g], hi_r[g] = float(np.min(rho_f[g])) - r, float(np.max(rho_f[g])) + r
+        keep = {}
+        for key, (g, f, r, c, spread) in groups.items():
+            left = float(np.max(hi_r[:g[0]], initial=-np.inf))
+            right = float(np.min(lo_r[g[-1] + 1:], initial=np.inf))
+            if left < lo_r[g[0]] and hi_r[g[0]] < right:  # apart, and in the order of the indices
+                keep[key] = (g, f, r, c, spread, left, right)
+        if len(keep) == len(groups):
+            break
+        groups = {key: v[:5] for key, v in keep.items()}
+    for g, f, r, c, spread, left, right in keep.values():
         lo, hi = float(np.min(rho_f[g])), float(np.max(rho_f[g]))
-        left = float(np.max(mu[:g[0]] + e[:g[0]], initial=-np.inf))
-        right = float(np.min(mu[g[-1] + 1:] - e[g[-1] + 1:], initial=np.inf))
-        if not (left < lo - r and hi + r < right):  # another mode's eigenvalue may be among them
-            continue
         gap = min(lo - c - left, right - hi - c) - r
         radius = min(r, c + r * r / gap) if gap > 0 else r
         unsorted = spread if np.any(np.diff(rho[g]) < 0) else 0.0
@@ -104,6 +122,59 @@ def cluster_enclose(mu, rho, half, eta, columns, modes, e):
         e[g] = np.minimum(e[g], (unsorted + radius + moved) * (1 + 1e-9))
         label[g], gram[g] = g[0], f
     return e, label, gram
+
+
+#: soft blocks up to this size get a block enclosure (block_enclose: a Gram matrix in long double)
+BLOCK_MAX = 64
+
+
+def block_enclose(mu, rho, half, eta, t, columns, modes, e):
+    """Enclosures of the soft ``modes`` S as one block against the stiff rest, where their
+    residuals η_k lie mostly outside the soft span (stiff bonds: ε·‖V‖ on soft vectors) and the
+    per-mode Kato–Temple η²/δ over the soft neighbours' distance δ is poor. With X̂, f, Q as
+    :func:`cluster_enclose`'s for K = S (contiguous, at most ``BLOCK_MAX``): the Ritz matrix
+    H = QᵀVQ has H_kk within d_k = half_k/(1 − f) + w·f/(1 − f) of ρ_k and its column k off the
+    diagonal ≤ o_k = t_k/(1 − f) + w·f/(1 − f) (w the spread of ρ_S; G^-½ mixing the columns adds
+    ‖(t, half)‖f/(1 − f) to both), so (the residual theorem and Kato–Temple at H_kk, e_k its unit
+    vectors) with the θ-intervals ρ_k ± (d_k + o_k) all apart each holds one Ritz value θ_k,
+    within d_k + min(o_k, o_k²/δ_k) of ρ_k (δ_k from H_kk to the other intervals); and (Li & Li) the sorted θ are within r_S²/gap of the sorted λ_S, r_S =
+    ‖η_S‖/√(1 − f) + w·f/(1 − f), gap from the θ's hull to the stiff modes' enclosures less r_S.
+    With ρ_S ascending, e_k = that + r_S²/gap + |μ_k − ρ_k| where smaller than the
+    given ``e`` (N,); ``t`` (N,) ≥ ‖X̂_{S∖k}ᵀr_k‖ (:func:`other_soft_part`). Returns e."""
+    e = np.asarray(e, float).copy()
+    modes = np.asarray(modes, int)
+    if modes.size < 2 or modes.size > BLOCK_MAX or modes[-1] - modes[0] != modes.size - 1:
+        return e
+    rho = np.asarray(rho, np.longdouble)[modes]
+    if np.any(np.diff(rho) < 0):
+        return e
+    rho_f = rho.astype(float)
+    f = gram_defect(columns(modes)[0])
+    if not f < 0.5:
+        return e
+    spread = float(np.ptp(rho_f)) + 4 * np.finfo(float).eps * float(np.max(np.abs(rho_f)))
+    shift = spread * f / (1 - f)
+    r = float(np.linalg.norm(np.asarray(eta, float)[modes])) / np.sqrt(1 - f) + shift
+    off, diag = np.asarray(t, float)[modes], np.asarray(half, float)[modes]  # ≥ ‖X̂ᵀr_k‖'s parts
+    mix = float(np.linalg.norm(np.hypot(off, diag))) * f / (1 - f)  # G^-½ mixes the columns
+    off, diag = (off + mix) / (1 - f) + shift, (diag + mix) / (1 - f) + shift  # H's column k
+    c = off + diag
+    right = float(np.min(mu[modes[-1] + 1:] - e[modes[-1] + 1:], initial=np.inf))
+    left = float(np.max(mu[:modes[0]] + e[:modes[0]], initial=-np.inf))
+    gap = min(float(rho_f[0] - c[0]) - left, right - float(rho_f[-1] + c[-1])) - r
+    if not gap > 0:
+        return e
+    below = np.concatenate([[-np.inf], (rho_f + c)[:-1]])
+    above = np.concatenate([(rho_f - c)[1:], [np.inf]])
+    if not np.all((below < rho_f - c) & (rho_f + c < above)):  # one θ each: all apart
+        return e
+    delta = np.minimum(rho_f - below, above - rho_f) - diag  # from H_kk to the others' intervals
+    with np.errstate(divide="ignore"):  # Kato–Temple at H_kk (within diag_k of ρ_k)
+        theta = diag + np.where(delta > 0, np.minimum(off, off * off / delta), off)
+    moved = np.abs(np.asarray(mu, np.longdouble)[modes] - rho).astype(float)
+    new = (theta + r * r / gap + moved) * (1 + 1e-9)
+    e[modes] = np.minimum(e[modes], new)
+    return e
 
 
 class SoftGeometry(NamedTuple):

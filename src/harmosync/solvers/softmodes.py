@@ -14,7 +14,7 @@ from scipy import fft
 
 from .lowrank import soft_modes
 from .roundoff import enclose
-from .softgeometry import SoftGeometry, cluster_enclose, hard_rows, other_soft_part, soft_geometry
+from .softgeometry import SoftGeometry, block_enclose, cluster_enclose, hard_rows, other_soft_part, soft_geometry
 from .stieltjes import variance_function
 
 #: Chebyshev nodes per probe for the arrowhead's soft subspace (:func:`arrowhead_soft_basis`)
@@ -181,6 +181,7 @@ def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None, *
         return x[:, c], xf[:, c], rf[:, c], allow[:, c]
 
     e, label, gram = cluster_enclose(mu, rho, half, eta, columns, modes, enclose(mu, rho, half, eta, fallback))
+    e = block_enclose(mu, rho, half, eta, t, columns, modes, e)
     return mu, e, np.array(out + [label, gram])
 
 
