@@ -225,3 +225,32 @@ def test_degenerate_stiff_modes_get_cluster_enclosures(k):
     weyl = 8 * np.finfo(float).eps * float(mu[-1])
     both = np.concatenate([pairs, pairs + 1])
     assert np.all(e[both] <= err[both] + 1e-3 * weyl)  # the float eigh's own error, little more
+
+
+def test_soft_modes_stay_in_order_of_their_rayleigh_quotients():
+    """Four isolated sites (Ω0 = 3.79e-4), probes ω = 6.79 and 8.2e-3 at sites 1 and 4, K = 9.5e-13:
+    a 4-fold soft level split by the weak coupling into λ − 1.35e-20 and a triple. The refined
+    vectors came out with the lower Rayleigh quotient second (ρ_1 < ρ_0), and the per-mode
+    enclosure paired mode 1 with λ_1 (the triple), though its interval held λ_0: e_1 = 7.5e-23
+    against |μ̃_1 − λ_1| = 1.36e-20 (180×: dishonest; review s9's enclosure fuzz, seed 378).
+    soft_mode_errors now reorders the soft columns by their Rayleigh quotients: |μ̃_k − λ_k| ≤ e_k
+    in 50 digits, and μ̃ ascending."""
+    om0 = 0.0003791563541336276
+    net = nw.couple(nw.graph(np.zeros((4, 4)), om0),
+                    nw.probes((6.7856421191741045, 0.008157756711219672), 0.0, [[1], [4]],
+                              [[9.482658944685558e-13], [9.482658944685558e-13]]))
+    spec = dense_spectrum(net, (0,), None)
+    assert np.all(np.diff(spec.mu) >= 0)
+    assert np.all(_eigenvalue_errors(net, spec.mu) <= spec.mu_error)
+
+
+def test_enclose_sees_a_long_interval_past_a_short_one():
+    """roundoff.enclose: residual intervals 0 ± 2.5, 1 ± 0.1, 2 ± 0.1. The first reaches past the
+    second into the third, so neither the first nor the third holds exactly one eigenvalue: both
+    keep the fallback (the check compared each interval with its neighbour in order of left ends
+    only, and gave the third its Kato–Temple bound 0.1²/0.8)."""
+    from harmosync.solvers.roundoff import enclose
+
+    mu = np.array([0.0, 1.0, 2.0])
+    e = enclose(mu, mu, np.zeros(3), np.array([2.5, 0.1, 0.1]), fallback=10.0)
+    assert e[0] >= 10.0 and e[2] >= 10.0 and e[1] >= 10.0

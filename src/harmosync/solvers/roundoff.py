@@ -247,12 +247,11 @@ def enclose(mu, rho, half, eta, fallback=None) -> np.ndarray:
     lo, hi = rho_f - half - eta, rho_f + half + eta
     order = np.argsort(lo, kind="stable")
     lo_s, hi_s = lo[order], hi[order]
-    sep = hi_s[:-1] < lo_s[1:]  # neighbours (in order of left ends) disjoint
-    ok = np.ones(n, bool)
-    ok[:-1] &= sep
-    ok[1:] &= sep
-    left = np.concatenate([[-np.inf], hi_s[:-1]])
+    # in order of left ends: apart from every earlier interval (the running max of their right
+    # ends: a long one may reach past a short one in between) and from the next
+    left = np.concatenate([[-np.inf], np.maximum.accumulate(hi_s)[:-1]])
     right = np.concatenate([lo_s[1:], [np.inf]])
+    ok = (left < lo_s) & (hi_s < right)
     c_lo, c_hi = (rho_f - half)[order], (rho_f + half)[order]
     delta = np.minimum(c_lo - left, right - c_hi) * (1 - 1e-12)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):

@@ -112,7 +112,8 @@ def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None, *
     is ≤ η_k, and :func:`enclose` (residual theorem, Kato–Temple: the float eigenvector's residual
     ~ε‖V‖ enters squared) with the other modes' ``radius`` around μ̃ (a mode whose intervals
     overlap keeps its radius, widened by |ρ_k − μ̃_k|). ``columns`` (N, len(modes)): the modes'
-    vectors, instead of ``u[:, modes]``. Returns (μ̃ with the soft modes' ρ_k, e, residual) for
+    vectors, instead of ``u[:, modes]`` (either reordered in place where their Rayleigh quotients
+    are not ascending: an enclosure holds λ_k only in order). Returns (μ̃ with the soft modes' ρ_k, e, residual) for
     :func:`vector_roundoff`: rows η (N,) the residual bounds ‖Vx_k − ρ_k x_k‖, t (N,) of their
     part in the span of the other soft x (0 off ``modes``); with ``rows`` (the observed rows'
     indices in V) also :func:`hard_components`' four per-mode numbers and |y_ak| on those rows
@@ -135,6 +136,13 @@ def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None, *
     n2 = np.sum(x * x, axis=0)
     rh = (np.sum(d[:, None] * x * x, axis=0) + np.sum(lw[:, None] * dx * dx, axis=0)
           + 2 * np.sum(ck[:, None] * xx, axis=0)) / n2
+    perm = np.argsort(rh, kind="stable")
+    if np.any(perm != np.arange(perm.size)):  # the enclosures pair mode k with λ_k: keep ρ ascending
+        x, dx, xx, n2, rh = x[:, perm], dx[:, perm], xx[:, perm], n2[perm], rh[perm]
+        if columns is None:
+            u[:, modes] = u[:, modes][:, perm]
+        else:
+            columns[:] = columns[:, perm]
     res = laplacian_apply(d, parts, x) - rh * x
     # in double: |terms| for the extended-precision roundoff (γ of the longest sum), and the
     # parameters' rounding: s_k (Rayleigh quotient) and ‖|δV||x|‖ (residual), x unit
