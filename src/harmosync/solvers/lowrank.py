@@ -192,11 +192,16 @@ def _pole_products(coef, omega, zeta) -> dict:
     return out
 
 def soft_modes(mu) -> np.ndarray:
-    """Indices of the soft modes, μ_k < SOFT·max μ (at most SOFT_MAX, the lowest), ascending."""
+    """Indices of the soft modes, μ_k < SOFT·max μ (at most SOFT_MAX, the lowest), ascending; with
+    any mode within 1e-6 (relative) of the highest of them: a nearly degenerate pair the cut
+    would split leaves its split as the refined one's gap to the rest (review s9: 6e7×)."""
     mu = np.asarray(mu, float)
     soft = np.flatnonzero(mu < SOFT * float(mu.max(initial=0.0)))
     if soft.size > SOFT_MAX:
         soft = soft[np.argsort(mu[soft], kind="stable")[:SOFT_MAX]]
+    if soft.size:
+        top = float(mu[soft].max())
+        soft = np.union1d(soft, np.flatnonzero((mu >= top) & (mu <= top + 1e-6 * abs(top))))
     return np.sort(soft)
 
 def soft_core(k, coef, weights, p0, ds, ys, m1, m2) -> np.ndarray:
