@@ -144,6 +144,15 @@ def _mode_factors(w, e, t: float, x_row: bool):
     b-factor, split's b-factor, t/2w_lo) — the forms of its docstring."""
     mu = w * w
     lo, hi = np.sqrt(np.maximum(mu - e, 0.0)), np.sqrt(mu + e)
+    # the entrywise and split forms where they can be the smaller (w_lo t < 30; beyond, within
+    # 1 + 1/(w_lo t) of the rotated one): a min over honest bounds
+    if float(lo.min(initial=np.inf)) * t >= 30:  # none: the rotated form alone (as below)
+        inv = 1.0 / lo
+        half = inv / 2
+        k = w * inv if x_row else hi / w
+        m = k * np.minimum(t, inv) if x_row else np.minimum(1.0, hi * t) / w
+        return t, None, np.zeros(0, int), k, None, None, None, m * half, None, t * half
+    near = np.flatnonzero(lo * t < 30)
     flat = lo < 1e-100  # the entrywise form only (1/w_lo would overflow)
     inv = 1.0 / np.where(flat, 1.0, lo)  # 1/w_lo
     half = inv / 2
@@ -161,9 +170,6 @@ def _mode_factors(w, e, t: float, x_row: bool):
             m = np.minimum(1.0, hi * t) / w
             split_b = np.sqrt((hi * t) ** 2 + 1) / w  # |x cos x + sin x| ≤ √(x² + 1)
         c_hat = np.where(flat, t * t / 2, np.minimum(t * t / 2, t * half))
-    # the entrywise and split forms where they can be the smaller (w_lo t < 30; beyond, within
-    # 1 + 1/(w_lo t) of the rotated one): a min over honest bounds
-    near = np.flatnonzero(lo * t < 30)
     return t, flat, near, k, amp, c_hat, s_hat, m * half, split_b * half, t * half
 
 def _mode_apply(factors, e, a, b, rot):
@@ -172,6 +178,9 @@ def _mode_apply(factors, e, a, b, rot):
     e = np.broadcast_to(e, k.shape)
     if t == 0:  # the propagator at τ = 0 is 1 whatever μ
         return np.array(a, dtype=float), np.zeros(np.shape(a))
+    if near.size == 0 and np.isfinite(e).all():  # the rotated form alone, as below
+        z = k[:, None] * rot
+        return z, (t_half[:, None] * z + m_half[:, None] * b) * e[:, None]
     with np.errstate(over="ignore", invalid="ignore"):
         z = k[:, None] * rot  # ≥ √(a² + k²b²), k ≥ 1
         bound = t_half[:, None] * z
