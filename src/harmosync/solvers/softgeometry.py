@@ -24,9 +24,9 @@ def components(lo, hi) -> list[np.ndarray]:
 
 
 def other_soft_part(xf, rf, allow, n: int) -> np.ndarray:
-    """t_k ≥ ‖X̃_{S∖k}ᵀ r_k‖ (:func:`~.softmodes.vector_roundoff`): each soft residual's part in the span of
-    the other soft vectors, from the unit columns ``xf`` (N, S) and their residuals ``rf`` in
-    double (float products: + n·ε‖r‖) and ``allow`` ≥ |r_exact − r|, entrywise (N, S)."""
+    """t_k ≥ ‖X̃_{S∖k}ᵀ r_k‖ (:func:`~.softmodes.vector_roundoff`): each soft residual's part in
+    the span of the other soft vectors, from the unit columns ``xf`` (N, S) and their residuals
+    ``rf`` in double (float products: + n·ε‖r‖) and ``allow`` ≥ |r_exact − r|, entrywise (N, S)."""
     proj, part = xf.T @ rf, np.abs(xf).T @ allow
     np.fill_diagonal(proj, 0.0)
     np.fill_diagonal(part, 0.0)
