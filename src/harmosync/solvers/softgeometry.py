@@ -137,10 +137,11 @@ def block_enclose(mu, rho, half, eta, t, columns, modes, e):
     diagonal ≤ o_k = t_k/(1 − f) + w·f/(1 − f) (w the spread of ρ_S; G^-½ mixing the columns adds
     ‖(t, half)‖f/(1 − f) to both), so (the residual theorem and Kato–Temple at H_kk, e_k its unit
     vectors) with the θ-intervals ρ_k ± (d_k + o_k) all apart each holds one Ritz value θ_k,
-    within d_k + min(o_k, o_k²/δ_k) of ρ_k (δ_k from H_kk to the other intervals); and (Li & Li) the sorted θ are within r_S²/gap of the sorted λ_S, r_S =
-    ‖η_S‖/√(1 − f) + w·f/(1 − f), gap from the θ's hull to the stiff modes' enclosures less r_S.
-    With ρ_S ascending, e_k = that + r_S²/gap + |μ_k − ρ_k| where smaller than the
-    given ``e`` (N,); ``t`` (N,) ≥ ‖X̂_{S∖k}ᵀr_k‖ (:func:`other_soft_part`). Returns e."""
+    within d_k + min(o_k, o_k²/δ_k) of ρ_k (δ_k from H_kk to the other intervals); and (Li & Li)
+    the sorted θ are within r_S²/gap of the sorted λ_S, r_S = ‖η_S‖/√(1 − f) + w·f/(1 − f), gap
+    from the θ's hull to the stiff modes' enclosures less r_S. With ρ_S ascending, e_k = that +
+    r_S²/gap + |μ_k − ρ_k| where smaller than the given ``e`` (N,); ``t`` (N,) ≥ ‖X̂_{S∖k}ᵀr_k‖
+    (:func:`other_soft_part`). Returns e."""
     e = np.asarray(e, float).copy()
     modes = np.asarray(modes, int)
     if modes.size < 2 or modes.size > BLOCK_MAX or modes[-1] - modes[0] != modes.size - 1:
