@@ -313,7 +313,8 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
         k = np.zeros((r1, 2 * p, r1, 2 * p), np.longdouble if ld else float)
         weights, kern, cf = None, soft_kern, coef
         if ld:
-            kern = (1 / (mu[soft, None].astype(np.longdouble) + zeta), *(x.astype(np.longdouble) for x in soft_kern[1:]))
+            kern = (1 / (mu[soft, None].astype(np.longdouble) + zeta),
+                    *(x.astype(np.longdouble) for x in soft_kern[1:]))
             cf, p0 = coef.astype(np.longdouble), p0.astype(np.longdouble)
         if which is not None:
             weights, ccw, coefw = weighted[which]
