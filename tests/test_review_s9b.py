@@ -143,11 +143,12 @@ def _straddle(split):
 
 @pytest.mark.parametrize("split", [1e-12, 1e-14])
 def test_the_straddling_pair_is_built(split):
-    """The construction: soft_modes = [0, 1] and μ_2/μ_0 − 1 > 1e-6 > μ_1/μ_0 − 1; the
+    """The construction: μ_2/μ_0 − 1 > 1e-6 > μ_1/μ_0 − 1 (the pair (1, 2) straddled the 1e-6 window
+    of 9f031a6), and now the soft set does not split it (SOFT_GAP's run takes both); the
     enclosures hold (50 digits)."""
     net = _straddle(split)
     spec = dense_spectrum(net, (0,), None)
-    assert soft_modes(spec.mu).tolist() == [0, 1]
+    assert soft_modes(spec.mu).tolist() == [0, 1, 2]
     off = spec.mu[1:3] / spec.mu[0] - 1
     assert off[0] < 1e-6 < off[1]
     assert np.all(_eigenvalue_errors(net, spec.mu) <= spec.mu_error)
@@ -159,7 +160,7 @@ def test_the_straddling_pair_is_built(split):
 # (9e11×, split 1e-14); hot (T = 0.5): 4.4 and 581 (1.9e10×, 2.5e12×). Honest. A regression of
 # 9f031a6: at e94020e (and acdcbd1) the same networks had bound 1.13e-8 (1,750×; the pair both
 # hard, as in the next test's finding).
-@pytest.mark.xfail(strict=True, reason="pair straddling the extended soft set: bound 7e9–2.5e12x the error")
+# FIXED (session 9): lowrank.SOFT_GAP, a run of close modes moves the cut (no fixed window)
 @pytest.mark.parametrize("temperature", [0.0, 0.5])
 @pytest.mark.parametrize("split", [1e-12, 1e-14])
 def test_a_pair_straddling_the_extended_soft_set_is_tight(split, temperature):
@@ -179,8 +180,7 @@ def _ring_pair_above(offset, rings=3):
 
 
 def _ring_pair_ratio(offset, rings):
-    net = _ring_pair_above(offset, rings)
-    assert soft_modes(dense_spectrum(net, (0,), None).mu).tolist() == [0]
+    net = _ring_pair_above(offset, rings)  # (the soft set: [0], or with SOFT_GAP's run [0, 1, ...])
     init = st.InitialState(st.product(st.coherent(1.0, 1.0, 0.0)), 0.0)
     obs = [0, 1, 5, 9] if rings == 3 else [0, 1, 5]
     return _measure(net, init, obs, [0.0, 100.0])[:3]
@@ -198,7 +198,7 @@ def test_a_soft_mode_with_hard_neighbours_1e4_away_is_tight(offset):
 # as 1/gap (the hard angle η/gap_H): err 6.5e-12 for every offset; bound 1.12e-8 (1.01e-6:
 # 1,730×; two rings 1,630×), 3.8e-9 (3e-6: 589×), 1.19e-9 (1e-5: 184×; two rings 173×),
 # 1.8e-10 (1e-4: 27.6×). Within 100× needs a window of ~3e-5, not 1e-6. Honest.
-@pytest.mark.xfail(strict=True, reason="soft mode with hard neighbours 1e-6..1e-5 away: bound 170-1,730x")
+# FIXED (session 9): lowrank.SOFT_GAP = 1e-4 takes these neighbours in
 @pytest.mark.parametrize("offset, rings", [(1.01e-6, 3), (1.01e-6, 2), (1e-5, 2)])
 def test_a_soft_mode_with_hard_neighbours_just_beyond_the_window_is_tight(offset, rings):
     err, bound, floor = _ring_pair_ratio(offset, rings)

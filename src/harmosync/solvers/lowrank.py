@@ -191,17 +191,26 @@ def _pole_products(coef, omega, zeta) -> dict:
     _POLE_PRODUCTS[key] = (coef, omega, zeta, out)  # the arrays kept: their ids stay theirs
     return out
 
+#: a mode this close (relative) above the soft cut's last one is soft too (soft_modes)
+SOFT_GAP = 1e-4
+
+
 def soft_modes(mu) -> np.ndarray:
-    """Indices of the soft modes, μ_k < SOFT·max μ (at most SOFT_MAX, the lowest), ascending; with
-    any mode within 1e-6 (relative) of the highest of them: a nearly degenerate pair the cut
-    would split leaves its split as the refined one's gap to the rest (review s9: 6e7×)."""
+    """Indices of the soft modes, μ_k < SOFT·max μ (at most SOFT_MAX, the lowest), ascending; the
+    cut then moves up past each mode within SOFT_GAP (relative) of the one before (up to 64 more):
+    a nearly degenerate pair the cut split left its split as the refined one's gap to the rest
+    (review s9: 6e7×), and a window of fixed width only moved the split to its edge (2.5e12×,
+    review s9b); a gap ≥ 1e-4 beyond the last soft mode keeps the bound within ~30×."""
     mu = np.asarray(mu, float)
     soft = np.flatnonzero(mu < SOFT * float(mu.max(initial=0.0)))
     if soft.size > SOFT_MAX:
         soft = soft[np.argsort(mu[soft], kind="stable")[:SOFT_MAX]]
-    if soft.size:
-        top = float(mu[soft].max())
-        soft = np.union1d(soft, np.flatnonzero((mu >= top) & (mu <= top + 1e-6 * abs(top))))
+    if soft.size:  # the cut moved up past every mode within SOFT_GAP (relative) of the last one
+        above = np.sort(np.flatnonzero(mu >= float(mu[soft].max())))
+        above = above[np.argsort(mu[above], kind="stable")]
+        steps = np.diff(mu[above]) <= SOFT_GAP * np.abs(mu[above][1:])
+        n = int(np.argmin(np.append(steps, False)))  # the run of close steps from the top
+        soft = np.union1d(soft, above[:min(n, 64) + 1])
     return np.sort(soft)
 
 def soft_core(k, coef, weights, p0, ds, ys, m1, m2) -> np.ndarray:
