@@ -25,7 +25,7 @@ import harmosync.dynamics as dy
 import harmosync.network as nw
 import harmosync.states as st
 from harmosync.dynamics.spectrum import dense_spectrum
-from harmosync.solvers.softgeometry import gram_defect
+from harmosync.solvers.softgeometry import unit_gram_defect
 from harmosync.solvers.softmodes import vector_roundoff
 from harmosync.solvers.stieltjes import variance_function
 
@@ -154,7 +154,7 @@ def _rotated_cluster(seed):
     t[:s] = np.linalg.norm(other, axis=0) * (1 + 1e-9) + 1e-30
     e = np.abs(rho - lam) * (1 + 1e-9) + 1e-30
     e[members] += np.ptp(cluster)
-    label[members], gram[members] = members[0], gram_defect(x[:, members])
+    label[members], gram[members] = members[0], unit_gram_defect(x[:, members])
     rows = sorted({int(k) for k in rng.integers(0, n, 3)})
     temperature = float(rng.choice([0.0, 1e-3, 0.5]))
     g = variance_function(lam, temperature)

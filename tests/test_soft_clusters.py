@@ -22,7 +22,7 @@ import harmosync.dynamics as dy
 import harmosync.network as nw
 import harmosync.states as st
 from harmosync.dynamics.spectrum import dense_spectrum
-from harmosync.solvers.softgeometry import cluster_enclose, components, gram_defect
+from harmosync.solvers.softgeometry import cluster_enclose, components, unit_gram_defect
 from harmosync.solvers.softmodes import vector_roundoff
 from harmosync.solvers.stieltjes import variance_function
 
@@ -72,13 +72,13 @@ def test_components_group_overlapping_intervals():
     assert [g.tolist() for g in groups] == [[1, 2, 3], [0], [4]]
 
 
-def test_gram_defect_measures_the_columns_orthogonality():
+def test_unit_gram_defect_measures_the_columns_orthogonality():
     """‖X̂ᵀX̂ − I‖_F of two unit vectors at an angle π/2 − 1e-9 is √2·sin(1e-9) (two off-diagonal
     entries), and of an orthonormal pair at most ~ε."""
     x = np.array([[1.0, np.sin(1e-9)], [0.0, np.cos(1e-9)], [0.0, 0.0]])
-    assert gram_defect(x) == pytest.approx(np.sqrt(2) * np.sin(1e-9), rel=1e-6)
+    assert unit_gram_defect(x) == pytest.approx(np.sqrt(2) * np.sin(1e-9), rel=1e-6)
     q, _ = np.linalg.qr(np.random.default_rng(1).standard_normal((50, 3)))
-    assert gram_defect(q) <= 1e-14
+    assert unit_gram_defect(q) <= 1e-14
 
 
 def _eigenvalue_errors(net, mu, dps=50):
@@ -143,7 +143,7 @@ def _synthetic(split, theta, temperature, stiff_mix=1e-9):
     e[1:3] += 3e-8 * split  # the pair's enclosures overlap: a cluster
     label = np.array([0, 1, 1, 3, 4, 5, 6, 7])
     gram = np.zeros(8)
-    gram[1:3] = gram_defect(x[:, 1:3])
+    gram[1:3] = unit_gram_defect(x[:, 1:3])
     rows = [0, 3, 6]
     g = variance_function(lam, temperature)
     err = max(np.abs(((x * f) @ x.T - (q * f) @ q.T)[np.ix_(rows, rows)]).max() for f in (g, g * lam))

@@ -25,6 +25,7 @@ from. :func:`normal_modes`: the plain dense eigh, for the references (:mod:`.ref
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import scipy.sparse as sp
@@ -298,40 +299,45 @@ def dense_mode_errors(network: Network, mu, u, *, v=None, diag=None, attachments
     return rayleigh_errors(v, mu, u, rounding)
 
 
-def rayleigh_errors(v, mu, u, rounding, residual=None, columns=None) -> np.ndarray:
+def rayleigh_errors(v, mu, u, rounding, residual=None) -> np.ndarray:
     """A posteriori bounds e_k ≥ |μ̃_k − λ_k| (λ_k: V + δV's, |δV| ≤ ``rounding``) from the
     residual R = VŨ − ŨΛ̃ (:func:`residual_matrix`, ``residual`` if computed already): for
     x_k = u_k/‖u_k‖ the Rayleigh quotient of V is exactly ρ_k = μ̃_k + u_kᵀr_k/‖u_k‖², taken as
     ρ̂_k = μ̃_k + d̂_k, d̂_k that quotient in double (its error bounded below), and the residual
     ‖Vx_k − ρ̂_kx_k‖ = ‖r_k − d̂_ku_k‖/‖u_k‖ bounds the one at the exact ρ_k (the Rayleigh
     quotient minimises it); δV adds s_k = |x_k|ᵀ|δV||x_k| to ρ and ‖|δV||x_k|‖ to the residual.
-    Then :func:`~harmosync.solvers.roundoff.enclose` (residual theorem, Kato–Temple); clusters
-    fall back to Weyl's 8ε‖V‖ + ‖δV‖ for a backward-stable eigh, as do the modes not in
-    ``columns`` (indices; None: all)."""
+    Then :func:`~harmosync.solvers.roundoff.enclose` (residual theorem, Kato–Temple); modes its
+    intervals cannot separate are enclosed as a group
+    (:func:`~harmosync.solvers.softgeometry.cluster_enclose`), or keep Weyl's 8ε‖V‖ + ‖δV‖ for a
+    backward-stable eigh."""
     mu, u = np.asarray(mu, float), np.asarray(u, float)
     vc, dv = sp.csr_matrix(v), abs(sp.csr_matrix(rounding))
     vrow = float(np.max(abs_row_sums(vc), initial=0.0))  # ≥ ‖|V|‖₂
     eps = np.finfo(float).eps
     fallback = 8 * eps * float(np.max(np.abs(mu))) + float(np.max(abs_row_sums(dv), initial=0.0))
-    cols = np.arange(mu.size) if columns is None else np.asarray(columns, int)
-    rho, half, eta = mu.astype(np.longdouble), np.full(mu.size, fallback), np.zeros(mu.size)
-    for start in range(0, cols.size, cols.size if residual is not None else 512):  # O(512 N) memory
-        sl = cols[start:start + (cols.size if residual is not None else 512)]
+    rho, half, eta = mu.astype(np.longdouble), np.empty(mu.size), np.empty(mu.size)
+    for start in range(0, mu.size, mu.size if residual is not None else 512):  # O(512 N) memory
+        sl = slice(start, start + (mu.size if residual is not None else 512))
         res = residual if residual is not None else residual_matrix(vc, mu[sl], np.ascontiguousarray(u[:, sl]))
         rho[sl], half[sl], eta[sl] = _rayleigh_data(mu[sl], u[:, sl], res, vrow, dv)
     with np.errstate(over="ignore", invalid="ignore"):  # ‖V‖ ≳ 1e150: squared norms overflow
         e = enclose(mu, rho, half, eta, fallback)
-        e = cluster_enclose(mu, rho, half, eta, lambda idx: _cluster_columns(vc, dv, vrow, mu, u, idx), cols, e)[0]
+        columns = partial(_cluster_columns, vc, dv, vrow, mu, u, residual)
+        e = cluster_enclose(mu, rho, half, eta, columns, np.arange(mu.size), e)[0]
     return np.where(np.isnan(e), np.inf, e)
 
 
-def _cluster_columns(v, dv, vrow: float, mu, u, idx) -> tuple:
+def _cluster_columns(v, dv, vrow: float, mu, u, residual, idx) -> tuple:
     """(columns, unit columns, their residuals at ρ̂, an entrywise allowance on those residuals)
     of the modes ``idx`` for :func:`~harmosync.solvers.softgeometry.cluster_enclose`: the residual
-    as :func:`_rayleigh_data` (its normwise error spread evenly, which |x|ᵀ meets at most in
-    norm) and δV's part |δV||x| entrywise."""
+    as :func:`_rayleigh_data` (``residual``: all modes' :func:`residual_matrix`, or None), its
+    normwise error spread evenly (which |x|ᵀ meets at most in norm), and δV's part |δV||x|
+    entrywise."""
     x = np.ascontiguousarray(u[:, idx])
-    res, rel, nnz = residual_matrix(v, mu[idx], x)
+    if residual is None:
+        res, rel, nnz = residual_matrix(v, mu[idx], x)
+    else:
+        res, rel, nnz = residual[0][:, idx], residual[1], residual[2]
     eps = np.finfo(float).eps
     n2 = np.einsum("ij,ij->j", x, x)
     nrm = np.sqrt(n2)

@@ -146,28 +146,24 @@ def _mode_factors(w, e, t: float, x_row: bool):
     lo, hi = np.sqrt(np.maximum(mu - e, 0.0)), np.sqrt(mu + e)
     # the entrywise and split forms where they can be the smaller (w_lo t < 30; beyond, within
     # 1 + 1/(w_lo t) of the rotated one): a min over honest bounds
-    if float(lo.min(initial=np.inf)) * t >= 30:  # none: the rotated form alone (as below)
-        inv = 1.0 / lo
-        half = inv / 2
-        k = w * inv if x_row else hi / w
-        m = k * np.minimum(t, inv) if x_row else np.minimum(1.0, hi * t) / w
-        return t, None, np.zeros(0, int), k, None, None, None, m * half, None, t * half
-    near = np.flatnonzero(lo * t < 30)
-    flat = lo < 1e-100  # the entrywise form only (1/w_lo would overflow)
-    inv = 1.0 / np.where(flat, 1.0, lo)  # 1/w_lo
+    everywhere = float(lo.min(initial=np.inf)) * t >= 30  # none of them: the rotated form alone
+    near = np.zeros(0, int) if everywhere else np.flatnonzero(lo * t < 30)
+    flat = None if everywhere else lo < 1e-100  # the entrywise form only (1/w_lo would overflow)
+    inv = 1.0 / (lo if everywhere else np.where(flat, 1.0, lo))  # 1/w_lo
     half = inv / 2
     with np.errstate(over="ignore"):
+        k = w * inv if x_row else hi / w  # P/w_lo, w_hi X in b's units
+        m = k * np.minimum(t, inv) if x_row else np.minimum(1.0, hi * t) / w
+    if everywhere:
+        return t, flat, near, k, None, None, None, m * half, None, t * half
+    with np.errstate(over="ignore"):
         if x_row:
-            k = w * inv  # P/w_lo in b's units
             amp = w * np.where(flat, t, np.minimum(t, inv))  # |P sin w'τ/w'| ≤ |P| min(τ, 1/w_lo)
             s_hat = w * np.where(flat, t**3 / 6, np.minimum(t**3 / 6, (t * inv**2 + inv**3) / 2))
-            m = k * np.minimum(t, inv)
             split_b = k * np.sqrt(t * t + inv * inv)  # |x cos x − sin x| ≤ √(x² + 1)
         else:
-            k = hi / w  # w_hi X in b's units
             amp = k * np.minimum(1.0, hi * t)
             s_hat = np.where(flat, t, np.minimum(t, (t + inv) / 2)) / w
-            m = np.minimum(1.0, hi * t) / w
             split_b = np.sqrt((hi * t) ** 2 + 1) / w  # |x cos x + sin x| ≤ √(x² + 1)
         c_hat = np.where(flat, t * t / 2, np.minimum(t * t / 2, t * half))
     return t, flat, near, k, amp, c_hat, s_hat, m * half, split_b * half, t * half

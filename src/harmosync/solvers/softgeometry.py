@@ -34,15 +34,24 @@ def other_soft_part(xf, rf, allow, n: int) -> np.ndarray:
             + 2 * n * np.finfo(float).eps * np.sqrt(np.sum(rf * rf, axis=0)))
 
 
-def gram_defect(x) -> float:
+def unit_gram_defect(x) -> float:
     """‖X̂ᵀX̂ − I‖_F for the unit columns X̂ = x/‖x‖ (``x`` (N, m) extended precision), with the
-    extended-precision products' rounding (γ of N + 2 terms, entrywise) added."""
+    extended-precision products' rounding (γ of N + 2 terms, entrywise) added (one number for a
+    group; :func:`~harmosync.dynamics.spectrum.gram_defect` bounds a whole eigh's entry by entry)."""
     ld = np.longdouble
     xn = np.asarray(x, ld) / np.sqrt(np.sum(np.asarray(x, ld) ** 2, axis=0))
     f = (xn.T @ xn - np.eye(xn.shape[1], dtype=ld)).astype(float)
     ax = np.abs(xn.astype(float))
     slack = 1.01 * (xn.shape[0] + 8) * float(np.finfo(ld).eps) * (ax.T @ ax)
     return float(np.linalg.norm(np.abs(f) + slack)) * (1 + 1e-9)
+
+
+def _subspace_radius(rho, eta, f: float) -> tuple[float, float]:
+    """(w, r) of :func:`cluster_enclose`'s group with Rayleigh quotients ``rho`` (double),
+    residual bounds ``eta`` and Gram defect f: w the spread of ρ (and its rounding), r ≥
+    ‖VQ − Q·diag(ρ)‖ for Q = X̂G^-½, ‖η‖/√(1 − f) + w·f/(1 − f)."""
+    spread = float(np.ptp(rho)) + 4 * np.finfo(float).eps * float(np.max(np.abs(rho)))
+    return spread, float(np.linalg.norm(eta)) / np.sqrt(1 - f) + spread * f / (1 - f)
 
 
 def cluster_enclose(mu, rho, half, eta, columns, modes, e):
@@ -89,11 +98,10 @@ def cluster_enclose(mu, rho, half, eta, columns, modes, e):
         if g.size < 2 or g[-1] - g[0] != g.size - 1:
             continue
         x, xf, rf, allow = columns(g)
-        f = gram_defect(x)
+        f = unit_gram_defect(x)
         if not f < 0.5:
             continue
-        spread = float(np.ptp(rho_f[g])) + 4 * np.finfo(float).eps * float(np.max(np.abs(rho_f[g])))
-        r = float(np.linalg.norm(eta[g])) / np.sqrt(1 - f) + spread * f / (1 - f)
+        spread, r = _subspace_radius(rho_f[g], eta[g], f)
         inner = other_soft_part(xf, rf, allow, xf.shape[0])
         c = float(np.hypot(np.linalg.norm(inner), np.linalg.norm(half[g]))) / (1 - f) + spread * f / (1 - f)
         groups[int(g[0])] = (g, f, r, c, spread)
@@ -150,12 +158,11 @@ def block_enclose(mu, rho, half, eta, t, columns, modes, e):
     if np.any(np.diff(rho) < 0):
         return e
     rho_f = rho.astype(float)
-    f = gram_defect(columns(modes)[0])
+    f = unit_gram_defect(columns(modes)[0])
     if not f < 0.5:
         return e
-    spread = float(np.ptp(rho_f)) + 4 * np.finfo(float).eps * float(np.max(np.abs(rho_f)))
+    spread, r = _subspace_radius(rho_f, np.asarray(eta, float)[modes], f)
     shift = spread * f / (1 - f)
-    r = float(np.linalg.norm(np.asarray(eta, float)[modes])) / np.sqrt(1 - f) + shift
     off, diag = np.asarray(t, float)[modes], np.asarray(half, float)[modes]  # ≥ ‖X̂ᵀr_k‖'s parts
     mix = float(np.linalg.norm(np.hypot(off, diag))) * f / (1 - f)  # G^-½ mixes the columns
     off, diag = (off + mix) / (1 - f) + shift, (diag + mix) / (1 - f) + shift  # H's column k

@@ -6,8 +6,6 @@ C the probe–site couplings K."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 import scipy.sparse as sp
 from scipy import fft
@@ -113,12 +111,13 @@ def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None, *
     ~ε‖V‖ enters squared) with the other modes' ``radius`` around μ̃ (a mode whose intervals
     overlap keeps its radius, widened by |ρ_k − μ̃_k|). ``columns`` (N, len(modes)): the modes'
     vectors, instead of ``u[:, modes]`` (either reordered in place where their Rayleigh quotients
-    are not ascending: an enclosure holds λ_k only in order). Returns (μ̃ with the soft modes' ρ_k, e, residual) for
+    are not ascending: an enclosure holds λ_k only in order). Returns (μ̃ with the soft modes'
+    ρ_k, e, residual) for
     :func:`vector_roundoff`: rows η (N,) the residual bounds ‖Vx_k − ρ_k x_k‖, t (N,) of their
     part in the span of the other soft x (0 off ``modes``); with ``rows`` (the observed rows'
     indices in V) also :func:`hard_components`' four per-mode numbers and |y_ak| on those rows
     (the componentwise eigenvector term); last the clusters' labels and Gram defects
-    (:func:`~.clusters.cluster_enclose`, which also gives their enclosures): (4, N) or
+    (:func:`~.softgeometry.cluster_enclose`, which also gives their enclosures): (4, N) or
     (8 + len(rows), N)."""
     ld = np.longdouble
     observed = None if rows is None else np.asarray(rows, int)
