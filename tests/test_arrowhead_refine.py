@@ -141,3 +141,40 @@ def test_arrowhead_errors_enclose_the_eigenvalues_in_40_digits(seed):
     assert np.all(np.abs(mu - exact) <= e)
     refined = np.argsort(-np.sum(a * a, axis=0), kind="stable")[:16]
     assert np.all(e[refined] < radius[refined]) and np.median(e[refined] / radius[refined]) < 0.5
+
+
+def _mirror_arrowhead(m, boundary, site, w, k):
+    """Identical probes (ω, coupling K) at mirror sites s and M + 1 − s of a chain (Ω0 = 0.05,
+    g = 1): the arrowhead's probe rows are C_1j = ±C_0j, and its two probe-like modes (symmetric,
+    antisymmetric) are split by far less than the per-mode residual intervals' width."""
+    from harmosync.network import chain_mode_rows, chain_modes
+
+    d = chain_modes(m, 0.05, 1.0, boundary, vectors=False)[0] ** 2
+    c = k * chain_mode_rows(m, boundary, [site, m + 1 - site])
+    vs = np.diag([w * w + k, w * w + k])
+    return vs, d, c
+
+
+@pytest.mark.parametrize("m, boundary, site, w, k, split", [
+    (6, "free", 2, 0.125, 1.4e-9, False), (14, "fixed", 3, 0.054, 2.7e-9, False), (8, "fixed", 2, 0.7, 1e-8, False),
+    (15, "fixed", 4, 0.3, 1e-6, True), (9, "free", 1, 1.3, 1e-3, True)])
+def test_mirror_pair_is_one_cluster_enclosing_the_50_digit_eigenvalues(m, boundary, site, w, k, split):
+    """A degenerate pair (identical probes at mirror sites): e_k ≥ |μ̃_k − λ_k| for every mode,
+    λ_k the 50-digit eigenvalues of the same double A (compared in mpmath), and the pair's e_k
+    within 100× of max(its error, ε μ̃): Kahan's subspace residual for the pair
+    (softgeometry.cluster_enclose with arrowhead_errors' columns), where the per-mode intervals
+    overlap and fall back to the a-priori 8ε(μ + 2‖V‖|a|) (measured before: 3e3–2e4× the error).
+    With stronger couplings (``split``) the pair is resolved mode by mode, and stays tight."""
+    vs, d, c = _mirror_arrowhead(m, boundary, site, w, k)
+    modes = arrowhead.arrowhead_modes(vs, d, c)
+    mu = modes.values
+    a = modes.rows(probe_rows=np.eye(2), env_rows=None)
+    radius = 8 * EPS * mu[-1] * (mu / mu[-1] + 2 * np.linalg.norm(a, axis=0))
+    e = arrowhead.arrowhead_errors(mu, a, vs, d, c, radius, (np.zeros(m), np.zeros((2, m))), count=128)
+    with mp.workdps(50):
+        lam = sorted(mp.eigsy(mp.matrix(_arrowhead(vs, d, c).tolist()), eigvals_only=True))
+        err = np.array([float(abs(mp.mpf(float(x)) - y)) for x, y in zip(mu, lam)])
+    assert np.all(err <= e)
+    pair = np.argsort(-np.sum(a * a, axis=0))[:2]
+    assert (abs(mu[pair[0]] - mu[pair[1]]) > radius[pair].max()) == split  # the per-mode intervals overlap
+    assert np.all(e[pair] <= 100 * np.maximum(err[pair], EPS * mu[pair]))

@@ -273,14 +273,13 @@ def test_identical_mirror_probes_dense_is_tight(name):
     assert err <= bound <= 100 * max(err, floor)
 
 
-@pytest.mark.xfail(strict=True, reason="the chain path's mode errors (chain_mode_errors) do not cluster: "
-                   "the probes' degenerate pair keeps Weyl-like enclosures 9.5e-14 (dense: 8e-16), "
-                   "and means_roundoff's t·δω makes the bound 6.7e3× / 3.0e3× the error")
 @pytest.mark.parametrize("name", list(SYMMETRIC_CHAINS))
 def test_identical_mirror_probes_chain_is_tight(name):
-    """method="chain" on the same networks: honest (err 7.9e-12, 2.8e-11) but bound 5.3e-8 and
-    8.4e-8 (ratios 6.65e3 and 3.03e3; unchanged since dfad653), dominated by means_roundoff with
-    μ errors 9.5e-14 on the pair, against 8.4e-16 and 1.4e-18 from the dense path's clusters."""
+    """method="chain" on the same networks (err 7.9e-12, 2.8e-11): was a strict xfail, bound
+    5.3e-8 and 8.4e-8 (ratios 6.65e3 and 3.03e3), dominated by means_roundoff with Weyl-like μ
+    errors 9.5e-14 on the pair. The pair is now one cluster in arrowhead_errors too (columns
+    x_k = (a_k, ŷ_k)): bound 4.3e-11 and 3.7e-11 (ratios 5.4 and 1.3), the pair's enclosures
+    3.1e-17 and 3.7e-17 against 50-digit errors 2.1e-17 and 3.5e-17."""
     net, init, observe, times = _symmetric_chain(name)
     err, bound, floor = _measure(net, init, observe, times, method="chain")
     assert err <= bound

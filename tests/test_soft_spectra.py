@@ -341,3 +341,46 @@ def test_vector_term_covers_unrefined_soft_vectors(monkeypatch):
     init = st.InitialState(st.product(st.coherent(1.0, 1.0), st.coherent(1.1, 0.5)), 0.5)
     e_cov, _, sol, scale = errors(net, init, "dense", times=np.array([0.0]), observe=(21,), scale=True)
     assert 1e-14 * scale <= e_cov <= sol.error_bound
+
+
+@pytest.mark.parametrize("pairs, tight", [
+    (((1, 2, 1e-9),), True),  # the residual of the second soft mode along the far soft one
+    (((0, 2, 1e-10), (1, 2, 1e-9)), True),
+    (((0, 1, 1e-12), (1, 2, 1e-9), (1, 5, 1e-10)), True),
+    (((0, 1, 1e-6), (0, 3, 1e-9), (1, 5, 1e-10)), True),
+    (((0, 1, 1e-3), (1, 2, 1e-4), (2, 5, 1e-4)), False),
+])
+@pytest.mark.parametrize("temperature", [0.0, 5.0])
+def test_vector_roundoff_charges_each_pair_over_its_own_gap(pairs, tight, temperature):
+    """vector_roundoff with the pairs' angles τ_k (softgeometry.pair_angles: |x̃_lᵀr_k| over each
+    pair's gap) on V = Q diag(λ) Qᵀ with soft λ = 1e-8, 3e-8 and a far soft 1e-2, stiff 0.5…4:
+    X̃ = Q rotated as given; the stationary part's error (g and g_p = λg, observed rows 0, 3, 6)
+    is at most the bound's third, and within 40× of it for small rotations. Without τ, a residual
+    of the second mode along the far soft one is charged over the gap to the first (2e-8 instead of
+    1e-2: the hot stiff chain of review s9b, 2e4×); that bound is checked too, ≥ the τ one."""
+    from harmosync.solvers.softgeometry import pair_angles
+    from harmosync.solvers.softmodes import vector_roundoff
+    from harmosync.solvers.stieltjes import variance_function
+
+    lam = np.array([1e-8, 3e-8, 1e-2, 0.5, 1.0, 2.0, 3.0, 4.0])
+    q, _ = np.linalg.qr(np.random.default_rng(11).standard_normal((8, 8)))
+    x = _rotated(q, pairs)
+    v = (q * lam) @ q.T
+    rho = np.einsum("ij,ij->j", x, v @ x)
+    s = 3
+    res = v @ x[:, :s] - x[:, :s] * rho[:s]
+    eta, t, tau = np.zeros(8), np.zeros(8), np.zeros(8)
+    eta[:s] = np.linalg.norm(res, axis=0) * (1 + 1e-9) + 1e-30
+    proj = x[:, :s].T @ res
+    np.fill_diagonal(proj, 0.0)
+    t[:s] = np.linalg.norm(proj, axis=0) * (1 + 1e-9) + 1e-30
+    e = np.abs(rho - lam) + 1e-30
+    allow = np.full((8, s), 1e-17 * float(np.abs(res).max()))  # the residuals' rounding, generously
+    tau[:s] = pair_angles(rho[:s], e[:s], np.arange(s), x[:, :s], res, allow, 8)
+    rows = [0, 3, 6]
+    g = variance_function(lam, temperature)
+    err = max(np.abs(((x * f) @ x.T - (q * f) @ q.T)[np.ix_(rows, rows)]).max() for f in (g, g * lam))
+    bound = vector_roundoff(rho, e, np.array([eta, t, tau]), x[rows], temperature) / 3
+    old = vector_roundoff(rho, e, np.array([eta, t]), x[rows], temperature) / 3
+    assert err <= bound <= old * (1 + 1e-12)
+    assert not tight or bound <= 40 * err

@@ -41,11 +41,13 @@ eigenvector matrix (the probes, observed sites) are ever formed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
 from ..jit import kernel
 from .roundoff import arrow_refine, enclose
+from .softgeometry import cluster_enclose
 
 EPS = np.finfo(float).eps
 CHUNK = 16  # fewest roots per block in the O(N²) sums
@@ -526,7 +528,49 @@ def arrowhead_errors(mu, a, vs, env_d, env_c, radius, env_rounding, *, count: in
     d_vs = (p + 1) * 0.5 * eps * (vs_diag + 2 * (np.abs(vs).sum(axis=1) - vs_diag))
     if k.size:
         rho[k], half[k], eta[k] = arrow_refine(a[:, k], mu[k], vs, env_d, env_c, d_vs, env_rounding)
-    return enclose(mu, rho, half, eta, np.asarray(radius, float))
+    e = enclose(mu, rho, half, eta, np.asarray(radius, float))
+    if k.size > 1:  # (nearly) degenerate modes (identical probes at mirror sites): one subspace
+        columns = partial(_arrow_columns, a, mu, np.asarray(vs, float), np.asarray(env_d, float),
+                          np.asarray(env_c, float), d_vs, env_rounding, rho)
+        e = cluster_enclose(mu, rho, half, eta, columns, np.sort(k), e)[0]
+    return e
+
+
+def _arrow_columns(a, mu, vs, env_d, env_c, d_vs, env_rounding, rho, idx) -> tuple:
+    """:func:`~.softgeometry.cluster_enclose`'s columns for the arrowhead modes ``idx``
+    (:func:`arrowhead_errors`): x_k = (a_k, ŷ_k) exactly as :func:`.roundoff.arrow_refine` forms
+    them (the same products and sums, in the same order; its η_k are for these x), their
+    residuals (A − ρ_k)x_k in long double (ρ_k: ``rho``, arrow_refine's), and an entrywise
+    allowance: long double's γ_{n+2}(|A| + |μ̃|)|x| for the products and sums, 2ε_ld(|r| + |ρ − μ̃||x|)
+    for the shift to ρ, ε|r| for the rounding to double, |δA||x| for the input's rounding."""
+    ld = np.longdouble
+    p = a.shape[0]
+    ag, mg = a[:, idx], mu[idx]
+    cta = env_c[0][:, None] * ag[0]
+    for i in range(1, p):
+        cta = cta + env_c[i][:, None] * ag[i]
+    y = cta / (mg - env_d[:, None])
+    x = np.vstack([ag, y]).astype(ld)
+    c, m_ld = env_c.astype(ld), mg.astype(ld)
+    ax = np.abs(x)
+    res = np.vstack([vs.astype(ld) @ x[:p] + c @ x[p:] - m_ld * x[:p],
+                     c.T @ x[:p] + env_d.astype(ld)[:, None] * x[p:] - m_ld * x[p:]])
+    ac, amu = np.abs(c), np.abs(m_ld)
+    mag = np.vstack([np.abs(vs.astype(ld)) @ ax[:p] + ac @ ax[p:] + amu * ax[:p],
+                     ac.T @ ax[:p] + np.abs(env_d.astype(ld))[:, None] * ax[p:] + amu * ax[p:]])
+    eps_ld = float(np.finfo(ld).eps)
+    nrm = np.sqrt(np.sum(x * x, axis=0))
+    dq = np.asarray(rho, ld)[idx] - m_ld
+    resid = res - dq * x
+    dd, dc = (np.asarray(v, float) for v in env_rounding)
+    axf = ax.astype(float)
+    da = np.vstack([d_vs[:, None] * axf[:p] + dc @ axf[p:], dc.T @ axf[:p] + dd[:, None] * axf[p:]])
+    gam = 1.01 * (x.shape[0] + 4) * eps_ld
+    arith = (gam * mag + 2 * eps_ld * (np.abs(res) + np.abs(dq) * ax)).astype(float)
+    rf = (resid / nrm).astype(float)
+    nf = nrm.astype(float)
+    allow = (arith / nf + da / nf) * (1 + 1e-9) + np.finfo(float).eps * np.abs(rf)
+    return x, (x / nrm).astype(float), rf, allow
 
 
 def chain_mode_errors(mu, a, vs, env_d, env_c, env_rounding, *, count: int) -> np.ndarray:

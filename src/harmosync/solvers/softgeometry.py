@@ -34,6 +34,25 @@ def other_soft_part(xf, rf, allow, n: int) -> np.ndarray:
             + 2 * n * np.finfo(float).eps * np.sqrt(np.sum(rf * rf, axis=0)))
 
 
+def pair_angles(mu, e, label, xf, rf, allow, n: int) -> np.ndarray:
+    """τ_k ≥ ‖(|x̂_lᵀr_k|/dist_kl)_l‖ over the soft modes l outside k's cluster (columns as
+    :func:`other_soft_part`'s; ``mu``, ``e``, ``label`` the modes' refined values, enclosures
+    and clusters), dist_kl = |μ_k − μ_l| − e_l − 2ε|μ_k| ≤ |λ_l − ρ_k|: each pair's projection
+    over its own gap, where :func:`other_soft_part`'s norm t_k meets only the nearest one (a
+    residual along a far soft mode then counts as if along the nearest: 2e4× the error on a
+    hot stiff chain). ∞ where some dist_kl ≤ 0."""
+    mu, e = np.asarray(mu, float), np.asarray(e, float)
+    eps = np.finfo(float).eps
+    pair = (np.abs(xf.T @ rf) + np.abs(xf).T @ allow) * (1 + 1e-6)
+    pair += 2 * n * eps * np.sqrt(np.sum(rf * rf, axis=0))[None, :]  # (l, k)
+    other = np.asarray(label)[:, None] != np.asarray(label)[None, :]
+    dist = np.abs(mu[None, :] - mu[:, None]) - e[:, None] - 2 * eps * np.abs(mu)[None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(other, pair / np.where(dist > 0, dist, np.nan), 0.0)
+    tau = np.sqrt(np.sum(ratio**2, axis=0)) * (1 + 1e-9)
+    return np.where(np.isnan(tau), np.inf, tau)
+
+
 def unit_gram_defect(x) -> float:
     """‖X̂ᵀX̂ − I‖_F for the unit columns X̂ = x/‖x‖ (``x`` (N, m) extended precision), with the
     extended-precision products' rounding (γ of N + 2 terms, entrywise) added (one number for a
@@ -205,6 +224,7 @@ class SoftGeometry(NamedTuple):
     angle: np.ndarray  # (S,) s_s + s_h ≥ the sine of x̃_k's angle to its cluster's exact span
     label: np.ndarray  # (S,) each mode's cluster (its lowest index; its own index alone)
     defect: np.ndarray  # (S,) ≥ ‖ŪᵀX̃_C − I‖ of its cluster (0 alone)
+    tau: np.ndarray | None  # (S,) ≥ ‖(|u_lᵀr_k|/dist_kl)_{l∈S∖k}‖ (None: clusters, or not given)
 
 
 def soft_geometry(mu, mu_error, residual, readout, *, clusters: bool = True):
@@ -223,11 +243,16 @@ def soft_geometry(mu, mu_error, residual, readout, *, clusters: bool = True):
     if np.size(readout) == 0:
         return None
     readout = np.atleast_2d(np.asarray(readout, float))
-    tail = residual.shape[0] in (4, 8 + readout.shape[0])  # the clusters' labels and Gram defects
+    n_obs = readout.shape[0]
+    # rows: η, t[, τ][, hard_components' 4 + n][, labels, Gram defects] (softmodes.soft_mode_errors)
+    tail = residual.shape[0] in (4, 5, 8 + n_obs, 9 + n_obs)
     label = residual[-2].astype(int) if tail else np.arange(mu.size)
     gram = residual[-1] if tail else np.zeros(mu.size)
     body = residual[:-2] if tail else residual
+    pairs = body.shape[0] in (3, 7 + n_obs)
     eta, t = body[:2]
+    tau_all = body[2] if pairs else None
+    body = np.concatenate([body[:2], body[3:]]) if pairs else body
     k = np.flatnonzero(eta > 0)
     if k.size == 0:
         return None
@@ -272,10 +297,23 @@ def soft_geometry(mu, mu_error, residual, readout, *, clusters: bool = True):
             return np.inf
         close = np.sqrt(sig2 / (1 - f - sig2)) + np.sqrt(1 + f) * (f + sig2)
         s[members], defect[members] = close / np.sqrt(2.0) * (1 + 1e-9), (f + sig2) * (1 + 1e-9)
+    tau = None
+    if tau_all is not None and np.all(size == 1):  # each pair over its own gap (pair_angles)
+        # |u_lᵀr_k| ≤ |x̃_lᵀr_k| + ‖u_l − x̃_l‖η_k, ‖u_l − x̃_l‖ ≤ √2 s_l
+        dist = np.abs(mu[k][None, :] - mu[k][:, None]) - e[k][:, None] - 2 * np.finfo(float).eps * np.abs(mu[k])[None, :]
+        np.fill_diagonal(dist, np.inf)
+        inv = 1.0 / np.where(dist > 0, dist, np.nan)
+        for _ in range(3):  # each pass from valid s_l: a valid, smaller τ_k and s_k
+            with np.errstate(invalid="ignore"):
+                tau = tau_all[k] + np.sqrt(2.0) * eta * np.sqrt(np.sum((s[:, None] * inv) ** 2, axis=0))
+            tau = np.where(np.isnan(tau), np.inf, tau) * (1 + 1e-9)
+            s_s = np.minimum(s_s, tau)  # sin²θ_k = Σ_{l≠k} c_lk², c_lk = u_lᵀr_k/(λ_l − ρ_k)
+            angle = s_s + s_h
+            s = angle.copy()
     rows = np.abs(readout[:, k])
     w2 = (rows + np.sqrt(2.0) * s) ** 2  # |u_al|² ≤ (|x̃_al| + √2 s_l)²
-    extra = body[2:][:, k] if body.shape[0] == 6 + readout.shape[0] else None
-    return SoftGeometry(k, lo, hi, e, lo_h, gap_h, t, s_s, s_h, s, rows, w2, extra, angle, first, defect)
+    extra = body[2:][:, k] if body.shape[0] == 6 + n_obs else None
+    return SoftGeometry(k, lo, hi, e, lo_h, gap_h, t, s_s, s_h, s, rows, w2, extra, angle, first, defect, tau)
 
 
 def hard_rows(geo: SoftGeometry) -> np.ndarray:

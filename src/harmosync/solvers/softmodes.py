@@ -12,7 +12,8 @@ from scipy import fft
 
 from .lowrank import soft_modes
 from .roundoff import enclose
-from .softgeometry import SoftGeometry, block_enclose, cluster_enclose, hard_rows, other_soft_part, soft_geometry
+from .softgeometry import (SoftGeometry, block_enclose, cluster_enclose, hard_rows, other_soft_part, pair_angles,
+                           soft_geometry)
 from .stieltjes import variance_function
 
 #: Chebyshev nodes per probe for the arrowhead's soft subspace (:func:`arrowhead_soft_basis`)
@@ -173,7 +174,7 @@ def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None, *
     t = np.zeros(n)
     allow = (r_err + g * absum * ax) / nx
     t[modes] = other_soft_part(xf, rf, allow, n)
-    out = [eta, t]
+    out = [eta, t, np.zeros(n)]  # τ (pair_angles) once the enclosures are known
     if observed is not None:
         four, yr = hard_components(*parts, v, d, de, x, rh, res, r_err, observed)
         for row in list(four) + list(yr):
@@ -189,6 +190,7 @@ def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None, *
 
     e, label, gram = cluster_enclose(mu, rho, half, eta, columns, modes, enclose(mu, rho, half, eta, fallback))
     e = block_enclose(mu, rho, half, eta, t, columns, modes, e)
+    out[2][modes] = pair_angles(mu[modes], e[modes], label[modes], xf, rf, allow, n)
     return mu, e, np.array(out + [label, gram])
 
 
@@ -419,6 +421,10 @@ def _stationary_bound(geo: SoftGeometry, mu, temperature: float) -> float:
             dd = np.minimum(arm, np.maximum.outer(size, size) * inv) + (spread * np.sqrt(c_size))[None, :] * inv
         dd = np.where(same, 0.0, dd) ** 2
         first = (r + np.sqrt(2.0) * s) * np.sqrt(np.max(w2 @ dd, axis=0)) * t
+        if geo.tau is not None:  # or each pair over its own gap: Σ_l |g_k − g_l||c_lk||u_al| ≤
+            # (Σ_l max(g_k, g_l)² u_al²)^½·τ_k (|c_lk| = |u_lᵀr_k|/|λ_l − ρ_k|; g or g_p monotone)
+            top2 = np.where(same, 0.0, np.maximum.outer(size, size)) ** 2
+            first = np.minimum(first, (r + np.sqrt(2.0) * s) * np.sqrt(np.max(w2 @ top2, axis=0)) * geo.tau)
         if hard is None:
             first = first + (r + np.sqrt(2.0) * s) * top * s_h
         else:  # max over entries (a, b) of |h_ak||u_bk| + |u_ak||h_bk|
