@@ -1,0 +1,101 @@
+"""Review s10: break tests of session 10's bound changes (the chain path's clusters,
+softgeometry.pair_angles, PoleRule's geometric samples), against 40–50-digit references.
+
+The three changes held (515 random mirror chains' enclosures, worst err/e 0.99999; 845 hot or
+soft solves, dense all honest, 56 bounds shrunk by 1.001–0.002×, worst err/new bound 0.13; 18
+rules against 40 digits, one 1.00013× short, now covered by a 1% allowance). Two findings
+predate them (the same numbers at 9935aaa) and are strict xfails: the chain path takes its
+eigenvectors as exact, and its merges deflate couplings below ~ε‖A‖ (a residual 1.2e-13 on the
+probe pair: a nearly degenerate pair's rotation, or a soft probe's weight on a site, is lost)."""
+
+from __future__ import annotations
+
+import mpmath as mp
+import numpy as np
+import pytest
+from reference_mp import Reference
+
+import harmosync.dynamics as dy
+import harmosync.network as nw
+import harmosync.states as st
+from harmosync.solvers.stieltjes import variance_rule
+
+
+def _errors(net, init, observe, times, method):
+    rm, rc = Reference(net, init, observe=observe).moments(times)
+    sol = dy.solve(net, init, method=method, observe=observe, t_max=float(max(times)))
+    m = sol.moments(times)
+    return max(float(np.abs(m.cov - rc).max()), float(np.abs(m.mean - rm).max())), sol.error_bound
+
+
+def _near_pair(split):
+    w, k = 0.14251019910965385, 1.3836452600479713e-07
+    env = nw.chain(8, 0.00815233751766698, 33.486010359869184, "free")
+    net = nw.couple(env, nw.probes([w, w * (1 + split)], 0.0, [[3], [6]], [[k], [k]]))
+    init = st.InitialState(st.product(st.squeezed(w, 0.2, 0.3, x=-0.8, p=-1.8),
+                                      st.squeezed(w, 2.0, 0.0, x=0.4, p=-0.8)), 0.0)
+    return net, init
+
+
+@pytest.mark.parametrize("split", [1e-10, 1e-8])
+def test_near_degenerate_probe_pair_dense_is_honest(split):
+    """Probes ω and ω(1 + split) at sites 3 and 6 of a free 8-site chain, K = 1.4e-7, squeezed
+    (r = 0.2, 2), t to 11586: the dense path (measured err/bound 0.20, 0.21)."""
+    err, bound = _errors(*_near_pair(split), [0, 1], [0.0, 20.0, 11586.0], "dense")
+    assert err <= bound
+
+
+@pytest.mark.xfail(strict=True, reason="chain path: eigenvectors taken as exact; the merge deflates the "
+                   "pair's coupling (residual 1.2e-13, rotation 0.029 at split 1e-10): err/bound 3.45, 140")
+@pytest.mark.parametrize("split", [1e-10, 1e-8])
+def test_near_degenerate_probe_pair_chain_is_honest(split):
+    """The same, method="chain": the pair's rows come out pure (1, 0), (0, 1) against 50-digit
+    eigenvectors rotated by 0.029 (split 1e-10), the cross-covariance ⟨x₀x₁⟩ −4.8e-9 against
+    −2.0e-7 at the last time; err 1.95e-7 against bounds 5.6e-8 and 1.4e-9 (3.45×, 140× below).
+    Davis–Kahan sees it: the pair's residual η = 1.2e-13 over its gap 4e-12 (4e-10)."""
+    err, bound = _errors(*_near_pair(split), [0, 1], [0.0, 20.0, 11586.0], "chain")
+    assert err <= bound
+
+
+def _stiff_soft():
+    """Review s10's seed 383: fixed chain M = 9, Ω0 = 0.208, g = 2.0e5; soft probes ω = 2.37e-3,
+    3.10e-3 at sites 4 and 3, K = 2.5e-9, squeezed (probe variances up to 7816), T = 0."""
+    net = nw.couple(nw.chain(9, 0.20769400226094817, 200690.23881181687, "fixed"),
+                    nw.probes([0.0023739780758470575, 0.0031043149124806656], 0.0, [[4], [3]],
+                              [[2.5261666073638058e-09]] * 2))
+    mean = np.array([1.1556265137030701, -1.2016828658266767, -2.0740763706559755, 0.653479264332121])
+    cov = np.array([[214.62234253148154, -0.02821678395831535, 0.0, 0.0],
+                    [-0.028216783958315353, 0.001168546498648726, 0.0, 0.0],
+                    [0.0, 0.0, 7815.530439953386, -3.0692921559203885],
+                    [0.0, 0.0, -3.069292155920389, 0.0012373509914257437]])
+    return net, st.InitialState(st.GaussianState(mean, cov), 0.0)
+
+
+def test_stiff_chain_soft_probes_dense_is_honest():
+    """Measured err 1.2e-9, bound 1.37e-9 (the closest margin of the review's 845 solves)."""
+    err, bound = _errors(*_stiff_soft(), [0, 1, 6], [0.0, 1.4474253479375752, 8480.80350079415], "dense")
+    assert err <= bound
+
+
+@pytest.mark.xfail(strict=True, reason="chain path: a soft probe's correlation with a site is lost "
+                   "(⟨x₁p₆⟩ 0 against −2.5e-8): err 2.5e-8, bound 1.5e-9")
+def test_stiff_chain_soft_probes_chain_is_honest():
+    err, bound = _errors(*_stiff_soft(), [0, 1, 6], [0.0, 1.4474253479375752, 8480.80350079415], "chain")
+    assert err <= bound
+
+
+def test_pole_rule_error_covers_the_peak_between_geometric_samples():
+    """variance_rule(1e-14, 1e8, 1e-7): its error was 6.54223e-16 against a 40-digit maximum of
+    ≥ 6.54309e-16 at x = 5.4186e-7, between two of the 1001 geometric samples (22 decades, 5%
+    steps); with the 1% allowance the rule's error holds there."""
+    rule = variance_rule(1e-14, 1e8, 1e-7)
+    with mp.workdps(40):
+        poles = [mp.mpf(float(p)) for p in rule.poles]
+        weights = [mp.mpf(float(w)) for w in rule.weights]
+        worst = mp.mpf(0)
+        for x in np.geomspace(5.3e-7, 5.5e-7, 9):
+            xm = mp.mpf(float(x))
+            g = mp.coth(mp.sqrt(xm) / (2 * mp.mpf(1e-7))) / (2 * mp.sqrt(xm))
+            r = mp.fsum(w / (xm + p) for w, p in zip(weights, poles))
+            worst = max(worst, mp.sqrt(xm) * abs(g - r))
+    assert float(worst) <= rule.error
