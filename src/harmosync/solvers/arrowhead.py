@@ -21,9 +21,10 @@ eigenvectors are n_k (1, z_j / (μ_k − λ_j)) with n_k = (1 + Σ_j z_j²/(μ_k
 * Each root is found by a rational ("middle way") model that keeps the two neighbouring poles
   and matches f and f′ on each side, inside a bracket maintained from the sign of f:
   quadratic convergence, bisection fallback.
-* Deflation: a pole with |z_j| ≤ 8 ε ‖·‖ is an eigenpair already (a chain mode the probe does
-  not touch, e.g. sin(πjm/(M+1)) = 0); two poles closer than 8 ε ‖·‖ are rotated so that only
-  one couples. Both change the matrix by at most 8 ε ‖·‖: the result is the exact
+* Deflation: a pole with |z_j| ≤ 8 ε (|λ_j| + |s| + ‖z‖) (its own scale, not ‖·‖: session 10)
+  is an eigenpair already (a chain mode the probe does not touch, e.g. sin(πjm/(M+1)) = 0); two
+  poles closer than 8 ε ‖·‖ are rotated so that only one couples. Both change the matrix by at
+  most 8 ε ‖·‖: the result is the exact
   decomposition of a matrix within a few ulps of the input (backward stable, like LAPACK's
   divide-and-conquer merge step that this follows).
 
@@ -367,7 +368,13 @@ def _deflate(values: np.ndarray, z, s: float) -> _Stage:
             c, s_ = z[j] / r, z[i] / r
             st.rotations.append((i, j, c, s_))
             z[i], z[j] = 0.0, r
-    coupled = np.abs(z) > tol
+    # a coupling is dropped against its own pole's scale, not the whole matrix's (a perturbation
+    # of ≤ 8ε(|λ_j| + |s| + ‖z‖), still backward stable): dropping z_j sets the probe's part of
+    # mode j, ~z_j/(λ_j − s), to 0, and against ‖·‖ that lost a near pair's mixing (1.2e-13
+    # against a gap of 4e-12: a rotation of 0.029) and a stiff chain's soft-probe components
+    # (review s10)
+    local = 8 * EPS * (np.abs(values) + abs(s) + float(np.linalg.norm(z)))
+    coupled = np.abs(z) > np.minimum(tol, local)
     st.active = np.flatnonzero(coupled)
     st.deflated = np.flatnonzero(~coupled)
     st.poles = values[st.active]
