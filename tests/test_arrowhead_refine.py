@@ -178,3 +178,30 @@ def test_mirror_pair_is_one_cluster_enclosing_the_50_digit_eigenvalues(m, bounda
     pair = np.argsort(-np.sum(a * a, axis=0))[:2]
     assert (abs(mu[pair[0]] - mu[pair[1]]) > radius[pair].max()) == split  # the per-mode intervals overlap
     assert np.all(e[pair] <= 100 * np.maximum(err[pair], EPS * mu[pair]))
+
+
+def test_secular_roots_hug_stiff_poles_with_tiny_couplings():
+    """A soft probe (s = 4e-6) coupled by z ~ 1e-16 to stiff poles 1 … 3.8e8 (deflation now keeps
+    such couplings, arrowhead._deflate): every root lies τ_k ≈ z_k²/(λ_k − s) ~ 1e-39 above its
+    pole, and the one above the last pole had the bracket [0, 0] (‖z‖ below half an ulp of the pole
+    rounded away in max(s, λ) + ‖z‖ − λ): τ = 0, its vector 0/0. Each offset τ_k against the
+    arrowhead's 100-digit eigenvalue less its pole, to 1e-12 relative."""
+    poles = np.array([1.0, 1.52240945e+07, 5.85786448e+07, 1.23463315e+08, 2.00000001e+08, 2.76536687e+08,
+                      3.41421357e+08, 3.84775908e+08])
+    z = np.array([3.53553391e-16, 4.90392640e-16, 4.61939766e-16, 4.15734806e-16, 3.53553391e-16,
+                  2.77785117e-16, 1.91341716e-16, 9.75451610e-17])
+    s = 4e-6
+    with np.errstate(all="raise"):
+        origin, tau, norm = arrowhead.secular_solve(poles, z, s)
+    assert np.all(np.isfinite(tau)) and np.all(norm > 0)
+    with mp.workdps(100):  # τ ~ 1e-41 beside λ ~ 4e8: 49 digits go to the pole
+        n = poles.size
+        a = mp.zeros(n + 1, n + 1)
+        a[0, 0] = mp.mpf(s)
+        for j in range(n):
+            a[0, j + 1] = a[j + 1, 0] = mp.mpf(float(z[j]))
+            a[j + 1, j + 1] = mp.mpf(float(poles[j]))
+        lam = sorted(mp.eigsy(a, eigvals_only=True))
+        for k in range(1, n + 1):  # the roots above the poles (k = 0: near s)
+            exact = lam[k] - mp.mpf(float(poles[origin[k]]))
+            assert abs(float((mp.mpf(float(tau[k])) - exact) / exact)) <= 1e-12

@@ -6,10 +6,10 @@ soft solves, dense all honest, 56 bounds shrunk by 1.001–0.002×, worst err/ne
 rules against 40 digits, one 1.00013× short, now covered by a 1% allowance). Two findings
 predate them (the same numbers at 9935aaa): the chain path takes its eigenvectors as exact,
 and its merges deflated couplings below 8ε‖A‖ (a residual 1.2e-13 on the probe pair: a nearly
-degenerate pair's rotation, or a soft probe's weight on a site, was lost). Deflation now goes by
-each pole's own scale: the pair is fixed (err 1.95e-7 → 4e-12); the stiff chain's error fell
-13× but is still 5× its bound (components ~ε of the probe's weight on the stiffest modes, which
-no term bounds: a strict xfail)."""
+degenerate pair's rotation, or a soft probe's weight on a site, was lost). A coupling is now
+dropped only where the probe's part of its mode is below ε² (arrowhead._deflate; at 8ε of the
+level where the pole and the probe are one level to rounding): both fixed, errors 1.95e-7 →
+4e-12 and 2.5e-8 → 3.9e-12."""
 
 from __future__ import annotations
 
@@ -82,11 +82,15 @@ def test_stiff_chain_soft_probes_dense_is_honest():
     assert err <= bound
 
 
-@pytest.mark.xfail(strict=True, reason="chain path: eigenvectors taken as exact; a stiff mode's soft-probe "
-                   "components (~1e-15, deflated at 8ε|λ_j|) lost: err 1.9e-9, bound 3.8e-10 (was 2.5e-8, 1.5e-9)")
 def test_stiff_chain_soft_probes_chain_is_honest():
+    """method="chain" on the same network. Was a strict xfail: the merge deflated the probes'
+    couplings to the stiffest modes (z ~ 1e-9 < 8ε‖A‖ = 1.4e-9), zeroing their probe components
+    (~1e-15 of the probe's weight, which the probe's variance 7816 times ω_j² makes count):
+    ⟨x₁p₆⟩ 0 against −2.5e-8, err 2.5e-8 against a bound of 1.5e-9 (17× below). With deflation
+    at ε² of the probe's part: err 3.9e-12, bound 3.8e-10."""
     err, bound = _errors(*_stiff_soft(), [0, 1, 6], [0.0, 1.4474253479375752, 8480.80350079415], "chain")
     assert err <= bound
+    assert err <= 1e-10  # the stiff modes' probe components are kept (2.5e-8 when they were not)
 
 
 def test_pole_rule_error_covers_the_peak_between_geometric_samples():

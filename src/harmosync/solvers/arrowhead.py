@@ -21,8 +21,9 @@ eigenvectors are n_k (1, z_j / (μ_k − λ_j)) with n_k = (1 + Σ_j z_j²/(μ_k
 * Each root is found by a rational ("middle way") model that keeps the two neighbouring poles
   and matches f and f′ on each side, inside a bracket maintained from the sign of f:
   quadratic convergence, bisection fallback.
-* Deflation: a pole with |z_j| ≤ 8 ε (|λ_j| + |s| + ‖z‖) (its own scale, not ‖·‖: session 10)
-  is an eigenpair already (a chain mode the probe does not touch, e.g. sin(πjm/(M+1)) = 0); two
+* Deflation: a pole with |z_j| ≤ min(8 ε ‖·‖, ε²|λ_j − s|) (session 10: the probe's part of that
+  mode below ε², not ~ε; 1e-150‖·‖ at least, z_j² in range; 8 ε (|λ_j| + |s| + ‖z‖) where λ_j
+  and s are one level to rounding) is an eigenpair already (a chain mode the probe does not touch, e.g. sin(πjm/(M+1)) = 0); two
   poles closer than 8 ε ‖·‖ are rotated so that only one couples. Both change the matrix by at
   most 8 ε ‖·‖: the result is the exact
   decomposition of a matrix within a few ulps of the input (backward stable, like LAPACK's
@@ -304,8 +305,14 @@ def secular_solve_many(poles: np.ndarray, z: np.ndarray, s) -> tuple[np.ndarray,
     tau = 0.5 * gap
     lo_all = np.minimum(s, poles[0]) - znorm
     hi_all = np.maximum(s, poles[-1]) + znorm
-    tau[first] = 0.5 * (lo_all - poles[0])
-    tau[last] = 0.5 * (hi_all - poles[-1])
+    # the outer roots' reach beyond the outer poles, ≥ ‖z‖ past max(s, λ): formed from the offsets
+    # where ‖z‖ is below half an ulp of the pole and the sum above rounds it away (a bracket [0, 0])
+    reach = 1 + 4 * EPS
+    lo_first, hi_last = lo_all - poles[0], hi_all - poles[-1]
+    lo_first = np.where(-lo_first > 0.5 * znorm, lo_first, (np.minimum(s - poles[0], 0.0) - znorm) * reach)
+    hi_last = np.where(hi_last > 0.5 * znorm, hi_last, (np.maximum(s - poles[-1], 0.0) + znorm) * reach)
+    tau[first] = 0.5 * lo_first[net[first]]
+    tau[last] = 0.5 * hi_last[net[last]]
     psi, dpsi, phi, dphi = secular_sums(poles, z2, net, origin, tau, k)
     f = (s_r - poles[origin]) - tau + psi + phi
     # inner roots: f(mid) ≥ 0 → root in [mid, right pole) → origin = right pole
@@ -315,8 +322,8 @@ def secular_solve_many(poles: np.ndarray, z: np.ndarray, s) -> tuple[np.ndarray,
     # brackets in τ (relative to origin); poles themselves are excluded
     lo = np.where(right, -0.5 * gap, 0.0)
     hi = np.where(inner & ~right, 0.5 * gap, 0.0)
-    lo[first] = lo_all - poles[0]
-    hi[last] = hi_all - poles[-1]
+    lo[first] = lo_first[net[first]]
+    hi[last] = hi_last[net[last]]
     # after moving the origin, the midpoint sums are unchanged (same μ), only bookkeeping
     has_l, has_r = ~first, ~last
     dl = np.where(has_l, poles[np.maximum(k - 1, 0)] - poles[origin], 0.0)
@@ -368,12 +375,15 @@ def _deflate(values: np.ndarray, z, s: float) -> _Stage:
             c, s_ = z[j] / r, z[i] / r
             st.rotations.append((i, j, c, s_))
             z[i], z[j] = 0.0, r
-    # a coupling is dropped against its own pole's scale, not the whole matrix's (a perturbation
-    # of ≤ 8ε(|λ_j| + |s| + ‖z‖), still backward stable): dropping z_j sets the probe's part of
-    # mode j, ~z_j/(λ_j − s), to 0, and against ‖·‖ that lost a near pair's mixing (1.2e-13
-    # against a gap of 4e-12: a rotation of 0.029) and a stiff chain's soft-probe components
-    # (review s10)
-    local = 8 * EPS * (np.abs(values) + abs(s) + float(np.linalg.norm(z)))
+    # a coupling is dropped only where the probe's part of its mode, ~z_j/(λ_j − s), is below ε²
+    # (or z_j² would underflow), unless λ_j and s are one level to rounding (then at 8ε of their
+    # scale: a rotation within it is as good as none). 8ε‖·‖ (LAPACK's merge) lost a near pair's
+    # mixing (1.2e-13 against a gap of 4e-12: a rotation of 0.029) and a stiff chain's soft-probe
+    # components (~ε of the probe's weight, times ω_j² in its variance: review s10); the secular
+    # solver keeps such a root as its pole + τ, τ ≈ z_j²/(λ_j − s)
+    level = 8 * EPS * (np.abs(values) + abs(s))
+    apart = np.abs(values - s)
+    local = np.where(apart > level, EPS * EPS * apart + 1e-150 * scale, level + 8 * EPS * float(np.linalg.norm(z)))
     coupled = np.abs(z) > np.minimum(tol, local)
     st.active = np.flatnonzero(coupled)
     st.deflated = np.flatnonzero(~coupled)
