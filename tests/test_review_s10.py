@@ -108,3 +108,19 @@ def test_pole_rule_error_covers_the_peak_between_geometric_samples():
             r = mp.fsum(w / (xm + p) for w, p in zip(weights, poles))
             worst = max(worst, mp.sqrt(xm) * abs(g - r))
     assert float(worst) <= rule.error
+
+
+def test_equal_previous_poles_are_rotated_not_left_coupled():
+    """Four probes ω ≈ 2.368 (three equal, one 1e-14 off) at mirror pairs (2, 10), (5, 7) of a free
+    11-site chain (g = 2e4), K = 1.2e-9: after three merges the fourth probe sees three equal poles
+    with couplings 2.3e-20 each. The finer deflation (a coupling kept down to ε² of its mode's probe
+    part) left all three coupled, and the secular equation, which needs distinct poles, gave τ = 0:
+    error_bound NaN. Equal poles that both couple are rotated by the same rule now; the bound is
+    finite and holds against the 40-digit reference."""
+    w = 2.3681463910369436
+    net = nw.couple(nw.chain(11, 0.001357099953689334, 20186.621301317064, "free"),
+                    nw.probes([w, w, w, 2.368146391036967], 0.0, [[2], [10], [5], [7]], [[1.179068558625446e-09]] * 4))
+    init = st.InitialState(st.product(*[st.squeezed(w, 0.5, 0.3, x=1.0, p=-0.5) for _ in range(4)]), 0.0)
+    with np.errstate(all="raise"):
+        err, bound = _errors(net, init, [0, 2, 4], [0.0, 10.0, 500.0], "chain")
+    assert np.isfinite(bound) and err <= bound

@@ -367,14 +367,6 @@ def _deflate(values: np.ndarray, z, s: float) -> _Stage:
     z = np.array(z, dtype=float)
     scale = max(float(np.abs(values).max(initial=0.0)), abs(s)) + float(np.linalg.norm(z))
     tol = 8 * EPS * scale
-    # close poles: rotate so that only one of them couples (in order: a rotation feeds the next pair)
-    for i in np.flatnonzero(np.diff(values) <= tol).tolist():
-        j = i + 1
-        if abs(z[i]) > tol and abs(z[j]) > tol:
-            r = float(np.hypot(z[i], z[j]))
-            c, s_ = z[j] / r, z[i] / r
-            st.rotations.append((i, j, c, s_))
-            z[i], z[j] = 0.0, r
     # a coupling is dropped only where the probe's part of its mode, ~z_j/(λ_j − s), is below ε²
     # (or z_j² would underflow), unless λ_j and s are one level to rounding (then at 8ε of their
     # scale: a rotation within it is as good as none). 8ε‖·‖ (LAPACK's merge) lost a near pair's
@@ -384,7 +376,17 @@ def _deflate(values: np.ndarray, z, s: float) -> _Stage:
     level = 8 * EPS * (np.abs(values) + abs(s))
     apart = np.abs(values - s)
     local = np.where(apart > level, EPS * EPS * apart + 1e-150 * scale, level + 8 * EPS * float(np.linalg.norm(z)))
-    coupled = np.abs(z) > np.minimum(tol, local)
+    drop = np.minimum(tol, local)
+    # close poles: rotate so that only one of them couples (in order: a rotation feeds the next
+    # pair); the secular solver needs distinct poles
+    for i in np.flatnonzero(np.diff(values) <= tol).tolist():
+        j = i + 1
+        if abs(z[i]) > drop[i] and abs(z[j]) > drop[j]:
+            r = float(np.hypot(z[i], z[j]))
+            c, s_ = z[j] / r, z[i] / r
+            st.rotations.append((i, j, c, s_))
+            z[i], z[j] = 0.0, r
+    coupled = np.abs(z) > drop
     st.active = np.flatnonzero(coupled)
     st.deflated = np.flatnonzero(~coupled)
     st.poles = values[st.active]
