@@ -124,3 +124,30 @@ def test_equal_previous_poles_are_rotated_not_left_coupled():
     with np.errstate(all="raise"):
         err, bound = _errors(net, init, [0, 2, 4], [0.0, 10.0, 500.0], "chain")
     assert np.isfinite(bound) and err <= bound
+
+
+def test_a_root_rounded_onto_a_pole_keeps_its_a_priori_radius():
+    """Review s10b's fuzz seed 79: a fixed 3-site chain with g = 1.1e9, four probes resonant with
+    its modes (ω = 46394.6 twice, at sites 1 and 3), K = ±4e-6, squeezed up to variance 1.4e5,
+    T = 0.35. The finer deflation keeps a root 1e-40 above a pole; in double it rounds onto the
+    pole, or an ulp off, and the refinement's ŷ_j = (Cᵀa)_j/(μ̃ − d_j) was rounding over rounding:
+    e = 5e8 beside μ = 3.7e9, error_bound 3.8e3 against an error of 4.8e-5. Such modes (μ̃
+    within 8ε of a pole) keep the a-priori radius: bound 2.2e-3 (46×)."""
+    freqs = [46394.64197007922, 25108.599302104136, 60617.520966714306, 46394.64197007968]
+    k = 3.999053810724106e-06
+    net = nw.couple(nw.chain(3, 0.1244797356745361, 1076231401.7581706, "fixed"),
+                    nw.probes(freqs, 0.0, [[1], [3], [2], [3]], [[k], [-k], [k], [k]]))
+    mean = np.array([-1.468822646694327, -0.41543738688440396, -0.8179327901142931, -0.04187648433703921,
+                     -1.491370840709558, -0.5352782242511024, -0.7218245147181214, 1.634874555146199])
+    cov = np.zeros((8, 8))
+    for i, (xx, xp, pp) in enumerate([(0.00013272694584409633, 0.7072179688518981, 5651.883652533937),
+                                      (2.7112295952443078e-05, -1.5590364008505575, 98870.0663300156),
+                                      (7.011924735562849e-06, -0.019973251258486733, 35710.44188421896),
+                                      (2.2084583052719817e-05, 1.6893371288298416, 140544.1944470307)]):
+        cov[2 * i:2 * i + 2, 2 * i:2 * i + 2] = [[xx, xp], [xp, pp]]
+    init = st.InitialState(st.GaussianState(mean, cov), 0.35027354859854093)
+    times = [0.0, 2.4977115403543038, 17.483980782480128]
+    observe = [0, 1, 2, 3, 4, 6]
+    rm, rc = Reference(net, init, observe=observe).moments(times)
+    err, bound = _errors(net, init, observe, times, "chain")
+    assert err <= bound <= 100 * max(err, 1e-13 * float(np.abs(rc).max()))

@@ -541,8 +541,18 @@ def arrowhead_errors(mu, a, vs, env_d, env_c, radius, env_rounding, *, count: in
         return half
     eps = np.finfo(float).eps
     idx = np.argsort(-np.sum(a * a, axis=0), kind="stable")[: min(count, n)]
-    # μ̃ = d_j: no y; a = 0: x = 0 (both keep the a-priori radius)
-    k = idx[~np.isin(mu[idx], np.asarray(env_d, float)) & np.any(a[:, idx] != 0, axis=0)]
+    # μ̃ within 8ε of some d_j: ŷ_j = (Cᵀa)_j/(μ̃ − d_j) is rounding over rounding (a root kept a
+    # pole + 1e-40 by the merge rounds to the pole or an ulp off, and its residual, ~‖V‖, set
+    # e = 5e8 beside μ = 3.7e9); a = 0: x = 0 (both keep the a-priori radius)
+    d_sorted = np.sort(np.asarray(env_d, float))
+    if d_sorted.size:
+        pos = np.clip(np.searchsorted(d_sorted, mu[idx]), 1, d_sorted.size) - 1
+        near = np.minimum(np.abs(mu[idx] - d_sorted[pos]),
+                          np.abs(mu[idx] - d_sorted[np.minimum(pos + 1, d_sorted.size - 1)]))
+        on_pole = near <= 8 * eps * np.abs(mu[idx])
+    else:
+        on_pole = np.zeros(idx.size, bool)
+    k = idx[~on_pole & np.any(a[:, idx] != 0, axis=0)]
     vs_diag = np.abs(np.diag(vs))
     d_vs = (p + 1) * 0.5 * eps * (vs_diag + 2 * (np.abs(vs).sum(axis=1) - vs_diag))
     if k.size:
