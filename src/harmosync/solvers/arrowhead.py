@@ -21,13 +21,14 @@ eigenvectors are n_k (1, z_j / (μ_k − λ_j)) with n_k = (1 + Σ_j z_j²/(μ_k
 * Each root is found by a rational ("middle way") model that keeps the two neighbouring poles
   and matches f and f′ on each side, inside a bracket maintained from the sign of f:
   quadratic convergence, bisection fallback.
-* Deflation: a pole with |z_j| ≤ min(8 ε ‖·‖, ε²|λ_j − s|) (session 10: the probe's part of that
-  mode below ε², not ~ε; 1e-150‖·‖ at least, z_j² in range; 8 ε (|λ_j| + |s| + ‖z‖) where λ_j
-  and s are one level to rounding) is an eigenpair already (a chain mode the probe does not touch, e.g. sin(πjm/(M+1)) = 0); two
-  poles closer than 8 ε ‖·‖ are rotated so that only one couples. Both change the matrix by at
-  most 8 ε ‖·‖: the result is the exact
-  decomposition of a matrix within a few ulps of the input (backward stable, like LAPACK's
-  divide-and-conquer merge step that this follows).
+* Deflation: a pole with |z_j| ≤ min(8 ε ‖·‖, ε²|λ_j − s|) is an eigenpair already (a chain
+  mode the probe does not touch, e.g. sin(πjm/(M+1)) = 0): the probe's part of that mode is
+  below ε² (session 10; LAPACK's 8 ε ‖·‖ alone dropped parts ~ε that a squeezed soft probe's
+  variance makes count); at least 1e-150‖·‖ (z_j² in range), and 8 ε (|λ_j| + |s| + ‖z‖) where
+  λ_j and s are one level to rounding. Two poles closer than 8 ε ‖·‖ that both couple are
+  rotated so that only one does. Both change the matrix by at most 8 ε ‖·‖: the result is the
+  exact decomposition of a matrix within a few ulps of the input (backward stable, like
+  LAPACK's divide-and-conquer merge step that this follows).
 
 * Many networks that share the poles (a map over the last probe's site or strength) are
   solved together (:func:`secular_solve_many`, :func:`arrowhead_modes_many`): one Newton
