@@ -206,7 +206,7 @@ def soft_modes(mu) -> np.ndarray:
     if soft.size > SOFT_MAX:
         soft = soft[np.argsort(mu[soft], kind="stable")[:SOFT_MAX]]
     if soft.size:  # the cut moved up past every mode within SOFT_GAP (relative) of the last one
-        above = np.sort(np.flatnonzero(mu >= float(mu[soft].max())))
+        above = np.flatnonzero(mu >= float(mu[soft].max()))
         above = above[np.argsort(mu[above], kind="stable")]
         steps = np.diff(mu[above]) <= SOFT_GAP * np.abs(mu[above][1:])
         n = int(np.argmin(np.append(steps, False)))  # the run of close steps from the top

@@ -41,16 +41,21 @@ def pair_angles(mu, e, label, xf, rf, allow, n: int) -> np.ndarray:
     over its own gap, where :func:`other_soft_part`'s norm t_k meets only the nearest one (a
     residual along a far soft mode then counts as if along the nearest: 2e4× the error on a
     hot stiff chain). ∞ where some dist_kl ≤ 0."""
-    mu, e = np.asarray(mu, float), np.asarray(e, float)
-    eps = np.finfo(float).eps
     pair = (np.abs(xf.T @ rf) + np.abs(xf).T @ allow) * (1 + 1e-6)
-    pair += 2 * n * eps * np.sqrt(np.sum(rf * rf, axis=0))[None, :]  # (l, k)
+    pair += 2 * n * np.finfo(float).eps * np.sqrt(np.sum(rf * rf, axis=0))[None, :]  # (l, k)
     other = np.asarray(label)[:, None] != np.asarray(label)[None, :]
-    dist = np.abs(mu[None, :] - mu[:, None]) - e[:, None] - 2 * eps * np.abs(mu)[None, :]
+    dist = pair_distance(mu, e)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(other, pair / np.where(dist > 0, dist, np.nan), 0.0)
     tau = np.sqrt(np.sum(ratio**2, axis=0)) * (1 + 1e-9)
     return np.where(np.isnan(tau), np.inf, tau)
+
+
+def pair_distance(mu, e) -> np.ndarray:
+    """(l, k): |μ_k − μ_l| − e_l − 2ε|μ_k| ≤ |λ_l − ρ_k| for the modes' values ``mu`` (ρ_k rounded)
+    and enclosures ``e``."""
+    mu, e = np.asarray(mu, float), np.asarray(e, float)
+    return np.abs(mu[None, :] - mu[:, None]) - e[:, None] - 2 * np.finfo(float).eps * np.abs(mu)[None, :]
 
 
 def unit_gram_defect(x) -> float:
@@ -300,7 +305,7 @@ def soft_geometry(mu, mu_error, residual, readout, *, clusters: bool = True):
     tau = None
     if tau_all is not None and np.all(size == 1):  # each pair over its own gap (pair_angles)
         # |u_lᵀr_k| ≤ |x̃_lᵀr_k| + ‖u_l − x̃_l‖η_k, ‖u_l − x̃_l‖ ≤ √2 s_l
-        dist = np.abs(mu[k][None, :] - mu[k][:, None]) - e[k][:, None] - 2 * np.finfo(float).eps * np.abs(mu[k])[None, :]
+        dist = pair_distance(mu[k], e[k])
         np.fill_diagonal(dist, np.inf)
         inv = 1.0 / np.where(dist > 0, dist, np.nan)
         for _ in range(3):  # each pass from valid s_l: a valid, smaller τ_k and s_k

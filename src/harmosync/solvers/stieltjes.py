@@ -47,20 +47,26 @@ class PoleRule:
     error: float  # max over [a, b] of √x |g(x) − r(x)| (sampled: 4001 Chebyshev points, 1001 geometric)
 
     def __call__(self, x) -> np.ndarray:
-        x = np.asarray(x, dtype=float)
+        x = _working(x)
         flat = x.ravel()
-        out = np.empty(flat.size)
+        out = np.empty(flat.size, x.dtype)
+        weights, poles = self.weights.astype(x.dtype), self.poles.astype(x.dtype)
         step = max(1, 2**20 // max(self.poles.size, 1))  # O(1M) numbers at a time
         for start in range(0, flat.size, step):
-            out[start:start + step] = (self.weights / (flat[start:start + step, None] + self.poles)).sum(axis=-1)
-        return self.constant + out.reshape(x.shape)
+            out[start:start + step] = (weights / (flat[start:start + step, None] + poles)).sum(axis=-1)
+        return x.dtype.type(self.constant) + out.reshape(x.shape)
+
+
+def _working(x) -> np.ndarray:
+    """``x`` as an array of doubles, or of long doubles if given so (a check in extended precision)."""
+    x = np.asarray(x)
+    return x if x.dtype == np.longdouble else x.astype(float)
 
 
 def variance_function(x, temperature: float) -> np.ndarray:
     """g(x) = ν(√x)/√x with ν = ½ coth(√x/2T): the position variance of a mode of squared
-    frequency x at temperature T [1/frequency]."""
-    x = np.asarray(x, dtype=float)
-    w = np.sqrt(x)
+    frequency x at temperature T [1/frequency]; in long double if ``x`` is."""
+    w = np.sqrt(_working(x))
     if temperature <= 0:
         return 0.5 / w
     with np.errstate(over="ignore"):  # w/T beyond the float range is T = 0 (the term → 0)
@@ -154,17 +160,8 @@ def _geometric_error(rule: PoleRule, a: float, b: float, temperature: float) -> 
     """max √x|g(x) − r(x)| on 1001 geometric points of [a, b], in long double: near a, √x·g ~
     T/√x is large and double's rounding of g and r (a few ulp of it) would swamp the rule's own
     error there (1e-18 against 1e-14 at a = 1e-6, T = 0.015)."""
-    ld = np.longdouble
-    x = np.geomspace(a, b, 1001).astype(ld)
-    w = np.sqrt(x)
-    if temperature <= 0:
-        g = 0.5 / w
-    else:
-        with np.errstate(over="ignore"):
-            y = w / ld(temperature)
-        g = (0.5 + np.exp(-y) / -np.expm1(-y)) / w
-    r = ld(rule.constant) + np.sum(rule.weights.astype(ld) / (x[:, None] + rule.poles.astype(ld)), axis=1)
-    return float(np.max(w * np.abs(g - r)))
+    x = np.geomspace(a, b, 1001).astype(np.longdouble)
+    return float(np.max(np.sqrt(x) * np.abs(variance_function(x, temperature) - rule(x))))
 
 
 def rule_relative_error(rule: PoleRule, x, temperature: float) -> float:
