@@ -41,8 +41,8 @@ from ..states import InitialState
 from .contract import Evolution, check_times
 from ..solvers.lowrank import soft_modes
 from .normal_modes import NormalModeEvolution, assemble, check_size, solve_closed
-from .spectrum import (Spectrum, dense_mode_bound, dense_mode_errors, normwise_mode_bound, refine_chain_soft,
-                       seen_modes)
+from .spectrum import (Spectrum, chain_result, dense_mode_bound, dense_mode_errors, normwise_mode_bound,
+                       refine_chain_soft)
 
 #: networks with at most this many oscillators are solved by one stacked dense eigh
 DENSE_BATCH = 48
@@ -240,14 +240,12 @@ def _solve_on_chain(env, networks, inits, *, tol, covariance, labels, t_max) -> 
                 energies[temp] = float(np.sum(thermal_factor(om, temp) * om))
             rounding = chain_rounding(env_d, env_c_all[n], m, env.omega0, env.g, env.boundary,
                                       probe_sets[n].attachments)
-            mu, mu_err, res = md.values, None, None
+            mu, mu_err, res, soft = md.values, None, None, None
             if soft_modes(mu).size:
-                mu, a, _, mu_err, res = refine_chain_soft(networks[n], mu, a, a, tuple(range(p)), env_d,
-                                                          env_c_all[n], rounding)
-            keep = seen_modes(a, a, res)
-            if mu_err is not None:
-                mu_err, res = mu_err[keep], res[:, keep]
-            spec = Spectrum(mu[keep], a[:, keep], a[:, keep], env_d, env_c_all[n], mu_err, rounding, res)
+                mu, a, _, mu_err, res, soft = refine_chain_soft(networks[n], mu, a, a, tuple(range(p)), env_d,
+                                                                env_c_all[n], rounding)
+            spec = chain_result(mu, a, a, env_d, env_c_all[n], vs_all[n], mu_err, rounding, res, soft,
+                                offsets=md.pole_offsets(env_d))
             out.append(assemble(spec, tuple(range(p)), vs_all[n], init, environment_energy=energies[temp],
                                 tol=tol, covariance=covariance, method="chain", t_max=t_max))
     return out

@@ -34,6 +34,7 @@ from ..errors import NumericalError, UnstableNetworkError
 from ..jit import kernel
 from ..network import Network, chain_mode_rows, chain_modes
 from ..solvers.arrowhead import arrowhead_modes, chain_mode_errors, chain_rounding
+from ..solvers.arrowvectors import chain_mode_bound
 from ..solvers.lowrank import SOFT, soft_modes
 from ..solvers.roundoff import enclose
 from ..solvers.softgeometry import cluster_enclose
@@ -112,15 +113,43 @@ def chain_spectrum(network: Network, rows, window) -> Spectrum:
             readout[i] = site_rows[j]
             j += 1
     rounding = chain_rounding(env_d, env_c, m, env.omega0, env.g, boundary, _attachments(network, offset))
-    mu, mu_err, res = modes.values, None, None
+    mu, mu_err, res, soft = modes.values, None, None, None
     if soft_modes(mu).size:
-        mu, a, readout, mu_err, res = refine_chain_soft(network, mu, a, readout, rows, env_d, env_c, rounding,
-                                                        window)
-    # modes no observed oscillator (and no probe) sees carry nothing: leave them out (seen_modes)
+        mu, a, readout, mu_err, res, soft = refine_chain_soft(network, mu, a, readout, rows, env_d, env_c,
+                                                              rounding, window)
+    site = None
+    if obs_sites:
+        site = ([i for i, r in enumerate(rows) if r >= p], env_rows,
+                chain_rounding(env_d, env_rows, m, env.omega0, env.g, boundary,
+                               [(i, s, 1.0) for i, s in enumerate(obs_sites)])[1])
+    return chain_result(mu, a, readout, env_d, env_c, network.probes.potential(), mu_err, rounding, res, soft,
+                        site, modes.pole_offsets(env_d))
+
+
+def chain_result(mu, a, readout, env_d, env_c, vs, mu_err, rounding, res, soft, site=None,
+                 offsets=None) -> Spectrum:
+    """The chain path's :class:`Spectrum`: the modes some probe or observed oscillator sees
+    (:func:`seen_modes`; the others carry nothing), with the eigenvector term
+    (:func:`~harmosync.solvers.arrowvectors.chain_mode_bound`) up to VECTOR_TERM_MAX modes.
+    ``soft``: :func:`refine_chain_soft`'s last; ``site``: the observed sites (their indices
+    among the readout's rows, the chain's mode rows there, bounds on their rounding) or None;
+    ``offsets``: the merges' (base, off) (:meth:`~harmosync.solvers.arrowhead.ArrowheadModes.pole_offsets`)."""
     keep = seen_modes(a, readout, res)
     if mu_err is not None:
         mu_err, res = mu_err[keep], res[:, keep]
-    return Spectrum(mu[keep], a[:, keep], readout[:, keep], env_d, env_c, mu_err, rounding, res)
+    mu, a, readout = mu[keep], a[:, keep], readout[:, keep]
+    vectors = None
+    if mu.size <= VECTOR_TERM_MAX:
+        kept_soft = None
+        if soft is not None:
+            mask = np.zeros(keep.size, bool)
+            mask[soft[0]] = True
+            where = np.flatnonzero(mask[keep])
+            kept_soft = (where, np.asarray(soft[1], float)[:, keep[soft[0]]], res[0][where], res[1][where])
+        offsets = None if offsets is None else tuple(np.asarray(x)[keep] for x in offsets)
+        vectors = chain_mode_bound(mu, a, vs, env_d, env_c, rounding, offsets=offsets, soft=kept_soft,
+                                   site_rows=None if site is None else (readout,) + tuple(site))
+    return Spectrum(mu, a, readout, env_d, env_c, mu_err, rounding, res, mode_bound=vectors)
 
 
 def seen_modes(a, readout, residual) -> np.ndarray:
@@ -140,11 +169,12 @@ def refine_chain_soft(network: Network, mu, a, readout, rows, env_d, env_c, env_
     :func:`~harmosync.solvers.arrowhead.chain_mode_errors`) and their rows. Returns (μ, probe rows
     ``a``, ``readout`` rows of ``rows``, e, (η, t)); unchanged (e, η None) when there are more soft
     modes than SOFT_MAX: refined eigenvectors beside unrefined ones of the same cluster are not
-    orthogonal (σ(0) 6× further off on 3000 soft modes)."""
+    orthogonal (σ(0) 6× further off on 3000 soft modes); last (the soft modes' indices, their
+    columns (N, S)) or None."""
     p = network.n_probes
     soft = soft_modes(mu)
     if np.count_nonzero(mu < SOFT * float(mu[-1])) > soft.size:
-        return mu, a, readout, None, None
+        return mu, a, readout, None, None, None
     if window is None:
         cut, offset, boundary = {}, 0, network.environment.boundary
     else:
@@ -157,7 +187,7 @@ def refine_chain_soft(network: Network, mu, a, readout, rows, env_d, env_c, env_
                                             rows=local)
     a, readout = np.array(a, float), np.array(readout, float)
     a[:, soft], readout[:, soft] = y[:p], y[local]
-    return mu, a, readout, err, res
+    return mu, a, readout, err, res, (soft, y)
 
 
 def dense_spectrum(network: Network, rows, window) -> Spectrum:
@@ -731,8 +761,10 @@ def propagator_divided_differences(w, t: float, rows=slice(None)):
     return tuple(np.minimum(n_, f_) for n_, f_ in zip(near, far))  # gap 0: far is +∞
 
 
-def _row_gains(b, g, w, u, t: float):
-    """(G_x, G_p) (2n, N) of :func:`eigenvector_roundoff` for the bounds ``b`` ≥ |B|, ``g`` ≥ |G|."""
+def _row_gains(b, g, w, u, t: float, rows=None):
+    """(G_x, G_p) (2n, N) of :func:`eigenvector_roundoff` for the bounds ``b`` ≥ |B|, ``g`` ≥ |G|;
+    ``rows`` (n, N): bounds on the readout's own errors |δU_ak| (an x row's error
+    δU_ak(cos X_k + sin P_k)/√w_k, a p row's δU_ak√w_k(−sin X_k + cos P_k)), or None."""
     n, m = u.shape
     gx, gp = np.zeros((2 * n, m)), np.zeros((2 * n, m))  # rows: x of each observed row, then p
     w = np.ascontiguousarray(w, float)
@@ -740,7 +772,14 @@ def _row_gains(b, g, w, u, t: float):
            float(t), gx, gp)
     scale = 1 + 4 * m * np.finfo(float).eps  # the sums' roundoff (non-negative terms)
     sw = np.sqrt(w)
-    return gx / sw * scale, gp * sw * scale
+    gx, gp = gx / sw * scale, gp * sw * scale
+    if rows is not None:
+        rows = np.asarray(rows, float) * (1 + 4 * np.finfo(float).eps)
+        gx[:n] += rows / sw
+        gp[:n] += rows / sw
+        gx[n:] += rows * sw
+        gp[n:] += rows * sw
+    return gx, gp
 
 
 def _gains(b, g, w, hs, u, t, gx, gp):
@@ -797,10 +836,11 @@ def eigenvector_roundoff(b, w, readout, mean0, nu, values, vectors, t: float, fl
     if n == 0 or not 0 < t < np.inf:
         return 0.0
     sw, m0 = np.sqrt(w), np.abs(np.asarray(mean0, float))
-    gx, gp = _row_gains(b[2] if len(b) > 2 else b[0], b[1], w, u, t)
+    rows = b[3] if len(b) > 3 else None  # the chain path's readout errors (arrowvectors)
+    gx, gp = _row_gains(b[2] if len(b) > 2 else b[0], b[1], w, u, t, rows)
     mean_err = float(np.max(gx @ m0[0] + gp @ m0[1]))
     if len(b) > 2 and b[2] is not b[0]:  # soft pairs: in the means only
-        gx, gp = _row_gains(b[0], b[1], w, u, t)
+        gx, gp = _row_gains(b[0], b[1], w, u, t, rows)
     if not np.size(nu) or not np.any(nu) and not np.size(values):
         return mean_err
     lam = np.asarray(values, float)

@@ -452,6 +452,23 @@ class ArrowheadModes:
             vec = st.apply(np.hstack([probe_part[:, i:i + 1], vec]))
         return vec
 
+    def pole_offsets(self, env_d) -> tuple[np.ndarray, np.ndarray]:
+        """Each mode's μ as base + off the way the merges hold it (a root: its origin pole's
+        base, off the offsets τ of its merges summed; ``env_d`` the environment's poles, the
+        first bases): μ − d_i = (base − d_i) + off keeps its digits next to the pole it descends
+        from, where the rounded μ̃ − d_i had lost them (a root 1e-14 above a pole at 0.024:
+        relative 1e-4)."""
+        base, off = np.array(env_d, float), np.zeros(self.n_env)
+        for st in self.stages:
+            if st.active.size:
+                prev = st.active[st.origin]
+                rb, roff = base[prev], off[prev] + st.tau
+            else:  # an uncoupled probe: its own value
+                rb, roff = st.values[st.order < st.tau.size], np.zeros(st.tau.size)
+            base = np.concatenate([rb, base[st.deflated]])[st.order]
+            off = np.concatenate([roff, off[st.deflated]])[st.order]
+        return base, off
+
     def rows(self, probe_rows=None, env_rows=None) -> np.ndarray:
         """Rows of U: ``probe_rows`` (k, P) in probe coordinates and ``env_rows`` (k, M) in the
         environment's mode basis, stacked (probe rows first)."""

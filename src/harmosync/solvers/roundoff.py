@@ -286,25 +286,14 @@ def _arrow_refine(a, mu, vs, d, c, dvs, dd, dc, out):
     p, b = a.shape
     m = d.size
     u = 2.0 ** -53
-    # splits (hi, lo) and |·| of a and of −μ, per mode
     sa = np.empty((3, p, b))
-    smu = np.empty((4, b))
-    for i in range(p):
-        for k in range(b):
-            x = a[i, k]
-            t = SPLIT * x
-            h = t - (t - x)
-            sa[0, i, k], sa[1, i, k], sa[2, i, k] = h, x - h, abs(x)
-    for k in range(b):
-        x = -mu[k]
-        t = SPLIT * x
-        h = t - (t - x)
-        smu[0, k], smu[1, k], smu[2, k], smu[3, k] = x, h, x - h, abs(x)
+    smu = np.empty((8, b))
+    _arrow_splits(a, mu, np.zeros(b), sa, smu)
     # the probe block's Dot2 (sum, compensation), Σ|terms|, Σ_j δC_ij |ŷ_j|; per-mode sums
     # ‖x‖², ‖ŝ‖², ‖T‖², xᵀŝ, |x|ᵀ|ŝ|, |x|ᵀT, |x|ᵀ|δA||x|, ‖|δA||x|‖²
     probe = np.zeros((4, p, b))
     acc = np.zeros((8, b))
-    _arrow_environment(a, mu, d, c, dd, dc, sa, smu, probe, acc)
+    _arrow_environment(a, mu, np.zeros(b), d, c, dd, dc, sa, smu, probe, acc)
     _arrow_probes(a, vs, dvs, sa, smu, probe, acc)
     n2, s2, t2, q, qa, xt, sk, e2 = acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7]
     n = m + p + 2  # terms of the longest Dot2 and of each sum below
@@ -319,12 +308,36 @@ def _arrow_refine(a, mu, vs, d, c, dvs, dd, dc, out):
         out[2, k] = (res + math.sqrt(e2[k]) * safe) / math.sqrt(n2l) * safe
 
 
-def _arrow_environment(a, mu, d, c, dd, dc, sa, smu, probe, acc):
-    """_arrow_refine's pass over the poles j: ŷ_j, the environment entry s_j = Σ_i C_ij a_i +
+def _arrow_splits(a, mu, delta, sa, smu):
+    """Splits (hi, lo) and |·| of a (``sa`` (3, P, b)), of −μ and of −δ (``smu`` (8, b): −μ, hi,
+    lo, |μ|, then −δ's, the shift's second part μ* − μ̃: 0 for :func:`_arrow_refine`), per mode,
+    for the TwoProducts of :func:`_arrow_refine` and :func:`_arrow_vectors`."""
+    p, b = a.shape
+    for i in range(p):
+        for k in range(b):
+            x = a[i, k]
+            t = SPLIT * x
+            h = t - (t - x)
+            sa[0, i, k], sa[1, i, k], sa[2, i, k] = h, x - h, abs(x)
+    for k in range(b):
+        x = -mu[k]
+        t = SPLIT * x
+        h = t - (t - x)
+        smu[0, k], smu[1, k], smu[2, k], smu[3, k] = x, h, x - h, abs(x)
+        x = -delta[k]
+        t = SPLIT * x
+        h = t - (t - x)
+        smu[4, k], smu[5, k], smu[6, k], smu[7, k] = x, h, x - h, abs(x)
+
+
+def _arrow_environment(a, base, off, d, c, dd, dc, sa, smu, probe, acc):
+    """_arrow_refine's pass over the poles j: ŷ_j = (Cᵀa)_j/((base − d_j) + off) (μ̃ = base + off;
+    :func:`arrow_refine`: base μ̃, off 0), the environment entry s_j = Σ_i C_ij a_i +
     d_j ŷ_j − μ ŷ_j by Dot2 and its sums into ``acc``, and C_ij ŷ_j into the probe block's Dot2."""
     p, b = a.shape
     ah, al, aa = sa[0], sa[1], sa[2]
     nm, nmh, nml, amu = smu[0], smu[1], smu[2], smu[3]
+    nd, ndh, ndl, adl = smu[4], smu[5], smu[6], smu[7]
     ps, pc, pt, pd = probe[0], probe[1], probe[2], probe[3]
     n2, s2, t2, q, qa, xt, sk, e2 = acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7]
     tmp = np.empty((8, b))
@@ -341,7 +354,7 @@ def _arrow_environment(a, mu, d, c, dd, dc, sa, smu, probe, acc):
             for k in range(b):
                 cta[k] += cij * a[i, k]
         for k in range(b):  # ŷ: any double vector will do (the bound is for the x it makes)
-            yk = cta[k] / (mu[k] - dj)
+            yk = cta[k] / ((base[k] - dj) + off[k])
             t = SPLIT * yk
             h = t - (t - yk)
             lo = yk - h
@@ -355,8 +368,15 @@ def _arrow_environment(a, mu, d, c, dd, dc, sa, smu, probe, acc):
             z = s1 - s
             es[k] = s1
             ec[k] = r + (((s - (s1 - z)) + (hp - z)) + rp)
+            # − δ ŷ_j (the shift's second part; δ = 0 adds exact zeros)
+            hp = nd[k] * yk
+            rp = ndl[k] * lo - (((hp - ndh[k] * h) - ndl[k] * h) - ndh[k] * lo)
+            s1 = es[k] + hp
+            z = s1 - es[k]
+            ec[k] += ((es[k] - (s1 - z)) + (hp - z)) + rp
+            es[k] = s1
             ay = abs(yk)
-            et[k] = (abs(dj) + amu[k]) * ay
+            et[k] = (abs(dj) + amu[k] + adl[k]) * ay
             ed[k] = dd[j] * ay
             n2[k] += yk * yk
         for i in range(p):
@@ -403,6 +423,7 @@ def _arrow_probes(a, vs, dvs, sa, smu, probe, acc):
     p, b = a.shape
     ah, al, aa = sa[0], sa[1], sa[2]
     nm, nmh, nml, amu = smu[0], smu[1], smu[2], smu[3]
+    nd, ndh, ndl, adl = smu[4], smu[5], smu[6], smu[7]
     ps, pc, pt, pd = probe[0], probe[1], probe[2], probe[3]
     n2, s2, t2, q, qa, xt, sk, e2 = acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7]
     for i in range(p):
@@ -427,8 +448,14 @@ def _arrow_probes(a, vs, dvs, sa, smu, probe, acc):
             z = s1 - ps[i, k]
             pc[i, k] += ((ps[i, k] - (s1 - z)) + (hp - z)) + rp
             ps[i, k] = s1
+            hp = nd[k] * a[i, k]  # − δ a_i (exact zeros for δ = 0)
+            rp = ndl[k] * al[i, k] - (((hp - ndh[k] * ah[i, k]) - ndl[k] * ah[i, k]) - ndh[k] * al[i, k])
+            s1 = ps[i, k] + hp
+            z = s1 - ps[i, k]
+            pc[i, k] += ((ps[i, k] - (s1 - z)) + (hp - z)) + rp
+            ps[i, k] = s1
             si = ps[i, k] + pc[i, k]
-            ti = pt[i, k] + amu[k] * aa[i, k]
+            ti = pt[i, k] + (amu[k] + adl[k]) * aa[i, k]
             di = dvs[i] * aa[i, k] + pd[i, k]
             n2[k] += a[i, k] * a[i, k]
             s2[k] += si * si
@@ -442,7 +469,76 @@ def _arrow_probes(a, vs, dvs, sa, smu, probe, acc):
 
 _ARROW_REFINE = kernel(_arrow_refine, "void(float64[:, ::1], float64[::1], float64[:, ::1], float64[::1], "
                        "float64[:, ::1], float64[::1], float64[::1], float64[:, ::1], float64[:, ::1])",
-                       reads=tuple(range(8)), calls=("_arrow_environment", "_arrow_probes"))
+                       reads=tuple(range(8)), calls=("_arrow_splits", "_arrow_environment", "_arrow_probes"))
+
+
+def _arrow_vectors(a, mu, delta, base, off, vs, d, c, dvs, dd, dc, outp, out):
+    """Per-mode data of x_k = (a_k, ŷ_k) for the chain path's eigenvector term
+    (:func:`arrow_vectors`), with :func:`_arrow_refine`'s Dot2 passes: ``outp`` (2, P, b) bounds
+    on |s_P| (the probe block of s = (A − μ̃)x, entrywise) and on |δA||x| there; ``out`` (5, b):
+    bounds on ‖s_E‖ (its environment block), on Σ_j |ŷ_j|(δd_j|ŷ_j| + Σ_i δC_ij|a_i|), on
+    ‖|δA||x|‖, and ‖x‖² with its rounding."""
+    p, b = a.shape
+    m = d.size
+    u = 2.0 ** -53
+    sa = np.empty((3, p, b))
+    smu = np.empty((8, b))
+    _arrow_splits(a, mu, delta, sa, smu)  # the residual at μ̃ + δ
+    probe = np.zeros((4, p, b))
+    env = np.zeros((8, b))
+    _arrow_environment(a, base, off, d, c, dd, dc, sa, smu, probe, env)
+    acc = np.zeros((8, b))
+    _arrow_probes(a, vs, dvs, sa, smu, probe, acc)
+    n = m + p + 2
+    g2 = (2 * n * u / (1 - 2 * n * u)) ** 2
+    gn = n * u / (1 - n * u)
+    safe = 1 + 8 * (n + 4) * u
+    for k in range(b):
+        for i in range(p):
+            si = probe[0, i, k] + probe[1, i, k]  # Dot2: |ŝ − s| ≤ u|s| + γ²T
+            ti = probe[2, i, k] + (smu[3, k] + smu[7, k]) * sa[2, i, k]
+            outp[0, i, k] = ((abs(si) + g2 * ti * safe) / (1 - u) + TINY) * safe
+            outp[1, i, k] = (probe[3, i, k] + dvs[i] * sa[2, i, k]) * safe
+        out[0, k] = ((math.sqrt(env[1, k]) * safe + g2 * math.sqrt(env[2, k]) * safe) / (1 - u) + TINY) * safe
+        out[1, k] = env[6, k] * safe
+        out[2, k] = math.sqrt((env[7, k] + acc[7, k]) * safe) * safe
+        n2 = env[0, k] + acc[0, k]
+        out[3, k] = n2
+        out[4, k] = (gn * n2 + 2 * u * n2) * safe
+
+
+_ARROW_VECTORS = kernel(_arrow_vectors, "void(float64[:, ::1], float64[::1], float64[::1], float64[::1], "
+                        "float64[::1], float64[:, ::1], float64[::1], float64[:, ::1], float64[::1], "
+                        "float64[::1], float64[:, ::1], float64[:, :, ::1], float64[:, ::1])",
+                        reads=tuple(range(11)),
+                        calls=("_arrow_splits", "_arrow_environment", "_arrow_probes"))
+
+
+def arrow_vectors(a, mu, vs, env_d, env_c, d_vs, env_rounding, base=None, off=None):
+    """Per-mode data for the chain path's eigenvector term
+    (:mod:`~harmosync.solvers.arrowvectors`) on modes (μ̃_k, probe rows a_k) of the arrowhead
+    A = [[V_S, C], [Cᵀ, diag(d)]], x_k = (a_k, ŷ_k) with ŷ as :func:`arrow_refine` forms it
+    but μ̃_k − d_j formed as (base_k − d_j) + off_k (``base``, ``off``: μ̃ and 0 by default; the
+    merges' offsets from a pole, :meth:`~.arrowhead.ArrowheadModes.pole_offsets`, keep ŷ's digits
+    next to that pole; the denominators must not vanish), the residual s_k = (A − μ*_k)x_k at
+    μ*_k = μ̃_k + δ_k, δ_k = fl((base_k − μ̃_k) + off_k) (the merges' value, of which μ̃ is the
+    rounding: at μ̃ itself the residual would carry (μ* − μ̃)x_k ~ ε|μ| on every mode, which the
+    pairs' bounds cannot see cancel), by Dot2 as there: (ρ (P, b) ≥ |s_P| entrywise, β (P, b) ≥
+    (|δA||x|)_P, η (b,) ≥ ‖s_E‖, D (b,) ≥ Σ_j δd_j ŷ_j² + Σ_j |ŷ_j|(δCᵀ|a|)_j, ζ (b,) ≥ ‖|δA||x|‖,
+    ‖x‖² (b,), the bound on its rounding (b,), δ (b,)), for |δA| ≤ (diag ``d_vs``, δC, δd)
+    (``env_rounding`` = (δd, δC))."""
+    a = np.ascontiguousarray(a, dtype=float)
+    mu = np.ascontiguousarray(mu, dtype=float)
+    p, b = a.shape
+    outp, out = np.empty((2, p, b)), np.empty((5, b))
+    dd, dc = (np.ascontiguousarray(x, dtype=float) for x in env_rounding)
+    base = mu if base is None else np.ascontiguousarray(base, dtype=float)
+    off = np.zeros(b) if off is None else np.ascontiguousarray(off, dtype=float)
+    delta = (base - mu) + off
+    _ARROW_VECTORS(a, mu, delta, base, off, np.ascontiguousarray(vs, dtype=float),
+                   np.ascontiguousarray(env_d, dtype=float), np.ascontiguousarray(env_c, dtype=float),
+                   np.ascontiguousarray(d_vs, dtype=float), dd, dc, outp, out)
+    return outp[0], outp[1], out[0], out[1], out[2], out[3], out[4], delta
 
 
 def arrow_refine(a, mu, vs, env_d, env_c, d_vs, env_rounding):

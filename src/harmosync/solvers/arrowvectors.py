@@ -1,0 +1,307 @@
+"""The chain path's eigenvector term: bounds b ≥ |B|, g ≥ |G| for the structured (arrowhead)
+solver's modes, in the form :func:`~harmosync.dynamics.spectrum.eigenvector_roundoff` takes
+from a dense eigh.
+
+In the basis (probes, chain modes) V is the arrowhead A = [[V_S, C], [Cᵀ, diag(d)]]. The
+solver gives each mode's μ̃_k and its probe row a_k; its other rows are formed through the
+merges. The term is built on the vectors x_k = (a_k, ŷ_k), ŷ_kj = (Cᵀa_k)_j/(μ̃_k − d_j) in
+double (:func:`~.roundoff.arrow_refine`'s vector, whose probe rows are the solution's own).
+Their residuals s_k = (A − μ̃_k)x_k are formed by Dot2 (:func:`~.roundoff.arrow_vectors`): a
+P-vector on the probes (ρ_k ≥ |s_P|) and a small environment part (η_k ≥ ‖s_E‖). For any
+symmetric A, (μ̃_l − μ̃_k) x_kᵀx_l = s_kᵀx_l − x_kᵀs_l, so with X = [x_k], G = XᵀX − I and
+B = Xᵀ(A + δA)X − Λ̃ − (GΛ̃ + Λ̃G)/2 (first order, as for the dense eigh):
+
+    B_kl = (x_kᵀs_l + x_lᵀs_k)/2 + x_kᵀδA x_l,
+    |x_kᵀs_l| ≤ |a_k|ᵀρ_l + ‖x_k‖η_l,
+    |G_kl| ≤ min(‖x_k‖‖x_l‖, (|x_kᵀs_l| + |x_lᵀs_k|)/|μ̃_k − μ̃_l|)   (k ≠ l),
+
+and |x_k|ᵀ|δA||x_l| ≤ |a_k|ᵀβ_l + |a_l|ᵀβ_k + (D_k + D_l)/2 (β = (|δA||x|)_P, D ≥ Σ δd ŷ², AM–GM)
+for δA the rounding of d, C and V_S against the parameters. Close pairs (neighbours whose
+gap form exceeds 1e-12) get G from the vectors themselves. A mode whose μ̃ sits within 8ε of a
+pole d_j (ŷ_j would be rounding over rounding), or has a_k = 0, takes ŷ_j from the
+normalisation instead, its residual in long double (:func:`_pole_data`). The refined soft
+modes (:func:`~harmosync.dynamics.spectrum.refine_chain_soft`) are their own columns, with their
+residual bounds η against V from its parameters; their pairs are left to ``vector_roundoff`` in
+the covariance and to :func:`~harmosync.dynamics.spectrum.soft_pair_bound` in the means, as on
+the dense path.
+
+The solution's observed site rows come from the merges, not from x: ``row_error`` (n, N)
+bounds their difference from W·ŷ_k (W the chain's exact mode rows), charged as an error of
+the readout. Modes that no probe and no observed oscillator sees (left out of the solution)
+enter the first-order term only through Δ's component on them, which is of second order in
+their coupling (dropped below ε² of their gap by the merges): left out. Costs O(P·N·M) for the
+residuals and O(N²) numbers (N ≤ VECTOR_TERM_MAX).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..jit import kernel
+from .roundoff import arrow_vectors
+
+EPS = np.finfo(float).eps
+#: neighbours on each side whose G is also formed from the vectors
+NEAR = 8
+#: the gap form of G above which a close pair's G is formed from the vectors
+NEAR_G = 1e-12
+
+
+def probe_rounding(vs) -> np.ndarray:
+    """Bounds on V_S's rounding against the parameters, per probe (as
+    :func:`~.arrowhead.arrowhead_errors` charges it)."""
+    vs = np.asarray(vs, float)
+    p = vs.shape[0]
+    diag = np.abs(np.diag(vs))
+    return (p + 1) * 0.5 * EPS * (diag + 2 * (np.abs(vs).sum(axis=1) - diag))
+
+
+def yhat(a, mu, env_d, env_c, fix=None, off=None) -> np.ndarray:
+    """ŷ (M, b) for modes (μ = ``mu`` + ``off`` (b,; off 0 by default), probe rows ``a``
+    (P, b)), bit for bit as :func:`~.roundoff.arrow_vectors` forms it; ``fix``: (column, pole j,
+    value) overrides."""
+    a = np.atleast_2d(np.asarray(a, float))
+    env_c = np.atleast_2d(np.asarray(env_c, float))
+    cta = env_c[0][:, None] * a[0]
+    for i in range(1, a.shape[0]):
+        cta = cta + env_c[i][:, None] * a[i]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        y = cta / ((np.asarray(mu, float) - np.asarray(env_d, float)[:, None])
+                   + (0.0 if off is None else np.asarray(off, float)))
+    for col, j, val in fix or ():
+        y[j, col] = val
+    return y
+
+
+def _pole_fix(a, mu, env_d, env_c, idx, sign, base, off) -> list:
+    """Overrides for modes ``idx`` at a pole: ŷ_j (j the nearest pole) from ‖x‖ = 1."""
+    d = np.asarray(env_d, float)
+    fix = []
+    y = yhat(a[:, idx], base[idx], env_d, env_c, off=off[idx])
+    for c, k in enumerate(idx):
+        j = int(np.argmin(np.abs(d - mu[k])))
+        col = y[:, c].copy()
+        col[j] = 0.0
+        col[~np.isfinite(col)] = 0.0
+        rest = 1.0 - float(a[:, k] @ a[:, k]) - float(col @ col)
+        # a rest at the sums' rounding is noise (√ of it, ~1e-8, would be a false overlap with
+        # the pole's other modes): the pole's entry is 0 then (a probe mode the merges kept pure)
+        val = float(np.sqrt(rest)) if rest > 16 * (col.size + a.shape[0]) * EPS else 0.0
+        fix.append((c, j, float(sign[c]) * val))
+    return fix
+
+
+def _pole_data(a, mu, vs, env_d, env_c, d_vs, env_rounding, fix, base, off):
+    """:func:`~.roundoff.arrow_vectors`' data for the columns x = (a, ŷ) (``fix``: the
+    overrides), residual in long double with an entrywise allowance (as
+    :func:`~.arrowhead._arrow_columns`)."""
+    ld = np.longdouble
+    p, b = a.shape
+    y = yhat(a, base, env_d, env_c, fix, off)
+    y[~np.isfinite(y)] = 0.0  # (only a fixed entry can be non-finite; it was replaced)
+    x = np.vstack([a, y]).astype(ld)
+    c, m_ld = np.asarray(env_c, float).astype(ld), np.asarray(mu, float).astype(ld)
+    ax = np.abs(x)
+    res = np.vstack([np.asarray(vs, float).astype(ld) @ x[:p] + c @ x[p:] - m_ld * x[:p],
+                     c.T @ x[:p] + np.asarray(env_d, float).astype(ld)[:, None] * x[p:] - m_ld * x[p:]])
+    ac = np.abs(c)
+    mag = np.vstack([np.abs(np.asarray(vs, float)).astype(ld) @ ax[:p] + ac @ ax[p:] + np.abs(m_ld) * ax[:p],
+                     ac.T @ ax[:p] + np.abs(np.asarray(env_d, float)).astype(ld)[:, None] * ax[p:]
+                     + np.abs(m_ld) * ax[p:]])
+    gam = 1.01 * (x.shape[0] + 4) * float(np.finfo(ld).eps)
+    bound = (np.abs(res) + gam * mag).astype(float) * (1 + 1e-9) + 1e-300
+    dd, dc = (np.asarray(v, float) for v in env_rounding)
+    axf, ay = ax.astype(float), np.abs(y)
+    beta = (d_vs[:, None] * axf[:p] + dc @ ay) * (1 + 1e-9)
+    ed = dd[:, None] * ay + dc.T @ axf[:p]
+    dsum = np.sum(ay * ed, axis=0) * (1 + 1e-9)
+    zeta = np.sqrt(np.sum(ed * ed, axis=0) + np.sum(beta * beta, axis=0)) * (1 + 1e-9)
+    n2 = np.sum(x * x, axis=0)
+    n2err = (gam * n2).astype(float) * 2
+    eta = np.sqrt(np.sum(bound[p:] ** 2, axis=0)) * (1 + 1e-9)
+    return bound[:p], beta, eta, dsum, zeta, n2.astype(float), n2err
+
+
+def _fill(aa, rho, beta, nu, eta, dsum, zeta, soft, mu, delta, gdiag, b, g):
+    """b ≥ |B|, g ≥ |G| (N, N) from the per-mode data (module docstring; residuals at μ̃ + δ,
+    |δ| = ``delta``)."""
+    p, n = aa.shape
+    u = 2.0 ** -53
+    safe = 1 + 32 * (p + 8) * u
+    for k in range(n):
+        b[k, k] = 0.0
+        g[k, k] = gdiag[k]
+        for l in range(k + 1, n):
+            tkl = nu[k] * eta[l]
+            tlk = nu[l] * eta[k]
+            for i in range(p):
+                tkl += aa[i, k] * rho[i, l]
+                tlk += aa[i, l] * rho[i, k]
+            if soft[k] or soft[l]:  # a soft mode's η is against V from its parameters (δA in it)
+                da = nu[k] * zeta[l] + nu[l] * zeta[k]
+                num = tkl + tlk + da
+                bb = 0.5 * (tkl + tlk) + da
+            else:
+                da = 0.5 * (dsum[k] + dsum[l])
+                for i in range(p):
+                    da += aa[i, k] * beta[i, l] + aa[i, l] * beta[i, k]
+                num = tkl + tlk
+                bb = 0.5 * num + da
+            gg = nu[k] * nu[l]
+            gap = abs(mu[k] - mu[l]) * (1 - u) - (delta[k] + delta[l]) * (1 + u)
+            if gap > 0 and num / gap < gg:
+                gg = num / gap
+            bb += 0.5 * gg * (delta[k] + delta[l])
+            b[k, l] = bb * safe
+            b[l, k] = bb * safe
+            g[k, l] = gg * safe
+            g[l, k] = gg * safe
+
+
+_FILL = kernel(_fill, "void(float64[:, ::1], float64[:, ::1], float64[:, ::1], float64[::1], float64[::1], "
+                      "float64[::1], float64[::1], boolean[::1], float64[::1], float64[::1], float64[::1], "
+                      "float64[:, ::1], float64[:, ::1])", reads=tuple(range(11)))
+
+
+def chain_mode_bound(mu, a, vs, env_d, env_c, env_rounding, *, offsets=None, soft=None, site_rows=None):
+    """(b, g, b_means, row_error) for :func:`~harmosync.dynamics.spectrum.eigenvector_roundoff`
+    on the chain path's modes (μ̃ ``mu`` (N,), probe rows ``a`` (P, N)) of the arrowhead
+    (``vs``, ``env_d``, ``env_c``; ``env_rounding`` = (δd, δC)), module docstring.
+
+    ``offsets``: (base, off) of :meth:`~.arrowhead.ArrowheadModes.pole_offsets` (μ̃ and 0 by
+    default), whence ŷ. ``soft``: the refined soft modes, (indices (S,), their columns (N_V, S) in V's basis, their
+    residual bounds η (S,) and t (S,) of :func:`~.softmodes.soft_mode_errors`) or None.
+    ``site_rows``: the observed chain sites, (readout (n, N) as the solution has it, the indices
+    of the site rows in it, the chain's exact-enough mode rows W (n_s, M) and bounds on their
+    rounding (n_s, M)) or None (probes only)."""
+    mu = np.asarray(mu, float)
+    a = np.atleast_2d(np.asarray(a, float))
+    p, n = a.shape
+    d = np.asarray(env_d, float)
+    d_vs = probe_rounding(vs)
+    soft_idx = np.zeros(0, int) if soft is None else np.asarray(soft[0], int)
+    is_soft = np.zeros(n, bool)
+    is_soft[soft_idx] = True
+    rho, beta = np.zeros((p, n)), np.zeros((p, n))
+    eta, dsum, zeta, n2, n2err, delta = (np.zeros(n) for _ in range(6))
+    # modes at a pole (ŷ_j rounding over rounding) or with a_k = 0: ŷ_j from the normalisation
+    if offsets is None:
+        base, off = mu, np.zeros(n)
+        ds = np.sort(d)
+        pos = np.clip(np.searchsorted(ds, mu), 1, ds.size) - 1
+        near = np.minimum(np.abs(mu - ds[pos]), np.abs(mu - ds[np.minimum(pos + 1, ds.size - 1)]))
+        pole = near <= 8 * EPS * np.abs(mu)
+    else:
+        base, off = (np.asarray(x, float) for x in offsets)
+        pole = (off == 0) & np.isin(base, d)
+    pole = (pole | ~np.any(a != 0, axis=0)) & ~is_soft
+    stiff = np.flatnonzero(~is_soft & ~pole)
+    if stiff.size:
+        out = arrow_vectors(a[:, stiff], mu[stiff], vs, d, env_c, d_vs, env_rounding, base[stiff], off[stiff])
+        rho[:, stiff], beta[:, stiff] = out[0], out[1]
+        eta[stiff], dsum[stiff], zeta[stiff], n2[stiff], n2err[stiff], delta[stiff] = out[2:]
+        bad = stiff[~(np.abs(n2[stiff] - 1) < 1e-3)]  # ŷ off the eigenvector: a near pole
+        pole[bad] = True
+    pole_idx = np.flatnonzero(pole)
+    sign = np.ones(pole_idx.size)
+    fix = []
+    if pole_idx.size:
+        fix = _pole_fix(a, mu, d, env_c, pole_idx, sign, base, off)
+        if site_rows is not None:  # the sign that matches the solution's site rows
+            readout, which, w_rows, _ = site_rows
+            for c, k in enumerate(pole_idx):
+                col, j, val = fix[c]
+                y = yhat(a[:, [k]], base[[k]], d, env_c, [(0, j, val)], off[[k]])[:, 0]
+                y[~np.isfinite(y)] = 0.0
+                y2 = y.copy()
+                y2[j] = -val
+                r = np.asarray(readout, float)[which, k]
+                if np.max(np.abs(r - w_rows @ y2), initial=0.0) < np.max(np.abs(r - w_rows @ y), initial=0.0):
+                    fix[c] = (col, j, -val)
+        out = _pole_data(a[:, pole_idx], mu[pole_idx], vs, d, env_c, d_vs, env_rounding, fix, base[pole_idx],
+                         off[pole_idx])
+        rho[:, pole_idx], beta[:, pole_idx] = out[0], out[1]
+        eta[pole_idx], dsum[pole_idx], zeta[pole_idx], n2[pole_idx], n2err[pole_idx] = out[2:]
+    gdiag = np.abs(n2 - 1) + n2err
+    soft_g = None
+    if soft_idx.size:
+        cols = np.asarray(soft[1], float)
+        gram = cols.T @ cols
+        nc = np.sqrt(np.einsum("ij,ij->j", cols, cols))
+        soft_g = np.abs(gram - np.eye(soft_idx.size)) + 1.01 * (cols.shape[0] + 2) * EPS * np.outer(nc, nc)
+        n2[soft_idx] = np.diag(gram)
+        gdiag[soft_idx] = np.diag(soft_g)
+        eta[soft_idx] = (nc * (np.asarray(soft[2], float) + EPS * np.abs(mu[soft_idx]))) * (1 + 1e-9)
+    nu = np.sqrt(np.maximum(n2 + n2err, 0.0)) * (1 + 2 * EPS)
+    b = np.empty((n, n))
+    g = np.empty((n, n))
+    _FILL(np.ascontiguousarray(np.abs(a)), np.ascontiguousarray(rho), np.ascontiguousarray(beta), nu, eta, dsum,
+          zeta, is_soft, np.ascontiguousarray(mu), np.abs(delta), gdiag, b, g)
+    _near_gram(a, mu, d, env_c, g, is_soft, pole_idx, fix, base, off)
+    full = b
+    if soft_idx.size:
+        from ..dynamics.spectrum import soft_pair_bound  # (a leaf of dynamics: no cycle at import)
+
+        pair = np.ix_(soft_idx, soft_idx)
+        g[pair] = soft_g
+        full = b.copy()
+        full[pair] = np.minimum(b[pair], soft_pair_bound(mu[soft_idx], np.asarray(soft[1], float), soft_g,
+                                                         np.asarray(soft[3], float)))
+        b[soft_idx, :] = 0.0
+        b[:, soft_idx] = 0.0
+    row_error = None
+    if site_rows is not None:
+        row_error = _row_error(a, mu, d, env_c, site_rows, is_soft, pole_idx, fix, base, off)
+    return b, g, full, row_error
+
+
+def _near_gram(a, mu, d, env_c, g, is_soft, pole_idx, fix, base, off) -> None:
+    """g on close stiff pairs (up to NEAR apart, gap form above NEAR_G) from the vectors:
+    |x_kᵀx_l| ≤ |fl(x_kᵀx_l)| + γ_(N+2)|x_k|ᵀ|x_l|."""
+    n = mu.size
+    pairs = []
+    for i in range(1, min(NEAR, n - 1) + 1):
+        k = np.arange(n - i)
+        sel = (g[k, k + i] > NEAR_G) & ~is_soft[k] & ~is_soft[k + i]
+        pairs.extend(zip(k[sel].tolist(), (k[sel] + i).tolist()))
+    if not pairs:
+        return
+    need = np.unique(np.array(pairs).ravel())
+    where = {int(k): c for c, k in enumerate(need)}
+    pfix = {int(k): (where[int(k)], j, v) for k, (_, j, v) in zip(pole_idx, fix) if int(k) in where}
+    y = yhat(a[:, need], base[need], d, env_c, list(pfix.values()), off[need])
+    y[~np.isfinite(y)] = 0.0  # (as _pole_data)
+    x = np.vstack([a[:, need], y])
+    gam = 1.01 * (x.shape[0] + 2) * EPS
+    ax = np.abs(x)
+    for k, l in pairs:
+        ck, cl = where[k], where[l]
+        val = (abs(float(x[:, ck] @ x[:, cl])) + gam * float(ax[:, ck] @ ax[:, cl])) * (1 + 4 * EPS)
+        if val < g[k, l]:
+            g[k, l] = g[l, k] = val
+
+
+def _row_error(a, mu, d, env_c, site_rows, is_soft, pole_idx, fix, base, off) -> np.ndarray:
+    """|readout − W ŷ| on the observed site rows (0 on the probe rows and the soft modes, whose
+    rows are their columns'), plus W ŷ's rounding and W's: (n, N)."""
+    readout, which, w_rows, dw = site_rows
+    readout = np.asarray(readout, float)
+    n = mu.size
+    out = np.zeros_like(readout)
+    if not len(which):
+        return out
+    w_rows, dw = np.asarray(w_rows, float), np.asarray(dw, float)
+    gam = 1.01 * (w_rows.shape[1] + 2) * EPS
+    aw = np.abs(w_rows)
+    pfix = dict(zip(pole_idx.tolist(), fix))
+    step = max(16, (1 << 22) // max(d.size, 1))
+    for s in range(0, n, step):
+        k = np.arange(s, min(s + step, n))
+        fx = [(c, pfix[int(kk)][1], pfix[int(kk)][2]) for c, kk in enumerate(k) if int(kk) in pfix]
+        y = yhat(a[:, k], base[k], d, env_c, fx, off[k])
+        y[~np.isfinite(y)] = 0.0
+        ay = np.abs(y)
+        err = np.abs(readout[np.ix_(which, k)] - w_rows @ y) + (gam * (aw @ ay) + dw @ ay) * (1 + 1e-9)
+        err[:, is_soft[k]] = 0.0
+        out[np.ix_(which, k)] = err
+    return out
