@@ -384,3 +384,46 @@ def test_vector_roundoff_charges_each_pair_over_its_own_gap(pairs, tight, temper
     old = vector_roundoff(rho, e, np.array([eta, t]), x[rows], temperature) / 3
     assert err <= bound <= old * (1 + 1e-12)
     assert not tight or bound <= 40 * err
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.1])
+def test_vector_roundoff_charges_each_pair_the_partners_enclosure(temperature):
+    """The pair term's distance: a residual r_k along mode l is divided by |λ_l − ρ_k| ≥
+    |μ_l − ρ_k| − e_l, the partner's enclosure (softmodes._stationary_bound; until session 11 it
+    subtracted the residual's own e_k). V = Q diag(λ) Qᵀ, λ = 1e-8, 3e-8 (soft), 0.5…3; X̃ = Q
+    with x̃_0 tilted 1e-6 towards q_1 (x̃_1 exact): widening e_1 from ~1e-17 to 1.5e-8 shrinks
+    the pair's distance 2e-8 → 5e-9, and the bound grows 4× (it stayed put, 1.00×, before); a
+    second network has x̃_1 tilted towards a stiff mode so that its ρ_1 = 3e-8 sits 1.5e-8 above
+    λ_1 = 1.5e-8 (e_1 exact): honest."""
+    from harmosync.solvers.softmodes import vector_roundoff
+    from harmosync.solvers.stieltjes import variance_function
+
+    def case(lam, tilt_1):
+        q, _ = np.linalg.qr(np.random.default_rng(5).standard_normal((6, 6)))
+        x = q.copy()
+        x[:, 0] = q[:, 0] + 1e-6 * q[:, 1]
+        x[:, 0] /= np.linalg.norm(x[:, 0])
+        if tilt_1:
+            th = np.sqrt((3e-8 - lam[1]) / (lam[3] - lam[1]))
+            x[:, 1] = np.cos(th) * q[:, 1] + np.sin(th) * q[:, 3]
+        v = (q * lam) @ q.T
+        rho = np.einsum("ij,ij->j", x, v @ x)
+        res = v @ x[:, :2] - x[:, :2] * rho[:2]
+        eta, t = np.zeros(6), np.zeros(6)
+        eta[:2] = np.linalg.norm(res, axis=0) * (1 + 1e-9) + 1e-30
+        proj = x[:, :2].T @ res
+        np.fill_diagonal(proj, 0.0)
+        t[:2] = np.linalg.norm(proj, axis=0) * (1 + 1e-9) + 1e-30
+        e = np.abs(rho - lam) * (1 + 1e-9) + 1e-30
+        g = variance_function(lam, temperature)
+        rows = [0, 2, 4]
+        err = max(np.abs(((x * f) @ x.T - (q * f) @ q.T)[np.ix_(rows, rows)]).max() for f in (g, g * lam))
+        return err, lambda ee: vector_roundoff(rho, ee, np.array([eta, t]), x[rows], temperature), e
+
+    err, bound, e = case(np.array([1e-8, 3e-8, 0.5, 1.0, 2.0, 3.0]), False)
+    wide = e.copy()
+    wide[1] = 1.5e-8
+    assert err <= bound(e)
+    assert bound(wide) >= 3.9 * bound(e)
+    err, bound, e = case(np.array([1e-8, 1.5e-8, 0.5, 1.0, 2.0, 3.0]), True)
+    assert e[1] > 1.4e-8 and err <= bound(e)

@@ -65,8 +65,8 @@ class Spectrum:
     # sites (n_E, M) and the refined modes' residual bounds η (M,; 0 elsewhere, None: none refined)
     env_rows: np.ndarray | None = None
     env_residual: np.ndarray | None = None
-    # a dense eigh's eigenvector perturbation bounds (b, g, b_means), each (N, N)
-    # (:func:`mode_perturbation`; None: none)
+    # the eigenvector perturbation bounds: (b, g, b_means), each (N, N), of a dense eigh
+    # (:func:`mode_perturbation`), or the chain path's solvers.arrowvectors.ArrowTerm; None: none
     mode_bound: tuple | None = None
 
 
@@ -127,19 +127,21 @@ def chain_spectrum(network: Network, rows, window) -> Spectrum:
 
 
 def chain_result(mu, a, readout, env_d, env_c, vs, mu_err, rounding, res, soft, site=None,
-                 offsets=None) -> Spectrum:
+                 offsets=None, vectors: bool = True) -> Spectrum:
     """The chain path's :class:`Spectrum`: the modes some probe or observed oscillator sees
     (:func:`seen_modes`; the others carry nothing), with the eigenvector term
     (:func:`~harmosync.solvers.arrowvectors.chain_mode_bound`) up to VECTOR_TERM_MAX modes.
     ``soft``: :func:`refine_chain_soft`'s last; ``site``: the observed sites (their indices
     among the readout's rows, the chain's mode rows there, bounds on their rounding) or None;
-    ``offsets``: the merges' (base, off) (:meth:`~harmosync.solvers.arrowhead.ArrowheadModes.pole_offsets`)."""
+    ``offsets``: the merges' (base, off) (:meth:`~harmosync.solvers.arrowhead.ArrowheadModes.pole_offsets`);
+    ``vectors=False``: no eigenvector term (a map's means-only networks: the term's ~1.7 ms a
+    300-site network would be +35% of W2's)."""
     keep = seen_modes(a, readout, res)
     if mu_err is not None:
         mu_err, res = mu_err[keep], res[:, keep]
     mu, a, readout = mu[keep], a[:, keep], readout[:, keep]
-    vectors = None
-    if mu.size <= VECTOR_TERM_MAX:
+    term = None
+    if vectors and mu.size <= VECTOR_TERM_MAX:
         kept_soft = None
         if soft is not None:
             mask = np.zeros(keep.size, bool)
@@ -147,9 +149,9 @@ def chain_result(mu, a, readout, env_d, env_c, vs, mu_err, rounding, res, soft, 
             where = np.flatnonzero(mask[keep])
             kept_soft = (where, np.asarray(soft[1], float)[:, keep[soft[0]]], res[0][where], res[1][where])
         offsets = None if offsets is None else tuple(np.asarray(x)[keep] for x in offsets)
-        vectors = chain_mode_bound(mu, a, vs, env_d, env_c, rounding, offsets=offsets, soft=kept_soft,
-                                   site_rows=None if site is None else (readout,) + tuple(site))
-    return Spectrum(mu, a, readout, env_d, env_c, mu_err, rounding, res, mode_bound=vectors)
+        term = chain_mode_bound(mu, a, vs, env_d, env_c, rounding, offsets=offsets, soft=kept_soft,
+                                site_rows=None if site is None else (readout,) + tuple(site))
+    return Spectrum(mu, a, readout, env_d, env_c, mu_err, rounding, res, mode_bound=term)
 
 
 def seen_modes(a, readout, residual) -> np.ndarray:
@@ -761,15 +763,20 @@ def propagator_divided_differences(w, t: float, rows=slice(None)):
     return tuple(np.minimum(n_, f_) for n_, f_ in zip(near, far))  # gap 0: far is +∞
 
 
-def _row_gains(b, g, w, u, t: float, rows=None):
-    """(G_x, G_p) (2n, N) of :func:`eigenvector_roundoff` for the bounds ``b`` ≥ |B|, ``g`` ≥ |G|;
-    ``rows`` (n, N): bounds on the readout's own errors |δU_ak| (an x row's error
-    δU_ak(cos X_k + sin P_k)/√w_k, a p row's δU_ak√w_k(−sin X_k + cos P_k)), or None."""
+def _row_gains(b, g, w, u, t: float, rows=None, *, term=None, means: bool = True):
+    """(G_x, G_p) (2n, N) of :func:`eigenvector_roundoff` for the bounds ``b`` ≥ |B|, ``g`` ≥ |G|,
+    or the chain path's ``term`` (:class:`~harmosync.solvers.arrowvectors.ArrowTerm`: its b
+    for the means or the covariance, formed pair by pair); ``rows`` (n, N): bounds on the
+    readout's own errors |δU_ak| (an x row's error δU_ak(cos X_k + sin P_k)/√w_k, a p row's
+    δU_ak√w_k(−sin X_k + cos P_k)), or None."""
     n, m = u.shape
     gx, gp = np.zeros((2 * n, m)), np.zeros((2 * n, m))  # rows: x of each observed row, then p
     w = np.ascontiguousarray(w, float)
-    _GAINS(np.ascontiguousarray(b), np.ascontiguousarray(g), w, np.minimum(t, 1 / w), np.ascontiguousarray(u),
-           float(t), gx, gp)
+    if term is None:
+        _GAINS(np.ascontiguousarray(b), np.ascontiguousarray(g), w, np.minimum(t, 1 / w), np.ascontiguousarray(u),
+               float(t), gx, gp)
+    else:
+        term.raw_gains(w, np.minimum(t, 1 / w), np.ascontiguousarray(u), t, means, gx, gp)
     scale = 1 + 4 * m * np.finfo(float).eps  # the sums' roundoff (non-negative terms)
     sw = np.sqrt(w)
     gx, gp = gx / sw * scale, gp * sw * scale
@@ -818,7 +825,9 @@ def eigenvector_roundoff(b, w, readout, mean0, nu, values, vectors, t: float, fl
     from the eigenvectors' errors of a dense eigh: V_exact = Q(Λ̃ + B)Qᵀ (|B| ≤ ``b[0]``,
     :func:`mode_perturbation`) moves each propagator function f(V) by Q(B ∘ F)Qᵀ, F_kl =
     f[μ_k, μ_l] (Daleckii–Krein; :func:`propagator_divided_differences`), and Ũ = Q(I + G)^(1/2)
-    adds Q((Gf + fG)/2)Qᵀ (|G| ≤ ``b[1]``). On an observed row a
+    adds Q((Gf + fG)/2)Qᵀ (|G| ≤ ``b[1]``; or ``b`` the chain path's
+    :class:`~harmosync.solvers.arrowvectors.ArrowTerm`, with the readout rows' own errors, its
+    site rows against its vectors', :func:`_row_gains`). On an observed row a
     the error is gᵀy₀ (y₀ the initial state in scaled normal coordinates, ``mean0``, covariance
     diag(ν, ν) + Σ_r λ_r v_r v_rᵀ, ``nu``, ``values``, ``vectors``) with |g| ≤ G:
     G_x = |U_a|(b ∘ |F_c|)/√w, G_p = |U_a|(b ∘ |F_s|)√w for x rows (F_k, F_c for p rows). Means:
@@ -836,11 +845,16 @@ def eigenvector_roundoff(b, w, readout, mean0, nu, values, vectors, t: float, fl
     if n == 0 or not 0 < t < np.inf:
         return 0.0
     sw, m0 = np.sqrt(w), np.abs(np.asarray(mean0, float))
-    rows = b[3] if len(b) > 3 else None  # the chain path's readout errors (arrowvectors)
-    gx, gp = _row_gains(b[2] if len(b) > 2 else b[0], b[1], w, u, t, rows)
-    mean_err = float(np.max(gx @ m0[0] + gp @ m0[1]))
-    if len(b) > 2 and b[2] is not b[0]:  # soft pairs: in the means only
-        gx, gp = _row_gains(b[0], b[1], w, u, t, rows)
+    if hasattr(b, "raw_gains"):  # the chain path's term (solvers.arrowvectors.ArrowTerm)
+        gx, gp = _row_gains(None, None, w, u, t, b.rows, term=b)
+        mean_err = float(np.max(gx @ m0[0] + gp @ m0[1]))
+        if b.soft:  # soft pairs: in the means only
+            gx, gp = _row_gains(None, None, w, u, t, b.rows, term=b, means=False)
+    else:
+        gx, gp = _row_gains(b[2] if len(b) > 2 else b[0], b[1], w, u, t)
+        mean_err = float(np.max(gx @ m0[0] + gp @ m0[1]))
+        if len(b) > 2 and b[2] is not b[0]:  # soft pairs: in the means only
+            gx, gp = _row_gains(b[0], b[1], w, u, t)
     if not np.size(nu) or not np.any(nu) and not np.size(values):
         return mean_err
     lam = np.asarray(values, float)

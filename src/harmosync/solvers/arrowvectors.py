@@ -35,6 +35,8 @@ residuals and O(N²) numbers (N ≤ VECTOR_TERM_MAX).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..jit import kernel
@@ -122,49 +124,195 @@ def _pole_data(a, mu, vs, env_d, env_c, d_vs, env_rounding, fix, base, off):
     return bound[:p], beta, eta, dsum, zeta, n2.astype(float), n2err
 
 
-def _fill(aa, rho, beta, nu, eta, dsum, zeta, soft, mu, delta, gdiag, b, g):
-    """b ≥ |B|, g ≥ |G| (N, N) from the per-mode data (module docstring; residuals at μ̃ + δ,
-    |δ| = ``delta``)."""
-    p, n = aa.shape
-    u = 2.0 ** -53
-    safe = 1 + 32 * (p + 8) * u
-    for k in range(n):
-        b[k, k] = 0.0
-        g[k, k] = gdiag[k]
-        for l in range(k + 1, n):
-            tkl = nu[k] * eta[l]
-            tlk = nu[l] * eta[k]
+_U = 2.0 ** -53
+_SAFE = 1 + 64 * _U
+
+
+def _pairs(k, l0, l1, aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb, sg, bm, bc, g):
+    """bm[l], bc[l], g[l] for l in [l0, l1): b_kl for the means, b_kl for the covariance, g_kl,
+    from the per-mode data (module docstring; residuals at μ̃ + δ, |δ| = ``delta``; arrays
+    (P, N)); the soft modes' pairs (``sidx`` ≥ 0 on both) from their blocks ``spb``, ``sg``,
+    their pairs with the others 0 in the covariance (vector_roundoff's); ``gnear`` (N, NEAR): G
+    of close pairs from the vectors (∞: none). A row at a time, in passes over l that
+    vectorise (a call per pair, its array arguments passed each time, cost 6× the arithmetic);
+    the soft modes, the close pairs and the diagonal after."""
+    u, safe = _U, _SAFE
+    p = aa.shape[0]
+    near = gnear.shape[1]
+    sk = sidx[k]
+    nk, ek, dk, zk, mk, ck = nu[k], eta[k], dsum[k], zeta[k], mu[k], delta[k]
+    # num = |a_k|ᵀρ_l + ν_kη_l + |a_l|ᵀρ_k + ν_lη_k; da = δA's part (stiff pairs)
+    for l in range(l0, l1):
+        bc[l] = nk * eta[l] + ek * nu[l]
+        bm[l] = 0.5 * (dk + dsum[l])
+    for i in range(p):
+        aki, rki, bki = aa[i, k], rho[i, k], beta[i, k]
+        for l in range(l0, l1):
+            bc[l] += aki * rho[i, l] + rki * aa[i, l]
+            bm[l] += aki * beta[i, l] + bki * aa[i, l]
+    for l in range(l0, l1):  # bc holds num, bm δA's part: bm ← B's part without G's, g ← G
+        num = bc[l]
+        gg = nu[l] * nk
+        gap = abs(mk - mu[l]) * (1 - u) - (ck + delta[l]) * (1 + u)
+        q = num / gap if gap > 0 else gg
+        g[l] = min(gg, q)
+        bm[l] += 0.5 * num
+    for l in range(max(l0, k - near), min(l1, k + near + 1)):  # close pairs: G from the vectors
+        if l > k:
+            g[l] = min(g[l], gnear[k, l - k - 1])
+        elif l < k:
+            g[l] = min(g[l], gnear[l, k - l - 1])
+    for l in range(l0, l1):
+        bb = (bm[l] + 0.5 * g[l] * (ck + delta[l])) * safe
+        bm[l] = bb
+        bc[l] = bb
+        g[l] *= safe
+    if l0 <= k < l1:
+        bm[k], bc[k], g[k] = 0.0, 0.0, gdiag[k] * safe
+    if sk >= 0 or np.any(sidx[l0:l1] >= 0):  # the soft modes' pairs
+        for l in range(l0, l1):
+            sl = sidx[l]
+            if l == k or (sk < 0 and sl < 0):
+                continue
+            if sk >= 0 and sl >= 0:
+                bm[l], bc[l], g[l] = spb[sk, sl], 0.0, sg[sk, sl]
+                continue
+            num = nk * eta[l] + ek * nu[l] + nk * zeta[l] + nu[l] * zk
             for i in range(p):
-                tkl += aa[i, k] * rho[i, l]
-                tlk += aa[i, l] * rho[i, k]
-            if soft[k] or soft[l]:  # a soft mode's η is against V from its parameters (δA in it)
-                da = nu[k] * zeta[l] + nu[l] * zeta[k]
-                num = tkl + tlk + da
-                bb = 0.5 * (tkl + tlk) + da
-            else:
-                da = 0.5 * (dsum[k] + dsum[l])
-                for i in range(p):
-                    da += aa[i, k] * beta[i, l] + aa[i, l] * beta[i, k]
-                num = tkl + tlk
-                bb = 0.5 * num + da
-            gg = nu[k] * nu[l]
-            gap = abs(mu[k] - mu[l]) * (1 - u) - (delta[k] + delta[l]) * (1 + u)
-            if gap > 0 and num / gap < gg:
+                num += aa[i, k] * rho[i, l] + rho[i, k] * aa[i, l]
+            da = nk * zeta[l] + nu[l] * zk
+            gg = nu[l] * nk
+            gap = abs(mk - mu[l]) * (1 - u) - (ck + delta[l]) * (1 + u)
+            if gap > 0 and num < gg * gap:
                 gg = num / gap
-            bb += 0.5 * gg * (delta[k] + delta[l])
-            b[k, l] = bb * safe
-            b[l, k] = bb * safe
-            g[k, l] = gg * safe
-            g[l, k] = gg * safe
+            bm[l] = (0.5 * (num - da) + da + 0.5 * gg * (ck + delta[l])) * safe
+            bc[l] = 0.0
+            g[l] = gg * safe
 
 
-_FILL = kernel(_fill, "void(float64[:, ::1], float64[:, ::1], float64[:, ::1], float64[::1], float64[::1], "
-                      "float64[::1], float64[::1], boolean[::1], float64[::1], float64[::1], float64[::1], "
-                      "float64[:, ::1], float64[:, ::1])", reads=tuple(range(11)))
+def _fill(aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb, sg, k0, k1, b, bc, g):
+    """Rows k0..k1 − 1 of b (the means'), bc (the covariance's), g (N, N) by :func:`_pairs`."""
+    n = mu.size
+    for k in range(k0, k1):
+        _pairs(k, 0, n, aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb, sg, b[k], bc[k], g[k])
+
+
+_DATA = ("float64[:, ::1], float64[:, ::1], float64[:, ::1], float64[::1], float64[::1], float64[::1], "
+         "float64[::1], int64[::1], float64[::1], float64[::1], float64[::1], float64[:, ::1], float64[:, ::1], "
+         "float64[:, ::1]")
+_FILL = kernel(_fill, f"void({_DATA}, int64, int64, float64[:, ::1], float64[:, ::1], float64[:, ::1])",
+               reads=tuple(range(14)), calls=("_pairs",))
+
+
+def _gains(aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb, sg, means, w, hs, u, t, k0, k1,
+           gx, gp):
+    """spectrum._gains with b (the means' or the covariance's) and g formed a row at a time
+    (:func:`_pairs`) instead of read from N × N arrays: rows k0..k1 − 1 of the sums."""
+    n, m = u.shape
+    cc, cs, ck = np.empty(m), np.empty(m), np.empty(m)
+    bm, bc, gr = np.empty(m), np.empty(m), np.empty(m)
+    for k in range(k0, k1):
+        _pairs(k, 0, m, aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb, sg, bm, bc, gr)
+        row = bm if means else bc
+        wk, hk = w[k], hs[k]
+        for l in range(m):
+            bb = row[l]
+            wl = w[l]
+            s = wk + wl
+            gap = abs(wk - wl) * s
+            lo, hi = min(wk, wl), max(wk, wl)
+            gg = 0.5 * gr[l]
+            cc[l] = bb * min(t / s, 2.0 / gap) + gg * 2.0
+            cs[l] = bb * min(2.0 * t / (lo * s), (hk + hs[l]) / gap) + gg * (hk + hs[l])
+            ck[l] = bb * min((1.0 + hi * t) / s, s / gap) + gg * s
+        for a in range(n):
+            ua = u[a, k]
+            if ua == 0.0:
+                continue
+            for l in range(m):
+                gx[a, l] += ua * cc[l]
+                gp[a, l] += ua * cs[l]
+                gx[n + a, l] += ua * ck[l]
+                gp[n + a, l] += ua * cc[l]
+
+
+_GAINS = kernel(_gains, f"void({_DATA}, boolean, float64[::1], float64[::1], float64[:, ::1], float64, int64, int64, "
+                        "float64[:, ::1], float64[:, ::1])", reads=tuple(range(14)) + (15, 16, 17),
+                calls=("_pairs",))
+
+
+def _near_candidates(aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb, sg, out):
+    """out[k, i − 1]: :func:`_pairs`' g for (k, k + i), i ≤ NEAR, with ``gnear`` ∞ (the gap form)."""
+    n, near = out.shape
+    bm, bc, g = np.zeros(n), np.zeros(n), np.zeros(n)
+    for k in range(n):
+        top = min(n, k + near + 1)
+        _pairs(k, k + 1, top, aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb, sg, bm, bc, g)
+        for l in range(k + 1, top):
+            out[k, l - k - 1] = g[l]
+
+
+_NEAR = kernel(_near_candidates, f"void({_DATA}, float64[:, ::1])", reads=tuple(range(14)), calls=("_pairs",))
+
+
+@dataclass(frozen=True)
+class ArrowTerm:
+    """The chain path's eigenvector term in the form
+    :func:`~harmosync.dynamics.spectrum.eigenvector_roundoff` takes it: the per-mode data whose
+    pairs give b ≥ |B| and g ≥ |G| (:func:`_pair`), formed pair by pair in the gains' pass (no
+    N × N arrays), and ``rows``: the readout's own errors (n, N) or None."""
+
+    data: tuple
+    rows: np.ndarray | None
+    soft: bool  # refined soft modes: the covariance's b differs from the means'
+
+    def raw_gains(self, w, hs, u, t: float, means: bool, gx, gp) -> None:
+        """gx, gp += spectrum._gains' sums for these b (the means' or the covariance's) and g
+        (two threads above THREADED modes, each its half of the rows k; the sums' roundoff
+        bound holds in any order)."""
+        n = w.size
+        if n < THREADED:
+            _GAINS(*self.data, bool(means), w, hs, u, float(t), 0, n, gx, gp)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        from threadpoolctl import threadpool_limits
+
+        gx2, gp2 = np.zeros_like(gx), np.zeros_like(gp)
+        parts = [(0, n // 2, gx, gp), (n // 2, n, gx2, gp2)]
+        with threadpool_limits(1), ThreadPoolExecutor(2) as ex:
+            list(ex.map(lambda r: _GAINS(*self.data, bool(means), w, hs, u, float(t), *r), parts))
+        gx += gx2
+        gp += gp2
+
+    def matrices(self) -> tuple:
+        """(b for the covariance, g, b for the means), each (N, N) (tests; small N)."""
+        n = self.data[8].size
+        b, bc, g = np.empty((n, n)), np.empty((n, n)), np.empty((n, n))
+        _FILL(*self.data, 0, n, b, bc, g)
+        return bc, g, b
+
+
+#: modes above which the residuals and b, g are formed by two threads (the kernels release the GIL)
+THREADED = 600
+
+
+def _split(n: int, work) -> None:
+    """work(k0, k1) on [0, n), in two halves on two threads above THREADED."""
+    if n < THREADED:
+        work(0, n)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    # halves of equal work for whole rows; the residuals' columns alike
+    with threadpool_limits(1), ThreadPoolExecutor(2) as ex:
+        list(ex.map(lambda r: work(*r), [(0, n // 2), (n // 2, n)]))
 
 
 def chain_mode_bound(mu, a, vs, env_d, env_c, env_rounding, *, offsets=None, soft=None, site_rows=None):
-    """(b, g, b_means, row_error) for :func:`~harmosync.dynamics.spectrum.eigenvector_roundoff`
+    """The :class:`ArrowTerm` for :func:`~harmosync.dynamics.spectrum.eigenvector_roundoff`
     on the chain path's modes (μ̃ ``mu`` (N,), probe rows ``a`` (P, N)) of the arrowhead
     (``vs``, ``env_d``, ``env_c``; ``env_rounding`` = (δd, δC)), module docstring.
 
@@ -196,10 +344,14 @@ def chain_mode_bound(mu, a, vs, env_d, env_c, env_rounding, *, offsets=None, sof
         pole = (off == 0) & np.isin(base, d)
     pole = (pole | ~np.any(a != 0, axis=0)) & ~is_soft
     stiff = np.flatnonzero(~is_soft & ~pole)
+    def residuals(k0, k1):
+        part = stiff[k0:k1]
+        out = arrow_vectors(a[:, part], mu[part], vs, d, env_c, d_vs, env_rounding, base[part], off[part])
+        rho[:, part], beta[:, part] = out[0], out[1]
+        eta[part], dsum[part], zeta[part], n2[part], n2err[part], delta[part] = out[2:]
+
     if stiff.size:
-        out = arrow_vectors(a[:, stiff], mu[stiff], vs, d, env_c, d_vs, env_rounding, base[stiff], off[stiff])
-        rho[:, stiff], beta[:, stiff] = out[0], out[1]
-        eta[stiff], dsum[stiff], zeta[stiff], n2[stiff], n2err[stiff], delta[stiff] = out[2:]
+        _split(stiff.size, residuals)
         bad = stiff[~(np.abs(n2[stiff] - 1) < 1e-3)]  # ŷ off the eigenvector: a near pole
         pole[bad] = True
     pole_idx = np.flatnonzero(pole)
@@ -233,40 +385,39 @@ def chain_mode_bound(mu, a, vs, env_d, env_c, env_rounding, *, offsets=None, sof
         gdiag[soft_idx] = np.diag(soft_g)
         eta[soft_idx] = (nc * (np.asarray(soft[2], float) + EPS * np.abs(mu[soft_idx]))) * (1 + 1e-9)
     nu = np.sqrt(np.maximum(n2 + n2err, 0.0)) * (1 + 2 * EPS)
-    b = np.empty((n, n))
-    g = np.empty((n, n))
-    _FILL(np.ascontiguousarray(np.abs(a)), np.ascontiguousarray(rho), np.ascontiguousarray(beta), nu, eta, dsum,
-          zeta, is_soft, np.ascontiguousarray(mu), np.abs(delta), gdiag, b, g)
-    _near_gram(a, mu, d, env_c, g, is_soft, pole_idx, fix, base, off)
-    full = b
+    sidx = np.full(n, -1, dtype=np.int64)
+    sidx[soft_idx] = np.arange(soft_idx.size)
+    spb = sg = np.zeros((1, 1))
     if soft_idx.size:
         from ..dynamics.spectrum import soft_pair_bound  # (a leaf of dynamics: no cycle at import)
 
-        pair = np.ix_(soft_idx, soft_idx)
-        g[pair] = soft_g
-        full = b.copy()
-        full[pair] = np.minimum(b[pair], soft_pair_bound(mu[soft_idx], np.asarray(soft[1], float), soft_g,
-                                                         np.asarray(soft[3], float)))
-        b[soft_idx, :] = 0.0
-        b[:, soft_idx] = 0.0
+        sg = soft_g * (1 + 8 * EPS)
+        spb = soft_pair_bound(mu[soft_idx], np.asarray(soft[1], float), soft_g, np.asarray(soft[3], float))
+        np.fill_diagonal(spb, 0.0)
+    gnear = np.full((n, NEAR), np.inf)
+    data = [np.ascontiguousarray(np.abs(a)), np.ascontiguousarray(rho), np.ascontiguousarray(beta), nu, eta,
+            dsum, zeta, sidx, np.ascontiguousarray(mu), np.abs(delta), gdiag, gnear, np.ascontiguousarray(spb),
+            np.ascontiguousarray(sg)]
+    _near_gram(a, mu, d, env_c, data, is_soft, pole_idx, fix, base, off)
     row_error = None
     if site_rows is not None:
         row_error = _row_error(a, mu, d, env_c, site_rows, is_soft, pole_idx, fix, base, off)
-    return b, g, full, row_error
+    return ArrowTerm(tuple(data), row_error, bool(soft_idx.size))
 
 
-def _near_gram(a, mu, d, env_c, g, is_soft, pole_idx, fix, base, off) -> None:
-    """g on close stiff pairs (up to NEAR apart, gap form above NEAR_G) from the vectors:
-    |x_kᵀx_l| ≤ |fl(x_kᵀx_l)| + γ_(N+2)|x_k|ᵀ|x_l|."""
+def _near_gram(a, mu, d, env_c, data, is_soft, pole_idx, fix, base, off) -> None:
+    """G of close stiff pairs (up to NEAR apart, gap form above NEAR_G) from the vectors,
+    |x_kᵀx_l| ≤ |fl(x_kᵀx_l)| + γ_(N+2)|x_k|ᵀ|x_l|, into ``data``'s gnear where smaller."""
     n = mu.size
-    pairs = []
-    for i in range(1, min(NEAR, n - 1) + 1):
-        k = np.arange(n - i)
-        sel = (g[k, k + i] > NEAR_G) & ~is_soft[k] & ~is_soft[k + i]
-        pairs.extend(zip(k[sel].tolist(), (k[sel] + i).tolist()))
-    if not pairs:
+    cand = np.zeros((n, NEAR))
+    _NEAR(*data, cand)
+    kk, ii = np.nonzero(cand > NEAR_G)
+    ll = kk + ii + 1
+    sel = (ll < n) & ~is_soft[kk] & ~is_soft[np.minimum(ll, n - 1)]
+    kk, ii, ll = kk[sel], ii[sel], ll[sel]
+    if not kk.size:
         return
-    need = np.unique(np.array(pairs).ravel())
+    need = np.unique(np.concatenate([kk, ll]))
     where = {int(k): c for c, k in enumerate(need)}
     pfix = {int(k): (where[int(k)], j, v) for k, (_, j, v) in zip(pole_idx, fix) if int(k) in where}
     y = yhat(a[:, need], base[need], d, env_c, list(pfix.values()), off[need])
@@ -274,11 +425,11 @@ def _near_gram(a, mu, d, env_c, g, is_soft, pole_idx, fix, base, off) -> None:
     x = np.vstack([a[:, need], y])
     gam = 1.01 * (x.shape[0] + 2) * EPS
     ax = np.abs(x)
-    for k, l in pairs:
-        ck, cl = where[k], where[l]
-        val = (abs(float(x[:, ck] @ x[:, cl])) + gam * float(ax[:, ck] @ ax[:, cl])) * (1 + 4 * EPS)
-        if val < g[k, l]:
-            g[k, l] = g[l, k] = val
+    ck = np.array([where[int(k)] for k in kk])
+    cl = np.array([where[int(l)] for l in ll])
+    val = (np.abs(np.einsum("ij,ij->j", x[:, ck], x[:, cl])) + gam * np.einsum("ij,ij->j", ax[:, ck], ax[:, cl]))
+    gnear = data[11]
+    gnear[kk, ii] = val * (1 + 4 * EPS)
 
 
 def _row_error(a, mu, d, env_c, site_rows, is_soft, pole_idx, fix, base, off) -> np.ndarray:

@@ -420,7 +420,10 @@ def _stationary_bound(geo: SoftGeometry, mu, temperature: float) -> float:
         with np.errstate(invalid="ignore"):
             dd = np.minimum(arm, np.maximum.outer(size, size) * inv) + (spread * np.sqrt(c_size))[None, :] * inv
         dd = np.where(same, 0.0, dd) ** 2
-        first = (r + np.sqrt(2.0) * s) * np.sqrt(np.max(w2 @ dd, axis=0)) * t
+        # dd[k, l]: ρ_k (row) against l's enclosure (column); the sum runs over the partners l
+        # of each residual's mode k (|λ_l − ρ_k| ≥ |μ_l − ρ_k| − e_l): w2 @ ddᵀ (w2 @ dd had
+        # charged each pair the residual's own e_k instead of e_l, until session 11)
+        first = (r + np.sqrt(2.0) * s) * np.sqrt(np.max(w2 @ dd.T, axis=0)) * t
         if geo.tau is not None:  # or each pair over its own gap: Σ_l |g_k − g_l||c_lk||u_al| ≤
             # (Σ_l max(g_k, g_l)² u_al²)^½·τ_k (|c_lk| = |u_lᵀr_k|/|λ_l − ρ_k|; g or g_p monotone)
             top2 = np.where(same, 0.0, np.maximum.outer(size, size)) ** 2
