@@ -74,7 +74,7 @@ def test_b_and_g_enclose_the_exact_perturbation(seed, p, m, near, offsets):
     assert term.rows is None and not term.soft
     b, g, full = term.matrices()
     assert np.array_equal(b, full)
-    x = np.vstack([a, yhat(a, base, d, c, off=off)])
+    x = term.columns(a, d, c)  # (a_k, ŷ_k); at a pole, ŷ_j from the normalisation
     assert np.all(np.isfinite(x))
     b_ex, g_ex = _exact(vs, d, c, mu, x)
     off = ~np.eye(mu.size, dtype=bool)

@@ -17,20 +17,30 @@ B = Xᵀ(A + δA)X − Λ̃ − (GΛ̃ + Λ̃G)/2 (first order, as for the dense
 
 and |x_k|ᵀ|δA||x_l| ≤ |a_k|ᵀβ_l + |a_l|ᵀβ_k + (D_k + D_l)/2 (β = (|δA||x|)_P, D ≥ Σ δd ŷ², AM–GM)
 for δA the rounding of d, C and V_S against the parameters. Close pairs (neighbours whose
-gap form exceeds 1e-12) get G from the vectors themselves. A mode whose μ̃ sits within 8ε of a
-pole d_j (ŷ_j would be rounding over rounding), or has a_k = 0, takes ŷ_j from the
-normalisation instead, its residual in long double (:func:`_pole_data`). The refined soft
+gap form exceeds 1e-12) get G from the vectors themselves. ŷ is formed from the merges' offsets
+(:meth:`~.arrowhead.ArrowheadModes.pole_offsets`) and the residual taken at the merges' value
+μ* = μ̃ + δ. A mode with a_k = 0, or whose μ̃ sits within 8ε of a pole d_j other than its own
+(ŷ_j would be rounding over rounding), or whose ‖x_k‖² misses 1 by more than NORM_TOL = 1e-12
+(ŷ_j off near a pole), takes ŷ_j at its nearest pole from the normalisation, or 0 (a mode of a
+degenerate cluster that the coupling does not see), whichever vector has the smaller residual
+and norm defect (:func:`_score`; the last kind keeps its own vector where that is nearer), its
+residual in long double (:func:`_pole_data`). Every choice is some vector: the bound holds for
+it; the choice only decides how tight. The refined soft
 modes (:func:`~harmosync.dynamics.spectrum.refine_chain_soft`) are their own columns, with their
-residual bounds η against V from its parameters; their pairs are left to ``vector_roundoff`` in
-the covariance and to :func:`~harmosync.dynamics.spectrum.soft_pair_bound` in the means, as on
-the dense path.
+residual bounds η against V from its parameters; their pairs with each other are left to
+``vector_roundoff`` in the covariance and to :func:`~harmosync.dynamics.spectrum.soft_pair_bound`
+in the means, as on the dense path; their pairs with the other modes stay in both (the dense
+path leaves those to ``vector_roundoff`` in the covariance; here a stiff vector's own part along
+a soft mode is not in it: with the merges' old deflation put back, a solve erred 1.14× its
+bound without them).
 
 The solution's observed site rows come from the merges, not from x: ``row_error`` (n, N)
 bounds their difference from W·ŷ_k (W the chain's exact mode rows), charged as an error of
 the readout. Modes that no probe and no observed oscillator sees (left out of the solution)
 enter the first-order term only through Δ's component on them, which is of second order in
 their coupling (dropped below ε² of their gap by the merges): left out. Costs O(P·N·M) for the
-residuals and O(N²) numbers (N ≤ VECTOR_TERM_MAX).
+residuals (Dot2) and O(N²·(P + n)) for the gains, formed a row at a time inside the gains' pass
+(:class:`ArrowTerm`; no N × N arrays), two threads above THREADED modes; N ≤ VECTOR_TERM_MAX.
 """
 
 from __future__ import annotations
@@ -47,6 +57,8 @@ EPS = np.finfo(float).eps
 NEAR = 8
 #: the gap form of G above which a close pair's G is formed from the vectors
 NEAR_G = 1e-12
+#: a vector (a_k, ŷ_k) whose ‖·‖² misses 1 by more takes ŷ_j at its nearest pole from the normalisation
+NORM_TOL = 1e-12
 
 
 def probe_rounding(vs) -> np.ndarray:
@@ -119,7 +131,7 @@ def _pole_data(a, mu, vs, env_d, env_c, d_vs, env_rounding, fix, base, off):
     dsum = np.sum(ay * ed, axis=0) * (1 + 1e-9)
     zeta = np.sqrt(np.sum(ed * ed, axis=0) + np.sum(beta * beta, axis=0)) * (1 + 1e-9)
     n2 = np.sum(x * x, axis=0)
-    n2err = (gam * n2).astype(float) * 2
+    n2err = (np.abs(n2 - 1) + gam * n2 * 2).astype(float) * (1 + 1e-9)  # |‖x‖² − 1| before the rounding
     eta = np.sqrt(np.sum(bound[p:] ** 2, axis=0)) * (1 + 1e-9)
     return bound[:p], beta, eta, dsum, zeta, n2.astype(float), n2err
 
@@ -131,8 +143,11 @@ _SAFE = 1 + 64 * _U
 def _pairs(k, l0, l1, aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb, sg, bm, bc, g):
     """bm[l], bc[l], g[l] for l in [l0, l1): b_kl for the means, b_kl for the covariance, g_kl,
     from the per-mode data (module docstring; residuals at μ̃ + δ, |δ| = ``delta``; arrays
-    (P, N)); the soft modes' pairs (``sidx`` ≥ 0 on both) from their blocks ``spb``, ``sg``,
-    their pairs with the others 0 in the covariance (vector_roundoff's); ``gnear`` (N, NEAR): G
+    (P, N)); the soft modes' pairs (``sidx`` ≥ 0 on both) from their blocks ``spb``, ``sg``, 0
+    in the covariance (vector_roundoff's there); a soft mode's pairs with the others kept in
+    both (vector_roundoff bounds the soft vectors' errors, not a stiff vector's part along a
+    soft mode: with the merges' old deflation a solve erred 1.14× its bound without them,
+    review s11's stiff 29); ``gnear`` (N, NEAR): G
     of close pairs from the vectors (∞: none). A row at a time, in passes over l that
     vectorise (a call per pair, its array arguments passed each time, cost 6× the arithmetic);
     the soft modes, the close pairs and the diagonal after."""
@@ -186,8 +201,15 @@ def _pairs(k, l0, l1, aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag
             if gap > 0 and num < gg * gap:
                 gg = num / gap
             bm[l] = (0.5 * (num - da) + da + 0.5 * gg * (ck + delta[l])) * safe
-            bc[l] = 0.0
+            bc[l] = bm[l]  # in the covariance too (the stiff vector's part: review s11's stiff 29)
             g[l] = gg * safe
+
+
+def _score(data, idx) -> np.ndarray:
+    """How far the vectors ``idx`` of (ρ, β, η, D, ζ, ‖x‖², its error) are from eigenvectors: the
+    residual's size and the norm's defect."""
+    rho, _, eta, _, _, n2, n2err = data
+    return np.sum(rho[:, idx], axis=0) + eta[idx] + np.abs(n2[idx] - 1) + n2err[idx]
 
 
 def _fill(aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb, sg, k0, k1, b, bc, g):
@@ -265,6 +287,18 @@ class ArrowTerm:
     data: tuple
     rows: np.ndarray | None
     soft: bool  # refined soft modes: the covariance's b differs from the means'
+    shape: tuple = ()  # (base, off, the modes whose ŷ_j is the normalisation's, their (j, value))
+
+    def columns(self, a, env_d, env_c) -> np.ndarray:
+        """The vectors x_k = (a_k, ŷ_k) (P + M, N) the bound is for (tests): ``a``, ``env_d``,
+        ``env_c`` as given to :func:`chain_mode_bound`; the soft modes' columns are theirs, not
+        these."""
+        base, off, idx, fix = self.shape
+        y = yhat(a, base, env_d, env_c, [(int(k), j, v) for k, (j, v) in zip(idx, fix)], off)
+        sub = y[:, idx]
+        sub[~np.isfinite(sub)] = 0.0  # (as _pole_data)
+        y[:, idx] = sub
+        return np.vstack([np.atleast_2d(a), y])
 
     def raw_gains(self, w, hs, u, t: float, means: bool, gx, gp) -> None:
         """gx, gp += spectrum._gains' sums for these b (the means' or the covariance's) and g
@@ -342,6 +376,14 @@ def chain_mode_bound(mu, a, vs, env_d, env_c, env_rounding, *, offsets=None, sof
     else:
         base, off = (np.asarray(x, float) for x in offsets)
         pole = (off == 0) & np.isin(base, d)
+        # μ̃ at rounding distance from a pole other than its own base: (base − d_j) + off is
+        # rounding there, and ŷ_j noise (review s11: μ̃ = d_9 bit for bit, base d_10, off −0.056:
+        # ŷ_9 = −0.0069 against an exact ~1e-17, g 6.9e-3, the bound 3e9× the error)
+        ds = np.sort(d)
+        pos = np.clip(np.searchsorted(ds, mu), 1, ds.size) - 1
+        lo, hi = ds[pos], ds[np.minimum(pos + 1, ds.size - 1)]
+        nearest = np.where(np.abs(mu - lo) <= np.abs(mu - hi), lo, hi)
+        pole |= (np.abs(mu - nearest) <= 8 * EPS * np.abs(mu)) & (base != nearest)
     pole = (pole | ~np.any(a != 0, axis=0)) & ~is_soft
     stiff = np.flatnonzero(~is_soft & ~pole)
     def residuals(k0, k1):
@@ -350,10 +392,13 @@ def chain_mode_bound(mu, a, vs, env_d, env_c, env_rounding, *, offsets=None, sof
         rho[:, part], beta[:, part] = out[0], out[1]
         eta[part], dsum[part], zeta[part], n2[part], n2err[part], delta[part] = out[2:]
 
+    bad = np.zeros(0, int)
     if stiff.size:
         _split(stiff.size, residuals)
-        bad = stiff[~(np.abs(n2[stiff] - 1) < 1e-3)]  # ŷ off the eigenvector: a near pole
+        bad = stiff[~(np.abs(n2[stiff] - 1) < NORM_TOL)]  # ŷ off the eigenvector: a near pole?
         pole[bad] = True
+    kept = (rho.copy(), beta.copy(), eta.copy(), dsum.copy(), zeta.copy(), n2.copy(), n2err.copy())
+    kept_delta = delta.copy()
     pole_idx = np.flatnonzero(pole)
     sign = np.ones(pole_idx.size)
     fix = []
@@ -372,9 +417,32 @@ def chain_mode_bound(mu, a, vs, env_d, env_c, env_rounding, *, offsets=None, sof
                     fix[c] = (col, j, -val)
         out = _pole_data(a[:, pole_idx], mu[pole_idx], vs, d, env_c, d_vs, env_rounding, fix, base[pole_idx],
                          off[pole_idx])
+        # or ŷ_j = 0: a mode of a degenerate cluster the coupling does not see (identical probes
+        # on one site: Cᵀa at rounding, at a pole ŷ_j is 0/0), whichever is nearer an eigenvector
+        zero = [(c, j, 0.0) for c, j, _ in fix]
+        out0 = _pole_data(a[:, pole_idx], mu[pole_idx], vs, d, env_c, d_vs, env_rounding, zero, base[pole_idx],
+                          off[pole_idx])
+        use0 = _score(out0, slice(None)) < _score(out, slice(None))
+        out = tuple(np.where(use0, o0, o1) for o0, o1 in zip(out0, out))
+        fix = [z if u0 else f for f, z, u0 in zip(fix, zero, use0)]
         rho[:, pole_idx], beta[:, pole_idx] = out[0], out[1]
         eta[pole_idx], dsum[pole_idx], zeta[pole_idx], n2[pole_idx], n2err[pole_idx] = out[2:]
-    gdiag = np.abs(n2 - 1) + n2err
+        delta[pole_idx] = 0.0  # (their residuals are at μ̃)
+        # a mode off by its norm alone keeps whichever vector is nearer an eigenvector (both
+        # bounds hold): the normalisation mends ŷ_j's noise at a pole, but not a degenerate
+        # cluster's (identical probes on one site: its residual there was 1e-5 against 1e-13)
+        if bad.size:
+            back = bad[_score(kept, bad) <= _score((rho, beta, eta, dsum, zeta, n2, n2err), bad)]
+            rho[:, back], beta[:, back] = kept[0][:, back], kept[1][:, back]
+            for arr, old in zip((eta, dsum, zeta, n2), kept[2:6]):
+                arr[back] = old[back]
+            n2err[back] = kept[6][back]
+            delta[back] = kept_delta[back]
+            keep = ~np.isin(pole_idx, back)
+            fix = [f for f, k_ in zip(fix, keep) if k_]
+            fix = [(c, j, v) for c, (_, j, v) in enumerate(fix)]
+            pole_idx = pole_idx[keep]
+    gdiag = np.abs(n2 - 1) + n2err  # (the pole modes' n2err holds their |‖x‖² − 1| already)
     soft_g = None
     if soft_idx.size:
         cols = np.asarray(soft[1], float)
@@ -402,7 +470,8 @@ def chain_mode_bound(mu, a, vs, env_d, env_c, env_rounding, *, offsets=None, sof
     row_error = None
     if site_rows is not None:
         row_error = _row_error(a, mu, d, env_c, site_rows, is_soft, pole_idx, fix, base, off)
-    return ArrowTerm(tuple(data), row_error, bool(soft_idx.size))
+    return ArrowTerm(tuple(data), row_error, bool(soft_idx.size),
+                     (base, off, pole_idx, [(j, v) for _, j, v in fix]))
 
 
 def _near_gram(a, mu, d, env_c, data, is_soft, pole_idx, fix, base, off) -> None:
