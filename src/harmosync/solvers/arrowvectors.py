@@ -29,10 +29,9 @@ it; the choice only decides how tight. The refined soft
 modes (:func:`~harmosync.dynamics.spectrum.refine_chain_soft`) are their own columns, with their
 residual bounds η against V from its parameters; their pairs with each other are left to
 ``vector_roundoff`` in the covariance and to :func:`~harmosync.dynamics.spectrum.soft_pair_bound`
-in the means, as on the dense path; their pairs with the other modes stay in both (the dense
-path leaves those to ``vector_roundoff`` in the covariance; here a stiff vector's own part along
-a soft mode is not in it: with the merges' old deflation put back, a solve erred 1.14× its
-bound without them).
+in the means, as on the dense path, and so are their pairs with the other modes in the
+covariance (keeping those covered the one solve, of 295 with the merges' old deflation put
+back, that erred above its bound, 1.14×, but made soft networks' bounds about 2× looser).
 
 The solution's observed site rows come from the merges, not from x: ``row_error`` (n, N)
 bounds their difference from W·ŷ_k (W the chain's exact mode rows), charged as an error of
@@ -143,11 +142,9 @@ _SAFE = 1 + 64 * _U
 def _pairs(k, l0, l1, aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb, sg, bm, bc, g):
     """bm[l], bc[l], g[l] for l in [l0, l1): b_kl for the means, b_kl for the covariance, g_kl,
     from the per-mode data (module docstring; residuals at μ̃ + δ, |δ| = ``delta``; arrays
-    (P, N)); the soft modes' pairs (``sidx`` ≥ 0 on both) from their blocks ``spb``, ``sg``, 0
-    in the covariance (vector_roundoff's there); a soft mode's pairs with the others kept in
-    both (vector_roundoff bounds the soft vectors' errors, not a stiff vector's part along a
-    soft mode: with the merges' old deflation a solve erred 1.14× its bound without them,
-    review s11's stiff 29); ``gnear`` (N, NEAR): G
+    (P, N)); the soft modes' pairs (``sidx`` ≥ 0 on both) from their blocks ``spb``, ``sg``, and
+    every pair with a soft mode 0 in the covariance (vector_roundoff's there, as on the dense
+    path); ``gnear`` (N, NEAR): G
     of close pairs from the vectors (∞: none). A row at a time, in passes over l that
     vectorise (a call per pair, its array arguments passed each time, cost 6× the arithmetic);
     the soft modes, the close pairs and the diagonal after."""
@@ -201,7 +198,7 @@ def _pairs(k, l0, l1, aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag
             if gap > 0 and num < gg * gap:
                 gg = num / gap
             bm[l] = (0.5 * (num - da) + da + 0.5 * gg * (ck + delta[l])) * safe
-            bc[l] = bm[l]  # in the covariance too (the stiff vector's part: review s11's stiff 29)
+            bc[l] = 0.0  # (vector_roundoff's in the covariance, as on the dense path)
             g[l] = gg * safe
 
 
