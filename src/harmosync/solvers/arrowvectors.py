@@ -135,73 +135,6 @@ def _pole_data(a, mu, vs, env_d, env_c, d_vs, env_rounding, fix, base, off):
     return bound[:p], beta, eta, dsum, zeta, n2.astype(float), n2err
 
 
-_U = 2.0 ** -53
-_SAFE = 1 + 64 * _U
-
-
-def _pairs(k, l0, l1, aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb, sg, bm, bc, g):
-    """bm[l], bc[l], g[l] for l in [l0, l1): b_kl for the means, b_kl for the covariance, g_kl,
-    from the per-mode data (module docstring; residuals at μ̃ + δ, |δ| = ``delta``; arrays
-    (P, N)); the soft modes' pairs (``sidx`` ≥ 0 on both) from their blocks ``spb``, ``sg``, and
-    every pair with a soft mode 0 in the covariance (vector_roundoff's there, as on the dense
-    path); ``gnear`` (N, NEAR): G
-    of close pairs from the vectors (∞: none). A row at a time, in passes over l that
-    vectorise (a call per pair, its array arguments passed each time, cost 6× the arithmetic);
-    the soft modes, the close pairs and the diagonal after."""
-    u, safe = _U, _SAFE
-    p = aa.shape[0]
-    near = gnear.shape[1]
-    sk = sidx[k]
-    nk, ek, dk, zk, mk, ck = nu[k], eta[k], dsum[k], zeta[k], mu[k], delta[k]
-    # num = |a_k|ᵀρ_l + ν_kη_l + |a_l|ᵀρ_k + ν_lη_k; da = δA's part (stiff pairs)
-    for l in range(l0, l1):
-        bc[l] = nk * eta[l] + ek * nu[l]
-        bm[l] = 0.5 * (dk + dsum[l])
-    for i in range(p):
-        aki, rki, bki = aa[i, k], rho[i, k], beta[i, k]
-        for l in range(l0, l1):
-            bc[l] += aki * rho[i, l] + rki * aa[i, l]
-            bm[l] += aki * beta[i, l] + bki * aa[i, l]
-    for l in range(l0, l1):  # bc holds num, bm δA's part: bm ← B's part without G's, g ← G
-        num = bc[l]
-        gg = nu[l] * nk
-        gap = abs(mk - mu[l]) * (1 - u) - (ck + delta[l]) * (1 + u)
-        q = num / gap if gap > 0 else gg
-        g[l] = min(gg, q)
-        bm[l] += 0.5 * num
-    for l in range(max(l0, k - near), min(l1, k + near + 1)):  # close pairs: G from the vectors
-        if l > k:
-            g[l] = min(g[l], gnear[k, l - k - 1])
-        elif l < k:
-            g[l] = min(g[l], gnear[l, k - l - 1])
-    for l in range(l0, l1):
-        bb = (bm[l] + 0.5 * g[l] * (ck + delta[l])) * safe
-        bm[l] = bb
-        bc[l] = bb
-        g[l] *= safe
-    if l0 <= k < l1:
-        bm[k], bc[k], g[k] = 0.0, 0.0, gdiag[k] * safe
-    if sk >= 0 or np.any(sidx[l0:l1] >= 0):  # the soft modes' pairs
-        for l in range(l0, l1):
-            sl = sidx[l]
-            if l == k or (sk < 0 and sl < 0):
-                continue
-            if sk >= 0 and sl >= 0:
-                bm[l], bc[l], g[l] = spb[sk, sl], 0.0, sg[sk, sl]
-                continue
-            num = nk * eta[l] + ek * nu[l] + nk * zeta[l] + nu[l] * zk
-            for i in range(p):
-                num += aa[i, k] * rho[i, l] + rho[i, k] * aa[i, l]
-            da = nk * zeta[l] + nu[l] * zk
-            gg = nu[l] * nk
-            gap = abs(mk - mu[l]) * (1 - u) - (ck + delta[l]) * (1 + u)
-            if gap > 0 and num < gg * gap:
-                gg = num / gap
-            bm[l] = (0.5 * (num - da) + da + 0.5 * gg * (ck + delta[l])) * safe
-            bc[l] = 0.0  # (vector_roundoff's in the covariance, as on the dense path)
-            g[l] = gg * safe
-
-
 def _score(data, idx) -> np.ndarray:
     """How far the vectors ``idx`` of (ρ, β, η, D, ζ, ‖x‖², its error) are from eigenvectors: the
     residual's size and the norm's defect."""
@@ -209,38 +142,98 @@ def _score(data, idx) -> np.ndarray:
     return np.sum(rho[:, idx], axis=0) + eta[idx] + np.abs(n2[idx] - 1) + n2err[idx]
 
 
-def _fill(aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb, sg, k0, k1, b, bc, g):
-    """Rows k0..k1 − 1 of b (the means'), bc (the covariance's), g (N, N) by :func:`_pairs`."""
-    n = mu.size
+_U = 2.0 ** -53
+_SAFE = 1 + 64 * _U
+
+
+def _rows(aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb, sg, k0, k1, bm, bc, g):
+    """Rows k0..k1 − 1 of b for the means (``bm``), b for the covariance (``bc``) and g, each
+    (k1 − k0, N), from the per-mode data (module docstring; residuals at μ̃ + δ, |δ| = ``delta``;
+    arrays (P, N)); the soft modes' pairs (``sidx`` ≥ 0 on both) from their blocks ``spb``,
+    ``sg``, and every pair with a soft mode 0 in the covariance (vector_roundoff's there, as on
+    the dense path); ``gnear`` (N, NEAR): G of close pairs from the vectors (∞: none). In passes
+    over l that vectorise; the soft modes, the close pairs and the diagonal after. (One kernel:
+    a compiled helper called per pair or per row cost 6× the arithmetic, or 14 ms to load.)"""
+    u, safe = _U, _SAFE
+    p, n = aa.shape
+    near = gnear.shape[1]
+    anysoft = False
+    for l in range(n):
+        if sidx[l] >= 0:
+            anysoft = True
     for k in range(k0, k1):
-        _pairs(k, 0, n, aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb, sg, b[k], bc[k], g[k])
+        r = k - k0
+        sk = sidx[k]
+        nk, ek, dk, zk, mk, ck = nu[k], eta[k], dsum[k], zeta[k], mu[k], delta[k]
+        # bc ← |a_k|ᵀρ_l + ν_kη_l + |a_l|ᵀρ_k + ν_lη_k; bm ← δA's part (stiff pairs)
+        for l in range(n):
+            bc[r, l] = nk * eta[l] + ek * nu[l]
+            bm[r, l] = 0.5 * (dk + dsum[l])
+        for i in range(p):
+            aki, rki, bki = aa[i, k], rho[i, k], beta[i, k]
+            for l in range(n):
+                bc[r, l] += aki * rho[i, l] + rki * aa[i, l]
+                bm[r, l] += aki * beta[i, l] + bki * aa[i, l]
+        for l in range(n):  # g ← G's gap form (or ν_kν_l), bm ← B without G's part
+            num = bc[r, l]
+            gg = nu[l] * nk
+            gap = abs(mk - mu[l]) * (1 - u) - (ck + delta[l]) * (1 + u)
+            q = num / gap if gap > 0 else gg
+            g[r, l] = min(gg, q)
+            bm[r, l] += 0.5 * num
+        for l in range(max(0, k - near), min(n, k + near + 1)):  # close pairs: G from the vectors
+            if l > k:
+                g[r, l] = min(g[r, l], gnear[k, l - k - 1])
+            elif l < k:
+                g[r, l] = min(g[r, l], gnear[l, k - l - 1])
+        for l in range(n):
+            bb = (bm[r, l] + 0.5 * g[r, l] * (ck + delta[l])) * safe
+            bm[r, l] = bb
+            bc[r, l] = bb
+            g[r, l] *= safe
+        bm[r, k], bc[r, k], g[r, k] = 0.0, 0.0, gdiag[k] * safe
+        if sk >= 0 or anysoft:  # the soft modes' pairs
+            for l in range(n):
+                sl = sidx[l]
+                if l == k or (sk < 0 and sl < 0):
+                    continue
+                if sk >= 0 and sl >= 0:
+                    bm[r, l], bc[r, l], g[r, l] = spb[sk, sl], 0.0, sg[sk, sl]
+                    continue
+                num = nk * eta[l] + ek * nu[l] + nk * zeta[l] + nu[l] * zk
+                for i in range(p):
+                    num += aa[i, k] * rho[i, l] + rho[i, k] * aa[i, l]
+                da = nk * zeta[l] + nu[l] * zk
+                gg = nu[l] * nk
+                gap = abs(mk - mu[l]) * (1 - u) - (ck + delta[l]) * (1 + u)
+                if gap > 0 and num < gg * gap:
+                    gg = num / gap
+                bm[r, l] = (0.5 * (num - da) + da + 0.5 * gg * (ck + delta[l])) * safe
+                bc[r, l] = 0.0  # (vector_roundoff's in the covariance, as on the dense path)
+                g[r, l] = gg * safe
 
 
 _DATA = ("float64[:, ::1], float64[:, ::1], float64[:, ::1], float64[::1], float64[::1], float64[::1], "
          "float64[::1], int64[::1], float64[::1], float64[::1], float64[::1], float64[:, ::1], float64[:, ::1], "
          "float64[:, ::1]")
-_FILL = kernel(_fill, f"void({_DATA}, int64, int64, float64[:, ::1], float64[:, ::1], float64[:, ::1])",
-               reads=tuple(range(14)), calls=("_pairs",))
+_ROWS = kernel(_rows, f"void({_DATA}, int64, int64, float64[:, ::1], float64[:, ::1], float64[:, ::1])",
+               reads=tuple(range(14)))
 
 
-def _gains(aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb, sg, means, w, hs, u, t, k0, k1,
-           gx, gp):
-    """spectrum._gains with b (the means' or the covariance's) and g formed a row at a time
-    (:func:`_pairs`) instead of read from N × N arrays: rows k0..k1 − 1 of the sums."""
+def _gains(b, g, k0, w, hs, u, t, gx, gp):
+    """spectrum._gains for the rows k0.. of b and g given as (B, N) blocks (:func:`_rows`)."""
     n, m = u.shape
     cc, cs, ck = np.empty(m), np.empty(m), np.empty(m)
-    bm, bc, gr = np.empty(m), np.empty(m), np.empty(m)
-    for k in range(k0, k1):
-        _pairs(k, 0, m, aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb, sg, bm, bc, gr)
-        row = bm if means else bc
+    for r in range(b.shape[0]):
+        k = k0 + r
         wk, hk = w[k], hs[k]
         for l in range(m):
-            bb = row[l]
+            bb = b[r, l]
             wl = w[l]
             s = wk + wl
             gap = abs(wk - wl) * s
             lo, hi = min(wk, wl), max(wk, wl)
-            gg = 0.5 * gr[l]
+            gg = 0.5 * g[r, l]
             cc[l] = bb * min(t / s, 2.0 / gap) + gg * 2.0
             cs[l] = bb * min(2.0 * t / (lo * s), (hk + hs[l]) / gap) + gg * (hk + hs[l])
             ck[l] = bb * min((1.0 + hi * t) / s, s / gap) + gg * s
@@ -255,23 +248,10 @@ def _gains(aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, sp
                 gp[n + a, l] += ua * cc[l]
 
 
-_GAINS = kernel(_gains, f"void({_DATA}, boolean, float64[::1], float64[::1], float64[:, ::1], float64, int64, int64, "
-                        "float64[:, ::1], float64[:, ::1])", reads=tuple(range(14)) + (15, 16, 17),
-                calls=("_pairs",))
-
-
-def _near_candidates(aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb, sg, out):
-    """out[k, i − 1]: :func:`_pairs`' g for (k, k + i), i ≤ NEAR, with ``gnear`` ∞ (the gap form)."""
-    n, near = out.shape
-    bm, bc, g = np.zeros(n), np.zeros(n), np.zeros(n)
-    for k in range(n):
-        top = min(n, k + near + 1)
-        _pairs(k, k + 1, top, aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb, sg, bm, bc, g)
-        for l in range(k + 1, top):
-            out[k, l - k - 1] = g[l]
-
-
-_NEAR = kernel(_near_candidates, f"void({_DATA}, float64[:, ::1])", reads=tuple(range(14)), calls=("_pairs",))
+_GAINS = kernel(_gains, "void(float64[:, ::1], float64[:, ::1], int64, float64[::1], float64[::1], float64[:, ::1], "
+                        "float64, float64[:, ::1], float64[:, ::1])", reads=(0, 1, 3, 4, 5))
+#: rows of b and g formed at a time in the gains' pass
+BLOCK = 32
 
 
 @dataclass(frozen=True)
@@ -298,21 +278,29 @@ class ArrowTerm:
         return np.vstack([np.atleast_2d(a), y])
 
     def raw_gains(self, w, hs, u, t: float, means: bool, gx, gp) -> None:
-        """gx, gp += spectrum._gains' sums for these b (the means' or the covariance's) and g
-        (two threads above THREADED modes, each its half of the rows k; the sums' roundoff
-        bound holds in any order)."""
+        """gx, gp += spectrum._gains' sums for these b (the means' or the covariance's) and g,
+        formed BLOCK rows at a time (:func:`_rows`), no N × N arrays (two threads above
+        THREADED modes, each its half of the rows k; the sums' roundoff bound holds in any
+        order)."""
         n = w.size
+        t = float(t)
+
+        def work(k0, k1, ox, op):
+            rows = min(BLOCK, k1 - k0)
+            bm, bc, g = np.empty((rows, n)), np.empty((rows, n)), np.empty((rows, n))
+            for a in range(k0, k1, BLOCK):
+                z = min(a + BLOCK, k1) - a
+                _ROWS(*self.data, a, a + z, bm[:z], bc[:z], g[:z])
+                _GAINS(bm[:z] if means else bc[:z], g[:z], a, w, hs, u, t, ox, op)
+
         if n < THREADED:
-            _GAINS(*self.data, bool(means), w, hs, u, float(t), 0, n, gx, gp)
+            work(0, n, gx, gp)
             return
         from concurrent.futures import ThreadPoolExecutor
 
-        from threadpoolctl import threadpool_limits
-
         gx2, gp2 = np.zeros_like(gx), np.zeros_like(gp)
-        parts = [(0, n // 2, gx, gp), (n // 2, n, gx2, gp2)]
-        with threadpool_limits(1), ThreadPoolExecutor(2) as ex:
-            list(ex.map(lambda r: _GAINS(*self.data, bool(means), w, hs, u, float(t), *r), parts))
+        with ThreadPoolExecutor(2) as ex:  # (compiled loops, no BLAS: nothing to limit)
+            list(ex.map(lambda r: work(*r), [(0, n // 2, gx, gp), (n // 2, n, gx2, gp2)]))
         gx += gx2
         gp += gp2
 
@@ -320,7 +308,7 @@ class ArrowTerm:
         """(b for the covariance, g, b for the means), each (N, N) (tests; small N)."""
         n = self.data[8].size
         b, bc, g = np.empty((n, n)), np.empty((n, n)), np.empty((n, n))
-        _FILL(*self.data, 0, n, b, bc, g)
+        _ROWS(*self.data, 0, n, b, bc, g)
         return bc, g, b
 
 
@@ -335,10 +323,8 @@ def _split(n: int, work) -> None:
         return
     from concurrent.futures import ThreadPoolExecutor
 
-    from threadpoolctl import threadpool_limits
-
-    # halves of equal work for whole rows; the residuals' columns alike
-    with threadpool_limits(1), ThreadPoolExecutor(2) as ex:
+    # halves of equal work for whole rows; the residuals' columns alike (compiled loops, no BLAS)
+    with ThreadPoolExecutor(2) as ex:
         list(ex.map(lambda r: work(*r), [(0, n // 2), (n // 2, n)]))
 
 
@@ -475,12 +461,17 @@ def _near_gram(a, mu, d, env_c, data, is_soft, pole_idx, fix, base, off) -> None
     """G of close stiff pairs (up to NEAR apart, gap form above NEAR_G) from the vectors,
     |x_kᵀx_l| ≤ |fl(x_kᵀx_l)| + γ_(N+2)|x_k|ᵀ|x_l|, into ``data``'s gnear where smaller."""
     n = mu.size
-    cand = np.zeros((n, NEAR))
-    _NEAR(*data, cand)
-    kk, ii = np.nonzero(cand > NEAR_G)
-    ll = kk + ii + 1
-    sel = (ll < n) & ~is_soft[kk] & ~is_soft[np.minimum(ll, n - 1)]
-    kk, ii, ll = kk[sel], ii[sel], ll[sel]
+    aa, rho, nu, eta = data[0], data[1], data[3], data[4]
+    kk, ii, ll = [], [], []
+    for i in range(1, min(NEAR, n - 1) + 1):  # which pairs: G's gap form, roughly (a filter only)
+        k, l = np.arange(n - i), np.arange(i, n)
+        num = np.sum(aa[:, k] * rho[:, l] + aa[:, l] * rho[:, k], axis=0) + nu[k] * eta[l] + nu[l] * eta[k]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sel = ~(num <= NEAR_G * np.abs(mu[k] - mu[l])) & ~is_soft[k] & ~is_soft[l]
+        kk.append(k[sel])
+        ll.append(l[sel])
+        ii.append(np.full(int(sel.sum()), i - 1))
+    kk, ii, ll = (np.concatenate(x) if x else np.zeros(0, int) for x in (kk, ii, ll))
     if not kk.size:
         return
     need = np.unique(np.concatenate([kk, ll]))
