@@ -34,7 +34,7 @@ from ..errors import NumericalError, UnstableNetworkError
 from ..jit import kernel
 from ..network import Network, chain_mode_rows, chain_modes
 from ..solvers.arrowhead import arrowhead_modes, chain_mode_errors, chain_rounding
-from ..solvers.arrowvectors import chain_mode_bound
+from ..solvers.arrowvectors import _GAINS, chain_mode_bound
 from ..solvers.lowrank import SOFT, soft_modes
 from ..solvers.roundoff import enclose
 from ..solvers.softgeometry import cluster_enclose
@@ -773,7 +773,7 @@ def _row_gains(b, g, w, u, t: float, rows=None, *, term=None, means: bool = True
     gx, gp = np.zeros((2 * n, m)), np.zeros((2 * n, m))  # rows: x of each observed row, then p
     w = np.ascontiguousarray(w, float)
     if term is None:
-        _GAINS(np.ascontiguousarray(b), np.ascontiguousarray(g), w, np.minimum(t, 1 / w), np.ascontiguousarray(u),
+        _GAINS(np.ascontiguousarray(b), np.ascontiguousarray(g), 0, w, np.minimum(t, 1 / w), np.ascontiguousarray(u),
                float(t), gx, gp)
     else:
         term.raw_gains(w, np.minimum(t, 1 / w), np.ascontiguousarray(u), t, means, gx, gp)
@@ -787,37 +787,6 @@ def _row_gains(b, g, w, u, t: float, rows=None, *, term=None, means: bool = True
         gx[n:] += rows * sw
         gp[n:] += rows * sw
     return gx, gp
-
-
-def _gains(b, g, w, hs, u, t, gx, gp):
-    """gx, gp += Σ_k |u_k| ⊗ (B ∘ F + (G/2)(h_k + h_l))_k· for f_c (gx x rows, gp p rows), f_s
-    (gp x rows), f_k (gx p rows); F as :func:`propagator_divided_differences` (gap 0: far = +∞),
-    B's diagonal left out (the eigenvalues' errors), h = 1, ``hs`` = min(t, 1/w), w."""
-    n, m = u.shape
-    cc, cs, ck = np.empty(m), np.empty(m), np.empty(m)
-    for k in range(m):
-        wk, hk = w[k], hs[k]
-        for l in range(m):
-            wl = w[l]
-            s = wk + wl
-            gap = abs(wk - wl) * s
-            lo, hi = min(wk, wl), max(wk, wl)
-            bb = b[k, l] if l != k else 0.0
-            gg = 0.5 * g[k, l]
-            cc[l] = bb * min(t / s, 2.0 / gap) + gg * 2.0
-            cs[l] = bb * min(2.0 * t / (lo * s), (hk + hs[l]) / gap) + gg * (hk + hs[l])
-            ck[l] = bb * min((1.0 + hi * t) / s, s / gap) + gg * s
-        for a in range(n):
-            ua = u[a, k]
-            for l in range(m):
-                gx[a, l] += ua * cc[l]
-                gp[a, l] += ua * cs[l]
-                gx[n + a, l] += ua * ck[l]
-                gp[n + a, l] += ua * cc[l]
-
-
-_GAINS = kernel(_gains, "void(float64[:, ::1], float64[:, ::1], float64[::1], float64[::1], float64[:, ::1], float64, "
-                        "float64[:, ::1], float64[:, ::1])", reads=(0, 1, 2, 3, 4))
 
 
 def eigenvector_roundoff(b, w, readout, mean0, nu, values, vectors, t: float, floor: float = 0.0) -> float:

@@ -221,14 +221,18 @@ _ROWS = kernel(_rows, f"void({_DATA}, int64, int64, float64[:, ::1], float64[:, 
 
 
 def _gains(b, g, k0, w, hs, u, t, gx, gp):
-    """spectrum._gains for the rows k0.. of b and g given as (B, N) blocks (:func:`_rows`)."""
+    """gx, gp += Σ_k |u_k| ⊗ (B ∘ F + (G/2)(h_k + h_l))_k· over the rows k = k0.. of ``b`` ≥ |B| and
+    ``g`` ≥ |G| given as (B, N) blocks (all N rows for a dense eigh's, spectrum._row_gains; 32 at a
+    time for the chain path's, :func:`_rows`), for f_c (gx x rows, gp p rows), f_s (gp x rows),
+    f_k (gx p rows); F as spectrum.propagator_divided_differences (gap 0: far = +∞), B's diagonal
+    left out (the eigenvalues' errors), h = 1, ``hs`` = min(t, 1/w), w."""
     n, m = u.shape
     cc, cs, ck = np.empty(m), np.empty(m), np.empty(m)
     for r in range(b.shape[0]):
         k = k0 + r
         wk, hk = w[k], hs[k]
         for l in range(m):
-            bb = b[r, l]
+            bb = b[r, l] if l != k else 0.0
             wl = w[l]
             s = wk + wl
             gap = abs(wk - wl) * s
@@ -502,7 +506,7 @@ def _row_error(a, mu, d, env_c, site_rows, is_soft, pole_idx, fix, base, off) ->
     gam = 1.01 * (w_rows.shape[1] + 2) * EPS
     aw = np.abs(w_rows)
     pfix = dict(zip(pole_idx.tolist(), fix))
-    step = max(16, (1 << 22) // max(d.size, 1))
+    step = max(16, (1 << 20) // max(d.size, 1))  # (ŷ blocks of ≤ 8 MB: review s11b saw 32 MB temporaries)
     for s in range(0, n, step):
         k = np.arange(s, min(s + step, n))
         fx = [(c, pfix[int(kk)][1], pfix[int(kk)][2]) for c, kk in enumerate(k) if int(kk) in pfix]
