@@ -282,7 +282,7 @@ class ArrowTerm:
         return np.vstack([np.atleast_2d(a), y])
 
     def raw_gains(self, w, hs, u, t: float, means: bool, gx, gp) -> None:
-        """gx, gp += spectrum._gains' sums for these b (the means' or the covariance's) and g,
+        """gx, gp += :func:`_gains`' sums for these b (the means' or the covariance's) and g,
         formed BLOCK rows at a time (:func:`_rows`), no N × N arrays (two threads above
         THREADED modes, each its half of the rows k; the sums' roundoff bound holds in any
         order)."""
