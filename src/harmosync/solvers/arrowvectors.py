@@ -11,7 +11,7 @@ P-vector on the probes (ρ_k ≥ |s_P|) and a small environment part (η_k ≥ �
 symmetric A, (μ̃_l − μ̃_k) x_kᵀx_l = s_kᵀx_l − x_kᵀs_l, so with X = [x_k], G = XᵀX − I and
 B = Xᵀ(A + δA)X − Λ̃ − (GΛ̃ + Λ̃G)/2 (first order, as for the dense eigh):
 
-    B_kl = (x_kᵀs_l + x_lᵀs_k)/2 + x_kᵀδA x_l,
+    B_kl = (x_kᵀs_l + x_lᵀs_k)/2 + x_kᵀδA x_l + G_kl(δ_k + δ_l)/2   (s at μ̃ + δ, below),
     |x_kᵀs_l| ≤ |a_k|ᵀρ_l + ‖x_k‖η_l,
     |G_kl| ≤ min(‖x_k‖‖x_l‖, (|x_kᵀs_l| + |x_lᵀs_k|)/|μ̃_k − μ̃_l|)   (k ≠ l),
 
@@ -38,8 +38,9 @@ bounds their difference from W·ŷ_k (W the chain's exact mode rows), charged as
 the readout. Modes that no probe and no observed oscillator sees (left out of the solution)
 enter the first-order term only through Δ's component on them, which is of second order in
 their coupling (dropped below ε² of their gap by the merges): left out. Costs O(P·N·M) for the
-residuals (Dot2) and O(N²·(P + n)) for the gains, formed a row at a time inside the gains' pass
-(:class:`ArrowTerm`; no N × N arrays), two threads above THREADED modes; N ≤ VECTOR_TERM_MAX.
+residuals (Dot2) and O(N²·(P + n)) for the gains, b and g formed BLOCK rows at a time inside
+the gains' pass (:class:`ArrowTerm`; no N × N arrays), two threads above THREADED modes;
+N ≤ VECTOR_TERM_MAX.
 """
 
 from __future__ import annotations
