@@ -98,14 +98,13 @@ def _runtime_only_refresh() -> None:
     ctx.refresh = refresh
 
 
-def kernel(fn, signature: str, *, reads=(), calls=(), inline=()):
+def kernel(fn, signature: str, *, reads=(), calls=()):
     """A callable that compiles ``fn`` (a module-level function of plain loops) for
     ``signature`` on its first call. ``reads``: positions of the array arguments ``fn`` only
     reads; they are typed read-only, so that read-only arrays (a stored result's, a cached
     state's) are accepted as well as writable ones. ``calls``: names of other module-level
     functions that ``fn`` calls; they are compiled first and rebound in ``fn``'s module, so
-    that ``fn`` calls the compiled ones; those also in ``inline`` are inlined into their callers
-    (numba's ``inline="always"``: a pair function of many array arguments called N² times)."""
+    that ``fn`` calls the compiled ones."""
     compiled = None
 
     def load():
@@ -122,8 +121,7 @@ def kernel(fn, signature: str, *, reads=(), calls=(), inline=()):
                     env = fn.__globals__
                     for name in calls:
                         if not hasattr(env[name], "py_func"):
-                            extra = {"inline": "always"} if name in inline else {}
-                            env[name] = njit(**OPTIONS, **extra)(env[name])
+                            env[name] = njit(**OPTIONS)(env[name])
                     args, result = normalize_signature(signature)
                     args = tuple(a.copy(readonly=True) if i in reads else a for i, a in enumerate(args))
                     compiled = njit(result(*args), **OPTIONS)(fn)

@@ -766,7 +766,7 @@ def propagator_divided_differences(w, t: float, rows=slice(None)):
 def _row_gains(b, g, w, u, t: float, rows=None, *, term=None, means: bool = True):
     """(G_x, G_p) (2n, N) of :func:`eigenvector_roundoff` for the bounds ``b`` ≥ |B|, ``g`` ≥ |G|,
     or the chain path's ``term`` (:class:`~harmosync.solvers.arrowvectors.ArrowTerm`: its b
-    for the means or the covariance, formed pair by pair); ``rows`` (n, N): bounds on the
+    for the means or the covariance, formed in the pass); ``rows`` (n, N): bounds on the
     readout's own errors |δU_ak| (an x row's error δU_ak(cos X_k + sin P_k)/√w_k, a p row's
     δU_ak√w_k(−sin X_k + cos P_k)), or None."""
     n, m = u.shape
@@ -815,15 +815,15 @@ def eigenvector_roundoff(b, w, readout, mean0, nu, values, vectors, t: float, fl
         return 0.0
     sw, m0 = np.sqrt(w), np.abs(np.asarray(mean0, float))
     if hasattr(b, "raw_gains"):  # the chain path's term (solvers.arrowvectors.ArrowTerm)
-        gx, gp = _row_gains(None, None, w, u, t, b.rows, term=b)
-        mean_err = float(np.max(gx @ m0[0] + gp @ m0[1]))
-        if b.soft:  # soft pairs: in the means only
-            gx, gp = _row_gains(None, None, w, u, t, b.rows, term=b, means=False)
+        gains = partial(_row_gains, None, None, w, u, t, b.rows, term=b)
+        soft = b.soft
     else:
-        gx, gp = _row_gains(b[2] if len(b) > 2 else b[0], b[1], w, u, t)
-        mean_err = float(np.max(gx @ m0[0] + gp @ m0[1]))
-        if len(b) > 2 and b[2] is not b[0]:  # soft pairs: in the means only
-            gx, gp = _row_gains(b[0], b[1], w, u, t)
+        gains = lambda means: _row_gains(b[2] if means and len(b) > 2 else b[0], b[1], w, u, t)  # noqa: E731
+        soft = len(b) > 2 and b[2] is not b[0]
+    gx, gp = gains(means=True)
+    mean_err = float(np.max(gx @ m0[0] + gp @ m0[1]))
+    if soft:  # soft pairs: in the means only
+        gx, gp = gains(means=False)
     if not np.size(nu) or not np.any(nu) and not np.size(values):
         return mean_err
     lam = np.asarray(values, float)

@@ -571,8 +571,7 @@ def arrowhead_errors(mu, a, vs, env_d, env_c, radius, env_rounding, *, count: in
     else:
         on_pole = np.zeros(idx.size, bool)
     k = idx[~on_pole & np.any(a[:, idx] != 0, axis=0)]
-    vs_diag = np.abs(np.diag(vs))
-    d_vs = (p + 1) * 0.5 * eps * (vs_diag + 2 * (np.abs(vs).sum(axis=1) - vs_diag))
+    d_vs = probe_rounding(vs)
     if k.size:
         rho[k], half[k], eta[k] = arrow_refine(a[:, k], mu[k], vs, env_d, env_c, d_vs, env_rounding)
     e = enclose(mu, rho, half, eta, np.asarray(radius, float))
@@ -581,6 +580,55 @@ def arrowhead_errors(mu, a, vs, env_d, env_c, radius, env_rounding, *, count: in
                           np.asarray(env_c, float), d_vs, env_rounding, rho)
         e = cluster_enclose(mu, rho, half, eta, columns, np.sort(k), e)[0]
     return e
+
+
+def yhat(a, mu, env_d, env_c, fix=None, off=None) -> np.ndarray:
+    """ŷ_kj = (Cᵀa_k)_j/(μ_k − d_j) (M, b) for modes (μ = ``mu`` + ``off`` (b,), the difference
+    formed as (mu − d_j) + off; probe rows ``a`` (P, b)), bit for bit as
+    :func:`.roundoff.arrow_refine` and :func:`.roundoff.arrow_vectors` form it; ``fix``:
+    (column, pole j, value) overrides."""
+    a = np.atleast_2d(np.asarray(a, float))
+    env_c = np.atleast_2d(np.asarray(env_c, float))
+    cta = env_c[0][:, None] * a[0]
+    for i in range(1, a.shape[0]):
+        cta = cta + env_c[i][:, None] * a[i]
+    den = np.asarray(mu, float) - np.asarray(env_d, float)[:, None]
+    if off is not None:
+        den = den + np.asarray(off, float)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        y = cta / den
+    for col, j, val in fix or ():
+        y[j, col] = val
+    return y
+
+
+def probe_rounding(vs) -> np.ndarray:
+    """Bounds on V_S's rounding against the parameters, per probe, charged as a diagonal δV_S:
+    (P + 1)·(ε/2) of its absolute terms (:func:`arrowhead_errors`)."""
+    vs = np.asarray(vs, float)
+    p = vs.shape[0]
+    diag = np.abs(np.diag(vs))
+    return (p + 1) * 0.5 * EPS * (diag + 2 * (np.abs(vs).sum(axis=1) - diag))
+
+
+def arrow_residual(x, mu, vs, env_d, env_c, d_vs, env_rounding) -> tuple:
+    """For columns ``x`` (P + M, b) in long double and shifts ``mu`` (b,) of the arrowhead
+    A = [[V_S, C], [Cᵀ, diag(d)]]: (the residual (A − μ)x in long double, its terms' magnitude
+    (|A| + |μ|)|x| in long double, and |δA||x| in double for |δA| ≤ (diag ``d_vs``, δC, δd),
+    ``env_rounding`` = (δd, δC))."""
+    ld = np.longdouble
+    p = np.shape(vs)[0]
+    c, m_ld = np.asarray(env_c, float).astype(ld), np.asarray(mu, float).astype(ld)
+    vs_ld, d_ld = np.asarray(vs, float).astype(ld), np.asarray(env_d, float).astype(ld)
+    ax, ac, amu = np.abs(x), np.abs(c), np.abs(m_ld)
+    res = np.vstack([vs_ld @ x[:p] + c @ x[p:] - m_ld * x[:p],
+                     c.T @ x[:p] + d_ld[:, None] * x[p:] - m_ld * x[p:]])
+    mag = np.vstack([np.abs(vs_ld) @ ax[:p] + ac @ ax[p:] + amu * ax[:p],
+                     ac.T @ ax[:p] + np.abs(d_ld)[:, None] * ax[p:] + amu * ax[p:]])
+    dd, dc = (np.asarray(v, float) for v in env_rounding)
+    axf = ax.astype(float)
+    da = np.vstack([d_vs[:, None] * axf[:p] + dc @ axf[p:], dc.T @ axf[:p] + dd[:, None] * axf[p:]])
+    return res, mag, da
 
 
 def _arrow_columns(a, mu, vs, env_d, env_c, d_vs, env_rounding, rho, idx) -> tuple:
@@ -593,25 +641,13 @@ def _arrow_columns(a, mu, vs, env_d, env_c, d_vs, env_rounding, rho, idx) -> tup
     ld = np.longdouble
     p = a.shape[0]
     ag, mg = a[:, idx], mu[idx]
-    cta = env_c[0][:, None] * ag[0]
-    for i in range(1, p):
-        cta = cta + env_c[i][:, None] * ag[i]
-    y = cta / (mg - env_d[:, None])
-    x = np.vstack([ag, y]).astype(ld)
-    c, m_ld = env_c.astype(ld), mg.astype(ld)
-    ax = np.abs(x)
-    res = np.vstack([vs.astype(ld) @ x[:p] + c @ x[p:] - m_ld * x[:p],
-                     c.T @ x[:p] + env_d.astype(ld)[:, None] * x[p:] - m_ld * x[p:]])
-    ac, amu = np.abs(c), np.abs(m_ld)
-    mag = np.vstack([np.abs(vs.astype(ld)) @ ax[:p] + ac @ ax[p:] + amu * ax[:p],
-                     ac.T @ ax[:p] + np.abs(env_d.astype(ld))[:, None] * ax[p:] + amu * ax[p:]])
+    x = np.vstack([ag, yhat(ag, mg, env_d, env_c)]).astype(ld)
+    m_ld, ax = mg.astype(ld), np.abs(x)
+    res, mag, da = arrow_residual(x, mg, vs, env_d, env_c, d_vs, env_rounding)
     eps_ld = float(np.finfo(ld).eps)
     nrm = np.sqrt(np.sum(x * x, axis=0))
     dq = np.asarray(rho, ld)[idx] - m_ld
     resid = res - dq * x
-    dd, dc = (np.asarray(v, float) for v in env_rounding)
-    axf = ax.astype(float)
-    da = np.vstack([d_vs[:, None] * axf[:p] + dc @ axf[p:], dc.T @ axf[:p] + dd[:, None] * axf[p:]])
     gam = 1.01 * (x.shape[0] + 4) * eps_ld
     arith = (gam * mag + 2 * eps_ld * (np.abs(res) + np.abs(dq) * ax)).astype(float)
     rf = (resid / nrm).astype(float)

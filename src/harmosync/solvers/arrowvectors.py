@@ -50,6 +50,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..jit import kernel
+from .arrowhead import arrow_residual, probe_rounding, yhat
 from .roundoff import arrow_vectors
 
 EPS = np.finfo(float).eps
@@ -61,33 +62,7 @@ NEAR_G = 1e-12
 NORM_TOL = 1e-12
 
 
-def probe_rounding(vs) -> np.ndarray:
-    """Bounds on V_S's rounding against the parameters, per probe (as
-    :func:`~.arrowhead.arrowhead_errors` charges it)."""
-    vs = np.asarray(vs, float)
-    p = vs.shape[0]
-    diag = np.abs(np.diag(vs))
-    return (p + 1) * 0.5 * EPS * (diag + 2 * (np.abs(vs).sum(axis=1) - diag))
-
-
-def yhat(a, mu, env_d, env_c, fix=None, off=None) -> np.ndarray:
-    """ŷ (M, b) for modes (μ = ``mu`` + ``off`` (b,; off 0 by default), probe rows ``a``
-    (P, b)), bit for bit as :func:`~.roundoff.arrow_vectors` forms it; ``fix``: (column, pole j,
-    value) overrides."""
-    a = np.atleast_2d(np.asarray(a, float))
-    env_c = np.atleast_2d(np.asarray(env_c, float))
-    cta = env_c[0][:, None] * a[0]
-    for i in range(1, a.shape[0]):
-        cta = cta + env_c[i][:, None] * a[i]
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        y = cta / ((np.asarray(mu, float) - np.asarray(env_d, float)[:, None])
-                   + (0.0 if off is None else np.asarray(off, float)))
-    for col, j, val in fix or ():
-        y[j, col] = val
-    return y
-
-
-def _pole_fix(a, mu, env_d, env_c, idx, sign, base, off) -> list:
+def _pole_fix(a, mu, env_d, env_c, idx, base, off) -> list:
     """Overrides for modes ``idx`` at a pole: ŷ_j (j the nearest pole) from ‖x‖ = 1."""
     d = np.asarray(env_d, float)
     fix = []
@@ -101,7 +76,7 @@ def _pole_fix(a, mu, env_d, env_c, idx, sign, base, off) -> list:
         # a rest at the sums' rounding is noise (√ of it, ~1e-8, would be a false overlap with
         # the pole's other modes): the pole's entry is 0 then (a probe mode the merges kept pure)
         val = float(np.sqrt(rest)) if rest > 16 * (col.size + a.shape[0]) * EPS else 0.0
-        fix.append((c, j, float(sign[c]) * val))
+        fix.append((c, j, val))
     return fix
 
 
@@ -110,26 +85,17 @@ def _pole_data(a, mu, vs, env_d, env_c, d_vs, env_rounding, fix, base, off):
     overrides), residual in long double with an entrywise allowance (as
     :func:`~.arrowhead._arrow_columns`)."""
     ld = np.longdouble
-    p, b = a.shape
+    p = a.shape[0]
     y = yhat(a, base, env_d, env_c, fix, off)
     y[~np.isfinite(y)] = 0.0  # (only a fixed entry can be non-finite; it was replaced)
     x = np.vstack([a, y]).astype(ld)
-    c, m_ld = np.asarray(env_c, float).astype(ld), np.asarray(mu, float).astype(ld)
-    ax = np.abs(x)
-    res = np.vstack([np.asarray(vs, float).astype(ld) @ x[:p] + c @ x[p:] - m_ld * x[:p],
-                     c.T @ x[:p] + np.asarray(env_d, float).astype(ld)[:, None] * x[p:] - m_ld * x[p:]])
-    ac = np.abs(c)
-    mag = np.vstack([np.abs(np.asarray(vs, float)).astype(ld) @ ax[:p] + ac @ ax[p:] + np.abs(m_ld) * ax[:p],
-                     ac.T @ ax[:p] + np.abs(np.asarray(env_d, float)).astype(ld)[:, None] * ax[p:]
-                     + np.abs(m_ld) * ax[p:]])
+    res, mag, da = arrow_residual(x, mu, vs, env_d, env_c, d_vs, env_rounding)
     gam = 1.01 * (x.shape[0] + 4) * float(np.finfo(ld).eps)
     bound = (np.abs(res) + gam * mag).astype(float) * (1 + 1e-9) + 1e-300
-    dd, dc = (np.asarray(v, float) for v in env_rounding)
-    axf, ay = ax.astype(float), np.abs(y)
-    beta = (d_vs[:, None] * axf[:p] + dc @ ay) * (1 + 1e-9)
-    ed = dd[:, None] * ay + dc.T @ axf[:p]
-    dsum = np.sum(ay * ed, axis=0) * (1 + 1e-9)
-    zeta = np.sqrt(np.sum(ed * ed, axis=0) + np.sum(beta * beta, axis=0)) * (1 + 1e-9)
+    ay = np.abs(y)
+    beta = da[:p] * (1 + 1e-9)
+    dsum = np.sum(ay * da[p:], axis=0) * (1 + 1e-9)
+    zeta = np.sqrt(np.sum(da[p:] * da[p:], axis=0) + np.sum(beta * beta, axis=0)) * (1 + 1e-9)
     n2 = np.sum(x * x, axis=0)
     n2err = (np.abs(n2 - 1) + gam * n2 * 2).astype(float) * (1 + 1e-9)  # |‖x‖² − 1| before the rounding
     eta = np.sqrt(np.sum(bound[p:] ** 2, axis=0)) * (1 + 1e-9)
@@ -263,19 +229,19 @@ BLOCK = 32
 class ArrowTerm:
     """The chain path's eigenvector term in the form
     :func:`~harmosync.dynamics.spectrum.eigenvector_roundoff` takes it: the per-mode data whose
-    pairs give b ≥ |B| and g ≥ |G| (:func:`_pair`), formed pair by pair in the gains' pass (no
-    N × N arrays), and ``rows``: the readout's own errors (n, N) or None."""
+    pairs give b ≥ |B| and g ≥ |G| (:func:`_rows`), formed in the gains' pass (no N × N
+    arrays), and ``rows``: the readout's own errors (n, N) or None."""
 
     data: tuple
     rows: np.ndarray | None
     soft: bool  # refined soft modes: the covariance's b differs from the means'
-    shape: tuple = ()  # (base, off, the modes whose ŷ_j is the normalisation's, their (j, value))
+    vectors: tuple = ()  # (base, off, the modes whose ŷ_j is the normalisation's, their (j, value))
 
     def columns(self, a, env_d, env_c) -> np.ndarray:
         """The vectors x_k = (a_k, ŷ_k) (P + M, N) the bound is for (tests): ``a``, ``env_d``,
         ``env_c`` as given to :func:`chain_mode_bound`; the soft modes' columns are theirs, not
         these."""
-        base, off, idx, fix = self.shape
+        base, off, idx, fix = self.vectors
         y = yhat(a, base, env_d, env_c, [(int(k), j, v) for k, (j, v) in zip(idx, fix)], off)
         sub = y[:, idx]
         sub[~np.isfinite(sub)] = 0.0  # (as _pole_data)
@@ -284,13 +250,15 @@ class ArrowTerm:
 
     def raw_gains(self, w, hs, u, t: float, means: bool, gx, gp) -> None:
         """gx, gp += :func:`_gains`' sums for these b (the means' or the covariance's) and g,
-        formed BLOCK rows at a time (:func:`_rows`), no N × N arrays (two threads above
-        THREADED modes, each its half of the rows k; the sums' roundoff bound holds in any
-        order)."""
+        formed BLOCK rows at a time (:func:`_rows`), no N × N arrays (:func:`_split`'s two
+        threads each take half of the rows k; the sums' roundoff bound holds in any order)."""
         n = w.size
         t = float(t)
 
-        def work(k0, k1, ox, op):
+        second = np.zeros_like(gx), np.zeros_like(gp)  # (the second thread's half of the sums)
+
+        def work(k0, k1):
+            ox, op = (gx, gp) if k0 == 0 else second
             rows = min(BLOCK, k1 - k0)
             bm, bc, g = np.empty((rows, n)), np.empty((rows, n)), np.empty((rows, n))
             for a in range(k0, k1, BLOCK):
@@ -298,16 +266,9 @@ class ArrowTerm:
                 _ROWS(*self.data, a, a + z, bm[:z], bc[:z], g[:z])
                 _GAINS(bm[:z] if means else bc[:z], g[:z], a, w, hs, u, t, ox, op)
 
-        if n < THREADED:
-            work(0, n, gx, gp)
-            return
-        from concurrent.futures import ThreadPoolExecutor
-
-        gx2, gp2 = np.zeros_like(gx), np.zeros_like(gp)
-        with ThreadPoolExecutor(2) as ex:  # (compiled loops, no BLAS: nothing to limit)
-            list(ex.map(lambda r: work(*r), [(0, n // 2, gx, gp), (n // 2, n, gx2, gp2)]))
-        gx += gx2
-        gp += gp2
+        _split(n, work)
+        gx += second[0]
+        gp += second[1]
 
     def matrices(self) -> tuple:
         """(b for the covariance, g, b for the means), each (N, N) (tests; small N)."""
@@ -354,24 +315,16 @@ def chain_mode_bound(mu, a, vs, env_d, env_c, env_rounding, *, offsets=None, sof
     is_soft[soft_idx] = True
     rho, beta = np.zeros((p, n)), np.zeros((p, n))
     eta, dsum, zeta, n2, n2err, delta = (np.zeros(n) for _ in range(6))
-    # modes at a pole (ŷ_j rounding over rounding) or with a_k = 0: ŷ_j from the normalisation
-    if offsets is None:
-        base, off = mu, np.zeros(n)
-        ds = np.sort(d)
-        pos = np.clip(np.searchsorted(ds, mu), 1, ds.size) - 1
-        near = np.minimum(np.abs(mu - ds[pos]), np.abs(mu - ds[np.minimum(pos + 1, ds.size - 1)]))
-        pole = near <= 8 * EPS * np.abs(mu)
-    else:
-        base, off = (np.asarray(x, float) for x in offsets)
-        pole = (off == 0) & np.isin(base, d)
-        # μ̃ at rounding distance from a pole other than its own base: (base − d_j) + off is
-        # rounding there, and ŷ_j noise (review s11: μ̃ = d_9 bit for bit, base d_10, off −0.056:
-        # ŷ_9 = −0.0069 against an exact ~1e-17, g 6.9e-3, the bound 3e9× the error)
-        ds = np.sort(d)
-        pos = np.clip(np.searchsorted(ds, mu), 1, ds.size) - 1
-        lo, hi = ds[pos], ds[np.minimum(pos + 1, ds.size - 1)]
-        nearest = np.where(np.abs(mu - lo) <= np.abs(mu - hi), lo, hi)
-        pole |= (np.abs(mu - nearest) <= 8 * EPS * np.abs(mu)) & (base != nearest)
+    # modes at a pole (ŷ_j rounding over rounding) or with a_k = 0: ŷ_j from the normalisation.
+    # At a pole: μ̃ is one, or μ̃ is within 8ε of a pole other than its own base (where
+    # (base − d_j) + off is rounding, and ŷ_j noise; review s11: μ̃ = d_9 bit for bit, base d_10,
+    # off −0.056: ŷ_9 = −0.0069 against an exact ~1e-17, g 6.9e-3, the bound 3e9× the error)
+    base, off = (mu, np.zeros(n)) if offsets is None else (np.asarray(x, float) for x in offsets)
+    ds = np.sort(d)
+    pos = np.clip(np.searchsorted(ds, mu), 1, ds.size) - 1
+    lo, hi = ds[pos], ds[np.minimum(pos + 1, ds.size - 1)]
+    nearest = np.where(np.abs(mu - lo) <= np.abs(mu - hi), lo, hi)
+    pole = ((off == 0) & np.isin(base, d)) | ((np.abs(mu - nearest) <= 8 * EPS * np.abs(mu)) & (base != nearest))
     pole = (pole | ~np.any(a != 0, axis=0)) & ~is_soft
     stiff = np.flatnonzero(~is_soft & ~pole)
     def residuals(k0, k1):
@@ -385,13 +338,10 @@ def chain_mode_bound(mu, a, vs, env_d, env_c, env_rounding, *, offsets=None, sof
         _split(stiff.size, residuals)
         bad = stiff[~(np.abs(n2[stiff] - 1) < NORM_TOL)]  # ŷ off the eigenvector: a near pole?
         pole[bad] = True
-    kept = (rho.copy(), beta.copy(), eta.copy(), dsum.copy(), zeta.copy(), n2.copy(), n2err.copy())
-    kept_delta = delta.copy()
     pole_idx = np.flatnonzero(pole)
-    sign = np.ones(pole_idx.size)
     fix = []
     if pole_idx.size:
-        fix = _pole_fix(a, mu, d, env_c, pole_idx, sign, base, off)
+        fix = _pole_fix(a, mu, d, env_c, pole_idx, base, off)
         if site_rows is not None:  # the sign that matches the solution's site rows
             readout, which, w_rows, _ = site_rows
             for c, k in enumerate(pole_idx):
@@ -413,23 +363,17 @@ def chain_mode_bound(mu, a, vs, env_d, env_c, env_rounding, *, offsets=None, sof
         use0 = _score(out0, slice(None)) < _score(out, slice(None))
         out = tuple(np.where(use0, o0, o1) for o0, o1 in zip(out0, out))
         fix = [z if u0 else f for f, z, u0 in zip(fix, zero, use0)]
+        # a mode off by its norm alone keeps its own vector where that is nearer an eigenvector
+        # (both bounds hold): the normalisation mends ŷ_j's noise at a pole, but not a degenerate
+        # cluster's (identical probes on one site: its residual there was 1e-5 against 1e-13)
+        own = np.isin(pole_idx, bad)
+        own[own] = _score(out, own) >= _score((rho, beta, eta, dsum, zeta, n2, n2err), pole_idx[own])
+        out = tuple(o[..., ~own] for o in out)
+        fix = [(c, j, v) for c, (_, j, v) in enumerate(f for f, o in zip(fix, own) if not o)]
+        pole_idx = pole_idx[~own]
         rho[:, pole_idx], beta[:, pole_idx] = out[0], out[1]
         eta[pole_idx], dsum[pole_idx], zeta[pole_idx], n2[pole_idx], n2err[pole_idx] = out[2:]
         delta[pole_idx] = 0.0  # (their residuals are at μ̃)
-        # a mode off by its norm alone keeps whichever vector is nearer an eigenvector (both
-        # bounds hold): the normalisation mends ŷ_j's noise at a pole, but not a degenerate
-        # cluster's (identical probes on one site: its residual there was 1e-5 against 1e-13)
-        if bad.size:
-            back = bad[_score(kept, bad) <= _score((rho, beta, eta, dsum, zeta, n2, n2err), bad)]
-            rho[:, back], beta[:, back] = kept[0][:, back], kept[1][:, back]
-            for arr, old in zip((eta, dsum, zeta, n2), kept[2:6]):
-                arr[back] = old[back]
-            n2err[back] = kept[6][back]
-            delta[back] = kept_delta[back]
-            keep = ~np.isin(pole_idx, back)
-            fix = [f for f, k_ in zip(fix, keep) if k_]
-            fix = [(c, j, v) for c, (_, j, v) in enumerate(fix)]
-            pole_idx = pole_idx[keep]
     gdiag = np.abs(n2 - 1) + n2err  # (the pole modes' n2err holds their |‖x‖² − 1| already)
     soft_g = None
     if soft_idx.size:
