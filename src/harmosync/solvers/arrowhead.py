@@ -416,15 +416,23 @@ def _deflate(values: np.ndarray, z, s: float) -> _Stage:
     apart = np.abs(values - s)
     local = np.where(apart > level, EPS * EPS * apart + 1e-150 * scale, level + 8 * EPS * float(np.linalg.norm(z)))
     drop = np.minimum(tol, local)
-    # close poles: rotate so that only one of them couples (in order: a rotation feeds the next
-    # pair); the secular solver needs distinct poles
-    for i in np.flatnonzero(np.diff(values) <= tol).tolist():
-        j = i + 1
-        if abs(z[i]) > drop[i] and abs(z[j]) > drop[j]:
-            r = float(np.hypot(z[i], z[j]))
-            c, s_ = z[j] / r, z[i] / r
-            st.rotations.append((i, j, c, s_))
-            z[i], z[j] = 0.0, r
+    # close poles: in each run of them (consecutive gaps ≤ tol) rotate every coupled one into
+    # the next coupled one, so that only the last couples; the secular solver needs distinct
+    # poles. (A member that does not couple may sit between two that do: five equal poles with
+    # couplings 6.8e-14, 2.8e-16, 3.6e-11, …, the second below its drop — pairs of neighbours
+    # alone left two equal poles coupled, and the solve came out NaN: fuzz s11 pole 38.)
+    last = -1  # the run's last coupled pole so far
+    for j in range(n):
+        if j and values[j] - values[j - 1] > tol:
+            last = -1
+        if abs(z[j]) <= drop[j]:
+            continue
+        if last >= 0:
+            r = float(np.hypot(z[last], z[j]))
+            c, s_ = z[j] / r, z[last] / r
+            st.rotations.append((last, j, c, s_))
+            z[last], z[j] = 0.0, r
+        last = j
     coupled = np.abs(z) > drop
     st.active = np.flatnonzero(coupled)
     st.deflated = np.flatnonzero(~coupled)
