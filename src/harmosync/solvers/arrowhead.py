@@ -28,7 +28,12 @@ eigenvectors are n_k (1, z_j / (μ_k − λ_j)) with n_k = (1 + Σ_j z_j²/(μ_k
   λ_j and s are one level to rounding. Two poles closer than 8 ε ‖·‖ that both couple are
   rotated so that only one does. Both change the matrix by at most 8 ε ‖·‖: the result is the
   exact decomposition of a matrix within a few ulps of the input (backward stable, like
-  LAPACK's divide-and-conquer merge step that this follows).
+  LAPACK's divide-and-conquer merge step that this follows). A run of close poles is rotated
+  into its last coupled member, also across members that do not couple.
+* Orthogonality: where a merge's vectors are not orthogonal (the probe's row misses unit norm;
+  identical probes joined by λ, a root within ~K² of its pole), z is replaced by the ẑ for
+  which the computed roots are exact (Löwner; Gu & Eisenstat 1995), :func:`_consistent`; other
+  merges are left as they are.
 
 * Many networks that share the poles (a map over the last probe's site or strength) are
   solved together (:func:`secular_solve_many`, :func:`arrowhead_modes_many`): one Newton
