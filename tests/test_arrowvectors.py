@@ -155,3 +155,29 @@ def test_old_deflation_error_is_inside_the_bound(monkeypatch):
     term = sol.vector_term(sol.t_max)
     assert err <= sol.error_bound <= 100 * err
     assert sol.error_bound - term < err  # without the term the bound would not hold
+
+
+def test_close_pairs_take_the_merges_own_columns():
+    """Two identical probes resonant with a mode of a free chain of 7 (ω = 1.009, at sites 1 and
+    4, K = ∓4.2e-9) and two more at ω = 0.782 (review s11's pole 25): the three modes at μ ≈ 1.02
+    lie within 2e-9 of each other, and the vectors (a_k, ŷ_k), ŷ = Cᵀa/(μ − d), have
+    x_kᵀx_l = 4.3e-8 there (a_k's rounding over μ − d_j ~ 1e-9), which made the bound 4.2e5× the
+    error. Such pairs now take ŷ from the merges' own columns (ArrowheadModes.columns):
+    b ≥ |B| and g ≥ |G| for the vectors used, against 40 digits, and G there ≤ 1e-14."""
+    w1, w2, k = 1.0092508745147946, 0.7824072982274702, 4.16137421115058e-09
+    net = nw.couple(nw.chain(7, 0.4885262090056175, 0.24020153065653257, "free"),
+                    nw.probes([w1, w2, w2, w1], 0.0, [[1], [4], [4], [4]], [[-k], [-k], [-k], [k]]))
+    from harmosync.dynamics.spectrum import chain_spectrum
+
+    spec = chain_spectrum(net, (0, 1, 2, 3, 6), None)
+    term = spec.mode_bound
+    assert any(isinstance(j, slice) for j, _ in term.vectors[3])  # (some ŷ from the merges' columns)
+    b, g, _ = term.matrices()
+    x = term.columns(spec.a, spec.env_d, spec.env_c)
+    vs = np.asarray(net.probes.potential().toarray() if hasattr(net.probes.potential(), "toarray")
+                    else net.probes.potential(), float)
+    b_ex, g_ex = _exact(vs, spec.env_d, spec.env_c, spec.mu, x)
+    off = ~np.eye(spec.mu.size, dtype=bool)
+    assert np.all(b_ex[off] <= b[off])
+    assert np.all(g_ex <= g)
+    assert g_ex[off].max() <= 1e-14

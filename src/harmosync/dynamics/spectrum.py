@@ -123,17 +123,19 @@ def chain_spectrum(network: Network, rows, window) -> Spectrum:
                 chain_rounding(env_d, env_rows, m, env.omega0, env.g, boundary,
                                [(i, s, 1.0) for i, s in enumerate(obs_sites)])[1])
     return chain_result(mu, a, readout, env_d, env_c, network.probes.potential(), mu_err, rounding, res, soft,
-                        site, modes.pole_offsets(env_d))
+                        site, modes.pole_offsets(env_d), columns=modes.columns)
 
 
 def chain_result(mu, a, readout, env_d, env_c, vs, mu_err, rounding, res, soft, site=None,
-                 offsets=None, vectors: bool = True) -> Spectrum:
+                 offsets=None, vectors: bool = True, columns=None) -> Spectrum:
     """The chain path's :class:`Spectrum`: the modes some probe or observed oscillator sees
     (:func:`seen_modes`; the others carry nothing), with the eigenvector term
     (:func:`~harmosync.solvers.arrowvectors.chain_mode_bound`) up to VECTOR_TERM_MAX modes.
     ``soft``: :func:`refine_chain_soft`'s last; ``site``: the observed sites (their indices
     among the readout's rows, the chain's mode rows there, bounds on their rounding) or None;
     ``offsets``: the merges' (base, off) (:meth:`~harmosync.solvers.arrowhead.ArrowheadModes.pole_offsets`);
+    ``columns``: the merges' :meth:`~harmosync.solvers.arrowhead.ArrowheadModes.columns` (their own
+    vectors, for the term's close pairs);
     ``vectors=False``: no eigenvector term (a map's means-only networks: the term's ~1.7 ms a
     300-site network would be +35% of W2's)."""
     keep = seen_modes(a, readout, res)
@@ -149,8 +151,10 @@ def chain_result(mu, a, readout, env_d, env_c, vs, mu_err, rounding, res, soft, 
             where = np.flatnonzero(mask[keep])
             kept_soft = (where, np.asarray(soft[1], float)[:, keep[soft[0]]], res[0][where], res[1][where])
         offsets = None if offsets is None else tuple(np.asarray(x)[keep] for x in offsets)
+        kept = np.flatnonzero(keep)
         term = chain_mode_bound(mu, a, vs, env_d, env_c, rounding, offsets=offsets, soft=kept_soft,
-                                site_rows=None if site is None else (readout,) + tuple(site))
+                                site_rows=None if site is None else (readout,) + tuple(site),
+                                merged=None if columns is None else (lambda ks: columns(kept[ks])[1]))
     return Spectrum(mu, a, readout, env_d, env_c, mu_err, rounding, res, mode_bound=term)
 
 

@@ -60,6 +60,8 @@ NEAR = 8
 NEAR_G = 1e-12
 #: a vector (a_k, ŷ_k) whose ‖·‖² misses 1 by more takes ŷ_j at its nearest pole from the normalisation
 NORM_TOL = 1e-12
+#: a close pair whose |x_kᵀx_l| exceeds this takes the merges' own columns (chain_mode_bound's ``merged``)
+GRAM_TOL = 1e-12
 
 
 def _pole_fix(a, mu, env_d, env_c, idx, base, off) -> list:
@@ -294,7 +296,8 @@ def _split(n: int, work) -> None:
         list(ex.map(lambda r: work(*r), [(0, n // 2), (n // 2, n)]))
 
 
-def chain_mode_bound(mu, a, vs, env_d, env_c, env_rounding, *, offsets=None, soft=None, site_rows=None):
+def chain_mode_bound(mu, a, vs, env_d, env_c, env_rounding, *, offsets=None, soft=None, site_rows=None,
+                     merged=None):
     """The :class:`ArrowTerm` for :func:`~harmosync.dynamics.spectrum.eigenvector_roundoff`
     on the chain path's modes (μ̃ ``mu`` (N,), probe rows ``a`` (P, N)) of the arrowhead
     (``vs``, ``env_d``, ``env_c``; ``env_rounding`` = (δd, δC)), module docstring.
@@ -304,7 +307,10 @@ def chain_mode_bound(mu, a, vs, env_d, env_c, env_rounding, *, offsets=None, sof
     residual bounds η (S,) and t (S,) of :func:`~.softmodes.soft_mode_errors`) or None.
     ``site_rows``: the observed chain sites, (readout (n, N) as the solution has it, the indices
     of the site rows in it, the chain's exact-enough mode rows W (n_s, M) and bounds on their
-    rounding (n_s, M)) or None (probes only)."""
+    rounding (n_s, M)) or None (probes only). ``merged``: ks → the environment part (M, b) of the
+    merges' own columns ks (:meth:`~.arrowhead.ArrowheadModes.columns`) or None: the vectors of
+    modes in close pairs whose x_kᵀx_l exceeds GRAM_TOL, and of the pole modes where nearer an
+    eigenvector, take ŷ from them (module docstring)."""
     mu = np.asarray(mu, float)
     a = np.atleast_2d(np.asarray(a, float))
     p, n = a.shape
@@ -399,6 +405,40 @@ def chain_mode_bound(mu, a, vs, env_d, env_c, env_rounding, *, offsets=None, sof
             dsum, zeta, sidx, np.ascontiguousarray(mu), np.abs(delta), gdiag, gnear, np.ascontiguousarray(spb),
             np.ascontiguousarray(sg)]
     _near_gram(a, mu, d, env_c, data, is_soft, pole_idx, fix, base, off)
+    if merged is not None:
+        # the merges' own columns where the vectors (a_k, ŷ_k) of a close pair are not orthogonal
+        # (a cluster near a chain pole, where ŷ = Cᵀa/(μ − d) amplifies a_k's rounding: review
+        # s11's pole 25, x_kᵀx_l 4.3e-8 against 6.7e-16 for the merges' columns, the bound 4e5×
+        # the error), and for pole modes where they are nearer an eigenvector
+        gn = np.where(np.isfinite(gnear), gnear, 0.0)
+        cl = np.zeros(n, bool)
+        cl[np.flatnonzero(np.any(gn > GRAM_TOL, axis=1))] = True
+        for i in range(gn.shape[1]):
+            cl[np.flatnonzero(gn[:, i] > GRAM_TOL) + i + 1] = True
+        cand = np.flatnonzero((cl & ~is_soft) | pole)
+        if cand.size:
+            ycol = merged(cand)
+            colfix = [(c, slice(None), ycol[:, c]) for c in range(cand.size)]
+            outc = _pole_data(a[:, cand], mu[cand], vs, d, env_c, d_vs, env_rounding, colfix, base[cand], off[cand])
+            cur = (rho, beta, eta, dsum, zeta, n2, n2err)
+            take = cl[cand] | (_score(outc, slice(None)) < _score(cur, cand))
+            if np.any(take):
+                new = cand[take]
+                rho[:, new], beta[:, new] = outc[0][:, take], outc[1][:, take]
+                eta[new], dsum[new], zeta[new], n2[new], n2err[new] = (o[take] for o in outc[2:])
+                delta[new] = 0.0
+                keepf = ~np.isin(pole_idx, new)
+                entries = {int(k): (j, v) for k, (_, j, v) in zip(pole_idx[keepf], [f for f, kf in zip(fix, keepf) if kf])}
+                entries.update({int(k): (slice(None), ycol[:, c]) for c, k in enumerate(cand) if take[c]})
+                pole_idx = np.array(sorted(entries), int)
+                fix = [(c, *entries[int(k)]) for c, k in enumerate(pole_idx)]
+                gdiag = np.abs(n2 - 1) + n2err
+                if soft_idx.size:
+                    gdiag[soft_idx] = np.diag(soft_g)
+                nu = np.sqrt(np.maximum(n2 + n2err, 0.0)) * (1 + 2 * EPS)
+                gnear = np.full((n, NEAR), np.inf)
+                data[3], data[9], data[10], data[11] = nu, np.abs(delta), gdiag, gnear
+                _near_gram(a, mu, d, env_c, data, is_soft, pole_idx, fix, base, off)
     row_error = None
     if site_rows is not None:
         row_error = _row_error(a, mu, d, env_c, site_rows, is_soft, pole_idx, fix, base, off)
