@@ -25,7 +25,10 @@ gap form exceeds 1e-12) get G from the vectors themselves. ŷ is formed from the
 degenerate cluster that the coupling does not see), whichever vector has the smaller residual
 and norm defect (:func:`_score`; the last kind keeps its own vector where that is nearer), its
 residual in long double (:func:`_pole_data`). Every choice is some vector: the bound holds for
-it; the choice only decides how tight. The refined soft
+it; the choice only decides how tight. A close pair whose vectors are not orthogonal
+(|x_kᵀx_l| > GRAM_TOL: ŷ next to a pole amplifies a_k's rounding) takes ŷ from the merges' own
+columns (:meth:`~.arrowhead.ArrowheadModes.columns`), and so does a pole mode where they are
+nearer an eigenvector. The refined soft
 modes (:func:`~harmosync.dynamics.spectrum.refine_chain_soft`) are their own columns, with their
 residual bounds η against V from its parameters; their pairs with each other are left to
 ``vector_roundoff`` in the covariance and to :func:`~harmosync.dynamics.spectrum.soft_pair_bound`
