@@ -65,6 +65,8 @@ NEAR_G = 1e-12
 NORM_TOL = 1e-12
 #: a close pair whose |x_kᵀx_l| exceeds this takes the merges' own columns (chain_mode_bound's ``merged``)
 GRAM_TOL = 1e-12
+#: a pole mode whose residual and norm defect (:func:`_score`) exceed this is offered the merges' column
+SCORE_TOL = 1e-13
 
 
 def _pole_fix(a, mu, env_d, env_c, idx, base, off) -> list:
@@ -418,7 +420,11 @@ def chain_mode_bound(mu, a, vs, env_d, env_c, env_rounding, *, offsets=None, sof
         cl[np.flatnonzero(np.any(gn > GRAM_TOL, axis=1))] = True
         for i in range(gn.shape[1]):
             cl[np.flatnonzero(gn[:, i] > GRAM_TOL) + i + 1] = True
-        cand = np.flatnonzero((cl & ~is_soft) | pole)
+        # (a pole mode only where its vector is off an eigenvector by more than rounding: the
+        # columns cost O(P·N²) each, 40 ms for W3 --quick's 20-odd pole modes, which gained nothing)
+        poor = np.zeros(n, bool)
+        poor[pole] = _score((rho, beta, eta, dsum, zeta, n2, n2err), np.flatnonzero(pole)) > SCORE_TOL
+        cand = np.flatnonzero((cl & ~is_soft) | poor)
         if cand.size:
             ycol = merged(cand)
             colfix = [(c, slice(None), ycol[:, c]) for c in range(cand.size)]
