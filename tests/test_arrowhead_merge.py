@@ -162,3 +162,27 @@ def test_equal_poles_split_by_an_uncoupled_one_are_rotated_together():
     ref_mean, ref_cov = Reference(net, init, observe=obs).moments(times)
     err = max(float(np.abs(m.cov - ref_cov).max()), float(np.abs(m.mean - ref_mean).max()))
     assert err <= sol.error_bound <= 1e-10  # (measured: 1.3e-14 and 7.4e-12)
+
+
+def test_enclosures_next_to_a_pole_use_the_merges_own_columns():
+    """A probe ω = 0.130 resonant with a mode of a free chain of 22, plugged at K = 1.1e-14 (s11
+    fuzz res 28): the chain mode beside it lies 3.5e-15 from its pole, where the vector
+    (a, Cᵀa/(μ̃ − d)) divides a's rounding by μ̃ − d_j (η = 1.5e-7, e = 1.5e-7). Enclosed again
+    from the merges' own column: every |μ̃_k − λ_k| ≤ e_k against 50-digit eigenvalues of V from
+    the parameters, and every e_k ≤ 1e-13·max μ (it was 1.5e-7)."""
+    from reference_mp import potentials_mp
+
+    freqs = [1.4248997712338765, 0.1300812489325389, 1.562146845124381, 0.9625248936602954, 0.6225414208080914]
+    ks = [1.9085032933054418e-13, 1.0777101274281412e-14, 3.075742294601416e-12, 8.182503132556725e-13,
+          -3.837464956785311e-08]
+    net = nw.couple(nw.chain(22, 0.028356396265494948, 0.7917155812318983, "free"),
+                    nw.probes(freqs, 0.0, [[21], [14], [21], [5], [5]], [[k] for k in ks]))
+    init = st.InitialState(st.product(*[st.coherent(w, 0.5, 0.1) for w in freqs]), 0.020238229352090294)
+    sol = dy.solve(net, init, method="chain", observe=[0, 1, 2, 3, 4, 7], t_max=17.3)
+    mu = sol.frequencies**2
+    with mp.workdps(50):
+        lam = sorted(mp.eigsy(potentials_mp(net)[0], eigvals_only=True))
+        assert len(lam) == mu.size  # (every mode is seen here: index by index)
+        err = np.array([float(abs(mp.mpf(float(m)) - x)) for m, x in zip(mu, lam)])
+    assert np.all(err <= sol.mu_error)
+    assert sol.mu_error.max() <= 1e-13 * mu.max()

@@ -68,6 +68,8 @@ class Spectrum:
     # the eigenvector perturbation bounds: (b, g, b_means), each (N, N), of a dense eigh
     # (:func:`mode_perturbation`), or the chain path's solvers.arrowvectors.ArrowTerm; None: none
     mode_bound: tuple | None = None
+    # the chain path's merges' own columns, ks → (probe part (P, b), chain-mode part (M, b)), or None
+    merged: object | None = None
 
 
 def _attachments(network: Network, offset: int):
@@ -116,7 +118,7 @@ def chain_spectrum(network: Network, rows, window) -> Spectrum:
     mu, mu_err, res, soft = modes.values, None, None, None
     if soft_modes(mu).size:
         mu, a, readout, mu_err, res, soft = refine_chain_soft(network, mu, a, readout, rows, env_d, env_c,
-                                                              rounding, window)
+                                                              rounding, window, columns=modes.columns)
     site = None
     if obs_sites:
         site = ([i for i, r in enumerate(rows) if r >= p], env_rows,
@@ -139,6 +141,8 @@ def chain_result(mu, a, readout, env_d, env_c, vs, mu_err, rounding, res, soft, 
     ``vectors=False``: no eigenvector term (a map's means-only networks: the term's ~1.7 ms a
     300-site network would be +35% of W2's)."""
     keep = seen_modes(a, readout, res)
+    kept = np.flatnonzero(keep)
+    merged = None if columns is None else (lambda ks: columns(kept[np.asarray(ks, int)]))
     if mu_err is not None:
         mu_err, res = mu_err[keep], res[:, keep]
     mu, a, readout = mu[keep], a[:, keep], readout[:, keep]
@@ -151,11 +155,10 @@ def chain_result(mu, a, readout, env_d, env_c, vs, mu_err, rounding, res, soft, 
             where = np.flatnonzero(mask[keep])
             kept_soft = (where, np.asarray(soft[1], float)[:, keep[soft[0]]], res[0][where], res[1][where])
         offsets = None if offsets is None else tuple(np.asarray(x)[keep] for x in offsets)
-        kept = np.flatnonzero(keep)
         term = chain_mode_bound(mu, a, vs, env_d, env_c, rounding, offsets=offsets, soft=kept_soft,
                                 site_rows=None if site is None else (readout,) + tuple(site),
-                                merged=None if columns is None else (lambda ks: columns(kept[ks])[1]))
-    return Spectrum(mu, a, readout, env_d, env_c, mu_err, rounding, res, mode_bound=term)
+                                merged=None if merged is None else (lambda ks: merged(ks)[1]))
+    return Spectrum(mu, a, readout, env_d, env_c, mu_err, rounding, res, mode_bound=term, merged=merged)
 
 
 def seen_modes(a, readout, residual) -> np.ndarray:
@@ -169,7 +172,8 @@ def seen_modes(a, readout, residual) -> np.ndarray:
     return keep
 
 
-def refine_chain_soft(network: Network, mu, a, readout, rows, env_d, env_c, env_rounding, window=None):
+def refine_chain_soft(network: Network, mu, a, readout, rows, env_d, env_c, env_rounding, window=None,
+                      columns=None):
     """The chain path's soft modes recomputed from V's parameters
     (:func:`~harmosync.solvers.softmodes.refine_arrowhead_soft`; the other modes' radii from
     :func:`~harmosync.solvers.arrowhead.chain_mode_errors`) and their rows. Returns (μ, probe rows
@@ -187,7 +191,8 @@ def refine_chain_soft(network: Network, mu, a, readout, rows, env_d, env_c, env_
         v, diag, onsite, att = cut_chain(network, window)
         cut, offset, boundary = dict(v=v, diag=diag, onsite=onsite, attachments=att), window.lo - 1, "fixed"
     v, rounding, _, d, d_err = laplacian_form(network, **cut)
-    radius = chain_mode_errors(mu, a, network.probes.potential(), env_d, env_c, env_rounding, count=128)
+    radius = chain_mode_errors(mu, a, network.probes.potential(), env_d, env_c, env_rounding, count=128,
+                               merged=columns)
     local = [r if r < p else r - offset for r in rows]
     mu, err, res, y = refine_arrowhead_soft(v, p, d, d_err, rounding, mu, radius, env_d, env_c, boundary,
                                             rows=local)

@@ -159,6 +159,12 @@ def _loewner(poles, origin, tau, j0, j1, out):
 _LOEWNER = kernel(_loewner, "void(float64[:], int64[:], float64[:], int64, int64, float64[:])", reads=(0, 1, 2))
 
 
+def _block_ranges(n: int, width: int) -> list:
+    """[a, b) row blocks of [0, n) for rows of ``width`` numbers, ≲ 2 MB each (:func:`_blocks`)."""
+    rows = max(CHUNK, BLOCK_NUMBERS // max(width, 1))
+    return [(a, min(a + rows, n)) for a in range(0, n, rows)]
+
+
 def _blocks(n: int, work, width: int | None = None):
     """Run work(a, b) over row blocks [a, b) of [0, n) (rows of ``width`` ≈ n numbers, blocks of
     ≲ 2 MB); two threads for large n (numpy's elementwise kernels and BLAS level-2 release the
@@ -564,9 +570,16 @@ class ArrowheadModes:
             w = np.zeros((st.n_prev, ks.size))
             w[st.deflated] = v[at[nroot:]]
             if st.active.size:
-                inv = np.empty((nroot, st.poles.size))
-                _INVERSES(st.poles, st.origin, st.tau, inv)
-                w[st.active] = st.z[:, None] * (inv.T @ roots)
+                acc = np.zeros((st.poles.size, ks.size))
+
+                def work(a, b, acc=acc, st=st, roots=roots):  # (row blocks of ≲ 2 MB, as apply's)
+                    inv = np.empty((b - a, st.poles.size))
+                    _INVERSES(st.poles, st.origin[a:b], st.tau[a:b], inv)
+                    acc += inv.T @ roots[a:b]
+
+                for a, b in _block_ranges(nroot, st.poles.size):
+                    work(a, b)
+                w[st.active] = st.z[:, None] * acc
             probe[i] = roots.sum(axis=0)
             for a, b, c, s in reversed(st.rotations):
                 wa, wb = w[a].copy(), w[b].copy()
@@ -639,7 +652,8 @@ def arrowhead_modes_many(vs_list, env_d: np.ndarray, env_c_list, *,
             for st in merge_many(values, zs, ss)]
 
 
-def arrowhead_errors(mu, a, vs, env_d, env_c, radius, env_rounding, *, count: int = 128) -> np.ndarray:
+def arrowhead_errors(mu, a, vs, env_d, env_c, radius, env_rounding, *, count: int = 128,
+                     merged=None) -> np.ndarray:
     """Per-mode bounds e_k ≥ |μ̃_k − λ_k| for the structured (chain) path, whose modes are
     those of the arrowhead A = [[V_S, C], [Cᵀ, diag(d)]] (d = ``env_d``, C = ``env_c``; A is
     orthogonally similar to V). ``radius`` (N,): the a-priori bound, kept for all but the
@@ -654,7 +668,15 @@ def arrowhead_errors(mu, a, vs, env_d, env_c, radius, env_rounding, *, count: in
     V_S's diagonal (ω² + Σλ) by (P + 1)·(ε/2) of its absolute terms; these enter ρ and the
     residual as in :func:`~harmosync.dynamics.spectrum.rayleigh_errors`, then :func:`.roundoff.enclose` (residual theorem,
     Kato–Temple) with ``radius`` as the enclosure of the other modes. Modes with μ̃_k equal to
-    some d_j or a_k = 0 keep ``radius``."""
+    some d_j or a_k = 0 keep ``radius``.
+
+    ``merged``: ks → the merges' own columns ks (:meth:`ArrowheadModes.columns`) or None. A
+    refined mode whose residual bound exceeds POOR = 1e-12 of the matrix's scale is enclosed
+    again from its own column, residual in long double (:func:`_column_refine`), and keeps the
+    smaller of the two (both bound |μ̃_k − λ_k|): next to a pole y = Cᵀa/(μ̃ − d) divides a_k's
+    rounding by μ̃ − d_j (s11 fuzz res 28: a chain mode 3.5e-15 from its pole, η = 1.5e-7 against
+    an actual error of 2e-16). At most COLUMN_WORK numbers of column work (the most probe-like
+    modes first)."""
     ld = np.longdouble
     mu = np.asarray(mu, float)
     a = np.atleast_2d(np.asarray(a, float))
@@ -684,7 +706,47 @@ def arrowhead_errors(mu, a, vs, env_d, env_c, radius, env_rounding, *, count: in
         columns = partial(_arrow_columns, a, mu, np.asarray(vs, float), np.asarray(env_d, float),
                           np.asarray(env_c, float), d_vs, env_rounding, rho)
         e = cluster_enclose(mu, rho, half, eta, columns, np.sort(k), e)[0]
+    if merged is not None:
+        # (k: the refined modes, in the order of their probe rows' weight)
+        scale = np.abs(mu[k]) + float(np.max(np.abs(env_d), initial=0.0)) + float(np.max(np.abs(vs), initial=0.0))
+        poor = k[eta[k] > POOR * scale]
+        poor = poor[: max(0, int(COLUMN_WORK // max(p * n * n, 1)))]
+        if poor.size:
+            pc, ec = merged(poor)
+            r2, h2, e2 = _column_refine(np.vstack([pc, ec]).astype(ld), mu[poor], vs, env_d, env_c, d_vs,
+                                        env_rounding)
+            rho[poor], half[poor], eta[poor] = r2, h2, e2
+            e = np.minimum(e, enclose(mu, rho, half, eta, np.asarray(radius, float)))
     return e
+
+
+#: numbers of work (P·N² a column) the enclosures may spend on the merges' own columns
+COLUMN_WORK = 5e7
+#: a refined mode whose residual bound η exceeds this times (|μ̃| + max d + max|V_S|) is enclosed
+#: again from the merges' own column (its vector (a, Cᵀa/(μ̃ − d)) is off the eigenvector)
+POOR = 1e-12
+
+
+def _column_refine(x, mu, vs, env_d, env_c, d_vs, env_rounding) -> tuple:
+    """:func:`.roundoff.arrow_refine`'s (ρ, half, η) for given columns ``x`` (P + M, b) in long
+    double: the residual s = (A − μ̃)x and ρ = μ̃ + xᵀs/‖x‖² in long double
+    (:func:`arrow_residual`), with its arithmetic bounded entrywise by γ(|A| + |μ̃|)|x|
+    (γ = 1.01(P + M + 4)ε_ld) and the input's rounding by |δA||x|: half ≥ |x|ᵀ(γ·mag + |δA||x|)/‖x‖²
+    plus the sums' rounding, η ≥ (‖s‖ + ‖γ·mag‖ + ‖|δA||x|‖)/‖x‖."""
+    ld = np.longdouble
+    res, mag, da = arrow_residual(x, mu, vs, env_d, env_c, probe_rounding(vs) if d_vs is None else d_vs,
+                                  env_rounding)
+    eps_ld = float(np.finfo(ld).eps)
+    gam = 1.01 * (x.shape[0] + 4) * eps_ld
+    ax = np.abs(x)
+    n2 = np.sum(x * x, axis=0)
+    rho = np.asarray(mu, float).astype(ld) + np.sum(x * res, axis=0) / n2
+    err = (gam * mag).astype(float) + da
+    half = ((np.sum(ax.astype(float) * err, axis=0) + 2 * gam * np.sum(ax * np.abs(res), axis=0).astype(float))
+            / n2.astype(float)) * (1 + 1e-9) + 2 * eps_ld * np.abs(rho.astype(float))
+    eta = ((np.sqrt(np.sum(res * res, axis=0)).astype(float) + np.sqrt(np.sum(err * err, axis=0)))
+           / np.sqrt(n2.astype(float))) * (1 + 1e-9)
+    return rho, half, eta
 
 
 def yhat(a, mu, env_d, env_c, fix=None, off=None) -> np.ndarray:
@@ -761,7 +823,7 @@ def _arrow_columns(a, mu, vs, env_d, env_c, d_vs, env_rounding, rho, idx) -> tup
     return x, (x / nrm).astype(float), rf, allow
 
 
-def chain_mode_errors(mu, a, vs, env_d, env_c, env_rounding, *, count: int) -> np.ndarray:
+def chain_mode_errors(mu, a, vs, env_d, env_c, env_rounding, *, count: int, merged=None) -> np.ndarray:
     """Bounds e_k ≥ |μ̃_k − μ_k| for the chain path's modes (``mu``, probe rows ``a``): the worst
     case 8ε(μ_k + 2‖V‖·|a_k|) (coupling rows perturbed by ≤ 8ε‖V‖, roots by 8εμ_k), the ``count``
     most probe-like modes refined in extended precision (:func:`arrowhead_errors`, ≈ 2 ms for 128
@@ -769,7 +831,7 @@ def chain_mode_errors(mu, a, vs, env_d, env_c, env_rounding, *, count: int) -> n
     e_v = 8 * EPS * float(mu[-1])
     mu_err = e_v * (mu / mu[-1] + 2 * np.linalg.norm(a, axis=0))
     if env_rounding is not None:
-        mu_err = arrowhead_errors(mu, a, vs, env_d, env_c, mu_err, env_rounding, count=count)
+        mu_err = arrowhead_errors(mu, a, vs, env_d, env_c, mu_err, env_rounding, count=count, merged=merged)
     return mu_err
 
 

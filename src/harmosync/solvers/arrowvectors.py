@@ -66,7 +66,7 @@ NORM_TOL = 1e-12
 #: a close pair whose |x_kᵀx_l| exceeds this takes the merges' own columns (chain_mode_bound's ``merged``)
 GRAM_TOL = 1e-12
 #: a pole mode whose residual and norm defect (:func:`_score`) exceed this is offered the merges' column
-SCORE_TOL = 1e-13
+SCORE_TOL = 1e-10
 
 
 def _pole_fix(a, mu, env_d, env_c, idx, base, off) -> list:
