@@ -186,3 +186,17 @@ def test_enclosures_next_to_a_pole_use_the_merges_own_columns():
         err = np.array([float(abs(mp.mpf(float(m)) - x)) for m, x in zip(mu, lam)])
     assert np.all(err <= sol.mu_error)
     assert sol.mu_error.max() <= 1e-13 * mu.max()
+
+
+def test_a_nan_bound_is_refused(monkeypatch):
+    """A NaN in any term of the bound is an internal failure, refused with NumericalError (exit
+    1), never recorded as error_bound (review s12: NaN roots had left error_bound = nan on a
+    solution that raised nothing)."""
+    import harmosync.dynamics.normal_modes as nm
+    from harmosync.errors import NumericalError
+
+    monkeypatch.setattr(nm, "eigen_roundoff", lambda *args, **kwargs: float("nan"))
+    net = _twins(2)
+    init = st.InitialState(st.product(*[st.coherent(4.26864, 1.0, 0.0) for _ in range(2)]), 0.0)
+    with pytest.raises(NumericalError, match="NaN"):
+        dy.solve(net, init, method="chain", t_max=10.0)

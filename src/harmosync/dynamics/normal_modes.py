@@ -205,12 +205,14 @@ class NormalModeEvolution:
                 return
             bound = means_roundoff(self.frequencies, self.readout, self.mean0, reach, self.mu_error, nufft=floor)
             if self.has_covariance:
-                bound = max(bound, self.fixed_bound + evaluation_roundoff(
+                cov = self.fixed_bound + evaluation_roundoff(
                     self.frequencies, self.readout, self.nu, self.values, self.vectors, reach, self.mu_error,
-                    nufft=floor))
+                    nufft=floor)
+                bound = cov if np.isnan(cov) else max(bound, cov)  # (max would drop a NaN: _check_bound)
             bound += self.cut_bound
             if self.vector_term is not None:
                 bound += self.vector_term(reach)
+            _check_bound(bound)
             with COVER_LOCK:  # threads evaluating one evolution: neither lowers the other's bound or reach
                 if (self.covered, self.nufft_covered) == state:  # else another thread moved it: again
                     object.__setattr__(self, "error_bound", max(self.error_bound, bound, self.bound_floor))
@@ -367,6 +369,14 @@ def check_size(size: int, method: str, *, cuttable: bool = False) -> None:
             f"~{est / 3600:.0f} h on 2 cores); {hint}")
 
 
+def _check_bound(bound: float) -> None:
+    """A NaN bound is an internal failure, never a result (review s12: a merge's NaN roots once
+    left error_bound = nan on a finite-looking solution); ∞ is a bound that says it knows nothing."""
+    if np.isnan(bound):
+        raise NumericalError("the error bound came out NaN (an internal numerical failure); please report "
+                             "this network; method='dense' may solve it")
+
+
 def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_energy: float,
              tol: float = 1e-12, covariance: bool = True, method: str = "dense",
              window=None, t_max: float | None = None) -> NormalModeEvolution:
@@ -407,8 +417,8 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
             fixed += environment_roundoff(mu, mu_err, a, env_d, env_c, spec.env_rounding[0], readout, temp)
         if spec.residual is not None:  # the refined soft eigenvectors' errors
             fixed += vector_roundoff(mu, mu_err, spec.residual, readout, temp)
-        bound = max(bound, fixed + evaluation_roundoff(w, readout, nu, values, vectors, horizon, mu_err,
-                                                       nufft=False))
+        cov = fixed + evaluation_roundoff(w, readout, nu, values, vectors, horizon, mu_err, nufft=False)
+        bound = cov if np.isnan(cov) else max(bound, cov)  # (max would drop a NaN: _check_bound)
     else:
         values, vectors, fixed = np.zeros(0), np.zeros((2, w.size, 0)), 0.0
         nu = np.zeros(w.size)  # has_covariance=False: moments refuse, means work
@@ -417,6 +427,7 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
         vector_term = VectorTerm(spec.mode_bound, w, readout, mean0, nu, values, vectors, t_max=horizon,
                                  floor=tol * max(1.0, float(np.max(np.abs(values), initial=0.0))))
         bound += vector_term(horizon) if np.isfinite(horizon) else 0.0  # no t_max: cover adds it
+    _check_bound(bound)
     label = method
     if window is not None:
         bound += window.bound
