@@ -12,10 +12,12 @@ symmetric A, (μ̃_l − μ̃_k) x_kᵀx_l = s_kᵀx_l − x_kᵀs_l, so with X 
 B = Xᵀ(A + δA)X − Λ̃ − (GΛ̃ + Λ̃G)/2 (first order, as for the dense eigh):
 
     B_kl = (x_kᵀs_l + x_lᵀs_k)/2 + x_kᵀδA x_l + G_kl(δ_k + δ_l)/2   (s at μ̃ + δ, below),
-    |x_kᵀs_l| ≤ |a_k|ᵀρ_l + ‖x_k‖η_l,
+    |x_kᵀs_l| ≤ |a_k|ᵀρ_l + ‖ŷ_k‖η_l,
     |G_kl| ≤ min(‖x_k‖‖x_l‖, (|x_kᵀs_l| + |x_lᵀs_k|)/|μ̃_k − μ̃_l|)   (k ≠ l),
 
-and |x_k|ᵀ|δA||x_l| ≤ |a_k|ᵀβ_l + |a_l|ᵀβ_k + (D_k + D_l)/2 (β = (|δA||x|)_P, D ≥ Σ δd ŷ², AM–GM)
+and |x_k|ᵀ|δA||x_l| ≤ |a_k|ᵀβ_l + |a_l|ᵀβ_k + √(D_k D_l) (β = (|δA||x|)_P, D ≥ Σ δd ŷ², Cauchy–Schwarz;
+AM–GM's (D_k + D_l)/2 until session 12 charged a chain mode's D ~ 8ε·d_j to its pairs with probe
+modes that share no chain mode with it: 1e9× the rest, the bound 1e8× the error)
 for δA the rounding of d, C and V_S against the parameters. Close pairs (neighbours whose
 gap form exceeds 1e-12) get G from the vectors themselves. ŷ is formed from the merges' offsets
 (:meth:`~.arrowhead.ArrowheadModes.pole_offsets`) and the residual taken at the merges' value
@@ -120,29 +122,34 @@ _U = 2.0 ** -53
 _SAFE = 1 + 64 * _U
 
 
-def _rows(aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb, sg, k0, k1, bm, bc, g):
+def _rows(aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb, sg, nue, k0, k1, bm, bc, g):
     """Rows k0..k1 − 1 of b for the means (``bm``), b for the covariance (``bc``) and g, each
     (k1 − k0, N), from the per-mode data (module docstring; residuals at μ̃ + δ, |δ| = ``delta``;
     arrays (P, N)); the soft modes' pairs (``sidx`` ≥ 0 on both) from their blocks ``spb``,
     ``sg``, and every pair with a soft mode 0 in the covariance (vector_roundoff's there, as on
     the dense path); ``gnear`` (N, NEAR): G of close pairs from the vectors (∞: none). In passes
-    over l that vectorise; the soft modes, the close pairs and the diagonal after. (One kernel:
-    a compiled helper called per pair or per row cost 6× the arithmetic, or 14 ms to load.)"""
+    over l that vectorise; the soft modes, the close pairs and the diagonal after. ``nue``:
+    bounds on ‖ŷ_k‖, the vectors' environment parts, which alone meet the residuals' environment
+    parts: |x_kᵀs_l| ≤ |a_k|ᵀρ_l + ‖ŷ_k‖η_l. (One kernel: a compiled helper called per pair or
+    per row cost 6× the arithmetic, or 14 ms to load.)"""
     u, safe = _U, _SAFE
     p, n = aa.shape
     near = gnear.shape[1]
     anysoft = False
+    sqd = np.empty(n)  # √D: |ŷ_k|ᵀδd|ŷ_l| ≤ √(D_k D_l) (Cauchy–Schwarz)
+    for l in range(n):
+        sqd[l] = np.sqrt(dsum[l])
     for l in range(n):
         if sidx[l] >= 0:
             anysoft = True
     for k in range(k0, k1):
         r = k - k0
         sk = sidx[k]
-        nk, ek, dk, zk, mk, ck = nu[k], eta[k], dsum[k], zeta[k], mu[k], delta[k]
+        nk, ek, dk, zk, mk, ck, yk = nu[k], eta[k], dsum[k], zeta[k], mu[k], delta[k], nue[k]
         # bc ← |a_k|ᵀρ_l + ν_kη_l + |a_l|ᵀρ_k + ν_lη_k; bm ← δA's part (stiff pairs)
         for l in range(n):
-            bc[r, l] = nk * eta[l] + ek * nu[l]
-            bm[r, l] = 0.5 * (dk + dsum[l])
+            bc[r, l] = yk * eta[l] + ek * nue[l]
+            bm[r, l] = sqd[k] * sqd[l]
         for i in range(p):
             aki, rki, bki = aa[i, k], rho[i, k], beta[i, k]
             for l in range(n):
@@ -189,9 +196,9 @@ def _rows(aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb
 
 _DATA = ("float64[:, ::1], float64[:, ::1], float64[:, ::1], float64[::1], float64[::1], float64[::1], "
          "float64[::1], int64[::1], float64[::1], float64[::1], float64[::1], float64[:, ::1], float64[:, ::1], "
-         "float64[:, ::1]")
+         "float64[:, ::1], float64[::1]")
 _ROWS = kernel(_rows, f"void({_DATA}, int64, int64, float64[:, ::1], float64[:, ::1], float64[:, ::1])",
-               reads=tuple(range(14)))
+               reads=tuple(range(15)))
 
 
 def _gains(b, g, k0, w, hs, u, t, gx, gp):
@@ -396,6 +403,7 @@ def chain_mode_bound(mu, a, vs, env_d, env_c, env_rounding, *, offsets=None, sof
         gdiag[soft_idx] = np.diag(soft_g)
         eta[soft_idx] = (nc * (np.asarray(soft[2], float) + EPS * np.abs(mu[soft_idx]))) * (1 + 1e-9)
     nu = np.sqrt(np.maximum(n2 + n2err, 0.0)) * (1 + 2 * EPS)
+    nue = _env_norms(a, n2, n2err, nu, soft_idx)
     sidx = np.full(n, -1, dtype=np.int64)
     sidx[soft_idx] = np.arange(soft_idx.size)
     spb = sg = np.zeros((1, 1))
@@ -408,7 +416,7 @@ def chain_mode_bound(mu, a, vs, env_d, env_c, env_rounding, *, offsets=None, sof
     gnear = np.full((n, NEAR), np.inf)
     data = [np.ascontiguousarray(np.abs(a)), np.ascontiguousarray(rho), np.ascontiguousarray(beta), nu, eta,
             dsum, zeta, sidx, np.ascontiguousarray(mu), np.abs(delta), gdiag, gnear, np.ascontiguousarray(spb),
-            np.ascontiguousarray(sg)]
+            np.ascontiguousarray(sg), nue]
     _near_gram(a, mu, d, env_c, data, is_soft, pole_idx, fix, base, off)
     if merged is not None:
         # the merges' own columns where the vectors (a_k, ŷ_k) of a close pair are not orthogonal
@@ -447,12 +455,25 @@ def chain_mode_bound(mu, a, vs, env_d, env_c, env_rounding, *, offsets=None, sof
                 nu = np.sqrt(np.maximum(n2 + n2err, 0.0)) * (1 + 2 * EPS)
                 gnear = np.full((n, NEAR), np.inf)
                 data[3], data[9], data[10], data[11] = nu, np.abs(delta), gdiag, gnear
+                data[14] = _env_norms(a, n2, n2err, nu, soft_idx)
                 _near_gram(a, mu, d, env_c, data, is_soft, pole_idx, fix, base, off)
     row_error = None
     if site_rows is not None:
         row_error = _row_error(a, mu, d, env_c, site_rows, is_soft, pole_idx, fix, base, off)
     return ArrowTerm(tuple(data), row_error, bool(soft_idx.size),
                      (base, off, pole_idx, [(j, v) for _, j, v in fix]))
+
+
+def _env_norms(a, n2, n2err, nu, soft_idx) -> np.ndarray:
+    """Bounds on ‖ŷ_k‖ = (‖x_k‖² − ‖a_k‖²)^½ from ‖x_k‖² ≤ n2 + n2err and ‖a_k‖² ≥ fl(Σa²)(1 −
+    (P + 2)ε), the subtraction's rounding (4ε of ‖x‖²) added: ≥ √(4ε)‖x‖ ≈ 3e-8 where ŷ is smaller.
+    The refined soft modes' columns are not split so: their full ‖x‖ (``nu``)."""
+    top = n2 + n2err
+    a2 = np.sum(a * a, axis=0) * (1 - (a.shape[0] + 2) * EPS)
+    out = np.sqrt(np.maximum(top - a2, 0.0) + 4 * EPS * np.abs(top)) * (1 + 2 * EPS)
+    out = np.minimum(out, nu)
+    out[soft_idx] = nu[soft_idx]
+    return np.ascontiguousarray(out)
 
 
 def _near_gram(a, mu, d, env_c, data, is_soft, pole_idx, fix, base, off) -> None:
