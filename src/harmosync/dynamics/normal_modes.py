@@ -208,7 +208,7 @@ class NormalModeEvolution:
                 cov = self.fixed_bound + evaluation_roundoff(
                     self.frequencies, self.readout, self.nu, self.values, self.vectors, reach, self.mu_error,
                     nufft=floor)
-                bound = cov if np.isnan(cov) else max(bound, cov)  # (max would drop a NaN: _check_bound)
+                bound = float(np.maximum(bound, cov))  # (a NaN stays one, for _check_bound; max() drops it)
             bound += self.cut_bound
             if self.vector_term is not None:
                 bound += self.vector_term(reach)
@@ -418,7 +418,7 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
         if spec.residual is not None:  # the refined soft eigenvectors' errors
             fixed += vector_roundoff(mu, mu_err, spec.residual, readout, temp)
         cov = fixed + evaluation_roundoff(w, readout, nu, values, vectors, horizon, mu_err, nufft=False)
-        bound = cov if np.isnan(cov) else max(bound, cov)  # (max would drop a NaN: _check_bound)
+        bound = float(np.maximum(bound, cov))  # (a NaN stays one, for _check_bound; max() drops it)
     else:
         values, vectors, fixed = np.zeros(0), np.zeros((2, w.size, 0)), 0.0
         nu = np.zeros(w.size)  # has_covariance=False: moments refuse, means work

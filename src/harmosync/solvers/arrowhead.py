@@ -170,21 +170,20 @@ def _blocks(n: int, work, width: int | None = None):
     ≲ 2 MB); two threads for large n (numpy's elementwise kernels and BLAS level-2 release the
     GIL)."""
     width = n if width is None else width
-    rows = max(CHUNK, BLOCK_NUMBERS // max(width, 1))
-    starts = list(range(0, n, rows))
+    ranges = _block_ranges(n, width)
     if n * max(width, 1) < PARALLEL_MIN or THREADS < 2:
-        for a in starts:
-            work(a, min(a + rows, n))
+        for a, b in ranges:
+            work(a, b)
         return
     from concurrent.futures import ThreadPoolExecutor
 
     from threadpoolctl import threadpool_limits
 
-    half = [starts[: len(starts) // 2], starts[len(starts) // 2:]]
+    half = [ranges[: len(ranges) // 2], ranges[len(ranges) // 2:]]
 
     def run(part):
-        for a in part:
-            work(a, min(a + rows, n))
+        for a, b in part:
+            work(a, b)
 
     with threadpool_limits(1), ThreadPoolExecutor(2) as ex:
         list(ex.map(run, half))
@@ -571,14 +570,10 @@ class ArrowheadModes:
             w[st.deflated] = v[at[nroot:]]
             if st.active.size:
                 acc = np.zeros((st.poles.size, ks.size))
-
-                def work(a, b, acc=acc, st=st, roots=roots):  # (row blocks of ≲ 2 MB, as apply's)
+                for a, b in _block_ranges(nroot, st.poles.size):  # (row blocks of ≲ 2 MB, as apply's)
                     inv = np.empty((b - a, st.poles.size))
                     _INVERSES(st.poles, st.origin[a:b], st.tau[a:b], inv)
                     acc += inv.T @ roots[a:b]
-
-                for a, b in _block_ranges(nroot, st.poles.size):
-                    work(a, b)
                 w[st.active] = st.z[:, None] * acc
             probe[i] = roots.sum(axis=0)
             for a, b, c, s in reversed(st.rotations):
@@ -734,8 +729,7 @@ def _column_refine(x, mu, vs, env_d, env_c, d_vs, env_rounding) -> tuple:
     (γ = 1.01(P + M + 4)ε_ld) and the input's rounding by |δA||x|: half ≥ |x|ᵀ(γ·mag + |δA||x|)/‖x‖²
     plus the sums' rounding, η ≥ (‖s‖ + ‖γ·mag‖ + ‖|δA||x|‖)/‖x‖."""
     ld = np.longdouble
-    res, mag, da = arrow_residual(x, mu, vs, env_d, env_c, probe_rounding(vs) if d_vs is None else d_vs,
-                                  env_rounding)
+    res, mag, da = arrow_residual(x, mu, vs, env_d, env_c, d_vs, env_rounding)
     eps_ld = float(np.finfo(ld).eps)
     gam = 1.01 * (x.shape[0] + 4) * eps_ld
     ax = np.abs(x)

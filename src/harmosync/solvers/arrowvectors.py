@@ -392,7 +392,6 @@ def chain_mode_bound(mu, a, vs, env_d, env_c, env_rounding, *, offsets=None, sof
         rho[:, pole_idx], beta[:, pole_idx] = out[0], out[1]
         eta[pole_idx], dsum[pole_idx], zeta[pole_idx], n2[pole_idx], n2err[pole_idx] = out[2:]
         delta[pole_idx] = 0.0  # (their residuals are at μ̃)
-    gdiag = np.abs(n2 - 1) + n2err  # (the pole modes' n2err holds their |‖x‖² − 1| already)
     soft_g = None
     if soft_idx.size:
         cols = np.asarray(soft[1], float)
@@ -400,10 +399,16 @@ def chain_mode_bound(mu, a, vs, env_d, env_c, env_rounding, *, offsets=None, sof
         nc = np.sqrt(np.einsum("ij,ij->j", cols, cols))
         soft_g = np.abs(gram - np.eye(soft_idx.size)) + 1.01 * (cols.shape[0] + 2) * EPS * np.outer(nc, nc)
         n2[soft_idx] = np.diag(gram)
-        gdiag[soft_idx] = np.diag(soft_g)
         eta[soft_idx] = (nc * (np.asarray(soft[2], float) + EPS * np.abs(mu[soft_idx]))) * (1 + 1e-9)
-    nu = np.sqrt(np.maximum(n2 + n2err, 0.0)) * (1 + 2 * EPS)
-    nue = _env_norms(a, n2, n2err, nu, soft_idx)
+
+    def norms():  # G's diagonal, bounds on ‖x‖ and on ‖ŷ‖ (the soft modes': their Gram's)
+        gd = np.abs(n2 - 1) + n2err  # (the pole modes' n2err holds their |‖x‖² − 1| already)
+        if soft_idx.size:
+            gd[soft_idx] = np.diag(soft_g)
+        nx = np.sqrt(np.maximum(n2 + n2err, 0.0)) * (1 + 2 * EPS)
+        return gd, nx, _env_norms(a, n2, n2err, nx, soft_idx)
+
+    gdiag, nu, nue = norms()
     sidx = np.full(n, -1, dtype=np.int64)
     sidx[soft_idx] = np.arange(soft_idx.size)
     spb = sg = np.zeros((1, 1))
@@ -449,13 +454,9 @@ def chain_mode_bound(mu, a, vs, env_d, env_c, env_rounding, *, offsets=None, sof
                 entries.update({int(k): (slice(None), ycol[:, c]) for c, k in enumerate(cand) if take[c]})
                 pole_idx = np.array(sorted(entries), int)
                 fix = [(c, *entries[int(k)]) for c, k in enumerate(pole_idx)]
-                gdiag = np.abs(n2 - 1) + n2err
-                if soft_idx.size:
-                    gdiag[soft_idx] = np.diag(soft_g)
-                nu = np.sqrt(np.maximum(n2 + n2err, 0.0)) * (1 + 2 * EPS)
+                gdiag, nu, nue = norms()
                 gnear = np.full((n, NEAR), np.inf)
-                data[3], data[9], data[10], data[11] = nu, np.abs(delta), gdiag, gnear
-                data[14] = _env_norms(a, n2, n2err, nu, soft_idx)
+                data[3], data[9], data[10], data[11], data[14] = nu, np.abs(delta), gdiag, gnear, nue
                 _near_gram(a, mu, d, env_c, data, is_soft, pole_idx, fix, base, off)
     row_error = None
     if site_rows is not None:
