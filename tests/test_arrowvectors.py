@@ -157,6 +157,57 @@ def test_old_deflation_error_is_inside_the_bound(monkeypatch):
     assert sol.error_bound - term < err  # without the term the bound would not hold
 
 
+def _long_near_pair(m):
+    """test_review_s10's near pair (split 1e-10) on a free chain of ``m`` sites."""
+    w, k = 0.14251019910965385, 1.3836452600479713e-07
+    env = nw.chain(m, 0.00815233751766698, 33.486010359869184, "free")
+    net = nw.couple(env, nw.probes([w, w * (1 + 1e-10)], 0.0, [[3], [6]], [[k], [k]]))
+    init = st.InitialState(st.product(st.squeezed(w, 0.2, 0.3, x=-0.8, p=-1.8),
+                                      st.squeezed(w, 2.0, 0.0, x=0.4, p=-0.8)), 0.0)
+    return net, init
+
+
+def test_the_term_holds_above_the_dense_paths_limit(monkeypatch):
+    """4102 modes (above VECTOR_TERM_MAX, where until session 13 the chain path took its
+    eigenvectors as exact): the near pair on a 4100-site chain, solved with the old deflation.
+    Its moments differ from the sound solve's by |Δ| (measured 1.4e-7 in σ); an honest bound
+    must cover |Δ| − the sound solve's bound. It does with the term (1.4e-6), and would not
+    without it (measured 2.9e-8 with the sound bound added)."""
+    from harmosync.dynamics.spectrum import VECTOR_TERM_MAX
+
+    net, init = _long_near_pair(4100)
+    times = [0.0, 20.0, 3000.0, 11586.0]
+    good = dy.solve(net, init, method="chain", observe=[0, 1], t_max=max(times))
+    mg = good.moments(times)
+    monkeypatch.setattr(ah, "_deflate", _coarse)
+    bad = dy.solve(net, init, method="chain", observe=[0, 1], t_max=max(times))
+    assert bad.frequencies.size > VECTOR_TERM_MAX
+    mb = bad.moments(times)
+    diff = max(float(np.abs(mb.cov - mg.cov).max()), float(np.abs(mb.mean - mg.mean).max()))
+    assert diff > 1e-8  # the old deflation's error is there
+    term = bad.vector_term(bad.t_max)
+    assert diff <= bad.error_bound + good.error_bound
+    assert bad.error_bound - term + good.error_bound < diff  # without the term it would not hold
+
+
+def test_means_only_networks_of_a_map_carry_the_term(monkeypatch):
+    """solve_many's means-only networks (a map's) take the term too (until session 13 they took
+    their eigenvectors as exact): the same 4100-site pair, means only, old deflation: |Δ⟨x⟩|
+    1.2e-8 against the sound solve; the bound 9.0e-8, without the term 2.0e-9 (sound bound
+    added)."""
+    net, init = _long_near_pair(4100)
+    times = [0.0, 20.0, 3000.0, 11586.0]
+    good = dy.solve(net, init, method="chain", observe=[0, 1], t_max=max(times))
+    mg = good.means(times)
+    monkeypatch.setattr(ah, "_deflate", _coarse)
+    bad = dy.solve_many([net], [init], covariance=False, t_max=max(times))[0]
+    diff = float(np.abs(bad.means(times) - mg).max())
+    assert diff > 1e-9
+    term = bad.vector_term(bad.t_max)
+    assert diff <= bad.error_bound + good.error_bound
+    assert bad.error_bound - term + good.error_bound < diff
+
+
 def test_close_pairs_take_the_merges_own_columns():
     """Two identical probes resonant with a mode of a free chain of 7 (ω = 1.009, at sites 1 and
     4, K = ∓4.2e-9) and two more at ω = 0.782 (review s11's pole 25): the three modes at μ ≈ 1.02

@@ -19,9 +19,8 @@ its lowest eigenvalue from 0) is solved by ``solve`` itself, which refines them 
 parameters.
 
 The shared chain path carries the chain path's eigenvector term
-(:mod:`harmosync.solvers.arrowvectors`) with covariances; a means-only network there does not
-(the term, ~1.7 ms on a 300-site network, would be a third of a Fig. 6 means map's time): its
-eigenvectors are taken as exact, as the chain path's all were until session 11.
+(:mod:`harmosync.solvers.arrowvectors`) on every network, means-only ones included (until
+session 13 those took their eigenvectors as exact, which a solver bug could slip past).
 
 Stability: each configuration is checked from its exact lowest normal-mode frequency (the
 structured path) instead of :class:`~harmosync.network.Network`'s own check.
@@ -250,7 +249,7 @@ def _solve_on_chain(env, networks, inits, *, tol, covariance, labels, t_max) -> 
                 mu, a, _, mu_err, res, soft = refine_chain_soft(networks[n], mu, a, a, tuple(range(p)), env_d,
                                                                 env_c_all[n], rounding, columns=md.columns)
             spec = chain_result(mu, a, a, env_d, env_c_all[n], vs_all[n], mu_err, rounding, res, soft,
-                                offsets=md.pole_offsets(env_d), vectors=covariance, columns=md.columns)
+                                offsets=md.pole_offsets(env_d), columns=md.columns)
             out.append(assemble(spec, tuple(range(p)), vs_all[n], init, environment_energy=energies[temp],
                                 tol=tol, covariance=covariance, method="chain", t_max=t_max))
     return out

@@ -65,8 +65,7 @@ through their parts outside the exact soft span, bounded row by row on the obser
 the dense eigh's other eigenvectors through the residual matrix in the computed eigenbasis and
 the propagator's divided differences (Daleckii–Krein; :func:`~.spectrum.eigenvector_roundoff`, up to
 t_max; the chain path's from the vectors (a_k, Cᵀa_k/(μ_k − d)) and their residuals,
-:mod:`~harmosync.solvers.arrowvectors`, up to VECTOR_TERM_MAX modes, above which they are taken
-as exact): tested
+:mod:`~harmosync.solvers.arrowvectors`, any number of modes): tested
 honest against 25–40-digit references on soft, hot, near-critical, acoustic and random networks,
 and 2–160× above the actual error there (docs/conventions.md).
 

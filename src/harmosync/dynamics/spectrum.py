@@ -129,35 +129,32 @@ def chain_spectrum(network: Network, rows, window) -> Spectrum:
 
 
 def chain_result(mu, a, readout, env_d, env_c, vs, mu_err, rounding, res, soft, site=None,
-                 offsets=None, vectors: bool = True, columns=None) -> Spectrum:
+                 offsets=None, columns=None) -> Spectrum:
     """The chain path's :class:`Spectrum`: the modes some probe or observed oscillator sees
     (:func:`seen_modes`; the others carry nothing), with the eigenvector term
-    (:func:`~harmosync.solvers.arrowvectors.chain_mode_bound`) up to VECTOR_TERM_MAX modes.
+    (:func:`~harmosync.solvers.arrowvectors.chain_mode_bound`; any number of modes: its
+    arrays are O(N·P), its pass O(N²·(P + n)), the order of the merges' own O(N·M·P)).
     ``soft``: :func:`refine_chain_soft`'s last; ``site``: the observed sites (their indices
     among the readout's rows, the chain's mode rows there, bounds on their rounding) or None;
     ``offsets``: the merges' (base, off) (:meth:`~harmosync.solvers.arrowhead.ArrowheadModes.pole_offsets`);
     ``columns``: the merges' :meth:`~harmosync.solvers.arrowhead.ArrowheadModes.columns` (their own
-    vectors, for the term's close pairs);
-    ``vectors=False``: no eigenvector term (a map's means-only networks: the term's ~1.7 ms a
-    300-site network would be +35% of W2's)."""
+    vectors, for the term's close pairs)."""
     keep = seen_modes(a, readout, res)
     kept = np.flatnonzero(keep)
     merged = None if columns is None else (lambda ks: columns(kept[np.asarray(ks, int)]))
     if mu_err is not None:
         mu_err, res = mu_err[keep], res[:, keep]
     mu, a, readout = mu[keep], a[:, keep], readout[:, keep]
-    term = None
-    if vectors and mu.size <= VECTOR_TERM_MAX:
-        kept_soft = None
-        if soft is not None:
-            mask = np.zeros(keep.size, bool)
-            mask[soft[0]] = True
-            where = np.flatnonzero(mask[keep])
-            kept_soft = (where, np.asarray(soft[1], float)[:, keep[soft[0]]], res[0][where], res[1][where])
-        offsets = None if offsets is None else tuple(np.asarray(x)[keep] for x in offsets)
-        term = chain_mode_bound(mu, a, vs, env_d, env_c, rounding, offsets=offsets, soft=kept_soft,
-                                site_rows=None if site is None else (readout,) + tuple(site),
-                                merged=None if merged is None else (lambda ks: merged(ks)[1]))
+    kept_soft = None
+    if soft is not None:
+        mask = np.zeros(keep.size, bool)
+        mask[soft[0]] = True
+        where = np.flatnonzero(mask[keep])
+        kept_soft = (where, np.asarray(soft[1], float)[:, keep[soft[0]]], res[0][where], res[1][where])
+    offsets = None if offsets is None else tuple(np.asarray(x)[keep] for x in offsets)
+    term = chain_mode_bound(mu, a, vs, env_d, env_c, rounding, offsets=offsets, soft=kept_soft,
+                            site_rows=None if site is None else (readout,) + tuple(site),
+                            merged=None if merged is None else (lambda ks: merged(ks)[1]))
     return Spectrum(mu, a, readout, env_d, env_c, mu_err, rounding, res, mode_bound=term, merged=merged)
 
 

@@ -44,8 +44,9 @@ the readout. Modes that no probe and no observed oscillator sees (left out of th
 enter the first-order term only through Δ's component on them, which is of second order in
 their coupling (dropped below ε² of their gap by the merges): left out. Costs O(P·N·M) for the
 residuals (Dot2) and O(N²·(P + n)) for the gains, b and g formed BLOCK rows at a time inside
-the gains' pass (:class:`ArrowTerm`; no N × N arrays), two threads above THREADED modes;
-N ≤ VECTOR_TERM_MAX.
+the gains' pass (:class:`ArrowTerm`; no N × N arrays), two threads above THREADED modes; any
+N (its arrays O(N·P); the close pairs' vectors, the pole modes' long-double residuals and the
+merges' columns in blocks or to a budget).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..jit import kernel
-from .arrowhead import arrow_residual, probe_rounding, yhat
+from .arrowhead import COLUMN_WORK, probe_rounding, yhat
 from .roundoff import arrow_vectors
 
 EPS = np.finfo(float).eps
@@ -75,10 +76,12 @@ def _pole_fix(a, mu, env_d, env_c, idx, base, off) -> list:
     """Overrides for modes ``idx`` at a pole: ŷ_j (j the nearest pole) from ‖x‖ = 1."""
     d = np.asarray(env_d, float)
     fix = []
-    y = yhat(a[:, idx], base[idx], env_d, env_c, off=off[idx])
+    step = max(1, (1 << 21) // max(d.size, 1))  # (ŷ blocks of ≲ 16 MB)
     for c, k in enumerate(idx):
+        if c % step == 0:
+            y = yhat(a[:, idx[c:c + step]], base[idx[c:c + step]], env_d, env_c, off=off[idx[c:c + step]])
         j = int(np.argmin(np.abs(d - mu[k])))
-        col = y[:, c].copy()
+        col = y[:, c % step].copy()
         col[j] = 0.0
         col[~np.isfinite(col)] = 0.0
         rest = 1.0 - float(a[:, k] @ a[:, k]) - float(col @ col)
@@ -91,24 +94,21 @@ def _pole_fix(a, mu, env_d, env_c, idx, base, off) -> list:
 
 def _pole_data(a, mu, vs, env_d, env_c, d_vs, env_rounding, fix, base, off):
     """:func:`~.roundoff.arrow_vectors`' data for the columns x = (a, ŷ) (``fix``: the
-    overrides), residual in long double with an entrywise allowance (as
-    :func:`~.arrowhead._arrow_columns`)."""
-    ld = np.longdouble
-    p = a.shape[0]
+    overrides; ŷ from the merges' offsets ``base``, ``off``), residual at μ̃ by the same Dot2
+    passes (until session 13 in long double: W3's 124 pole columns took 0.5 s)."""
+    b = a.shape[1]
+    step = max(1, (1 << 21) // max(np.size(env_d), 1))  # (ŷ blocks of ≲ 16 MB)
+    if b > step:  # (column by column alike: the blocks' results are the whole's)
+        parts = []
+        for c0 in range(0, b, step):
+            c1 = min(c0 + step, b)
+            part = [(c - c0, j, v) for c, j, v in fix if c0 <= c < c1]
+            parts.append(_pole_data(a[:, c0:c1], mu[c0:c1], vs, env_d, env_c, d_vs, env_rounding, part,
+                                    base[c0:c1], off[c0:c1]))
+        return tuple(np.concatenate(z, axis=-1) for z in zip(*parts))
     y = yhat(a, base, env_d, env_c, fix, off)
     y[~np.isfinite(y)] = 0.0  # (only a fixed entry can be non-finite; it was replaced)
-    x = np.vstack([a, y]).astype(ld)
-    res, mag, da = arrow_residual(x, mu, vs, env_d, env_c, d_vs, env_rounding)
-    gam = 1.01 * (x.shape[0] + 4) * float(np.finfo(ld).eps)
-    bound = (np.abs(res) + gam * mag).astype(float) * (1 + 1e-9) + 1e-300
-    ay = np.abs(y)
-    beta = da[:p] * (1 + 1e-9)
-    dsum = np.sum(ay * da[p:], axis=0) * (1 + 1e-9)
-    zeta = np.sqrt(np.sum(da[p:] * da[p:], axis=0) + np.sum(beta * beta, axis=0)) * (1 + 1e-9)
-    n2 = np.sum(x * x, axis=0)
-    n2err = (np.abs(n2 - 1) + gam * n2 * 2).astype(float) * (1 + 1e-9)  # |‖x‖² − 1| before the rounding
-    eta = np.sqrt(np.sum(bound[p:] ** 2, axis=0)) * (1 + 1e-9)
-    return bound[:p], beta, eta, dsum, zeta, n2.astype(float), n2err
+    return arrow_vectors(a, mu, vs, env_d, env_c, d_vs, env_rounding, y=y)[:7]
 
 
 def _score(data, idx) -> np.ndarray:
@@ -402,7 +402,7 @@ def chain_mode_bound(mu, a, vs, env_d, env_c, env_rounding, *, offsets=None, sof
         eta[soft_idx] = (nc * (np.asarray(soft[2], float) + EPS * np.abs(mu[soft_idx]))) * (1 + 1e-9)
 
     def norms():  # G's diagonal, bounds on ‖x‖ and on ‖ŷ‖ (the soft modes': their Gram's)
-        gd = np.abs(n2 - 1) + n2err  # (the pole modes' n2err holds their |‖x‖² − 1| already)
+        gd = np.abs(n2 - 1) + n2err
         if soft_idx.size:
             gd[soft_idx] = np.diag(soft_g)
         nx = np.sqrt(np.maximum(n2 + n2err, 0.0)) * (1 + 2 * EPS)
@@ -438,6 +438,12 @@ def chain_mode_bound(mu, a, vs, env_d, env_c, env_rounding, *, offsets=None, sof
         poor = np.zeros(n, bool)
         poor[pole] = _score((rho, beta, eta, dsum, zeta, n2, n2err), np.flatnonzero(pole)) > SCORE_TOL
         cand = np.flatnonzero((cl & ~is_soft) | poor)
+        most = max(0, int(COLUMN_WORK // max(p * n * n, 1)))
+        if cand.size > most:  # (the enclosures' budget: W3's 10⁴ modes, 0.45 s for 4 columns)
+            worst = np.max(gn, axis=1)  # (a mode's largest G from the vectors, as either member)
+            for i in range(gn.shape[1]):
+                worst[i + 1:] = np.maximum(worst[i + 1:], gn[: n - i - 1, i])
+            cand = np.sort(cand[np.argsort(-np.where(cl[cand], worst[cand], 0.0), kind="stable")[:most]])
         if cand.size:
             ycol = merged(cand)
             colfix = [(c, slice(None), ycol[:, c]) for c in range(cand.size)]
@@ -482,31 +488,45 @@ def _near_gram(a, mu, d, env_c, data, is_soft, pole_idx, fix, base, off) -> None
     |x_kᵀx_l| ≤ |fl(x_kᵀx_l)| + γ_(N+2)|x_k|ᵀ|x_l|, into ``data``'s gnear where smaller."""
     n = mu.size
     aa, rho, nu, eta = data[0], data[1], data[3], data[4]
-    kk, ii, ll = [], [], []
-    for i in range(1, min(NEAR, n - 1) + 1):  # which pairs: G's gap form, roughly (a filter only)
-        k, l = np.arange(n - i), np.arange(i, n)
-        num = np.sum(aa[:, k] * rho[:, l] + aa[:, l] * rho[:, k], axis=0) + nu[k] * eta[l] + nu[l] * eta[k]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            sel = ~(num <= NEAR_G * np.abs(mu[k] - mu[l])) & ~is_soft[k] & ~is_soft[l]
-        kk.append(k[sel])
-        ll.append(l[sel])
-        ii.append(np.full(int(sel.sum()), i - 1))
-    kk, ii, ll = (np.concatenate(x) if x else np.zeros(0, int) for x in (kk, ii, ll))
+    s = min(NEAR, n - 1)
+    if s < 1:
+        return
+    # which pairs: G's gap form, roughly (a filter only), for the s shifts at once
+    k = np.arange(n)[:, None]
+    l = np.minimum(k + np.arange(1, s + 1)[None, :], n - 1)
+    num = aa[0][:, None] * rho[0][l] + aa[0][l] * rho[0][:, None]
+    for i in range(1, aa.shape[0]):
+        num = num + (aa[i][:, None] * rho[i][l] + aa[i][l] * rho[i][:, None])
+    num = num + nu[:, None] * eta[l] + nu[l] * eta[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sel = ~(num <= NEAR_G * np.abs(mu[:, None] - mu[l])) & ~is_soft[:, None] & ~is_soft[l]
+    sel &= k + np.arange(1, s + 1)[None, :] < n
+    kk, ii = np.nonzero(sel)
+    ll = kk + ii + 1
     if not kk.size:
         return
-    need = np.unique(np.concatenate([kk, ll]))
-    where = {int(k): c for c, k in enumerate(need)}
-    pfix = {int(k): (where[int(k)], j, v) for k, (_, j, v) in zip(pole_idx, fix) if int(k) in where}
-    y = yhat(a[:, need], base[need], d, env_c, list(pfix.values()), off[need])
-    y[~np.isfinite(y)] = 0.0  # (as _pole_data)
-    x = np.vstack([a[:, need], y])
-    gam = 1.01 * (x.shape[0] + 2) * EPS
-    ax = np.abs(x)
-    ck = np.array([where[int(k)] for k in kk])
-    cl = np.array([where[int(l)] for l in ll])
-    val = (np.abs(np.einsum("ij,ij->j", x[:, ck], x[:, cl])) + gam * np.einsum("ij,ij->j", ax[:, ck], ax[:, cl]))
     gnear = data[11]
-    gnear[kk, ii] = val * (1 + 4 * EPS)
+    pfix = {int(k): (j, v) for k, (_, j, v) in zip(pole_idx, fix)}
+    gam = 1.01 * (a.shape[0] + d.size + 2) * EPS
+    # the vectors as rows, a block of modes at a time (≲ 16 MB: W3's 10⁴ modes had gathered
+    # strided columns of an (M, 10³) array, 0.35 s; the whole could be M × N)
+    step = max(NEAR + 1, (1 << 21) // max(a.shape[0] + d.size, 1))
+    for k0 in range(0, n, step):
+        sel = (kk >= k0) & (kk < k0 + step)
+        if not np.any(sel):
+            continue
+        k, i, l = kk[sel], ii[sel], ll[sel]
+        need = np.unique(np.concatenate([k, l]))
+        cfix = [(c, *pfix[int(m)]) for c, m in enumerate(need) if int(m) in pfix]
+        y = yhat(a[:, need], base[need], d, env_c, cfix, off[need])
+        y[~np.isfinite(y)] = 0.0  # (as _pole_data)
+        x = np.ascontiguousarray(np.vstack([a[:, need], y]).T)
+        ax = np.abs(x)
+        for sh in np.unique(i):  # (one shift at a time: the gathers stay ≤ the block's size)
+            on = i == sh
+            ck, cl = np.searchsorted(need, k[on]), np.searchsorted(need, l[on])
+            val = np.abs(np.einsum("ij,ij->i", x[ck], x[cl])) + gam * np.einsum("ij,ij->i", ax[ck], ax[cl])
+            gnear[k[on], sh] = val * (1 + 4 * EPS)
 
 
 def _row_error(a, mu, d, env_c, site_rows, is_soft, pole_idx, fix, base, off) -> np.ndarray:

@@ -292,8 +292,8 @@ def _arrow_refine(a, mu, vs, d, c, dvs, dd, dc, out):
     # the probe block's Dot2 (sum, compensation), Σ|terms|, Σ_j δC_ij |ŷ_j|; per-mode sums
     # ‖x‖², ‖ŝ‖², ‖T‖², xᵀŝ, |x|ᵀ|ŝ|, |x|ᵀT, |x|ᵀ|δA||x|, ‖|δA||x|‖²
     probe = np.zeros((4, p, b))
-    acc = np.zeros((8, b))
-    _arrow_environment(a, mu, np.zeros(b), d, c, dd, dc, sa, smu, probe, acc)
+    acc = np.zeros((9, b))
+    _arrow_environment(a, mu, np.zeros(b), d, c, dd, dc, sa, smu, probe, acc, np.empty((0, 0)))
     _arrow_probes(a, vs, dvs, sa, smu, probe, acc)
     n2, s2, t2, q, qa, xt, sk, e2 = acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7]
     n = m + p + 2  # terms of the longest Dot2 and of each sum below
@@ -330,11 +330,13 @@ def _arrow_splits(a, mu, delta, sa, smu):
         smu[4, k], smu[5, k], smu[6, k], smu[7, k] = x, h, x - h, abs(x)
 
 
-def _arrow_environment(a, base, off, d, c, dd, dc, sa, smu, probe, acc):
+def _arrow_environment(a, base, off, d, c, dd, dc, sa, smu, probe, acc, yg):
     """_arrow_refine's pass over the poles j: ŷ_j = (Cᵀa)_j/((base − d_j) + off) (μ̃ = base + off;
-    :func:`arrow_refine`: base μ̃, off 0), the environment entry s_j = Σ_i C_ij a_i +
-    d_j ŷ_j − μ ŷ_j by Dot2 and its sums into ``acc``, and C_ij ŷ_j into the probe block's Dot2."""
+    :func:`arrow_refine`: base μ̃, off 0), or ``yg``'s rows when it has any (given columns, (M, b)),
+    the environment entry s_j = Σ_i C_ij a_i + d_j ŷ_j − μ ŷ_j by Dot2 and its sums into
+    ``acc``, and C_ij ŷ_j into the probe block's Dot2."""
     p, b = a.shape
+    given = yg.shape[0] > 0
     ah, al, aa = sa[0], sa[1], sa[2]
     nm, nmh, nml, amu = smu[0], smu[1], smu[2], smu[3]
     nd, ndh, ndl, adl = smu[4], smu[5], smu[6], smu[7]
@@ -353,8 +355,14 @@ def _arrow_environment(a, base, off, d, c, dd, dc, sa, smu, probe, acc):
             cij = c[i, j]
             for k in range(b):
                 cta[k] += cij * a[i, k]
-        for k in range(b):  # ŷ: any double vector will do (the bound is for the x it makes)
-            yk = cta[k] / ((base[k] - dj) + off[k])
+        if given:  # ŷ: any double vector will do (the bound is for the x it makes)
+            for k in range(b):
+                y[k] = yg[j, k]
+        else:  # (two loops: a branch inside kept the pass from vectorising, 2.6× slower)
+            for k in range(b):
+                y[k] = cta[k] / ((base[k] - dj) + off[k])
+        for k in range(b):
+            yk = y[k]
             t = SPLIT * yk
             h = t - (t - yk)
             lo = yk - h
@@ -378,7 +386,11 @@ def _arrow_environment(a, base, off, d, c, dd, dc, sa, smu, probe, acc):
             ay = abs(yk)
             et[k] = (abs(dj) + amu[k] + adl[k]) * ay
             ed[k] = dd[j] * ay
-            n2[k] += yk * yk
+            sq = yk * yk  # (TwoSum: n2 as before, its error into acc[8])
+            s1 = n2[k] + sq
+            z = s1 - n2[k]
+            acc[8, k] += (n2[k] - (s1 - z)) + (sq - z)
+            n2[k] = s1
         for i in range(p):
             cij = c[i, j]
             t = SPLIT * cij
@@ -457,7 +469,11 @@ def _arrow_probes(a, vs, dvs, sa, smu, probe, acc):
             si = ps[i, k] + pc[i, k]
             ti = pt[i, k] + (amu[k] + adl[k]) * aa[i, k]
             di = dvs[i] * aa[i, k] + pd[i, k]
-            n2[k] += a[i, k] * a[i, k]
+            sq = a[i, k] * a[i, k]
+            s1 = n2[k] + sq
+            z = s1 - n2[k]
+            acc[8, k] += (n2[k] - (s1 - z)) + (sq - z)
+            n2[k] = s1
             s2[k] += si * si
             t2[k] += ti * ti
             q[k] += a[i, k] * si
@@ -472,7 +488,7 @@ _ARROW_REFINE = kernel(_arrow_refine, "void(float64[:, ::1], float64[::1], float
                        reads=tuple(range(8)), calls=("_arrow_splits", "_arrow_environment", "_arrow_probes"))
 
 
-def _arrow_vectors(a, mu, delta, base, off, vs, d, c, dvs, dd, dc, outp, out):
+def _arrow_vectors(a, mu, delta, base, off, vs, d, c, dvs, dd, dc, yg, outp, out):
     """Per-mode data of x_k = (a_k, ŷ_k) for the chain path's eigenvector term
     (:func:`arrow_vectors`), with :func:`_arrow_refine`'s Dot2 passes: ``outp`` (2, P, b) bounds
     on |s_P| (the probe block of s = (A − μ̃)x, entrywise) and on |δA||x| there; ``out`` (5, b):
@@ -485,13 +501,12 @@ def _arrow_vectors(a, mu, delta, base, off, vs, d, c, dvs, dd, dc, outp, out):
     smu = np.empty((8, b))
     _arrow_splits(a, mu, delta, sa, smu)  # the residual at μ̃ + δ
     probe = np.zeros((4, p, b))
-    env = np.zeros((8, b))
-    _arrow_environment(a, base, off, d, c, dd, dc, sa, smu, probe, env)
-    acc = np.zeros((8, b))
+    env = np.zeros((9, b))
+    _arrow_environment(a, base, off, d, c, dd, dc, sa, smu, probe, env, yg)
+    acc = np.zeros((9, b))
     _arrow_probes(a, vs, dvs, sa, smu, probe, acc)
     n = m + p + 2
     g2 = (2 * n * u / (1 - 2 * n * u)) ** 2
-    gn = n * u / (1 - n * u)
     safe = 1 + 8 * (n + 4) * u
     for k in range(b):
         for i in range(p):
@@ -502,19 +517,22 @@ def _arrow_vectors(a, mu, delta, base, off, vs, d, c, dvs, dd, dc, outp, out):
         out[0, k] = ((math.sqrt(env[1, k]) * safe + g2 * math.sqrt(env[2, k]) * safe) / (1 - u) + TINY) * safe
         out[1, k] = env[6, k] * safe
         out[2, k] = math.sqrt((env[7, k] + acc[7, k]) * safe) * safe
-        n2 = env[0, k] + acc[0, k]
+        # ‖x‖² by Sum2 (Ogita, Rump & Oishi: u|s| + γ²Σ|p|, p the rounded squares, each within
+        # u of its square; one more rounding to join the two passes): 4u + γ², where the
+        # recursive sum's γ_n was 10⁴ε on W3's chain (its G diagonal then ~1e-12 on every mode)
+        n2 = (env[0, k] + acc[0, k]) + (env[8, k] + acc[8, k])
         out[3, k] = n2
-        out[4, k] = (gn * n2 + 2 * u * n2) * safe
+        out[4, k] = ((4 * u + g2) * n2) * safe
 
 
 _ARROW_VECTORS = kernel(_arrow_vectors, "void(float64[:, ::1], float64[::1], float64[::1], float64[::1], "
                         "float64[::1], float64[:, ::1], float64[::1], float64[:, ::1], float64[::1], "
-                        "float64[::1], float64[:, ::1], float64[:, :, ::1], float64[:, ::1])",
-                        reads=tuple(range(11)),
+                        "float64[::1], float64[:, ::1], float64[:, ::1], float64[:, :, ::1], float64[:, ::1])",
+                        reads=tuple(range(12)),
                         calls=("_arrow_splits", "_arrow_environment", "_arrow_probes"))
 
 
-def arrow_vectors(a, mu, vs, env_d, env_c, d_vs, env_rounding, base=None, off=None):
+def arrow_vectors(a, mu, vs, env_d, env_c, d_vs, env_rounding, base=None, off=None, y=None):
     """Per-mode data for the chain path's eigenvector term
     (:mod:`~harmosync.solvers.arrowvectors`) on modes (μ̃_k, probe rows a_k) of the arrowhead
     A = [[V_S, C], [Cᵀ, diag(d)]], x_k = (a_k, ŷ_k) with ŷ as :func:`arrow_refine` forms it
@@ -526,7 +544,9 @@ def arrow_vectors(a, mu, vs, env_d, env_c, d_vs, env_rounding, base=None, off=No
     pairs' bounds cannot see cancel), by Dot2 as there: (ρ (P, b) ≥ |s_P| entrywise, β (P, b) ≥
     (|δA||x|)_P, η (b,) ≥ ‖s_E‖, D (b,) ≥ Σ_j δd_j ŷ_j² + Σ_j |ŷ_j|(δCᵀ|a|)_j, ζ (b,) ≥ ‖|δA||x|‖,
     ‖x‖² (b,), the bound on its rounding (b,), δ (b,)), for |δA| ≤ (diag ``d_vs``, δC, δd)
-    (``env_rounding`` = (δd, δC))."""
+    (``env_rounding`` = (δd, δC)). ``y``: the columns' environment parts (M, b) given (finite; then
+    ``base``, ``off`` only set δ), for vectors not of that form (a pole's entry from the
+    normalisation, the merges' own columns)."""
     a = np.ascontiguousarray(a, dtype=float)
     mu = np.ascontiguousarray(mu, dtype=float)
     p, b = a.shape
@@ -535,9 +555,12 @@ def arrow_vectors(a, mu, vs, env_d, env_c, d_vs, env_rounding, base=None, off=No
     base = mu if base is None else np.ascontiguousarray(base, dtype=float)
     off = np.zeros(b) if off is None else np.ascontiguousarray(off, dtype=float)
     delta = (base - mu) + off
+    yg = np.empty((0, 0)) if y is None else np.ascontiguousarray(y, dtype=float)
+    if y is not None and yg.shape != (np.size(env_d), b):
+        raise ValueError(f"arrow_vectors: y must be (M, b) = ({np.size(env_d)}, {b}), not {yg.shape}")
     _ARROW_VECTORS(a, mu, delta, base, off, np.ascontiguousarray(vs, dtype=float),
                    np.ascontiguousarray(env_d, dtype=float), np.ascontiguousarray(env_c, dtype=float),
-                   np.ascontiguousarray(d_vs, dtype=float), dd, dc, outp, out)
+                   np.ascontiguousarray(d_vs, dtype=float), dd, dc, yg, outp, out)
     return outp[0], outp[1], out[0], out[1], out[2], out[3], out[4], delta
 
 
