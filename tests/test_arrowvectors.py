@@ -92,6 +92,50 @@ def test_b_and_g_enclose_the_exact_perturbation(seed, p, m, near, offsets):
     assert b[off].max() <= 1e4 * max(b_ex[off].max(), 1e-17)
 
 
+@pytest.mark.parametrize("kind", ["eigen", "perturbed", "random", "scaled"])
+def test_given_columns_data_enclose_the_exact_residual(kind):
+    """arrow_vectors(y=…) (the pole modes' and the merges' columns, Dot2 since session 13): for
+    x = (a, y) given, ρ ≥ |((A − μ)x)_P| entrywise, η ≥ ‖((A − μ)x)_E‖ and |fl‖x‖² − ‖x‖²| ≤ n2err
+    against 40 digits (A's doubles exact, no input rounding); ‖x‖² by Sum2, whose bound
+    (4u + γ²)‖x‖² is ~N/4 times below the recursive sum's. "eigen": the arrowhead's own vectors
+    (the residual cancels to rounding); "scaled": entries from 1e-30 to 1e30."""
+    from harmosync.solvers.roundoff import arrow_vectors
+
+    vs, d, c = _arrowhead(11, 2, 40)
+    modes = ah.arrowhead_modes(vs, d, c)
+    mu = modes.values
+    pa, ya = modes.columns(np.arange(mu.size))
+    rng = np.random.default_rng(3)
+    if kind == "perturbed":
+        ya = ya * (1 + 1e-9 * rng.normal(size=ya.shape))
+    elif kind == "random":
+        pa, ya = rng.normal(size=pa.shape), rng.normal(size=ya.shape)
+    elif kind == "scaled":
+        ya = ya * 10.0 ** rng.integers(-30, 31, size=ya.shape)
+    p, m = c.shape
+    zero = (np.zeros(m), np.zeros((p, m)))
+    rho, _, eta, _, _, n2, n2err, delta = arrow_vectors(pa, mu, vs, d, c, np.zeros(p), zero, y=ya)
+    assert np.all(delta == 0)
+    for k in range(mu.size):
+        x = [mp.mpf(v) for v in np.concatenate([pa[:, k], ya[:, k]])]
+        for i in range(p):
+            s = mp.fsum([mp.mpf(vs[i, j]) * x[j] for j in range(p)] + [mp.mpf(c[i, j]) * x[p + j] for j in range(m)]) \
+                - mp.mpf(mu[k]) * x[i]
+            assert abs(s) <= rho[i, k]
+        se = mp.sqrt(mp.fsum([(mp.mpf(c[0, j]) * x[0] + mp.mpf(c[1, j]) * x[1] + (mp.mpf(d[j]) - mp.mpf(mu[k])) * x[p + j]) ** 2
+                              for j in range(m)]))
+        assert se <= eta[k]
+        exact = mp.fsum([v * v for v in x])
+        assert abs(exact - mp.mpf(n2[k])) <= n2err[k]
+        assert n2err[k] <= 5 * np.finfo(float).eps * n2[k]  # Sum2's, not the recursive sum's (N + 2)u
+    with pytest.raises(ValueError, match="finite"):
+        bad = ya.copy()
+        bad[3, 0] = np.nan
+        arrow_vectors(pa, mu, vs, d, c, np.zeros(p), zero, y=bad)
+    with pytest.raises(ValueError, match=r"\(M, b\)"):
+        arrow_vectors(pa, mu, vs, d, c, np.zeros(p), zero, y=ya[:, :-1])
+
+
 def test_site_rows_error_encloses_the_merges_rows():
     """The solution's site rows (from the merges) against W·ŷ in 40 digits, W the fixed chain's
     exact mode rows: |readout − Wŷ| ≤ row_error."""
@@ -206,6 +250,30 @@ def test_means_only_networks_of_a_map_carry_the_term(monkeypatch):
     term = bad.vector_term(bad.t_max)
     assert diff <= bad.error_bound + good.error_bound
     assert bad.error_bound - term + good.error_bound < diff
+
+
+def test_a_resonant_cluster_takes_the_merges_columns_above_the_dense_paths_limit(monkeypatch):
+    """Four identical probes resonant with a chain mode of a 4100-site chain (review s13's case):
+    the vectors (a_k, ŷ_k) of the cluster are not orthogonal, and the merges' own columns must
+    stand in for them at any size. A work budget that shared the enclosures' (tried in session
+    13) gave them none from ~3500 modes: the term 7.3e-6 (measured with the columns switched off)
+    against 1.0e-9 with them; at 2500 sites it had made the whole bound 73× looser."""
+    import harmosync.dynamics.spectrum as spm
+
+    m, g, w0 = 4100, 30.3, 0.577
+    w = float(nw.chain_modes(m, w0, g, "free", vectors=False)[0][int(0.55 * m)])
+    k = [-2.2e-05, 4.6e-06, -1.2e-07, 1.2e-09]
+    net = nw.couple(nw.chain(m, w0, g, "free"), nw.probes([w] * 4, 0.0, [[7], [10], [13], [16]], [[x] for x in k]))
+    init = st.InitialState(st.product(*[st.squeezed(w, 0.5, 0.3 * i, x=0.5, p=-0.2) for i in range(4)]), 0.0)
+    t_max = 4 * m / np.sqrt(g)
+    sol = dy.solve(net, init, method="chain", observe=[0, 1, 2, 3], t_max=t_max)
+    assert sol.frequencies.size > spm.VECTOR_TERM_MAX
+    with_columns = sol.vector_term(sol.t_max)
+    chain_result = spm.chain_result
+    monkeypatch.setattr(spm, "chain_result", lambda *a, **kw: chain_result(*a, **{**kw, "columns": None}))
+    without = dy.solve(net, init, method="chain", observe=[0, 1, 2, 3], t_max=t_max)
+    assert np.array_equal(sol.moments([t_max]).cov, without.moments([t_max]).cov)  # the bound alone moves
+    assert with_columns <= 1e-2 * without.vector_term(without.t_max)
 
 
 def test_close_pairs_take_the_merges_own_columns():

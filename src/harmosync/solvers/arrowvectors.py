@@ -56,7 +56,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..jit import kernel
-from .arrowhead import COLUMN_WORK, probe_rounding, yhat
+from .arrowhead import probe_rounding, yhat
 from .roundoff import arrow_vectors
 
 EPS = np.finfo(float).eps
@@ -70,6 +70,8 @@ NORM_TOL = 1e-12
 GRAM_TOL = 1e-12
 #: a pole mode whose residual and norm defect (:func:`_score`) exceed this is offered the merges' column
 SCORE_TOL = 1e-10
+#: at most this many of the merges' columns a solve (the modes with the largest G first)
+MAX_COLUMNS = 1024
 
 
 def _pole_fix(a, mu, env_d, env_c, idx, base, off) -> list:
@@ -429,17 +431,20 @@ def chain_mode_bound(mu, a, vs, env_d, env_c, env_rounding, *, offsets=None, sof
         # s11's pole 25, x_kᵀx_l 4.3e-8 against 6.7e-16 for the merges' columns, the bound 4e5×
         # the error), and for pole modes where they are nearer an eigenvector
         gn = np.where(np.isfinite(gnear), gnear, 0.0)
+        # (above N·ε: a column's residual, ~ε‖A‖ against the vectors' ~ε², reaches all N partners;
+        # W3's 10⁴ modes took 2 columns for a pair at 1.3e-12: the bound 1.01e-10 → 1.27e-10, +0.45 s)
+        tol = max(GRAM_TOL, n * EPS)
         cl = np.zeros(n, bool)
-        cl[np.flatnonzero(np.any(gn > GRAM_TOL, axis=1))] = True
+        cl[np.flatnonzero(np.any(gn > tol, axis=1))] = True
         for i in range(gn.shape[1]):
-            cl[np.flatnonzero(gn[:, i] > GRAM_TOL) + i + 1] = True
+            cl[np.flatnonzero(gn[:, i] > tol) + i + 1] = True
         # (a pole mode only where its vector is off an eigenvector by more than rounding: the
         # columns cost O(P·N²) each, 40 ms for W3 --quick's 20-odd pole modes, which gained nothing)
         poor = np.zeros(n, bool)
         poor[pole] = _score((rho, beta, eta, dsum, zeta, n2, n2err), np.flatnonzero(pole)) > SCORE_TOL
         cand = np.flatnonzero((cl & ~is_soft) | poor)
-        most = max(0, int(COLUMN_WORK // max(p * n * n, 1)))
-        if cand.size > most:  # (the enclosures' budget: W3's 10⁴ modes, 0.45 s for 4 columns)
+        most = min(MAX_COLUMNS, max(16, (1 << 22) // max(d.size, 1)))  # (≲ 32 MB of columns)
+        if cand.size > most:  # (the columns share one O(P·N²) pass, then a product each)
             worst = np.max(gn, axis=1)  # (a mode's largest G from the vectors, as either member)
             for i in range(gn.shape[1]):
                 worst[i + 1:] = np.maximum(worst[i + 1:], gn[: n - i - 1, i])

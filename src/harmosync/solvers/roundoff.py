@@ -520,7 +520,10 @@ def _arrow_vectors(a, mu, delta, base, off, vs, d, c, dvs, dd, dc, yg, outp, out
         # ‖x‖² by Sum2 (Ogita, Rump & Oishi: u|s| + γ²Σ|p|, p the rounded squares, each within
         # u of its square; one more rounding to join the two passes): 4u + γ², where the
         # recursive sum's γ_n was 10⁴ε on W3's chain (its G diagonal then ~1e-12 on every mode)
-        n2 = (env[0, k] + acc[0, k]) + (env[8, k] + acc[8, k])
+        n2 = env[0, k] + acc[0, k]
+        corr = env[8, k] + acc[8, k]
+        if math.isfinite(corr):  # (an overflowing sum's correction is inf − inf)
+            n2 += corr
         out[3, k] = n2
         out[4, k] = ((4 * u + g2) * n2) * safe
 
@@ -558,6 +561,8 @@ def arrow_vectors(a, mu, vs, env_d, env_c, d_vs, env_rounding, base=None, off=No
     yg = np.empty((0, 0)) if y is None else np.ascontiguousarray(y, dtype=float)
     if y is not None and yg.shape != (np.size(env_d), b):
         raise ValueError(f"arrow_vectors: y must be (M, b) = ({np.size(env_d)}, {b}), not {yg.shape}")
+    if y is not None and not np.all(np.isfinite(yg)):
+        raise ValueError("arrow_vectors: y must be finite (set a pole's undefined entries first)")
     _ARROW_VECTORS(a, mu, delta, base, off, np.ascontiguousarray(vs, dtype=float),
                    np.ascontiguousarray(env_d, dtype=float), np.ascontiguousarray(env_c, dtype=float),
                    np.ascontiguousarray(d_vs, dtype=float), dd, dc, yg, outp, out)
