@@ -276,6 +276,21 @@ def test_a_resonant_cluster_takes_the_merges_columns_above_the_dense_paths_limit
     assert with_columns <= 1e-2 * without.vector_term(without.t_max)
 
 
+def test_fewer_modes_than_close_pair_neighbours():
+    """Five modes, fewer than NEAR = 8 neighbours on each side (a 3-site chain, two probes): the
+    close pairs' shifts run past the last mode (a slice gn[: n − i − 1] with n − i − 1 < 0 once
+    took rows from the end and failed to broadcast). The bound holds against 40 digits."""
+    net = nw.couple(nw.chain(3, 0.5, 1.0, "fixed"), nw.probes([1.0, 1.1], 0.05, [[1], [3]], [[0.2], [0.2]]))
+    init = st.InitialState(st.product(st.coherent(1.0, 1.0, 0.0), st.squeezed(1.1, 0.5, 0.3, x=0.2)), 0.0)
+    times = [0.0, 7.0, 40.0]
+    sol = dy.solve(net, init, method="chain", t_max=max(times))
+    assert sol.frequencies.size == 5
+    rm, rc = Reference(net, init, observe=[0, 1]).moments(times)
+    m = sol.moments(times)
+    err = max(float(np.abs(m.cov - rc).max()), float(np.abs(m.mean - rm).max()))
+    assert err <= sol.error_bound
+
+
 def test_close_pairs_take_the_merges_own_columns():
     """Two identical probes resonant with a mode of a free chain of 7 (ω = 1.009, at sites 1 and
     4, K = ∓4.2e-9) and two more at ω = 0.782 (review s11's pole 25): the three modes at μ ≈ 1.02

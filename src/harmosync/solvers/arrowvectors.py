@@ -26,7 +26,7 @@ gap form exceeds 1e-12) get G from the vectors themselves. ŷ is formed from the
 (ŷ_j off near a pole), takes ŷ_j at its nearest pole from the normalisation, or 0 (a mode of a
 degenerate cluster that the coupling does not see), whichever vector has the smaller residual
 and norm defect (:func:`_score`; the last kind keeps its own vector where that is nearer), its
-residual in long double (:func:`_pole_data`). Every choice is some vector: the bound holds for
+residual by the same Dot2 passes on the column given (:func:`_pole_data`). Every choice is some vector: the bound holds for
 it; the choice only decides how tight. A close pair whose vectors are not orthogonal
 (|x_kᵀx_l| > GRAM_TOL: ŷ next to a pole amplifies a_k's rounding) takes ŷ from the merges' own
 columns (:meth:`~.arrowhead.ArrowheadModes.columns`), and so does a pole mode where they are
@@ -45,8 +45,8 @@ enter the first-order term only through Δ's component on them, which is of seco
 their coupling (dropped below ε² of their gap by the merges): left out. Costs O(P·N·M) for the
 residuals (Dot2) and O(N²·(P + n)) for the gains, b and g formed BLOCK rows at a time inside
 the gains' pass (:class:`ArrowTerm`; no N × N arrays), two threads above THREADED modes; any
-N (its arrays O(N·P); the close pairs' vectors, the pole modes' long-double residuals and the
-merges' columns in blocks or to a budget).
+N (its arrays O(N·P); the close pairs' vectors and the pole modes' columns in blocks of
+:func:`_block` columns, at most MAX_COLUMNS of the merges' own).
 """
 
 from __future__ import annotations
@@ -74,11 +74,17 @@ SCORE_TOL = 1e-10
 MAX_COLUMNS = 1024
 
 
+def _block(rows: int, least: int = 1) -> int:
+    """Columns of ``rows`` doubles in a block of ≲ 16 MB (at least ``least``): the vectors'
+    environment parts are M long, and N of them could be M × N."""
+    return max(least, (1 << 21) // max(rows, 1))
+
+
 def _pole_fix(a, mu, env_d, env_c, idx, base, off) -> list:
     """Overrides for modes ``idx`` at a pole: ŷ_j (j the nearest pole) from ‖x‖ = 1."""
     d = np.asarray(env_d, float)
     fix = []
-    step = max(1, (1 << 21) // max(d.size, 1))  # (ŷ blocks of ≲ 16 MB)
+    step = _block(d.size)
     for c, k in enumerate(idx):
         if c % step == 0:
             y = yhat(a[:, idx[c:c + step]], base[idx[c:c + step]], env_d, env_c, off=off[idx[c:c + step]])
@@ -99,7 +105,7 @@ def _pole_data(a, mu, vs, env_d, env_c, d_vs, env_rounding, fix, base, off):
     overrides; ŷ from the merges' offsets ``base``, ``off``), residual at μ̃ by the same Dot2
     passes (until session 13 in long double: W3's 124 pole columns took 0.5 s)."""
     b = a.shape[1]
-    step = max(1, (1 << 21) // max(np.size(env_d), 1))  # (ŷ blocks of ≲ 16 MB)
+    step = _block(np.size(env_d))
     if b > step:  # (column by column alike: the blocks' results are the whole's)
         parts = []
         for c0 in range(0, b, step):
@@ -432,12 +438,12 @@ def chain_mode_bound(mu, a, vs, env_d, env_c, env_rounding, *, offsets=None, sof
         # the error), and for pole modes where they are nearer an eigenvector
         gn = np.where(np.isfinite(gnear), gnear, 0.0)
         # (above N·ε: a column's residual, ~ε‖A‖ against the vectors' ~ε², reaches all N partners;
-        # W3's 10⁴ modes took 2 columns for a pair at 1.3e-12: the bound 1.01e-10 → 1.27e-10, +0.45 s)
-        tol = max(GRAM_TOL, n * EPS)
-        cl = np.zeros(n, bool)
-        cl[np.flatnonzero(np.any(gn > tol, axis=1))] = True
+        # W3's 10⁴ modes took 2 columns for a pair between 1e-12 and 2.2e-12: the bound 1.01e-10 →
+        # 1.27e-10, +0.45 s)
+        worst = np.max(gn, axis=1)  # a mode's largest G from the vectors, as either member
         for i in range(gn.shape[1]):
-            cl[np.flatnonzero(gn[:, i] > tol) + i + 1] = True
+            worst[i + 1:] = np.maximum(worst[i + 1:], gn[: max(n - i - 1, 0), i])
+        cl = worst > max(GRAM_TOL, n * EPS)
         # (a pole mode only where its vector is off an eigenvector by more than rounding: the
         # columns cost O(P·N²) each, 40 ms for W3 --quick's 20-odd pole modes, which gained nothing)
         poor = np.zeros(n, bool)
@@ -445,9 +451,6 @@ def chain_mode_bound(mu, a, vs, env_d, env_c, env_rounding, *, offsets=None, sof
         cand = np.flatnonzero((cl & ~is_soft) | poor)
         most = min(MAX_COLUMNS, max(16, (1 << 22) // max(d.size, 1)))  # (≲ 32 MB of columns)
         if cand.size > most:  # (the columns share one O(P·N²) pass, then a product each)
-            worst = np.max(gn, axis=1)  # (a mode's largest G from the vectors, as either member)
-            for i in range(gn.shape[1]):
-                worst[i + 1:] = np.maximum(worst[i + 1:], gn[: n - i - 1, i])
             cand = np.sort(cand[np.argsort(-np.where(cl[cand], worst[cand], 0.0), kind="stable")[:most]])
         if cand.size:
             ycol = merged(cand)
@@ -515,7 +518,7 @@ def _near_gram(a, mu, d, env_c, data, is_soft, pole_idx, fix, base, off) -> None
     gam = 1.01 * (a.shape[0] + d.size + 2) * EPS
     # the vectors as rows, a block of modes at a time (≲ 16 MB: W3's 10⁴ modes had gathered
     # strided columns of an (M, 10³) array, 0.35 s; the whole could be M × N)
-    step = max(NEAR + 1, (1 << 21) // max(a.shape[0] + d.size, 1))
+    step = _block(a.shape[0] + d.size, NEAR + 1)
     for k0 in range(0, n, step):
         sel = (kk >= k0) & (kk < k0 + step)
         if not np.any(sel):
