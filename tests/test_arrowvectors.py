@@ -315,3 +315,77 @@ def test_close_pairs_take_the_merges_own_columns():
     assert np.all(b_ex[off] <= b[off])
     assert np.all(g_ex <= g)
     assert g_ex[off].max() <= 1e-14
+
+
+def _term_data(seed, n, p, spectrum, soft=0):
+    """ArrowTerm data of random per-mode bounds on a spectrum of n modes (ascending μ)."""
+    from harmosync.solvers.arrowvectors import NEAR
+
+    rng = np.random.default_rng(seed)
+    if spectrum == "chain":  # a fixed chain's band with two probe modes inside it
+        mu = np.sort(np.concatenate([0.01 + 4 * np.sin(np.pi * np.arange(1, n - 1) / (2 * n)) ** 2, [1.0, 1.21]]))
+    elif spectrum == "clusters":  # runs of 12 equal or nearly equal eigenvalues (1e-13 or ~δ apart)
+        mu = np.repeat(rng.uniform(0.1, 3.0, n // 12), 12)
+        mu = np.sort(mu + rng.integers(0, 3, mu.size) * np.where(rng.uniform(0, 1, mu.size) < 0.5, 1e-13, 3e-16 * mu))
+        mu = np.concatenate([mu, np.linspace(3.1, 4.0, n - mu.size)])
+    else:  # random, widely graded
+        mu = np.sort(10.0 ** rng.uniform(-3, 1, n))
+    scale = 10.0 ** rng.uniform(-17, -12, (1, n))  # residuals ~ε, some modes far worse
+    aa = np.abs(rng.normal(0, 1, (p, n))) / np.sqrt(n)
+    rho, beta = rng.uniform(0, 1, (p, n)) * scale, rng.uniform(0, 1, (p, n)) * scale
+    nu = 1 + rng.uniform(0, 1e-12, n)
+    eta, dsum, zeta = (rng.uniform(0, 1, n) * scale[0] for _ in range(3))
+    sidx = np.full(n, -1, np.int64)
+    where = rng.choice(n, soft, replace=False)
+    sidx[where] = np.arange(soft)
+    delta = rng.uniform(0, 4e-16, n) * mu * (rng.uniform(0, 1, n) < 0.5)
+    gdiag = rng.uniform(0, 1e-14, n)
+    gnear = np.where(rng.uniform(0, 1, (n, NEAR)) < 0.3, rng.uniform(0, 1e-13, (n, NEAR)), np.inf)
+    spb = sg = np.zeros((1, 1))
+    if soft:
+        x = rng.uniform(0, 1e-13, (soft, soft))
+        spb, sg = x + x.T, (x * 0.5 + x.T * 0.5)
+    nue = np.minimum(nu, rng.uniform(0, 1, n))
+    data = tuple(np.ascontiguousarray(z) for z in (aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag,
+                                                      gnear, spb, sg, nue))
+    return data, np.sqrt(mu)
+
+
+@pytest.mark.parametrize("spectrum", ["chain", "clusters", "graded"])
+@pytest.mark.parametrize("soft", [0, 3])
+def test_far_pairs_by_blocks_enclose_every_pair(monkeypatch, spectrum, soft):
+    """The gains' pass above FAR_FROM modes (the pairs more than WINDOW apart by index blocks,
+    each block's F and 1/gap at its member nearest the mode) against every pair one by one:
+    Σ_k |u_ak|(B ∘ F + (G/2)(h_k + h_l))_kl ≥ the pairs' own sums, entry by entry (means and
+    covariance, soft modes' rows and columns included), and on a chain's spectrum within 2×.
+    An infinite datum gives ∞, not NaN (review s14: 0·∞ in the blocks' sums)."""
+    import harmosync.solvers.arrowvectors as av
+
+    n, p = 300, 2
+    data, w = _term_data(7, n, p, spectrum, soft)
+    u = np.abs(np.random.default_rng(8).normal(0, 1, (3, n))) / np.sqrt(n)
+    term = av.ArrowTerm(data, None, bool(soft))
+    for t in (3.0, 2000.0):
+        hs = np.minimum(t, 1 / w)
+        for means in (True, False):
+            out = {}
+            for far in (True, False):
+                monkeypatch.setattr(av, "FAR_FROM", 0 if far else 10**9)
+                gx, gp = np.zeros((6, n)), np.zeros((6, n))
+                term.raw_gains(w, hs, u, t, means, gx, gp)
+                out[far] = np.concatenate([gx, gp])
+            exact, blocks = out[False], out[True]
+            assert np.all(exact > 0)
+            # (up to the sums' order: _row_gains raises both by 1 + 4Nε for it; review s14 saw
+            # 1 − 3.2e-13 at N = 5000, a soft mode's far column added after its window)
+            assert np.all(blocks >= exact * (1 - 4 * n * np.finfo(float).eps)), np.min(blocks / exact)
+            if spectrum == "chain":
+                assert np.sum(blocks) <= 2 * np.sum(exact)
+    bad = list(data)
+    bad[4] = data[4].copy()
+    bad[4][100] = np.inf  # η of one mode, whose readout entries are 0
+    u[:, 100] = 0.0
+    monkeypatch.setattr(av, "FAR_FROM", 0)
+    gx, gp = np.zeros((6, n)), np.zeros((6, n))
+    av.ArrowTerm(tuple(bad), None, bool(soft)).raw_gains(w, np.minimum(2.0, 1 / w), u, 2.0, True, gx, gp)
+    assert not np.any(np.isnan(gx)) and not np.any(np.isnan(gp)) and np.any(np.isinf(gx))

@@ -98,13 +98,43 @@ def _runtime_only_refresh() -> None:
     ctx.refresh = refresh
 
 
+def fma(a: float, b: float, c: float) -> float:
+    """a·b + c rounded once (IEEE 754 fusedMultiplyAdd), for kernels: name it in a kernel's
+    ``calls`` and the kernel calls LLVM's llvm.fma (one instruction where the CPU has FMA, a
+    correctly rounded library call where not); in plain Python, exactly through fractions. Its
+    use: TwoProduct, p = fl(ab), e = fma(a, b, −p) = ab − p exactly (Dekker's split needs 17
+    flops and |ab| < 2^996)."""
+    from fractions import Fraction
+
+    return float(Fraction(a) * Fraction(b) + Fraction(c))
+
+
+_FMA = None
+
+
+def _fma_intrinsic():
+    """:func:`fma` as a numba intrinsic (built on first use: numba is not imported with harmosync)."""
+    global _FMA
+    if _FMA is None:
+        from numba.core import types
+        from numba.extending import intrinsic
+
+        @intrinsic
+        def fused(typingctx, a, b, c):
+            sig = types.float64(types.float64, types.float64, types.float64)
+            return sig, lambda context, builder, signature, args: builder.fma(*args)
+
+        _FMA = fused
+    return _FMA
+
+
 def kernel(fn, signature: str, *, reads=(), calls=()):
     """A callable that compiles ``fn`` (a module-level function of plain loops) for
     ``signature`` on its first call. ``reads``: positions of the array arguments ``fn`` only
     reads; they are typed read-only, so that read-only arrays (a stored result's, a cached
     state's) are accepted as well as writable ones. ``calls``: names of other module-level
     functions that ``fn`` calls; they are compiled first and rebound in ``fn``'s module, so
-    that ``fn`` calls the compiled ones."""
+    that ``fn`` calls the compiled ones (:func:`fma`: LLVM's)."""
     compiled = None
 
     def load():
@@ -120,7 +150,9 @@ def kernel(fn, signature: str, *, reads=(), calls=()):
 
                     env = fn.__globals__
                     for name in calls:
-                        if not hasattr(env[name], "py_func"):
+                        if env[name] is fma or env[name] is _FMA:
+                            env[name] = _fma_intrinsic()
+                        elif not hasattr(env[name], "py_func"):
                             env[name] = njit(**OPTIONS)(env[name])
                     args, result = normalize_signature(signature)
                     args = tuple(a.copy(readonly=True) if i in reads else a for i, a in enumerate(args))

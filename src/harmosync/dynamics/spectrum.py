@@ -779,8 +779,8 @@ def _row_gains(b, g, w, u, t: float, rows=None, *, term=None, means: bool = True
     gx, gp = np.zeros((2 * n, m)), np.zeros((2 * n, m))  # rows: x of each observed row, then p
     w = np.ascontiguousarray(w, float)
     if term is None:
-        _GAINS(np.ascontiguousarray(b), np.ascontiguousarray(g), 0, w, np.minimum(t, 1 / w), np.ascontiguousarray(u),
-               float(t), gx, gp)
+        _GAINS(np.ascontiguousarray(b), np.ascontiguousarray(g), 0, 0, -1, np.zeros(0, np.int64), w,
+               np.minimum(t, 1 / w), np.ascontiguousarray(u), float(t), gx, gp)
     else:
         term.raw_gains(w, np.minimum(t, 1 / w), np.ascontiguousarray(u), t, means, gx, gp)
     scale = 1 + 4 * m * np.finfo(float).eps  # the sums' roundoff (non-negative terms)

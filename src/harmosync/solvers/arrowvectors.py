@@ -43,8 +43,9 @@ bounds their difference from W·ŷ_k (W the chain's exact mode rows), charged as
 the readout. Modes that no probe and no observed oscillator sees (left out of the solution)
 enter the first-order term only through Δ's component on them, which is of second order in
 their coupling (dropped below ε² of their gap by the merges): left out. Costs O(P·N·M) for the
-residuals (Dot2) and O(N²·(P + n)) for the gains, b and g formed BLOCK rows at a time inside
-the gains' pass (:class:`ArrowTerm`; no N × N arrays), two threads above THREADED modes; any
+residuals (Dot2), two threads above THREADED modes, and O(N log N·(P + n)) for the gains
+(:meth:`ArrowTerm.raw_gains`: the pairs within WINDOW one by one, the farther ones by index
+blocks, :func:`_far`; below FAR_FROM modes every pair, O(N²·(P + n))); no N × N arrays; any
 N (its arrays O(N·P); the close pairs' vectors and the pole modes' columns in blocks of
 :func:`_block` columns, at most MAX_COLUMNS of the merges' own).
 """
@@ -130,10 +131,10 @@ _U = 2.0 ** -53
 _SAFE = 1 + 64 * _U
 
 
-def _rows(aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb, sg, nue, k0, k1, bm, bc, g):
-    """Rows k0..k1 − 1 of b for the means (``bm``), b for the covariance (``bc``) and g, each
-    (k1 − k0, N), from the per-mode data (module docstring; residuals at μ̃ + δ, |δ| = ``delta``;
-    arrays (P, N)); the soft modes' pairs (``sidx`` ≥ 0 on both) from their blocks ``spb``,
+def _rows(aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb, sg, nue, k0, k1, c0, c1, bm, bc, g):
+    """Rows k0..k1 − 1, columns c0..c1 − 1 of b for the means (``bm``), b for the covariance
+    (``bc``) and g, each (k1 − k0, c1 − c0), from the per-mode data (module docstring;
+    residuals at μ̃ + δ, |δ| = ``delta``; arrays (P, N)); the soft modes' pairs (``sidx`` ≥ 0 on both) from their blocks ``spb``,
     ``sg``, and every pair with a soft mode 0 in the covariance (vector_roundoff's there, as on
     the dense path); ``gnear`` (N, NEAR): G of close pairs from the vectors (∞: none). In passes
     over l that vectorise; the soft modes, the close pairs and the diagonal after. ``nue``:
@@ -144,10 +145,10 @@ def _rows(aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb
     p, n = aa.shape
     near = gnear.shape[1]
     anysoft = False
-    sqd = np.empty(n)  # √D: |ŷ_k|ᵀδd|ŷ_l| ≤ √(D_k D_l) (Cauchy–Schwarz)
-    for l in range(n):
+    sqd = np.empty(n)  # √D: |ŷ_k|ᵀδd|ŷ_l| ≤ √(D_k D_l) (Cauchy–Schwarz), on the rows and columns asked
+    for l in range(min(c0, k0), max(c1, k1)):
         sqd[l] = np.sqrt(dsum[l])
-    for l in range(n):
+    for l in range(c0, c1):
         if sidx[l] >= 0:
             anysoft = True
     for k in range(k0, k1):
@@ -155,39 +156,40 @@ def _rows(aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb
         sk = sidx[k]
         nk, ek, dk, zk, mk, ck, yk = nu[k], eta[k], dsum[k], zeta[k], mu[k], delta[k], nue[k]
         # bc ← |a_k|ᵀρ_l + ν_kη_l + |a_l|ᵀρ_k + ν_lη_k; bm ← δA's part (stiff pairs)
-        for l in range(n):
-            bc[r, l] = yk * eta[l] + ek * nue[l]
-            bm[r, l] = sqd[k] * sqd[l]
+        for l in range(c0, c1):
+            bc[r, l - c0] = yk * eta[l] + ek * nue[l]
+            bm[r, l - c0] = sqd[k] * sqd[l]
         for i in range(p):
             aki, rki, bki = aa[i, k], rho[i, k], beta[i, k]
-            for l in range(n):
-                bc[r, l] += aki * rho[i, l] + rki * aa[i, l]
-                bm[r, l] += aki * beta[i, l] + bki * aa[i, l]
-        for l in range(n):  # g ← G's gap form (or ν_kν_l), bm ← B without G's part
-            num = bc[r, l]
+            for l in range(c0, c1):
+                bc[r, l - c0] += aki * rho[i, l] + rki * aa[i, l]
+                bm[r, l - c0] += aki * beta[i, l] + bki * aa[i, l]
+        for l in range(c0, c1):  # g ← G's gap form (or ν_kν_l), bm ← B without G's part
+            num = bc[r, l - c0]
             gg = nu[l] * nk
             gap = abs(mk - mu[l]) * (1 - u) - (ck + delta[l]) * (1 + u)
             q = num / gap if gap > 0 else gg
-            g[r, l] = min(gg, q)
-            bm[r, l] += 0.5 * num
-        for l in range(max(0, k - near), min(n, k + near + 1)):  # close pairs: G from the vectors
+            g[r, l - c0] = min(gg, q)
+            bm[r, l - c0] += 0.5 * num
+        for l in range(max(c0, k - near), min(c1, k + near + 1)):  # close pairs: G from the vectors
             if l > k:
-                g[r, l] = min(g[r, l], gnear[k, l - k - 1])
+                g[r, l - c0] = min(g[r, l - c0], gnear[k, l - k - 1])
             elif l < k:
-                g[r, l] = min(g[r, l], gnear[l, k - l - 1])
-        for l in range(n):
-            bb = (bm[r, l] + 0.5 * g[r, l] * (ck + delta[l])) * safe
-            bm[r, l] = bb
-            bc[r, l] = bb
-            g[r, l] *= safe
-        bm[r, k], bc[r, k], g[r, k] = 0.0, 0.0, gdiag[k] * safe
+                g[r, l - c0] = min(g[r, l - c0], gnear[l, k - l - 1])
+        for l in range(c0, c1):
+            bb = (bm[r, l - c0] + 0.5 * g[r, l - c0] * (ck + delta[l])) * safe
+            bm[r, l - c0] = bb
+            bc[r, l - c0] = bb
+            g[r, l - c0] *= safe
+        if c0 <= k < c1:
+            bm[r, k - c0], bc[r, k - c0], g[r, k - c0] = 0.0, 0.0, gdiag[k] * safe
         if sk >= 0 or anysoft:  # the soft modes' pairs
-            for l in range(n):
+            for l in range(c0, c1):
                 sl = sidx[l]
                 if l == k or (sk < 0 and sl < 0):
                     continue
                 if sk >= 0 and sl >= 0:
-                    bm[r, l], bc[r, l], g[r, l] = spb[sk, sl], 0.0, sg[sk, sl]
+                    bm[r, l - c0], bc[r, l - c0], g[r, l - c0] = spb[sk, sl], 0.0, sg[sk, sl]
                     continue
                 num = nk * eta[l] + ek * nu[l] + nk * zeta[l] + nu[l] * zk
                 for i in range(p):
@@ -197,54 +199,259 @@ def _rows(aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb
                 gap = abs(mk - mu[l]) * (1 - u) - (ck + delta[l]) * (1 + u)
                 if gap > 0 and num < gg * gap:
                     gg = num / gap
-                bm[r, l] = (0.5 * (num - da) + da + 0.5 * gg * (ck + delta[l])) * safe
-                bc[r, l] = 0.0  # (vector_roundoff's in the covariance, as on the dense path)
-                g[r, l] = gg * safe
+                bm[r, l - c0] = (0.5 * (num - da) + da + 0.5 * gg * (ck + delta[l])) * safe
+                bc[r, l - c0] = 0.0  # (vector_roundoff's in the covariance, as on the dense path)
+                g[r, l - c0] = gg * safe
 
 
 _DATA = ("float64[:, ::1], float64[:, ::1], float64[:, ::1], float64[::1], float64[::1], float64[::1], "
          "float64[::1], int64[::1], float64[::1], float64[::1], float64[::1], float64[:, ::1], float64[:, ::1], "
          "float64[:, ::1], float64[::1]")
-_ROWS = kernel(_rows, f"void({_DATA}, int64, int64, float64[:, ::1], float64[:, ::1], float64[:, ::1])",
+_ROWS = kernel(_rows, f"void({_DATA}, int64, int64, int64, int64, float64[:, ::1], float64[:, ::1], float64[:, ::1])",
                reads=tuple(range(15)))
 
 
-def _gains(b, g, k0, w, hs, u, t, gx, gp):
+def _gains(b, g, k0, c0, win, skip, w, hs, u, t, gx, gp):
     """gx, gp += Σ_k |u_k| ⊗ (B ∘ F + (G/2)(h_k + h_l))_k· over the rows k = k0.. of ``b`` ≥ |B| and
-    ``g`` ≥ |G| given as (B, N) blocks (all N rows for a dense eigh's, spectrum._row_gains; 32 at a
-    time for the chain path's, :func:`_rows`), for f_c (gx x rows, gp p rows), f_s (gp x rows),
-    f_k (gx p rows); F as spectrum.propagator_divided_differences (gap 0: far = +∞), B's diagonal
-    left out (the eigenvalues' errors), h = 1, ``hs`` = min(t, 1/w), w."""
+    ``g`` ≥ |G| given as (B, C) blocks of the columns c0.. (all N rows and columns for a dense
+    eigh's, spectrum._row_gains; BLOCK at a time for the chain path's, :func:`_rows`), for f_c (gx
+    x rows, gp p rows), f_s (gp x rows), f_k (gx p rows); F as
+    spectrum.propagator_divided_differences (gap 0: far = +∞), B's diagonal left out (the
+    eigenvalues' errors), h = 1, ``hs`` = min(t, 1/w), w. ``win`` ≥ 0: only the columns within
+    ``win`` of the row, and not the rows where ``skip`` ≥ 0 (:meth:`ArrowTerm.raw_gains`' window)."""
     n, m = u.shape
-    cc, cs, ck = np.empty(m), np.empty(m), np.empty(m)
+    width = b.shape[1]
+    cc, cs, ck = np.empty(width), np.empty(width), np.empty(width)
     for r in range(b.shape[0]):
         k = k0 + r
+        l0, l1 = c0, c0 + width
+        if win >= 0:
+            if skip[k] >= 0:
+                continue
+            l0, l1 = max(l0, k - win), min(l1, k + win + 1, m)
         wk, hk = w[k], hs[k]
-        for l in range(m):
-            bb = b[r, l] if l != k else 0.0
+        for l in range(l0, l1):
+            c = l - c0
+            bb = b[r, c] if l != k else 0.0
             wl = w[l]
             s = wk + wl
             gap = abs(wk - wl) * s
             lo, hi = min(wk, wl), max(wk, wl)
-            gg = 0.5 * g[r, l]
-            cc[l] = bb * min(t / s, 2.0 / gap) + gg * 2.0
-            cs[l] = bb * min(2.0 * t / (lo * s), (hk + hs[l]) / gap) + gg * (hk + hs[l])
-            ck[l] = bb * min((1.0 + hi * t) / s, s / gap) + gg * s
+            gg = 0.5 * g[r, c]
+            cc[c] = bb * min(t / s, 2.0 / gap) + gg * 2.0
+            cs[c] = bb * min(2.0 * t / (lo * s), (hk + hs[l]) / gap) + gg * (hk + hs[l])
+            ck[c] = bb * min((1.0 + hi * t) / s, s / gap) + gg * s
         for a in range(n):
             ua = u[a, k]
             if ua == 0.0:
                 continue
-            for l in range(m):
-                gx[a, l] += ua * cc[l]
-                gp[a, l] += ua * cs[l]
-                gx[n + a, l] += ua * ck[l]
-                gp[n + a, l] += ua * cc[l]
+            for l in range(l0, l1):
+                c = l - c0
+                gx[a, l] += ua * cc[c]
+                gp[a, l] += ua * cs[c]
+                gx[n + a, l] += ua * ck[c]
+                gp[n + a, l] += ua * cc[c]
 
 
-_GAINS = kernel(_gains, "void(float64[:, ::1], float64[:, ::1], int64, float64[::1], float64[::1], float64[:, ::1], "
-                        "float64, float64[:, ::1], float64[:, ::1])", reads=(0, 1, 3, 4, 5))
+_GAINS = kernel(_gains, "void(float64[:, ::1], float64[:, ::1], int64, int64, int64, int64[::1], float64[::1], "
+                        "float64[::1], float64[:, ::1], float64, float64[:, ::1], float64[:, ::1])",
+                reads=(0, 1, 5, 6, 7, 8))
+
+
 #: rows of b and g formed at a time in the gains' pass
 BLOCK = 32
+#: pairs up to WINDOW apart are formed one by one (:func:`_rows`; the close pairs' G from the
+#: vectors among them); farther ones by blocks (:func:`_far`)
+WINDOW = NEAR
+#: rows whose pairs within WINDOW are formed at a time
+BAND = 16
+#: a block of modes is taken whole where its farthest member's gap to the mode is ≤ SPREAD × its nearest's
+SPREAD = 2.0
+#: modes from which the gains' pass takes the far pairs by blocks (fewer: every pair one by one)
+FAR_FROM = 128
+
+
+def _node_sums(u, alpha, sidx, dabs, start, sums, dmax):
+    """Sums over the index blocks (level s: blocks of 2^s modes, block j at start[s] + j) of
+    |u_ak|α_c(k) (``sums`` (blocks, n, C); the soft modes' 0: their pairs go one by one), and each
+    block's largest |δ| (``dmax``)."""
+    n, m = u.shape
+    nc = alpha.shape[0]
+    for k in range(m):
+        dmax[k] = dabs[k]
+        for a in range(n):
+            for c in range(nc):  # (u = 0 or a soft mode: 0, as :func:`_gains` skips them; no 0·∞)
+                sums[k, a, c] = 0.0 if sidx[k] >= 0 or u[a, k] == 0.0 else u[a, k] * alpha[c, k]
+    for s in range(1, start.size - 1):
+        prev, cnt = start[s - 1], start[s] - start[s - 1]
+        for j in range(start[s + 1] - start[s]):
+            dst, src = start[s] + j, prev + 2 * j
+            two = 2 * j + 1 < cnt
+            dmax[dst] = max(dmax[src], dmax[src + 1]) if two else dmax[src]
+            for a in range(n):
+                for c in range(nc):
+                    sums[dst, a, c] = sums[src, a, c] + sums[src + 1, a, c] if two else sums[src, a, c]
+
+
+def _far(sums, dmax, start, beta, cn, cb, nu, w, hs, mu, dabs, sidx, t, win, a0, nall, gx, gp):
+    """gx, gp += the terms of :func:`_gains` for the pairs more than ``win`` apart, neither a soft
+    mode, for the readout rows a0.. (``sums``: :func:`_node_sums` of those rows), by blocks K of
+    modes on one side of l (ascending w and μ): B_kl and G_kl are sums of products α_c(k)β_c(l)
+    (``beta``: the first ``cn`` make the residuals' part of G's numerator, the next ``cb`` the
+    δA part of B, then ν_kν_l and ν_kδ_kν_l), so Σ_(k∈K)|u_ak|(·) is exact through the block's
+    sums (Σ_k |u_ak|g_klδ_k ≤ min(max δ·Σ|u|g, ν_l Σ_k |u_ak|ν_kδ_k): g ≤ ν_kν_l), and
+    every F and 1/gap is largest at the member nearest l (μ_k − μ_l of one sign, |μ_k − μ_l|
+    growing with the distance): taken there for the whole block, which a block is split until
+    its farthest gap is within SPREAD of its nearest (O(log N) blocks per mode for a chain's
+    spectrum, against N pairs one by one)."""
+    n = sums.shape[1]
+    m = w.size
+    nc = beta.shape[0]
+    levels = start.size - 1
+    u = _U
+    sf = 1 + (4 * levels + 2 * nc + 64) * u  # the blocks' sums, the products, the F bounds
+    stk = np.empty((4 * levels + 16, 2), np.int64)
+    for l in range(m):
+        if sidx[l] >= 0:
+            continue
+        wl, hl, ml, dl = w[l], hs[l], mu[l], dabs[l]
+        for side in range(2):
+            lo, hi = (l + win + 1, m) if side == 0 else (0, l - win)
+            top = 0
+            p = lo
+            while p < hi:  # [lo, hi) as aligned blocks, the largest that fit
+                s = 0
+                while s + 1 < levels and ((p >> (s + 1)) << (s + 1)) == p and p + (1 << (s + 1)) <= hi:
+                    s += 1
+                stk[top, 0], stk[top, 1] = s, p >> s
+                top += 1
+                p += 1 << s
+            while top > 0:
+                top -= 1
+                s, j = stk[top, 0], stk[top, 1]
+                k0 = j << s
+                k1 = min(k0 + (1 << s), m)
+                kn, kf = (k0, k1 - 1) if side == 0 else (k1 - 1, k0)
+                wn = w[kn]
+                gn = abs(wn - wl) * (wn + wl)
+                if s > 0:
+                    wf = w[kf]
+                    if not abs(wf - wl) * (wf + wl) <= SPREAD * gn:  # (gn = 0 too): its halves
+                        stk[top, 0], stk[top, 1] = s - 1, 2 * j
+                        top += 1
+                        if ((2 * j + 1) << (s - 1)) < m:
+                            stk[top, 0], stk[top, 1] = s - 1, 2 * j + 1
+                            top += 1
+                        continue
+                node = start[s] + j
+                wmin, wmax = w[k0], w[k1 - 1]
+                smin = (wl + wmin) * (1 - u)
+                smax = (wl + wmax) * (1 + u)
+                hk = hs[k0]  # (h = min(t, 1/w): largest at the smallest w)
+                # (by reciprocals: 3 divisions a block, not 7; their roundings are in sf)
+                rs = 1.0 / smin
+                fc = t * rs
+                fs = 2.0 * t * rs / min(wl, wmin)
+                fk = (1.0 + max(wl, wmax) * t) * rs
+                gw = gn * (1 - 4 * u)
+                if gw > 0:
+                    rg = 1.0 / gw
+                    fc = min(fc, 2.0 * rg)
+                    fs = min(fs, (hk + hl) * rg)
+                    fk = min(fk, (wn + wl) * (1 + 2 * u) * rg)  # (s/gap = 1/|w_k − w_l| = (w_k + w_l)/gap)
+                fc, fs, fk = fc * sf, fs * sf, fk * sf
+                dk = dmax[node]
+                gm = abs(mu[kn] - ml) * (1 - u) - (dk + dl) * (1 + u)
+                rm = 1.0 / gm if gm > 0 else 0.0
+                for a in range(n):
+                    num = 0.0
+                    for c in range(cn):
+                        num += beta[c, l] * sums[node, a, c]
+                    b0 = 0.0
+                    for c in range(cn, cn + cb):
+                        b0 += beta[c, l] * sums[node, a, c]
+                    g = nu[l] * sums[node, a, nc - 2]  # Σ min(ν_kν_l, num/gap) ≤ either sum
+                    if gm > 0 and num * rm < g:
+                        g = num * rm
+                    bb = (b0 + 0.5 * num + 0.5 * (min(g * dk, nu[l] * sums[node, a, nc - 1]) + g * dl)) * sf
+                    g *= sf
+                    gx[a0 + a, l] += bb * fc + g
+                    gp[a0 + a, l] += bb * fs + 0.5 * g * (hk + hl)
+                    gx[nall + a0 + a, l] += bb * fk + 0.5 * g * smax
+                    gp[nall + a0 + a, l] += bb * fc + g
+
+
+def _gather(b, g, s, win, sidx, w, hs, u, t, gx, gp):
+    """gx, gp[:, s] += :func:`_gains`' terms of the pairs (k, s) more than ``win`` apart, k not a
+    soft mode, from the row s of b and g (``b``, ``g`` (1, N); B, G and F are symmetric): the
+    far pairs of a soft mode s as the target."""
+    n = u.shape[0]
+    ws, h = w[s], hs[s]
+    for k in range(w.size):
+        if abs(k - s) <= win or sidx[k] >= 0:
+            continue
+        wk = w[k]
+        sm = wk + ws
+        gap = abs(wk - ws) * sm
+        lo, hi = min(wk, ws), max(wk, ws)
+        bb, gg = b[0, k], 0.5 * g[0, k]
+        cc = bb * min(t / sm, 2.0 / gap) + gg * 2.0
+        cs = bb * min(2.0 * t / (lo * sm), (hs[k] + h) / gap) + gg * (hs[k] + h)
+        ck = bb * min((1.0 + hi * t) / sm, sm / gap) + gg * sm
+        for a in range(n):
+            ua = u[a, k]
+            gx[a, s] += ua * cc
+            gp[a, s] += ua * cs
+            gx[n + a, s] += ua * ck
+            gp[n + a, s] += ua * cc
+
+
+def _levels(m: int) -> np.ndarray:
+    """start[s]: the first block of level s among :func:`_node_sums`' blocks (blocks of 2^s modes,
+    down to one block), and the count at the end."""
+    start, cnt = [0], m
+    while True:
+        start.append(start[-1] + cnt)
+        if cnt == 1:
+            return np.array(start, np.int64)
+        cnt = (cnt + 1) // 2
+
+
+def _window(aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb, sg, nue, means, win, w, hs, u,
+            t, alpha, betas, cn, cb, start, step, gx, gp):
+    """:meth:`ArrowTerm.raw_gains` from FAR_FROM modes on: the pairs within ``win`` row by row
+    (:func:`_rows`, :func:`_gains`), a soft mode's whole row and its far column (:func:`_gather`),
+    the rest by blocks (:func:`_node_sums`, :func:`_far`; ``alpha``, ``betas``: their factors,
+    ``step`` readout rows at a time)."""
+    n = mu.size
+    nr = u.shape[0]
+    for k0 in range(0, n, BAND):  # (BAND rows at a time: a row's window alone did not vectorise)
+        k1 = min(n, k0 + BAND)
+        c0, c1 = max(0, k0 - win), min(n, k1 + win)
+        bm, bc, g = np.empty((k1 - k0, c1 - c0)), np.empty((k1 - k0, c1 - c0)), np.empty((k1 - k0, c1 - c0))
+        _rows(aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb, sg, nue, k0, k1, c0, c1,
+              bm, bc, g)
+        _gains(bm if means else bc, g, k0, c0, win, sidx, w, hs, u, t, gx, gp)
+    fm, fc, fg = np.empty((1, n)), np.empty((1, n)), np.empty((1, n))
+    for k in range(n):
+        if sidx[k] < 0:
+            continue
+        _rows(aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb, sg, nue, k, k + 1, 0, n,
+              fm, fc, fg)
+        _gains(fm if means else fc, fg, k, 0, -1, sidx, w, hs, u, t, gx, gp)
+        _gather(fm if means else fc, fg, k, win, sidx, w, hs, u, t, gx, gp)
+    dmax = np.empty(start[-1])
+    for r0 in range(0, nr, step):
+        r1 = min(nr, r0 + step)
+        sums = np.empty((start[-1], r1 - r0, alpha.shape[0]))
+        _node_sums(u[r0:r1], alpha, sidx, delta, start, sums, dmax)
+        _far(sums, dmax, start, betas, cn, cb, nu, w, hs, mu, delta, sidx, t, win, r0, nr, gx, gp)
+
+
+_WINDOW = kernel(_window, f"void({_DATA}, boolean, int64, float64[::1], float64[::1], float64[:, ::1], float64, "
+                          "float64[:, ::1], float64[:, ::1], int64, int64, int64[::1], int64, float64[:, ::1], "
+                          "float64[:, ::1])", reads=tuple(range(15)) + (17, 18, 19, 21, 22, 25),
+                 calls=("_rows", "_gains", "_gather", "_node_sums", "_far"))
 
 
 @dataclass(frozen=True)
@@ -271,11 +478,18 @@ class ArrowTerm:
         return np.vstack([np.atleast_2d(a), y])
 
     def raw_gains(self, w, hs, u, t: float, means: bool, gx, gp) -> None:
-        """gx, gp += :func:`_gains`' sums for these b (the means' or the covariance's) and g,
-        formed BLOCK rows at a time (:func:`_rows`), no N × N arrays (:func:`_split`'s two
-        threads each take half of the rows k; the sums' roundoff bound holds in any order)."""
+        """gx, gp += :func:`_gains`' sums for these b (the means' or the covariance's) and g, no
+        N × N arrays: from FAR_FROM modes on (w and μ ascending) the pairs within WINDOW formed
+        BLOCK rows at a time (:func:`_rows`), the farther ones by blocks (:func:`_far`), the soft
+        modes' whole rows and columns one by one (:func:`_gather`); below, every pair by rows
+        (:func:`_split`'s two threads each take half of the rows k; the sums' roundoff bound
+        holds in any order)."""
         n = w.size
         t = float(t)
+        mu, sidx = self.data[8], self.data[7]
+        if n >= FAR_FROM and np.all(np.diff(w) >= 0) and np.all(np.diff(mu) >= 0):
+            self._windowed(w, hs, u, t, means, gx, gp)
+            return
 
         second = np.zeros_like(gx), np.zeros_like(gp)  # (the second thread's half of the sums)
 
@@ -285,18 +499,33 @@ class ArrowTerm:
             bm, bc, g = np.empty((rows, n)), np.empty((rows, n)), np.empty((rows, n))
             for a in range(k0, k1, BLOCK):
                 z = min(a + BLOCK, k1) - a
-                _ROWS(*self.data, a, a + z, bm[:z], bc[:z], g[:z])
-                _GAINS(bm[:z] if means else bc[:z], g[:z], a, w, hs, u, t, ox, op)
+                _ROWS(*self.data, a, a + z, 0, n, bm[:z], bc[:z], g[:z])
+                _GAINS(bm[:z] if means else bc[:z], g[:z], a, 0, -1, sidx, w, hs, u, t, ox, op)
 
         _split(n, work)
         gx += second[0]
         gp += second[1]
 
+    def _windowed(self, w, hs, u, t, means, gx, gp) -> None:
+        """:meth:`raw_gains` from FAR_FROM modes on (:func:`_window`)."""
+        data = self.data
+        aa, rho, beta, nu, eta, dsum = data[:6]
+        sqd = np.sqrt(dsum)
+        # B's and G's numerators as Σ_c α_c(k)β_c(l) (:func:`_rows`): the residuals' part, δA's, ν_kν_l
+        alpha = np.vstack([data[14], eta, aa, rho, sqd, aa, beta, nu, nu * data[9]])
+        betas = np.vstack([eta, data[14], rho, aa, sqd, beta, aa, nu, nu])
+        p = aa.shape[0]
+        start = _levels(w.size)
+        step = max(1, (1 << 22) // (int(start[-1]) * alpha.shape[0]))  # (the blocks' sums ≲ 32 MB)
+        _WINDOW(*data, bool(means), WINDOW, w, hs, u, t, alpha, betas, 2 * p + 2, 2 * p + 1, start, step, gx, gp)
+        for x in (gx, gp):  # (an infinite datum times a 0 of the other side: unbounded, not NaN)
+            x[np.isnan(x)] = np.inf
+
     def matrices(self) -> tuple:
         """(b for the covariance, g, b for the means), each (N, N) (tests; small N)."""
         n = self.data[8].size
         b, bc, g = np.empty((n, n)), np.empty((n, n)), np.empty((n, n))
-        _ROWS(*self.data, 0, n, b, bc, g)
+        _ROWS(*self.data, 0, n, 0, n, b, bc, g)
         return bc, g, b
 
 
@@ -350,7 +579,8 @@ def chain_mode_bound(mu, a, vs, env_d, env_c, env_rounding, *, offsets=None, sof
     pos = np.clip(np.searchsorted(ds, mu), 1, ds.size) - 1
     lo, hi = ds[pos], ds[np.minimum(pos + 1, ds.size - 1)]
     nearest = np.where(np.abs(mu - lo) <= np.abs(mu - hi), lo, hi)
-    pole = ((off == 0) & np.isin(base, d)) | ((np.abs(mu - nearest) <= 8 * EPS * np.abs(mu)) & (base != nearest))
+    at = ds[np.minimum(np.searchsorted(ds, base), ds.size - 1)] == base  # (np.isin, 5× faster)
+    pole = ((off == 0) & at) | ((np.abs(mu - nearest) <= 8 * EPS * np.abs(mu)) & (base != nearest))
     pole = (pole | ~np.any(a != 0, axis=0)) & ~is_soft
     stiff = np.flatnonzero(~is_soft & ~pole)
     def residuals(k0, k1):
@@ -491,6 +721,28 @@ def _env_norms(a, n2, n2err, nu, soft_idx) -> np.ndarray:
     return np.ascontiguousarray(out)
 
 
+def _near_pairs(aa, rho, nu, eta, mu, soft, sel):
+    """The close stiff pairs (k, k + 1 + i), i < ``sel``'s width, whose G's gap form exceeds
+    NEAR_G (roughly: a filter only; NaN too) into ``sel``."""
+    p, n = aa.shape
+    for k in range(n):
+        if soft[k]:
+            continue
+        for i in range(min(sel.shape[1], n - 1 - k)):
+            l = k + 1 + i
+            if soft[l]:
+                continue
+            num = aa[0, k] * rho[0, l] + aa[0, l] * rho[0, k]  # (in the order the numpy form had)
+            for r in range(1, p):
+                num = num + (aa[r, k] * rho[r, l] + aa[r, l] * rho[r, k])
+            num = num + nu[k] * eta[l] + nu[l] * eta[k]
+            sel[k, i] = not num <= NEAR_G * abs(mu[k] - mu[l])
+
+
+_NEAR_PAIRS = kernel(_near_pairs, "void(float64[:, ::1], float64[:, ::1], float64[::1], float64[::1], float64[::1], "
+                                  "boolean[::1], boolean[:, ::1])", reads=(0, 1, 2, 3, 4, 5))
+
+
 def _near_gram(a, mu, d, env_c, data, is_soft, pole_idx, fix, base, off) -> None:
     """G of close stiff pairs (up to NEAR apart, gap form above NEAR_G) from the vectors,
     |x_kᵀx_l| ≤ |fl(x_kᵀx_l)| + γ_(N+2)|x_k|ᵀ|x_l|, into ``data``'s gnear where smaller."""
@@ -499,16 +751,8 @@ def _near_gram(a, mu, d, env_c, data, is_soft, pole_idx, fix, base, off) -> None
     s = min(NEAR, n - 1)
     if s < 1:
         return
-    # which pairs: G's gap form, roughly (a filter only), for the s shifts at once
-    k = np.arange(n)[:, None]
-    l = np.minimum(k + np.arange(1, s + 1)[None, :], n - 1)
-    num = aa[0][:, None] * rho[0][l] + aa[0][l] * rho[0][:, None]
-    for i in range(1, aa.shape[0]):
-        num = num + (aa[i][:, None] * rho[i][l] + aa[i][l] * rho[i][:, None])
-    num = num + nu[:, None] * eta[l] + nu[l] * eta[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sel = ~(num <= NEAR_G * np.abs(mu[:, None] - mu[l])) & ~is_soft[:, None] & ~is_soft[l]
-    sel &= k + np.arange(1, s + 1)[None, :] < n
+    sel = np.zeros((n, s), np.bool_)
+    _NEAR_PAIRS(aa, rho, nu, eta, np.ascontiguousarray(mu), np.ascontiguousarray(is_soft), sel)
     kk, ii = np.nonzero(sel)
     ll = kk + ii + 1
     if not kk.size:

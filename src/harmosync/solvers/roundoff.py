@@ -16,7 +16,7 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
-from ..jit import kernel
+from ..jit import fma, kernel
 from .stieltjes import variance_function
 
 
@@ -269,8 +269,6 @@ def enclose(mu, rho, half, eta, fallback=None) -> np.ndarray:
     return np.where(ok_modes, e, np.inf if fallback is None else np.maximum(e, fallback))
 
 
-#: Veltkamp's splitting factor 2²⁷ + 1: x = hi + lo exactly, each half of ≤ 26 significant bits
-SPLIT = 134217729.0
 #: absolute allowance for products below the normal range (TwoProduct is exact only above it)
 TINY = 1e-290
 
@@ -278,22 +276,23 @@ TINY = 1e-290
 def _arrow_refine(a, mu, vs, d, c, dvs, dd, dc, out):
     """Residual, Rayleigh quotient and rounding terms of x_k = (a_k, ŷ_k) for the arrowhead
     A = [[V_S, C], [Cᵀ, diag(d)]] (:func:`arrow_refine`), in double with error-free
-    transformations: each residual entry s = Σ x_i y_i by Dot2 (TwoProduct by Veltkamp–Dekker
-    splitting, TwoSum cascade), loops over the modes k innermost (they vectorise). TwoProduct
-    needs every product rounded on its own: numba without fastmath contracts nothing into an
-    FMA (none in this kernel's code; tests/test_arrowhead_refine.py would see it). ``out``
+    transformations: each residual entry s = Σ x_i y_i by Dot2 (TwoProduct by an FMA,
+    :func:`~harmosync.jit.fma`, until session 14 by Veltkamp–Dekker splitting: the same values,
+    W2's residuals 20% faster; TwoSum cascade), loops over the modes k innermost (they
+    vectorise). TwoProduct needs the product itself rounded on its own: numba without fastmath
+    contracts nothing else into an FMA (tests/test_arrowhead_refine.py would see it). ``out``
     (3, b): the Rayleigh quotient's correction xᵀs/‖x‖², its half-width, the residual bound."""
     p, b = a.shape
     m = d.size
     u = 2.0 ** -53
-    sa = np.empty((3, p, b))
-    smu = np.empty((8, b))
-    _arrow_splits(a, mu, np.zeros(b), sa, smu)
+    sa = np.empty((p, b))
+    smu = np.empty((4, b))
+    _arrow_signs(a, mu, np.zeros(b), sa, smu)
     # the probe block's Dot2 (sum, compensation), Σ|terms|, Σ_j δC_ij |ŷ_j|; per-mode sums
     # ‖x‖², ‖ŝ‖², ‖T‖², xᵀŝ, |x|ᵀ|ŝ|, |x|ᵀT, |x|ᵀ|δA||x|, ‖|δA||x|‖²
     probe = np.zeros((4, p, b))
     acc = np.zeros((9, b))
-    _arrow_environment(a, mu, np.zeros(b), d, c, dd, dc, sa, smu, probe, acc, np.empty((0, 0)))
+    _arrow_environment(a, mu, np.zeros(b), d, c, dd, dc, sa, smu, probe, acc, np.empty((0, 0)), True)
     _arrow_probes(a, vs, dvs, sa, smu, probe, acc)
     n2, s2, t2, q, qa, xt, sk, e2 = acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7]
     n = m + p + 2  # terms of the longest Dot2 and of each sum below
@@ -308,47 +307,34 @@ def _arrow_refine(a, mu, vs, d, c, dvs, dd, dc, out):
         out[2, k] = (res + math.sqrt(e2[k]) * safe) / math.sqrt(n2l) * safe
 
 
-def _arrow_splits(a, mu, delta, sa, smu):
-    """Splits (hi, lo) and |·| of a (``sa`` (3, P, b)), of −μ and of −δ (``smu`` (8, b): −μ, hi,
-    lo, |μ|, then −δ's, the shift's second part μ* − μ̃: 0 for :func:`_arrow_refine`), per mode,
-    for the TwoProducts of :func:`_arrow_refine` and :func:`_arrow_vectors`."""
+def _arrow_signs(a, mu, delta, sa, smu):
+    """|a| (``sa`` (P, b)), −μ, |μ|, −δ, |δ| (``smu`` (4, b); δ the shift's second part μ* − μ̃:
+    0 for :func:`_arrow_refine`), per mode, for :func:`_arrow_refine` and :func:`_arrow_vectors`."""
     p, b = a.shape
     for i in range(p):
         for k in range(b):
-            x = a[i, k]
-            t = SPLIT * x
-            h = t - (t - x)
-            sa[0, i, k], sa[1, i, k], sa[2, i, k] = h, x - h, abs(x)
+            sa[i, k] = abs(a[i, k])
     for k in range(b):
-        x = -mu[k]
-        t = SPLIT * x
-        h = t - (t - x)
-        smu[0, k], smu[1, k], smu[2, k], smu[3, k] = x, h, x - h, abs(x)
-        x = -delta[k]
-        t = SPLIT * x
-        h = t - (t - x)
-        smu[4, k], smu[5, k], smu[6, k], smu[7, k] = x, h, x - h, abs(x)
+        smu[0, k], smu[1, k], smu[2, k], smu[3, k] = -mu[k], abs(mu[k]), -delta[k], abs(delta[k])
 
 
-def _arrow_environment(a, base, off, d, c, dd, dc, sa, smu, probe, acc, yg):
+def _arrow_environment(a, base, off, d, c, dd, dc, sa, smu, probe, acc, yg, full):
     """_arrow_refine's pass over the poles j: ŷ_j = (Cᵀa)_j/((base − d_j) + off) (μ̃ = base + off;
     :func:`arrow_refine`: base μ̃, off 0), or ``yg``'s rows when it has any (given columns, (M, b)),
     the environment entry s_j = Σ_i C_ij a_i + d_j ŷ_j − μ ŷ_j by Dot2 and its sums into
-    ``acc``, and C_ij ŷ_j into the probe block's Dot2."""
+    ``acc``, and C_ij ŷ_j into the probe block's Dot2. Not ``full`` (:func:`_arrow_vectors`): without
+    the Rayleigh quotient's sums (xᵀŝ, |x|ᵀ|ŝ|, |x|ᵀT) and the sums of |terms| T (they enter
+    only times γ², bounded there from norms): 15% of the pass."""
     p, b = a.shape
     given = yg.shape[0] > 0
-    ah, al, aa = sa[0], sa[1], sa[2]
-    nm, nmh, nml, amu = smu[0], smu[1], smu[2], smu[3]
-    nd, ndh, ndl, adl = smu[4], smu[5], smu[6], smu[7]
+    aa = sa
+    nm, amu, nd, adl = smu[0], smu[1], smu[2], smu[3]
     ps, pc, pt, pd = probe[0], probe[1], probe[2], probe[3]
     n2, s2, t2, q, qa, xt, sk, e2 = acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7]
-    tmp = np.empty((8, b))
-    cta, y, yh, yl, es, ec, et, ed = tmp[0], tmp[1], tmp[2], tmp[3], tmp[4], tmp[5], tmp[6], tmp[7]
+    tmp = np.empty((6, b))
+    cta, y, es, ec, et, ed = tmp[0], tmp[1], tmp[2], tmp[3], tmp[4], tmp[5]
     for j in range(d.size):
         dj = d[j]
-        t = SPLIT * dj
-        djh = t - (t - dj)
-        djl = dj - djh
         for k in range(b):
             cta[k] = c[0, j] * a[0, k]
         for i in range(1, p):
@@ -363,28 +349,27 @@ def _arrow_environment(a, base, off, d, c, dd, dc, sa, smu, probe, acc, yg):
                 y[k] = cta[k] / ((base[k] - dj) + off[k])
         for k in range(b):
             yk = y[k]
-            t = SPLIT * yk
-            h = t - (t - yk)
-            lo = yk - h
-            y[k], yh[k], yl[k] = yk, h, lo
             # the environment entry: first d_j ŷ_j, −μ ŷ_j (TwoProduct each, TwoSum)
             s = dj * yk
-            r = djl * lo - (((s - djh * h) - djl * h) - djh * lo)
+            r = fma(dj, yk, -s)
             hp = nm[k] * yk
-            rp = nml[k] * lo - (((hp - nmh[k] * h) - nml[k] * h) - nmh[k] * lo)
+            rp = fma(nm[k], yk, -hp)
             s1 = s + hp
             z = s1 - s
             es[k] = s1
             ec[k] = r + (((s - (s1 - z)) + (hp - z)) + rp)
             # − δ ŷ_j (the shift's second part; δ = 0 adds exact zeros)
             hp = nd[k] * yk
-            rp = ndl[k] * lo - (((hp - ndh[k] * h) - ndl[k] * h) - ndh[k] * lo)
+            rp = fma(nd[k], yk, -hp)
             s1 = es[k] + hp
             z = s1 - es[k]
             ec[k] += ((es[k] - (s1 - z)) + (hp - z)) + rp
             es[k] = s1
             ay = abs(yk)
-            et[k] = (abs(dj) + amu[k] + adl[k]) * ay
+            if full:
+                et[k] = (abs(dj) + amu[k] + adl[k]) * ay
+            else:  # ‖d∘ŷ‖² (T_E's largest part on a wide spectrum: review s14, max|d|‖ŷ‖ was 1e6× it)
+                t2[k] += (abs(dj) * ay) * (abs(dj) * ay)
             ed[k] = dd[j] * ay
             sq = yk * yk  # (TwoSum: n2 as before, its error into acc[8])
             s1 = n2[k] + sq
@@ -393,38 +378,38 @@ def _arrow_environment(a, base, off, d, c, dd, dc, sa, smu, probe, acc, yg):
             n2[k] = s1
         for i in range(p):
             cij = c[i, j]
-            t = SPLIT * cij
-            ch = t - (t - cij)
-            cl = cij - ch
             acij, dcij = abs(cij), dc[i, j]
             for k in range(b):
                 # environment: + C_ij a_i
                 hp = cij * a[i, k]
-                rp = cl * al[i, k] - (((hp - ch * ah[i, k]) - cl * ah[i, k]) - ch * al[i, k])
+                rp = fma(cij, a[i, k], -hp)
                 s1 = es[k] + hp
                 z = s1 - es[k]
                 ec[k] += ((es[k] - (s1 - z)) + (hp - z)) + rp
                 es[k] = s1
-                et[k] += acij * aa[i, k]
+                if full:
+                    et[k] += acij * aa[i, k]
                 ed[k] += dcij * aa[i, k]
                 # probe i: + C_ij ŷ_j
                 hp = cij * y[k]
-                rp = cl * yl[k] - (((hp - ch * yh[k]) - cl * yh[k]) - ch * yl[k])
+                rp = fma(cij, y[k], -hp)
                 s1 = ps[i, k] + hp
                 z = s1 - ps[i, k]
                 pc[i, k] += ((ps[i, k] - (s1 - z)) + (hp - z)) + rp
                 ps[i, k] = s1
                 ay = abs(y[k])
-                pt[i, k] += acij * ay
+                if full:
+                    pt[i, k] += acij * ay
                 pd[i, k] += dcij * ay
         for k in range(b):
             sj = es[k] + ec[k]
             ay = abs(y[k])
             s2[k] += sj * sj
-            t2[k] += et[k] * et[k]
-            q[k] += y[k] * sj
-            qa[k] += ay * abs(sj)
-            xt[k] += ay * et[k]
+            if full:
+                t2[k] += et[k] * et[k]
+                q[k] += y[k] * sj
+                qa[k] += ay * abs(sj)
+                xt[k] += ay * et[k]
             sk[k] += ay * ed[k]
             e2[k] += ed[k] * ed[k]
 
@@ -433,21 +418,17 @@ def _arrow_probes(a, vs, dvs, sa, smu, probe, acc):
     """_arrow_refine's probe block: V_S[i, l] a_l and −μ a_i into each entry's Dot2, then its
     sums into ``acc``."""
     p, b = a.shape
-    ah, al, aa = sa[0], sa[1], sa[2]
-    nm, nmh, nml, amu = smu[0], smu[1], smu[2], smu[3]
-    nd, ndh, ndl, adl = smu[4], smu[5], smu[6], smu[7]
+    aa = sa
+    nm, amu, nd, adl = smu[0], smu[1], smu[2], smu[3]
     ps, pc, pt, pd = probe[0], probe[1], probe[2], probe[3]
     n2, s2, t2, q, qa, xt, sk, e2 = acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7]
     for i in range(p):
         for l in range(p):
             v = vs[i, l]
-            t = SPLIT * v
-            vh = t - (t - v)
-            vl = v - vh
             av = abs(v)
             for k in range(b):
                 hp = v * a[l, k]
-                rp = vl * al[l, k] - (((hp - vh * ah[l, k]) - vl * ah[l, k]) - vh * al[l, k])
+                rp = fma(v, a[l, k], -hp)
                 s1 = ps[i, k] + hp
                 z = s1 - ps[i, k]
                 pc[i, k] += ((ps[i, k] - (s1 - z)) + (hp - z)) + rp
@@ -455,13 +436,13 @@ def _arrow_probes(a, vs, dvs, sa, smu, probe, acc):
                 pt[i, k] += av * aa[l, k]
         for k in range(b):
             hp = nm[k] * a[i, k]
-            rp = nml[k] * al[i, k] - (((hp - nmh[k] * ah[i, k]) - nml[k] * ah[i, k]) - nmh[k] * al[i, k])
+            rp = fma(nm[k], a[i, k], -hp)
             s1 = ps[i, k] + hp
             z = s1 - ps[i, k]
             pc[i, k] += ((ps[i, k] - (s1 - z)) + (hp - z)) + rp
             ps[i, k] = s1
             hp = nd[k] * a[i, k]  # − δ a_i (exact zeros for δ = 0)
-            rp = ndl[k] * al[i, k] - (((hp - ndh[k] * ah[i, k]) - ndl[k] * ah[i, k]) - ndh[k] * al[i, k])
+            rp = fma(nd[k], a[i, k], -hp)
             s1 = ps[i, k] + hp
             z = s1 - ps[i, k]
             pc[i, k] += ((ps[i, k] - (s1 - z)) + (hp - z)) + rp
@@ -485,7 +466,7 @@ def _arrow_probes(a, vs, dvs, sa, smu, probe, acc):
 
 _ARROW_REFINE = kernel(_arrow_refine, "void(float64[:, ::1], float64[::1], float64[:, ::1], float64[::1], "
                        "float64[:, ::1], float64[::1], float64[::1], float64[:, ::1], float64[:, ::1])",
-                       reads=tuple(range(8)), calls=("_arrow_splits", "_arrow_environment", "_arrow_probes"))
+                       reads=tuple(range(8)), calls=("fma", "_arrow_signs", "_arrow_environment", "_arrow_probes"))
 
 
 def _arrow_vectors(a, mu, delta, base, off, vs, d, c, dvs, dd, dc, yg, outp, out):
@@ -497,24 +478,37 @@ def _arrow_vectors(a, mu, delta, base, off, vs, d, c, dvs, dd, dc, yg, outp, out
     p, b = a.shape
     m = d.size
     u = 2.0 ** -53
-    sa = np.empty((3, p, b))
-    smu = np.empty((8, b))
-    _arrow_splits(a, mu, delta, sa, smu)  # the residual at μ̃ + δ
+    sa = np.empty((p, b))
+    smu = np.empty((4, b))
+    _arrow_signs(a, mu, delta, sa, smu)  # the residual at μ̃ + δ
     probe = np.zeros((4, p, b))
     env = np.zeros((9, b))
-    _arrow_environment(a, base, off, d, c, dd, dc, sa, smu, probe, env, yg)
+    _arrow_environment(a, base, off, d, c, dd, dc, sa, smu, probe, env, yg, False)
     acc = np.zeros((9, b))
     _arrow_probes(a, vs, dvs, sa, smu, probe, acc)
     n = m + p + 2
     g2 = (2 * n * u / (1 - 2 * n * u)) ** 2
     safe = 1 + 8 * (n + 4) * u
+    # the sums of |terms| T, which enter only times γ² (~1e-24 at M = 10⁴), from norms (Cauchy–
+    # Schwarz; 2× for their own rounding, and m·2⁻¹⁰⁷⁴ in each square sum for the squares that
+    # underflow): Σ_j |C_ij||ŷ_j| ≤ ‖C_i‖‖ŷ‖ on the probes, and ‖T_E‖ ≤ ‖d∘ŷ‖ + (|μ| + |δ|)‖ŷ‖ +
+    # Σ_i |a_i|‖C_i‖ on the environment (‖d∘ŷ‖² summed in the pass, env[2])
+    under = m * 5e-324
+    cn = np.zeros(p)
+    for i in range(p):
+        for j in range(m):
+            cn[i] += c[i, j] * c[i, j]
+        cn[i] = math.sqrt(cn[i] + under)
     for k in range(b):
+        yn = math.sqrt(abs(env[0, k]) + under)
+        te = math.sqrt(env[2, k] + under) + (smu[1, k] + smu[3, k]) * yn
         for i in range(p):
+            te += sa[i, k] * cn[i]
             si = probe[0, i, k] + probe[1, i, k]  # Dot2: |ŝ − s| ≤ u|s| + γ²T
-            ti = probe[2, i, k] + (smu[3, k] + smu[7, k]) * sa[2, i, k]
+            ti = 2 * (probe[2, i, k] + cn[i] * yn) + (smu[1, k] + smu[3, k]) * sa[i, k]
             outp[0, i, k] = ((abs(si) + g2 * ti * safe) / (1 - u) + TINY) * safe
-            outp[1, i, k] = (probe[3, i, k] + dvs[i] * sa[2, i, k]) * safe
-        out[0, k] = ((math.sqrt(env[1, k]) * safe + g2 * math.sqrt(env[2, k]) * safe) / (1 - u) + TINY) * safe
+            outp[1, i, k] = (probe[3, i, k] + dvs[i] * sa[i, k]) * safe
+        out[0, k] = ((math.sqrt(env[1, k]) * safe + g2 * 2 * te * safe) / (1 - u) + TINY) * safe
         out[1, k] = env[6, k] * safe
         out[2, k] = math.sqrt((env[7, k] + acc[7, k]) * safe) * safe
         # ‖x‖² by Sum2 (Ogita, Rump & Oishi: u|s| + γ²Σ|p|, p the rounded squares, each within
@@ -532,7 +526,7 @@ _ARROW_VECTORS = kernel(_arrow_vectors, "void(float64[:, ::1], float64[::1], flo
                         "float64[::1], float64[:, ::1], float64[::1], float64[:, ::1], float64[::1], "
                         "float64[::1], float64[:, ::1], float64[:, ::1], float64[:, :, ::1], float64[:, ::1])",
                         reads=tuple(range(12)),
-                        calls=("_arrow_splits", "_arrow_environment", "_arrow_probes"))
+                        calls=("fma", "_arrow_signs", "_arrow_environment", "_arrow_probes"))
 
 
 def arrow_vectors(a, mu, vs, env_d, env_c, d_vs, env_rounding, base=None, off=None, y=None):
@@ -544,7 +538,8 @@ def arrow_vectors(a, mu, vs, env_d, env_c, d_vs, env_rounding, base=None, off=No
     next to that pole; the denominators must not vanish), the residual s_k = (A − μ*_k)x_k at
     μ*_k = μ̃_k + δ_k, δ_k = fl((base_k − μ̃_k) + off_k) (the merges' value, of which μ̃ is the
     rounding: at μ̃ itself the residual would carry (μ* − μ̃)x_k ~ ε|μ| on every mode, which the
-    pairs' bounds cannot see cancel), by Dot2 as there: (ρ (P, b) ≥ |s_P| entrywise, β (P, b) ≥
+    pairs' bounds cannot see cancel), by Dot2 as there (the γ²·T parts from norms,
+    :func:`_arrow_vectors`): (ρ (P, b) ≥ |s_P| entrywise, β (P, b) ≥
     (|δA||x|)_P, η (b,) ≥ ‖s_E‖, D (b,) ≥ Σ_j δd_j ŷ_j² + Σ_j |ŷ_j|(δCᵀ|a|)_j, ζ (b,) ≥ ‖|δA||x|‖,
     ‖x‖² (b,), the bound on its rounding (b,), δ (b,)), for |δA| ≤ (diag ``d_vs``, δC, δd)
     (``env_rounding`` = (δd, δC)). ``y``: the columns' environment parts (M, b) given (finite; then
