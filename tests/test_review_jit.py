@@ -666,6 +666,9 @@ def test_a_ctrl_c_while_a_kernel_compiles_arrives_after_it(tmp_path):
     script = tmp_path / "ctrl_c.py"
     script.write_text(
         "import os, signal\n"
+        # (Python's own handler, whatever this process inherited: a CI started in the background
+        # ignores SIGINT, and so did the script, which then printed nothing; session 14)
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "import numba\n"
         "from harmosync import jit\n"
         "def plus_one(x):\n    return x + 1.0\n"

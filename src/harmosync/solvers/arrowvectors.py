@@ -486,10 +486,21 @@ class ArrowTerm:
         holds in any order)."""
         n = w.size
         t = float(t)
-        mu, sidx = self.data[8], self.data[7]
+        mu = self.data[8]
         if n >= FAR_FROM and np.all(np.diff(w) >= 0) and np.all(np.diff(mu) >= 0):
             self._windowed(w, hs, u, t, means, gx, gp)
-            return
+        else:
+            self._pairs(w, hs, u, t, means, gx, gp)
+        # an infinite datum times a 0 of the other side is unbounded (∞), not an internal failure
+        # (NaN, which _check_bound refuses); NaN data stay NaN
+        if (np.isnan(gx).any() or np.isnan(gp).any()) and not any(np.isnan(x).any() for x in self.data):
+            for x in (gx, gp):
+                x[np.isnan(x)] = np.inf
+
+    def _pairs(self, w, hs, u, t, means, gx, gp) -> None:
+        """:meth:`raw_gains` below FAR_FROM modes: every pair."""
+        n = w.size
+        sidx = self.data[7]
 
         second = np.zeros_like(gx), np.zeros_like(gp)  # (the second thread's half of the sums)
 
@@ -518,8 +529,6 @@ class ArrowTerm:
         start = _levels(w.size)
         step = max(1, (1 << 22) // (int(start[-1]) * alpha.shape[0]))  # (the blocks' sums ≲ 32 MB)
         _WINDOW(*data, bool(means), WINDOW, w, hs, u, t, alpha, betas, 2 * p + 2, 2 * p + 1, start, step, gx, gp)
-        for x in (gx, gp):  # (an infinite datum times a 0 of the other side: unbounded, not NaN)
-            x[np.isnan(x)] = np.inf
 
     def matrices(self) -> tuple:
         """(b for the covariance, g, b for the means), each (N, N) (tests; small N)."""

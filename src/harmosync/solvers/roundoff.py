@@ -469,6 +469,12 @@ _ARROW_REFINE = kernel(_arrow_refine, "void(float64[:, ::1], float64[::1], float
                        reads=tuple(range(8)), calls=("fma", "_arrow_signs", "_arrow_environment", "_arrow_probes"))
 
 
+def _times(x, y):
+    """x·y for bounds x, y ≥ 0 on sums of products, 0 where either is (a sum of no terms: ∞·0
+    would be NaN)."""
+    return x * y if x != 0.0 and y != 0.0 else 0.0
+
+
 def _arrow_vectors(a, mu, delta, base, off, vs, d, c, dvs, dd, dc, yg, outp, out):
     """Per-mode data of x_k = (a_k, ŷ_k) for the chain path's eigenvector term
     (:func:`arrow_vectors`), with :func:`_arrow_refine`'s Dot2 passes: ``outp`` (2, P, b) bounds
@@ -493,7 +499,7 @@ def _arrow_vectors(a, mu, delta, base, off, vs, d, c, dvs, dd, dc, yg, outp, out
     # Schwarz; 2× for their own rounding, and m·2⁻¹⁰⁷⁴ in each square sum for the squares that
     # underflow): Σ_j |C_ij||ŷ_j| ≤ ‖C_i‖‖ŷ‖ on the probes, and ‖T_E‖ ≤ ‖d∘ŷ‖ + (|μ| + |δ|)‖ŷ‖ +
     # Σ_i |a_i|‖C_i‖ on the environment (‖d∘ŷ‖² summed in the pass, env[2])
-    under = m * 5e-324
+    under = n * 5e-324  # (≥ the squares' underflow, 2⁻¹⁰⁷⁴ each, in every sum of squares below)
     cn = np.zeros(p)
     for i in range(p):
         for j in range(m):
@@ -501,16 +507,17 @@ def _arrow_vectors(a, mu, delta, base, off, vs, d, c, dvs, dd, dc, yg, outp, out
         cn[i] = math.sqrt(cn[i] + under)
     for k in range(b):
         yn = math.sqrt(abs(env[0, k]) + under)
-        te = math.sqrt(env[2, k] + under) + (smu[1, k] + smu[3, k]) * yn
+        te = math.sqrt(env[2, k] + under) + _times(smu[1, k] + smu[3, k], yn)
         for i in range(p):
-            te += sa[i, k] * cn[i]
+            te += _times(sa[i, k], cn[i])
             si = probe[0, i, k] + probe[1, i, k]  # Dot2: |ŝ − s| ≤ u|s| + γ²T
-            ti = 2 * (probe[2, i, k] + cn[i] * yn) + (smu[1, k] + smu[3, k]) * sa[i, k]
+            ti = 2 * (probe[2, i, k] + _times(cn[i], yn)) + (smu[1, k] + smu[3, k]) * sa[i, k]
             outp[0, i, k] = ((abs(si) + g2 * ti * safe) / (1 - u) + TINY) * safe
             outp[1, i, k] = (probe[3, i, k] + dvs[i] * sa[i, k]) * safe
-        out[0, k] = ((math.sqrt(env[1, k]) * safe + g2 * 2 * te * safe) / (1 - u) + TINY) * safe
+        # (the sums of squares with their underflow: review s14b, ‖s_E‖ = 1.2e-169 against η = 1e-187)
+        out[0, k] = ((math.sqrt(env[1, k] + under) * safe + g2 * 2 * te * safe) / (1 - u) + TINY) * safe
         out[1, k] = env[6, k] * safe
-        out[2, k] = math.sqrt((env[7, k] + acc[7, k]) * safe) * safe
+        out[2, k] = math.sqrt((env[7, k] + acc[7, k] + under) * safe) * safe
         # ‖x‖² by Sum2 (Ogita, Rump & Oishi: u|s| + γ²Σ|p|, p the rounded squares, each within
         # u of its square; one more rounding to join the two passes): 4u + γ², where the
         # recursive sum's γ_n was 10⁴ε on W3's chain (its G diagonal then ~1e-12 on every mode)
@@ -519,14 +526,14 @@ def _arrow_vectors(a, mu, delta, base, off, vs, d, c, dvs, dd, dc, yg, outp, out
         if math.isfinite(corr):  # (an overflowing sum's correction is inf − inf)
             n2 += corr
         out[3, k] = n2
-        out[4, k] = ((4 * u + g2) * n2) * safe
+        out[4, k] = ((4 * u + g2) * n2) * safe + under
 
 
 _ARROW_VECTORS = kernel(_arrow_vectors, "void(float64[:, ::1], float64[::1], float64[::1], float64[::1], "
                         "float64[::1], float64[:, ::1], float64[::1], float64[:, ::1], float64[::1], "
                         "float64[::1], float64[:, ::1], float64[:, ::1], float64[:, :, ::1], float64[:, ::1])",
                         reads=tuple(range(12)),
-                        calls=("fma", "_arrow_signs", "_arrow_environment", "_arrow_probes"))
+                        calls=("fma", "_times", "_arrow_signs", "_arrow_environment", "_arrow_probes"))
 
 
 def arrow_vectors(a, mu, vs, env_d, env_c, d_vs, env_rounding, base=None, off=None, y=None):
