@@ -133,7 +133,8 @@ def chain_result(mu, a, readout, env_d, env_c, vs, mu_err, rounding, res, soft, 
     """The chain path's :class:`Spectrum`: the modes some probe or observed oscillator sees
     (:func:`seen_modes`; the others carry nothing), with the eigenvector term
     (:func:`~harmosync.solvers.arrowvectors.chain_mode_bound`; any number of modes: its
-    arrays are O(N·P), its pass O(N²·(P + n)), the order of the merges' own O(N·M·P)).
+    arrays are O(N·P), its residuals O(N·M·P), the order of the merges' own, its gains
+    O(N log N·(P + n))).
     ``soft``: :func:`refine_chain_soft`'s last; ``site``: the observed sites (their indices
     among the readout's rows, the chain's mode rows there, bounds on their rounding) or None;
     ``offsets``: the merges' (base, off) (:meth:`~harmosync.solvers.arrowhead.ArrowheadModes.pole_offsets`);

@@ -134,8 +134,8 @@ _SAFE = 1 + 64 * _U
 def _rows(aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb, sg, nue, k0, k1, c0, c1, bm, bc, g):
     """Rows k0..k1 − 1, columns c0..c1 − 1 of b for the means (``bm``), b for the covariance
     (``bc``) and g, each (k1 − k0, c1 − c0), from the per-mode data (module docstring;
-    residuals at μ̃ + δ, |δ| = ``delta``; arrays (P, N)); the soft modes' pairs (``sidx`` ≥ 0 on both) from their blocks ``spb``,
-    ``sg``, and every pair with a soft mode 0 in the covariance (vector_roundoff's there, as on
+    residuals at μ̃ + δ, |δ| = ``delta``; arrays (P, N)); the soft modes' pairs (``sidx`` ≥ 0
+    on both) from their blocks ``spb``, ``sg``, and every pair with a soft mode 0 in the covariance (vector_roundoff's there, as on
     the dense path); ``gnear`` (N, NEAR): G of close pairs from the vectors (∞: none). In passes
     over l that vectorise; the soft modes, the close pairs and the diagonal after. ``nue``:
     bounds on ‖ŷ_k‖, the vectors' environment parts, which alone meet the residuals' environment
@@ -211,14 +211,25 @@ _ROWS = kernel(_rows, f"void({_DATA}, int64, int64, int64, int64, float64[:, ::1
                reads=tuple(range(15)))
 
 
+def _pair_terms(bb, gg, wk, wl, hk, hl, t):
+    """(B ∘ F + (G/2)(h_k + h_l)) of one pair for f_c, f_s, f_k (:func:`_gains`), bb ≥ |B_kl|,
+    gg ≥ |G_kl|/2: F as spectrum.propagator_divided_differences (gap 0: far = +∞)."""
+    s = wk + wl
+    gap = abs(wk - wl) * s
+    lo, hi = min(wk, wl), max(wk, wl)
+    return (bb * min(t / s, 2.0 / gap) + gg * 2.0,
+            bb * min(2.0 * t / (lo * s), (hk + hl) / gap) + gg * (hk + hl),
+            bb * min((1.0 + hi * t) / s, s / gap) + gg * s)
+
+
 def _gains(b, g, k0, c0, win, skip, w, hs, u, t, gx, gp):
     """gx, gp += Σ_k |u_k| ⊗ (B ∘ F + (G/2)(h_k + h_l))_k· over the rows k = k0.. of ``b`` ≥ |B| and
     ``g`` ≥ |G| given as (B, C) blocks of the columns c0.. (all N rows and columns for a dense
-    eigh's, spectrum._row_gains; BLOCK at a time for the chain path's, :func:`_rows`), for f_c (gx
-    x rows, gp p rows), f_s (gp x rows), f_k (gx p rows); F as
-    spectrum.propagator_divided_differences (gap 0: far = +∞), B's diagonal left out (the
-    eigenvalues' errors), h = 1, ``hs`` = min(t, 1/w), w. ``win`` ≥ 0: only the columns within
-    ``win`` of the row, and not the rows where ``skip`` ≥ 0 (:meth:`ArrowTerm.raw_gains`' window)."""
+    eigh's, spectrum._row_gains; BLOCK or BAND at a time for the chain path's, :func:`_rows`),
+    for f_c (gx x rows, gp p rows), f_s (gp x rows), f_k (gx p rows) (:func:`_pair_terms`),
+    B's diagonal left out (the eigenvalues' errors), h = 1, ``hs`` = min(t, 1/w), w. ``win`` ≥
+    0: only the columns within ``win`` of the row, and not the rows where ``skip`` ≥ 0
+    (:meth:`ArrowTerm.raw_gains`' window)."""
     n, m = u.shape
     width = b.shape[1]
     cc, cs, ck = np.empty(width), np.empty(width), np.empty(width)
@@ -232,15 +243,7 @@ def _gains(b, g, k0, c0, win, skip, w, hs, u, t, gx, gp):
         wk, hk = w[k], hs[k]
         for l in range(l0, l1):
             c = l - c0
-            bb = b[r, c] if l != k else 0.0
-            wl = w[l]
-            s = wk + wl
-            gap = abs(wk - wl) * s
-            lo, hi = min(wk, wl), max(wk, wl)
-            gg = 0.5 * g[r, c]
-            cc[c] = bb * min(t / s, 2.0 / gap) + gg * 2.0
-            cs[c] = bb * min(2.0 * t / (lo * s), (hk + hs[l]) / gap) + gg * (hk + hs[l])
-            ck[c] = bb * min((1.0 + hi * t) / s, s / gap) + gg * s
+            cc[c], cs[c], ck[c] = _pair_terms(b[r, c] if l != k else 0.0, 0.5 * g[r, c], wk, w[l], hk, hs[l], t)
         for a in range(n):
             ua = u[a, k]
             if ua == 0.0:
@@ -255,7 +258,7 @@ def _gains(b, g, k0, c0, win, skip, w, hs, u, t, gx, gp):
 
 _GAINS = kernel(_gains, "void(float64[:, ::1], float64[:, ::1], int64, int64, int64, int64[::1], float64[::1], "
                         "float64[::1], float64[:, ::1], float64, float64[:, ::1], float64[:, ::1])",
-                reads=(0, 1, 5, 6, 7, 8))
+                reads=(0, 1, 5, 6, 7, 8), calls=("_pair_terms",))
 
 
 #: rows of b and g formed at a time in the gains' pass
@@ -390,14 +393,7 @@ def _gather(b, g, s, win, sidx, w, hs, u, t, gx, gp):
     for k in range(w.size):
         if abs(k - s) <= win or sidx[k] >= 0:
             continue
-        wk = w[k]
-        sm = wk + ws
-        gap = abs(wk - ws) * sm
-        lo, hi = min(wk, ws), max(wk, ws)
-        bb, gg = b[0, k], 0.5 * g[0, k]
-        cc = bb * min(t / sm, 2.0 / gap) + gg * 2.0
-        cs = bb * min(2.0 * t / (lo * sm), (hs[k] + h) / gap) + gg * (hs[k] + h)
-        ck = bb * min((1.0 + hi * t) / sm, sm / gap) + gg * sm
+        cc, cs, ck = _pair_terms(b[0, k], 0.5 * g[0, k], w[k], ws, hs[k], h, t)
         for a in range(n):
             ua = u[a, k]
             gx[a, s] += ua * cc
@@ -451,7 +447,7 @@ def _window(aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, s
 _WINDOW = kernel(_window, f"void({_DATA}, boolean, int64, float64[::1], float64[::1], float64[:, ::1], float64, "
                           "float64[:, ::1], float64[:, ::1], int64, int64, int64[::1], int64, float64[:, ::1], "
                           "float64[:, ::1])", reads=tuple(range(15)) + (17, 18, 19, 21, 22, 25),
-                 calls=("_rows", "_gains", "_gather", "_node_sums", "_far"))
+                 calls=("_pair_terms", "_rows", "_gains", "_gather", "_node_sums", "_far"))
 
 
 @dataclass(frozen=True)
@@ -480,7 +476,7 @@ class ArrowTerm:
     def raw_gains(self, w, hs, u, t: float, means: bool, gx, gp) -> None:
         """gx, gp += :func:`_gains`' sums for these b (the means' or the covariance's) and g, no
         N × N arrays: from FAR_FROM modes on (w and μ ascending) the pairs within WINDOW formed
-        BLOCK rows at a time (:func:`_rows`), the farther ones by blocks (:func:`_far`), the soft
+        BAND rows at a time (:func:`_rows`), the farther ones by blocks (:func:`_far`), the soft
         modes' whole rows and columns one by one (:func:`_gather`); below, every pair by rows
         (:func:`_split`'s two threads each take half of the rows k; the sums' roundoff bound
         holds in any order)."""
