@@ -8,6 +8,7 @@
 * The roots μ_k of [[s, zᵀ], [z, diag(λ)]] on the map's size (302 poles; the threaded sums)
   against numpy.linalg.eigh, and each network's roots bitwise the same alone (one thread) or
   in the batch (two threads).
+* The roots on a chain's spectrum against f in mpmath: at the sums' roundoff (the stopping rule).
 """
 
 from __future__ import annotations
@@ -124,3 +125,33 @@ def test_covariance_of_sub_blocks_is_the_same():
     for i in range(2):
         x, p = 2 * i, 2 * i + 1
         assert np.all(whole[:, x, x] * whole[:, p, p] - whole[:, x, p] ** 2 >= 0.25 - 1e-10)
+
+
+@pytest.mark.parametrize("site, strength", [(1, 0.2), (150, 0.02), (77, 0.5)])
+def test_secular_roots_reach_the_sums_roundoff_on_a_chain_spectrum(site, strength):
+    """The computed roots μ̃ = λ_o + τ of f(μ) = s − μ + Σ z_j²/(μ − λ_j) for a probe on a fixed
+    chain of 300 sites (its spectrum and mode row: the map's poles), f(μ̃) in mpmath (40 digits,
+    μ̃ − λ_j = (λ_o − λ_j) + τ exactly) against its terms' size T = |s − λ_o| + |τ| + Σ z²/|μ̃ − λ_j|:
+    every root within the stopping rule (|f| ≤ 8ε·log₂(n + 1)·T, the sums' own roundoff
+    (n/4 + 6)ε·T on top) and, on these chains, within 16ε·T. Until session 15 a root stopped as
+    soon as it was within 8ε·log₂(n + 1)·T: the worst stayed at 26–67ε·T here, where one more
+    step reaches a few ε (the eigenvector term's residuals with them)."""
+    from harmosync.network import chain_mode_rows, chain_modes
+
+    n = 300
+    poles = chain_modes(n, 0.4, 1.0, "fixed", vectors=False)[0] ** 2
+    z = strength * chain_mode_rows(n, "fixed", [site])[0]
+    keep = np.abs(z) > 0  # (a mode with a node at the site: an eigenpair already, deflated)
+    poles, z = poles[keep], z[keep]
+    s = 1.1
+    origin, tau, _ = arrowhead.secular_solve(poles, z, s)
+    rel = np.empty(tau.size)
+    with mp.workdps(40):
+        for r in range(tau.size):
+            diff = [(mp.mpf(poles[origin[r]]) - mp.mpf(lj)) + mp.mpf(tau[r]) for lj in poles]
+            terms = [mp.mpf(zj) ** 2 / d for zj, d in zip(z, diff)]
+            f = (mp.mpf(s) - mp.mpf(poles[origin[r]])) - mp.mpf(tau[r]) + mp.fsum(terms)
+            size = abs(mp.mpf(s) - mp.mpf(poles[origin[r]])) + abs(mp.mpf(tau[r])) + mp.fsum(abs(t) for t in terms)
+            rel[r] = float(abs(f) / size)
+    assert np.all(rel <= (8 * np.log2(z.size + 1) + z.size / 4 + 6) * EPS)
+    assert np.max(rel) <= 16 * EPS, np.quantile(rel, [0.5, 0.9, 0.99, 1.0]) / EPS

@@ -516,7 +516,6 @@ def environment_discrepancy(evo: NormalModeEvolution, network: Network, initial:
     else:
         om, vectors = env.modes()
         w = vectors[sites]
-    nu = thermal_factor(om, temp)
     n = len(evo.rows)
     want, slack = np.zeros((2 * n, 2 * n)), np.zeros((2 * n, 2 * n))
     probe_pos = [i for i, r in enumerate(evo.rows) if r < p]

@@ -353,7 +353,6 @@ def _evaluate(evo: OpenEvolution, t: np.ndarray, *, means_only: bool):
     if not means_only and not evo.has_covariance:
         raise HarmosyncError("this evolution was solved with covariance=False; use means(), or solve again")
     c = evo._cache
-    idx = c["idx"]
     h = uniform_step(t)
     # grid from 0: prepend 0 and the whole steps before t[0] when t[0] is a multiple of h
     lead = 0

@@ -154,7 +154,7 @@ def _rows(aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb
     for k in range(k0, k1):
         r = k - k0
         sk = sidx[k]
-        nk, ek, dk, zk, mk, ck, yk = nu[k], eta[k], dsum[k], zeta[k], mu[k], delta[k], nue[k]
+        nk, ek, zk, mk, ck, yk = nu[k], eta[k], zeta[k], mu[k], delta[k], nue[k]
         # bc ← |a_k|ᵀρ_l + ν_kη_l + |a_l|ᵀρ_k + ν_lη_k; bm ← δA's part (stiff pairs)
         for l in range(c0, c1):
             bc[r, l - c0] = yk * eta[l] + ek * nue[l]

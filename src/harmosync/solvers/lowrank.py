@@ -60,7 +60,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .stieltjes import kernel_basis, kernel_errors, rule_relative_error, snap_interval, variance_function
+from .stieltjes import PoleRule, kernel_basis, kernel_errors, rule_relative_error, snap_interval, variance_function
 
 #: modes with μ_k < SOFT·max μ are soft: their kernels 1/(μ_k + ζ) enter Δ exactly, outside the
 #: skeleton compression, whose error (absolute, ~ID_TOL/(floor + ζ) at every mode) would meet
