@@ -2,8 +2,8 @@
 δC ≥ |C_exact − C̃| on a homogeneous chain's spectrum d_k = Ω0² + 4g sin²(πk/2(M+1)) (fixed ends;
 free: πk/2M, k from 0) and its coupling rows C_ik = K_i W_(s_i k) as the solver has them in double,
 against the same closed forms in mpmath (40 digits). Its extended-precision spectrum and rows are
-kept between calls (a map's networks share them): a second call gives the same bounds, and the
-kept arrays cannot be written."""
+kept between calls for chains up to KEPT_UP_TO sites (a map's networks share them): a second
+call gives the same bounds, and the kept arrays cannot be written."""
 
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ def _exact(m, omega0, g, boundary, sites, strengths):
     (41, 1e-3, 2.5, "free", (1, 41), (0.2, 1e-4)),
     (300, 0.0, 1.0, "fixed", (150, 299), (0.06, 0.06)),
     (64, 2.0, 0.1, "free", (33, 33), (0.3, 0.7)),
+    (arrowhead.KEPT_UP_TO + 7, 0.3, 1.0, "fixed", (1, 2001), (0.06, 0.06)),  # (not kept: computed each call)
 ])
 def test_chain_rounding_encloses_the_closed_forms(m, omega0, g, boundary, sites, strengths):
     d = chain_modes(m, omega0, g, boundary, vectors=False)[0] ** 2
@@ -55,6 +56,6 @@ def test_chain_rounding_encloses_the_closed_forms(m, omega0, g, boundary, sites,
     assert np.all(dc <= 100 * eps * np.abs(np.asarray(strengths))[:, None] * np.sqrt(2 / m))
     again = arrowhead.chain_rounding(d, c, m, omega0, g, boundary, att)
     assert np.array_equal(again[0], dd) and np.array_equal(again[1], dc)
-    kept = arrowhead._chain_spectrum_ld(m, float(omega0), float(g), boundary)
+    kept = arrowhead._spectrum_kept(m, float(omega0), float(g), boundary)
     with pytest.raises(ValueError):
         kept[0] = 0

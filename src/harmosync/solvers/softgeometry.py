@@ -13,14 +13,14 @@ from typing import NamedTuple
 import numpy as np
 
 
-def components(lo, hi) -> list[np.ndarray]:
-    """The groups of overlapping closed intervals [lo_k, hi_k] (connected components), each as
-    indices ascending, the groups in order of their left ends."""
+def components(lo, hi, least: int = 1) -> list[np.ndarray]:
+    """The groups of overlapping closed intervals [lo_k, hi_k] (connected components) of at least
+    ``least`` intervals, each as indices ascending, the groups in order of their left ends."""
     lo, hi = np.asarray(lo, float), np.asarray(hi, float)
     order = np.argsort(lo, kind="stable")
     reach = np.maximum.accumulate(hi[order])
     cuts = np.flatnonzero(reach[:-1] < lo[order][1:]) + 1
-    return [np.sort(g) for g in np.split(order, cuts)]
+    return [np.sort(g) for g in np.split(order, cuts) if g.size >= least]
 
 
 def other_soft_part(xf, rf, allow, n: int) -> np.ndarray:
@@ -117,9 +117,9 @@ def cluster_enclose(mu, rho, half, eta, columns, modes, e):
     width = half * (1 + 1e-12) + 2 * np.finfo(float).eps * np.abs(rho_f) + eta * (1 + 1e-12)
     reach = 1e3 * width[modes]
     groups = {}  # first index: (members, f, r, c, spread)
-    for g in components(rho_f[modes] - reach, rho_f[modes] + reach):
+    for g in components(rho_f[modes] - reach, rho_f[modes] + reach, least=2):  # (a lone mode keeps its e)
         g = modes[g]
-        if g.size < 2 or g[-1] - g[0] != g.size - 1:
+        if g[-1] - g[0] != g.size - 1:
             continue
         x, xf, rf, allow = columns(g)
         f = unit_gram_defect(x)
