@@ -8,7 +8,8 @@
 * The roots μ_k of [[s, zᵀ], [z, diag(λ)]] on the map's size (302 poles; the threaded sums)
   against numpy.linalg.eigh, and each network's roots bitwise the same alone (one thread) or
   in the batch (two threads).
-* The roots on a chain's spectrum against f in mpmath: at the sums' roundoff (the stopping rule).
+* The roots on a chain's spectrum against f in mpmath: at the sums' roundoff (the stopping rule);
+  a root far below its pole keeps its own relative digits.
 """
 
 from __future__ import annotations
@@ -155,3 +156,26 @@ def test_secular_roots_reach_the_sums_roundoff_on_a_chain_spectrum(site, strengt
             rel[r] = float(abs(f) / size)
     assert np.all(rel <= (8 * np.log2(z.size + 1) + z.size / 4 + 6) * EPS)
     assert np.max(rel) <= 16 * EPS, np.quantile(rel, [0.5, 0.9, 0.99, 1.0]) / EPS
+
+
+def test_a_root_far_below_its_pole_keeps_its_relative_digits():
+    """A first merge near the stability limit (review s15: fuzz crit 478's family, 11 poles from
+    2.59, s = 0.049): the lowest root μ₀ = 0.0055 is stored as the first pole + τ, τ ≈ −2.58, so
+    8ε of f's terms is ~ε|τ|/|μ₀| = 500ε of μ₀. Against mpmath (40 digits) μ̃₀ is within 1e-13
+    of itself; the session-15 steps had stopped it right after a large step at 4.3e-13 (before
+    them 2.0e-14): such a root stops at 8ε only after a step within √ε|μ|."""
+    poles = np.array([2.586003594584918, 2.6025075793673413, 2.650682479020515, 2.7266254496817,
+                      2.8241840435181644, 2.935454643460574, 3.051422767253335, 3.162693367195745,
+                      3.2602519610322096, 3.3361949316933948, 3.3843698313465675])
+    z = np.array([0.10530367219334444, 0.14740607135865527, 0.1428894988049374, 0.13546410811483864,
+                  0.12528105882975085, 0.11254764846762925, 0.09752309254332348, 0.08051324768821087,
+                  0.06186438529119963, 0.04195614241181472, 0.02119379346444875])
+    s = 0.04948292097823918
+    origin, tau, _ = arrowhead.secular_solve(poles, z, s)
+    with mp.workdps(40):
+        lam, z2 = [mp.mpf(x) for x in poles], [mp.mpf(x) ** 2 for x in z]
+        mu = mp.findroot(lambda m: mp.mpf(s) - m + mp.fsum(w / (m - x) for w, x in zip(z2, lam)),
+                         (mp.mpf("1e-6"), lam[0] - mp.mpf("1e-6")), solver="anderson")
+        got = lam[origin[0]] + mp.mpf(tau[0])
+        rel = float(abs(got - mu) / abs(mu))
+    assert 0 < float(mu) < 0.01 and rel <= 1e-13, rel

@@ -25,7 +25,8 @@ eigenvectors are n_k (1, z_j / (μ_k − λ_j)) with n_k = (1 + Σ_j z_j²/(μ_k
   side's ψ, φ is matched in value and slope by one pole (fixed weights; quadratic
   convergence). From the midpoint the first form lands much nearer
   where the next poles matter: on a 10⁴-site chain 3 full sweeps of the sums after the
-  midpoint's, against 4 with fixed weights throughout (session 15: the secular stage −20%).
+  midpoint's and a partial one, against 4 and a partial one with fixed weights throughout
+  (session 15: W3's two merges 84,040 → 70,241 root-sweeps of the sums, W2's 381,038 → 292,396).
   A root stops at |f| ≤ 8ε of its terms, or one step after |f| ≤ 8ε·log₂(n + 1) of them (the
   sums' roundoff, which 8ε can be below); until session 15 it stopped there at once, and 1%
   of a chain's roots kept |f| ~ 1e-14 of the terms where one more step gives ~1e-16.
@@ -409,6 +410,7 @@ def _secular_solve(poles, z, s) -> tuple:
     for it in range(MAX_ITER):
         i = todo
         tau_i, hl, hr = tau[i], has_l[i], has_r[i]
+        before = tau_i
         el = np.where(hl, tau_i - dl[i], 1.0)
         er = np.where(hr, tau_i - dr[i], -1.0)
         shift = s_r[i] - poles[origin[i]]
@@ -416,7 +418,7 @@ def _secular_solve(poles, z, s) -> tuple:
             # the nearest poles with their own weights, the other poles' ψ and φ by value and
             # slope (a line); from the midpoint it lands nearer than the fixed
             # weights below, where the next poles matter (a 10⁴-site chain: 4 full sweeps of
-            # the sums after the midpoint's → 3, about 20% of the secular stage)
+            # the sums after the midpoint's → 3, 16% fewer root-sweeps)
             beta_l, beta_r = zl[i], zr[i]
             # (the rest's slopes are ≤ 0; a positive one is the subtraction's rounding)
             gl = np.minimum(np.where(hl, dpsi[i] + beta_l / el**2, dpsi[i]), 0.0)
@@ -444,7 +446,14 @@ def _secular_solve(poles, z, s) -> tuple:
         # 8ε may be below; until session 15 ftol stopped it at once: the last roots at ~1e-14
         # of the terms, not ~1e-16, and the eigenvector term's residuals with them)
         ok = np.abs(fval) <= ftol * scale
-        conv = (np.abs(fval) <= 8 * EPS * scale) | (hi[i] - lo[i] <= 4 * EPS * np.abs(tau_i)) | (ok & near[i])
+        # (a root nearer 0 than its pole — a soft spectrum's lowest, |μ| ≪ |τ| — also after a step
+        # within √ε|μ|: 8ε of its terms is then ε|τ|/|μ| of μ; review s15, crit 478: a first
+        # merge's μ₀ = 0.0055 below poles from 2.59 stopped at 4.3e-13 of itself, the next step
+        # reaches 2e-14; a chain's roots sit next to their poles, whose sweeps are unchanged)
+        mu_abs = np.abs(poles[origin[i]] + tau_i)
+        settled = (mu_abs >= np.abs(tau_i)) | (np.abs(tau_i - before) <= 2.0**-26 * mu_abs)
+        conv = ((np.abs(fval) <= 8 * EPS * scale) & settled) | (hi[i] - lo[i] <= 4 * EPS * np.abs(tau_i)) \
+            | (ok & near[i])
         near[i] |= ok
         todo = i[~conv]
         if not todo.size:
