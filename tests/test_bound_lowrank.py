@@ -83,6 +83,33 @@ def test_bound_charges_the_nufft_floor_only_when_the_nufft_runs():
     assert np.abs(m_nufft.cov - m_direct.cov).max() <= 2 * b1
 
 
+def test_the_bounds_assemble_keeps_for_both_evaluators_are_those_cover_would_compute():
+    """assemble bounds the roundoff at t_max for the direct tables and the NUFFT in one pass
+    (roundoff.means_roundoffs, evaluation_roundoffs: each the number of its own call) and keeps
+    both (NormalModeEvolution.known_roundoff); cover, when the NUFFT first runs, takes the kept
+    one: the bound is bit for bit the one it computes afresh without them, for a means-only and
+    a covariance evolution."""
+    from dataclasses import replace
+
+    net, init = chain_case()
+    times = np.linspace(0.0, 200.0, 4001)
+    for covariance in (False, True):
+        evo = dy.solve(net, init, t_max=200.0, covariance=covariance)
+        evo = evo.evolution if hasattr(evo, "evolution") else evo
+        w, r, m0, e = evo.frequencies, evo.readout, evo.mean0, evo.mu_error
+        assert ro.means_roundoffs(w, r, m0, 200.0, e) == [ro.means_roundoff(w, r, m0, 200.0, e, nufft=f)
+                                                          for f in (False, True)]
+        assert ro.evaluation_roundoffs(w, r, evo.nu, evo.values, evo.vectors, 200.0, e) == [
+            ro.evaluation_roundoff(w, r, evo.nu, evo.values, evo.vectors, 200.0, e, nufft=f) for f in (False, True)]
+        assert set(evo.known_roundoff) == {(200.0, False), (200.0, True)}
+        fresh = replace(evo, known_roundoff={})
+        for x in (evo, fresh):
+            x.means(times, engine="nufft")
+        assert evo.error_bound == fresh.error_bound and evo.nufft_covered and fresh.nufft_covered
+        base = ro.means_roundoff(w, r, m0, 200.0, e, nufft=True)
+        assert evo.error_bound >= base > ro.means_roundoff(w, r, m0, 200.0, e, nufft=False)
+
+
 def test_nufft_evaluation_is_within_the_raised_bound():
     """A small soft network evaluated through the NUFFT on a uniform grid (solved without t_max,
     so that cover raises the horizon and the floor together): every mean and covariance entry

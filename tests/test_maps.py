@@ -19,6 +19,7 @@ from harmosync import measures as ms
 from harmosync import network as nw
 from harmosync import states as st
 from harmosync import sweep as sw
+from harmosync.dynamics import evaluation as ev
 from harmosync.dynamics import many
 from harmosync.errors import HarmosyncError
 from harmosync.figures import common, fig6
@@ -89,6 +90,30 @@ def test_means_many_is_each_evolutions_own_means():
         many.means_many(sols, t, workers=0)
     with pytest.raises(HarmosyncError, match="workers"):
         ms.sync_factor(full[0][:, 0], full[0][:, 2], 0.05, 1.0, workers=1.5)
+
+
+def test_means_many_groups_networks_of_different_sizes_bit_for_bit():
+    """means_many evaluates the NUFFT networks in groups (their extended-precision points and
+    phases in one pass: dynamics.evaluation.means_nufft_many): networks of different chains
+    (different numbers of modes, so different chunk plans) in one call, beside one the direct
+    tables evaluate, and with group sizes 1 to all, give each evolution's own means bit for
+    bit; a grid too short for the NUFFT (direct tables) likewise."""
+    nets = [nw.couple(nw.chain(m, 0.4, 1.2), nw.probes((1.0, 1.1), 0.5, (1, s), (0.06, 0.06)))
+            for m, s in ((40, 3), (120, 60), (75, 75), (120, 1), (33, 10))]
+    sols = [dy.solve(net, COHERENT, covariance=False, t_max=200.0) for net in nets]
+    assert len({s.frequencies.size for s in sols}) >= 3
+    t = 0.05 * np.arange(4001)
+    nufft = [ev.uses_nufft(s, t, means_only=True) for s in sols]
+    assert sum(nufft) >= 3 and not all(nufft)  # (groups and the one-by-one path in one call)
+    own = np.array([s.means(t, columns=(0, 2)) for s in sols])
+    for group in (1, 2, 16):
+        for workers in (1, 2):
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setattr(many, "MEANS_GROUP", group)
+                assert np.array_equal(many.means_many(sols, t, columns=(0, 2), workers=workers), own)
+    short = t[:40]
+    assert not any(ev.uses_nufft(s, short, means_only=True) for s in sols)
+    assert np.array_equal(many.means_many(sols, short, workers=2), np.array([s.means(short) for s in sols]))
 
 
 def test_shared_secular_path_is_bitwise_the_same_in_any_batch():

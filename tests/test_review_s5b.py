@@ -317,7 +317,7 @@ def test_fused_moments_equal_the_contracted_rows_off_zero_start(count):
     sol = dy.solve(net, init)
     t = 7.0 + 0.05 * np.arange(count)
     got = list(ev.iter_moment_rows(sol, t, block=100, engine="nufft"))
-    mean, cov = contracted_moments(sol, t, ev._checked_grid(t)[1])
+    mean, cov = contracted_moments(sol, t, ev.checked_grid(t)[1])
     assert np.array_equal(np.hstack([m for _, m, _ in got]), mean)
     assert np.array_equal(np.concatenate([c for _, _, c in got], axis=-1), cov)
 

@@ -243,3 +243,70 @@ def test_map_network_moments_match_blas_within_bound():
     fast, blas = sol.moments(t, engine="nufft"), sol.moments(t, engine="direct")
     diff = max(np.abs(fast.mean - blas.mean).max(), np.abs(fast.cov - blas.cov).max())
     assert diff <= 2 * sol.error_bound, (diff, sol.error_bound)
+
+
+def exact_points(w, h, grid):
+    """x_k = w_k h mod 2π and −x_k mod 2π, in long double as the plan forms them, and dx = 2π/G,
+    as exact fractions (the reference for the plan's taps: the plan's 2π is TWO_PI)."""
+    from fractions import Fraction
+
+    x = np.mod(np.asarray(w, float).astype(LD) * LD(h), ts.TWO_PI)
+    pts = np.concatenate([x, np.mod(-x, ts.TWO_PI)])
+
+    def frac(v):  # a long double as an exact fraction (its two doubles)
+        hi = float(v)
+        return Fraction(hi) + Fraction(float(v - LD(hi)))
+
+    return [frac(p) for p in pts], frac(ts.TWO_PI / grid)
+
+
+@pytest.mark.parametrize("band", ["fig6 band", "wide band", "near zero"])
+def test_plan_taps_are_the_kernel_at_the_exact_offsets(band):
+    """NufftPlan's taps (the compiled _points pass): each tap o = first_k + i of point x_k
+    (first_k = ⌈x_k/dx⌉ − W/2) has weight φ(z), z = (o·dx − x_k)/(W dx/2), within 64ε of φ at
+    the exact z (z in double-double: about an ulp; the long-double form it replaced lost up to
+    1300 ulps of z near z = 0), 0 where |z| > 1; the touched grid points, o mod G ascending, are
+    the support and each tap's slot indexes its own there. Points near 0 and 2π wrap around
+    the grid."""
+    rng = np.random.default_rng(11)
+    w = {"fig6 band": lambda: FREQS["fig6 band"](rng), "wide band": lambda: FREQS["wide band"](rng),
+         "near zero": lambda: np.sort(rng.uniform(1e-9, 2e-3, 40))}[band]()
+    h, length = 0.05, 1429
+    plan = ts.NufftPlan(w, h, length)
+    pts, dx = exact_points(w, h, plan.grid)
+    beta = ts.BETA
+    worst = 0.0
+    taps = []
+    for k in rng.choice(len(pts), size=min(len(pts), 60), replace=False):
+        first = int(np.ceil(float(pts[k] / dx) - ts.WIDTH / 2))
+        for i in range(ts.WIDTH):
+            o = first + i
+            z = float((o * dx - pts[k]) / (ts.WIDTH * dx / 2))
+            ref = np.exp(beta * (np.sqrt(max(0.0, 1 - z * z)) - 1)) if abs(z) <= 1 else 0.0
+            worst = max(worst, abs(plan.weight[k, i] - ref))
+            if abs(z) > 1 + 1e-12:
+                assert plan.weight[k, i] == 0.0
+            assert plan.support[plan.slot[k, i]] == o % plan.grid
+            taps.append(o % plan.grid)
+    assert worst <= 64 * EPS, worst
+    assert np.all(np.diff(plan.support) > 0) and set(taps) <= set(plan.support.tolist())
+    assert plan.support.size == np.unique(plan.support[plan.slot]).size  # every support point is some tap's
+
+
+def test_points_and_phases_of_many_plans_are_each_plans_own():
+    """points_many and phases_many (one pass of array operations over all of a map's networks)
+    give each plan's points and chunk phases bit for bit, for frequency sets of different sizes
+    on different grids."""
+    rng = np.random.default_rng(5)
+    ws = [np.sort(rng.uniform(0.01, 3.0, n)) for n in (1, 7, 302, 45)]
+    lengths = [300, 1429, 2308, 777]
+    plans = [ts.NufftPlan(w, 0.05, L) for w, L in zip(ws, lengths)]
+    many = ts.points_many(ws, 0.05, [p.grid for p in plans])
+    for w, p, pts in zip(ws, plans, many):
+        for a, b in zip(ts.points(w, 0.05, p.grid), pts):
+            assert np.array_equal(a, b)
+        again = ts.NufftPlan(w, 0.05, p.length, p.grid, points_of=pts)
+        assert np.array_equal(again.weight, p.weight) and np.array_equal(again.slot, p.slot)
+    starts = [list(range(0, 5000, p.length)) for p in plans]
+    for p, s, ph in zip(plans, starts, ts.phases_many(plans, 12.5, starts)):
+        assert np.array_equal(ph, p.phases(12.5, s))

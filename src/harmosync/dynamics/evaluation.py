@@ -33,7 +33,7 @@ def uses_nufft(sol, times, *, engine: str = "auto", means_only: bool = False) ->
     "auto" with the NUFFT the cheaper (:func:`~harmosync.solvers.trigsum.nufft_cost`). The one
     place this is decided: the evaluation follows it, and the error bound charges the NUFFT's
     floor only when it is true (``NormalModeEvolution.cover``)."""
-    t, h = _checked_grid(times)
+    t, h = checked_grid(times)
     if h is None or engine not in ("auto", "nufft"):
         return False
     ncols = 2 * len(sol.rows) * (1 if means_only else np.shape(sol.values)[0] + 1)
@@ -162,7 +162,7 @@ def iter_moment_rows(sol, times, *, block: int, engine: str, into=None, finite=N
     (the NUFFT's straight from its transform, no chunk array) and the yielded arrays are views
     of them. ``finite``: a list that gets, per chunk, whether all its numbers are finite (the
     NUFFT's from the pass that writes σ, no second pass)."""
-    t, h = _checked_grid(times)
+    t, h = checked_grid(times)
     check_horizon(sol, t)
     if engine not in ("auto", "nufft", "direct"):
         raise HarmosyncError(f"engine must be auto, nufft or direct, got {engine!r}")
@@ -338,7 +338,7 @@ _LAST_GRID: list = [None]  # (a copy of the last grid checked, its uniform step 
 SMALL_GRID = 64
 
 
-def _checked_grid(times) -> tuple[np.ndarray, float | None]:
+def checked_grid(times) -> tuple[np.ndarray, float | None]:
     """check_times(times) and uniform_step(t, 3), remembered for the last grid: a map evaluates
     hundreds of evolutions on one grid, and the checks (≈ 0.4 ms on 30 001 times) then cost one
     comparison with the copy (threads may race to replace it: each entry is whole). Grids of
@@ -356,10 +356,11 @@ def _checked_grid(times) -> tuple[np.ndarray, float | None]:
     return t, h
 
 
-def evaluate_means(sol, times, *, engine: str, columns=None) -> np.ndarray:
-    t, h = _checked_grid(times)
+def means_setup(sol, times, engine: str, columns):
+    """:func:`evaluate_means`' checks and choices: (t, h, alpha, beta (N, computed columns), pick,
+    whole, use_nufft, chunk)."""
+    t, h = checked_grid(times)
     check_horizon(sol, t)
-    w = sol.frequencies
     n = len(sol.rows)
     if columns is None:
         columns = range(2 * n)
@@ -372,20 +373,68 @@ def evaluate_means(sol, times, *, engine: str, columns=None) -> np.ndarray:
     # (the BLAS paths compute all: cheap there, and a GEMM's roundoff depends on its width)
     block = np.where(cols % 2 == 0, cols // 2, n + cols // 2)
     alpha, beta = mode_columns(sol, means_only=True)
-    tb = _table_block(BLOCK, w.size)
-    chunk = nufft_chunk(2 * n)
     use_nufft = uses_nufft(sol, t, engine=engine, means_only=True)
     needed = np.unique(block) if use_nufft else np.arange(2 * n)
-    alpha, beta = alpha[:, needed], beta[:, needed]
-    out = np.empty((t.size, needed.size))
+    pick = np.searchsorted(needed, block)
+    whole = bool(np.array_equal(pick, np.arange(needed.size)))  # (the columns are those computed, in order)
+    return t, h, alpha[:, needed], beta[:, needed], pick, whole, use_nufft, nufft_chunk(2 * n)
+
+
+def straight_nufft(setup) -> bool:
+    """Whether the NUFFT writes these means straight into an output array (whole pairs of
+    columns, in order: :func:`evaluate_means`' ``out``, :func:`means_nufft_many`)."""
+    _, _, alpha, _, _, whole, use_nufft, _ = setup
+    return use_nufft and whole and alpha.shape[1] % 2 == 0
+
+
+def evaluate_means(sol, times, *, engine: str, columns=None, out=None) -> np.ndarray:
+    """:meth:`NormalModeEvolution.means`' values (T, len(columns)), into ``out`` if given (a
+    C-contiguous array of that shape: :func:`.many.means_many`'s rows, written by the NUFFT
+    straight from its transforms where the columns are whole pairs in order)."""
+    setup = means_setup(sol, times, engine, columns)
+    t, h, alpha, beta, pick, whole, use_nufft, chunk = setup
+    w = sol.frequencies
+    if out is not None and straight_nufft(setup) and out.flags.c_contiguous and out.shape == (t.size, alpha.shape[1]):
+        for _ in ts.nufft(w, alpha, beta, t[0], h, t.size, chunk=chunk, into=out):
+            pass
+        return out
+    tb = _table_block(BLOCK, w.size)
+    vals = np.empty((t.size, alpha.shape[1]))
     if h is None:
         for start in range(0, t.size, tb):
             arg = np.outer(t[start:start + tb], w)
-            out[start:start + tb] = np.cos(arg) @ alpha + np.sin(arg) @ beta
+            vals[start:start + tb] = np.cos(arg) @ alpha + np.sin(arg) @ beta
     else:
         gen = (ts.nufft(w, alpha, beta, t[0], h, t.size, chunk=chunk) if use_nufft
                else ts.direct(w, alpha, beta, t[0], h, t.size, block=tb))
-        for start, vals in gen:
-            out[start:start + vals.shape[0]] = vals
-    pick = np.searchsorted(needed, block)
-    return out if np.array_equal(pick, np.arange(out.shape[1])) else out[:, pick]
+        for start, chunk_vals in gen:
+            vals[start:start + chunk_vals.shape[0]] = chunk_vals
+    vals = vals if whole else vals[:, pick]
+    if out is None:
+        return vals
+    out[...] = vals
+    return out
+
+
+def means_nufft_many(sols, setups, outs) -> None:
+    """:func:`evaluate_means` (engine "auto") of each of ``sols`` into its ``outs`` row (T, C),
+    from their :func:`means_setup` on one grid, each one :func:`straight_nufft` (the caller
+    covers the times): the extended-precision points and chunk phases of all in one pass of
+    array operations (:func:`~harmosync.solvers.trigsum.points_many`, ``phases_many``;
+    elementwise, so each network's numbers are those of its own evaluation), then each
+    network's spreading, transforms and gathers, which release the GIL."""
+    t, h = setups[0][0], setups[0][1]
+    items = []
+    for sol, (_, _, alpha, beta, _, _, _, chunk) in zip(sols, setups):
+        w = sol.frequencies
+        coef = np.asarray(alpha, float) - 1j * np.asarray(beta, float)  # (as trigsum.nufft)
+        items.append((w, coef) + ts.chunk_plan(w.size, coef.shape[1], t.size, chunk))
+    pts = ts.points_many([w for w, *_ in items], h, [grid for *_, grid in items])
+    plans = [ts.NufftPlan(w, h, length, grid, points_of=p) for (w, _, length, grid), p in zip(items, pts)]
+    starts = [list(range(0, t.size, plan.length)) for plan in plans]
+    for plan, (w, coef, length, grid), phases, first, out in zip(plans, items, ts.phases_many(plans, t[0], starts),
+                                                                 starts, outs):
+        rows = (coef.shape[1] + 1) // 2
+        for start, phase in zip(first, phases):
+            stop = min(length, t.size - start)
+            ts.gather(plan.transform(coef, phase), plan, out[start:start + stop].reshape(stop, rows, 2))

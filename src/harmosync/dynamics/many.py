@@ -28,6 +28,7 @@ structured path) instead of :class:`~harmosync.network.Network`'s own check.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -44,12 +45,15 @@ from ..solvers.arrowhead import arrowhead_modes, arrowhead_modes_many, chain_rou
 from ..states import InitialState
 from .contract import Evolution, check_times
 from ..solvers.lowrank import soft_modes
+from .evaluation import evaluate_means, means_nufft_many, means_setup, straight_nufft
 from .normal_modes import NormalModeEvolution, assemble, check_size, solve_closed
 from .spectrum import (Spectrum, chain_result, dense_mode_bound, dense_mode_errors, normwise_mode_bound,
                        refine_chain_soft)
 
 #: networks with at most this many oscillators are solved by one stacked dense eigh
 DENSE_BATCH = 48
+#: most networks a thread of :func:`means_many` evaluates together (their points and phases in one pass)
+MEANS_GROUP = 16
 
 
 def plugging_sweep(probes_: Probes, sites: Sequence[int], *, probe: int = -1) -> list[Probes]:
@@ -103,25 +107,39 @@ def means_many(evolutions: Sequence[Evolution], times, *, columns=None, workers:
     out = np.empty((len(evos), t.size, width))
     workers = cores() if workers is None else int(workers)
 
-    def one(i):
-        e = evos[i]
+    # the closed evolutions whose means the NUFFT writes straight into ``out`` go in groups
+    # (means_nufft_many: their extended-precision points and phases in one pass each); the
+    # rest one by one
+    singles, straight = [], []
+    for i, e in enumerate(evos):
         if isinstance(e, NormalModeEvolution):
-            out[i] = e.means(t, columns=cols)
-        else:
-            m = e.means(t)
-            out[i] = m if cols is None else m[:, cols]
+            e.cover(t, means_only=True)
+            setup = means_setup(e, t, "auto", cols)
+            if straight_nufft(setup):
+                straight.append((i, setup))
+                continue
+        singles.append(i)
+    per = max(1, min(MEANS_GROUP, -(-len(straight) // max(workers, 1))))
+    tasks = [straight[k:k + per] for k in range(0, len(straight), per)] + [[i] for i in singles]
 
-    if workers == 1 or len(evos) == 1:
-        for i in range(len(evos)):
-            one(i)
+    def run(task):
+        with ts.fft_threads(1) if workers > 1 else contextlib.nullcontext():
+            if isinstance(task[0], tuple):
+                means_nufft_many([evos[i] for i, _ in task], [s for _, s in task], [out[i] for i, _ in task])
+                return
+            e = evos[task[0]]
+            if isinstance(e, NormalModeEvolution):
+                evaluate_means(e, t, engine="auto", columns=cols, out=out[task[0]])
+            else:
+                m = e.means(t)
+                out[task[0]] = m if cols is None else m[:, cols]
+
+    if workers == 1 or len(tasks) == 1:
+        for task in tasks:
+            run(task)
         return out
-
-    def run(i):
-        with ts.fft_threads(1):
-            one(i)
-
-    with ThreadPoolExecutor(min(workers, len(evos))) as ex:
-        list(ex.map(run, range(len(evos))))
+    with ThreadPoolExecutor(min(workers, len(tasks))) as ex:
+        list(ex.map(run, tasks))
     return out
 
 

@@ -89,11 +89,12 @@ from ..network import Network, chain_mode_rows, chain_modes
 from ..solvers import blas_threads
 from ..solvers.arrowhead import chain_mode_errors
 from ..solvers.lowrank import low_rank_delta
-from ..solvers.roundoff import eigen_roundoff, evaluation_roundoff, means_roundoff
+from ..solvers.roundoff import (eigen_roundoff, evaluation_roundoff, evaluation_roundoffs, means_roundoff,
+                                means_roundoffs)
 from ..solvers.softmodes import environment_roundoff, vector_roundoff
 from ..states import InitialState, environment_covariance
 from .contract import Moments, check_times
-from .evaluation import BLOCK, evaluate_means, iter_moment_rows, uses_nufft
+from .evaluation import BLOCK, checked_grid, evaluate_means, iter_moment_rows, uses_nufft
 from .spectrum import Spectrum, VectorTerm, chain_spectrum, cut_chain, dense_spectrum
 
 #: the bound is at least this many times the discrepancy at t = 0 (:func:`initial_discrepancy`):
@@ -160,6 +161,9 @@ class NormalModeEvolution:
     covered: float = np.inf
     nufft_covered: bool = True
     vector_term: object = field(default=None, repr=False)  # |t| → the dense eigh's eigenvector term (assemble)
+    # (|t|, nufft) → the means' and the evaluation's roundoff there, as assemble found them for
+    # both evaluators at once (a map's networks are each evaluated once, by the NUFFT)
+    known_roundoff: dict = field(default_factory=dict, repr=False)
 
     @property
     def rank(self) -> int:
@@ -195,18 +199,21 @@ class NormalModeEvolution:
         module docstring; the NUFFT's floor is charged once an evaluation runs it,
         :func:`.evaluation.uses_nufft`); called by every evaluation, before it runs."""
         # (times beyond t_max are refused by the evaluation: the bound covers |t| ≤ t_max only)
-        horizon = min(float(np.max(np.abs(check_times(times)))), self.t_max)
+        t = checked_grid(times)[0]  # (a map's grid is checked once, not per network)
+        horizon = min(max(abs(float(t[0])), abs(float(t[-1]))), self.t_max)
         nufft = not self.nufft_covered and uses_nufft(self, times, engine=engine, means_only=means_only)
         while True:  # the bound at what is covered so far and these times together
             state = self.covered, self.nufft_covered
             reach, floor = max(horizon, state[0]), nufft or state[1]
             if (reach, floor) == state:
                 return
-            bound = means_roundoff(self.frequencies, self.readout, self.mean0, reach, self.mu_error, nufft=floor)
+            known = self.known_roundoff.get((reach, floor))
+            bound = known[0] if known else means_roundoff(self.frequencies, self.readout, self.mean0, reach,
+                                                          self.mu_error, nufft=floor)
             if self.has_covariance:
-                cov = self.fixed_bound + evaluation_roundoff(
+                cov = self.fixed_bound + (known[1] if known else evaluation_roundoff(
                     self.frequencies, self.readout, self.nu, self.values, self.vectors, reach, self.mu_error,
-                    nufft=floor)
+                    nufft=floor))
                 bound = float(np.maximum(bound, cov))  # (a NaN stays one, for _check_bound; max() drops it)
             bound += self.cut_bound
             if self.vector_term is not None:
@@ -406,7 +413,10 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
         mu_err = np.full(mu.size, 8 * np.finfo(float).eps * float(mu[-1]))
     # phases are bounded up to t_max only (∞: the bound covers t = 0)
     horizon = window.t_max if window is not None else (t_max if t_max is not None else np.inf)
-    bound = means_roundoff(w, readout, mean0, horizon, mu_err, nufft=False)
+    floors = (False, True) if np.isfinite(horizon) else (False,)  # (the NUFFT's too: for cover)
+    means_b = means_roundoffs(w, readout, mean0, horizon, mu_err, floors=floors)
+    bound = means_b[0]
+    eval_b = [0.0] * len(floors)
     if covariance:
         lr = low_rank_delta(mu, a, vs, env_d, env_c, pc, temp, tol=tol, readout=readout)
         values, vectors = lr.values, lr.vectors
@@ -416,7 +426,8 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
             fixed += environment_roundoff(mu, mu_err, a, env_d, env_c, spec.env_rounding[0], readout, temp)
         if spec.residual is not None:  # the refined soft eigenvectors' errors
             fixed += vector_roundoff(mu, mu_err, spec.residual, readout, temp)
-        cov = fixed + evaluation_roundoff(w, readout, nu, values, vectors, horizon, mu_err, nufft=False)
+        eval_b = evaluation_roundoffs(w, readout, nu, values, vectors, horizon, mu_err, floors=floors)
+        cov = fixed + eval_b[0]
         bound = float(np.maximum(bound, cov))  # (a NaN stays one, for _check_bound; max() drops it)
     else:
         values, vectors, fixed = np.zeros(0), np.zeros((2, w.size, 0)), 0.0
@@ -451,6 +462,8 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
         covered=float(horizon) if np.isfinite(horizon) else 0.0,  # no t_max: t = 0 (cover raises it)
         nufft_covered=False,  # the direct tables: cover raises it when the NUFFT runs
         vector_term=vector_term,
+        known_roundoff={(float(horizon), f): (m, e) for f, m, e in zip(floors, means_b, eval_b)}
+        if np.isfinite(horizon) else {},
     )
     # a posteriori: t = 0 must give the initial state, known exactly (the split is covariance-only)
     miss = initial_discrepancy(evo, initial, a.shape[0]) if covariance else 0.0

@@ -78,6 +78,13 @@ def trig_sum_errors(w, readout, coef_q, coef_p, t_max: float, mu_error=None, *, 
         |x − y|·max|sin| between x and y, s' = min(1, w t(1 + 3ε)));
       * the eigenvalue error e_k (``mu_error``; default 8ε max μ̃): the propagator at μ̃_k
         against μ_k, from :func:`mode_terms`."""
+    z, (dz,) = _trig_sums(w, readout, coef_q, coef_p, t_max, mu_error, (nufft,))
+    return z, dz
+
+
+def _trig_sums(w, readout, coef_q, coef_p, t_max: float, mu_error, floors):
+    """:func:`trig_sum_errors` for each ``nufft`` in ``floors``: (Z, [dZ for each]), the shared
+    terms once (each dZ the numbers of its own call)."""
     w = np.asarray(w, float)
     r = np.abs(np.atleast_2d(np.asarray(readout, float)))
     eps = np.finfo(float).eps
@@ -86,29 +93,30 @@ def trig_sum_errors(w, readout, coef_q, coef_p, t_max: float, mu_error=None, *, 
     e = np.broadcast_to(e, w.shape)
     cq, cp = np.abs(np.asarray(coef_q, float)), np.abs(np.asarray(coef_p, float))
     full, rot = cq + cp, _hypot(cq, cp)
-    zx, ex = _mode_apply(_mode_factors(w, e, t, True), e, cq, cp, rot)  # x rows: a = c_q, b = c_p
-    zp, ep = _mode_apply(_mode_factors(w, e, t, False), e, cp, cq, rot)  # p rows: a = c_p, b = c_q
-    # rounding and rounded phases, the same on both rows where every sine may reach 1
-    phi = max(4 * eps * np.sqrt(w.size), NUFFT_FLOOR) if nufft else 4 * eps * np.sqrt(w.size)
+    zx, ex0 = _mode_apply(_mode_factors(w, e, t, True), e, cq, cp, rot)  # x rows: a = c_q, b = c_p
+    zp, ep0 = _mode_apply(_mode_factors(w, e, t, False), e, cp, cq, rot)  # p rows: a = c_p, b = c_q
     s = np.minimum(1.0, w * t * (1 + 3 * eps))  # ≥ |sin| of the exact and rounded phase
     near = np.flatnonzero(s < 1)
-    ex_near, ep_near = ex[near], ep[near]
-    base = (3 * eps * w * t)[:, None] * rot
-    base += phi * full
-    ex += base
-    ep += base
-    if near.size:  # a smaller sine: the phase's min, and the direct tables' smaller intermediates
-        a, b, sn, rn, fn = cq[near], cp[near], s[near, None], rot[near], full[near]
-        tn = (3 * eps * w[near] * t)[:, None]
-        round_x = round_p = phi * fn
-        if not nufft:
-            sm = np.minimum(1.0, w[near] * t)[:, None]
-            round_x = phi * np.minimum(fn, (1 + 2 * sm * sm) * a + 3 * sm * b)
-            round_p = phi * np.minimum(fn, (1 + 2 * sm * sm) * b + 3 * sm * a)
-        ex[near] = ex_near + round_x + tn * np.minimum(rn, sn * a + b)
-        ep[near] = ep_near + round_p + tn * np.minimum(rn, a + sn * b)
+    phase = (3 * eps * w * t)[:, None] * rot
     ux, up = r / np.sqrt(w), r * np.sqrt(w)
-    return np.vstack([ux @ zx, up @ zp]), np.vstack([ux @ ex, up @ ep])
+    out = []
+    for nufft in floors:
+        # rounding and rounded phases, the same on both rows where every sine may reach 1
+        phi = max(4 * eps * np.sqrt(w.size), NUFFT_FLOOR) if nufft else 4 * eps * np.sqrt(w.size)
+        base = phase + phi * full
+        ex, ep = ex0 + base, ep0 + base
+        if near.size:  # a smaller sine: the phase's min, and the direct tables' smaller intermediates
+            a, b, sn, rn, fn = cq[near], cp[near], s[near, None], rot[near], full[near]
+            tn = (3 * eps * w[near] * t)[:, None]
+            round_x = round_p = phi * fn
+            if not nufft:
+                sm = np.minimum(1.0, w[near] * t)[:, None]
+                round_x = phi * np.minimum(fn, (1 + 2 * sm * sm) * a + 3 * sm * b)
+                round_p = phi * np.minimum(fn, (1 + 2 * sm * sm) * b + 3 * sm * a)
+            ex[near] = ex0[near] + round_x + tn * np.minimum(rn, sn * a + b)
+            ep[near] = ep0[near] + round_p + tn * np.minimum(rn, a + sn * b)
+        out.append(np.vstack([ux @ ex, up @ ep]))
+    return np.vstack([ux @ zx, up @ zp]), out
 
 def mode_terms(w, e, t: float, a, b, rot=None, *, x_row: bool):
     """Per mode and column (N, C): (Z, E) with |f(μ, τ)| ≤ Z and |f(μ, τ) − f(μ̃, τ)| ≤ E for all
@@ -204,11 +212,17 @@ def means_roundoff(w, readout, mean0, t_max: float, mu_error=None, *, nufft: boo
     ``mean0`` (2, N) as their one column, plus the roundoff of forming ``mean0`` (a P-term dot
     product per mode, relative 4ε of its absolute value; the probe rows of U taken as exact).
     ``nufft``: whether the sums may run through the non-uniform FFT (:func:`trig_sum_errors`)."""
+    return means_roundoffs(w, readout, mean0, t_max, mu_error, floors=(nufft,))[0]
+
+
+def means_roundoffs(w, readout, mean0, t_max: float, mu_error=None, *, floors=(False, True)) -> list[float]:
+    """:func:`means_roundoff` for each ``nufft`` in ``floors`` (the shared terms once; each the
+    number of its own call)."""
     m = np.asarray(mean0, float)
     if np.size(readout) == 0 or not np.any(m):
-        return 0.0
-    z, dz = trig_sum_errors(w, readout, m[0][:, None], m[1][:, None], t_max, mu_error, nufft=nufft)
-    return float(np.max(dz + 4 * np.finfo(float).eps * z))
+        return [0.0 for _ in floors]
+    z, dzs = _trig_sums(w, readout, m[0][:, None], m[1][:, None], t_max, mu_error, floors)
+    return [float(np.max(dz + 4 * np.finfo(float).eps * z)) for dz in dzs]
 
 def evaluation_roundoff(w, readout, nu, values, vectors, t_max: float, mu_error=None, *,
                         nufft: bool = True) -> float:
@@ -218,20 +232,31 @@ def evaluation_roundoff(w, readout, nu, values, vectors, t_max: float, mu_error=
     columns v_r: |δ(z_a z_b)| ≤ Z_a dZ_b + dZ_a Z_b + dZ_a dZ_b, summed over r with |λ_r|, plus
     (R + 2)ε Σ_r |λ_r| Z_a Z_b for the products and sums of the assembly; the largest over
     (a, b) pairs. ``nufft``: whether the sums may run through the non-uniform FFT."""
+    return evaluation_roundoffs(w, readout, nu, values, vectors, t_max, mu_error, floors=(nufft,))[0]
+
+
+def evaluation_roundoffs(w, readout, nu, values, vectors, t_max: float, mu_error=None, *,
+                         floors=(False, True)) -> list[float]:
+    """:func:`evaluation_roundoff` for each ``nufft`` in ``floors`` (the shared terms once; each
+    the number of its own call)."""
     w = np.asarray(w, float)
     r = np.abs(np.asarray(readout, float))
     if r.size == 0:
-        return 0.0
+        return [0.0 for _ in floors]
     eps = np.finfo(float).eps
-    out = 4 * eps * np.sqrt(w.size) * float(np.max((r**2) @ (nu * (1 / w + w))))
-    if np.size(values):
-        lam = np.abs(np.asarray(values, float))
-        z, dz = trig_sum_errors(w, r, vectors[0], vectors[1], t_max, mu_error, nufft=nufft)
-        zl = z * lam
+    base = 4 * eps * np.sqrt(w.size) * float(np.max((r**2) @ (nu * (1 / w + w))))
+    if not np.size(values):
+        return [float(base) for _ in floors]
+    lam = np.abs(np.asarray(values, float))
+    z, dzs = _trig_sums(w, r, vectors[0], vectors[1], t_max, mu_error, floors)
+    zl = z * lam
+    rest = (lam.size + 2) * eps * (zl @ z.T)
+    out = []
+    for dz in dzs:
         pair = zl @ dz.T
-        pair = pair + pair.T + (dz * lam) @ dz.T + (lam.size + 2) * eps * (zl @ z.T)
-        out += float(pair.max())
-    return float(out)
+        pair = pair + pair.T + (dz * lam) @ dz.T + rest
+        out.append(float(base + float(pair.max())))
+    return out
 
 def enclose(mu, rho, half, eta, fallback=None) -> np.ndarray:
     """e_k from per-mode data (:func:`~harmosync.dynamics.spectrum.rayleigh_errors`): the
