@@ -21,7 +21,10 @@ from harmosync import states as st
 from harmosync import sweep as sw
 from harmosync.dynamics import evaluation as ev
 from harmosync.dynamics import many
+from harmosync.baths import Bath
+from harmosync.dynamics.normal_modes import NormalModeEvolution
 from harmosync.errors import HarmosyncError
+from harmosync.solvers import trigsum as ts
 from harmosync.figures import common, fig6
 
 COHERENT = st.InitialState(st.product(st.coherent(1.0, 0.14), st.coherent(1.1, 1.4)))
@@ -95,24 +98,31 @@ def test_means_many_is_each_evolutions_own_means():
 def test_means_many_groups_networks_of_different_sizes_bit_for_bit():
     """means_many evaluates the NUFFT networks in groups (their extended-precision points and
     phases in one pass: dynamics.evaluation.means_nufft_many): networks of different chains
-    (different numbers of modes, so different chunk plans) in one call, beside one the direct
-    tables evaluate, and with group sizes 1 to all, give each evolution's own means bit for
-    bit; a grid too short for the NUFFT (direct tables) likewise."""
+    (different numbers of modes, so different chunk plans) in one call, beside an open
+    network's (its own path), with group sizes 1 to all and the phases formed a few chunks at a
+    time or all at once, give each evolution's own means bit for bit; a grid too short for the
+    NUFFT (direct tables) likewise."""
     nets = [nw.couple(nw.chain(m, 0.4, 1.2), nw.probes((1.0, 1.1), 0.5, (1, s), (0.06, 0.06)))
             for m, s in ((40, 3), (120, 60), (75, 75), (120, 1), (33, 10))]
-    sols = [dy.solve(net, COHERENT, covariance=False, t_max=200.0) for net in nets]
+    sols = [dy.solve(net, COHERENT, covariance=False, t_max=1500.0) for net in nets]
     assert len({s.frequencies.size for s in sols}) >= 3
-    t = 0.05 * np.arange(4001)
-    nufft = [ev.uses_nufft(s, t, means_only=True) for s in sols]
+    # (and an open network, whose means go one by one: lossy probes on a short chain)
+    sols.insert(2, dy.solve(nw.couple(nw.chain(6, 0.4, 1.2), nw.probes((1.0, 1.1), 0.5, (1, 3), (0.06, 0.06))),
+                            COHERENT, baths=[Bath("lindblad", 1e-3, probes=(1, 2))]))
+    t = 0.05 * np.arange(30001)  # (3 chunks of 10,001 times: the phases a chunk or two at a time)
+    nufft = [isinstance(s, NormalModeEvolution) and ev.uses_nufft(s, t, means_only=True) for s in sols]
     assert sum(nufft) >= 3 and not all(nufft)  # (groups and the one-by-one path in one call)
-    own = np.array([s.means(t, columns=(0, 2)) for s in sols])
-    for group in (1, 2, 16):
+    own = np.array([s.means(t)[:, [0, 2]] if not isinstance(s, NormalModeEvolution) else s.means(t, columns=(0, 2))
+                    for s in sols])
+    for group, batch, elements in ((1, 64, 1 << 18), (2, 1, 1), (16, 2, 500), (16, 64, 1 << 18)):
         for workers in (1, 2):
-            with pytest.MonkeyPatch.context() as mp:
+            with pytest.MonkeyPatch.context() as mp:  # (and the phases in batches of a few chunks)
                 mp.setattr(many, "MEANS_GROUP", group)
+                mp.setattr(ts, "PHASE_BATCH", batch)
+                mp.setattr(ev, "PHASE_ELEMENTS", elements)
                 assert np.array_equal(many.means_many(sols, t, columns=(0, 2), workers=workers), own)
     short = t[:40]
-    assert not any(ev.uses_nufft(s, short, means_only=True) for s in sols)
+    assert not any(isinstance(s, NormalModeEvolution) and ev.uses_nufft(s, short, means_only=True) for s in sols)
     assert np.array_equal(many.means_many(sols, short, workers=2), np.array([s.means(short) for s in sols]))
 
 

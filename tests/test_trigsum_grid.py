@@ -308,5 +308,6 @@ def test_points_and_phases_of_many_plans_are_each_plans_own():
         again = ts.NufftPlan(w, 0.05, p.length, p.grid, points_of=pts)
         assert np.array_equal(again.weight, p.weight) and np.array_equal(again.slot, p.slot)
     starts = [list(range(0, 5000, p.length)) for p in plans]
-    for p, s, ph in zip(plans, starts, ts.phases_many(plans, 12.5, starts)):
+    many_ph = ts.phases_many([p.w for p in plans], 0.05, [p.half for p in plans], 12.5, starts)
+    for p, s, ph in zip(plans, starts, many_ph):
         assert np.array_equal(ph, p.phases(12.5, s))

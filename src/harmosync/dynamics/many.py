@@ -87,7 +87,10 @@ def means_many(evolutions: Sequence[Evolution], times, *, columns=None, workers:
     columns wanted (default all 2n; e.g. (0, 2) for ⟨x1⟩, ⟨x2⟩ — for the closed solver only those
     trig sums are computed). ``workers`` threads (default :func:`cores`) evaluate the
     evolutions side by side, each with one FFT thread (the transforms and numpy's array
-    operations release the GIL); every network's numbers are those of its own ``means``."""
+    operations release the GIL); the closed evolutions that the NUFFT evaluates go in groups
+    (:func:`.evaluation.means_nufft_many`). On a uniform grid every network's numbers are those
+    of its own ``means``, bit for bit; on another grid the sums are BLAS products, whose bits
+    depend on BLAS's thread count (within its roundoff, ~1e-15: review s16)."""
     evos = list(evolutions)
     t = check_times(times)
     if not evos:
@@ -122,8 +125,10 @@ def means_many(evolutions: Sequence[Evolution], times, *, columns=None, workers:
     per = max(1, min(MEANS_GROUP, -(-len(straight) // max(workers, 1))))
     tasks = [straight[k:k + per] for k in range(0, len(straight), per)] + [[i] for i in singles]
 
+    pooled = workers > 1 and len(tasks) > 1  # (tasks side by side: one FFT thread each)
+
     def run(task):
-        with ts.fft_threads(1) if workers > 1 else contextlib.nullcontext():
+        with ts.fft_threads(1) if pooled else contextlib.nullcontext():
             if isinstance(task[0], tuple):
                 means_nufft_many([evos[i] for i, _ in task], [s for _, s in task], [out[i] for i, _ in task])
                 return
@@ -134,7 +139,7 @@ def means_many(evolutions: Sequence[Evolution], times, *, columns=None, workers:
                 m = e.means(t)
                 out[task[0]] = m if cols is None else m[:, cols]
 
-    if workers == 1 or len(tasks) == 1:
+    if not pooled:
         for task in tasks:
             run(task)
         return out

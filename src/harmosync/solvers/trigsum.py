@@ -200,10 +200,11 @@ def _phasors(args: list) -> list:
     return [v.reshape(a.shape) for v, a in zip(np.split(flat, np.cumsum([a.size for a in args])[:-1]), args)]
 
 
-def phases_many(plans, t0, starts) -> list:
-    """:meth:`NufftPlan.phases` of each plan at its chunk ``starts`` (a list per plan), in one
-    pass of array operations (the same numbers)."""
-    return _phasors([_chunk_args(p.w, p.h, p.half, t0, s) for p, s in zip(plans, starts)])
+def phases_many(ws, h: float, halves, t0, starts) -> list:
+    """:meth:`NufftPlan.phases` of the plans of frequencies ``ws`` (step h, each its ``half`` =
+    L // 2) at their chunk ``starts`` (a list each), in one pass of array operations (the same
+    numbers)."""
+    return _phasors([_chunk_args(w, h, half, t0, s) for w, half, s in zip(ws, halves, starts)])
 
 
 class NufftPlan:
@@ -382,13 +383,16 @@ def nufft(w, alpha, beta, t0: float, h: float, count: int, *, chunk: int = MAX_L
     are views of it (no chunk array)."""
     w = np.asarray(w, float)
     coef = np.asarray(alpha, float) - 1j * np.asarray(beta, float)
+    if into is not None and (rows or coef.shape[1] % 2 or into.shape != (count, coef.shape[1])
+                             or not into.flags.c_contiguous):
+        raise ValueError("nufft: into must be a C-contiguous (count, C) array, C even, and rows False")
     length, grid = chunk_plan(w.size, coef.shape[1], count, chunk)
     plan = NufftPlan(w, h, length, grid)
     starts = range(0, count, length)
     for start, phase in zip(starts, plan.chunk_phases(t0, starts)):
         stop = min(length, count - start)
         fb = plan.transform(coef, phase)
-        if into is not None and not rows and into.shape[1] == 2 * fb.shape[0]:
+        if into is not None:
             _GATHER(fb, plan.scale, plan.half, into[start:start + stop].reshape(stop, fb.shape[0], 2))
             yield start, into[start:start + stop]
         elif rows:
