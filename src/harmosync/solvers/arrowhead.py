@@ -188,7 +188,7 @@ def _blocks(n: int, work, width: int | None = None):
         return
     from concurrent.futures import ThreadPoolExecutor
 
-    from threadpoolctl import threadpool_limits
+    from . import blas_threads  # (its controller is kept: threadpool_limits itself takes ~1 ms a call)
 
     half = [ranges[: len(ranges) // 2], ranges[len(ranges) // 2:]]
 
@@ -196,7 +196,7 @@ def _blocks(n: int, work, width: int | None = None):
         for a, b in part:
             work(a, b)
 
-    with threadpool_limits(1), ThreadPoolExecutor(2) as ex:
+    with blas_threads(1), ThreadPoolExecutor(2) as ex:
         list(ex.map(run, half))
 
 

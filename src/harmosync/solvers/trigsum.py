@@ -260,18 +260,22 @@ class NufftPlan:
         """The inverse FFT (⌈C/2⌉ rows, G) of the spread coefficients coef (N, C) · phase (N,),
         columns paired (A + iB), laid out as the class docstring says. The array is this
         thread's reused output grid: read it before the next call."""
-        coef = np.asarray(coef, complex)
+        coef = np.ascontiguousarray(coef, complex)
+        phase = np.ascontiguousarray(phase, complex)
         rows = (coef.shape[1] + 1) // 2
         b, fb = _workspace(rows, self.grid)
         workers = self._workers(rows)
+
+        def part(r):  # spread and transform a block of rows (compiled, ducc0: both release the GIL)
+            _SPREAD(coef, phase, self.slot, self.weight, self.support, b, r.start, r.stop)
+            inverse_fft(b[r], fb[r])
+
         # the reused input grid is zero off the support, and only the support is written and reset
-        _SPREAD(np.ascontiguousarray(coef), np.ascontiguousarray(phase, complex), self.slot, self.weight,
-                self.support, b)
         try:
             if workers <= 1:  # one transform per contiguous row
-                inverse_fft(b, fb)
-            else:  # blocks of rows side by side: the transforms release the GIL (the same bits)
-                list(_pool().map(lambda r: inverse_fft(b[r], fb[r]), row_blocks(rows, workers)))
+                part(slice(0, rows))
+            else:  # blocks of rows side by side (the same bits)
+                list(_pool().map(part, row_blocks(rows, workers)))
         finally:  # the reused grid must be zero for the next call, even after Ctrl-C or an error
             _CLEAR(b, self.support)
         return fb
@@ -289,9 +293,9 @@ class NufftPlan:
             read(0, self.transform(coef, phase))
             return
         b, fb = _workspace(rows, self.grid)
-        _SPREAD(np.ascontiguousarray(coef), np.ascontiguousarray(phase, complex), self.slot, self.weight,
-                self.support, b)
         try:
+            _SPREAD(np.ascontiguousarray(coef), np.ascontiguousarray(phase, complex), self.slot, self.weight,
+                    self.support, b, 0, rows)
             for r0 in range(0, rows, slab):
                 r1 = min(rows, r0 + slab)
                 read(r0, inverse_fft(b[r0:r1], fb[: r1 - r0]))
@@ -461,36 +465,38 @@ def _points(hi, lo, first, dx_hi, dx_lo, half_width, rank, weight, slot, support
     return count
 
 
-def _spread(coef, phase, slot, weight, support, grid):
-    """For each pair of columns r (A = 2r, B = 2r + 1, zero past the last), with c = coef·phase:
-    c_A + i c_B at the point +x_k and conj(c_A) + i conj(c_B) at −x_k (row k + N of ``slot``),
-    weighted onto the grid points ``support[slot[k, i]]`` of row r; each grid point's sum in
-    order of k (+x_k, then −x_k), accumulated in a (support, 2·rows) buffer (8·|support|·C
-    bytes) whose rows are contiguous (vectorised), then written into the grid's support."""
+def _spread(coef, phase, slot, weight, support, grid, r0, r1):
+    """For each pair of columns r (A = 2r, B = 2r + 1, zero past the last), r0 ≤ r < r1, with
+    c = coef·phase: c_A + i c_B at the point +x_k and conj(c_A) + i conj(c_B) at −x_k (row k + N
+    of ``slot``), weighted onto the grid points ``support[slot[k, i]]`` of row r; each grid
+    point's sum in order of k (+x_k, then −x_k), accumulated in a (support, 2·rows) buffer
+    (8·|support|·C bytes) whose rows are contiguous (vectorised), then written into the grid's
+    support. A row's numbers do not depend on the range it is spread with."""
     n, ncols = coef.shape
-    rows = grid.shape[0]
+    nr = r1 - r0
     width = slot.shape[1]
-    acc = np.zeros((support.size, 2 * rows))
-    val = np.zeros((2, 2 * rows))
+    acc = np.zeros((support.size, 2 * nr))
+    val = np.zeros((2, 2 * nr))
     for k in range(n):
         ph = phase[k]
-        for r in range(rows):
+        for rr in range(nr):
+            r = r0 + rr
             ca = coef[k, 2 * r] * ph
             cb = coef[k, 2 * r + 1] * ph if 2 * r + 1 < ncols else 0j
-            val[0, 2 * r] = ca.real - cb.imag  # c_A + i c_B
-            val[0, 2 * r + 1] = ca.imag + cb.real
-            val[1, 2 * r] = ca.real + cb.imag  # conj(c_A) + i conj(c_B)
-            val[1, 2 * r + 1] = cb.real - ca.imag
+            val[0, 2 * rr] = ca.real - cb.imag  # c_A + i c_B
+            val[0, 2 * rr + 1] = ca.imag + cb.real
+            val[1, 2 * rr] = ca.real + cb.imag  # conj(c_A) + i conj(c_B)
+            val[1, 2 * rr + 1] = cb.real - ca.imag
         for side in range(2):
             for i in range(width):
                 s = slot[k + side * n, i]
                 wt = weight[k + side * n, i]
-                for q in range(2 * rows):
+                for q in range(2 * nr):
                     acc[s, q] += wt * val[side, q]
     for s in range(support.size):
         g = support[s]
-        for r in range(rows):
-            grid[r, g] = complex(acc[s, 2 * r], acc[s, 2 * r + 1])
+        for rr in range(nr):
+            grid[r0 + rr, g] = complex(acc[s, 2 * rr], acc[s, 2 * rr + 1])
 
 
 def _clear(grid, support):
@@ -525,7 +531,7 @@ def _gather(fb, scale, half, out):
 _POINTS = kernel(_points, "int64(float64[::1], float64[::1], int64[::1], float64, float64, float64, int64[::1], "
                  "float64[:, ::1], int64[:, ::1], int64[::1])", reads=(0, 1, 2), calls=("fma",))
 _SPREAD = kernel(_spread, "void(complex128[:, ::1], complex128[::1], int64[:, ::1], float64[:, ::1], int64[::1], "
-                 "complex128[:, ::1])", reads=(0, 1, 2, 3, 4))
+                 "complex128[:, ::1], int64, int64)", reads=(0, 1, 2, 3, 4))
 _CLEAR = kernel(_clear, "void(complex128[:, ::1], int64[::1])", reads=(1,))
 _SPLIT = kernel(_split, "void(complex128[:, :], float64[:], int64, float64[:, :, :])", reads=(0, 1))
 _GATHER = kernel(_gather, "void(complex128[:, :], float64[:], int64, float64[:, :, :])", reads=(0, 1))
