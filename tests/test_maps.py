@@ -97,7 +97,7 @@ def test_means_many_is_each_evolutions_own_means():
 
 def test_means_many_groups_networks_of_different_sizes_bit_for_bit():
     """means_many evaluates the NUFFT networks in groups (their extended-precision points and
-    phases in one pass: dynamics.evaluation.means_nufft_many): networks of different chains
+    phases in one pass: trigsum.nufft_many): networks of different chains
     (different numbers of modes, so different chunk plans) in one call, beside an open
     network's (its own path), with group sizes 1 to all and the phases formed a few chunks at a
     time or all at once, give each evolution's own means bit for bit; a grid too short for the
@@ -119,7 +119,7 @@ def test_means_many_groups_networks_of_different_sizes_bit_for_bit():
             with pytest.MonkeyPatch.context() as mp:  # (and the phases in batches of a few chunks)
                 mp.setattr(many, "MEANS_GROUP", group)
                 mp.setattr(ts, "PHASE_BATCH", batch)
-                mp.setattr(ev, "PHASE_ELEMENTS", elements)
+                mp.setattr(ts, "PHASE_ELEMENTS", elements)
                 assert np.array_equal(many.means_many(sols, t, columns=(0, 2), workers=workers), own)
     short = t[:40]
     assert not any(isinstance(s, NormalModeEvolution) and ev.uses_nufft(s, short, means_only=True) for s in sols)

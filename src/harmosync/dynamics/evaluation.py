@@ -395,8 +395,7 @@ def evaluate_means(sol, times, *, engine: str, columns=None, out=None) -> np.nda
     t, h, alpha, beta, pick, whole, use_nufft, chunk = setup
     w = sol.frequencies
     if out is not None and straight_nufft(setup) and out.flags.c_contiguous and out.shape == (t.size, alpha.shape[1]):
-        for _ in ts.nufft(w, alpha, beta, t[0], h, t.size, chunk=chunk, into=out):
-            pass
+        ts.nufft_many([w], [alpha], [beta], t[0], h, t.size, [out], [chunk])
         return out
     tb = _table_block(BLOCK, w.size)
     vals = np.empty((t.size, alpha.shape[1]))
@@ -416,44 +415,11 @@ def evaluate_means(sol, times, *, engine: str, columns=None, out=None) -> np.nda
     return out
 
 
-#: most chunk phases :func:`means_nufft_many` forms at once (16 bytes each, and 2 × 16 in long
-#: double while it does: ≈ 12 MB; a map's 16 networks of 302 modes and 3 chunks take 14,500)
-PHASE_ELEMENTS = 1 << 18
-
-
 def means_nufft_many(sols, setups, outs) -> None:
     """:func:`evaluate_means` (engine "auto") of each of ``sols`` into its ``outs`` row (T, C),
     from their :func:`means_setup` on one grid, each one :func:`straight_nufft` (the caller
-    covers the times): the extended-precision points of all and the chunk phases of as many
-    networks' chunks as PHASE_ELEMENTS allows (at most PHASE_BATCH of a network's, as its own
-    evaluation) in one pass of array operations each (:func:`~harmosync.solvers.trigsum.points_many`,
-    ``phases_many``; elementwise, so each network's numbers are those of its own evaluation),
-    then each network's plan, spreading, transforms and gathers (compiled, or ducc0's: they
-    release the GIL), one plan at a time."""
+    covers the times): :func:`~harmosync.solvers.trigsum.nufft_many`, their points and chunk
+    phases together, each network's numbers those of its own evaluation."""
     t, h = setups[0][0], setups[0][1]
-    items = []
-    for sol, (_, _, alpha, beta, _, _, _, chunk) in zip(sols, setups):
-        w = sol.frequencies
-        coef = np.asarray(alpha, float) - 1j * np.asarray(beta, float)  # (as trigsum.nufft)
-        items.append((w, coef) + ts.chunk_plan(w.size, coef.shape[1], t.size, chunk))
-    pts = ts.points_many([w for w, *_ in items], h, [grid for *_, grid in items])
-    jobs = [(i, list(range(b, min(b + ts.PHASE_BATCH * length, t.size), length)))
-            for i, (w, _, length, _) in enumerate(items) for b in range(0, t.size, ts.PHASE_BATCH * length)]
-    plan, current = None, -1
-    while jobs:
-        take, size = 0, 0
-        while take < len(jobs) and (take == 0 or size + len(jobs[take][1]) * items[jobs[take][0]][0].size
-                                    <= PHASE_ELEMENTS):
-            size += len(jobs[take][1]) * items[jobs[take][0]][0].size
-            take += 1
-        batch, jobs = jobs[:take], jobs[take:]
-        phases = ts.phases_many([items[i][0] for i, _ in batch], h, [items[i][2] // 2 for i, _ in batch], t[0],
-                                [first for _, first in batch])
-        for (i, first), ph in zip(batch, phases):
-            w, coef, length, grid = items[i]
-            if i != current:  # (a network's jobs are consecutive)
-                plan, current = ts.NufftPlan(w, h, length, grid, points_of=pts[i]), i
-            rows = (coef.shape[1] + 1) // 2
-            for start, phase in zip(first, ph):
-                stop = min(length, t.size - start)
-                ts.gather(plan.transform(coef, phase), plan, outs[i][start:start + stop].reshape(stop, rows, 2))
+    ts.nufft_many([sol.frequencies for sol in sols], [st[2] for st in setups], [st[3] for st in setups], t[0], h,
+                  t.size, outs, [st[7] for st in setups])

@@ -63,6 +63,7 @@ from functools import lru_cache, partial
 import numpy as np
 
 from ..jit import kernel
+from . import PI_LD
 from .roundoff import arrow_refine, enclose
 from .softgeometry import cluster_enclose
 
@@ -919,7 +920,6 @@ def chain_rounding(env_d, env_c, m: int, omega0: float, g: float, boundary: str,
 #: chains up to this many sites keep their extended-precision spectrum, trig table and rows between
 #: calls (≤ 1024 rows, ≲ 70 MB)
 KEPT_UP_TO = 4096
-_PI_LD = np.longdouble("3.14159265358979323846264338327950288")
 
 
 def _kept(maxsize: int):
@@ -939,7 +939,7 @@ def _chain_spectrum_ld(m: int, omega0: float, g: float, boundary: str) -> np.nda
     ld = np.longdouble
     fixed = boundary == "fixed"
     k = np.arange(1, m + 1) if fixed else np.arange(m)
-    return ld(omega0) ** 2 + 4 * ld(g) * np.sin(_PI_LD * k / (2 * (m + 1) if fixed else 2 * m)) ** 2
+    return ld(omega0) ** 2 + 4 * ld(g) * np.sin(PI_LD * k / (2 * (m + 1) if fixed else 2 * m)) ** 2
 
 
 def _row_ld(m: int, boundary: str, s: int, table) -> np.ndarray:
@@ -961,9 +961,9 @@ def _trig_table_ld(m: int, boundary: str) -> np.ndarray:
     precision: every site's row of :func:`_row_ld` takes its entries from it."""
     if boundary == "fixed":
         q = np.arange(2 * (m + 1))
-        return np.sin(_PI_LD * q / (m + 1))
+        return np.sin(PI_LD * q / (m + 1))
     q = np.arange(4 * m)
-    return np.cos(_PI_LD * q / (2 * m))
+    return np.cos(PI_LD * q / (2 * m))
 
 
 _spectrum_kept = _kept(4)(_chain_spectrum_ld)

@@ -34,6 +34,7 @@ import ducc0.fft  # ≈ 4 ms to import
 import numpy as np
 
 from ..jit import fma, kernel
+from . import PI_LD
 
 WIDTH = 18  # kernel width in grid points
 BETA = 2.20 * WIDTH
@@ -45,7 +46,7 @@ MAX_LENGTH = 1 << 16
 #: a multiple of ducc0's SIMD group of complex rows (4 on the benchmark machine; 1–8 elsewhere)
 SIMD_ROWS = 16
 #: 2π in extended precision (np.pi·2 is 2.4e-16 off: a phase error growing with w·t)
-TWO_PI = 2 * np.longdouble("3.14159265358979323846264338327950288")
+TWO_PI = 2 * PI_LD
 _LOCAL = threading.local()
 _POOL: list = [None]
 
@@ -326,12 +327,6 @@ class NufftPlan:
         return out.reshape(-1, self.length)[:ncols]
 
 
-def gather(fb: np.ndarray, plan: NufftPlan, out: np.ndarray) -> None:
-    """A chunk's values (L', rows, 2) from its transform ``fb`` (:meth:`NufftPlan.transform`)
-    into ``out``, L' ≤ L outputs."""
-    _GATHER(fb, plan.scale, plan.half, out)
-
-
 def inverse_fft(a: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``out`` = np.fft.ifft(a, axis=1) (normalised by 1/G) for complex (rows, G), by ducc0 on
     this thread (SIMD across rows: 1.3–1.8× numpy's pocketfft on the benchmark machine, the same
@@ -379,27 +374,18 @@ def _workspace(rows: int, grid: int):
     return ws
 
 
-def nufft(w, alpha, beta, t0: float, h: float, count: int, *, chunk: int = MAX_LENGTH, rows: bool = False,
-          into=None):
+def nufft(w, alpha, beta, t0: float, h: float, count: int, *, chunk: int = MAX_LENGTH, rows: bool = False):
     """Yield (start, values (L, C)) chunks of the trig sums by the non-uniform FFT; with
-    ``rows``, (start, values (C, L)) — each column's values contiguous, bitwise the same; with
-    ``into`` (count, C), C even and C-contiguous, the values are written there and the chunks
-    are views of it (no chunk array)."""
+    ``rows``, (start, values (C, L)) — each column's values contiguous, bitwise the same."""
     w = np.asarray(w, float)
     coef = np.asarray(alpha, float) - 1j * np.asarray(beta, float)
-    if into is not None and (rows or coef.shape[1] % 2 or into.shape != (count, coef.shape[1])
-                             or not into.flags.c_contiguous):
-        raise ValueError("nufft: into must be a C-contiguous (count, C) array, C even, and rows False")
     length, grid = chunk_plan(w.size, coef.shape[1], count, chunk)
     plan = NufftPlan(w, h, length, grid)
     starts = range(0, count, length)
     for start, phase in zip(starts, plan.chunk_phases(t0, starts)):
         stop = min(length, count - start)
         fb = plan.transform(coef, phase)
-        if into is not None:
-            _GATHER(fb, plan.scale, plan.half, into[start:start + stop].reshape(stop, fb.shape[0], 2))
-            yield start, into[start:start + stop]
-        elif rows:
+        if rows:
             out = np.empty((fb.shape[0], 2, length))
             _SPLIT(fb, plan.scale, plan.half, out)
             yield start, out.reshape(-1, length)[: coef.shape[1], :stop]
@@ -407,6 +393,50 @@ def nufft(w, alpha, beta, t0: float, h: float, count: int, *, chunk: int = MAX_L
             out = np.empty((length, fb.shape[0], 2))
             _GATHER(fb, plan.scale, plan.half, out)
             yield start, out.reshape(length, -1)[:stop, : coef.shape[1]]
+
+
+#: most chunk phases :func:`nufft_many` forms at once (16 bytes each, and 2 × 16 in long double
+#: while it does: ≈ 12 MB; a map's 16 networks of 302 modes and 3 chunks take 14,500)
+PHASE_ELEMENTS = 1 << 18
+
+
+def nufft_many(ws, alphas, betas, t0: float, h: float, count: int, outs, chunks) -> None:
+    """:func:`nufft`'s values of each set (w, α, β) written into its ``outs`` array (count, C),
+    C even and C-contiguous, with chunks of at most its ``chunks`` outputs: the extended-precision
+    points of all sets, and the chunk phases of as many sets' chunks as PHASE_ELEMENTS allows
+    (at most PHASE_BATCH of a set's, as :func:`nufft`), each in one pass of array operations
+    (:func:`points_many`, :func:`phases_many`: elementwise, so each set's numbers are those of
+    its own :func:`nufft`), then each set's plan, spreading, transforms and gathers (compiled,
+    or ducc0's: they release the GIL), one plan at a time, straight into its array."""
+    items = []
+    for w, alpha, beta, out, chunk in zip(ws, alphas, betas, outs, chunks):
+        w = np.asarray(w, float)
+        coef = np.asarray(alpha, float) - 1j * np.asarray(beta, float)  # (as nufft)
+        if coef.shape[1] % 2 or out.shape != (count, coef.shape[1]) or not out.flags.c_contiguous:
+            raise ValueError("nufft_many: each output must be a C-contiguous (count, C) array, C even")
+        items.append((w, coef) + chunk_plan(w.size, coef.shape[1], count, chunk))
+    pts = points_many([w for w, *_ in items], h, [grid for *_, grid in items])
+    jobs = [(i, list(range(b, min(b + PHASE_BATCH * length, count), length)))
+            for i, (w, _, length, _) in enumerate(items) for b in range(0, count, PHASE_BATCH * length)]
+    plan, current = None, -1
+    while jobs:
+        take, size = 0, 0
+        while take < len(jobs) and (take == 0 or size + len(jobs[take][1]) * items[jobs[take][0]][0].size
+                                    <= PHASE_ELEMENTS):
+            size += len(jobs[take][1]) * items[jobs[take][0]][0].size
+            take += 1
+        batch, jobs = jobs[:take], jobs[take:]
+        phases = phases_many([items[i][0] for i, _ in batch], h, [items[i][2] // 2 for i, _ in batch], t0,
+                             [first for _, first in batch])
+        for (i, first), ph in zip(batch, phases):
+            w, coef, length, grid = items[i]
+            if i != current:  # (a set's jobs are consecutive)
+                plan, current = NufftPlan(w, h, length, grid, points_of=pts[i]), i
+            rows = coef.shape[1] // 2
+            for start, phase in zip(first, ph):
+                stop = min(length, count - start)
+                _GATHER(plan.transform(coef, phase), plan.scale, plan.half,
+                        outs[i][start:start + stop].reshape(stop, rows, 2))
 
 
 def nufft_cost(n: int, ncols: int, count: int, chunk: int = MAX_LENGTH) -> float:
