@@ -133,12 +133,13 @@ def test_hot_stress_chain_bound_is_tight(omega0):
         assert_tight(err, bound, scale)
 
 
-def factorised_delta(seed, soft_eig=1e5):
+def factorised_delta(seed, soft_eig=1e5, tol=0.0):
     """A Δ = G K Gᵀ like low_rank_delta's with a hot soft mode: N = 30 modes, mode 0 soft (μ_0 =
     1e-10, its own exact column E, its core entries ~``soft_eig``, read out through a small r_0),
     8 smooth function columns F elsewhere; factorised as low_rank_delta does (QR per block, the
     core c = T K Tᵀ, its eigh, v = Q·V). Returns the readout bound ρ, the computed pieces and
-    the exact Δ and computed Δ̃ in extended precision (2N × 2N, q then p coordinates)."""
+    the exact Δ and computed Δ̃ in extended precision (2N × 2N, q then p coordinates); Δ̃ keeps
+    the pairs with |λ| > ``tol``·max|λ| (low_rank_delta's rule)."""
     from harmosync.solvers import lowrank as lr
 
     rng = np.random.default_rng(seed)
@@ -164,9 +165,9 @@ def factorised_delta(seed, soft_eig=1e5):
     c = np.block([[tx @ kx @ tx.T, tx @ kqp @ tp.T], [tp @ kqp.T @ tx.T, tp @ kp @ tp.T]])
     c = 0.5 * (c + c.T)
     lam, vec = np.linalg.eigh(c)
-    keep = np.arange(lam.size)
+    keep = np.flatnonzero(np.abs(lam) > tol * np.abs(lam).max())
     split = qx.shape[1]
-    vq, vp = qx @ vec[:split], qp @ vec[split:]
+    vq, vp = qx @ vec[:split, keep], qp @ vec[split:, keep]
     r = rng.uniform(0.1, 1.0, n)
     r[soft] = 1e-6
     rho = r * np.maximum(1 / sw, sw)
@@ -178,7 +179,7 @@ def factorised_delta(seed, soft_eig=1e5):
     g[n:, m:] = (np.hstack([f, e]) / sw[:, None]).astype(ld)
     k = np.block([[kx, kqp], [kqp.T, kp]]).astype(ld)
     v = np.vstack([vq, vp]).astype(ld)
-    exact, used = g @ k @ g.T, (v * lam.astype(ld)) @ v.T
+    exact, used = g @ k @ g.T, (v * lam[keep].astype(ld)) @ v.T
     q = np.concatenate([rho @ np.abs(qx), rho @ np.abs(qp)])
     args = (rho, q, ((qx, tx, sw[:, None] * f), (qp, tp, f / sw[:, None])), (kx, kqp, kp),
             (c, lam, vec, keep), (vq, vp))
@@ -219,6 +220,30 @@ def test_core_roundoff_bounds_the_factorisation_error(seed):
     normwise = 4 * (lam.size + 8) * eps * float(np.abs(lam).max()) * float(rho @ rho)
     assert bound < 0.1 * normwise, (bound, normwise)
     assert bound <= 100 * max(seen, 1e-13 * scale), (seen, bound, scale)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_core_roundoff_on_the_kept_pairs_alone_bounds_their_error(seed):
+    """Session 17: with ``dropped`` given, core_roundoff may bound Δ̃ = Σ_kept λ_r v_r v_rᵀ by the
+    kept pairs' residual V_kΛ_kV_kᵀ − c alone (the dropped pairs in it exactly). ``dropped`` = ∞
+    forces that form: against Δ̃ − Δ in extended precision, a hot soft column (core entries ~1e9)
+    whose eigh leaves noise pairs ~ε·1e9 on the other columns, dropped at 1e-12·max|λ|; the
+    bound with the true dropped-pair bound is the smaller of the two forms."""
+    from harmosync.solvers import lowrank as lr
+
+    args, exact, used, lam, mu = factorised_delta(seed, soft_eig=1e9, tol=1e-12)
+    assert args[4][3].size < lam.size  # some pairs are dropped
+    kept_only = lr.core_roundoff(*args, dropped=np.inf)
+    full = lr.core_roundoff(*args)
+    assert lr.core_roundoff(*args, dropped=1.0) == min(full + 1.0, kept_only)
+    rho = args[0]
+    n = rho.size
+    rng = np.random.default_rng(seed)
+    box = rng.choice([-1.0, 1.0], size=(400, 2 * n)) * np.concatenate([rho, rho])
+    ld = np.longdouble
+    err = used - exact
+    seen = float(np.abs(np.einsum("ai,ij,aj->a", box[:200].astype(ld), err, box[200:].astype(ld))).max())
+    assert seen <= kept_only, (seen, kept_only)
 
 
 def soft_vectors_seen(net, init, method):

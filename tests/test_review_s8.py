@@ -292,7 +292,7 @@ def test_one_mean_eigenvector_term_recomputed_in_mpmath():
         def f(k, l):  # (F_c, F_s, F_k) bounds as propagator_divided_differences, in mpmath
             s, lo, hi = W[k] + W[l], min(W[k], W[l]), max(W[k], W[l])
             gap = abs(W[k] - W[l]) * s
-            near = (T / s, 2 * T / (lo * s), (1 + hi * T) / s)
+            near = (T / s, min(2 * T, mp.sqrt(T**2 + 1 / lo**2)) / (lo * s), mp.sqrt(1 + (hi * T) ** 2) / s)
             if gap == 0:
                 return near
             far = (2 / gap, (hs[k] + hs[l]) / gap, s / gap)

@@ -335,14 +335,16 @@ def test_unplugged_squeezed_probe_beside_isolated_sites_is_tight():
     assert bound <= 100 * max(err, floor)
 
 
-@pytest.mark.xfail(strict=True, reason="pre-existing (since dfad653): a degenerate stiff level's "
-                   "eigenvector term and evaluation_roundoff make the bound 3.8e3× the error near t_max")
+# FIXED (session 17): evaluation_roundoff's phase part through Δ's hot rows less their isotropic
+# part (roundoff._isotropic_phase): 7.6e-8 → 5.7e-10; the divided differences of f_s and f_k by
+# √(x² + 1) (2× on f_s): vector_term 1.54e-9 → 1.01e-9. Bound 7.7e-8 → 1.65e-9: 4.6e3× → 98×.
 def test_hot_complete_graph_with_identical_probes_is_tight():
     """K5 (g = 1, Ω0 = 0.265: a 4-fold stiff level), identical probes ω = 0.305 at sites 2 and 4
     (K = 2.9e-5), T = 9.7, t up to 8.2e4: err 1.5e-11 at the four times, bound 2.2e-7 when
     found (vector_term 1.3e-7, evaluation_roundoff 8.6e-8), 7.7e-8 at session 12; over 400 more
-    times near t_max the error reaches 2.0e-11: 3.8e3×. A rotation inside the degenerate level
-    costs nothing (one phase), which the per-mode eigenvector term does not see."""
+    times near t_max the error reaches 1.7e-11: 4.6e3×. Most of it was evaluation_roundoff's
+    phase term on the probes' modes, where Δ ≈ −ν I (ν ≈ T/w ≈ 32 against a probe state ~1): a
+    phase error rotates each mode's plane and leaves that part as it is. Now 1.65e-9 (98×)."""
     w = 0.3046225835587865
     net = nw.couple(nw.graph(_complete(5, 1.0), 0.26502541784282535),
                     nw.probes((w, w), 0.0, [[2], [4]], [[2.8715925424775696e-05], [2.8715925424775696e-05]]))

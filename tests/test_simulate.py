@@ -221,12 +221,13 @@ def test_precision_warning_when_the_bound_exceeds_the_limit(monkeypatch):
     """Issue 11, item 2: where the bound on σ's entries exceeds PRECISION_LIMIT × max|σ|, simulate
     warns with the reason before anything is written, and records it for the file
     (result.precision_warning). Since soft spectra keep their digits, no accepted closed run
-    reaches the real limit (1e-6): SOFT_HOT (error 3e-11, bound ~1e-8 on σ ≈ 0.8) is checked
-    against a limit of 1e-9 instead. A paper run (Fig. 1, bound ~1e-12 of σ) does not warn."""
+    reaches the real limit (1e-6): SOFT_HOT (error 3e-11, bound 5.4e-10 on σ ≈ 0.76; 1e-8 before
+    session 17) is checked against a limit of 1e-10 instead. A paper run (Fig. 1, bound ~1e-12
+    of σ) does not warn."""
     from harmosync.simulation import PrecisionWarning
 
-    monkeypatch.setattr(simulation, "PRECISION_LIMIT", 1e-9)
-    with pytest.warns(PrecisionWarning, match=r"known only to ±[0-9.e+-]+ \(result.error_bound\).*limit 1e-09") as rec:
+    monkeypatch.setattr(simulation, "PRECISION_LIMIT", 1e-10)
+    with pytest.warns(PrecisionWarning, match=r"known only to ±[0-9.e+-]+ \(result.error_bound\).*limit 1e-10") as rec:
         res = simulate(config.parse(SOFT_HOT))
     assert len(rec) == 1 and "\n" not in str(rec[0].message)
     assert res.info["error_bound"] > simulation.PRECISION_LIMIT * np.abs(res.cov).max()
@@ -244,8 +245,8 @@ def test_precision_warning_when_the_bound_exceeds_the_limit(monkeypatch):
 
 def test_precision_warning_on_stderr_and_in_the_file(tmp_path, monkeypatch):
     """The CLI shows the warning as one line on stderr, exits 0 and writes the reason into the
-    file's attributes (limit lowered to 1e-9 as above)."""
-    monkeypatch.setattr(simulation, "PRECISION_LIMIT", 1e-9)
+    file's attributes (limit lowered to 1e-10 as above)."""
+    monkeypatch.setattr(simulation, "PRECISION_LIMIT", 1e-10)
     from click.testing import CliRunner
 
     from harmosync.cli import main

@@ -34,7 +34,7 @@ from ..errors import NumericalError, UnstableNetworkError
 from ..jit import kernel
 from ..network import Network, chain_mode_rows, chain_modes
 from ..solvers.arrowhead import arrowhead_modes, chain_mode_errors, chain_rounding
-from ..solvers.arrowvectors import _GAINS, chain_mode_bound
+from ..solvers.arrowvectors import _GAINS, SQRT_SAFE, chain_mode_bound
 from ..solvers.lowrank import SOFT, soft_modes
 from ..solvers.roundoff import enclose
 from ..solvers.softgeometry import cluster_enclose
@@ -756,16 +756,20 @@ def propagator_divided_differences(w, t: float, rows=slice(None)):
     """Bounds on |f[μ_k, μ_l]| (rows k in ``rows``, all l) for |t'| ≤ t of the propagator's
     functions of μ = w²: f_c = cos(wt'), f_s = sin(wt')/w, f_k = w sin(wt') (x(t) = f_c x₀ + f_s p₀,
     p(t) = −f_k x₀ + f_c p₀). Mean value theorem in w, Δμ = Δw (w_k + w_l), with
-    |f_c′| ≤ t, |f_s′| = |x cos x − sin x|/w² ≤ 2t/w (x = wt), |f_k′| ≤ 1 + wt; and far apart
-    |f[μ_k, μ_l]| ≤ (|f(μ_k)| + |f(μ_l)|)/|Δμ| with |f_c| ≤ 1, |f_s| ≤ min(t, 1/w), |f_k| ≤ w."""
+    |f_c′| ≤ t, |f_s′| = |x cos x − sin x|/w² ≤ min(2x, √(x² + 1))/w² (x = wt; over [w_lo, w_hi]
+    ≤ min(2t, √(t² + 1/w_lo²))/w_lo), |f_k′| = |sin x + x cos x| ≤ √(1 + x²) (the bound of
+    A sin x + B cos x by √(A² + B²)); and far apart |f[μ_k, μ_l]| ≤ (|f(μ_k)| + |f(μ_l)|)/|Δμ|
+    with |f_c| ≤ 1, |f_s| ≤ min(t, 1/w), |f_k| ≤ w. (Also in the compiled
+    :func:`~harmosync.solvers.arrowvectors._pair_terms`.)"""
     wk = w[rows][:, None]
     wl = w[None, :]
     s = wk + wl
     gap = np.abs(wk - wl) * s
     lo, hi = np.minimum(wk, wl), np.maximum(wk, wl)
-    with np.errstate(divide="ignore", invalid="ignore"):  # t = ∞: the far caps (near: ∞)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # t = ∞: the far caps (near: ∞)
         fs = np.minimum(t, 1 / w)
-        near = (t / s, 2 * t / (lo * s), (1 + hi * t) / s)
+        near = (t / s, np.minimum(2 * t, np.sqrt(t * t + (1 / lo) ** 2) * SQRT_SAFE) / (lo * s),
+                np.sqrt(1 + (hi * t) ** 2) * SQRT_SAFE / s)
         far = (2 / gap, (fs[rows][:, None] + fs[None, :]) / gap, s / gap)
     return tuple(np.minimum(n_, f_) for n_, f_ in zip(near, far))  # gap 0: far is +∞
 

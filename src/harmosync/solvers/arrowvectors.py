@@ -53,12 +53,16 @@ N (its arrays O(N·P); the close pairs' vectors and the pole modes' columns in b
 from __future__ import annotations
 
 from dataclasses import dataclass
+import math
 
 import numpy as np
 
 from ..jit import kernel
 from .arrowhead import probe_rounding, yhat
 from .roundoff import arrow_vectors
+
+#: ≥ 1 + the rounding of √(a² + b²) in double (three roundings of 2⁻⁵³ each)
+SQRT_SAFE = 1 + 4 * 2.0**-52
 
 EPS = np.finfo(float).eps
 #: neighbours on each side whose G is also formed from the vectors
@@ -214,12 +218,15 @@ _ROWS = kernel(_rows, f"void({_DATA}, int64, int64, int64, int64, float64[:, ::1
 def _pair_terms(bb, gg, wk, wl, hk, hl, t):
     """(B ∘ F + (G/2)(h_k + h_l)) of one pair for f_c, f_s, f_k (:func:`_gains`), bb ≥ |B_kl|,
     gg ≥ |G_kl|/2: F as spectrum.propagator_divided_differences (gap 0: far = +∞)."""
+    # (the square roots' rounding: SQRT_SAFE; 1/lo squared may overflow to ∞, min() then drops it)
     s = wk + wl
     gap = abs(wk - wl) * s
     lo, hi = min(wk, wl), max(wk, wl)
+    ht = hi * t
     return (bb * min(t / s, 2.0 / gap) + gg * 2.0,
-            bb * min(2.0 * t / (lo * s), (hk + hl) / gap) + gg * (hk + hl),
-            bb * min((1.0 + hi * t) / s, s / gap) + gg * s)
+            bb * min(min(2.0 * t, math.sqrt(t * t + (1.0 / lo) ** 2) * SQRT_SAFE) / (lo * s), (hk + hl) / gap)
+            + gg * (hk + hl),
+            bb * min(math.sqrt(1.0 + ht * ht) * SQRT_SAFE / s, s / gap) + gg * s)
 
 
 def _gains(b, g, k0, c0, win, skip, w, hs, u, t, gx, gp):

@@ -82,9 +82,12 @@ def trig_sum_errors(w, readout, coef_q, coef_p, t_max: float, mu_error=None, *, 
     return z, dz
 
 
-def _trig_sums(w, readout, coef_q, coef_p, t_max: float, mu_error, floors):
+def _trig_sums(w, readout, coef_q, coef_p, t_max: float, mu_error, floors, *, parts: bool = False):
     """:func:`trig_sum_errors` for each ``nufft`` in ``floors``: (Z, [dZ for each]), the shared
-    terms once (each dZ the numbers of its own call)."""
+    terms once (each dZ the numbers of its own call). ``parts``: also (dP, [dR for each]), dZ's
+    two parts apart: dP the phase's (the eigenvalue error and the rounded phases, one for every
+    column and both rows of a mode), dR the evaluation's rounding (:func:`evaluation_roundoffs`
+    takes the first through Δ's entries on the hot modes)."""
     w = np.asarray(w, float)
     r = np.abs(np.atleast_2d(np.asarray(readout, float)))
     eps = np.finfo(float).eps
@@ -99,24 +102,39 @@ def _trig_sums(w, readout, coef_q, coef_p, t_max: float, mu_error, floors):
     near = np.flatnonzero(s < 1)
     phase = (3 * eps * w * t)[:, None] * rot
     ux, up = r / np.sqrt(w), r * np.sqrt(w)
-    out = []
+    out, rounding = [], []
+    if near.size:
+        a, b, sn, rn, fn = cq[near], cp[near], s[near, None], rot[near], full[near]
+        tn = (3 * eps * w[near] * t)[:, None]
+        phase_x, phase_p = tn * np.minimum(rn, sn * a + b), tn * np.minimum(rn, a + sn * b)
     for nufft in floors:
         # rounding and rounded phases, the same on both rows where every sine may reach 1
         phi = max(4 * eps * np.sqrt(w.size), NUFFT_FLOOR) if nufft else 4 * eps * np.sqrt(w.size)
         base = phase + phi * full
         ex, ep = ex0 + base, ep0 + base
         if near.size:  # a smaller sine: the phase's min, and the direct tables' smaller intermediates
-            a, b, sn, rn, fn = cq[near], cp[near], s[near, None], rot[near], full[near]
-            tn = (3 * eps * w[near] * t)[:, None]
             round_x = round_p = phi * fn
             if not nufft:
                 sm = np.minimum(1.0, w[near] * t)[:, None]
                 round_x = phi * np.minimum(fn, (1 + 2 * sm * sm) * a + 3 * sm * b)
                 round_p = phi * np.minimum(fn, (1 + 2 * sm * sm) * b + 3 * sm * a)
-            ex[near] = ex0[near] + round_x + tn * np.minimum(rn, sn * a + b)
-            ep[near] = ep0[near] + round_p + tn * np.minimum(rn, a + sn * b)
+            ex[near] = ex0[near] + round_x + phase_x
+            ep[near] = ep0[near] + round_p + phase_p
+            if parts:
+                rx, rp = phi * full, phi * full
+                rx[near], rp[near] = round_x, round_p
+        elif parts:
+            rx = rp = phi * full
         out.append(np.vstack([ux @ ex, up @ ep]))
-    return np.vstack([ux @ zx, up @ zp]), out
+        if parts:
+            rounding.append(np.vstack([ux @ rx, up @ rp]))
+    z = np.vstack([ux @ zx, up @ zp])
+    if not parts:
+        return z, out
+    px, pp = ex0 + phase, ep0 + phase
+    if near.size:
+        px[near], pp[near] = ex0[near] + phase_x, ep0[near] + phase_p
+    return z, out, np.vstack([ux @ px, up @ pp]), rounding
 
 def mode_terms(w, e, t: float, a, b, rot=None, *, x_row: bool):
     """Per mode and column (N, C): (Z, E) with |f(μ, τ)| ≤ Z and |f(μ, τ) − f(μ̃, τ)| ≤ E for all
@@ -248,15 +266,109 @@ def evaluation_roundoffs(w, readout, nu, values, vectors, t_max: float, mu_error
     if not np.size(values):
         return [float(base) for _ in floors]
     lam = np.abs(np.asarray(values, float))
-    z, dzs = _trig_sums(w, r, vectors[0], vectors[1], t_max, mu_error, floors)
+    hot = _isotropic_modes(w, mu_error, t_max, values, vectors)
+    if hot.size:
+        z, dzs, dp, drs = _trig_sums(w, r, vectors[0], vectors[1], t_max, mu_error, floors, parts=True)
+        phase = _isotropic_phase(w, r, mu_error, t_max, np.asarray(values, float), vectors, hot)
+    else:
+        z, dzs = _trig_sums(w, r, vectors[0], vectors[1], t_max, mu_error, floors)
     zl = z * lam
     rest = (lam.size + 2) * eps * (zl @ z.T)
     out = []
-    for dz in dzs:
+    for i, dz in enumerate(dzs):
         pair = zl @ dz.T
         pair = pair + pair.T + (dz * lam) @ dz.T + rest
+        if hot.size:  # the phase part through Δ's hot rows, the rounding's as above: the smaller
+            dr = drs[i]
+            rd = zl @ dr.T + (dp * lam) @ dr.T
+            rd = rd + rd.T + (dr * lam) @ dr.T
+            pair = np.minimum(pair, phase + rd + rest)
         out.append(float(base + float(pair.max())))
     return out
+
+
+#: the most modes whose rows of Δ :func:`_isotropic_phase` forms (:func:`_isotropic_modes`)
+ISOTROPIC_MAX = 64
+
+
+def _isotropic_modes(w, mu_error, t_max: float, values, vectors) -> np.ndarray:
+    """The modes (at most ISOTROPIC_MAX, ascending) whose 2 × 2 block of Δ is mostly isotropic,
+    c_k·I: Σ_r |λ_r|(v_xrk² + v_prk²) more than 4× the Frobenius norm of the block less c_k I
+    (a hot probe's mode: Δ ≈ −ν_k I there, ν_k ~ T/w_k, against a state of size ~1). A phase
+    error leaves c_k I as it is (:func:`_isotropic_phase`). Only where the rotated bounds of
+    :func:`mode_terms` hold (μ̃_k − e_k ≥ 1e-200, e_k finite) and for 0 < t_max < ∞."""
+    lam = np.asarray(values, float)
+    w = np.asarray(w, float)
+    if not lam.size or not 0 < t_max < np.inf:
+        return np.zeros(0, dtype=int)
+    vx, vp = np.asarray(vectors[0], float), np.asarray(vectors[1], float)
+    e = 8 * np.finfo(float).eps * float(w.max()) ** 2 if mu_error is None else np.asarray(mu_error, float)
+    e = np.broadcast_to(e, w.shape)
+    sxx, spp, sxp = (vx * vx) @ lam, (vp * vp) @ lam, (vx * vp) @ lam
+    rest = np.sqrt(0.5 * (sxx - spp) ** 2 + 2 * sxp**2)
+    split = (vx * vx + vp * vp) @ np.abs(lam)
+    with np.errstate(over="ignore"):  # an exactly isotropic block: ∞
+        ratio = split / np.maximum(rest, np.finfo(float).tiny)
+    ok = np.isfinite(e) & (w * w - e >= 1e-200)
+    cand = np.flatnonzero((ratio > 4) & ok)
+    return np.sort(cand[np.argsort(-ratio[cand], kind="stable")[:ISOTROPIC_MAX]])
+
+
+def _isotropic_phase(w, r, mu_error, t_max: float, lam, vectors, hot) -> np.ndarray:
+    """Bound (2n, 2n), every pair of observed rows, on the phase part of σ(t)'s evaluation error
+    (:func:`_trig_sums`' dP: the eigenvalue error and the rounded phases) for |t| ≤ t_max, with
+    Δ = Σ_r λ_r v_r v_rᵀ split as Δ' + C, C = Σ_(k hot) c_k I_k (c_k: half the trace of Δ's block
+    on mode k, so that Δ' is small there). Computed σ = F̃ΔF̃ᵀ, exact FΔFᵀ, F̃ the rows' functionals
+    mode by mode at μ̃ and the rounded phases: rounding a phase rotates mode k's plane, so
+    F̃_k c_k I F̃_kᵀ = c_k u_ak u_bk/w̃_k (x rows; c_k u u w̃ p rows) whatever the phase, and against
+    the exact μ_k (the initial state exact in unscaled coordinates, c_k·diag(1/w̃, w̃) there)
+    |F_k C F_kᵀ − F̃_k C F̃_kᵀ| = |c_k|·sin²(w t)·|μ̃ − μ|/(w² w̃) (x x; w̃·…/w̃² p p, /(w w̃) x p)
+    ≤ |c_k| e_k ρ_ak ρ_bk/(μ̃_k − e_k), ρ = |U_a|/√w̃ or |U_a|√w̃: no t. The rest,
+    |Σ_kl δF_ak Δ'_kl F_bl + F_ak Δ'_kl δF_bl + δF_ak Δ'_kl δF_bl|, with the rotated forms of
+    :func:`mode_terms` as norms per mode (|F_k y| ≤ ρ_k k_k ‖y‖, |δF_k y| ≤ ρ_k G_k ‖y‖, G_k =
+    e_k(t k_k + m_k)/2w_lo + 3ε w_k t) and ‖Δ'_kl‖ ≤ its Frobenius norm, formed for k or l hot
+    (plus γ_(R+2) of Σ_r |λ_r|(|v_xr| + |v_pr|)(|v_xr| + |v_pr|)ᵀ for its rounding); the pairs
+    of cold modes as :func:`evaluation_roundoffs` does, over the columns v_r with their hot
+    entries zeroed."""
+    eps = np.finfo(float).eps
+    w = np.asarray(w, float)
+    t = float(t_max)
+    e = 8 * eps * float(w.max()) ** 2 if mu_error is None else np.asarray(mu_error, float)
+    e = np.broadcast_to(e, w.shape)
+    vx, vp = np.asarray(vectors[0], float), np.asarray(vectors[1], float)
+    # the cold pairs: the columns without their hot entries, through |λ_r|
+    cx, cp = vx.copy(), vp.copy()
+    cx[hot] = cp[hot] = 0.0
+    z0, _, dp0, _ = _trig_sums(w, r, cx, cp, t, mu_error, (), parts=True)
+    al = np.abs(lam)
+    cold = (z0 * al) @ dp0.T
+    cold = cold + cold.T + (dp0 * al) @ dp0.T
+    # Δ's rows on the hot modes, less c_k on their own block
+    lx, lp = vx[hot] * lam, vp[hot] * lam  # (H, R)
+    sxx, sxp, spx, spp = lx @ vx.T, lx @ vp.T, lp @ vx.T, lp @ vp.T
+    idx = np.arange(hot.size)
+    c = 0.5 * (sxx[idx, hot] + spp[idx, hot])
+    sxx[idx, hot] -= c
+    spp[idx, hot] -= c
+    av = np.abs(vx) + np.abs(vp)
+    g = (lam.size + 2) * eps / (1 - (lam.size + 2) * eps)
+    norm = np.sqrt(sxx * sxx + sxp * sxp + spx * spx + spp * spp) * (1 + 8 * eps) + g * ((av[hot] * al) @ av.T)
+    # per mode, the rotated forms of mode_terms (x rows, p rows)
+    tt, _, _, kx, _, _, _, mhx, _, th = _mode_factors(w, e, t, True)
+    _, _, _, kp, _, _, _, mhp, _, _ = _mode_factors(w, e, t, False)
+    ph = 3 * eps * w * t
+    sw = np.sqrt(w)
+    ux, up = r / sw, r * sw
+    big_g = np.vstack([ux * (e * (th * kx + mhx) + ph), up * (e * (th * kp + mhp) + ph)])  # (2n, N)
+    big_z = np.vstack([ux * kx, up * kp])
+    gh, zh = big_g[:, hot], big_z[:, hot]
+    norm_c = norm.copy()
+    norm_c[:, hot] = 0.0  # k cold, l hot: the rest
+    out = gh @ (norm @ (big_z + big_g).T) + zh @ (norm @ big_g.T)
+    out += big_g @ (norm_c.T @ (zh + gh).T) + big_z @ (norm_c.T @ gh.T)
+    rh = np.vstack([ux[:, hot], up[:, hot]])
+    out += (rh * (np.abs(c) * e[hot] / (w[hot] ** 2 - e[hot]))) @ rh.T
+    return cold + out
 
 def enclose(mu, rho, half, eta, fallback=None) -> np.ndarray:
     """e_k from per-mode data (:func:`~harmosync.dynamics.spectrum.rayleigh_errors`): the
