@@ -67,7 +67,7 @@ def test_phase_part_bounds_the_exact_difference_and_is_tight_where_delta_is_isot
     u = rng.normal(size=(n_obs, n_modes))
     e = 1e-7 * w**2  # large: the difference is far above the float noise of this check
     t_max = 400.0
-    hot = ro._isotropic_modes(w, e, t_max, lam, vectors)
+    hot = ro._isotropic_modes(w, np.abs(u), e, t_max, lam, vectors)
     assert set(hot_true) <= set(hot.tolist())
     bound = ro._isotropic_phase(w, np.abs(u), e, t_max, lam, vectors, hot)
     # the old form: every column through |λ_r|
@@ -99,12 +99,12 @@ def test_no_isotropic_modes_without_an_isotropic_block_or_a_horizon():
     vectors = np.zeros((2, 3, 2))
     vectors[0, 1, 0] = vectors[1, 1, 1] = 1.0
     e = np.full(3, 1e-15)
-    assert ro._isotropic_modes(w, e, 10.0, lam, vectors).size == 0
+    assert ro._isotropic_modes(w, np.ones((1, 3)), e, 10.0, lam, vectors).size == 0
     hot_lam = np.array([-30.0, -30.5])
-    assert ro._isotropic_modes(w, e, 10.0, hot_lam, vectors).tolist() == [1]
+    assert ro._isotropic_modes(w, np.ones((1, 3)), e, 10.0, hot_lam, vectors).tolist() == [1]
     for t in (0.0, np.inf):
-        assert ro._isotropic_modes(w, e, t, hot_lam, vectors).size == 0
-    assert ro._isotropic_modes(w, np.array([0.0, 1.0, 0.0]), 10.0, hot_lam, vectors).size == 0
+        assert ro._isotropic_modes(w, np.ones((1, 3)), e, t, hot_lam, vectors).size == 0
+    assert ro._isotropic_modes(w, np.ones((1, 3)), np.array([0.0, 1.0, 0.0]), 10.0, hot_lam, vectors).size == 0
 
 
 def test_evaluation_roundoff_is_never_above_its_old_form():

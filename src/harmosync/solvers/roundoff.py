@@ -266,7 +266,7 @@ def evaluation_roundoffs(w, readout, nu, values, vectors, t_max: float, mu_error
     if not np.size(values):
         return [float(base) for _ in floors]
     lam = np.abs(np.asarray(values, float))
-    hot = _isotropic_modes(w, mu_error, t_max, values, vectors)
+    hot = _isotropic_modes(w, r, mu_error, t_max, values, vectors)
     if hot.size:
         z, dzs, dp, drs = _trig_sums(w, r, vectors[0], vectors[1], t_max, mu_error, floors, parts=True)
         phase = _isotropic_phase(w, r, mu_error, t_max, np.asarray(values, float), vectors, hot)
@@ -291,12 +291,15 @@ def evaluation_roundoffs(w, readout, nu, values, vectors, t_max: float, mu_error
 ISOTROPIC_MAX = 64
 
 
-def _isotropic_modes(w, mu_error, t_max: float, values, vectors) -> np.ndarray:
+def _isotropic_modes(w, readout, mu_error, t_max: float, values, vectors) -> np.ndarray:
     """The modes (at most ISOTROPIC_MAX, ascending) whose 2 × 2 block of Δ is mostly isotropic,
     c_k·I: Σ_r |λ_r|(v_xrk² + v_prk²) more than 4× the Frobenius norm of the block less c_k I
     (a hot probe's mode: Δ ≈ −ν_k I there, ν_k ~ T/w_k, against a state of size ~1). A phase
     error leaves c_k I as it is (:func:`_isotropic_phase`). Only where the rotated bounds of
-    :func:`mode_terms` hold (μ̃_k − e_k ≥ 1e-200, e_k finite) and for 0 < t_max < ∞."""
+    :func:`mode_terms` hold (μ̃_k − e_k ≥ 1e-200, e_k finite), for 0 < t_max < ∞, and where
+    it can pay: none unless their isotropic parts hold half of Δ's phase terms, each mode's
+    weighed by max_a r_ak²(1/w_k + w_k)·(e_k t/2w_k + 3ε w_k t) (W5's maps: 64 modes of
+    rounding-level Δ, 0.1% of the bound for +0.75 ms a network)."""
     lam = np.asarray(values, float)
     w = np.asarray(w, float)
     if not lam.size or not 0 < t_max < np.inf:
@@ -311,7 +314,14 @@ def _isotropic_modes(w, mu_error, t_max: float, values, vectors) -> np.ndarray:
         ratio = split / np.maximum(rest, np.finfo(float).tiny)
     ok = np.isfinite(e) & (w * w - e >= 1e-200)
     cand = np.flatnonzero((ratio > 4) & ok)
-    return np.sort(cand[np.argsort(-ratio[cand], kind="stable")[:ISOTROPIC_MAX]])
+    hot = np.sort(cand[np.argsort(-ratio[cand], kind="stable")[:ISOTROPIC_MAX]])
+    r2 = np.max(np.asarray(readout, float) ** 2, axis=0, initial=0.0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        weight = r2 * (1 / w + w) * (e * t_max / (2 * w) + 3 * np.finfo(float).eps * w * t_max)
+        weight = np.where(np.isfinite(weight), weight, np.finfo(float).max)
+    if not float((split[hot] - rest[hot]) @ weight[hot]) >= 0.5 * float(split @ weight):
+        return np.zeros(0, dtype=int)
+    return hot
 
 
 def _isotropic_phase(w, r, mu_error, t_max: float, lam, vectors, hot) -> np.ndarray:
