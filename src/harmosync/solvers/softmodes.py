@@ -190,6 +190,10 @@ def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None, *
 
     e, label, gram = cluster_enclose(mu, rho, half, eta, columns, modes, enclose(mu, rho, half, eta, fallback))
     e = block_enclose(mu, rho, half, eta, t, columns, modes, e)
+    # the given radius, moved to ρ, bounds it too: the chain path's secular roots, refined by
+    # Dot2 (arrowhead_errors), can be within 1e-21 where the soft span's Ritz vectors leave a
+    # residual 1e-9 (Kato–Temple 1e-16; review of session 17, a stiff hot chain's soft modes)
+    e = np.minimum(e, fallback)
     out[2][modes] = pair_angles(mu[modes], e[modes], label[modes], xf, rf, allow, n)
     return mu, e, np.array(out + [label, gram])
 
