@@ -92,7 +92,7 @@ def test_phase_part_bounds_the_exact_difference_and_is_tight_where_delta_is_isot
 
 def test_no_isotropic_modes_without_an_isotropic_block_or_a_horizon():
     """Δ of a squeezed cold probe (anisotropic: e^{2r}/2 − 1/2, e^{−2r}/2 − 1/2) has none, nor does t = 0
-    or t = ∞, nor a mode whose rotated bound fails (e_k ≥ μ̃_k)."""
+    or t = ∞, nor a network with a mode whose rotated bound fails (e_k ≥ μ̃_k, e_k = ∞)."""
     w = np.array([0.5, 1.0, 2.0])
     r = 1.5
     lam = np.array([np.exp(2 * r) / 2 - 0.5, np.exp(-2 * r) / 2 - 0.5])
@@ -105,6 +105,11 @@ def test_no_isotropic_modes_without_an_isotropic_block_or_a_horizon():
     for t in (0.0, np.inf):
         assert ro._isotropic_modes(w, np.ones((1, 3)), e, t, hot_lam, vectors).size == 0
     assert ro._isotropic_modes(w, np.ones((1, 3)), np.array([0.0, 1.0, 0.0]), 10.0, hot_lam, vectors).size == 0
+    # an unresolved cluster elsewhere (e = ∞, Δ zero there): none, and the bound stays ∞, not NaN
+    e_inf = np.array([np.inf, 1e-15, 1e-15])
+    assert ro._isotropic_modes(w, np.ones((1, 3)), e_inf, 10.0, hot_lam, vectors).size == 0
+    with np.errstate(all="raise"):
+        assert ro.evaluation_roundoffs(w, np.ones((1, 3)), np.full(3, 0.5), hot_lam, vectors, 10.0, e_inf) == [np.inf, np.inf]
 
 
 def test_evaluation_roundoff_is_never_above_its_old_form():

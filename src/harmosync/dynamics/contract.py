@@ -89,8 +89,10 @@ def check_times(times) -> np.ndarray:
     return t
 
 
-#: a time grid counts as uniform within rounding only: |t_i − (t_0 + ih)| ≤ GRID_TOL·max(1, |t|)
-#: (a grid off by more is evaluated at its own times: the error bounds have no term for it)
+#: a time grid counts as uniform within rounding only: |t_i − (t_0 + ih)| ≤ GRID_TOL·max(1, |t|);
+#: it is then evaluated at t_0 + ih, and the error bound is for those times (the labels t_i may
+#: differ by that much: review s17 moved a grid by 3.5ε·t and the means at w·t = 3e6 erred 1.06
+#: of the bound against the labels); a grid off by more is evaluated at its own times
 GRID_TOL = 8 * np.finfo(float).eps
 
 

@@ -296,7 +296,8 @@ def _isotropic_modes(w, readout, mu_error, t_max: float, values, vectors) -> np.
     c_k·I: Σ_r |λ_r|(v_xrk² + v_prk²) more than 4× the Frobenius norm of the block less c_k I
     (a hot probe's mode: Δ ≈ −ν_k I there, ν_k ~ T/w_k, against a state of size ~1). A phase
     error leaves c_k I as it is (:func:`_isotropic_phase`). Only where the rotated bounds of
-    :func:`mode_terms` hold (μ̃_k − e_k ≥ 1e-200, e_k finite), for 0 < t_max < ∞, and where
+    :func:`mode_terms` hold for every mode (μ̃_k − e_k ≥ 1e-200, e_k finite: an unresolved
+    cluster's e = ∞ met Δ's zeros as 0·∞, review s17), for 0 < t_max < ∞, and where
     it can pay: none unless their isotropic parts hold half of Δ's phase terms, each mode's
     weighed by max_a r_ak²(1/w_k + w_k)·(e_k t/2w_k + 3ε w_k t) (W5's maps: 64 modes of
     rounding-level Δ, 0.1% of the bound for +0.75 ms a network)."""
@@ -312,8 +313,9 @@ def _isotropic_modes(w, readout, mu_error, t_max: float, values, vectors) -> np.
     split = (vx * vx + vp * vp) @ np.abs(lam)
     with np.errstate(over="ignore"):  # an exactly isotropic block: ∞
         ratio = split / np.maximum(rest, np.finfo(float).tiny)
-    ok = np.isfinite(e) & (w * w - e >= 1e-200)
-    cand = np.flatnonzero((ratio > 4) & ok)
+    if not np.all(np.isfinite(e) & (w * w - e >= 1e-200)):  # (every mode's rotated form is used)
+        return np.zeros(0, dtype=int)
+    cand = np.flatnonzero(ratio > 4)
     hot = np.sort(cand[np.argsort(-ratio[cand], kind="stable")[:ISOTROPIC_MAX]])
     r2 = np.max(np.asarray(readout, float) ** 2, axis=0, initial=0.0)
     with np.errstate(over="ignore", invalid="ignore"):
