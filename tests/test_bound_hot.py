@@ -51,6 +51,17 @@ def _solve(name, method):
     return err, sol.error_bound, 1e-13 * float(np.abs(ref_cov).max())
 
 
+def _near_horizon(net, init, obs, t_max, method):
+    """(err, bound, 1e-13·max|σ|, solution) of ``method`` against the 40-digit reference at
+    0, t_max/7 and 40 times over [0.9, 1]·t_max (the bound covers every |t| ≤ t_max)."""
+    times = np.union1d([0.0, t_max / 7], np.linspace(0.9 * t_max, t_max, 40))
+    ref_mean, ref_cov = Reference(net, init, observe=obs).moments(times)
+    sol = dy.solve(net, init, method=method, observe=obs, t_max=t_max)
+    got = sol.moments(times)
+    err = max(float(np.abs(got.cov - ref_cov).max()), float(np.abs(got.mean - ref_mean).max()))
+    return err, sol.error_bound, 1e-13 * float(np.abs(ref_cov).max()), sol
+
+
 @pytest.mark.parametrize("method", ["chain", "dense"])
 @pytest.mark.parametrize("name", list(CASES))
 def test_hot_environment_with_soft_probes_is_honest_and_tight(name, method):
@@ -67,13 +78,8 @@ def test_soft_modes_of_a_stiff_chain_keep_the_secular_roots_enclosures():
                     nw.probes((2e-3, 0.05, 0.26), 0.0, [[1], [1], [1]], [[1e-8], [5e-5], [4.5e-7]]))
     init = st.InitialState(st.product(st.squeezed(2e-3, 0.5, 0.3, x=0.4, p=0.1), st.coherent(0.05, 0.2, -0.3),
                                       st.squeezed(0.26, 1.0, 1.1, x=-0.5, p=0.2)), 13.0)
-    obs, t_max = [0, 1, 2, 3, 10], 900.0
-    times = np.union1d([0.0, t_max / 7], np.linspace(0.9 * t_max, t_max, 40))
-    ref_mean, ref_cov = Reference(net, init, observe=obs).moments(times)
-    sol = dy.solve(net, init, method="chain", observe=obs, t_max=t_max)
-    got = sol.moments(times)
-    err = max(float(np.abs(got.cov - ref_cov).max()), float(np.abs(got.mean - ref_mean).max()))
-    assert err <= sol.error_bound <= 100 * max(err, 1e-13 * float(np.abs(ref_cov).max()))
+    err, bound, floor, sol = _near_horizon(net, init, [0, 1, 2, 3, 10], 900.0, "chain")
+    assert err <= bound <= 100 * max(err, floor)
     mu = sol.frequencies**2
     with mp.workdps(50):
         exact = sorted(mp.eigsy(potentials_mp(net)[0], eigvals_only=True))
@@ -110,13 +116,8 @@ def test_dense_path_on_a_stiff_chain_with_squeezed_soft_probes_is_honest():
                               [[-4.461359093508366e-10], [-0.00017404764519925425], [-1.6967928893090134e-06],
                                [-1.0629345766821228e-10]]))
     init = st.InitialState(st.GaussianState(np.array(_DROP13_MEAN), cov), 1.4566063599791417)
-    obs, t_max = [0, 1, 2, 3, 12], 0.03860730479323861
-    times = np.union1d([0.0, t_max / 7], np.linspace(0.9 * t_max, t_max, 40))
-    ref_mean, ref_cov = Reference(net, init, observe=obs).moments(times)
-    sol = dy.solve(net, init, method="dense", observe=obs, t_max=t_max)
-    got = sol.moments(times)
-    err = max(float(np.abs(got.cov - ref_cov).max()), float(np.abs(got.mean - ref_mean).max()))
-    assert err <= sol.error_bound
+    err, bound, _, _ = _near_horizon(net, init, [0, 1, 2, 3, 12], 0.03860730479323861, "dense")
+    assert err <= bound
 
 
 #: review of session 17, hot/28: a free chain (M = 17, g = 274, Ω0 = 3.4e-3) at T = 52.5 with four
@@ -161,10 +162,5 @@ def test_coupled_soft_probes_in_a_hot_chain_are_honest(method):
                     nw.probes(freqs, lam, [[9]] * 4, [[-1.0006407008375982e-07], [2.9352310263785475e-06],
                                                       [2.531062793205774e-11], [-1.3269468644574687e-13]]))
     init = st.InitialState(st.GaussianState(np.array(_HOT28_MEAN), cov), 52.46228511124347)
-    obs, t_max = [5, 6, 8, 18], 11970.522807497218
-    times = np.union1d([0.0, t_max / 7], np.linspace(0.9 * t_max, t_max, 40))
-    ref_mean, ref_cov = Reference(net, init, observe=obs).moments(times)
-    sol = dy.solve(net, init, method=method, observe=obs, t_max=t_max)
-    got = sol.moments(times)
-    err = max(float(np.abs(got.cov - ref_cov).max()), float(np.abs(got.mean - ref_mean).max()))
-    assert err <= sol.error_bound
+    err, bound, _, _ = _near_horizon(net, init, [5, 6, 8, 18], 11970.522807497218, method)
+    assert err <= bound
