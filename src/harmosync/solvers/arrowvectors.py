@@ -52,8 +52,8 @@ N (its arrays O(N·P); the close pairs' vectors and the pole modes' columns in b
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import math
+from dataclasses import dataclass
 
 import numpy as np
 

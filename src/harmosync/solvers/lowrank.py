@@ -91,7 +91,7 @@ def block2(a, b, c, d) -> np.ndarray:
     return out
 
 
-_PROBE_SPECTRA: dict = {}  # V_S's bytes → (eigvalsh(V_S), eigh(V_S)): a map's networks share V_S
+_PROBE_SPECTRA: dict = {}  # V_S's bytes → its spectrum (_probe_spectrum): a map's networks share V_S
 
 
 def _probe_spectrum(vs: np.ndarray):

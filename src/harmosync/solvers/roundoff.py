@@ -366,7 +366,7 @@ def _isotropic_phase(w, r, mu_error, t_max: float, lam, vectors, hot) -> np.ndar
     g = (lam.size + 2) * eps / (1 - (lam.size + 2) * eps)
     norm = np.sqrt(sxx * sxx + sxp * sxp + spx * spx + spp * spp) * (1 + 8 * eps) + g * ((av[hot] * al) @ av.T)
     # per mode, the rotated forms of mode_terms (x rows, p rows)
-    tt, _, _, kx, _, _, _, mhx, _, th = _mode_factors(w, e, t, True)
+    _, _, _, kx, _, _, _, mhx, _, th = _mode_factors(w, e, t, True)
     _, _, _, kp, _, _, _, mhp, _, _ = _mode_factors(w, e, t, False)
     ph = 3 * eps * w * t
     sw = np.sqrt(w)
