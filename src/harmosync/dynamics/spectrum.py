@@ -542,10 +542,13 @@ def mode_perturbation(v, rounding, mu, u, skip=None, residual=None) -> tuple:
     QᵀV_exactQ = Λ̃ + B to first order, B = ŨᵀR + (GΛ̃ − Λ̃G)/2 + QᵀδVQ, with b ≥ |B| entrywise:
     |ŨᵀR| + |G_kl|·|μ_k − μ_l|/2 + |Ũ|ᵀ|δV||Ũ| (``rounding`` ≥ |δV| entrywise) + the residual's
     and the product's roundoff; g ≥ |G| (Ũ f Ũᵀ = Q(f + (Gf + fG)/2)Qᵀ).
-    Pairs with a mode in ``skip`` (refined soft modes, whose eigenvectors' errors in the
-    covariance :func:`~harmosync.solvers.softmodes.vector_roundoff` bounds) get b = 0; b_means
-    keeps them (nothing else bounds them in the means: review s7b; b itself when nothing is
-    skipped). Above VECTOR_TERM_MAX modes the normwise form (:func:`normwise_mode_bound`)."""
+    Pairs with a mode in ``skip`` (refined soft modes) get b = 0; b_means keeps them (nothing
+    else bounds them in the means: review s7b; b itself when nothing is skipped).
+    :func:`eigenvector_roundoff` takes b_means for the covariance too (since session 17:
+    :func:`~harmosync.solvers.softmodes.vector_roundoff` bounds those vectors' errors in the
+    stationary part, not what they do to Δ's evolution; review s17's drop/13, a stiff chain with
+    squeezed soft probes, erred 1.06× the bound). Above VECTOR_TERM_MAX modes the normwise form
+    (:func:`normwise_mode_bound`)."""
     n = mu.size
     if n > VECTOR_TERM_MAX:  # (memory: N × N arrays, no N³ beyond two products)
         dv_rows = abs_row_sums(rounding)
@@ -828,9 +831,11 @@ def eigenvector_roundoff(b, w, readout, mean0, nu, values, vectors, t: float, fl
     if hasattr(b, "raw_gains"):  # the chain path's term (solvers.arrowvectors.ArrowTerm)
         gains = partial(_row_gains, None, None, w, u, t, b.rows, term=b)
         soft = b.soft
-    else:
-        gains = lambda means: _row_gains(b[2] if means and len(b) > 2 else b[0], b[1], w, u, t)  # noqa: E731
-        soft = len(b) > 2 and b[2] is not b[0]
+    else:  # a dense eigh's: b_means for the covariance too (mode_perturbation: vector_roundoff
+        # bounds the refined soft vectors' errors in the stationary part only, not through Δ)
+        bb = b[2] if len(b) > 2 else b[0]
+        gains = lambda means: _row_gains(bb, b[1], w, u, t)  # noqa: E731
+        soft = False
     gx, gp = gains(means=True)
     mean_err = float(np.max(gx @ m0[0] + gp @ m0[1]))
     if soft:  # soft pairs: in the means only
