@@ -546,8 +546,8 @@ def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0, *, exac
     worst = gam(n_ld) * float((q @ at) @ ak @ (at.T @ q))  # its share, roughly
     exact_dc = []  # c's actual error against exact(), formed once for both residuals
 
-    def eigh_term(vv, ll):  # the eigh's residual VΛVᵀ − c over the pairs (vv, ll), read out
-        av_, al_ = np.abs(vv), np.abs(ll)
+    def eigh_term(vv, ll, av_):  # the eigh's residual VΛVᵀ − c over the pairs (vv, ll), read out
+        al_ = np.abs(ll)
         res = np.abs((vv * ll) @ vv.T - c)
         res = np.maximum(res, res.T)
         gk, extra = gam(n_ld), 0.0
@@ -567,12 +567,12 @@ def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0, *, exac
             e_eigh = min(e_eigh, readout(res_ld + extra, gk, gam(d + 2, ulp_ld), av_, al_))
         return (e_eigh + e_qr + e_qv) * (1 + 1e-6)  # the bound's own sums
 
-    bound = eigh_term(vec, lam)
+    bound = eigh_term(vec, lam, av)
     if dropped is None:
         return bound
     bound += dropped
     if np.size(keep) < lam.size:
-        bound = min(bound, eigh_term(vec[:, keep], lam[keep]))
+        bound = min(bound, eigh_term(vec[:, keep], lam[keep], av[:, keep]))
     return bound
 
 def _dropped_error(readout, w, lam, qx, qp, cx, cp, top: int = 16) -> float:

@@ -82,6 +82,12 @@ def trig_sum_errors(w, readout, coef_q, coef_p, t_max: float, mu_error=None, *, 
     return z, dz
 
 
+def _mode_errors(w, mu_error) -> np.ndarray:
+    """e_k (N,) ≥ |μ̃_k − μ_k|: ``mu_error`` (scalar or (N,)), or the dense eigh's worst case 8ε·max μ̃."""
+    e = 8 * np.finfo(float).eps * float(w.max()) ** 2 if mu_error is None else np.asarray(mu_error, float)
+    return np.broadcast_to(e, w.shape)
+
+
 def _trig_sums(w, readout, coef_q, coef_p, t_max: float, mu_error, floors, *, parts: bool = False):
     """:func:`trig_sum_errors` for each ``nufft`` in ``floors``: (Z, [dZ for each]), the shared
     terms once (each dZ the numbers of its own call). ``parts``: also (dP, [dR for each]), dZ's
@@ -92,8 +98,7 @@ def _trig_sums(w, readout, coef_q, coef_p, t_max: float, mu_error, floors, *, pa
     r = np.abs(np.atleast_2d(np.asarray(readout, float)))
     eps = np.finfo(float).eps
     t = float(t_max) if np.isfinite(t_max) else 0.0
-    e = 8 * eps * float(w.max()) ** 2 if mu_error is None else np.asarray(mu_error, float)
-    e = np.broadcast_to(e, w.shape)
+    e = _mode_errors(w, mu_error)
     cq, cp = np.abs(np.asarray(coef_q, float)), np.abs(np.asarray(coef_p, float))
     full, rot = cq + cp, _hypot(cq, cp)
     zx, ex0 = _mode_apply(_mode_factors(w, e, t, True), e, cq, cp, rot)  # x rows: a = c_q, b = c_p
@@ -306,8 +311,7 @@ def _isotropic_modes(w, readout, mu_error, t_max: float, values, vectors) -> np.
     if not lam.size or not 0 < t_max < np.inf:
         return np.zeros(0, dtype=int)
     vx, vp = np.asarray(vectors[0], float), np.asarray(vectors[1], float)
-    e = 8 * np.finfo(float).eps * float(w.max()) ** 2 if mu_error is None else np.asarray(mu_error, float)
-    e = np.broadcast_to(e, w.shape)
+    e = _mode_errors(w, mu_error)
     sxx, spp, sxp = (vx * vx) @ lam, (vp * vp) @ lam, (vx * vp) @ lam
     rest = np.sqrt(0.5 * (sxx - spp) ** 2 + 2 * sxp**2)
     split = (vx * vx + vp * vp) @ np.abs(lam)
@@ -345,8 +349,7 @@ def _isotropic_phase(w, r, mu_error, t_max: float, lam, vectors, hot) -> np.ndar
     eps = np.finfo(float).eps
     w = np.asarray(w, float)
     t = float(t_max)
-    e = 8 * eps * float(w.max()) ** 2 if mu_error is None else np.asarray(mu_error, float)
-    e = np.broadcast_to(e, w.shape)
+    e = _mode_errors(w, mu_error)
     vx, vp = np.asarray(vectors[0], float), np.asarray(vectors[1], float)
     # the cold pairs: the columns without their hot entries, through |λ_r|
     cx, cp = vx.copy(), vp.copy()
