@@ -151,7 +151,8 @@ def chain_result(mu, a, readout, env_d, env_c, vs, mu_err, rounding, res, soft, 
         mask = np.zeros(keep.size, bool)
         mask[soft[0]] = True
         where = np.flatnonzero(mask[keep])
-        kept_soft = (where, np.asarray(soft[1], float)[:, keep[soft[0]]], res[0][where], res[1][where])
+        kept_soft = (where, np.asarray(soft[1], float)[:, keep[soft[0]]], res[0][where], res[1][where],
+                     np.asarray(soft[2], float)[keep[soft[0]]])
     offsets = None if offsets is None else tuple(np.asarray(x)[keep] for x in offsets)
     term = chain_mode_bound(mu, a, vs, env_d, env_c, rounding, offsets=offsets, soft=kept_soft,
                             site_rows=None if site is None else (readout,) + tuple(site),
@@ -196,7 +197,20 @@ def refine_chain_soft(network: Network, mu, a, readout, rows, env_d, env_c, env_
                                             rows=local)
     a, readout = np.array(a, float), np.array(readout, float)
     a[:, soft], readout[:, soft] = y[:p], y[local]
-    return mu, a, readout, err, res, (soft, y)
+    env = network.environment
+    return mu, a, readout, err, res, (soft, y, chain_energies(y[p:], env.omega0, env.g, boundary))
+
+
+def chain_energies(y, omega0: float, g: float, boundary: str) -> np.ndarray:
+    """Upper bounds on y_jᵀV_E y_j = Σ_k d_k (Wᵀy_j)_k² for the columns y (M, S) of a homogeneous
+    chain's sites (V_E = Ω0² + g·L, L the path's Laplacian, + g at each end if "fixed"): the
+    sum of squares in double, every term ≥ 0, raised by its rounding. The chain path's soft
+    modes take their part of δd = |d_exact − env_d| from it (arrowvectors.chain_mode_bound)."""
+    y = np.asarray(y, float)
+    e = omega0**2 * np.sum(y * y, axis=0) + g * np.sum(np.diff(y, axis=0) ** 2, axis=0)
+    if boundary == "fixed":
+        e = e + g * (y[0] ** 2 + y[-1] ** 2)
+    return e * (1 + (y.shape[0] + 8) * np.finfo(float).eps)
 
 
 def dense_spectrum(network: Network, rows, window) -> Spectrum:
@@ -777,10 +791,10 @@ def propagator_divided_differences(w, t: float, rows=slice(None)):
     return tuple(np.minimum(n_, f_) for n_, f_ in zip(near, far))  # gap 0: far is +∞
 
 
-def _row_gains(b, g, w, u, t: float, rows=None, *, term=None, means: bool = True):
+def _row_gains(b, g, w, u, t: float, rows=None, *, term=None):
     """(G_x, G_p) (2n, N) of :func:`eigenvector_roundoff` for the bounds ``b`` ≥ |B|, ``g`` ≥ |G|,
-    or the chain path's ``term`` (:class:`~harmosync.solvers.arrowvectors.ArrowTerm`: its b
-    for the means or the covariance, formed in the pass); ``rows`` (n, N): bounds on the
+    or the chain path's ``term`` (:class:`~harmosync.solvers.arrowvectors.ArrowTerm`: its b and
+    g formed in the pass); ``rows`` (n, N): bounds on the
     readout's own errors |δU_ak| (an x row's error δU_ak(cos X_k + sin P_k)/√w_k, a p row's
     δU_ak√w_k(−sin X_k + cos P_k)), or None."""
     n, m = u.shape
@@ -790,7 +804,7 @@ def _row_gains(b, g, w, u, t: float, rows=None, *, term=None, means: bool = True
         _GAINS(np.ascontiguousarray(b), np.ascontiguousarray(g), 0, 0, -1, np.zeros(0, np.int64), w,
                np.minimum(t, 1 / w), np.ascontiguousarray(u), float(t), gx, gp)
     else:
-        term.raw_gains(w, np.minimum(t, 1 / w), np.ascontiguousarray(u), t, means, gx, gp)
+        term.raw_gains(w, np.minimum(t, 1 / w), np.ascontiguousarray(u), t, gx, gp)
     scale = 1 + 4 * m * np.finfo(float).eps  # the sums' roundoff (non-negative terms)
     sw = np.sqrt(w)
     gx, gp = gx / sw * scale, gp * sw * scale
@@ -828,18 +842,13 @@ def eigenvector_roundoff(b, w, readout, mean0, nu, values, vectors, t: float, fl
     if n == 0 or not 0 < t < np.inf:
         return 0.0
     sw, m0 = np.sqrt(w), np.abs(np.asarray(mean0, float))
+    # b_means for the covariance too, on both paths (mode_perturbation: vector_roundoff bounds
+    # the refined soft vectors' errors in the stationary part only, not through Δ)
     if hasattr(b, "raw_gains"):  # the chain path's term (solvers.arrowvectors.ArrowTerm)
-        gains = partial(_row_gains, None, None, w, u, t, b.rows, term=b)
-        soft = b.soft
-    else:  # a dense eigh's: b_means for the covariance too (mode_perturbation: vector_roundoff
-        # bounds the refined soft vectors' errors in the stationary part only, not through Δ)
-        bb = b[2] if len(b) > 2 else b[0]
-        gains = lambda means: _row_gains(bb, b[1], w, u, t)  # noqa: E731
-        soft = False
-    gx, gp = gains(means=True)
+        gx, gp = _row_gains(None, None, w, u, t, b.rows, term=b)
+    else:
+        gx, gp = _row_gains(b[2] if len(b) > 2 else b[0], b[1], w, u, t)
     mean_err = float(np.max(gx @ m0[0] + gp @ m0[1]))
-    if soft:  # soft pairs: in the means only
-        gx, gp = gains(means=False)
     if not np.size(nu) or not np.any(nu) and not np.size(values):
         return mean_err
     lam = np.asarray(values, float)

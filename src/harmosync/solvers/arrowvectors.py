@@ -32,11 +32,12 @@ it; the choice only decides how tight. A close pair whose vectors are not orthog
 columns (:meth:`~.arrowhead.ArrowheadModes.columns`), and so does a pole mode where they are
 nearer an eigenvector. The refined soft
 modes (:func:`~harmosync.dynamics.spectrum.refine_chain_soft`) are their own columns, with their
-residual bounds η against V from its parameters; their pairs with each other are left to
-``vector_roundoff`` in the covariance and to :func:`~harmosync.dynamics.spectrum.soft_pair_bound`
-in the means, as on the dense path, and so are their pairs with the other modes in the
-covariance (keeping those covered the one solve, of 295 with the merges' old deflation put
-back, that erred above its bound, 1.14×, but made soft networks' bounds about 2× looser).
+residual bounds η against V from its parameters; their pairs with each other take
+:func:`~harmosync.dynamics.spectrum.soft_pair_bound`, as on the dense path. One b serves the
+means and the covariance: until session 18 the covariance left the soft modes' pairs to
+``vector_roundoff``, which bounds those vectors' errors in the stationary part only, not what
+they do to Δ's evolution (40 digits: |B| up to 1.2e-9 on such pairs of a stiff chain where b
+was 0; the dense path's fix is session 17's).
 
 The solution's observed site rows come from the merges, not from x: ``row_error`` (n, N)
 bounds their difference from W·ŷ_k (W the chain's exact mode rows), charged as an error of
@@ -135,12 +136,11 @@ _U = 2.0 ** -53
 _SAFE = 1 + 64 * _U
 
 
-def _rows(aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb, sg, nue, k0, k1, c0, c1, bm, bc, g):
-    """Rows k0..k1 − 1, columns c0..c1 − 1 of b for the means (``bm``), b for the covariance
-    (``bc``) and g, each (k1 − k0, c1 − c0), from the per-mode data (module docstring;
-    residuals at μ̃ + δ, |δ| = ``delta``; arrays (P, N)); the soft modes' pairs (``sidx`` ≥ 0
-    on both) from their blocks ``spb``, ``sg``, and every pair with a soft mode 0 in the covariance (vector_roundoff's there, as on
-    the dense path); ``gnear`` (N, NEAR): G of close pairs from the vectors (∞: none). In passes
+def _rows(aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb, sg, nue, k0, k1, c0, c1, bm, g):
+    """Rows k0..k1 − 1, columns c0..c1 − 1 of b (``bm``, the means' and the covariance's) and g,
+    each (k1 − k0, c1 − c0), from the per-mode data (module docstring; residuals at μ̃ + δ,
+    |δ| = ``delta``; arrays (P, N)); the soft modes' pairs (``sidx`` ≥ 0 on both) from their
+    blocks ``spb``, ``sg``; ``gnear`` (N, NEAR): G of close pairs from the vectors (∞: none). In passes
     over l that vectorise; the soft modes, the close pairs and the diagonal after. ``nue``:
     bounds on ‖ŷ_k‖, the vectors' environment parts, which alone meet the residuals' environment
     parts: |x_kᵀs_l| ≤ |a_k|ᵀρ_l + ‖ŷ_k‖η_l. (One kernel: a compiled helper called per pair or
@@ -159,17 +159,17 @@ def _rows(aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb
         r = k - k0
         sk = sidx[k]
         nk, ek, zk, mk, ck, yk = nu[k], eta[k], zeta[k], mu[k], delta[k], nue[k]
-        # bc ← |a_k|ᵀρ_l + ν_kη_l + |a_l|ᵀρ_k + ν_lη_k; bm ← δA's part (stiff pairs)
+        # g ← |a_k|ᵀρ_l + ν_kη_l + |a_l|ᵀρ_k + ν_lη_k (G's numerator); bm ← δA's part (stiff pairs)
         for l in range(c0, c1):
-            bc[r, l - c0] = yk * eta[l] + ek * nue[l]
+            g[r, l - c0] = yk * eta[l] + ek * nue[l]
             bm[r, l - c0] = sqd[k] * sqd[l]
         for i in range(p):
             aki, rki, bki = aa[i, k], rho[i, k], beta[i, k]
             for l in range(c0, c1):
-                bc[r, l - c0] += aki * rho[i, l] + rki * aa[i, l]
+                g[r, l - c0] += aki * rho[i, l] + rki * aa[i, l]
                 bm[r, l - c0] += aki * beta[i, l] + bki * aa[i, l]
         for l in range(c0, c1):  # g ← G's gap form (or ν_kν_l), bm ← B without G's part
-            num = bc[r, l - c0]
+            num = g[r, l - c0]
             gg = nu[l] * nk
             gap = abs(mk - mu[l]) * (1 - u) - (ck + delta[l]) * (1 + u)
             q = num / gap if gap > 0 else gg
@@ -181,37 +181,41 @@ def _rows(aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb
             elif l < k:
                 g[r, l - c0] = min(g[r, l - c0], gnear[l, k - l - 1])
         for l in range(c0, c1):
-            bb = (bm[r, l - c0] + 0.5 * g[r, l - c0] * (ck + delta[l])) * safe
-            bm[r, l - c0] = bb
-            bc[r, l - c0] = bb
+            bm[r, l - c0] = (bm[r, l - c0] + 0.5 * g[r, l - c0] * (ck + delta[l])) * safe
             g[r, l - c0] *= safe
         if c0 <= k < c1:
-            bm[r, k - c0], bc[r, k - c0], g[r, k - c0] = 0.0, 0.0, gdiag[k] * safe
+            bm[r, k - c0], g[r, k - c0] = 0.0, gdiag[k] * safe
         if sk >= 0 or anysoft:  # the soft modes' pairs
             for l in range(c0, c1):
                 sl = sidx[l]
                 if l == k or (sk < 0 and sl < 0):
                     continue
                 if sk >= 0 and sl >= 0:
-                    bm[r, l - c0], bc[r, l - c0], g[r, l - c0] = spb[sk, sl], 0.0, sg[sk, sl]
+                    bm[r, l - c0], g[r, l - c0] = spb[sk, sl], sg[sk, sl]
                     continue
-                num = nk * eta[l] + ek * nu[l] + nk * zeta[l] + nu[l] * zk
+                # δA's part: ‖x_s‖·‖|δA||x_l|‖, or componentwise as the stiff pairs' where the
+                # soft mode's β and D are given (_soft_rounding; 0 for both: not given)
+                da = nk * zeta[l] + nu[l] * zk
+                if (sk < 0 or 0 < dsum[k] < np.inf) and (sl < 0 or 0 < dsum[l] < np.inf):
+                    cw = sqd[k] * sqd[l]
+                    for i in range(p):
+                        cw += aa[i, k] * beta[i, l] + beta[i, k] * aa[i, l]
+                    da = min(da, cw)
+                num = nk * eta[l] + ek * nu[l] + da
                 for i in range(p):
                     num += aa[i, k] * rho[i, l] + rho[i, k] * aa[i, l]
-                da = nk * zeta[l] + nu[l] * zk
                 gg = nu[l] * nk
                 gap = abs(mk - mu[l]) * (1 - u) - (ck + delta[l]) * (1 + u)
                 if gap > 0 and num < gg * gap:
                     gg = num / gap
                 bm[r, l - c0] = (0.5 * (num - da) + da + 0.5 * gg * (ck + delta[l])) * safe
-                bc[r, l - c0] = 0.0  # (vector_roundoff's in the covariance, as on the dense path)
                 g[r, l - c0] = gg * safe
 
 
 _DATA = ("float64[:, ::1], float64[:, ::1], float64[:, ::1], float64[::1], float64[::1], float64[::1], "
          "float64[::1], int64[::1], float64[::1], float64[::1], float64[::1], float64[:, ::1], float64[:, ::1], "
          "float64[:, ::1], float64[::1]")
-_ROWS = kernel(_rows, f"void({_DATA}, int64, int64, int64, int64, float64[:, ::1], float64[:, ::1], float64[:, ::1])",
+_ROWS = kernel(_rows, f"void({_DATA}, int64, int64, int64, int64, float64[:, ::1], float64[:, ::1])",
                reads=tuple(range(15)))
 
 
@@ -420,7 +424,7 @@ def _levels(m: int) -> np.ndarray:
         cnt = (cnt + 1) // 2
 
 
-def _window(aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb, sg, nue, means, win, w, hs, u,
+def _window(aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb, sg, nue, win, w, hs, u,
             t, alpha, betas, cn, cb, start, step, gx, gp):
     """:meth:`ArrowTerm.raw_gains` from FAR_FROM modes on: the pairs within ``win`` row by row
     (:func:`_rows`, :func:`_gains`), a soft mode's whole row and its far column (:func:`_gather`),
@@ -431,18 +435,18 @@ def _window(aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, s
     for k0 in range(0, n, BAND):  # (BAND rows at a time: a row's window alone did not vectorise)
         k1 = min(n, k0 + BAND)
         c0, c1 = max(0, k0 - win), min(n, k1 + win)
-        bm, bc, g = np.empty((k1 - k0, c1 - c0)), np.empty((k1 - k0, c1 - c0)), np.empty((k1 - k0, c1 - c0))
+        bm, g = np.empty((k1 - k0, c1 - c0)), np.empty((k1 - k0, c1 - c0))
         _rows(aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb, sg, nue, k0, k1, c0, c1,
-              bm, bc, g)
-        _gains(bm if means else bc, g, k0, c0, win, sidx, w, hs, u, t, gx, gp)
-    fm, fc, fg = np.empty((1, n)), np.empty((1, n)), np.empty((1, n))
+              bm, g)
+        _gains(bm, g, k0, c0, win, sidx, w, hs, u, t, gx, gp)
+    fm, fg = np.empty((1, n)), np.empty((1, n))
     for k in range(n):
         if sidx[k] < 0:
             continue
         _rows(aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb, sg, nue, k, k + 1, 0, n,
-              fm, fc, fg)
-        _gains(fm if means else fc, fg, k, 0, -1, sidx, w, hs, u, t, gx, gp)
-        _gather(fm if means else fc, fg, k, win, sidx, w, hs, u, t, gx, gp)
+              fm, fg)
+        _gains(fm, fg, k, 0, -1, sidx, w, hs, u, t, gx, gp)
+        _gather(fm, fg, k, win, sidx, w, hs, u, t, gx, gp)
     dmax = np.empty(start[-1])
     for r0 in range(0, nr, step):
         r1 = min(nr, r0 + step)
@@ -451,9 +455,9 @@ def _window(aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, s
         _far(sums, dmax, start, betas, cn, cb, nu, w, hs, mu, delta, sidx, t, win, r0, nr, gx, gp)
 
 
-_WINDOW = kernel(_window, f"void({_DATA}, boolean, int64, float64[::1], float64[::1], float64[:, ::1], float64, "
+_WINDOW = kernel(_window, f"void({_DATA}, int64, float64[::1], float64[::1], float64[:, ::1], float64, "
                           "float64[:, ::1], float64[:, ::1], int64, int64, int64[::1], int64, float64[:, ::1], "
-                          "float64[:, ::1])", reads=tuple(range(15)) + (17, 18, 19, 21, 22, 25),
+                          "float64[:, ::1])", reads=tuple(range(15)) + (16, 17, 18, 20, 21, 24),
                  calls=("_pair_terms", "_rows", "_gains", "_gather", "_node_sums", "_far"))
 
 
@@ -466,7 +470,6 @@ class ArrowTerm:
 
     data: tuple
     rows: np.ndarray | None
-    soft: bool  # refined soft modes: the covariance's b differs from the means'
     vectors: tuple = ()  # (base, off, the modes whose ŷ_j is the normalisation's, their (j, value))
 
     def columns(self, a, env_d, env_c) -> np.ndarray:
@@ -480,8 +483,8 @@ class ArrowTerm:
         y[:, idx] = sub
         return np.vstack([np.atleast_2d(a), y])
 
-    def raw_gains(self, w, hs, u, t: float, means: bool, gx, gp) -> None:
-        """gx, gp += :func:`_gains`' sums for these b (the means' or the covariance's) and g, no
+    def raw_gains(self, w, hs, u, t: float, gx, gp) -> None:
+        """gx, gp += :func:`_gains`' sums for these b and g, no
         N × N arrays: from FAR_FROM modes on (w and μ ascending) the pairs within WINDOW formed
         BAND rows at a time (:func:`_rows`), the farther ones by blocks (:func:`_far`), the soft
         modes' whole rows and columns one by one (:func:`_gather`); below, every pair by rows
@@ -491,16 +494,16 @@ class ArrowTerm:
         t = float(t)
         mu = self.data[8]
         if n >= FAR_FROM and np.all(np.diff(w) >= 0) and np.all(np.diff(mu) >= 0):
-            self._windowed(w, hs, u, t, means, gx, gp)
+            self._windowed(w, hs, u, t, gx, gp)
         else:
-            self._pairs(w, hs, u, t, means, gx, gp)
+            self._pairs(w, hs, u, t, gx, gp)
         # an infinite datum times a 0 of the other side is unbounded (∞), not an internal failure
         # (NaN, which _check_bound refuses); NaN data stay NaN
         if (np.isnan(gx).any() or np.isnan(gp).any()) and not any(np.isnan(x).any() for x in self.data):
             for x in (gx, gp):
                 x[np.isnan(x)] = np.inf
 
-    def _pairs(self, w, hs, u, t, means, gx, gp) -> None:
+    def _pairs(self, w, hs, u, t, gx, gp) -> None:
         """:meth:`raw_gains` below FAR_FROM modes: every pair."""
         n = w.size
         sidx = self.data[7]
@@ -510,17 +513,17 @@ class ArrowTerm:
         def work(k0, k1):
             ox, op = (gx, gp) if k0 == 0 else second
             rows = min(BLOCK, k1 - k0)
-            bm, bc, g = np.empty((rows, n)), np.empty((rows, n)), np.empty((rows, n))
+            bm, g = np.empty((rows, n)), np.empty((rows, n))
             for a in range(k0, k1, BLOCK):
                 z = min(a + BLOCK, k1) - a
-                _ROWS(*self.data, a, a + z, 0, n, bm[:z], bc[:z], g[:z])
-                _GAINS(bm[:z] if means else bc[:z], g[:z], a, 0, -1, sidx, w, hs, u, t, ox, op)
+                _ROWS(*self.data, a, a + z, 0, n, bm[:z], g[:z])
+                _GAINS(bm[:z], g[:z], a, 0, -1, sidx, w, hs, u, t, ox, op)
 
         _split(n, work)
         gx += second[0]
         gp += second[1]
 
-    def _windowed(self, w, hs, u, t, means, gx, gp) -> None:
+    def _windowed(self, w, hs, u, t, gx, gp) -> None:
         """:meth:`raw_gains` from FAR_FROM modes on (:func:`_window`)."""
         data = self.data
         aa, rho, beta, nu, eta, dsum = data[:6]
@@ -531,14 +534,14 @@ class ArrowTerm:
         p = aa.shape[0]
         start = _levels(w.size)
         step = max(1, (1 << 22) // (int(start[-1]) * alpha.shape[0]))  # (the blocks' sums ≲ 32 MB)
-        _WINDOW(*data, bool(means), WINDOW, w, hs, u, t, alpha, betas, 2 * p + 2, 2 * p + 1, start, step, gx, gp)
+        _WINDOW(*data, WINDOW, w, hs, u, t, alpha, betas, 2 * p + 2, 2 * p + 1, start, step, gx, gp)
 
     def matrices(self) -> tuple:
-        """(b for the covariance, g, b for the means), each (N, N) (tests; small N)."""
+        """(b, g), each (N, N) (tests; small N)."""
         n = self.data[8].size
-        b, bc, g = np.empty((n, n)), np.empty((n, n)), np.empty((n, n))
-        _ROWS(*self.data, 0, n, 0, n, b, bc, g)
-        return bc, g, b
+        b, g = np.empty((n, n)), np.empty((n, n))
+        _ROWS(*self.data, 0, n, 0, n, b, g)
+        return b, g
 
 
 #: modes above which the residuals and b, g are formed by two threads (the kernels release the GIL)
@@ -565,7 +568,9 @@ def chain_mode_bound(mu, a, vs, env_d, env_c, env_rounding, *, offsets=None, sof
 
     ``offsets``: (base, off) of :meth:`~.arrowhead.ArrowheadModes.pole_offsets` (μ̃ and 0 by
     default), whence ŷ. ``soft``: the refined soft modes, (indices (S,), their columns (N_V, S) in V's basis, their
-    residual bounds η (S,) and t (S,) of :func:`~.softmodes.soft_mode_errors`) or None.
+    residual bounds η (S,) and t (S,) of :func:`~.softmodes.soft_mode_errors`, bounds on their
+    environment energies ŷᵀdiag(d)ŷ (S,), :func:`~harmosync.dynamics.spectrum.chain_energies`) or
+    None.
     ``site_rows``: the observed chain sites, (readout (n, N) as the solution has it, the indices
     of the site rows in it, the chain's exact-enough mode rows W (n_s, M) and bounds on their
     rounding (n_s, M)) or None (probes only). ``merged``: ks → the environment part (M, b) of the
@@ -659,6 +664,8 @@ def chain_mode_bound(mu, a, vs, env_d, env_c, env_rounding, *, offsets=None, sof
         return gd, nx, _env_norms(a, n2, n2err, nx, soft_idx)
 
     gdiag, nu, nue = norms()
+    if soft_idx.size:
+        _soft_rounding(a, d, d_vs, env_rounding, soft_idx, np.asarray(soft[4], float), nue, beta, dsum)
     sidx = np.full(n, -1, dtype=np.int64)
     sidx[soft_idx] = np.arange(soft_idx.size)
     spb = sg = np.zeros((1, 1))
@@ -717,8 +724,34 @@ def chain_mode_bound(mu, a, vs, env_d, env_c, env_rounding, *, offsets=None, sof
     row_error = None
     if site_rows is not None:
         row_error = _row_error(a, mu, d, env_c, site_rows, is_soft, pole_idx, fix, base, off)
-    return ArrowTerm(tuple(data), row_error, bool(soft_idx.size),
-                     (base, off, pole_idx, [(j, v) for _, j, v in fix]))
+    return ArrowTerm(tuple(data), row_error, (base, off, pole_idx, [(j, v) for _, j, v in fix]))
+
+
+def _soft_rounding(a, d, d_vs, env_rounding, soft_idx, energy, nue, beta, dsum) -> None:
+    """β ≥ (|δA||x_s|)_P and D ≥ Σ_j δd_j ŷ_sj² + Σ_j |ŷ_sj|(δCᵀ|a_s|)_j (as :func:`arrow_vectors`
+    gives the other modes) for the refined soft modes, into ``beta``, ``dsum``: a soft mode's ŷ
+    lies on the soft poles, where δd_j ≤ r·d_j is ~ε·d_j small, so Σ_j δd_jŷ_j² ≤ r·ŷᵀdiag(d)ŷ
+    (``energy``), and |ŷ|ᵀδCᵀ|a| ≤ ‖ŷ‖‖δCᵀ|a|‖ (‖ŷ‖ ≤ ``nue``). Their pairs' δA part is then
+    √(D_sD_l) + |a_s|ᵀβ_l + β_sᵀ|a_l| (:func:`_rows`), not ‖x_s‖·‖|δA||x_l|‖: on a stiff chain
+    δd ~ ε·1e8 on the stiff poles, which ŷ_s barely touches (40 digits: |B| ≤ 1.2e-11 on such
+    pairs, against 2e-8 from the norms). Left at 0 (the norms' form only) where some δd_j > 0
+    has d_j ≤ 0, or not finite."""
+    dd, dc = (np.asarray(x, float) for x in env_rounding)
+    if np.any((dd > 0) & (d <= 0)):
+        return
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = float(np.max(np.where(d > 0, dd / d, 0.0), initial=0.0)) * (1 + 2 * EPS)
+    m = d.size
+    aa = np.abs(a[:, soft_idx])
+    ny = nue[soft_idx]
+    dcn = np.sqrt(np.sum(dc * dc, axis=1)) * (1 + (m + 2) * EPS)  # ‖δC_i‖ (P,)
+    dca = np.sqrt(np.sum((dc.T @ aa) ** 2, axis=0)) * (1 + (aa.shape[0] + m + 4) * EPS)  # ‖δCᵀ|a_s|‖
+    beta[:, soft_idx] = (np.asarray(d_vs, float)[:, None] * aa + dcn[:, None] * ny) * (1 + 4 * EPS)
+    ds = (r * energy + ny * dca) * (1 + 4 * EPS)
+    bad = ~(ds < np.inf) | ~np.all(beta[:, soft_idx] < np.inf, axis=0)
+    ds[bad] = 0.0  # (not given: the norms' form)
+    dsum[soft_idx] = ds
+    beta[:, soft_idx[bad]] = 0.0
 
 
 def _env_norms(a, n2, n2err, nu, soft_idx) -> np.ndarray:
