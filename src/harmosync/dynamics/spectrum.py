@@ -197,7 +197,7 @@ def refine_chain_soft(network: Network, mu, a, readout, rows, env_d, env_c, env_
                                             rows=local)
     a, readout = np.array(a, float), np.array(readout, float)
     a[:, soft], readout[:, soft] = y[:p], y[local]
-    env = network.environment
+    env = network.environment  # (a window's "fixed" form: ≥ the free one, whose modes env_d may be)
     return mu, a, readout, err, res, (soft, y, chain_energies(y[p:], env.omega0, env.g, boundary))
 
 
