@@ -180,6 +180,42 @@ def test_mirror_pair_is_one_cluster_enclosing_the_50_digit_eigenvalues(m, bounda
     assert np.all(e[pair] <= 100 * np.maximum(err[pair], EPS * mu[pair]))
 
 
+@pytest.mark.parametrize("m, boundary, site, js, k", [
+    (15, "fixed", 8, (13, 9, 1), 5.2e-4),  # s11 fuzz pole 0: three probes at the middle site (even k)
+    (9, "fixed", 5, (1, 1), 3e-3),  # two identical probes, one pole (k = 2)
+    (11, "free", 6, (1, 3), 1e-2)])  # free: cos(πk(j − ½)/M) vanishes at j − ½ = M/2 for odd k
+def test_modes_at_a_pole_take_their_columns_enclosures(m, boundary, site, js, k):
+    """Probes resonant with chain modes that have a node at their site: those modes stay at their
+    poles (μ̃ = d_j), where the vectors (a, Cᵀa/(μ̃ − d)) are undefined, and kept the a-priori
+    radius 8ε(μ + 2‖V‖|a|), 9e-14 against an actual 1e-17 (s11 fuzz pole 0: the bound 1.8e3× the
+    error). With the merges' own columns (arrowhead._column_refine, and their clusters by
+    cluster_enclose): e_k ≥ |μ̃_k − λ_k| for every mode against the 50-digit eigenvalues of the
+    same double A, and on the modes at a pole within 100× of max(error, ε μ̃)."""
+    from harmosync import network as nw
+
+    d, _ = nw.chain_modes(m, 0.355, 6.4, boundary)
+    d = d**2
+    w = np.sqrt(d[list(js)])
+    p = w.size
+    vs = np.diag(w**2)
+    c = np.array([k * np.sign(i % 2 - 0.5) * nw.chain_mode_rows(m, boundary, [site])[0] for i in range(p)])
+    modes = arrowhead.arrowhead_modes(vs, d, c)
+    mu = modes.values
+    a = modes.rows(probe_rows=np.eye(p), env_rows=None)
+    radius = 8 * EPS * mu[-1] * (mu / mu[-1] + 2 * np.linalg.norm(a, axis=0))
+    rounding = (np.zeros(m), np.zeros((p, m)))
+    e = arrowhead.arrowhead_errors(mu, a, vs, d, c, radius, rounding, count=128, merged=modes.columns)
+    with mp.workdps(50):
+        lam = sorted(mp.eigsy(mp.matrix(_arrowhead(vs, d, c).tolist()), eigvals_only=True))
+        err = np.array([float(abs(mp.mpf(float(x)) - y)) for x, y in zip(mu, lam)])
+    assert np.all(err <= e)
+    ds = np.sort(d)
+    pos = np.clip(np.searchsorted(ds, mu), 1, ds.size - 1)
+    at = np.minimum(np.abs(mu - ds[pos - 1]), np.abs(mu - ds[pos])) <= 8 * EPS * mu
+    assert np.any(at)
+    assert np.all(e[at] <= 100 * np.maximum(err[at], EPS * mu[at]))
+
+
 def test_secular_roots_hug_stiff_poles_with_tiny_couplings():
     """A soft probe (s = 4e-6) coupled by z ~ 1e-16 to stiff poles 1 … 3.8e8 (deflation now keeps
     such couplings, arrowhead._deflate): every root lies τ_k ≈ z_k²/(λ_k − s) ~ 1e-39 above its

@@ -729,7 +729,8 @@ def arrowhead_errors(mu, a, vs, env_d, env_c, radius, env_rounding, *, count: in
     V_S's diagonal (ω² + Σλ) by (P + 1)·(ε/2) of its absolute terms; these enter ρ and the
     residual as in :func:`~harmosync.dynamics.spectrum.rayleigh_errors`, then :func:`.roundoff.enclose` (residual theorem,
     Kato–Temple) with ``radius`` as the enclosure of the other modes. Modes with μ̃_k equal to
-    some d_j or a_k = 0 keep ``radius``.
+    some d_j or a_k = 0 keep ``radius``, or with ``merged``, the smaller of it and their
+    enclosure from the merges' own columns (:func:`_column_refine`).
 
     ``merged``: ks → the merges' own columns ks (:meth:`ArrowheadModes.columns`) or None. A
     refined mode whose residual bound exceeds POOR = 1e-12 of the matrix's scale is enclosed
@@ -762,11 +763,23 @@ def arrowhead_errors(mu, a, vs, env_d, env_c, radius, env_rounding, *, count: in
     d_vs = probe_rounding(vs)
     if k.size:
         rho[k], half[k], eta[k] = arrow_refine(a[:, k], mu[k], vs, env_d, env_c, d_vs, env_rounding)
+    # the on-pole modes (and a = 0) from the merges' own columns: a probe resonant with a chain
+    # mode that has a node at its site leaves that mode at its pole, whose a-priori radius
+    # (s11 fuzz pole 0: 9e-14 against an actual 1e-17) set the phase terms
+    at_pole = idx[on_pole | ~np.any(a[:, idx] != 0, axis=0)] if merged is not None else idx[:0]
+    at_pole = at_pole[: max(0, int(COLUMN_WORK // max(p * n * n, 1)))]
+    given = None
+    if at_pole.size:
+        given = (at_pole, np.vstack(merged(at_pole)))  # (the columns their η is for, kept)
+        rho[at_pole], half[at_pole], eta[at_pole] = _column_refine(
+            given[1].astype(ld), mu[at_pole], vs, env_d, env_c, d_vs, env_rounding)
     e = enclose(mu, rho, half, eta, np.asarray(radius, float))
-    if k.size > 1:  # (nearly) degenerate modes (identical probes at mirror sites): one subspace
+    e[at_pole] = np.minimum(e[at_pole], np.asarray(radius, float)[at_pole])
+    if k.size + at_pole.size > 1:  # (nearly) degenerate modes (identical probes at mirror sites,
+        # a probe resonant with a pole at a node of its site): one subspace
         columns = partial(_arrow_columns, a, mu, np.asarray(vs, float), np.asarray(env_d, float),
-                          np.asarray(env_c, float), d_vs, env_rounding, rho)
-        e = cluster_enclose(mu, rho, half, eta, columns, np.sort(k), e)[0]
+                          np.asarray(env_c, float), d_vs, env_rounding, rho, given=given)
+        e = cluster_enclose(mu, rho, half, eta, columns, np.sort(np.concatenate([k, at_pole])), e)[0]
     if merged is not None:
         # (k: the refined modes, in the order of their probe rows' weight)
         scale = np.abs(mu[k]) + float(np.max(np.abs(env_d), initial=0.0)) + float(np.max(np.abs(vs), initial=0.0))
@@ -858,16 +871,24 @@ def arrow_residual(x, mu, vs, env_d, env_c, d_vs, env_rounding) -> tuple:
     return res, mag, da
 
 
-def _arrow_columns(a, mu, vs, env_d, env_c, d_vs, env_rounding, rho, idx) -> tuple:
+def _arrow_columns(a, mu, vs, env_d, env_c, d_vs, env_rounding, rho, idx, given=None) -> tuple:
     """:func:`~.softgeometry.cluster_enclose`'s columns for the arrowhead modes ``idx``
     (:func:`arrowhead_errors`): x_k = (a_k, ŷ_k) exactly as :func:`.roundoff.arrow_refine` forms
-    them (the same products and sums, in the same order; its η_k are for these x), their
+    them (the same products and sums, in the same order; its η_k are for these x), or for the
+    modes in ``given`` = (modes, their columns (P + M, ·)) those columns (the merges' own, which
+    :func:`_column_refine` enclosed), their
     residuals (A − ρ_k)x_k in long double (ρ_k: ``rho``, arrow_refine's), and an entrywise
     allowance: long double's γ_{n+2}(|A| + |μ̃|)|x| for the products and sums, 2ε_ld(|r| + |ρ − μ̃||x|)
     for the shift to ρ, ε|r| for the rounding to double, |δA||x| for the input's rounding."""
     ld = np.longdouble
     ag, mg = a[:, idx], mu[idx]
-    x = np.vstack([ag, yhat(ag, mg, env_d, env_c)]).astype(ld)
+    x = np.vstack([ag, yhat(ag, mg, env_d, env_c)])
+    if given is not None:
+        where = {int(k): c for c, k in enumerate(given[0])}
+        for c, k in enumerate(idx):
+            if int(k) in where:
+                x[:, c] = given[1][:, where[int(k)]]
+    x = x.astype(ld)
     m_ld, ax = mg.astype(ld), np.abs(x)
     res, mag, da = arrow_residual(x, mg, vs, env_d, env_c, d_vs, env_rounding)
     eps_ld = float(np.finfo(ld).eps)
