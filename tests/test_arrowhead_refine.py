@@ -216,6 +216,61 @@ def test_modes_at_a_pole_take_their_columns_enclosures(m, boundary, site, js, k)
     assert np.all(e[at] <= 100 * np.maximum(err[at], EPS * mu[at]))
 
 
+def _arrowhead_eigenvalue_errors(vs, d, c, mu):
+    with mp.workdps(50):
+        lam = sorted(mp.eigsy(mp.matrix(_arrowhead(vs, d, c).tolist()), eigvals_only=True))
+        return np.array([float(abs(mp.mpf(float(x)) - y)) for x, y in zip(mu, lam)])
+
+
+@pytest.mark.parametrize("frac", [15.0, 7.0, 1.0])
+def test_a_dropped_coupling_at_a_pole_is_in_every_radius(frac):
+    """A probe exactly at a chain pole (V_S = d_j), its coupling there just below what the merge
+    drops (~16ε d_j where the probe and the pole are one level): A's pair splits by ±|z_j|, while
+    the merges keep μ̃ = d_j for both, and the mode with a = 0 had only 8ε·μ (review of session
+    18: the error 1.5× that, 1.87× with the pole's column enclosure). The merges' dropped
+    couplings (ArrowheadModes.deflation, Weyl) are in every radius: e_k ≥ |μ̃_k − λ_k| against 50
+    digits, for every mode."""
+    from harmosync import network as nw
+
+    m, j, site = 9, 2, 1
+    d = nw.chain_modes(m, 0.3, 1.0, "fixed", vectors=False)[0] ** 2
+    row = nw.chain_mode_rows(m, "fixed", [site])[0]
+    vs = np.array([[d[j]]])
+    c = (frac * EPS * d[j] / abs(row[j])) * row[None, :]
+    modes = arrowhead.arrowhead_modes(vs, d, c)
+    mu = modes.values
+    a = modes.rows(probe_rows=np.eye(1), env_rows=None)
+    assert modes.deflation >= abs(c[0, j]) * (1 - 1e-12)  # (the coupling at the pole was dropped)
+    e = arrowhead.chain_mode_errors(mu, a, vs, d, c, (np.zeros(m), np.zeros((1, m))), count=128,
+                                    merged=modes.columns, deflation=modes.deflation)
+    assert np.all(_arrowhead_eigenvalue_errors(vs, d, c, mu) <= e)
+
+
+def test_left_out_modes_count_in_the_enclosures_gaps():
+    """A probe at a free chain's pole (V_S = d_5, K = −1.5e-14), its coupling there dropped: the
+    pole's mode (a = 0) is left out of the solution (spectrum.seen_modes), and the probe's mode,
+    an ulp from it, was enclosed (3.1e-15) by Kato–Temple with a gap that did not count the
+    left-out eigenvalue, 3.2e-15 away (review of session 18). With the left-out modes' μ̃ given
+    (``unseen``), e_k ≥ |μ̃_k − λ_k| on the kept modes against 50 digits."""
+    from harmosync import network as nw
+
+    m, site, k, j = 24, 11, -1.5e-14, 5
+    d = nw.chain_modes(m, 0.645, 8.51, "free", vectors=False)[0] ** 2
+    vs = np.array([[d[j]]])
+    c = k * nw.chain_mode_rows(m, "free", [site])
+    modes = arrowhead.arrowhead_modes(vs, d, c)
+    mu = modes.values
+    a = modes.rows(probe_rows=np.eye(1), env_rows=None)
+    keep = np.any(a != 0, axis=0)
+    assert not keep.all()
+    kept = np.flatnonzero(keep)
+    rounding = arrowhead.chain_rounding(d, c, m, 0.645, 8.51, "free", [(0, site, k)])
+    e = arrowhead.chain_mode_errors(mu[keep], a[:, keep], vs, d, c, rounding, count=128,
+                                    merged=lambda ks: modes.columns(kept[np.asarray(ks, int)]),
+                                    deflation=modes.deflation, unseen=mu[~keep])
+    assert np.all(_arrowhead_eigenvalue_errors(vs, d, c, mu)[keep] <= e)
+
+
 def test_secular_roots_hug_stiff_poles_with_tiny_couplings():
     """A soft probe (s = 4e-6) coupled by z ~ 1e-16 to stiff poles 1 … 3.8e8 (deflation now keeps
     such couplings, arrowhead._deflate): every root lies τ_k ≈ z_k²/(λ_k − s) ~ 1e-39 above its

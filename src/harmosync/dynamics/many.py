@@ -270,9 +270,10 @@ def _solve_on_chain(env, networks, inits, *, tol, covariance, labels, t_max) -> 
             mu, mu_err, res, soft = md.values, None, None, None
             if soft_modes(mu).size:
                 mu, a, _, mu_err, res, soft = refine_chain_soft(networks[n], mu, a, a, tuple(range(p)), env_d,
-                                                                env_c_all[n], rounding, columns=md.columns)
+                                                                env_c_all[n], rounding, columns=md.columns,
+                                                                deflation=md.deflation)
             spec = chain_result(mu, a, a, env_d, env_c_all[n], vs_all[n], mu_err, rounding, res, soft,
-                                offsets=md.pole_offsets(env_d), columns=md.columns)
+                                offsets=md.pole_offsets(env_d), columns=md.columns, deflation=md.deflation)
             out.append(assemble(spec, tuple(range(p)), vs_all[n], init, environment_energy=energies[temp],
                                 tol=tol, covariance=covariance, method="chain", t_max=t_max))
     return out

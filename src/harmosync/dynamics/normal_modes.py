@@ -408,7 +408,7 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
         mu_err = np.asarray(spec.mu_error, float)
     elif method == "chain":  # a means-only evolution (maps, sweeps) refines the 16 that carry the means
         mu_err = chain_mode_errors(mu, a, vs, env_d, env_c, spec.env_rounding, count=128 if covariance else 16,
-                                   merged=spec.merged)
+                                   merged=spec.merged, deflation=spec.deflation, unseen=spec.unseen)
     else:  # worst case: a dense eigh 8ε‖V‖
         mu_err = np.full(mu.size, 8 * np.finfo(float).eps * float(mu[-1]))
     # phases are bounded up to t_max only (∞: the bound covers t = 0)

@@ -70,6 +70,10 @@ class Spectrum:
     mode_bound: tuple | None = None
     # the chain path's merges' own columns, ks → (probe part (P, b), chain-mode part (M, b)), or None
     merged: object | None = None
+    # the chain path: μ̃ of the modes left out (seen_modes) and the merges' deflation
+    # (ArrowheadModes.deflation), for the eigenvalues' enclosures (arrowhead.chain_mode_errors)
+    unseen: np.ndarray | None = None
+    deflation: float = 0.0
 
 
 def _attachments(network: Network, offset: int):
@@ -118,18 +122,19 @@ def chain_spectrum(network: Network, rows, window) -> Spectrum:
     mu, mu_err, res, soft = modes.values, None, None, None
     if soft_modes(mu).size:
         mu, a, readout, mu_err, res, soft = refine_chain_soft(network, mu, a, readout, rows, env_d, env_c,
-                                                              rounding, window, columns=modes.columns)
+                                                              rounding, window, columns=modes.columns,
+                                                              deflation=modes.deflation)
     site = None
     if obs_sites:
         site = ([i for i, r in enumerate(rows) if r >= p], env_rows,
                 chain_rounding(env_d, env_rows, m, env.omega0, env.g, boundary,
                                [(i, s, 1.0) for i, s in enumerate(obs_sites)])[1])
     return chain_result(mu, a, readout, env_d, env_c, network.probes.potential(), mu_err, rounding, res, soft,
-                        site, modes.pole_offsets(env_d), columns=modes.columns)
+                        site, modes.pole_offsets(env_d), columns=modes.columns, deflation=modes.deflation)
 
 
 def chain_result(mu, a, readout, env_d, env_c, vs, mu_err, rounding, res, soft, site=None,
-                 offsets=None, columns=None) -> Spectrum:
+                 offsets=None, columns=None, deflation: float = 0.0) -> Spectrum:
     """The chain path's :class:`Spectrum`: the modes some probe or observed oscillator sees
     (:func:`seen_modes`; the others carry nothing), with the eigenvector term
     (:func:`~harmosync.solvers.arrowvectors.chain_mode_bound`; any number of modes: its
@@ -139,8 +144,9 @@ def chain_result(mu, a, readout, env_d, env_c, vs, mu_err, rounding, res, soft, 
     among the readout's rows, the chain's mode rows there, bounds on their rounding) or None;
     ``offsets``: the merges' (base, off) (:meth:`~harmosync.solvers.arrowhead.ArrowheadModes.pole_offsets`);
     ``columns``: the merges' :meth:`~harmosync.solvers.arrowhead.ArrowheadModes.columns` (their own
-    vectors, for the term's close pairs)."""
+    vectors, for the term's close pairs); ``deflation``: theirs (ArrowheadModes.deflation)."""
     keep = seen_modes(a, readout, res)
+    unseen = np.asarray(mu, float)[~keep]
     kept = np.flatnonzero(keep)
     merged = None if columns is None else (lambda ks: columns(kept[np.asarray(ks, int)]))
     if mu_err is not None:
@@ -157,7 +163,8 @@ def chain_result(mu, a, readout, env_d, env_c, vs, mu_err, rounding, res, soft, 
     term = chain_mode_bound(mu, a, vs, env_d, env_c, rounding, offsets=offsets, soft=kept_soft,
                             site_rows=None if site is None else (readout,) + tuple(site),
                             merged=None if merged is None else (lambda ks: merged(ks)[1]))
-    return Spectrum(mu, a, readout, env_d, env_c, mu_err, rounding, res, mode_bound=term, merged=merged)
+    return Spectrum(mu, a, readout, env_d, env_c, mu_err, rounding, res, mode_bound=term, merged=merged,
+                    unseen=unseen, deflation=deflation)
 
 
 def seen_modes(a, readout, residual) -> np.ndarray:
@@ -172,7 +179,7 @@ def seen_modes(a, readout, residual) -> np.ndarray:
 
 
 def refine_chain_soft(network: Network, mu, a, readout, rows, env_d, env_c, env_rounding, window=None,
-                      columns=None):
+                      columns=None, deflation: float = 0.0):
     """The chain path's soft modes recomputed from V's parameters
     (:func:`~harmosync.solvers.softmodes.refine_arrowhead_soft`; the other modes' radii from
     :func:`~harmosync.solvers.arrowhead.chain_mode_errors`) and their rows. Returns (μ, probe rows
@@ -191,7 +198,7 @@ def refine_chain_soft(network: Network, mu, a, readout, rows, env_d, env_c, env_
         cut, offset, boundary = dict(v=v, diag=diag, onsite=onsite, attachments=att), window.lo - 1, "fixed"
     v, rounding, _, d, d_err = laplacian_form(network, **cut)
     radius = chain_mode_errors(mu, a, network.probes.potential(), env_d, env_c, env_rounding, count=128,
-                               merged=columns)
+                               merged=columns, deflation=deflation)
     local = [r if r < p else r - offset for r in rows]
     mu, err, res, y = refine_arrowhead_soft(v, p, d, d_err, rounding, mu, radius, env_d, env_c, boundary,
                                             rows=local)

@@ -92,6 +92,7 @@ class _Stage:
     norm: np.ndarray = None  # root k: n_k
     order: np.ndarray = None  # new eigen index → (root k or deflated pole), sorted by value
     values: np.ndarray = None  # new eigenvalues, ascending
+    dropped: float = 0.0  # ‖z‖ over the deflated poles (the couplings set to 0)
 
     def apply(self, rows: np.ndarray) -> np.ndarray:
         """Row vectors over [probe mode, previous basis] (k, 1 + n_prev) → over the new
@@ -510,6 +511,7 @@ def _deflate(values: np.ndarray, z, s: float) -> _Stage:
     st.deflated = np.flatnonzero(~coupled)
     st.poles = values[st.active]
     st.z = z[st.active]
+    st.dropped = float(np.linalg.norm(z[st.deflated])) * (1 + 2 * EPS * n)
     return st
 
 
@@ -589,6 +591,15 @@ class ArrowheadModes:
     @property
     def n_probes(self) -> int:
         return len(self.stages)
+
+    @property
+    def deflation(self) -> float:
+        """‖A − A'‖₂ ≤ this, A' the arrowhead whose eigenpairs the merges hold: each merge's
+        dropped couplings (a border of norm ‖z_dropped‖), carried by orthogonal maps to the
+        end; every eigenvalue of A lies within it of A''s, in order (Weyl). A probe on a pole
+        whose coupling there is dropped (≤ 8ε of the level) splits the pair by ±|z_j|, which
+        8ε·μ_k missed where a_k = 0 (review of session 18: 1.5× the radius)."""
+        return float(sum(st.dropped for st in self.stages)) * (1 + 4 * EPS * len(self.stages))
 
     def transform(self, probe_part: np.ndarray, env_part: np.ndarray, *, start: int = 0) -> np.ndarray:
         """Row vectors given by their probe coordinates (k, P) and environment-mode coordinates
@@ -714,7 +725,7 @@ def arrowhead_modes_many(vs_list, env_d: np.ndarray, env_c_list, *,
 
 
 def arrowhead_errors(mu, a, vs, env_d, env_c, radius, env_rounding, *, count: int = 128,
-                     merged=None) -> np.ndarray:
+                     merged=None, unseen=None) -> np.ndarray:
     """Per-mode bounds e_k ≥ |μ̃_k − λ_k| for the structured (chain) path, whose modes are
     those of the arrowhead A = [[V_S, C], [Cᵀ, diag(d)]] (d = ``env_d``, C = ``env_c``; A is
     orthogonally similar to V). ``radius`` (N,): the a-priori bound, kept for all but the
@@ -738,7 +749,12 @@ def arrowhead_errors(mu, a, vs, env_d, env_c, radius, env_rounding, *, count: in
     smaller of the two (both bound |μ̃_k − λ_k|): next to a pole y = Cᵀa/(μ̃ − d) divides a_k's
     rounding by μ̃ − d_j (s11 fuzz res 28: a chain mode 3.5e-15 from its pole, η = 1.5e-7 against
     an actual error of 2e-16). At most COLUMN_WORK numbers of column work (the most probe-like
-    modes first)."""
+    modes first).
+
+    ``unseen``: (μ̃, radii) of the modes left out of ``mu`` (no probe and no observed oscillator
+    sees them: :func:`~harmosync.dynamics.spectrum.seen_modes`) or None. Their eigenvalues are
+    A's too: the residual theorem's intervals and Kato–Temple's gaps count them (review of
+    session 18: a probe's mode beside a left-out pole 3.2e-15 away was given 3.1e-15)."""
     ld = np.longdouble
     mu = np.asarray(mu, float)
     a = np.atleast_2d(np.asarray(a, float))
@@ -773,13 +789,31 @@ def arrowhead_errors(mu, a, vs, env_d, env_c, radius, env_rounding, *, count: in
         given = (at_pole, np.vstack(merged(at_pole)))  # (the columns their η is for, kept)
         rho[at_pole], half[at_pole], eta[at_pole] = _column_refine(
             given[1].astype(ld), mu[at_pole], vs, env_d, env_c, d_vs, env_rounding)
-    e = enclose(mu, rho, half, eta, np.asarray(radius, float))
+    # the left-out modes' intervals beside these (ordered by μ̃; none: the same arrays)
+    un_mu, un_r = (np.zeros(0), np.zeros(0)) if unseen is None else (np.asarray(x, float) for x in unseen)
+    order = np.argsort(np.concatenate([mu, un_mu]), kind="stable")
+    at = np.empty(order.size, int)
+    at[order] = np.arange(order.size)
+    at = at[:n]  # kept mode i → its place among all
+
+    def union(kept, left):
+        return np.concatenate([np.asarray(kept), np.asarray(left, np.asarray(kept).dtype)])[order]
+
+    def enclose_all(rho, half, eta):
+        return enclose(union(mu, un_mu), union(rho, un_mu), union(half, un_r), union(eta, np.zeros(un_mu.size)),
+                       union(np.asarray(radius, float), un_r))[at]
+
+    e = enclose_all(rho, half, eta)
     e[at_pole] = np.minimum(e[at_pole], np.asarray(radius, float)[at_pole])
     if k.size + at_pole.size > 1:  # (nearly) degenerate modes (identical probes at mirror sites,
         # a probe resonant with a pole at a node of its site): one subspace
         columns = partial(_arrow_columns, a, mu, np.asarray(vs, float), np.asarray(env_d, float),
                           np.asarray(env_c, float), d_vs, env_rounding, rho, given=given)
-        e = cluster_enclose(mu, rho, half, eta, columns, np.sort(np.concatenate([k, at_pole])), e)[0]
+        kept_of = np.full(order.size, -1)
+        kept_of[at] = np.arange(n)
+        e = cluster_enclose(union(mu, un_mu), union(rho, un_mu), union(half, un_r),
+                            union(eta, np.zeros(un_mu.size)), lambda ids: columns(kept_of[ids]),
+                            np.sort(at[np.concatenate([k, at_pole])]), union(e, un_r))[0][at]
     if merged is not None:
         # (k: the refined modes, in the order of their probe rows' weight)
         scale = np.abs(mu[k]) + float(np.max(np.abs(env_d), initial=0.0)) + float(np.max(np.abs(vs), initial=0.0))
@@ -790,7 +824,7 @@ def arrowhead_errors(mu, a, vs, env_d, env_c, radius, env_rounding, *, count: in
             r2, h2, e2 = _column_refine(np.vstack([pc, ec]).astype(ld), mu[poor], vs, env_d, env_c, d_vs,
                                         env_rounding)
             rho[poor], half[poor], eta[poor] = r2, h2, e2
-            e = np.minimum(e, enclose(mu, rho, half, eta, np.asarray(radius, float)))
+            e = np.minimum(e, enclose_all(rho, half, eta))
     return e
 
 
@@ -903,15 +937,21 @@ def _arrow_columns(a, mu, vs, env_d, env_c, d_vs, env_rounding, rho, idx, given=
     return x, (x / nrm).astype(float), rf, allow
 
 
-def chain_mode_errors(mu, a, vs, env_d, env_c, env_rounding, *, count: int, merged=None) -> np.ndarray:
+def chain_mode_errors(mu, a, vs, env_d, env_c, env_rounding, *, count: int, merged=None, deflation: float = 0.0,
+                      unseen=None) -> np.ndarray:
     """Bounds e_k ≥ |μ̃_k − μ_k| for the chain path's modes (``mu``, probe rows ``a``): the worst
-    case 8ε(μ_k + 2‖V‖·|a_k|) (coupling rows perturbed by ≤ 8ε‖V‖, roots by 8εμ_k), the ``count``
-    most probe-like modes refined in extended precision (:func:`arrowhead_errors`, ≈ 2 ms for 128
-    modes of a 300-site network) when ``env_rounding`` is known."""
-    e_v = 8 * EPS * float(mu[-1])
-    mu_err = e_v * (mu / mu[-1] + 2 * np.linalg.norm(a, axis=0))
+    case 8ε(μ_k + 2‖V‖·|a_k|) (coupling rows perturbed by ≤ 8ε‖V‖, roots by 8εμ_k) plus the merges'
+    ``deflation`` (:attr:`ArrowheadModes.deflation`, Weyl), the ``count`` most probe-like modes
+    refined in extended precision (:func:`arrowhead_errors`, ≈ 2 ms for 128 modes of a 300-site
+    network) when ``env_rounding`` is known. ``unseen``: μ̃ of the modes left out of ``mu`` (a = 0:
+    the worst case 8εμ plus the deflation), or None."""
+    un = np.zeros(0) if unseen is None else np.asarray(unseen, float)
+    top = max(float(mu[-1]), float(un.max(initial=0.0)))
+    e_v = 8 * EPS * top
+    mu_err = e_v * (mu / top + 2 * np.linalg.norm(a, axis=0)) + deflation
     if env_rounding is not None:
-        mu_err = arrowhead_errors(mu, a, vs, env_d, env_c, mu_err, env_rounding, count=count, merged=merged)
+        mu_err = arrowhead_errors(mu, a, vs, env_d, env_c, mu_err, env_rounding, count=count, merged=merged,
+                                  unseen=(un, e_v * (un / top) + deflation) if un.size else None)
     return mu_err
 
 
