@@ -246,6 +246,30 @@ def test_a_dropped_coupling_at_a_pole_is_in_every_radius(frac):
     assert np.all(_arrowhead_eigenvalue_errors(vs, d, c, mu) <= e)
 
 
+@pytest.mark.parametrize("m, g, s, k, boundary", [(8, 1e-9, 1e7, 10.0, "fixed"), (20, 1e-10, 1e6, 1.0, "free"),
+                                                 (12, 1e-13, 1.0, 1e2, "fixed")])
+def test_rotated_close_poles_are_in_every_radius(m, g, s, k, boundary):
+    """A stiff probe (s ≫ d) on a nearly flat chain: its poles lie closer than the merge's 8ε of
+    s, which rotates them into one coupled pole and keeps the rest as diag(λ_last, λ_j), each
+    rotation off by up to √2|λ_j − λ_last| (review of session 18: a mode moved 4.2e-10 against an
+    enclosure of 1.8e-15). With that spread in ArrowheadModes.deflation, e_k ≥ |μ̃_k − λ_k| against
+    50 digits, for every mode, with and without the chain's rounding."""
+    from harmosync import network as nw
+
+    d = nw.chain_modes(m, 1.0, g, boundary, vectors=False)[0] ** 2
+    vs = np.array([[s]])
+    c = k * nw.chain_mode_rows(m, boundary, [1])
+    modes = arrowhead.arrowhead_modes(vs, d, c)
+    assert any(st.rotations for st in modes.stages)
+    mu = modes.values
+    a = modes.rows(probe_rows=np.eye(1), env_rows=None)
+    err = _arrowhead_eigenvalue_errors(vs, d, c, mu)
+    for rounding in ((np.zeros(m), np.zeros((1, m))), arrowhead.chain_rounding(d, c, m, 1.0, g, boundary, [(0, 1, k)])):
+        e = arrowhead.chain_mode_errors(mu, a, vs, d, c, rounding, count=128, merged=modes.columns,
+                                        deflation=modes.deflation)
+        assert np.all(err <= e)
+
+
 def test_left_out_modes_count_in_the_enclosures_gaps():
     """A probe at a free chain's pole (V_S = d_5, K = −1.5e-14), its coupling there dropped: the
     pole's mode (a = 0) is left out of the solution (spectrum.seen_modes), and the probe's mode,
