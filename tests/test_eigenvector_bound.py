@@ -80,6 +80,30 @@ def test_mode_perturbation_bounds_the_exact_matrix_in_the_computed_basis(seed):
     assert np.all(defect <= g) and np.all(g <= defect + 4e-18)
 
 
+def test_mode_perturbation_takes_the_symmetric_form_on_a_stiff_chain():
+    """B = ŨᵀR + (GΛ̃ − Λ̃G)/2 = (ŨᵀR + RᵀŨ)/2 to first order (ŨᵀVŨ is symmetric), so b needs no
+    |G_kl|·|μ_k − μ_l|/2: on a free chain g = 3e7 with soft probes (gaps to 1.2e8, G ~ 1e-16) that
+    term made b up to 41× |B|. Against 40 digits (V_exact = the float V): |B| ≤ b everywhere, and
+    b within 1% of |B| on every entry above 1e-3 of the largest."""
+    net = nw.couple(nw.chain(10, 1.5e-3, 3e7, "free"),
+                    nw.probes((2e-3, 0.05, 0.26), 0.0, [[1], [1], [1]], [[1e-8], [5e-5], [4.5e-7]]))
+    v = net.potential()
+    v = v.toarray() if hasattr(v, "toarray") else np.asarray(v)
+    mu, u = np.linalg.eigh(v)
+    b, _, _ = mode_perturbation(sp.csr_matrix(v), sp.csr_matrix(v.shape), mu, u)
+    with mp.workdps(40):
+        um = mp.matrix(u.tolist())
+        ev, evec = mp.eighe(um.T * um)
+        q = um * (evec * mp.diag([1 / mp.sqrt(x) for x in ev]) * evec.T)
+        exact = q.T * mp.matrix(v.tolist()) * q
+        n = mu.size
+        dev = np.array([[float(abs(exact[i, j] - (mu[i] if i == j else 0))) for j in range(n)] for i in range(n)])
+    off = ~np.eye(n, dtype=bool)
+    assert np.all(dev <= b)
+    big = off & (dev > 1e-3 * dev[off].max())
+    assert np.all(b[big] <= 1.01 * dev[big]), float(np.max(b[big] / dev[big]))
+
+
 @pytest.mark.parametrize("n", [5, 300, 1500])
 def test_gram_defect_is_the_exact_orthogonality_defect(n):
     """|ŨᵀŨ − I| from the error-free sliced products (Ozaki) equals the exactly rounded one:

@@ -560,9 +560,12 @@ def soft_pair_bound(mu, x, g, t) -> np.ndarray:
 def mode_perturbation(v, rounding, mu, u, skip=None, residual=None) -> tuple:
     """(b, g, b_means), each (N, N): with the computed eigh (``mu``, ``u``), R = VŨ − ŨΛ̃
     (:func:`residual_matrix`), G = ŨᵀŨ − I (:func:`gram_defect`) and Q = Ũ(I + G)^(−1/2) (orthogonal),
-    QᵀV_exactQ = Λ̃ + B to first order, B = ŨᵀR + (GΛ̃ − Λ̃G)/2 + QᵀδVQ, with b ≥ |B| entrywise:
-    |ŨᵀR| + |G_kl|·|μ_k − μ_l|/2 + |Ũ|ᵀ|δV||Ũ| (``rounding`` ≥ |δV| entrywise) + the residual's
-    and the product's roundoff; g ≥ |G| (Ũ f Ũᵀ = Q(f + (Gf + fG)/2)Qᵀ).
+    QᵀV_exactQ = Λ̃ + B to first order, B = ŨᵀR + (GΛ̃ − Λ̃G)/2 + QᵀδVQ = (ŨᵀR + RᵀŨ)/2 + QᵀδVQ
+    (ŨᵀVŨ = (I + G)Λ̃ + ŨᵀR is symmetric, so ŨᵀR − RᵀŨ = Λ̃G − GΛ̃), with b ≥ |B| entrywise:
+    |(ŨᵀR)_kl + (ŨᵀR)_lk|/2 + |Ũ|ᵀ|δV||Ũ| (``rounding`` ≥ |δV| entrywise) + the residual's and the
+    product's roundoff + the second order (:func:`_second_order`); g ≥ |G| (Ũ f Ũᵀ = Q(f + (Gf +
+    fG)/2)Qᵀ). Until session 18 |ŨᵀR| + |G_kl|·|μ_k − μ_l|/2, the larger of both orders: on a
+    stiff chain G·gap was up to 41× |B| (tests/test_eigenvector_bound.py).
     Pairs with a mode in ``skip`` (refined soft modes) get b = 0; b_means keeps them (nothing
     else bounds them in the means: review s7b; b itself when nothing is skipped).
     :func:`eigenvector_roundoff` takes b_means for the covariance too (since session 17:
@@ -589,19 +592,18 @@ def mode_perturbation(v, rounding, mu, u, skip=None, residual=None) -> tuple:
     safe = 1 + 4 * n * eps
     g = gram_defect(u, safe)
     b = u.T @ res
-    # b ≥ |ŨᵀR̃| + ‖u_k‖‖r̃_l‖·1.01(N + 2)ε (|Ũᵀ R̃ − fl(Ũᵀ R̃)| and |Ũ|ᵀ ε|R̃|: (|Ũ|ᵀ|R̃|)_kl ≤
-    # ‖u_k‖‖r̃_l‖) + g|μ_k − μ_l|/2 + |Ũ|ᵀ|δV||Ũ| (≥ |ŨᵀδVŨ|; Q for Ũ: second order: its diagonal
-    # part as WᵀW, W = √|δV_ii|·|Ũ|, the off-diagonal rest E by Σ E_ij|u_ik||u_jl| ≤ (d_k + d_l)/2,
-    # d_k = Σ_i (Σ_j E_ij) u_ik² (AM–GM; E symmetric)) + res_err, B symmetric (to first order): the
-    # larger of both orders
+    # b ≥ |(ŨᵀR̃)_kl + (ŨᵀR̃)_lk|/2 + (‖u_k‖‖r̃_l‖ + ‖u_l‖‖r̃_k‖)/2·1.01(N + 2)ε (|Ũᵀ R̃ − fl(Ũᵀ R̃)|
+    # and |Ũ|ᵀ ε|R̃|: (|Ũ|ᵀ|R̃|)_kl ≤ ‖u_k‖‖r̃_l‖) + |Ũ|ᵀ|δV||Ũ| (≥ |ŨᵀδVŨ|; Q for Ũ: second order:
+    # its diagonal part as WᵀW, W = √|δV_ii|·|Ũ|, the off-diagonal rest E by Σ E_ij|u_ik||u_jl| ≤
+    # (d_k + d_l)/2, d_k = Σ_i (Σ_j E_ij) u_ik² (AM–GM; E symmetric)) + res_err + the second order
     dv = abs(sp.csr_matrix(rounding))
     wd = np.abs(u)
     rows = abs_row_sums(dv)
     off = np.maximum(rows - dv.diagonal(), 0.0) + 1.01 * (n + 2) * eps * rows  # ≥ the off-diagonal row sums
     d = off @ (wd * wd) * (1 + 2 * n * eps)
     wd *= np.sqrt(dv.diagonal())[:, None]
-    _PERTURBATION(b, g, wd.T @ wd, mu, norms * (1.01 * (n + 2) * eps), rn, d * 0.5,
-                  1 + 2.02 * n * eps + 6 * eps, res_err, safe)
+    _PERTURBATION(b, wd.T @ wd, norms * (1.01 * (n + 2) * eps), rn, d * 0.5, 1 + 2.02 * n * eps + 6 * eps,
+                  res_err + _second_order(g, mu, b), safe)
     full = b  # the means keep the soft pairs (vector_roundoff bounds the covariance only)
     if skip is not None and np.size(skip):
         b = b.copy()
@@ -610,14 +612,25 @@ def mode_perturbation(v, rounding, mu, u, skip=None, residual=None) -> tuple:
     return b, g, full
 
 
+def _second_order(g, mu, b) -> float:
+    """Beyond first order in G and R: with S = (I + G)^½, QᵀVQ − Λ̃ = SΛ̃S⁻¹ − Λ̃ + S⁻¹ŨᵀRS⁻¹, whose
+    first-order part is ½(ŨᵀR + RᵀŨ); for γ = ‖G‖₂ ≤ ‖g‖_F ≤ 0.1 the rest is ≤ γ²‖Λ̃‖ + 1.3γ‖ŨᵀR‖₂
+    (the series of S, S⁻¹; ‖ŨᵀR‖₂ ≤ ‖fl(ŨᵀR)‖_F, its rounding in the terms); ∞ above 0.1."""
+    gam = float(np.sqrt(np.sum(g * g)))
+    if not gam <= 0.1:
+        return np.inf
+    return (gam * gam * float(np.max(np.abs(mu), initial=0.0)) + 1.3 * gam * float(np.sqrt(np.sum(b * b)))) * 1.01
+
+
 def normwise_mode_bound(v, mu, u, dv_rows) -> tuple:
     """(b, g, b) of :func:`mode_perturbation` from double-precision products alone, for stacks
     (..., N, N) of small networks (a means-only batch) or one network above VECTOR_TERM_MAX:
-    |ŨᵀR|_kl ≤ ‖u_k‖‖r_l‖ (Cauchy–Schwarz) with R̃ = fl(VŨ − ŨΛ̃), ‖r_l − r̃_l‖ ≤
+    |(ŨᵀR)_kl + (ŨᵀR)_lk|/2 ≤ (‖u_k‖‖r_l‖ + ‖u_l‖‖r_k‖)/2 (Cauchy–Schwarz; the symmetric form, no
+    G·gap) with R̃ = fl(VŨ − ŨΛ̃), ‖r_l − r̃_l‖ ≤
     γ_(N+2)(‖|V|‖ + |μ_l|)‖u_l‖; |G| ≤ |fl(ŨᵀŨ) − I| + γ_(N+1)‖u_k‖‖u_l‖; |Ũ|ᵀ|δV||Ũ| ≤
     (d_k + d_l)/2, d_k = Σ_i r_i u_ik² (AM–GM), r ≥ |δV|'s row sums (``dv_rows``, (..., N));
-    ‖|V|‖ ≤ V's largest row sum. Looser than :func:`mode_perturbation` by ~√N on the residual
-    part, but two products."""
+    ‖|V|‖ ≤ V's largest row sum; plus the second order (:func:`_second_order`). Looser than
+    :func:`mode_perturbation` by ~√N on the residual part, but two products."""
     eps = np.finfo(float).eps
     mu, u = np.asarray(mu, float), np.asarray(u, float)
     n = mu.shape[-1]
@@ -638,15 +651,19 @@ def normwise_mode_bound(v, mu, u, dv_rows) -> tuple:
     g -= np.eye(n)
     g = np.abs(g, out=g)
     g += gam * nn
-    b = np.abs(mu[..., :, None] - mu[..., None, :])
-    b *= 0.5 * g
-    b += norms[..., :, None] * rn[..., None, :]
     del nn
+    b = norms[..., :, None] * rn[..., None, :]  # (the symmetric form, as mode_perturbation's)
+    b += np.swapaxes(b, -1, -2)
+    b *= 0.5
     d = 0.5 * (1 + gam) * np.einsum("...i,...ij->...j", np.asarray(dv_rows, float), u * u)
     b += d[..., :, None]
     b += d[..., None, :]
+    gf = np.sqrt(np.sum(g * g, axis=(-2, -1)))  # ≥ ‖G‖₂: _second_order's terms, ‖ŨᵀR‖₂ ≤ ‖Ũ‖₂‖R‖_F
+    with np.errstate(invalid="ignore"):
+        second = np.where(gf <= 0.1, (gf * gf * np.max(np.abs(mu), axis=-1)
+                                      + 1.3 * gf * (1 + gf) * np.sqrt(np.sum(rn * rn, axis=-1))) * 1.01, np.inf)
+    b += np.asarray(second)[..., None, None]
     safe = 1 + 8 * n * eps
-    b = np.maximum(b, np.swapaxes(b, -1, -2))
     b *= safe
     g *= safe
     return b, g, b
@@ -703,24 +720,22 @@ _GRAM = kernel(_gram, "void(float64[:, ::1], float64[:, ::1], float64[:, ::1], f
                reads=(1, 2, 5))
 
 
-def _perturbation(b, g, dv, mu, on, rn, od, cdv, floor, safe):
-    """b ← safe·max over both orders of |b| + on_k·rn_l + g|μ_k − μ_l|/2 + cdv·dv + od_k + od_l + floor."""
+def _perturbation(b, dv, on, rn, od, cdv, floor, safe):
+    """b ← safe·(|b_kl + b_lk|/2 + (on_k·rn_l + on_l·rn_k)/2 + cdv·dv + od_k + od_l + floor)."""
     m = b.shape[0]
     for k0 in range(0, m, 64):  # 64 × 64 tiles: (k, l) and (l, k) both in cache
         for l0 in range(k0, m, 64):
             for k in range(k0, min(k0 + 64, m)):
                 for l in range(max(k, l0), min(l0 + 64, m)):
-                    hg = 0.5 * abs(mu[k] - mu[l]) * g[k, l] + (cdv * dv[k, l] + (od[k] + od[l])) + floor
-                    x = abs(b[k, l]) + on[k] * rn[l] + hg
-                    y = abs(b[l, k]) + on[l] * rn[k] + hg
-                    v = safe * max(x, y)
+                    v = safe * (0.5 * (abs(b[k, l] + b[l, k]) + (on[k] * rn[l] + on[l] * rn[k]))
+                                + (cdv * dv[k, l] + (od[k] + od[l])) + floor)
                     b[k, l] = v
                     b[l, k] = v
 
 
-_PERTURBATION = kernel(_perturbation, "void(float64[:, ::1], float64[:, ::1], float64[:, ::1], float64[::1], "
-                                      "float64[::1], float64[::1], float64[::1], float64, float64, float64)",
-                       reads=(1, 2, 3, 4, 5, 6))
+_PERTURBATION = kernel(_perturbation, "void(float64[:, ::1], float64[:, ::1], float64[::1], float64[::1], "
+                                      "float64[::1], float64, float64, float64)",
+                       reads=(1, 2, 3, 4))
 
 
 def _residual(indptr, indices, data, u, mu, out):
