@@ -795,12 +795,14 @@ def arrowhead_errors(mu, a, vs, env_d, env_c, radius, env_rounding, *, count: in
             given[1].astype(ld), mu[at_pole], vs, env_d, env_c, d_vs, env_rounding)
     # the left-out modes' intervals beside these (ordered by μ̃; none: the same arrays)
     un_mu, un_r = (np.zeros(0), np.zeros(0)) if unseen is None else (np.asarray(x, float) for x in unseen)
-    order = np.argsort(np.concatenate([mu, un_mu]), kind="stable")
+    order = np.argsort(np.concatenate([mu, un_mu]), kind="stable") if un_mu.size else np.arange(n)
     at = np.empty(order.size, int)
     at[order] = np.arange(order.size)
     at = at[:n]  # kept mode i → its place among all
 
     def union(kept, left):
+        if not un_mu.size:
+            return np.asarray(kept)
         return np.concatenate([np.asarray(kept), np.asarray(left, np.asarray(kept).dtype)])[order]
 
     def enclose_all(rho, half, eta):
