@@ -17,7 +17,9 @@ And the soft modes of a stiff chain (softmodes.soft_mode_errors): their Rayleigh
 in double leave residuals ~ε·g·|x| (1e-9 at g = 3e7), whose Kato–Temple enclosure (1e-16) was
 kept even where the chain path's secular roots, refined by Dot2, were known within 1e-21; now
 the smaller of the two (the given radius moved to ρ bounds it too): 5.1e3× → 77× (chain path;
-the dense path has no such roots: 2.4e3× → 1.4e3×, its enclosures 1.5e5× their errors)."""
+the dense path has no such roots: 2.4e3× → 1.4e3×, its enclosures 1.5e5× their errors; since
+session 18 from the columns less their hard part in extended precision: 12× their errors, the
+bound 139×; the chain path 90× since its soft pairs are in the covariance)."""
 
 from __future__ import annotations
 
@@ -80,6 +82,28 @@ def test_soft_modes_of_a_stiff_chain_keep_the_secular_roots_enclosures():
                                       st.squeezed(0.26, 1.0, 1.1, x=-0.5, p=0.2)), 13.0)
     err, bound, floor, sol = _near_horizon(net, init, [0, 1, 2, 3, 10], 900.0, "chain")
     assert err <= bound <= 100 * max(err, floor)
+    mu = sol.frequencies**2
+    with mp.workdps(50):
+        exact = sorted(mp.eigsy(potentials_mp(net)[0], eigvals_only=True))
+        actual = np.array([float(abs(mp.mpf(float(m)) - x)) for m, x in zip(mu[:2], exact[:2])])
+    assert np.all(actual <= sol.mu_error[:2])
+    assert np.all(sol.mu_error[:2] <= 100 * actual)
+
+
+def test_dense_soft_modes_of_a_stiff_chain_are_enclosed_from_their_corrected_columns():
+    """The same network on the dense path: its soft modes are Rayleigh–Ritz vectors in double,
+    whose residual ε·g·|x| ≈ 2e-9 (stiff bonds) gave enclosures of 2.4e-17 against actual errors
+    of 1.6e-22 and 8e-22 (the bound 1.44e3× its error, its phase and Δ terms from them). The same
+    columns less their part outside the soft span (softmodes._hard_solve, in extended precision)
+    leave a residual ~ε_ld·g: each mode keeps the smaller enclosure. Against 50 digits: the two
+    soft modes within 100× of their errors, the bound within 200× (139×; its eigenvector term
+    8e-6 is the rest)."""
+    net = nw.couple(nw.chain(10, 1.5e-3, 3e7, "free"),
+                    nw.probes((2e-3, 0.05, 0.26), 0.0, [[1], [1], [1]], [[1e-8], [5e-5], [4.5e-7]]))
+    init = st.InitialState(st.product(st.squeezed(2e-3, 0.5, 0.3, x=0.4, p=0.1), st.coherent(0.05, 0.2, -0.3),
+                                      st.squeezed(0.26, 1.0, 1.1, x=-0.5, p=0.2)), 13.0)
+    err, bound, floor, sol = _near_horizon(net, init, [0, 1, 2, 3, 10], 900.0, "dense")
+    assert err <= bound <= 200 * max(err, floor)
     mu = sol.frequencies**2
     with mp.workdps(50):
         exact = sorted(mp.eigsy(potentials_mp(net)[0], eigvals_only=True))

@@ -6,6 +6,8 @@ C the probe–site couplings K."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import scipy.sparse as sp
 from scipy import fft
@@ -129,29 +131,93 @@ def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None, *
         return mu, e
     n = mu.size
     parts = laplacian_parts(v, p, rounding)
-    (li, lj, lw, dlw), (ci, cj, ck, dck) = parts
     d = np.asarray(d, ld)
+    de = np.asarray(d_err, float)
     x = (np.asarray(u, float)[:, modes] if columns is None else np.asarray(columns, float)).astype(ld)
-    dx, xx = x[li] - x[lj], x[ci] * x[cj]
-    n2 = np.sum(x * x, axis=0)
-    rh = (np.sum(d[:, None] * x * x, axis=0) + np.sum(lw[:, None] * dx * dx, axis=0)
-          + 2 * np.sum(ck[:, None] * xx, axis=0)) / n2
-    perm = np.argsort(rh, kind="stable")
+    q = _ritz(x, d, de, parts, n)
+    perm = np.argsort(q.rh, kind="stable")
     if np.any(perm != np.arange(perm.size)):  # the enclosures pair mode k with λ_k: keep ρ ascending
-        x, dx, xx, n2, rh = x[:, perm], dx[:, perm], xx[:, perm], n2[perm], rh[perm]
+        x = x[:, perm]
+        q = _ritz(x, d, de, parts, n)
         if columns is None:
             u[:, modes] = u[:, modes][:, perm]
         else:
             columns[:] = columns[:, perm]
+    rh = q.rh
+    fallback = e.copy()  # the given radius bounds the given μ̃: moved to ρ, it widens by |ρ − μ̃|
+    fallback[modes] += np.abs(rh - mu[modes].astype(ld)).astype(float) * (1 + 1e-12)
+    mu[modes] = rh.astype(float)
+
+    def enclosures(x, q):  # (e, label, gram, t) for the columns x and their _ritz data q
+        rho, half, eta = mu.astype(ld), e.copy(), np.zeros(n)
+        rho[modes], half[modes], eta[modes] = q.rh, q.half, q.rn
+        t = np.zeros(n)  # :func:`vector_roundoff`'s t_k (x unit)
+        t[modes] = other_soft_part(q.xf, q.rf, q.allow, n)
+        col = np.full(n, -1)
+        col[modes] = np.arange(modes.size)
+
+        def cols(idx):
+            c = col[idx]
+            return x[:, c], q.xf[:, c], q.rf[:, c], q.allow[:, c]
+
+        got, label, gram = cluster_enclose(mu, rho, half, eta, cols, modes, enclose(mu, rho, half, eta, fallback))
+        got = block_enclose(mu, rho, half, eta, t, cols, modes, got)
+        # the given radius, moved to ρ, bounds it too: the chain path's secular roots, refined by
+        # Dot2 (arrowhead_errors), can be within 1e-21 where the soft span's Ritz vectors leave a
+        # residual 1e-9 (Kato–Temple 1e-16; review of session 17, a stiff hot chain's soft modes)
+        return np.minimum(got, fallback), label, gram, eta, t
+
+    e_x, label, gram, eta, t = enclosures(x, q)
+    y = _hard_solve(v, x.astype(float), q.res.astype(float), rh.astype(float))
+    out = [eta, t, np.zeros(n)]  # τ (pair_angles) once the enclosures are known
+    if observed is not None:
+        four, yr = hard_components(*parts, v, d, de, x, rh, q.res, q.r_err, observed, y=y)
+        for row in list(four) + list(yr):
+            full = np.zeros(n)
+            full[modes] = row
+            out.append(full)
+    # the same columns less their part outside the soft span, y ≈ (V − ρ)⁻¹P_H r, in extended
+    # precision: the double columns' residual ε·g·|x| (stiff bonds) entered the enclosures, 2.4e-17
+    # against an actual 1.6e-22 on a stiff free chain (session 18); any vector gives an honest
+    # enclosure from its own residual, so each mode keeps the smaller
+    if y is not None:
+        x2 = x - y.astype(ld)
+        q2 = _ritz(x2, d, de, parts, n)
+        if np.all(np.diff(q2.rh) >= 0) and np.all(np.isfinite(q2.rn)):
+            e_x = np.minimum(e_x, enclosures(x2, q2)[0])
+    out[2][modes] = pair_angles(mu[modes], e_x[modes], label[modes], q.xf, q.rf, q.allow, n)
+    return mu, e_x, np.array(out + [label, gram])
+
+
+class _Ritz(NamedTuple):
+    rh: np.ndarray  # ρ_k (extended precision)
+    res: np.ndarray  # Vx_k − ρ_k x_k (extended precision)
+    half: np.ndarray  # ρ_k of the exact V within this of the computed
+    rn: np.ndarray  # ≥ ‖Vx_k − ρ_k x_k‖/‖x_k‖ (exact V)
+    xf: np.ndarray  # x_k/‖x_k‖ in double
+    rf: np.ndarray  # the residual over ‖x_k‖ in double
+    r_err: np.ndarray  # ≥ |r_computed − r_exact| entrywise (x as given)
+    allow: np.ndarray  # what η adds to r entry by entry, over ‖x_k‖ (roundoff, δV, ρ_k's roundoff)
+
+
+def _ritz(x, d, de, parts, n: int) -> _Ritz:
+    """The Rayleigh quotients, residuals and their bounds of the columns ``x`` (extended
+    precision) in Laplacian form (:func:`soft_mode_errors`): in double, |terms| for the
+    extended-precision roundoff (γ of the longest sum), and the parameters' rounding: s_k
+    (Rayleigh quotient) and ‖|δV||x|‖ (residual)."""
+    ld = np.longdouble
+    (li, lj, lw, dlw), (ci, cj, ck, dck) = parts
+    dx, xx = x[li] - x[lj], x[ci] * x[cj]
+    n2 = np.sum(x * x, axis=0)
+    rh = (np.sum(d[:, None] * x * x, axis=0) + np.sum(lw[:, None] * dx * dx, axis=0)
+          + 2 * np.sum(ck[:, None] * xx, axis=0)) / n2
     res = laplacian_apply(d, parts, x) - rh * x
-    # in double: |terms| for the extended-precision roundoff (γ of the longest sum), and the
-    # parameters' rounding: s_k (Rayleigh quotient) and ‖|δV||x|‖ (residual), x unit
     eps_ld = float(np.finfo(ld).eps)
     g = 1.01 * (n + li.size + ci.size + 8) * eps_ld
     safe = 1 + 4 * (n + li.size + ci.size) * np.finfo(float).eps
     ax, adx, axx = (np.abs(t.astype(float)) for t in (x, dx, xx))
     nrm2 = n2.astype(float) / safe
-    df, de = np.abs(d.astype(float)), np.asarray(d_err, float)
+    df = np.abs(d.astype(float))
     lwf, ckf = np.abs(lw.astype(float)), np.abs(ck.astype(float))
     absum = (df @ ax**2 + lwf @ adx**2 + 2 * ckf @ axx) / nrm2
     s_k = (de @ ax**2 + dlw @ adx**2 + 2 * dck @ axx) / nrm2
@@ -161,44 +227,32 @@ def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None, *
     rn = (np.sqrt(np.sum(res * res, axis=0)).astype(float)
           + g * np.sqrt(np.sum((row_abs + rho_f * ax) ** 2, axis=0))
           + np.sqrt(np.sum(row_err**2, axis=0))) * safe / np.sqrt(nrm2) + g * absum
-    rho, half, eta = mu.astype(ld), e.copy(), np.zeros(n)
-    rho[modes], half[modes], eta[modes] = rh, (s_k + g * absum) * safe, rn
-    fallback = e.copy()  # the given radius bounds the given μ̃: moved to ρ, it widens by |ρ − μ̃|
-    fallback[modes] += np.abs(rh - mu[modes].astype(ld)).astype(float) * (1 + 1e-12)
-    mu[modes] = rh.astype(float)
-    # :func:`vector_roundoff`'s t_k (x unit), with what η adds to r entry by entry (roundoff, δV,
-    # ρ_k's roundoff)
     nx = np.sqrt(nrm2)
-    xf, rf = x.astype(float) / nx, res.astype(float) / nx
-    r_err = (g * (row_abs + rho_f * ax) + row_err) * safe  # ≥ |r_computed − r_exact| (x as stored)
-    t = np.zeros(n)
-    allow = (r_err + g * absum * ax) / nx
-    t[modes] = other_soft_part(xf, rf, allow, n)
-    out = [eta, t, np.zeros(n)]  # τ (pair_angles) once the enclosures are known
-    if observed is not None:
-        four, yr = hard_components(*parts, v, d, de, x, rh, res, r_err, observed)
-        for row in list(four) + list(yr):
-            full = np.zeros(n)
-            full[modes] = row
-            out.append(full)
-    col = np.full(n, -1)
-    col[modes] = np.arange(modes.size)
-
-    def columns(idx):
-        c = col[idx]
-        return x[:, c], xf[:, c], rf[:, c], allow[:, c]
-
-    e, label, gram = cluster_enclose(mu, rho, half, eta, columns, modes, enclose(mu, rho, half, eta, fallback))
-    e = block_enclose(mu, rho, half, eta, t, columns, modes, e)
-    # the given radius, moved to ρ, bounds it too: the chain path's secular roots, refined by
-    # Dot2 (arrowhead_errors), can be within 1e-21 where the soft span's Ritz vectors leave a
-    # residual 1e-9 (Kato–Temple 1e-16; review of session 17, a stiff hot chain's soft modes)
-    e = np.minimum(e, fallback)
-    out[2][modes] = pair_angles(mu[modes], e[modes], label[modes], xf, rf, allow, n)
-    return mu, e, np.array(out + [label, gram])
+    r_err = (g * (row_abs + rho_f * ax) + row_err) * safe
+    return _Ritz(rh, res, (s_k + g * absum) * safe, rn, x.astype(float) / nx, res.astype(float) / nx, r_err,
+                 (r_err + g * absum * ax) / nx)
 
 
-def hard_components(lap, cpl, v, d, d_err, x, rho, res, res_err, rows):
+def _hard_solve(v, xf, rf, rhof):
+    """y_k ≈ (V − ρ_k)⁻¹P_H r_k for the columns ``xf`` (N, S), their residuals ``rf`` and shifts
+    ``rhof``, in double (V's sparse LU, the span of xf projected out, the shift by fixed-point
+    steps: contracts by ρ_k/λ_H), or None where it fails (V singular to working precision)."""
+    from scipy.sparse.linalg import splu
+
+    try:
+        with np.errstate(all="ignore"):
+            lu = splu(sp.csc_matrix(v))
+            b = rf - xf @ (xf.T @ rf)
+            y = np.zeros_like(b)
+            for _ in range(4):
+                y = lu.solve(b + y * rhof)
+                y -= xf @ (xf.T @ y)
+    except RuntimeError:
+        return None
+    return y if np.all(np.isfinite(y)) else None
+
+
+def hard_components(lap, cpl, v, d, d_err, x, rho, res, res_err, rows, y=None):
     """What a componentwise bound on the soft vectors' error needs (:func:`vector_roundoff`).
     With x̃_k (``x``, the columns as stored, N × S) = Σ_l c_lk u_l in V's exact eigenvectors, its
     part outside the exact soft span is z_k = P_H x̃_k = (V − ρ_k)⁻¹ P_H r_k, r_k = (V − ρ_k)x̃_k
@@ -213,24 +267,15 @@ def hard_components(lap, cpl, v, d, d_err, x, rho, res, res_err, rows):
         a_k ≥ ‖s_k − X̃m‖ + ‖s_k − s_k,computed‖,  b_k ≥ ‖m‖,  |(P_S y)_a| ≤ ‖u_a,S‖·‖U_Sᵀy_k‖,
         ‖U_Sᵀy_k‖ ≤ q_k + ‖U_S − X̃‖·‖y_k‖,  q_k ≥ ‖X̃ᵀy_k‖.
 
-    Returns ((a, b, q, ‖y‖) (4, S), |y_ak| (len(rows), S)); ∞ where the solve failed."""
-    from scipy.sparse.linalg import splu
-
+    Returns ((a, b, q, ‖y‖) (4, S), |y_ak| (len(rows), S)); ∞ where the solve failed. ``y``: the
+    solve (:func:`_hard_solve`) if already made (None: made here, or failed)."""
     (li, lj, _, _), (ci, _, _, _) = lap, cpl
     n, k = x.shape
     xf, rf, rhof = x.astype(float), res.astype(float), rho.astype(float)
     eps = np.finfo(float).eps
-    try:
-        with np.errstate(all="ignore"):
-            lu = splu(sp.csc_matrix(v))
-            b = rf - xf @ (xf.T @ rf)
-            y = np.zeros_like(b)
-            for _ in range(4):  # y = V⁻¹(b + ρy): contracts by ρ_k/λ_H
-                y = lu.solve(b + y * rhof)
-                y -= xf @ (xf.T @ y)
-    except RuntimeError:  # V singular to working precision
-        y = np.full((n, k), np.nan)
-    if not np.all(np.isfinite(y)):
+    if y is None:
+        y = _hard_solve(v, xf, rf, rhof)
+    if y is None:
         return np.full((4, k), np.inf), np.full((len(rows), k), np.inf)
     ld = np.longdouble
     yl = y.astype(ld)
