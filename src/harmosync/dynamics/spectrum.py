@@ -603,7 +603,8 @@ def mode_perturbation(v, rounding, mu, u, skip=None, residual=None) -> tuple:
     d = off @ (wd * wd) * (1 + 2 * n * eps)
     wd *= np.sqrt(dv.diagonal())[:, None]
     _PERTURBATION(b, wd.T @ wd, norms * (1.01 * (n + 2) * eps), rn, d * 0.5, 1 + 2.02 * n * eps + 6 * eps,
-                  res_err + _second_order(g, mu, b), safe)
+                  res_err + float(_second_order(np.sqrt(np.sum(g * g)), np.max(np.abs(mu), initial=0.0),
+                                                np.sqrt(np.sum(b * b)))), safe)
     full = b  # the means keep the soft pairs (vector_roundoff bounds the covariance only)
     if skip is not None and np.size(skip):
         b = b.copy()
@@ -612,14 +613,13 @@ def mode_perturbation(v, rounding, mu, u, skip=None, residual=None) -> tuple:
     return b, g, full
 
 
-def _second_order(g, mu, b) -> float:
+def _second_order(gam, top, xr):
     """Beyond first order in G and R: with S = (I + G)^½, QᵀVQ − Λ̃ = SΛ̃S⁻¹ − Λ̃ + S⁻¹ŨᵀRS⁻¹, whose
-    first-order part is ½(ŨᵀR + RᵀŨ); for γ = ‖G‖₂ ≤ ‖g‖_F ≤ 0.1 the rest is ≤ γ²‖Λ̃‖ + 1.3γ‖ŨᵀR‖₂
-    (the series of S, S⁻¹; ‖ŨᵀR‖₂ ≤ ‖fl(ŨᵀR)‖_F, its rounding in the terms); ∞ above 0.1."""
-    gam = float(np.sqrt(np.sum(g * g)))
-    if not gam <= 0.1:
-        return np.inf
-    return (gam * gam * float(np.max(np.abs(mu), initial=0.0)) + 1.3 * gam * float(np.sqrt(np.sum(b * b)))) * 1.01
+    first-order part is ½(ŨᵀR + RᵀŨ); for γ ≥ ‖G‖₂ (``gam``) ≤ 0.1 the rest is ≤ γ²‖Λ̃‖ + 1.3γ‖ŨᵀR‖₂
+    (the series of S, S⁻¹; ``top`` ≥ ‖Λ̃‖, ``xr`` ≥ ‖ŨᵀR‖₂); ∞ above 0.1. Arrays broadcast (stacks)."""
+    gam = np.asarray(gam, float)
+    with np.errstate(invalid="ignore"):
+        return np.where(gam <= 0.1, (gam * gam * top + 1.3 * gam * xr) * 1.01, np.inf)
 
 
 def normwise_mode_bound(v, mu, u, dv_rows) -> tuple:
@@ -658,11 +658,8 @@ def normwise_mode_bound(v, mu, u, dv_rows) -> tuple:
     d = 0.5 * (1 + gam) * np.einsum("...i,...ij->...j", np.asarray(dv_rows, float), u * u)
     b += d[..., :, None]
     b += d[..., None, :]
-    gf = np.sqrt(np.sum(g * g, axis=(-2, -1)))  # ≥ ‖G‖₂: _second_order's terms, ‖ŨᵀR‖₂ ≤ ‖Ũ‖₂‖R‖_F
-    with np.errstate(invalid="ignore"):
-        second = np.where(gf <= 0.1, (gf * gf * np.max(np.abs(mu), axis=-1)
-                                      + 1.3 * gf * (1 + gf) * np.sqrt(np.sum(rn * rn, axis=-1))) * 1.01, np.inf)
-    b += np.asarray(second)[..., None, None]
+    gf = np.sqrt(np.sum(g * g, axis=(-2, -1)))  # ≥ ‖G‖₂; ‖ŨᵀR‖₂ ≤ ‖Ũ‖₂‖R‖_F ≤ (1 + γ)‖R‖_F
+    b += _second_order(gf, np.max(np.abs(mu), axis=-1), (1 + gf) * np.sqrt(np.sum(rn * rn, axis=-1)))[..., None, None]
     safe = 1 + 8 * n * eps
     b *= safe
     g *= safe

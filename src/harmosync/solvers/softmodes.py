@@ -148,7 +148,7 @@ def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None, *
     fallback[modes] += np.abs(rh - mu[modes].astype(ld)).astype(float) * (1 + 1e-12)
     mu[modes] = rh.astype(float)
 
-    def enclosures(x, q):  # (e, label, gram, t) for the columns x and their _ritz data q
+    def enclosures(x, q):  # (e, label, gram, η, t) for the columns x and their _ritz data q
         rho, half, eta = mu.astype(ld), e.copy(), np.zeros(n)
         rho[modes], half[modes], eta[modes] = q.rh, q.half, q.rn
         t = np.zeros(n)  # :func:`vector_roundoff`'s t_k (x unit)
@@ -171,7 +171,7 @@ def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None, *
     y = _hard_solve(v, x.astype(float), q.res.astype(float), rh.astype(float))
     out = [eta, t, np.zeros(n)]  # τ (pair_angles) once the enclosures are known
     if observed is not None:
-        four, yr = hard_components(*parts, v, d, de, x, rh, q.res, q.r_err, observed, y=y)
+        four, yr = hard_components(*parts, d, de, x, rh, q.res, q.r_err, observed, y)
         for row in list(four) + list(yr):
             full = np.zeros(n)
             full[modes] = row
@@ -244,7 +244,7 @@ def _hard_solve(v, xf, rf, rhof):
             lu = splu(sp.csc_matrix(v))
             b = rf - xf @ (xf.T @ rf)
             y = np.zeros_like(b)
-            for _ in range(4):
+            for _ in range(4):  # y = V⁻¹(b + ρy)
                 y = lu.solve(b + y * rhof)
                 y -= xf @ (xf.T @ y)
     except RuntimeError:
@@ -252,13 +252,13 @@ def _hard_solve(v, xf, rf, rhof):
     return y if np.all(np.isfinite(y)) else None
 
 
-def hard_components(lap, cpl, v, d, d_err, x, rho, res, res_err, rows, y=None):
+def hard_components(lap, cpl, d, d_err, x, rho, res, res_err, rows, y):
     """What a componentwise bound on the soft vectors' error needs (:func:`vector_roundoff`).
     With x̃_k (``x``, the columns as stored, N × S) = Σ_l c_lk u_l in V's exact eigenvectors, its
     part outside the exact soft span is z_k = P_H x̃_k = (V − ρ_k)⁻¹ P_H r_k, r_k = (V − ρ_k)x̃_k
     (``res``, extended precision, within ``res_err`` entrywise of the exact one; ``rho`` ρ_k, any
-    shift). Solved as y_k (V's sparse LU in double, the soft span X̃ projected out, the shift by
-    fixed-point steps), then checked from the parameters: s_k = (V − ρ_k)y_k − r_k in Laplacian
+    shift). Solved as y_k (:func:`_hard_solve`: V's sparse LU in double, the soft span X̃ projected
+    out, the shift by fixed-point steps), then checked from the parameters: s_k = (V − ρ_k)y_k − r_k in Laplacian
     form, extended precision (``lap``, ``cpl``: the bonds and couplings of
     :func:`laplacian_parts`; ``d``, ``d_err`` the diagonal), so that P_H y_k − z_k =
     (V − ρ_k)⁻¹P_H s_k and, splitting s_k = (s_k − X̃m) + X̃m (m = X̃ᵀs_k),
@@ -267,14 +267,12 @@ def hard_components(lap, cpl, v, d, d_err, x, rho, res, res_err, rows, y=None):
         a_k ≥ ‖s_k − X̃m‖ + ‖s_k − s_k,computed‖,  b_k ≥ ‖m‖,  |(P_S y)_a| ≤ ‖u_a,S‖·‖U_Sᵀy_k‖,
         ‖U_Sᵀy_k‖ ≤ q_k + ‖U_S − X̃‖·‖y_k‖,  q_k ≥ ‖X̃ᵀy_k‖.
 
-    Returns ((a, b, q, ‖y‖) (4, S), |y_ak| (len(rows), S)); ∞ where the solve failed. ``y``: the
-    solve (:func:`_hard_solve`) if already made (None: made here, or failed)."""
+    Returns ((a, b, q, ‖y‖) (4, S), |y_ak| (len(rows), S)); ∞ where the solve failed (``y``:
+    :func:`_hard_solve`'s, None where it failed)."""
     (li, lj, _, _), (ci, _, _, _) = lap, cpl
     n, k = x.shape
-    xf, rf, rhof = x.astype(float), res.astype(float), rho.astype(float)
+    xf, rhof = x.astype(float), rho.astype(float)
     eps = np.finfo(float).eps
-    if y is None:
-        y = _hard_solve(v, xf, rf, rhof)
     if y is None:
         return np.full((4, k), np.inf), np.full((len(rows), k), np.inf)
     ld = np.longdouble
