@@ -19,7 +19,9 @@ kept even where the chain path's secular roots, refined by Dot2, were known with
 the smaller of the two (the given radius moved to ρ bounds it too): 5.1e3× → 77× (chain path;
 the dense path has no such roots: 2.4e3× → 1.4e3×, its enclosures 1.5e5× their errors; since
 session 18 from the columns less their hard part in extended precision: 12× their errors, the
-bound 139×; the chain path 90× since its soft pairs are in the covariance)."""
+bound 139×; the chain path 90× since its soft pairs are in the covariance; since session 19
+34× and 16×: the stiff vectors orthogonal to the refined soft ones, and each soft pair's
+projection on its own)."""
 
 from __future__ import annotations
 
@@ -64,12 +66,19 @@ def _near_horizon(net, init, obs, t_max, method):
     return err, sol.error_bound, 1e-13 * float(np.abs(ref_cov).max()), sol
 
 
+#: the tightness asked of each (name, method): 100×, but stiff_long's dense error fell 3× in session
+#: 19 (7.1e-10 → 2.5e-10: the stiff vectors orthogonal to the refined soft ones,
+#: softmodes.orthogonalize_hard) under the same bound 4.6e-8 (the trig sums' phase terms at
+#: t = 1900, 2.8e-8, and Δ's rounding, 1.7e-8): 189×
+LIMITS = {("stiff_long", "dense"): 250}
+
+
 @pytest.mark.parametrize("method", ["chain", "dense"])
 @pytest.mark.parametrize("name", list(CASES))
 def test_hot_environment_with_soft_probes_is_honest_and_tight(name, method):
     err, bound, floor = _solve(name, method)
     assert err <= bound
-    assert bound <= 100 * max(err, floor)
+    assert bound <= LIMITS.get((name, method), 100) * max(err, floor)
 
 
 def _soft_enclosures_of_a_stiff_free_chain(method, limit):
@@ -93,8 +102,9 @@ def _soft_enclosures_of_a_stiff_free_chain(method, limit):
 
 def test_soft_modes_of_a_stiff_chain_keep_the_secular_roots_enclosures():
     """The chain path: its secular roots, refined by Dot2, bound the soft modes within 1e-21
-    (_soft_enclosures_of_a_stiff_free_chain); the bound within 100× (90×)."""
-    _soft_enclosures_of_a_stiff_free_chain("chain", 100)
+    (_soft_enclosures_of_a_stiff_free_chain); the bound within 30× (16×; 40–90× before session 19,
+    its soft pairs' projection then the norm over the other soft modes)."""
+    _soft_enclosures_of_a_stiff_free_chain("chain", 30)
 
 
 def test_dense_soft_modes_of_a_stiff_chain_are_enclosed_from_their_corrected_columns():
@@ -103,8 +113,10 @@ def test_dense_soft_modes_of_a_stiff_chain_are_enclosed_from_their_corrected_col
     of 1.6e-22 and 8e-22 (the bound 1.44e3× its error, its phase and Δ terms from them). The same
     columns less their part outside the soft span (softmodes._hard_solve, in extended precision)
     leave a residual ~ε_ld·g: each mode keeps the smaller enclosure, within 100× of its error;
-    the bound within 200× (139×; its eigenvector term 8e-6 is the rest)."""
-    _soft_enclosures_of_a_stiff_free_chain("dense", 200)
+    the bound within 60× (34×; 139–175× until session 19, its eigenvector term 8e-6–1e-5 then:
+    the stiff vectors' rounding along the soft ones, softmodes.orthogonalize_hard, and the soft
+    pairs' norm over the other soft modes, softmodes.soft_pairs)."""
+    _soft_enclosures_of_a_stiff_free_chain("dense", 60)
 
 
 #: review of session 17, drop/13: a fixed chain g = 7.3e7 with four soft probes at site 6, three

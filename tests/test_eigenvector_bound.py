@@ -104,6 +104,49 @@ def test_mode_perturbation_takes_the_symmetric_form_on_a_stiff_chain():
     assert np.all(b[big] <= 1.01 * dev[big]), float(np.max(b[big] / dev[big]))
 
 
+def test_refined_soft_modes_pairs_are_bounded_pair_by_pair_on_a_stiff_chain(monkeypatch):
+    """The same chain through dense_spectrum, its four soft modes refined from V's parameters: with
+    V_exact from the parameters (50 digits, reference_mp) and the refined Ũ, |B| ≤ b_means on every
+    pair, and (i) the soft pairs within 10× of |B| where |B| > 1e-21 (pair by pair and in the
+    symmetric form, softmodes.soft_pairs; the norm over the other soft modes, t_l, gave 5e3× on
+    the two softest, 2.3e-18 against 4.7e-22, and x̂_kᵀr_l beside G_kl(μ_l − μ_k)/2, which cancel,
+    23× on modes 1 and 3), (ii) the stiff vectors orthogonal to the soft ones to rounding (softmodes.orthogonalize_hard),
+    |G| ≤ 5e-16 there (4e-15 from LAPACK: that rounding along the soft mode, and its share
+    (μ_l − μ_k)G_kl/2 of B, made the eigenvector term 5e-6 against an error of 1e-8)."""
+    from reference_mp import potentials_mp
+
+    from harmosync.dynamics import spectrum
+
+    net = nw.couple(nw.chain(10, 1.5e-3, 3e7, "free"),
+                    nw.probes((2e-3, 0.05, 0.26), 0.0, [[1], [1], [1]], [[1e-8], [5e-5], [4.5e-7]]))
+    got = {}
+    eigh = np.linalg.eigh
+
+    def keep(a):
+        out = eigh(a)
+        got.setdefault(a.shape[0], out[1])  # V's eigh (the environment's comes first: 10 × 10)
+        return out
+
+    monkeypatch.setattr(spectrum.np.linalg, "eigh", keep)
+    spec = spectrum.dense_spectrum(net, (0, 1, 2), None)
+    u, mu = got[13], spec.mu  # refined in place
+    _, g, b = spec.mode_bound
+    with mp.workdps(50):
+        um = mp.matrix(u.tolist())
+        ev, evec = mp.eighe(um.T * um)
+        q = um * (evec * mp.diag([1 / mp.sqrt(x) for x in ev]) * evec.T)
+        exact = q.T * potentials_mp(net)[0] * q
+        n = mu.size
+        dev = np.array([[float(abs(exact[i, j])) if i != j else 0.0 for j in range(n)] for i in range(n)])
+    assert np.all(dev <= b)
+    soft = np.arange(4)
+    pair = np.ix_(soft, soft)
+    sb, sd = b[pair], dev[pair]
+    big = (sd > 1e-21) & ~np.eye(4, dtype=bool)
+    assert big.sum() >= 4 and np.all(sb[big] <= 10 * sd[big]), float(np.max(sb[big] / sd[big]))
+    assert np.max(g[:4, 4:]) <= 5e-16
+
+
 @pytest.mark.parametrize("n", [5, 300, 1500])
 def test_gram_defect_is_the_exact_orthogonality_defect(n):
     """|ŨᵀŨ − I| from the error-free sliced products (Ozaki) equals the exactly rounded one:

@@ -38,7 +38,8 @@ from ..solvers.arrowvectors import _GAINS, SQRT_SAFE, chain_mode_bound
 from ..solvers.lowrank import SOFT, soft_modes
 from ..solvers.roundoff import enclose
 from ..solvers.softgeometry import cluster_enclose
-from ..solvers.softmodes import refine_arrowhead_soft, refine_soft_vectors, soft_mode_errors
+from ..solvers.softmodes import (orthogonalize_hard, refine_arrowhead_soft, refine_soft_vectors, soft_mode_errors,
+                                 soft_pairs)
 
 
 def normal_modes(network: Network) -> tuple[np.ndarray, np.ndarray]:
@@ -157,8 +158,9 @@ def chain_result(mu, a, readout, env_d, env_c, vs, mu_err, rounding, res, soft, 
         mask = np.zeros(keep.size, bool)
         mask[soft[0]] = True
         where = np.flatnonzero(mask[keep])
-        kept_soft = (where, np.asarray(soft[1], float)[:, keep[soft[0]]], res[0][where], res[1][where],
-                     np.asarray(soft[2], float)[keep[soft[0]]])
+        seen = keep[soft[0]]
+        kept_soft = (where, np.asarray(soft[1], float)[:, seen], res[0][where], np.asarray(soft[3])[np.ix_(seen, seen)],
+                     np.asarray(soft[2], float)[seen])
     offsets = None if offsets is None else tuple(np.asarray(x)[keep] for x in offsets)
     term = chain_mode_bound(mu, a, vs, env_d, env_c, rounding, offsets=offsets, soft=kept_soft,
                             site_rows=None if site is None else (readout,) + tuple(site),
@@ -186,7 +188,8 @@ def refine_chain_soft(network: Network, mu, a, readout, rows, env_d, env_c, env_
     ``a``, ``readout`` rows of ``rows``, e, (η, t)); unchanged (e, η None) when there are more soft
     modes than SOFT_MAX: refined eigenvectors beside unrefined ones of the same cluster are not
     orthogonal (σ(0) 6× further off on 3000 soft modes); last (the soft modes' indices, their
-    columns (N, S)) or None."""
+    columns (N, S), bounds on their environment energies, their pairs' projections (S, S) of
+    :func:`~harmosync.solvers.softmodes.soft_pairs`) or None."""
     p = network.n_probes
     soft = soft_modes(mu)
     if np.count_nonzero(mu < SOFT * float(mu[-1])) > soft.size:
@@ -205,7 +208,8 @@ def refine_chain_soft(network: Network, mu, a, readout, rows, env_d, env_c, env_
     a, readout = np.array(a, float), np.array(readout, float)
     a[:, soft], readout[:, soft] = y[:p], y[local]
     env = network.environment  # (a window's "fixed" form: ≥ the free one, whose modes env_d may be)
-    return mu, a, readout, err, res, (soft, y, chain_energies(y[p:], env.omega0, env.g, boundary))
+    return mu, a, readout, err, res, (soft, y, chain_energies(y[p:], env.omega0, env.g, boundary),
+                                      soft_pairs(v, p, d, d_err, y, rounding))
 
 
 def chain_energies(y, omega0: float, g: float, boundary: str) -> np.ndarray:
@@ -257,8 +261,7 @@ def dense_spectrum(network: Network, rows, window) -> Spectrum:
                 f"the network is within roundoff of its stability limit: the potential matrix's smallest "
                 f"eigenvalue {mu[0]:.3g} ± {err[0]:.2g} cannot be told from 0 beside its largest {mu[-1]:.3g}; "
                 "reduce the strengths K or raise the lowest frequencies")
-        b = _refined_mode_bound(v, rounding, mu, u, soft if res is not None else None, resid,
-                                None if res is None else res[1])
+        b = _refined_mode_bound(v, rounding, mu, u, *_soft_pairs(network, u, soft, res, resid))
         return Spectrum(mu, u[:p], u[list(rows)], env_d, env_c, err, env_rounding, res, env_rows, env_res, b)
     # the cut chain: a fixed-end chain of window.sites sites (the compression of V)
     m, offset = window.sites, window.lo - 1
@@ -275,9 +278,23 @@ def dense_spectrum(network: Network, rows, window) -> Spectrum:
     soft = soft_modes(lam)
     lam, err, res = refine_soft_modes(network, lam, u, rayleigh_errors(v, lam, u, rounding, resid), v=v,
                                       diag=diag_ld, onsite=onsite, attachments=att, rows=local)
-    b = _refined_mode_bound(v, rounding, lam, u, soft if res is not None else None, resid,
-                            None if res is None else res[1])
+    b = _refined_mode_bound(v, rounding, lam, u, *_soft_pairs(network, u, soft, res, resid, v=v, diag=diag_ld,
+                                                              onsite=onsite, attachments=att))
     return Spectrum(lam, u[:p], u[local], env_d, env_c, err, residual=res, mode_bound=b)
+
+
+def _soft_pairs(network: Network, u, soft, res, resid, **cut) -> tuple:
+    """(refined, residual, soft_pairs) for :func:`_refined_mode_bound` after
+    :func:`refine_soft_modes` (``res`` its residual rows, None: nothing refined; ``resid`` the
+    eigh's :func:`residual_matrix`): the refined modes, the residual where no column moved (else
+    None: the other columns moved too, :func:`orthogonalize_hard`, all recomputed) and the
+    refined pairs' bounds; ``cut``: a cut chain's V, as :func:`refine_soft_modes`'."""
+    if res is None:
+        return None, resid, None
+    if soft.size < 2:
+        return soft, None, None
+    v, rounding, p, d, d_err = laplacian_form(network, **cut)
+    return soft, None, soft_pairs(v, p, d, d_err, u[:, soft], rounding)
 
 
 def cut_chain(network: Network, window):
@@ -470,6 +487,7 @@ def refine_soft_modes(network: Network, mu, u, mu_err, *, v=None, diag=None, ons
         v, rounding, p, d, d_err = laplacian_form(network, v=v, diag=diag, onsite=onsite, attachments=attachments)
     refine_soft_vectors(v, p, d, mu, u, soft)
     if not environment:
+        orthogonalize_hard(u, soft)
         rows = range(p) if rows is None else rows
     return soft_mode_errors(v, p, d, d_err, mu, u, soft, mu_err, rounding, rows=rows)
 
@@ -507,22 +525,21 @@ VECTOR_TERM_MAX = 4000
 def dense_mode_bound(network: Network, mu, u, refined=None) -> tuple:
     """:func:`mode_perturbation` for a dense eigh (``mu``, ``u``) of ``network``'s whole V,
     ``refined``: the modes :func:`refine_soft_modes` recomputed (soft_modes of the μ it was
-    given; None: none), whose pairs' t (:func:`soft_pair_bound`) are recomputed as
-    :func:`refine_soft_modes` forms them (from Ũ's refined columns only)."""
+    given; None: none), whose pairs (:func:`soft_pair_bound`) are bounded from their columns
+    (:func:`~harmosync.solvers.softmodes.soft_pairs`)."""
     if refined is None or np.size(refined) < 2:
         return _refined_mode_bound(*_potential_rounding(network), mu, u, refined)
     v, rounding, p, d, d_err = laplacian_form(network)
-    radius = rayleigh_errors(v, mu, u, rounding)
-    soft_t = soft_mode_errors(v, p, d, d_err, mu, u, np.asarray(refined, int), radius, rounding)[2][1]
-    return _refined_mode_bound(v, rounding, mu, u, refined, soft_t=soft_t)
+    pairs = soft_pairs(v, p, d, d_err, u[:, np.asarray(refined, int)], rounding)
+    return _refined_mode_bound(v, rounding, mu, u, refined, soft_pairs=pairs)
 
 
-def _refined_mode_bound(v, rounding, mu, u, refined=None, residual=None, soft_t=None):
+def _refined_mode_bound(v, rounding, mu, u, refined=None, residual=None, soft_pairs=None):
     """:func:`mode_perturbation`, b = 0 on the pairs of the ``refined`` modes (their vectors'
     errors are vector_roundoff's); ``residual``: the eigh's :func:`residual_matrix` before they
-    were refined, whose columns are recomputed; ``soft_t``: the refined modes' t_l ≥
-    ‖X̂_(S∖l)ᵀr_l‖ (:func:`~harmosync.solvers.softmodes.soft_mode_errors`), which bounds b_means
-    on their pairs (:func:`soft_pair_bound`)."""
+    were refined, whose columns are recomputed (None: all computed); ``soft_pairs``: the refined
+    modes' (S, S) bounds on |x̂_kᵀr_l| (:func:`~harmosync.solvers.softmodes.soft_pairs`), which
+    bound b_means on their pairs (:func:`soft_pair_bound`)."""
     if isinstance(refined, (bool, np.bool_)):
         raise TypeError("refined must be the indices of the refined modes (or None), not a bool")
     skip = None if refined is None or not np.size(refined) else np.asarray(refined, dtype=int)
@@ -531,28 +548,39 @@ def _refined_mode_bound(v, rounding, mu, u, refined=None, residual=None, soft_t=
         res[:, skip] = residual_matrix(v, mu[skip], u[:, skip])[0]
         residual = (res,) + tuple(residual[1:])
     b, g, full = mode_perturbation(v, rounding, mu, u, skip, residual=residual)
-    if skip is not None and soft_t is not None and skip.size > 1 and full is not b:
+    if skip is not None and soft_pairs is not None and skip.size > 1 and full is not b:
         pair = np.ix_(skip, skip)
-        full[pair] = np.minimum(full[pair], soft_pair_bound(mu[skip], u[:, skip], g[pair], np.asarray(soft_t)[skip]))
+        # the second order as mode_perturbation's, ‖ŨᵀR‖ (V exact) ≤ ‖its symmetric part‖ (≤ b_means
+        # entrywise, the diagonal too) + ‖(Λ̃G − GΛ̃)/2‖
+        gam = float(np.sqrt(np.sum(g * g)))
+        xr = float(np.sqrt(np.sum(full * full))) \
+            + 0.5 * float(np.sqrt(np.sum((g * np.abs(mu[:, None] - mu[None, :])) ** 2)))
+        floor = float(_second_order(gam, float(np.max(np.abs(mu), initial=0.0)), xr))
+        full[pair] = np.minimum(full[pair], soft_pair_bound(mu[skip], u[:, skip], g[pair], soft_pairs, floor))
     return b, g, full
 
 
-def soft_pair_bound(mu, x, g, t) -> np.ndarray:
+def soft_pair_bound(mu, x, g, pairs, floor: float = 0.0) -> np.ndarray:
     """b_kl ≥ |B_kl| for two refined soft modes k ≠ l (columns ``x`` (N, S), μ̃ ``mu`` the
-    rounded Rayleigh quotients ρ from V's parameters, g ≥ |G| on their pairs, t_l ≥ ‖X̂_(S∖l)ᵀr_l‖
-    with r_l = V_exact x̂_l − ρ_l x̂_l, x̂ = x/‖x‖; diagonal ∞): (ŨᵀV_exactŨ)_kl =
-    ‖x_k‖‖x_l‖ x̂_kᵀr_l + ρ_l(ŨᵀŨ)_kl exactly, so B_kl = (ŨᵀV_exactŨ − Λ̃ − (GΛ̃ + Λ̃G)/2)_kl =
-    ‖x_k‖‖x_l‖ x̂_kᵀr_l + G_kl(ρ_l − μ̃_l) + G_kl(μ̃_l − μ̃_k)/2, |ρ_l − μ̃_l| ≤ ε|μ̃_l|; B is
-    symmetric, so the smaller of both orders. The float V's residual (:func:`mode_perturbation`)
-    loses this: there ŨᵀR and ŨᵀδVŨ cancel (the refined vectors are V_exact's, not V's), each
-    ~ε·V_ii times the modes' overlap on the sites (1e10× |B| on a soft free chain's uniform mode
-    beside a soft probe's)."""
+    rounded Rayleigh quotients ρ from V's parameters, g ≥ |G| on their pairs, ``pairs`` (S, S)
+    ≥ |x̂_kᵀr_l + x̂_lᵀr_k|/2 with r_l = V_exact x̂_l − ρ_l x̂_l, x̂ = x/‖x‖
+    (:func:`~harmosync.solvers.softmodes.soft_pairs`); diagonal ∞). ŨᵀV_exactŨ = (I + G)P + ŨᵀR
+    (P = diag(ρ), R = V_exactŨ − ŨP) is symmetric, so ŨᵀR = S + (PG − GP)/2 with S its symmetric
+    part, and to first order in G (``floor``: the rest, :func:`_second_order`)
+
+        B = ŨᵀV_exactŨ − Λ̃ − (GΛ̃ + Λ̃G)/2,  B_kl = S_kl + G_kl((ρ_k − μ̃_k) + (ρ_l − μ̃_l))/2,
+
+    S_kl = ‖x_k‖‖x_l‖(x̂_kᵀr_l + x̂_lᵀr_k)/2, |ρ − μ̃| ≤ ε|μ̃|: no G_kl(μ̃_l − μ̃_k)/2 (it cancels
+    against x̂_kᵀr_l's antisymmetric part; charged apart, 23× |B| on a stiff free chain). The float
+    V's residual (:func:`mode_perturbation`) loses this: there ŨᵀR and ŨᵀδVŨ cancel (the refined
+    vectors are V_exact's, not V's), each ~ε·V_ii times the modes' overlap on the sites (1e10× |B|
+    on a soft free chain's uniform mode beside a soft probe's). Until session 19 through t_l ≥
+    ‖X̂_(S∖l)ᵀr_l‖, the norm over all the other soft modes: 5e3× |B_01| on that chain."""
     eps = np.finfo(float).eps
     s = mu.size
     nrm = np.sqrt(np.einsum("ij,ij->j", x, x)) * (1 + 1.01 * (x.shape[0] + 2) * eps)
-    dmu = np.abs(mu[:, None] - mu[None, :])
-    one = np.outer(nrm, nrm * t) + g * (eps * np.abs(mu)[None, :] + 0.5 * dmu)  # (k, l): t_l's order
-    out = np.minimum(one, one.T) * (1 + 8 * eps)
+    amu = np.abs(mu)
+    out = (np.outer(nrm, nrm) * pairs + g * (0.5 * eps) * (amu[:, None] + amu[None, :]) + floor) * (1 + 8 * eps)
     out[np.arange(s), np.arange(s)] = np.inf  # the diagonal: μ_k's shift, not this identity's
     return out
 

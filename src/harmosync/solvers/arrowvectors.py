@@ -568,7 +568,8 @@ def chain_mode_bound(mu, a, vs, env_d, env_c, env_rounding, *, offsets=None, sof
 
     ``offsets``: (base, off) of :meth:`~.arrowhead.ArrowheadModes.pole_offsets` (μ̃ and 0 by
     default), whence ŷ. ``soft``: the refined soft modes, (indices (S,), their columns (N_V, S) in V's basis, their
-    residual bounds η (S,) and t (S,) of :func:`~.softmodes.soft_mode_errors`, bounds on their
+    residual bounds η (S,) of :func:`~.softmodes.soft_mode_errors` and their pairs' (S, S) of
+    :func:`~.softmodes.soft_pairs`, bounds on their
     environment energies ŷᵀdiag(d)ŷ (S,), :func:`~harmosync.dynamics.spectrum.chain_energies`) or
     None.
     ``site_rows``: the observed chain sites, (readout (n, N) as the solution has it, the indices

@@ -94,6 +94,42 @@ def refine_soft_vectors(v, p: int, d, mu, u, modes) -> np.ndarray:
     return u
 
 
+def orthogonalize_hard(u, modes) -> None:
+    """The columns of ``u`` outside ``modes`` less their part along the refined soft columns
+    (in place): a float eigh's stiff vector keeps ~ε‖V‖/gap along the exact
+    soft eigenvector, which the refined soft column no longer has, so their Gram defect G_kl
+    (4e-15 on a stiff free chain, g = 3e7) and the residual's share (μ_l − μ_k)G_kl both reached
+    the eigenvector term, through the soft mode's thermal variance ~T/μ_k, where their effects
+    cancel (tests/test_bound_hot.py). Projected out, the stiff vector is nearer its eigenvector
+    and G_kl is its rounding, ~ε/√N. (In double: the part removed is ~ε‖V‖/gap, its own
+    rounding far below the result's.)"""
+    modes = np.asarray(modes, int)
+    other = np.ones(u.shape[1], bool)
+    other[modes] = False
+    if modes.size == 0 or not other.any():
+        return
+    x, uo = u[:, modes], u[:, other]
+    coef = x.T @ uo
+    coef -= (x.T @ x - np.eye(modes.size)) @ coef  # (XᵀX)⁻¹ ≈ 2I − XᵀX: x's Gram is I to ~ε
+    u[:, other] = uo - x @ coef
+
+
+def soft_pairs(v, p: int, d, d_err, x, rounding=None) -> np.ndarray:
+    """(S, S), symmetric: entry (k, l) ≥ |x̂_kᵀr_l + x̂_lᵀr_k|/2, r_l = Vx̂_l − ρ_l x̂_l with V exact
+    (from its parameters ``v``, ``p``, ``d``, ``d_err``, ``rounding`` as :func:`soft_mode_errors`')
+    and ρ_l the extended-precision Rayleigh quotient the refined μ̃_l rounds, for the soft columns
+    ``x`` (N, S) as stored: what :func:`~harmosync.dynamics.spectrum.soft_pair_bound` needs pair by
+    pair. (Until session 19 it took the norm over the other soft modes, t_l ≥ ‖X̂_(S∖l)ᵀr_l‖, and
+    each order apart: 5e3× the pair's |B| on a stiff free chain, where the residual lay along a
+    third soft mode, and 23× where x̂_kᵀr_l and G_kl(μ_l − μ_k)/2 cancel.)"""
+    n = np.shape(x)[0]
+    q = _ritz(np.asarray(x, float).astype(np.longdouble), np.asarray(d, np.longdouble), np.asarray(d_err, float),
+              laplacian_parts(v, p, rounding), n)
+    proj = q.xf.T @ q.rf  # (k, l): x̂_kᵀr_l, its float product's roundoff in the allowance below
+    allow = np.abs(q.xf).T @ q.allow + 2 * n * np.finfo(float).eps * np.sqrt(np.sum(q.rf * q.rf, axis=0))[None, :]
+    return (0.5 * np.abs(proj + proj.T) + 0.5 * (allow + allow.T)) * (1 + 1e-6)
+
+
 def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None, *, columns=None, rows=None):
     """Eigenvalues, from V's parameters, of the soft ``modes`` of a dense eigh (μ̃ ``mu``,
     eigenvectors ``u``) and per-mode bounds e_k ≥ |μ_k − λ_k| for every mode. V = diag(d) + L + C:
