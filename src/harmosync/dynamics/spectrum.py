@@ -538,8 +538,8 @@ def _refined_mode_bound(v, rounding, mu, u, refined=None, residual=None, soft_pa
     """:func:`mode_perturbation`, b = 0 on the pairs of the ``refined`` modes (their vectors'
     errors are vector_roundoff's); ``residual``: the eigh's :func:`residual_matrix` before they
     were refined, whose columns are recomputed (None: all computed); ``soft_pairs``: the refined
-    modes' (S, S) bounds on |x̂_kᵀr_l| (:func:`~harmosync.solvers.softmodes.soft_pairs`), which
-    bound b_means on their pairs (:func:`soft_pair_bound`)."""
+    modes' (S, S) bounds on |x̂_kᵀr_l + x̂_lᵀr_k|/2 (:func:`~harmosync.solvers.softmodes.soft_pairs`),
+    which bound b_means on their pairs (:func:`soft_pair_bound`)."""
     if isinstance(refined, (bool, np.bool_)):
         raise TypeError("refined must be the indices of the refined modes (or None), not a bool")
     skip = None if refined is None or not np.size(refined) else np.asarray(refined, dtype=int)
