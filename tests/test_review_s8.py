@@ -466,7 +466,7 @@ def test_the_modes_refined_are_the_modes_skipped():
     lam, u = np.linalg.eigh(net.potential())
     refined = u.copy()
     w2 = np.sqrt(lam) ** 2  # the μ̃ dense_spectrum refines (w = √λ, μ̃ = w²)
-    mu, _, _ = refine_soft_modes(net, w2.copy(), refined, dense_mode_errors(net, w2, u), rows=[0])
+    mu, _, _, _ = refine_soft_modes(net, w2.copy(), refined, dense_mode_errors(net, w2, u), rows=[0])
     soft = soft_modes(w2)
     others = np.setdiff1d(np.arange(w2.size), soft)
     assert np.max(np.abs(refined[:, others] - u[:, others])) < 1e-13

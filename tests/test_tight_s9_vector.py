@@ -148,7 +148,7 @@ def _refined_eigh(net, rows):
     v, rounding = laplacian_form(net)[:2]
     lam, u = np.linalg.eigh(v.toarray())
     mu = np.sqrt(np.maximum(lam, 0.0)) ** 2  # as dense_spectrum
-    mu, _, _ = refine_soft_modes(net, mu, u, rayleigh_errors(v, mu, u, rounding), rows=rows)
+    mu, _, _, _ = refine_soft_modes(net, mu, u, rayleigh_errors(v, mu, u, rounding), rows=rows)
     return mu, u
 
 

@@ -203,13 +203,12 @@ def refine_chain_soft(network: Network, mu, a, readout, rows, env_d, env_c, env_
     radius = chain_mode_errors(mu, a, network.probes.potential(), env_d, env_c, env_rounding, count=128,
                                merged=columns, deflation=deflation)
     local = [r if r < p else r - offset for r in rows]
-    mu, err, res, y = refine_arrowhead_soft(v, p, d, d_err, rounding, mu, radius, env_d, env_c, boundary,
-                                            rows=local)
+    mu, err, res, y, pairs = refine_arrowhead_soft(v, p, d, d_err, rounding, mu, radius, env_d, env_c, boundary,
+                                                   rows=local)
     a, readout = np.array(a, float), np.array(readout, float)
     a[:, soft], readout[:, soft] = y[:p], y[local]
     env = network.environment  # (a window's "fixed" form: ≥ the free one, whose modes env_d may be)
-    return mu, a, readout, err, res, (soft, y, chain_energies(y[p:], env.omega0, env.g, boundary),
-                                      soft_pairs(v, p, d, d_err, y, rounding))
+    return mu, a, readout, err, res, (soft, y, chain_energies(y[p:], env.omega0, env.g, boundary), pairs)
 
 
 def chain_energies(y, omega0: float, g: float, boundary: str) -> np.ndarray:
@@ -247,7 +246,7 @@ def dense_spectrum(network: Network, rows, window) -> Spectrum:
             # V_E's soft modes from its parameters, as V's below; every mode's error bounded (even
             # without soft modes, a mode near them moves σ through Δ: environment_roundoff)
             if env_d.size:
-                env_d, env_err, env_res = refine_soft_modes(network, env_d, eu, None, environment=True)
+                env_d, env_err, env_res, _ = refine_soft_modes(network, env_d, eu, None, environment=True)
                 env_rounding, env_res = (env_err, None), (env_res[0] if env_res is not None else None)
             env_c = network.coupling_block() @ eu
             env_rows = eu[[r - p for r in rows if r >= p]]
@@ -255,13 +254,14 @@ def dense_spectrum(network: Network, rows, window) -> Spectrum:
         # the residual, shared by the eigenvalues' and the eigenvectors' bounds (else in blocks)
         resid = residual_matrix(v, mu, u) if mu.size <= VECTOR_TERM_MAX else None
         soft = soft_modes(mu)  # the modes refine_soft_modes refines (the refined μ may cut elsewhere)
-        mu, err, res = refine_soft_modes(network, mu, u, rayleigh_errors(v, mu, u, rounding, resid), rows=rows)
+        mu, err, res, pairs = refine_soft_modes(network, mu, u, rayleigh_errors(v, mu, u, rounding, resid),
+                                                rows=rows)
         if not mu[0] > err[0]:  # Network's check passed: positive, but not resolvable
             raise UnstableNetworkError(
                 f"the network is within roundoff of its stability limit: the potential matrix's smallest "
                 f"eigenvalue {mu[0]:.3g} ± {err[0]:.2g} cannot be told from 0 beside its largest {mu[-1]:.3g}; "
                 "reduce the strengths K or raise the lowest frequencies")
-        b = _refined_mode_bound(v, rounding, mu, u, *_soft_pairs(network, u, soft, res, resid))
+        b = _refined_mode_bound(v, rounding, mu, u, *_refined(soft, res, resid, pairs))
         return Spectrum(mu, u[:p], u[list(rows)], env_d, env_c, err, env_rounding, res, env_rows, env_res, b)
     # the cut chain: a fixed-end chain of window.sites sites (the compression of V)
     m, offset = window.sites, window.lo - 1
@@ -276,25 +276,19 @@ def dense_spectrum(network: Network, rows, window) -> Spectrum:
     v, rounding = _potential_rounding(network, v=v, diag=diag_ld, attachments=att)
     resid = residual_matrix(v, lam, u) if lam.size <= VECTOR_TERM_MAX else None
     soft = soft_modes(lam)
-    lam, err, res = refine_soft_modes(network, lam, u, rayleigh_errors(v, lam, u, rounding, resid), v=v,
+    lam, err, res, pairs = refine_soft_modes(network, lam, u, rayleigh_errors(v, lam, u, rounding, resid), v=v,
                                       diag=diag_ld, onsite=onsite, attachments=att, rows=local)
-    b = _refined_mode_bound(v, rounding, lam, u, *_soft_pairs(network, u, soft, res, resid, v=v, diag=diag_ld,
-                                                              onsite=onsite, attachments=att))
+    b = _refined_mode_bound(v, rounding, lam, u, *_refined(soft, res, resid, pairs))
     return Spectrum(lam, u[:p], u[local], env_d, env_c, err, residual=res, mode_bound=b)
 
 
-def _soft_pairs(network: Network, u, soft, res, resid, **cut) -> tuple:
+def _refined(soft, res, resid, pairs) -> tuple:
     """(refined, residual, soft_pairs) for :func:`_refined_mode_bound` after
-    :func:`refine_soft_modes` (``res`` its residual rows, None: nothing refined; ``resid`` the
-    eigh's :func:`residual_matrix`): the refined modes, the residual where no column moved (else
-    None: the other columns moved too, :func:`orthogonalize_hard`, all recomputed) and the
-    refined pairs' bounds; ``cut``: a cut chain's V, as :func:`refine_soft_modes`'."""
-    if res is None:
-        return None, resid, None
-    if soft.size < 2:
-        return soft, None, None
-    v, rounding, p, d, d_err = laplacian_form(network, **cut)
-    return soft, None, soft_pairs(v, p, d, d_err, u[:, soft], rounding)
+    :func:`refine_soft_modes` (``res`` its residual rows, None: nothing refined; ``pairs`` its
+    pairs' bounds; ``resid`` the eigh's :func:`residual_matrix`): the residual only where no
+    column moved (else None: the other columns moved too, :func:`orthogonalize_hard`, all
+    recomputed)."""
+    return (None, resid, None) if res is None else (soft, None, pairs)
 
 
 def cut_chain(network: Network, window):
@@ -466,7 +460,8 @@ def refine_soft_modes(network: Network, mu, u, mu_err, *, v=None, diag=None, ons
     defects, :meth:`~harmosync.network.Environment.modes`), ``mu_err`` None is computed.
     ``rows``: the observed rows (of V; default the probes), for the componentwise eigenvector
     term (:func:`~harmosync.solvers.softmodes.vector_roundoff`). Returns (μ, e, the soft modes'
-    residual bounds ((6 + len(rows), N); (2, N) for ``environment``; None without soft modes))."""
+    residual bounds ((6 + len(rows), N); (2, N) for ``environment``; None without soft modes),
+    their pairs' bounds (S, S) of :func:`~harmosync.solvers.softmodes.soft_pairs`, or None))."""
     soft = soft_modes(mu)
     if environment:  # V_E alone: no probes, no couplings
         ld = np.longdouble
@@ -479,10 +474,10 @@ def refine_soft_modes(network: Network, mu, u, mu_err, *, v=None, diag=None, ons
             # mode's Weyl error moved a K3's bound 10× → 212×, review s9)
             mu_err = rayleigh_errors(v, mu, u, rounding)
         if soft.size == 0:
-            return mu, mu_err, None
+            return mu, mu_err, None, None
         p, d, d_err = 0, onsite, 4 * float(np.finfo(ld).eps) * np.abs(onsite.astype(float))
     elif soft.size == 0:
-        return mu, mu_err, None
+        return mu, mu_err, None, None
     else:
         v, rounding, p, d, d_err = laplacian_form(network, v=v, diag=diag, onsite=onsite, attachments=attachments)
     refine_soft_vectors(v, p, d, mu, u, soft)

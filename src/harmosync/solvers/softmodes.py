@@ -123,8 +123,12 @@ def soft_pairs(v, p: int, d, d_err, x, rounding=None) -> np.ndarray:
     each order apart: 5e3× the pair's |B| on a stiff free chain, where the residual lay along a
     third soft mode, and 23× where x̂_kᵀr_l and G_kl(μ_l − μ_k)/2 cancel.)"""
     n = np.shape(x)[0]
-    q = _ritz(np.asarray(x, float).astype(np.longdouble), np.asarray(d, np.longdouble), np.asarray(d_err, float),
-              laplacian_parts(v, p, rounding), n)
+    return _pair_bounds(_ritz(np.asarray(x, float).astype(np.longdouble), np.asarray(d, np.longdouble),
+                              np.asarray(d_err, float), laplacian_parts(v, p, rounding), n), n)
+
+
+def _pair_bounds(q, n: int) -> np.ndarray:
+    """:func:`soft_pairs` from the columns' :func:`_ritz` data ``q``."""
     proj = q.xf.T @ q.rf  # (k, l): x̂_kᵀr_l, its float product's roundoff in the allowance below
     allow = np.abs(q.xf).T @ q.allow + 2 * n * np.finfo(float).eps * np.sqrt(np.sum(q.rf * q.rf, axis=0))[None, :]
     return (0.5 * np.abs(proj + proj.T) + 0.5 * (allow + allow.T)) * (1 + 1e-6)
@@ -151,7 +155,7 @@ def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None, *
     overlap keeps its radius, widened by |ρ_k − μ̃_k|). ``columns`` (N, len(modes)): the modes'
     vectors, instead of ``u[:, modes]`` (either reordered in place where their Rayleigh quotients
     are not ascending: an enclosure holds λ_k only in order). Returns (μ̃ with the soft modes'
-    ρ_k, e, residual) for
+    ρ_k, e, residual, their pairs' bounds (S, S) of :func:`soft_pairs` for the columns as stored) with residual for
     :func:`vector_roundoff`: rows η (N,) the residual bounds ‖Vx_k − ρ_k x_k‖, t (N,) of their
     part in the span of the other soft x (0 off ``modes``); with ``rows`` (the observed rows'
     indices in V) also :func:`hard_components`' four per-mode numbers and |y_ak| on those rows
@@ -164,7 +168,7 @@ def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None, *
     modes = np.asarray(modes, int)
     e = np.asarray(radius, float).copy()
     if modes.size == 0:
-        return mu, e
+        return mu, e, None, None
     n = mu.size
     parts = laplacian_parts(v, p, rounding)
     d = np.asarray(d, ld)
@@ -222,7 +226,7 @@ def soft_mode_errors(v, p: int, d, d_err, mu, u, modes, radius, rounding=None, *
         if np.all(np.diff(q2.rh) >= 0) and np.all(np.isfinite(q2.rn)):
             e_x = np.minimum(e_x, enclosures(x2, q2)[0])
     out[2][modes] = pair_angles(mu[modes], e_x[modes], label[modes], q.xf, q.rf, q.allow, n)
-    return mu, e_x, np.array(out + [label, gram])
+    return mu, e_x, np.array(out + [label, gram]), _pair_bounds(q, n)
 
 
 class _Ritz(NamedTuple):
@@ -361,13 +365,14 @@ def refine_arrowhead_soft(v, p: int, d, d_err, rounding, mu, radius, env_d, env_
     (:func:`soft_mode_errors`) with the other modes' ``radius`` (the secular roots', the soft ones
     widened by how far they moved). O(N·m + nnz·m) for a span of m ≲ 16P + (soft poles) columns.
     ``rows``: the observed rows, for the componentwise eigenvector term. Returns (μ, e, the
-    residual rows of :func:`soft_mode_errors`, the soft modes' vectors (N, S))."""
+    residual rows of :func:`soft_mode_errors`, the soft modes' vectors (N, S), their pairs' bounds
+    (S, S) of :func:`soft_pairs`)."""
     soft = soft_modes(mu)
     basis = arrowhead_soft_basis(env_d, env_c, float(mu[soft].max()) + 64 * np.finfo(float).eps * float(mu[-1]))
     x = np.vstack([basis[:p], chain_mode_apply(basis[p:], boundary)])
     y = refine_soft_subspace(v, p, d, x, soft.size)[1]
-    mu, err, res = soft_mode_errors(v, p, d, d_err, mu, None, soft, radius, rounding, columns=y, rows=rows)
-    return mu, err, res, y
+    mu, err, res, pairs = soft_mode_errors(v, p, d, d_err, mu, None, soft, radius, rounding, columns=y, rows=rows)
+    return mu, err, res, y, pairs
 
 
 def arrowhead_soft_basis(env_d, env_c, top: float, nodes: int = SOFT_NODES) -> np.ndarray:
