@@ -5,7 +5,8 @@
 Cases: the audit's soft chains (tests/test_accuracy.py) with the dense and chain methods, the
 acoustic fixed chain (Ω0 = 0), a soft hot chain read at t = 1e6 (simulate's precision warning),
 K at 99.9% of the stability limit, the stress run's soft free chains (M = 18, Ω0 = 1e-4…2.8e-6,
-K = 2Ω0, T = 0 and 0.5; tests/test_soft_spectra.py), and the paper's Fig. 1 / Fig. 4 parameters
+K = 2Ω0, T = 0 and 0.5; tests/test_soft_spectra.py), a squeezed probe resonant with a free chain's
+top mode through K = −2.5e-6 and −1e-9 (tests/test_resonant_runs.py), and the paper's Fig. 1 / Fig. 4 parameters
 on a 40-site chain; ``--paper`` adds the 300-site runs (the mpmath reference then takes ~20 min each; set
 HARMOSYNC_REF_CACHE to a directory to keep it). Times 0, 1, 10, 100, 1000 (1500 for the paper's
 runs); err σ = max |σ − σ_ref| and err mean = max |⟨R⟩ − ⟨R⟩_ref| over them; ratio =
@@ -41,6 +42,7 @@ from harmosync import network as nw  # noqa: E402
 from harmosync import states as st  # noqa: E402
 from reference_mp import Reference  # noqa: E402
 from test_accuracy import soft_chain  # noqa: E402
+from test_resonant_runs import resonant_probe  # noqa: E402
 from test_soft_spectra import stress_chain  # noqa: E402
 
 SOFT = np.array([0.0, 1.0, 10.0, 100.0, 1000.0])
@@ -101,6 +103,9 @@ def cases(with_paper):
     for omega0 in (1e-4, 1e-5, 2.8e-6):  # the stress run's soft T = 0 failures (tests/test_soft_spectra.py)
         for temp in (0.0, 0.5):
             yield f"stress free M=18, Ω0={omega0:g}, K=2Ω0, T={temp:g}", *stress_chain(omega0, temp), SOFT, None
+    for k, temp in ((-2.5e-6, 0.0), (-1e-9, 2.0)):  # a probe resonant with a mode (tests/test_resonant_runs.py)
+        net, init, obs = resonant_probe(k, 6.0, temp)
+        yield f"resonant probe, free M=9, K={k:g}, r=6, T={temp:g}", net, init, SOFT, obs
     for fig in ("fig1", "fig4"):
         yield f"{fig} parameters, M=40", *paper(fig, 40), PAPER, None
     if with_paper:

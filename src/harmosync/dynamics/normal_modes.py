@@ -52,6 +52,10 @@ evaluation reaches a later |t|: read it after evaluating); the means' part alone
   means and for every pair of rows of the covariance: the direct tables' 4ε√N, raised to the
   NUFFT's floor once an evaluation runs the NUFFT (``NormalModeEvolution.cover``);
 * with a light-cone cut, the cut's bound on every moment;
+* wherever a sum over modes is read out (the trig sums' size, the eigenvector term's readout,
+  Δ's factors in the lowrank terms) the near-degenerate modes' terms are summed with their
+  signs first, up to t_max (:func:`~harmosync.solvers.roundoff.mode_clusters`): a probe
+  resonant with a mode through a weak coupling shares it with opposite signs on the sites;
 * a posteriori, at least ``INITIAL_CHECK`` times the miss at t = 0 of the observed probes
   (:func:`initial_discrepancy`) and, without a cut, of the observed environment sites against
   H_E's thermal state (:func:`environment_discrepancy`: hot soft networks near their
@@ -418,7 +422,8 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
     bound = means_b[0]
     eval_b = [0.0] * len(floors)
     if covariance:
-        lr = low_rank_delta(mu, a, vs, env_d, env_c, pc, temp, tol=tol, readout=readout)
+        lr = low_rank_delta(mu, a, vs, env_d, env_c, pc, temp, tol=tol, readout=readout, t_max=horizon,
+                            mu_error=mu_err)
         values, vectors = lr.values, lr.vectors
         nu = thermal_factor(w, temp)
         fixed = lr.readout_bound + eigen_roundoff(mu, readout, temp, mu_err)

@@ -36,7 +36,7 @@ from ..network import Network, chain_mode_rows, chain_modes
 from ..solvers.arrowhead import arrowhead_modes, chain_mode_errors, chain_rounding
 from ..solvers.arrowvectors import _GAINS, SQRT_SAFE, chain_mode_bound
 from ..solvers.lowrank import SOFT, soft_modes
-from ..solvers.roundoff import enclose
+from ..solvers.roundoff import clustered_readout, enclose, mode_clusters
 from ..solvers.softgeometry import cluster_enclose
 from ..solvers.softmodes import (orthogonalize_hard, refine_arrowhead_soft, refine_soft_vectors, soft_mode_errors,
                                  soft_pairs)
@@ -879,7 +879,8 @@ def eigenvector_roundoff(b, w, readout, mean0, nu, values, vectors, t: float, fl
     left to the phase terms (|μ̃_k − μ_k| ≤ e_k, ``mu_error``). Finite ``t`` only (the
     evolution's ``cover`` calls it at each new horizon)."""
     w = np.asarray(w, float)
-    u = np.abs(np.asarray(readout, float))
+    signed = np.asarray(readout, float)
+    u = np.abs(signed)
     n, m = u.shape
     if n == 0 or not 0 < t < np.inf:
         return 0.0
@@ -897,7 +898,9 @@ def eigenvector_roundoff(b, w, readout, mean0, nu, values, vectors, t: float, fl
     vx, vp = np.asarray(vectors[0], float), np.asarray(vectors[1], float)
     r = np.concatenate([u / sw, u * sw])  # |rows of x_a, p_a| in scaled normal coordinates
     hot = _hot_modes(np.asarray(nu, float), lam, vx, vp)
-    cross, q = _initial_products(gx, gp, r, np.asarray(nu, float), lam, vx, vp, hot)
+    # m_b(t) read against exact vectors: near-degenerate modes' terms summed with their signs
+    runs = mode_clusters(w, t, 0.0), np.concatenate([signed / sw, signed * sw])
+    cross, q = _initial_products(gx, gp, r, np.asarray(nu, float), lam, vx, vp, hot, runs)
     q = q + floor * np.sum(gx**2 + gp**2, axis=1)
     cross = cross + floor * np.outer(np.sqrt(np.sum(gx**2 + gp**2, axis=1)), np.sqrt(np.sum(r**2, axis=1)))
     cov_err = float(np.max(cross + cross.T + np.sqrt(np.outer(q, q))))
@@ -922,7 +925,7 @@ def _hot_modes(nu, lam, vx, vp) -> np.ndarray:
     return np.sort(cand[np.argsort(-ratio[cand])[:HOT_MAX]])
 
 
-def _initial_products(gx, gp, r, nu, lam, vx, vp, hot):
+def _initial_products(gx, gp, r, nu, lam, vx, vp, hot, runs=(None, None)):
     """(c, q) of :func:`eigenvector_roundoff`: c_ab ≥ max_t |g_aᵀσ′₀m_b(t)| and q_a ≥ g_aᵀσ′₀g_a for
     |g_a| ≤ (``gx``, ``gp``) and m_b(t) = r_b·(cos, sin) mode by mode (|Σ_β s_(αk,βl) m_(b,βl)| ≤
     r_bl·‖(s_(αk,xl), s_(αk,pl))‖), σ′₀ = diag(ν, ν) + Σ_r λ_r v_r v_rᵀ (``vx``, ``vp``: v_r's x and p
@@ -930,7 +933,11 @@ def _initial_products(gx, gp, r, nu, lam, vx, vp, hot):
     rest as diag(ν) mode by mode (|g_x cos + g_p sin| ≤ √(g_x² + g_p²)) plus Δ through |λ_r|
     with v_r's hot entries zeroed (those entries are in the exact rows); q through σ′₀ ≼ diag(ν, ν)
     + Σ_(λ_r > 0) λ_r v_r v_rᵀ on the rest (σ′₀ ≽ 0: √(q_a q_b) ≥ |g_aᵀσ′₀g_b|), the hot rows
-    entrywise, both orders (k hot or l hot: ≤ 2Σ_(k hot, all l))."""
+    entrywise, both orders (k hot or l hot: ≤ 2Σ_(k hot, all l)). ``runs``: (mode_clusters at t
+    (computed frequencies), the signed rows of r): m_b read against an exact vector (v_r, a hot
+    row of σ′₀) with the near-degenerate modes' terms summed with their signs first
+    (:func:`~harmosync.solvers.roundoff.clustered_readout`)."""
+    clusters, signed = runs
     nu, vx, vp = nu.copy(), vx.copy(), vp.copy()
     cross = q = 0.0
     if hot.size:
@@ -939,20 +946,33 @@ def _initial_products(gx, gp, r, nu, lam, vx, vp, hot):
         idx = np.arange(hot.size)
         sxx[idx, hot] += nu[hot]
         spp[idx, hot] += nu[hot]
-        rows_x, rows_p = np.hypot(sxx, sxp), np.hypot(spx, spp)  # k hot: row (α, k) against l's (x, p)
-        cols_x, cols_p = np.hypot(sxx, spx), np.hypot(sxp, spp)  # l hot: row (α, k) against l's (x, p)
+        # the rows' rounding (R products, R + 1 sums; ν_k and Δ cancel on a hot mode's own block),
+        # ≥ ‖(δs_x, δs_p)‖ of each pair of entries
+        eps = np.finfo(float).eps
+        av = np.abs(vx) + np.abs(vp)
+        rnd = (av[hot] * np.abs(lam)) @ av.T
+        rnd[idx, hot] += nu[hot]
+        rnd *= 2 * (lam.size + 3) * eps / (1 - (lam.size + 3) * eps)
+        rows_x, rows_p = np.hypot(sxx, sxp) + rnd, np.hypot(spx, spp) + rnd  # k hot: row (α, k) against l's (x, p)
+        cols_x, cols_p = np.hypot(sxx, spx) + rnd, np.hypot(sxp, spp) + rnd  # l hot: row (α, k) against l's (x, p)
         cold = np.ones(nu.size, bool)
         cold[hot] = False
-        cross = (gx[:, hot] @ rows_x + gp[:, hot] @ rows_p) @ r.T \
+        if clusters:  # the computed rows' sums with their signs, plus their rounding mode by mode
+            read_x = clustered_readout(signed, sxx.T, sxp.T, np.hypot(sxx, sxp).T, clusters).T + rnd @ r.T
+            read_p = clustered_readout(signed, spx.T, spp.T, np.hypot(spx, spp).T, clusters).T + rnd @ r.T
+        else:
+            read_x, read_p = rows_x @ r.T, rows_p @ r.T
+        cross = gx[:, hot] @ read_x + gp[:, hot] @ read_p \
             + ((gx * cold) @ cols_x.T + (gp * cold) @ cols_p.T) @ r[:, hot].T
-        q = 2 * np.sum(gx[:, hot] * (gx @ np.abs(sxx).T + gp @ np.abs(sxp).T)
-                       + gp[:, hot] * (gx @ np.abs(spx).T + gp @ np.abs(spp).T), axis=1)
+        q = 2 * np.sum(gx[:, hot] * (gx @ (np.abs(sxx) + rnd).T + gp @ (np.abs(sxp) + rnd).T)
+                       + gp[:, hot] * (gx @ (np.abs(spx) + rnd).T + gp @ (np.abs(spp) + rnd).T), axis=1)
         nu[hot], vx[hot], vp[hot] = 0.0, 0.0, 0.0
     ax, ap = np.abs(vx), np.abs(vp)
     pos = lam > 0
     q = q + gx**2 @ nu + gp**2 @ nu + ((gx @ ax[:, pos] + gp @ ap[:, pos]) ** 2) @ lam[pos]
-    cross = cross + (np.sqrt(gx**2 + gp**2) * nu) @ r.T \
-        + (np.abs(lam) * (gx @ ax + gp @ ap)) @ (r @ np.sqrt(ax**2 + ap**2)).T
+    norms = np.sqrt(ax**2 + ap**2)
+    read = clustered_readout(signed, vx, vp, norms, clusters) if clusters else r @ norms
+    cross = cross + (np.sqrt(gx**2 + gp**2) * nu) @ r.T + (np.abs(lam) * (gx @ ax + gp @ ap)) @ read.T
     return cross, q
 
 

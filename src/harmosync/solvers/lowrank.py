@@ -60,6 +60,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .roundoff import clustered_readout, mode_clusters
 from .stieltjes import PoleRule, kernel_basis, kernel_errors, rule_relative_error, snap_interval, variance_function
 
 #: modes with μ_k < SOFT·max μ are soft: their kernels 1/(μ_k + ζ) enter Δ exactly, outside the
@@ -311,7 +312,8 @@ def orthogonal_factor(f, scale, soft, *, divide: bool = False):
     return q, t
 
 def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0, *,
-                   tol: float = 1e-12, h_poles=None, readout=None) -> LowRank:
+                   tol: float = 1e-12, h_poles=None, readout=None, t_max: float = np.inf,
+                   mu_error=None) -> LowRank:
     """Low-rank Δ = Σ_r λ_r v_r v_rᵀ in scaled normal coordinates (module docstring).
 
     mu (N,) eigenvalues of V [frequency²]; a (P, N) probe rows of its eigenvectors; vs (P, P)
@@ -319,6 +321,9 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     mode basis); probe_cov (2P, 2P) interleaved probe covariance; ``tol``: eigenvalues below
     tol·max(1, ‖Δ‖) are dropped. ``h_poles``: precomputed H_ζ for the rule's poles (sweeps).
     ``readout`` (n, N): the observed rows of U; gives ``readout_bound`` (module docstring).
+    ``t_max`` (and the eigenvalues' errors ``mu_error``): the times that bound covers; finite,
+    the readouts of Δ's factors and vectors sum near-degenerate modes with their signs first
+    (:func:`.roundoff.mode_clusters`).
     """
     mu = np.asarray(mu, float)
     a = np.atleast_2d(np.asarray(a, float))
@@ -446,19 +451,34 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     e_rule_r = eps_r * (float(rho_x @ np.sqrt(np.maximum(gx0, 0))) ** 2 + float(rho_x**2 @ gx)
                         + float(rho_p @ np.sqrt(np.maximum(gp0, 0))) ** 2 + float(rho_p**2 @ gp))
     rho_s = r * np.maximum(1 / sw, sw)
-    q = np.concatenate([rho_s @ np.abs(qx), rho_s @ np.abs(qp)])
+    runs = mode_clusters(w, t_max, mu_error) if rows.size else None
     factors = ((qx, tx, sw[:, None] * f), (qp, tp, f / sw[:, None]))
-    e_drop = _dropped_error(readout, w, lam[small], qx, qp, vec[:split, small], vec[split:, small])
-    e_core = core_roundoff(rho_s, q, factors, (kx, kqp, kp), (c, lam, vec, keep), (vq, vp),
-                           zeta.size + 2 * p + 4, exact=exact_core, others=e_skel + e_rule_r,
-                           unit_rows=soft, dropped=e_drop)  # (the dropped pairs' bound in it)
+    if runs is None:
+        q, read = np.concatenate([rho_s @ np.abs(qx), rho_s @ np.abs(qp)]), None
+    else:  # every observed x and p row, signed, in scaled coordinates
+        signed = np.vstack([rows / sw, rows * sw])
+
+        def read(vx, vp, rs=signed):  # max_(a, t) |u_a(t)ᵀ(v_x, v_p)| column by column
+            return clustered_readout(rs, vx, vp, np.abs(vx) + np.abs(vp), runs).max(axis=0, initial=0.0)
+
+        # q: Q's x and p blocks, each against its own part of u_a(t)
+        q = np.concatenate([read(qx, np.zeros_like(qx)), read(np.zeros_like(qp), qp)])
+    def core_bound(q, read):  # (the dropped pairs' bound in it)
+        e_drop = _dropped_error(readout, w, lam[small], qx, qp, vec[:split, small], vec[split:, small], read=read)
+        return core_roundoff(rho_s, q, factors, (kx, kqp, kp), (c, lam, vec, keep), (vq, vp),
+                             zeta.size + 2 * p + 4, exact=exact_core, others=e_skel + e_rule_r,
+                             unit_rows=soft, dropped=e_drop, read=read)
+
+    e_core = core_bound(q, read)
+    if read is not None:  # both honest; the runs' q can spoil its λmax estimate and switches
+        e_core = min(e_core, core_bound(np.concatenate([rho_s @ np.abs(qx), rho_s @ np.abs(qp)]), None))
     e_in = input_roundoff(mu, a, vs, psi, env_d, env_c, kern, (np.abs(omega), np.abs(omega * zeta)),
                           (rho_x, rho_p), others=e_skel + e_rule_r + e_core, inv=inv)
     return LowRank(out.values, out.vectors, out.bound, rule, out.skeleton,
                    float(e_skel + e_rule_r + e_core + e_in))
 
 def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0, *, exact=None,
-                  others: float = 0.0, unit_rows=(), dropped: float | None = None) -> float:
+                  others: float = 0.0, unit_rows=(), dropped: float | None = None, read=None) -> float:
     """Bound on what the roundoff of Δ's factorisation does to every observed covariance entry
     [units of σ]: a posteriori residuals, read out componentwise. Exactly, Δ = G K Gᵀ with G =
     blkdiag(diag(√w)[F, E], diag(1/√w)[F, E]) (``factors``: (Q, T, G without E's exact columns)
@@ -500,7 +520,11 @@ def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0, *, exac
     residual R_k = V_kΛ_kV_kᵀ − c alone, which holds the dropped pairs exactly: eigh's normwise
     backward error ε‖c‖ on a hot soft probe (λ ~ T/w ~ 6e6) leaves noise eigenpairs ~1e-9 on
     the stiff modes' columns, in R and in the dropped pairs alike, which cancel in R_k (review of
-    session 17: hot stiff chains, 1e6× the error before)."""
+    session 17: hot stiff chains, 1e6× the error before). ``read``: a bound on max_a |u_aᵀ(v_x, v_p)|
+    column by column (the vectors' z_r; default ρᵀ(|v_x| + |v_p|)), given where q and z_r are
+    read row by row with the near-degenerate runs' terms summed first
+    (:func:`.roundoff.clustered_readout`); v = QV's rounding, independent entry by entry, is
+    read through |Q|ᵀρ all the same."""
     ulp, gam = 0.5 * np.finfo(float).eps, _gam  # the unit roundoff
 
     (qx, tx, gx), (qp, tp, gp) = factors
@@ -523,21 +547,24 @@ def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0, *, exac
 
     ulp_ld = 0.5 * float(np.finfo(np.longdouble).eps)
     g_res = gam(d + 2)
+    # the rounding of quantities formed entry by entry in mode space (QT − G, v = QV) is read
+    # through |Q|ᵀρ: it has no signs to cancel (q, read with signs, is for Qᵀu itself)
+    q_abs = np.concatenate([rho @ np.abs(qx), rho @ np.abs(qp)]) if read is not None else q
     s = np.zeros(2 * m)
     for i, (qq, tt, g) in enumerate(((qx, tx, gx), (qp, tp, gp))):
         n_f = g.shape[1]
-        qt = q[:split] if i == 0 else q[split:]
+        qt = q_abs[:split] if i == 0 else q_abs[split:]
         tf = tt[:, :n_f]
         s[i * m:i * m + n_f] = (rho @ np.abs(qq @ tf - g) + gam(d + 2) * (qt @ np.abs(tf))
                                 + (gam(d + 2) + 6 * ulp) * (rho @ np.abs(g)))
     kt = np.hstack([k[:, :m] @ tx.T, k[:, m:] @ tp.T])  # K Tᵀ, T block diagonal
     e_qr = float(2 * s @ (np.abs(kt) @ q) + gam(m) * (s @ ak) @ (q @ at) + s @ ak @ s)
-    zr = rho @ np.abs(vectors[0]) + rho @ np.abs(vectors[1])
-    qv = q
+    zr = rho @ np.abs(vectors[0]) + rho @ np.abs(vectors[1]) if read is None else read(*vectors)
+    qv = q_abs
     if np.size(unit_rows):  # their products 1·V_jr are exact: q less their share
         rows = np.asarray(unit_rows, dtype=int)
         own = np.concatenate([rho[rows] @ np.abs(qx[rows]), rho[rows] @ np.abs(qp[rows])])
-        qv = np.maximum(q - own, 0.0)
+        qv = np.maximum(q_abs - own, 0.0)
     av = np.abs(vec)
     sr = gam(d) * (qv @ av[:, keep])
     e_qv = float(np.abs(lam[keep]) @ (2 * sr * zr + sr**2))
@@ -575,7 +602,7 @@ def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0, *, exac
         bound = min(bound, eigh_term(vec[:, keep], lam[keep], av[:, keep]))
     return bound
 
-def _dropped_error(readout, w, lam, qx, qp, cx, cp, top: int = 16) -> float:
+def _dropped_error(readout, w, lam, qx, qp, cx, cp, top: int = 16, *, read=None) -> float:
     # a dropped λ v vᵀ (scaled coordinates) moves an observed entry by ≤ |λ|·(ρ_s·(|v_q| + |v_p|))²,
     # ρ_s = max_a |r_a|·max(w^-½, w^½), and by ≤ |λ|·max_a max(Σ r²/w, Σ r²w) (Cauchy–Schwarz);
     # the first needs the dropped vectors (N each): formed for the ``top`` largest |λ| only (the
@@ -588,7 +615,13 @@ def _dropped_error(readout, w, lam, qx, qp, cx, cp, top: int = 16) -> float:
     if w.size * cx.shape[0] * big.size > 2e7:
         return float(np.abs(lam).sum() * norms)
     rho = np.abs(rows).max(axis=0) * np.maximum(1 / np.sqrt(w), np.sqrt(w))
-    proj = rho @ (np.abs(qx @ cx[:, big]) + np.abs(qp @ cp[:, big]))
+    vx, vp = qx @ cx[:, big], qp @ cp[:, big]
+    if read is None:
+        proj = rho @ (np.abs(vx) + np.abs(vp))
+    else:  # the formed vectors with signs (low_rank_delta's read), their rounding γ_d|Q||c| mode by mode
+        d = cx.shape[0]
+        g_d = d * 0.5 * np.finfo(float).eps / (1 - d * 0.5 * np.finfo(float).eps)
+        proj = read(vx, vp) + g_d * (rho @ (np.abs(qx) @ np.abs(cx[:, big]) + np.abs(qp) @ np.abs(cp[:, big])))
     rest = np.ones(lam.size, bool)
     rest[big] = False
     return float(np.abs(lam[big]) @ np.minimum(proj**2, norms) + np.abs(lam[rest]).sum() * norms)

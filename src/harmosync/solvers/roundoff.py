@@ -12,6 +12,7 @@ the stationary split
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -88,14 +89,18 @@ def _mode_errors(w, mu_error) -> np.ndarray:
     return np.broadcast_to(e, w.shape)
 
 
-def _trig_sums(w, readout, coef_q, coef_p, t_max: float, mu_error, floors, *, parts: bool = False):
+def _trig_sums(w, readout, coef_q, coef_p, t_max: float, mu_error, floors, *, parts: bool = False,
+               runs: bool = True):
     """:func:`trig_sum_errors` for each ``nufft`` in ``floors``: (Z, [dZ for each]), the shared
     terms once (each dZ the numbers of its own call). ``parts``: also (dP, [dR for each]), dZ's
     two parts apart: dP the phase's (the eigenvalue error and the rounded phases, one for every
     column and both rows of a mode), dR the evaluation's rounding (:func:`evaluation_roundoffs`
-    takes the first through Δ's entries on the hot modes)."""
+    takes the first through Δ's entries on the hot modes). ``runs``: Z with the near-degenerate
+    modes' terms summed with their signs first (:func:`mode_clusters`; ``readout`` and the
+    coefficients signed), else mode by mode."""
     w = np.asarray(w, float)
-    r = np.abs(np.atleast_2d(np.asarray(readout, float)))
+    signed = np.atleast_2d(np.asarray(readout, float))
+    r = np.abs(signed)
     eps = np.finfo(float).eps
     t = float(t_max) if np.isfinite(t_max) else 0.0
     e = _mode_errors(w, mu_error)
@@ -133,7 +138,14 @@ def _trig_sums(w, readout, coef_q, coef_p, t_max: float, mu_error, floors, *, pa
         out.append(np.vstack([ux @ ex, up @ ep]))
         if parts:
             rounding.append(np.vstack([ux @ rx, up @ rp]))
-    z = np.vstack([ux @ zx, up @ zp])
+    runs = mode_clusters(w, t, mu_error) if runs else None
+    if runs is None:
+        z = np.vstack([ux @ zx, up @ zp])
+    else:  # near-degenerate modes' terms summed with their signs first (mode_clusters)
+        sq, sp = np.asarray(coef_q, float), np.asarray(coef_p, float)
+        sw = np.sqrt(w)[None, :]
+        z = np.vstack([clustered_readout(signed / sw, sq, sp, zx, runs),
+                       clustered_readout(signed * sw, sp, sq, zp, runs)])
     if not parts:
         return z, out
     px, pp = ex0 + phase, ep0 + phase
@@ -224,6 +236,124 @@ def _mode_apply(factors, e, a, b, rot):
         z = np.where(np.isnan(z), np.inf, z)
     return z, err
 
+#: the coarsest runs (:func:`mode_clusters`): modes whose neighbours lie within CLUSTER_GAP/t in
+#: frequency; each finer level CLUSTER_STEP× tighter, CLUSTER_LEVELS in all (down to 1e-13/t)
+CLUSTER_GAP = 0.1
+CLUSTER_STEP = 100.0
+CLUSTER_LEVELS = 7
+
+#: rows × run modes × columns :func:`clustered_readout` forms at a time (else rows in chunks)
+CLUSTER_CHUNK = 4e6
+
+
+class Clusters(NamedTuple):
+    """Nested runs of near-degenerate modes (:func:`mode_clusters`)."""
+
+    index: np.ndarray  # (K,) the modes in the coarsest runs, run by run, ascending w̃ within each
+    levels: tuple  # ((starts (R,), drift (K,)), …), finest first: each a segmentation of index
+
+
+def mode_clusters(w, t: float, mu_error=None) -> Clusters | None:
+    """Runs of near-degenerate modes, nested: the coarsest chains the modes (ascending w̃) whose
+    neighbours lie within CLUSTER_GAP/t, and each finer level cuts its runs where neighbours
+    are more than CLUSTER_STEP× closer apart (a run of one mode is allowed below the coarsest).
+    Per level and mode a drift δ_k ≥ 0 such that, for |τ| ≤ t and w̄ the middle of its run, each
+    of cos(w̃_kτ), sin(w̃_kτ) (the computed propagator), cos(w_kτ), (w̃_k/w_k)·sin(w_kτ) and
+    (w_k/w̃_k)·sin(w_kτ) (the exact one, |μ_k − μ̃_k| ≤ e_k, ``mu_error``) lies within δ_k of the
+    same function at w̄: δ_k = (ρ_k − 1) + ρ_k·min(2, (|w̃_k − w̄| + η_k)·t), η_k ≥ |w_k − w̃_k|,
+    ρ_k ≥ the ratios' largest (|sin a − sin b|, |cos a − cos b| ≤ |a − b|). Modes whose ρ_k or
+    η_k is infinite (e_k ≥ μ̃_k, or e_k infinite) are left out. None for t infinite or no run.
+    Why: a probe resonant with an environment mode through a weak coupling splits them by ~the
+    coupling, and their eigenvectors' rows then cancel in every readout that sums over the pair
+    (the probe's part of a chain site's row), which a mode-by-mode bound |U_ak||c_k| misses
+    (s11 fuzz res 72: 2.5e5× the error; tests/test_resonant_runs.py). Nested, because a run
+    that chains many modes (small t) has a drift too large to see the pair's cancellation."""
+    w = np.asarray(w, float)
+    t = float(t)
+    if w.size < 2 or not np.isfinite(t):
+        return None
+    e = _mode_errors(w, mu_error)
+    order = np.argsort(w, kind="stable")
+    ws = w[order]
+    with np.errstate(divide="ignore", over="ignore"):
+        top = CLUSTER_GAP / t if t > 0 else np.inf
+    cut = np.flatnonzero(np.diff(ws) > top) + 1
+    bounds = np.concatenate([[0], cut, [w.size]])
+    if not np.any(np.diff(bounds) >= 2):
+        return None
+    mu = w * w
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        lo, hi = np.sqrt(np.maximum(mu - e, 0.0)), np.sqrt(mu + e)
+        rho = np.maximum(w / lo, hi / w)
+        eta = np.maximum(w - lo, hi - w)
+    # the coarsest runs' modes, less those with an infinite ρ or η; runs of two or more
+    label = np.repeat(np.arange(bounds.size - 1), np.diff(bounds))
+    keep = np.isfinite(rho[order]) & np.isfinite(eta[order])
+    index, label = order[keep], label[keep]
+    _, inverse, counts = np.unique(label, return_inverse=True, return_counts=True)
+    index, label = index[counts[inverse] >= 2], label[counts[inverse] >= 2]
+    if not index.size:
+        return None
+    wi, ri, ei = w[index], rho[index], eta[index]
+    apart = np.diff(label) != 0  # a new coarsest run
+    gaps = np.diff(wi)
+    levels, previous = [], None
+    for j in range(CLUSTER_LEVELS if t > 0 else 1):
+        cuts = apart | (gaps > top / CLUSTER_STEP**j) if j else apart
+        starts = np.flatnonzero(np.concatenate([[True], cuts]))
+        if previous is not None and np.array_equal(starts, previous):
+            continue
+        if starts.size == index.size:  # every run a single mode: nothing finer to see
+            break
+        size = np.diff(np.concatenate([starts, [index.size]]))
+        mid = np.repeat(0.5 * (wi[starts] + wi[starts + size - 1]), size)  # ascending within a run
+        drift = ((ri - 1) + ri * np.minimum(2.0, (np.abs(wi - mid) + ei) * t)) * (1 + 1e-12)
+        levels.append((starts, drift))
+        previous = starts
+    return Clusters(index, tuple(levels[::-1]))
+
+
+def clustered_readout(rows, a, b, plain, clusters: Clusters | None) -> np.ndarray:
+    """A bound (n, C) on max over |τ| ≤ t of |Σ_k rows_ik (a_kj θ_k(τ) + b_kj θ′_k(τ))|, for θ_k,
+    θ′_k within each level's drift δ_k of c(w̄τ), s(w̄τ) on each of its runs (c² + s² = 1: cos
+    and sin, or −sin and cos), given ``plain`` (N, C) ≥ |a_kj θ_k + b_kj θ′_k| mode by mode:
+    |rows|·plain, with each run's share, finest level first, the smaller of its sub-runs'
+    shares (its modes' plain shares at the finest) and
+        |(S_a, S_b)| + Σ_(k in run) |rows_ik|(|a_kj| + |b_kj|)(δ_k + γ_(m+2)),
+    S_a = Σ_(k in run) rows_ik a_kj (rounded: γ_(m+2) of its |terms|, m the run's size). ``rows``
+    (n, N), ``a``, ``b`` (N, C), signed (``b`` None: zero). Never above |rows|·plain."""
+    rows = np.atleast_2d(np.asarray(rows, float))
+    ar = np.abs(rows)
+    if clusters is None or not clusters.levels:
+        return ar @ plain
+    idx = clusters.index
+    masked = np.array(plain, dtype=float)
+    masked[idx] = 0.0
+    out = ar @ masked
+    a = np.asarray(a, float)[idx]
+    b = np.zeros_like(a) if b is None else np.asarray(b, float)[idx]
+    pk, ab = np.asarray(plain, float)[idx], np.abs(a) + np.abs(b)
+    k, c = a.shape
+    ulp = 0.5 * np.finfo(float).eps
+    step = max(1, int(CLUSTER_CHUNK // max(1, k * c)))
+    for lo in range(0, rows.shape[0], step):  # rows in chunks: (K, rows, C) arrays
+        r = rows[lo:lo + step, idx].T[:, :, None]  # (K, nr, 1)
+        nr = r.shape[1]
+        ra, rb = (r * a[:, None, :]).reshape(k, -1), (r * b[:, None, :]).reshape(k, -1)
+        rab = (np.abs(r) * ab[:, None, :]).reshape(k, -1)
+        share = (np.abs(r) * pk[:, None, :]).reshape(k, -1)  # each mode's plain share
+        for starts, drift in clusters.levels:
+            size = np.diff(np.concatenate([starts, [k]]))
+            gam = ((size + 2) * ulp / (1 - (size + 2) * ulp))[:, None]
+            sa, sb = np.add.reduceat(ra, starts, axis=0), np.add.reduceat(rb, starts, axis=0)
+            spread = np.add.reduceat(rab * drift[:, None], starts, axis=0)
+            run = _hypot(np.abs(sa), np.abs(sb)) + spread * (1 + 1e-12) + gam * np.add.reduceat(rab, starts, axis=0)
+            best = np.minimum(np.add.reduceat(share, starts, axis=0), run)
+            share = np.zeros_like(share)
+            share[starts] = best  # each run's share at its first mode
+        out[lo:lo + nr] += share.sum(axis=0).reshape(nr, c)
+    return out
+
 def _hypot(a, b):
     # ≥ √(a² + b²) for a, b ≥ 0 (np.hypot is ~10× slower here): the squares' underflow is caught
     # by max(a, b), the rounding by 1 + 4ε
@@ -244,7 +374,8 @@ def means_roundoffs(w, readout, mean0, t_max: float, mu_error=None, *, floors=(F
     m = np.asarray(mean0, float)
     if np.size(readout) == 0 or not np.any(m):
         return [0.0 for _ in floors]
-    z, dzs = _trig_sums(w, readout, m[0][:, None], m[1][:, None], t_max, mu_error, floors)
+    # (Z mode by mode: mean0's rounding is independent from mode to mode)
+    z, dzs = _trig_sums(w, readout, m[0][:, None], m[1][:, None], t_max, mu_error, floors, runs=False)
     return [float(np.max(dz + 4 * np.finfo(float).eps * z)) for dz in dzs]
 
 def evaluation_roundoff(w, readout, nu, values, vectors, t_max: float, mu_error=None, *,
@@ -272,15 +403,16 @@ def evaluation_roundoffs(w, readout, nu, values, vectors, t_max: float, mu_error
         return [float(base) for _ in floors]
     lam = np.abs(np.asarray(values, float))
     hot = _isotropic_modes(w, r, mu_error, t_max, values, vectors)
-    if hot.size:
-        z, dzs, dp, drs = _trig_sums(w, r, vectors[0], vectors[1], t_max, mu_error, floors, parts=True)
-        phase = _isotropic_phase(w, r, mu_error, t_max, np.asarray(values, float), vectors, hot)
+    if hot.size:  # (the signed rows: the trig sums' near-degenerate runs, mode_clusters)
+        z, dzs, dp, drs = _trig_sums(w, readout, vectors[0], vectors[1], t_max, mu_error, floors, parts=True)
+        phase = _isotropic_phase(w, readout, mu_error, t_max, np.asarray(values, float), vectors, hot)
     else:
-        z, dzs = _trig_sums(w, r, vectors[0], vectors[1], t_max, mu_error, floors)
+        z, dzs = _trig_sums(w, readout, vectors[0], vectors[1], t_max, mu_error, floors)
     zl = z * lam
-    rest = (lam.size + 2) * eps * (zl @ z.T)
     out = []
     for i, dz in enumerate(dzs):
+        zz = z + dz  # ≥ the computed sums (the assembly rounds their products)
+        rest = (lam.size + 2) * eps * ((zz * lam) @ zz.T)
         pair = zl @ dz.T
         pair = pair + pair.T + (dz * lam) @ dz.T + rest
         if hot.size:  # the phase part through Δ's hot rows, the rounding's as above: the smaller
@@ -354,7 +486,8 @@ def _isotropic_phase(w, r, mu_error, t_max: float, lam, vectors, hot) -> np.ndar
     # the cold pairs: the columns without their hot entries, through |λ_r|
     cx, cp = vx.copy(), vp.copy()
     cx[hot] = cp[hot] = 0.0
-    z0, _, dp0, _ = _trig_sums(w, r, cx, cp, t, mu_error, (), parts=True)
+    z0, _, dp0, _ = _trig_sums(w, r, cx, cp, t, mu_error, (), parts=True)  # (r signed: its runs)
+    r = np.abs(r)
     al = np.abs(lam)
     cold = (z0 * al) @ dp0.T
     cold = cold + cold.T + (dp0 * al) @ dp0.T
