@@ -146,12 +146,13 @@ def test_probe_resonant_with_a_chain_mode_is_honest_and_tight(method, kw):
 
 
 def test_mode_clusters_leave_out_unresolved_modes_and_read_t0_exactly():
-    """A mode with an infinite eigenvalue error (an unresolved cluster) is left out of its run;
+    """A mode with an infinite eigenvalue error (an unresolved cluster) is in no run, and cuts its
+    neighbours' (mode 0 alone, 2 and 3 a run);
     at t = 0 every mode is one run with no drift, and the readout is |Σ_k rows_k a_k| up to the
     sum's rounding (the propagator is the identity); without a finite t, no runs."""
-    w = np.array([1.0, 1.0 + 1e-9, 1.0 + 2e-9, 3.0])
+    w = np.array([1.0, 1.0 + 1e-9, 1.0 + 2e-9, 1.0 + 3e-9])
     runs = ro.mode_clusters(w, 100.0, np.array([0.0, np.inf, 0.0, 0.0]))
-    assert sorted(runs.index) == [0, 2] and all(np.all(np.isfinite(d)) for _, d in runs.levels)
+    assert sorted(runs.index) == [2, 3] and all(np.all(np.isfinite(d)) for _, d in runs.levels)
     assert ro.mode_clusters(w, np.inf) is None
     rng = np.random.default_rng(3)
     rows, a = rng.normal(size=(2, 4)), rng.normal(size=(4, 3))
@@ -164,13 +165,9 @@ def test_mode_clusters_leave_out_unresolved_modes_and_read_t0_exactly():
 
 @pytest.mark.parametrize("t_max", [1e-3, 1e-2, 0.1])
 def test_short_horizons_keep_the_pair_inside_a_long_run(t_max):
-    """At small t_max every mode chains into one coarse run (neighbours within 0.1/t_max): the
-    nested levels keep the resonant pair's own run inside it, so the bound stays within 5× of
+    """At small t_max every mode chains into one coarse run (the spectrum's spread below 0.1/t_max):
+    the nested levels keep the resonant pair's own run inside it, so the bound stays within 5× of
     max(err, 1e-13·max|σ|) (measured 0.53–0.59×; 11× at t_max = 1e-3 with one level, review of
     session 20)."""
     err, bound, floor = _resonant("chain", t_max=t_max)
     assert err <= bound <= 5 * max(err, floor), bound / max(err, floor)
-    net, _, _ = resonant_probe()
-    runs = ro.mode_clusters(dy.solve(net, resonant_probe()[1], observe=[6, 8], t_max=t_max).frequencies, t_max, 0.0)
-    sizes = [np.diff(np.append(starts, runs.index.size)) for starts, _ in runs.levels]
-    assert sizes[-1].max() >= 3 and 2 in sizes[0]  # a long coarse run, the pair alone at the finest

@@ -458,11 +458,12 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     else:  # every observed x and p row, signed, in scaled coordinates
         signed = np.vstack([rows / sw, rows * sw])
 
-        def read(vx, vp, rs=signed):  # max_(a, t) |u_a(t)ᵀ(v_x, v_p)| column by column
-            return clustered_readout(rs, vx, vp, np.abs(vx) + np.abs(vp), runs).max(axis=0, initial=0.0)
+        def read(vx, vp):  # max_(a, t) |u_a(t)ᵀ(v_x, v_p)| column by column (vp None: zero)
+            plain = np.abs(vx) if vp is None else np.abs(vx) + np.abs(vp)
+            return clustered_readout(signed, vx, vp, plain, runs).max(axis=0, initial=0.0)
 
         # q: Q's x and p blocks, each against its own part of u_a(t)
-        q = np.concatenate([read(qx, np.zeros_like(qx)), read(np.zeros_like(qp), qp)])
+        q = np.concatenate([read(qx, None), read(qp, None)])  # (x̃ or p̃ alone: either trig factor)
     def core_bound(q, read):  # (the dropped pairs' bound in it)
         e_drop = _dropped_error(readout, w, lam[small], qx, qp, vec[:split, small], vec[split:, small], read=read)
         return core_roundoff(rho_s, q, factors, (kx, kqp, kp), (c, lam, vec, keep), (vq, vp),

@@ -244,6 +244,9 @@ CLUSTER_LEVELS = 7
 
 #: rows × run modes × columns :func:`clustered_readout` forms at a time (else rows in chunks)
 CLUSTER_CHUNK = 4e6
+#: the most rows × run modes × columns × levels a :func:`clustered_readout` call works through
+#: (beyond, the mode-by-mode form: many observed rows at a short t_max, where every mode chains)
+CLUSTER_WORK = 1e6
 
 
 class Clusters(NamedTuple):
@@ -254,20 +257,21 @@ class Clusters(NamedTuple):
 
 
 def mode_clusters(w, t: float, mu_error=None) -> Clusters | None:
-    """Runs of near-degenerate modes, nested: the coarsest chains the modes (ascending w̃) whose
-    neighbours lie within CLUSTER_GAP/t, and each finer level cuts its runs where neighbours
-    are more than CLUSTER_STEP× closer apart (a run of one mode is allowed below the coarsest).
-    Per level and mode a drift δ_k ≥ 0 such that, for |τ| ≤ t and w̄ the middle of its run, each
-    of cos(w̃_kτ), sin(w̃_kτ) (the computed propagator), cos(w_kτ), (w̃_k/w_k)·sin(w_kτ) and
-    (w_k/w̃_k)·sin(w_kτ) (the exact one, |μ_k − μ̃_k| ≤ e_k, ``mu_error``) lies within δ_k of the
-    same function at w̄: δ_k = (ρ_k − 1) + ρ_k·min(2, (|w̃_k − w̄| + η_k)·t), η_k ≥ |w_k − w̃_k|,
-    ρ_k ≥ the ratios' largest (|sin a − sin b|, |cos a − cos b| ≤ |a − b|). Modes whose ρ_k or
-    η_k is infinite (e_k ≥ μ̃_k, or e_k infinite) are left out. None for t infinite or no run.
-    Why: a probe resonant with an environment mode through a weak coupling splits them by ~the
-    coupling, and their eigenvectors' rows then cancel in every readout that sums over the pair
-    (the probe's part of a chain site's row), which a mode-by-mode bound |U_ak||c_k| misses
-    (s11 fuzz res 72: 2.5e5× the error; tests/test_resonant_runs.py). Nested, because a run
-    that chains many modes (small t) has a drift too large to see the pair's cancellation."""
+    """Runs of near-degenerate modes, nested: at level j (j = 0 the coarsest) the modes, in
+    ascending w̃, whose neighbours lie within CLUSTER_GAP/(t·CLUSTER_STEP^j), a run spread over
+    more than CLUSTER_GAP/t cut as the next finer level cuts it (its drift would see little);
+    CLUSTER_LEVELS levels. Per level and mode a drift δ_k ≥ 0 such that, for |τ| ≤ t and w̄ the
+    middle of its run, each of cos(w̃_kτ), sin(w̃_kτ) (the computed propagator), cos(w_kτ),
+    (w̃_k/w_k)·sin(w_kτ) and (w_k/w̃_k)·sin(w_kτ) (the exact one, |μ_k − μ̃_k| ≤ e_k,
+    ``mu_error``) lies within δ_k of the same function at w̄: δ_k = (ρ_k − 1) + ρ_k·min(2,
+    (|w̃_k − w̄| + η_k)·t), η_k ≥ |w_k − w̃_k|, ρ_k ≥ the ratios' largest (|sin a − sin b|,
+    |cos a − cos b| ≤ |a − b|). Modes whose ρ_k or η_k is infinite (e_k ≥ μ̃_k, or e_k
+    infinite) are in no run. None for t infinite or no run. Why: a probe resonant with an
+    environment mode through a weak coupling splits them by ~the coupling, and their
+    eigenvectors' rows then cancel in every readout that sums over the pair (the probe's part
+    of a chain site's row), which a mode-by-mode bound |U_ak||c_k| misses (s11 fuzz res 72:
+    2.5e5× the error; tests/test_resonant_runs.py). Nested, because a run that chains many
+    modes (small t) has a drift too large to see the pair's cancellation inside it."""
     w = np.asarray(w, float)
     t = float(t)
     if w.size < 2 or not np.isfinite(t):
@@ -275,42 +279,49 @@ def mode_clusters(w, t: float, mu_error=None) -> Clusters | None:
     e = _mode_errors(w, mu_error)
     order = np.argsort(w, kind="stable")
     ws = w[order]
-    with np.errstate(divide="ignore", over="ignore"):
-        top = CLUSTER_GAP / t if t > 0 else np.inf
-    cut = np.flatnonzero(np.diff(ws) > top) + 1
-    bounds = np.concatenate([[0], cut, [w.size]])
-    if not np.any(np.diff(bounds) >= 2):
-        return None
     mu = w * w
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         lo, hi = np.sqrt(np.maximum(mu - e, 0.0)), np.sqrt(mu + e)
         rho = np.maximum(w / lo, hi / w)
         eta = np.maximum(w - lo, hi - w)
-    # the coarsest runs' modes, less those with an infinite ρ or η; runs of two or more
-    label = np.repeat(np.arange(bounds.size - 1), np.diff(bounds))
-    keep = np.isfinite(rho[order]) & np.isfinite(eta[order])
-    index, label = order[keep], label[keep]
-    _, inverse, counts = np.unique(label, return_inverse=True, return_counts=True)
-    index, label = index[counts[inverse] >= 2], label[counts[inverse] >= 2]
-    if not index.size:
+        top = CLUSTER_GAP / t if t > 0 else np.inf
+    bad = ~(np.isfinite(rho[order]) & np.isfinite(eta[order]))
+    gaps = np.diff(ws)
+    forced = bad[1:] | bad[:-1]  # a mode in no run: cut on both sides
+    # the cuts between sorted neighbours, finest level first; a run too wide keeps the finer cuts
+    cuts, previous = [], np.ones(gaps.size, bool)
+    for j in reversed(range(CLUSTER_LEVELS if t > 0 else 1)):
+        cut = forced | (gaps > top / CLUSTER_STEP**j)
+        run = np.concatenate([[0], np.cumsum(cut)])  # the run of each sorted mode
+        first = np.flatnonzero(np.concatenate([[True], cut]))
+        last = np.concatenate([first[1:] - 1, [ws.size - 1]])
+        wide = (ws[last] - ws[first]) > top
+        cut = cut | (wide[run[:-1]] & previous)
+        cuts.append(cut)
+        previous = cut
+    starts_all = [np.flatnonzero(np.concatenate([[True], c])) for c in cuts[::-1]]  # coarsest first
+    size0 = np.diff(np.concatenate([starts_all[0], [ws.size]]))
+    member = np.repeat(size0 >= 2, size0)  # sorted modes in a run of the coarsest level
+    if not member.any():
         return None
+    index = order[member]
+    pos = np.flatnonzero(member)  # their sorted positions
     wi, ri, ei = w[index], rho[index], eta[index]
-    apart = np.diff(label) != 0  # a new coarsest run
-    gaps = np.diff(wi)
-    levels, previous = [], None
-    for j in range(CLUSTER_LEVELS if t > 0 else 1):
-        cuts = apart | (gaps > top / CLUSTER_STEP**j) if j else apart
-        starts = np.flatnonzero(np.concatenate([[True], cuts]))
-        if previous is not None and np.array_equal(starts, previous):
+    levels, seen = [], None
+    for starts in starts_all:  # each level restricted to the coarsest runs' modes
+        head = np.zeros(ws.size, bool)
+        head[starts] = True
+        st = np.flatnonzero(head[pos])
+        if seen is not None and np.array_equal(st, seen):
             continue
-        if starts.size == index.size:  # every run a single mode: nothing finer to see
+        if st.size == index.size:  # single modes only: nothing finer to see
             break
-        size = np.diff(np.concatenate([starts, [index.size]]))
-        mid = np.repeat(0.5 * (wi[starts] + wi[starts + size - 1]), size)  # ascending within a run
+        seen = st
+        size = np.diff(np.concatenate([st, [index.size]]))
+        mid = np.repeat(0.5 * (wi[st] + wi[st + size - 1]), size)  # ascending within a run
         drift = ((ri - 1) + ri * np.minimum(2.0, (np.abs(wi - mid) + ei) * t)) * (1 + 1e-12)
-        levels.append((starts, drift))
-        previous = starts
-    return Clusters(index, tuple(levels[::-1]))
+        levels.append((st, drift))
+    return Clusters(index, tuple(levels[::-1])) if levels else None
 
 
 def clustered_readout(rows, a, b, plain, clusters: Clusters | None) -> np.ndarray:
@@ -321,33 +332,41 @@ def clustered_readout(rows, a, b, plain, clusters: Clusters | None) -> np.ndarra
     shares (its modes' plain shares at the finest) and
         |(S_a, S_b)| + Σ_(k in run) |rows_ik|(|a_kj| + |b_kj|)(δ_k + γ_(m+2)),
     S_a = Σ_(k in run) rows_ik a_kj (rounded: γ_(m+2) of its |terms|, m the run's size). ``rows``
-    (n, N), ``a``, ``b`` (N, C), signed (``b`` None: zero). Never above |rows|·plain."""
+    (n, N), ``a``, ``b`` (N, C), signed (``b`` None: zero). Never above |rows|·plain; the
+    mode-by-mode form beyond CLUSTER_WORK."""
     rows = np.atleast_2d(np.asarray(rows, float))
     ar = np.abs(rows)
-    if clusters is None or not clusters.levels:
+    if clusters is None or not clusters.levels or \
+            rows.shape[0] * clusters.index.size * np.shape(plain)[1] * len(clusters.levels) > CLUSTER_WORK:
         return ar @ plain
     idx = clusters.index
     masked = np.array(plain, dtype=float)
     masked[idx] = 0.0
     out = ar @ masked
     a = np.asarray(a, float)[idx]
-    b = np.zeros_like(a) if b is None else np.asarray(b, float)[idx]
-    pk, ab = np.asarray(plain, float)[idx], np.abs(a) + np.abs(b)
+    b = None if b is None else np.asarray(b, float)[idx]
+    pk = np.asarray(plain, float)[idx]
+    ab = np.abs(a) if b is None else np.abs(a) + np.abs(b)
     k, c = a.shape
     ulp = 0.5 * np.finfo(float).eps
+    # per level and mode: the drift plus its run's γ_(m+2) (the sums' rounding), and a margin
+    slack = []
+    for starts, drift in clusters.levels:
+        size = np.diff(np.concatenate([starts, [k]]))
+        slack.append(drift * (1 + 1e-12) + np.repeat((size + 2) * ulp / (1 - (size + 2) * ulp), size))
     step = max(1, int(CLUSTER_CHUNK // max(1, k * c)))
     for lo in range(0, rows.shape[0], step):  # rows in chunks: (K, rows, C) arrays
         r = rows[lo:lo + step, idx].T[:, :, None]  # (K, nr, 1)
         nr = r.shape[1]
-        ra, rb = (r * a[:, None, :]).reshape(k, -1), (r * b[:, None, :]).reshape(k, -1)
+        ra = (r * a[:, None, :]).reshape(k, -1)
+        rb = None if b is None else (r * b[:, None, :]).reshape(k, -1)
         rab = (np.abs(r) * ab[:, None, :]).reshape(k, -1)
         share = (np.abs(r) * pk[:, None, :]).reshape(k, -1)  # each mode's plain share
-        for starts, drift in clusters.levels:
-            size = np.diff(np.concatenate([starts, [k]]))
-            gam = ((size + 2) * ulp / (1 - (size + 2) * ulp))[:, None]
-            sa, sb = np.add.reduceat(ra, starts, axis=0), np.add.reduceat(rb, starts, axis=0)
-            spread = np.add.reduceat(rab * drift[:, None], starts, axis=0)
-            run = _hypot(np.abs(sa), np.abs(sb)) + spread * (1 + 1e-12) + gam * np.add.reduceat(rab, starts, axis=0)
+        for (starts, _), sl in zip(clusters.levels, slack):
+            sa = np.abs(np.add.reduceat(ra, starts, axis=0))
+            if rb is not None:
+                sa = _hypot(sa, np.abs(np.add.reduceat(rb, starts, axis=0)))
+            run = sa + np.add.reduceat(rab * sl[:, None], starts, axis=0)
             best = np.minimum(np.add.reduceat(share, starts, axis=0), run)
             share = np.zeros_like(share)
             share[starts] = best  # each run's share at its first mode
