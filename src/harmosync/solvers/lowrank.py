@@ -404,9 +404,13 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
         c = block2(tx @ kx @ tx.T, tx @ kqp @ tp.T, tp @ kqp.T @ tx.T, tp @ kp @ tp.T)
         return 0.5 * (c + c.T)
 
-    def exact_core():  # c in long double, for core_roundoff when its worst case dominates
-        ks = (core("x", p0x, True), core(None, p0qp, True), core("p", p0p, True))
-        return bracket(*ks, tx.astype(np.longdouble), tp.astype(np.longdouble))
+    exact_memo: list = []
+
+    def exact_core():  # c in long double, for core_roundoff when its worst case dominates (once)
+        if not exact_memo:
+            ks = (core("x", p0x, True), core(None, p0qp, True), core("p", p0p, True))
+            exact_memo.append(bracket(*ks, tx.astype(np.longdouble), tp.astype(np.longdouble)))
+        return exact_memo[0]
 
     c = bracket(kx, kqp, kp, tx, tp)
     lam, vec = np.linalg.eigh(c)
@@ -470,9 +474,13 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
                              zeta.size + 2 * p + 4, exact=exact_core, others=e_skel + e_rule_r,
                              unit_rows=soft, dropped=e_drop, read=read)
 
-    e_core = core_bound(q, read)
-    if read is not None:  # both honest; the runs' q can spoil its λmax estimate and switches
-        e_core = min(e_core, core_bound(np.concatenate([rho_s @ np.abs(qx), rho_s @ np.abs(qp)]), None))
+    if read is None:
+        e_core = core_bound(q, None)
+    else:  # mode by mode first (as without runs), then with the runs' readouts: both honest,
+        # the smaller kept (the runs' small q can spoil its λmax estimate and switches; the
+        # long-double core, if either wants it, is formed once)
+        e_core = core_bound(np.concatenate([rho_s @ np.abs(qx), rho_s @ np.abs(qp)]), None)
+        e_core = min(e_core, core_bound(q, read))
     e_in = input_roundoff(mu, a, vs, psi, env_d, env_c, kern, (np.abs(omega), np.abs(omega * zeta)),
                           (rho_x, rho_p), others=e_skel + e_rule_r + e_core, inv=inv)
     return LowRank(out.values, out.vectors, out.bound, rule, out.skeleton,

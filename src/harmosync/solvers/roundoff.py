@@ -246,7 +246,7 @@ CLUSTER_LEVELS = 7
 CLUSTER_CHUNK = 4e6
 #: the most rows × run modes × columns × levels a :func:`clustered_readout` call works through
 #: (beyond, the mode-by-mode form: many observed rows at a short t_max, where every mode chains)
-CLUSTER_WORK = 1e6
+CLUSTER_WORK = 3e5
 
 
 class Clusters(NamedTuple):
@@ -276,17 +276,20 @@ def mode_clusters(w, t: float, mu_error=None) -> Clusters | None:
     t = float(t)
     if w.size < 2 or not np.isfinite(t):
         return None
-    e = _mode_errors(w, mu_error)
     order = np.argsort(w, kind="stable")
     ws = w[order]
+    gaps = np.diff(ws)
+    with np.errstate(divide="ignore", over="ignore"):
+        top = CLUSTER_GAP / t if t > 0 else np.inf
+    if not np.any(gaps <= top):
+        return None
+    e = _mode_errors(w, mu_error)
     mu = w * w
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         lo, hi = np.sqrt(np.maximum(mu - e, 0.0)), np.sqrt(mu + e)
         rho = np.maximum(w / lo, hi / w)
         eta = np.maximum(w - lo, hi - w)
-        top = CLUSTER_GAP / t if t > 0 else np.inf
     bad = ~(np.isfinite(rho[order]) & np.isfinite(eta[order]))
-    gaps = np.diff(ws)
     forced = bad[1:] | bad[:-1]  # a mode in no run: cut on both sides
     # the cuts between sorted neighbours, finest level first; a run too wide keeps the finer cuts
     cuts, previous = [], np.ones(gaps.size, bool)
