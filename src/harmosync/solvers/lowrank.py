@@ -468,6 +468,7 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
 
         # q: Q's x and p blocks, each against its own part of u_a(t)
         q = np.concatenate([read(qx, None), read(qp, None)])  # (x̃ or p̃ alone: either trig factor)
+
     def core_bound(q, read):  # (the dropped pairs' bound in it)
         e_drop = _dropped_error(readout, w, lam[small], qx, qp, vec[:split, small], vec[split:, small], read=read)
         return core_roundoff(rho_s, q, factors, (kx, kqp, kp), (c, lam, vec, keep), (vq, vp),
