@@ -36,7 +36,7 @@ from ..network import Network, chain_mode_rows, chain_modes
 from ..solvers.arrowhead import arrowhead_modes, chain_mode_errors, chain_rounding
 from ..solvers.arrowvectors import _GAINS, SQRT_SAFE, chain_mode_bound
 from ..solvers.lowrank import SOFT, soft_modes
-from ..solvers.roundoff import clustered_readout, enclose, mode_clusters
+from ..solvers.roundoff import _gam, clustered_readout, enclose, mode_clusters
 from ..solvers.softgeometry import cluster_enclose
 from ..solvers.softmodes import (orthogonalize_hard, refine_arrowhead_soft, refine_soft_vectors, soft_mode_errors,
                                  soft_pairs)
@@ -952,7 +952,7 @@ def _initial_products(gx, gp, r, nu, lam, vx, vp, hot, runs=(None, None)):
         av = np.abs(vx) + np.abs(vp)
         rnd = (av[hot] * np.abs(lam)) @ av.T
         rnd[idx, hot] += nu[hot]
-        rnd *= 2 * (lam.size + 3) * eps / (1 - (lam.size + 3) * eps)
+        rnd *= 2 * _gam(lam.size + 3, eps)
         rows_x, rows_p = np.hypot(sxx, sxp) + rnd, np.hypot(spx, spp) + rnd  # k hot: row (α, k) against l's (x, p)
         cols_x, cols_p = np.hypot(sxx, spx) + rnd, np.hypot(sxp, spp) + rnd  # l hot: row (α, k) against l's (x, p)
         cold = np.ones(nu.size, bool)

@@ -60,7 +60,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .roundoff import clustered_readout, mode_clusters
+from .roundoff import _gam, clustered_readout, mode_clusters
 from .stieltjes import PoleRule, kernel_basis, kernel_errors, rule_relative_error, snap_interval, variance_function
 
 #: modes with μ_k < SOFT·max μ are soft: their kernels 1/(μ_k + ζ) enter Δ exactly, outside the
@@ -159,10 +159,6 @@ def jacobi_eigh(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     order = np.argsort(val, kind="stable")
     return val[order].astype(float), v[:, order].astype(float)
 
-
-def _gam(n: int, ulp: float = 0.5 * np.finfo(float).eps) -> float:
-    # γ_n = nε_u/(1 − nε_u): the worst-case relative rounding of an n-term sum (Higham §3.1)
-    return n * ulp / (1 - n * ulp)
 
 _ENV_TABLES: list = []  # (V_E's eigenvalues, poles, 1/(d_j + ζ_q)): a map's networks share both
 
@@ -455,19 +451,7 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     e_rule_r = eps_r * (float(rho_x @ np.sqrt(np.maximum(gx0, 0))) ** 2 + float(rho_x**2 @ gx)
                         + float(rho_p @ np.sqrt(np.maximum(gp0, 0))) ** 2 + float(rho_p**2 @ gp))
     rho_s = r * np.maximum(1 / sw, sw)
-    runs = mode_clusters(w, t_max, mu_error) if rows.size else None
     factors = ((qx, tx, sw[:, None] * f), (qp, tp, f / sw[:, None]))
-    if runs is None:
-        q, read = np.concatenate([rho_s @ np.abs(qx), rho_s @ np.abs(qp)]), None
-    else:  # every observed x and p row, signed, in scaled coordinates
-        signed = np.vstack([rows / sw, rows * sw])
-
-        def read(vx, vp):  # max_(a, t) |u_a(t)ᵀ(v_x, v_p)| column by column (vp None: zero)
-            plain = np.abs(vx) if vp is None else np.abs(vx) + np.abs(vp)
-            return clustered_readout(signed, vx, vp, plain, runs).max(axis=0, initial=0.0)
-
-        # q: Q's x and p blocks, each against its own part of u_a(t)
-        q = np.concatenate([read(qx, None), read(qp, None)])  # (x̃ or p̃ alone: either trig factor)
 
     def core_bound(q, read):  # (the dropped pairs' bound in it)
         e_drop = _dropped_error(readout, w, lam[small], qx, qp, vec[:split, small], vec[split:, small], read=read)
@@ -475,13 +459,18 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
                              zeta.size + 2 * p + 4, exact=exact_core, others=e_skel + e_rule_r,
                              unit_rows=soft, dropped=e_drop, read=read)
 
-    if read is None:
-        e_core = core_bound(q, None)
-    else:  # mode by mode first (as without runs), then with the runs' readouts: both honest,
-        # the smaller kept (the runs' small q can spoil its λmax estimate and switches; the
-        # long-double core, if either wants it, is formed once)
-        e_core = core_bound(np.concatenate([rho_s @ np.abs(qx), rho_s @ np.abs(qp)]), None)
-        e_core = min(e_core, core_bound(q, read))
+    e_core = core_bound(np.concatenate([rho_s @ np.abs(qx), rho_s @ np.abs(qp)]), None)
+    runs = mode_clusters(w, t_max, mu_error) if rows.size else None
+    if runs is not None:  # then with the runs' readouts: both honest, the smaller kept (the runs'
+        # small q can spoil its λmax estimate and switches; the long-double core is formed once)
+        signed = np.vstack([rows / sw, rows * sw])  # every observed x and p row, in scaled coordinates
+
+        def read(vx, vp):  # max_(a, t) |u_a(t)ᵀ(v_x, v_p)| column by column (vp None: zero)
+            plain = np.abs(vx) if vp is None else np.abs(vx) + np.abs(vp)
+            return clustered_readout(signed, vx, vp, plain, runs).max(axis=0, initial=0.0)
+
+        # q: Q's x and p blocks, each against its own part of u_a(t) (either trig factor)
+        e_core = min(e_core, core_bound(np.concatenate([read(qx, None), read(qp, None)]), read))
     e_in = input_roundoff(mu, a, vs, psi, env_d, env_c, kern, (np.abs(omega), np.abs(omega * zeta)),
                           (rho_x, rho_p), others=e_skel + e_rule_r + e_core, inv=inv)
     return LowRank(out.values, out.vectors, out.bound, rule, out.skeleton,
@@ -629,9 +618,7 @@ def _dropped_error(readout, w, lam, qx, qp, cx, cp, top: int = 16, *, read=None)
     if read is None:
         proj = rho @ (np.abs(vx) + np.abs(vp))
     else:  # the formed vectors with signs (low_rank_delta's read), their rounding γ_d|Q||c| mode by mode
-        d = cx.shape[0]
-        g_d = d * 0.5 * np.finfo(float).eps / (1 - d * 0.5 * np.finfo(float).eps)
-        proj = read(vx, vp) + g_d * (rho @ (np.abs(qx) @ np.abs(cx[:, big]) + np.abs(qp) @ np.abs(cp[:, big])))
+        proj = read(vx, vp) + _gam(cx.shape[0]) * (rho @ (np.abs(qx) @ np.abs(cx[:, big]) + np.abs(qp) @ np.abs(cp[:, big])))
     rest = np.ones(lam.size, bool)
     rest[big] = False
     return float(np.abs(lam[big]) @ np.minimum(proj**2, norms) + np.abs(lam[rest]).sum() * norms)

@@ -83,6 +83,17 @@ def trig_sum_errors(w, readout, coef_q, coef_p, t_max: float, mu_error=None, *, 
     return z, dz
 
 
+def _gam(n, ulp: float = 0.5 * np.finfo(float).eps):
+    # γ_n = nε_u/(1 − nε_u): the worst-case relative rounding of an n-term sum (Higham §3.1)
+    return n * ulp / (1 - n * ulp)
+
+
+def _frequency_interval(w, e):
+    """(w_lo, w_hi) (N,): √μ over |μ − μ̃_k| ≤ e_k, μ̃ = w² (w_lo 0 where e_k ≥ μ̃_k)."""
+    mu = w * w
+    return np.sqrt(np.maximum(mu - e, 0.0)), np.sqrt(mu + e)
+
+
 def _mode_errors(w, mu_error) -> np.ndarray:
     """e_k (N,) ≥ |μ̃_k − μ_k|: ``mu_error`` (scalar or (N,)), or the dense eigh's worst case 8ε·max μ̃."""
     e = 8 * np.finfo(float).eps * float(w.max()) ** 2 if mu_error is None else np.asarray(mu_error, float)
@@ -184,8 +195,7 @@ def mode_terms(w, e, t: float, a, b, rot=None, *, x_row: bool):
 def _mode_factors(w, e, t: float, x_row: bool):
     """mode_terms' per-mode factors (N,): (t, flat, near, k, amp, c_hat, s_hat, rotated's
     b-factor, split's b-factor, t/2w_lo) — the forms of its docstring."""
-    mu = w * w
-    lo, hi = np.sqrt(np.maximum(mu - e, 0.0)), np.sqrt(mu + e)
+    lo, hi = _frequency_interval(w, e)
     # the entrywise and split forms where they can be the smaller (w_lo t < 30; beyond, within
     # 1 + 1/(w_lo t) of the rotated one): a min over honest bounds
     everywhere = float(lo.min(initial=np.inf)) * t >= 30  # none of them: the rotated form alone
@@ -283,10 +293,8 @@ def mode_clusters(w, t: float, mu_error=None) -> Clusters | None:
         top = CLUSTER_GAP / t if t > 0 else np.inf
     if not np.any(gaps <= top):
         return None
-    e = _mode_errors(w, mu_error)
-    mu = w * w
+    lo, hi = _frequency_interval(w, _mode_errors(w, mu_error))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        lo, hi = np.sqrt(np.maximum(mu - e, 0.0)), np.sqrt(mu + e)
         rho = np.maximum(w / lo, hi / w)
         eta = np.maximum(w - lo, hi - w)
     bad = ~(np.isfinite(rho[order]) & np.isfinite(eta[order]))
@@ -351,12 +359,11 @@ def clustered_readout(rows, a, b, plain, clusters: Clusters | None) -> np.ndarra
     pk = np.asarray(plain, float)[idx]
     ab = np.abs(a) if b is None else np.abs(a) + np.abs(b)
     k, c = a.shape
-    ulp = 0.5 * np.finfo(float).eps
     # per level and mode: the drift plus its run's γ_(m+2) (the sums' rounding), and a margin
     slack = []
     for starts, drift in clusters.levels:
         size = np.diff(np.concatenate([starts, [k]]))
-        slack.append(drift * (1 + 1e-12) + np.repeat((size + 2) * ulp / (1 - (size + 2) * ulp), size))
+        slack.append(drift * (1 + 1e-12) + np.repeat(_gam(size + 2), size))
     step = max(1, int(CLUSTER_CHUNK // max(1, k * c)))
     for lo in range(0, rows.shape[0], step):  # rows in chunks: (K, rows, C) arrays
         r = rows[lo:lo + step, idx].T[:, :, None]  # (K, nr, 1)
@@ -521,7 +528,7 @@ def _isotropic_phase(w, r, mu_error, t_max: float, lam, vectors, hot) -> np.ndar
     sxx[idx, hot] -= c
     spp[idx, hot] -= c
     av = np.abs(vx) + np.abs(vp)
-    g = (lam.size + 2) * eps / (1 - (lam.size + 2) * eps)
+    g = _gam(lam.size + 2, eps)
     norm = np.sqrt(sxx * sxx + sxp * sxp + spx * spx + spp * spp) * (1 + 8 * eps) + g * ((av[hot] * al) @ av.T)
     # per mode, the rotated forms of mode_terms (x rows, p rows)
     _, _, _, kx, _, _, _, mhx, _, th = _mode_factors(w, e, t, True)
