@@ -320,3 +320,53 @@ def test_secular_roots_hug_stiff_poles_with_tiny_couplings():
         for k in range(1, n + 1):  # the roots above the poles (k = 0: near s)
             exact = lam[k] - mp.mpf(float(poles[origin[k]]))
             assert abs(float((mp.mpf(float(tau[k])) - exact) / exact)) <= 1e-12
+
+
+def test_a_degenerate_probe_pair_beside_a_long_chain_takes_its_columns():
+    """Two identical probes at the ends of a free 5000-site chain (g = 4, Ω0 = 0.3), both at the
+    frequency of its third-highest mode, K = 1e-6, and a third (ω = 1, K = 0.05) at its middle
+    (review s20's timing network): the pair lies 8.9e-16 apart in ω, 8.3e-9 from that mode, and
+    its vectors (a, ŷ) are poor (η = 4.2e-6). The merges' own columns enclose it again; a work
+    budget of P·N² a column (sessions 18 to 20) gave none from ~4100 modes: e = 4.2e-6 and a
+    bound 130× looser (3.2e3 at t_max = 1e4). Sylvester's inertia of the exact
+    A = [[V_S, C], [Cᵀ, diag(d)]] (orthogonally similar to the network's V), from 40-digit d and
+    C of the closed forms: #{λ < x} = #{d_j < x} + #{negative eigenvalues of
+    V_S − x − C(D − x)⁻¹Cᵀ} (Haynsworth), so λ_k ∈ [μ̃_k ± e_k] for the three modes nearest the
+    pair, and the pair's e_k ≤ 100 ε μ̃."""
+    from harmosync import network as nw
+    from harmosync import states as st
+    import harmosync.dynamics as dy
+
+    m, w0, g = 5000, 0.3, 4.0
+    f = float(nw.chain_modes(m, w0, g, "free", vectors=False)[0][-3])
+    om, sites, ks = [f, f, 1.0], [1, m, m // 2], [1e-6, 1e-6, 0.05]
+    net = nw.couple(nw.chain(m, w0, g, "free"), nw.probes(om, 0.0, [[s] for s in sites], [[k] for k in ks]))
+    init = st.InitialState(st.product(st.squeezed(f, 1.0, 0.4), st.squeezed(f, 1.0, 0.1), st.squeezed(1.0, 0.5)), 2.0)
+    sol = dy.solve(net, init, method="chain", observe=[0], t_max=1e-3, covariance=False)
+    mu, e = sol.frequencies**2, sol.mu_error
+    assert mu.size == m + 3
+    with mp.workdps(40):
+        pi, m_mp = mp.pi, mp.mpf(m)
+        d = [mp.mpf(w0) ** 2 + 4 * mp.mpf(g) * mp.sin(pi * j / (2 * m_mp)) ** 2 for j in range(m)]
+        c = [[mp.mpf(k) / mp.sqrt(m_mp)] + [mp.mpf(k) * mp.sqrt(2 / m_mp) * mp.cos(pi * j * (s - mp.mpf(0.5)) / m_mp)
+                                            for j in range(1, m)] for s, k in zip(sites, ks)]
+
+        def below(x):  # #{λ < x}
+            schur = mp.diag([mp.mpf(w) ** 2 - x for w in om])
+            for j in range(m):
+                inv = 1 / (d[j] - x)
+                for i1 in range(3):
+                    for i2 in range(i1, 3):
+                        schur[i1, i2] -= c[i1][j] * c[i2][j] * inv
+            for i1 in range(3):
+                for i2 in range(i1):
+                    schur[i1, i2] = schur[i2, i1]
+            return sum(1 for dj in d if dj < x) + sum(1 for v in mp.eigsy(schur, eigvals_only=True) if v < 0)
+
+        pair = np.argsort(np.abs(mu - f * f))[:3]
+        for k in pair:
+            lo, hi = mp.mpf(float(mu[k])) - mp.mpf(float(e[k])), mp.mpf(float(mu[k])) + mp.mpf(float(e[k]))
+            assert below(lo) <= k < below(hi)
+    probe = np.argsort(-np.sum(sol.readout**2, axis=0))[:2]  # (the observed probe's two hybrids)
+    assert set(probe) <= set(pair)
+    assert np.all(e[pair] <= 100 * EPS * mu[pair])

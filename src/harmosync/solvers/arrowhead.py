@@ -752,7 +752,7 @@ def arrowhead_errors(mu, a, vs, env_d, env_c, radius, env_rounding, *, count: in
     again from its own column, residual in long double (:func:`_column_refine`), and keeps the
     smaller of the two (both bound |μ̃_k − λ_k|): next to a pole y = Cᵀa/(μ̃ − d) divides a_k's
     rounding by μ̃ − d_j (s11 fuzz res 28: a chain mode 3.5e-15 from its pole, η = 1.5e-7 against
-    an actual error of 2e-16). At most COLUMN_WORK numbers of column work (the most probe-like
+    an actual error of 2e-16). At most :func:`column_cap` columns a call (the most probe-like
     modes first).
 
     ``unseen``: (μ̃, radii) of the modes left out of ``mu`` (no probe and no observed oscillator
@@ -787,7 +787,7 @@ def arrowhead_errors(mu, a, vs, env_d, env_c, radius, env_rounding, *, count: in
     # mode that has a node at its site leaves that mode at its pole, whose a-priori radius
     # (s11 fuzz pole 0: 9e-14 against an actual 1e-17) set the phase terms
     at_pole = idx[on_pole | ~np.any(a[:, idx] != 0, axis=0)] if merged is not None else idx[:0]
-    at_pole = at_pole[: max(0, int(COLUMN_WORK // max(p * n * n, 1)))]
+    at_pole = at_pole[: column_cap(env_c.shape[1])]
     given = None
     if at_pole.size:
         given = (at_pole, np.vstack(merged(at_pole)))  # (the columns their η is for, kept)
@@ -824,7 +824,7 @@ def arrowhead_errors(mu, a, vs, env_d, env_c, radius, env_rounding, *, count: in
         # (k: the refined modes, in the order of their probe rows' weight)
         scale = np.abs(mu[k]) + float(np.max(np.abs(env_d), initial=0.0)) + float(np.max(np.abs(vs), initial=0.0))
         poor = k[eta[k] > POOR * scale]
-        poor = poor[: max(0, int(COLUMN_WORK // max(p * n * n, 1)))]
+        poor = poor[: column_cap(env_c.shape[1])]
         if poor.size:
             pc, ec = merged(poor)
             r2, h2, e2 = _column_refine(np.vstack([pc, ec]).astype(ld), mu[poor], vs, env_d, env_c, d_vs,
@@ -834,8 +834,17 @@ def arrowhead_errors(mu, a, vs, env_d, env_c, radius, env_rounding, *, count: in
     return e
 
 
-#: numbers of work (P·N² a column) the enclosures may spend on the merges' own columns
-COLUMN_WORK = 5e7
+#: at most this many of the merges' own columns a call (:func:`column_cap`)
+MAX_COLUMNS = 1024
+
+
+def column_cap(n_env: int) -> int:
+    """How many of the merges' own columns one call may form (:meth:`ArrowheadModes.columns`):
+    they share one O(P·N²) pass over each stage's Cauchy matrix, then cost a product each; at most
+    MAX_COLUMNS and ≲ 32 MB of them (``n_env`` rows). A budget of P·N² a column gave none from
+    about 4000 modes on: a degenerate probe pair beside a 5000-site chain's mode kept
+    e = 4.2e-6 against 8.6e-14 with its columns, and a bound 130× looser (session 21)."""
+    return min(MAX_COLUMNS, max(16, (1 << 22) // max(int(n_env), 1)))
 #: a refined mode whose residual bound η exceeds this times (|μ̃| + max d + max|V_S|) is enclosed
 #: again from the merges' own column (its vector (a, Cᵀa/(μ̃ − d)) is off the eigenvector)
 POOR = 1e-12

@@ -48,7 +48,7 @@ residuals (Dot2), two threads above THREADED modes, and O(N log N·(P + n)) for 
 (:meth:`ArrowTerm.raw_gains`: the pairs within WINDOW one by one, the farther ones by index
 blocks, :func:`_far`; below FAR_FROM modes every pair, O(N²·(P + n))); no N × N arrays; any
 N (its arrays O(N·P); the close pairs' vectors and the pole modes' columns in blocks of
-:func:`_block` columns, at most MAX_COLUMNS of the merges' own).
+:func:`_block` columns, at most `arrowhead.column_cap` of the merges' own).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..jit import kernel
-from .arrowhead import probe_rounding, yhat
+from .arrowhead import column_cap, probe_rounding, yhat
 from .roundoff import arrow_vectors
 
 #: ≥ 1 + the rounding of √(a² + b²) in double (three roundings of 2⁻⁵³ each)
@@ -76,8 +76,6 @@ NORM_TOL = 1e-12
 GRAM_TOL = 1e-12
 #: a pole mode whose residual and norm defect (:func:`_score`) exceed this is offered the merges' column
 SCORE_TOL = 1e-10
-#: at most this many of the merges' columns a solve (the modes with the largest G first)
-MAX_COLUMNS = 1024
 
 
 def _block(rows: int, least: int = 1) -> int:
@@ -699,7 +697,7 @@ def chain_mode_bound(mu, a, vs, env_d, env_c, env_rounding, *, offsets=None, sof
         poor = np.zeros(n, bool)
         poor[pole] = _score((rho, beta, eta, dsum, zeta, n2, n2err), np.flatnonzero(pole)) > SCORE_TOL
         cand = np.flatnonzero((cl & ~is_soft) | poor)
-        most = min(MAX_COLUMNS, max(16, (1 << 22) // max(d.size, 1)))  # (≲ 32 MB of columns)
+        most = column_cap(d.size)  # (the modes with the largest G first)
         if cand.size > most:  # (the columns share one O(P·N²) pass, then a product each)
             cand = np.sort(cand[np.argsort(-np.where(cl[cand], worst[cand], 0.0), kind="stable")[:most]])
         if cand.size:
