@@ -171,3 +171,30 @@ def test_short_horizons_keep_the_pair_inside_a_long_run(t_max):
     session 20)."""
     err, bound, floor = _resonant("chain", t_max=t_max)
     assert err <= bound <= 5 * max(err, floor), bound / max(err, floor)
+
+
+@pytest.mark.parametrize("method", ["chain", "dense"])
+def test_without_t_max_each_evaluation_reads_the_runs_up_to_its_horizon(method):
+    """Solved without t_max, Δ's readouts were mode by mode for every t (at t = ∞ no run can
+    cancel), and each evaluation only raised that: review s20's `notmax` fuzz was up to 9e5× its
+    error. Now the first evaluation replaces solve's bound by the one at its horizon (runs up to
+    |t|, normal_modes._FixedAt; t = 0 included), and later ones raise it: over growing pieces, each
+    bound covers the 40-digit error of every time evaluated so far (negative times included), is
+    within 40× of max(err, 1e-13·max|σ|), and ends equal to the bound solved with that t_max."""
+    net, init, obs = resonant_probe()
+    pieces = [np.array([0.0]), np.array([0.0, 0.3]), np.linspace(0.9, 1.1, 5), np.array([-1.1, -0.5])]
+    ref = Reference(net, init, observe=obs)
+    sol = dy.solve(net, init, method=method, observe=obs)
+    err, bounds = 0.0, []
+    for times in pieces:
+        got = sol.moments(times)
+        ref_mean, ref_cov = ref.moments(times)
+        floor = 1e-13 * float(np.abs(np.asarray(ref_cov, float)).max())
+        err = max(err, float(np.abs(got.cov - np.asarray(ref_cov, float)).max()),
+                  float(np.abs(got.mean - np.asarray(ref_mean, float)).max()))
+        assert err <= sol.error_bound <= 40 * max(err, floor), sol.error_bound / max(err, floor)
+        bounds.append(sol.error_bound)
+    assert bounds == sorted(bounds)  # raised after the first evaluation
+    fixed = dy.solve(net, init, method=method, observe=obs, t_max=1.1)
+    fixed.moments(np.array([1.1]))
+    assert sol.error_bound == fixed.error_bound

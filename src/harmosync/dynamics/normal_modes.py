@@ -27,8 +27,9 @@ automatically by :func:`solve_closed` and the evolution's methods:
 
 Error bound (``NormalModeEvolution.error_bound``): absolute, on every mean ⟨x_a⟩, ⟨p_a⟩ and
 every covariance entry σ_ab of the observed oscillators, for |t| ≤ ``t_max``; without a
-``t_max``, for the times evaluated so far (``NormalModeEvolution.cover`` raises it before each
-evaluation reaches a later |t|: read it after evaluating); the means' part alone with
+``t_max``, for the times evaluated so far (``NormalModeEvolution.cover`` sets it at the first
+evaluation and raises it before each later one reaches a later |t|: read it after evaluating);
+the means' part alone with
 ``covariance=False``. The sum of
 (:mod:`harmosync.solvers.lowrank`)
 
@@ -94,7 +95,7 @@ from ..solvers import blas_threads
 from ..solvers.arrowhead import chain_mode_errors
 from ..solvers.lowrank import low_rank_delta
 from ..solvers.roundoff import (eigen_roundoff, evaluation_roundoff, evaluation_roundoffs, means_roundoff,
-                                means_roundoffs)
+                                means_roundoffs, mode_clusters)
 from ..solvers.softmodes import environment_roundoff, vector_roundoff
 from ..states import InitialState, environment_covariance
 from .contract import Moments, check_times
@@ -165,6 +166,9 @@ class NormalModeEvolution:
     covered: float = np.inf
     nufft_covered: bool = True
     vector_term: object = field(default=None, repr=False)  # |t| → the dense eigh's eigenvector term (assemble)
+    # |t| → the covariance terms that do not grow with t but whose readouts cancel over
+    # near-degenerate modes up to |t| (solved without t_max; else None: ``fixed_bound``)
+    fixed_at: object = field(default=None, repr=False)
     # (|t|, nufft) → the means' and the evaluation's roundoff there, as assemble found them for
     # both evaluators at once (a map's networks are each evaluated once, by the NUFFT)
     known_roundoff: dict = field(default_factory=dict, repr=False)
@@ -201,7 +205,11 @@ class NormalModeEvolution:
         """Raise ``error_bound`` to cover ``times`` evaluated with ``engine`` (solved without
         ``t_max``, the bound covers the times evaluated so far: the phase errors grow with |t|,
         module docstring; the NUFFT's floor is charged once an evaluation runs it,
-        :func:`.evaluation.uses_nufft`); called by every evaluation, before it runs."""
+        :func:`.evaluation.uses_nufft`); called by every evaluation, before it runs. Solved
+        without t_max and with the covariance, the first evaluation replaces solve's bound rather
+        than raising it (``covered`` < 0 until then): solve's read Δ mode by mode (valid at every
+        t), this one sums near-degenerate modes up to the horizon (:attr:`fixed_at`); both cover
+        t = 0."""
         # (times beyond t_max are refused by the evaluation: the bound covers |t| ≤ t_max only)
         t = checked_grid(times)[0]  # (a map's grid is checked once, not per network)
         horizon = min(max(abs(float(t[0])), abs(float(t[-1]))), self.t_max)
@@ -215,7 +223,8 @@ class NormalModeEvolution:
             bound = known[0] if known else means_roundoff(self.frequencies, self.readout, self.mean0, reach,
                                                           self.mu_error, nufft=floor)
             if self.has_covariance:
-                cov = self.fixed_bound + (known[1] if known else evaluation_roundoff(
+                fixed = self.fixed_bound if self.fixed_at is None else self.fixed_at(reach)
+                cov = fixed + (known[1] if known else evaluation_roundoff(
                     self.frequencies, self.readout, self.nu, self.values, self.vectors, reach, self.mu_error,
                     nufft=floor))
                 bound = float(np.maximum(bound, cov))  # (a NaN stays one, for _check_bound; max() drops it)
@@ -225,7 +234,10 @@ class NormalModeEvolution:
             _check_bound(bound)
             with COVER_LOCK:  # threads evaluating one evolution: neither lowers the other's bound or reach
                 if (self.covered, self.nufft_covered) == state:  # else another thread moved it: again
-                    object.__setattr__(self, "error_bound", max(self.error_bound, bound, self.bound_floor))
+                    # (solved without t_max, the first evaluation's bound replaces solve's, whose
+                    # Δ readout was mode by mode for every t: both cover t = 0)
+                    before = self.error_bound if state[0] >= 0 else 0.0
+                    object.__setattr__(self, "error_bound", max(before, bound, self.bound_floor))
                     object.__setattr__(self, "covered", reach)
                     object.__setattr__(self, "nufft_covered", floor)
                     return
@@ -379,6 +391,38 @@ def check_size(size: int, method: str, *, cuttable: bool = False) -> None:
             f"~{est / 3600:.0f} h on 2 cores); {hint}")
 
 
+@dataclass(frozen=True)
+class _FixedAt:
+    """|t| → the covariance terms that do not grow with t, for |τ| ≤ |t|, of a network solved
+    without t_max (:attr:`NormalModeEvolution.fixed_at`): Δ's readout bound, whose readouts
+    cancel over near-degenerate modes only up to a finite |t| (:func:`.roundoff.mode_clusters`),
+    formed again from the inputs (a few rows of N: Δ's factors, ~5 MB for 300 sites, are not
+    kept), plus the terms ``others`` that do not depend on t. ``bound``: the same at ∞ (mode by
+    mode), used where no modes lie close enough to cancel, and never exceeded."""
+
+    inputs: tuple  # low_rank_delta's (mu, a, vs, env_d, env_c, probe_cov, temperature)
+    tol: float
+    readout: np.ndarray
+    mu_error: np.ndarray
+    others: tuple
+    bound: float
+
+    def __call__(self, t: float) -> float:
+        mu = self.inputs[0]
+        if mode_clusters(np.sqrt(mu), float(t), self.mu_error) is None:
+            return self.bound
+        lr = low_rank_delta(*self.inputs, tol=self.tol, readout=self.readout, t_max=float(t), mu_error=self.mu_error)
+        return min(self.bound, fixed_total(lr.readout_bound, self.others))
+
+
+def fixed_total(readout: float, others) -> float:
+    """Δ's readout bound plus ``others``, summed in this order (the same sums as before session 21)."""
+    out = readout
+    for x in others:
+        out += x
+    return float(out)
+
+
 def _check_bound(bound: float) -> None:
     """A NaN bound is an internal failure, never a result (review s12: a merge's NaN roots once
     left error_bound = nan on a finite-looking solution); ∞ is a bound that says it knows nothing."""
@@ -421,16 +465,22 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
     means_b = means_roundoffs(w, readout, mean0, horizon, mu_err, floors=floors)
     bound = means_b[0]
     eval_b = [0.0] * len(floors)
+    fixed_at = None
     if covariance:
         lr = low_rank_delta(mu, a, vs, env_d, env_c, pc, temp, tol=tol, readout=readout, t_max=horizon,
                             mu_error=mu_err)
         values, vectors = lr.values, lr.vectors
         nu = thermal_factor(w, temp)
-        fixed = lr.readout_bound + eigen_roundoff(mu, readout, temp, mu_err)
+        others = [eigen_roundoff(mu, readout, temp, mu_err)]
         if method == "dense" and spec.env_rounding is not None:  # V_E from a dense eigh
-            fixed += environment_roundoff(mu, mu_err, a, env_d, env_c, spec.env_rounding[0], readout, temp)
+            others.append(environment_roundoff(mu, mu_err, a, env_d, env_c, spec.env_rounding[0], readout, temp))
         if spec.residual is not None:  # the refined soft eigenvectors' errors
-            fixed += vector_roundoff(mu, mu_err, spec.residual, readout, temp)
+            others.append(vector_roundoff(mu, mu_err, spec.residual, readout, temp))
+        # no t_max: this bound covers t = 0 and cover() the horizons evaluated (Δ's readouts
+        # cancel over near-degenerate modes only up to a finite |t|: at ∞ they are mode by mode)
+        fixed = fixed_total(lr.readout_bound, others)
+        if np.isinf(horizon):  # (this bound, for t = 0, is mode by mode: the first cover replaces it)
+            fixed_at = _FixedAt((mu, a, vs, env_d, env_c, pc, temp), tol, readout, mu_err, tuple(others), fixed)
         eval_b = evaluation_roundoffs(w, readout, nu, values, vectors, horizon, mu_err, floors=floors)
         cov = fixed + eval_b[0]
         bound = float(np.maximum(bound, cov))  # (a NaN stays one, for _check_bound; max() drops it)
@@ -463,8 +513,10 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
         has_covariance=covariance,
         mu_error=mu_err,
         fixed_bound=float(fixed),
+        fixed_at=fixed_at,
         cut_bound=float(window.bound) if window is not None else 0.0,
-        covered=float(horizon) if np.isfinite(horizon) else 0.0,  # no t_max: t = 0 (cover raises it)
+        # no t_max: t = 0 (cover raises it); with fixed_at, nothing yet (the first cover replaces it)
+        covered=float(horizon) if np.isfinite(horizon) else (-1.0 if fixed_at is not None else 0.0),
         nufft_covered=False,  # the direct tables: cover raises it when the NUFFT runs
         vector_term=vector_term,
         known_roundoff={(float(horizon), f): (m, e) for f, m, e in zip(floors, means_b, eval_b)}

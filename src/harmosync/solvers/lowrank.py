@@ -56,7 +56,7 @@ The rest of the evolution's error bound (harmosync.dynamics.normal_modes, "Error
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -80,7 +80,10 @@ class LowRank:
     bound: float  # spectral-norm bound on the neglected part of Δ (see module docstring)
     rule: PoleRule
     skeleton: int  # number of skeleton poles kept
-    readout_bound: float | None = None  # bound on any observed covariance entry (docstring)
+    readout_bound: float | None = None  # bound on any observed covariance entry (docstring) for |t| ≤ t_max
+    # |t| → readout_bound for |τ| ≤ |t| (near-degenerate modes' readouts cancel up to a finite
+    # |t|; at ∞ mode by mode). It holds the factors (~5 MB for 300 sites): not to be kept.
+    readout_at: object = field(default=None, repr=False)
 
 
 def block2(a, b, c, d) -> np.ndarray:
@@ -459,22 +462,26 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
                              zeta.size + 2 * p + 4, exact=exact_core, others=e_skel + e_rule_r,
                              unit_rows=soft, dropped=e_drop, read=read)
 
-    e_core = core_bound(np.concatenate([rho_s @ np.abs(qx), rho_s @ np.abs(qp)]), None)
-    runs = mode_clusters(w, t_max, mu_error) if rows.size else None
-    if runs is not None:  # then with the runs' readouts: both honest, the smaller kept (the runs'
-        # small q can spoil its λmax estimate and switches; the long-double core is formed once)
-        signed = np.vstack([rows / sw, rows * sw])  # every observed x and p row, in scaled coordinates
+    e_plain = core_bound(np.concatenate([rho_s @ np.abs(qx), rho_s @ np.abs(qp)]), None)
+    signed = np.vstack([rows / sw, rows * sw])  # every observed x and p row, in scaled coordinates
 
-        def read(vx, vp):  # max_(a, t) |u_a(t)ᵀ(v_x, v_p)| column by column (vp None: zero)
-            plain = np.abs(vx) if vp is None else np.abs(vx) + np.abs(vp)
-            return clustered_readout(signed, vx, vp, plain, runs).max(axis=0, initial=0.0)
+    def bound_at(t):  # the readout bound for |τ| ≤ t
+        e_core = e_plain
+        runs = mode_clusters(w, t, mu_error) if rows.size else None
+        if runs is not None:  # then with the runs' readouts: both honest, the smaller kept (the runs'
+            # small q can spoil its λmax estimate and switches; the long-double core is formed once)
+            def read(vx, vp):  # max_(a, τ) |u_a(τ)ᵀ(v_x, v_p)| column by column (vp None: zero)
+                plain = np.abs(vx) if vp is None else np.abs(vx) + np.abs(vp)
+                return clustered_readout(signed, vx, vp, plain, runs).max(axis=0, initial=0.0)
 
-        # q: Q's x and p blocks, each against its own part of u_a(t) (either trig factor)
-        e_core = min(e_core, core_bound(np.concatenate([read(qx, None), read(qp, None)]), read))
-    e_in = input_roundoff(mu, a, vs, psi, env_d, env_c, kern, (np.abs(omega), np.abs(omega * zeta)),
-                          (rho_x, rho_p), others=e_skel + e_rule_r + e_core, inv=inv)
-    return LowRank(out.values, out.vectors, out.bound, rule, out.skeleton,
-                   float(e_skel + e_rule_r + e_core + e_in))
+            # q: Q's x and p blocks, each against its own part of u_a(τ) (either trig factor)
+            e_core = min(e_core, core_bound(np.concatenate([read(qx, None), read(qp, None)]), read))
+        e_in = input_roundoff(mu, a, vs, psi, env_d, env_c, kern, (np.abs(omega), np.abs(omega * zeta)),
+                              (rho_x, rho_p), others=e_skel + e_rule_r + e_core, inv=inv)
+        return float(e_skel + e_rule_r + e_core + e_in)
+
+    return LowRank(out.values, out.vectors, out.bound, rule, out.skeleton, bound_at(t_max), bound_at)
+
 
 def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0, *, exact=None,
                   others: float = 0.0, unit_rows=(), dropped: float | None = None, read=None) -> float:
