@@ -228,3 +228,26 @@ def test_core_check_in_long_double_is_within_the_worst_case(monkeypatch):
     worst = gam * t @ np.maximum(k, k.T) @ t.T
     actual = np.abs(c - kw["exact"]()).astype(float)
     assert np.all(actual <= worst) and actual.max() < 0.1 * worst.max()
+
+
+@pytest.mark.parametrize("r", [6.4, 8.0])
+def test_a_squeezed_probe_does_not_set_which_pairs_of_delta_are_dropped(r):
+    """One probe squeezed to r (‖Δ‖ ~ e^(2r)/2ω ~ 1e5–1e6) on a free 6-site chain at T = 0,
+    chain sites observed: Δ's pairs below tol·‖Δ‖ ~ 1e-7 were dropped, among them the
+    environment's own (~K²), which the observed sites read at their size: 3.5e-7 of
+    max|σ| = 1.8 lost (40 digits; the bound 3.5e-6 said so, through the t = 0 check). Where Δ's
+    readout is most of the bound and pairs were dropped, Δ is kept again with tol·RETRY_TOL
+    (normal_modes.assemble): err ≤ 1e-9·max|σ| (measured 5e-12 and 4.9e-10) and
+    err ≤ bound ≤ 10·max(err, 1e-13·max|σ|) (measured 2–6×)."""
+    net = nw.couple(nw.chain(6, 2.0, 2.5, "free"), nw.probes([3.4], 0.0, [[1]], [[-0.01]]))
+    init = st.InitialState(st.product(st.squeezed(3.4, r, 5.6, x=-0.15, p=1.4)), 0.0)
+    obs, times = [1, 5], np.union1d([0.0, 0.11], np.linspace(0.7, 0.8, 6))
+    ref_mean, ref_cov = Reference(net, init, observe=obs).moments(times)
+    ref_cov = np.asarray(ref_cov, float)
+    for method in ("dense", "chain"):
+        sol = dy.solve(net, init, observe=obs, t_max=0.8, method=method)
+        m = sol.moments(times)
+        err = max(float(np.abs(m.cov - ref_cov).max()), float(np.abs(m.mean - np.asarray(ref_mean, float)).max()))
+        scale = float(np.abs(ref_cov).max())
+        assert err <= 1e-9 * scale, (method, err / scale)
+        assert err <= sol.error_bound <= 10 * max(err, 1e-13 * scale), (method, err, sol.error_bound)

@@ -179,7 +179,8 @@ def test_bound_covers_a_stiff_chain_with_a_squeezed_probe_without_loosening_it_p
 def test_without_t_max_the_bound_covers_the_times_evaluated():
     """Solved without t_max, the evolution adds the eigenvector term as it evaluates later times
     (cover): err ≤ error_bound after evaluating t ≤ 30 on the stiff chain, and the bound is the
-    t_max = 30 solve's."""
+    t_max = 30 solve's (to 1e-3: whether Δ keeps more pairs, normal_modes.RETRY_TOL, is decided
+    at solve, here at t = ∞ against t = 30 there; 7.5189e-6 against 7.5197e-6)."""
     from test_review_s7 import stiff_squeezed_network
     net, init = stiff_squeezed_network()
     observe, times = [0, 2], np.linspace(0.0, 30.0, 61)
@@ -189,7 +190,7 @@ def test_without_t_max_the_bound_covers_the_times_evaluated():
     err = max(float(np.abs(m.cov - ref_cov).max()), float(np.abs(m.mean - ref_mean).max()))
     assert err <= sol.error_bound
     assert sol.error_bound == pytest.approx(dy.solve(net, init, method="dense", observe=observe,
-                                                     t_max=30.0).error_bound, rel=1e-12)
+                                                     t_max=30.0).error_bound, rel=1e-3)
 
 
 @pytest.mark.parametrize("t", [0.5, 40.0, 1500.0])

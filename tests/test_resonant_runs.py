@@ -198,3 +198,32 @@ def test_without_t_max_each_evaluation_reads_the_runs_up_to_its_horizon(method):
     fixed = dy.solve(net, init, method=method, observe=obs, t_max=1.1)
     fixed.moments(np.array([1.1]))
     assert sol.error_bound == fixed.error_bound
+
+
+@pytest.mark.parametrize("method", ["chain", "dense"])
+def test_without_t_max_the_t0_check_still_floors_the_bound(method):
+    """The solver's own t = 0 checks (initial_discrepancy) evaluate the evolution; they must not
+    count as the user's first evaluation, which replaces solve's bound (review of session 21: they
+    did, before bound_floor was set, and 56 of 5,200 solves ended below 10× their own t = 0 miss).
+    A soft free chain with a probe squeezed to r = 7.7 at T = 0.73 (review s20's soft 56): after
+    solve nothing is covered yet, and after evaluating t = 0 the bound is ≥ the floor
+    INITIAL_CHECK·miss and ≥ the 40-digit error there."""
+    from harmosync.dynamics import normal_modes as nm
+
+    f = [0.25223187149542364, 0.25223187124571406, 0.25197963937194856]
+    k = 2.763296910583287e-10
+    net = nw.couple(nw.chain(4, 0.0005114904542109142, 0.10860725199800228, "free"),
+                    nw.probes(f, 0.0, [[1], [3], [4]], [[k], [-k], [-k]]))
+    states = [(7.747793208130037, 2.2220825060374283, -0.3032106988768457, 2.1255656951086985),
+              (0.6885255665988933, 6.034932320695735, -2.077225488924529, 0.8360615031971864),
+              (0.3117423723561047, 5.867467621158745, 1.2504176167794931, 1.5335931724767184)]
+    init = st.InitialState(st.product(*[st.squeezed(w, r, a, x=x, p=p) for w, (r, a, x, p) in zip(f, states)]),
+                           0.7339586601546465)
+    sol = dy.solve(net, init, method=method, observe=[1])
+    assert sol.covered == -1 and sol.error_bound >= sol.bound_floor > 0
+    got = sol.moments(np.zeros(1))
+    ref_mean, ref_cov = Reference(net, init, observe=[1]).moments(np.zeros(1))
+    err = max(float(np.abs(got.cov - np.asarray(ref_cov, float)).max()),
+              float(np.abs(got.mean - np.asarray(ref_mean, float)).max()))
+    miss = nm.initial_discrepancy(sol, init, net.n_probes)
+    assert sol.error_bound >= nm.INITIAL_CHECK * miss >= err > 0

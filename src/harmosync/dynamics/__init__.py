@@ -35,7 +35,8 @@ def solve(network: Network, initial: InitialState, *, observe=None, t_max: float
     (a long fixed-end chain is then cut to the probes' light cone, and later times are refused).
     ``covariance=False``: first moments only (cheaper; ``moments`` then refuses). ``tol``:
     eigenvalues of the initial state's low-rank deviation below tol·max(1, ‖Δ‖) are dropped, and
-    counted in ``error_bound``. ``method``: one of ``METHODS`` ("auto", "dense", "chain").
+    counted in ``error_bound`` (below tol·1e-4·max(1, ‖Δ‖) where that makes the bound smaller:
+    a strongly squeezed probe's ‖Δ‖ sets the scale far above the observed entries'). ``method``: one of ``METHODS`` ("auto", "dense", "chain").
     ``baths``: :class:`harmosync.baths.Bath` objects; any bath selects the open solver
     (:func:`.open.solve_open`: exact, no energy), whose ``method`` is one of
     ``open.OPEN_METHODS`` ("auto", "dense", "modes").

@@ -84,6 +84,11 @@ class LowRank:
     # |t| → readout_bound for |τ| ≤ |t| (near-degenerate modes' readouts cancel up to a finite
     # |t|; at ∞ mode by mode). It holds the factors (~5 MB for 300 sites): not to be kept.
     readout_at: object = field(default=None, repr=False)
+    dropped: float = 0.0  # Σ|λ| of the eigenpairs dropped (below tol·max(1, ‖Δ‖))
+    # tol → the same Δ with the pairs above tol·max(1, ‖Δ‖) (its eigendecomposition, factors and
+    # long-double core shared; holds them: not to be kept)
+    again: object = field(default=None, repr=False)
+    drop_bound: float = 0.0  # the dropped pairs' share of readout_bound (_dropped_error), at most
 
 
 def block2(a, b, c, d) -> np.ndarray:
@@ -413,13 +418,9 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
 
     c = bracket(kx, kqp, kp, tx, tp)
     lam, vec = np.linalg.eigh(c)
-    small = np.abs(lam) <= tol * max(1.0, float(np.abs(lam).max(initial=0.0)))
-    keep = np.flatnonzero(~small)
     split = qx.shape[1]
-    vq = qx @ vec[:split, keep]
-    vp = qp @ vec[split:, keep]
 
-    # ---- error bound (module docstring)
+    # ---- error bound (module docstring): the parts that do not depend on which pairs are kept
     kern = (zeta, skel, coef, h_poles, rz)
     if readout is None:
         eta = kernel_errors(mu[hard], zeta, skel, coef)
@@ -441,46 +442,61 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
     nr = 1.0 / (float(s_eig.min()) + zeta)
     per_pole = eta * (2 * nd * (nb + nh) + eta * (nb + nh) + nb * nr)
     e_id = float(np.sum(np.abs(omega) * (w.max() + zeta / w.min()) * per_pole))
-    dropped = float(np.abs(lam[small]).sum())
-    out = LowRank(lam[keep], np.array([vq, vp]), e_rule + e_id + dropped, rule, int(skel.size))
-    if readout is None:
-        return out
-    # diagonals of G = Uᵀg(V_0)U and G_p = Uᵀg_p(V_0)U from Δ (kept part) and the probe block
-    gx, gp = variance_function(mu, temperature), mu * variance_function(mu, temperature)
-    gx0 = gx + (vq**2) @ lam[keep] / w - np.einsum("ik,ij,jk->k", a, pxx - gx_s, a)
-    gp0 = gp + (vp**2) @ lam[keep] * w - np.einsum("ik,ij,jk->k", a, ppp - gp_s, a)
-    eps_r = max(rule_relative_error(rule, np.concatenate([mu, vs_eig]), temperature),
-                _environment_rule_error(rule, env_d, temperature))
-    e_rule_r = eps_r * (float(rho_x @ np.sqrt(np.maximum(gx0, 0))) ** 2 + float(rho_x**2 @ gx)
-                        + float(rho_p @ np.sqrt(np.maximum(gp0, 0))) ** 2 + float(rho_p**2 @ gp))
-    rho_s = r * np.maximum(1 / sw, sw)
-    factors = ((qx, tx, sw[:, None] * f), (qp, tp, f / sw[:, None]))
+    if readout is not None:
+        gx, gp = variance_function(mu, temperature), mu * variance_function(mu, temperature)
+        eps_r = max(rule_relative_error(rule, np.concatenate([mu, vs_eig]), temperature),
+                    _environment_rule_error(rule, env_d, temperature))
+        rho_s = r * np.maximum(1 / sw, sw)
+        factors = ((qx, tx, sw[:, None] * f), (qp, tp, f / sw[:, None]))
+        signed = np.vstack([rows / sw, rows * sw])  # every observed x and p row, in scaled coordinates
 
-    def core_bound(q, read):  # (the dropped pairs' bound in it)
-        e_drop = _dropped_error(readout, w, lam[small], qx, qp, vec[:split, small], vec[split:, small], read=read)
-        return core_roundoff(rho_s, q, factors, (kx, kqp, kp), (c, lam, vec, keep), (vq, vp),
-                             zeta.size + 2 * p + 4, exact=exact_core, others=e_skel + e_rule_r,
-                             unit_rows=soft, dropped=e_drop, read=read)
+    def kept_at(tol_):  # Δ with the pairs above tol_·max(1, ‖Δ‖), and its bound
+        small = np.abs(lam) <= tol_ * max(1.0, float(np.abs(lam).max(initial=0.0)))
+        keep = np.flatnonzero(~small)
+        vq = qx @ vec[:split, keep]
+        vp = qp @ vec[split:, keep]
+        dropped = float(np.abs(lam[small]).sum())
+        out = LowRank(lam[keep], np.array([vq, vp]), e_rule + e_id + dropped, rule, int(skel.size), dropped=dropped)
+        if readout is None:
+            return out
+        # diagonals of G = Uᵀg(V_0)U and G_p = Uᵀg_p(V_0)U from Δ (kept part) and the probe block
+        gx0 = gx + (vq**2) @ lam[keep] / w - np.einsum("ik,ij,jk->k", a, pxx - gx_s, a)
+        gp0 = gp + (vp**2) @ lam[keep] * w - np.einsum("ik,ij,jk->k", a, ppp - gp_s, a)
+        e_rule_r = eps_r * (float(rho_x @ np.sqrt(np.maximum(gx0, 0))) ** 2 + float(rho_x**2 @ gx)
+                            + float(rho_p @ np.sqrt(np.maximum(gp0, 0))) ** 2 + float(rho_p**2 @ gp))
 
-    e_plain = core_bound(np.concatenate([rho_s @ np.abs(qx), rho_s @ np.abs(qp)]), None)
-    signed = np.vstack([rows / sw, rows * sw])  # every observed x and p row, in scaled coordinates
+        drops = []  # the dropped pairs' bounds formed (the smallest: what dropping them may cost)
 
-    def bound_at(t):  # the readout bound for |τ| ≤ t
-        e_core = e_plain
-        runs = mode_clusters(w, t, mu_error) if rows.size else None
-        if runs is not None:  # then with the runs' readouts: both honest, the smaller kept (the runs'
-            # small q can spoil its λmax estimate and switches; the long-double core is formed once)
-            def read(vx, vp):  # max_(a, τ) |u_a(τ)ᵀ(v_x, v_p)| column by column (vp None: zero)
-                plain = np.abs(vx) if vp is None else np.abs(vx) + np.abs(vp)
-                return clustered_readout(signed, vx, vp, plain, runs).max(axis=0, initial=0.0)
+        def core_bound(q, read):  # (the dropped pairs' bound in it)
+            e_drop = _dropped_error(readout, w, lam[small], qx, qp, vec[:split, small], vec[split:, small],
+                                    read=read)
+            drops.append(e_drop)
+            return core_roundoff(rho_s, q, factors, (kx, kqp, kp), (c, lam, vec, keep), (vq, vp),
+                                 zeta.size + 2 * p + 4, exact=exact_core, others=e_skel + e_rule_r,
+                                 unit_rows=soft, dropped=e_drop, read=read)
 
-            # q: Q's x and p blocks, each against its own part of u_a(τ) (either trig factor)
-            e_core = min(e_core, core_bound(np.concatenate([read(qx, None), read(qp, None)]), read))
-        e_in = input_roundoff(mu, a, vs, psi, env_d, env_c, kern, (np.abs(omega), np.abs(omega * zeta)),
-                              (rho_x, rho_p), others=e_skel + e_rule_r + e_core, inv=inv)
-        return float(e_skel + e_rule_r + e_core + e_in)
+        e_plain = core_bound(np.concatenate([rho_s @ np.abs(qx), rho_s @ np.abs(qp)]), None)
 
-    return LowRank(out.values, out.vectors, out.bound, rule, out.skeleton, bound_at(t_max), bound_at)
+        def bound_at(t):  # the readout bound for |τ| ≤ t
+            e_core = e_plain
+            runs = mode_clusters(w, t, mu_error) if rows.size else None
+            if runs is not None:  # then with the runs' readouts: both honest, the smaller kept (the
+                # runs' small q can spoil its λmax estimate and switches; the long-double core once)
+                def read(vx, vp):  # max_(a, τ) |u_a(τ)ᵀ(v_x, v_p)| column by column (vp None: zero)
+                    plain = np.abs(vx) if vp is None else np.abs(vx) + np.abs(vp)
+                    return clustered_readout(signed, vx, vp, plain, runs).max(axis=0, initial=0.0)
+
+                # q: Q's x and p blocks, each against its own part of u_a(τ) (either trig factor)
+                e_core = min(e_core, core_bound(np.concatenate([read(qx, None), read(qp, None)]), read))
+            e_in = input_roundoff(mu, a, vs, psi, env_d, env_c, kern, (np.abs(omega), np.abs(omega * zeta)),
+                                  (rho_x, rho_p), others=e_skel + e_rule_r + e_core, inv=inv)
+            return float(e_skel + e_rule_r + e_core + e_in)
+
+        at_max = bound_at(t_max)
+        return LowRank(out.values, out.vectors, out.bound, rule, out.skeleton, at_max, bound_at, dropped, kept_at,
+                       min(drops))
+
+    return kept_at(tol)
 
 
 def core_roundoff(rho, q, factors, cores, eig, vectors, kterms: int = 0, *, exact=None,
