@@ -11,6 +11,7 @@ import scipy.sparse as sp
 
 from harmosync import dynamics as dy
 from harmosync import network as nw
+from harmosync import states as st
 from harmosync.dynamics.spectrum import gram_defect, mode_perturbation, propagator_divided_differences
 from reference_mp import Reference
 
@@ -374,3 +375,24 @@ def test_with_t_max_the_term_is_taken_at_once_and_the_arrays_let_go():
     bound = sol.error_bound
     sol.moments(np.linspace(0.0, 200.0, 401))
     assert sol.error_bound >= bound
+
+
+def test_the_eigenvector_term_counts_at_t0():
+    """At t = 0 the propagator is the identity, but Ũ's non-orthogonality (G, |Ũ ᵀŨ − I|) is
+    there at once: m(0) = ŨŨᵀm₀. The term returned 0 at t = 0, and a means-only dense solve read
+    at t = 0 only had a bound of 4.5e-21 against an error of 1.5e-16 on a chain site whose mean is
+    exactly 0 (review of session 21, s20 generator ident 5032). Now err ≤ bound there, and the
+    term at t = 0 is the limit of its values at t → 0+."""
+    f = [2.4299123708776063, 2.427482701254999, 2.4299126138688676]
+    k = [-3.920170919627967e-09, -1.0969559618328674e-07, 5.040229802835697e-07]
+    states = [(0.3107012114291499, 1.1115759573541268, -1.2765347635229363, 0.07321644575511863),
+              (0.8507802141151013, 6.143880186752737, -0.838281832990495, -1.3234087791813165),
+              (0.001400849698493092, 3.013346870678429, 0.33543329210945694, -0.7201724995907784)]
+    net = nw.couple(nw.chain(20, 0.9068514316766977, 1.844724653785913, "fixed"),
+                    nw.probes(f, 0.0, [[19], [2], [19]], [[x] for x in k]))
+    init = st.InitialState(st.product(*[st.squeezed(w, r, a, x=x, p=p) for w, (r, a, x, p) in zip(f, states)]),
+                           0.015290185822965109)
+    sol = dy.solve(net, init, method="dense", observe=[21], covariance=False)
+    err = float(np.abs(sol.means(np.zeros(1))).max())  # chain site 19: ⟨x⟩ = ⟨p⟩ = 0 exactly
+    assert 0 < err <= sol.error_bound
+    assert sol.vector_term(0.0) == pytest.approx(sol.vector_term(1e-300), rel=1e-12) and sol.vector_term(0.0) > 0

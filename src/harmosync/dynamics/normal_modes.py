@@ -519,7 +519,7 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
     if spec.mode_bound is not None:
         vector_term = VectorTerm(spec.mode_bound, w, readout, mean0, nu, values, vectors, t_max=horizon,
                                  floor=tol * max(1.0, float(np.max(np.abs(values), initial=0.0))))
-        bound += vector_term(horizon) if np.isfinite(horizon) else 0.0  # no t_max: cover adds it
+        bound += vector_term(horizon if np.isfinite(horizon) else 0.0)  # no t_max: t = 0 (cover the rest)
     _check_bound(bound)
     label = method
     if window is not None:

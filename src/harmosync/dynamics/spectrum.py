@@ -877,12 +877,14 @@ def eigenvector_roundoff(b, w, readout, mean0, nu, values, vectors, t: float, fl
     second order by √(q_a q_b), q_a ≥ g_aᵀσ′₀g_a; ``floor``:
     the dropped eigenvalues of Δ (≤ floor·‖g‖²). The diagonal B_kk, μ_k's first-order shift, is
     left to the phase terms (|μ̃_k − μ_k| ≤ e_k, ``mu_error``). Finite ``t`` only (the
-    evolution's ``cover`` calls it at each new horizon)."""
+    evolution's ``cover`` calls it at each new horizon), t = 0 included (review of session 21:
+    0 there dropped G's Q(G)Qᵀ, and a means-only solve read at t = 0 erred 1.5e-16 against a bound
+    of 4.5e-21)."""
     w = np.asarray(w, float)
     signed = np.asarray(readout, float)
     u = np.abs(signed)
     n, m = u.shape
-    if n == 0 or not 0 < t < np.inf:
+    if n == 0 or not 0 <= t < np.inf:  # (t = 0 too: Ũ's non-orthogonality G is there at once)
         return 0.0
     sw, m0 = np.sqrt(w), np.abs(np.asarray(mean0, float))
     # b_means for the covariance too, on both paths (mode_perturbation: vector_roundoff bounds
