@@ -400,6 +400,10 @@ def check_size(size: int, method: str, *, cuttable: bool = False) -> None:
 #: Δ is formed once more with tol·RETRY_TOL where its readout bound is most of the covariance's
 #: and pairs were dropped (:func:`assemble`)
 RETRY_TOL = 1e-4
+#: ... or where the dropped pairs may move an observed entry by more than this of its size (without
+#: t_max the covariance's bound is known at t = 0 only: fig4 without t_max retried for 6%, rank 18 → 24,
+#: its dropped pairs at 8e-13 of its entries)
+RETRY_LOST = 1e-12
 
 
 @dataclass(frozen=True)
@@ -497,10 +501,16 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
             return fixed, evaluation_roundoffs(w, readout, nu, lr.values, lr.vectors, horizon, mu_err, floors=floors)
 
         fixed, eval_b = covariance_part(lr)
-        if lr.drop_bound > 0.5 * lr.readout_bound and lr.readout_bound > 0.5 * (fixed + eval_b[0]):
-            # Δ's readout dominates, and the dropped pairs' share of it (a huge squeezed probe's
-            # λ sets tol·‖Δ‖ far above what the observed entries resolve; they erred by it too):
-            # Δ once more with tol·RETRY_TOL, the smaller bound kept
+        # the observed entries' size: their stationary part, the observed probes' initial block
+        probes = np.ravel([[2 * r, 2 * r + 1] for r in rows if r < a.shape[0]]).astype(int)
+        size = max(1.0, float(np.max((readout**2) @ (nu * np.maximum(1 / w, w)), initial=0.0)),
+                   float(np.abs(pc[np.ix_(probes, probes)]).max(initial=0.0)))
+        tight = np.isfinite(horizon) and lr.readout_bound > 0.5 * (fixed + eval_b[0])
+        if lr.drop_bound > 0.5 * lr.readout_bound and (tight or lr.drop_bound > RETRY_LOST * size):
+            # the dropped pairs are most of Δ's readout bound, and that most of the covariance's
+            # (with t_max) or they may move an observed entry by more than RETRY_LOST of its size
+            # (a huge squeezed probe's λ sets tol·‖Δ‖ far above what the observed entries
+            # resolve; they erred by it too): Δ once more with tol·RETRY_TOL, the smaller bound kept
             again = lr.again(tol * RETRY_TOL)  # (Δ's eigendecomposition and long-double core shared)
             fixed2, eval2 = covariance_part(again)
             if fixed2 + eval2[0] < fixed + eval_b[0]:
