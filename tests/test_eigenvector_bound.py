@@ -366,7 +366,8 @@ def test_with_t_max_the_term_is_taken_at_once_and_the_arrays_let_go():
     sol = dy.solve(net, init, method="dense", t_max=200.0)
     free = dy.solve(net, init, method="dense")  # no t_max: the arrays kept, the term per horizon
     assert sol.vector_term.b is None and free.vector_term.b is not None
-    assert sol.vector_term(200.0) == free.vector_term(200.0)
+    # (Δ may keep more pairs with t_max, normal_modes.RETRY_SHARE: the term moves at 1e-12)
+    assert sol.vector_term(200.0) == pytest.approx(free.vector_term(200.0), rel=1e-9)
     assert sol.vector_term(50.0) >= free.vector_term(50.0)  # t_max's value covers earlier times
     kept = VectorTerm(free.vector_term.b, *free.vector_term.args, **free.vector_term.kwargs)
     assert [kept(t) for t in (10.0, 100.0, 200.0)] == sorted(kept(t) for t in (10.0, 100.0, 200.0))

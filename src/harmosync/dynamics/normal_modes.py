@@ -210,10 +210,10 @@ class NormalModeEvolution:
         ``t_max``, the bound covers the times evaluated so far: the phase errors grow with |t|,
         module docstring; the NUFFT's floor is charged once an evaluation runs it,
         :func:`.evaluation.uses_nufft`); called by every evaluation, before it runs. Solved
-        without t_max and with the covariance, the first evaluation replaces solve's bound rather
-        than raising it (``covered`` < 0 until then): solve's read Δ mode by mode (valid at every
-        t), this one sums near-degenerate modes up to the horizon (:attr:`fixed_at`); both cover
-        t = 0."""
+        without t_max, the first evaluation replaces solve's bound rather than raising it
+        (``covered`` < 0 until then): solve's read Δ mode by mode (valid at every t), this one
+        sums near-degenerate modes up to the horizon (:attr:`fixed_at`), and it adds the
+        eigenvector term, at t = 0 too (solve leaves it to this, ~1.5 ms on W1)."""
         # (times beyond t_max are refused by the evaluation: the bound covers |t| ≤ t_max only)
         t = checked_grid(times)[0]  # (a map's grid is checked once, not per network)
         horizon = min(max(abs(float(t[0])), abs(float(t[-1]))), self.t_max)
@@ -404,6 +404,10 @@ RETRY_TOL = 1e-4
 #: t_max the covariance's bound is known at t = 0 only: fig4 without t_max retried for 6%, rank 18 → 24,
 #: its dropped pairs at 8e-13 of its entries)
 RETRY_LOST = 1e-12
+#: ... in either case only where the dropped pairs' own bound is more than this share of Δ's readout
+#: bound (at 0.5, review 2 of session 21 found cases at a 5–50% share whose error fell 1e2–1e4×
+#: with the retry; a retry that does not lower the bound is discarded, at 1–3 ms)
+RETRY_SHARE = 0.01
 
 
 @dataclass(frozen=True)
@@ -506,8 +510,8 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
         size = max(1.0, float(np.max((readout**2) @ (nu * np.maximum(1 / w, w)), initial=0.0)),
                    float(np.abs(pc[np.ix_(probes, probes)]).max(initial=0.0)))
         tight = np.isfinite(horizon) and lr.readout_bound > 0.5 * (fixed + eval_b[0])
-        if lr.drop_bound > 0.5 * lr.readout_bound and (tight or lr.drop_bound > RETRY_LOST * size):
-            # the dropped pairs are most of Δ's readout bound, and that most of the covariance's
+        if lr.drop_bound > RETRY_SHARE * lr.readout_bound and (tight or lr.drop_bound > RETRY_LOST * size):
+            # the dropped pairs are a share of Δ's readout bound, and that most of the covariance's
             # (with t_max) or they may move an observed entry by more than RETRY_LOST of its size
             # (a huge squeezed probe's λ sets tol·‖Δ‖ far above what the observed entries
             # resolve; they erred by it too): Δ once more with tol·RETRY_TOL, the smaller bound kept
@@ -529,7 +533,7 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
     if spec.mode_bound is not None:
         vector_term = VectorTerm(spec.mode_bound, w, readout, mean0, nu, values, vectors, t_max=horizon,
                                  floor=tol * max(1.0, float(np.max(np.abs(values), initial=0.0))))
-        bound += vector_term(horizon if np.isfinite(horizon) else 0.0)  # no t_max: t = 0 (cover the rest)
+        bound += vector_term(horizon) if np.isfinite(horizon) else 0.0  # no t_max: cover adds it (t = 0 too)
     _check_bound(bound)
     label = method
     if window is not None:
@@ -553,8 +557,8 @@ def assemble(spec: Spectrum, rows, vs, initial: InitialState, *, environment_ene
         fixed_bound=float(fixed),
         fixed_at=fixed_at,
         cut_bound=float(window.bound) if window is not None else 0.0,
-        # no t_max: t = 0 (cover raises it); with fixed_at, nothing yet (the first cover replaces it)
-        covered=float(horizon) if np.isfinite(horizon) else (-1.0 if fixed_at is not None else 0.0),
+        # no t_max: nothing yet (the first evaluation's cover replaces this bound, t = 0 included)
+        covered=float(horizon) if np.isfinite(horizon) else -1.0,
         nufft_covered=False,  # the direct tables: cover raises it when the NUFFT runs
         vector_term=vector_term,
         known_roundoff={(float(horizon), f): (m, e) for f, m, e in zip(floors, means_b, eval_b)}
