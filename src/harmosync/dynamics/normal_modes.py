@@ -127,6 +127,11 @@ SMALL = 50_000
 METHODS = ("auto", "dense", "chain")
 
 
+def solve_threads(size: int) -> int | None:
+    """The BLAS threads a solve of ``size`` oscillators runs in (``blas_threads``): one up to SMALL."""
+    return 1 if size <= SMALL else None
+
+
 #: serialises the read-and-raise of NormalModeEvolution.cover between threads
 COVER_LOCK = threading.Lock()
 
@@ -372,7 +377,7 @@ def solve_closed(network: Network, initial: InitialState, *, observe=None, tol: 
     rows, window, use, size = plan_closed(network, initial, observe=observe, t_max=t_max, method=method)
     p, temp = network.n_probes, float(initial.environment_temperature)
     t_max = None if t_max is None else float(t_max)
-    with blas_threads(1 if size <= SMALL else None):
+    with blas_threads(solve_threads(size)):
         spec = (chain_spectrum if use == "chain" else dense_spectrum)(network, rows, window)
         evo = assemble(spec, rows, network.probes.potential(), initial,
                        environment_energy=_environment_energy(network, temp), tol=tol,
@@ -431,7 +436,7 @@ class _FixedAt:
         mu = self.inputs[0]
         if mode_clusters(np.sqrt(mu), float(t), self.mu_error) is None:
             return self.bound
-        with blas_threads(1 if mu.size <= SMALL else None):  # (as solve_closed formed it)
+        with blas_threads(solve_threads(mu.size)):  # (as solve_closed formed it)
             lr = low_rank_delta(*self.inputs, tol=self.tol, readout=self.readout, t_max=float(t),
                                 mu_error=self.mu_error)
         if not (np.array_equal(lr.values, self.delta[0]) and np.array_equal(lr.vectors, self.delta[1])):

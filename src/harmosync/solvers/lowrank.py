@@ -81,10 +81,6 @@ class LowRank:
     rule: PoleRule
     skeleton: int  # number of skeleton poles kept
     readout_bound: float | None = None  # bound on any observed covariance entry (docstring) for |t| ≤ t_max
-    # |t| → readout_bound for |τ| ≤ |t| (near-degenerate modes' readouts cancel up to a finite
-    # |t|; at ∞ mode by mode). It holds the factors (~5 MB for 300 sites): not to be kept.
-    readout_at: object = field(default=None, repr=False)
-    dropped: float = 0.0  # Σ|λ| of the eigenpairs dropped (below tol·max(1, ‖Δ‖))
     # tol → the same Δ with the pairs above tol·max(1, ‖Δ‖) (its eigendecomposition, factors and
     # long-double core shared; holds them: not to be kept)
     again: object = field(default=None, repr=False)
@@ -456,7 +452,7 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
         vq = qx @ vec[:split, keep]
         vp = qp @ vec[split:, keep]
         dropped = float(np.abs(lam[small]).sum())
-        out = LowRank(lam[keep], np.array([vq, vp]), e_rule + e_id + dropped, rule, int(skel.size), dropped=dropped)
+        out = LowRank(lam[keep], np.array([vq, vp]), e_rule + e_id + dropped, rule, int(skel.size))
         if readout is None:
             return out
         # diagonals of G = Uᵀg(V_0)U and G_p = Uᵀg_p(V_0)U from Δ (kept part) and the probe block
@@ -475,26 +471,21 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
                                  zeta.size + 2 * p + 4, exact=exact_core, others=e_skel + e_rule_r,
                                  unit_rows=soft, dropped=e_drop, read=read)
 
-        e_plain = core_bound(np.concatenate([rho_s @ np.abs(qx), rho_s @ np.abs(qp)]), None)
+        # the readout bound for |τ| ≤ t_max: mode by mode, then with the near-degenerate runs
+        e_core = core_bound(np.concatenate([rho_s @ np.abs(qx), rho_s @ np.abs(qp)]), None)
+        runs = mode_clusters(w, t_max, mu_error) if rows.size else None
+        if runs is not None:  # then with the runs' readouts: both honest, the smaller kept (the runs'
+            # small q can spoil its λmax estimate and switches; the long-double core is formed once)
+            def read(vx, vp):  # max_(a, τ) |u_a(τ)ᵀ(v_x, v_p)| column by column (vp None: zero)
+                plain = np.abs(vx) if vp is None else np.abs(vx) + np.abs(vp)
+                return clustered_readout(signed, vx, vp, plain, runs).max(axis=0, initial=0.0)
 
-        def bound_at(t):  # the readout bound for |τ| ≤ t
-            e_core = e_plain
-            runs = mode_clusters(w, t, mu_error) if rows.size else None
-            if runs is not None:  # then with the runs' readouts: both honest, the smaller kept (the
-                # runs' small q can spoil its λmax estimate and switches; the long-double core once)
-                def read(vx, vp):  # max_(a, τ) |u_a(τ)ᵀ(v_x, v_p)| column by column (vp None: zero)
-                    plain = np.abs(vx) if vp is None else np.abs(vx) + np.abs(vp)
-                    return clustered_readout(signed, vx, vp, plain, runs).max(axis=0, initial=0.0)
-
-                # q: Q's x and p blocks, each against its own part of u_a(τ) (either trig factor)
-                e_core = min(e_core, core_bound(np.concatenate([read(qx, None), read(qp, None)]), read))
-            e_in = input_roundoff(mu, a, vs, psi, env_d, env_c, kern, (np.abs(omega), np.abs(omega * zeta)),
-                                  (rho_x, rho_p), others=e_skel + e_rule_r + e_core, inv=inv)
-            return float(e_skel + e_rule_r + e_core + e_in)
-
-        at_max = bound_at(t_max)
-        return LowRank(out.values, out.vectors, out.bound, rule, out.skeleton, at_max, bound_at, dropped, kept_at,
-                       min(drops))
+            # q: Q's x and p blocks, each against its own part of u_a(τ) (either trig factor)
+            e_core = min(e_core, core_bound(np.concatenate([read(qx, None), read(qp, None)]), read))
+        e_in = input_roundoff(mu, a, vs, psi, env_d, env_c, kern, (np.abs(omega), np.abs(omega * zeta)),
+                              (rho_x, rho_p), others=e_skel + e_rule_r + e_core, inv=inv)
+        return LowRank(out.values, out.vectors, out.bound, rule, out.skeleton,
+                       float(e_skel + e_rule_r + e_core + e_in), kept_at, min(drops))
 
     return kept_at(tol)
 
