@@ -6,8 +6,9 @@ Cases: the audit's soft chains (tests/test_accuracy.py) with the dense and chain
 acoustic fixed chain (Ω0 = 0), a soft hot chain read at t = 1e6 (simulate's precision warning),
 K at 99.9% of the stability limit, the stress run's soft free chains (M = 18, Ω0 = 1e-4…2.8e-6,
 K = 2Ω0, T = 0 and 0.5; tests/test_soft_spectra.py), a squeezed probe resonant with a free chain's
-top mode through K = −2.5e-6 and −1e-9 (tests/test_resonant_runs.py), and the paper's Fig. 1 / Fig. 4 parameters
-on a 40-site chain; ``--paper`` adds the 300-site runs (the mpmath reference then takes ~20 min each; set
+top mode through K = −2.5e-6 and −1e-9 (tests/test_resonant_runs.py), the paper's Fig. 1 / Fig. 4 parameters
+on a 40-site chain, and the same chain with probes squeezed to MAX_SQUEEZING (r = 8; a chain site
+observed too); ``--paper`` adds the 300-site runs (the mpmath reference then takes ~20 min each; set
 HARMOSYNC_REF_CACHE to a directory to keep it). Times 0, 1, 10, 100, 1000 (1500 for the paper's
 runs); err σ = max |σ − σ_ref| and err mean = max |⟨R⟩ − ⟨R⟩_ref| over them; ratio =
 bound / max(err σ, err mean) (``error_bound`` covers every moment); the means-only bound is that of
@@ -59,6 +60,21 @@ def paper(figure, sites):
             st.InitialState(st.product(st.squeezed(1.0, 2.0), st.squeezed(1.2, 2.0))))
 
 
+def fig_name(temperature):
+    return "fig1 probes" if temperature == 0 else "fig4 probes"
+
+
+def squeezed_paper(m, temperature):
+    """The paper's chain with probes squeezed to MAX_SQUEEZING: Fig. 1's probes (one squeezed, one
+    coherent) at T = 0, Fig. 4's (both squeezed) at T > 0; a chain site observed beside them."""
+    r = st.MAX_SQUEEZING
+    if temperature == 0:
+        return (nw.paper_network(sites=m),
+                st.InitialState(st.product(st.squeezed(1.0, r), st.coherent(1.1, 1.4))))
+    return (nw.paper_network(sites=m, frequencies=(1.0, 1.2), coupling=0.0, strengths=(0.8, 0.8)),
+            st.InitialState(st.product(st.squeezed(1.0, r), st.squeezed(1.2, r, x=1.0)), temperature))
+
+
 def acoustic(temperature):
     from harmosync import network as nw_, states as st_
 
@@ -108,6 +124,8 @@ def cases(with_paper):
         yield f"resonant probe, free M=9, K={k:g}, r=6, T={temp:g}", net, init, SOFT, obs
     for fig in ("fig1", "fig4"):
         yield f"{fig} parameters, M=40", *paper(fig, 40), PAPER, None
+    for temp in (0.0, 0.3):  # the largest squeezing accepted, on the paper's chain (issue 11, item 3)
+        yield f"{fig_name(temp)}, M=40, r={st.MAX_SQUEEZING:g}, T={temp:g}", *squeezed_paper(40, temp), PAPER, [0, 1, 22]
     if with_paper:
         for fig in ("fig1", "fig4"):
             yield f"{fig}, M=300", *paper(fig, 300), PAPER, None

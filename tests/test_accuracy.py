@@ -156,6 +156,29 @@ def test_paper_runs_bound_is_tight(figure):
 
 @pytest.mark.parametrize("temperature", [0.0, 0.3])
 @pytest.mark.parametrize("method", ["dense", "chain"])
+def test_probes_at_the_largest_squeezing_on_the_paper_chain(method, temperature):
+    """Issue 11, item 3: probes squeezed to MAX_SQUEEZING (r = 8, variance e^16/2 = 4.4e6) on the
+    paper's chain (12 sites): Fig. 1's probes (one squeezed, one coherent) at T = 0, Fig. 4's (both
+    squeezed) at T = 0.3, a chain site read beside them, to t = 1500. At every time, the middle
+    of the run and 21 times over [0.9, 1]·t_max included, the error is ≤ 1e-12 of σ's scale
+    (double precision's few ε·4.4e6), and the bound is honest and within 100× of the worst error
+    or the floor. (The 40-site rows: benchmarks/bench_accuracy.py, 7–79× near t_max.)"""
+    r = st.MAX_SQUEEZING
+    if temperature == 0:
+        net = nw.paper_network(sites=12)
+        init = st.InitialState(st.product(st.squeezed(1.0, r), st.coherent(1.1, 1.4)))
+    else:
+        net = nw.paper_network(sites=12, frequencies=(1.0, 1.2), coupling=0.0, strengths=(0.8, 0.8))
+        init = st.InitialState(st.product(st.squeezed(1.0, r), st.squeezed(1.2, r, x=1.0)), temperature)
+    times = np.union1d([0.0, 1.0, 10.0, 750.0], np.linspace(1350.0, 1500.0, 21))
+    err, err_mean, sol, scale = errors(net, init, method, times=times, observe=[0, 1, 8], scale=True)
+    assert scale > 4e6  # the squeezed quadrature's variance is read
+    assert err < 1e-12 * scale and err_mean < 1e-12 * scale
+    assert_tight(max(err, err_mean), sol, scale)
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.3])
+@pytest.mark.parametrize("method", ["dense", "chain"])
 def test_acoustic_fixed_chain(method, temperature):
     """Ω0 = 0 with fixed ends (issue 11, item 5): V_E = g·tridiag(−1, 2, −1), lowest mode
     2√g sin(π/2(M+1)) = 0.15 for M = 20. A squeezed probe and a coherent one, T = 0 and T > 0:
