@@ -66,8 +66,12 @@ from .roundoff import arrow_vectors
 SQRT_SAFE = 1 + 4 * 2.0**-52
 
 EPS = np.finfo(float).eps
-#: neighbours on each side whose G is also formed from the vectors
+#: neighbours on each side whose G is also formed from the vectors (at least; wider where a
+#: cluster of close modes is: :func:`_near_width`)
 NEAR = 8
+#: the widest that window grows to (a degenerate cluster of up to NEAR_MAX + 1 modes: the G of its
+#: pairs from the vectors, not ‖x_k‖‖x_l‖ from a zero gap)
+NEAR_MAX = 256
 #: the gap form of G above which a close pair's G is formed from the vectors
 NEAR_G = 1e-12
 #: a vector (a_k, ŷ_k) whose ‖·‖² misses 1 by more takes ŷ_j at its nearest pole from the normalisation
@@ -138,7 +142,7 @@ def _rows(aa, rho, beta, nu, eta, dsum, zeta, sidx, mu, delta, gdiag, gnear, spb
     """Rows k0..k1 − 1, columns c0..c1 − 1 of b (``bm``, the means' and the covariance's) and g,
     each (k1 − k0, c1 − c0), from the per-mode data (module docstring; residuals at μ̃ + δ,
     |δ| = ``delta``; arrays (P, N)); the soft modes' pairs (``sidx`` ≥ 0 on both) from their
-    blocks ``spb``, ``sg``; ``gnear`` (N, NEAR): G of close pairs from the vectors (∞: none). In passes
+    blocks ``spb``, ``sg``; ``gnear`` (N, width ≥ NEAR): G of close pairs from the vectors (∞: none). In passes
     over l that vectorise; the soft modes, the close pairs and the diagonal after. ``nue``:
     bounds on ‖ŷ_k‖, the vectors' environment parts, which alone meet the residuals' environment
     parts: |x_kᵀs_l| ≤ |a_k|ᵀρ_l + ‖ŷ_k‖η_l. (One kernel: a compiled helper called per pair or
@@ -272,8 +276,9 @@ _GAINS = kernel(_gains, "void(float64[:, ::1], float64[:, ::1], int64, int64, in
 
 #: rows of b and g formed at a time in the gains' pass
 BLOCK = 32
-#: pairs up to WINDOW apart are formed one by one (:func:`_rows`; the close pairs' G from the
-#: vectors among them); farther ones by blocks (:func:`_far`)
+#: pairs up to WINDOW apart (or the close pairs' wider window, :func:`_near_width`) are formed
+#: one by one (:func:`_rows`; the close pairs' G from the vectors among them); farther ones by
+#: blocks (:func:`_far`)
 WINDOW = NEAR
 #: rows whose pairs within WINDOW are formed at a time
 BAND = 16
@@ -532,7 +537,7 @@ class ArrowTerm:
         p = aa.shape[0]
         start = _levels(w.size)
         step = max(1, (1 << 22) // (int(start[-1]) * alpha.shape[0]))  # (the blocks' sums ≲ 32 MB)
-        _WINDOW(*data, WINDOW, w, hs, u, t, alpha, betas, 2 * p + 2, 2 * p + 1, start, step, gx, gp)
+        _WINDOW(*data, data[11].shape[1], w, hs, u, t, alpha, betas, 2 * p + 2, 2 * p + 1, start, step, gx, gp)
 
     def matrices(self) -> tuple:
         """(b, g), each (N, N) (tests; small N)."""
@@ -674,7 +679,8 @@ def chain_mode_bound(mu, a, vs, env_d, env_c, env_rounding, *, offsets=None, sof
         sg = soft_g * (1 + 8 * EPS)
         spb = soft_pair_bound(mu[soft_idx], np.asarray(soft[1], float), soft_g, np.asarray(soft[3], float))
         np.fill_diagonal(spb, 0.0)
-    gnear = np.full((n, NEAR), np.inf)
+    width = _near_width(np.abs(a), rho, nu, eta, mu, is_soft)
+    gnear = np.full((n, width), np.inf)
     data = [np.ascontiguousarray(np.abs(a)), np.ascontiguousarray(rho), np.ascontiguousarray(beta), nu, eta,
             dsum, zeta, sidx, np.ascontiguousarray(mu), np.abs(delta), gdiag, gnear, np.ascontiguousarray(spb),
             np.ascontiguousarray(sg), nue]
@@ -717,7 +723,8 @@ def chain_mode_bound(mu, a, vs, env_d, env_c, env_rounding, *, offsets=None, sof
                 pole_idx = np.array(sorted(entries), int)
                 fix = [(c, *entries[int(k)]) for c, k in enumerate(pole_idx)]
                 gdiag, nu, nue = norms()
-                gnear = np.full((n, NEAR), np.inf)
+                width = _near_width(np.abs(a), rho, nu, eta, mu, is_soft)
+                gnear = np.full((n, width), np.inf)
                 data[3], data[9], data[10], data[11], data[14] = nu, np.abs(delta), gdiag, gnear, nue
                 _near_gram(a, mu, d, env_c, data, is_soft, pole_idx, fix, base, off)
     row_error = None
@@ -787,12 +794,35 @@ _NEAR_PAIRS = kernel(_near_pairs, "void(float64[:, ::1], float64[:, ::1], float6
                                   "boolean[::1], boolean[:, ::1])", reads=(0, 1, 2, 3, 4, 5))
 
 
+def _near_width(aa, rho, nu, eta, mu, is_soft) -> int:
+    """The close pairs' window: NEAR, or, where a pair NEAR apart still has its gap form above
+    NEAR_G (a cluster of more than NEAR + 1 close modes: many identical probes, whose degenerate
+    modes the coupling does not split), up to the farthest such pair within NEAR_MAX. Why: beyond
+    the window G is the gap form or ‖x_k‖‖x_l‖, 1 at a zero gap, which charged every pair of such
+    a cluster as if its vectors were not orthogonal at all (16 identical probes at one site with
+    a soft mode of V_S: the chain path's bound 2.3e4 against an error 5e-10, 1.2e-8 with 8)."""
+    n = mu.size
+    s = min(NEAR, n - 1)
+    if s < 1:
+        return NEAR
+    args = (np.ascontiguousarray(aa), np.ascontiguousarray(rho), nu, eta, np.ascontiguousarray(mu),
+            np.ascontiguousarray(is_soft))
+    sel = np.zeros((n, s), np.bool_)
+    _NEAR_PAIRS(*args, sel)
+    if s < NEAR or not sel[:, -1].any():
+        return NEAR
+    sel = np.zeros((n, min(NEAR_MAX, n - 1)), np.bool_)
+    _NEAR_PAIRS(*args, sel)
+    return max(NEAR, int(np.flatnonzero(sel.any(axis=0))[-1]) + 1)
+
+
 def _near_gram(a, mu, d, env_c, data, is_soft, pole_idx, fix, base, off) -> None:
-    """G of close stiff pairs (up to NEAR apart, gap form above NEAR_G) from the vectors,
+    """G of close stiff pairs (up to gnear's width apart, gap form above NEAR_G) from the vectors,
     |x_kᵀx_l| ≤ |fl(x_kᵀx_l)| + γ_(N+2)|x_k|ᵀ|x_l|, into ``data``'s gnear where smaller."""
     n = mu.size
     aa, rho, nu, eta = data[0], data[1], data[3], data[4]
-    s = min(NEAR, n - 1)
+    gnear = data[11]
+    s = min(gnear.shape[1], n - 1)
     if s < 1:
         return
     sel = np.zeros((n, s), np.bool_)
@@ -801,12 +831,11 @@ def _near_gram(a, mu, d, env_c, data, is_soft, pole_idx, fix, base, off) -> None
     ll = kk + ii + 1
     if not kk.size:
         return
-    gnear = data[11]
     pfix = {int(k): (j, v) for k, (_, j, v) in zip(pole_idx, fix)}
     gam = 1.01 * (a.shape[0] + d.size + 2) * EPS
     # the vectors as rows, a block of modes at a time (≲ 16 MB: W3's 10⁴ modes had gathered
     # strided columns of an (M, 10³) array, 0.35 s; the whole could be M × N)
-    step = _block(a.shape[0] + d.size, NEAR + 1)
+    step = _block(a.shape[0] + d.size, s + 1)
     for k0 in range(0, n, step):
         sel = (kk >= k0) & (kk < k0 + step)
         if not np.any(sel):
