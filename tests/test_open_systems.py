@@ -481,3 +481,59 @@ def test_a_common_bath_can_pump_a_mode_and_the_run_is_still_exact():
     rep = open_report(net, baths)
     assert not rep.steady_state and not rep.modes.noiseless
     assert [-rep.modes.rates[k] for k in rep.modes.growing] == [pytest.approx(top, rel=1e-9)]
+
+
+def test_soft_graph_environment_initial_state_from_its_parameters():
+    """A 4-site path graph with on-site Ω = 1e-3 at T = 1 (⟨X²⟩ ∝ T/Ω² ~ 1e6 on its soft uniform
+    mode), a probe on site 1 with a Lindblad bath, a site observed. The open solver's initial
+    environment state took a float eigh of V_E, whose soft eigenvalue carries ε‖V_E‖ absolute:
+    2.9e-5 off at t = 0, above the recorded bound 1.3e-5 (review of session 22). Against the
+    40-digit reference's initial state (tests/reference_mp.py), propagated as e^{At}σ₀e^{Aᵀt} (scipy's
+    expm) plus the noise from one expm of the vectorised generator d/dt[vec σ; 1] = [[I⊗A + A⊗I,
+    vec D], [0, 0]] from σ = 0 (no Van Loan, no eigendecomposition of A; that generator on σ₀ itself
+    errs 5e-9 at t = 10): within 2e-15 of σ's scale (the route's own error 1.2e-10 there, 4.7e-16
+    of it), and the bound holds."""
+    from reference_mp import Reference
+
+    a = np.zeros((4, 4))
+    a[0, 1] = a[1, 0] = a[1, 2] = a[2, 1] = a[2, 3] = a[3, 2] = 0.5
+    net = nw.couple(nw.graph(a, [1e-3] * 4), nw.probes([1.0], 0.0, [1], [1e-5]))
+    init = st.InitialState(st.product(st.coherent(1.0, x=1.0)), 1.0)
+    baths = [Bath("lindblad", 0.01, probes=(1,), temperature=0.0)]
+    obs, times = [0, 1], np.array([0.0, 1.0, 10.0])
+    evo = dy.solve(net, init, baths=baths, observe=obs, method="dense")
+    m = evo.moments(times)
+    full = list(range(net.size))
+    s0 = np.asarray(Reference(net, init, observe=full, dps=40).moments(np.array([0.0]))[1], float)[0]
+    amat, dmat = drift_diffusion(net, baths)
+    k = amat.shape[0]
+    gen = np.zeros((k * k + 1, k * k + 1))
+    gen[: k * k, : k * k] = np.kron(np.eye(k), amat) + np.kron(amat, np.eye(k))
+    gen[: k * k, -1] = dmat.ravel()
+    idx = np.ravel([[2 * r, 2 * r + 1] for r in obs])
+    scale = float(np.abs(s0).max())
+    assert scale > 1e5
+    for i, t in enumerate(times):
+        phi = sla.expm(amat * t)
+        noise = (sla.expm(gen * t)[: k * k, -1]).reshape(k, k)
+        ref = (phi @ s0 @ phi.T + noise)[np.ix_(idx, idx)]
+        err = float(np.abs(m.cov[i] - ref).max())
+        assert err <= evo.error_bound
+        assert err < 2e-15 * scale, (t, err)
+
+
+def test_structured_path_reads_a_noiseless_mode_on_any_grid():
+    """An uncoupled, undamped probe beside a 45-site chain and a lossy one: the structured path's
+    source sum (e^{(λ_a+λ_b)t} − 1)/(λ_a + λ_b) met λ_a + λ_b = 0 exactly (0/0, NaN: a
+    NumericalError on a non-uniform grid; review of session 22); its limit is t. The moments
+    equal the dense solver's on a non-uniform grid."""
+    net = nw.couple(nw.chain(45, 0.4, 1.2), nw.probes([1.0, 1.1], 0.0, [1, 1], [0.0, 0.2]))
+    init = st.InitialState(st.product(st.coherent(1.0, x=1.0), st.coherent(1.1, x=0.5)))
+    baths = [Bath("lindblad", 0.01, probes=(2,), temperature=0.0)]
+    t = np.array([0.0, 0.3, 1.7, 2.0, 5.5])
+    modes = dy.solve(net, init, baths=baths, method="modes")
+    dense = dy.solve(net, init, baths=baths, method="dense")
+    assert len(modes.noiseless) == 1
+    a, b = modes.moments(t), dense.moments(t)
+    np.testing.assert_allclose(a.cov, b.cov, rtol=0, atol=modes.error_bound + dense.error_bound)
+    np.testing.assert_allclose(a.mean, b.mean, rtol=0, atol=modes.error_bound + dense.error_bound)

@@ -164,7 +164,7 @@ def test_mutual_information_of_a_growing_run_is_right_or_flagged():
     within 1e-6 nats, or the run carries a PrecisionWarning."""
     net, state, baths = grow_network()
     a, d = drift_diffusion(net, baths)
-    _, s0 = initial_moments(net, state)
+    _, s0, _ = initial_moments(net, state)
     exact = _mp_mutual_information(_mp_covariance(a, d, s0, 4000.0, (0, 1)))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

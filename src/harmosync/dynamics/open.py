@@ -60,11 +60,12 @@ from ..conventions import thermal_factor
 from ..errors import HarmosyncError
 from ..network import Network
 from ..solvers import blas_threads
-from ..states import InitialState, environment_covariance
+from ..states import InitialState
 from ..solvers.damped import NotSeparated
 from .contract import steps_before, uniform_step
 from .open_contract import OpenContract
 from . import open_modes as modal
+from .thermal import environment_thermal, stationarity_residual
 
 #: a mode whose decay rate is below this fraction of max|λ(A)| is noiseless (no steady state)
 NOISELESS_TOL = 1e-10
@@ -123,17 +124,19 @@ def _closed_thermal(network: Network, temperature: float) -> np.ndarray:
 
 
 def initial_moments(network: Network, initial: InitialState):
-    """The full initial mean and covariance (probes ⊕ environment's own thermal state)."""
+    """The full initial mean and covariance (probes ⊕ environment's own thermal state), and
+    bounds on the spectral norms of the covariance's error on the x and the p quadratures
+    (:func:`.thermal.environment_thermal`)."""
     p, n = network.n_probes, network.size
     mean = np.zeros(2 * n)
     mean[: 2 * p] = initial.probes.mean
     cov = np.zeros((2 * n, 2 * n))
     cov[: 2 * p, : 2 * p] = initial.probes.cov
+    err = (0.0, 0.0)
     if network.environment.sites:
-        om, w = network.environment.modes()
-        xx, pp = environment_covariance(om, w, float(initial.environment_temperature))
+        xx, pp, err = environment_thermal(network, float(initial.environment_temperature))
         cov[2 * p:, 2 * p:] = _interleave(xx, pp)
-    return mean, cov
+    return mean, cov, err
 
 
 def _low_rank(m: np.ndarray, tol: float = RANK_TOL):
@@ -201,7 +204,9 @@ def solve_open(network: Network, initial: InitialState, baths, *, observe=None, 
         a_d = a - hamiltonian_drift(network)
         temp = float(initial.environment_temperature)
         sigma_s = _closed_thermal(network, temp)
-        mean0, cov0 = initial_moments(network, initial)
+        mean0, cov0, cov0_err = initial_moments(network, initial)
+        # σ_s's non-stationarity (thermal module docstring): what its error does, a posteriori
+        resid = stationarity_residual(network, sigma_s[0::2, 0::2], sigma_s[1::2, 1::2]) if covariance else 0.0
         lam, x = np.linalg.eig(a)
         xinv, kappa = _inverse(x)
         scale = float(np.max(np.abs(lam))) if lam.size else 1.0
@@ -231,8 +236,30 @@ def solve_open(network: Network, initial: InitialState, baths, *, observe=None, 
                             noiseless=noiseless, n_probes=p, has_covariance=covariance)
         dv, dvec, dropped = _low_rank(cov0 - sigma_s, tol)
         evo._cache.update(idx=idx, x=x, xinv=xinv if kappa < KAPPA_MAX else None,
-                          delta=(dv, dvec), dropped=dropped, tol=tol, full_steady=steady)
+                          delta=(dv, dvec), dropped=dropped, tol=tol, full_steady=steady,
+                          thermal=_thermal_spread(x[idx], xinv if kappa < KAPPA_MAX else None, p, cov0_err, resid))
     return evo
+
+
+def _thermal_spread(rx, xinv, p: int, cov0_err, resid) -> tuple:
+    """(a, b): what the thermal states' errors can do to an observed covariance entry up to t,
+    ≤ (a + b·t)·e^{2 max Re λ·t} (:mod:`.thermal`; ``rx`` the observed rows of X). On the eigen
+    path the x and p quadratures apart: R e^{At} on the x columns is (RX)e^{Λt}(X⁻¹ on them), of
+    norm ≤ ‖RX‖·‖X⁻¹_x‖·e^{αt}, and a soft mode's X⁻¹ is ~1/w on p, ~1 on x, where κ² charged
+    1/w² to both (a graph with on-site Ω = 1e-4: 82 against an error 5e-7). δ₀ = δX ⊕ δP on the
+    environment: ‖RX‖²(‖X⁻¹_x‖²e_x + ‖X⁻¹_p‖²e_p); r's blocks are x–p: 2‖RX‖²‖X⁻¹_x‖‖X⁻¹_p‖‖E‖
+    a unit of time. Rows path (X⁻¹ None): (e_x + e_p, ‖E‖), with the truncation's growth."""
+    ex, ep = cov0_err
+    if xinv is None:
+        return ex + ep, resid, False
+    def norm(m):  # ‖m‖₂ (its singular values' rounding: 1e-9)
+        return float(np.linalg.norm(m, 2)) * (1 + 1e-9) if m.size else 0.0
+
+    r2 = norm(rx) ** 2
+    env = slice(2 * p, None)
+    ix, ip = (norm(xinv[:, env][:, 0::2]), norm(xinv[:, env][:, 1::2])) if ex or ep else (0.0, 0.0)
+    jx, jp = (norm(xinv[:, 0::2]), norm(xinv[:, 1::2])) if resid else (0.0, 0.0)
+    return r2 * (ix**2 * ex + ip**2 * ep), 2 * r2 * jx * jp * resid, True
 
 
 def _inverse(x: np.ndarray) -> tuple[np.ndarray | None, float]:
@@ -472,14 +499,17 @@ def _readout_steps(evo: OpenEvolution, w: np.ndarray, grid: np.ndarray, means_on
 
 
 def _record_bound(evo: OpenEvolution, t: np.ndarray, mean, cov, *, dropped: float) -> None:
-    """error_bound ← a priori roundoff + truncation, and, for small networks (2N ≤ ``CHECK_MAX``),
-    10 × the discrepancy at the last time against an independent dense route (expm(A t) on the
-    full initial state, with σ_∞ − Φσ_∞Φᵀ or Van Loan at t for the noise).
+    """error_bound ← a priori roundoff + truncation + the thermal states' errors, and, for small
+    networks (2N ≤ ``CHECK_MAX``), 10 × the discrepancy at the last time against an independent
+    dense route (expm(A t) on the full initial state, with σ_∞ − Φσ_∞Φᵀ or Van Loan at t for the
+    noise).
 
     A priori: eigen path, the eigenvalues' error κ ε ‖A‖ turns into a phase error κ ε ‖A‖ t on
     every exponential; rows path, T products each adding 2N ε relative error; both times the
     scale of the moments, ×10. Truncation: the dropped eigenvalues of Δ and of Q_h (× steps),
-    times κ² (the growth of ‖R e^{At}‖² allowed by the eigenvector basis)."""
+    times κ² (the growth of ‖R e^{At}‖² allowed by the eigenvector basis). Thermal states
+    (:mod:`.thermal`): e^{At}δ₀e^{Aᵀt} − ∫₀ᵗ e^{As}re^{Aᵀs}ds, by quadrature (:func:`_thermal_spread`;
+    the covariance only)."""
     eps = np.finfo(float).eps
     tl = float(t[-1])
     top = float(np.max(np.abs(mean), initial=0.0))
@@ -487,9 +517,15 @@ def _record_bound(evo: OpenEvolution, t: np.ndarray, mean, cov, *, dropped: floa
                 float(np.max(np.abs(cov), initial=0.0)) if cov is not None else 0.0)
     norm_a = float(np.abs(evo.drift).sum(axis=0).max())
     grow = float(np.exp(2 * max(0.0, float(np.max(evo.eigenvalues.real, initial=0.0))) * tl))  # a growing mode
+    thermal = 0.0
+    if cov is not None:
+        d0, r, spread = evo._cache.get("thermal", (0.0, 0.0, True))
+        thermal = (d0 + abs(tl) * r) * grow
+        if not spread:  # (the rows path: the truncation's growth)
+            dropped, thermal = dropped + d0 + abs(tl) * r, 0.0
     if evo._cache["xinv"] is not None:
         kappa = evo.kappa
-        bound = 10 * kappa * eps * (1 + norm_a * tl) * scale + dropped * kappa**2 * grow
+        bound = 10 * kappa * eps * (1 + norm_a * tl) * scale + dropped * kappa**2 * grow + thermal
     else:
         steps = max(1, t.size)
         bound = 10 * steps * evo.drift.shape[0] * eps * scale + dropped * (1 + norm_a * tl) ** 2 * grow

@@ -356,8 +356,10 @@ def _source_sum(evo: ModalOpenEvolution, t):
         sl = slice(s, min(s + step, l2.size))
         m = (e2[sl] * sv) @ e2.T  # (b, 2K)
         tot = l2[sl, None] + l2[None, :]
+        zero = tot == 0  # a noiseless pair (λ_a + λ_b = 0 exactly): f → t (review s22: 0/0 was NaN)
+        safe = np.where(zero, 1.0, tot)
         for i, ti in enumerate(times):
-            f = -1.0 / tot if ti is None else np.expm1(tot * ti) / tot
+            f = -1.0 / tot if ti is None else np.where(zero, ti, np.expm1(safe * ti) / safe)
             out[i] += np.real((r2[:, sl] @ (m * f)) @ r2.T)
     if t is None:
         return 0.5 * (out[0] + out[0].T) + c["sigma_s"]
