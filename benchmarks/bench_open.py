@@ -84,7 +84,7 @@ def ivp_route(cfg, fraction: float, rtol: float, atol: float):
     point = prepare(cfg)
     net = point.network
     a, d = drift_diffusion(net, point.baths)
-    m0, s0 = initial_moments(net, point.state)
+    m0, s0, _ = initial_moments(net, point.state)
     p = net.n_probes
     idx = np.ravel([[2 * r, 2 * r + 1] for r in range(p)])
     t0 = time.perf_counter()
