@@ -102,6 +102,8 @@ CASES = {
     "boundary_typo": (edit(**{"chain.boundary": "fixd"}), ["chain.boundary", "fixed"]),
     "negative_frequency": (edit(**{"probes.frequencies": [1.0, -1.1]}), ["frequencies must be positive"]),
     "zero_frequency": (edit(**{"probes.frequencies": [1.0, 0.0]}), ["frequencies must be positive"]),
+    "tiny_frequency": (edit(**{"probes.frequencies": [1e-12, 1.1]}), ["frequencies must be at least 1e-06"]),
+    "subnormal_frequency": (edit(**{"probes.frequencies": [1e-300, 1.1]}), ["frequencies must be at least 1e-06"]),
     "env_temperature_negative": (edit(**{"chain.temperature": -1.0}), ["chain.temperature", "greater than or equal to 0"]),
     "probe_temperature_negative": (edit(**{"initial.temperature": [0.1, -1.0]}), ["temperature", "≥ 0"]),
     # sites outside 1..M
@@ -121,7 +123,7 @@ CASES = {
                                   "initial.covariance": [[0.5, 0, 0], [0, 0.5, 0, 0], [0, 0, 0.5, 0], [0, 0, 0, 0.5]]}),
                           ["initial.covariance rows have different lengths", "give 4 rows of 4"]),
     "probe_frequency_unresolvable": (edit(**{"probes.frequencies": [1e-8, 1.1], "probes.coupling": 0.0, "probes.strengths": [0.0, 0.2]}),
-                                     ["normal mode of frequency ≈ 1e-08", "too close to 0"]),
+                                     ["frequencies must be at least 1e-06", "rescale your units"]),
     "squeezing_overflow": (edit(**{"initial.squeezing": [400.0, 0.0]}), ["squeezing r = 400", "too large"]),
     "squeezing_negative": (edit(**{"initial.squeezing": [-1.0, 0.0]}), ["squeezing r", "≥ 0"]),
     # time grid

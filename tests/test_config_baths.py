@@ -146,3 +146,18 @@ def _toml(d: dict) -> str:
             lines.append(f"[[{table}]]" if isinstance(body, list) else f"[{table}]")
             lines += [f"{k} = {val(v)}" for k, v in entry.items()]
     return "\n".join(lines) + "\n"
+
+
+def test_a_bath_on_a_site_of_own_frequency_zero_is_a_config_error(tmp_path):
+    """An acoustic chain (Ω0 = 0: every site's own frequency is 0) with a Lindblad bath on a site
+    and no bath frequency: the jump operator has no frequency. Refused when the config is built,
+    as "config error: baths[1]: …" (review of session 22: it came from the solve, unprefixed)."""
+    data = with_baths({**CHAIN, "chain": {**CHAIN["chain"], "omega0": 0.0}},
+                      {"kind": "lindblad", "sites": [2], "rate": 0.1})
+    with pytest.raises(HarmosyncError, match=r"^config error: baths\[1\]: a member has own frequency 0"):
+        cfg = config.parse(data)
+        cfg.build_baths(cfg.build_network())
+    path = tmp_path / "c.toml"
+    path.write_text(_toml(data))
+    res = CliRunner().invoke(main, ["simulate", str(path), "-o", str(tmp_path / "out.nc")])
+    assert res.exit_code == 2 and res.output.strip().startswith("harmosync: error: config error: baths[1]:"), res.output

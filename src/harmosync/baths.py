@@ -141,6 +141,13 @@ def hamiltonian_drift(network: Network) -> np.ndarray:
     return a
 
 
+def check_jumps(bath: Bath, network: Network) -> None:
+    """Raise HarmosyncError where ``bath`` does not apply to ``network``: a member that does not
+    exist, or one of own frequency 0 when the bath gives none (what :func:`drift_diffusion`
+    would refuse)."""
+    _jumps(bath, bath.members(network), own_frequencies(network))
+
+
 def _jumps(bath: Bath, idx: list[int], w: np.ndarray):
     """[(members, weights, frequencies, w_b, n̄)] of the independent baths ``bath`` stands for."""
     wb_given = bath.frequency

@@ -28,6 +28,10 @@ Number = Union[int, float]
 #: Largest magnitude accepted for any frequency, coupling, temperature or displacement [user
 #: units]: beyond it squares overflow or lose every digit against the other scales.
 MAX_MAGNITUDE = 1e6
+#: Smallest probe frequency a config accepts, 1/MAX_MAGNITUDE: below, a probe's own variances
+#: ⟨x²⟩ = 1/2ω and ⟨p²⟩ = ω/2 differ by more than 1e12 and its measures lose their digits (review
+#: of session 22: ω = 1e-12 gave E_N = 6.7e-5 for a product state at t = 0; 1e-300 overflowed)
+MIN_FREQUENCY = 1.0 / MAX_MAGNITUDE
 TEXT_FIELDS = {"boundary"}
 #: Largest squeezing r a config accepts: the covariance's condition number grows like e^{4r},
 #: and at r = 5 the entropies, I and E_N of double-precision covariances keep ~1e-7 nats
@@ -211,6 +215,9 @@ class ProbesConfig(_Strict):
         for f in self.frequencies:
             if not math.isfinite(f) or f <= 0:
                 raise ValueError(f"frequencies must be positive and finite, got {f}")
+            if f < MIN_FREQUENCY:
+                raise ValueError(f"frequencies must be at least {MIN_FREQUENCY:g} (a probe's ⟨p²⟩ ∝ ω and ⟨x²⟩ ∝ 1/ω "
+                                 f"would differ by more than 1e12), got {f:g}; rescale your units")
         if isinstance(self.coupling, list):
             if len(self.coupling) != p or any(len(row) != p for row in self.coupling):
                 raise ValueError(f"coupling must be a number or a {p}×{p} matrix (one row per probe)")
@@ -234,7 +241,7 @@ class InitialConfig(_Strict):
     def _squeezing_range(cls, v):
         for r in v or ():
             if r > MAX_SQUEEZING:
-                raise ValueError(f"squeezing r = {r:g} is too large: the measures of such a state keep fewer than "
+                raise ValueError(f"squeezing r = {r!r} is too large: the measures of such a state keep fewer than "
                                  f"six digits in double precision; use r ≤ {MAX_SQUEEZING:g}")
         return v
 
@@ -432,7 +439,9 @@ class RunConfig(_Strict):
         for k, b in enumerate(self.baths, start=1):
             try:
                 bath = b.build()
-                bath.members(network)
+                # members exist, and each has a frequency for its jumps (own frequency 0 without
+                # the bath's: refused here, as a config error, not at the solve)
+                baths_mod.check_jumps(bath, network)
             except HarmosyncError as e:
                 raise HarmosyncError(f"config error: baths[{k}]: {e}") from None
             out.append(bath)

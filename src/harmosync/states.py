@@ -85,7 +85,7 @@ def squeezed(omega: float, r: float, angle: float = 0.0, *, x: float = 0.0, p: f
         raise HarmosyncError(f"squeezing r must be a finite number ≥ 0, got {r}")
     if r > MAX_SQUEEZING:
         raise HarmosyncError(
-            f"squeezing r = {r:g} is too large (variances e^(±2r) would lose all precision); use r ≤ {MAX_SQUEEZING:g}"
+            f"squeezing r = {r!r} is too large (variances e^(±2r) would lose all precision); use r ≤ {MAX_SQUEEZING:g}"
         )
     angle = float(angle)
     if not np.isfinite(angle):
