@@ -74,8 +74,8 @@ def _function_error(mu, err, u, b, g, f, deriv) -> float:
 
 def environment_thermal(network: Network, temperature: float):
     """(⟨XXᵀ⟩, ⟨PPᵀ⟩, (e_x, e_p)) of the environment's thermal state alone, e_x and e_p ≥ the
-    spectral norms of their errors (module docstring): a homogeneous chain's closed-form modes, else a dense eigh,
-    the soft modes recomputed from the parameters either way."""
+    spectral norms of their errors (module docstring): a homogeneous chain's closed-form modes,
+    else a dense eigh, the soft modes recomputed from the parameters either way."""
     env = network.environment
     if env.homogeneous_chain:
         om, u = chain_modes(env.sites, env.omega0, env.g, env.boundary)
@@ -93,8 +93,8 @@ def environment_thermal(network: Network, temperature: float):
     w = np.sqrt(mu)
     nu = thermal_factor(w, temperature)
     gx, gp = nu / w, nu * w
-    dx, dp = (lambda m: _derivative_bounds(m, temperature)[0]), (lambda m: _derivative_bounds(m, temperature)[1])
-    e = (_function_error(mu, err, u, b, g, gx, dx), _function_error(mu, err, u, b, g, gp, dp))
+    e = tuple(_function_error(mu, err, u, b, g, f, lambda m, i=i: _derivative_bounds(m, temperature)[i])
+              for i, f in enumerate((gx, gp)))
     return (u * gx) @ u.T, (u * gp) @ u.T, e
 
 
