@@ -537,3 +537,24 @@ def test_structured_path_reads_a_noiseless_mode_on_any_grid():
     a, b = modes.moments(t), dense.moments(t)
     np.testing.assert_allclose(a.cov, b.cov, rtol=0, atol=modes.error_bound + dense.error_bound)
     np.testing.assert_allclose(a.mean, b.mean, rtol=0, atol=modes.error_bound + dense.error_bound)
+
+
+def test_one_long_step_under_a_hot_bath_on_soft_sites():
+    """A fixed chain with on-site Ω0 = 6.7e-4 and hot Lindblad baths (T = 4.1: n̄ ≈ 6e3, so
+    S ~ γ(2n̄ + 1)/2Ω0 ~ 1e7) on two sites, read at t = 74 in one step: Van Loan's block
+    [[−A, S], [0, Aᵀ]] took its expm scaling from ‖S‖τ and put ε‖S‖τ into e^{−Aτ}; the doublings
+    carried it into Q_h, 0.016 off on the observed entries (review s22b; above 32 oscillators
+    6.5× the bound). S now enters at unit scale. Against solve_ivp on the full Lyapunov equation:
+    within 1e-10 of σ's scale (was 1.3e-9), and within the bound."""
+    m = 8
+    net = nw.couple(nw.chain(m, 6.65839421924604e-4, 1.2390507153046826, "fixed"),
+                    nw.probes([0.7008158495692179], 0.0, [m - 2], [-0.0045]))
+    init = st.InitialState(st.product(st.coherent(0.7008158495692179, x=-1.3)), 0.0)
+    baths = [Bath("lindblad", 1.0583283702956954, sites=(3, m // 2), temperature=4.11050606280432)]
+    obs, times = [0, m // 2 + 1], np.array([0.0, 74.22484150111852])
+    ref_mean, ref_cov = lyapunov_ivp(net, init, baths, times, rows=obs)
+    evo = dy.solve(net, init, baths=baths, observe=obs, method="dense")
+    mom = evo.moments(times)
+    scale = float(np.abs(ref_cov[-1]).max())
+    err = float(np.abs(mom.cov[-1] - ref_cov[-1]).max())
+    assert scale > 1e7 and err < 1e-10 * scale and err <= evo.error_bound, (err, scale, evo.error_bound)
