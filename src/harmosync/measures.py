@@ -439,9 +439,11 @@ def _eigenvalues_or_nan(sub):
         return out
 
 
-#: a mode's 2 × 2 block with tr²/det above this (local squeezing r ≳ 2.3) is brought to its local
-#: normal form before the two-mode ν's of I and discord are formed (:func:`_normal_where_squeezed`)
-NORMAL_FORM_KAPPA = 1e4
+#: a mode's 2 × 2 block with tr²/det above this (local squeezing r ≳ 1.2) is brought to its local
+#: normal form before the two-mode ν's of I and discord are formed (:func:`_normal_where_squeezed`;
+#: at 1e4, discord just below it erred 70× its conditioning, mixing ν± from σ with E_min from the
+#: normal form, review s22b; at 1e2 ≤ 3.7×)
+NORMAL_FORM_KAPPA = 1e2
 
 
 def _normal_where_squeezed(sub):
