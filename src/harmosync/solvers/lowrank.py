@@ -69,6 +69,9 @@ from .stieltjes import PoleRule, kernel_basis, kernel_errors, rule_relative_erro
 SOFT = 1e-4
 #: at most this many soft modes (the lowest) are taken exactly
 SOFT_MAX = 512
+#: the long-double core (core_roundoff's ``exact``) is formed only up to this many pole-product
+#: numbers (poles × (2P)², ~500 poles: P ≤ 32); beyond, core_roundoff keeps its worst-case term
+EXACT_CORE_MAX = 1 << 21
 #: the bound's resolvent table 1/(μ_k + ζ_q) is formed once (and shared by the skeleton and
 #: input-rounding terms) up to this many numbers; beyond, each forms it block by block
 SHARED_RESOLVENT = 1 << 20
@@ -405,6 +408,9 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
         return 0.5 * (c + c.T)
 
     exact_memo: list = []
+    # the long-double core's pole products are poles × (2P)² numbers a core, summed outside BLAS:
+    # many probes (P = 120: 4 GB, 40 s; P = 300 ran out of 24 GB, review s22b) keep the worst case
+    affordable = zeta.size * (2 * p) ** 2 <= EXACT_CORE_MAX
 
     def exact_core():  # c in long double, for core_roundoff when its worst case dominates (once)
         if not exact_memo:
@@ -468,7 +474,8 @@ def low_rank_delta(mu, a, vs, env_d, env_c, probe_cov, temperature: float = 0.0,
                                     read=read)
             drops.append(e_drop)
             return core_roundoff(rho_s, q, factors, (kx, kqp, kp), (c, lam, vec, keep), (vq, vp),
-                                 zeta.size + 2 * p + 4, exact=exact_core, others=e_skel + e_rule_r,
+                                 zeta.size + 2 * p + 4, exact=exact_core if affordable else None,
+                                 others=e_skel + e_rule_r,
                                  unit_rows=soft, dropped=e_drop, read=read)
 
         # the readout bound for |τ| ≤ t_max: mode by mode, then with the near-degenerate runs
