@@ -458,23 +458,36 @@ def _normal_where_squeezed(sub):
     conditioning, the worst a state this leaves alone, against up to 2.9e5× before)."""
     sub = np.asarray(sub, dtype=float)
     flat = sub.reshape(-1, 4, 4)
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        kappa = [(flat[:, k, k] + flat[:, k + 1, k + 1]) ** 2
-                 / (flat[:, k, k] * flat[:, k + 1, k + 1] - flat[:, k, k + 1] * flat[:, k + 1, k])
-                 for k in (0, 2)]
-    pick = ((kappa[0] > NORMAL_FORM_KAPPA) | (kappa[1] > NORMAL_FORM_KAPPA)) & (kappa[0] > 0) & (kappa[1] > 0)
-    pick &= np.isfinite(kappa[0]) & np.isfinite(kappa[1])
+    pick = _squeezed(flat)
     if not np.any(pick):
         return sub, pick
     idx = np.flatnonzero(pick)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         nf = _local_normal_form(flat[idx])
-    good = np.all(np.isfinite(nf), axis=(1, 2))
-    good[good] = np.linalg.eigvalsh(nf[good])[:, 0] > 0  # (a normal form rounded off positive: σ kept)
+    good = _positive(nf)
     out = flat.copy()
     out[idx[good]] = nf[good]
     pick[idx[~good]] = False
     return out.reshape(sub.shape), pick
+
+
+def _squeezed(flat) -> np.ndarray:
+    """(K,) mask of the two-mode covariances ``flat`` (K, 4, 4) with a mode whose block has
+    tr²/det > NORMAL_FORM_KAPPA (both blocks' tr²/det finite and positive)."""
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        kappa = [(flat[:, k, k] + flat[:, k + 1, k + 1]) ** 2
+                 / (flat[:, k, k] * flat[:, k + 1, k + 1] - flat[:, k, k + 1] * flat[:, k + 1, k])
+                 for k in (0, 2)]
+    pick = ((kappa[0] > NORMAL_FORM_KAPPA) | (kappa[1] > NORMAL_FORM_KAPPA)) & (kappa[0] > 0) & (kappa[1] > 0)
+    return pick & np.isfinite(kappa[0]) & np.isfinite(kappa[1])
+
+
+def _positive(nf) -> np.ndarray:
+    """(K,) mask of the normal forms ``nf`` (K, 4, 4) that are finite and positive definite (one
+    rounded off positive keeps its own σ)."""
+    good = np.all(np.isfinite(nf), axis=(1, 2))
+    good[good] = np.linalg.eigvalsh(nf[good])[:, 0] > 0
+    return good
 
 
 def _local_normal_form(s):
@@ -507,8 +520,9 @@ def _discord_terms(cov, a, b, accuracy):
     if np.any(ok):
         s = sub if np.all(ok) else sub[ok]
         nu = nu if np.all(ok) else nu[ok]
-        _, picked = _normal_where_squeezed(s)
+        picked = _squeezed(s)
         s = _local_normal_form(s)  # discord is locally invariant; this keeps E_min's digits
+        picked[picked] = _positive(s[picked])
         if np.any(picked):  # ν± from the same normal form as the rest (:func:`_normal_where_squeezed`)
             with np.errstate(invalid="ignore"):
                 nf_nu = two_mode_symplectic_eigenvalues(s[picked])

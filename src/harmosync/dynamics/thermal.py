@@ -23,6 +23,7 @@ import scipy.sparse as sp
 
 from ..conventions import thermal_factor
 from ..network import Network, chain_modes
+from ..states import environment_covariance
 from ..solvers.lowrank import soft_modes
 from .spectrum import _degrees, _onsite, _potential_rounding, _refined_mode_bound, rayleigh_errors, refine_soft_modes
 
@@ -45,31 +46,35 @@ def _derivative_bounds(mu, temperature):
     return top / (2 * w**3) * (1 + 4 * EPS), top / (2 * w) * (1 + 4 * EPS)
 
 
-def _function_error(mu, err, u, b, g, f, deriv) -> float:
-    """‖U f(Λ̃) Uᵀ − f(V_exact)‖₂ to first order: with Q = U(I + G)^(−½) orthogonal and
-    QᵀV_exactQ = Λ̃ + B (|B| ≤ ``b``, |G| ≤ ``g``, :func:`~.spectrum.mode_perturbation`), the
-    error is Q((Gf + fG)/2 − F ∘ B)Qᵀ, F_kl = f[μ̃_k, μ̃_l] ≤ min(|f′(min μ̃)|, max f/|μ̃_k − μ̃_l|)
-    (f > 0, monotone, |f′| decreasing: ``deriv``); the diagonal from the eigenvalues' bounds
-    ``err`` (|f(μ) − f(μ̃)| ≤ |f′(μ̃ − e)|·e), then the Frobenius norm; plus forming U f Uᵀ in
-    double, γ_N|U| f |U|ᵀ, whose norm is at most its largest row sum."""
+def _function_errors(mu, err, u, b, g, fs, temperature) -> tuple:
+    """‖U f(Λ̃) Uᵀ − f(V_exact)‖₂ to first order, for f = g_x and g_p (``fs``): with Q = U(I + G)^(−½)
+    orthogonal and QᵀV_exactQ = Λ̃ + B (|B| ≤ ``b``, |G| ≤ ``g``, :func:`~.spectrum.mode_perturbation`),
+    the error is Q((Gf + fG)/2 − F ∘ B)Qᵀ, F_kl = f[μ̃_k, μ̃_l] ≤ min(|f′(min μ̃)|, max f/|μ̃_k − μ̃_l|)
+    (f > 0, monotone, |f′| decreasing: :func:`_derivative_bounds`, formed once for both); the
+    diagonal from the eigenvalues' bounds ``err`` (|f(μ) − f(μ̃)| ≤ |f′(μ̃ − e)|·e), then the
+    Frobenius norm; plus forming U f Uᵀ in double, γ_N|U| f |U|ᵀ, whose norm is at most its
+    largest row sum."""
     n = mu.size
     lo = np.minimum(mu[:, None], mu[None, :])
     gap = np.abs(mu[:, None] - mu[None, :])
-    big = np.maximum(f[:, None], f[None, :])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        far = np.where(gap > 0, big / (gap * (1 - 2 * EPS)), np.inf)
-    dd = np.minimum(deriv(lo), far)
-    off = b * dd
-    np.fill_diagonal(off, 0.0)
     low = np.maximum(mu - err, np.finfo(float).tiny)
-    diag = deriv(low) * err
-    frob = np.sqrt(np.sum(off * off) + np.sum(diag * diag))
-    gram = g * (0.5 * (f[:, None] + f[None, :]))
-    frob += np.sqrt(np.sum(gram * gram))
+    derivs = zip(_derivative_bounds(lo, temperature), _derivative_bounds(low, temperature))
     au = np.abs(u)
-    rows = au @ (f * au.sum(axis=0))
-    forming = 1.01 * (n + 2) * EPS * float(np.max(rows, initial=0.0))
-    return float((frob + forming) * (1 + 1e-9))
+    col = au.sum(axis=0)
+    out = []
+    for f, (d_lo, d_low) in zip(fs, derivs):
+        big = np.maximum(f[:, None], f[None, :])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            far = np.where(gap > 0, big / (gap * (1 - 2 * EPS)), np.inf)
+        off = b * np.minimum(d_lo, far)
+        np.fill_diagonal(off, 0.0)
+        diag = d_low * err
+        frob = np.sqrt(np.sum(off * off) + np.sum(diag * diag))
+        gram = g * (0.5 * (f[:, None] + f[None, :]))
+        frob += np.sqrt(np.sum(gram * gram))
+        forming = 1.01 * (n + 2) * EPS * float(np.max(au @ (f * col), initial=0.0))
+        out.append(float((frob + forming) * (1 + 1e-9)))
+    return tuple(out)
 
 
 def environment_thermal(network: Network, temperature: float):
@@ -92,10 +97,8 @@ def environment_thermal(network: Network, temperature: float):
     _, g, b = _refined_mode_bound(v, rounding, mu, u, soft if soft.size else None, soft_pairs=pairs)
     w = np.sqrt(mu)
     nu = thermal_factor(w, temperature)
-    gx, gp = nu / w, nu * w
-    e = tuple(_function_error(mu, err, u, b, g, f, lambda m, i=i: _derivative_bounds(m, temperature)[i])
-              for i, f in enumerate((gx, gp)))
-    return (u * gx) @ u.T, (u * gp) @ u.T, e
+    xx, pp = environment_covariance(w, u, temperature)
+    return xx, pp, _function_errors(mu, err, u, b, g, (nu / w, nu * w), temperature)
 
 
 def stationarity_residual(network: Network, xx, pp) -> float:
